@@ -1,0 +1,124 @@
+/**
+ * Signed envelopes (proto/README.md, "Envelope").
+ *
+ *   signed input = utf8("bwc/v1/" + type + "\n") || body
+ *   sig          = Ed25519(signed input)
+ *   message hash = SHA-256(signed input)   (never of the envelope: signatures are malleable)
+ *
+ * The verifier checks the bytes it received; nothing is re-encoded before verifying.
+ */
+import { pb, MESSAGE_TYPES, type MessageType } from './wire.js';
+import { WireError } from './errors.js';
+import { sha256, toHex } from './bytes.js';
+import { verifyStrict, type TrustedKey } from './ed25519.js';
+
+/** Anything that can sign: the dock's tweetnacl key, the gateway's key, an offline signer. */
+export interface Signer {
+  readonly keyId: string;
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** Default cap on an envelope read from the network or a file. Manifests of very long clips fit. */
+export const MAX_ENVELOPE_BYTES = 8 * 1024 * 1024;
+
+const TYPE_RE = /^[A-Z][A-Za-z0-9]{0,63}$/;
+const KEY_ID_RE = /^[0-9a-f]{64}$/;
+
+export function signedInput(type: string, body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`bwc/v1/${type}\n`, 'utf8'), body]);
+}
+
+export interface SealedEnvelope {
+  /** The encoded Envelope: what goes on the wire or into a file. */
+  readonly bytes: Uint8Array;
+  /** SHA-256 of the signed input. */
+  readonly hash: Buffer;
+}
+
+/** Signs `body` (an encoded inner message of `type`) and encodes the Envelope. */
+export function sealEnvelope(type: MessageType, body: Uint8Array, signer: Signer): SealedEnvelope {
+  const input = signedInput(type, body);
+  const sig = signer.sign(input);
+  const bytes = pb.Envelope.encode({ type, body, keyId: signer.keyId, sig }).finish();
+  return { bytes, hash: sha256(input) };
+}
+
+/** A ClipChunk travels unsigned: empty key_id and sig. */
+export function encodeUnsignedEnvelope(type: 'ClipChunk', body: Uint8Array): Uint8Array {
+  return pb.Envelope.encode({ type, body }).finish();
+}
+
+export interface OpenedEnvelope {
+  readonly type: string;
+  readonly body: Uint8Array;
+  readonly keyId: string;
+  readonly sig: Uint8Array;
+  readonly signedInput: Buffer;
+  /** SHA-256 of the signed input, the message's identity everywhere. */
+  readonly hash: Buffer;
+  readonly signed: boolean;
+}
+
+export interface OpenOptions {
+  maxBytes?: number;
+  /** Refuse any other type. */
+  expectType?: MessageType;
+}
+
+/**
+ * Decodes an Envelope without trusting it. Throws WireError (EMPTY, TOO_LARGE, UNDECODABLE,
+ * BAD_TYPE, WRONG_TYPE) and nothing else.
+ */
+export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): OpenedEnvelope {
+  const max = options.maxBytes ?? MAX_ENVELOPE_BYTES;
+  if (bytes.byteLength === 0) throw new WireError('EMPTY', 'envelope is empty (0 bytes)');
+  if (bytes.byteLength > max) {
+    throw new WireError('TOO_LARGE', `envelope is ${bytes.byteLength} bytes, above the ${max}-byte limit`);
+  }
+  let env: InstanceType<typeof pb.Envelope>;
+  try {
+    env = pb.Envelope.decode(bytes);
+  } catch (e) {
+    throw new WireError('UNDECODABLE', `not a bwc envelope: ${(e as Error).message}`, { cause: e });
+  }
+  const type = env.type ?? '';
+  if (!TYPE_RE.test(type) || !(MESSAGE_TYPES as readonly string[]).includes(type)) {
+    throw new WireError('BAD_TYPE', type ? `unknown envelope type "${printable(type)}"` : 'envelope has no type');
+  }
+  if (options.expectType && type !== options.expectType) {
+    throw new WireError('WRONG_TYPE', `envelope holds a ${type}, not a ${options.expectType}`);
+  }
+  const body = env.body ?? new Uint8Array(0);
+  const keyId = env.keyId ?? '';
+  const sig = env.sig ?? new Uint8Array(0);
+  if (keyId !== '' && !KEY_ID_RE.test(keyId)) {
+    throw new WireError('UNDECODABLE', `envelope key_id is not 64 lowercase hex characters`);
+  }
+  const input = signedInput(type, body);
+  return { type, body, keyId, sig, signedInput: input, hash: sha256(input), signed: keyId !== '' || sig.byteLength > 0 };
+}
+
+/** Strictly verifies an opened envelope against a trusted key. Never throws. */
+export function envelopeSignatureValid(env: OpenedEnvelope, key: TrustedKey): boolean {
+  return env.keyId === key.keyId && verifyStrict(key, env.signedInput, env.sig);
+}
+
+/** Verifies or throws WireError NOT_SIGNED / BAD_SIGNATURE. */
+export function assertEnvelopeSigned(env: OpenedEnvelope, key: TrustedKey): void {
+  if (!env.signed) throw new WireError('NOT_SIGNED', `${env.type} envelope is not signed`);
+  if (env.keyId !== key.keyId) {
+    throw new WireError('BAD_SIGNATURE', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not ${key.keyId.slice(0, 16)}…`);
+  }
+  if (!verifyStrict(key, env.signedInput, env.sig)) {
+    throw new WireError('BAD_SIGNATURE', `${env.type} signature does not verify`);
+  }
+}
+
+export function hashHex(env: { hash: Uint8Array }): string {
+  return toHex(env.hash);
+}
+
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+}

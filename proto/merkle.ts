@@ -1,0 +1,36 @@
+/**
+ * RFC 6962 §2.1 Merkle Tree Hash. In a clip manifest the leaf inputs are the 32-byte SHA-256
+ * digests of the chunks:
+ *   MTH({})       = SHA-256("")
+ *   leaf hash     = SHA-256(0x00 || leaf input)
+ *   node hash     = SHA-256(0x01 || left || right)
+ *   MTH(D[0:n])   = node(MTH(D[0:k]), MTH(D[k:n])), k the largest power of two < n
+ */
+import { createHash } from 'node:crypto';
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+
+export function leafHash(input: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF).update(input).digest();
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE).update(left).update(right).digest();
+}
+
+/**
+ * Computes the root bottom-up: hashing adjacent pairs level by level and carrying an odd last
+ * node up unchanged yields exactly the RFC 6962 split at the largest power of two.
+ */
+export function merkleRoot(leaves: readonly Uint8Array[]): Buffer {
+  if (leaves.length === 0) return createHash('sha256').digest();
+  let level: Buffer[] = leaves.map(leafHash);
+  while (level.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return level[0]!;
+}
