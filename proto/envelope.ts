@@ -9,7 +9,7 @@
  */
 import { pb, MESSAGE_TYPES, type MessageType } from './wire.js';
 import { WireError } from './errors.js';
-import { sha256, toHex } from './bytes.js';
+import { bytesEqual, sha256, toHex } from './bytes.js';
 import { verifyStrict, type TrustedKey } from './ed25519.js';
 
 /** Anything that can sign: the dock's tweetnacl key, the gateway's key, an offline signer. */
@@ -67,8 +67,8 @@ export interface OpenOptions {
 }
 
 /**
- * Decodes an Envelope without trusting it. Throws WireError (EMPTY, TOO_LARGE, UNDECODABLE,
- * BAD_TYPE, WRONG_TYPE) and nothing else.
+ * Decodes an Envelope without trusting it. Throws WireError (EMPTY, TOO_LARGE, TRUNCATED, UNDECODABLE,
+ * NON_CANONICAL, BAD_TYPE, WRONG_TYPE) and nothing else.
  */
 export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): OpenedEnvelope {
   const max = options.maxBytes ?? MAX_ENVELOPE_BYTES;
@@ -80,6 +80,7 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): Open
   try {
     env = pb.Envelope.decode(bytes);
   } catch (e) {
+    if (startsLikeEnvelope(bytes)) throw new WireError('TRUNCATED', 'envelope is truncated: it ends inside a field', { cause: e });
     throw new WireError('UNDECODABLE', `not a bwc envelope: ${(e as Error).message}`, { cause: e });
   }
   const type = env.type ?? '';
@@ -94,6 +95,13 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): Open
   const sig = env.sig ?? new Uint8Array(0);
   if (keyId !== '' && !KEY_ID_RE.test(keyId)) {
     throw new WireError('UNDECODABLE', `envelope key_id is not 64 lowercase hex characters`);
+  }
+  // Only the signed input is trusted, but the envelope around it must still be exactly the four
+  // fields in canonical form: no appended, repeated or unknown fields that would let two files
+  // carry one signed message with different bytes.
+  const canonical = pb.Envelope.encode({ type, body, keyId, sig }).finish();
+  if (!bytesEqual(canonical, bytes)) {
+    throw new WireError('NON_CANONICAL', 'envelope is not in canonical form: it has appended, repeated or unknown fields');
   }
   const input = signedInput(type, body);
   return { type, body, keyId, sig, signedInput: input, hash: sha256(input), signed: keyId !== '' || sig.byteLength > 0 };
@@ -117,6 +125,14 @@ export function assertEnvelopeSigned(env: OpenedEnvelope, key: TrustedKey): void
 
 export function hashHex(env: { hash: Uint8Array }): string {
   return toHex(env.hash);
+}
+
+/** True when the bytes begin the way every envelope does: field 1 holding a known type name. */
+function startsLikeEnvelope(bytes: Uint8Array): boolean {
+  const len = bytes[1] ?? 0;
+  if (bytes[0] !== 0x0a || len === 0 || len > 64 || bytes.byteLength < 2 + len) return false;
+  const type = Buffer.from(bytes.buffer, bytes.byteOffset + 2, len).toString('latin1');
+  return (MESSAGE_TYPES as readonly string[]).includes(type);
 }
 
 function printable(s: string): string {

@@ -5,7 +5,9 @@
 export type WireErrorCode =
   | 'EMPTY'
   | 'TOO_LARGE'
+  | 'TRUNCATED'
   | 'UNDECODABLE'
+  | 'NON_CANONICAL'
   | 'BAD_TYPE'
   | 'WRONG_TYPE'
   | 'NOT_SIGNED'

@@ -79,7 +79,7 @@ export interface VerificationReport {
 }
 
 export type VerifyInputCode =
-  | 'MANIFEST_EMPTY' | 'MANIFEST_TOO_LARGE' | 'MANIFEST_TRUNCATED' | 'MANIFEST_GARBAGE' | 'NOT_A_MANIFEST'
+  | 'MANIFEST_EMPTY' | 'MANIFEST_TOO_LARGE' | 'MANIFEST_TRUNCATED' | 'MANIFEST_GARBAGE' | 'MANIFEST_NON_CANONICAL' | 'NOT_A_MANIFEST'
   | 'UNSUPPORTED_VERSION' | 'CLIP_NOT_FOUND' | 'CLIP_NOT_A_FILE' | 'CLIP_SYMLINK' | 'CLIP_UNREADABLE';
 
 export interface VerifyInputError {
@@ -116,9 +116,8 @@ export function readManifest(bytes: Uint8Array, maxBytes?: number): DecodedManif
       case 'TOO_LARGE': return inputError('MANIFEST_TOO_LARGE', `manifest is too large: ${e.message}`);
       case 'UNSUPPORTED_VERSION': return inputError('UNSUPPORTED_VERSION', e.message);
       case 'WRONG_TYPE': return inputError('NOT_A_MANIFEST', `not a clip manifest: ${e.message}`);
-      case 'UNDECODABLE':
-        if (/index out of range/.test(e.message)) return inputError('MANIFEST_TRUNCATED', 'manifest is truncated: it ends inside a field');
-        return inputError('MANIFEST_GARBAGE', `manifest is not a bwc manifest: ${e.message}`);
+      case 'NON_CANONICAL': return inputError('MANIFEST_NON_CANONICAL', `manifest file was altered: ${e.message}`);
+      case 'TRUNCATED': return inputError('MANIFEST_TRUNCATED', 'manifest is truncated: it ends inside a field');
       default: return inputError('MANIFEST_GARBAGE', `manifest is not a bwc manifest: ${e.message}`);
     }
   }

@@ -27,8 +27,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = c; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  let name = 'bwc';
+  program.hook('preAction', (_root, action) => { name = commandPath(action); });
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -36,7 +44,6 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : USAGE_EXIT;
       return;
     }
-    const name = program.args[0] ? `bwc ${program.args[0]}` : 'bwc';
     if (e instanceof CliError) {
       process.stderr.write(`${name}: ${e.message}\n`);
       process.exitCode = e.exitCode;
