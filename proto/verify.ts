@@ -181,9 +181,11 @@ export function judge(
     const start = i * m.chunkSize;
     const wantLen = Math.min(m.chunkSize, m.byteLength - start);
     const haveLen = Math.max(0, Math.min(m.chunkSize, have - start));
+    const actual = digest?.chunks[i];
     let mark: ChunkMark;
-    if (!digest || haveLen < wantLen) mark = 'M';
-    else mark = bytesEqual(digest.chunks[i]!, m.chunkSha256[i]!) ? '.' : 'N';
+    // A chunk hash beyond the signed length (an inconsistent manifest) has no bytes to match.
+    if (!actual || wantLen <= 0 || haveLen < wantLen) mark = 'M';
+    else mark = bytesEqual(actual, m.chunkSha256[i]!) ? '.' : 'N';
     marks.push(mark);
     if (mark === '.') ok++; else if (mark === 'N') altered++; else missing++;
   }

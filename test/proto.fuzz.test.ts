@@ -81,3 +81,16 @@ describe('verify API under fuzzing', () => {
       }), { numRuns: 300 });
   });
 });
+
+describe('verify API on inconsistent signed manifests', () => {
+  it('judges a manifest listing more chunk hashes than its length allows as NOT_AUTHENTIC, without throwing', () => {
+    const m = pb.ClipManifest.decode(pb.Envelope.decode(good).body);
+    const body = pb.ClipManifest.encode({ ...m, byteLength: 20_000 }).finish(); // 19 chunk hashes for 2 chunks' worth
+    const env = pb.Envelope.encode({ type: 'ClipManifest', body, keyId: signer.keyId, sig: signer.sign(Buffer.concat([Buffer.from('bwc/v1/ClipManifest\n'), body])) }).finish();
+    const decoded = readManifest(env);
+    if ('error' in decoded) throw new Error(decoded.message);
+    const report = judge(decoded, keys, clip, 300_000, digest);
+    expect(report.verdict).toBe('NOT_AUTHENTIC');
+    expect(report.problems.join()).toMatch(/19 chunk hashes for 20000 bytes/);
+  });
+});
