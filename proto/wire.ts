@@ -31,6 +31,18 @@ LongBits.prototype.toLong = function toSafeNumber(this: LongBitsLike, unsigned?:
   return n;
 };
 
+// The generated classes put a Long zero on the prototype as the default of unset 64-bit fields
+// (decoders delete zero-valued fields, so reads fall through to it). Make those defaults the
+// number 0, so an unset field reads as a number like every other.
+function isLongLike(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && 'low' in v && 'high' in v && 'unsigned' in v;
+}
+for (const ctor of Object.values(bwc.v1) as unknown[]) {
+  if (typeof ctor !== 'function') continue;
+  const proto = (ctor as { prototype: Record<string, unknown> }).prototype;
+  for (const key of Object.keys(proto)) if (isLongLike(proto[key])) proto[key] = 0;
+}
+
 export const pb = bwc.v1;
 export type { bwc };
 

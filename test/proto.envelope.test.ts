@@ -109,3 +109,14 @@ describe('64-bit integers are safe JavaScript numbers (proto/README.md)', () => 
     expect(() => pb.Header.decode(bytes)).toThrow(IntegerRangeError);
   });
 });
+
+describe('unset 64-bit fields', () => {
+  it('read as the number 0, not as a Long', () => {
+    const h = pb.Header.decode(pb.Header.encode({ issuer: 'x' }).finish());
+    expect(h.seq).toBe(0);
+    expect(h.createdAtMs).toBe(0);
+    const f = pb.LinkFrame.decode(pb.LinkFrame.encode({ seq: 1 }).finish());
+    expect(f.eventNo).toBe(0);
+    expect(new pb.ClipManifest().byteLength).toBe(0);
+  });
+});
