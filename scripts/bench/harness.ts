@@ -1,0 +1,167 @@
+/**
+ * The shared shape of a benchmark and the measuring helpers every benchmark uses.
+ *
+ * A benchmark is a module that exports one `Benchmark`; scripts/bench/index.ts lists them. It
+ * measures our code and a baseline in the same process, in the same run, interleaved, and reports
+ * rows of `ours / baseline` against a target ratio, so a number never depends on how fast the
+ * machine of the day is. Benchmarks are not tests: they never run under test/.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** One line of the results table. */
+export interface BenchRow {
+  /** What is measured, e.g. "clip hashing (1 GiB, page cache)". */
+  readonly name: string;
+  /** Our throughput, in `unit` (higher is better). */
+  readonly ours: number;
+  /** The baseline's throughput in the same unit, or null when there is nothing to compare with. */
+  readonly baseline: number | null;
+  /** e.g. "MB/s", "sig/s". */
+  readonly unit: string;
+  /** ours / baseline, or null without a baseline. */
+  readonly ratio: number | null;
+  /** The ratio we must reach, or null for a row that only informs. */
+  readonly target: number | null;
+  /** ratio >= target; null without a target. */
+  readonly pass: boolean | null;
+}
+
+/** What a benchmark hands back: its rows, free-form details for the JSON, notes for the reader. */
+export interface BenchOutcome {
+  readonly rows: BenchRow[];
+  readonly details: Record<string, unknown>;
+  /** Short lines printed under the table (checks made, memory, caveats). */
+  readonly notes: string[];
+}
+
+export interface BenchContext {
+  /** A progress line on stderr (never on stdout, which holds the results). */
+  progress(message: string): void;
+}
+
+export interface Benchmark {
+  /** The name on the command line and in the results file name: lowercase, no spaces. */
+  readonly name: string;
+  /** One line for `--list`. */
+  readonly summary: string;
+  run(ctx: BenchContext): Promise<BenchOutcome>;
+}
+
+/** Builds a row, computing the ratio and the verdict. */
+export function row(name: string, ours: number, baseline: number | null, unit: string, target: number | null): BenchRow {
+  const ratio = baseline === null || baseline <= 0 ? null : ours / baseline;
+  const pass = target === null || ratio === null ? null : ratio >= target;
+  return { name, ours, baseline, unit, ratio, target, pass };
+}
+
+/** Thrown when a benchmark finds a wrong result (not a slow one): the run must stop loudly. */
+export class BenchCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BenchCheckError';
+  }
+}
+
+export function now(): number {
+  return performance.now();
+}
+
+/** Milliseconds taken by a synchronous loop of `iterations` calls. */
+export function timeLoop(iterations: number, body: (i: number) => void): number {
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) body(i);
+  return performance.now() - t0;
+}
+
+/**
+ * How many iterations of `body` fill about `targetMs`: runs doubling batches until one takes at
+ * least 50 ms (which also warms the JIT), then scales.
+ */
+export function calibrate(body: (i: number) => void, targetMs: number): number {
+  let n = 16;
+  for (;;) {
+    const ms = timeLoop(n, body);
+    if (ms >= 50 || n >= 1 << 24) return Math.max(1, Math.ceil((n * targetMs) / Math.max(ms, 0.001)));
+    n *= 2;
+  }
+}
+
+/** A contender in an interleaved comparison: one round runs it once and returns its milliseconds. */
+export interface Contender {
+  readonly name: string;
+  round(): Promise<number> | number;
+}
+
+export interface InterleavedResult {
+  /** Milliseconds of every round, per contender, in run order. */
+  readonly times: Record<string, number[]>;
+  readonly best: Record<string, number>;
+  readonly median: Record<string, number>;
+}
+
+/**
+ * Runs `rounds` rounds of every contender, alternating which goes first (A B, B A, A B, …) so
+ * neither always runs on a warmer or cooler machine, and keeps every time.
+ */
+export async function interleave(
+  contenders: readonly Contender[], rounds: number,
+  onRound?: (contender: string, round: number, rounds: number) => void,
+): Promise<InterleavedResult> {
+  const times: Record<string, number[]> = {};
+  for (const c of contenders) times[c.name] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const c of order) {
+      onRound?.(c.name, r + 1, rounds);
+      times[c.name]!.push(await c.round());
+    }
+  }
+  const best: Record<string, number> = {};
+  const median: Record<string, number> = {};
+  for (const c of contenders) {
+    const sorted = [...times[c.name]!].sort((a, b) => a - b);
+    best[c.name] = sorted[0]!;
+    median[c.name] = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  }
+  return { times, best, median };
+}
+
+/** Samples process RSS (which includes worker threads) while something runs. */
+export class RssSampler {
+  #timer: NodeJS.Timeout | undefined;
+  #peak = 0;
+  #samples = 0;
+  readonly start: number;
+
+  constructor(readonly everyMs = 20) {
+    this.start = process.memoryUsage.rss();
+    this.#peak = this.start;
+  }
+
+  begin(): this {
+    this.#timer = setInterval(() => this.sample(), this.everyMs);
+    return this;
+  }
+
+  /** Takes one sample now and returns it (also called from progress callbacks). */
+  sample(): number {
+    const rss = process.memoryUsage.rss();
+    this.#samples++;
+    if (rss > this.#peak) this.#peak = rss;
+    return rss;
+  }
+
+  end(): { startBytes: number; peakBytes: number; endBytes: number; samples: number } {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const endBytes = this.sample();
+    return { startBytes: this.start, peakBytes: this.#peak, endBytes, samples: this.#samples };
+  }
+}
+
+export const MB = 1e6;
+export const MiB = 1024 * 1024;
+
+export function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}
