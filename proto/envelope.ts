@@ -7,6 +7,7 @@
  *
  * The verifier checks the bytes it received; nothing is re-encoded before verifying.
  */
+import protobuf from 'protobufjs/minimal.js';
 import { pb, MESSAGE_TYPES, type MessageType } from './wire.js';
 import { WireError } from './errors.js';
 import { bytesEqual, sha256, toHex } from './bytes.js';
@@ -99,12 +100,18 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): Open
   // Only the signed input is trusted, but the envelope around it must still be exactly the four
   // fields in canonical form: no appended, repeated or unknown fields that would let two files
   // carry one signed message with different bytes.
-  const canonical = pb.Envelope.encode({ type, body, keyId, sig }).finish();
-  if (!bytesEqual(canonical, bytes)) {
+  if (!isCanonical(bytes, type, body, keyId, sig)) {
     throw new WireError('NON_CANONICAL', 'envelope is not in canonical form: it has appended, repeated or unknown fields');
   }
   const input = signedInput(type, body);
-  return { type, body, keyId, sig, signedInput: input, hash: sha256(input), signed: keyId !== '' || sig.byteLength > 0 };
+  let hash: Buffer | null = null;
+  return {
+    type, body, keyId, sig, signedInput: input, signed: keyId !== '' || sig.byteLength > 0,
+    // Computed on first use: verifying does not need it, and a long manifest's SHA-256 is not free.
+    get hash() {
+      return (hash ??= sha256(input));
+    },
+  };
 }
 
 /** Strictly verifies an opened envelope against a trusted key. Never throws. */
@@ -125,6 +132,23 @@ export function assertEnvelopeSigned(env: OpenedEnvelope, key: TrustedKey): void
 
 export function hashHex(env: { hash: Uint8Array }): string {
   return toHex(env.hash);
+}
+
+/**
+ * True when `bytes` is exactly the canonical encoding of the four fields, checked without copying
+ * the body: the head (type, body tag and length) and the tail (key id, signature) are re-encoded and
+ * compared, and the body must fill what lies between.
+ */
+function isCanonical(bytes: Uint8Array, type: string, body: Uint8Array, keyId: string, sig: Uint8Array): boolean {
+  const head = pb.Envelope.encode({ type }).finish();
+  const bodyTag = new protobuf.Writer();
+  if (body.byteLength > 0) bodyTag.uint32(0x12).uint32(body.byteLength);
+  const tag = bodyTag.finish();
+  const tail = pb.Envelope.encode({ keyId, sig }).finish();
+  if (bytes.byteLength !== head.byteLength + tag.byteLength + body.byteLength + tail.byteLength) return false;
+  const at = (offset: number, part: Uint8Array) => bytesEqual(bytes.subarray(offset, offset + part.byteLength), part);
+  const bodyAt = head.byteLength + tag.byteLength;
+  return at(0, head) && at(head.byteLength, tag) && at(bodyAt, body) && at(bodyAt + body.byteLength, tail);
 }
 
 /** True when the bytes begin the way every envelope does: field 1 holding a known type name. */
