@@ -11,6 +11,8 @@ import { registerKeygen } from './cli/keygen.js';
 import { registerManifest } from './cli/manifest.js';
 import { registerVerify } from './cli/verify.js';
 import { registerDemo } from './cli/demo.js';
+import { registerLink } from './cli/link.js';
+import { registerSim } from './cli/sim.js';
 
 export function buildProgram(): Command {
   const program = new Command('bwc')
@@ -23,7 +25,10 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerManifest(program);
   registerVerify(program);
-  for (const c of program.commands) c.exitOverride();
+  registerLink(program);
+  registerSim(program);
+  const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
+  override(program);
   return program;
 }
 

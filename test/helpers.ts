@@ -52,3 +52,50 @@ export function run(cmd: string, args: string[], options: { input?: Buffer | str
   const r = spawnSync(cmd, args, { encoding: 'utf8', input: options.input, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** A pty pair made by socat, as a camera would appear on a dock: `cam` for the camera, `dock` for the dock. */
+export interface PtyPair {
+  readonly cam: string;
+  readonly dock: string;
+  /** Kills socat: both ttys vanish, as when a USB cable is pulled. */
+  kill(): Promise<void>;
+  /** Starts socat again with the same paths. */
+  restart(): Promise<void>;
+}
+
+export async function ptyPair(dir: string, name = 'pty'): Promise<PtyPair> {
+  const { spawn } = await import('node:child_process');
+  const { existsSync, rmSync } = await import('node:fs');
+  const cam = join(dir, `${name}-cam`);
+  const dock = join(dir, `${name}-dock`);
+  let proc: import('node:child_process').ChildProcess | null = null;
+  const start = async () => {
+    rmSync(cam, { force: true });
+    rmSync(dock, { force: true });
+    proc = spawn('socat', ['-d', '-d', `pty,rawer,link=${cam}`, `pty,rawer,link=${dock}`], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !(existsSync(cam) && existsSync(dock)); i++) await new Promise((r) => setTimeout(r, 20));
+    if (!existsSync(cam) || !existsSync(dock)) throw new Error('socat did not create the pty pair');
+  };
+  const kill = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); });
+  };
+  await start();
+  afterAll(kill);
+  return { cam, dock, kill, restart: start };
+}
+
+/** Like runBwc, without blocking the event loop (for tests that also run peers in-process). */
+export async function runBwcAsync(args: string[]): Promise<RunResult> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BWC, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

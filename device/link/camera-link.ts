@@ -15,6 +15,7 @@ import type { VerifiedClip } from '../../proto/ack.js';
 import { FrameDecoder, newDecoderCounters, type DecoderCounters, type FaultInfo, type LinkFrame } from './framing.js';
 import { LinkEndpoint, newEndpointCounters, type EndpointCounters, type OutgoingFrame } from './endpoint.js';
 import { systemClock, type LinkClock } from './clock.js';
+import { closeTransport } from './transport.js';
 
 export const CAMERA_EVENT_KINDS = [
   'recordingStarted', 'activityTagged', 'muted', 'unmuted', 'recordingStopped', 'clipReady', 'status', 'tamper',
@@ -228,7 +229,7 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
     this.#closed = true;
     this.#endpoint.close();
     this.#decoder.end();
-    if (!this.#o.transport.destroyed) this.#o.transport.destroy();
+    void closeTransport(this.#o.transport);
     this.emit('closed');
   }
 }

@@ -28,6 +28,30 @@ export function serialLinkPort(path: string, baudRate = DEFAULT_BAUD): LinkPort 
   };
 }
 
+/**
+ * Closes a transport and resolves once it is closed. A serial port is closed through its binding
+ * (destroy() alone leaves the tty locked, and the next open fails with "Cannot lock port").
+ */
+export function closeTransport(t: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    if (t.closed || t.destroyed) {
+      resolve();
+      return;
+    }
+    const done = () => resolve();
+    t.once('close', done);
+    if (t instanceof SerialPort && t.isOpen) {
+      t.close((err) => {
+        if (err) t.destroy();
+        resolve();
+      });
+    } else {
+      t.destroy();
+    }
+    setTimeout(done, 1000).unref();
+  });
+}
+
 /** One end of an in-memory byte pipe; what it writes arrives at its peer on the next tick. */
 class MemoryEnd extends Duplex {
   peer: MemoryEnd | null = null;

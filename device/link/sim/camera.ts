@@ -13,7 +13,7 @@ import { pb, type bwc } from '../../../proto/wire.js';
 import { METHODS, STOP_REASONS, TAMPER_KINDS, TRIGGERS } from '../../../proto/vocab.js';
 import { FrameDecoder, type LinkFrame } from '../framing.js';
 import { LinkEndpoint, type OutgoingFrame } from '../endpoint.js';
-import type { LinkPort } from '../transport.js';
+import { closeTransport, type LinkPort } from '../transport.js';
 import { chaosWriter, type ChaosCounters } from './chaos.js';
 import type { Scenario, Step } from './scenario.js';
 
@@ -66,6 +66,7 @@ export class CameraSim {
   #docked = true;
   #recording = new Set<string>();
   #sessions = 0;
+  #finished = false;
   readonly #write: ReturnType<typeof chaosWriter>;
   readonly #result: Omit<SimResult, 'eventsSent' | 'firstEventNo' | 'lastEventNo' | 'unacked' | 'chaos' | 'retransmits' | 'sessions'> = {
     alerts: [], released: [], releaseRefused: [], timeSyncs: 0,
@@ -120,6 +121,13 @@ export class CameraSim {
     this.#decoder = decoder;
     t.on('data', (c: Buffer) => decoder.write(c));
     t.on('error', () => {});
+    t.on('close', () => {
+      // The port vanished under us (the dock end went away): come back like a replugged camera.
+      if (this.#transport !== t || this.#finished) return;
+      this.#transport = null;
+      this.#log('port closed; reconnecting');
+      setTimeout(() => { if (!this.#finished && !this.#transport) void this.#reconnect().catch(() => {}); }, 200);
+    });
     decoder.on('data', (f: LinkFrame) => this.#endpoint.receive(f));
     this.#hello();
   }
@@ -142,7 +150,7 @@ export class CameraSim {
     const t = this.#transport;
     this.#transport = null;
     this.#decoder?.end();
-    if (t && !t.destroyed) await new Promise<void>((r) => { t.once('close', () => r()); t.destroy(); setTimeout(r, 500); });
+    if (t) await closeTransport(t);
   }
 
   /** A camera event: numbered, timestamped, and sent (or kept for replay while undocked). */
@@ -299,13 +307,14 @@ export class CameraSim {
       unacked: this.#endpoint.pending, chaos: { ...this.#write.counters }, retransmits: this.#endpoint.counters.retransmits,
       sessions: this.#sessions,
     };
+    this.#finished = true;
     this.#endpoint.close();
     await this.#disconnect();
     return result;
   }
 
   async #reconnect(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; !this.#finished; attempt++) {
       try {
         await this.#connect();
         return;

@@ -1,0 +1,90 @@
+/**
+ * BWC-Link over real ptys made by socat: the simulator and the dock end as separate processes
+ * (`bwc sim camera`, `bwc link monitor`), with and without line noise, and a cable pulled mid-shift.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CameraSim } from '../device/link/sim/camera.js';
+import { DEFAULT_SCENARIO, parseScenario } from '../device/link/sim/scenario.js';
+import { writeFileSync } from 'node:fs';
+import { serialLinkPort } from '../device/link/transport.js';
+import { LinkPortRunner } from '../device/link/port-runner.js';
+import { memoryEventNoStore, type CameraEvent } from '../device/link/camera-link.js';
+import { BWC, ptyPair, runBwcAsync, tempDir } from './helpers.js';
+
+interface MonitorLine { kind: string; eventNo?: number; camera?: string; [k: string]: unknown }
+
+/** Runs `bwc link monitor --json` until stopped; returns its JSON lines. */
+function startMonitor(port: string) {
+  const proc = spawn(process.execPath, [BWC, 'link', 'monitor', '--port', port, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  return {
+    stop: async (): Promise<MonitorLine[]> => {
+      await new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGINT'); });
+      return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MonitorLine);
+    },
+  };
+}
+
+describe('BWC-Link over a socat pty pair', () => {
+  it.each([['a clean line', '0'], ['20% line noise', '0.2']])('plays a whole shift on %s: every event once, in order', async (_name, chaos) => {
+    const dir = tempDir();
+    const pty = await ptyPair(dir);
+    // The default shift (clips, mutes, tags, a tamper, an unplug) with a burst of status reports.
+    const scenario = `${dir}/shift.json`;
+    writeFileSync(scenario, JSON.stringify({ ...DEFAULT_SCENARIO, steps: [...DEFAULT_SCENARIO.steps, ...Array.from({ length: 100 }, (_, i) => ({ status: { battery: 100 - (i % 100) } }))] }));
+    const monitor = startMonitor(pty.dock);
+    const sim = await runBwcAsync(['sim', 'camera', '--port', pty.cam, '--storage', `${dir}/storage`, '--scenario', scenario, '--speed', '5', '--chaos', chaos, '--json']);
+    expect(sim.code, sim.stderr).toBe(0);
+    const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number; unacked: number; sessions: number; chaos: Record<string, number> };
+    expect(result.unacked).toBe(0);
+    const lines = await monitor.stop();
+    const events = lines.filter((l) => l.eventNo !== undefined);
+    expect(events.map((e) => e.eventNo)).toEqual(Array.from({ length: result.lastEventNo - result.firstEventNo + 1 }, (_, i) => result.firstEventNo + i));
+    expect(events.map((e) => e.kind)).toContain('clipReady');
+    expect(events.filter((e) => e.kind === 'status')).toHaveLength(103);
+    expect(lines.filter((l) => l.kind === 'hello')).toHaveLength(result.sessions); // the unplug step made a new session
+    const counters = lines.at(-1) as unknown as { kind: string; decoder: { badCrc: number; badCobs: number; resyncs: number } };
+    expect(counters.kind).toBe('counters');
+    if (chaos !== '0') {
+      expect(result.chaos.corrupted + result.chaos.garbage).toBeGreaterThan(0);
+      expect(counters.decoder.resyncs).toBeGreaterThan(0);
+    }
+  });
+
+  it('recovers when the ttys vanish mid-shift and come back (cable pulled, replugged)', async () => {
+    const dir = tempDir();
+    const pty = await ptyPair(dir, 'pull');
+    const events: CameraEvent[] = [];
+    const runner = new LinkPortRunner({
+      port: serialLinkPort(pty.dock), retryMs: 100,
+      link: { onEvent: (e) => { events.push(e); }, eventNos: memoryEventNoStore(), retransmitMs: 100 },
+    }).start();
+    const steps = [
+      ...Array.from({ length: 5 }, (_, i) => ({ tamper: { kind: 'other', detail: `before-${i}` } })),
+      { wait: 1500 },
+      ...Array.from({ length: 5 }, (_, i) => ({ tamper: { kind: 'other', detail: `after-${i}` } })),
+    ];
+    const sim = new CameraSim({ scenario: parseScenario({ steps }), storageDir: `${dir}/storage`, port: serialLinkPort(pty.cam), retransmitMs: 100, settleMs: 20_000 });
+    const running = sim.run();
+    await new Promise((r) => setTimeout(r, 700));
+    await pty.kill();
+    await new Promise((r) => setTimeout(r, 300));
+    await pty.restart();
+    const result = await running;
+    runner.stop();
+    expect(result.unacked).toBe(0);
+    expect(events.map((e) => e.frame.tamper?.detail)).toEqual(steps.filter((s) => 'tamper' in s).map((s) => (s as { tamper: { detail: string } }).tamper.detail));
+    expect(runner.opened).toBeGreaterThanOrEqual(2);
+  });
+
+  it('bwc sim camera refuses a bad scenario with a line naming the field', async () => {
+    const dir = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${dir}/bad.yaml`, 'steps:\n  - start: { clip: "a b" }\n');
+    const r = await runBwcAsync(['sim', 'camera', '--port', `${dir}/none`, '--storage', dir, '--scenario', `${dir}/bad.yaml`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/scenario .*bad\.yaml: steps\.0\.start\.clip: a clip id/);
+  });
+});
