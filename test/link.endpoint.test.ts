@@ -105,9 +105,30 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     for (let i = 0; i < 20; i++) { await flush(); clock.advance(100); }
     expect(downs).toHaveLength(1);
     expect(a.counters.retransmits).toBe(5 * 4); // window 4, five retries each
-    const pending = a.newSession();
+    const pending = a.newSession(0);
     expect(pending.map((f) => f.eventNo)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(a.isDown).toBe(false);
+  });
+
+  it('ignores frames and acks of another session, so a lost Hello never turns seqs into false duplicates', async () => {
+    const clock = new FakeClock();
+    const { a, b, got } = pair({ clock });
+    a.newSession(5);
+    b.newSession(5);
+    for (let i = 1; i <= 4; i++) a.send(event(i));
+    for (let i = 0; i < 5; i++) { await flush(); clock.advance(10); }
+    expect(got).toHaveLength(4);
+    // The sender starts session 6 (its Hello lost on the way): b, still in 5, must not ack seq 1..4 as duplicates.
+    a.newSession(6);
+    for (let i = 5; i <= 8; i++) a.send(event(i));
+    for (let i = 0; i < 3; i++) { await flush(); clock.advance(50); }
+    expect(got).toHaveLength(4);
+    expect(b.counters.wrongSession).toBeGreaterThan(0);
+    expect(a.pending).toBe(4);
+    b.newSession(6); // the Hello got through
+    for (let i = 0; i < 10; i++) { await flush(); clock.advance(50); }
+    expect(got.map((f) => f.eventNo)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(a.pending).toBe(0);
   });
 
   it('bounds the frames in flight by the window', () => {

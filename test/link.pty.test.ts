@@ -19,7 +19,11 @@ function startMonitor(port: string) {
   const proc = spawn(process.execPath, [BWC, 'link', 'monitor', '--port', port, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  let err = '';
+  const ready = new Promise<void>((resolve) => proc.stderr.on('data', (d: Buffer) => { err += d.toString(); if (/link open/.test(err)) resolve(); }));
   return {
+    /** Resolves once the dock end holds the port, so no frame of the first session is missed. */
+    ready,
     stop: async (): Promise<MonitorLine[]> => {
       await new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGINT'); });
       return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MonitorLine);
@@ -35,16 +39,22 @@ describe('BWC-Link over a socat pty pair', () => {
     const scenario = `${dir}/shift.json`;
     writeFileSync(scenario, JSON.stringify({ ...DEFAULT_SCENARIO, steps: [...DEFAULT_SCENARIO.steps, ...Array.from({ length: 100 }, (_, i) => ({ status: { battery: 100 - (i % 100) } }))] }));
     const monitor = startMonitor(pty.dock);
+    await monitor.ready;
     const sim = await runBwcAsync(['sim', 'camera', '--port', pty.cam, '--storage', `${dir}/storage`, '--scenario', scenario, '--speed', '5', '--chaos', chaos, '--json']);
     expect(sim.code, sim.stderr).toBe(0);
-    const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number; unacked: number; sessions: number; chaos: Record<string, number> };
+    const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number; unacked: number; sessions: number; chaos: { corrupted: number; garbage: number } };
     expect(result.unacked).toBe(0);
     const lines = await monitor.stop();
     const events = lines.filter((l) => l.eventNo !== undefined);
     expect(events.map((e) => e.eventNo)).toEqual(Array.from({ length: result.lastEventNo - result.firstEventNo + 1 }, (_, i) => result.firstEventNo + i));
     expect(events.map((e) => e.kind)).toContain('clipReady');
     expect(events.filter((e) => e.kind === 'status')).toHaveLength(103);
-    expect(lines.filter((l) => l.kind === 'hello')).toHaveLength(result.sessions); // the unplug step made a new session
+    // The unplug step makes a second session. On a noisy line a session can end (the camera is
+    // unplugged) before its Hello got through; its events then travel in the next session.
+    const hellos = lines.filter((l) => l.kind === 'hello').length;
+    if (chaos === '0') expect(hellos).toBe(result.sessions);
+    else expect(hellos).toBeGreaterThanOrEqual(1);
+    expect(hellos).toBeLessThanOrEqual(result.sessions);
     const counters = lines.at(-1) as unknown as { kind: string; decoder: { badCrc: number; badCobs: number; resyncs: number } };
     expect(counters.kind).toBe('counters');
     if (chaos !== '0') {

@@ -153,11 +153,10 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
   }
 
   #onFrame(frame: LinkFrame): void {
-    if (frame.hello && Number(frame.hello.sessionId) !== this.#camera?.sessionId) {
+    if (frame.hello && frame.sessionId !== 0 && frame.hello.sessionId === frame.sessionId && frame.sessionId !== this.#camera?.sessionId) {
       // A new session: both seq spaces restart; dock frames never acked go out again after TimeSync.
-      const pending = this.#endpoint.newSession().filter((f) => !f.timeSync);
-      this.#resend = pending;
-    } else if (!frame.ack && !this.#camera && !frame.hello) {
+      this.#resend = this.#endpoint.newSession(frame.sessionId).filter((f) => !f.timeSync);
+    } else if (!this.#camera) {
       this.counters.framesBeforeHello++;
       return; // not attributable to a camera; the camera resends it after its Hello
     }

@@ -12,13 +12,17 @@
  * after a gap wait (at most `window` of them) and are acked when their turn comes. Duplicates
  * (an already handled seq) are acked again and not delivered.
  *
- * A session is the seq space between two Hellos (dedupe key: session id, seq). `newSession()`
- * resets both directions and returns the frames never acked, for the caller to send again.
+ * A session is the seq space between two Hellos (dedupe key: session id, seq). Every frame carries
+ * the session id; frames of any other session are ignored. `newSession(id)` resets both directions
+ * and returns the frames never acked, for the caller to send again. Before the first session the
+ * id is 0 and only frames of session 0 are taken.
  */
 import { encodeFrame, type LinkFrame, type LinkFrameInit } from './frame-codec.js';
 import { systemClock, type LinkClock } from './clock.js';
 
 export interface EndpointCounters {
+  /** Frames (and acks) of another session than the current one, ignored. */
+  wrongSession: number;
   framesSent: number;
   retransmits: number;
   acksSent: number;
@@ -31,11 +35,11 @@ export interface EndpointCounters {
 }
 
 export function newEndpointCounters(): EndpointCounters {
-  return { framesSent: 0, retransmits: 0, acksSent: 0, acksReceived: 0, duplicates: 0, outOfOrder: 0, staleAcks: 0, handlerErrors: 0, linkDowns: 0 };
+  return { wrongSession: 0, framesSent: 0, retransmits: 0, acksSent: 0, acksReceived: 0, duplicates: 0, outOfOrder: 0, staleAcks: 0, handlerErrors: 0, linkDowns: 0 };
 }
 
 /** A frame to send: everything but the seq, which the endpoint assigns. */
-export type OutgoingFrame = Omit<LinkFrameInit, 'seq' | 'ack'>;
+export type OutgoingFrame = Omit<LinkFrameInit, 'seq' | 'ack' | 'sessionId'>;
 
 export interface EndpointOptions {
   /** Writes encoded bytes to the transport. */
@@ -63,6 +67,7 @@ export class LinkEndpoint {
   readonly counters: EndpointCounters;
   readonly #o: Required<Pick<EndpointOptions, 'retransmitMs' | 'maxRetries' | 'window'>> & EndpointOptions;
   readonly #clock: LinkClock;
+  #sessionId = 0;
   #nextSeq = 1;
   #inFlight = new Map<number, InFlight>();
   #queue: OutgoingFrame[] = [];
@@ -93,7 +98,7 @@ export class LinkEndpoint {
   /** Queues a frame; returns at once. Throws FrameTooLargeError for a frame over 4096 bytes. */
   send(frame: OutgoingFrame): void {
     if (this.#closed) throw new Error('link endpoint is closed');
-    encodeFrame({ ...frame, seq: 0xffffffff }); // size check now, with the largest seq encoding
+    encodeFrame({ ...frame, seq: 0xffffffff, sessionId: Number.MAX_SAFE_INTEGER }); // size check now, at the largest encoding
     this.#queue.push(frame);
     this.#pump();
   }
@@ -103,7 +108,7 @@ export class LinkEndpoint {
     while (this.#queue.length > 0 && this.#inFlight.size < this.#o.window) {
       const frame = this.#queue.shift()!;
       const seq = this.#nextSeq++;
-      const bytes = encodeFrame({ ...frame, seq });
+      const bytes = encodeFrame({ ...frame, seq, sessionId: this.#sessionId });
       const f: InFlight = { seq, frame, bytes, sentAt: this.#clock.now(), retries: 0 };
       this.#inFlight.set(seq, f);
       this.counters.framesSent++;
@@ -140,6 +145,10 @@ export class LinkEndpoint {
   /** Takes a frame from the decoder. */
   receive(frame: LinkFrame): void {
     if (this.#closed) return;
+    if (frame.sessionId !== this.#sessionId) {
+      this.counters.wrongSession++;
+      return;
+    }
     if (frame.ack) {
       const f = this.#inFlight.get(frame.ack.ackedSeq ?? 0);
       if (!f) {
@@ -203,20 +212,21 @@ export class LinkEndpoint {
 
   #ack(seq: number): void {
     this.counters.acksSent++;
-    this.#o.write(encodeFrame({ ack: { ackedSeq: seq } }));
+    this.#o.write(encodeFrame({ ack: { ackedSeq: seq }, sessionId: this.#sessionId }));
   }
 
   /**
    * Starts a new session in both directions (after a Hello, or a reconnect): seq spaces restart at
    * 1, and every frame never acked is returned, in order, for the caller to send again.
    */
-  newSession(): OutgoingFrame[] {
+  newSession(sessionId: number): OutgoingFrame[] {
     const unacked = [...this.#inFlight.values()].sort((a, b) => a.seq - b.seq).map((f) => f.frame);
     const pending = [...unacked, ...this.#queue];
     this.#inFlight.clear();
     this.#queue = [];
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
+    this.#sessionId = sessionId;
     this.#nextSeq = 1;
     this.#down = false;
     this.#nextExpected = 1;

@@ -808,6 +808,7 @@ export namespace bwc {
             eventNo: number;
             cameraTimeMs: number;
             replayed: boolean;
+            sessionId: number;
             hello?: (bwc.v1.Hello.$Properties|null);
             recordingStarted?: (bwc.v1.RecordingStarted.$Properties|null);
             activityTagged?: (bwc.v1.ActivityTagged.$Properties|null);
@@ -837,6 +838,7 @@ export namespace bwc {
                 eventNo?: (number|null);
                 cameraTimeMs?: (number|null);
                 replayed?: (boolean|null);
+                sessionId?: (number|null);
                 hello?: (bwc.v1.Hello.$Properties|null);
                 recordingStarted?: (bwc.v1.RecordingStarted.$Properties|null);
                 activityTagged?: (bwc.v1.ActivityTagged.$Properties|null);
@@ -861,6 +863,7 @@ export namespace bwc {
               eventNo?: number|null;
               cameraTimeMs?: number|null;
               replayed?: boolean|null;
+              sessionId?: number|null;
               hello?: bwc.v1.Hello.$Shape|null;
               recordingStarted?: bwc.v1.RecordingStarted.$Shape|null;
               activityTagged?: bwc.v1.ActivityTagged.$Shape|null;

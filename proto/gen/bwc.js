@@ -3356,6 +3356,7 @@ export const bwc = $root.bwc = (() => {
             LinkFrame.prototype.eventNo = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
             LinkFrame.prototype.cameraTimeMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
             LinkFrame.prototype.replayed = false;
+            LinkFrame.prototype.sessionId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
             LinkFrame.prototype.hello = null;
             LinkFrame.prototype.recordingStarted = null;
             LinkFrame.prototype.activityTagged = null;
@@ -3399,6 +3400,8 @@ export const bwc = $root.bwc = (() => {
                     writer.uint32(24).int64(message.cameraTimeMs);
                 if (message.replayed != null && $Object.hasOwnProperty.call(message, "replayed") && message.replayed !== false)
                     writer.uint32(32).bool(message.replayed);
+                if (message.sessionId != null && $Object.hasOwnProperty.call(message, "sessionId") && (typeof message.sessionId === "object" ? message.sessionId.low || message.sessionId.high : message.sessionId !== 0))
+                    writer.uint32(40).uint64(message.sessionId);
                 if (message.hello != null && $Object.hasOwnProperty.call(message, "hello"))
                     $root.bwc.v1.Hello.encode(message.hello, writer.uint32(82).fork(), _depth + 1).ldelim();
                 if (message.recordingStarted != null && $Object.hasOwnProperty.call(message, "recordingStarted"))
@@ -3498,6 +3501,15 @@ export const bwc = $root.bwc = (() => {
                                 message.replayed = value;
                             else
                                 delete message.replayed;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.sessionId = value;
+                            else
+                                delete message.sessionId;
                             continue;
                         }
                     case 10: {

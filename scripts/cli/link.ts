@@ -25,7 +25,7 @@ export function eventToJson(e: CameraEvent): Record<string, unknown> {
   for (const [k, names] of Object.entries(enumNames)) if (typeof plain[k] === 'number') plain[k] = names[plain[k] as number] ?? plain[k];
   return {
     kind: e.kind, camera: e.camera.cameraSerial, eventNo: e.eventNo, at: new Date(e.atMs).toISOString(),
-    cameraTime: e.cameraTimeMs ? new Date(e.cameraTimeMs).toISOString() : null, replayed: e.replayed, ...plain,
+    cameraTime: e.cameraTimeMs ? new Date(e.cameraTimeMs).toISOString() : null, replayed: e.replayed, data: plain,
   };
 }
 
@@ -61,8 +61,7 @@ async function monitor(opts: { port: string; baud: string; json?: boolean; exitA
         if (opts.json) out(JSON.stringify(eventToJson(e)));
         else {
           const j = eventToJson(e);
-          const { kind, camera, eventNo, at, cameraTime: _c, replayed, ...rest } = j;
-          out(`${String(at)} ${String(camera)} #${String(eventNo)} ${String(kind)}${replayed ? ' (replayed)' : ''} ${JSON.stringify(rest)}`);
+          out(`${String(j.at)} ${String(j.camera)} #${String(j.eventNo)} ${String(j.kind)}${j.replayed ? ' (replayed)' : ''} ${JSON.stringify(j.data)}`);
         }
       },
     },

@@ -133,12 +133,13 @@ export class CameraSim {
   }
 
   #hello(): void {
-    const pending = this.#endpoint.newSession().filter((f) => !f.hello);
+    const sessionId = randomBytes(6).readUIntBE(0, 6) || 1;
+    const pending = this.#endpoint.newSession(sessionId).filter((f) => !f.hello);
     this.#sessions++;
     this.#endpoint.send({
       hello: {
         cameraSerial: this.#o.scenario.camera.serial, model: this.#o.scenario.camera.model, firmware: this.#o.scenario.camera.firmware,
-        sessionId: randomBytes(6).readUIntBE(0, 6), cameraTimeMs: this.#now(), storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE,
+        sessionId, cameraTimeMs: this.#now(), storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE,
         storageLabel: this.#o.scenario.camera.serial, linkVersion: 1, pendingEvents: pending.length, lastEventNo: this.#eventNo,
         deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC,
       },
