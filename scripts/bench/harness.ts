@@ -54,6 +54,21 @@ export function row(name: string, ours: number, baseline: number | null, unit: s
   return { name, ours, baseline, unit, ratio, target, pass };
 }
 
+/**
+ * A row where lower is better (a latency) against a limit: the ratio is limit / ours, so 1.0 or
+ * more means within the limit, and the table reads the same way as for throughput rows.
+ */
+export function limitRow(name: string, ours: number, limit: number, unit: string): BenchRow {
+  const ratio = ours > 0 ? limit / ours : null;
+  return { name, ours, baseline: limit, unit, ratio, target: 1, pass: ratio === null ? null : ratio >= 1 };
+}
+
+/** The q-quantile (0..1) of a list of numbers. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** Thrown when a benchmark finds a wrong result (not a slow one): the run must stop loudly. */
 export class BenchCheckError extends Error {
   constructor(message: string) {
