@@ -1,0 +1,373 @@
+/**
+ * Signed policy data (DESIGN §5): policy bundles (signed by the agency root), authorization grants,
+ * revocations and operation plans (signed by officials the bundle names). Three things live here,
+ * shared by the dock, the gateway and offline signers:
+ * - the source formats officials write (JSON or YAML), validated with errors that name the field;
+ * - their conversion to the signed protobuf messages;
+ * - verification of signed objects into the plain, checked shapes `decide()` reads.
+ */
+import { z } from 'zod';
+import { pb, type bwc } from './wire.js';
+import { WireError } from './errors.js';
+import { openEnvelope, assertEnvelopeSigned, sealEnvelope, type Signer, type OpenedEnvelope } from './envelope.js';
+import { checkPublicKey, keyIdOf, trustPublicKey, type TrustedKey } from './ed25519.js';
+import { fromHex, toHex } from './bytes.js';
+import { METHODS } from './vocab.js';
+import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, EXECUTIVE_ROLES, ROLES, type Category, type Role } from './policy-vocab.js';
+
+// ---------------------------------------------------------------------------------------------
+// Checked shapes
+// ---------------------------------------------------------------------------------------------
+
+export interface Scope {
+  readonly officers: readonly string[];
+  readonly cameras: readonly string[];
+  readonly devices: readonly string[];
+  readonly offices: readonly string[];
+}
+
+export interface Issuer {
+  readonly name: string;
+  readonly personId: string;
+  readonly keyId: string;
+  readonly publicKey: Buffer;
+  readonly roles: ReadonlySet<Role>;
+  readonly scope: Scope;
+  readonly compromised: boolean;
+}
+
+export interface StandingPolicy {
+  readonly id: string;
+  readonly issuerKeyId: string;
+  readonly category: Category;
+  readonly activities: ReadonlySet<string>;
+  readonly scope: Scope;
+  readonly methods: ReadonlySet<string>;
+}
+
+export interface Bundle {
+  /** Hex SHA-256 of the bundle's signed input. */
+  readonly hash: string;
+  readonly version: number;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly triggers: ReadonlySet<string>;
+  readonly excluded: ReadonlySet<string>;
+  readonly prohibited: ReadonlySet<string>;
+  readonly officersIssued: ReadonlySet<string>;
+  readonly issuers: ReadonlyMap<string, Issuer>;
+  readonly standingPolicies: readonly StandingPolicy[];
+  /** Roles that may issue each category: the DESIGN §2 table, narrowed by the bundle. */
+  readonly categoryIssuers: ReadonlyMap<string, ReadonlySet<Role>>;
+  readonly reviewGraceHours: number;
+}
+
+export interface Grant {
+  readonly hash: string;
+  readonly signerKeyId: string;
+  readonly id: string;
+  readonly category: string;
+  readonly requester: string;
+  readonly approver: string;
+  readonly approverRole: string;
+  readonly scope: Scope;
+  readonly methods: ReadonlySet<string>;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly reason: string;
+  readonly purpose: string;
+  readonly minimization: string;
+  readonly anticipated: { readonly from: number; readonly to: number; readonly location: string } | null;
+  readonly factorsConsidered: readonly string[];
+  readonly createdAt: number;
+}
+
+export interface Revocation {
+  readonly hash: string;
+  readonly signerKeyId: string;
+  readonly id: string;
+  /** Hex SHA-256 of the revoked grant's signed input. */
+  readonly revokes: string;
+  readonly effectiveAt: number;
+  readonly reason: string;
+  readonly createdAt: number;
+}
+
+export interface Plan {
+  readonly hash: string;
+  readonly signerKeyId: string;
+  readonly id: string;
+  readonly activities: readonly string[];
+  readonly officers: readonly string[];
+  readonly from: number;
+  readonly to: number;
+  readonly location: string;
+}
+
+export class PolicyDataError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = 'PolicyDataError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source formats
+// ---------------------------------------------------------------------------------------------
+
+const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be an id of letters, digits, ".", "_", ":" or "-"');
+const code = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a lowercase code like at_large_arrest');
+const role = z.enum(ROLES);
+const category = z.enum(CATEGORIES);
+const method = z.enum(METHODS.codes as [string, ...string[]]);
+const hexKey = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte public key in hex');
+const ScopeSource = z.object({
+  officers: z.array(z.string().min(1)).default([]),
+  cameras: z.array(z.string().min(1)).default([]),
+  devices: z.array(z.string().min(1)).default([]),
+  offices: z.array(z.string().min(1)).default([]),
+}).strict().default({ officers: [], cameras: [], devices: [], offices: [] });
+
+export const BundleSource = z.object({
+  version: z.number().int().min(1),
+  issuedAt: time,
+  expiresAt: time,
+  triggers: z.array(code).min(1),
+  excludedActivities: z.array(code).default([]),
+  prohibitedPurposes: z.array(code).default([]),
+  officersIssued: z.array(z.string().min(1)).default([]),
+  issuers: z.array(z.object({
+    name: z.string().min(1), personId: z.string().min(1), publicKey: hexKey, roles: z.array(role).min(1),
+    scope: ScopeSource, compromised: z.boolean().default(false),
+  }).strict()).default([]),
+  standingPolicies: z.array(z.object({
+    id, issuer: hexKey, category, activities: z.array(code).min(1), scope: ScopeSource, methods: z.array(method).min(1),
+    description: z.string().default(''),
+  }).strict()).default([]),
+  categoryIssuers: z.record(z.string(), z.array(role)).default({}),
+  reviewGraceHours: z.number().int().min(0).max(24 * 365).default(72),
+}).strict();
+export type BundleSource = z.input<typeof BundleSource>;
+
+export const GrantSource = z.object({
+  id, category, requester: z.string().min(1), approver: z.string().min(1), approverRole: role,
+  scope: ScopeSource, methods: z.array(method).min(1, 'must name at least one method (1061.2 §5.2(2))'),
+  notBefore: time, expiresAt: time,
+  reason: z.string().default(''), purpose: z.string().default(''), minimization: z.string().default(''),
+  anticipated: z.object({ from: time, to: time, location: z.string().min(1) }).strict().optional(),
+  factorsConsidered: z.array(z.string()).default([]),
+  requestId: z.string().default(''),
+}).strict();
+export type GrantSource = z.input<typeof GrantSource>;
+
+export const PlanSource = z.object({
+  id, activities: z.array(code).min(1), officers: z.array(z.string().min(1)).min(1, 'must list at least one officer'),
+  from: time, to: time, location: z.string().default(''),
+}).strict();
+export type PlanSource = z.input<typeof PlanSource>;
+
+export const RevocationSource = z.object({
+  id, revokes: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the revoked grant (bwc authz show prints it)'),
+  effectiveAt: time, reason: z.string().min(1),
+}).strict();
+export type RevocationSource = z.input<typeof RevocationSource>;
+
+function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new PolicyDataError(`${what}.${issue.path.join('.')}`.replace(/\.$/, ''), issue.message);
+  }
+  return r.data;
+}
+
+const ms = (iso: string) => Date.parse(iso);
+const scopeMsg = (s: z.output<typeof ScopeSource>): bwc.v1.Scope.$Properties => ({ officers: s.officers, cameras: s.cameras, devices: s.devices, offices: s.offices });
+const methodValues = (m: string[]) => m.map((x) => METHODS.value(x)!);
+
+/** The fields a §5.1 prior authorization must carry (1061.2 §5.2), by source name. */
+export function missingPriorAuthorizationFields(g: { reason: string; purpose: string; minimization: string; methods: readonly unknown[]; anticipated?: unknown; expiresAt: unknown }): string[] {
+  const missing: string[] = [];
+  if (!g.reason.trim()) missing.push('reason');
+  if (!g.purpose.trim()) missing.push('purpose');
+  if (g.methods.length === 0) missing.push('methods');
+  if (!g.minimization.trim()) missing.push('minimization');
+  if (!g.anticipated) missing.push('anticipated');
+  if (!g.expiresAt) missing.push('expiresAt');
+  return missing;
+}
+
+export function bundleFromSource(raw: unknown): bwc.v1.PolicyBundle.$Properties {
+  const s = parse(BundleSource, raw, 'bundle');
+  if (ms(s.expiresAt) <= ms(s.issuedAt)) throw new PolicyDataError('bundle.expiresAt', 'must be after issuedAt');
+  s.issuers.forEach((i, n) => {
+    try {
+      checkPublicKey(fromHex(i.publicKey, 32)!, 'public key');
+    } catch (e) {
+      throw new PolicyDataError(`bundle.issuers.${n}.publicKey`, (e as Error).message);
+    }
+  });
+  const keys = new Set(s.issuers.map((i) => i.publicKey.toLowerCase()));
+  s.standingPolicies.forEach((p, n) => {
+    if (!keys.has(p.issuer.toLowerCase())) throw new PolicyDataError(`bundle.standingPolicies.${n}.issuer`, 'is not one of the bundle\'s issuers');
+  });
+  for (const [cat, roles] of Object.entries(s.categoryIssuers)) {
+    if (!(CATEGORIES as readonly string[]).includes(cat)) throw new PolicyDataError(`bundle.categoryIssuers.${cat}`, 'is not a 1061.2 §2.1 category');
+    const allowed = DEFAULT_CATEGORY_ISSUERS[cat as Category];
+    const wider = roles.filter((r) => !allowed.includes(r) && !EXECUTIVE_ROLES.has(r));
+    if (wider.length) throw new PolicyDataError(`bundle.categoryIssuers.${cat}`, `may only narrow the DESIGN §2 table; ${wider.join(', ')} may not issue it`);
+  }
+  return {
+    version: s.version, issuedAtMs: ms(s.issuedAt), expiresAtMs: ms(s.expiresAt),
+    triggers: s.triggers, excludedActivities: s.excludedActivities, prohibitedPurposes: s.prohibitedPurposes, officersIssued: s.officersIssued,
+    issuers: s.issuers.map((i) => ({ name: i.name, personId: i.personId, publicKey: fromHex(i.publicKey, 32)!, roles: i.roles, scope: scopeMsg(i.scope), compromised: i.compromised })),
+    standingPolicies: s.standingPolicies.map((p) => ({
+      id: p.id, issuerPublicKey: fromHex(p.issuer, 32)!, category: p.category, activities: p.activities, scope: scopeMsg(p.scope),
+      methods: methodValues(p.methods), description: p.description,
+    })),
+    categoryIssuers: Object.fromEntries(Object.entries(s.categoryIssuers).map(([k, v]) => [k, { roles: v }])),
+    reviewGraceHours: s.reviewGraceHours,
+  };
+}
+
+export function grantFromSource(raw: unknown): bwc.v1.AuthorizationGrant.$Properties {
+  const s = parse(GrantSource, raw, 'grant');
+  if (ms(s.expiresAt) <= ms(s.notBefore)) throw new PolicyDataError('grant.expiresAt', 'must be after notBefore');
+  if (s.category === 'prior_authorization') {
+    const missing = missingPriorAuthorizationFields(s);
+    if (missing.length) throw new PolicyDataError(`grant.${missing[0]}`, `is required of a prior authorization (1061.2 §5.2); missing: ${missing.join(', ')}`);
+  }
+  if (s.anticipated && ms(s.anticipated.to) < ms(s.anticipated.from)) throw new PolicyDataError('grant.anticipated.to', 'must not be before anticipated.from');
+  if (s.requester === s.approver && !EXECUTIVE_ROLES.has(s.approverRole)) {
+    throw new PolicyDataError('grant.approver', 'is the requester; only the Director or Deputy Director may approve their own request (1061.2 §5.1)');
+  }
+  const allowed = DEFAULT_CATEGORY_ISSUERS[s.category];
+  if (!allowed.includes(s.approverRole) && !EXECUTIVE_ROLES.has(s.approverRole)) {
+    throw new PolicyDataError('grant.approverRole', `${s.approverRole} may not issue ${s.category} (allowed: ${allowed.join(', ')}, DIRECTOR, DEPUTY_DIRECTOR)`);
+  }
+  return {
+    id: s.id, category: s.category, requester: s.requester, approver: s.approver, approverRole: s.approverRole, scope: scopeMsg(s.scope),
+    methods: methodValues(s.methods), notBeforeMs: ms(s.notBefore), expiresAtMs: ms(s.expiresAt),
+    reason: s.reason, purpose: s.purpose, minimization: s.minimization,
+    anticipated: s.anticipated ? { fromMs: ms(s.anticipated.from), toMs: ms(s.anticipated.to), location: s.anticipated.location } : null,
+    factorsConsidered: s.factorsConsidered, requestId: s.requestId,
+  };
+}
+
+export function planFromSource(raw: unknown): bwc.v1.OperationPlan.$Properties {
+  const s = parse(PlanSource, raw, 'plan');
+  if (ms(s.to) <= ms(s.from)) throw new PolicyDataError('plan.to', 'must be after from');
+  return { id: s.id, activities: s.activities, officers: s.officers, fromMs: ms(s.from), toMs: ms(s.to), location: s.location };
+}
+
+export function revocationFromSource(raw: unknown, createdAtMs: number): bwc.v1.Revocation.$Properties {
+  const s = parse(RevocationSource, raw, 'revocation');
+  if (ms(s.effectiveAt) < createdAtMs - 1000) throw new PolicyDataError('revocation.effectiveAt', 'may not precede the revocation itself (no retroactive revocation)');
+  return { id: s.id, revokes: fromHex(s.revokes, 32)!, effectiveAtMs: ms(s.effectiveAt), reason: s.reason };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing
+// ---------------------------------------------------------------------------------------------
+
+export type PolicyType = 'PolicyBundle' | 'AuthorizationGrant' | 'Revocation' | 'OperationPlan';
+
+const ENCODERS: Record<PolicyType, { encode(m: object): { finish(): Uint8Array } }> = {
+  PolicyBundle: pb.PolicyBundle, AuthorizationGrant: pb.AuthorizationGrant, Revocation: pb.Revocation, OperationPlan: pb.OperationPlan,
+};
+
+/** Signs a policy object offline: header issuer = the signer's key id, seq 0. */
+export function signPolicyObject(type: PolicyType, message: object, signer: Signer, createdAtMs = Date.now()): { bytes: Uint8Array; hash: string } {
+  const body = ENCODERS[type].encode({ ...message, header: { issuer: signer.keyId, seq: 0, createdAtMs } }).finish();
+  const sealed = sealEnvelope(type, body, signer);
+  return { bytes: sealed.bytes, hash: toHex(sealed.hash) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification into checked shapes
+// ---------------------------------------------------------------------------------------------
+
+function scopeOf(s: bwc.v1.Scope.$Properties | null | undefined): Scope {
+  return { officers: s?.officers ?? [], cameras: s?.cameras ?? [], devices: s?.devices ?? [], offices: s?.offices ?? [] };
+}
+
+function decodeBody<T>(env: OpenedEnvelope, decoder: { decode(b: Uint8Array): T }): T {
+  try {
+    return decoder.decode(env.body);
+  } catch (e) {
+    throw new WireError('UNDECODABLE', `${env.type} body cannot be decoded: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Verifies a bundle envelope against the pinned root key. Throws WireError naming the problem. */
+export function verifyBundle(bytes: Uint8Array, root: TrustedKey): Bundle {
+  const env = openEnvelope(bytes, { expectType: 'PolicyBundle' });
+  assertEnvelopeSigned(env, root);
+  const b = decodeBody(env, pb.PolicyBundle);
+  const issuers = new Map<string, Issuer>();
+  for (const i of b.issuers) {
+    const key = trustPublicKey(i.publicKey ?? new Uint8Array(0), `issuer ${i.name} key`);
+    const roles = new Set((i.roles ?? []).filter((r): r is Role => (ROLES as readonly string[]).includes(r)));
+    issuers.set(key.keyId, { name: i.name ?? '', personId: i.personId ?? '', keyId: key.keyId, publicKey: key.raw, roles, scope: scopeOf(i.scope), compromised: i.compromised ?? false });
+  }
+  const categoryIssuers = new Map<string, Set<Role>>();
+  for (const c of CATEGORIES) {
+    const narrowed = b.categoryIssuers?.[c]?.roles;
+    const base = DEFAULT_CATEGORY_ISSUERS[c];
+    categoryIssuers.set(c, new Set(narrowed ? narrowed.filter((r): r is Role => base.includes(r as Role) || EXECUTIVE_ROLES.has(r as Role)) : base));
+  }
+  return {
+    hash: toHex(env.hash), version: b.version, issuedAt: b.issuedAtMs, expiresAt: b.expiresAtMs,
+    triggers: new Set(b.triggers), excluded: new Set(b.excludedActivities), prohibited: new Set(b.prohibitedPurposes),
+    officersIssued: new Set(b.officersIssued), issuers,
+    standingPolicies: b.standingPolicies.map((p) => ({
+      id: p.id ?? '', issuerKeyId: keyIdOf(p.issuerPublicKey ?? new Uint8Array(0)), category: (p.category ?? '') as Category,
+      activities: new Set(p.activities ?? []), scope: scopeOf(p.scope), methods: new Set((p.methods ?? []).map((m) => METHODS.code(m) ?? '')),
+    })),
+    categoryIssuers, reviewGraceHours: b.reviewGraceHours,
+  };
+}
+
+/**
+ * Finds the key that signed an official's object among the issuers of the given bundles (a key
+ * stays the same key across bundle versions) and verifies the signature strictly. Throws WireError
+ * UNTRUSTED (no bundle names the key) or BAD_SIGNATURE.
+ */
+function verifyByIssuer(env: OpenedEnvelope, bundles: readonly Bundle[]): void {
+  for (const b of bundles) {
+    const issuer = b.issuers.get(env.keyId);
+    if (issuer) {
+      assertEnvelopeSigned(env, trustPublicKey(issuer.publicKey));
+      return;
+    }
+  }
+  throw new WireError('BAD_KEY', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, which no cached policy bundle names as an issuer`);
+}
+
+export function verifyGrant(bytes: Uint8Array, bundles: readonly Bundle[]): Grant {
+  const env = openEnvelope(bytes, { expectType: 'AuthorizationGrant' });
+  verifyByIssuer(env, bundles);
+  const g = decodeBody(env, pb.AuthorizationGrant);
+  return {
+    hash: toHex(env.hash), signerKeyId: env.keyId, id: g.id, category: g.category, requester: g.requester, approver: g.approver,
+    approverRole: g.approverRole, scope: scopeOf(g.scope), methods: new Set(g.methods.map((m) => METHODS.code(m) ?? '')),
+    notBefore: g.notBeforeMs, expiresAt: g.expiresAtMs, reason: g.reason, purpose: g.purpose, minimization: g.minimization,
+    anticipated: g.anticipated ? { from: g.anticipated.fromMs ?? 0, to: g.anticipated.toMs ?? 0, location: g.anticipated.location ?? '' } : null,
+    factorsConsidered: g.factorsConsidered, createdAt: g.header?.createdAtMs ?? 0,
+  };
+}
+
+export function verifyRevocation(bytes: Uint8Array, bundles: readonly Bundle[]): Revocation {
+  const env = openEnvelope(bytes, { expectType: 'Revocation' });
+  verifyByIssuer(env, bundles);
+  const r = decodeBody(env, pb.Revocation);
+  return { hash: toHex(env.hash), signerKeyId: env.keyId, id: r.id, revokes: toHex(r.revokes), effectiveAt: r.effectiveAtMs, reason: r.reason, createdAt: r.header?.createdAtMs ?? 0 };
+}
+
+export function verifyPlan(bytes: Uint8Array, bundles: readonly Bundle[]): Plan {
+  const env = openEnvelope(bytes, { expectType: 'OperationPlan' });
+  verifyByIssuer(env, bundles);
+  const p = decodeBody(env, pb.OperationPlan);
+  return { hash: toHex(env.hash), signerKeyId: env.keyId, id: p.id, activities: p.activities, officers: p.officers, from: p.fromMs, to: p.toMs, location: p.location };
+}
