@@ -304,6 +304,18 @@ function decodeBody<T>(env: OpenedEnvelope, decoder: { decode(b: Uint8Array): T 
 export function verifyBundle(bytes: Uint8Array, root: TrustedKey): Bundle {
   const env = openEnvelope(bytes, { expectType: 'PolicyBundle' });
   assertEnvelopeSigned(env, root);
+  return bundleOf(env);
+}
+
+/**
+ * Reads a bundle WITHOUT checking who signed it: for `bwc policy decide` dry runs of a draft when
+ * no root key is at hand. Never feed its result to a dock's cache.
+ */
+export function readBundleUnverified(bytes: Uint8Array): Bundle {
+  return bundleOf(openEnvelope(bytes, { expectType: 'PolicyBundle' }));
+}
+
+function bundleOf(env: OpenedEnvelope): Bundle {
   const b = decodeBody(env, pb.PolicyBundle);
   const issuers = new Map<string, Issuer>();
   for (const i of b.issuers) {

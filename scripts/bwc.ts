@@ -13,6 +13,8 @@ import { registerVerify } from './cli/verify.js';
 import { registerDemo } from './cli/demo.js';
 import { registerLink } from './cli/link.js';
 import { registerSim } from './cli/sim.js';
+import { registerAuthz } from './cli/authz.js';
+import { registerPolicy } from './cli/policy.js';
 
 export function buildProgram(): Command {
   const program = new Command('bwc')
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerLink(program);
   registerSim(program);
+  registerAuthz(program);
+  registerPolicy(program);
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
   override(program);
   return program;

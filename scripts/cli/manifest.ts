@@ -2,7 +2,7 @@
  * `bwc manifest sign` (hash and sign a clip outside the dock pipeline: wearable prototypes, tests)
  * and `bwc manifest show` (decode a manifest for people and for scripts).
  */
-import { closeSync, constants, openSync, readFileSync, statSync, writeSync, fsyncSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -18,6 +18,7 @@ import { loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
 import { signManifest, ManifestInputError, type ClipFacts } from '../../device/custody/manifest.js';
 import { byteProgress, CliError, writeJson } from './common.js';
 import { readManifestFile } from './verify.js';
+import { writeNewFile } from './files.js';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
 const code = (vocab: { codes: readonly string[] }) =>
@@ -106,24 +107,6 @@ function factsFrom(clip: string, meta: ClipMeta, deviceId: string): ClipFacts {
     decision,
     flags: [pb.ManifestFlag.MANIFEST_FLAG_OUTSIDE_PIPELINE],
   };
-}
-
-/** Writes a new file (O_EXCL: never overwrites), fsynced. */
-function writeNewFile(path: string, data: Uint8Array): void {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new CliError(`${path} already exists; refusing to overwrite it`);
-    throw new CliError(`cannot create ${path}: ${(e as Error).message}`);
-  }
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 interface SignOptions {

@@ -1,0 +1,146 @@
+/**
+ * `bwc authz`: offline signing of policy data (DESIGN §5) by the agency root and by officials, and
+ * `show` to read any of it back with its hash and signature status. The gateway workflow
+ * (request, approve, deny, revoke, list) arrives with the gateway.
+ */
+import type { Command } from 'commander';
+import { pb } from '../../proto/wire.js';
+import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
+import { loadPublicKeyFile } from '../../proto/keyfile.js';
+import { isWireError } from '../../proto/errors.js';
+import { toHex } from '../../proto/bytes.js';
+import {
+  bundleFromSource, grantFromSource, planFromSource, revocationFromSource, signPolicyObject, verifyBundle, verifyGrant, verifyPlan, verifyRevocation,
+  readBundleUnverified, PolicyDataError, type Bundle, type PolicyType,
+} from '../../proto/policy.js';
+import { generateKeyDir, loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
+import { CliError, writeJson } from './common.js';
+import { readInput, readStructured, writeNewFile } from './files.js';
+
+function signer(dir: string) {
+  try {
+    return loadDeviceKey(dir);
+  } catch (e) {
+    if (e instanceof KeyFileError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+function signCommand(program: Command, name: string, type: PolicyType, what: string, build: (raw: unknown, now: number) => object, example: string): void {
+  program
+    .command(name)
+    .description(`Sign ${what} from a JSON or YAML source file (DESIGN §5 format). Never overwrites.`)
+    .argument('<source>', 'JSON or YAML source file, or - for stdin')
+    .requiredOption('--key <dir>', 'the signing key directory (from `bwc authz keygen`)')
+    .requiredOption('--out <file>', 'signed output (an Envelope)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\nExample:\n  ${example}\n`)
+    .action((source: string, opts: { key: string; out: string; json?: boolean }) => {
+      const raw = readStructured(source, `${what} source`);
+      const now = Date.now();
+      let message: object;
+      try {
+        message = build(raw, now);
+      } catch (e) {
+        if (e instanceof PolicyDataError) throw new CliError(`${source}: ${e.message}`);
+        throw e;
+      }
+      const key = signer(opts.key);
+      const signed = signPolicyObject(type, message, key, now);
+      writeNewFile(opts.out, signed.bytes);
+      if (opts.json) writeJson({ out: opts.out, type, hash: signed.hash, keyId: key.keyId });
+      else process.stdout.write(`wrote ${opts.out}: ${type} ${signed.hash}\nsigned by key ${key.keyId}\n`);
+    });
+}
+
+type ShowStatus = { signature: string; detail: string };
+
+function bundleFor(path: string | undefined, root: string | undefined): { bundle: Bundle; verified: boolean } | null {
+  if (!path) return null;
+  const bytes = readInput(path, 'bundle');
+  try {
+    if (root) return { bundle: verifyBundle(bytes, loadPublicKeyFile(root)), verified: true };
+    return { bundle: readBundleUnverified(bytes), verified: false };
+  } catch (e) {
+    if (isWireError(e)) throw new CliError(`bundle ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+function statusOf(env: OpenedEnvelope, bytes: Uint8Array, opts: { rootPubkey?: string; bundle?: string }): ShowStatus {
+  try {
+    if (env.type === 'PolicyBundle') {
+      if (!opts.rootPubkey) return { signature: 'UNCHECKED', detail: 'give --root-pubkey to check the root signature' };
+      verifyBundle(bytes, loadPublicKeyFile(opts.rootPubkey));
+      return { signature: 'VALID', detail: 'signed by the given root key' };
+    }
+    const b = bundleFor(opts.bundle, opts.rootPubkey);
+    if (!b) return { signature: 'UNCHECKED', detail: 'give --bundle (and --root-pubkey) to check the issuer' };
+    const verify = { AuthorizationGrant: verifyGrant, Revocation: verifyRevocation, OperationPlan: verifyPlan }[env.type as 'AuthorizationGrant'];
+    if (!verify) return { signature: 'UNCHECKED', detail: `not a policy object (${env.type})` };
+    verify(bytes, [b.bundle]);
+    const issuer = b.bundle.issuers.get(env.keyId)!;
+    return { signature: 'VALID', detail: `signed by ${issuer.name} (${issuer.personId}, ${[...issuer.roles].join('/')}) of bundle v${b.bundle.version}${b.verified ? '' : ' (bundle signature unchecked)'}` };
+  } catch (e) {
+    if (isWireError(e)) return { signature: 'INVALID', detail: e.message };
+    throw e;
+  }
+}
+
+function bodyJson(env: OpenedEnvelope): Record<string, unknown> {
+  const decoders: Record<string, { decode(b: Uint8Array): object }> = {
+    PolicyBundle: pb.PolicyBundle, AuthorizationGrant: pb.AuthorizationGrant, Revocation: pb.Revocation, OperationPlan: pb.OperationPlan,
+  };
+  const d = decoders[env.type];
+  if (!d) return {};
+  const plain = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) return toHex(v);
+    if (Array.isArray(v)) return v.map(plain);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, /Ms$/.test(k) && typeof x === 'number' ? new Date(x).toISOString() : plain(x)]));
+    return v;
+  };
+  return plain({ ...d.decode(env.body) }) as Record<string, unknown>;
+}
+
+export function registerAuthz(program: Command): void {
+  const authz = program.command('authz').description('Authorizations and policy bundles: offline keys and signing (DESIGN §5).');
+  authz
+    .command('keygen')
+    .description('Generate an authority key (the agency root, or an official\'s issuer key): private.pem 0600, public.pem, public.hex.')
+    .requiredOption('--out <dir>', 'directory for the key files; existing keys are never overwritten')
+    .action((opts: { out: string }) => {
+      try {
+        const k = generateKeyDir(opts.out);
+        process.stdout.write(`key id ${k.keyId}\npublic ${k.publicKeyHex}\n`);
+      } catch (e) {
+        if (e instanceof KeyFileError) throw new CliError(e.message);
+        throw e;
+      }
+    });
+  signCommand(authz, 'sign-bundle', 'PolicyBundle', 'a policy bundle', (raw) => bundleFromSource(raw), '$ bwc authz sign-bundle policy-v5.yaml --key root-key --out policy-v5.bundle');
+  signCommand(authz, 'sign-grant', 'AuthorizationGrant', 'an authorization grant', (raw) => grantFromSource(raw), '$ bwc authz sign-grant G6.json --key fro-key --out G6.grant');
+  signCommand(authz, 'sign-plan', 'OperationPlan', 'an operation plan', (raw) => planFromSource(raw), '$ bwc authz sign-plan op-1.yaml --key fro-key --out op-1.plan');
+  signCommand(authz, 'sign-revocation', 'Revocation', 'a revocation', (raw, now) => revocationFromSource(raw, now), '$ bwc authz sign-revocation R1.json --key fro-key --out R1.revocation');
+  authz
+    .command('show')
+    .description('Print a signed bundle, grant, plan or revocation: its hash (SHA-256 of the signed input), signer and signature status.')
+    .argument('<file>', 'the signed object')
+    .option('--root-pubkey <file>', 'the agency root public key, to check a bundle (or the bundle given with --bundle)')
+    .option('--bundle <file>', 'the policy bundle whose issuers may have signed a grant, plan or revocation')
+    .option('--json', 'print JSON')
+    .action((file: string, opts: { rootPubkey?: string; bundle?: string; json?: boolean }) => {
+      const bytes = readInput(file, 'signed object');
+      let env: OpenedEnvelope;
+      try {
+        env = openEnvelope(bytes);
+      } catch (e) {
+        if (isWireError(e)) throw new CliError(`${file}: ${e.message}`);
+        throw e;
+      }
+      const status = statusOf(env, bytes, opts);
+      const out = { type: env.type, hash: toHex(env.hash), keyId: env.keyId, ...status, body: bodyJson(env) };
+      if (opts.json) writeJson(out);
+      else process.stdout.write(`${env.type} ${out.hash}\nsigned by key ${env.keyId}\nsignature ${status.signature}: ${status.detail}\n${JSON.stringify(out.body, null, 2)}\n`);
+      if (status.signature === 'INVALID') process.exitCode = 1;
+    });
+}
