@@ -20,11 +20,13 @@ import { execFileSync } from 'node:child_process';
 import type { BenchOutcome, BenchRow, Benchmark } from './harness.js';
 import { custody } from './custody.js';
 import { link } from './link.js';
+import { policy } from './policy.js';
 
 /** The registry: one entry per benchmark module, run in this order by default. */
 const BENCHMARKS: readonly Benchmark[] = [
   custody,
   link,
+  policy,
 ];
 
 const USAGE = `usage: npm run bench -- [name…] [--json] [--strict] [--no-save] [--list]
