@@ -233,3 +233,19 @@ describe('every reason code is exercised and documented with a clause', () => {
     for (const [code, r] of Object.entries(REASONS)) expect(r.clause, code).toMatch(/^(1061\.2§|BWC-20|4007\.1)/);
   });
 });
+
+describe('DESIGN §2: the officer is alerted, the recording is never stopped', () => {
+  it('alerts on PROHIBITED, UNAUTHORIZED and PENDING with distinct patterns, and not on a clean AUTHORIZED', async () => {
+    const { alertFor } = await import('../device/policy/alerts.js');
+    const { pb } = await import('../proto/wire.js');
+    const kinds = [
+      decide(activation({ activity: 'first_amendment_activity' }), cache(), now),
+      decide(activation({ activity: 'lunch' }), cache(), now),
+      decide(activation({ activity: null }), cache(), now),
+    ].map((d) => alertFor(d, 'c1'));
+    expect(kinds.map((a) => a?.kind)).toEqual([pb.AlertKind.ALERT_KIND_PROHIBITED, pb.AlertKind.ALERT_KIND_UNAUTHORIZED, pb.AlertKind.ALERT_KIND_PENDING_CLASSIFICATION]);
+    expect(new Set(kinds.map((a) => JSON.stringify(a?.vibrate))).size).toBe(3);
+    expect(alertFor(decide(activation(), cache(), now), 'c1')).toBeNull();
+    expect(alertFor(decide(activation({ clock: { synced: false, offsetMs: 0 } }), cache(), now), 'c1')?.kind).toBe(pb.AlertKind.ALERT_KIND_CLOCK_UNSYNCED);
+  });
+});
