@@ -6,12 +6,12 @@ import { pb, type bwc } from '../../proto/wire.js';
 import type { DecisionJson } from '../../proto/decision.js';
 
 /** Vibration patterns (on/off ms): distinct enough to tell apart without looking at the camera. */
-export const PATTERNS = {
+export const PATTERNS: Readonly<Record<'prohibited' | 'unauthorized' | 'pending' | 'clock', bwc.v1.IndicatorPattern.$Properties>> = {
   prohibited: { onOffMs: [600, 200, 600, 200, 600, 200], repeat: 2 },
   unauthorized: { onOffMs: [300, 150, 300, 150], repeat: 2 },
   pending: { onOffMs: [120, 880], repeat: 1 },
   clock: { onOffMs: [80, 80, 80, 760], repeat: 1 },
-} as const;
+};
 
 export function alertFor(d: DecisionJson, clipId: string): bwc.v1.Alert.$Properties | null {
   const message = d.reasons.slice(0, 3).join(' ');
