@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEVICE_ROLES, METHODS, TRIGGERS } from '../../proto/vocab.js';
+import { firstIssue } from '../../proto/schema-error.js';
 
 export interface Activation {
   readonly cameraSerial: string;
@@ -57,8 +58,7 @@ export class ActivationError extends Error {
 export function activationFromJson(raw: unknown, source = 'activation'): Activation {
   const r = ActivationSchema.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new ActivationError(`${source}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new ActivationError(firstIssue(r.error, source));
   }
   const a = r.data;
   return {

@@ -14,6 +14,7 @@ import { manifestToJson } from '../../proto/manifest.js';
 import { readManifest } from '../../proto/verify.js';
 import { CLOCK_SOURCES, METHODS, STOP_REASONS, TRIGGERS } from '../../proto/vocab.js';
 import { isWireError } from '../../proto/errors.js';
+import { firstIssue } from '../../proto/schema-error.js';
 import { loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
 import { signManifest, ManifestInputError, type ClipFacts } from '../../device/custody/manifest.js';
 import { byteProgress, CliError, writeJson } from './common.js';
@@ -66,8 +67,7 @@ function readMeta(path: string): ClipMeta {
   }
   const parsed = ClipMetaSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CliError(`meta file ${path}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new CliError(firstIssue(parsed.error, `meta file ${path}`));
   }
   return parsed.data;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { METHODS, STOP_REASONS, TAMPER_KINDS, TRIGGERS } from '../../../proto/vocab.js';
+import { firstIssue } from '../../../proto/schema-error.js';
 
 const code = (vocab: { codes: readonly string[] }) => z.string().refine((s) => vocab.codes.includes(s), `must be one of: ${vocab.codes.join(', ')}`);
 
@@ -63,8 +64,7 @@ export class ScenarioError extends Error {
 export function parseScenario(raw: unknown, source = 'scenario'): Scenario {
   const r = ScenarioSchema.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new ScenarioError(`${source}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new ScenarioError(firstIssue(r.error, source));
   }
   return r.data;
 }
