@@ -9,10 +9,16 @@ import { afterAll } from 'vitest';
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const BWC = join(ROOT, 'dist', 'scripts', 'bwc.js');
 
+const tempDirs: string[] = [];
+// Registered when a test file imports this module, so dirs made inside tests are removed too.
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 /** A temp dir removed after the file's tests. */
 export function tempDir(prefix = 'bwc-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
