@@ -15,6 +15,7 @@ import { registerLink } from './cli/link.js';
 import { registerSim } from './cli/sim.js';
 import { registerAuthz } from './cli/authz.js';
 import { registerPolicy } from './cli/policy.js';
+import { registerIo } from './cli/io.js';
 
 export function buildProgram(): Command {
   const program = new Command('bwc')
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSim(program);
   registerAuthz(program);
   registerPolicy(program);
+  registerIo(program);
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
   override(program);
   return program;

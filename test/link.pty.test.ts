@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CameraSim } from '../device/link/sim/camera.js';
 import { DEFAULT_SCENARIO, parseScenario } from '../device/link/sim/scenario.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { serialLinkPort } from '../device/link/transport.js';
 import { LinkPortRunner } from '../device/link/port-runner.js';
 import { memoryEventNoStore, type CameraEvent } from '../device/link/camera-link.js';
@@ -15,8 +15,8 @@ import { BWC, ptyPair, runBwcAsync, tempDir } from './helpers.js';
 interface MonitorLine { kind: string; eventNo?: number; camera?: string; [k: string]: unknown }
 
 /** Runs `bwc link monitor --json` until stopped; returns its JSON lines. */
-function startMonitor(port: string) {
-  const proc = spawn(process.execPath, [BWC, 'link', 'monitor', '--port', port, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startMonitor(port: string, extra: string[] = []) {
+  const proc = spawn(process.execPath, [BWC, 'link', 'monitor', '--port', port, '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   let err = '';
@@ -24,6 +24,7 @@ function startMonitor(port: string) {
   return {
     /** Resolves once the dock end holds the port, so no frame of the first session is missed. */
     ready,
+    stderr: () => err,
     stop: async (): Promise<MonitorLine[]> => {
       await new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGINT'); });
       return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MonitorLine);
@@ -61,6 +62,21 @@ describe('BWC-Link over a socat pty pair', () => {
       expect(result.chaos.corrupted + result.chaos.garbage).toBeGreaterThan(0);
       expect(counters.decoder.resyncs).toBeGreaterThan(0);
     }
+  });
+
+  it('links a configured port alongside USB discovery, with one USB log line (hotplug is off without a USB bus)', async () => {
+    const dir = tempDir();
+    const pty = await ptyPair(dir);
+    const monitor = startMonitor(pty.dock, ['--usb', '1209:b0c0']);
+    await monitor.ready;
+    const sim = await runBwcAsync(['sim', 'camera', '--port', pty.cam, '--storage', `${dir}/storage`, '--speed', '10', '--json']);
+    expect(sim.code, sim.stderr).toBe(0);
+    const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number };
+    const lines = await monitor.stop();
+    expect(lines.filter((l) => l.eventNo !== undefined)).toHaveLength(result.lastEventNo - result.firstEventNo + 1);
+    const usbLines = monitor.stderr().split('\n').filter((l) => /^(info|warn): usb: /.test(l));
+    expect(usbLines, monitor.stderr()).toHaveLength(1);
+    if (!existsSync('/sys/bus/usb/devices')) expect(usbLines[0]).toMatch(/^warn: usb: hotplug off \(no \/sys\/bus\/usb\/devices .*\); using the configured ports only$/);
   });
 
   it('recovers when the ttys vanish mid-shift and come back (cable pulled, replugged)', async () => {

@@ -9,6 +9,7 @@ import { LinkPortRunner } from '../../device/link/port-runner.js';
 import { serialLinkPort, DEFAULT_BAUD } from '../../device/link/transport.js';
 import type { CameraEvent, CameraLink, LinkCounters } from '../../device/link/camera-link.js';
 import { CliError } from './common.js';
+import { parseUsbMatch, PortSupervisor, UsbCameraWatcher, type CameraPort, type UsbMatch } from '../../device/io/usb.js';
 
 /** A camera event as one flat JSON object: enums by name, bytes in hex, times ISO. */
 export function eventToJson(e: CameraEvent): Record<string, unknown> {
@@ -47,15 +48,25 @@ function addCounters(total: LinkCounters | null, c: LinkCounters): LinkCounters 
   return total;
 }
 
-async function monitor(opts: { port: string; baud: string; json?: boolean; exitAfter?: string }): Promise<void> {
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+async function monitor(opts: { port: string[]; usb: string[]; baud: string; json?: boolean; exitAfter?: string }): Promise<void> {
   const baud = Number(opts.baud);
   if (!Number.isInteger(baud) || baud <= 0) throw new CliError(`--baud must be a positive whole number, got "${opts.baud}"`);
+  if (opts.port.length === 0 && opts.usb.length === 0) throw new CliError('give at least one --port PATH or --usb VID:PID');
+  let match: UsbMatch[];
+  try {
+    match = opts.usb.map(parseUsbMatch);
+  } catch (e) {
+    throw new CliError(`--usb: ${(e as Error).message}`);
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  const log = (level: string, message: string) => process.stderr.write(`${level}: ${message}\n`);
   const links: CameraLink[] = [];
-  const runner = new LinkPortRunner({
-    port: serialLinkPort(opts.port, baud),
+  const startRunner = (port: CameraPort) => new LinkPortRunner({
+    port: serialLinkPort(port.path, baud),
     retryMs: 500,
-    log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
+    log,
     link: {
       onEvent: (e) => {
         if (opts.json) out(JSON.stringify(eventToJson(e)));
@@ -68,19 +79,26 @@ async function monitor(opts: { port: string; baud: string; json?: boolean; exitA
     onLink: (link) => {
       links.push(link);
       link.on('connected', (c) => {
-        const msg = { kind: 'hello', camera: c.cameraSerial, model: c.model, firmware: c.firmware, sessionId: c.sessionId, offsetMs: c.offsetMs };
-        out(opts.json ? JSON.stringify(msg) : `hello ${c.cameraSerial} ${c.model} ${c.firmware}, session ${c.sessionId}, clock offset ${c.offsetMs} ms`);
+        const msg = { kind: 'hello', port: port.path, camera: c.cameraSerial, model: c.model, firmware: c.firmware, sessionId: c.sessionId, offsetMs: c.offsetMs };
+        out(opts.json ? JSON.stringify(msg) : `hello ${c.cameraSerial} ${c.model} ${c.firmware} on ${port.path}, session ${c.sessionId}, clock offset ${c.offsetMs} ms`);
       });
       link.on('fault', (f) => { if (!opts.json) process.stderr.write(`link fault: ${f.fault} (${f.detail}), ${f.bytes} bytes skipped\n`); });
     },
   }).start();
+  const supervisor = new PortSupervisor({
+    staticPorts: opts.port,
+    watcher: match.length > 0 ? new UsbCameraWatcher({ match, log }) : undefined,
+    start: startRunner,
+    log,
+  });
+  await supervisor.start();
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
     if (opts.exitAfter) setTimeout(done, Number(opts.exitAfter) * 1000);
   });
-  runner.stop();
+  supervisor.stop();
   let total: LinkCounters | null = null;
   for (const l of links) total = addCounters(total, l.counters);
   if (opts.json) out(JSON.stringify({ kind: 'counters', ...(total ?? {}) }));
@@ -92,10 +110,11 @@ export function registerLink(program: Command): void {
   link
     .command('monitor')
     .description('Act as the dock end of a camera link: ack frames, print every event, and the link counters on exit.')
-    .requiredOption('--port <path>', 'serial device, e.g. /dev/ttyACM0 or one end of a pty pair')
+    .option('--port <path>', 'serial device, e.g. /dev/ttyACM0 or one end of a pty pair (repeatable)', collect, [])
+    .option('--usb <vid:pid>', 'also link every camera with this USB id as it is plugged in (repeatable)', collect, [])
     .option('--baud <n>', 'baud rate', String(DEFAULT_BAUD))
     .option('--json', 'one JSON object per line; the counters as the last line')
     .option('--exit-after <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
-    .addHelpText('after', '\nExample:\n  $ bwc link monitor --port /dev/ttyACM0\n  $ bwc link monitor --port /tmp/ptyB --json --exit-after 30 | jq .kind\n')
+    .addHelpText('after', '\nExample:\n  $ bwc link monitor --port /dev/ttyACM0\n  $ bwc link monitor --port /tmp/ptyB --json --exit-after 30 | jq .kind\n  $ bwc link monitor --usb 1209:b0c0\n')
     .action(monitor);
 }
