@@ -35,6 +35,13 @@ describe('native modules built by npm install scripts', () => {
     expect(typeof Gpio).toBe('function');
     expect(typeof Gpio.accessible).toBe('boolean');
   });
+
+  it('usb loads its prebuilt native module (its WebUSB object answers, with devices or a reason)', async () => {
+    const { usb } = await import('usb');
+    expect(typeof usb.addEventListener).toBe('function');
+    const answer = await usb.getDevices().then((d) => `devices: ${d.length}`, (e: Error) => `error: ${e.message}`);
+    expect(answer).toMatch(/^(devices: \d+|error: getDevices error: .+)$/);
+  });
 });
 
 describe('repository', () => {
