@@ -1,0 +1,137 @@
+/**
+ * Alerts: what the gateway raises for people to see, acknowledge and resolve (stored, so they
+ * survive restarts and are shared by replicas). An alert with a dedupe key is raised once while
+ * it is open; repeats increase its count and last time, so a flood of forged messages is one
+ * alert with a large count, not a million rows.
+ */
+import type { Db, Queryable } from '../store/db.js';
+
+export const ALERT_KINDS = {
+  DEVICE_OFFLINE: 'warning',
+  UNAUTHORIZED_RECORDING: 'warning', // 1061.2 §4: supervisor report
+  PROHIBITED_RECORDING: 'critical', // 1061.2 §4 and BWC-2024: first-amendment-only, to the supervisor at once
+  TAMPER: 'critical',
+  CHAIN_GAP: 'warning',
+  CHAIN_FORK: 'critical',
+  UNKNOWN_DEVICE: 'warning', // 2013 memo §1: only enrolled, government-issued equipment
+  BAD_SIGNATURE: 'critical',
+  ID_MISMATCH: 'critical',
+  SEQ_REUSED: 'critical',
+  MALFORMED_MESSAGE: 'warning',
+  CHUNK_REJECTED: 'warning',
+  CLIP_REJECTED: 'critical',
+  CLOCK_DRIFT: 'warning',
+  STORAGE_LOW: 'warning',
+  UPLOAD_OVERDUE: 'warning',
+} as const;
+export type AlertKind = keyof typeof ALERT_KINDS;
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface RaiseAlert {
+  kind: AlertKind;
+  message: string;
+  deviceId?: string | null;
+  cameraSerial?: string | null;
+  subject?: string | null;
+  detail?: Record<string, unknown>;
+  /** Open alerts with the same key are merged. Defaults to kind + device + subject. */
+  dedupeKey?: string | null;
+  severity?: Severity;
+}
+
+export interface AlertRow {
+  id: number;
+  kind: AlertKind;
+  severity: Severity;
+  device_id: string | null;
+  camera_serial: string | null;
+  subject: string | null;
+  message: string;
+  detail_json: string | null;
+  count: number;
+  raised_at: number;
+  last_at: number;
+  acked_at: number | null;
+  acked_by: string | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+}
+
+export interface AlertFilter {
+  open?: boolean;
+  kind?: AlertKind;
+  deviceId?: string;
+  limit?: number;
+}
+
+export class Alerts {
+  readonly #db: Db;
+  readonly #now: () => number;
+  /** Called after an alert is raised or repeated (for live views and metrics). */
+  onRaise: ((kind: AlertKind, repeated: boolean) => void) | null = null;
+
+  constructor(db: Db, now: () => number = Date.now) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Raises an alert, or counts a repeat of the open one with the same dedupe key. Returns its id. */
+  async raise(a: RaiseAlert, q: Queryable = this.#db): Promise<number> {
+    const now = this.#now();
+    const key = a.dedupeKey === undefined ? `${a.kind}|${a.deviceId ?? ''}|${a.subject ?? ''}` : a.dedupeKey;
+    if (key !== null) {
+      const bumped = await q.get<{ id: number }>(
+        'UPDATE alerts SET count = count + 1, last_at = ? WHERE dedupe_key = ? RETURNING id', [now, key]);
+      if (bumped) {
+        this.onRaise?.(a.kind, true);
+        return bumped.id;
+      }
+    }
+    const row = await q.get<{ id: number }>(
+      `INSERT INTO alerts (kind, severity, device_id, camera_serial, subject, message, detail_json, dedupe_key, count, raised_at, last_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+       ON CONFLICT (dedupe_key) DO UPDATE SET count = alerts.count + 1, last_at = excluded.last_at
+       RETURNING id`,
+      [a.kind, a.severity ?? ALERT_KINDS[a.kind], a.deviceId ?? null, a.cameraSerial ?? null, a.subject ?? null, a.message,
+        a.detail ? JSON.stringify(a.detail) : null, key, now, now]);
+    this.onRaise?.(a.kind, false);
+    return row!.id;
+  }
+
+  async list(f: AlertFilter = {}): Promise<AlertRow[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (f.open === true) where.push('resolved_at IS NULL');
+    if (f.open === false) where.push('resolved_at IS NOT NULL');
+    if (f.kind) { where.push('kind = ?'); params.push(f.kind); }
+    if (f.deviceId) { where.push('device_id = ?'); params.push(f.deviceId); }
+    params.push(Math.min(Math.max(f.limit ?? 200, 1), 1000));
+    return this.#db.all<AlertRow>(
+      `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_at DESC, id DESC LIMIT ?`, params);
+  }
+
+  async get(id: number): Promise<AlertRow | undefined> {
+    return this.#db.get<AlertRow>('SELECT * FROM alerts WHERE id = ?', [id]);
+  }
+
+  /** Marks an alert seen. Returns false if it does not exist or is already acknowledged. */
+  async acknowledge(id: number, by: string): Promise<boolean> {
+    const r = await this.#db.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
+    return r.changes === 1;
+  }
+
+  /** Closes an alert; a later repeat raises a new one. Returns false if absent or already resolved. */
+  async resolve(id: number, by: string): Promise<boolean> {
+    const now = this.#now();
+    const r = await this.#db.run(
+      `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL,
+         acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ? AND resolved_at IS NULL`,
+      [now, by, now, by, id]);
+    return r.changes === 1;
+  }
+
+  async openCount(): Promise<number> {
+    const r = await this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL');
+    return Number(r?.n ?? 0);
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * The fleet: enrolled devices (docks, wearables) with their keys and live state, the cameras under
+ * them, and camera-to-officer assignments with their history (DESIGN §5 "Camera assignment").
+ *
+ * Only enrolled equipment is accepted (2013 memo §1): a device is registered by an operator with
+ * its public key, or redeems a one-time token. A device is never deleted; decommissioning is
+ * refused while the gateway knows of clips from it that are not yet VERIFIED (4007.1 §4.7).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { pb, type bwc } from '../../proto/wire.js';
+import { isValidId } from '../../proto/topics.js';
+import { trustPublicKey } from '../../proto/ed25519.js';
+import { decisionToJson } from '../../proto/decision.js';
+import type { Db } from '../store/db.js';
+import type { Alerts } from './alerts.js';
+
+export class FleetError extends Error {
+  override name = 'FleetError';
+  constructor(readonly code: 'BAD_INPUT' | 'EXISTS' | 'NOT_FOUND' | 'CONFLICT' | 'TOKEN_INVALID', message: string) {
+    super(message);
+  }
+}
+
+export interface FleetThresholds {
+  /** A device not heard from for this long is offline. */
+  offlineAfterMs: number;
+  /** |clock offset| beyond this raises CLOCK_DRIFT. */
+  clockDriftMs: number;
+  /** Free storage below this (bytes) raises STORAGE_LOW. */
+  storageLowBytes: number;
+  /** A manifest whose clip is not VERIFIED this long after it arrived raises UPLOAD_OVERDUE (end-of-shift rule). */
+  uploadOverdueMs: number;
+}
+
+export const DEFAULT_THRESHOLDS: FleetThresholds = {
+  offlineAfterMs: 5 * 60_000,
+  clockDriftMs: 2_000,
+  storageLowBytes: 2 * 1024 ** 3,
+  uploadOverdueMs: 12 * 3600_000,
+};
+
+export interface DeviceRow {
+  device_id: string;
+  fleet: string;
+  status: string;
+  enrolled_at: number;
+  enrolled_by: string;
+  decommissioned_at: number | null;
+  online: number;
+  bd_seq: number | null;
+  last_seen: number | null;
+  agent_version: string | null;
+  firmware: string | null;
+  policy_version: number | null;
+  outbox_depth: number | null;
+  clock_synced: number | null;
+  clock_offset_ms: number | null;
+  storage_free: number | null;
+  state_json: string | null;
+}
+
+export interface CameraRow {
+  camera_serial: string;
+  model: string | null;
+  firmware: string | null;
+  battery_pct: number | null;
+  storage_free: number | null;
+  temperature_c: number | null;
+  last_dock: string | null;
+  last_seen: number | null;
+  first_seen: number;
+}
+
+export interface AssignmentRow {
+  id: number;
+  camera_serial: string;
+  officer_id: string;
+  from_at: number;
+  to_at: number | null;
+  assigned_by: string;
+  source: string;
+}
+
+const TOKEN_PREFIX = 'bwcenroll_';
+const hashToken = (t: string) => createHash('sha256').update(t).digest('hex');
+
+export class Fleet {
+  readonly #db: Db;
+  readonly #alerts: Alerts;
+  readonly #now: () => number;
+  readonly fleet: string;
+  readonly thresholds: FleetThresholds;
+  /** Called when the set of current assignments changes, to push them to the docks. */
+  onAssignmentsChanged: (() => Promise<void>) | null = null;
+  /** Called after a device is enrolled or decommissioned (key caches). */
+  onTrustChanged: ((deviceId: string) => void) | null = null;
+
+  constructor(options: { db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds> }) {
+    this.#db = options.db;
+    this.#alerts = options.alerts;
+    this.fleet = options.fleet;
+    this.#now = options.now ?? Date.now;
+    this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+  }
+
+  // ── enrollment ────────────────────────────────────────────────────────────────────────────
+
+  /** Registers a device with its public key (hex or raw). Refuses bad ids, weak keys and re-enrollment. */
+  async enroll(deviceId: string, publicKey: Uint8Array, by: string): Promise<{ deviceId: string; keyId: string }> {
+    if (!isValidId(deviceId) || deviceId.startsWith('_')) {
+      throw new FleetError('BAD_INPUT', `device id "${deviceId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and not begin with _`);
+    }
+    let keyId: string;
+    try {
+      keyId = trustPublicKey(publicKey, `public key of ${deviceId}`).keyId;
+    } catch (e) {
+      throw new FleetError('BAD_INPUT', (e as Error).message);
+    }
+    const now = this.#now();
+    await this.#db.tx(async (q) => {
+      const existing = await q.get<{ status: string }>('SELECT status FROM devices WHERE device_id = ?', [deviceId]);
+      if (existing) throw new FleetError('EXISTS', `device ${deviceId} is already ${existing.status}`);
+      const keyUsed = await q.get<{ device_id: string }>('SELECT device_id FROM device_keys WHERE key_id = ?', [keyId]);
+      if (keyUsed) throw new FleetError('EXISTS', `this public key is already enrolled for device ${keyUsed.device_id}`);
+      await q.run('INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by) VALUES (?, ?, \'enrolled\', ?, ?)', [deviceId, this.fleet, now, by]);
+      await q.run('INSERT INTO device_keys (key_id, device_id, public_key, valid_from) VALUES (?, ?, ?, ?)', [keyId, deviceId, Buffer.from(publicKey), now]);
+    });
+    this.onTrustChanged?.(deviceId);
+    return { deviceId, keyId };
+  }
+
+  /** A one-time enrollment token bound to a device id; only its hash is stored. Shown once. */
+  async createEnrollmentToken(deviceId: string, by: string, ttlMs = 24 * 3600_000): Promise<{ token: string; expiresAt: number }> {
+    if (!isValidId(deviceId) || deviceId.startsWith('_')) throw new FleetError('BAD_INPUT', `device id "${deviceId}" is not a valid id`);
+    const token = TOKEN_PREFIX + randomBytes(24).toString('base64url');
+    const now = this.#now();
+    const expiresAt = now + ttlMs;
+    await this.#db.run('INSERT INTO enrollment_tokens (token_hash, device_id, fleet, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [hashToken(token), deviceId, this.fleet, by, now, expiresAt]);
+    return { token, expiresAt };
+  }
+
+  /** Redeems a token for the device it names: single use, unexpired, then enrolls the key. */
+  async redeemEnrollmentToken(token: string, deviceId: string, publicKey: Uint8Array): Promise<{ deviceId: string; keyId: string }> {
+    const now = this.#now();
+    const used = await this.#db.run(
+      'UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?',
+      [now, hashToken(token), deviceId, now]);
+    if (used.changes !== 1) throw new FleetError('TOKEN_INVALID', 'enrollment token is unknown, expired, already used, or issued for another device');
+    return this.enroll(deviceId, publicKey, `token:${deviceId}`);
+  }
+
+  /**
+   * Retires a device. Refused while clips from it are not VERIFIED at the gateway, or the device
+   * last reported clips it has not yet offloaded.
+   */
+  async decommission(deviceId: string, by: string): Promise<void> {
+    const d = await this.device(deviceId);
+    if (!d) throw new FleetError('NOT_FOUND', `device ${deviceId} is not enrolled`);
+    if (d.status === 'decommissioned') throw new FleetError('CONFLICT', `device ${deviceId} is already decommissioned`);
+    const pending = await this.#db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM manifests WHERE device_id = ? AND state <> 'VERIFIED'`, [deviceId]);
+    const onDevice = d.state_json ? Number((JSON.parse(d.state_json) as { clipsUnverified?: number }).clipsUnverified ?? 0) : 0;
+    const n = Number(pending?.n ?? 0);
+    if (n > 0 || onDevice > 0) {
+      throw new FleetError('CONFLICT', `device ${deviceId} still holds clips not verified at the gateway (${n} known here, ${onDevice} reported by the device); ` +
+        'offload them first (4007.1 §4.7: records are not destroyed or abandoned with the equipment)');
+    }
+    const now = this.#now();
+    await this.#db.tx(async (q) => {
+      await q.run(`UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, decommissioned_by = ?, online = 0 WHERE device_id = ?`, [now, by, deviceId]);
+      await q.run('UPDATE device_keys SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL', [now, deviceId]);
+    });
+    this.onTrustChanged?.(deviceId);
+  }
+
+  async device(deviceId: string): Promise<DeviceRow | undefined> {
+    return this.#db.get<DeviceRow>('SELECT * FROM devices WHERE device_id = ?', [deviceId]);
+  }
+
+  async devices(): Promise<DeviceRow[]> {
+    return this.#db.all<DeviceRow>('SELECT * FROM devices ORDER BY device_id');
+  }
+
+  async keysOf(deviceId: string): Promise<{ key_id: string; public_key: Buffer; valid_from: number; revoked_at: number | null }[]> {
+    return this.#db.all('SELECT key_id, public_key, valid_from, revoked_at FROM device_keys WHERE device_id = ? ORDER BY valid_from', [deviceId]);
+  }
+
+  // ── live state from verified messages ─────────────────────────────────────────────────────
+
+  async applyBirth(deviceId: string, b: bwc.v1.Birth, at: number): Promise<void> {
+    const bd = Number(b.bdSeq);
+    const r = await this.#db.run(
+      `UPDATE devices SET online = 1, bd_seq = ?, birth_at = ?, last_seen = ?, agent_version = ?, policy_version = ?, outbox_depth = ?,
+         clock_synced = ?, clock_offset_ms = ? WHERE device_id = ? AND (bd_seq IS NULL OR bd_seq <= ?)`,
+      [bd, at, at, b.agentVersion, Number(b.policyVersion), Number(b.outboxDepth), b.clock?.synced ? 1 : 0, Number(b.clock?.offsetMs ?? 0), deviceId, bd]);
+    if (r.changes === 0) return; // an older Birth delivered late
+    for (const c of b.cameras) await this.#camera(deviceId, c, at);
+    await this.#checkClock(deviceId, b.clock ?? null);
+  }
+
+  /** A Death counts only if its bdSeq is the current Birth's (Sparkplug B): a late Will never marks a reconnected device offline. */
+  async applyDeath(deviceId: string, d: bwc.v1.Death, at: number): Promise<boolean> {
+    const r = await this.#db.run('UPDATE devices SET online = 0, last_seen = ? WHERE device_id = ? AND bd_seq = ? AND online = 1', [at, deviceId, Number(d.bdSeq)]);
+    if (r.changes === 1 && !d.clean) {
+      await this.#alerts.raise({ kind: 'DEVICE_OFFLINE', deviceId, message: `${deviceId} dropped off the network (its Will was published)`, dedupeKey: `DEVICE_OFFLINE|${deviceId}` });
+    }
+    return r.changes === 1;
+  }
+
+  async applyStatus(deviceId: string, s: bwc.v1.Status, at: number): Promise<void> {
+    const state = {
+      policyVersion: Number(s.policyVersion), outboxDepth: Number(s.outboxDepth), outboxBytes: Number(s.outboxBytes), clipsUnverified: s.clipsUnverified,
+      diskFreeBytes: Number(s.diskFreeBytes), cpuTemperatureC: s.cpuTemperatureDc / 10, uptimeS: Number(s.uptimeS), alertsOpen: s.alertsOpen,
+      clock: s.clock ? { synced: s.clock.synced, offsetMs: Number(s.clock.offsetMs) } : null, agentVersion: s.agentVersion,
+      statusAt: at,
+    };
+    await this.#db.run(
+      `UPDATE devices SET online = 1, last_seen = ?, policy_version = ?, outbox_depth = ?, storage_free = ?, clock_synced = ?, clock_offset_ms = ?,
+         agent_version = COALESCE(NULLIF(?, ''), agent_version), state_json = ? WHERE device_id = ?`,
+      [at, state.policyVersion, state.outboxDepth, state.diskFreeBytes, s.clock?.synced ? 1 : 0, Number(s.clock?.offsetMs ?? 0), s.agentVersion, JSON.stringify(state), deviceId]);
+    for (const c of s.cameras) await this.#camera(deviceId, c, at);
+    await this.#checkClock(deviceId, s.clock ?? null);
+    if (state.diskFreeBytes > 0 && state.diskFreeBytes < this.thresholds.storageLowBytes) {
+      await this.#alerts.raise({ kind: 'STORAGE_LOW', deviceId, message: `${deviceId} has ${(state.diskFreeBytes / 1024 ** 3).toFixed(1)} GiB free`, dedupeKey: `STORAGE_LOW|${deviceId}` });
+    }
+  }
+
+  async applyEvent(deviceId: string, e: bwc.v1.Event, at: number): Promise<void> {
+    await this.#db.run('UPDATE devices SET last_seen = ? WHERE device_id = ?', [at, deviceId]);
+    const camera = e.cameraSerial || null;
+    switch (e.kind) {
+      case pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED:
+      case pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED: {
+        if (!e.decision) break;
+        const d = decisionToJson(e.decision);
+        if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') {
+          const prohibited = d.decision === 'PROHIBITED';
+          await this.#alerts.raise({
+            kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: e.clipId || null,
+            message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${e.clipId || '?'} on camera ${camera ?? '?'} (officer ${e.officerId || '?'}): ${d.reasons.join(', ')}` +
+              ` (${d.clauses.join(', ')}); the clip is kept for the supervisor's review (1061.2 §4)`,
+            detail: { decision: d, officerId: e.officerId }, dedupeKey: `RECORDING|${deviceId}|${e.clipId}|${d.decision}`,
+          });
+        }
+        break;
+      }
+      case pb.EventKind.EVENT_KIND_TAMPER:
+        await this.#alerts.raise({
+          kind: 'TAMPER', deviceId, cameraSerial: camera, subject: pb.TamperKind[e.tamper] ?? String(e.tamper),
+          message: `tamper on ${camera ? `camera ${camera}` : deviceId}: ${pb.TamperKind[e.tamper] ?? e.tamper}${e.detail ? ` (${e.detail})` : ''}`,
+          dedupeKey: `TAMPER|${deviceId}|${camera ?? ''}|${e.tamper}`,
+        });
+        break;
+      case pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT:
+        if (camera && e.officerId) await this.assign(camera, e.officerId, `device:${deviceId}`, 'self_checkout', Number(e.occurredAtMs) || at);
+        break;
+      case pb.EventKind.EVENT_KIND_CAMERA_CONNECTED:
+        if (camera) await this.#camera(deviceId, { cameraSerial: camera }, at);
+        break;
+      default:
+        break;
+    }
+  }
+
+  async #camera(deviceId: string, c: bwc.v1.ICameraSummary, at: number): Promise<void> {
+    if (!c.cameraSerial || !isValidId(c.cameraSerial)) return;
+    const st = c.status;
+    await this.#db.run(
+      `INSERT INTO cameras (camera_serial, model, firmware, battery_pct, storage_free, temperature_c, last_dock, last_seen, first_seen)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (camera_serial) DO UPDATE SET
+         model = COALESCE(excluded.model, cameras.model), firmware = COALESCE(excluded.firmware, cameras.firmware),
+         battery_pct = COALESCE(excluded.battery_pct, cameras.battery_pct), storage_free = COALESCE(excluded.storage_free, cameras.storage_free),
+         temperature_c = COALESCE(excluded.temperature_c, cameras.temperature_c), last_dock = excluded.last_dock, last_seen = excluded.last_seen`,
+      [c.cameraSerial, c.model || null, c.firmware || null, st ? st.batteryPct ?? null : null, st ? Number(st.storageFreeBytes ?? 0) : null,
+        st ? Math.round((st.temperatureDc ?? 0) / 10) : null, deviceId, at, at]);
+  }
+
+  async #checkClock(deviceId: string, clock: bwc.v1.IClockState | null): Promise<void> {
+    if (!clock) return;
+    const offset = Math.abs(Number(clock.offsetMs ?? 0));
+    if (!clock.synced || offset > this.thresholds.clockDriftMs) {
+      await this.#alerts.raise({
+        kind: 'CLOCK_DRIFT', deviceId,
+        message: clock.synced ? `${deviceId}'s clock is ${offset} ms off` : `${deviceId}'s clock is not synchronized; its decisions carry CLOCK_UNSYNCED`,
+        dedupeKey: `CLOCK_DRIFT|${deviceId}`,
+      });
+    }
+  }
+
+  async cameras(): Promise<(CameraRow & { officer_id: string | null; unverified: number })[]> {
+    return this.#db.all(
+      `SELECT c.*, (SELECT a.officer_id FROM camera_assignments a WHERE a.camera_serial = c.camera_serial AND a.to_at IS NULL ORDER BY a.from_at DESC LIMIT 1) AS officer_id,
+              (SELECT COUNT(*) FROM manifests m WHERE m.camera_serial = c.camera_serial AND m.state <> 'VERIFIED') AS unverified
+         FROM cameras c ORDER BY c.camera_serial`);
+  }
+
+  // ── assignments ───────────────────────────────────────────────────────────────────────────
+
+  /** Assigns a camera to an officer from `at`, closing the current assignment. */
+  async assign(cameraSerial: string, officerId: string, by: string, source: 'operator' | 'self_checkout', at = this.#now()): Promise<AssignmentRow> {
+    if (!isValidId(cameraSerial)) throw new FleetError('BAD_INPUT', `camera serial "${cameraSerial}" is not a valid id`);
+    if (!isValidId(officerId)) throw new FleetError('BAD_INPUT', `officer id "${officerId}" is not a valid id (an ID, never a name)`);
+    const row = await this.#db.tx(async (q) => {
+      const cur = await q.get<AssignmentRow>('SELECT * FROM camera_assignments WHERE camera_serial = ? AND to_at IS NULL', [cameraSerial]);
+      if (cur && cur.officer_id === officerId) return cur;
+      if (cur) await q.run('UPDATE camera_assignments SET to_at = ? WHERE id = ?', [Math.max(at, cur.from_at), cur.id]);
+      await q.run(
+        `INSERT INTO cameras (camera_serial, first_seen) VALUES (?, ?) ON CONFLICT (camera_serial) DO NOTHING`, [cameraSerial, at]);
+      return (await q.get<AssignmentRow>(
+        'INSERT INTO camera_assignments (camera_serial, officer_id, from_at, assigned_by, source) VALUES (?, ?, ?, ?, ?) RETURNING *',
+        [cameraSerial, officerId, at, by, source]))!;
+    });
+    await this.onAssignmentsChanged?.();
+    return row;
+  }
+
+  /** Ends the current assignment of a camera (returned to the pool). */
+  async unassign(cameraSerial: string, at = this.#now()): Promise<boolean> {
+    const r = await this.#db.run('UPDATE camera_assignments SET to_at = ? WHERE camera_serial = ? AND to_at IS NULL', [at, cameraSerial]);
+    if (r.changes > 0) await this.onAssignmentsChanged?.();
+    return r.changes > 0;
+  }
+
+  async assignmentHistory(cameraSerial?: string, sinceMs = 0): Promise<AssignmentRow[]> {
+    return cameraSerial
+      ? this.#db.all<AssignmentRow>('SELECT * FROM camera_assignments WHERE camera_serial = ? AND (to_at IS NULL OR to_at >= ?) ORDER BY from_at', [cameraSerial, sinceMs])
+      : this.#db.all<AssignmentRow>('SELECT * FROM camera_assignments WHERE to_at IS NULL OR to_at >= ? ORDER BY camera_serial, from_at', [sinceMs]);
+  }
+
+  /** The assignments the docks need: current ones and those that ended within the replay horizon. */
+  async assignmentsForDocks(horizonMs = 7 * 24 * 3600_000): Promise<bwc.v1.ICameraAssignment[]> {
+    const rows = await this.assignmentHistory(undefined, this.#now() - horizonMs);
+    return rows.map((r) => ({ cameraSerial: r.camera_serial, officerId: r.officer_id, fromMs: r.from_at, toMs: r.to_at ?? 0, assignedBy: r.assigned_by }));
+  }
+
+  // ── periodic checks ───────────────────────────────────────────────────────────────────────
+
+  async sweep(): Promise<{ offline: number; overdue: number }> {
+    const now = this.#now();
+    const gone = await this.#db.all<{ device_id: string; last_seen: number }>(
+      `SELECT device_id, last_seen FROM devices WHERE online = 1 AND status = 'enrolled' AND last_seen < ?`, [now - this.thresholds.offlineAfterMs]);
+    for (const d of gone) {
+      await this.#db.run('UPDATE devices SET online = 0 WHERE device_id = ? AND last_seen = ?', [d.device_id, d.last_seen]);
+      await this.#alerts.raise({ kind: 'DEVICE_OFFLINE', deviceId: d.device_id, message: `${d.device_id} not heard from since ${new Date(d.last_seen).toISOString()}`, dedupeKey: `DEVICE_OFFLINE|${d.device_id}` });
+    }
+    const overdue = await this.#db.all<{ device_id: string; n: number; oldest: number }>(
+      `SELECT device_id, COUNT(*) AS n, MIN(received_at) AS oldest FROM manifests WHERE state = 'RECEIVED' AND received_at < ? GROUP BY device_id`,
+      [now - this.thresholds.uploadOverdueMs]);
+    for (const o of overdue) {
+      await this.#alerts.raise({
+        kind: 'UPLOAD_OVERDUE', deviceId: o.device_id, detail: { clips: Number(o.n), oldestManifestAt: Number(o.oldest) },
+        message: `${o.device_id} has ${Number(o.n)} clip(s) not uploaded ${Math.round(this.thresholds.uploadOverdueMs / 3600_000)} h after their manifests arrived`,
+        dedupeKey: `UPLOAD_OVERDUE|${o.device_id}`,
+      });
+    }
+    return { offline: gone.length, overdue: overdue.length };
+  }
+}

@@ -1,0 +1,581 @@
+/**
+ * Verified ingest (DESIGN §4, §7): every message a dock publishes passes through `handle(topic,
+ * payload)`, which never throws and never stores anything it could not verify.
+ *
+ *   size cap → topic → envelope (canonical) → type matches topic kind → device enrolled →
+ *   key enrolled → strict Ed25519 (node:crypto) → body decodes → header names the topic's device
+ *   and fleet → per-type rules → durable write → signed ack
+ *
+ * Manifests form a chain per device: a duplicate (same seq, same hash) is acked again with its
+ * current state; a fork (same seq, another hash, or a prev hash that contradicts a stored
+ * neighbour) is a tamper alert and is not stored; a gap is raised by `sweep()` only after a settle
+ * window (replicas receive one device's messages out of order) and answered with a
+ * ManifestRequest. Chunks are checked against the manifest's chunk hashes before they are staged;
+ * the replica that records the last chunk takes a lease, assembles, checks the whole-file SHA-256
+ * and commits VERIFIED, then sends the signed VERIFIED ack — in that order.
+ *
+ * What the fleet does with births, deaths, statuses and events, and how alerts are stored, is not
+ * this module's business: it reports them through `IngestSink`.
+ */
+import { pb, type bwc } from '../../proto/wire.js';
+import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
+import { isWireError } from '../../proto/errors.js';
+import { parseTopic, deviceTopic, type DockKind } from '../../proto/topics.js';
+import { verifyStrict } from '../../proto/ed25519.js';
+import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.js';
+import { bytesEqual, sha256, toHex } from '../../proto/bytes.js';
+import { decisionToJson } from '../../proto/decision.js';
+import type { Db, Queryable } from '../store/db.js';
+import type { ClipStore } from './clip-store.js';
+import { DeviceKeys } from './device-keys.js';
+
+/** Why a message was refused; each is a counter (`bwc_ingest_rejected_total{reason}`). */
+export const REJECT_REASONS = [
+  'BAD_TOPIC', 'WRONG_FLEET', 'WRONG_DIRECTION', 'TOO_LARGE', 'EMPTY', 'UNDECODABLE', 'TRUNCATED', 'NON_CANONICAL',
+  'BAD_TYPE', 'TYPE_TOPIC_MISMATCH', 'UNKNOWN_DEVICE', 'DECOMMISSIONED', 'NOT_SIGNED', 'KEY_MISMATCH', 'BAD_SIGNATURE',
+  'UNDECODABLE_BODY', 'ID_MISMATCH', 'SEQ_INVALID', 'SEQ_REUSED', 'CHAIN_FORK', 'UNSUPPORTED_VERSION',
+  'MANIFEST_INCONSISTENT', 'CHUNK_SIZE_TOO_LARGE', 'CHUNK_UNKNOWN_MANIFEST', 'CHUNK_DEVICE_MISMATCH', 'CHUNK_BAD_INDEX',
+  'CHUNK_BAD_LENGTH', 'CHUNK_HASH_MISMATCH', 'CLIP_HASH_MISMATCH', 'STORE_FAILED',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** The alerts ingest raises; the fleet stores them (gateway/fleet/alerts.ts has the same kinds). */
+export type IngestAlertKind =
+  | 'UNKNOWN_DEVICE' | 'BAD_SIGNATURE' | 'ID_MISMATCH' | 'SEQ_REUSED' | 'CHAIN_FORK' | 'CHAIN_GAP'
+  | 'MALFORMED_MESSAGE' | 'CHUNK_REJECTED' | 'CLIP_REJECTED';
+
+export interface IngestAlert {
+  kind: IngestAlertKind;
+  message: string;
+  deviceId?: string | null;
+  subject?: string | null;
+  detail?: Record<string, unknown>;
+  dedupeKey?: string | null;
+}
+
+/** A verified, stored message for the fleet to apply. */
+export type FleetMessage =
+  | { type: 'Birth'; deviceId: string; hash: string; body: bwc.v1.Birth; receivedAt: number }
+  | { type: 'Death'; deviceId: string; hash: string; body: bwc.v1.Death; receivedAt: number }
+  | { type: 'Status'; deviceId: string; hash: string; body: bwc.v1.Status; receivedAt: number }
+  | { type: 'Event'; deviceId: string; hash: string; body: bwc.v1.Event; receivedAt: number }
+  | { type: 'Log'; deviceId: string; hash: string; body: bwc.v1.Log; receivedAt: number }
+  | { type: 'ClipManifest'; deviceId: string; hash: string; body: bwc.v1.ClipManifest; receivedAt: number }
+  | { type: 'ClipVerified'; deviceId: string; hash: string; cameraSerial: string; clipId: string; sha256: string; receivedAt: number };
+
+/** Seals gateway messages (the gateway key, a persisted per-type seq). */
+export interface GatewaySealer {
+  readonly gatewayId: string;
+  sealAck(ack: Omit<bwc.v1.Ack.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array>;
+  sealCommand(cmd: Omit<bwc.v1.Command.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array>;
+}
+
+export interface IngestSink {
+  publish(topic: string, payload: Uint8Array): Promise<void>;
+  alert(a: IngestAlert): Promise<void>;
+  /** Called after the message is durably stored (and before or while its ack is sent). */
+  accepted(m: FleetMessage): Promise<void>;
+}
+
+export interface IngestOptions {
+  db: Db;
+  store: ClipStore;
+  sealer: GatewaySealer;
+  sink: IngestSink;
+  fleet: string;
+  /** Largest envelope accepted from the broker. */
+  maxEnvelopeBytes?: number;
+  /** How long a chain gap must persist before it is raised (replicas see messages out of order). */
+  gapSettleMs?: number;
+  /** How long a replica may hold an assembly lease. */
+  leaseMs?: number;
+  now?: () => number;
+  keys?: DeviceKeys;
+}
+
+export type IngestResult =
+  | { status: 'accepted'; type: string; deviceId: string; hash?: string; verified?: boolean }
+  | { status: 'duplicate'; type: string; deviceId: string; hash?: string }
+  | { status: 'rejected'; reason: RejectReason; detail: string; type?: string; deviceId?: string };
+
+const KIND_TYPES: Record<DockKind, string> = {
+  birth: 'Birth', death: 'Death', status: 'Status', event: 'Event', manifest: 'ClipManifest', chunk: 'ClipChunk', log: 'Log',
+};
+
+/** Room for the envelope, ClipChunk fields and the MQTT header around a chunk's data. */
+const CHUNK_OVERHEAD = 1024;
+
+interface ManifestInfo {
+  hash: string;
+  deviceId: string;
+  state: string;
+  chunkSize: number;
+  chunkCount: number;
+  byteLength: number;
+  clipSha256: string;
+  chunkHashes: Uint8Array[];
+  cameraSerial: string;
+  clipId: string;
+}
+
+interface ManifestRow {
+  manifest_hash: string;
+  device_id: string;
+  seq: number;
+  prev_hash: string;
+  state: string;
+  envelope: Buffer;
+  clip_sha256: string;
+  byte_length: number;
+  chunk_size: number;
+  chunk_count: number;
+  camera_serial: string;
+  clip_id: string;
+  verified_at: number | null;
+  reject_reason: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface IngestCounters {
+  received: Record<string, number>;
+  accepted: Record<string, number>;
+  duplicates: Record<string, number>;
+  rejected: Partial<Record<RejectReason, number>>;
+  verified: number;
+  acksSent: number;
+  /** Verify latency samples (ms) since the last drain, for a histogram. */
+  verifyMs: number[];
+}
+
+class Reject extends Error {
+  constructor(readonly reason: RejectReason, message: string, readonly alert?: IngestAlert) {
+    super(message);
+  }
+}
+
+function typeOfTopicKind(kind: string): string | undefined {
+  return (KIND_TYPES as Record<string, string>)[kind];
+}
+
+export class Ingest {
+  readonly #o: Required<Omit<IngestOptions, 'keys'>>;
+  readonly keys: DeviceKeys;
+  readonly #manifests = new Map<string, ManifestInfo>();
+  readonly counters: IngestCounters = { received: {}, accepted: {}, duplicates: {}, rejected: {}, verified: 0, acksSent: 0, verifyMs: [] };
+
+  constructor(options: IngestOptions) {
+    this.#o = {
+      maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, now: Date.now, ...options,
+    } as Required<Omit<IngestOptions, 'keys'>>;
+    this.keys = options.keys ?? new DeviceKeys(options.db, { now: this.#o.now });
+  }
+
+  get maxChunkBytes(): number {
+    return this.#o.maxEnvelopeBytes - CHUNK_OVERHEAD;
+  }
+
+  /** Handles one message from the broker. Never throws. */
+  async handle(topic: string, payload: Uint8Array): Promise<IngestResult> {
+    let deviceId: string | undefined;
+    let type: string | undefined;
+    try {
+      let parsed;
+      try {
+        parsed = parseTopic(topic);
+      } catch (e) {
+        throw new Reject('BAD_TOPIC', (e as Error).message);
+      }
+      if (parsed.kind === 'gateway-state') throw new Reject('WRONG_DIRECTION', `${topic} is a gateway topic`);
+      if (parsed.direction !== 'up') throw new Reject('WRONG_DIRECTION', `${parsed.kind} is a gateway → dock topic`);
+      if (parsed.fleet !== this.#o.fleet) throw new Reject('WRONG_FLEET', `fleet ${parsed.fleet} is not this gateway's fleet ${this.#o.fleet}`);
+      deviceId = parsed.deviceId;
+      type = typeOfTopicKind(parsed.kind);
+      this.#count('received', type ?? parsed.kind);
+      if (payload.byteLength > this.#o.maxEnvelopeBytes) {
+        throw new Reject('TOO_LARGE', `${payload.byteLength} bytes is above the ${this.#o.maxEnvelopeBytes}-byte limit`,
+          { kind: 'MALFORMED_MESSAGE', deviceId, message: `oversize ${parsed.kind} message on ${topic}`, dedupeKey: `MALFORMED|${deviceId}|TOO_LARGE` });
+      }
+      let env: OpenedEnvelope;
+      try {
+        env = openEnvelope(payload, { maxBytes: this.#o.maxEnvelopeBytes });
+      } catch (e) {
+        const code = isWireError(e) ? e.code : 'UNDECODABLE';
+        const reason: RejectReason = (['EMPTY', 'TOO_LARGE', 'TRUNCATED', 'NON_CANONICAL', 'BAD_TYPE'] as const).find((r) => r === code) ?? 'UNDECODABLE';
+        throw new Reject(reason, (e as Error).message,
+          { kind: 'MALFORMED_MESSAGE', deviceId, message: `malformed ${parsed.kind} message on ${topic}: ${(e as Error).message}`, dedupeKey: `MALFORMED|${deviceId}|${reason}` });
+      }
+      if (env.type !== type) throw new Reject('TYPE_TOPIC_MISMATCH', `a ${env.type} on a ${parsed.kind} topic`);
+      if (env.type === 'ClipChunk') return await this.#chunk(deviceId, env);
+      return await this.#signed(deviceId, env, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    } catch (e) {
+      const r = e instanceof Reject ? e : new Reject('STORE_FAILED', (e as Error).message);
+      this.counters.rejected[r.reason] = (this.counters.rejected[r.reason] ?? 0) + 1;
+      if (r.alert) await this.#alert(r.alert);
+      const out: IngestResult = { status: 'rejected', reason: r.reason, detail: r.message };
+      if (type) out.type = type;
+      if (deviceId) out.deviceId = deviceId;
+      return out;
+    }
+  }
+
+  async #alert(a: IngestAlert): Promise<void> {
+    try {
+      await this.#o.sink.alert(a);
+    } catch {
+      // An alert that cannot be stored must not turn a rejection into a crash; it is counted.
+      this.counters.rejected.STORE_FAILED = (this.counters.rejected.STORE_FAILED ?? 0) + 1;
+    }
+  }
+
+  #count(which: 'received' | 'accepted' | 'duplicates', type: string): void {
+    this.counters[which][type] = (this.counters[which][type] ?? 0) + 1;
+  }
+
+  // ── signed messages ───────────────────────────────────────────────────────────────────────
+
+  async #signed(deviceId: string, env: OpenedEnvelope, raw: Buffer): Promise<IngestResult> {
+    const t0 = performance.now();
+    const trust = await this.keys.get(deviceId);
+    if (!trust) {
+      throw new Reject('UNKNOWN_DEVICE', `device ${deviceId} is not enrolled`,
+        { kind: 'UNKNOWN_DEVICE', deviceId, message: `messages from device ${deviceId}, which is not enrolled (only enrolled, government-issued equipment is accepted)`, dedupeKey: `UNKNOWN_DEVICE|${deviceId}` });
+    }
+    if (trust.fleet !== this.#o.fleet) throw new Reject('WRONG_FLEET', `device ${deviceId} is enrolled in fleet ${trust.fleet}`);
+    if (!env.signed) throw new Reject('NOT_SIGNED', `${env.type} is not signed`);
+    const key = trust.keys.get(env.keyId);
+    if (!key) {
+      throw new Reject('KEY_MISMATCH', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not a key enrolled for ${deviceId}`,
+        { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} for ${deviceId} signed by an unknown key ${env.keyId.slice(0, 16)}…`, dedupeKey: `BAD_SIGNATURE|${deviceId}|${env.keyId}` });
+    }
+    if (!verifyStrict(key, env.signedInput, env.sig)) {
+      throw new Reject('BAD_SIGNATURE', `${env.type} signature does not verify`,
+        { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} from ${deviceId} with a signature that does not verify`, dedupeKey: `BAD_SIGNATURE|${deviceId}` });
+    }
+    this.counters.verifyMs.push(performance.now() - t0);
+    if (this.counters.verifyMs.length > 10_000) this.counters.verifyMs.splice(0, 5_000);
+    // Only now is the body worth decoding.
+    let body: { header?: bwc.v1.IHeader | null };
+    try {
+      body = (pb as unknown as Record<string, { decode(b: Uint8Array): { header?: bwc.v1.IHeader | null } }>)[env.type]!.decode(env.body);
+    } catch (e) {
+      throw new Reject('UNDECODABLE_BODY', `${env.type} body cannot be decoded: ${(e as Error).message}`,
+        { kind: 'MALFORMED_MESSAGE', deviceId, message: `a signed ${env.type} from ${deviceId} whose body cannot be decoded`, dedupeKey: `MALFORMED|${deviceId}|BODY` });
+    }
+    const h = body.header;
+    if (!h || h.issuer !== deviceId || (h.fleet ?? '') !== this.#o.fleet) {
+      throw new Reject('ID_MISMATCH', `the signed header names ${h?.issuer ?? 'nobody'} in fleet ${h?.fleet ?? '?'}, the topic ${deviceId} in ${this.#o.fleet}`,
+        { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} on ${deviceId}'s topic signed for ${h?.issuer ?? 'nobody'}`, dedupeKey: `ID_MISMATCH|${deviceId}` });
+    }
+    const seq = Number(h.seq ?? 0);
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new Reject('SEQ_INVALID', `seq ${String(h.seq)} is not 1 or more`);
+    if (env.type === 'ClipManifest') return this.#manifest(deviceId, env, raw, body as bwc.v1.ClipManifest, seq);
+    return this.#message(deviceId, env, raw, body, seq);
+  }
+
+  /** Birth, Death, Status, Event, Log: stored once by (device, type, seq), then acked RECEIVED. */
+  async #message(deviceId: string, env: OpenedEnvelope, raw: Buffer, body: { header?: bwc.v1.IHeader | null }, seq: number): Promise<IngestResult> {
+    const hash = toHex(env.hash);
+    const now = this.#o.now();
+    const claimed = Number(body.header?.createdAtMs ?? 0) || null;
+    const ins = await this.#o.db.run(
+      `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+      [hash, deviceId, env.type, seq, claimed, now, raw]);
+    if (ins.changes === 0) {
+      const prior = await this.#o.db.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
+      if (prior && prior.hash !== hash) {
+        throw new Reject('SEQ_REUSED', `${env.type} seq ${seq} was already received with another content`,
+          { kind: 'SEQ_REUSED', deviceId, subject: `${env.type}#${seq}`, message: `${deviceId} signed two different ${env.type} messages with seq ${seq}`, detail: { first: prior.hash, second: hash } });
+      }
+      this.#count('duplicates', env.type);
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_RECEIVED, ackedHash: env.hash, ackedType: env.type, storedAtMs: now });
+      return { status: 'duplicate', type: env.type, deviceId, hash };
+    }
+    this.#count('accepted', env.type);
+    await this.#o.sink.accepted({ type: env.type, deviceId, hash, body, receivedAt: now } as FleetMessage);
+    await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_RECEIVED, ackedHash: env.hash, ackedType: env.type, storedAtMs: now });
+    return { status: 'accepted', type: env.type, deviceId, hash };
+  }
+
+  // ── manifests ─────────────────────────────────────────────────────────────────────────────
+
+  async #manifest(deviceId: string, env: OpenedEnvelope, raw: Buffer, m: bwc.v1.ClipManifest, seq: number): Promise<IngestResult> {
+    const hash = toHex(env.hash);
+    const now = this.#o.now();
+    if (m.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'UNSUPPORTED_VERSION' });
+      throw new Reject('UNSUPPORTED_VERSION', `manifest schema version ${m.schemaVersion} is not ${MANIFEST_SCHEMA_VERSION}`);
+    }
+    const problems = manifestProblems({ envelope: env, manifest: m });
+    if (problems.length > 0) {
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: `MANIFEST_INCONSISTENT: ${problems[0]}` });
+      throw new Reject('MANIFEST_INCONSISTENT', problems.join('; '),
+        { kind: 'CLIP_REJECTED', deviceId, subject: hash, message: `manifest ${hash.slice(0, 16)}… from ${deviceId} contradicts itself: ${problems[0]}` });
+    }
+    if (m.chunkSize > this.maxChunkBytes && m.byteLength > 0) {
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'CHUNK_SIZE_TOO_LARGE' });
+      throw new Reject('CHUNK_SIZE_TOO_LARGE', `chunk size ${m.chunkSize} does not fit this gateway's ${this.#o.maxEnvelopeBytes}-byte message limit`);
+    }
+    const existing = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+    if (existing) {
+      this.#count('duplicates', 'ClipManifest');
+      await this.#ackManifestState(existing, env.hash);
+      return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
+    }
+    const prevHash = toHex(m.prevManifestHash);
+    await this.#checkChain(deviceId, seq, hash, prevHash);
+    const clipSha = toHex(m.sha256);
+    const chunkCount = m.chunkSha256.length;
+    const decision = m.decision ? decisionToJson(m.decision) : null;
+    const ins = await this.#o.db.run(
+      `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
+         camera_serial, clip_id, officer_id, started_at, decision, decision_json, received_at, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
+      [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
+        m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
+    if (ins.changes === 0) {
+      // Another replica stored this manifest (or this seq) between our check and our insert.
+      const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      if (row) {
+        this.#count('duplicates', 'ClipManifest');
+        await this.#ackManifestState(row, env.hash);
+        return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
+      }
+      await this.#checkChain(deviceId, seq, hash, prevHash);
+      throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
+    }
+    this.#count('accepted', 'ClipManifest');
+    this.#remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
+    await this.#o.sink.accepted({ type: 'ClipManifest', deviceId, hash, body: m, receivedAt: now });
+    // The same content may already be stored (a clip re-docked elsewhere, a re-signed manifest).
+    const verified = await this.#maybeComplete(hash);
+    if (!verified) {
+      const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      if (row) await this.#ackManifestState(row, env.hash);
+    }
+    return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified };
+  }
+
+  /** A fork: this seq (or a neighbour's link to it) is already held with another hash. */
+  async #checkChain(deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
+    const rows = await this.#o.db.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
+      'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)', [deviceId, seq - 1, seq, seq + 1]);
+    const at = (s: number) => rows.find((r) => r.seq === s);
+    const fork = (why: string, other: string) => new Reject('CHAIN_FORK', why, {
+      kind: 'CHAIN_FORK', deviceId, subject: `seq ${seq}`,
+      message: `manifest chain of ${deviceId} forks at seq ${seq}: ${why} (possible tampering or a cloned key)`,
+      detail: { seq, received: hash, stored: other },
+    });
+    const same = at(seq);
+    if (same && same.manifest_hash !== hash) throw fork('another manifest holds this seq', same.manifest_hash);
+    const prev = at(seq - 1);
+    if (seq === 1 && prevHash !== '') throw fork('the first manifest names a previous one', prevHash);
+    if (prev && prev.manifest_hash !== prevHash) throw fork(`its previous hash is not that of seq ${seq - 1}`, prev.manifest_hash);
+    const next = at(seq + 1);
+    if (next && next.prev_hash !== hash) throw fork(`seq ${seq + 1} names another previous manifest`, next.prev_hash);
+  }
+
+  #remember(info: ManifestInfo): void {
+    if (this.#manifests.size > 10_000) this.#manifests.delete(this.#manifests.keys().next().value!);
+    this.#manifests.set(info.hash, info);
+  }
+
+  async #info(hash: string): Promise<ManifestInfo | null> {
+    const hit = this.#manifests.get(hash);
+    if (hit && hit.state !== 'RECEIVED') return hit;
+    const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+    if (!row) return null;
+    if (hit) {
+      hit.state = row.state;
+      return hit;
+    }
+    const env = openEnvelope(row.envelope, { maxBytes: this.#o.maxEnvelopeBytes });
+    const m = pb.ClipManifest.decode(env.body);
+    const info: ManifestInfo = {
+      hash, deviceId: row.device_id, state: row.state, chunkSize: row.chunk_size, chunkCount: row.chunk_count, byteLength: row.byte_length,
+      clipSha256: row.clip_sha256, chunkHashes: m.chunkSha256, cameraSerial: row.camera_serial, clipId: row.clip_id,
+    };
+    this.#remember(info);
+    return info;
+  }
+
+  /** Acks a manifest with what the gateway holds now: VERIFIED, REJECTED, or the chunks it still needs. */
+  async #ackManifestState(row: ManifestRow, ackedHash: Uint8Array): Promise<void> {
+    const manifestHash = Buffer.from(row.manifest_hash, 'hex');
+    const base = { ackedHash, ackedType: 'ClipManifest', manifestHash, clipSha256: Buffer.from(row.clip_sha256, 'hex'), byteLength: row.byte_length };
+    if (row.state === 'VERIFIED') {
+      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_VERIFIED, storedAtMs: row.verified_at ?? 0 });
+    } else if (row.state === 'REJECTED') {
+      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_REJECTED, reason: row.reject_reason ?? 'REJECTED' });
+    } else {
+      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, missingChunks: await this.missingChunks(row.manifest_hash, row.chunk_count) });
+    }
+  }
+
+  /** The chunks still needed, as half-open ranges. */
+  async missingChunks(manifestHash: string, chunkCount: number): Promise<{ start: number; end: number }[]> {
+    const have = await this.#o.db.all<{ idx: number }>('SELECT idx FROM chunks WHERE manifest_hash = ? ORDER BY idx', [manifestHash]);
+    const ranges: { start: number; end: number }[] = [];
+    let next = 0;
+    for (const { idx } of have) {
+      if (idx > next) ranges.push({ start: next, end: idx });
+      next = idx + 1;
+    }
+    if (next < chunkCount) ranges.push({ start: next, end: chunkCount });
+    return ranges;
+  }
+
+  // ── chunks ────────────────────────────────────────────────────────────────────────────────
+
+  async #chunk(deviceId: string, env: OpenedEnvelope): Promise<IngestResult> {
+    if (env.signed) throw new Reject('UNDECODABLE', 'a ClipChunk envelope carries no key id or signature');
+    let c: bwc.v1.ClipChunk;
+    try {
+      c = pb.ClipChunk.decode(env.body);
+    } catch (e) {
+      throw new Reject('UNDECODABLE_BODY', `ClipChunk body cannot be decoded: ${(e as Error).message}`);
+    }
+    if (c.manifestHash.byteLength !== 32) throw new Reject('CHUNK_UNKNOWN_MANIFEST', 'chunk names no manifest (manifest_hash is not 32 bytes)');
+    const hash = toHex(c.manifestHash);
+    const info = await this.#info(hash);
+    if (!info) throw new Reject('CHUNK_UNKNOWN_MANIFEST', `chunk for manifest ${hash.slice(0, 16)}…, which this gateway does not hold`);
+    if (info.deviceId !== deviceId) {
+      throw new Reject('CHUNK_DEVICE_MISMATCH', `chunk of ${info.deviceId}'s manifest on ${deviceId}'s topic`,
+        { kind: 'ID_MISMATCH', deviceId, subject: hash, message: `${deviceId} sent a chunk of a manifest signed by ${info.deviceId}`, dedupeKey: `ID_MISMATCH|${deviceId}|chunk` });
+    }
+    if (info.state === 'VERIFIED') {
+      this.#count('duplicates', 'ClipChunk');
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: c.manifestHash, ackedType: 'ClipChunk', clipSha256: Buffer.from(info.clipSha256, 'hex'), byteLength: info.byteLength });
+      return { status: 'duplicate', type: 'ClipChunk', deviceId, hash };
+    }
+    if (info.state === 'REJECTED') throw new Reject('CLIP_HASH_MISMATCH', `manifest ${hash.slice(0, 16)}… was rejected`);
+    const idx = c.index;
+    if (!Number.isInteger(idx) || idx < 0 || idx >= info.chunkCount) throw new Reject('CHUNK_BAD_INDEX', `chunk index ${idx} is outside 0..${info.chunkCount - 1}`);
+    const wantLen = idx === info.chunkCount - 1 ? info.byteLength - idx * info.chunkSize : info.chunkSize;
+    const reRequest = async () => {
+      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING, manifestHash: c.manifestHash, ackedType: 'ClipChunk', missingChunks: [{ start: idx, end: idx + 1 }], reason: 'CHUNK_REJECTED' });
+    };
+    if (c.data.byteLength !== wantLen) {
+      await reRequest();
+      throw new Reject('CHUNK_BAD_LENGTH', `chunk ${idx} is ${c.data.byteLength} bytes, the manifest says ${wantLen}`,
+        { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} has the wrong length; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
+    }
+    if (!bytesEqual(sha256(c.data), info.chunkHashes[idx]!)) {
+      await reRequest();
+      throw new Reject('CHUNK_HASH_MISMATCH', `chunk ${idx} does not match its hash in the manifest`,
+        { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} does not match the signed manifest; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
+    }
+    await this.#o.store.stageChunk(hash, idx, c.data);
+    const ins = await this.#o.db.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]);
+    this.#count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
+    const verified = await this.#maybeComplete(hash);
+    return { status: ins.changes === 1 ? 'accepted' : 'duplicate', type: 'ClipChunk', deviceId, hash, ...(verified ? { verified } : {}) } as IngestResult;
+  }
+
+  /**
+   * When every chunk is recorded (or the content is already stored), takes the assembly lease,
+   * assembles and checks the clip, commits VERIFIED, then sends the VERIFIED ack. Returns true
+   * when this call committed VERIFIED.
+   */
+  async #maybeComplete(hash: string): Promise<boolean> {
+    const info = await this.#info(hash);
+    if (!info || info.state !== 'RECEIVED') return false;
+    const stored = await this.#o.store.hasBlob(info.clipSha256);
+    if (stored === null) {
+      const n = await this.#o.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE manifest_hash = ?', [hash]);
+      if (Number(n?.n ?? 0) < info.chunkCount) return false;
+    }
+    const now = this.#o.now();
+    const owner = this.#o.sealer.gatewayId;
+    const lease = await this.#o.db.run(
+      `UPDATE manifests SET lease_owner = ?, lease_until = ? WHERE manifest_hash = ? AND state = 'RECEIVED'
+         AND (lease_owner IS NULL OR lease_until < ?)`, [owner, now + this.#o.leaseMs, hash, now]);
+    if (lease.changes !== 1) return false;
+    try {
+      if (stored !== null) {
+        // Already-stored content: check it against this manifest's own chunk hashes, not just its SHA-256.
+        const hashes = stored === info.byteLength ? await this.#o.store.chunkHashesOf(info.clipSha256, info.chunkSize) : [];
+        const same = stored === info.byteLength && hashes.length === info.chunkCount && hashes.every((h, i) => bytesEqual(h, info.chunkHashes[i]!));
+        if (!same) throw new Reject('CLIP_HASH_MISMATCH', 'the stored content with this SHA-256 does not match the manifest chunk hashes');
+      } else {
+        try {
+          await this.#o.store.assemble(hash, info.chunkCount, info.clipSha256, info.byteLength);
+        } catch (e) {
+          throw new Reject('CLIP_HASH_MISMATCH', (e as Error).message);
+        }
+      }
+      const at = this.#o.now();
+      const committed = await this.#o.db.tx(async (q: Queryable) => {
+        await q.run('INSERT INTO blobs (sha256, byte_length, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [info.clipSha256, info.byteLength, at]);
+        const r = await q.run(`UPDATE manifests SET state = 'VERIFIED', verified_at = ?, lease_owner = NULL, lease_until = NULL
+                               WHERE manifest_hash = ? AND state = 'RECEIVED'`, [at, hash]);
+        return r.changes === 1;
+      });
+      if (!committed) return false;
+      info.state = 'VERIFIED';
+      this.counters.verified++;
+      await this.#o.store.dropStaging(hash);
+      await this.#ack(info.deviceId, {
+        kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest',
+        clipSha256: Buffer.from(info.clipSha256, 'hex'), byteLength: info.byteLength, storedAtMs: at,
+      });
+      await this.#o.sink.accepted({ type: 'ClipVerified', deviceId: info.deviceId, hash, cameraSerial: info.cameraSerial, clipId: info.clipId, sha256: info.clipSha256, receivedAt: at });
+      return true;
+    } catch (e) {
+      if (!(e instanceof Reject)) {
+        await this.#o.db.run('UPDATE manifests SET lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
+        throw e;
+      }
+      await this.#o.db.run(`UPDATE manifests SET state = 'REJECTED', reject_reason = ?, lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND state = 'RECEIVED'`,
+        [e.reason, hash]);
+      info.state = 'REJECTED';
+      await this.#ack(info.deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest', reason: e.reason });
+      await this.#alert({ kind: 'CLIP_REJECTED', deviceId: info.deviceId, subject: hash, message: `clip ${info.clipId} from ${info.deviceId} failed whole-file verification: ${e.message}; the dock keeps it` });
+      throw e;
+    }
+  }
+
+  async #ack(deviceId: string, ack: Omit<bwc.v1.Ack.$Properties, 'header'>): Promise<void> {
+    const bytes = await this.#o.sealer.sealAck({ ...ack, deviceId }, deviceId);
+    await this.#o.sink.publish(deviceTopic(this.#o.fleet, deviceId, 'ack'), bytes);
+    this.counters.acksSent++;
+  }
+
+  // ── background work ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * Periodic work (every few seconds on every replica): finish clips whose assembly lease expired,
+   * raise chain gaps that outlived the settle window and ask the dock for the missing manifests.
+   */
+  async sweep(): Promise<{ finished: number; gaps: number }> {
+    const now = this.#o.now();
+    let finished = 0;
+    const stale = await this.#o.db.all<{ manifest_hash: string }>(
+      `SELECT manifest_hash FROM manifests WHERE state = 'RECEIVED' AND lease_owner IS NOT NULL AND lease_until < ? LIMIT 100`, [now]);
+    for (const { manifest_hash } of stale) {
+      try {
+        if (await this.#maybeComplete(manifest_hash)) finished++;
+      } catch {
+        // Rejected or failed again: recorded by #maybeComplete; the sweep goes on.
+      }
+    }
+    const gaps = await this.#o.db.all<{ device_id: string; seq: number; below: number | null }>(
+      `SELECT m.device_id, m.seq, (SELECT MAX(p.seq) FROM manifests p WHERE p.device_id = m.device_id AND p.seq < m.seq) AS below
+         FROM manifests m
+        WHERE m.seq > 1 AND m.received_at < ?
+          AND NOT EXISTS (SELECT 1 FROM manifests q WHERE q.device_id = m.device_id AND q.seq = m.seq - 1)
+        LIMIT 100`, [now - this.#o.gapSettleMs]);
+    for (const g of gaps) {
+      const from = (g.below === null ? 0 : Number(g.below)) + 1;
+      const to = Number(g.seq) - 1;
+      await this.#alert({
+        kind: 'CHAIN_GAP', deviceId: g.device_id, subject: `seq ${from}-${to}`, detail: { fromSeq: from, toSeq: to },
+        message: `manifests ${from}–${to} of ${g.device_id} are missing; asked the dock to resend them`,
+      });
+      const cmd = await this.#o.sealer.sealCommand({ commandId: `manifest-request-${g.device_id}-${from}-${to}`, manifestRequest: { fromSeq: from, toSeq: to } }, g.device_id);
+      await this.#o.sink.publish(deviceTopic(this.#o.fleet, g.device_id, 'cmd'), cmd);
+    }
+    return { finished, gaps: gaps.length };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Everything the gateway signs goes out through here: acks and commands, each with a Header whose
+ * `seq` counts per gateway id and per type (DESIGN §4). Seqs are reserved from the database in
+ * blocks, so signing an ack costs no database write; a restart skips the rest of a block, so a
+ * gateway's seqs are increasing but may have gaps (a dock never relies on gateway seqs being dense).
+ */
+import { randomUUID } from 'node:crypto';
+import { pb, type bwc } from '../proto/wire.js';
+import { sealEnvelope, type Signer } from '../proto/envelope.js';
+import type { Db } from './store/db.js';
+
+const BLOCK = 1000;
+
+export class GatewayMessenger {
+  readonly gatewayId: string;
+  readonly fleet: string;
+  readonly signer: Signer;
+  readonly #db: Db;
+  readonly #now: () => number;
+  readonly #blocks = new Map<string, { next: number; end: number; pending: Promise<void> | null }>();
+
+  constructor(options: { db: Db; signer: Signer; gatewayId: string; fleet: string; now?: () => number }) {
+    this.#db = options.db;
+    this.signer = options.signer;
+    this.gatewayId = options.gatewayId;
+    this.fleet = options.fleet;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async #nextSeq(type: string): Promise<number> {
+    let b = this.#blocks.get(type);
+    if (!b) {
+      b = { next: 0, end: 0, pending: null };
+      this.#blocks.set(type, b);
+    }
+    while (b.next >= b.end) {
+      b.pending ??= this.#reserve(type, b).finally(() => { b.pending = null; });
+      await b.pending;
+    }
+    return b.next++;
+  }
+
+  async #reserve(type: string, b: { next: number; end: number }): Promise<void> {
+    const end = await this.#db.tx(async (q) => {
+      await q.run('INSERT INTO gateway_seq (gateway_id, type, seq) VALUES (?, ?, 0) ON CONFLICT DO NOTHING', [this.gatewayId, type]);
+      const row = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + ? WHERE gateway_id = ? AND type = ? RETURNING seq', [BLOCK, this.gatewayId, type]);
+      return Number(row!.seq);
+    });
+    b.next = end - BLOCK + 1;
+    b.end = end + 1;
+  }
+
+  async #header(type: string, subjectDevice: string): Promise<bwc.v1.IHeader> {
+    return { issuer: this.gatewayId, subjectDevice, fleet: this.fleet, seq: await this.#nextSeq(type), createdAtMs: this.#now() };
+  }
+
+  async sealAck(ack: Omit<bwc.v1.Ack.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
+    const body = pb.Ack.encode({ ...ack, header: await this.#header('Ack', subjectDevice) }).finish();
+    return sealEnvelope('Ack', body, this.signer).bytes;
+  }
+
+  async sealCommand(cmd: Omit<bwc.v1.Command.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
+    const body = pb.Command.encode({ commandId: randomUUID(), ...cmd, header: await this.#header('Command', subjectDevice) }).finish();
+    return sealEnvelope('Command', body, this.signer).bytes;
+  }
+
+  async sealCameraAssignments(assignments: bwc.v1.ICameraAssignment[], subjectDevice: string): Promise<Uint8Array> {
+    return this.sealCommand({ cameraAssignments: { header: await this.#header('CameraAssignments', subjectDevice), assignments } }, subjectDevice);
+  }
+}
