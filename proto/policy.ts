@@ -344,7 +344,7 @@ function bundleOf(env: OpenedEnvelope): Bundle {
 /**
  * Finds the key that signed an official's object among the issuers of the given bundles (a key
  * stays the same key across bundle versions) and verifies the signature strictly. Throws WireError
- * UNTRUSTED (no bundle names the key) or BAD_SIGNATURE.
+ * BAD_KEY (no bundle names the key) or BAD_SIGNATURE.
  */
 function verifyByIssuer(env: OpenedEnvelope, bundles: readonly Bundle[]): void {
   for (const b of bundles) {
