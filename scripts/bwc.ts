@@ -16,6 +16,7 @@ import { registerSim } from './cli/sim.js';
 import { registerAuthz } from './cli/authz.js';
 import { registerPolicy } from './cli/policy.js';
 import { registerIo } from './cli/io.js';
+import { registerGateway } from './cli/gateway.js';
 
 export function buildProgram(): Command {
   const program = new Command('bwc')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAuthz(program);
   registerPolicy(program);
   registerIo(program);
+  registerGateway(program);
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
   override(program);
   return program;

@@ -6,7 +6,7 @@
  * its public key, or redeems a one-time token. A device is never deleted; decommissioning is
  * refused while the gateway knows of clips from it that are not yet VERIFIED (4007.1 §4.7).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pb, type bwc } from '../../proto/wire.js';
 import { isValidId } from '../../proto/topics.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
@@ -106,7 +106,7 @@ export class Fleet {
   // ── enrollment ────────────────────────────────────────────────────────────────────────────
 
   /** Registers a device with its public key (hex or raw). Refuses bad ids, weak keys and re-enrollment. */
-  async enroll(deviceId: string, publicKey: Uint8Array, by: string): Promise<{ deviceId: string; keyId: string }> {
+  async enroll(deviceId: string, publicKey: Uint8Array, by: string): Promise<{ deviceId: string; keyId: string; mqttUsername: string; mqttPassword: string }> {
     if (!isValidId(deviceId) || deviceId.startsWith('_')) {
       throw new FleetError('BAD_INPUT', `device id "${deviceId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and not begin with _`);
     }
@@ -117,16 +117,28 @@ export class Fleet {
       throw new FleetError('BAD_INPUT', (e as Error).message);
     }
     const now = this.#now();
+    const mqttPassword = randomBytes(24).toString('base64url');
     await this.#db.tx(async (q) => {
       const existing = await q.get<{ status: string }>('SELECT status FROM devices WHERE device_id = ?', [deviceId]);
       if (existing) throw new FleetError('EXISTS', `device ${deviceId} is already ${existing.status}`);
       const keyUsed = await q.get<{ device_id: string }>('SELECT device_id FROM device_keys WHERE key_id = ?', [keyId]);
       if (keyUsed) throw new FleetError('EXISTS', `this public key is already enrolled for device ${keyUsed.device_id}`);
-      await q.run('INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by) VALUES (?, ?, \'enrolled\', ?, ?)', [deviceId, this.fleet, now, by]);
+      await q.run('INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by, mqtt_secret_hash) VALUES (?, ?, \'enrolled\', ?, ?, ?)',
+        [deviceId, this.fleet, now, by, hashToken(mqttPassword)]);
       await q.run('INSERT INTO device_keys (key_id, device_id, public_key, valid_from) VALUES (?, ?, ?, ?)', [keyId, deviceId, Buffer.from(publicKey), now]);
     });
     this.onTrustChanged?.(deviceId);
-    return { deviceId, keyId };
+    return { deviceId, keyId, mqttUsername: deviceId, mqttPassword };
+  }
+
+  /** Checks a device's MQTT credentials (for the embedded broker); only enrolled devices pass. */
+  async checkMqttPassword(deviceId: string, password: string): Promise<boolean> {
+    const row = await this.#db.get<{ mqtt_secret_hash: string | null }>(
+      `SELECT mqtt_secret_hash FROM devices WHERE device_id = ? AND status = 'enrolled'`, [deviceId]);
+    if (!row?.mqtt_secret_hash) return false;
+    const a = Buffer.from(row.mqtt_secret_hash, 'hex');
+    const b = Buffer.from(hashToken(password), 'hex');
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   /** A one-time enrollment token bound to a device id; only its hash is stored. Shown once. */
@@ -141,7 +153,7 @@ export class Fleet {
   }
 
   /** Redeems a token for the device it names: single use, unexpired, then enrolls the key. */
-  async redeemEnrollmentToken(token: string, deviceId: string, publicKey: Uint8Array): Promise<{ deviceId: string; keyId: string }> {
+  async redeemEnrollmentToken(token: string, deviceId: string, publicKey: Uint8Array): Promise<{ deviceId: string; keyId: string; mqttUsername: string; mqttPassword: string }> {
     const now = this.#now();
     const used = await this.#db.run(
       'UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?',

@@ -32,6 +32,7 @@ CREATE TABLE devices (
   enrolled_by TEXT NOT NULL,
   decommissioned_at {INT},
   decommissioned_by TEXT,
+  mqtt_secret_hash TEXT,                -- SHA-256 of the device's MQTT password (the embedded broker checks it)
   -- live state from birth / death / status
   online INTEGER NOT NULL DEFAULT 0,
   bd_seq {INT},

@@ -1,0 +1,134 @@
+/**
+ * The embedded MQTT broker (aedes, MQTT 3.1.1) that `bwc gateway` starts when no `mqtt.url` is
+ * configured, so one machine works with no setup. It enforces the ACL an external broker would
+ * (DESIGN §8):
+ *
+ * - a device connects as username = its device id with the MQTT password it got at enrollment,
+ *   and its client id must be its device id; only enrolled devices get in;
+ * - a device publishes only under `bwc/v1/{fleet}/{itself}/` and only the dock → gateway kinds
+ *   (birth, death, status, event, manifest, chunk, log), and subscribes only to its own `cmd` and
+ *   `ack` topics and the gateways' presence;
+ * - gateway clients authenticate with a secret that exists only in this process (and the
+ *   replicas it is given to), and may publish and subscribe anywhere under `bwc/v1/{fleet}/`.
+ *
+ * The gateway verifies every message anyway: the ACL keeps noise out, the signatures decide.
+ * aedes does not deliver `$share/…` subscriptions; `gateway.shared` with the embedded broker is
+ * refused in the configuration.
+ */
+import { createServer, type Server } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { Aedes } from 'aedes';
+import { DOCK_KINDS, TOPIC_ROOT, isValidId } from '../proto/topics.js';
+
+export interface EmbeddedBrokerOptions {
+  fleet: string;
+  host?: string;
+  port?: number;
+  /** The password gateway clients present (username `_gateway`). */
+  gatewaySecret: string;
+  checkDevice(deviceId: string, password: string): Promise<boolean>;
+  log?(level: 'info' | 'warn', message: string): void;
+}
+
+export interface EmbeddedBroker {
+  readonly port: number;
+  readonly url: string;
+  /** Connection refusals and ACL denials, by reason. */
+  readonly denied: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export const GATEWAY_MQTT_USER = '_gateway';
+export const DEFAULT_MQTT_PORT = 1883;
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const denied: Record<string, number> = {};
+  const deny = (reason: string) => { denied[reason] = (denied[reason] ?? 0) + 1; };
+  const prefix = `${TOPIC_ROOT}/${o.fleet}/`;
+  const roles = new Map<string, { kind: 'gateway' } | { kind: 'device'; deviceId: string }>();
+
+  const aedes = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      const user = username ?? '';
+      const pass = password?.toString('utf8') ?? '';
+      if (user === GATEWAY_MQTT_USER) {
+        if (safeEqual(pass, o.gatewaySecret)) {
+          roles.set(client.id, { kind: 'gateway' });
+          done(null, true);
+        } else {
+          deny('bad gateway secret');
+          done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+        }
+        return;
+      }
+      if (!isValidId(user) || client.id !== user) {
+        deny('client id is not the device id');
+        done(Object.assign(new Error('client id must equal the device id'), { returnCode: 2 }), false);
+        return;
+      }
+      o.checkDevice(user, pass).then((ok) => {
+        if (ok) {
+          roles.set(client.id, { kind: 'device', deviceId: user });
+          done(null, true);
+        } else {
+          deny('unknown device or wrong password');
+          done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+        }
+      }, () => {
+        deny('credential check failed');
+        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
+      });
+    },
+    authorizePublish: (client, packet, callback) => {
+      // client is null for messages the broker itself publishes (e.g. $SYS); those pass.
+      if (!client) return callback(null);
+      const role = roles.get(client.id);
+      if (role?.kind === 'gateway' && packet.topic.startsWith(prefix)) return callback(null);
+      if (role?.kind === 'device') {
+        const rest = packet.topic.startsWith(prefix) ? packet.topic.slice(prefix.length).split('/') : [];
+        if (rest.length === 2 && rest[0] === role.deviceId && (DOCK_KINDS as readonly string[]).includes(rest[1]!)) return callback(null);
+      }
+      deny('publish outside the allowed topics');
+      callback(new Error(`publish to ${packet.topic} is not allowed`));
+    },
+    authorizeSubscribe: (client, sub, callback) => {
+      const role = roles.get(client.id);
+      const t = sub.topic;
+      if (role?.kind === 'gateway' && (t.startsWith(prefix) || t.startsWith(`$share/`))) return callback(null, sub);
+      if (role?.kind === 'device') {
+        const own = `${prefix}${role.deviceId}/`;
+        if (t === `${own}cmd` || t === `${own}ack` || t === `${prefix}_gateway/+/state`) return callback(null, sub);
+      }
+      deny('subscribe outside the allowed topics');
+      callback(new Error(`subscription to ${t} is not allowed`));
+    },
+  });
+  aedes.on('clientDisconnect', (client) => roles.delete(client.id));
+
+  const server: Server = createServer(aedes.handle);
+  const host = o.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? DEFAULT_MQTT_PORT, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? DEFAULT_MQTT_PORT);
+  o.log?.('info', `embedded MQTT broker (MQTT 3.1.1) listening on ${host}:${port}`);
+  return {
+    port,
+    url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    denied,
+    close: () => new Promise<void>((resolve) => {
+      aedes.close(() => server.close(() => resolve()));
+    }),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The gateway's configuration: one zod schema with defaults; a YAML or JSON file overrides them,
+ * and `BWC_GATEWAY_*` environment variables override the file for the few settings deployments
+ * change most (see gateway/README.md). Errors name the field and the file.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { firstIssue } from '../proto/schema-error.js';
+import { ID_PATTERN } from '../proto/topics.js';
+import { DEFAULT_THRESHOLDS } from './fleet/registry.js';
+
+const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').refine((s) => !s.startsWith('_'), 'must not begin with _');
+
+function defaultGatewayId(): string {
+  const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return (h || 'gateway').slice(0, 64);
+}
+
+export const GatewayConfigSchema = z.object({
+  fleet: id.default('default'),
+  gatewayId: id.default(defaultGatewayId),
+  dataDir: z.string().min(1).default('./bwc-gateway-data'),
+  /** The clip store; replicas point this at the same shared directory. Default `{dataDir}/clips`. */
+  clipsDir: z.string().min(1).optional(),
+  db: z.object({
+    /** A postgres:// URL, or a SQLite file path; default `{dataDir}/gateway.db`. */
+    url: z.string().min(1).optional(),
+  }).strict().default({}),
+  mqtt: z.object({
+    /** An external broker (mqtt://, mqtts://); none: the embedded broker. */
+    url: z.string().url().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+    /** Subscribe through `$share/{shareGroup}/…` so several gateways split the load (external brokers only). */
+    shared: z.boolean().default(false),
+    shareGroup: id.default('bwc-gateway'),
+    embedded: z.object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(1883),
+    }).strict().default({ host: '127.0.0.1', port: 1883 }),
+  }).strict().default({ protocolVersion: 4, shared: false, shareGroup: 'bwc-gateway', embedded: { host: '127.0.0.1', port: 1883 } }),
+  http: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Set when a TLS-terminating proxy is in front: session cookies get `Secure`. */
+    behindTls: z.boolean().default(false),
+  }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false }),
+  ingest: z.object({
+    maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+    gapSettleMs: z.number().int().min(0).default(30_000),
+    leaseMs: z.number().int().min(1000).default(120_000),
+  }).strict().default({ maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000 }),
+  thresholds: z.object({
+    offlineAfterMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.offlineAfterMs),
+    clockDriftMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.clockDriftMs),
+    storageLowBytes: z.number().int().nonnegative().default(DEFAULT_THRESHOLDS.storageLowBytes),
+    uploadOverdueMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.uploadOverdueMs),
+  }).strict().default({ ...DEFAULT_THRESHOLDS }),
+  sweepIntervalMs: z.number().int().min(100).default(5000),
+}).strict().superRefine((c, ctx) => {
+  if (c.mqtt.shared && !c.mqtt.url) {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'shared'], message: 'shared subscriptions need an external broker (mqtt.url): the embedded aedes broker does not deliver $share subscriptions' });
+  }
+  if (c.mqtt.shared && !/^postgres(ql)?:\/\//.test(c.db.url ?? '')) {
+    ctx.addIssue({ code: 'custom', path: ['db', 'url'], message: 'several gateways (mqtt.shared) need one PostgreSQL database (db.url postgres://…); SQLite is for one gateway' });
+  }
+});
+
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses a config object (from a file, or built by a test or the demo). */
+export function parseGatewayConfig(raw: unknown, source = 'configuration'): GatewayConfig {
+  const r = GatewayConfigSchema.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(firstIssue(r.error, source));
+  return r.data;
+}
+
+/** Reads a YAML/JSON config file (or none), then the environment overrides. */
+export function loadGatewayConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      raw = (YAML.parse(text) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file} must hold a mapping of settings`);
+  }
+  const over = (path: string[], value: unknown) => {
+    let o = raw as Record<string, unknown>;
+    for (const p of path.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+    o[path.at(-1)!] = value;
+  };
+  if (env.BWC_GATEWAY_DATA_DIR) over(['dataDir'], env.BWC_GATEWAY_DATA_DIR);
+  if (env.BWC_GATEWAY_DB_URL) over(['db', 'url'], env.BWC_GATEWAY_DB_URL);
+  if (env.BWC_GATEWAY_MQTT_URL) over(['mqtt', 'url'], env.BWC_GATEWAY_MQTT_URL);
+  if (env.BWC_GATEWAY_HTTP_PORT) over(['http', 'port'], Number(env.BWC_GATEWAY_HTTP_PORT));
+  return parseGatewayConfig(raw, file ?? 'configuration');
+}
+
+export function resolvedPaths(c: GatewayConfig): { dataDir: string; db: string; clips: string; keyDir: string } {
+  const dataDir = resolve(c.dataDir);
+  return { dataDir, db: c.db.url ?? join(dataDir, 'gateway.db'), clips: c.clipsDir ? resolve(c.clipsDir) : join(dataDir, 'clips'), keyDir: join(dataDir, 'keys', 'gateway') };
+}

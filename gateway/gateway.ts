@@ -1,0 +1,255 @@
+/**
+ * `bwc gateway`: the composition. Opens the database (SQLite or PostgreSQL) and the clip store,
+ * loads or creates the gateway key, starts the embedded broker unless an external one is
+ * configured, connects to it as an MQTT client, announces its presence (retained, with a Will),
+ * feeds every dock message through verified ingest, applies what ingest accepted to the fleet,
+ * runs the periodic sweeps, and serves the HTTP API.
+ *
+ * Flow control: each MQTT message is acknowledged to the broker (PUBACK) only after ingest has
+ * finished with it — durably stored or refused — so a gateway that dies mid-message gets it again.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { fleetFilter, gatewayStateTopic, deviceTopic, DOCK_KINDS } from '../proto/topics.js';
+import { SOFTWARE_VERSION } from '../proto/version.js';
+import type { Db } from './store/db.js';
+import { openGatewayDb } from './store/open.js';
+import { ClipStore } from './ingest/clip-store.js';
+import { Ingest, REJECT_REASONS, type FleetMessage, type IngestAlert } from './ingest/ingest.js';
+import { Alerts } from './fleet/alerts.js';
+import { Fleet } from './fleet/registry.js';
+import { GatewayMessenger } from './messenger.js';
+import { loadOrCreateGatewayKey, type GatewaySigner } from './signer.js';
+import { startEmbeddedBroker, GATEWAY_MQTT_USER, type EmbeddedBroker } from './broker.js';
+import { resolvedPaths, type GatewayConfig } from './config.js';
+import { ApiServer, type Logger } from './api/http.js';
+import { Auth } from './api/auth.js';
+import { Metrics, registerMetricsRoute } from './api/metrics.js';
+import { registerAuthRoutes } from './api/auth-routes.js';
+import { registerFleetRoutes } from './api/fleet-routes.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  log?: Logger;
+  now?: () => number;
+  /** For tests and several replicas on one embedded broker: the gateway-client secret. */
+  gatewaySecret?: string;
+}
+
+export interface RunningGateway {
+  readonly config: GatewayConfig;
+  readonly db: Db;
+  readonly fleet: Fleet;
+  readonly alerts: Alerts;
+  readonly ingest: Ingest;
+  readonly auth: Auth;
+  readonly metrics: Metrics;
+  readonly signer: GatewaySigner;
+  readonly mqttUrl: string;
+  readonly httpPort: number;
+  readonly broker: EmbeddedBroker | null;
+  /** The secret gateway clients present to the embedded broker (share it with replicas). */
+  readonly gatewaySecret: string;
+  /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
+  sweep(): Promise<void>;
+  /** Resolves when every message received so far has been handled. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** JSON lines on stderr (pino); secrets never reach it. */
+export function defaultGatewayLogger(): Logger {
+  return pino({ name: 'bwc-gateway', level: process.env.BWC_LOG_LEVEL ?? 'info' }, pino.destination(2));
+}
+
+export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  const c = o.config;
+  const log = o.log ?? defaultGatewayLogger();
+  const now = o.now ?? Date.now;
+  const paths = resolvedPaths(c);
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o750 });
+  const db = await openGatewayDb(paths.db);
+  const cleanups: (() => Promise<void> | void)[] = [() => db.close()];
+  const stopAll = async () => {
+    for (const f of cleanups.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        log.warn({}, `shutdown: ${(e as Error).message}`);
+      }
+    }
+  };
+  try {
+    log.info({}, `database ${db.description}`);
+    const store = await new ClipStore(paths.clips).init();
+    const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
+    log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
+    const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now });
+    const metrics = new Metrics();
+    const alerts = new Alerts(db, now);
+    const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds });
+    const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
+
+    // ── broker and client ──
+    let broker: EmbeddedBroker | null = null;
+    let mqttUrl = c.mqtt.url;
+    if (!mqttUrl) {
+      broker = await startEmbeddedBroker({
+        fleet: c.fleet, host: c.mqtt.embedded.host, port: c.mqtt.embedded.port, gatewaySecret,
+        checkDevice: (id, pw) => fleet.checkMqttPassword(id, pw),
+        log: (level, m) => log[level]({}, m),
+      });
+      cleanups.push(() => broker!.close());
+      mqttUrl = broker.url;
+    }
+    const presence = gatewayStateTopic(c.fleet, c.gatewayId);
+    const state = (online: boolean) => JSON.stringify({ gatewayId: c.gatewayId, online, version: SOFTWARE_VERSION, keyId: signer.keyId, publicKey: signer.publicKeyHex, at: now() });
+    const client: MqttClient = await mqtt.connectAsync(mqttUrl, {
+      clientId: `bwc-gw-${c.gatewayId}`,
+      clean: false,
+      protocolVersion: c.mqtt.protocolVersion,
+      username: broker ? GATEWAY_MQTT_USER : c.mqtt.username,
+      password: broker ? gatewaySecret : c.mqtt.password,
+      reconnectPeriod: 1000,
+      will: { topic: presence, payload: Buffer.from(state(false)), qos: 1, retain: true },
+    });
+    cleanups.push(async () => {
+      await client.publishAsync(presence, state(false), { qos: 1, retain: true }).catch(() => {});
+      await client.endAsync();
+    });
+    // Not awaited: mqtt.js reads no packet (not even our PUBACKs) until handleMessage calls back,
+    // so waiting here would deadlock. QoS 1 messages stay in the client's store until acknowledged.
+    const publish = async (topic: string, payload: Uint8Array) => {
+      client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (e) => {
+        if (e) log.warn({}, `mqtt publish to ${topic}: ${e.message}`);
+      });
+    };
+
+    const ingest = new Ingest({
+      db, store, sealer: messenger, fleet: c.fleet, now, ...c.ingest,
+      sink: {
+        publish,
+        alert: async (a: IngestAlert) => { await alerts.raise(a); },
+        accepted: async (m: FleetMessage) => {
+          switch (m.type) {
+            case 'Birth': await fleet.applyBirth(m.deviceId, m.body, m.receivedAt); break;
+            case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
+            case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
+            case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
+            default: break;
+          }
+        },
+      },
+    });
+    fleet.onTrustChanged = (id) => ingest.keys.forget(id);
+    fleet.onAssignmentsChanged = async () => {
+      const assignments = await fleet.assignmentsForDocks();
+      for (const d of await fleet.devices()) {
+        if (d.status !== 'enrolled') continue;
+        await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCameraAssignments(assignments, d.device_id));
+      }
+    };
+
+    // Handle each message before its PUBACK; several at once, up to a bound.
+    let inFlight = 0;
+    let idleWaiters: (() => void)[] = [];
+    client.handleMessage = (packet, done) => {
+      inFlight++;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      ingest.handle(packet.topic, payload).then((r) => {
+        if (r.status === 'rejected') log.warn({}, `ingest: ${packet.topic}: ${r.reason}: ${r.detail}`);
+      }, (e: unknown) => log.error({}, `ingest: ${packet.topic}: ${(e as Error).message}`)).finally(() => {
+        inFlight--;
+        done();
+        if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; w.forEach((f) => f()); }
+      });
+    };
+    const filters = DOCK_KINDS.map((k) => fleetFilter(c.fleet, k, c.mqtt.shared ? c.mqtt.shareGroup : undefined));
+    await client.subscribeAsync(filters, { qos: 1 });
+    await client.publishAsync(presence, state(true), { qos: 1, retain: true });
+    client.on('error', (e) => log.warn({}, `mqtt: ${e.message}`));
+
+    // ── metrics ──
+    const ingestCounter = metrics.counter({ name: 'bwc_ingest_messages_total', help: 'Messages received from docks, by type and outcome.', labelNames: ['type', 'outcome'] });
+    const rejected = metrics.counter({ name: 'bwc_ingest_rejected_total', help: 'Messages refused by ingest, by reason.', labelNames: ['reason'] });
+    const verifyHist = metrics.histogram({ name: 'bwc_ingest_verify_seconds', help: 'Strict signature verification time per message.', buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01] });
+    const seen = { received: {} as Record<string, number>, accepted: {} as Record<string, number>, duplicates: {} as Record<string, number>, rejected: {} as Record<string, number> };
+    metrics.gauge({
+      name: 'bwc_ingest_collect', help: 'Internal: folds ingest counters into the exported counters at scrape time (always 1).',
+      collect: (g) => {
+        const k = ingest.counters;
+        for (const outcome of ['received', 'accepted', 'duplicates'] as const) {
+          for (const [type, n] of Object.entries(k[outcome])) {
+            const d = n - (seen[outcome][type] ?? 0);
+            if (d > 0) ingestCounter.inc({ type, outcome }, d);
+            seen[outcome][type] = n;
+          }
+        }
+        for (const reason of REJECT_REASONS) {
+          const n = k.rejected[reason] ?? 0;
+          const d = n - (seen.rejected[reason] ?? 0);
+          if (d > 0) rejected.inc({ reason }, d);
+          seen.rejected[reason] = n;
+        }
+        for (const ms of k.verifyMs.splice(0)) verifyHist.observe({}, ms / 1000);
+        g.set({}, 1);
+      },
+    });
+    metrics.gauge({ name: 'bwc_clips_verified_total', help: 'Clips verified by this gateway process.', collect: (g) => g.set({}, ingest.counters.verified) });
+    metrics.gauge({
+      name: 'bwc_devices_online', help: 'Enrolled devices online.',
+      collect: async (g) => { const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM devices WHERE online = 1 AND status = 'enrolled'`); g.set({}, Number(r?.n ?? 0)); },
+    });
+    metrics.gauge({
+      name: 'bwc_device_outbox_depth', help: 'Messages waiting in each device outbox (last reported).', labelNames: ['device'],
+      collect: async (g) => {
+        g.reset();
+        for (const d of await db.all<{ device_id: string; outbox_depth: number | null }>(`SELECT device_id, outbox_depth FROM devices WHERE status = 'enrolled'`)) {
+          g.set({ device: d.device_id }, Number(d.outbox_depth ?? 0));
+        }
+      },
+    });
+    metrics.gauge({ name: 'bwc_alerts_open', help: 'Alerts not yet resolved.', collect: async (g) => g.set({}, await alerts.openCount()) });
+
+    // ── HTTP API ──
+    const auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
+    const api = new ApiServer({ auth, metrics, log, behindTls: c.http.behindTls });
+    registerAuthRoutes(api, auth);
+    registerMetricsRoute(api, metrics);
+    registerFleetRoutes(api, { fleet, alerts, db, ingest });
+    const { port: httpPort } = await api.listen(c.http.port, c.http.host);
+    cleanups.push(() => api.close());
+    log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
+
+    // ── periodic work ──
+    let sweeping: Promise<void> | null = null;
+    const sweep = async () => {
+      sweeping ??= (async () => {
+        try {
+          await ingest.sweep();
+          await fleet.sweep();
+          await auth.pruneSessions();
+        } catch (e) {
+          log.warn({}, `sweep: ${(e as Error).message}`);
+        }
+      })().finally(() => { sweeping = null; });
+      await sweeping;
+    };
+    const timer = setInterval(() => void sweep(), c.sweepIntervalMs);
+    timer.unref();
+    cleanups.push(async () => { clearInterval(timer); await sweeping; });
+    // Stop taking messages first (runs first: cleanups run in reverse).
+    cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
+
+    return {
+      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, gatewaySecret, sweep,
+      idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

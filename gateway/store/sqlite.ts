@@ -1,0 +1,235 @@
+/**
+ * The gateway database on SQLite (better-sqlite3): one gateway, one file. WAL, synchronous=FULL
+ * (a committed row survives power loss), foreign keys on, a busy timeout for other processes.
+ *
+ * better-sqlite3 is synchronous while `tx(fn)` takes an async fn, so between two awaits of `fn`
+ * other code could run statements on the same connection — inside the open transaction. An async
+ * mutex prevents that: a transaction holds it from BEGIN IMMEDIATE to COMMIT/ROLLBACK, and a
+ * statement outside a transaction waits for it (FIFO, behind transactions already waiting).
+ * Calling the Db itself from inside its own transaction would wait for itself; it is refused.
+ *
+ * Integers are read as BigInt and returned as numbers, refused beyond ±(2^53−1) (the same rule as
+ * PostgreSQL BIGINT), rather than rounded silently.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { DbError, type Db, type Queryable, type Row, type SqlValue } from './db.js';
+import { execScript, type ScriptRunner } from './migrate.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+const STATEMENT_CACHE_SIZE = 500;
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export function openSqlite(path: string): Db {
+  const description = `sqlite:${path === ':memory:' ? path : resolve(path)}`;
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.defaultSafeIntegers(true);
+  } catch (err) {
+    throw new DbError(`cannot open ${description}: ${(err as Error).message}`, { cause: err });
+  }
+  return new SqliteDb(sqlite, description);
+}
+
+/** One open transaction; `open` turns false when it ends, so a leaked Queryable cannot write later. */
+interface TxScope { open: boolean }
+
+class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
+  private readonly statements = new Map<string, { stmt: Statement; placeholders: number }>();
+  private readonly inTx = new AsyncLocalStorage<TxScope>();
+  private held = false;
+  private readonly waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly sqlite: Database.Database, readonly description: string) {}
+
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.outside(() => this.allNow<T>(sql, params));
+  }
+
+  get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.outside(() => this.getNow<T>(sql, params));
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+    return this.outside(() => this.runNow(sql, params));
+  }
+
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    this.refuseReentry('tx');
+    await this.acquire();
+    const scope: TxScope = { open: true };
+    try {
+      this.usable();
+      this.sqlite.exec('BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = await this.inTx.run(scope, () => fn(this.scoped(scope)));
+        scope.open = false;
+        // Some errors (SQLITE_FULL, SQLITE_IOERR…) roll the transaction back by themselves.
+        if (!this.sqlite.inTransaction) throw new DbError(`${this.description}: SQLite rolled the transaction back before it could commit`);
+        this.sqlite.exec('COMMIT');
+      } catch (err) {
+        scope.open = false;
+        if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+        throw err;
+      }
+      return result;
+    } finally {
+      scope.open = false;
+      this.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.acquire();
+    this.closed = true;
+    this.statements.clear();
+    this.sqlite.close();
+    this.release();
+  }
+
+  /** The Queryable a transaction's fn receives: runs at once (the tx holds the mutex). */
+  private scoped(scope: TxScope): Queryable & ScriptRunner {
+    const live = () => {
+      if (!scope.open) throw new DbError(`${this.description}: the transaction has ended; its Queryable can no longer be used`);
+    };
+    return {
+      dialect: 'sqlite',
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return this.allNow<T>(sql, params); },
+      get: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return this.getNow<T>(sql, params); },
+      run: async (sql: string, params?: readonly SqlValue[]) => { live(); return this.runNow(sql, params); },
+      [execScript]: async (sql: string) => { live(); this.sqlite.exec(sql); },
+    };
+  }
+
+  /** A statement outside a transaction: at once when the mutex is free, else in turn. */
+  private async outside<T>(work: () => T): Promise<T> {
+    this.refuseReentry('statement');
+    if (!this.held) {
+      this.usable();
+      return work();
+    }
+    await this.acquire();
+    try {
+      this.usable();
+      return work();
+    } finally {
+      this.release();
+    }
+  }
+
+  private allNow<T>(sql: string, params: readonly SqlValue[] | undefined): T[] {
+    const stmt = this.prepare(sql, params);
+    const values = bindable(params);
+    if (!stmt.reader) {
+      stmt.run(...values);
+      return [];
+    }
+    return (stmt.all(...values) as Row[]).map((row) => numbers(row, this.description)) as T[];
+  }
+
+  private getNow<T>(sql: string, params: readonly SqlValue[] | undefined): T | undefined {
+    const stmt = this.prepare(sql, params);
+    const values = bindable(params);
+    if (!stmt.reader) {
+      stmt.run(...values);
+      return undefined;
+    }
+    const row = stmt.get(...values) as Row | undefined;
+    return row === undefined ? undefined : (numbers(row, this.description) as T);
+  }
+
+  private runNow(sql: string, params: readonly SqlValue[] | undefined): { changes: number } {
+    const info = this.prepare(sql, params).run(...bindable(params));
+    return { changes: Number(info.changes) };
+  }
+
+  /**
+   * Prepared statements, cached by SQL text (the least recently used is dropped beyond the limit).
+   * Every `?` must be a parameter, as on PostgreSQL, so SQL that works here works there.
+   */
+  private prepare(sql: string, params: readonly SqlValue[] | undefined): Statement {
+    let cached = this.statements.get(sql);
+    if (cached) {
+      this.statements.delete(sql);
+    } else {
+      cached = { stmt: this.sqlite.prepare(sql), placeholders: sql.split('?').length - 1 };
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.delete(this.statements.keys().next().value!);
+    }
+    this.statements.set(sql, cached);
+    const given = params?.length ?? 0;
+    if (cached.placeholders !== given) {
+      throw new DbError(`SQL has ${cached.placeholders} ? placeholder(s) but ${given} parameter(s) were given (a literal ? is not allowed): ${sql.slice(0, 120)}`);
+    }
+    return cached.stmt;
+  }
+
+  private acquire(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Hands the mutex to the next waiter, or frees it. */
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.held = false;
+  }
+
+  private refuseReentry(what: 'tx' | 'statement'): void {
+    if (this.inTx.getStore()?.open) {
+      throw new DbError(what === 'tx'
+        ? `${this.description}: tx() called inside a transaction of the same database (transactions do not nest)`
+        : `${this.description}: a statement on the Db inside its own transaction would wait for that transaction; use the Queryable passed to tx()`);
+    }
+  }
+
+  private usable(): void {
+    if (this.closed) throw new DbError(`${this.description} is closed`);
+  }
+}
+
+/**
+ * Parameters as better-sqlite3 should bind them: Buffers for bytes, and integers as BigInt —
+ * better-sqlite3 binds every JS number as REAL, so 5 would be stored as '5.0' in a TEXT column
+ * and be typeof 'real' where no column affinity applies. Integers beyond ±(2^53−1) are refused.
+ */
+function bindable(params: readonly SqlValue[] | undefined): unknown[] {
+  if (!params) return [];
+  return params.map((v, i) => {
+    if (typeof v === 'number' && Number.isInteger(v)) {
+      if (!Number.isSafeInteger(v)) throw new DbError(`parameter ${i + 1} (${v}) is an integer beyond ±(2^53−1)`);
+      return BigInt(v);
+    }
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    return v;
+  });
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/** A row with its BigInts as numbers; an integer beyond ±(2^53−1) is refused. */
+function numbers(row: Row, where: string): Row {
+  for (const key in row) {
+    const v = row[key];
+    if (typeof v !== 'bigint') continue;
+    if (v > MAX_SAFE || v < MIN_SAFE) {
+      throw new DbError(`${where}: column ${key} holds ${v}, an integer beyond ±(2^53−1)`);
+    }
+    row[key] = Number(v);
+  }
+  return row;
+}

@@ -1,0 +1,124 @@
+/**
+ * `bwc gateway`: runs the gateway; `bwc gateway user add` and `bwc gateway device add|token`
+ * bootstrap people and devices from the machine the gateway runs on (the API does the same for
+ * signed-in operators).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadGatewayConfig, resolvedPaths, ConfigError, type GatewayConfig } from '../../gateway/config.js';
+import { startGateway } from '../../gateway/gateway.js';
+import { openGatewayDb } from '../../gateway/store/open.js';
+import { Auth, ROLES, type Role } from '../../gateway/api/auth.js';
+import { Alerts } from '../../gateway/fleet/alerts.js';
+import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
+import { loadPublicKeyFile } from '../../proto/keyfile.js';
+import { isWireError } from '../../proto/errors.js';
+import { CliError } from './common.js';
+
+interface Common { config?: string; dataDir?: string }
+
+function config(o: Common & { httpPort?: string; mqttPort?: string }): GatewayConfig {
+  try {
+    const c = loadGatewayConfig(o.config);
+    if (o.dataDir) c.dataDir = o.dataDir;
+    if (o.httpPort !== undefined) c.http.port = Number(o.httpPort);
+    if (o.mqttPort !== undefined) c.mqtt.embedded.port = Number(o.mqttPort);
+    return c;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+async function withDb<T>(o: Common, fn: (c: GatewayConfig, db: Awaited<ReturnType<typeof openGatewayDb>>) => Promise<T>): Promise<T> {
+  const c = config(o);
+  const db = await openGatewayDb(resolvedPaths(c).db).catch((e: Error) => { throw new CliError(e.message); });
+  try {
+    return await fn(c, db);
+  } finally {
+    await db.close();
+  }
+}
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    return '';
+  }
+}
+
+const collect = (v: string, p: string[]) => [...p, v];
+
+export function registerGateway(program: Command): void {
+  const gw = program.command('gateway').description('The gateway: verified ingest, fleet, alerts and the HTTP API.');
+  const withCommon = (c: Command) => c
+    .option('--config <file>', 'YAML or JSON configuration (gateway/README.md lists every setting)')
+    .option('--data-dir <dir>', 'data directory (database, clip store, gateway key)');
+
+  withCommon(gw.command('run', { isDefault: true }).description('Run the gateway (the default).'))
+    .option('--http-port <n>', 'HTTP API port (0: any free port)')
+    .option('--mqtt-port <n>', 'embedded MQTT broker port, when no mqtt.url is set (0: any free port)')
+    .addHelpText('after', '\nExample:\n  $ bwc gateway --data-dir /var/lib/bwc-gateway\n  $ BWC_GATEWAY_DB_URL=postgres://bwc@db/bwc bwc gateway --config gateway.yaml\n')
+    .action(async (o: Common & { httpPort?: string; mqttPort?: string }) => {
+      const gw = await startGateway({ config: config(o) }).catch((e: Error) => { throw new CliError(e.message); });
+      process.stdout.write(`${JSON.stringify({ gatewayId: gw.config.gatewayId, fleet: gw.config.fleet, http: gw.httpPort, mqtt: gw.mqttUrl, keyId: gw.signer.keyId })}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await gw.stop();
+    });
+
+  const user = gw.command('user').description('People who sign in to the gateway.');
+  withCommon(user.command('add <username>').description('Create a user; the password is read from stdin.'))
+    .requiredOption('--role <role>', `a role (repeatable): ${ROLES.join(', ')}`, collect, [])
+    .option('--office <code>', 'an office the user acts for (repeatable)', collect, [])
+    .addHelpText('after', '\nExample:\n  $ printf %s "$ADMIN_PASSWORD" | bwc gateway user add alice --role admin\n')
+    .action(async (username: string, o: Common & { role: string[]; office: string[] }) => {
+      const bad = o.role.find((r) => !(ROLES as readonly string[]).includes(r));
+      if (bad) throw new CliError(`--role ${bad} is not a role (${ROLES.join(', ')})`);
+      const password = readStdin();
+      await withDb(o, async (_c, db) => {
+        const auth = new Auth({ db });
+        try {
+          await auth.createUser({ username, password, roles: o.role as Role[], offices: o.office, personId: null });
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+      });
+      process.stdout.write(`user ${username} created with roles ${o.role.join(', ')}\n`);
+    });
+
+  const device = gw.command('device').description('Enroll devices (docks and wearables).');
+  withCommon(device.command('add').description('Enroll a device with its public key; prints its MQTT credentials once.'))
+    .requiredOption('--device-id <id>', 'the device id')
+    .requiredOption('--pubkey <file>', "the device's public key (public.hex or public.pem from bwc keygen)")
+    .option('--by <name>', 'who enrolls it (recorded)', process.env.USER ?? 'cli')
+    .action(async (o: Common & { deviceId: string; pubkey: string; by: string }) => {
+      let key;
+      try {
+        key = loadPublicKeyFile(o.pubkey);
+      } catch (e) {
+        throw new CliError(isWireError(e) ? e.message : (e as Error).message);
+      }
+      const r = await withDb(o, async (c, db) => {
+        const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: c.fleet });
+        return fleet.enroll(o.deviceId, key.raw, o.by).catch((e: unknown) => { throw new CliError(e instanceof FleetError ? e.message : (e as Error).message); });
+      });
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+    });
+  withCommon(device.command('token').description('Issue a one-time enrollment token for a device id (the dock redeems it).'))
+    .requiredOption('--device-id <id>', 'the device id the token is bound to')
+    .option('--hours <n>', 'validity', '24')
+    .option('--by <name>', 'who issues it (recorded)', process.env.USER ?? 'cli')
+    .action(async (o: Common & { deviceId: string; hours: string; by: string }) => {
+      const hours = Number(o.hours);
+      if (!(hours > 0 && hours <= 720)) throw new CliError(`--hours must be between 0 and 720, got "${o.hours}"`);
+      const r = await withDb(o, async (c, db) => {
+        const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: c.fleet });
+        return fleet.createEnrollmentToken(o.deviceId, o.by, hours * 3600_000).catch((e: unknown) => { throw new CliError((e as Error).message); });
+      });
+      process.stdout.write(`${JSON.stringify({ deviceId: o.deviceId, token: r.token, expiresAt: new Date(r.expiresAt).toISOString() })}\n`);
+    });
+}
