@@ -5,8 +5,10 @@
  * feeds every dock message through verified ingest, applies what ingest accepted to the fleet,
  * runs the periodic sweeps, and serves the HTTP API.
  *
- * Flow control: each MQTT message is acknowledged to the broker (PUBACK) only after ingest has
- * finished with it — durably stored or refused — so a gateway that dies mid-message gets it again.
+ * Flow control: messages are handled concurrently, their database writes grouped into shared
+ * commits; the broker's PUBACK is given as a message is taken, up to a bound of messages in flight.
+ * No message is lost to a gateway crash: the dock keeps every message in its outbox until the
+ * gateway's signed ack for it arrives, and that ack is sent only after the commit.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -152,19 +154,26 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       }
     };
 
-    // Handle each message before its PUBACK; several at once, up to a bound.
+    // Messages are handled concurrently (their writes share group commits) and acknowledged to
+    // the broker as they are taken, up to MAX_IN_FLIGHT; beyond that the PUBACK waits, which
+    // pushes back on the broker. Delivery is guaranteed end to end by the dock's outbox, which
+    // resends every message until the gateway's signed ack for it arrives.
+    const MAX_IN_FLIGHT = 512;
     let inFlight = 0;
     let idleWaiters: (() => void)[] = [];
+    let slotWaiters: (() => void)[] = [];
     client.handleMessage = (packet, done) => {
       inFlight++;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       ingest.handle(packet.topic, payload).then((r) => {
-        if (r.status === 'rejected') log.warn({}, `ingest: ${packet.topic}: ${r.reason}: ${r.detail}`);
+        if (r.status === 'rejected') log.warn({ reason: r.reason }, `ingest: ${packet.topic}: ${r.reason}: ${r.detail}`);
       }, (e: unknown) => log.error({}, `ingest: ${packet.topic}: ${(e as Error).message}`)).finally(() => {
         inFlight--;
-        done();
+        if (inFlight < MAX_IN_FLIGHT && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; w.forEach((f) => f()); }
         if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; w.forEach((f) => f()); }
       });
+      if (inFlight < MAX_IN_FLIGHT) done();
+      else slotWaiters.push(() => done());
     };
     const filters = DOCK_KINDS.map((k) => fleetFilter(c.fleet, k, c.mqtt.shared ? c.mqtt.shareGroup : undefined));
     await client.subscribeAsync(filters, { qos: 1 });

@@ -28,6 +28,7 @@ import { decisionToJson } from '../../proto/decision.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { ClipStore } from './clip-store.js';
 import { DeviceKeys } from './device-keys.js';
+import { TxBatcher } from './batcher.js';
 
 /** Why a message was refused; each is a counter (`bwc_ingest_rejected_total{reason}`). */
 export const REJECT_REASONS = [
@@ -161,6 +162,8 @@ function typeOfTopicKind(kind: string): string | undefined {
 export class Ingest {
   readonly #o: Required<Omit<IngestOptions, 'keys'>>;
   readonly keys: DeviceKeys;
+  /** Group commit of every message's writes (see batcher.ts). */
+  readonly batcher: TxBatcher;
   readonly #manifests = new Map<string, ManifestInfo>();
   readonly counters: IngestCounters = { received: {}, accepted: {}, duplicates: {}, rejected: {}, verified: 0, acksSent: 0, verifyMs: [] };
 
@@ -169,6 +172,7 @@ export class Ingest {
       maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, now: Date.now, ...options,
     } as Required<Omit<IngestOptions, 'keys'>>;
     this.keys = options.keys ?? new DeviceKeys(options.db, { now: this.#o.now });
+    this.batcher = new TxBatcher(options.db);
   }
 
   get maxChunkBytes(): number {
@@ -278,16 +282,20 @@ export class Ingest {
     const hash = toHex(env.hash);
     const now = this.#o.now();
     const claimed = Number(body.header?.createdAtMs ?? 0) || null;
-    const ins = await this.#o.db.run(
-      `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO NOTHING`,
-      [hash, deviceId, env.type, seq, claimed, now, raw]);
-    if (ins.changes === 0) {
-      const prior = await this.#o.db.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
+    const stored = await this.batcher.run(async (q) => {
+      const ins = await q.run(
+        `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
+        [hash, deviceId, env.type, seq, claimed, now, raw]);
+      if (ins.changes === 1) return 'new' as const;
+      const prior = await q.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
       if (prior && prior.hash !== hash) {
         throw new Reject('SEQ_REUSED', `${env.type} seq ${seq} was already received with another content`,
           { kind: 'SEQ_REUSED', deviceId, subject: `${env.type}#${seq}`, message: `${deviceId} signed two different ${env.type} messages with seq ${seq}`, detail: { first: prior.hash, second: hash } });
       }
+      return 'duplicate' as const;
+    });
+    if (stored === 'duplicate') {
       this.#count('duplicates', env.type);
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_RECEIVED, ackedHash: env.hash, ackedType: env.type, storedAtMs: now });
       return { status: 'duplicate', type: env.type, deviceId, hash };
@@ -317,33 +325,31 @@ export class Ingest {
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'CHUNK_SIZE_TOO_LARGE' });
       throw new Reject('CHUNK_SIZE_TOO_LARGE', `chunk size ${m.chunkSize} does not fit this gateway's ${this.#o.maxEnvelopeBytes}-byte message limit`);
     }
-    const existing = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
-    if (existing) {
-      this.#count('duplicates', 'ClipManifest');
-      await this.#ackManifestState(existing, env.hash);
-      return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
-    }
     const prevHash = toHex(m.prevManifestHash);
-    await this.#checkChain(deviceId, seq, hash, prevHash);
     const clipSha = toHex(m.sha256);
     const chunkCount = m.chunkSha256.length;
     const decision = m.decision ? decisionToJson(m.decision) : null;
-    const ins = await this.#o.db.run(
-      `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
-         camera_serial, clip_id, officer_id, started_at, decision, decision_json, received_at, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
-      [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
-        m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
-    if (ins.changes === 0) {
+    const outcome = await this.batcher.run(async (q) => {
+      const existing = await q.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      if (existing) return existing;
+      await this.#checkChain(q, deviceId, seq, hash, prevHash);
+      const ins = await q.run(
+        `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
+           camera_serial, clip_id, officer_id, started_at, decision, decision_json, received_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
+        [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
+          m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
+      if (ins.changes === 1) return null;
       // Another replica stored this manifest (or this seq) between our check and our insert.
-      const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
-      if (row) {
-        this.#count('duplicates', 'ClipManifest');
-        await this.#ackManifestState(row, env.hash);
-        return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
-      }
-      await this.#checkChain(deviceId, seq, hash, prevHash);
+      const row = await q.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      if (row) return row;
+      await this.#checkChain(q, deviceId, seq, hash, prevHash);
       throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
+    });
+    if (outcome) {
+      this.#count('duplicates', 'ClipManifest');
+      await this.#ackManifestState(outcome, env.hash);
+      return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
     }
     this.#count('accepted', 'ClipManifest');
     this.#remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
@@ -358,8 +364,8 @@ export class Ingest {
   }
 
   /** A fork: this seq (or a neighbour's link to it) is already held with another hash. */
-  async #checkChain(deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
-    const rows = await this.#o.db.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
+  async #checkChain(q: Queryable, deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
+    const rows = await q.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
       'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)', [deviceId, seq - 1, seq, seq + 1]);
     const at = (s: number) => rows.find((r) => r.seq === s);
     const fork = (why: string, other: string) => new Reject('CHAIN_FORK', why, {
@@ -467,7 +473,7 @@ export class Ingest {
         { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} does not match the signed manifest; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
     }
     await this.#o.store.stageChunk(hash, idx, c.data);
-    const ins = await this.#o.db.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]);
+    const ins = await this.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]));
     this.#count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
     const verified = await this.#maybeComplete(hash);
     return { status: ins.changes === 1 ? 'accepted' : 'duplicate', type: 'ClipChunk', deviceId, hash, ...(verified ? { verified } : {}) } as IngestResult;
