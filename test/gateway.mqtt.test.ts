@@ -136,17 +136,27 @@ describe('gateway behind Mosquitto', () => {
     await d.publish('chunk', dock.chunk(clip, 0)); // chunk for a manifest the gateway never got
     await d.publish('status', good);
     await d.publish('status', good); // replay
+    await d.publish('status', Buffer.alloc(9 * 1024 * 1024, 7)); // above the gateway's 8 MiB cap, within the broker's
+    // A manifest, a chunk that does not match it, and a fork of the same seq.
+    await d.publish('manifest', clip.manifest);
+    await until('manifest stored', () => (gw.ingest.counters.accepted.ClipManifest ?? 0) === 1);
+    const bad = Buffer.from(clip.chunks[0]!);
+    bad[0] = bad[0]! ^ 0xff;
+    await d.publish('chunk', dock.chunk(clip, 0, bad));
+    await d.publish('manifest', dock.clip(7000, { chunkSize: 4096, seq: 1, prev: null }).manifest);
     const res = await until('all counted', () => {
       const k = gw.ingest.counters;
-      return (k.accepted.Status ?? 0) === 1 && (k.duplicates.Status ?? 0) === 1 && Object.values(k.rejected).reduce((a, b) => a + (b ?? 0), 0) >= 5 ? k : undefined;
+      return (k.accepted.Status ?? 0) === 1 && (k.duplicates.Status ?? 0) === 1 && Object.values(k.rejected).reduce((a, b) => a + (b ?? 0), 0) >= 8 ? k : undefined;
     });
-    expect(res.rejected).toMatchObject({ UNDECODABLE: 1, BAD_SIGNATURE: 1, UNKNOWN_DEVICE: 1, ID_MISMATCH: 1, CHUNK_UNKNOWN_MANIFEST: 1 });
+    expect(res.rejected).toMatchObject({
+      UNDECODABLE: 1, BAD_SIGNATURE: 1, UNKNOWN_DEVICE: 1, ID_MISMATCH: 1, CHUNK_UNKNOWN_MANIFEST: 1, TOO_LARGE: 1, CHUNK_HASH_MISMATCH: 1, CHAIN_FORK: 1,
+    });
     // Operators see it through the API: alerts and Prometheus counters.
     await gw.auth.createUser({ username: 'ops', password: 'correct horse battery', roles: ['operator'], offices: [], personId: null });
     const { token } = await gw.auth.createApiToken('ops', 'test');
     const get = (p: string) => fetch(`http://127.0.0.1:${gw.httpPort}${p}`, { headers: { authorization: `Bearer ${token}` } });
     const alerts = (await (await get('/api/v1/alerts?open=true')).json()) as { alerts: { kind: string }[] };
-    expect(new Set(alerts.alerts.map((a) => a.kind))).toEqual(new Set(['MALFORMED_MESSAGE', 'BAD_SIGNATURE', 'UNKNOWN_DEVICE', 'ID_MISMATCH']));
+    expect(new Set(alerts.alerts.map((a) => a.kind))).toEqual(new Set(['MALFORMED_MESSAGE', 'BAD_SIGNATURE', 'UNKNOWN_DEVICE', 'ID_MISMATCH', 'CHUNK_REJECTED', 'CHAIN_FORK']));
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/bwc_ingest_rejected_total\{reason="BAD_SIGNATURE"\} 1/);
     expect(metrics).toMatch(/bwc_ingest_messages_total\{type="Status",outcome="duplicates"\} 1/);
