@@ -1,7 +1,7 @@
 /** The dock's policy cache on SQLite: verified entry only, rollback refused, bounded, survives restart. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PolicyStore } from '../device/store/policy-store.js';
+import { PolicyStore } from '../device/policy/store.js';
 import { decide } from '../device/policy/decide.js';
 import { grantFromSource, signPolicyObject } from '../proto/policy.js';
 import { activation, DAY, fro, grantSource, iso, rawGrant, rootKey, signedBundle, stranger, T0 } from './policy.fixtures.js';
