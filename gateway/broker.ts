@@ -113,13 +113,19 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
 
   const server: Server = createServer(aedes.handle);
   const host = o.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? DEFAULT_MQTT_PORT, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port ?? DEFAULT_MQTT_PORT, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    // aedes keeps timers running: close it, or a gateway that cannot listen never exits.
+    await new Promise<void>((r) => aedes.close(() => r()));
+    throw new Error(`embedded MQTT broker cannot listen on ${host}:${o.port ?? DEFAULT_MQTT_PORT}: ${(e as Error).message}`);
+  }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? DEFAULT_MQTT_PORT);
   o.log?.('info', `embedded MQTT broker (MQTT 3.1.1) listening on ${host}:${port}`);

@@ -140,6 +140,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
             case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
             case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
+            case 'ClipManifest': await fleet.applyManifest(m.deviceId, m.body, m.receivedAt); break;
             default: break;
           }
         },

@@ -107,6 +107,14 @@ export class Fleet {
 
   /** Registers a device with its public key (hex or raw). Refuses bad ids, weak keys and re-enrollment. */
   async enroll(deviceId: string, publicKey: Uint8Array, by: string): Promise<{ deviceId: string; keyId: string; mqttUsername: string; mqttPassword: string }> {
+    return this.#enroll(deviceId, publicKey, by, null);
+  }
+
+  /**
+   * Enrolls, spending `token` (if given) in the same transaction: a refused enrollment (a weak key,
+   * a key or id already enrolled) leaves the token unspent, and no token enrolls twice.
+   */
+  async #enroll(deviceId: string, publicKey: Uint8Array, by: string, token: string | null): Promise<{ deviceId: string; keyId: string; mqttUsername: string; mqttPassword: string }> {
     if (!isValidId(deviceId) || deviceId.startsWith('_')) {
       throw new FleetError('BAD_INPUT', `device id "${deviceId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and not begin with _`);
     }
@@ -119,6 +127,13 @@ export class Fleet {
     const now = this.#now();
     const mqttPassword = randomBytes(24).toString('base64url');
     await this.#db.tx(async (q) => {
+      if (token !== null) {
+        // The token first: without a valid one, nobody learns which ids or keys are enrolled.
+        const used = await q.run(
+          'UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND device_id = ? AND fleet = ? AND used_at IS NULL AND expires_at > ?',
+          [now, hashToken(token), deviceId, this.fleet, now]);
+        if (used.changes !== 1) throw new FleetError('TOKEN_INVALID', 'enrollment token is unknown, expired, already used, or issued for another device');
+      }
       const existing = await q.get<{ status: string }>('SELECT status FROM devices WHERE device_id = ?', [deviceId]);
       if (existing) throw new FleetError('EXISTS', `device ${deviceId} is already ${existing.status}`);
       const keyUsed = await q.get<{ device_id: string }>('SELECT device_id FROM device_keys WHERE key_id = ?', [keyId]);
@@ -152,14 +167,9 @@ export class Fleet {
     return { token, expiresAt };
   }
 
-  /** Redeems a token for the device it names: single use, unexpired, then enrolls the key. */
+  /** Redeems a token for the device it names: single use, unexpired, this fleet's, then enrolls the key. */
   async redeemEnrollmentToken(token: string, deviceId: string, publicKey: Uint8Array): Promise<{ deviceId: string; keyId: string; mqttUsername: string; mqttPassword: string }> {
-    const now = this.#now();
-    const used = await this.#db.run(
-      'UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?',
-      [now, hashToken(token), deviceId, now]);
-    if (used.changes !== 1) throw new FleetError('TOKEN_INVALID', 'enrollment token is unknown, expired, already used, or issued for another device');
-    return this.enroll(deviceId, publicKey, `token:${deviceId}`);
+    return this.#enroll(deviceId, publicKey, `token:${deviceId}`, token);
   }
 
   /**
@@ -263,15 +273,33 @@ export class Fleet {
           dedupeKey: `TAMPER|${deviceId}|${camera ?? ''}|${e.tamper}`,
         });
         break;
-      case pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT:
-        if (camera && e.officerId) await this.assign(camera, e.officerId, `device:${deviceId}`, 'self_checkout', Number(e.occurredAtMs) || at);
+      case pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT: {
+        if (!camera || !e.officerId) break;
+        if (!isValidId(camera) || !isValidId(e.officerId)) {
+          // A signed message from an enrolled device: stored and acked, not applied, and surfaced.
+          await this.#alerts.raise({
+            kind: 'MALFORMED_MESSAGE', deviceId, cameraSerial: isValidId(camera) ? camera : null,
+            message: `${deviceId} reported a camera checkout with an invalid camera serial or officer id (an ID, never a name); not applied`,
+            dedupeKey: `MALFORMED|${deviceId}|CHECKOUT`,
+          });
+          break;
+        }
+        // DESIGN §8: a device-claimed time is bounded by what the gateway observed (never after receipt).
+        const claimed = Number(e.occurredAtMs);
+        await this.assign(camera, e.officerId, `device:${deviceId}`, 'self_checkout', claimed > 0 && claimed <= at ? claimed : at);
         break;
+      }
       case pb.EventKind.EVENT_KIND_CAMERA_CONNECTED:
         if (camera) await this.#camera(deviceId, { cameraSerial: camera }, at);
         break;
       default:
         break;
     }
+  }
+
+  /** A manifest names its camera: the camera is known from its first clip, even if no status listed it. */
+  async applyManifest(deviceId: string, m: bwc.v1.ClipManifest, at: number): Promise<void> {
+    await this.#camera(deviceId, { cameraSerial: m.cameraSerial, model: m.cameraModel, firmware: m.firmwareVersion }, at);
   }
 
   async #camera(deviceId: string, c: bwc.v1.ICameraSummary, at: number): Promise<void> {
@@ -309,21 +337,30 @@ export class Fleet {
 
   // ── assignments ───────────────────────────────────────────────────────────────────────────
 
-  /** Assigns a camera to an officer from `at`, closing the current assignment. */
+  /**
+   * Assigns a camera to an officer from `at`, closing the current assignment. Re-assigning the
+   * current officer changes nothing (and pushes nothing). History is never rewritten: an `at`
+   * before the camera's last change (a dock clock far behind) starts the assignment now instead.
+   */
   async assign(cameraSerial: string, officerId: string, by: string, source: 'operator' | 'self_checkout', at = this.#now()): Promise<AssignmentRow> {
     if (!isValidId(cameraSerial)) throw new FleetError('BAD_INPUT', `camera serial "${cameraSerial}" is not a valid id`);
     if (!isValidId(officerId)) throw new FleetError('BAD_INPUT', `officer id "${officerId}" is not a valid id (an ID, never a name)`);
-    const row = await this.#db.tx(async (q) => {
+    const { row, changed } = await this.#db.tx(async (q) => {
       const cur = await q.get<AssignmentRow>('SELECT * FROM camera_assignments WHERE camera_serial = ? AND to_at IS NULL', [cameraSerial]);
-      if (cur && cur.officer_id === officerId) return cur;
-      if (cur) await q.run('UPDATE camera_assignments SET to_at = ? WHERE id = ?', [Math.max(at, cur.from_at), cur.id]);
+      if (cur && cur.officer_id === officerId) return { row: cur, changed: false };
+      const last = await q.get<{ f: number | null; t: number | null }>(
+        'SELECT MAX(from_at) AS f, MAX(to_at) AS t FROM camera_assignments WHERE camera_serial = ?', [cameraSerial]);
+      const floor = Math.max(Number(last?.f ?? -Infinity), Number(last?.t ?? -Infinity));
+      const from = at >= floor ? at : Math.max(floor, this.#now());
+      if (cur) await q.run('UPDATE camera_assignments SET to_at = ? WHERE id = ?', [from, cur.id]);
       await q.run(
-        `INSERT INTO cameras (camera_serial, first_seen) VALUES (?, ?) ON CONFLICT (camera_serial) DO NOTHING`, [cameraSerial, at]);
-      return (await q.get<AssignmentRow>(
+        `INSERT INTO cameras (camera_serial, first_seen) VALUES (?, ?) ON CONFLICT (camera_serial) DO NOTHING`, [cameraSerial, from]);
+      const inserted = (await q.get<AssignmentRow>(
         'INSERT INTO camera_assignments (camera_serial, officer_id, from_at, assigned_by, source) VALUES (?, ?, ?, ?, ?) RETURNING *',
-        [cameraSerial, officerId, at, by, source]))!;
+        [cameraSerial, officerId, from, by, source]))!;
+      return { row: inserted, changed: true };
     });
-    await this.onAssignmentsChanged?.();
+    if (changed) await this.onAssignmentsChanged?.();
     return row;
   }
 

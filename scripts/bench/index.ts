@@ -19,12 +19,14 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import type { BenchOutcome, BenchRow, Benchmark } from './harness.js';
 import { custody } from './custody.js';
+import { gateway } from './gateway.js';
 import { link } from './link.js';
 import { policy } from './policy.js';
 
 /** The registry: one entry per benchmark module, run in this order by default. */
 const BENCHMARKS: readonly Benchmark[] = [
   custody,
+  gateway,
   link,
   policy,
 ];

@@ -17,12 +17,18 @@ import { CliError } from './common.js';
 
 interface Common { config?: string; dataDir?: string }
 
+/** A port given on the command line, checked here: the options bypass the configuration schema. */
+function port(option: string, value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new CliError(`${option} must be a port number from 0 to 65535, got "${value}"`);
+  return Number(value);
+}
+
 function config(o: Common & { httpPort?: string; mqttPort?: string }): GatewayConfig {
   try {
     const c = loadGatewayConfig(o.config);
     if (o.dataDir) c.dataDir = o.dataDir;
-    if (o.httpPort !== undefined) c.http.port = Number(o.httpPort);
-    if (o.mqttPort !== undefined) c.mqtt.embedded.port = Number(o.mqttPort);
+    if (o.httpPort !== undefined) c.http.port = port('--http-port', o.httpPort);
+    if (o.mqttPort !== undefined) c.mqtt.embedded.port = port('--mqtt-port', o.mqttPort);
     return c;
   } catch (e) {
     if (e instanceof ConfigError) throw new CliError(e.message);
