@@ -53,7 +53,9 @@ export const GatewayConfigSchema = z.object({
     maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
     gapSettleMs: z.number().int().min(0).default(30_000),
     leaseMs: z.number().int().min(1000).default(120_000),
-  }).strict().default({ maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000 }),
+    /** Worker threads for signature verification and ack signing; 0: on the main thread. */
+    cryptoThreads: z.number().int().min(0).max(64).default(1),
+  }).strict().default({ maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, cryptoThreads: 1 }),
   thresholds: z.object({
     offlineAfterMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.offlineAfterMs),
     clockDriftMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.clockDriftMs),

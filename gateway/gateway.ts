@@ -19,6 +19,7 @@ import { SOFTWARE_VERSION } from '../proto/version.js';
 import type { Db } from './store/db.js';
 import { openGatewayDb } from './store/open.js';
 import { ClipStore } from './ingest/clip-store.js';
+import { CryptoPool } from './ingest/crypto-pool.js';
 import { Ingest, REJECT_REASONS, type FleetMessage, type IngestAlert } from './ingest/ingest.js';
 import { Alerts } from './fleet/alerts.js';
 import { Fleet } from './fleet/registry.js';
@@ -88,7 +89,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const store = await new ClipStore(paths.clips).init();
     const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
     log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
-    const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now });
+    const pool = c.ingest.cryptoThreads > 0 ? new CryptoPool(c.ingest.cryptoThreads, signer.keyObject) : null;
+    if (pool) cleanups.push(() => pool.close());
+    const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
     const metrics = new Metrics();
     const alerts = new Alerts(db, now);
     const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds });
@@ -129,8 +132,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       });
     };
 
+    const { cryptoThreads: _threads, ...ingestOptions } = c.ingest;
     const ingest = new Ingest({
-      db, store, sealer: messenger, fleet: c.fleet, now, ...c.ingest,
+      db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}),
       sink: {
         publish,
         alert: async (a: IngestAlert) => { await alerts.raise(a); },

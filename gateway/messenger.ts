@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { pb, type bwc } from '../proto/wire.js';
-import { sealEnvelope, type Signer } from '../proto/envelope.js';
+import { sealEnvelope, signedInput, type Signer } from '../proto/envelope.js';
+import type { MessageType } from '../proto/wire.js';
 import type { Db } from './store/db.js';
 
 const BLOCK = 1000;
@@ -17,9 +18,12 @@ export class GatewayMessenger {
   readonly signer: Signer;
   readonly #db: Db;
   readonly #now: () => number;
+  readonly #signWith: ((msg: Uint8Array) => Promise<Uint8Array>) | null;
   readonly #blocks = new Map<string, { next: number; end: number; pending: Promise<void> | null }>();
 
-  constructor(options: { db: Db; signer: Signer; gatewayId: string; fleet: string; now?: () => number }) {
+  /** `signWith`: sign elsewhere (a worker thread) with the same key as `signer`. */
+  constructor(options: { db: Db; signer: Signer; gatewayId: string; fleet: string; now?: () => number; signWith?: (msg: Uint8Array) => Promise<Uint8Array> }) {
+    this.#signWith = options.signWith ?? null;
     this.#db = options.db;
     this.signer = options.signer;
     this.gatewayId = options.gatewayId;
@@ -54,14 +58,20 @@ export class GatewayMessenger {
     return { issuer: this.gatewayId, subjectDevice, fleet: this.fleet, seq: await this.#nextSeq(type), createdAtMs: this.#now() };
   }
 
+  async #seal(type: MessageType, body: Uint8Array): Promise<Uint8Array> {
+    if (!this.#signWith) return sealEnvelope(type, body, this.signer).bytes;
+    const sig = await this.#signWith(signedInput(type, body));
+    return pb.Envelope.encode({ type, body, keyId: this.signer.keyId, sig }).finish();
+  }
+
   async sealAck(ack: Omit<bwc.v1.Ack.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
     const body = pb.Ack.encode({ ...ack, header: await this.#header('Ack', subjectDevice) }).finish();
-    return sealEnvelope('Ack', body, this.signer).bytes;
+    return this.#seal('Ack', body);
   }
 
   async sealCommand(cmd: Omit<bwc.v1.Command.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
     const body = pb.Command.encode({ commandId: randomUUID(), ...cmd, header: await this.#header('Command', subjectDevice) }).finish();
-    return sealEnvelope('Command', body, this.signer).bytes;
+    return this.#seal('Command', body);
   }
 
   async sealCameraAssignments(assignments: bwc.v1.ICameraAssignment[], subjectDevice: string): Promise<Uint8Array> {

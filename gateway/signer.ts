@@ -3,7 +3,7 @@
  * key directory format is proto/keydir.ts; signing uses node:crypto, which is two orders of
  * magnitude faster than tweetnacl and matters here: every ack is signed.
  */
-import { sign } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Signer } from '../proto/envelope.js';
@@ -12,6 +12,8 @@ import { generateKeyDir, PRIVATE_KEY_FILE, readPrivateKey } from '../proto/keydi
 
 export interface GatewaySigner extends Signer {
   readonly publicKeyHex: string;
+  /** The private key, for a signing worker (never logged, never written). */
+  readonly keyObject: KeyObject;
 }
 
 /** Loads the gateway key from `dir`, generating it first if the directory has none. */
@@ -30,6 +32,7 @@ export function loadGatewayKey(dirOrFile: string): GatewaySigner {
     keyId: keyIdOf(publicKey),
     publicKey,
     publicKeyHex: publicKey.toString('hex'),
+    keyObject,
     sign: (message) => sign(null, message, keyObject),
   };
 }

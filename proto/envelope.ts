@@ -42,7 +42,9 @@ export function sealEnvelope(type: MessageType, body: Uint8Array, signer: Signer
   const input = signedInput(type, body);
   const sig = signer.sign(input);
   const bytes = pb.Envelope.encode({ type, body, keyId: signer.keyId, sig }).finish();
-  return { bytes, hash: sha256(input) };
+  let hash: Buffer | null = null;
+  // Computed on first use: a gateway signing thousands of acks a second never reads it.
+  return { bytes, get hash() { return (hash ??= sha256(input)); } };
 }
 
 /** A ClipChunk travels unsigned: empty key_id and sig. */

@@ -6,17 +6,31 @@
  *   node hash     = SHA-256(0x01 || left || right)
  *   MTH(D[0:n])   = node(MTH(D[0:k]), MTH(D[k:n])), k the largest power of two < n
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
-const LEAF = Buffer.from([0]);
-const NODE = Buffer.from([1]);
+const { createHash } = crypto;
+
+/**
+ * One-shot SHA-256 of a small buffer: `crypto.hash` (Node ≥ 20.12) is about twice as fast as
+ * createHash().update().digest() on 33–65 bytes, and a manifest of a long clip has thousands of nodes.
+ */
+const sha256Small: (data: Buffer) => Buffer = typeof (crypto as { hash?: unknown }).hash === 'function'
+  ? (data) => (crypto as unknown as { hash(alg: string, d: Buffer, enc: 'buffer'): Buffer }).hash('sha256', data, 'buffer')
+  : (data) => createHash('sha256').update(data).digest();
 
 export function leafHash(input: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF).update(input).digest();
+  const buf = Buffer.allocUnsafe(1 + input.byteLength);
+  buf[0] = 0;
+  buf.set(input, 1);
+  return sha256Small(buf);
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  const buf = Buffer.allocUnsafe(1 + left.byteLength + right.byteLength);
+  buf[0] = 1;
+  buf.set(left, 1);
+  buf.set(right, 1 + left.byteLength);
+  return sha256Small(buf);
 }
 
 /**

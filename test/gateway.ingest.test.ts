@@ -20,6 +20,7 @@ import { GatewayMessenger } from '../gateway/messenger.js';
 import { Fleet } from '../gateway/fleet/registry.js';
 import { Alerts } from '../gateway/fleet/alerts.js';
 import { loadOrCreateGatewayKey } from '../gateway/signer.js';
+import { CryptoPool } from '../gateway/ingest/crypto-pool.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { tempDir } from './helpers.js';
@@ -27,6 +28,8 @@ import { tempDir } from './helpers.js';
 let pg: TestPostgres;
 beforeAll(async () => { pg = await startPostgres(); }, 60_000);
 afterAll(async () => { await pg?.stop(); });
+
+type Engine = 'sqlite' | 'postgres' | 'sqlite + crypto workers';
 
 interface Harness {
   db: Db;
@@ -44,19 +47,20 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(engine: 'sqlite' | 'postgres', options: { gapSettleMs?: number; maxEnvelopeBytes?: number } = {}): Promise<Harness> {
+async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number } = {}): Promise<Harness> {
   const dir = tempDir();
-  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gw.db') : await pg.newDatabase());
+  const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'));
+  const pool = engine === 'sqlite + crypto workers' ? new CryptoPool(2, loadOrCreateGatewayKey(join(dir, 'key')).signer.keyObject) : null;
   const store = await new ClipStore(join(dir, 'clips')).init();
   const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
-  const messenger = new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1' });
+  const messenger = new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
   const alerts = new Alerts(db);
   const fleet = new Fleet({ db, alerts, fleet: 'f1' });
   const published: Harness['published'] = [];
   const raised: IngestAlert[] = [];
   const accepted: FleetMessage[] = [];
   const ingest = new Ingest({
-    db, store, sealer: messenger, fleet: 'f1', gapSettleMs: options.gapSettleMs ?? 0, ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
+    db, store, sealer: messenger, fleet: 'f1', ...(pool ? { verifier: pool } : {}), gapSettleMs: options.gapSettleMs ?? 0, ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
     sink: {
       publish: async (topic, payload) => { published.push({ topic, payload }); },
       alert: async (a) => { raised.push(a); await alerts.raise(a); },
@@ -71,7 +75,7 @@ async function harness(engine: 'sqlite' | 'postgres', options: { gapSettleMs?: n
     db, ingest, fleet, alerts, store, published, raised, accepted, gatewayKey, dock,
     send: (kind, payload, d = dock) => ingest.handle(d.topic(kind), payload),
     acks: () => published.filter((p) => p.topic.endsWith('/ack')).map((p) => openAck(p.payload, gatewayKey)),
-    close: () => db.close(),
+    close: async () => { await pool?.close(); await db.close(); },
   };
 }
 
@@ -88,7 +92,7 @@ async function manifestState(h: Harness, hash: string): Promise<string | undefin
   return (await h.db.get<{ state: string }>('SELECT state FROM manifests WHERE manifest_hash = ?', [hash]))?.state;
 }
 
-describe.each(['sqlite', 'postgres'] as const)('ingest on %s', (engine) => {
+describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('ingest on %s', (engine) => {
   it('verifies a clip end to end: manifest, chunks in any order, one signed VERIFIED ack that releases the clip', async () => {
     const h = await harness(engine);
     const clip = h.dock.clip(300_000, { chunkSize: 64 * 1024 });

@@ -90,6 +90,7 @@ export class Fleet {
   readonly #now: () => number;
   readonly fleet: string;
   readonly thresholds: FleetThresholds;
+  readonly #cameraSeen = new Map<string, { dock: string; at: number }>();
   /** Called when the set of current assignments changes, to push them to the docks. */
   onAssignmentsChanged: (() => Promise<void>) | null = null;
   /** Called after a device is enrolled or decommissioned (key caches). */
@@ -299,6 +300,11 @@ export class Fleet {
 
   /** A manifest names its camera: the camera is known from its first clip, even if no status listed it. */
   async applyManifest(deviceId: string, m: bwc.v1.ClipManifest, at: number): Promise<void> {
+    // A burst of manifests from one dock names the same few cameras: write each at most once a minute.
+    const seen = this.#cameraSeen.get(m.cameraSerial);
+    if (seen && seen.dock === deviceId && at - seen.at < 60_000) return;
+    this.#cameraSeen.set(m.cameraSerial, { dock: deviceId, at });
+    if (this.#cameraSeen.size > 50_000) this.#cameraSeen.clear();
     await this.#camera(deviceId, { cameraSerial: m.cameraSerial, model: m.cameraModel, firmware: m.firmwareVersion }, at);
   }
 

@@ -12,6 +12,7 @@ import type { Db, Queryable } from '../store/db.js';
 
 interface Unit {
   fn: (q: Queryable) => Promise<unknown>;
+  savepoint: boolean;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -22,27 +23,42 @@ function mustAbortBatch(e: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
+/**
+ * What a unit run without a savepoint throws to refuse its input (having written nothing). Any
+ * other error from such a unit fails the batch.
+ */
+export class UnitRefusal extends Error {}
+
 export class TxBatcher {
   readonly #db: Db;
   readonly #maxBatch: number;
+  readonly #delayMs: number;
   #queue: Unit[] = [];
   #running = false;
   /** Batches committed and units in them (for metrics and benchmarks). */
   stats = { batches: 0, units: 0 };
 
-  constructor(db: Db, options: { maxBatch?: number } = {}) {
+  constructor(db: Db, options: { maxBatch?: number; delayMs?: number } = {}) {
     this.#db = db;
     this.#maxBatch = options.maxBatch ?? 256;
+    this.#delayMs = options.delayMs ?? 2;
   }
 
-  /** Runs `fn` in the next batch; resolves with its result after the batch commits. */
-  run<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in the next batch; resolves with its result after the batch commits. With
+   * `savepoint: false` the unit promises that it writes nothing before any error it throws (it
+   * checks first and writes last), which saves two statements; an unexpected error after its
+   * write fails the whole batch, and every caller of it sees the error.
+   */
+  run<T>(fn: (q: Queryable) => Promise<T>, options: { savepoint?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ fn, savepoint: options.savepoint ?? true, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#running) {
         this.#running = true;
-        // Let the callers of this tick join the batch.
-        setImmediate(() => void this.#drain());
+        // Let work that is arriving join the batch: a commit (an fsync, which blocks the thread on
+        // SQLite) is worth sharing among as many messages as a millisecond or two brings.
+        if (this.#queue.length >= this.#maxBatch || this.#delayMs === 0) setImmediate(() => void this.#drain());
+        else setTimeout(() => void this.#drain(), this.#delayMs);
       }
     });
   }
@@ -55,6 +71,15 @@ export class TxBatcher {
         await this.#db.tx(async (q) => {
           outcomes = [];
           for (const u of batch) {
+            if (!u.savepoint) {
+              try {
+                outcomes.push({ ok: true, value: await u.fn(q) });
+              } catch (error) {
+                if (mustAbortBatch(error) || !(error instanceof UnitRefusal)) throw error;
+                outcomes.push({ ok: false, error });
+              }
+              continue;
+            }
             await q.run('SAVEPOINT bwc_unit');
             try {
               const value = await u.fn(q);

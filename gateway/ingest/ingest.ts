@@ -21,14 +21,14 @@ import { pb, type bwc } from '../../proto/wire.js';
 import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
 import { isWireError } from '../../proto/errors.js';
 import { parseTopic, deviceTopic, type DockKind } from '../../proto/topics.js';
-import { verifyStrict } from '../../proto/ed25519.js';
+import { verifyStrict, type TrustedKey } from '../../proto/ed25519.js';
 import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.js';
 import { bytesEqual, sha256, toHex } from '../../proto/bytes.js';
 import { decisionToJson } from '../../proto/decision.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { ClipStore } from './clip-store.js';
 import { DeviceKeys } from './device-keys.js';
-import { TxBatcher } from './batcher.js';
+import { TxBatcher, UnitRefusal } from './batcher.js';
 
 /** Why a message was refused; each is a counter (`bwc_ingest_rejected_total{reason}`). */
 export const REJECT_REASONS = [
@@ -92,6 +92,8 @@ export interface IngestOptions {
   leaseMs?: number;
   now?: () => number;
   keys?: DeviceKeys;
+  /** Strict verification elsewhere (crypto-pool.ts); default: on this thread with verifyStrict. */
+  verifier?: { verify(key: TrustedKey, msg: Uint8Array, sig: Uint8Array): Promise<boolean> };
 }
 
 export type IngestResult =
@@ -119,13 +121,15 @@ interface ManifestInfo {
   clipId: string;
 }
 
+/** Every manifest column but the envelope (a kilobyte or more, read only when a manifest is decoded again). */
+const MANIFEST_COLS = 'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
+
 interface ManifestRow {
   manifest_hash: string;
   device_id: string;
   seq: number;
   prev_hash: string;
   state: string;
-  envelope: Buffer;
   clip_sha256: string;
   byte_length: number;
   chunk_size: number;
@@ -149,7 +153,7 @@ export interface IngestCounters {
   verifyMs: number[];
 }
 
-class Reject extends Error {
+class Reject extends UnitRefusal {
   constructor(readonly reason: RejectReason, message: string, readonly alert?: IngestAlert) {
     super(message);
   }
@@ -160,7 +164,7 @@ function typeOfTopicKind(kind: string): string | undefined {
 }
 
 export class Ingest {
-  readonly #o: Required<Omit<IngestOptions, 'keys'>>;
+  readonly #o: Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
   readonly keys: DeviceKeys;
   /** Group commit of every message's writes (see batcher.ts). */
   readonly batcher: TxBatcher;
@@ -170,7 +174,7 @@ export class Ingest {
   constructor(options: IngestOptions) {
     this.#o = {
       maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, now: Date.now, ...options,
-    } as Required<Omit<IngestOptions, 'keys'>>;
+    } as Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
     this.keys = options.keys ?? new DeviceKeys(options.db, { now: this.#o.now });
     this.batcher = new TxBatcher(options.db);
   }
@@ -252,7 +256,8 @@ export class Ingest {
       throw new Reject('KEY_MISMATCH', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not a key enrolled for ${deviceId}`,
         { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} for ${deviceId} signed by an unknown key ${env.keyId.slice(0, 16)}…`, dedupeKey: `BAD_SIGNATURE|${deviceId}|${env.keyId}` });
     }
-    if (!verifyStrict(key, env.signedInput, env.sig)) {
+    const valid = this.#o.verifier ? await this.#o.verifier.verify(key, env.signedInput, env.sig) : verifyStrict(key, env.signedInput, env.sig);
+    if (!valid) {
       throw new Reject('BAD_SIGNATURE', `${env.type} signature does not verify`,
         { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} from ${deviceId} with a signature that does not verify`, dedupeKey: `BAD_SIGNATURE|${deviceId}` });
     }
@@ -294,7 +299,7 @@ export class Ingest {
           { kind: 'SEQ_REUSED', deviceId, subject: `${env.type}#${seq}`, message: `${deviceId} signed two different ${env.type} messages with seq ${seq}`, detail: { first: prior.hash, second: hash } });
       }
       return 'duplicate' as const;
-    });
+    }, { savepoint: false });
     if (stored === 'duplicate') {
       this.#count('duplicates', env.type);
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_RECEIVED, ackedHash: env.hash, ackedType: env.type, storedAtMs: now });
@@ -330,23 +335,29 @@ export class Ingest {
     const chunkCount = m.chunkSha256.length;
     const decision = m.decision ? decisionToJson(m.decision) : null;
     const outcome = await this.batcher.run(async (q) => {
-      const existing = await q.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      // One read for both questions: is this manifest held already, and what are its chain neighbours?
+      const near = await q.all<ManifestRow>(
+        `SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))`, [hash, deviceId, seq - 1, seq, seq + 1]);
+      const existing = near.find((r) => r.manifest_hash === hash);
       if (existing) return existing;
-      await this.#checkChain(q, deviceId, seq, hash, prevHash);
+      this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
       const ins = await q.run(
         `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
            camera_serial, clip_id, officer_id, started_at, decision, decision_json, received_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
         [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
           m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
-      if (ins.changes === 1) return null;
+      if (ins.changes === 1) {
+        const blob = m.byteLength === 0 ? null : await q.get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
+        return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
+      }
       // Another replica stored this manifest (or this seq) between our check and our insert.
-      const row = await q.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      const row = await q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
       if (row) return row;
       await this.#checkChain(q, deviceId, seq, hash, prevHash);
       throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
-    });
-    if (outcome) {
+    }, { savepoint: false });
+    if (!('inserted' in outcome)) {
       this.#count('duplicates', 'ClipManifest');
       await this.#ackManifestState(outcome, env.hash);
       return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
@@ -354,10 +365,18 @@ export class Ingest {
     this.#count('accepted', 'ClipManifest');
     this.#remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
     await this.#o.sink.accepted({ type: 'ClipManifest', deviceId, hash, body: m, receivedAt: now });
-    // The same content may already be stored (a clip re-docked elsewhere, a re-signed manifest).
+    if (!outcome.contentStored) {
+      // The common case: nothing of the clip is here yet; every chunk is missing.
+      await this.#ack(deviceId, {
+        kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, ackedHash: env.hash, ackedType: 'ClipManifest', manifestHash: env.hash,
+        clipSha256: m.sha256, byteLength: m.byteLength, missingChunks: [{ start: 0, end: chunkCount }],
+      });
+      return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified: false };
+    }
+    // An empty clip, or content already stored (a clip re-docked elsewhere, a re-signed manifest).
     const verified = await this.#maybeComplete(hash);
     if (!verified) {
-      const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+      const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
       if (row) await this.#ackManifestState(row, env.hash);
     }
     return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified };
@@ -367,6 +386,11 @@ export class Ingest {
   async #checkChain(q: Queryable, deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
     const rows = await q.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
       'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)', [deviceId, seq - 1, seq, seq + 1]);
+    this.#checkNeighbours(rows, deviceId, seq, hash, prevHash);
+  }
+
+  #checkNeighbours(rows: readonly { manifest_hash: string; seq: number; prev_hash: string; device_id?: string }[], deviceId: string, seq: number, hash: string, prevHash: string): void {
+    rows = rows.filter((r) => r.device_id === undefined || r.device_id === deviceId);
     const at = (s: number) => rows.find((r) => r.seq === s);
     const fork = (why: string, other: string) => new Reject('CHAIN_FORK', why, {
       kind: 'CHAIN_FORK', deviceId, subject: `seq ${seq}`,
@@ -390,13 +414,15 @@ export class Ingest {
   async #info(hash: string): Promise<ManifestInfo | null> {
     const hit = this.#manifests.get(hash);
     if (hit && hit.state !== 'RECEIVED') return hit;
-    const row = await this.#o.db.get<ManifestRow>('SELECT * FROM manifests WHERE manifest_hash = ?', [hash]);
+    const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
     if (!row) return null;
     if (hit) {
       hit.state = row.state;
       return hit;
     }
-    const env = openEnvelope(row.envelope, { maxBytes: this.#o.maxEnvelopeBytes });
+    const stored = await this.#o.db.get<{ envelope: Buffer }>('SELECT envelope FROM manifests WHERE manifest_hash = ?', [hash]);
+    if (!stored) return null;
+    const env = openEnvelope(stored.envelope, { maxBytes: this.#o.maxEnvelopeBytes });
     const m = pb.ClipManifest.decode(env.body);
     const info: ManifestInfo = {
       hash, deviceId: row.device_id, state: row.state, chunkSize: row.chunk_size, chunkCount: row.chunk_count, byteLength: row.byte_length,
@@ -473,7 +499,7 @@ export class Ingest {
         { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} does not match the signed manifest; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
     }
     await this.#o.store.stageChunk(hash, idx, c.data);
-    const ins = await this.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]));
+    const ins = await this.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]), { savepoint: false });
     this.#count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
     const verified = await this.#maybeComplete(hash);
     return { status: ins.changes === 1 ? 'accepted' : 'duplicate', type: 'ClipChunk', deviceId, hash, ...(verified ? { verified } : {}) } as IngestResult;
