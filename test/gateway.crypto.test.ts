@@ -7,6 +7,8 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ED25519_ORDER, trustPublicKey, verifyStrict } from '../proto/ed25519.js';
 import { CryptoPool } from '../gateway/ingest/crypto-pool.js';
+import { merkleRoot } from '../proto/merkle.js';
+import { pseudoRandomBytes } from './helpers.js';
 
 function keyPair() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -53,6 +55,19 @@ describe('crypto worker pool', () => {
       expect(verifyStrict(a.trusted, msgs[i]!, s)).toBe(true);
       expect(verifyStrict(b.trusted, msgs[i]!, s)).toBe(false);
     });
+  });
+
+  it('checks Merkle roots exactly as proto/merkle.ts computes them', async () => {
+    const cases = Array.from({ length: 41 }, (_, n) => {
+      const leaves = Array.from({ length: n }, (_, i) => pseudoRandomBytes(32, n * 100 + i + 1));
+      return { leaves, root: merkleRoot(leaves) };
+    });
+    expect(await Promise.all(cases.map((c) => pool.merkleMatches(c.leaves, c.root)))).toEqual(cases.map(() => true));
+    const wrong = cases.map((c) => { const r = Buffer.from(c.root); r[5] = r[5]! ^ 1; return pool.merkleMatches(c.leaves, r); });
+    expect(await Promise.all(wrong)).toEqual(cases.map(() => false));
+    const swapped = cases[7]!.leaves.slice().reverse();
+    expect(await pool.merkleMatches(swapped, cases[7]!.root)).toBe(false);
+    expect(await pool.merkleMatches([Buffer.alloc(31)], merkleRoot([Buffer.alloc(31)]))).toBe(false);
   });
 
   it('refuses to sign without a key, and refuses work once closed', async () => {

@@ -26,7 +26,7 @@ import { silentLogger } from '../gateway/api/http.js';
 import { signerFromSeed } from '../device/custody/keys.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, tempDir } from './helpers.js';
+import { pseudoRandomBytes, tempDir, until } from './helpers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 const MINUTE = 60_000;
@@ -48,15 +48,6 @@ const WEAK_KEYS: [string, RegExp][] = [
 /** A device key nobody else in this file uses. */
 const keyOf = (seed: number) => signerFromSeed(pseudoRandomBytes(32, seed));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The FleetError a call was refused with (fails the test if it was not refused with one). */
 async function refusal(p: Promise<unknown>): Promise<FleetError> {

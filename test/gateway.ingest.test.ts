@@ -273,6 +273,10 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     m.byteLength = 999_999; // chunk hashes no longer fit the length
     const bad = sealEnvelope('ClipManifest', pb.ClipManifest.encode(m).finish(), h.dock.key).bytes;
     expect(await h.send('manifest', bad)).toMatchObject({ status: 'rejected', reason: 'MANIFEST_INCONSISTENT' });
+    const m2 = pb.ClipManifest.decode(openEnvelope(clip.manifest).body);
+    m2.merkleRoot = Buffer.alloc(32, 0xab); // a root the chunk hashes do not produce
+    const badRoot = sealEnvelope('ClipManifest', pb.ClipManifest.encode(m2).finish(), h.dock.key).bytes;
+    expect(await h.send('manifest', badRoot)).toMatchObject({ status: 'rejected', reason: 'MANIFEST_INCONSISTENT', detail: 'merkle_root does not match the chunk hashes' });
     expect(h.acks().at(-1)).toMatchObject({ kind: pb.AckKind.ACK_KIND_REJECTED });
     const signedChunk = sealEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: clip.hash, index: 0, data: clip.chunks[0]! }).finish(), h.dock.key).bytes;
     expect((await h.send('chunk', signedChunk)).status).toBe('rejected');

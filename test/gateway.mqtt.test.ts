@@ -16,17 +16,8 @@ import { silentLogger } from '../gateway/api/http.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A dock's MQTT side for tests: publishes signed messages and collects the gateway's acks. */
 class MqttDock {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { pseudoRandomBytes } from '../scripts/bench/harness.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const BWC = join(ROOT, 'dist', 'scripts', 'bwc.js');
@@ -23,16 +24,17 @@ export function tempDir(prefix = 'bwc-test-'): string {
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-export function pseudoRandomBytes(length: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
+export { pseudoRandomBytes };
+
+/** Polls `fn` until it returns something truthy; fails naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
-  return out;
 }
 
 export function writeClip(dir: string, name: string, length: number, seed = 1): string {

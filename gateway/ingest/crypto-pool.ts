@@ -1,7 +1,7 @@
 /**
- * Ed25519 on worker threads for the gateway: ingest's strict verifications and the gateway's ack
- * signatures are the two costs every manifest pays, so they run beside the main thread (which
- * decodes, checks and writes). Requests made in one turn of the event loop travel together, one
+ * Ed25519 and Merkle roots on worker threads for the gateway: ingest's strict verifications, the
+ * manifests' Merkle-root checks and the gateway's ack signatures are the CPU every manifest costs,
+ * so they run beside the main thread (which decodes, checks and writes). Requests made in one turn of the event loop travel together, one
  * message per worker per batch, so the hand-off costs little per signature.
  *
  * The main thread still decides whom to trust: keys reach the pool only after `trustPublicKey`
@@ -15,13 +15,17 @@ import type { TrustedKey } from '../../proto/ed25519.js';
 interface Pending {
   verify: { key: Buffer; msg: Uint8Array; sig: Uint8Array; resolve: (ok: boolean) => void; reject: (e: Error) => void }[];
   sign: { msg: Uint8Array; resolve: (sig: Buffer) => void; reject: (e: Error) => void }[];
+  merkle: { leaves: readonly Uint8Array[]; root: Uint8Array; resolve: (ok: boolean) => void; reject: (e: Error) => void }[];
 }
+
+const empty = (): Pending => ({ verify: [], sign: [], merkle: [] });
 
 interface Reply {
   id: number;
   verified: Uint8Array;
   /** 64 bytes per signature, in request order. */
   sigs: Uint8Array;
+  merkleOk: Uint8Array;
 }
 
 /**
@@ -29,12 +33,13 @@ interface Reply {
  * each message to sign. `offsets` holds, per item, its start and its message length; a short or
  * long signature is marked by a length ≠ 64 in `sigLens` so the worker refuses it.
  */
-function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify: number; nSign: number } {
+function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify: number; nSign: number; nMerkle: number } {
   let size = 0;
   for (const v of batch.verify) size += 96 + v.msg.byteLength;
   for (const s of batch.sign) size += s.msg.byteLength;
+  for (const m of batch.merkle) size += 32 + 32 * m.leaves.length;
   const data = new Uint8Array(size);
-  const offsets = new Uint32Array((batch.verify.length + batch.sign.length) * 3);
+  const offsets = new Uint32Array((batch.verify.length + batch.sign.length + batch.merkle.length) * 3);
   let at = 0;
   let o = 0;
   for (const v of batch.verify) {
@@ -53,7 +58,19 @@ function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify
     data.set(s.msg, at);
     at += s.msg.byteLength;
   }
-  return { data, offsets, nVerify: batch.verify.length, nSign: batch.sign.length };
+  for (const m of batch.merkle) {
+    // A leaf or root that is not 32 bytes cannot match: mark it so the worker answers false.
+    const wellFormed = m.root.byteLength === 32 && m.leaves.every((l) => l.byteLength === 32);
+    offsets[o++] = at;
+    offsets[o++] = m.leaves.length;
+    offsets[o++] = wellFormed ? 1 : 0;
+    if (wellFormed) {
+      data.set(m.root, at);
+      m.leaves.forEach((l, i) => data.set(l, at + 32 + 32 * i));
+    }
+    at += 32 + 32 * m.leaves.length;
+  }
+  return { data, offsets, nVerify: batch.verify.length, nSign: batch.sign.length, nMerkle: batch.merkle.length };
 }
 
 const MAX_BATCH = 32;
@@ -62,7 +79,7 @@ export class CryptoPool {
   readonly #workers: { w: Worker; inflight: Map<number, Pending> }[] = [];
   #next = 0;
   #id = 0;
-  #pending: Pending = { verify: [], sign: [] };
+  #pending: Pending = empty();
   #scheduled = false;
   #closed = false;
 
@@ -87,6 +104,14 @@ export class CryptoPool {
     });
   }
 
+  /** True when `root` is the RFC 6962 Merkle Tree Hash of `leaves` (a manifest's chunk hashes). */
+  merkleMatches(leaves: readonly Uint8Array[], root: Uint8Array): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#pending.merkle.push({ leaves, root, resolve, reject });
+      this.#schedule();
+    });
+  }
+
   /** The gateway's signature over `msg`. */
   sign(msg: Uint8Array): Promise<Buffer> {
     return new Promise((resolve, reject) => {
@@ -105,11 +130,12 @@ export class CryptoPool {
     this.#scheduled = false;
     if (this.#closed) {
       this.#fail(new Map([[0, this.#pending]]), new Error('crypto pool is closed'));
-      this.#pending = { verify: [], sign: [] };
+      this.#pending = empty();
       return;
     }
-    while (this.#pending.verify.length > 0 || this.#pending.sign.length > 0) {
-      const batch: Pending = { verify: this.#pending.verify.splice(0, MAX_BATCH), sign: this.#pending.sign.splice(0, MAX_BATCH) };
+    const p = this.#pending;
+    while (p.verify.length > 0 || p.sign.length > 0 || p.merkle.length > 0) {
+      const batch: Pending = { verify: p.verify.splice(0, MAX_BATCH), sign: p.sign.splice(0, MAX_BATCH), merkle: p.merkle.splice(0, MAX_BATCH) };
       const entry = this.#workers[this.#next++ % this.#workers.length]!;
       const id = ++this.#id;
       entry.inflight.set(id, batch);
@@ -126,6 +152,7 @@ export class CryptoPool {
     if (!batch) return;
     inflight.delete(r.id);
     batch.verify.forEach((v, i) => v.resolve(r.verified[i] === 1));
+    batch.merkle.forEach((m, i) => m.resolve(r.merkleOk[i] === 1));
     const sigs = Buffer.from(r.sigs.buffer, r.sigs.byteOffset, r.sigs.byteLength);
     batch.sign.forEach((s, i) => {
       if (sigs.byteLength >= (i + 1) * 64) s.resolve(sigs.subarray(i * 64, (i + 1) * 64));
@@ -138,6 +165,7 @@ export class CryptoPool {
     for (const batch of inflight.values()) {
       batch.verify.forEach((v) => v.reject(e));
       batch.sign.forEach((s) => s.reject(e));
+      batch.merkle.forEach((m) => m.reject(e));
     }
     inflight.clear();
   }

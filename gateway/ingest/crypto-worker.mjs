@@ -1,9 +1,11 @@
-// Ed25519 for the gateway's ingest, on a worker thread (gateway/ingest/crypto-pool.ts): strict
-// verification (S < L, then node:crypto) of batches of messages against keys that the main
-// thread has already checked (trustPublicKey), and signing with the gateway key. Plain
+// Ed25519 and Merkle roots for the gateway's ingest, on a worker thread (gateway/ingest/crypto-pool.ts):
+// strict verification (S < L, then node:crypto) of batches of messages against keys that the main
+// thread has already checked (trustPublicKey), signing with the gateway key, and RFC 6962 roots
+// (proto/merkle-core.mjs, the same code proto/merkle.ts uses). Plain
 // JavaScript so it runs from source and from dist.
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
+import { merkleRoot } from '../../proto/merkle-core.mjs';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
@@ -33,8 +35,9 @@ function keyObject(raw) {
   return k;
 }
 
-// A batch arrives packed (crypto-pool.ts `pack`): offsets holds [start, message length, signature
-// length] per item, verifications first, then messages to sign.
+// A batch arrives packed (crypto-pool.ts `pack`): offsets holds three numbers per item —
+// verifications [start, message length, signature length], then messages to sign [start, length,
+// 0], then Merkle checks [start, leaf count, well-formed] over root ‖ leaves.
 parentPort.on('message', (m) => {
   const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
   const verified = new Uint8Array(m.nVerify);
@@ -56,5 +59,15 @@ parentPort.on('message', (m) => {
       sigs.set(sign(null, data.subarray(m.offsets[k], m.offsets[k] + m.offsets[k + 1]), signKey), j * 64);
     }
   }
-  parentPort.postMessage({ id: m.id, verified, sigs }, [verified.buffer, sigs.buffer]);
+  const merkleOk = new Uint8Array(m.nMerkle);
+  for (let j = 0; j < m.nMerkle; j++) {
+    const k = (m.nVerify + m.nSign + j) * 3;
+    const at = m.offsets[k];
+    const count = m.offsets[k + 1];
+    if (m.offsets[k + 2] !== 1) continue;
+    const leaves = [];
+    for (let i = 0; i < count; i++) leaves.push(data.subarray(at + 32 + 32 * i, at + 64 + 32 * i));
+    merkleOk[j] = merkleRoot(leaves).equals(data.subarray(at, at + 32)) ? 1 : 0;
+  }
+  parentPort.postMessage({ id: m.id, verified, sigs, merkleOk }, [verified.buffer, sigs.buffer, merkleOk.buffer]);
 });

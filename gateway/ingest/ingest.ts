@@ -93,7 +93,10 @@ export interface IngestOptions {
   now?: () => number;
   keys?: DeviceKeys;
   /** Strict verification elsewhere (crypto-pool.ts); default: on this thread with verifyStrict. */
-  verifier?: { verify(key: TrustedKey, msg: Uint8Array, sig: Uint8Array): Promise<boolean> };
+  verifier?: {
+    verify(key: TrustedKey, msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
+    merkleMatches(leaves: readonly Uint8Array[], root: Uint8Array): Promise<boolean>;
+  };
 }
 
 export type IngestResult =
@@ -320,7 +323,10 @@ export class Ingest {
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'UNSUPPORTED_VERSION' });
       throw new Reject('UNSUPPORTED_VERSION', `manifest schema version ${m.schemaVersion} is not ${MANIFEST_SCHEMA_VERSION}`);
     }
-    const problems = manifestProblems({ envelope: env, manifest: m });
+    const problems = manifestProblems({ envelope: env, manifest: m }, { merkle: !this.#o.verifier });
+    if (problems.length === 0 && this.#o.verifier && m.merkleRoot.byteLength === 32 && !(await this.#o.verifier.merkleMatches(m.chunkSha256, m.merkleRoot))) {
+      problems.push('merkle_root does not match the chunk hashes');
+    }
     if (problems.length > 0) {
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: `MANIFEST_INCONSISTENT: ${problems[0]}` });
       throw new Reject('MANIFEST_INCONSISTENT', problems.join('; '),

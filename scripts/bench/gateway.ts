@@ -44,7 +44,7 @@ import { Fleet } from '../../gateway/fleet/registry.js';
 import { Alerts } from '../../gateway/fleet/alerts.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from '../../gateway/signer.js';
 import {
-  BenchCheckError, MiB, interleave, now, quantile, row, timeLoop,
+  BenchCheckError, MiB, interleave, now, pseudoRandomBytes, quantile, row, timeLoop,
   type BenchContext, type BenchRow, type Benchmark, type Contender,
 } from './harness.js';
 
@@ -88,18 +88,6 @@ function settings(): Settings {
 // The docks and their manifests
 // ---------------------------------------------------------------------------------------------
 
-/** Deterministic bytes (xorshift32), so every run ingests the same manifests. */
-function pseudoRandom(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /**
  * A dock key that signs with node:crypto. Ed25519 is deterministic, so the signatures are the
@@ -136,7 +124,7 @@ export function buildCorpus(total: number, dockCount: number): Corpus {
   const t0 = now();
   const docks = Array.from({ length: dockCount }, (_, d) => {
     const deviceId = `dock-bench-${String(d + 1).padStart(2, '0')}`;
-    const signer = dockSigner(pseudoRandom(32, 0x5eed + d));
+    const signer = dockSigner(pseudoRandomBytes(32, 0x5eed + d));
     return { deviceId, signer, trusted: trustPublicKey(signer.publicKey, `key of ${deviceId}`) };
   });
   const chains = docks.map(() => ({ seq: 0, prev: null as Buffer | null }));
@@ -150,7 +138,7 @@ export function buildCorpus(total: number, dockCount: number): Corpus {
     // 4–16 chunks of 1 MiB, the last one partial: clips of about 3.1 to 16 MiB, all sizes mixed.
     const chunkCount = 4 + ((i * 7 + d) % 13);
     const byteLength = (chunkCount - 1) * MiB + 1 + ((i * 104_729) % MiB);
-    const chunkHashes = Array.from({ length: chunkCount }, (_, c) => sha256(pseudoRandom(8, i * 31 + c + 1)));
+    const chunkHashes = Array.from({ length: chunkCount }, (_, c) => sha256(pseudoRandomBytes(8, i * 31 + c + 1)));
     const startedAtMs = base + i * 90_000;
     const clipId = `clip-${dock.deviceId}-${chain.seq}`;
     const facts: ClipFacts = {
@@ -168,7 +156,7 @@ export function buildCorpus(total: number, dockCount: number): Corpus {
       },
     };
     const digest = {
-      byteLength, sha256: sha256(pseudoRandom(8, 0xc11b + i)), chunkSize: MiB, chunks: chunkHashes, merkleRoot: merkleRoot(chunkHashes),
+      byteLength, sha256: sha256(pseudoRandomBytes(8, 0xc11b + i)), chunkSize: MiB, chunks: chunkHashes, merkleRoot: merkleRoot(chunkHashes),
     };
     const signed = signManifest(facts, digest, { deviceId: dock.deviceId, fleet: FLEET, seq: chain.seq, prevManifestHash: chain.prev }, dock.signer,
       { createdAtMs: startedAtMs + 120_000, manifestId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}` });

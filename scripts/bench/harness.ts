@@ -174,6 +174,19 @@ export class RssSampler {
   }
 }
 
+/** Deterministic pseudo-random bytes (xorshift32): benchmarks and tests repeat exactly. */
+export function pseudoRandomBytes(length: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
 
