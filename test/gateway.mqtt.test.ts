@@ -157,6 +157,27 @@ describe('gateway behind Mosquitto', () => {
   });
 });
 
+describe('gateway speaking MQTT 5 to Mosquitto', () => {
+  it('verifies a clip from a dock that speaks MQTT 3.1.1 while the gateway speaks MQTT 5', async () => {
+    const mosq = await startMosquitto();
+    const gw = await startGateway({ config: config(tempDir(), { mqtt: { url: mosq.url, protocolVersion: 5 } }), log: silentLogger });
+    try {
+      const dock = new TestDock('dock-5', 'f1', 55);
+      await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
+      const d = await MqttDock.connect(mosq.url, dock);
+      const key = trustPublicKey(gw.signer.publicKey);
+      const clip = dock.clip(20_000, { chunkSize: 4096 });
+      await d.offload(clip, [key]);
+      await until('VERIFIED ack', () => d.verifiedAcks(clip, [key]).length === 1);
+      expect(gw.ingest.counters.verified).toBe(1);
+      await d.client.endAsync();
+    } finally {
+      await gw.stop();
+      await mosq.stop();
+    }
+  }, 30_000);
+});
+
 describe('two gateways, one Mosquitto with shared subscriptions, one PostgreSQL', () => {
   let mosq: TestMosquitto;
   let pg: TestPostgres;
