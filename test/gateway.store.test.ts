@@ -4,6 +4,7 @@
  * PostgreSQL's retries, advisory-locked migrations and URL handling). PostgreSQL is a real,
  * throw-away cluster started for this file.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -351,5 +352,72 @@ describe('gateway store on PostgreSQL', () => {
     const db = await openMigrated(postgres);
     expect(await db.get('SELECT CAST(? AS BIGINT) AS n', ['42'])).toEqual({ n: 42 });
     expect(pg.types.getTypeParser(20, 'text')('42')).toBe('42');
+  });
+});
+
+describe('SQLite writes resolve only once durable', () => {
+  /** An fsync the test releases by hand, recording what each one covered. */
+  function manualFsync() {
+    const calls: { release: () => void; fail: (e: Error) => void }[] = [];
+    const fsyncWal = (_wal: string) => new Promise<void>((resolve, reject) => { calls.push({ release: resolve, fail: reject }); });
+    return { calls, fsyncWal };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('holds a write until an fsync that started after it has finished, and lets concurrent writes share one', async () => {
+    const { calls, fsyncWal } = manualFsync();
+    const db = openSqlite(join(tempDir(), 'durable.db'), { fsyncWal });
+    const create = db.run('CREATE TABLE t (x INTEGER)');
+    await settle();
+    calls.shift()!.release();
+    await create;
+    let first = false;
+    const w1 = db.run('INSERT INTO t (x) VALUES (1)').then(() => { first = true; });
+    await settle();
+    expect(calls).toHaveLength(1);
+    expect(first).toBe(false);
+    // Two more writes while that fsync runs: they need the next one, and share it.
+    let second = 0;
+    const w2 = db.run('INSERT INTO t (x) VALUES (2)').then(() => { second++; });
+    const w3 = db.tx(async (q) => { await q.run('INSERT INTO t (x) VALUES (3)'); }).then(() => { second++; });
+    await settle();
+    expect(second).toBe(0);
+    calls.shift()!.release();
+    await w1;
+    expect(first).toBe(true);
+    await settle();
+    expect(second).toBe(0);
+    expect(calls).toHaveLength(1);
+    calls.shift()!.release();
+    await Promise.all([w2, w3]);
+    expect(second).toBe(2);
+    // Reads need no fsync.
+    expect(await db.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
+    expect(calls).toHaveLength(0);
+    await db.close();
+  });
+
+  it('rejects the writes an fsync failed to cover, naming the cause', async () => {
+    const { calls, fsyncWal } = manualFsync();
+    const db = openSqlite(join(tempDir(), 'eio.db'), { fsyncWal });
+    const create = db.run('CREATE TABLE t (x INTEGER)');
+    await settle();
+    calls.shift()!.release();
+    await create;
+    const w = db.run('INSERT INTO t (x) VALUES (1)');
+    await settle();
+    calls.shift()!.fail(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    await expect(w).rejects.toThrow(/cannot make the write durable \(fsync of the WAL failed: EIO: i\/o error\)/);
+    await db.close();
+  });
+
+  it('syncs the real WAL file by default', async () => {
+    const path = join(tempDir(), 'real.db');
+    const db = openSqlite(path);
+    await db.run('CREATE TABLE t (x INTEGER)');
+    await db.run('INSERT INTO t (x) VALUES (1)');
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(await db.get('PRAGMA synchronous')).toEqual({ synchronous: 1 });
+    await db.close();
   });
 });
