@@ -35,6 +35,8 @@ export interface EmbeddedBroker {
   readonly url: string;
   /** Connection refusals and ACL denials, by reason. */
   readonly denied: Record<string, number>;
+  /** Ends a device's session now (after decommission); false if it is not connected. */
+  disconnect(deviceId: string): boolean;
   close(): Promise<void>;
 }
 
@@ -133,6 +135,12 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     port,
     url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     denied,
+    disconnect: (deviceId) => {
+      const client = (aedes as unknown as { clients: Record<string, { close(cb?: () => void): void } | undefined> }).clients[deviceId];
+      if (!client || roles.get(deviceId)?.kind !== 'device') return false;
+      client.close();
+      return true;
+    },
     close: () => new Promise<void>((resolve) => {
       aedes.close(() => server.close(() => resolve()));
     }),

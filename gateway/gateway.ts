@@ -150,7 +150,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         },
       },
     });
-    fleet.onTrustChanged = (id) => ingest.keys.forget(id);
+    fleet.onTrustChanged = (id, status) => {
+      ingest.keys.forget(id);
+      // A decommissioned device keeps no session on the embedded broker (an external broker's ACL is the operator's).
+      if (status === 'decommissioned' && broker?.disconnect(id)) log.info({ deviceId: id }, `mqtt: ended the session of decommissioned device ${id}`);
+    };
     fleet.onAssignmentsChanged = async () => {
       const assignments = await fleet.assignmentsForDocks();
       for (const d of await fleet.devices()) {

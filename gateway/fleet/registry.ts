@@ -94,7 +94,7 @@ export class Fleet {
   /** Called when the set of current assignments changes, to push them to the docks. */
   onAssignmentsChanged: (() => Promise<void>) | null = null;
   /** Called after a device is enrolled or decommissioned (key caches). */
-  onTrustChanged: ((deviceId: string) => void) | null = null;
+  onTrustChanged: ((deviceId: string, status: 'enrolled' | 'decommissioned') => void) | null = null;
 
   constructor(options: { db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds> }) {
     this.#db = options.db;
@@ -143,7 +143,7 @@ export class Fleet {
         [deviceId, this.fleet, now, by, hashToken(mqttPassword)]);
       await q.run('INSERT INTO device_keys (key_id, device_id, public_key, valid_from) VALUES (?, ?, ?, ?)', [keyId, deviceId, Buffer.from(publicKey), now]);
     });
-    this.onTrustChanged?.(deviceId);
+    this.onTrustChanged?.(deviceId, 'enrolled');
     return { deviceId, keyId, mqttUsername: deviceId, mqttPassword };
   }
 
@@ -193,7 +193,7 @@ export class Fleet {
       await q.run(`UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, decommissioned_by = ?, online = 0 WHERE device_id = ?`, [now, by, deviceId]);
       await q.run('UPDATE device_keys SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL', [now, deviceId]);
     });
-    this.onTrustChanged?.(deviceId);
+    this.onTrustChanged?.(deviceId, 'decommissioned');
   }
 
   async device(deviceId: string): Promise<DeviceRow | undefined> {

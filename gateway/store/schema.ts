@@ -214,4 +214,12 @@ CREATE TABLE gateway_seq (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'at most one open assignment per camera',
+    sql: `
+-- Two operators assigning one camera at once must not leave it with two officers.
+CREATE UNIQUE INDEX camera_assignments_open ON camera_assignments(camera_serial) WHERE to_at IS NULL;
+`,
+  },
 ];
