@@ -259,19 +259,35 @@ export class Ingest {
       throw new Reject('KEY_MISMATCH', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not a key enrolled for ${deviceId}`,
         { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} for ${deviceId} signed by an unknown key ${env.keyId.slice(0, 16)}…`, dedupeKey: `BAD_SIGNATURE|${deviceId}|${env.keyId}` });
     }
-    const valid = this.#o.verifier ? await this.#o.verifier.verify(key, env.signedInput, env.sig) : verifyStrict(key, env.signedInput, env.sig);
+    // With worker threads, the signature check and a manifest's Merkle-root check travel to the
+    // worker together (one round trip), so the body is decoded while the signature is checked.
+    // Nothing decoded is used, nor any decoding error reported, unless the signature verified.
+    const verifier = this.#o.verifier;
+    const verifying = verifier ? verifier.verify(key, env.signedInput, env.sig) : null;
+    let body: { header?: bwc.v1.IHeader | null } | null = null;
+    let decodeError: Error | null = null;
+    try {
+      body = (pb as unknown as Record<string, { decode(b: Uint8Array): { header?: bwc.v1.IHeader | null } }>)[env.type]!.decode(env.body);
+    } catch (e) {
+      decodeError = e as Error;
+    }
+    let merkle: Promise<boolean> | null = null;
+    if (verifier && body && env.type === 'ClipManifest') {
+      const m = body as bwc.v1.ClipManifest;
+      if (m.merkleRoot.byteLength === 32) {
+        merkle = verifier.merkleMatches(m.chunkSha256, m.merkleRoot);
+        merkle.catch(() => {}); // awaited below when it matters; a refusal before then must not leave it unhandled
+      }
+    }
+    const valid = verifying ? await verifying : verifyStrict(key, env.signedInput, env.sig);
     if (!valid) {
       throw new Reject('BAD_SIGNATURE', `${env.type} signature does not verify`,
         { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} from ${deviceId} with a signature that does not verify`, dedupeKey: `BAD_SIGNATURE|${deviceId}` });
     }
     this.counters.verifyMs.push(performance.now() - t0);
     if (this.counters.verifyMs.length > 10_000) this.counters.verifyMs.splice(0, 5_000);
-    // Only now is the body worth decoding.
-    let body: { header?: bwc.v1.IHeader | null };
-    try {
-      body = (pb as unknown as Record<string, { decode(b: Uint8Array): { header?: bwc.v1.IHeader | null } }>)[env.type]!.decode(env.body);
-    } catch (e) {
-      throw new Reject('UNDECODABLE_BODY', `${env.type} body cannot be decoded: ${(e as Error).message}`,
+    if (!body) {
+      throw new Reject('UNDECODABLE_BODY', `${env.type} body cannot be decoded: ${decodeError?.message ?? 'unknown'}`,
         { kind: 'MALFORMED_MESSAGE', deviceId, message: `a signed ${env.type} from ${deviceId} whose body cannot be decoded`, dedupeKey: `MALFORMED|${deviceId}|BODY` });
     }
     const h = body.header;
@@ -281,7 +297,7 @@ export class Ingest {
     }
     const seq = Number(h.seq ?? 0);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Reject('SEQ_INVALID', `seq ${String(h.seq)} is not 1 or more`);
-    if (env.type === 'ClipManifest') return this.#manifest(deviceId, env, raw, body as bwc.v1.ClipManifest, seq);
+    if (env.type === 'ClipManifest') return this.#manifest(deviceId, env, raw, body as bwc.v1.ClipManifest, seq, merkle);
     return this.#message(deviceId, env, raw, body, seq);
   }
 
@@ -316,17 +332,16 @@ export class Ingest {
 
   // ── manifests ─────────────────────────────────────────────────────────────────────────────
 
-  async #manifest(deviceId: string, env: OpenedEnvelope, raw: Buffer, m: bwc.v1.ClipManifest, seq: number): Promise<IngestResult> {
+  /** `merkle`: the Merkle-root check already under way on a worker, if any. */
+  async #manifest(deviceId: string, env: OpenedEnvelope, raw: Buffer, m: bwc.v1.ClipManifest, seq: number, merkle: Promise<boolean> | null): Promise<IngestResult> {
     const hash = toHex(env.hash);
     const now = this.#o.now();
     if (m.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'UNSUPPORTED_VERSION' });
       throw new Reject('UNSUPPORTED_VERSION', `manifest schema version ${m.schemaVersion} is not ${MANIFEST_SCHEMA_VERSION}`);
     }
-    const problems = manifestProblems({ envelope: env, manifest: m }, { merkle: !this.#o.verifier });
-    if (problems.length === 0 && this.#o.verifier && m.merkleRoot.byteLength === 32 && !(await this.#o.verifier.merkleMatches(m.chunkSha256, m.merkleRoot))) {
-      problems.push('merkle_root does not match the chunk hashes');
-    }
+    const problems = manifestProblems({ envelope: env, manifest: m }, { merkle: merkle === null });
+    if (merkle && !(await merkle) && problems.length === 0) problems.push('merkle_root does not match the chunk hashes');
     if (problems.length > 0) {
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: `MANIFEST_INCONSISTENT: ${problems[0]}` });
       throw new Reject('MANIFEST_INCONSISTENT', problems.join('; '),
