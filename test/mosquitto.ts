@@ -60,12 +60,16 @@ export async function startMosquitto(): Promise<TestMosquitto> {
   const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  // A test file that never calls stop() (a hook that timed out) must not leave a broker behind.
+  const reap = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  process.once('exit', reap);
   await waitForPort(port, proc, () => err);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     stop: () => new Promise<void>((resolve) => {
       if (proc.exitCode !== null) return resolve();
+      process.off('exit', reap);
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');
     }),
