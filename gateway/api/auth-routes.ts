@@ -11,7 +11,8 @@
  * | `DELETE /tokens/:id` | the token's owner, or admin |
  */
 import { z } from 'zod';
-import { Auth, ROLES, type AuthUser, type User } from './auth.js';
+import { Auth, type AuthUser, type User } from './auth.js';
+import { ROLES } from './roles.js';
 import { HttpError, type ApiServer } from './http.js';
 
 const Login = z.strictObject({

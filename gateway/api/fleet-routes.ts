@@ -23,7 +23,7 @@ import type { Alerts } from '../fleet/alerts.js';
 import { ALERT_KINDS } from '../fleet/alerts.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { HttpError, type ApiServer } from './http.js';
-import type { Role } from './auth.js';
+import type { Role } from './roles.js';
 
 const OPERATORS: readonly Role[] = ['operator', 'admin'];
 const RESPONDERS: readonly Role[] = ['operator', 'supervisor', 'admin'];

@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
-import type { AuthUser, Role } from './auth.js';
+import type { AuthUser } from './auth.js';
+import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
