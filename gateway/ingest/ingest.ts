@@ -21,88 +21,16 @@ import { pb, type bwc } from '../../proto/wire.js';
 import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
 import { isWireError } from '../../proto/errors.js';
 import { parseTopic, deviceTopic, type DockKind } from '../../proto/topics.js';
-import { verifyStrict, type TrustedKey } from '../../proto/ed25519.js';
+import { verifyStrict } from '../../proto/ed25519.js';
 import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.js';
 import { bytesEqual, sha256, toHex } from '../../proto/bytes.js';
 import { decisionToJson } from '../../proto/decision.js';
-import type { Db, Queryable } from '../store/db.js';
-import type { ClipStore } from './clip-store.js';
+import type { Queryable } from '../store/db.js';
 import { DeviceKeys } from './device-keys.js';
 import { TxBatcher, UnitRefusal } from './batcher.js';
-
-/** Why a message was refused; each is a counter (`bwc_ingest_rejected_total{reason}`). */
-export const REJECT_REASONS = [
-  'BAD_TOPIC', 'WRONG_FLEET', 'WRONG_DIRECTION', 'TOO_LARGE', 'EMPTY', 'UNDECODABLE', 'TRUNCATED', 'NON_CANONICAL',
-  'BAD_TYPE', 'TYPE_TOPIC_MISMATCH', 'UNKNOWN_DEVICE', 'DECOMMISSIONED', 'NOT_SIGNED', 'KEY_MISMATCH', 'BAD_SIGNATURE',
-  'UNDECODABLE_BODY', 'ID_MISMATCH', 'SEQ_INVALID', 'SEQ_REUSED', 'CHAIN_FORK', 'UNSUPPORTED_VERSION',
-  'MANIFEST_INCONSISTENT', 'CHUNK_SIZE_TOO_LARGE', 'CHUNK_UNKNOWN_MANIFEST', 'CHUNK_DEVICE_MISMATCH', 'CHUNK_BAD_INDEX',
-  'CHUNK_BAD_LENGTH', 'CHUNK_HASH_MISMATCH', 'CLIP_HASH_MISMATCH', 'STORE_FAILED',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
-
-/** The alerts ingest raises; the fleet stores them (gateway/fleet/alerts.ts has the same kinds). */
-export type IngestAlertKind =
-  | 'UNKNOWN_DEVICE' | 'BAD_SIGNATURE' | 'ID_MISMATCH' | 'SEQ_REUSED' | 'CHAIN_FORK' | 'CHAIN_GAP'
-  | 'MALFORMED_MESSAGE' | 'CHUNK_REJECTED' | 'CLIP_REJECTED';
-
-export interface IngestAlert {
-  kind: IngestAlertKind;
-  message: string;
-  deviceId?: string | null;
-  subject?: string | null;
-  detail?: Record<string, unknown>;
-  dedupeKey?: string | null;
-}
-
-/** A verified, stored message for the fleet to apply. */
-export type FleetMessage =
-  | { type: 'Birth'; deviceId: string; hash: string; body: bwc.v1.Birth; receivedAt: number }
-  | { type: 'Death'; deviceId: string; hash: string; body: bwc.v1.Death; receivedAt: number }
-  | { type: 'Status'; deviceId: string; hash: string; body: bwc.v1.Status; receivedAt: number }
-  | { type: 'Event'; deviceId: string; hash: string; body: bwc.v1.Event; receivedAt: number }
-  | { type: 'Log'; deviceId: string; hash: string; body: bwc.v1.Log; receivedAt: number }
-  | { type: 'ClipManifest'; deviceId: string; hash: string; body: bwc.v1.ClipManifest; receivedAt: number }
-  | { type: 'ClipVerified'; deviceId: string; hash: string; cameraSerial: string; clipId: string; sha256: string; receivedAt: number };
-
-/** Seals gateway messages (the gateway key, a persisted per-type seq). */
-export interface GatewaySealer {
-  readonly gatewayId: string;
-  sealAck(ack: Omit<bwc.v1.Ack.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array>;
-  sealCommand(cmd: Omit<bwc.v1.Command.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array>;
-}
-
-export interface IngestSink {
-  publish(topic: string, payload: Uint8Array): Promise<void>;
-  alert(a: IngestAlert): Promise<void>;
-  /** Called after the message is durably stored (and before or while its ack is sent). */
-  accepted(m: FleetMessage): Promise<void>;
-}
-
-export interface IngestOptions {
-  db: Db;
-  store: ClipStore;
-  sealer: GatewaySealer;
-  sink: IngestSink;
-  fleet: string;
-  /** Largest envelope accepted from the broker. */
-  maxEnvelopeBytes?: number;
-  /** How long a chain gap must persist before it is raised (replicas see messages out of order). */
-  gapSettleMs?: number;
-  /** How long a replica may hold an assembly lease. */
-  leaseMs?: number;
-  now?: () => number;
-  keys?: DeviceKeys;
-  /** Strict verification elsewhere (crypto-pool.ts); default: on this thread with verifyStrict. */
-  verifier?: {
-    verify(key: TrustedKey, msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
-    merkleMatches(leaves: readonly Uint8Array[], root: Uint8Array): Promise<boolean>;
-  };
-}
-
-export type IngestResult =
-  | { status: 'accepted'; type: string; deviceId: string; hash?: string; verified?: boolean }
-  | { status: 'duplicate'; type: string; deviceId: string; hash?: string }
-  | { status: 'rejected'; reason: RejectReason; detail: string; type?: string; deviceId?: string };
+import {
+  type FleetMessage, type IngestAlert, type IngestCounters, type IngestOptions, type IngestResult, type RejectReason,
+} from './types.js';
 
 const KIND_TYPES: Record<DockKind, string> = {
   birth: 'Birth', death: 'Death', status: 'Status', event: 'Event', manifest: 'ClipManifest', chunk: 'ClipChunk', log: 'Log',
@@ -143,17 +71,6 @@ interface ManifestRow {
   reject_reason: string | null;
   lease_owner: string | null;
   lease_until: number | null;
-}
-
-export interface IngestCounters {
-  received: Record<string, number>;
-  accepted: Record<string, number>;
-  duplicates: Record<string, number>;
-  rejected: Partial<Record<RejectReason, number>>;
-  verified: number;
-  acksSent: number;
-  /** Verify latency samples (ms) since the last drain, for a histogram. */
-  verifyMs: number[];
 }
 
 class Reject extends UnitRefusal {
