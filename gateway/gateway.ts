@@ -90,7 +90,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const store = await new ClipStore(paths.clips).init();
     const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
     log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
-    const pool = c.ingest.cryptoThreads > 0 ? new CryptoPool(c.ingest.cryptoThreads, signer.keyObject) : null;
+    const { cryptoThreads, ...ingestOptions } = c.ingest;
+    const pool = cryptoThreads > 0 ? new CryptoPool(cryptoThreads, signer.keyObject) : null;
     if (pool) cleanups.push(() => pool.close());
     const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
     const metrics = new Metrics();
@@ -133,7 +134,6 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       });
     };
 
-    const { cryptoThreads: _threads, ...ingestOptions } = c.ingest;
     const ingest = new Ingest({
       db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}),
       sink: {

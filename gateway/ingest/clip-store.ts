@@ -11,6 +11,7 @@
  * before it writes and `assemble` checks the whole-file hash before the blob appears.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { hashClipFile } from '../../proto/clip-hash.js';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -166,24 +167,6 @@ export class ClipStore {
 
   /** SHA-256 of each `chunkSize` piece of a stored blob (to check a manifest against stored content). */
   async chunkHashesOf(sha256: string, chunkSize: number): Promise<Buffer[]> {
-    const fd = await open(this.blobPath(sha256), constants.O_RDONLY | constants.O_NOFOLLOW);
-    const out: Buffer[] = [];
-    try {
-      const buf = Buffer.allocUnsafe(chunkSize);
-      for (;;) {
-        let filled = 0;
-        while (filled < chunkSize) {
-          const { bytesRead } = await fd.read(buf, filled, chunkSize - filled, null);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-        if (filled === 0) break;
-        out.push(createHash('sha256').update(buf.subarray(0, filled)).digest());
-        if (filled < chunkSize) break;
-      }
-    } finally {
-      await fd.close();
-    }
-    return out;
+    return (await hashClipFile(this.blobPath(sha256), { chunkSize })).chunks;
   }
 }
