@@ -3,12 +3,11 @@
  * and `BWC_GATEWAY_*` environment variables override the file for the few settings deployments
  * change most (see gateway/README.md). Errors name the field and the file.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import YAML from 'yaml';
 import { firstIssue } from '../proto/schema-error.js';
+import { readConfigFile, setSetting } from '../proto/config-file.js';
 import { ID_PATTERN } from '../proto/topics.js';
 import { DEFAULT_THRESHOLDS } from './fleet/registry.js';
 
@@ -32,6 +31,8 @@ export const GatewayConfigSchema = z.object({
   mqtt: z.object({
     /** An external broker (mqtt://, mqtts://); none: the embedded broker. */
     url: z.string().url().optional(),
+    /** The broker URL docks are given at enrollment; default: the URL the gateway itself uses. */
+    publicUrl: z.string().url().optional(),
     username: z.string().optional(),
     password: z.string().optional(),
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
@@ -62,8 +63,29 @@ export const GatewayConfigSchema = z.object({
     storageLowBytes: z.number().int().nonnegative().default(DEFAULT_THRESHOLDS.storageLowBytes),
     uploadOverdueMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.uploadOverdueMs),
   }).strict().default({ ...DEFAULT_THRESHOLDS }),
+  /**
+   * The agency root key and what it signed for this gateway (DESIGN §4 "Who signs what", §8): files,
+   * read and checked at startup. Without them the gateway cannot enroll devices.
+   */
+  trust: z.object({
+    /** The agency root public key (public.hex or public.pem from `bwc authz keygen`). */
+    rootPublicKey: z.string().min(1).optional(),
+    /** This gateway's GatewayCertificate, signed by the root (`bwc authz sign-gateway-cert`). */
+    certificate: z.string().min(1).optional(),
+    /** The current root-signed policy bundle (`bwc authz sign-bundle`), pushed to docks. */
+    bundle: z.string().min(1).optional(),
+  }).strict().default({}),
   sweepIntervalMs: z.number().int().min(100).default(5000),
 }).strict().superRefine((c, ctx) => {
+  if (c.trust.certificate && !c.trust.rootPublicKey) {
+    ctx.addIssue({ code: 'custom', path: ['trust', 'certificate'], message: 'a certificate needs trust.rootPublicKey, the agency root key that signed it' });
+  }
+  if (c.trust.bundle && !c.trust.rootPublicKey) {
+    ctx.addIssue({ code: 'custom', path: ['trust', 'bundle'], message: 'a bundle needs trust.rootPublicKey, the agency root key that signed it' });
+  }
+  if (c.trust.rootPublicKey && !c.trust.certificate) {
+    ctx.addIssue({ code: 'custom', path: ['trust', 'certificate'], message: "is required with trust.rootPublicKey: this gateway's certificate signed by that root (bwc authz sign-gateway-cert)" });
+  }
   if (c.mqtt.shared && !c.mqtt.url) {
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'shared'], message: 'shared subscriptions need an external broker (mqtt.url): the embedded aedes broker does not deliver $share subscriptions' });
   }
@@ -87,30 +109,15 @@ export function parseGatewayConfig(raw: unknown, source = 'configuration'): Gate
 
 /** Reads a YAML/JSON config file (or none), then the environment overrides. */
 export function loadGatewayConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  let raw: Record<string, unknown> = {};
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    try {
-      raw = (YAML.parse(text) ?? {}) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError(`${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
-    }
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file} must hold a mapping of settings`);
-  }
-  const over = (path: string[], value: unknown) => {
-    let o = raw as Record<string, unknown>;
-    for (const p of path.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
-    o[path.at(-1)!] = value;
-  };
+  const raw: Record<string, unknown> = file ? readConfigFile(file, (m) => new ConfigError(m)) : {};
+  const over = (path: string[], value: unknown) => setSetting(raw, path, value);
   if (env.BWC_GATEWAY_DATA_DIR) over(['dataDir'], env.BWC_GATEWAY_DATA_DIR);
   if (env.BWC_GATEWAY_DB_URL) over(['db', 'url'], env.BWC_GATEWAY_DB_URL);
   if (env.BWC_GATEWAY_MQTT_URL) over(['mqtt', 'url'], env.BWC_GATEWAY_MQTT_URL);
   if (env.BWC_GATEWAY_HTTP_PORT) over(['http', 'port'], Number(env.BWC_GATEWAY_HTTP_PORT));
+  if (env.BWC_GATEWAY_ROOT_PUBKEY) over(['trust', 'rootPublicKey'], env.BWC_GATEWAY_ROOT_PUBKEY);
+  if (env.BWC_GATEWAY_CERT) over(['trust', 'certificate'], env.BWC_GATEWAY_CERT);
+  if (env.BWC_GATEWAY_BUNDLE) over(['trust', 'bundle'], env.BWC_GATEWAY_BUNDLE);
   return parseGatewayConfig(raw, file ?? 'configuration');
 }
 

@@ -1,9 +1,11 @@
 /**
  * `bwc gateway`: the composition. Opens the database (SQLite or PostgreSQL) and the clip store,
- * loads or creates the gateway key, starts the embedded broker unless an external one is
- * configured, connects to it as an MQTT client, announces its presence (retained, with a Will),
- * feeds every dock message through verified ingest, applies what ingest accepted to the fleet,
- * runs the periodic sweeps, and serves the HTTP API.
+ * loads or creates the gateway key, checks its place in the chain of trust (the root key, its
+ * certificate, the policy bundle), starts the embedded broker unless an external one is
+ * configured, connects to it as an MQTT client, announces its presence (retained, with a Will, and
+ * its certificate), feeds every dock message through verified ingest, applies what ingest accepted
+ * to the fleet, brings a dock that was born up to date (policy bundle, camera assignments), runs
+ * the periodic sweeps, and serves the HTTP API (enrollment included).
  *
  * Flow control: messages are handled concurrently, their database writes grouped into shared
  * commits; the broker's PUBACK is given as a message is taken, up to a bound of messages in flight.
@@ -28,6 +30,7 @@ import { GatewayMessenger } from './messenger.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from './signer.js';
 import { startEmbeddedBroker, GATEWAY_MQTT_USER, type EmbeddedBroker } from './broker.js';
 import { resolvedPaths, type GatewayConfig } from './config.js';
+import { loadGatewayTrust, type GatewayTrust } from './trust.js';
 import { ApiServer, type Logger } from './api/http.js';
 import { Auth } from './api/auth.js';
 import { Metrics, registerMetricsRoute } from './api/metrics.js';
@@ -54,6 +57,8 @@ export interface RunningGateway {
   readonly mqttUrl: string;
   readonly httpPort: number;
   readonly broker: EmbeddedBroker | null;
+  /** The root key, this gateway's certificate and the policy bundle; null when trust is not configured (no enrollment). */
+  readonly trust: GatewayTrust | null;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -90,6 +95,16 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const store = await new ClipStore(paths.clips).init();
     const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
     log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
+    const loaded = loadGatewayTrust(c, signer.keyId, now());
+    const trust = loaded?.trust ?? null;
+    if (loaded) {
+      log.info({}, `trust: root key ${loaded.trust.root.keyId.slice(0, 16)}…, certificate ${loaded.cert.hash.slice(0, 16)}… valid until ${new Date(loaded.cert.notAfterMs).toISOString()}` +
+        (loaded.bundle ? `, policy bundle v${loaded.bundle.version}` : ', no policy bundle'));
+      if (loaded.cert.notAfterMs - now() < 30 * 24 * 3600_000) log.warn({}, `trust: the gateway certificate expires at ${new Date(loaded.cert.notAfterMs).toISOString()}; sign a new one (bwc authz sign-gateway-cert)`);
+      if (loaded.bundle && loaded.bundle.expiresAt <= now()) log.warn({}, `trust: policy bundle v${loaded.bundle.version} expired at ${new Date(loaded.bundle.expiresAt).toISOString()}`);
+    } else {
+      log.warn({}, 'trust: no agency root key configured (trust.rootPublicKey, trust.certificate): devices cannot enroll');
+    }
     const { cryptoThreads, ...ingestOptions } = c.ingest;
     const pool = cryptoThreads > 0 ? new CryptoPool(cryptoThreads, signer.keyObject) : null;
     if (pool) cleanups.push(() => pool.close());
@@ -112,7 +127,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       mqttUrl = broker.url;
     }
     const presence = gatewayStateTopic(c.fleet, c.gatewayId);
-    const state = (online: boolean) => JSON.stringify({ gatewayId: c.gatewayId, online, version: SOFTWARE_VERSION, keyId: signer.keyId, publicKey: signer.publicKeyHex, at: now() });
+    const certificate = trust ? Buffer.from(trust.certificate).toString('base64') : null;
+    const state = (online: boolean) => JSON.stringify({
+      gatewayId: c.gatewayId, online, version: SOFTWARE_VERSION, keyId: signer.keyId, publicKey: signer.publicKeyHex, ...(certificate ? { certificate } : {}), at: now(),
+    });
     const client: MqttClient = await mqtt.connectAsync(mqttUrl, {
       clientId: `bwc-gw-${c.gatewayId}`,
       clean: false,
@@ -134,6 +152,18 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       });
     };
 
+    // A dock that was born (it connected) gets the current policy bundle and camera assignments,
+    // whatever it missed while away. A failure here is logged; it never refuses the Birth.
+    const bringUpToDate = async (deviceId: string): Promise<void> => {
+      const cmd = deviceTopic(c.fleet, deviceId, 'cmd');
+      try {
+        if (trust?.bundle) await publish(cmd, await messenger.sealCommand({ policyBundle: trust.bundle }, deviceId));
+        await publish(cmd, await messenger.sealCameraAssignments(await fleet.assignmentsForDocks(), deviceId));
+      } catch (e) {
+        log.warn({ deviceId }, `birth: could not send ${deviceId} its policy bundle and camera assignments: ${(e as Error).message}`);
+      }
+    };
+
     const ingest = new Ingest({
       db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}),
       sink: {
@@ -141,7 +171,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         alert: async (a: IngestAlert) => { await alerts.raise(a); },
         accepted: async (m: FleetMessage) => {
           switch (m.type) {
-            case 'Birth': await fleet.applyBirth(m.deviceId, m.body, m.receivedAt); break;
+            case 'Birth':
+              await fleet.applyBirth(m.deviceId, m.body, m.receivedAt);
+              await bringUpToDate(m.deviceId);
+              break;
             case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
             case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
             case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
@@ -237,7 +270,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const api = new ApiServer({ auth, metrics, log, behindTls: c.http.behindTls });
     registerAuthRoutes(api, auth);
     registerMetricsRoute(api, metrics);
-    registerFleetRoutes(api, { fleet, alerts, db, ingest });
+    registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl } });
     const { port: httpPort } = await api.listen(c.http.port, c.http.host);
     cleanups.push(() => api.close());
     log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
@@ -263,7 +296,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, gatewaySecret, sweep,
+      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

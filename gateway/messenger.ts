@@ -1,8 +1,9 @@
 /**
- * Everything the gateway signs goes out through here: acks and commands, each with a Header whose
- * `seq` counts per gateway id and per type (DESIGN §4). Seqs are reserved from the database in
- * blocks, so signing an ack costs no database write; a restart skips the rest of a block, so a
- * gateway's seqs are increasing but may have gaps (a dock never relies on gateway seqs being dense).
+ * Everything the gateway signs goes out through here: acks, commands, camera assignments and
+ * enrollment responses, each with a Header whose `seq` counts per gateway id and per type
+ * (DESIGN §4). Seqs are reserved from the database in blocks, so signing an ack costs no database
+ * write; a restart skips the rest of a block, so a gateway's seqs are increasing but may have gaps
+ * (a dock never relies on gateway seqs being dense).
  */
 import { randomUUID } from 'node:crypto';
 import { pb, type bwc } from '../proto/wire.js';
@@ -74,7 +75,20 @@ export class GatewayMessenger {
     return this.#seal('Command', body);
   }
 
+  /** A Command carrying the camera assignments (its own CameraAssignments header inside). */
   async sealCameraAssignments(assignments: bwc.v1.ICameraAssignment[], subjectDevice: string): Promise<Uint8Array> {
     return this.sealCommand({ cameraAssignments: { header: await this.#header('CameraAssignments', subjectDevice), assignments } }, subjectDevice);
+  }
+
+  /** The camera assignments as an Envelope of their own (what an EnrollmentResponse carries). */
+  async sealCameraAssignmentsEnvelope(assignments: bwc.v1.ICameraAssignment[], subjectDevice: string): Promise<Uint8Array> {
+    const body = pb.CameraAssignments.encode({ header: await this.#header('CameraAssignments', subjectDevice), assignments }).finish();
+    return this.#seal('CameraAssignments', body);
+  }
+
+  /** The answer to an EnrollmentRequest: header issuer = this gateway, subject = the device enrolled. */
+  async sealEnrollmentResponse(response: Omit<bwc.v1.EnrollmentResponse.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
+    const body = pb.EnrollmentResponse.encode({ ...response, header: await this.#header('EnrollmentResponse', subjectDevice) }).finish();
+    return this.#seal('EnrollmentResponse', body);
   }
 }

@@ -16,6 +16,8 @@ export type WireErrorCode =
   | 'WEAK_KEY'
   | 'UNSUPPORTED_VERSION'
   | 'INCONSISTENT'
+  | 'NOT_YET_VALID'
+  | 'EXPIRED'
   | 'BAD_TOPIC'
   | 'BAD_ID';
 

@@ -17,6 +17,7 @@ import { registerAuthz } from './cli/authz.js';
 import { registerPolicy } from './cli/policy.js';
 import { registerIo } from './cli/io.js';
 import { registerGateway } from './cli/gateway.js';
+import { registerDock } from './cli/dock.js';
 
 export function buildProgram(): Command {
   const program = new Command('bwc')
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerIo(program);
   registerGateway(program);
+  registerDock(program);
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
   override(program);
   return program;

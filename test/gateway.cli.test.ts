@@ -2,7 +2,8 @@
  * `bwc gateway` as an operator runs it (the built dist/scripts/bwc.js): bootstrapping users and
  * devices on the gateway's data dir, then the gateway itself as a process — its one JSON line,
  * sign-in with the user the CLI made, the MQTT credentials the CLI printed, a token the CLI issued
- * redeemed over HTTP, and a clean stop on SIGTERM.
+ * redeemed over HTTP (with the root key and certificate `bwc authz` made, given in the environment),
+ * and a clean stop on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { pb } from '../proto/wire.js';
-import { sealEnvelope } from '../proto/envelope.js';
+import { assertEnvelopeSigned, openEnvelope, sealEnvelope } from '../proto/envelope.js';
+import { loadPublicKeyFile } from '../proto/keyfile.js';
+import { verifyGatewayCertificate } from '../proto/gateway-cert.js';
 import { loadDeviceKey } from '../device/custody/keys.js';
 import { BWC, runBwc, tempDir } from './helpers.js';
 
@@ -147,8 +150,19 @@ describe('bwc gateway as a running process', () => {
     device = JSON.parse(added.stdout) as typeof device;
     keygen(join(keys, 'new'));
     token = (JSON.parse(runBwc(['gateway', 'device', 'token', '--device-id', 'dock-2', '--data-dir', data]).stdout) as { token: string }).token;
+    // The chain of trust, made before the first start: the gateway key where the gateway looks for
+    // it, an agency root, and the root's certificate for that key.
+    keygen(join(data, 'keys', 'gateway'));
+    expect(runBwc(['authz', 'keygen', '--out', join(keys, 'root')]).code).toBe(0);
+    const signed = runBwc(['authz', 'sign-gateway-cert', '--key', join(keys, 'root'), '--gateway-key', join(data, 'keys', 'gateway', 'public.pem'),
+      '--gateway-id', 'gw-cli', '--fleet', 'default', '--out', join(keys, 'gw-cli.cert')]);
+    expect(signed.code, signed.stderr).toBe(0);
+    writeFileSync(join(keys, 'gateway.yaml'), 'gatewayId: gw-cli\n');
 
-    proc = spawn(process.execPath, [BWC, 'gateway', '--data-dir', data, '--http-port', '0', '--mqtt-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = spawn(process.execPath, [BWC, 'gateway', '--config', join(keys, 'gateway.yaml'), '--data-dir', data, '--http-port', '0', '--mqtt-port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BWC_GATEWAY_ROOT_PUBKEY: join(keys, 'root', 'public.hex'), BWC_GATEWAY_CERT: join(keys, 'gw-cli.cert') },
+    });
     proc.stderr!.resume();
     // 'close': the process has exited and its stdout and stderr are drained.
     exited = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
@@ -169,7 +183,7 @@ describe('bwc gateway as a running process', () => {
   });
 
   it('prints one JSON line with its ports and key id', () => {
-    expect(started).toEqual({ gatewayId: expect.any(String), fleet: 'default', http: expect.any(Number), mqtt: expect.stringMatching(/^mqtt:\/\/127\.0\.0\.1:\d+$/), keyId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(started).toEqual({ gatewayId: 'gw-cli', fleet: 'default', http: expect.any(Number), mqtt: expect.stringMatching(/^mqtt:\/\/127\.0\.0\.1:\d+$/), keyId: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(started.http).toBeGreaterThan(0);
     expect(Number(new URL(started.mqtt).port)).toBeGreaterThan(0);
     expect(readFileSync(join(data, 'keys', 'gateway', 'public.hex'), 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
@@ -194,9 +208,12 @@ describe('bwc gateway as a running process', () => {
   it('lets a device in with the MQTT credentials `device add` printed, and not with others', async () => {
     await expect(mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: 'dock-1', password: `${device.mqttPassword}x`, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
     const client = await mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: device.mqttUsername, password: device.mqttPassword, reconnectPeriod: 0 });
-    const state = new Promise<{ online: boolean; keyId: string }>((resolve) => client.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as { online: boolean; keyId: string })));
+    const state = new Promise<{ online: boolean; keyId: string; certificate: string }>((resolve) => client.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as { online: boolean; keyId: string; certificate: string })));
     await client.subscribeAsync(`bwc/v1/${started.fleet}/_gateway/+/state`, { qos: 1 });
-    expect(await state).toMatchObject({ online: true, keyId: started.keyId }); // retained
+    const presence = await state;
+    expect(presence).toMatchObject({ online: true, keyId: started.keyId }); // retained
+    const cert = verifyGatewayCertificate(Buffer.from(presence.certificate, 'base64'), loadPublicKeyFile(join(keys, 'root', 'public.hex')), { fleet: 'default', gatewayId: 'gw-cli' });
+    expect(cert.key.keyId).toBe(started.keyId);
     await client.endAsync();
   });
 
@@ -207,7 +224,14 @@ describe('bwc gateway as a running process', () => {
     const post = () => fetch(`${base()}/api/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request }) });
     const r = await post();
     expect(r.status).toBe(201);
-    expect(await r.json()).toMatchObject({ deviceId: 'dock-2', keyId: key.keyId, fleet: 'default', mqttUsername: 'dock-2' });
+    const json = (await r.json()) as { response: string };
+    expect(json).toEqual({ deviceId: 'dock-2', keyId: key.keyId, fleet: 'default', response: expect.any(String) });
+    const env = openEnvelope(Buffer.from(json.response, 'base64'), { expectType: 'EnrollmentResponse' });
+    const response = pb.EnrollmentResponse.decode(env.body);
+    const root = loadPublicKeyFile(join(keys, 'root', 'public.hex'));
+    expect(Buffer.from(response.rootPublicKey).equals(root.raw)).toBe(true);
+    assertEnvelopeSigned(env, verifyGatewayCertificate(response.gatewayCertificate, root, { fleet: 'default', gatewayId: 'gw-cli' }).key);
+    expect(response).toMatchObject({ deviceId: 'dock-2', fleet: 'default', mqttUsername: 'dock-2', brokerUrl: started.mqtt });
     expect((await post()).status).toBe(403);
   });
 

@@ -1,14 +1,22 @@
 /**
  * A dock for gateway tests: a real device key and real signed messages (births, statuses, events,
- * manifests over real clip bytes, unsigned chunks), with the per-type seqs a dock keeps.
+ * manifests over real clip bytes, unsigned chunks), with the per-type seqs a dock keeps. And the
+ * trust files a gateway starts with: an agency root, the gateway's certificate, a policy bundle.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pb, type bwc } from '../proto/wire.js';
 import { sealEnvelope, encodeUnsignedEnvelope } from '../proto/envelope.js';
 import { ClipHasher } from '../proto/clip-hash.js';
 import { deviceTopic } from '../proto/topics.js';
+import { trustPublicKey, type TrustedKey } from '../proto/ed25519.js';
+import { signGatewayCertificate } from '../proto/gateway-cert.js';
+import { bundleFromSource, signPolicyObject } from '../proto/policy.js';
+import { DEFAULT_TRIGGERS } from '../proto/policy-vocab.js';
 import { signerFromSeed, type DeviceKey } from '../device/custody/keys.js';
 import { signManifest, type ClipFacts } from '../device/custody/manifest.js';
-import { pseudoRandomBytes } from './helpers.js';
+import { loadOrCreateGatewayKey, type GatewaySigner } from '../gateway/signer.js';
+import { pseudoRandomBytes, tempDir } from './helpers.js';
 
 export interface TestClip {
   bytes: Buffer;
@@ -86,4 +94,48 @@ export class TestDock {
   chunk(clip: TestClip, index: number, data: Uint8Array = clip.chunks[index]!): Uint8Array {
     return encodeUnsignedEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: clip.hash, index, data }).finish());
   }
+}
+
+export interface TrustFiles {
+  /** The agency root (a signer, as `bwc authz keygen` makes one) and its trusted public key. */
+  root: DeviceKey;
+  rootKey: TrustedKey;
+  /** The gateway key in `{dataDir}/keys/gateway`, created here before the gateway first starts. */
+  gatewayKey: GatewaySigner;
+  /** Files for `trust.rootPublicKey`, `trust.certificate` and (with `bundle`) `trust.bundle`. */
+  rootPublicKey: string;
+  certificate: string;
+  bundle?: string;
+  certificateBytes: Uint8Array;
+  bundleBytes?: Uint8Array;
+}
+
+/**
+ * Creates the gateway key in `dataDir`, an agency root, the root-signed certificate of that key for
+ * `gatewayId` in `fleet` (valid from an hour ago for `days`), and with `bundle: true` a root-signed
+ * policy bundle. `certify` replaces the certified key or window (to make bad certificates).
+ */
+export function trustFiles(dataDir: string, o: { gatewayId: string; fleet: string; seed?: number; bundle?: boolean; certify?: Partial<{ publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; gatewayId: string; fleet: string }> }): TrustFiles {
+  const root = signerFromSeed(pseudoRandomBytes(32, o.seed ?? 9001));
+  const { signer: gatewayKey } = loadOrCreateGatewayKey(join(dataDir, 'keys', 'gateway'));
+  const dir = tempDir('bwc-trust-');
+  const now = Date.now();
+  const certificateBytes = signGatewayCertificate({
+    gatewayId: o.gatewayId, fleet: o.fleet, publicKey: gatewayKey.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 365 * 86_400_000, ...o.certify,
+  }, root);
+  const files: TrustFiles = {
+    root, rootKey: trustPublicKey(root.publicKey), gatewayKey, certificateBytes,
+    rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, `${o.gatewayId}.cert`),
+  };
+  writeFileSync(files.rootPublicKey, `${root.publicKeyHex}\n`);
+  writeFileSync(files.certificate, certificateBytes);
+  if (o.bundle) {
+    files.bundleBytes = signPolicyObject('PolicyBundle', bundleFromSource({
+      version: 4, issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+      triggers: [...DEFAULT_TRIGGERS], officersIssued: ['O-17'],
+    }), root).bytes;
+    files.bundle = join(dir, 'policy-v4.bundle');
+    writeFileSync(files.bundle, files.bundleBytes);
+  }
+  return files;
 }

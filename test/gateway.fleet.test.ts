@@ -25,7 +25,7 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { signerFromSeed } from '../device/custody/keys.js';
-import { TestDock, type TestClip } from './gateway.fixtures.js';
+import { TestDock, trustFiles, type TestClip } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { pseudoRandomBytes, tempDir, until } from './helpers.js';
 
@@ -556,8 +556,13 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
   const PASSWORD = 'correct horse battery staple';
 
   beforeAll(async () => {
+    const dataDir = tempDir();
+    const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
-      config: parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir(), mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000 }),
+      config: parseGatewayConfig({
+        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+        trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
+      }),
       log: silentLogger,
     });
     for (const [username, roles] of [['vera', ['viewer']], ['otto', ['operator']], ['sue', ['supervisor']], ['ada', ['admin']]] as const) {
@@ -712,10 +717,15 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     const request = enrollmentRequest({ deviceId: 'dock-e1', token, publicKey: key.publicKey, signer: key });
     const ok = await enroll(request);
     expect(ok.status).toBe(201);
-    expect(ok.json).toEqual({ deviceId: 'dock-e1', keyId: key.keyId, fleet: 'f1', mqttUsername: 'dock-e1', mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/) });
+    expect(ok.json).toEqual({ deviceId: 'dock-e1', keyId: key.keyId, fleet: 'f1', response: expect.any(String) });
+    // The credentials travel only inside the EnrollmentResponse signed by the gateway (test/gateway.trust.test.ts checks the rest).
+    const env = openEnvelope(Buffer.from(ok.json.response, 'base64'), { expectType: 'EnrollmentResponse' });
+    assertEnvelopeSigned(env, trustPublicKey(gw.signer.publicKey));
+    const response = pb.EnrollmentResponse.decode(env.body);
+    expect(response).toMatchObject({ deviceId: 'dock-e1', fleet: 'f1', mqttUsername: 'dock-e1', mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/), brokerUrl: gw.mqttUrl });
     expect(await gw.fleet.device('dock-e1')).toMatchObject({ status: 'enrolled', enrolled_by: 'token:dock-e1' });
     // The credentials open the broker.
-    const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-e1', username: 'dock-e1', password: ok.json.mqttPassword, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(response.brokerUrl, { clientId: 'dock-e1', username: response.mqttUsername, password: response.mqttPassword, reconnectPeriod: 0 });
     await client.endAsync();
     // Replayed: the token is spent.
     expect(await enroll(request)).toMatchObject({ status: 403, json: { error: { code: 'TOKEN_INVALID' } } });

@@ -3,7 +3,7 @@
  * listens on a free loopback port; as root it keeps running as root (`user root`), as DESIGN §9
  * says, so it can read its config in a temp dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,6 +13,17 @@ export interface TestMosquitto {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
+  /** Starts the broker again on the same port (after stop()). */
+  restart(): Promise<void>;
+  /** Replaces the password file (and ACL) and makes the running broker reload them (SIGHUP). */
+  setUsers(users: Record<string, string>): Promise<void>;
+}
+
+export interface MosquittoOptions {
+  /** Users and passwords; with them anonymous clients are refused. */
+  users?: Record<string, string>;
+  /** The ACL file's content (mosquitto.conf(5), acl_file). */
+  acl?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -40,13 +51,25 @@ async function waitForPort(port: number, proc: ChildProcess, log: () => string):
   throw new Error(`mosquitto did not listen on ${port}: ${log()}`);
 }
 
-export async function startMosquitto(): Promise<TestMosquitto> {
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<TestMosquitto> {
   const dir = tempDir('bwc-mosq-');
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const passwd = join(dir, 'passwd');
+  const acl = join(dir, 'acl');
+  const writeUsers = (users: Record<string, string>) => {
+    writeFileSync(passwd, '', { mode: 0o600 });
+    for (const [u, pw] of Object.entries(users)) {
+      const r = spawnSync('mosquitto_passwd', ['-b', passwd, u, pw], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mosquitto_passwd: ${r.stderr}`);
+    }
+  };
+  if (options.users) writeUsers(options.users);
+  if (options.acl !== undefined) writeFileSync(acl, options.acl);
   writeFileSync(conf, [
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...(options.users ? ['allow_anonymous false', `password_file ${passwd}`] : ['allow_anonymous true']),
+    ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
     'persistence false',
     'max_queued_messages 100000',
     'max_inflight_messages 100',
@@ -57,13 +80,17 @@ export async function startMosquitto(): Promise<TestMosquitto> {
     ...(process.getuid?.() === 0 ? ['user root'] : []),
     '',
   ].join('\n'));
-  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let proc: ChildProcess;
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   // A test file that never calls stop() (a hook that timed out) must not leave a broker behind.
   const reap = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
-  process.once('exit', reap);
-  await waitForPort(port, proc, () => err);
+  const start = async () => {
+    proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    process.once('exit', reap);
+    await waitForPort(port, proc, () => err);
+  };
+  await start();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
@@ -73,5 +100,11 @@ export async function startMosquitto(): Promise<TestMosquitto> {
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');
     }),
+    restart: start,
+    setUsers: async (users) => {
+      writeUsers(users);
+      proc.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 200));
+    },
   };
 }

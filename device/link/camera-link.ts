@@ -16,6 +16,7 @@ import { FrameDecoder, newDecoderCounters, type DecoderCounters, type FaultInfo,
 import { LinkEndpoint, newEndpointCounters, type EndpointCounters, type OutgoingFrame } from './endpoint.js';
 import { systemClock, type LinkClock } from './clock.js';
 import { closeTransport } from './transport.js';
+import { encodeFrame } from './frame-codec.js';
 
 export const CAMERA_EVENT_KINDS = [
   'recordingStarted', 'activityTagged', 'muted', 'unmuted', 'recordingStopped', 'clipReady', 'status', 'tamper',
@@ -144,6 +145,8 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
     t.on('error', () => this.close());
     t.on('close', () => this.close());
     t.on('end', () => this.close());
+    // The dock probe (proto/README.md): a camera already linked to a previous dock process says Hello again.
+    this.#write(encodeFrame({ seq: 0, sessionId: 0, requestStatus: {} }));
     return this;
   }
 

@@ -8,6 +8,11 @@
  * | `PUT /cameras/:serial/assignment`, `DELETE /cameras/:serial/assignment` | operator, admin |
  * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` | operator, supervisor, admin |
  * | `POST /enroll` (a device redeems its one-time token with a signed EnrollmentRequest) | the device (public route; the token and the signature are the credentials) |
+ *
+ * Enrollment answers with an EnrollmentResponse signed by the gateway key (DESIGN §8): the gateway's
+ * root-signed certificate, the root key, the policy bundle, the broker URL, the device's MQTT
+ * credentials and the camera assignments. A gateway without a configured root key and certificate
+ * refuses enrollment (503) before the token is looked at, so the token stays usable.
  */
 import { z } from 'zod';
 import { pb } from '../../proto/wire.js';
@@ -22,6 +27,8 @@ import { FleetError } from '../fleet/registry.js';
 import type { Alerts } from '../fleet/alerts.js';
 import { ALERT_KINDS } from '../fleet/alerts.js';
 import type { Ingest } from '../ingest/ingest.js';
+import type { GatewayMessenger } from '../messenger.js';
+import type { GatewayTrust } from '../trust.js';
 import { HttpError, type ApiServer } from './http.js';
 import type { Role } from './roles.js';
 
@@ -51,8 +58,16 @@ function deviceJson(d: DeviceRow) {
   };
 }
 
-export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest }): void {
-  const { fleet, alerts, db, ingest } = deps;
+export interface EnrollmentDeps {
+  /** Null: trust is not configured, and enrollment is refused. */
+  trust: GatewayTrust | null;
+  messenger: GatewayMessenger;
+  /** The broker URL docks are told to use. */
+  brokerUrl: string;
+}
+
+export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest; enrollment: EnrollmentDeps }): void {
+  const { fleet, alerts, db, ingest, enrollment } = deps;
 
   server.route({
     method: 'GET', path: '/api/v1/devices', roles: 'authenticated',
@@ -99,6 +114,11 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
     method: 'POST', path: '/api/v1/enroll', roles: 'public',
     body: z.strictObject({ request: z.string().min(1).max(64 * 1024) }),
     handle: async ({ body }) => {
+      const trust = enrollment.trust;
+      if (!trust) {
+        throw new HttpError(503, 'TRUST_NOT_CONFIGURED', 'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
+          'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway');
+      }
       const bytes = Buffer.from(body.request, 'base64');
       let req;
       try {
@@ -110,8 +130,21 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
         throw new HttpError(400, 'BAD_REQUEST', isWireError(e) ? e.message : `not a signed EnrollmentRequest: ${(e as Error).message}`);
       }
       if (req.header?.issuer !== req.deviceId) throw new HttpError(400, 'BAD_REQUEST', 'the request header must name the device id being enrolled');
+      const assignments = await fleet.assignmentsForDocks();
       const r = await fleet.redeemEnrollmentToken(req.token, req.deviceId, req.publicKey).catch(fleetError);
-      return { status: 201, body: { deviceId: r.deviceId, keyId: r.keyId, fleet: fleet.fleet, mqttUsername: r.mqttUsername, mqttPassword: r.mqttPassword } };
+      const { messenger } = enrollment;
+      const response = await messenger.sealEnrollmentResponse({
+        deviceId: r.deviceId,
+        gatewayCertificate: trust.certificate,
+        rootPublicKey: trust.root.raw,
+        policyBundle: trust.bundle ?? new Uint8Array(0),
+        brokerUrl: enrollment.brokerUrl,
+        mqttUsername: r.mqttUsername,
+        mqttPassword: r.mqttPassword,
+        cameraAssignments: await messenger.sealCameraAssignmentsEnvelope(assignments, r.deviceId),
+        fleet: fleet.fleet,
+      }, r.deviceId);
+      return { status: 201, body: { deviceId: r.deviceId, keyId: r.keyId, fleet: fleet.fleet, response: Buffer.from(response).toString('base64') } };
     },
   });
 

@@ -1142,6 +1142,7 @@ export namespace bwc {
             cameras: bwc.v1.CameraSummary.$Properties[];
             agentVersion: string;
             alertsOpen: number;
+            transfers: bwc.v1.TransferProgress.$Properties[];
             static create(properties: bwc.v1.Status.$Shape): bwc.v1.Status & bwc.v1.Status.$Shape;
             static create(properties?: bwc.v1.Status.$Properties): bwc.v1.Status;
             static encode(message: bwc.v1.Status.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1162,9 +1163,39 @@ export namespace bwc {
                 cameras?: (bwc.v1.CameraSummary.$Properties[]|null);
                 agentVersion?: (string|null);
                 alertsOpen?: (number|null);
+                transfers?: (bwc.v1.TransferProgress.$Properties[]|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = bwc.v1.Status.$Properties;
+        }
+
+        interface ITransferProgress extends bwc.v1.TransferProgress.$Properties {
+        }
+
+        class TransferProgress {
+            constructor(properties?: bwc.v1.TransferProgress.$Properties);
+            $unknowns?: Uint8Array[];
+            cameraSerial: string;
+            clipId: string;
+            phase: string;
+            doneBytes: number;
+            totalBytes: number;
+            static create(properties: bwc.v1.TransferProgress.$Shape): bwc.v1.TransferProgress & bwc.v1.TransferProgress.$Shape;
+            static create(properties?: bwc.v1.TransferProgress.$Properties): bwc.v1.TransferProgress;
+            static encode(message: bwc.v1.TransferProgress.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bwc.v1.TransferProgress & bwc.v1.TransferProgress.$Shape;
+        }
+
+        namespace TransferProgress {
+            interface $Properties {
+                cameraSerial?: (string|null);
+                clipId?: (string|null);
+                phase?: (string|null);
+                doneBytes?: (number|null);
+                totalBytes?: (number|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = bwc.v1.TransferProgress.$Properties;
         }
 
         enum EventKind {

@@ -4784,6 +4784,7 @@ export const bwc = $root.bwc = (() => {
 
             const Status = function (properties) {
                 this.cameras = [];
+                this.transfers = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -4802,6 +4803,7 @@ export const bwc = $root.bwc = (() => {
             Status.prototype.cameras = $util.emptyArray;
             Status.prototype.agentVersion = "";
             Status.prototype.alertsOpen = 0;
+            Status.prototype.transfers = $util.emptyArray;
 
             Status.create = function(properties) {
                 return new Status(properties);
@@ -4839,6 +4841,9 @@ export const bwc = $root.bwc = (() => {
                     writer.uint32(90).string(message.agentVersion);
                 if (message.alertsOpen != null && $Object.hasOwnProperty.call(message, "alertsOpen") && message.alertsOpen !== 0)
                     writer.uint32(96).uint32(message.alertsOpen);
+                if (message.transfers != null && message.transfers.length)
+                    for (let i = 0; i < message.transfers.length; ++i)
+                        $root.bwc.v1.TransferProgress.encode(message.transfers[i], writer.uint32(106).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -4973,6 +4978,14 @@ export const bwc = $root.bwc = (() => {
                                 delete message.alertsOpen;
                             continue;
                         }
+                    case 13: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.transfers && message.transfers.length))
+                                message.transfers = [];
+                            message.transfers.push($root.bwc.v1.TransferProgress.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -4991,6 +5004,140 @@ export const bwc = $root.bwc = (() => {
             };
 
             return Status;
+        })();
+
+        v1.TransferProgress = (function() {
+
+            const TransferProgress = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            TransferProgress.prototype.cameraSerial = "";
+            TransferProgress.prototype.clipId = "";
+            TransferProgress.prototype.phase = "";
+            TransferProgress.prototype.doneBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+            TransferProgress.prototype.totalBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            TransferProgress.create = function(properties) {
+                return new TransferProgress(properties);
+            };
+
+            TransferProgress.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.cameraSerial != null && $Object.hasOwnProperty.call(message, "cameraSerial") && message.cameraSerial !== "")
+                    writer.uint32(10).string(message.cameraSerial);
+                if (message.clipId != null && $Object.hasOwnProperty.call(message, "clipId") && message.clipId !== "")
+                    writer.uint32(18).string(message.clipId);
+                if (message.phase != null && $Object.hasOwnProperty.call(message, "phase") && message.phase !== "")
+                    writer.uint32(26).string(message.phase);
+                if (message.doneBytes != null && $Object.hasOwnProperty.call(message, "doneBytes") && (typeof message.doneBytes === "object" ? message.doneBytes.low || message.doneBytes.high : message.doneBytes !== 0))
+                    writer.uint32(32).uint64(message.doneBytes);
+                if (message.totalBytes != null && $Object.hasOwnProperty.call(message, "totalBytes") && (typeof message.totalBytes === "object" ? message.totalBytes.low || message.totalBytes.high : message.totalBytes !== 0))
+                    writer.uint32(40).uint64(message.totalBytes);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            TransferProgress.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.bwc.v1.TransferProgress();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.cameraSerial = value;
+                            else
+                                delete message.cameraSerial;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.clipId = value;
+                            else
+                                delete message.clipId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.phase = value;
+                            else
+                                delete message.phase;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.doneBytes = value;
+                            else
+                                delete message.doneBytes;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.totalBytes = value;
+                            else
+                                delete message.totalBytes;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return TransferProgress;
         })();
 
         v1.EventKind = (function() {

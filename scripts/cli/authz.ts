@@ -1,7 +1,8 @@
 /**
- * `bwc authz`: offline signing of policy data (DESIGN §5) by the agency root and by officials, and
- * `show` to read any of it back with its hash and signature status. The gateway workflow
- * (request, approve, deny, revoke, list) arrives with the gateway.
+ * `bwc authz`: offline signing of policy data (DESIGN §5) by the agency root and by officials,
+ * gateway certificates by the agency root (DESIGN §4 "Who signs what"), and `show` to read any of
+ * it back with its hash and signature status. The gateway workflow (request, approve, deny,
+ * revoke, list) arrives with the gateway.
  */
 import type { Command } from 'commander';
 import { pb } from '../../proto/wire.js';
@@ -9,6 +10,7 @@ import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { isWireError } from '../../proto/errors.js';
 import { toHex } from '../../proto/bytes.js';
+import { signGatewayCertificate, verifyGatewayCertificate } from '../../proto/gateway-cert.js';
 import {
   bundleFromSource, grantFromSource, planFromSource, revocationFromSource, signPolicyObject, verifyBundle, verifyGrant, verifyPlan, verifyRevocation,
   readBundleUnverified, PolicyDataError, type Bundle, type PolicyType,
@@ -55,6 +57,9 @@ function signCommand(program: Command, name: string, type: PolicyType, what: str
 
 type ShowStatus = { signature: string; detail: string };
 
+/** A gateway certificate starts this long before it is signed. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 function bundleFor(path: string | undefined, root: string | undefined): { bundle: Bundle; verified: boolean } | null {
   if (!path) return null;
   const bytes = readInput(path, 'bundle');
@@ -67,8 +72,23 @@ function bundleFor(path: string | undefined, root: string | undefined): { bundle
   }
 }
 
+function certificateStatus(bytes: Uint8Array, rootPubkey: string | undefined): ShowStatus {
+  if (!rootPubkey) return { signature: 'UNCHECKED', detail: 'give --root-pubkey to check the root signature' };
+  const root = loadPublicKeyFile(rootPubkey);
+  try {
+    const c = verifyGatewayCertificate(bytes, root);
+    return { signature: 'VALID', detail: `signed by the given root key; certifies gateway ${c.gatewayId} of fleet ${c.fleet}, valid now` };
+  } catch (e) {
+    // The signature and the fields are checked before the validity window: the window alone
+    // does not make the signature invalid.
+    if (isWireError(e) && (e.code === 'EXPIRED' || e.code === 'NOT_YET_VALID')) return { signature: 'VALID', detail: `signed by the given root key, but ${e.message}` };
+    throw e;
+  }
+}
+
 function statusOf(env: OpenedEnvelope, bytes: Uint8Array, opts: { rootPubkey?: string; bundle?: string }): ShowStatus {
   try {
+    if (env.type === 'GatewayCertificate') return certificateStatus(bytes, opts.rootPubkey);
     if (env.type === 'PolicyBundle') {
       if (!opts.rootPubkey) return { signature: 'UNCHECKED', detail: 'give --root-pubkey to check the root signature' };
       verifyBundle(bytes, loadPublicKeyFile(opts.rootPubkey));
@@ -90,6 +110,7 @@ function statusOf(env: OpenedEnvelope, bytes: Uint8Array, opts: { rootPubkey?: s
 function bodyJson(env: OpenedEnvelope): Record<string, unknown> {
   const decoders: Record<string, { decode(b: Uint8Array): object }> = {
     PolicyBundle: pb.PolicyBundle, AuthorizationGrant: pb.AuthorizationGrant, Revocation: pb.Revocation, OperationPlan: pb.OperationPlan,
+    GatewayCertificate: pb.GatewayCertificate,
   };
   const d = decoders[env.type];
   if (!d) return {};
@@ -122,10 +143,55 @@ export function registerAuthz(program: Command): void {
   signCommand(authz, 'sign-plan', 'OperationPlan', 'an operation plan', (raw) => planFromSource(raw), '$ bwc authz sign-plan op-1.yaml --key fro-key --out op-1.plan');
   signCommand(authz, 'sign-revocation', 'Revocation', 'a revocation', (raw, now) => revocationFromSource(raw, now), '$ bwc authz sign-revocation R1.json --key fro-key --out R1.revocation');
   authz
+    .command('sign-gateway-cert')
+    .description("Certify a gateway's public key with the agency root key: a GatewayCertificate for one gateway id of one fleet. Never overwrites.")
+    .requiredOption('--key <dir>', 'the agency root key directory (from `bwc authz keygen`)')
+    .requiredOption('--gateway-key <file>', "the gateway's public key: public.hex or public.pem of {dataDir}/keys/gateway")
+    .requiredOption('--gateway-id <id>', 'the gateway id (gatewayId in its configuration)')
+    .requiredOption('--fleet <fleet>', 'the fleet the gateway serves')
+    .option('--days <n>', 'validity in days from the signing time', '365')
+    .requiredOption('--out <file>', 'signed output (an Envelope)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ bwc authz sign-gateway-cert --key root-key --gateway-key /var/lib/bwc-gateway/keys/gateway/public.hex \\\n      --gateway-id gw-sea-1 --fleet sea --out gw-sea-1.cert\n')
+    .action((opts: { key: string; gatewayKey: string; gatewayId: string; fleet: string; days: string; out: string; json?: boolean }) => {
+      const days = Number(opts.days);
+      if (!/^\d+(\.\d+)?$/.test(opts.days) || !(days > 0 && days <= 3650)) throw new CliError(`--days must be a number of days above 0 and at most 3650, got "${opts.days}"`);
+      let gatewayKey;
+      try {
+        gatewayKey = loadPublicKeyFile(opts.gatewayKey);
+      } catch (e) {
+        if (isWireError(e)) throw new CliError(e.message);
+        throw e;
+      }
+      const root = signer(opts.key);
+      const now = Date.now();
+      // Starts a few minutes before the signing time, for clocks a little behind the signer's.
+      const notBeforeMs = now - CLOCK_SKEW_MS;
+      const notAfterMs = now + Math.round(days * 86_400_000);
+      let bytes: Uint8Array;
+      try {
+        bytes = signGatewayCertificate({ gatewayId: opts.gatewayId, fleet: opts.fleet, publicKey: gatewayKey.raw, notBeforeMs, notAfterMs }, root, now);
+      } catch (e) {
+        if (isWireError(e)) throw new CliError(e.message.replace(/^gateway id/, '--gateway-id').replace(/^fleet/, '--fleet'));
+        throw e;
+      }
+      const hash = toHex(openEnvelope(bytes).hash);
+      writeNewFile(opts.out, bytes);
+      const out = {
+        out: opts.out, type: 'GatewayCertificate', hash, gatewayId: opts.gatewayId, fleet: opts.fleet, gatewayKeyId: gatewayKey.keyId,
+        notBefore: new Date(notBeforeMs).toISOString(), notAfter: new Date(notAfterMs).toISOString(), keyId: root.keyId,
+      };
+      if (opts.json) writeJson(out);
+      else {
+        process.stdout.write(`wrote ${opts.out}: GatewayCertificate ${hash}\ngateway ${opts.gatewayId} of fleet ${opts.fleet}, key ${gatewayKey.keyId}\n` +
+          `valid ${out.notBefore} to ${out.notAfter}\nsigned by root key ${root.keyId}\n`);
+      }
+    });
+  authz
     .command('show')
-    .description('Print a signed bundle, grant, plan or revocation: its hash (SHA-256 of the signed input), signer and signature status.')
+    .description('Print a signed bundle, grant, plan, revocation or gateway certificate: its hash (SHA-256 of the signed input), signer and signature status.')
     .argument('<file>', 'the signed object')
-    .option('--root-pubkey <file>', 'the agency root public key, to check a bundle (or the bundle given with --bundle)')
+    .option('--root-pubkey <file>', 'the agency root public key, to check a bundle or a gateway certificate (or the bundle given with --bundle)')
     .option('--bundle <file>', 'the policy bundle whose issuers may have signed a grant, plan or revocation')
     .option('--json', 'print JSON')
     .action((file: string, opts: { rootPubkey?: string; bundle?: string; json?: boolean }) => {

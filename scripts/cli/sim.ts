@@ -7,7 +7,7 @@ import { CliError, writeJson } from './common.js';
 
 interface SimOptions {
   port: string; storage: string; scenario?: string; chaos: string; baud: string; speed: string;
-  dockedAfterShift?: boolean; json?: boolean; settle: string;
+  dockedAfterShift?: boolean; json?: boolean; settle: string; untilReleased: string;
 }
 
 async function simCamera(opts: SimOptions): Promise<void> {
@@ -15,6 +15,7 @@ async function simCamera(opts: SimOptions): Promise<void> {
   if (!(chaos >= 0 && chaos <= 1)) throw new CliError(`--chaos must be a rate between 0 and 1, got "${opts.chaos}"`);
   const speed = Number(opts.speed);
   if (!(speed > 0)) throw new CliError(`--speed must be above 0, got "${opts.speed}"`);
+  if (!(Number(opts.untilReleased) >= 0)) throw new CliError(`--until-released must be a number of seconds, got "${opts.untilReleased}"`);
   let scenario = DEFAULT_SCENARIO;
   if (opts.scenario) {
     try {
@@ -26,7 +27,7 @@ async function simCamera(opts: SimOptions): Promise<void> {
   }
   const sim = new CameraSim({
     scenario, storageDir: opts.storage, port: serialLinkPort(opts.port, Number(opts.baud)), chaos, speed,
-    dockedAfterShift: opts.dockedAfterShift ?? false, settleMs: Number(opts.settle) * 1000,
+    dockedAfterShift: opts.dockedAfterShift ?? false, settleMs: Number(opts.settle) * 1000, untilReleasedMs: Number(opts.untilReleased) * 1000,
     log: (line) => process.stderr.write(`${scenario.camera.serial}: ${line}\n`),
   });
   let result;
@@ -56,6 +57,7 @@ export function registerSim(program: Command): void {
     .option('--docked-after-shift', 'record the whole shift unlinked, then replay its events at docking')
     .option('--baud <n>', 'baud rate', String(DEFAULT_BAUD))
     .option('--settle <seconds>', 'how long to wait at the end for the dock to ack everything', '15')
+    .option('--until-released <seconds>', 'after the scenario, stay linked this long at most until the dock has released every clip written', '0')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status 1 when some event was never acked by the dock.\n\nExample:\n  $ socat -d -d pty,rawer,link=/tmp/cam pty,rawer,link=/tmp/dock &\n  $ bwc link monitor --port /tmp/dock &\n  $ bwc sim camera --port /tmp/cam --storage /tmp/cam-storage --chaos 0.05\n')
     .action(simCamera);

@@ -31,6 +31,8 @@ export interface CameraSimOptions {
   retransmitMs?: number;
   /** How long to wait at the end for the dock to ack everything. */
   settleMs?: number;
+  /** After the scenario, stay linked up to this long until every clip it wrote is released (0: don't wait). */
+  untilReleasedMs?: number;
   log?: (line: string) => void;
 }
 
@@ -65,7 +67,10 @@ export class CameraSim {
   #battery: number;
   #docked = true;
   #recording = new Set<string>();
+  readonly #readied = new Set<string>();
   #sessions = 0;
+  /** The current session's Hello was answered (a TimeSync came back). */
+  #answered = false;
   #finished = false;
   readonly #write: ReturnType<typeof chaosWriter>;
   readonly #result: Omit<SimResult, 'eventsSent' | 'firstEventNo' | 'lastEventNo' | 'unacked' | 'chaos' | 'retransmits' | 'sessions'> = {
@@ -128,7 +133,14 @@ export class CameraSim {
       this.#log('port closed; reconnecting');
       setTimeout(() => { if (!this.#finished && !this.#transport) void this.#reconnect().catch(() => {}); }, 200);
     });
-    decoder.on('data', (f: LinkFrame) => this.#endpoint.receive(f));
+    decoder.on('data', (f: LinkFrame) => {
+      // A dock probe (session 0): a dock (re)opened its port and does not know us; say Hello again.
+      if (f.sessionId === 0 && f.requestStatus) {
+        if (this.#answered) this.#hello(); // a session another dock process answered; before an answer, the Hello is still being resent
+        return;
+      }
+      this.#endpoint.receive(f);
+    });
     this.#hello();
   }
 
@@ -136,6 +148,7 @@ export class CameraSim {
     const sessionId = randomBytes(6).readUIntBE(0, 6) || 1;
     const pending = this.#endpoint.newSession(sessionId).filter((f) => !f.hello);
     this.#sessions++;
+    this.#answered = false;
     this.#endpoint.send({
       hello: {
         cameraSerial: this.#o.scenario.camera.serial, model: this.#o.scenario.camera.model, firmware: this.#o.scenario.camera.firmware,
@@ -169,6 +182,7 @@ export class CameraSim {
   async #fromDock(f: LinkFrame): Promise<void> {
     if (f.timeSync) {
       this.#result.timeSyncs++;
+      this.#answered = true;
     } else if (f.alert) {
       this.#result.alerts.push(pb.Alert.decode(pb.Alert.encode(f.alert).finish()));
       this.#log(`alert ${pb.AlertKind[f.alert.kind ?? 0]} ${f.alert.clipId ?? ''} ${f.alert.message ?? ''}`.trim());
@@ -257,6 +271,7 @@ export class CameraSim {
     }
     if ('ready' in step) {
       const rel = this.#writeClip(step.ready.clip, step.ready.size);
+      this.#readied.add(step.ready.clip);
       return [ev({ clipReady: { clipId: step.ready.clip, path: rel, size: step.ready.size, mediaType: step.ready.mediaType, endedAtMs: atMs } })];
     }
     if ('status' in step) {
@@ -330,5 +345,9 @@ export class CameraSim {
   async #settle(): Promise<void> {
     const until = Date.now() + (this.#o.settleMs ?? 15_000);
     while (this.#endpoint.pending > 0 && Date.now() < until) await sleep(20);
+    const releaseUntil = Date.now() + (this.#o.untilReleasedMs ?? 0);
+    const done = () => [...this.#readied].every((c) => this.#result.released.includes(c) || this.#result.releaseRefused.includes(c));
+    while (!done() && Date.now() < releaseUntil) await sleep(50);
+    while (this.#endpoint.pending > 0 && Date.now() < releaseUntil) await sleep(20); // the ClipReleased confirmations
   }
 }

@@ -1,0 +1,849 @@
+/**
+ * The dock agent (`bwc dock`): the composition of the camera links, the policy engine, custody and
+ * sync (DESIGN §3). Each clip moves through persisted custody states:
+ *
+ *   RECORDING → CLOSED → HASHED → SIGNED → MANIFEST_ACKED → UPLOADED → VERIFIED → RELEASED
+ *
+ * - Camera events arrive from the links; each is made durable (and reported) before the camera's
+ *   frame is acked. Activations are decided as of their own time with the officer from the signed
+ *   camera assignment in force then, and the clock state; decisions alert the camera and go to the
+ *   gateway as events.
+ * - ClipReady starts custody work in the background (hashing runs on worker threads), so a 2 GiB
+ *   hash never delays a decision. The manifest (with the decision embedded) is signed and queued in
+ *   the same transaction that advances the chain head.
+ * - Only the gateway's signed VERIFIED ack for exactly the manifest's SHA-256 and length moves a
+ *   clip to VERIFIED; only then is the camera told (ReleaseClip) it may free those bytes. RELEASED
+ *   is recorded when the camera confirms.
+ * - A restart resumes every clip from its persisted state: CLOSED and HASHED are hashed again,
+ *   SIGNED waits in the outbox, MANIFEST_ACKED and UPLOADED resend their manifest to learn what the
+ *   gateway still needs.
+ */
+import { mkdirSync, accessSync, constants as fsc, existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import { pb, type bwc } from '../proto/wire.js';
+import { openEnvelope } from '../proto/envelope.js';
+import { trustPublicKey } from '../proto/ed25519.js';
+import { hashClipFile, ClipFileError, type ClipDigest } from '../proto/clip-hash.js';
+import { VerifiedClip } from '../proto/ack.js';
+import { fromHex, toHex } from '../proto/bytes.js';
+import { decisionToProto, type DecisionJson } from '../proto/decision.js';
+import { METHODS, STOP_REASONS, TRIGGERS, DEVICE_ROLES } from '../proto/vocab.js';
+import { SOFTWARE_VERSION } from '../proto/version.js';
+import type { GatewayCert } from '../proto/gateway-cert.js';
+import { CameraLink, type CameraEvent, type CameraInfo } from './link/camera-link.js';
+import { LinkPortRunner } from './link/port-runner.js';
+import { serialLinkPort, type LinkPort } from './link/transport.js';
+import { decide } from './policy/decide.js';
+import { alertFor } from './policy/alerts.js';
+import { PolicyStore, PolicyStoreError } from './policy/store.js';
+import type { MemoryPolicyCache } from './policy/cache.js';
+import type { Activation } from './policy/activation.js';
+import { loadDeviceKey, type DeviceKey } from './custody/keys.js';
+import { signManifest, type ClipFacts } from './custody/manifest.js';
+import { resolveClipPath, storageMount, ClipPathError } from './custody/clip-source.js';
+import { openDockDb, type Db } from './store/dock-db.js';
+import { Outbox } from './store/outbox.js';
+import { Clips, NOT_VERIFIED, type ClipRow } from './store/clips.js';
+import { DockState } from './store/state.js';
+import { DockSync } from './sync/sync.js';
+import { GatewayTrust } from './sync/trust.js';
+import { readEnrollment, EnrollmentError } from './sync/enroll.js';
+import { ChunkChangedError, type UploadSource } from './sync/uploader.js';
+import { clockSyncSource, type ClockSyncSource } from './io/ntp.js';
+import { UsbCameraWatcher, PortSupervisor, parseUsbMatch } from './io/usb.js';
+import { statePaths, type DockConfig } from './config.js';
+
+export class DockError extends Error {
+  override name = 'DockError';
+}
+
+/** What the dock remembers of a clip beyond its custody columns (clips.facts, JSON). */
+interface RecordFacts {
+  cameraModel: string;
+  firmware: string;
+  deviceRole: string;
+  startedAtMs: number;
+  trigger: string;
+  activity: string | null;
+  purposes: string[];
+  method: string;
+  preEventBufferS: number;
+  office: string | null;
+  mutes: { fromMs: number; toMs: number; reason: string }[];
+  stoppedAtMs: number | null;
+  stopReason: string | null;
+  stopDetail: string;
+  clock: { synced: boolean; offsetMs: number };
+  replayed: boolean;
+  officerId: string | null;
+  decision: DecisionJson | null;
+  mediaType: string;
+  endedAtMs: number;
+  /** The camera never announced this recording; only its ClipReady arrived. */
+  unannounced?: boolean;
+}
+
+interface Assignment {
+  cameraSerial: string;
+  officerId: string;
+  fromMs: number;
+  toMs: number;
+}
+
+interface CameraSeen {
+  info: CameraInfo;
+  link: CameraLink | null;
+  status: bwc.v1.CameraStatus.$Properties | null;
+  lastSeenMs: number;
+}
+
+export interface DockAgentOptions {
+  config: DockConfig;
+  log?: Logger;
+  now?: () => number;
+  /** Camera ports to link instead of the configured serial ports (tests, the demo's in-process cameras). */
+  ports?: LinkPort[];
+}
+
+export interface ProgressEntry {
+  cameraSerial: string;
+  clipId: string;
+  phase: 'hash' | 'upload';
+  doneBytes: number;
+  totalBytes: number;
+}
+
+export function defaultDockLogger(level = 'info'): Logger {
+  return pino({ name: 'bwc-dock', level }, pino.destination(2));
+}
+
+const RESEND_CHECK_MS = 5000;
+
+export class DockAgent {
+  readonly config: DockConfig;
+  readonly deviceId: string;
+  readonly fleet: string;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly outbox: Outbox;
+  readonly clips: Clips;
+  readonly state: DockState;
+  readonly policy: PolicyStore;
+  readonly trust: GatewayTrust;
+  readonly sync: DockSync;
+  readonly #signer: DeviceKey;
+  readonly #now: () => number;
+  readonly #clock: ClockSyncSource;
+  readonly #paths: ReturnType<typeof statePaths>;
+  readonly #ports: LinkPort[] | undefined;
+  #cache: MemoryPolicyCache;
+  readonly #cameras = new Map<string, CameraSeen>();
+  readonly #custody = new Map<string, Promise<void>>();
+  readonly #progress = new Map<string, ProgressEntry>();
+  readonly #manifestInfo = new Map<string, UploadSource>();
+  #runners: LinkPortRunner[] = [];
+  #supervisor: PortSupervisor | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #stopping = false;
+  readonly #bootedAt: number;
+
+  private constructor(o: DockAgentOptions, parts: {
+    deviceId: string; fleet: string; signer: DeviceKey; db: Db; policy: PolicyStore; trust: GatewayTrust; mqtt: { url: string; username?: string; password?: string };
+    paths: ReturnType<typeof statePaths>; log: Logger;
+  }) {
+    this.config = o.config;
+    this.deviceId = parts.deviceId;
+    this.fleet = parts.fleet;
+    this.log = parts.log;
+    this.#now = o.now ?? Date.now;
+    this.#bootedAt = this.#now();
+    this.#signer = parts.signer;
+    this.#paths = parts.paths;
+    this.#ports = o.ports;
+    this.db = parts.db;
+    this.outbox = new Outbox(parts.db);
+    this.clips = new Clips(parts.db);
+    this.state = new DockState(parts.db);
+    this.policy = parts.policy;
+    this.trust = parts.trust;
+    this.#cache = parts.policy.load();
+    this.#clock = clockSyncSource(o.config.clock.ntp);
+    const c = o.config;
+    const tls = c.mqtt.tls ? {
+      rejectUnauthorized: c.mqtt.tls.rejectUnauthorized,
+      ...(c.mqtt.tls.ca ? { ca: readFileSync(c.mqtt.tls.ca) } : {}),
+      ...(c.mqtt.tls.cert ? { cert: readFileSync(c.mqtt.tls.cert) } : {}),
+      ...(c.mqtt.tls.key ? { key: readFileSync(c.mqtt.tls.key) } : {}),
+    } : undefined;
+    const log = this.log;
+    this.sync = new DockSync({
+      deviceId: this.deviceId, fleet: this.fleet, signer: this.#signer, state: this.state, outbox: this.outbox, trust: this.trust,
+      session: {
+        url: parts.mqtt.url, protocolVersion: c.mqtt.protocolVersion, keepaliveS: c.mqtt.keepaliveS, connectTimeoutMs: c.mqtt.connectTimeoutMs,
+        backoffMinMs: c.mqtt.backoffMinMs, backoffMaxMs: c.mqtt.backoffMaxMs, watchdogMs: c.mqtt.watchdogMs,
+        ...(parts.mqtt.username !== undefined ? { username: parts.mqtt.username } : {}),
+        ...(parts.mqtt.password !== undefined ? { password: parts.mqtt.password } : {}),
+        ...(tls ? { tls } : {}),
+      },
+      maxInFlight: c.sync.maxInFlight, chunkWindow: c.sync.chunkWindow, ackTimeoutMs: c.sync.ackTimeoutMs, statusIntervalMs: c.sync.statusIntervalS * 1000,
+      birth: () => this.#birth(),
+      status: () => this.#status(),
+      onAck: (ack, bytes, gw) => this.#onAck(ack, bytes, gw),
+      onCommand: (cmd, bytes) => this.#onCommand(cmd, bytes),
+      onConnected: () => this.#resumeAtGateway(),
+      onUploadSent: (h) => this.#onUploadSent(h),
+      onUploadError: (h, e) => this.#onUploadError(h, e),
+      onUploadProgress: (h, done, total) => this.#onUploadProgress(h, done, total),
+      log: {
+        info: (m) => log.info(m), warn: (m) => log.warn(m), debug: (m) => log.debug(m), error: (m) => log.error(m),
+      },
+      now: this.#now,
+    });
+  }
+
+  /** Opens the state directory of an enrolled dock. Throws DockError with what to do. */
+  static open(o: DockAgentOptions): DockAgent {
+    const c = o.config;
+    const log = o.log ?? defaultDockLogger(c.log.level);
+    const paths = statePaths(c);
+    try {
+      mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      accessSync(paths.dir, fsc.W_OK);
+    } catch (e) {
+      throw new DockError(`state directory ${paths.dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    let enrollment;
+    try {
+      enrollment = readEnrollment(paths.enrollment);
+    } catch (e) {
+      throw new DockError((e as EnrollmentError).message);
+    }
+    if (!enrollment) throw new DockError(`this dock is not enrolled (no ${paths.enrollment}); run \`bwc dock enroll\` first`);
+    if (c.deviceId && c.deviceId !== enrollment.deviceId) throw new DockError(`config deviceId ${c.deviceId} differs from the enrolled device ${enrollment.deviceId}`);
+    if (c.fleet && c.fleet !== enrollment.fleet) throw new DockError(`config fleet ${c.fleet} differs from the enrolled fleet ${enrollment.fleet}`);
+    let signer: DeviceKey;
+    try {
+      signer = loadDeviceKey(paths.keyDir);
+    } catch (e) {
+      throw new DockError(`device key: ${(e as Error).message}`);
+    }
+    let db: Db;
+    try {
+      db = openDockDb(paths.db);
+    } catch (e) {
+      throw new DockError(`cannot open the dock database ${paths.db}: ${(e as Error).message}`);
+    }
+    const state = new DockState(db);
+    if (state.get('decommissioned')) {
+      db.close();
+      throw new DockError(`this dock was decommissioned on ${state.get('decommissioned')}; it no longer runs`);
+    }
+    const root = trustPublicKey(Buffer.from(enrollment.rootPublicKey, 'hex'), 'pinned root key');
+    const trust = new GatewayTrust(root, enrollment.fleet);
+    const now = (o.now ?? Date.now)();
+    for (const cert of [enrollment.gatewayCertificate, ...(state.json<string[]>('gateway_certs') ?? [])]) {
+      try {
+        trust.addCertificate(Buffer.from(cert, 'base64'), now);
+      } catch (e) {
+        log.warn(`a stored gateway certificate is no longer accepted: ${(e as Error).message}`);
+      }
+    }
+    const policy = PolicyStore.open(paths.policyDb, { root });
+    const passwordFile = c.mqtt.passwordFile ?? paths.mqttPassword;
+    const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : undefined;
+    const username = c.mqtt.username ?? (enrollment.mqttUsername || undefined);
+    return new DockAgent(o, {
+      deviceId: enrollment.deviceId, fleet: enrollment.fleet, signer, db, policy, trust, paths, log,
+      mqtt: { url: c.mqtt.url ?? enrollment.brokerUrl, ...(username ? { username } : {}), ...(password ? { password } : {}) },
+    });
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.log.info(`dock ${this.deviceId} (fleet ${this.fleet}) starting; ${this.clips.countNotVerified()} clip(s) not yet verified, outbox ${this.outbox.depth().messages}`);
+    this.#resumeLocal();
+    this.sync.start();
+    const linkOptions = {
+      onEvent: (ev: CameraEvent) => this.#onCameraEvent(ev),
+      dockClockSynced: () => this.#clock.synced(),
+      eventNos: this.state.eventNos(),
+    };
+    const runnerFor = (port: LinkPort) => {
+      const r = new LinkPortRunner({
+        port, link: linkOptions, log: (level, m) => this.log[level](`link ${m}`),
+        onLink: (link) => this.#watchLink(link),
+      }).start();
+      this.#runners.push(r);
+      return r;
+    };
+    if (this.#ports) {
+      for (const p of this.#ports) runnerFor(p);
+    } else {
+      const watcher = c.link.usb.length > 0 ? new UsbCameraWatcher({ match: c.link.usb.map(parseUsbMatch), log: (level, m) => this.log[level](m) }) : undefined;
+      this.#supervisor = new PortSupervisor({
+        staticPorts: c.link.ports,
+        ...(watcher ? { watcher } : {}),
+        start: (port) => {
+          const r = runnerFor(serialLinkPort(port.path, c.link.baudRate));
+          return { stop: () => r.stop() };
+        },
+        log: (level, m) => this.log[level](m),
+      });
+      await this.#supervisor.start();
+    }
+    const resend = setInterval(() => this.#checkStalled(), RESEND_CHECK_MS);
+    const progress = setInterval(() => this.#writeProgress(), 2000);
+    resend.unref();
+    progress.unref();
+    this.#timers.push(resend, progress);
+  }
+
+  /** Graceful stop: finishes the custody step under way, publishes a clean Death, closes SQLite. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#supervisor?.stop();
+    for (const r of this.#runners) r.stop();
+    await Promise.allSettled([...this.#custody.values()]);
+    await this.sync.stop();
+    this.#clock.close();
+    this.policy.close();
+    this.db.close();
+    this.log.info(`dock ${this.deviceId} stopped`);
+  }
+
+  // ── camera events ─────────────────────────────────────────────────────────────────────────
+
+  #watchLink(link: CameraLink): void {
+    link.on('connected', (info) => {
+      const seen = this.#cameras.get(info.cameraSerial);
+      this.#cameras.set(info.cameraSerial, { info, link, status: seen?.status ?? null, lastSeenMs: this.#now() });
+      this.log.info(`camera ${info.cameraSerial} (${info.model} ${info.firmware}) connected, clock offset ${info.offsetMs} ms`);
+      this.sync.send('event', 'Event', {
+        kind: pb.EventKind.EVENT_KIND_CAMERA_CONNECTED, cameraSerial: info.cameraSerial, occurredAtMs: this.#now(),
+        detail: `${info.model} ${info.firmware}; clock offset ${info.offsetMs} ms`,
+      });
+      this.#releaseVerified(info.cameraSerial);
+    });
+    link.on('closed', () => {
+      const info = link.camera;
+      if (!info) return;
+      const seen = this.#cameras.get(info.cameraSerial);
+      if (seen?.link === link) {
+        seen.link = null;
+        if (!this.#stopping) {
+          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_CAMERA_DISCONNECTED, cameraSerial: info.cameraSerial, occurredAtMs: this.#now() });
+        }
+      }
+    });
+    link.on('handlerError', (e) => this.log.error(`camera event could not be handled: ${(e as Error).message}`));
+  }
+
+  /** Each camera event is durable (and queued for the gateway) before the camera gets its ack. */
+  async #onCameraEvent(ev: CameraEvent): Promise<void> {
+    const f = ev.frame;
+    const serial = ev.camera.cameraSerial;
+    const seen = this.#cameras.get(serial);
+    if (seen) seen.lastSeenMs = this.#now();
+    const base = { cameraSerial: serial, cameraEventNo: ev.eventNo, replayed: ev.replayed, occurredAtMs: ev.atMs };
+    if (f.recordingStarted) {
+      const s = f.recordingStarted as bwc.v1.RecordingStarted;
+      const facts: RecordFacts = {
+        cameraModel: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc',
+        startedAtMs: s.startedAtMs ? s.startedAtMs + ev.camera.offsetMs : ev.atMs,
+        trigger: TRIGGERS.code(s.trigger) ?? 'other', activity: s.activity || null, purposes: [...s.purposes],
+        method: METHODS.code(s.method) ?? 'video', preEventBufferS: s.preEventBufferS, office: s.location?.office || this.config.office || null,
+        mutes: [], stoppedAtMs: null, stopReason: null, stopDetail: '',
+        clock: { synced: this.#clock.synced(), offsetMs: ev.camera.offsetMs }, replayed: ev.replayed,
+        officerId: null, decision: null, mediaType: '', endedAtMs: 0,
+      };
+      facts.officerId = this.#officerAt(serial, facts.startedAtMs);
+      this.clips.ensure(serial, s.clipId, 'RECORDING', facts, this.#now(), `started (${facts.trigger})`);
+      this.#decide(serial, s.clipId, ev, 'started');
+    } else if (f.activityTagged) {
+      const t = f.activityTagged as bwc.v1.ActivityTagged;
+      this.#updateFacts(serial, t.clipId, ev, (x) => {
+        x.activity = t.activity || x.activity;
+        x.purposes = [...new Set([...x.purposes, ...t.purposes])];
+      });
+      this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, clipId: t.clipId, activity: t.activity, ...this.#manifestRef(serial, t.clipId) });
+      this.#decide(serial, t.clipId, ev, 'tagged');
+    } else if (f.muted) {
+      const m = f.muted as bwc.v1.Muted;
+      this.#updateFacts(serial, m.clipId, ev, (x) => x.mutes.push({ fromMs: (m.atMs ? m.atMs + ev.camera.offsetMs : ev.atMs), toMs: 0, reason: m.reason }));
+      this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_MUTED, clipId: m.clipId, detail: m.reason });
+    } else if (f.unmuted) {
+      const u = f.unmuted as bwc.v1.Unmuted;
+      this.#updateFacts(serial, u.clipId, ev, (x) => {
+        const open = x.mutes.find((m) => m.toMs === 0);
+        if (open) open.toMs = u.atMs ? u.atMs + ev.camera.offsetMs : ev.atMs;
+      });
+      this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_UNMUTED, clipId: u.clipId });
+    } else if (f.recordingStopped) {
+      const s = f.recordingStopped as bwc.v1.RecordingStopped;
+      this.#updateFacts(serial, s.clipId, ev, (x) => {
+        x.stoppedAtMs = s.stoppedAtMs ? s.stoppedAtMs + ev.camera.offsetMs : ev.atMs;
+        x.stopReason = STOP_REASONS.code(s.reason) ?? null;
+        x.stopDetail = s.detail;
+      });
+      const row = this.clips.get(serial, s.clipId);
+      if (row?.state === 'RECORDING') this.clips.update(serial, s.clipId, { state: 'CLOSED' }, this.#now(), `stopped (${STOP_REASONS.code(s.reason) ?? 'unspecified'})`);
+      this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_RECORDING_STOPPED, clipId: s.clipId, detail: STOP_REASONS.code(s.reason) ?? '' });
+      this.#decide(serial, s.clipId, ev, 'stopped');
+    } else if (f.clipReady) {
+      this.#onClipReady(ev, f.clipReady as bwc.v1.ClipReady);
+    } else if (f.status) {
+      if (seen) seen.status = f.status as bwc.v1.CameraStatus;
+    } else if (f.tamper) {
+      const t = f.tamper as bwc.v1.Tamper;
+      this.log.warn(`camera ${serial}: tamper ${pb.TamperKind[t.kind]}: ${t.detail}`);
+      this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: t.kind, detail: t.detail, occurredAtMs: t.atMs ? t.atMs + ev.camera.offsetMs : ev.atMs });
+    } else if (f.clipReleased) {
+      this.#onClipReleased(serial, f.clipReleased as bwc.v1.ClipReleased);
+    } else if (f.replayComplete) {
+      this.log.info(`camera ${serial}: replay of its event log complete (last event ${String(f.replayComplete.lastEventNo)})`);
+    }
+  }
+
+  #manifestRef(serial: string, clipId: string): { manifestHash?: Buffer } {
+    const h = this.clips.get(serial, clipId)?.manifest_hash;
+    return h ? { manifestHash: Buffer.from(h, 'hex') } : {};
+  }
+
+  #facts(row: ClipRow): RecordFacts {
+    return JSON.parse(row.facts) as RecordFacts;
+  }
+
+  /** Changes a clip's facts; a clip the dock never heard start gets a row (flagged unannounced). */
+  #updateFacts(serial: string, clipId: string, ev: CameraEvent, change: (f: RecordFacts) => void): RecordFacts {
+    let row = this.clips.get(serial, clipId);
+    if (!row) {
+      const facts: RecordFacts = {
+        cameraModel: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc',
+        startedAtMs: ev.atMs, trigger: 'other', activity: null, purposes: [], method: 'video', preEventBufferS: 0, office: this.config.office ?? null,
+        mutes: [], stoppedAtMs: null, stopReason: null, stopDetail: '', clock: { synced: this.#clock.synced(), offsetMs: ev.camera.offsetMs },
+        replayed: ev.replayed, officerId: this.#officerAt(serial, ev.atMs), decision: null, mediaType: '', endedAtMs: 0, unannounced: true,
+      };
+      row = this.clips.ensure(serial, clipId, 'CLOSED', facts, this.#now(), 'first heard of after its start');
+    }
+    const facts = this.#facts(row);
+    change(facts);
+    this.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, this.#now());
+    return facts;
+  }
+
+  #officerAt(serial: string, at: number): string | null {
+    const list = this.state.json<Assignment[]>('assignments') ?? [];
+    const hit = list.filter((a) => a.cameraSerial === serial && a.fromMs <= at && (a.toMs === 0 || at < a.toMs)).sort((a, b) => b.fromMs - a.fromMs)[0];
+    return hit?.officerId ?? null;
+  }
+
+  #activation(serial: string, clipId: string, f: RecordFacts): Activation {
+    return {
+      cameraSerial: serial, officerId: f.officerId, deviceId: this.deviceId, deviceRole: f.deviceRole, trigger: f.trigger, activity: f.activity,
+      purposes: f.purposes, method: f.method, office: f.office, at: f.startedAtMs, stoppedAt: f.stoppedAtMs, clock: f.clock, replayed: f.replayed, clipId,
+    };
+  }
+
+  /** decide() as of the activation's own time; the decision is kept, reported and (live) alerted. */
+  #decide(serial: string, clipId: string, ev: CameraEvent, why: string): void {
+    const row = this.clips.get(serial, clipId);
+    if (!row) return;
+    const facts = this.#facts(row);
+    const d = decide(this.#activation(serial, clipId, facts), this.#cache, this.#now());
+    facts.decision = d;
+    this.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, this.#now());
+    this.sync.send('event', 'Event', {
+      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: serial, clipId, decision: decisionToProto(d), occurredAtMs: facts.startedAtMs,
+      cameraEventNo: ev.eventNo, replayed: ev.replayed, officerId: facts.officerId ?? '', detail: why,
+    });
+    if (d.decision !== 'AUTHORIZED') this.log.warn(`camera ${serial} clip ${clipId} (${why}): ${d.decision} ${d.reasons.join(', ')}`);
+    const alert = ev.replayed ? null : alertFor(d, clipId);
+    if (alert) this.#cameras.get(serial)?.link?.alert(alert);
+  }
+
+  #onClipReady(ev: CameraEvent, r: bwc.v1.ClipReady): void {
+    const serial = ev.camera.cameraSerial;
+    const facts = this.#updateFacts(serial, r.clipId, ev, (x) => {
+      x.mediaType = r.mediaType;
+      x.endedAtMs = r.endedAtMs ? r.endedAtMs + ev.camera.offsetMs : ev.atMs;
+      if (x.stoppedAtMs === null) x.stoppedAtMs = x.endedAtMs;
+    });
+    const row = this.clips.get(serial, r.clipId)!;
+    if (!['RECORDING', 'CLOSED', 'FAILED'].includes(row.state)) {
+      this.log.info(`camera ${serial} clip ${r.clipId}: ClipReady again while ${row.state}; nothing to redo`);
+      return;
+    }
+    this.clips.update(serial, r.clipId, { state: 'CLOSED', path: r.path, size: Number(r.size), storage_label: ev.camera.storageLabel || serial, error: null }, this.#now(), `ready: ${r.path} (${r.size} bytes)`);
+    if (facts.decision === null) this.#decide(serial, r.clipId, ev, 'ready');
+    this.#startCustody(serial, r.clipId);
+  }
+
+  #onClipReleased(serial: string, r: bwc.v1.ClipReleased): void {
+    const row = this.clips.get(serial, r.clipId);
+    if (!row) return;
+    const same = row.sha256 !== null && toHex(r.sha256) === row.sha256;
+    if (r.freed && same && row.state === 'VERIFIED') {
+      this.clips.update(serial, r.clipId, { state: 'RELEASED' }, this.#now(), 'the camera freed the verified bytes');
+      this.sync.send('event', 'Event', {
+        kind: pb.EventKind.EVENT_KIND_CLIP_RELEASED, cameraSerial: serial, clipId: r.clipId, occurredAtMs: this.#now(),
+        clipSha256: r.sha256, ...(row.manifest_hash ? { manifestHash: Buffer.from(row.manifest_hash, 'hex') } : {}), detail: r.detail,
+      });
+    } else {
+      this.log.warn(`camera ${serial} clip ${r.clipId}: release not confirmed (freed ${r.freed}, ${same ? 'same' : 'other'} SHA-256, state ${row.state}): ${r.detail}`);
+    }
+  }
+
+  // ── custody ───────────────────────────────────────────────────────────────────────────────
+
+  #key(serial: string, clipId: string): string {
+    return `${serial}/${clipId}`;
+  }
+
+  #startCustody(serial: string, clipId: string): void {
+    const key = this.#key(serial, clipId);
+    if (this.#custody.has(key) || this.#stopping) return;
+    const work = this.#hashAndSign(serial, clipId).catch((e: unknown) => {
+      this.log.error(`clip ${key}: ${(e as Error).message}`);
+    }).finally(() => {
+      this.#custody.delete(key);
+      this.#progress.delete(`hash:${key}`);
+    });
+    this.#custody.set(key, work);
+  }
+
+  async #hashAndSign(serial: string, clipId: string): Promise<void> {
+    const row = this.clips.get(serial, clipId);
+    if (!row || !['CLOSED', 'HASHED'].includes(row.state) || !row.path) return;
+    let digest: ClipDigest;
+    try {
+      const mount = storageMount(row.storage_label ?? serial, this.config.storage);
+      const path = await resolveClipPath(mount, row.path);
+      const key = this.#key(serial, clipId);
+      let lastLog = 0;
+      digest = await hashClipFile(path, {
+        maxBytes: row.size ?? undefined,
+        onProgress: (done, total) => {
+          this.#progress.set(`hash:${key}`, { cameraSerial: serial, clipId, phase: 'hash', doneBytes: done, totalBytes: total });
+          const t = this.#now();
+          if (t - lastLog >= 5000 && total > 0) {
+            lastLog = t;
+            this.log.info({ clip: key, phase: 'hash', doneBytes: done, totalBytes: total }, `hashing ${key}: ${Math.floor((done / total) * 100)}%`);
+          }
+        },
+      });
+    } catch (e) {
+      if (e instanceof ClipPathError || e instanceof ClipFileError) {
+        this.clips.update(serial, clipId, { state: 'FAILED', error: e.message }, this.#now(), e.message);
+        this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_LINK_ERROR, cameraSerial: serial, clipId, occurredAtMs: this.#now(), detail: `clip cannot be read: ${e.message}` });
+        this.log.error(`clip ${serial}/${clipId} cannot be read; kept FAILED until the camera announces it again: ${e.message}`);
+        return;
+      }
+      throw e;
+    }
+    if (this.#stopping && !this.db.open) return;
+    const partial = row.size !== null && digest.byteLength < row.size;
+    this.clips.update(serial, clipId, { state: 'HASHED', sha256: toHex(digest.sha256), byte_length: digest.byteLength, chunk_size: digest.chunkSize, chunk_count: digest.chunks.length }, this.#now(),
+      `SHA-256 ${toHex(digest.sha256).slice(0, 16)}…, ${digest.byteLength} bytes${partial ? ` (PARTIAL: ${row.size} announced)` : ''}`);
+    this.#sign(serial, clipId, digest, partial);
+  }
+
+  /** Signs the manifest: chain head, clip row and outbox change in one transaction. */
+  #sign(serial: string, clipId: string, digest: ClipDigest, partial: boolean): void {
+    const now = this.#now();
+    const signed = this.state.transaction(() => {
+      const row = this.clips.get(serial, clipId)!;
+      if (row.state !== 'HASHED') return null;
+      const f = this.#facts(row);
+      const chain = this.state.json<{ seq: number; hash: string | null }>('chain') ?? { seq: 0, hash: null };
+      const flags: bwc.v1.ManifestFlag[] = [];
+      if (partial) flags.push(pb.ManifestFlag.MANIFEST_FLAG_PARTIAL);
+      if (f.replayed) flags.push(pb.ManifestFlag.MANIFEST_FLAG_REPLAYED);
+      if (f.stopReason === 'power_loss') flags.push(pb.ManifestFlag.MANIFEST_FLAG_RECOVERED_AFTER_POWER_LOSS);
+      const facts: ClipFacts = {
+        cameraSerial: serial, cameraModel: f.cameraModel, firmwareVersion: f.firmware, officerId: f.officerId ?? '', clipId,
+        mediaType: f.mediaType || 'application/octet-stream', startedAtMs: f.startedAtMs, endedAtMs: Math.max(f.endedAtMs, f.startedAtMs),
+        preEventBufferS: f.preEventBufferS,
+        clock: { source: f.clock.synced ? pb.ClockSource.CLOCK_SOURCE_NTP : pb.ClockSource.CLOCK_SOURCE_SYSTEM, synced: f.clock.synced, offsetMs: f.clock.offsetMs },
+        trigger: TRIGGERS.value(f.trigger) ?? pb.TriggerSource.TRIGGER_SOURCE_OTHER, method: METHODS.value(f.method) ?? pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+        activity: f.activity ?? '', purposes: f.purposes, mutes: f.mutes, stopReason: (f.stopReason ? STOP_REASONS.value(f.stopReason) : undefined) ?? pb.StopReason.STOP_REASON_UNSPECIFIED,
+        stopDetail: f.stopDetail, decision: f.decision ? decisionToProto(f.decision) : null, flags,
+      };
+      const s = signManifest(facts, digest, { deviceId: this.deviceId, fleet: this.fleet, seq: chain.seq + 1, prevManifestHash: chain.hash ? fromHex(chain.hash, 32) : null }, this.#signer, { createdAtMs: now });
+      const hash = toHex(s.hash);
+      this.clips.update(serial, clipId, { state: 'SIGNED', manifest: Buffer.from(s.bytes), manifest_hash: hash, manifest_seq: chain.seq + 1 }, now, `manifest seq ${chain.seq + 1} ${hash.slice(0, 16)}…`);
+      this.outbox.add({ kind: 'manifest', type: 'ClipManifest', hash, envelope: s.bytes, subject: this.#key(serial, clipId) }, now);
+      this.state.setJson('chain', { seq: chain.seq + 1, hash });
+      return { hash, digest };
+    });
+    if (!signed) return;
+    this.#manifestInfo.set(signed.hash, this.#uploadSourceOf(this.clips.get(serial, clipId)!, digest.chunks));
+    this.log.info(`clip ${serial}/${clipId} signed: manifest ${signed.hash.slice(0, 16)}…`);
+    this.sync.pump();
+  }
+
+  #uploadSourceOf(row: ClipRow, chunkHashes?: readonly Uint8Array[]): UploadSource {
+    const hashes = chunkHashes ?? pb.ClipManifest.decode(openEnvelope(row.manifest!).body).chunkSha256;
+    return {
+      manifestHash: row.manifest_hash!, path: '', byteLength: row.byte_length ?? 0, chunkSize: row.chunk_size ?? 0, chunkHashes: hashes,
+    };
+  }
+
+  /** Where the clip's bytes are now (the camera storage may have been remounted). */
+  async #sourceFor(row: ClipRow): Promise<UploadSource> {
+    const base = this.#manifestInfo.get(row.manifest_hash!) ?? this.#uploadSourceOf(row);
+    this.#manifestInfo.set(row.manifest_hash!, base);
+    const path = await resolveClipPath(storageMount(row.storage_label ?? row.camera_serial, this.config.storage), row.path!);
+    return { ...base, path };
+  }
+
+  /** After a restart: clips interrupted before signing are hashed again. */
+  #resumeLocal(): void {
+    for (const row of this.clips.inStates(['CLOSED', 'HASHED'])) {
+      if (row.path) this.#startCustody(row.camera_serial, row.clip_id);
+    }
+  }
+
+  /** On every connection: clips past SIGNED resend their manifest; the gateway answers with their state. */
+  #resumeAtGateway(): void {
+    for (const row of this.clips.inStates(['MANIFEST_ACKED', 'UPLOADED'])) {
+      if (row.manifest && row.manifest_hash) this.sync.requeue('manifest', 'ClipManifest', row.manifest_hash, row.manifest, this.#key(row.camera_serial, row.clip_id));
+    }
+  }
+
+  /** Uploaded clips with no VERIFIED ack after the ack timeout ask again. */
+  #checkStalled(): void {
+    if (!this.sync.connected) return;
+    const cutoff = this.#now() - this.config.sync.ackTimeoutMs;
+    for (const row of this.clips.inStates(['UPLOADED'])) {
+      if (row.updated_at < cutoff && row.manifest && row.manifest_hash && !this.outbox.get(row.manifest_hash)) {
+        this.clips.update(row.camera_serial, row.clip_id, { error: null }, this.#now());
+        this.sync.requeue('manifest', 'ClipManifest', row.manifest_hash, row.manifest, this.#key(row.camera_serial, row.clip_id));
+      }
+    }
+  }
+
+  // ── the gateway's acks ────────────────────────────────────────────────────────────────────
+
+  async #onAck(ack: bwc.v1.Ack, bytes: Uint8Array, gateway: GatewayCert): Promise<void> {
+    const manifestHash = ack.manifestHash.byteLength === 32 ? toHex(ack.manifestHash) : ack.ackedType === 'ClipManifest' && ack.ackedHash.byteLength === 32 ? toHex(ack.ackedHash) : '';
+    if (!manifestHash) return;
+    const row = this.clips.byManifestHash(manifestHash);
+    if (!row) {
+      this.log.warn(`ack ${pb.AckKind[ack.kind]} names manifest ${manifestHash.slice(0, 16)}…, which this dock does not hold`);
+      return;
+    }
+    const serial = row.camera_serial;
+    const clipId = row.clip_id;
+    const now = this.#now();
+    switch (ack.kind) {
+      case pb.AckKind.ACK_KIND_MANIFEST_RECEIVED:
+      case pb.AckKind.ACK_KIND_CHUNKS_MISSING: {
+        if (row.state === 'VERIFIED' || row.state === 'RELEASED' || row.state === 'REJECTED') return;
+        const ranges = ack.missingChunks.map((r) => ({ start: r.start ?? 0, end: r.end ?? 0 }));
+        if (row.state === 'SIGNED') this.clips.update(serial, clipId, { state: 'MANIFEST_ACKED' }, now, `gateway ${gateway.gatewayId} holds the manifest`);
+        if (ranges.length === 0) {
+          if (row.state !== 'UPLOADED') this.clips.update(serial, clipId, { state: 'UPLOADED' }, now, 'the gateway holds every chunk');
+          return;
+        }
+        if (row.state === 'UPLOADED') this.clips.update(serial, clipId, { state: 'MANIFEST_ACKED' }, now, `the gateway asks for ${ranges.length} chunk range(s) again`);
+        try {
+          this.sync.upload(await this.#sourceFor(this.clips.get(serial, clipId)!), ranges);
+        } catch (e) {
+          this.log.warn(`clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`);
+        }
+        return;
+      }
+      case pb.AckKind.ACK_KIND_VERIFIED: {
+        if (row.state === 'VERIFIED' || row.state === 'RELEASED') return;
+        const verified = VerifiedClip.fromAck(bytes, gateway.key, {
+          deviceId: this.deviceId, clipId, manifestHash: Buffer.from(manifestHash, 'hex'), sha256: Buffer.from(row.sha256 ?? '', 'hex'), byteLength: row.byte_length ?? -1,
+        });
+        this.sync.uploader.cancel(manifestHash);
+        this.#progress.delete(`upload:${manifestHash}`);
+        this.clips.update(serial, clipId, { state: 'VERIFIED', verified_ack: Buffer.from(bytes) }, now, `VERIFIED by gateway ${gateway.gatewayId}`);
+        this.log.info(`clip ${serial}/${clipId} VERIFIED by gateway ${gateway.gatewayId}`);
+        this.#cameras.get(serial)?.link?.releaseClip(verified);
+        return;
+      }
+      case pb.AckKind.ACK_KIND_REJECTED: {
+        if (row.state === 'VERIFIED' || row.state === 'RELEASED') return;
+        this.sync.uploader.cancel(manifestHash);
+        this.clips.update(serial, clipId, { state: 'REJECTED', error: ack.reason }, now, `REJECTED by gateway ${gateway.gatewayId}: ${ack.reason}`);
+        this.log.error(`clip ${serial}/${clipId} REJECTED by the gateway (${ack.reason}); the clip is kept on the camera`);
+        this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_CLIP_REJECTED, cameraSerial: serial, clipId, manifestHash: Buffer.from(manifestHash, 'hex'), detail: ack.reason, occurredAtMs: now });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #onUploadSent(manifestHash: string): void {
+    this.#progress.delete(`upload:${manifestHash}`);
+    const row = this.clips.byManifestHash(manifestHash);
+    if (row && row.state === 'MANIFEST_ACKED') this.clips.update(row.camera_serial, row.clip_id, { state: 'UPLOADED' }, this.#now(), 'every requested chunk sent');
+  }
+
+  #onUploadError(manifestHash: string, e: Error): void {
+    this.#progress.delete(`upload:${manifestHash}`);
+    const row = this.clips.byManifestHash(manifestHash);
+    if (!row) return;
+    const changed = e instanceof ChunkChangedError;
+    this.log.error(`clip ${row.camera_serial}/${row.clip_id}: upload stopped: ${e.message}`);
+    this.clips.update(row.camera_serial, row.clip_id, { error: e.message }, this.#now());
+    if (changed) {
+      this.sync.send('event', 'Event', {
+        kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: pb.TamperKind.TAMPER_KIND_OTHER, cameraSerial: row.camera_serial, clipId: row.clip_id,
+        detail: `clip bytes changed after hashing: ${e.message}`, occurredAtMs: this.#now(),
+      });
+    }
+  }
+
+  #onUploadProgress(manifestHash: string, done: number, total: number): void {
+    const row = this.#progressRow(manifestHash);
+    if (row) this.#progress.set(`upload:${manifestHash}`, { cameraSerial: row.camera_serial, clipId: row.clip_id, phase: 'upload', doneBytes: done, totalBytes: total });
+  }
+
+  #progressRow(manifestHash: string): ClipRow | undefined {
+    return this.clips.byManifestHash(manifestHash);
+  }
+
+  /** Tells a camera it may free its verified clips (on connect, and whenever one is verified). */
+  #releaseVerified(serial: string): void {
+    const link = this.#cameras.get(serial)?.link;
+    if (!link) return;
+    for (const row of this.clips.inStates(['VERIFIED'])) {
+      if (row.camera_serial !== serial || !row.verified_ack) continue;
+      try {
+        const { gateway } = this.trust.open(row.verified_ack, 'Ack', this.#now());
+        link.releaseClip(VerifiedClip.fromAck(row.verified_ack, gateway.key, {
+          deviceId: this.deviceId, clipId: row.clip_id, manifestHash: Buffer.from(row.manifest_hash!, 'hex'), sha256: Buffer.from(row.sha256!, 'hex'), byteLength: row.byte_length!,
+        }));
+      } catch (e) {
+        this.log.error(`clip ${serial}/${row.clip_id}: stored VERIFIED ack no longer checks (${(e as Error).message}); not released`);
+      }
+    }
+  }
+
+  // ── commands ──────────────────────────────────────────────────────────────────────────────
+
+  async #onCommand(cmd: bwc.v1.Command, _bytes: Uint8Array): Promise<string> {
+    const now = this.#now();
+    switch (cmd.cmd) {
+      case 'policyBundle':
+      case 'grant':
+      case 'revocation':
+      case 'operationPlan': {
+        const bytes = cmd[cmd.cmd]!;
+        try {
+          const r = cmd.cmd === 'policyBundle' ? this.policy.addBundle(bytes)
+            : this.policy.add(({ grant: 'AuthorizationGrant', revocation: 'Revocation', operationPlan: 'OperationPlan' } as const)[cmd.cmd], bytes);
+          if (r.added) this.#cache = this.policy.load();
+          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_POLICY_APPLIED, occurredAtMs: now, detail: `${cmd.cmd} ${r.hash.slice(0, 16)}… ${r.added ? 'applied' : 'already held'}` });
+          return r.added ? `applied ${r.hash.slice(0, 16)}…` : 'already held';
+        } catch (e) {
+          if (!(e instanceof PolicyStoreError)) throw e;
+          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: e.message });
+          return `refused: ${e.message}`;
+        }
+      }
+      case 'cameraAssignments': {
+        const a = cmd.cameraAssignments as bwc.v1.CameraAssignments;
+        const at = Number(a.header?.createdAtMs ?? cmd.header?.createdAtMs ?? 0);
+        const held = Number(this.state.get('assignments_at') ?? '0');
+        if (at < held) return `refused: older than the assignments held (${new Date(held).toISOString()})`;
+        const list: Assignment[] = (a.assignments as bwc.v1.CameraAssignment[]).map((x) => ({ cameraSerial: x.cameraSerial, officerId: x.officerId, fromMs: Number(x.fromMs), toMs: Number(x.toMs) }));
+        this.state.transaction(() => {
+          this.state.setJson('assignments', list);
+          this.state.set('assignments_at', String(at));
+        });
+        return `applied ${list.length} assignment(s)`;
+      }
+      case 'statusRequest':
+        this.sync.sendStatus();
+        for (const c of this.#cameras.values()) c.link?.requestStatus();
+        return 'status sent';
+      case 'holdNotice': {
+        const h = cmd.holdNotice as bwc.v1.HoldNotice;
+        const holds = this.state.json<Record<string, unknown>>('holds') ?? {};
+        if (h.released) delete holds[h.holdId];
+        else holds[h.holdId] = { reason: h.reason, fromMs: Number(h.fromMs), toMs: Number(h.toMs), at: now };
+        this.state.setJson('holds', holds);
+        this.log.info(`litigation hold ${h.holdId} ${h.released ? 'released' : `placed: ${h.reason}`} (the dock destroys no evidence either way)`);
+        return h.released ? 'hold released' : 'hold recorded';
+      }
+      case 'decommission': {
+        const open = this.clips.countNotVerified();
+        if (open > 0) {
+          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `decommission refused: ${open} clip(s) not yet VERIFIED (4007.1 §4.7)` });
+          return `refused: ${open} clip(s) not yet VERIFIED`;
+        }
+        this.state.set('decommission_requested', new Date(now).toISOString());
+        this.log.warn(`decommission requested by ${cmd.decommission?.requestedBy || 'the gateway'}: run \`bwc dock decommission\` on this dock to finish`);
+        return 'decommission accepted: no clip is pending';
+      }
+      case 'manifestRequest': {
+        const m = cmd.manifestRequest!;
+        const rows = this.clips.byManifestSeq(Number(m.fromSeq), Number(m.toSeq));
+        for (const r of rows) if (r.manifest && r.manifest_hash) this.sync.requeue('manifest', 'ClipManifest', r.manifest_hash, r.manifest, this.#key(r.camera_serial, r.clip_id));
+        return `resent ${rows.length} manifest(s)`;
+      }
+      default:
+        return 'refused: unknown command';
+    }
+  }
+
+  // ── birth, status, progress ───────────────────────────────────────────────────────────────
+
+  #cameraSummaries(): bwc.v1.CameraSummary.$Properties[] {
+    const unverified = new Map<string, number>();
+    for (const r of this.clips.inStates(NOT_VERIFIED)) unverified.set(r.camera_serial, (unverified.get(r.camera_serial) ?? 0) + 1);
+    return [...this.#cameras.values()].map((c) => ({
+      cameraSerial: c.info.cameraSerial, model: c.info.model, firmware: c.info.firmware, connected: c.link !== null,
+      status: c.status, officerId: this.#officerAt(c.info.cameraSerial, this.#now()) ?? '', unverifiedClips: unverified.get(c.info.cameraSerial) ?? 0,
+      lastSeenMs: c.lastSeenMs, clock: { source: pb.ClockSource.CLOCK_SOURCE_CAMERA, synced: this.#clock.synced(), offsetMs: c.info.offsetMs },
+    }));
+  }
+
+  #clockState(): bwc.v1.ClockState.$Properties {
+    const synced = this.#clock.synced();
+    return { source: synced ? pb.ClockSource.CLOCK_SOURCE_NTP : pb.ClockSource.CLOCK_SOURCE_SYSTEM, synced, offsetMs: 0 };
+  }
+
+  #birth(): Omit<bwc.v1.Birth.$Properties, 'header' | 'bdSeq'> {
+    return {
+      agentVersion: SOFTWARE_VERSION, hardware: hostname(), policyVersion: this.#cache.current()?.version ?? 0, cameras: this.#cameraSummaries(),
+      outboxDepth: this.outbox.depth().messages, bootedAtMs: this.#bootedAt, clock: this.#clockState(),
+    };
+  }
+
+  progress(): ProgressEntry[] {
+    return [...this.#progress.values()];
+  }
+
+  #status(): Omit<bwc.v1.Status.$Properties, 'header'> {
+    const depth = this.outbox.depth();
+    return {
+      policyVersion: this.#cache.current()?.version ?? 0, outboxDepth: depth.messages, outboxBytes: depth.bytes, clipsUnverified: this.clips.countNotVerified(),
+      uptimeS: Math.floor((this.#now() - this.#bootedAt) / 1000), clock: this.#clockState(), cameras: this.#cameraSummaries(), agentVersion: SOFTWARE_VERSION,
+      transfers: this.progress().map((p) => ({ cameraSerial: p.cameraSerial, clipId: p.clipId, phase: p.phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes })),
+    };
+  }
+
+  /** progress.json in the state dir, for `bwc dock status` while the agent runs. */
+  #writeProgress(): void {
+    const file = `${this.#paths.dir}/progress.json`;
+    try {
+      const tmp = `${file}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ at: new Date(this.#now()).toISOString(), connected: this.sync.connected, transfers: this.progress() }));
+      renameSync(tmp, file);
+    } catch {
+      // progress is informational; a full disk shows up in the database writes
+    }
+  }
+}

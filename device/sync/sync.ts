@@ -1,0 +1,336 @@
+/**
+ * The dock's side of the MQTT contract (DESIGN §4): signs what the dock says, queues it in the
+ * SQLite outbox, drains the outbox over a supervised session, and takes the gateway's signed acks
+ * and commands.
+ *
+ * - Every message gets a Header (issuer and subject = this device, fleet, seq per type persisted,
+ *   created-at) and is signed with the device key before it is queued; the outbox keeps the exact
+ *   bytes. At most `maxInFlight` messages wait for their ack; one unacked after `ackTimeoutMs` is
+ *   sent again, as are all unacked ones on a new connection.
+ * - Birth on every connection with a bdSeq that increases each time; the Will is a Death signed
+ *   with the same bdSeq (Sparkplug B). A clean stop publishes Death{clean} itself.
+ * - Acks and commands must be signed by a root-certified gateway key (trust.ts) and name this
+ *   device; anything else is refused and reported to the gateway as a SYNC_ERROR event.
+ * - Gateway presence messages (retained) bring the replicas' certificates.
+ */
+import { pb, type bwc, type MessageType } from '../../proto/wire.js';
+import { sealEnvelope, type Signer } from '../../proto/envelope.js';
+import { deviceTopic, gatewayStateTopic, parseTopic, TOPIC_ROOT, type DockKind } from '../../proto/topics.js';
+import { toHex } from '../../proto/bytes.js';
+import { isWireError } from '../../proto/errors.js';
+import type { GatewayCert } from '../../proto/gateway-cert.js';
+import type { Outbox, OutboxKind } from '../store/outbox.js';
+import type { DockState } from '../store/state.js';
+import { MqttSession, type MqttSessionOptions, type SessionLog } from './session.js';
+import { Uploader, type UploadSource } from './uploader.js';
+import type { GatewayTrust } from './trust.js';
+
+export type SessionSettings = Omit<MqttSessionOptions, 'clientId' | 'subscriptions' | 'will' | 'onConnected' | 'onDisconnected' | 'onMessage' | 'log' | 'now'>;
+
+export interface DockSyncOptions {
+  deviceId: string;
+  fleet: string;
+  signer: Signer;
+  state: DockState;
+  outbox: Outbox;
+  trust: GatewayTrust;
+  session: SessionSettings;
+  maxInFlight: number;
+  chunkWindow: number;
+  ackTimeoutMs: number;
+  statusIntervalMs: number;
+  /** Birth fields beyond header and bdSeq, at connect time. */
+  birth(): Omit<bwc.v1.Birth.$Properties, 'header' | 'bdSeq'>;
+  status(): Omit<bwc.v1.Status.$Properties, 'header'>;
+  onAck(ack: bwc.v1.Ack, envelope: Uint8Array, gateway: GatewayCert): void | Promise<void>;
+  /** Applies a verified command; returns its outcome ("applied", "refused: …"). */
+  onCommand(cmd: bwc.v1.Command, envelope: Uint8Array, gateway: GatewayCert): Promise<string>;
+  onConnected?(): void;
+  onUploadSent(manifestHash: string): void;
+  onUploadError(manifestHash: string, error: Error): void;
+  onUploadProgress?(manifestHash: string, sentBytes: number, totalBytes: number): void;
+  log: SessionLog & { error(msg: string): void };
+  now?: () => number;
+}
+
+export interface SyncCounters {
+  acks: number;
+  acksRefused: number;
+  commands: number;
+  commandsRefused: number;
+  resent: number;
+}
+
+const PUMP_TICK_MS = 1000;
+
+export class DockSync {
+  readonly counters: SyncCounters = { acks: 0, acksRefused: 0, commands: 0, commandsRefused: 0, resent: 0 };
+  readonly session: MqttSession;
+  readonly uploader: Uploader;
+  readonly #o: DockSyncOptions;
+  readonly #now: () => number;
+  #bdSeq = 0;
+  #timers: NodeJS.Timeout[] = [];
+  #pumping = false;
+  #pumpAgain = false;
+  #started = false;
+
+  constructor(options: DockSyncOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    const o = options;
+    this.session = new MqttSession({
+      ...o.session,
+      clientId: o.deviceId,
+      subscriptions: [deviceTopic(o.fleet, o.deviceId, 'cmd'), deviceTopic(o.fleet, o.deviceId, 'ack'), `${TOPIC_ROOT}/${o.fleet}/_gateway/+/state`],
+      will: () => this.#will(),
+      onConnected: () => this.#onConnected(),
+      onDisconnected: (reason) => {
+        this.uploader.reset();
+        o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
+      },
+      onMessage: (topic, payload) => void this.#onMessage(topic, payload),
+      log: o.log,
+      now: this.#now,
+    });
+    this.uploader = new Uploader({
+      window: o.chunkWindow,
+      publish: (payload) => this.session.publish(deviceTopic(o.fleet, o.deviceId, 'chunk'), payload),
+      canSend: () => this.session.connected && this.#o.outbox.due(this.#now() - this.#o.ackTimeoutMs, 1).length === 0,
+      onSent: (h) => o.onUploadSent(h),
+      onError: (h, e) => o.onUploadError(h, e),
+      ...(o.onUploadProgress ? { onProgress: o.onUploadProgress } : {}),
+    });
+  }
+
+  get connected(): boolean {
+    return this.session.connected;
+  }
+
+  get bdSeq(): number {
+    return this.#bdSeq;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.session.start();
+    const pump = setInterval(() => this.pump(), PUMP_TICK_MS);
+    const status = setInterval(() => this.sendStatus(), this.#o.statusIntervalMs);
+    pump.unref();
+    status.unref();
+    this.#timers.push(pump, status);
+  }
+
+  /** Publishes a clean Death, disconnects, stops the timers. The outbox keeps what is unacked. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.uploader.close();
+    const death = this.seal('Death', { bdSeq: this.#bdSeq, clean: true });
+    await this.session.stop({ topic: this.#topic('death'), payload: death.bytes });
+  }
+
+  #topic(kind: DockKind): string {
+    return deviceTopic(this.#o.fleet, this.#o.deviceId, kind);
+  }
+
+  /** Signs a message of `type` with a fresh Header. */
+  seal(type: MessageType, message: Record<string, unknown>): { bytes: Uint8Array; hash: string } {
+    const o = this.#o;
+    const header: bwc.v1.IHeader = { issuer: o.deviceId, subjectDevice: o.deviceId, fleet: o.fleet, seq: o.state.nextSeq(type), createdAtMs: this.#now() };
+    const codec = (pb as unknown as Record<string, { encode(m: object): { finish(): Uint8Array } }>)[type]!;
+    const sealed = sealEnvelope(type, codec.encode({ ...message, header }).finish(), o.signer);
+    return { bytes: sealed.bytes, hash: toHex(sealed.hash) };
+  }
+
+  /** Signs and queues a message; it is sent as soon as the connection and the window allow. */
+  send(kind: Exclude<OutboxKind, 'death'>, type: MessageType, message: Record<string, unknown>, subject?: string): string {
+    const sealed = this.seal(type, message);
+    this.#o.outbox.add({ kind, type, hash: sealed.hash, envelope: sealed.bytes, subject: subject ?? null }, this.#now());
+    this.pump();
+    return sealed.hash;
+  }
+
+  /** Queues already-signed bytes again (a manifest resent to learn its state at the gateway). */
+  requeue(kind: OutboxKind, type: string, hash: string, envelope: Uint8Array, subject?: string): void {
+    this.#o.outbox.add({ kind, type, hash, envelope, subject: subject ?? null }, this.#now());
+    this.pump();
+  }
+
+  sendStatus(): void {
+    this.#o.outbox.dropUnsent('status');
+    this.send('status', 'Status', this.#o.status() as Record<string, unknown>);
+  }
+
+  upload(source: UploadSource, ranges: readonly { start: number; end: number }[]): void {
+    this.uploader.request(source, ranges);
+  }
+
+  #will(): { topic: string; payload: Buffer } {
+    const o = this.#o;
+    this.#bdSeq = o.state.transaction(() => {
+      const next = Number(o.state.get('bdSeq') ?? '0') + 1;
+      o.state.set('bdSeq', String(next));
+      return next;
+    });
+    const death = this.seal('Death', { bdSeq: this.#bdSeq, clean: false });
+    return { topic: this.#topic('death'), payload: Buffer.from(death.bytes) };
+  }
+
+  #onConnected(): void {
+    const o = this.#o;
+    o.outbox.transaction(() => {
+      o.outbox.dropUnsent('birth');
+      o.outbox.resendAll();
+    });
+    this.send('birth', 'Birth', { ...o.birth(), bdSeq: this.#bdSeq });
+    o.onConnected?.();
+    this.pump();
+    this.uploader.pump();
+  }
+
+  /** Publishes what the outbox holds, in order, within the window. */
+  pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    if (!this.session.connected) return;
+    this.#pumping = true;
+    try {
+      const o = this.#o;
+      const now = this.#now();
+      const resendBefore = now - o.ackTimeoutMs;
+      const room = o.maxInFlight - o.outbox.inFlight(resendBefore);
+      if (room > 0) {
+        for (const row of o.outbox.due(resendBefore, room)) {
+          if (row.attempts > 0) this.counters.resent++;
+          o.outbox.markSent(row.id, now);
+          this.session.publish(this.#topic(row.kind), row.envelope).then(() => this.uploader.pump(), () => {
+            // Not sent (the connection went): the next connection resends every unacked row.
+          });
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#pumpAgain) {
+      this.#pumpAgain = false;
+      this.pump();
+    } else {
+      this.uploader.pump();
+    }
+  }
+
+  async #onMessage(topic: string, payload: Buffer): Promise<void> {
+    const o = this.#o;
+    let parsed;
+    try {
+      parsed = parseTopic(topic);
+    } catch {
+      o.log.warn(`mqtt: message on unexpected topic ${topic.slice(0, 120)} ignored`);
+      return;
+    }
+    if (parsed.kind === 'gateway-state') {
+      this.#onGatewayState(parsed.gatewayId, payload);
+      return;
+    }
+    if (parsed.kind === 'ack') await this.#onAck(payload);
+    else if (parsed.kind === 'cmd') await this.#onCommand(payload);
+  }
+
+  #onGatewayState(gatewayId: string, payload: Buffer): void {
+    if (payload.byteLength === 0) return; // a cleared retained message
+    let cert: string | undefined;
+    try {
+      cert = (JSON.parse(payload.toString('utf8')) as { certificate?: string }).certificate;
+    } catch {
+      this.#o.log.warn(`gateway ${gatewayId}: presence message is not JSON; ignored`);
+      return;
+    }
+    if (!cert) return;
+    try {
+      const c = this.#o.trust.addCertificate(Buffer.from(cert, 'base64'), this.#now());
+      const known = this.#o.state.json<string[]>('gateway_certs') ?? [];
+      if (!known.includes(cert)) this.#o.state.setJson('gateway_certs', [...known.filter((k) => k !== cert), cert].slice(-32));
+      if (c.gatewayId !== gatewayId) this.#o.log.warn(`gateway presence ${gatewayId} carries the certificate of ${c.gatewayId}`);
+    } catch (e) {
+      this.#o.log.warn(`gateway ${gatewayId}: certificate refused: ${(e as Error).message}`);
+    }
+  }
+
+  async #onAck(payload: Buffer): Promise<void> {
+    const o = this.#o;
+    let ack: bwc.v1.Ack;
+    let gateway: GatewayCert;
+    try {
+      const opened = o.trust.open(payload, 'Ack', this.#now());
+      gateway = opened.gateway;
+      ack = pb.Ack.decode(opened.env.body);
+      if (ack.deviceId !== o.deviceId) throw new Error(`the ack names device ${ack.deviceId}`);
+    } catch (e) {
+      this.counters.acksRefused++;
+      this.#refused('ack', e);
+      return;
+    }
+    this.counters.acks++;
+    if (ack.ackedHash.byteLength === 32) o.outbox.ack(toHex(ack.ackedHash));
+    try {
+      await o.onAck(ack, payload, gateway);
+    } catch (e) {
+      o.log.error(`ack ${pb.AckKind[ack.kind]}: ${(e as Error).message}`);
+    }
+    this.pump();
+  }
+
+  async #onCommand(payload: Buffer): Promise<void> {
+    const o = this.#o;
+    let cmd: bwc.v1.Command;
+    let gateway: GatewayCert;
+    try {
+      const opened = o.trust.open(payload, 'Command', this.#now());
+      gateway = opened.gateway;
+      cmd = pb.Command.decode(opened.env.body);
+      const h = cmd.header;
+      if (!h || h.subjectDevice !== o.deviceId) throw new Error(`the command is addressed to ${h?.subjectDevice || 'no device'}`);
+      if (h.fleet !== o.fleet) throw new Error(`the command is for fleet ${h.fleet}`);
+      if (!cmd.commandId) throw new Error('the command has no id');
+    } catch (e) {
+      this.counters.commandsRefused++;
+      this.#refused('command', e);
+      return;
+    }
+    const seen = o.state.commandOutcome(cmd.commandId);
+    if (seen !== undefined) {
+      o.log.debug(`command ${cmd.commandId} already applied (${seen})`);
+      return;
+    }
+    this.counters.commands++;
+    let outcome: string;
+    try {
+      outcome = await o.onCommand(cmd, payload, gateway);
+    } catch (e) {
+      outcome = `failed: ${(e as Error).message}`;
+    }
+    o.state.recordCommand(cmd.commandId, outcome, this.#now());
+    o.log.info(`command ${cmd.commandId} (${cmd.cmd}): ${outcome}`);
+  }
+
+  /** A refused ack or command is logged and reported to the gateway as a SYNC_ERROR event. */
+  #refused(what: 'ack' | 'command', e: unknown): void {
+    const why = isWireError(e) ? e.message : (e as Error).message;
+    this.#o.log.warn(`${what} refused: ${why}`);
+    this.send('event', 'Event', {
+      kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR,
+      detail: `${what} refused: ${why}`.slice(0, 500), occurredAtMs: this.#now(),
+    });
+  }
+
+  /** The gateway presence topic of a replica (tests). */
+  static presenceTopic(fleet: string, gatewayId: string): string {
+    return gatewayStateTopic(fleet, gatewayId);
+  }
+}
