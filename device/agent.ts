@@ -27,8 +27,8 @@ import { trustPublicKey } from '../proto/ed25519.js';
 import { hashClipFile, ClipFileError, type ClipDigest } from '../proto/clip-hash.js';
 import { VerifiedClip } from '../proto/ack.js';
 import { fromHex, toHex } from '../proto/bytes.js';
-import { decisionToProto, type DecisionJson } from '../proto/decision.js';
-import { METHODS, STOP_REASONS, TRIGGERS, DEVICE_ROLES } from '../proto/vocab.js';
+import { decisionToProto } from '../proto/decision.js';
+import { STOP_REASONS, DEVICE_ROLES } from '../proto/vocab.js';
 import { SOFTWARE_VERSION } from '../proto/version.js';
 import type { GatewayCert } from '../proto/gateway-cert.js';
 import { CameraLink, type CameraEvent, type CameraInfo } from './link/camera-link.js';
@@ -40,7 +40,8 @@ import { PolicyStore, PolicyStoreError } from './policy/store.js';
 import type { MemoryPolicyCache } from './policy/cache.js';
 import type { Activation } from './policy/activation.js';
 import { loadDeviceKey, type DeviceKey } from './custody/keys.js';
-import { signManifest, type ClipFacts } from './custody/manifest.js';
+import { signManifest } from './custody/manifest.js';
+import { applyEvent, manifestFacts, startedFacts, unannouncedFacts, type EventContext, type RecordFacts } from './custody/record.js';
 import { resolveClipPath, storageMount, ClipPathError } from './custody/clip-source.js';
 import { openDockDb, type Db } from './store/dock-db.js';
 import { Outbox } from './store/outbox.js';
@@ -56,32 +57,6 @@ import { statePaths, type DockConfig } from './config.js';
 
 export class DockError extends Error {
   override name = 'DockError';
-}
-
-/** What the dock remembers of a clip beyond its custody columns (clips.facts, JSON). */
-interface RecordFacts {
-  cameraModel: string;
-  firmware: string;
-  deviceRole: string;
-  startedAtMs: number;
-  trigger: string;
-  activity: string | null;
-  purposes: string[];
-  method: string;
-  preEventBufferS: number;
-  office: string | null;
-  mutes: { fromMs: number; toMs: number; reason: string }[];
-  stoppedAtMs: number | null;
-  stopReason: string | null;
-  stopDetail: string;
-  clock: { synced: boolean; offsetMs: number };
-  replayed: boolean;
-  officerId: string | null;
-  decision: DecisionJson | null;
-  mediaType: string;
-  endedAtMs: number;
-  /** The camera never announced this recording; only its ClipReady arrived. */
-  unannounced?: boolean;
 }
 
 interface Assignment {
@@ -343,53 +318,51 @@ export class DockAgent {
     link.on('handlerError', (e) => this.log.error(`camera event could not be handled: ${(e as Error).message}`));
   }
 
-  /** Each camera event is durable (and queued for the gateway) before the camera gets its ack. */
+  /**
+   * Each camera event is durable (and queued for the gateway) before the camera gets its ack: its
+   * writes share one transaction, so one fsync, and a failure leaves nothing half-applied (the camera
+   * resends the event).
+   */
   async #onCameraEvent(ev: CameraEvent): Promise<void> {
+    const seen = this.#cameras.get(ev.camera.cameraSerial);
+    if (seen) seen.lastSeenMs = this.#now();
+    this.state.transaction(() => this.#applyCameraEvent(ev, seen));
+  }
+
+  #context(ev: CameraEvent): EventContext {
+    const serial = ev.camera.cameraSerial;
+    return {
+      model: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc', offsetMs: ev.camera.offsetMs,
+      atMs: ev.atMs, replayed: ev.replayed, clockSynced: this.#clock.synced(), office: this.config.office ?? null,
+      officerAt: (at) => this.#officerAt(serial, at),
+    };
+  }
+
+  #applyCameraEvent(ev: CameraEvent, seen: CameraSeen | undefined): void {
     const f = ev.frame;
     const serial = ev.camera.cameraSerial;
-    const seen = this.#cameras.get(serial);
-    if (seen) seen.lastSeenMs = this.#now();
     const base = { cameraSerial: serial, cameraEventNo: ev.eventNo, replayed: ev.replayed, occurredAtMs: ev.atMs };
     if (f.recordingStarted) {
       const s = f.recordingStarted as bwc.v1.RecordingStarted;
-      const facts: RecordFacts = {
-        cameraModel: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc',
-        startedAtMs: s.startedAtMs ? s.startedAtMs + ev.camera.offsetMs : ev.atMs,
-        trigger: TRIGGERS.code(s.trigger) ?? 'other', activity: s.activity || null, purposes: [...s.purposes],
-        method: METHODS.code(s.method) ?? 'video', preEventBufferS: s.preEventBufferS, office: s.location?.office || this.config.office || null,
-        mutes: [], stoppedAtMs: null, stopReason: null, stopDetail: '',
-        clock: { synced: this.#clock.synced(), offsetMs: ev.camera.offsetMs }, replayed: ev.replayed,
-        officerId: null, decision: null, mediaType: '', endedAtMs: 0,
-      };
-      facts.officerId = this.#officerAt(serial, facts.startedAtMs);
+      const facts = startedFacts(s, this.#context(ev));
       this.clips.ensure(serial, s.clipId, 'RECORDING', facts, this.#now(), `started (${facts.trigger})`);
       this.#decide(serial, s.clipId, ev, 'started');
     } else if (f.activityTagged) {
       const t = f.activityTagged as bwc.v1.ActivityTagged;
-      this.#updateFacts(serial, t.clipId, ev, (x) => {
-        x.activity = t.activity || x.activity;
-        x.purposes = [...new Set([...x.purposes, ...t.purposes])];
-      });
+      this.#updateFacts(serial, t.clipId, ev);
       this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, clipId: t.clipId, activity: t.activity, ...this.#manifestRef(serial, t.clipId) });
       this.#decide(serial, t.clipId, ev, 'tagged');
     } else if (f.muted) {
       const m = f.muted as bwc.v1.Muted;
-      this.#updateFacts(serial, m.clipId, ev, (x) => x.mutes.push({ fromMs: (m.atMs ? m.atMs + ev.camera.offsetMs : ev.atMs), toMs: 0, reason: m.reason }));
+      this.#updateFacts(serial, m.clipId, ev);
       this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_MUTED, clipId: m.clipId, detail: m.reason });
     } else if (f.unmuted) {
       const u = f.unmuted as bwc.v1.Unmuted;
-      this.#updateFacts(serial, u.clipId, ev, (x) => {
-        const open = x.mutes.find((m) => m.toMs === 0);
-        if (open) open.toMs = u.atMs ? u.atMs + ev.camera.offsetMs : ev.atMs;
-      });
+      this.#updateFacts(serial, u.clipId, ev);
       this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_UNMUTED, clipId: u.clipId });
     } else if (f.recordingStopped) {
       const s = f.recordingStopped as bwc.v1.RecordingStopped;
-      this.#updateFacts(serial, s.clipId, ev, (x) => {
-        x.stoppedAtMs = s.stoppedAtMs ? s.stoppedAtMs + ev.camera.offsetMs : ev.atMs;
-        x.stopReason = STOP_REASONS.code(s.reason) ?? null;
-        x.stopDetail = s.detail;
-      });
+      this.#updateFacts(serial, s.clipId, ev);
       const row = this.clips.get(serial, s.clipId);
       if (row?.state === 'RECORDING') this.clips.update(serial, s.clipId, { state: 'CLOSED' }, this.#now(), `stopped (${STOP_REASONS.code(s.reason) ?? 'unspecified'})`);
       this.sync.send('event', 'Event', { ...base, kind: pb.EventKind.EVENT_KIND_RECORDING_STOPPED, clipId: s.clipId, detail: STOP_REASONS.code(s.reason) ?? '' });
@@ -418,20 +391,12 @@ export class DockAgent {
     return JSON.parse(row.facts) as RecordFacts;
   }
 
-  /** Changes a clip's facts; a clip the dock never heard start gets a row (flagged unannounced). */
-  #updateFacts(serial: string, clipId: string, ev: CameraEvent, change: (f: RecordFacts) => void): RecordFacts {
-    let row = this.clips.get(serial, clipId);
-    if (!row) {
-      const facts: RecordFacts = {
-        cameraModel: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc',
-        startedAtMs: ev.atMs, trigger: 'other', activity: null, purposes: [], method: 'video', preEventBufferS: 0, office: this.config.office ?? null,
-        mutes: [], stoppedAtMs: null, stopReason: null, stopDetail: '', clock: { synced: this.#clock.synced(), offsetMs: ev.camera.offsetMs },
-        replayed: ev.replayed, officerId: this.#officerAt(serial, ev.atMs), decision: null, mediaType: '', endedAtMs: 0, unannounced: true,
-      };
-      row = this.clips.ensure(serial, clipId, 'CLOSED', facts, this.#now(), 'first heard of after its start');
-    }
+  /** Applies the event to the clip's facts; a clip the dock never heard start gets a row (flagged unannounced). */
+  #updateFacts(serial: string, clipId: string, ev: CameraEvent): RecordFacts {
+    const e = this.#context(ev);
+    const row = this.clips.get(serial, clipId) ?? this.clips.ensure(serial, clipId, 'CLOSED', unannouncedFacts(e), this.#now(), 'first heard of after its start');
     const facts = this.#facts(row);
-    change(facts);
+    applyEvent(facts, ev.frame, e);
     this.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, this.#now());
     return facts;
   }
@@ -468,16 +433,12 @@ export class DockAgent {
 
   #onClipReady(ev: CameraEvent, r: bwc.v1.ClipReady): void {
     const serial = ev.camera.cameraSerial;
-    const facts = this.#updateFacts(serial, r.clipId, ev, (x) => {
-      x.mediaType = r.mediaType;
-      x.endedAtMs = r.endedAtMs ? r.endedAtMs + ev.camera.offsetMs : ev.atMs;
-      if (x.stoppedAtMs === null) x.stoppedAtMs = x.endedAtMs;
-    });
-    const row = this.clips.get(serial, r.clipId)!;
-    if (!['RECORDING', 'CLOSED', 'FAILED'].includes(row.state)) {
-      this.log.info(`camera ${serial} clip ${r.clipId}: ClipReady again while ${row.state}; nothing to redo`);
+    const held = this.clips.get(serial, r.clipId);
+    if (held && !['RECORDING', 'CLOSED', 'FAILED'].includes(held.state)) {
+      this.log.info(`camera ${serial} clip ${r.clipId}: ClipReady again while ${held.state}; nothing to redo`);
       return;
     }
+    const facts = this.#updateFacts(serial, r.clipId, ev);
     this.clips.update(serial, r.clipId, { state: 'CLOSED', path: r.path, size: Number(r.size), storage_label: ev.camera.storageLabel || serial, error: null }, this.#now(), `ready: ${r.path} (${r.size} bytes)`);
     if (facts.decision === null) this.#decide(serial, r.clipId, ev, 'ready');
     this.#startCustody(serial, r.clipId);
@@ -558,21 +519,8 @@ export class DockAgent {
     const signed = this.state.transaction(() => {
       const row = this.clips.get(serial, clipId)!;
       if (row.state !== 'HASHED') return null;
-      const f = this.#facts(row);
       const chain = this.state.json<{ seq: number; hash: string | null }>('chain') ?? { seq: 0, hash: null };
-      const flags: bwc.v1.ManifestFlag[] = [];
-      if (partial) flags.push(pb.ManifestFlag.MANIFEST_FLAG_PARTIAL);
-      if (f.replayed) flags.push(pb.ManifestFlag.MANIFEST_FLAG_REPLAYED);
-      if (f.stopReason === 'power_loss') flags.push(pb.ManifestFlag.MANIFEST_FLAG_RECOVERED_AFTER_POWER_LOSS);
-      const facts: ClipFacts = {
-        cameraSerial: serial, cameraModel: f.cameraModel, firmwareVersion: f.firmware, officerId: f.officerId ?? '', clipId,
-        mediaType: f.mediaType || 'application/octet-stream', startedAtMs: f.startedAtMs, endedAtMs: Math.max(f.endedAtMs, f.startedAtMs),
-        preEventBufferS: f.preEventBufferS,
-        clock: { source: f.clock.synced ? pb.ClockSource.CLOCK_SOURCE_NTP : pb.ClockSource.CLOCK_SOURCE_SYSTEM, synced: f.clock.synced, offsetMs: f.clock.offsetMs },
-        trigger: TRIGGERS.value(f.trigger) ?? pb.TriggerSource.TRIGGER_SOURCE_OTHER, method: METHODS.value(f.method) ?? pb.RecordingMethod.RECORDING_METHOD_VIDEO,
-        activity: f.activity ?? '', purposes: f.purposes, mutes: f.mutes, stopReason: (f.stopReason ? STOP_REASONS.value(f.stopReason) : undefined) ?? pb.StopReason.STOP_REASON_UNSPECIFIED,
-        stopDetail: f.stopDetail, decision: f.decision ? decisionToProto(f.decision) : null, flags,
-      };
+      const facts = manifestFacts(serial, clipId, this.#facts(row), { partial });
       const s = signManifest(facts, digest, { deviceId: this.deviceId, fleet: this.fleet, seq: chain.seq + 1, prevManifestHash: chain.hash ? fromHex(chain.hash, 32) : null }, this.#signer, { createdAtMs: now });
       const hash = toHex(s.hash);
       this.clips.update(serial, clipId, { state: 'SIGNED', manifest: Buffer.from(s.bytes), manifest_hash: hash, manifest_seq: chain.seq + 1 }, now, `manifest seq ${chain.seq + 1} ${hash.slice(0, 16)}…`);
@@ -705,12 +653,8 @@ export class DockAgent {
   }
 
   #onUploadProgress(manifestHash: string, done: number, total: number): void {
-    const row = this.#progressRow(manifestHash);
+    const row = this.clips.byManifestHash(manifestHash);
     if (row) this.#progress.set(`upload:${manifestHash}`, { cameraSerial: row.camera_serial, clipId: row.clip_id, phase: 'upload', doneBytes: done, totalBytes: total });
-  }
-
-  #progressRow(manifestHash: string): ClipRow | undefined {
-    return this.clips.byManifestHash(manifestHash);
   }
 
   /** Tells a camera it may free its verified clips (on connect, and whenever one is verified). */

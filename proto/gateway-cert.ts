@@ -14,7 +14,7 @@ import { WireError } from './errors.js';
 import { openEnvelope, assertEnvelopeSigned, sealEnvelope, type Signer } from './envelope.js';
 import { checkPublicKey, trustPublicKey, type TrustedKey } from './ed25519.js';
 import { toHex } from './bytes.js';
-import { ID_PATTERN } from './topics.js';
+import { assertId } from './topics.js';
 
 /** A certificate that verified against the root key: its fields, its key ready for verifying, its bytes. */
 export interface GatewayCert {
@@ -49,12 +49,6 @@ export interface VerifyGatewayCertificateOptions {
   at?: number;
 }
 
-function checkId(value: string, what: string): void {
-  if (!ID_PATTERN.test(value) || value.startsWith('_')) {
-    throw new WireError('BAD_ID', `${what} "${value}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63} and not begin with _`);
-  }
-}
-
 function checkWindow(notBeforeMs: number, notAfterMs: number): void {
   if (!Number.isSafeInteger(notBeforeMs) || !Number.isSafeInteger(notAfterMs) || notBeforeMs <= 0) {
     throw new WireError('INCONSISTENT', 'gateway certificate validity must be two times in milliseconds since the epoch');
@@ -75,8 +69,8 @@ function iso(ms: number): string {
  * WEAK_KEY or INCONSISTENT for input no verifier would accept.
  */
 export function signGatewayCertificate(input: GatewayCertificateInput, root: Signer, createdAtMs = Date.now()): Uint8Array {
-  checkId(input.gatewayId, 'gateway id');
-  checkId(input.fleet, 'fleet');
+  assertId(input.gatewayId, 'gateway id');
+  assertId(input.fleet, 'fleet');
   checkPublicKey(input.publicKey, `public key of gateway ${input.gatewayId}`);
   checkWindow(input.notBeforeMs, input.notAfterMs);
   const body = pb.GatewayCertificate.encode({
@@ -117,8 +111,8 @@ export function verifyGatewayCertificate(bytes: Uint8Array, root: TrustedKey, op
   }
   const gatewayId = c.gatewayId ?? '';
   const fleet = c.fleet ?? '';
-  checkId(gatewayId, 'certified gateway id');
-  checkId(fleet, 'certified fleet');
+  assertId(gatewayId, 'certified gateway id');
+  assertId(fleet, 'certified fleet');
   const key = trustPublicKey(c.publicKey ?? new Uint8Array(0), `certified public key of gateway ${gatewayId}`);
   const notBeforeMs = Number(c.notBeforeMs);
   const notAfterMs = Number(c.notAfterMs);

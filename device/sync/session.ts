@@ -261,7 +261,12 @@ export class MqttSession {
     if (client) {
       client.removeAllListeners();
       client.on('error', () => {});
-      await new Promise<void>((r) => client.end(false, {}, () => r()));
+      // A clean DISCONNECT; a connection too far gone to flush it is ended by force.
+      const ended = await Promise.race([
+        new Promise<boolean>((r) => client.end(false, {}, () => r(true))),
+        new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+      ]);
+      if (!ended) client.end(true);
     }
   }
 

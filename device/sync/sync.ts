@@ -15,7 +15,7 @@
  */
 import { pb, type bwc, type MessageType } from '../../proto/wire.js';
 import { sealEnvelope, type Signer } from '../../proto/envelope.js';
-import { deviceTopic, gatewayStateTopic, parseTopic, TOPIC_ROOT, type DockKind } from '../../proto/topics.js';
+import { deviceTopic, parseTopic, TOPIC_ROOT, type DockKind } from '../../proto/topics.js';
 import { toHex } from '../../proto/bytes.js';
 import { isWireError } from '../../proto/errors.js';
 import type { GatewayCert } from '../../proto/gateway-cert.js';
@@ -73,6 +73,7 @@ export class DockSync {
   #timers: NodeJS.Timeout[] = [];
   #pumping = false;
   #pumpAgain = false;
+  #pumpScheduled = false;
   #started = false;
 
   constructor(options: DockSyncOptions) {
@@ -150,14 +151,27 @@ export class DockSync {
   send(kind: Exclude<OutboxKind, 'death'>, type: MessageType, message: Record<string, unknown>, subject?: string): string {
     const sealed = this.seal(type, message);
     this.#o.outbox.add({ kind, type, hash: sealed.hash, envelope: sealed.bytes, subject: subject ?? null }, this.#now());
-    this.pump();
+    this.#pumpSoon();
     return sealed.hash;
   }
 
   /** Queues already-signed bytes again (a manifest resent to learn its state at the gateway). */
   requeue(kind: OutboxKind, type: string, hash: string, envelope: Uint8Array, subject?: string): void {
     this.#o.outbox.add({ kind, type, hash, envelope, subject: subject ?? null }, this.#now());
-    this.pump();
+    this.#pumpSoon();
+  }
+
+  /**
+   * Drains after the current turn: a caller queuing inside its own transaction has committed by
+   * then, so nothing leaves the dock that a crash could still roll back (and re-sign differently).
+   */
+  #pumpSoon(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.pump();
+    });
   }
 
   sendStatus(): void {
@@ -329,8 +343,4 @@ export class DockSync {
     });
   }
 
-  /** The gateway presence topic of a replica (tests). */
-  static presenceTopic(fleet: string, gatewayId: string): string {
-    return gatewayStateTopic(fleet, gatewayId);
-  }
 }
