@@ -121,6 +121,12 @@ describe('outbox (DESIGN §4)', () => {
     expect(o.dropUnsent('status')).toBe(1); // s2 never sent; s1 was sent and waits for its ack
     o.resendAll();
     expect(o.due(0, 10).map((r) => r.hash)).toEqual(['e1', 's1']);
+    // A new connection's Birth supersedes earlier ones, sent and unacked or not.
+    o.add({ kind: 'birth', type: 'Birth', hash: 'b1', envelope: Buffer.from('b') }, 6);
+    o.markSent(o.get('b1')!.id, 7);
+    o.add({ kind: 'birth', type: 'Birth', hash: 'b2', envelope: Buffer.from('b') }, 8);
+    expect(o.supersede('birth')).toBe(2);
+    expect(o.get('b1')).toBeUndefined();
     db.close();
   });
 });

@@ -42,6 +42,7 @@ export class Outbox {
       inFlight: db.prepare('select count(*) as n from outbox where sent_at is not null and sent_at > ?'),
       unsend: db.prepare('update outbox set sent_at = null'),
       dropUnsent: db.prepare('delete from outbox where kind = ? and sent_at is null'),
+      dropKind: db.prepare('delete from outbox where kind = ?'),
     };
   }
 
@@ -53,6 +54,11 @@ export class Outbox {
   /** Drops queued, never-sent messages of a kind that a newer one supersedes (a status, a birth). */
   dropUnsent(kind: OutboxKind): number {
     return this.#stmts.dropUnsent.run(kind).changes;
+  }
+
+  /** Drops every queued message of a kind, sent or not: a Birth of an earlier connection says nothing a new one does not. */
+  supersede(kind: 'birth'): number {
+    return this.#stmts.dropKind.run(kind).changes;
   }
 
   /** Messages to send now: never sent, or sent at or before `resendBefore` and still unacked. */

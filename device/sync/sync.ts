@@ -197,7 +197,7 @@ export class DockSync {
   #onConnected(): void {
     const o = this.#o;
     o.outbox.transaction(() => {
-      o.outbox.dropUnsent('birth');
+      o.outbox.supersede('birth');
       o.outbox.resendAll();
     });
     this.send('birth', 'Birth', { ...o.birth(), bdSeq: this.#bdSeq });
