@@ -55,6 +55,12 @@ import { clockSyncSource, type ClockSyncSource } from './io/ntp.js';
 import { UsbCameraWatcher, PortSupervisor, parseUsbMatch } from './io/usb.js';
 import { statePaths, type DockConfig } from './config.js';
 
+/** SQLite or the file system says the disk (or quota) is full. */
+export function isStorageFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || /database or disk is full|no space left on device/i.test((e as Error | null)?.message ?? '');
+}
+
 export class DockError extends Error {
   override name = 'DockError';
 }
@@ -121,6 +127,9 @@ export class DockAgent {
   #supervisor: PortSupervisor | null = null;
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
+  /** Since when the state directory has been full (null: it is not). */
+  #stateFull: number | null = null;
+  #stateFullLogged = 0;
   readonly #bootedAt: number;
 
   private constructor(o: DockAgentOptions, parts: {
@@ -145,12 +154,16 @@ export class DockAgent {
     this.#cache = parts.policy.load();
     this.#clock = clockSyncSource(o.config.clock.ntp);
     const c = o.config;
-    const tls = c.mqtt.tls ? {
-      rejectUnauthorized: c.mqtt.tls.rejectUnauthorized,
-      ...(c.mqtt.tls.ca ? { ca: readFileSync(c.mqtt.tls.ca) } : {}),
-      ...(c.mqtt.tls.cert ? { cert: readFileSync(c.mqtt.tls.cert) } : {}),
-      ...(c.mqtt.tls.key ? { key: readFileSync(c.mqtt.tls.key) } : {}),
-    } : undefined;
+    const tlsFile = (field: 'ca' | 'cert' | 'key'): { [k: string]: Buffer } => {
+      const path = c.mqtt.tls?.[field];
+      if (!path) return {};
+      try {
+        return { [field]: readFileSync(path) };
+      } catch (e) {
+        throw new DockError(`mqtt.tls.${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    const tls = c.mqtt.tls ? { rejectUnauthorized: c.mqtt.tls.rejectUnauthorized, ...tlsFile('ca'), ...tlsFile('cert'), ...tlsFile('key') } : undefined;
     const log = this.log;
     this.sync = new DockSync({
       deviceId: this.deviceId, fleet: this.fleet, signer: this.#signer, state: this.state, outbox: this.outbox, trust: this.trust,
@@ -170,6 +183,7 @@ export class DockAgent {
       onUploadSent: (h) => this.#onUploadSent(h),
       onUploadError: (h, e) => this.#onUploadError(h, e),
       onUploadProgress: (h, done, total) => this.#onUploadProgress(h, done, total),
+      onFault: (what, e) => this.#fault(what, e),
       log: {
         info: (m) => log.info(m), warn: (m) => log.warn(m), debug: (m) => log.debug(m), error: (m) => log.error(m),
       },
@@ -269,8 +283,8 @@ export class DockAgent {
       });
       await this.#supervisor.start();
     }
-    const resend = setInterval(() => this.#checkStalled(), RESEND_CHECK_MS);
-    const progress = setInterval(() => this.#writeProgress(), 2000);
+    const resend = setInterval(() => this.#guard('stalled clips', () => this.#checkStalled()), RESEND_CHECK_MS);
+    const progress = setInterval(() => this.#guard('progress', () => { this.#writeProgress(); this.#probeStateDir(); }), 2000);
     resend.unref();
     progress.unref();
     this.#timers.push(resend, progress);
@@ -289,6 +303,52 @@ export class DockAgent {
     this.policy.close();
     this.db.close();
     this.log.info(`dock ${this.deviceId} stopped`);
+  }
+
+  // ── faults ────────────────────────────────────────────────────────────────────────────────
+
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#fault(what, e);
+    }
+  }
+
+  /**
+   * Background work that failed. A full state directory is said in words field IT acts on, at
+   * most every 30 s; nothing is lost meanwhile (camera events stay on the cameras, the outbox
+   * keeps what is unacked) and custody resumes once the directory can be written again.
+   */
+  #fault(what: string, e: unknown): void {
+    if (isStorageFull(e)) {
+      const now = this.#now();
+      this.#stateFull ??= now;
+      if (now - this.#stateFullLogged >= 30_000) {
+        this.#stateFullLogged = now;
+        this.log.error(`state directory ${this.#paths.dir} is full: ${what} not saved (${(e as Error).message}); nothing is lost, it is retried when space is freed`);
+      }
+      return;
+    }
+    this.log.error(`${what}: ${(e as Error).message}`);
+  }
+
+  /** While the state directory is full: is it writable again? Then custody resumes. */
+  #probeStateDir(): void {
+    if (this.#stateFull === null || this.#stopping) return;
+    try {
+      this.state.set('state_probe', String(this.#now()));
+    } catch (e) {
+      if (isStorageFull(e)) return;
+      throw e;
+    }
+    const since = this.#stateFull;
+    this.#stateFull = null;
+    this.#stateFullLogged = 0;
+    const detail = `dock state directory was full for ${Math.round((this.#now() - since) / 1000)} s; camera events were held on the cameras`;
+    this.log.warn(`state directory ${this.#paths.dir} is writable again: ${detail}`);
+    this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_STORAGE_LOW, occurredAtMs: this.#now(), detail });
+    this.#resumeLocal();
   }
 
   // ── camera events ─────────────────────────────────────────────────────────────────────────
@@ -315,7 +375,14 @@ export class DockAgent {
         }
       }
     });
-    link.on('handlerError', (e) => this.log.error(`camera event could not be handled: ${(e as Error).message}`));
+    // Not acked: the camera keeps the event and sends it again.
+    link.on('handlerError', (e) => this.#fault(`camera event from ${link.camera?.cameraSerial ?? 'a camera'} (kept by the camera, resent)`, e));
+    // A camera that did not ack a frame through every retransmission: the link is closed and the
+    // port reopened, so the camera greets again and what was owed to it (releases) is sent again.
+    link.on('linkDown', (reason) => {
+      this.log.warn(`camera ${link.camera?.cameraSerial ?? 'link'}: ${reason}; reopening the link`);
+      link.close();
+    });
   }
 
   /**
@@ -469,7 +536,7 @@ export class DockAgent {
     const key = this.#key(serial, clipId);
     if (this.#custody.has(key) || this.#stopping) return;
     const work = this.#hashAndSign(serial, clipId).catch((e: unknown) => {
-      this.log.error(`clip ${key}: ${(e as Error).message}`);
+      this.#fault(`custody of clip ${key} (resumed when the state directory can be written)`, e);
     }).finally(() => {
       this.#custody.delete(key);
       this.#progress.delete(`hash:${key}`);
@@ -600,7 +667,8 @@ export class DockAgent {
         }
         if (row.state === 'UPLOADED') this.clips.update(serial, clipId, { state: 'MANIFEST_ACKED' }, now, `the gateway asks for ${ranges.length} chunk range(s) again`);
         try {
-          this.sync.upload(await this.#sourceFor(this.clips.get(serial, clipId)!), ranges);
+          // A chunk the gateway refused (CHUNK_REJECTED) is checked here before it is sent again.
+          this.sync.upload(await this.#sourceFor(this.clips.get(serial, clipId)!), ranges, { check: ack.reason === 'CHUNK_REJECTED' });
         } catch (e) {
           this.log.warn(`clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`);
         }
@@ -692,7 +760,7 @@ export class DockAgent {
           return r.added ? `applied ${r.hash.slice(0, 16)}…` : 'already held';
         } catch (e) {
           if (!(e instanceof PolicyStoreError)) throw e;
-          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: e.message });
+          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `command refused: ${cmd.cmd}: ${e.message}` });
           return `refused: ${e.message}`;
         }
       }

@@ -93,6 +93,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   try {
     log.info({}, `database ${db.description}`);
     const store = await new ClipStore(paths.clips).init();
+    cleanups.push(() => store.close());
     const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
     log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
     const loaded = loadGatewayTrust(c, signer.keyId, now());

@@ -7,36 +7,38 @@
 import { Command, CommanderError } from 'commander';
 import { SOFTWARE_VERSION } from '../proto/version.js';
 import { CliError, USAGE_EXIT } from './cli/common.js';
-import { registerKeygen } from './cli/keygen.js';
-import { registerManifest } from './cli/manifest.js';
-import { registerVerify } from './cli/verify.js';
-import { registerDemo } from './cli/demo.js';
-import { registerLink } from './cli/link.js';
-import { registerSim } from './cli/sim.js';
-import { registerAuthz } from './cli/authz.js';
-import { registerPolicy } from './cli/policy.js';
-import { registerIo } from './cli/io.js';
-import { registerGateway } from './cli/gateway.js';
-import { registerDock } from './cli/dock.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each top-level command and the module that registers it, loaded only when needed: `bwc dock`
+ * does not load the gateway, its broker or PostgreSQL driver (the dock's memory budget, DESIGN
+ * §3), and `bwc verify` loads neither. `bwc --help` and an unknown name load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  demo: async () => (await import('./cli/demo.js')).registerDemo,
+  keygen: async () => (await import('./cli/keygen.js')).registerKeygen,
+  manifest: async () => (await import('./cli/manifest.js')).registerManifest,
+  verify: async () => (await import('./cli/verify.js')).registerVerify,
+  link: async () => (await import('./cli/link.js')).registerLink,
+  sim: async () => (await import('./cli/sim.js')).registerSim,
+  authz: async () => (await import('./cli/authz.js')).registerAuthz,
+  policy: async () => (await import('./cli/policy.js')).registerPolicy,
+  io: async () => (await import('./cli/io.js')).registerIo,
+  gateway: async () => (await import('./cli/gateway.js')).registerGateway,
+  dock: async () => (await import('./cli/dock.js')).registerDock,
+};
+
+/** The program with every command, or only `only` when it names one. */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('bwc')
     .description('bwc-companion: custody for body-worn camera recordings (dock agent, gateway, verification).')
     .version(SOFTWARE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
-  registerDemo(program);
-  registerKeygen(program);
-  registerManifest(program);
-  registerVerify(program);
-  registerLink(program);
-  registerSim(program);
-  registerAuthz(program);
-  registerPolicy(program);
-  registerIo(program);
-  registerGateway(program);
-  registerDock(program);
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]!())(program);
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
   override(program);
   return program;
@@ -49,7 +51,7 @@ function commandPath(c: Command): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[2]);
   let name = 'bwc';
   program.hook('preAction', (_root, action) => { name = commandPath(action); });
   try {

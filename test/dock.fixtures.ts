@@ -4,37 +4,12 @@
  * the Mosquitto ACL that confines each device to its own prefix (device/README.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { signGatewayCertificate } from '../proto/gateway-cert.js';
-import { bundleFromSource, signPolicyObject } from '../proto/policy.js';
-import { loadOrCreateGatewayKey } from '../gateway/signer.js';
-import { signerFromSeed, type DeviceKey } from '../device/custody/keys.js';
-import { BWC, pseudoRandomBytes } from './helpers.js';
+import { SIM_OFFICER } from '../scripts/sim/agency.js';
+import { BWC } from './helpers.js';
 
-export const OFFICER = 'O-17';
+export { agencyTrust, type AgencyTrust } from '../scripts/sim/agency.js';
 
-export interface AgencyTrust {
-  root: DeviceKey;
-  /** Files for the gateway's `trust` settings. */
-  trust: { rootPublicKey: string; certificate: string; bundle: string };
-}
-
-/** Root key, the gateway key in `{gwData}/keys/gateway` certified for `gatewayId`, and a bundle. */
-export function agencyTrust(dir: string, gwData: string, o: { fleet: string; gatewayId: string; seed?: number }): AgencyTrust {
-  const now = Date.now();
-  const root = signerFromSeed(pseudoRandomBytes(32, o.seed ?? 4242));
-  const { signer: gwKey } = loadOrCreateGatewayKey(join(gwData, 'keys', 'gateway'));
-  const trust = { rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, `${o.gatewayId}.cert`), bundle: join(dir, 'policy.bundle') };
-  writeFileSync(trust.rootPublicKey, `${root.publicKeyHex}\n`);
-  writeFileSync(trust.certificate, signGatewayCertificate({ gatewayId: o.gatewayId, fleet: o.fleet, publicKey: gwKey.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 365 * 86_400_000 }, root));
-  writeFileSync(trust.bundle, signPolicyObject('PolicyBundle', bundleFromSource({
-    version: 3, issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
-    triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'], excludedActivities: ['undercover_operation'],
-    prohibitedPurposes: ['first_amendment_activity'], officersIssued: [OFFICER],
-  }), root).bytes);
-  return { root, trust };
-}
+export const OFFICER = SIM_OFFICER;
 
 export type BwcProcess = ChildProcess & { output(): string; stdoutText(): string };
 

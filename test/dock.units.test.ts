@@ -152,18 +152,21 @@ describe('uploader', () => {
         outstanding++;
         maxOutstanding = Math.max(maxOutstanding, outstanding);
         await new Promise((r) => setTimeout(r, 5));
+        // Message buffers are reused for later chunks, but never before their PUBACK (this resolve).
+        const still = pb.ClipChunk.decode(openEnvelope(payload).body);
+        expect([still.index, sha256(still.data).equals(Buffer.from(hashes[c.index]!))]).toEqual([c.index, true]);
         outstanding--;
         sent.push(c.index);
       },
     });
-    u.request(source, [{ start: 0, end: 2 }, { start: 4, end: 6 }]);
+    u.request(source, [{ start: 0, end: 2 }, { start: 3, end: 6 }]);
     await until('upload done', () => done.length === 1, 5000);
-    expect(sent.sort()).toEqual([0, 1, 4, 5]);
+    expect(sent.sort()).toEqual([0, 1, 3, 4, 5]);
     expect(maxOutstanding).toBeLessThanOrEqual(2);
-    expect(u.bytesSent).toBe(chunkSize * 3 + 100);
+    expect(u.bytesSent).toBe(chunkSize * 4 + 100);
   });
 
-  it('refuses to send a chunk whose bytes changed since hashing', async () => {
+  it('checks each chunk before it leaves once the gateway refused one: changed bytes are not sent again', async () => {
     const errors: Error[] = [];
     const bad = { ...source, chunkHashes: hashes.map((h, i) => (i === 1 ? sha256(Buffer.from('other')) : h)) };
     const sent: number[] = [];
@@ -171,7 +174,18 @@ describe('uploader', () => {
       window: 1, canSend: () => true, onSent: () => {}, onError: (_h, e) => errors.push(e),
       publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
     });
-    u.request(bad, [{ start: 0, end: 3 }]);
+    // The hot path leaves the check to the gateway: the changed chunk goes out once…
+    const done: string[] = [];
+    const first = new Uploader({
+      window: 1, canSend: () => true, onSent: (h) => done.push(h), onError: (_h, e) => errors.push(e),
+      publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
+    });
+    first.request(bad, [{ start: 0, end: 3 }]);
+    await until('first upload', () => done.length === 1, 5000);
+    expect(sent).toEqual([0, 1, 2]);
+    // …the gateway refuses it (CHUNK_REJECTED) and asks again: now it is checked and not sent.
+    sent.length = 0;
+    u.request(bad, [{ start: 1, end: 3 }], { check: true });
     await until('error', () => errors.length === 1, 5000);
     expect(errors[0]).toBeInstanceOf(ChunkChangedError);
     expect(sent).not.toContain(1);

@@ -12,6 +12,7 @@ import { openAck, VerifiedClip } from '../proto/ack.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { sealEnvelope, encodeUnsignedEnvelope } from '../proto/envelope.js';
 import { sha256 } from '../proto/bytes.js';
+const sha256Of = (b: Uint8Array) => sha256(b);
 import type { Db } from '../gateway/store/db.js';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { ClipStore } from '../gateway/ingest/clip-store.js';
@@ -143,7 +144,7 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     expect(r).toMatchObject({ status: 'rejected', reason: 'CHUNK_HASH_MISMATCH' });
     expect(h.acks().at(-1)).toMatchObject({ kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING });
     expect(h.acks().at(-1)!.missingChunks.map((c) => [c.start, c.end])).toEqual([[1, 2]]);
-    expect(await h.store.stagedChunks(clip.hashHex)).toEqual([]);
+    expect(await h.store.stagingSize(clip.hashHex)).toBeNull();
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 1, clip.chunks[1]!.subarray(0, 100))))).toBe('CHUNK_BAD_LENGTH');
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 3)))).toBe('CHUNK_BAD_INDEX');
     await upload(h, clip);
@@ -160,7 +161,7 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 0)))).toBe('CHUNK_UNKNOWN_MANIFEST');
     await h.send('manifest', clip.manifest, other);
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 0)))).toBe('CHUNK_DEVICE_MISMATCH');
-    expect(await h.store.stagedChunks(clip.hashHex)).toEqual([]);
+    expect(await h.store.stagingSize(clip.hashHex)).toBeNull();
     await h.close();
   });
 
@@ -282,6 +283,78 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     const signedChunk = sealEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: clip.hash, index: 0, data: clip.chunks[0]! }).finish(), h.dock.key).bytes;
     expect((await h.send('chunk', signedChunk)).status).toBe('rejected');
     expect(encodeUnsignedEnvelope('ClipChunk', new Uint8Array(0)).byteLength).toBeGreaterThan(0);
+    await h.close();
+  });
+});
+
+describe('clip store staging (chunks written in place, hashed as they arrive)', () => {
+  const chunkSize = 4096;
+  const bytes = Buffer.concat([Buffer.alloc(chunkSize * 4, 7), Buffer.from('tail of the clip')]);
+  const chunks = Array.from({ length: 5 }, (_, i) => bytes.subarray(i * chunkSize, (i + 1) * chunkSize));
+  const sha = sha256(bytes).toString('hex');
+  const mh = 'cd'.repeat(32);
+  const clipOf = (sha256: string) => ({ chunkSize, chunkHashes: chunks.map((c) => sha256Of(c)), sha256, byteLength: bytes.byteLength });
+
+  it('makes the blob from chunks in any order, by rename, read-only; a wrong whole-file hash keeps the staging file', async () => {
+    const store = await new ClipStore(join(tempDir(), 'clips')).init();
+    for (const i of [3, 1, 0, 4, 2]) await store.stageChunk(mh, i, chunks[i]!, chunkSize);
+    expect(await store.stagingSize(mh)).toBe(bytes.byteLength);
+    await expect(store.finish(mh, clipOf('ee'.repeat(32)))).rejects.toThrow(/every chunk matches the manifest, but the clip's SHA-256/);
+    expect(await store.stagingSize(mh)).toBe(bytes.byteLength);
+    const r = await store.finish(mh, clipOf(sha));
+    expect(r).toEqual({ sha256: sha, byteLength: bytes.byteLength, existed: false });
+    expect(readFileSync(store.blobPath(sha)).equals(bytes)).toBe(true);
+    const { statSync } = await import('node:fs');
+    expect(statSync(store.blobPath(sha)).mode & 0o777).toBe(0o440);
+    expect(await store.stagingSize(mh)).toBeNull();
+    await store.close();
+  });
+
+  it('after a restart (a new store over the same files) hashes the staged file again, and says so when it is missing', async () => {
+    const root = join(tempDir(), 'clips');
+    const first = await new ClipStore(root).init();
+    for (const i of [0, 1, 2]) await first.stageChunk(mh, i, chunks[i]!, chunkSize);
+    await first.close();
+    const second = await new ClipStore(root).init();
+    for (const i of [4, 3]) await second.stageChunk(mh, i, chunks[i]!, chunkSize);
+    expect(await second.finish(mh, clipOf(sha))).toMatchObject({ sha256: sha, existed: false });
+    expect(readFileSync(second.blobPath(sha)).equals(bytes)).toBe(true);
+    const { StagingIncompleteError } = await import('../gateway/ingest/clip-store.js');
+    await expect(second.finish('ab'.repeat(32), clipOf('ee'.repeat(32)))).rejects.toMatchObject({ name: 'StagingIncompleteError', chunks: [0, 1, 2, 3, 4] });
+    await second.close();
+    // A staged chunk damaged on this side is named, to be asked for again.
+    const root3 = join(tempDir(), 'clips');
+    const third = await new ClipStore(root3).init();
+    for (const i of [0, 1, 2, 3, 4]) await third.stageChunk('ab'.repeat(32), i, chunks[i]!, chunkSize);
+    await third.close();
+    const { openSync, writeSync, closeSync } = await import('node:fs');
+    const fd = openSync(join(root3, 'staging', `${'ab'.repeat(32)}.part`), 'r+');
+    writeSync(fd, Buffer.from('bit rot'), 0, 7, 2 * chunkSize + 10);
+    closeSync(fd);
+    const damaged = await third.finish('ab'.repeat(32), clipOf(sha)).catch((e: unknown) => e);
+    expect(damaged).toBeInstanceOf(StagingIncompleteError);
+    expect((damaged as InstanceType<typeof StagingIncompleteError>).chunks).toEqual([2]);
+    await third.close();
+  });
+});
+
+describe('ingest when the staged bytes are gone', () => {
+  it('asks the dock for every chunk again instead of rejecting the clip', async () => {
+    const h = await harness('sqlite');
+    const clip = h.dock.clip(5 * 4096, { chunkSize: 4096 });
+    await h.send('manifest', clip.manifest);
+    await upload(h, clip, [0, 1, 2, 3]);
+    // The staging area is wiped (a restored disk): the last chunk completes the set in the database only;
+    // chunks 0–3 are gone, chunk 4 (staged after the wipe) is fine.
+    await h.store.dropStaging(clip.hashHex);
+    expect((await h.send('chunk', h.dock.chunk(clip, 4))).status).toBe('accepted');
+    expect(await manifestState(h, clip.hashHex)).toBe('RECEIVED');
+    const again = h.acks().at(-1)!;
+    expect(again.kind).toBe(pb.AckKind.ACK_KIND_CHUNKS_MISSING);
+    expect(again.missingChunks.map((c) => [c.start, c.end])).toEqual([[0, 4]]);
+    expect(h.raised.filter((a) => a.kind === 'CLIP_REJECTED')).toHaveLength(0);
+    await upload(h, clip);
+    expect(await manifestState(h, clip.hashHex)).toBe('VERIFIED');
     await h.close();
   });
 });

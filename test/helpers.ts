@@ -11,8 +11,11 @@ export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const BWC = join(ROOT, 'dist', 'scripts', 'bwc.js');
 
 const tempDirs: string[] = [];
-// Registered when a test file imports this module, so dirs made inside tests are removed too.
-afterAll(() => {
+const ptys: { kill(): Promise<void> }[] = [];
+// Registered when a test file imports this module (a hook registered inside a test never runs),
+// so pty pairs and dirs made inside tests are cleaned up too.
+afterAll(async () => {
+  await Promise.all(ptys.splice(0).map((p) => p.kill()));
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -61,38 +64,14 @@ export function run(cmd: string, args: string[], options: { input?: Buffer | str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A pty pair made by socat, as a camera would appear on a dock: `cam` for the camera, `dock` for the dock. */
-export interface PtyPair {
-  readonly cam: string;
-  readonly dock: string;
-  /** Kills socat: both ttys vanish, as when a USB cable is pulled. */
-  kill(): Promise<void>;
-  /** Starts socat again with the same paths. */
-  restart(): Promise<void>;
-}
+/** A socat pty pair (scripts/sim/pty.ts), killed when the test file ends. */
+export type { PtyPair } from '../scripts/sim/pty.js';
 
-export async function ptyPair(dir: string, name = 'pty'): Promise<PtyPair> {
-  const { spawn } = await import('node:child_process');
-  const { existsSync, rmSync } = await import('node:fs');
-  const cam = join(dir, `${name}-cam`);
-  const dock = join(dir, `${name}-dock`);
-  let proc: import('node:child_process').ChildProcess | null = null;
-  const start = async () => {
-    rmSync(cam, { force: true });
-    rmSync(dock, { force: true });
-    proc = spawn('socat', ['-d', '-d', `pty,rawer,link=${cam}`, `pty,rawer,link=${dock}`], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !(existsSync(cam) && existsSync(dock)); i++) await new Promise((r) => setTimeout(r, 20));
-    if (!existsSync(cam) || !existsSync(dock)) throw new Error('socat did not create the pty pair');
-  };
-  const kill = async () => {
-    const p = proc;
-    proc = null;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); });
-  };
-  await start();
-  afterAll(kill);
-  return { cam, dock, kill, restart: start };
+export async function ptyPair(dir: string, name = 'pty'): Promise<import('../scripts/sim/pty.js').PtyPair> {
+  const { socatPtyPair } = await import('../scripts/sim/pty.js');
+  const pair = await socatPtyPair(dir, name);
+  ptys.push(pair);
+  return pair;
 }
 
 /** Like runBwc, without blocking the event loop (for tests that also run peers in-process). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pb, IntegerRangeError } from '../proto/wire.js';
 import {
-  assertEnvelopeSigned, encodeUnsignedEnvelope, envelopeSignatureValid, MAX_ENVELOPE_BYTES, openEnvelope, sealEnvelope, signedInput,
+  assertEnvelopeSigned, chunkEnvelopeFrame, encodeUnsignedEnvelope, envelopeSignatureValid, MAX_ENVELOPE_BYTES, openEnvelope, sealEnvelope, signedInput,
 } from '../proto/envelope.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { signerFromSeed } from '../device/custody/keys.js';
@@ -60,6 +60,21 @@ describe('signed envelopes', () => {
     const env = openEnvelope(chunk);
     expect(env.signed).toBe(false);
     expect(() => assertEnvelopeSigned(env, key)).toThrow(expect.objectContaining({ code: 'NOT_SIGNED' }));
+  });
+
+  it('lays out a ClipChunk envelope with room for its data: the same bytes protobufjs encodes', () => {
+    const mh = Buffer.alloc(32, 7);
+    for (const [index, length] of [[0, 1], [1, 127], [2, 128], [300, 1024 * 1024], [0xffffffff, 20_000]] as const) {
+      const frame = chunkEnvelopeFrame(mh, index, length);
+      for (let i = 0; i < length; i++) frame.data[i] = (i * 31 + index) & 0xff;
+      const expected = encodeUnsignedEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: mh, index, data: Buffer.from(frame.data) }).finish());
+      expect(Buffer.compare(frame.bytes, Buffer.from(expected)), `index ${index}, ${length} bytes`).toBe(0);
+      const back = pb.ClipChunk.decode(openEnvelope(frame.bytes).body);
+      expect(back.index).toBe(index);
+      expect(Buffer.from(back.data).equals(frame.data)).toBe(true);
+    }
+    expect(() => chunkEnvelopeFrame(mh, 0, 0)).toThrow(RangeError);
+    expect(() => chunkEnvelopeFrame(mh, -1, 5)).toThrow(RangeError);
   });
 
   it.each([

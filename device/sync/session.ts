@@ -35,6 +35,8 @@ export interface MqttSessionOptions {
   subscriptions: string[];
   /** The Will for the next connection (called before each). */
   will(): { topic: string; payload: Buffer };
+  /** will() failed (its Death could not be sealed): the attempt is retried after the backoff. */
+  onWillError?(error: unknown): void;
   /** Called once the connection is up and subscribed. */
   onConnected(): void;
   onDisconnected(reason: string): void;
@@ -108,7 +110,14 @@ export class MqttSession {
   #connect(): void {
     if (this.#stopped) return;
     const o = this.#o;
-    const will = o.will();
+    let will: { topic: string; payload: Buffer };
+    try {
+      will = o.will();
+    } catch (e) {
+      o.onWillError?.(e);
+      this.#fail(`cannot prepare the connection: ${(e as Error).message}`);
+      return;
+    }
     const options: IClientOptions = {
       clientId: o.clientId,
       clean: false,

@@ -49,6 +49,11 @@ export interface DockSyncOptions {
   onUploadSent(manifestHash: string): void;
   onUploadError(manifestHash: string, error: Error): void;
   onUploadProgress?(manifestHash: string, sentBytes: number, totalBytes: number): void;
+  /**
+   * Background work that failed (a full state directory, most likely): the dock says so and goes
+   * on; what failed is retried (the outbox keeps every unacked message, the gateway resends).
+   */
+  onFault(what: string, error: unknown): void;
   log: SessionLog & { error(msg: string): void };
   now?: () => number;
 }
@@ -62,6 +67,7 @@ export interface SyncCounters {
 }
 
 const PUMP_TICK_MS = 1000;
+const OUTBOX_DUE_CACHE_MS = 20;
 
 export class DockSync {
   readonly counters: SyncCounters = { acks: 0, acksRefused: 0, commands: 0, commandsRefused: 0, resent: 0 };
@@ -74,6 +80,8 @@ export class DockSync {
   #pumping = false;
   #pumpAgain = false;
   #pumpScheduled = false;
+  #due = false;
+  #dueAt = -Infinity;
   #started = false;
 
   constructor(options: DockSyncOptions) {
@@ -85,22 +93,23 @@ export class DockSync {
       clientId: o.deviceId,
       subscriptions: [deviceTopic(o.fleet, o.deviceId, 'cmd'), deviceTopic(o.fleet, o.deviceId, 'ack'), `${TOPIC_ROOT}/${o.fleet}/_gateway/+/state`],
       will: () => this.#will(),
+      onWillError: (e) => o.onFault('connection (Will)', e),
       onConnected: () => this.#onConnected(),
       onDisconnected: (reason) => {
         this.uploader.reset();
         o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
       },
-      onMessage: (topic, payload) => void this.#onMessage(topic, payload),
+      onMessage: (topic, payload) => void this.#onMessage(topic, payload).catch((e: unknown) => o.onFault('gateway message', e)),
       log: o.log,
       now: this.#now,
     });
     this.uploader = new Uploader({
       window: o.chunkWindow,
       publish: (payload) => this.session.publish(deviceTopic(o.fleet, o.deviceId, 'chunk'), payload),
-      canSend: () => this.session.connected && this.#o.outbox.due(this.#now() - this.#o.ackTimeoutMs, 1).length === 0,
-      onSent: (h) => o.onUploadSent(h),
-      onError: (h, e) => o.onUploadError(h, e),
-      ...(o.onUploadProgress ? { onProgress: o.onUploadProgress } : {}),
+      canSend: () => this.session.connected && !this.#outboxDue(),
+      onSent: (h) => this.#guard('upload', () => o.onUploadSent(h)),
+      onError: (h, e) => this.#guard('upload', () => o.onUploadError(h, e)),
+      ...(o.onUploadProgress ? { onProgress: (h: string, d: number, t: number) => this.#guard('upload progress', () => o.onUploadProgress!(h, d, t)) } : {}),
     });
   }
 
@@ -116,8 +125,8 @@ export class DockSync {
     if (this.#started) return;
     this.#started = true;
     this.session.start();
-    const pump = setInterval(() => this.pump(), PUMP_TICK_MS);
-    const status = setInterval(() => this.sendStatus(), this.#o.statusIntervalMs);
+    const pump = setInterval(() => this.#guard('outbox', () => this.pump()), PUMP_TICK_MS);
+    const status = setInterval(() => this.#guard('status', () => this.sendStatus()), this.#o.statusIntervalMs);
     pump.unref();
     status.unref();
     this.#timers.push(pump, status);
@@ -130,8 +139,23 @@ export class DockSync {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     await this.uploader.close();
-    const death = this.seal('Death', { bdSeq: this.#bdSeq, clean: true });
-    await this.session.stop({ topic: this.#topic('death'), payload: death.bytes });
+    let death: { bytes: Uint8Array } | null = null;
+    try {
+      death = this.seal('Death', { bdSeq: this.#bdSeq, clean: true });
+    } catch (e) {
+      // No clean Death (its seq could not be saved): the broker publishes the Will instead.
+      this.#o.onFault('clean Death', e);
+    }
+    await this.session.stop(death ? { topic: this.#topic('death'), payload: death.bytes } : undefined);
+  }
+
+  /** Runs background work; a failure is reported, never thrown into a timer or an event. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#o.onFault(what, e);
+    }
   }
 
   #topic(kind: DockKind): string {
@@ -147,10 +171,25 @@ export class DockSync {
     return { bytes: sealed.bytes, hash: toHex(sealed.hash) };
   }
 
+  /**
+   * Whether the outbox has a message to send (chunks wait for it). Asked for every chunk, so the
+   * answer is kept for OUTBOX_DUE_CACHE_MS; queuing a message sets it at once, a pump clears it.
+   */
+  #outboxDue(): boolean {
+    const now = this.#now();
+    if (now - this.#dueAt >= OUTBOX_DUE_CACHE_MS || now < this.#dueAt) {
+      this.#due = this.#o.outbox.due(now - this.#o.ackTimeoutMs, 1).length > 0;
+      this.#dueAt = now;
+    }
+    return this.#due;
+  }
+
   /** Signs and queues a message; it is sent as soon as the connection and the window allow. */
   send(kind: Exclude<OutboxKind, 'death'>, type: MessageType, message: Record<string, unknown>, subject?: string): string {
     const sealed = this.seal(type, message);
     this.#o.outbox.add({ kind, type, hash: sealed.hash, envelope: sealed.bytes, subject: subject ?? null }, this.#now());
+    this.#due = true;
+    this.#dueAt = this.#now();
     this.#pumpSoon();
     return sealed.hash;
   }
@@ -158,6 +197,8 @@ export class DockSync {
   /** Queues already-signed bytes again (a manifest resent to learn its state at the gateway). */
   requeue(kind: OutboxKind, type: string, hash: string, envelope: Uint8Array, subject?: string): void {
     this.#o.outbox.add({ kind, type, hash, envelope, subject: subject ?? null }, this.#now());
+    this.#due = true;
+    this.#dueAt = this.#now();
     this.#pumpSoon();
   }
 
@@ -170,7 +211,7 @@ export class DockSync {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
-      this.pump();
+      this.#guard('outbox', () => this.pump());
     });
   }
 
@@ -179,8 +220,8 @@ export class DockSync {
     this.send('status', 'Status', this.#o.status() as Record<string, unknown>);
   }
 
-  upload(source: UploadSource, ranges: readonly { start: number; end: number }[]): void {
-    this.uploader.request(source, ranges);
+  upload(source: UploadSource, ranges: readonly { start: number; end: number }[], options: { check?: boolean } = {}): void {
+    this.uploader.request(source, ranges, options);
   }
 
   #will(): { topic: string; payload: Buffer } {
@@ -230,6 +271,7 @@ export class DockSync {
       }
     } finally {
       this.#pumping = false;
+      this.#dueAt = -Infinity; // asked again before the next chunk
     }
     if (this.#pumpAgain) {
       this.#pumpAgain = false;

@@ -1,8 +1,14 @@
 /**
  * Clip upload (DESIGN §4): the chunks the gateway says it still needs, read from the clip and sent
- * as unsigned ClipChunk envelopes at QoS 1, at most `window` awaiting their PUBACK. Each chunk is
- * checked against its hash in the signed manifest before it leaves: bytes that changed on the
- * camera since hashing are never sent (the clip is reported instead).
+ * as unsigned ClipChunk envelopes at QoS 1, at most `window` awaiting their PUBACK. A chunk is read
+ * from the clip straight into its message (`chunkEnvelopeFrame`), into buffers reused once their
+ * PUBACK is in: no copy, and no 1 MiB allocation per chunk.
+ *
+ * The gateway checks every chunk against the signed manifest, so the hot path does not hash again
+ * (on a Pi without SHA extensions a second pass would halve the upload). When the gateway refuses
+ * a chunk and asks for it again (`check: true`), each chunk of that request is checked here
+ * before it leaves: bytes that changed on the camera since hashing are not sent again, and the
+ * clip is reported instead (ChunkChangedError).
  *
  * Chunks travel only while `canSend()` says the outbox has nothing waiting, so manifests, events
  * and alerts overtake bulk data. A lost connection puts the chunks in flight back in the queue;
@@ -12,8 +18,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { pb } from '../../proto/wire.js';
-import { encodeUnsignedEnvelope } from '../../proto/envelope.js';
+import { chunkEnvelopeFrame } from '../../proto/envelope.js';
 import { bytesEqual, sha256 } from '../../proto/bytes.js';
 
 export interface UploadSource {
@@ -43,6 +48,8 @@ interface Job {
   totalBytes: number;
   fh: FileHandle | null;
   failed: boolean;
+  /** Check each chunk against the manifest before it leaves (the gateway refused one). */
+  check: boolean;
 }
 
 export class ChunkChangedError extends Error {
@@ -53,6 +60,8 @@ export class Uploader {
   readonly #o: UploaderOptions;
   readonly #jobs = new Map<string, Job>();
   #inFlight = 0;
+  /** Message buffers whose PUBACK is in, for the next chunks. */
+  #free: Buffer[] = [];
   #pumping = false;
   #again = false;
   chunksSent = 0;
@@ -71,16 +80,20 @@ export class Uploader {
     return [...this.#jobs.values()].map((j) => ({ manifestHash: j.source.manifestHash, sentBytes: j.sentBytes, totalBytes: j.totalBytes }));
   }
 
-  /** The gateway needs these chunks ([start, end) ranges): queue them (replacing an earlier request). */
-  request(source: UploadSource, ranges: readonly { start: number; end: number }[]): void {
+  /**
+   * The gateway needs these chunks ([start, end) ranges): queue them (replacing an earlier
+   * request). `check`: the gateway refused a chunk; check each one before it leaves.
+   */
+  request(source: UploadSource, ranges: readonly { start: number; end: number }[], options: { check?: boolean } = {}): void {
     const count = source.chunkHashes.length;
     const wanted: number[] = [];
     for (const r of ranges) for (let i = Math.max(0, r.start); i < Math.min(count, r.end); i++) wanted.push(i);
     let job = this.#jobs.get(source.manifestHash);
     if (!job) {
-      job = { source, pending: [], inFlight: new Set(), requested: 0, sentBytes: 0, totalBytes: 0, fh: null, failed: false };
+      job = { source, pending: [], inFlight: new Set(), requested: 0, sentBytes: 0, totalBytes: 0, fh: null, failed: false, check: false };
       this.#jobs.set(source.manifestHash, job);
     }
+    if (options.check) job.check = true;
     const unique = [...new Set(wanted)].filter((i) => !job.inFlight.has(i)).sort((a, b) => a - b);
     job.pending = unique;
     job.requested = unique.length + job.inFlight.size;
@@ -131,18 +144,29 @@ export class Uploader {
       const job = [...this.#jobs.values()].find((j) => !j.failed && j.pending.length > 0);
       if (!job) return;
       const index = job.pending.shift()!;
-      let payload: Uint8Array;
+      // In flight from here: a PUBACK of another chunk that lands while this one is read must not
+      // see the job as done.
+      job.inFlight.add(index);
+      this.#inFlight++;
+      let payload: Buffer;
       try {
         payload = await this.#read(job, index);
       } catch (e) {
+        job.inFlight.delete(index);
+        this.#inFlight--;
         job.failed = true;
         this.#close(job);
         this.#o.onError(job.source.manifestHash, e as Error);
         continue;
       }
-      job.inFlight.add(index);
-      this.#inFlight++;
+      if (!job.inFlight.has(index)) continue; // the connection was lost meanwhile: back in the queue
+      if (job.failed) { // cancelled meanwhile
+        job.inFlight.delete(index);
+        this.#inFlight--;
+        continue;
+      }
       this.#o.publish(payload).then(() => {
+        this.#recycle(payload);
         if (!job.inFlight.delete(index)) return; // reset by a lost connection meanwhile
         this.#inFlight--;
         const len = this.#chunkLength(job.source, index);
@@ -160,22 +184,27 @@ export class Uploader {
     }
   }
 
-  async #read(job: Job, index: number): Promise<Uint8Array> {
+  /** A message buffer back from the broker (its PUBACK is in): kept for the next chunk. */
+  #recycle(payload: Buffer): void {
+    if (this.#free.length < this.#o.window) this.#free.push(Buffer.from(payload.buffer)); // frames own their ArrayBuffer
+  }
+
+  async #read(job: Job, index: number): Promise<Buffer> {
     const s = job.source;
     job.fh ??= await open(s.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     const length = this.#chunkLength(s, index);
-    const data = Buffer.allocUnsafe(length);
+    const frame = chunkEnvelopeFrame(Buffer.from(s.manifestHash, 'hex'), index, length, this.#free.pop());
+    const data = frame.data;
     let got = 0;
     while (got < length) {
       const { bytesRead } = await job.fh.read(data, got, length - got, index * s.chunkSize + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    if (got !== length || !bytesEqual(sha256(data), s.chunkHashes[index]!)) {
+    if (got !== length || (job.check && !bytesEqual(sha256(data), s.chunkHashes[index]!))) {
       throw new ChunkChangedError(`chunk ${index} of ${s.path} no longer matches the signed manifest (${got} of ${length} bytes read); not sent`);
     }
-    const body = pb.ClipChunk.encode({ manifestHash: Buffer.from(s.manifestHash, 'hex'), index, data }).finish();
-    return encodeUnsignedEnvelope('ClipChunk', body);
+    return frame.bytes;
   }
 
   #finish(job: Job): void {

@@ -23,6 +23,8 @@ export const ALERT_KINDS = {
   CLOCK_DRIFT: 'warning',
   STORAGE_LOW: 'warning',
   UPLOAD_OVERDUE: 'warning',
+  COMMAND_REFUSED: 'critical', // a dock refused a command: unsigned, forged or altered on the way
+  DOCK_SYNC_ERROR: 'warning', // a dock refused an ack or could not apply something from the gateway
 } as const;
 export type AlertKind = keyof typeof ALERT_KINDS;
 export type Severity = 'info' | 'warning' | 'critical';

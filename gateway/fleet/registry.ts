@@ -293,6 +293,20 @@ export class Fleet {
       case pb.EventKind.EVENT_KIND_CAMERA_CONNECTED:
         if (camera) await this.#camera(deviceId, { cameraSerial: camera }, at);
         break;
+      case pb.EventKind.EVENT_KIND_ALERT: {
+        const detail = (e.detail ?? '').slice(0, 500);
+        if (e.alert === pb.AlertKind.ALERT_KIND_SYNC_ERROR) {
+          const command = /^command refused/.test(detail);
+          await this.#alerts.raise({
+            kind: command ? 'COMMAND_REFUSED' : 'DOCK_SYNC_ERROR', deviceId,
+            message: `${deviceId} ${command ? 'refused a command' : 'reports a sync error'}: ${detail || 'no detail'}`,
+            dedupeKey: `${command ? 'COMMAND_REFUSED' : 'DOCK_SYNC_ERROR'}|${deviceId}`,
+          });
+        } else if (e.alert === pb.AlertKind.ALERT_KIND_STORAGE_LOW) {
+          await this.#alerts.raise({ kind: 'STORAGE_LOW', deviceId, cameraSerial: camera, message: `${deviceId}: ${detail || 'storage low'}`, dedupeKey: `STORAGE_LOW|${deviceId}|dock` });
+        }
+        break;
+      }
       default:
         break;
     }

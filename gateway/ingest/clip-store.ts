@@ -3,23 +3,40 @@
  * replicas when the directory is on shared storage.
  *
  *   {root}/blobs/ab/cd/abcd…(64 hex)    a verified clip, named by its SHA-256, read-only
- *   {root}/staging/{manifestHash}/{n}    chunk n of a clip being uploaded, checked against its hash
- *   {root}/tmp/                          files being written; renamed into place when complete
+ *   {root}/staging/{manifestHash}.part   a clip being uploaded: each checked chunk written in place
+ *   {root}/tmp/                          other files being written; renamed into place when complete
  *
- * Every write goes to tmp/, is fsynced, renamed into place, and its directory fsynced: a file at
- * a final path is always complete. Nothing here decides what is valid; ingest checks hashes
- * before it writes and `assemble` checks the whole-file hash before the blob appears.
+ * A chunk is written at its own offset of the staging file and is durable (fdatasync) before
+ * `stageChunk` resolves, so the database records only chunks that survive a crash. The syncs of
+ * chunks written at the same time are one fdatasync (group sync). Replicas write disjoint ranges
+ * of the same staging file; writing a chunk twice writes the same bytes at the same place.
+ *
+ * `finish` checks length and whole-file SHA-256 and renames the staging file into blobs/: no copy.
+ * The SHA-256 is computed as chunks arrive in order (a chunk that arrives early is read back from
+ * the staging file when the gap closes); when this process did not see every chunk (a restart, a
+ * replica) the file is hashed again. Nothing here decides what is valid: ingest checks each chunk
+ * against the signed manifest before it writes, and a blob appears only when its SHA-256 matches.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { hashClipFile } from '../../proto/clip-hash.js';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, constants } from 'node:fs';
+import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hashClipFile } from '../../proto/clip-hash.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Staging files kept open at once; beyond it the least recently used idle one is closed. */
+const MAX_OPEN = 64;
 
 export class ClipStoreError extends Error {
   override name = 'ClipStoreError';
+}
+
+/** Staged chunks were lost or damaged on the gateway: they must be sent again (nothing is wrong with the clip). */
+export class StagingIncompleteError extends ClipStoreError {
+  override name = 'StagingIncompleteError';
+  constructor(message: string, readonly chunks: number[]) {
+    super(message);
+  }
 }
 
 function checkHex(h: string, what: string): void {
@@ -42,8 +59,51 @@ export interface AssembleResult {
   existed: boolean;
 }
 
+/**
+ * fdatasync shared by concurrent writers: `sync()` resolves after an fdatasync that began after
+ * the call, so every write completed before the call is durable; calls that arrive while one runs
+ * share the next one.
+ */
+class GroupSync {
+  #running: Promise<void> | null = null;
+  #next: Promise<void> | null = null;
+
+  constructor(private readonly fh: FileHandle) {}
+
+  sync(): Promise<void> {
+    if (!this.#running) return this.#start();
+    this.#next ??= this.#running.then(() => { this.#next = null; return this.#start(); }, () => { this.#next = null; return this.#start(); });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    const p = this.fh.datasync().finally(() => { if (this.#running === p) this.#running = null; });
+    this.#running = p;
+    return p;
+  }
+}
+
+/** One open staging file and the in-order SHA-256 of its first `next` chunks. */
+interface Staging {
+  fh: FileHandle;
+  sync: GroupSync;
+  chunkSize: number;
+  hash: Hash;
+  /** Chunks 0..next-1 are in `hash`. */
+  next: number;
+  /** Chunks written by this process, not yet in `hash`. */
+  ahead: Map<number, number>;
+  /** Serializes hashing (and reads back of early chunks). */
+  hashing: Promise<void>;
+  busy: number;
+  /** The hash state is unusable (a read back failed): `finish` hashes the file again. */
+  broken: boolean;
+}
+
 export class ClipStore {
   readonly root: string;
+  readonly #open_ = new Map<string, Staging>();
+  readonly #opening = new Map<string, Promise<Staging>>();
 
   constructor(root: string) {
     this.root = root;
@@ -59,11 +119,6 @@ export class ClipStore {
     return join(this.root, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
-  #stagingDir(manifestHash: string): string {
-    checkHex(manifestHash, 'manifest hash');
-    return join(this.root, 'staging', manifestHash);
-  }
-
   async hasBlob(sha256: string): Promise<number | null> {
     try {
       return (await stat(this.blobPath(sha256))).size;
@@ -72,97 +127,207 @@ export class ClipStore {
     }
   }
 
-  /** Writes `data` to a file at `path` through tmp/ + fsync + rename + directory fsync. */
-  async #writeAtomic(path: string, dir: string, data: Uint8Array): Promise<void> {
-    const tmp = join(this.root, 'tmp', `${randomBytes(12).toString('hex')}.part`);
-    const fd = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
-    try {
-      await fd.writeFile(data);
-      await fd.sync();
-    } finally {
-      await fd.close();
-    }
-    await mkdir(dir, { recursive: true });
-    await rename(tmp, path);
-    await fsyncDir(dir);
+  #staging(manifestHash: string): string {
+    checkHex(manifestHash, 'manifest hash');
+    return join(this.root, 'staging', `${manifestHash}.part`);
   }
 
-  /** Stages one checked chunk. Writing the same chunk twice is harmless (same bytes, same name). */
-  async stageChunk(manifestHash: string, index: number, data: Uint8Array): Promise<void> {
-    if (!Number.isInteger(index) || index < 0) throw new ClipStoreError(`chunk index ${index} is not valid`);
-    const dir = this.#stagingDir(manifestHash);
-    await this.#writeAtomic(join(dir, String(index)), dir, data);
-  }
-
-  /** Indexes of the chunks staged for a manifest. */
-  async stagedChunks(manifestHash: string): Promise<number[]> {
+  /** Size of a clip's staging file, or null when nothing of it is staged. */
+  async stagingSize(manifestHash: string): Promise<number | null> {
     try {
-      return (await readdir(this.#stagingDir(manifestHash))).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+      return (await stat(this.#staging(manifestHash))).size;
     } catch {
-      return [];
+      return null;
     }
   }
 
-  async readChunk(manifestHash: string, index: number): Promise<Buffer> {
-    const fd = await open(join(this.#stagingDir(manifestHash), String(index)), constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      return await fd.readFile();
-    } finally {
-      await fd.close();
+  /** The open staging file of a clip, counted busy until the caller calls `#release`. */
+  async #acquire(manifestHash: string, chunkSize: number): Promise<Staging> {
+    const have = this.#open_.get(manifestHash);
+    if (have) {
+      have.busy++;
+      this.#open_.delete(manifestHash); // re-inserted: most recently used last
+      this.#open_.set(manifestHash, have);
+      return have;
+    }
+    let pending = this.#opening.get(manifestHash);
+    if (!pending) {
+      pending = (async () => {
+        const fh = await open(this.#staging(manifestHash), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+        const st: Staging = { fh, sync: new GroupSync(fh), chunkSize, hash: createHash('sha256'), next: 0, ahead: new Map(), hashing: Promise.resolve(), busy: 0, broken: false };
+        // A staging file that already has bytes was started before (a restart, a replica): its
+        // in-order hash cannot be known here.
+        if ((await fh.stat()).size > 0) st.broken = true;
+        this.#open_.set(manifestHash, st);
+        return st;
+      })().finally(() => this.#opening.delete(manifestHash));
+      this.#opening.set(manifestHash, pending);
+    }
+    const st = await pending;
+    st.busy++;
+    void this.#evict();
+    return st;
+  }
+
+  async #evict(): Promise<void> {
+    for (const [h, st] of this.#open_) {
+      if (this.#open_.size <= MAX_OPEN) return;
+      if (st.busy > 0) continue;
+      this.#open_.delete(h);
+      st.broken = true;
+      await st.hashing;
+      await st.fh.close().catch(() => {});
     }
   }
 
   /**
-   * Concatenates chunks 0..count-1 into a blob, hashing as it goes; the blob appears only if the
-   * whole-file SHA-256 and the length match. Throws ClipStoreError (the staged chunks stay) on a
-   * missing chunk or a mismatch.
+   * Writes one checked chunk at its offset and makes it durable. Writing the same chunk twice is
+   * harmless (same bytes, same place).
    */
-  async assemble(manifestHash: string, count: number, expectSha256: string, expectLength: number): Promise<AssembleResult> {
+  async stageChunk(manifestHash: string, index: number, data: Uint8Array, chunkSize: number): Promise<void> {
+    if (!Number.isInteger(index) || index < 0) throw new ClipStoreError(`chunk index ${index} is not valid`);
+    if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw new ClipStoreError(`chunk size ${chunkSize} is not valid`);
+    const st = await this.#acquire(manifestHash, chunkSize);
+    try {
+      let done = 0;
+      while (done < data.byteLength) {
+        const { bytesWritten } = await st.fh.write(data, done, data.byteLength - done, index * chunkSize + done);
+        done += bytesWritten;
+      }
+      await st.sync.sync();
+      if (st.chunkSize !== chunkSize) st.broken = true;
+      if (!st.broken && index >= st.next) {
+        st.ahead.set(index, data.byteLength);
+        st.hashing = st.hashing.then(async () => {
+          // Hash every chunk from `next` on that is on disk; one that came early is read back.
+          while (!st.broken && st.ahead.has(st.next)) {
+            const i = st.next;
+            const len = st.ahead.get(i)!;
+            let buf: Uint8Array = data;
+            if (i !== index) {
+              const back = Buffer.allocUnsafe(len);
+              const { bytesRead } = await st.fh.read(back, 0, len, i * chunkSize);
+              if (bytesRead !== len) { st.broken = true; break; }
+              buf = back;
+            }
+            st.hash.update(buf);
+            st.ahead.delete(i);
+            st.next = i + 1;
+          }
+        }).catch(() => { st.broken = true; });
+      }
+    } finally {
+      st.busy--;
+    }
+  }
+
+  /** SHA-256 and length of a staging file, from the in-order hash when it covers every chunk. */
+  async #digest(manifestHash: string, count: number): Promise<string> {
+    const st = this.#open_.get(manifestHash);
+    if (st) {
+      await st.hashing;
+      if (!st.broken && st.next === count && st.ahead.size === 0) {
+        st.broken = true; // a Hash digests once: a second finish hashes the file
+        return st.hash.digest('hex');
+      }
+    }
+    const h = createHash('sha256');
+    for await (const block of createReadStream(this.#staging(manifestHash), { highWaterMark: 64 * 1024 })) h.update(block as Buffer);
+    return h.digest('hex');
+  }
+
+  async #closeStaging(manifestHash: string): Promise<void> {
+    const st = this.#open_.get(manifestHash);
+    if (!st) return;
+    this.#open_.delete(manifestHash);
+    await st.hashing;
+    await st.fh.close().catch(() => {});
+  }
+
+  /**
+   * Makes the staged clip a blob: checks its length and whole-file SHA-256, then renames the
+   * staging file into blobs/ (read-only). When the content is already stored, only the staging
+   * file goes.
+   *
+   * A mismatch is told apart by checking every staged chunk against the manifest's chunk hashes:
+   * a chunk that no longer matches (or is missing) means the staged bytes were lost or damaged on
+   * this side — StagingIncompleteError names those chunks, to be asked for again. When every
+   * chunk matches and the whole file still does not, the manifest contradicts itself:
+   * ClipStoreError (the clip is refused; the staging file stays for a look).
+   */
+  async finish(manifestHash: string, clip: { chunkSize: number; chunkHashes: readonly Uint8Array[]; sha256: string; byteLength: number }): Promise<AssembleResult> {
+    const { chunkSize, chunkHashes, sha256: expectSha256, byteLength: expectLength } = clip;
     checkHex(expectSha256, 'clip SHA-256');
+    const part = this.#staging(manifestHash);
     const final = this.blobPath(expectSha256);
     const existing = await this.hasBlob(expectSha256);
     if (existing !== null) {
       if (existing !== expectLength) throw new ClipStoreError(`stored blob ${expectSha256.slice(0, 16)}… is ${existing} bytes, not ${expectLength}`);
+      await this.dropStaging(manifestHash);
       return { sha256: expectSha256, byteLength: existing, existed: true };
     }
-    const tmp = join(this.root, 'tmp', `${randomBytes(12).toString('hex')}.blob`);
-    const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o440);
-    const hash = createHash('sha256');
-    let length = 0;
-    try {
-      for (let i = 0; i < count; i++) {
-        let chunk: Buffer;
-        try {
-          chunk = await this.readChunk(manifestHash, i);
-        } catch {
-          throw new ClipStoreError(`chunk ${i} of ${count} is not staged`);
-        }
-        hash.update(chunk);
-        await out.write(chunk);
-        length += chunk.byteLength;
+    if (expectLength === 0 && (await this.stagingSize(manifestHash)) === null) {
+      const fh = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+      await fh.close();
+    }
+    const size = await this.stagingSize(manifestHash);
+    if (size === null) throw new StagingIncompleteError(`nothing of clip ${expectSha256.slice(0, 16)}… is staged`, chunkHashes.map((_, i) => i));
+    const sha = size === expectLength ? await this.#digest(manifestHash, chunkHashes.length) : null;
+    if (sha !== expectSha256) {
+      const damaged = await this.#damagedChunks(manifestHash, chunkSize, chunkHashes, expectLength);
+      if (damaged.length > 0) {
+        throw new StagingIncompleteError(`${damaged.length} staged chunk(s) of clip ${expectSha256.slice(0, 16)}… are missing or damaged`, damaged);
       }
-      await out.sync();
-    } catch (e) {
-      await out.close();
-      await rm(tmp, { force: true });
-      throw e;
+      throw new ClipStoreError(`every chunk matches the manifest, but the clip's SHA-256 is ${sha?.slice(0, 16) ?? '?'}…, not ${expectSha256.slice(0, 16)}… (${size} bytes, ${expectLength} in the manifest)`);
     }
-    await out.close();
-    const sha = hash.digest('hex');
-    if (sha !== expectSha256 || length !== expectLength) {
-      await rm(tmp, { force: true });
-      throw new ClipStoreError(`assembled clip is ${length} bytes with SHA-256 ${sha.slice(0, 16)}…, the manifest says ${expectLength} bytes, ${expectSha256.slice(0, 16)}…`);
+    const st = this.#open_.get(manifestHash);
+    if (st) await st.sync.sync();
+    else {
+      const fh = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try { await fh.datasync(); } finally { await fh.close(); }
     }
+    await this.#closeStaging(manifestHash);
+    await chmod(part, 0o440);
     const dir = join(final, '..');
     await mkdir(dir, { recursive: true });
-    await rename(tmp, final);
+    await rename(part, final);
     await fsyncDir(dir);
-    return { sha256: sha, byteLength: length, existed: false };
+    await fsyncDir(join(this.root, 'staging'));
+    return { sha256: sha, byteLength: expectLength, existed: false };
   }
 
-  /** Removes a manifest's staging directory (after its blob is committed). */
+  /** Indexes of the staged chunks that are missing or do not match their hash. */
+  async #damagedChunks(manifestHash: string, chunkSize: number, chunkHashes: readonly Uint8Array[], byteLength: number): Promise<number[]> {
+    const damaged: number[] = [];
+    let fh: FileHandle;
+    try {
+      fh = await open(this.#staging(manifestHash), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return chunkHashes.map((_, i) => i);
+    }
+    try {
+      const buf = Buffer.allocUnsafe(chunkSize);
+      for (let i = 0; i < chunkHashes.length; i++) {
+        const len = Math.min(chunkSize, byteLength - i * chunkSize);
+        const { bytesRead } = await fh.read(buf, 0, len, i * chunkSize);
+        const h = createHash('sha256').update(buf.subarray(0, bytesRead)).digest();
+        if (bytesRead !== len || !h.equals(chunkHashes[i]!)) damaged.push(i);
+      }
+    } finally {
+      await fh.close();
+    }
+    return damaged;
+  }
+
+  /** Removes a clip's staging file (content already stored, or the clip was refused). */
   async dropStaging(manifestHash: string): Promise<void> {
-    await rm(this.#stagingDir(manifestHash), { recursive: true, force: true });
+    await this.#closeStaging(manifestHash);
+    await rm(this.#staging(manifestHash), { force: true });
+  }
+
+  /** Closes the open staging files (the files stay). */
+  async close(): Promise<void> {
+    for (const h of [...this.#open_.keys()]) await this.#closeStaging(h);
   }
 
   /** SHA-256 of each `chunkSize` piece of a stored blob (to check a manifest against stored content). */

@@ -11,12 +11,13 @@
  * neighbour) is a tamper alert and is not stored; a gap is raised by `sweep()` only after a settle
  * window (replicas receive one device's messages out of order) and answered with a
  * ManifestRequest. Chunks are checked against the manifest's chunk hashes before they are staged;
- * the replica that records the last chunk takes a lease, assembles, checks the whole-file SHA-256
+ * the replica that records the last chunk takes a lease, checks the staged file's length and SHA-256
  * and commits VERIFIED, then sends the signed VERIFIED ack — in that order.
  *
  * What the fleet does with births, deaths, statuses and events, and how alerts are stored, is not
  * this module's business: it reports them through `IngestSink`.
  */
+import { StagingIncompleteError } from './clip-store.js';
 import { pb, type bwc } from '../../proto/wire.js';
 import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
 import { isWireError } from '../../proto/errors.js';
@@ -436,7 +437,7 @@ export class Ingest {
       throw new Reject('CHUNK_HASH_MISMATCH', `chunk ${idx} does not match its hash in the manifest`,
         { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} does not match the signed manifest; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
     }
-    await this.#o.store.stageChunk(hash, idx, c.data);
+    await this.#o.store.stageChunk(hash, idx, c.data, info.chunkSize);
     const ins = await this.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]), { savepoint: false });
     this.#count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
     const verified = await this.#maybeComplete(hash);
@@ -470,9 +471,20 @@ export class Ingest {
         if (!same) throw new Reject('CLIP_HASH_MISMATCH', 'the stored content with this SHA-256 does not match the manifest chunk hashes');
       } else {
         try {
-          await this.#o.store.assemble(hash, info.chunkCount, info.clipSha256, info.byteLength);
+          await this.#o.store.finish(hash, { chunkSize: info.chunkSize, chunkHashes: info.chunkHashes, sha256: info.clipSha256, byteLength: info.byteLength });
         } catch (e) {
-          throw new Reject('CLIP_HASH_MISMATCH', (e as Error).message);
+          if (!(e instanceof StagingIncompleteError)) throw new Reject('CLIP_HASH_MISMATCH', (e as Error).message);
+          // Staged bytes lost or damaged on this side (a wiped or restored disk): forget those
+          // chunks and ask the dock for them again; the clip itself is fine.
+          await this.#o.db.tx(async (q: Queryable) => {
+            for (const i of e.chunks) await q.run('DELETE FROM chunks WHERE manifest_hash = ? AND idx = ?', [hash, i]);
+            await q.run('UPDATE manifests SET lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
+          });
+          await this.#ack(info.deviceId, {
+            kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest',
+            missingChunks: await this.missingChunks(hash, info.chunkCount), reason: 'STAGING_LOST',
+          });
+          return false;
         }
       }
       const at = this.#o.now();

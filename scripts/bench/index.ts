@@ -21,6 +21,7 @@ import type { BenchOutcome, BenchRow, Benchmark } from './harness.js';
 import { custody } from './custody.js';
 import { gateway } from './gateway.js';
 import { link } from './link.js';
+import { offload } from './offload.js';
 import { policy } from './policy.js';
 
 /** The registry: one entry per benchmark module, run in this order by default. */
@@ -28,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   custody,
   gateway,
   link,
+  offload,
   policy,
 ];
 
