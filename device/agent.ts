@@ -852,7 +852,9 @@ export class DockAgent {
     const file = `${this.#paths.dir}/progress.json`;
     try {
       const tmp = `${file}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ at: new Date(this.#now()).toISOString(), connected: this.sync.connected, transfers: this.progress() }));
+      const m = process.memoryUsage();
+      const memory = { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+      writeFileSync(tmp, JSON.stringify({ at: new Date(this.#now()).toISOString(), connected: this.sync.connected, stateFull: this.#stateFull !== null, memory, transfers: this.progress() }));
       renameSync(tmp, file);
     } catch {
       // progress is informational; a full disk shows up in the database writes

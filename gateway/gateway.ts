@@ -199,24 +199,31 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     };
 
     // Messages are handled concurrently (their writes share group commits) and acknowledged to
-    // the broker as they are taken, up to MAX_IN_FLIGHT; beyond that the PUBACK waits, which
-    // pushes back on the broker. Delivery is guaranteed end to end by the dock's outbox, which
-    // resends every message until the gateway's signed ack for it arrives.
+    // the broker as they are taken, up to MAX_IN_FLIGHT messages and MAX_IN_FLIGHT_BYTES bytes;
+    // beyond that the PUBACK waits, which pushes back on the broker (and, through it, on the
+    // docks' chunk windows). The byte bound keeps clip chunks (1 MiB each) from piling up in
+    // memory faster than they are written. Delivery is guaranteed end to end by the dock's
+    // outbox, which resends every message until the gateway's signed ack for it arrives.
     const MAX_IN_FLIGHT = 512;
+    const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
     let inFlight = 0;
+    let inFlightBytes = 0;
     let idleWaiters: (() => void)[] = [];
     let slotWaiters: (() => void)[] = [];
+    const room = () => inFlight < MAX_IN_FLIGHT && (inFlightBytes < MAX_IN_FLIGHT_BYTES || inFlight === 1);
     client.handleMessage = (packet, done) => {
-      inFlight++;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      inFlight++;
+      inFlightBytes += payload.byteLength;
       ingest.handle(packet.topic, payload).then((r) => {
         if (r.status === 'rejected') log.warn({ reason: r.reason }, `ingest: ${packet.topic}: ${r.reason}: ${r.detail}`);
       }, (e: unknown) => log.error({}, `ingest: ${packet.topic}: ${(e as Error).message}`)).finally(() => {
         inFlight--;
-        if (inFlight < MAX_IN_FLIGHT && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; w.forEach((f) => f()); }
+        inFlightBytes -= payload.byteLength;
+        if (room() && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; w.forEach((f) => f()); }
         if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; w.forEach((f) => f()); }
       });
-      if (inFlight < MAX_IN_FLIGHT) done();
+      if (room()) done();
       else slotWaiters.push(() => done());
     };
     const filters = DOCK_KINDS.map((k) => fleetFilter(c.fleet, k, c.mqtt.shared ? c.mqtt.shareGroup : undefined));

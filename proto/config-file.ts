@@ -3,7 +3,13 @@
  * dock and the gateway so both report a bad file the same way. The schema is each program's own.
  */
 import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+
+/** The YAML parser, loaded only for a file that is not plain JSON (a dock counts its megabytes). */
+function parseYaml(text: string): unknown {
+  const YAML = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return YAML.parse(text);
+}
 
 /** Reads `file` into a mapping; `fail` builds the program's own error from a one-line message. */
 export function readConfigFile(file: string, fail: (message: string) => Error): Record<string, unknown> {
@@ -15,7 +21,13 @@ export function readConfigFile(file: string, fail: (message: string) => Error): 
   }
   let raw: unknown;
   try {
-    raw = YAML.parse(text) ?? {};
+    let json: unknown;
+    try {
+      json = text.trimStart().startsWith('{') ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined; // YAML reads it again and says what is wrong
+    }
+    raw = json ?? parseYaml(text) ?? {};
   } catch (e) {
     throw fail(`${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -17,6 +17,8 @@ export function openDatabase(path: string, migrations: readonly Migration[]): Db
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
+  // A dock's databases are small; SQLite's default page cache (2 MB each) is memory a Pi needs more.
+  db.pragma('cache_size = -512');
   db.exec('create table if not exists schema_migrations (version integer primary key, name text not null, applied_at integer not null)');
   const applied = new Set((db.prepare('select version from schema_migrations').all() as { version: number }[]).map((r) => r.version));
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {

@@ -126,6 +126,9 @@ export class MqttSession {
       connectTimeout: o.connectTimeoutMs,
       reconnectPeriod: 0,
       resubscribe: false,
+      // mqtt-packet otherwise builds a Buffer for each of the 65,536 packet ids (6 MB of heap) to
+      // save an allocation per packet: a third of the dock's idle memory budget.
+      writeCache: false,
       will: { topic: will.topic, payload: will.payload, qos: 1, retain: false },
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
@@ -139,6 +142,7 @@ export class MqttSession {
       this.#fail(`cannot connect to ${o.url}: ${(e as Error).message}`);
       return;
     }
+    storeWithoutCopy(client);
     this.#client = client;
     client.on('connect', () => {
       if (this.#client !== client) return;
@@ -283,4 +287,29 @@ export class MqttSession {
   drop(reason = 'dropped'): void {
     if (this.#client) this.#lost(this.#client, reason);
   }
+}
+
+/**
+ * mqtt.js deep-copies every QoS 1 PUBLISH, its payload included (rfdc in `_storeAndSend`), into
+ * its outgoing store before writing it: a 1 MiB copy and allocation per clip chunk. That store
+ * only serves mqtt.js's own resend after a reconnect, which this session never uses (a new client
+ * per connection; the outbox resends). So the client stores the packet itself. Payloads are not
+ * changed before their PUBACK (the uploader reuses a buffer only after it). Topic aliases, the
+ * one thing the copy is for, are not used. Another mqtt.js without that method is left alone.
+ */
+function storeWithoutCopy(client: MqttClient): void {
+  type Cb = (err?: Error) => void;
+  const c = client as unknown as {
+    _storeAndSend?: (packet: { cmd: string }, cb: Cb | undefined, cbStorePut: () => void) => void;
+    _writePacket?: (packet: unknown, cb: Cb | undefined) => void;
+    outgoingStore: { put(packet: unknown, cb: (err?: Error) => void): unknown };
+  };
+  if (typeof c._storeAndSend !== 'function' || typeof c._writePacket !== 'function') return;
+  c._storeAndSend = function storeAndSend(packet, cb, cbStorePut) {
+    c.outgoingStore.put(packet, (err) => {
+      if (err) return cb?.(err);
+      cbStorePut();
+      c._writePacket!(packet, cb);
+    });
+  };
 }

@@ -26,6 +26,8 @@ import { hashClipFile } from '../../proto/clip-hash.js';
 const HEX64 = /^[0-9a-f]{64}$/;
 /** Staging files kept open at once; beyond it the least recently used idle one is closed. */
 const MAX_OPEN = 64;
+/** Bytes of chunks that arrived ahead of the in-order hash, kept in memory across all clips. */
+const EARLY_BYTES = 32 * 1024 * 1024;
 
 export class ClipStoreError extends Error {
   override name = 'ClipStoreError';
@@ -91,8 +93,10 @@ interface Staging {
   hash: Hash;
   /** Chunks 0..next-1 are in `hash`. */
   next: number;
-  /** Chunks written by this process, not yet in `hash`. */
+  /** Chunks written by this process, not yet in `hash`: their length. */
   ahead: Map<number, number>;
+  /** Bytes of some of those chunks, kept (within EARLY_BYTES) so they need not be read back. */
+  early: Map<number, Uint8Array>;
   /** Serializes hashing (and reads back of early chunks). */
   hashing: Promise<void>;
   busy: number;
@@ -104,6 +108,7 @@ export class ClipStore {
   readonly root: string;
   readonly #open_ = new Map<string, Staging>();
   readonly #opening = new Map<string, Promise<Staging>>();
+  #earlyBytes = 0;
 
   constructor(root: string) {
     this.root = root;
@@ -154,7 +159,7 @@ export class ClipStore {
     if (!pending) {
       pending = (async () => {
         const fh = await open(this.#staging(manifestHash), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
-        const st: Staging = { fh, sync: new GroupSync(fh), chunkSize, hash: createHash('sha256'), next: 0, ahead: new Map(), hashing: Promise.resolve(), busy: 0, broken: false };
+        const st: Staging = { fh, sync: new GroupSync(fh), chunkSize, hash: createHash('sha256'), next: 0, ahead: new Map(), early: new Map(), hashing: Promise.resolve(), busy: 0, broken: false };
         // A staging file that already has bytes was started before (a restart, a replica): its
         // in-order hash cannot be known here.
         if ((await fh.stat()).size > 0) st.broken = true;
@@ -176,6 +181,7 @@ export class ClipStore {
       this.#open_.delete(h);
       st.broken = true;
       await st.hashing;
+      this.#dropEarly(st);
       await st.fh.close().catch(() => {});
     }
   }
@@ -196,15 +202,20 @@ export class ClipStore {
       }
       await st.sync.sync();
       if (st.chunkSize !== chunkSize) st.broken = true;
-      if (!st.broken && index >= st.next) {
+      if (!st.broken && index >= st.next && !st.ahead.has(index)) {
         st.ahead.set(index, data.byteLength);
+        if (index > st.next && this.#earlyBytes + data.byteLength <= EARLY_BYTES) {
+          st.early.set(index, data);
+          this.#earlyBytes += data.byteLength;
+        }
         st.hashing = st.hashing.then(async () => {
           // Hash every chunk from `next` on that is on disk; one that came early is read back.
           while (!st.broken && st.ahead.has(st.next)) {
             const i = st.next;
             const len = st.ahead.get(i)!;
-            let buf: Uint8Array = data;
-            if (i !== index) {
+            let buf: Uint8Array | undefined = i === index ? data : st.early.get(i);
+            if (st.early.delete(i)) this.#earlyBytes -= len;
+            if (!buf) {
               const back = Buffer.allocUnsafe(len);
               const { bytesRead } = await st.fh.read(back, 0, len, i * chunkSize);
               if (bytesRead !== len) { st.broken = true; break; }
@@ -236,11 +247,17 @@ export class ClipStore {
     return h.digest('hex');
   }
 
+  #dropEarly(st: Staging): void {
+    for (const b of st.early.values()) this.#earlyBytes -= b.byteLength;
+    st.early.clear();
+  }
+
   async #closeStaging(manifestHash: string): Promise<void> {
     const st = this.#open_.get(manifestHash);
     if (!st) return;
     this.#open_.delete(manifestHash);
     await st.hashing;
+    this.#dropEarly(st);
     await st.fh.close().catch(() => {});
   }
 
