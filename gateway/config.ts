@@ -75,6 +75,15 @@ export const GatewayConfigSchema = z.object({
     /** The current root-signed policy bundle (`bwc authz sign-bundle`), pushed to docks. */
     bundle: z.string().min(1).optional(),
   }).strict().default({}),
+  /** Recording authorizations (1061.2 §5; gateway/README.md "Authorizations"). */
+  authz: z.object({
+    /**
+     * Officials' issuer keys, one directory per person id (`{dir}/{personId}/private.pem`, from
+     * `bwc authz keygen`), listed in the policy bundle with that person id and role. Without it
+     * requests are filed and denied, but nothing is approved on this gateway.
+     */
+    issuerKeysDir: z.string().min(1).optional(),
+  }).strict().default({}),
   sweepIntervalMs: z.number().int().min(100).default(5000),
 }).strict().superRefine((c, ctx) => {
   if (c.trust.certificate && !c.trust.rootPublicKey) {
@@ -118,6 +127,7 @@ export function loadGatewayConfig(file?: string, env: NodeJS.ProcessEnv = proces
   if (env.BWC_GATEWAY_ROOT_PUBKEY) over(['trust', 'rootPublicKey'], env.BWC_GATEWAY_ROOT_PUBKEY);
   if (env.BWC_GATEWAY_CERT) over(['trust', 'certificate'], env.BWC_GATEWAY_CERT);
   if (env.BWC_GATEWAY_BUNDLE) over(['trust', 'bundle'], env.BWC_GATEWAY_BUNDLE);
+  if (env.BWC_GATEWAY_ISSUER_KEYS) over(['authz', 'issuerKeysDir'], env.BWC_GATEWAY_ISSUER_KEYS);
   return parseGatewayConfig(raw, file ?? 'configuration');
 }
 

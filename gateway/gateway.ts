@@ -36,6 +36,8 @@ import { Auth } from './api/auth.js';
 import { Metrics, registerMetricsRoute } from './api/metrics.js';
 import { registerAuthRoutes } from './api/auth-routes.js';
 import { registerFleetRoutes } from './api/fleet-routes.js';
+import { registerAuthzRoutes } from './api/authz-routes.js';
+import { Authorizations } from './authz/workflow.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -59,6 +61,8 @@ export interface RunningGateway {
   readonly broker: EmbeddedBroker | null;
   /** The root key, this gateway's certificate and the policy bundle; null when trust is not configured (no enrollment). */
   readonly trust: GatewayTrust | null;
+  /** The recording-authorization workflow (1061.2 §5). */
+  readonly authz: Authorizations;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -160,10 +164,28 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       try {
         if (trust?.bundle) await publish(cmd, await messenger.sealCommand({ policyBundle: trust.bundle }, deviceId));
         await publish(cmd, await messenger.sealCameraAssignments(await fleet.assignmentsForDocks(), deviceId));
+        for (const o of await authz.forDevice(deviceId)) {
+          await publish(cmd, await messenger.sealCommand(o.kind === 'grant' ? { grant: o.envelope } : { revocation: o.envelope }, deviceId));
+        }
       } catch (e) {
-        log.warn({ deviceId }, `birth: could not send ${deviceId} its policy bundle and camera assignments: ${(e as Error).message}`);
+        log.warn({ deviceId }, `birth: could not send ${deviceId} its policy bundle, camera assignments, grants and revocations: ${(e as Error).message}`);
       }
     };
+
+    // Recording authorizations (1061.2 §5): an approved grant or a revocation goes to every enrolled
+    // dock its scope names, or to all of them when it names none (an officer docks anywhere).
+    const authz = new Authorizations({
+      db, now, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => loaded?.bundle ?? null,
+      deliver: async (kind, envelope, scope) => {
+        let n = 0;
+        for (const d of await fleet.devices()) {
+          if (d.status !== 'enrolled' || (scope.devices.length > 0 && !scope.devices.includes(d.device_id))) continue;
+          await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, d.device_id));
+          n++;
+        }
+        return n;
+      },
+    });
 
     const ingest = new Ingest({
       db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}),
@@ -279,6 +301,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     registerAuthRoutes(api, auth);
     registerMetricsRoute(api, metrics);
     registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl } });
+    registerAuthzRoutes(api, { authz });
     const { port: httpPort } = await api.listen(c.http.port, c.http.host);
     cleanups.push(() => api.close());
     log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
@@ -304,7 +327,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep,
+      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

@@ -12,6 +12,8 @@
  * `claimed` (a time a device signed). Never edit a migration that has shipped: add one.
  */
 
+import { AUTHZ_MIGRATION } from '../authz/schema.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -222,4 +224,5 @@ CREATE TABLE gateway_seq (
 CREATE UNIQUE INDEX camera_assignments_open ON camera_assignments(camera_serial) WHERE to_at IS NULL;
 `,
   },
+  AUTHZ_MIGRATION,
 ];

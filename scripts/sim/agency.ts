@@ -22,7 +22,15 @@ export interface AgencyTrust {
 }
 
 /** Root key, the gateway key in `{gwData}/keys/gateway` certified for `gatewayId`, and a bundle. */
-export function agencyTrust(dir: string, gwData: string, o: { fleet: string; gatewayId: string; seed?: number; officers?: string[] }): AgencyTrust {
+export interface SimIssuer {
+  name: string;
+  personId: string;
+  /** 64 hex characters (public.hex of `bwc authz keygen`). */
+  publicKey: string;
+  roles: string[];
+}
+
+export function agencyTrust(dir: string, gwData: string, o: { fleet: string; gatewayId: string; seed?: number; officers?: string[]; issuers?: SimIssuer[] }): AgencyTrust {
   const now = Date.now();
   const root = signerFromSeed(pseudoRandomBytes(32, o.seed ?? 4242));
   const { signer: gwKey } = loadOrCreateGatewayKey(join(gwData, 'keys', 'gateway'));
@@ -33,6 +41,7 @@ export function agencyTrust(dir: string, gwData: string, o: { fleet: string; gat
     version: 3, issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
     triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'], excludedActivities: ['undercover_operation'],
     prohibitedPurposes: ['first_amendment_activity'], officersIssued: o.officers ?? [SIM_OFFICER],
+    issuers: (o.issuers ?? []).map((i) => ({ ...i, roles: i.roles as never })),
   }), root).bytes);
   return { root, trust };
 }
