@@ -151,6 +151,56 @@ describe('authorization requests over the API (1061.2 §5)', () => {
   });
 });
 
+describe('the same through `bwc authz request|approve|deny|revoke|list`', () => {
+  const tokenFile = (who: string) => {
+    const f = join(dir, `${who}.token`);
+    writeFileSync(f, `${tokens[who]}\n`, { mode: 0o600 });
+    return f;
+  };
+  const bwc = (who: string, args: string[]) => runBwcAsync(['authz', ...args, '--gateway', base, '--token-file', tokenFile(who)]);
+  const fields = () => {
+    const r = request();
+    const a = r.anticipated as { from: string; to: string; location: string };
+    return ['--reason', r.reason as string, '--purpose', r.purpose as string, '--method', 'video', '--minimization', r.minimization as string,
+      '--from', a.from, '--to', a.to, '--location', a.location, '--expires', r.expiresAt as string, '--office', 'SEA'];
+  };
+
+  it('files, refuses self-approval and a missing field, approves with the §5.3 factors, lists and revokes', async () => {
+    const missing = await bwc('officer', ['request', ...fields().filter((_, i, a) => a[i] !== '--minimization' && a[i - 1] !== '--minimization')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/400 BAD_INPUT\): minimization: is required \(1061\.2 §5\.2\(3\)\)/);
+
+    const own = await bwc('fro', ['request', ...fields(), '--json']);
+    expect(own.code, own.stderr).toBe(0);
+    const ownId = (JSON.parse(own.stdout) as { id: string }).id;
+    const self = await bwc('fro', ['approve', ownId, '--considered', 'all']);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toMatch(/SELF_DECISION.*1061\.2 §5\.1/);
+
+    const filed = await bwc('officer', ['request', ...fields(), '--json']);
+    expect(filed.code, filed.stderr).toBe(0);
+    const id = (JSON.parse(filed.stdout) as { id: string; state: string }).id;
+    const noFactors = await bwc('fro', ['approve', id]);
+    expect([noFactors.code, noFactors.stderr]).toEqual([2, expect.stringMatching(/--considered is required/)]);
+    const approved = await bwc('fro', ['approve', id, '--considered', 'all', '--factor-note', 'notification=not possible: covert meeting', '--json']);
+    expect(approved.code, approved.stderr).toBe(0);
+    const a = JSON.parse(approved.stdout) as { grantHash: string; request: { state: string; decision: { factorsConsidered: { factor: string; note: string }[] } } };
+    expect(a.request.state).toBe('APPROVED');
+    expect(a.grantHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.request.decision.factorsConsidered.find((f) => f.factor === 'notification')?.note).toBe('not possible: covert meeting');
+
+    const listed = await bwc('officer', ['list']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`${id}  APPROVED`);
+    expect(listed.stdout).not.toContain(ownId);
+    const revoked = await bwc('fro', ['revoke', id, '--reason', 'no longer needed']);
+    expect([revoked.code, revoked.stdout]).toEqual([0, expect.stringMatching(new RegExp(`^revoked ${id}: revocation [0-9a-f]{64}`))]);
+    const noToken = await runBwcAsync(['authz', 'list', '--gateway', base]);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toMatch(/no API token/);
+  }, 60_000);
+});
+
 describe('a grant reaches the dock and authorizes; its revocation reaches the dock and does not', () => {
   const stateDir = join(dir, 'dock-state');
   const storage = join(dir, 'camera-storage');

@@ -18,6 +18,7 @@ import {
 import { generateKeyDir, loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
 import { CliError, writeJson } from './common.js';
 import { readInput, readStructured, writeNewFile } from './files.js';
+import { registerAuthzRequests } from './authz-requests.js';
 
 function signer(dir: string) {
   try {
@@ -124,7 +125,8 @@ function bodyJson(env: OpenedEnvelope): Record<string, unknown> {
 }
 
 export function registerAuthz(program: Command): void {
-  const authz = program.command('authz').description('Authorizations and policy bundles: offline keys and signing (DESIGN §5).');
+  const authz = program.command('authz').description('Authorizations and policy bundles: offline keys and signing (DESIGN §5), and requests to record against a gateway (1061.2 §5).');
+  registerAuthzRequests(authz);
   authz
     .command('keygen')
     .description('Generate an authority key (the agency root, or an official\'s issuer key): private.pem 0600, public.pem, public.hex.')
