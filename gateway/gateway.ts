@@ -38,6 +38,7 @@ import { registerAuthRoutes } from './api/auth-routes.js';
 import { registerFleetRoutes } from './api/fleet-routes.js';
 import { registerAuthzRoutes } from './api/authz-routes.js';
 import { Authorizations } from './authz/workflow.js';
+import { PolicyBundles } from './authz/bundles.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -63,6 +64,8 @@ export interface RunningGateway {
   readonly trust: GatewayTrust | null;
   /** The recording-authorization workflow (1061.2 §5). */
   readonly authz: Authorizations;
+  /** The policy bundle in force and its publication. */
+  readonly bundles: PolicyBundles;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -162,7 +165,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const bringUpToDate = async (deviceId: string): Promise<void> => {
       const cmd = deviceTopic(c.fleet, deviceId, 'cmd');
       try {
-        if (trust?.bundle) await publish(cmd, await messenger.sealCommand({ policyBundle: trust.bundle }, deviceId));
+        const bundle = bundles.current();
+        if (bundle) await publish(cmd, await messenger.sealCommand({ policyBundle: bundle.bytes }, deviceId));
         await publish(cmd, await messenger.sealCameraAssignments(await fleet.assignmentsForDocks(), deviceId));
         for (const o of await authz.forDevice(deviceId)) {
           await publish(cmd, await messenger.sealCommand(o.kind === 'grant' ? { grant: o.envelope } : { revocation: o.envelope }, deviceId));
@@ -172,10 +176,24 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       }
     };
 
+    // The policy bundle in force: the configured one, or a newer one published through the API.
+    const bundles = await new PolicyBundles({
+      db, now, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
+      deliver: async (bytes) => {
+        let n = 0;
+        for (const d of await fleet.devices()) {
+          if (d.status !== 'enrolled') continue;
+          await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCommand({ policyBundle: bytes }, d.device_id));
+          n++;
+        }
+        return n;
+      },
+    }).load();
+
     // Recording authorizations (1061.2 §5): an approved grant or a revocation goes to every enrolled
     // dock its scope names, or to all of them when it names none (an officer docks anywhere).
     const authz = new Authorizations({
-      db, now, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => loaded?.bundle ?? null,
+      db, now, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
       deliver: async (kind, envelope, scope) => {
         let n = 0;
         for (const d of await fleet.devices()) {
@@ -300,8 +318,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const api = new ApiServer({ auth, metrics, log, behindTls: c.http.behindTls });
     registerAuthRoutes(api, auth);
     registerMetricsRoute(api, metrics);
-    registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl } });
-    registerAuthzRoutes(api, { authz });
+    registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl, bundle: () => bundles.current()?.bytes ?? null } });
+    registerAuthzRoutes(api, { authz, bundles });
     const { port: httpPort } = await api.listen(c.http.port, c.http.host);
     cleanups.push(() => api.close());
     log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
@@ -327,7 +345,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz,
+      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

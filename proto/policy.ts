@@ -231,6 +231,29 @@ export function bundleFromSource(raw: unknown): bwc.v1.PolicyBundle.$Properties 
   };
 }
 
+/**
+ * The source of a signed bundle (the inverse of `bundleFromSource`), for drafting the next one:
+ * `bundleFromSource(bundleToSource(b))` encodes the same bundle. Reads without checking the
+ * signature; the caller has checked it.
+ */
+export function bundleToSource(bytes: Uint8Array): BundleSource {
+  const b = decodeBody(openEnvelope(bytes, { expectType: 'PolicyBundle' }), pb.PolicyBundle);
+  const scope = (x: bwc.v1.IScope | null | undefined) => ({ officers: x?.officers ?? [], cameras: x?.cameras ?? [], devices: x?.devices ?? [], offices: x?.offices ?? [] });
+  const iso = (n: unknown) => new Date(Number(n)).toISOString();
+  const hex = (k: Uint8Array | null | undefined) => toHex(k ?? new Uint8Array(0));
+  return {
+    version: Number(b.version), issuedAt: iso(b.issuedAtMs), expiresAt: iso(b.expiresAtMs),
+    triggers: b.triggers, excludedActivities: b.excludedActivities, prohibitedPurposes: b.prohibitedPurposes, officersIssued: b.officersIssued,
+    issuers: b.issuers.map((i) => ({ name: i.name ?? '', personId: i.personId ?? '', publicKey: hex(i.publicKey), roles: (i.roles ?? []) as Role[], scope: scope(i.scope), compromised: i.compromised ?? false })),
+    standingPolicies: b.standingPolicies.map((p) => ({
+      id: p.id ?? '', issuer: hex(p.issuerPublicKey), category: p.category as Category, activities: p.activities ?? [], scope: scope(p.scope),
+      methods: (p.methods ?? []).map((m) => METHODS.code(m)!), description: p.description ?? '',
+    })),
+    categoryIssuers: Object.fromEntries(Object.entries(b.categoryIssuers).map(([k, v]) => [k, (v.roles ?? []) as Role[]])),
+    reviewGraceHours: b.reviewGraceHours,
+  };
+}
+
 export function grantFromSource(raw: unknown): bwc.v1.AuthorizationGrant.$Properties {
   const s = parse(GrantSource, raw, 'grant');
   if (ms(s.expiresAt) <= ms(s.notBefore)) throw new PolicyDataError('grant.expiresAt', 'must be after notBefore');

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyDir } from '../proto/keydir.js';
+import { bundleFromSource, bundleToSource, signPolicyObject } from '../proto/policy.js';
+import { signerFromSeed } from '../device/custody/keys.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
@@ -94,6 +96,20 @@ beforeAll(async () => {
 afterAll(async () => {
   killAll();
   await gw?.stop();
+});
+
+describe('policy bundle source', () => {
+  it('reads a signed bundle back into its source: signing that source again gives the same bundle', async () => {
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync(join(dir, 'policy.bundle'));
+    const source = bundleToSource(bytes);
+    expect(source.issuers?.map((i) => i.personId)).toEqual(['U7', 'D1']);
+    const again = signPolicyObject('PolicyBundle', bundleFromSource(source), root);
+    const { openEnvelope } = await import('../proto/envelope.js');
+    const { pb } = await import('../proto/wire.js');
+    const content = (b: Uint8Array) => JSON.stringify({ ...pb.PolicyBundle.decode(openEnvelope(b).body), header: null });
+    expect(content(again.bytes)).toEqual(content(bytes));
+  });
 });
 
 describe('authorization requests over the API (1061.2 §5)', () => {
@@ -280,6 +296,31 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       const after = await record('az-revoked', pty.cam);
       expect(after.decision).toBe('UNAUTHORIZED');
       expect(after.reasons).toContain('GRANT_REVOKED');
+
+      // The next policy bundle: drafted from the one in force (version bumped), signed offline by
+      // the root, published by the Director, in force at the gateway and on the dock.
+      const current = await api('viewer', 'GET', '/api/v1/policy/bundle');
+      expect(current.json).toMatchObject({ version: 3, draftSource: { version: 4 } });
+      const draft = current.json.draftSource as Record<string, unknown>;
+      const v4 = signPolicyObject('PolicyBundle', bundleFromSource({ ...draft, officersIssued: [OFFICER, 'O-18'] }), root);
+      const envelope = Buffer.from(v4.bytes).toString('base64');
+      expect((await api('viewer', 'POST', '/api/v1/policy/bundles', { envelope })).status).toBe(403);
+      const forged = signPolicyObject('PolicyBundle', bundleFromSource({ ...draft, version: 9 }), signerFromSeed(Buffer.alloc(32, 3)));
+      const refused = await api('director', 'POST', '/api/v1/policy/bundles', { envelope: Buffer.from(forged.bytes).toString('base64') });
+      expect([refused.status, (refused.json.error as { message: string }).message]).toEqual([400, expect.stringMatching(/not a policy bundle signed by the agency root/)]);
+      const published = await api('director', 'POST', '/api/v1/policy/bundles', { envelope });
+      expect(published.status, JSON.stringify(published.json)).toBe(201);
+      expect(published.json).toMatchObject({ version: 4, hash: v4.hash, deliveredTo: 1 });
+      expect((await api('director', 'POST', '/api/v1/policy/bundles', { envelope })).status).toBe(409);
+      expect((await api('viewer', 'GET', '/api/v1/policy/bundle')).json.version).toBe(4);
+      await until('bundle v4 on the dock', () => {
+        const db = new Database(join(stateDir, 'policy.db'), { readonly: true });
+        try {
+          return (db.prepare('select version from policy_bundles where hash = ?').get(v4.hash) as { version: number } | undefined)?.version === 4;
+        } finally {
+          db.close();
+        }
+      }, 20_000);
     } finally {
       dock.kill('SIGTERM');
       expect(await exited(dock, 15_000), dock.output()).toBe(0);

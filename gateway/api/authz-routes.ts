@@ -7,16 +7,22 @@
  * | `GET /authz/requests[?state=]`, `GET /authz/requests/:id` | the requester (own), an FRO (its offices), an HRO, the Director, records officers, auditors |
  * | `POST /authz/requests/:id/approve` `{ factorsConsidered, note }`, `POST /authz/requests/:id/deny` `{ reason }` | approver_fro (its offices), approver_hro, director; never on one's own request unless director |
  * | `POST /authz/requests/:id/revoke` `{ reason }` | the approver, the same role (an FRO within its offices), or the director |
+ * | `GET /policy/bundle` (the bundle in force, and its source with the version bumped: the next draft) | any signed-in user |
+ * | `POST /policy/bundles` `{ envelope }` (a root-signed bundle of a higher version: put in force, sent to every dock) | director, admin |
  *
  * The roles are checked here and again, with the request's office and requester, in the workflow.
  */
 import { z } from 'zod';
 import { AuthzError, requestJson, type Authorizations } from '../authz/workflow.js';
+import type { PolicyBundles } from '../authz/bundles.js';
+import { bundleToSource } from '../../proto/policy.js';
 import { HttpError, type ApiServer } from './http.js';
 import type { Role } from './roles.js';
 
 const FILERS: readonly Role[] = ['requester', 'approver_fro', 'approver_hro', 'director'];
 const DECIDERS: readonly Role[] = ['approver_fro', 'approver_hro', 'director'];
+/** Who puts a root-signed bundle in force (the signing itself happens offline, with the root key). */
+const PUBLISHERS: readonly Role[] = ['director', 'admin'];
 const READERS: readonly Role[] = ['requester', 'approver_fro', 'approver_hro', 'director', 'records_officer', 'auditor', 'supervisor'];
 
 const IdParam = z.strictObject({ id: z.string().regex(/^AR-[0-9]{8}-[0-9a-f]{8}$/, 'must be a request id (AR-YYYYMMDD-xxxxxxxx)') });
@@ -29,8 +35,27 @@ function authzError(e: unknown): never {
   throw e;
 }
 
-export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizations }): void {
-  const { authz } = deps;
+export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizations; bundles: PolicyBundles }): void {
+  const { authz, bundles } = deps;
+
+  server.route({
+    method: 'GET', path: '/api/v1/policy/bundle', roles: 'authenticated',
+    handle: async () => {
+      const c = bundles.current();
+      if (!c) throw new HttpError(404, 'NOT_FOUND', 'no policy bundle is in force on this gateway');
+      return { body: { version: c.bundle.version, hash: c.bundle.hash, issuedAt: new Date(c.bundle.issuedAt).toISOString(), expiresAt: new Date(c.bundle.expiresAt).toISOString(),
+        draftSource: { ...bundleToSource(c.bytes), version: c.bundle.version + 1 }, envelope: Buffer.from(c.bytes).toString('base64') } };
+    },
+  });
+
+  server.route({
+    method: 'POST', path: '/api/v1/policy/bundles', roles: PUBLISHERS,
+    body: z.strictObject({ envelope: z.string().min(1).max(11 * 1024 * 1024) }),
+    handle: async ({ body, user }) => {
+      const r = await bundles.publish(user, Buffer.from(body.envelope, 'base64')).catch(authzError);
+      return { status: 201, body: { version: r.version, hash: r.hash, deliveredTo: r.delivered } };
+    },
+  });
 
   server.route({
     method: 'POST', path: '/api/v1/authz/requests', roles: FILERS, body: z.unknown(),

@@ -64,6 +64,8 @@ export interface EnrollmentDeps {
   messenger: GatewayMessenger;
   /** The broker URL docks are told to use. */
   brokerUrl: string;
+  /** The policy bundle in force (the configured one or a newer published one). */
+  bundle(): Uint8Array | null;
 }
 
 export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest; enrollment: EnrollmentDeps }): void {
@@ -137,7 +139,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
         deviceId: r.deviceId,
         gatewayCertificate: trust.certificate,
         rootPublicKey: trust.root.raw,
-        policyBundle: trust.bundle ?? new Uint8Array(0),
+        policyBundle: enrollment.bundle() ?? new Uint8Array(0),
         brokerUrl: enrollment.brokerUrl,
         mqttUsername: r.mqttUsername,
         mqttPassword: r.mqttPassword,

@@ -8,7 +8,7 @@ import type { Migration } from '../store/schema.js';
 
 export const AUTHZ_MIGRATION: Migration = {
   version: 4,
-  name: 'recording authorization requests, grants and revocations',
+  name: 'recording authorization requests, grants and revocations; published policy bundles',
   sql: `
 CREATE TABLE authz_requests (
   id TEXT PRIMARY KEY,
@@ -45,5 +45,14 @@ CREATE TABLE authz_requests (
 );
 CREATE INDEX authz_requests_state ON authz_requests (state);
 CREATE INDEX authz_requests_requester ON authz_requests (requester);
+
+-- Root-signed policy bundles published through the gateway, newest version in force.
+CREATE TABLE policy_bundles (
+  version {INT} PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,            -- SHA-256 of the bundle's signed input
+  envelope {BLOB} NOT NULL,
+  published_at {INT} NOT NULL,
+  published_by TEXT NOT NULL
+);
 `,
 };
