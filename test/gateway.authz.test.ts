@@ -167,12 +167,13 @@ describe('authorization requests over the API (1061.2 §5)', () => {
   });
 });
 
+const tokenFile = (who: string) => {
+  const f = join(dir, `${who}.token`);
+  writeFileSync(f, `${tokens[who]}\n`, { mode: 0o600 });
+  return f;
+};
+
 describe('the same through `bwc authz request|approve|deny|revoke|list`', () => {
-  const tokenFile = (who: string) => {
-    const f = join(dir, `${who}.token`);
-    writeFileSync(f, `${tokens[who]}\n`, { mode: 0o600 });
-    return f;
-  };
   const bwc = (who: string, args: string[]) => runBwcAsync(['authz', ...args, '--gateway', base, '--token-file', tokenFile(who)]);
   const fields = () => {
     const r = request();
@@ -308,9 +309,17 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       const forged = signPolicyObject('PolicyBundle', bundleFromSource({ ...draft, version: 9 }), signerFromSeed(Buffer.alloc(32, 3)));
       const refused = await api('director', 'POST', '/api/v1/policy/bundles', { envelope: Buffer.from(forged.bytes).toString('base64') });
       expect([refused.status, (refused.json.error as { message: string }).message]).toEqual([400, expect.stringMatching(/not a policy bundle signed by the agency root/)]);
-      const published = await api('director', 'POST', '/api/v1/policy/bundles', { envelope });
-      expect(published.status, JSON.stringify(published.json)).toBe(201);
-      expect(published.json).toMatchObject({ version: 4, hash: v4.hash, deliveredTo: 1 });
+      // Drafted and published with the CLI as an official would.
+      const draftFile = join(dir, 'v4-draft.json');
+      const drafted = await runBwcAsync(['authz', 'draft-bundle', '--out', draftFile, '--gateway', base, '--token-file', tokenFile('viewer')]);
+      expect(drafted.code, drafted.stderr).toBe(0);
+      const { readFileSync } = await import('node:fs');
+      expect((JSON.parse(readFileSync(draftFile, 'utf8')) as { version: number }).version).toBe(4);
+      const v4File = join(dir, 'v4.bundle');
+      writeFileSync(v4File, v4.bytes);
+      const published = await runBwcAsync(['authz', 'publish-bundle', v4File, '--json', '--gateway', base, '--token-file', tokenFile('director')]);
+      expect(published.code, published.stderr).toBe(0);
+      expect(JSON.parse(published.stdout)).toMatchObject({ version: 4, hash: v4.hash, deliveredTo: 1 });
       expect((await api('director', 'POST', '/api/v1/policy/bundles', { envelope })).status).toBe(409);
       expect((await api('viewer', 'GET', '/api/v1/policy/bundle')).json.version).toBe(4);
       await until('bundle v4 on the dock', () => {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { CliError, writeJson } from './common.js';
-import { readStructured } from './files.js';
+import { readInput, readStructured, writeNewFile } from './files.js';
 import { GatewayClient, gatewayOptions, type GatewayOptions } from './gateway-client.js';
 
 /** 1061.2 §5.3, the codes the gateway expects (gateway/authz/workflow.ts FACTORS). */
@@ -132,5 +132,27 @@ export function registerAuthzRequests(authz: Command): void {
       const r = await GatewayClient.from(o).call<{ requests: RequestJson[] }>('GET', `/api/v1/authz/requests${q}`);
       if (o.json) writeJson(r.requests);
       else process.stdout.write(r.requests.length ? `${r.requests.map(line).join('\n')}\n` : 'no requests\n');
+    });
+
+  gatewayOptions(authz
+    .command('draft-bundle')
+    .description('Write the source of the policy bundle in force with its version bumped: the next bundle, to edit and sign offline (bwc authz sign-bundle).')
+    .requiredOption('--out <file>', 'the draft source (JSON); never overwrites'))
+    .action(async (o: GatewayOptions & { out: string }) => {
+      const r = await GatewayClient.from(o).call<{ version: number; draftSource: unknown }>('GET', '/api/v1/policy/bundle');
+      writeNewFile(o.out, `${JSON.stringify(r.draftSource, null, 2)}\n`);
+      process.stdout.write(`wrote ${o.out}: the source of bundle v${r.version}, as v${r.version + 1}; edit it, then: bwc authz sign-bundle ${o.out} --key ROOT-KEY --out v${r.version + 1}.bundle\n`);
+    });
+
+  gatewayOptions(authz
+    .command('publish-bundle')
+    .description('Put a root-signed policy bundle in force on the gateway (its version must be above the one in force); the gateway sends it to every dock.')
+    .argument('<file>', 'the signed bundle (from bwc authz sign-bundle)')
+    .option('--json', 'print the result as JSON'))
+    .action(async (file: string, o: GatewayOptions & { json?: boolean }) => {
+      const bytes = readInput(file, 'bundle');
+      const r = await GatewayClient.from(o).call<{ version: number; hash: string; deliveredTo: number }>('POST', '/api/v1/policy/bundles', { envelope: bytes.toString('base64') });
+      if (o.json) writeJson(r);
+      else process.stdout.write(`bundle v${r.version} ${r.hash} in force; sent to ${r.deliveredTo} dock(s)\n`);
     });
 }
