@@ -22,7 +22,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer, createConnection } from 'node:net';
+import { startMosquitto } from '../scripts/sim/mosquitto.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,100 +154,9 @@ interface TlsMosquitto {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise<boolean>((r) => {
-    const c = createConnection({ port, host: '127.0.0.1' }, () => { c.end(); r(true); });
-    c.once('error', () => r(false));
-  });
-}
-
 async function startTlsMosquitto(mdir: string, pki: Pki, o: { users: Record<string, string>; acl: string }): Promise<TlsMosquitto> {
-  const plainPort = await freePort();
-  let tlsPort = await freePort();
-  while (tlsPort === plainPort) tlsPort = await freePort();
-  const conf = join(mdir, 'mosquitto.conf');
-  const passwd = join(mdir, 'passwd');
-  const acl = join(mdir, 'acl');
-  const writeUsers = (users: Record<string, string>) => {
-    writeFileSync(passwd, '', { mode: 0o600 });
-    for (const [u, pw] of Object.entries(users)) {
-      const r = spawnSync('mosquitto_passwd', ['-b', passwd, u, pw], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`mosquitto_passwd: ${r.stderr}`);
-    }
-  };
-  writeUsers(o.users);
-  writeFileSync(acl, o.acl);
-  writeFileSync(conf, [
-    // Authentication and ACL are global (per_listener_settings false): the password file serves the
-    // plain listener; on the TLS listener the certificate's CN is the username and no password is asked.
-    'per_listener_settings false',
-    'allow_anonymous false',
-    `password_file ${passwd}`,
-    `acl_file ${acl}`,
-    `listener ${plainPort} 127.0.0.1`,
-    `listener ${tlsPort} 127.0.0.1`,
-    `cafile ${pki.ca}`,
-    `certfile ${pki.server.cert}`,
-    `keyfile ${pki.server.key}`,
-    'require_certificate true',
-    'use_identity_as_username true',
-    'persistence false',
-    'max_queued_messages 100000',
-    'message_size_limit 16777216',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    'log_type notice',
-    'log_type information',
-    'connection_messages true',
-    // As root Mosquitto would drop to the `mosquitto` user and could not read its files here (DESIGN §9).
-    ...(process.getuid?.() === 0 ? ['user root'] : []),
-    '',
-  ].join('\n'));
-  let log = '';
-  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // Not among the bwc processes killProcs() ends: the gateway must disconnect before the broker goes.
-  const reap = () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); };
-  process.once('exit', reap);
-  proc.once('error', (e) => { log += `${e.message}\n`; });
-  proc.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-1_000_000); });
-  for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log}`);
-    if (await listening(plainPort) && await listening(tlsPort)) break;
-    if (i > 200) throw new Error(`mosquitto did not listen on ${plainPort} and ${tlsPort}: ${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    plainUrl: `mqtt://127.0.0.1:${plainPort}`,
-    tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,
-    tlsPort,
-    log: () => log,
-    setUsers: async (users) => {
-      writeUsers(users);
-      const before = log.length;
-      proc.kill('SIGHUP');
-      await until('mosquitto reloaded its configuration', () => log.slice(before).includes('Reloading config'), 10_000).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 200));
-    },
-    stop: () => new Promise<void>((resolve) => {
-      process.off('exit', reap);
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    }),
-  };
+  const m = await startMosquitto({ dir: mdir, users: o.users, acl: o.acl, tls: { cafile: pki.ca, certfile: pki.server.cert, keyfile: pki.server.key }, verbose: true });
+  return { plainUrl: m.url, tlsUrl: m.tlsUrl!, tlsPort: m.tlsPort!, log: () => m.log(), setUsers: (u) => m.setUsers(u), stop: () => m.stop() };
 }
 
 // ── the dock's database, read from outside ───────────────────────────────────────────────────

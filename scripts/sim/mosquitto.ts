@@ -13,6 +13,11 @@ import { join } from 'node:path';
 export interface LocalMosquitto {
   readonly url: string;
   readonly port: number;
+  /** With `tls`: the TLS listener (`mqtts://127.0.0.1:PORT`), else null. */
+  readonly tlsUrl: string | null;
+  readonly tlsPort: number | null;
+  /** What the broker logged on stderr (the last MB). */
+  log(): string;
   /** The broker's process id (for RSS and CPU readings), or null while stopped. */
   pid(): number | null;
   stop(): Promise<void>;
@@ -29,6 +34,14 @@ export interface MosquittoOptions {
   acl?: string;
   /** Where the config, password and ACL files go (default: a new temp dir). */
   dir?: string;
+  /**
+   * A second listener with TLS that requires a client certificate signed by `cafile` and takes
+   * its CN as the username (`use_identity_as_username`; no password asked there). The password
+   * file and ACL apply to both listeners (`per_listener_settings false`).
+   */
+  tls?: { cafile: string; certfile: string; keyfile: string };
+  /** Log connections and notices too (for tests that read the log). */
+  verbose?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -59,6 +72,8 @@ async function waitForPort(port: number, proc: ChildProcess, log: () => string):
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<LocalMosquitto> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bwc-mosq-'));
   const port = await freePort();
+  let tlsPort: number | null = null;
+  if (options.tls) do tlsPort = await freePort(); while (tlsPort === port);
   const conf = join(dir, 'mosquitto.conf');
   const passwd = join(dir, 'passwd');
   const acl = join(dir, 'acl');
@@ -72,9 +87,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
   if (options.users) writeUsers(options.users);
   if (options.acl !== undefined) writeFileSync(acl, options.acl);
   writeFileSync(conf, [
-    `listener ${port} 127.0.0.1`,
+    ...(options.tls ? ['per_listener_settings false'] : []),
     ...(options.users ? ['allow_anonymous false', `password_file ${passwd}`] : ['allow_anonymous true']),
     ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
+    `listener ${port} 127.0.0.1`,
+    ...(options.tls ? [
+      `listener ${tlsPort} 127.0.0.1`, `cafile ${options.tls.cafile}`, `certfile ${options.tls.certfile}`, `keyfile ${options.tls.keyfile}`,
+      'require_certificate true', 'use_identity_as_username true',
+    ] : []),
     'persistence false',
     'max_queued_messages 100000',
     'max_inflight_messages 100',
@@ -82,6 +102,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
     'log_dest stderr',
     'log_type error',
     'log_type warning',
+    ...(options.verbose ? ['log_type notice', 'log_type information', 'connection_messages true'] : []),
     ...(process.getuid?.() === 0 ? ['user root'] : []),
     '',
   ].join('\n'));
@@ -92,14 +113,18 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
   const start = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.once('error', (e) => { err += `${e.message}\n`; });
-    proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-1_000_000); });
     process.once('exit', reap);
     await waitForPort(port, proc, () => err);
+    if (tlsPort !== null) await waitForPort(tlsPort, proc, () => err);
   };
   await start();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    tlsUrl: tlsPort === null ? null : `mqtts://127.0.0.1:${tlsPort}`,
+    tlsPort,
+    log: () => err,
     pid: () => (proc.exitCode === null ? proc.pid ?? null : null),
     stop: () => new Promise<void>((resolve) => {
       if (proc.exitCode !== null) return resolve();
@@ -110,7 +135,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
     restart: start,
     setUsers: async (users) => {
       writeUsers(users);
+      const before = err.length;
       proc.kill('SIGHUP');
+      // Mosquitto says so when it logs notices; otherwise give it a moment.
+      for (let i = 0; i < 100 && options.verbose && !err.slice(before).includes('Reloading config'); i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 200));
     },
   };
