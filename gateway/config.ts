@@ -10,6 +10,7 @@ import { firstIssue } from '../proto/schema-error.js';
 import { readConfigFile, setSetting } from '../proto/config-file.js';
 import { ID_PATTERN } from '../proto/topics.js';
 import { DEFAULT_THRESHOLDS } from './fleet/registry.js';
+import { DEFAULT_RECORDS_CONFIG, RecordsConfigSchema } from './records/schedules.js';
 
 const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').refine((s) => !s.startsWith('_'), 'must not begin with _');
 
@@ -84,6 +85,17 @@ export const GatewayConfigSchema = z.object({
      */
     issuerKeysDir: z.string().min(1).optional(),
   }).strict().default({}),
+  /** Records schedules and their mapping (gateway/README.md "Records"); defaults in records/schedules.ts. */
+  records: RecordsConfigSchema.default(DEFAULT_RECORDS_CONFIG),
+  /** The audit log's signed checkpoints (gateway/README.md "Audit log"). */
+  audit: z.object({
+    /** A checkpoint whenever the entry count reaches a multiple of this. */
+    checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
+    /** And at least this often. */
+    checkpointIntervalMs: z.number().int().min(1000).default(3_600_000),
+    /** Where signed checkpoints are copied as files, outside the database; default `{dataDir}/audit-checkpoints`. */
+    exportDir: z.string().min(1).optional(),
+  }).strict().default({ checkpointEvery: 1000, checkpointIntervalMs: 3_600_000 }),
   sweepIntervalMs: z.number().int().min(100).default(5000),
 }).strict().superRefine((c, ctx) => {
   if (c.trust.certificate && !c.trust.rootPublicKey) {
@@ -131,7 +143,10 @@ export function loadGatewayConfig(file?: string, env: NodeJS.ProcessEnv = proces
   return parseGatewayConfig(raw, file ?? 'configuration');
 }
 
-export function resolvedPaths(c: GatewayConfig): { dataDir: string; db: string; clips: string; keyDir: string } {
+export function resolvedPaths(c: GatewayConfig): { dataDir: string; db: string; clips: string; keyDir: string; auditExportDir: string } {
   const dataDir = resolve(c.dataDir);
-  return { dataDir, db: c.db.url ?? join(dataDir, 'gateway.db'), clips: c.clipsDir ? resolve(c.clipsDir) : join(dataDir, 'clips'), keyDir: join(dataDir, 'keys', 'gateway') };
+  return {
+    dataDir, db: c.db.url ?? join(dataDir, 'gateway.db'), clips: c.clipsDir ? resolve(c.clipsDir) : join(dataDir, 'clips'), keyDir: join(dataDir, 'keys', 'gateway'),
+    auditExportDir: c.audit.exportDir ? resolve(c.audit.exportDir) : join(dataDir, 'audit-checkpoints'),
+  };
 }

@@ -18,7 +18,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { fleetFilter, gatewayStateTopic, deviceTopic, DOCK_KINDS } from '../proto/topics.js';
 import { SOFTWARE_VERSION } from '../proto/version.js';
-import type { Db } from './store/db.js';
+import type { Db, Queryable } from './store/db.js';
 import { openGatewayDb } from './store/open.js';
 import { ClipStore } from './ingest/clip-store.js';
 import { CryptoPool } from './ingest/crypto-pool.js';
@@ -39,6 +39,10 @@ import { registerFleetRoutes } from './api/fleet-routes.js';
 import { registerAuthzRoutes } from './api/authz-routes.js';
 import { Authorizations } from './authz/workflow.js';
 import { PolicyBundles } from './authz/bundles.js';
+import { AuditLog, actorOf } from './audit/log.js';
+import { Records } from './records/records.js';
+import { registerRecordsRoutes } from './api/records-routes.js';
+import { registerAuditRoutes } from './api/audit-routes.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -66,6 +70,10 @@ export interface RunningGateway {
   readonly authz: Authorizations;
   /** The policy bundle in force and its publication. */
   readonly bundles: PolicyBundles;
+  /** The hash-linked audit log and its signed checkpoints. */
+  readonly audit: AuditLog;
+  /** Records schedules, litigation holds, disposition and export. */
+  readonly records: Records;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -118,8 +126,18 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     if (pool) cleanups.push(() => pool.close());
     const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
     const metrics = new Metrics();
-    const alerts = new Alerts(db, now);
-    const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds });
+    // Every state change below is recorded in the audit log, in the transaction that makes it.
+    const audit = new AuditLog({
+      db, gatewayId: c.gatewayId, fleet: c.fleet, now, signer, certificate: trust?.certificate ?? null,
+      checkpointEvery: c.audit.checkpointEvery, checkpointIntervalMs: c.audit.checkpointIntervalMs,
+    });
+    const alerts = new Alerts(db, now, { log: audit, actor: audit.actor });
+    const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit });
+    // The authorization workflow names users by username; the audit log's actors are `user:<name>`.
+    const authzAudit = async (q: Queryable, e: { actor: string; action: string; subject: string; detail: Record<string, unknown> }) => {
+      await audit.append(q, { ...e, actor: actorOf.by(e.actor) });
+    };
+    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now });
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
     // ── broker and client ──
@@ -178,7 +196,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
 
     // The policy bundle in force: the configured one, or a newer one published through the API.
     const bundles = await new PolicyBundles({
-      db, now, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
+      db, now, audit: authzAudit, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
       deliver: async (bytes) => {
         let n = 0;
         for (const d of await fleet.devices()) {
@@ -193,7 +211,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     // Recording authorizations (1061.2 §5): an approved grant or a revocation goes to every enrolled
     // dock its scope names, or to all of them when it names none (an officer docks anywhere).
     const authz = new Authorizations({
-      db, now, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
+      db, now, audit: authzAudit, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
       deliver: async (kind, envelope, scope) => {
         let n = 0;
         for (const d of await fleet.devices()) {
@@ -206,7 +224,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     });
 
     const ingest = new Ingest({
-      db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}),
+      db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}), audit,
       sink: {
         publish,
         alert: async (a: IngestAlert) => { await alerts.raise(a); },
@@ -315,11 +333,22 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
 
     // ── HTTP API ──
     const auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
-    const api = new ApiServer({ auth, metrics, log, behindTls: c.http.behindTls });
+    const api = new ApiServer({
+      auth, metrics, log, behindTls: c.http.behindTls,
+      // Every API write, answered or refused: who, what, when (the change itself has its own entry).
+      onWrite: async (w) => {
+        await audit.append(db, {
+          actor: w.user ? actorOf.user(w.user.username) : 'anonymous', action: 'api.request', subject: `${w.method} ${w.route}`,
+          detail: { params: w.params, status: w.status, code: w.code, requestId: w.requestId, ip: w.ip, via: w.user?.via ?? null },
+        });
+      },
+    });
     registerAuthRoutes(api, auth);
     registerMetricsRoute(api, metrics);
     registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl, bundle: () => bundles.current()?.bytes ?? null } });
     registerAuthzRoutes(api, { authz, bundles });
+    registerRecordsRoutes(api, { records });
+    registerAuditRoutes(api, { audit, db });
     const { port: httpPort } = await api.listen(c.http.port, c.http.host);
     cleanups.push(() => api.close());
     log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
@@ -332,6 +361,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
           await ingest.sweep();
           await fleet.sweep();
           await auth.pruneSessions();
+          await audit.sweep(paths.auditExportDir);
         } catch (e) {
           log.warn({}, `sweep: ${(e as Error).message}`);
         }
@@ -345,7 +375,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles,
+      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

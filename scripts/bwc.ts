@@ -27,6 +27,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   io: async () => (await import('./cli/io.js')).registerIo,
   gateway: async () => (await import('./cli/gateway.js')).registerGateway,
   dock: async () => (await import('./cli/dock.js')).registerDock,
+  audit: async () => (await import('./cli/audit.js')).registerAudit,
+  records: async () => (await import('./cli/records.js')).registerRecords,
 };
 
 /** The program with every command, or only `only` when it names one. */

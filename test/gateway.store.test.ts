@@ -272,7 +272,9 @@ describe('gateway store on PostgreSQL', () => {
     const url2 = await postgres.target();
     const [c, d] = [track(await openPostgres(url2)), track(await openPostgres(url2))];
     const results = await Promise.all([migrate(c), migrate(d)]);
-    expect(results.map((r) => r.applied).sort((x, y) => y.length - x.length)).toEqual([MIGRATIONS.map((m) => m.version), []]);
+    // Each migration takes the lock on its own, so the two may share the work: every version is
+    // applied by exactly one of them.
+    expect(results.flatMap((r) => r.applied).sort((x, y) => x - y)).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
   it('retries a transaction that lost a serialization conflict: two concurrent increments end at 2', async () => {

@@ -184,8 +184,8 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
 
   server.route({
     method: 'DELETE', path: '/api/v1/cameras/:serial/assignment', roles: OPERATORS, params: SerialParam,
-    handle: async ({ params }) => {
-      if (!(await fleet.unassign(params.serial))) throw new HttpError(404, 'NOT_FOUND', `camera ${params.serial} has no current assignment`);
+    handle: async ({ params, user }) => {
+      if (!(await fleet.unassign(params.serial, undefined, user.username))) throw new HttpError(404, 'NOT_FOUND', `camera ${params.serial} has no current assignment`);
       return { status: 204 };
     },
   });

@@ -14,6 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import type { AuthUser } from './auth.js';
 import type { Role } from './roles.js';
@@ -80,6 +82,8 @@ export interface HandlerResult {
   body?: unknown;
   /** Sent as is, instead of `body`; give its content-type in `headers`. */
   raw?: string | Buffer;
+  /** Streamed, instead of `body` (a large download); give its content-type in `headers`. */
+  stream?: Readable;
   headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
@@ -111,6 +115,27 @@ export interface ApiServerOptions {
   behindTls?: boolean;
   /** Take the client address from the last X-Forwarded-For hop (only behind a proxy that sets it). */
   trustProxy?: boolean;
+  /**
+   * Called for every request other than GET that matched a route — answered, refused
+   * (401, 403, 400…) or failed — after the handler and before the answer is sent: the audit
+   * log's record of API writes (who, what, when). A failure here is logged; the answer stands.
+   */
+  onWrite?: (w: ApiWrite) => Promise<void>;
+}
+
+/** What `onWrite` is told about a request (nothing from its body or query: they may hold secrets). */
+export interface ApiWrite {
+  method: HttpMethod;
+  /** The route pattern, e.g. `/api/v1/records/holds/:id/release`. */
+  route: string;
+  params: Record<string, string>;
+  status: number;
+  /** The error code of a refusal. */
+  code: string | null;
+  /** Null when the request did not authenticate (or the route is public). */
+  user: AuthUser | null;
+  requestId: string;
+  ip: string;
 }
 
 interface CompiledRoute {
@@ -130,7 +155,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export class ApiServer {
-  readonly #o: Required<Omit<ApiServerOptions, 'log'>> & { log: Logger };
+  readonly #o: Required<Omit<ApiServerOptions, 'log' | 'onWrite'>> & Pick<ApiServerOptions, 'onWrite'> & { log: Logger };
   readonly #routes: CompiledRoute[] = [];
   readonly #duration: Histogram;
   readonly #authFailures: Counter;
@@ -206,6 +231,15 @@ export class ApiServer {
     const method = METHODS.includes(req.method ?? '') ? (req.method as HttpMethod) : 'other';
     let routeLabel = 'unmatched';
     let username: string | null = null;
+    let write: Omit<ApiWrite, 'status' | 'code'> | null = null;
+    const recordWrite = async (status: number, code: string | null) => {
+      if (!write || !this.#o.onWrite) return;
+      try {
+        await this.#o.onWrite({ ...write, status, code });
+      } catch (e) {
+        this.#o.log.error({ requestId, route: routeLabel, err: (e as Error).message }, 'could not record the request in the audit log');
+      }
+    };
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // A client that went away before the answer was sent is counted apart from the answer it missed.
@@ -230,10 +264,12 @@ export class ApiServer {
       const { route, params: rawParams } = match;
       const def = route.def;
       routeLabel = def.path;
+      if (method !== 'GET' && method !== 'other') write = { method, route: def.path, params: rawParams, user: null, requestId, ip: this.#ip(req) };
 
       let user: AuthUser | null = null;
       if (def.roles !== 'public') {
         user = await this.#o.auth.authenticate(req);
+        if (write) write.user = user;
         if (!user) {
           this.#authFailures.inc({ reason: 'unauthenticated' });
           throw new HttpError(401, 'UNAUTHENTICATED', 'sign in, or send a valid API token', { 'www-authenticate': 'Bearer realm="bwc"' });
@@ -255,12 +291,17 @@ export class ApiServer {
       const body = validate(def.body, rawBody, 'body');
 
       const result = await def.handle({ user, params, query, body, req, ip: this.#ip(req), requestId, log: this.#o.log });
-      send(res, result);
+      const hasBody = result.raw !== undefined || result.body !== undefined || result.stream !== undefined;
+      await recordWrite(result.status ?? (hasBody ? 200 : 204), null);
+      if (result.stream) await sendStream(res, result, this.#o.log, requestId);
+      else send(res, result);
     } catch (err) {
       if (err instanceof HttpError) {
+        await recordWrite(err.status, err.code);
         sendError(res, err.status, err.code, err.message, err.headers);
       } else {
         this.#o.log.error({ requestId, route: routeLabel, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'handler failed');
+        await recordWrite(500, 'INTERNAL');
         sendError(res, 500, 'INTERNAL', `internal error; request id ${requestId}`, {}, { requestId });
       }
     }
@@ -401,6 +442,19 @@ function send(res: ServerResponse, result: HandlerResult): void {
     res.end(json);
   } else {
     res.end();
+  }
+}
+
+async function sendStream(res: ServerResponse, result: HandlerResult, log: Logger, requestId: string): Promise<void> {
+  res.statusCode = result.status ?? 200;
+  for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v as string | string[]);
+  if (!res.hasHeader('content-type')) res.setHeader('content-type', 'application/octet-stream');
+  try {
+    await pipeline(result.stream!, res);
+  } catch (e) {
+    // Headers are gone: the client sees a cut-off download (the length or the format tells it).
+    log.warn({ requestId, err: (e as Error).message }, 'streamed answer failed');
+    res.destroy();
   }
 }
 

@@ -5,6 +5,7 @@
  * alert with a large count, not a million rows.
  */
 import type { Db, Queryable } from '../store/db.js';
+import type { AuditAppender } from '../audit/log.js';
 
 export const ALERT_KINDS = {
   DEVICE_OFFLINE: 'warning',
@@ -71,10 +72,14 @@ export class Alerts {
   readonly #now: () => number;
   /** Called after an alert is raised or repeated (for live views and metrics). */
   onRaise: ((kind: AlertKind, repeated: boolean) => void) | null = null;
+  /** Records new alerts (not repeats), acknowledgements and resolutions in the audit log, in the same transaction. */
+  readonly #audit: { log: AuditAppender; actor: string } | null;
 
-  constructor(db: Db, now: () => number = Date.now) {
+  /** `audit.actor`: who raises alerts (`gateway:<id>`). */
+  constructor(db: Db, now: () => number = Date.now, audit: { log: AuditAppender; actor: string } | null = null) {
     this.#db = db;
     this.#now = now;
+    this.#audit = audit;
   }
 
   /** Raises an alert, or counts a repeat of the open one with the same dedupe key. Returns its id. */
@@ -89,15 +94,26 @@ export class Alerts {
         return bumped.id;
       }
     }
-    const row = await q.get<{ id: number }>(
-      `INSERT INTO alerts (kind, severity, device_id, camera_serial, subject, message, detail_json, dedupe_key, count, raised_at, last_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-       ON CONFLICT (dedupe_key) DO UPDATE SET count = alerts.count + 1, last_at = excluded.last_at
-       RETURNING id`,
-      [a.kind, a.severity ?? ALERT_KINDS[a.kind], a.deviceId ?? null, a.cameraSerial ?? null, a.subject ?? null, a.message,
-        a.detail ? JSON.stringify(a.detail) : null, key, now, now]);
-    this.onRaise?.(a.kind, false);
-    return row!.id;
+    const insert = async (t: Queryable) => {
+      const row = (await t.get<{ id: number; count: number }>(
+        `INSERT INTO alerts (kind, severity, device_id, camera_serial, subject, message, detail_json, dedupe_key, count, raised_at, last_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT (dedupe_key) DO UPDATE SET count = alerts.count + 1, last_at = excluded.last_at
+         RETURNING id, count`,
+        [a.kind, a.severity ?? ALERT_KINDS[a.kind], a.deviceId ?? null, a.cameraSerial ?? null, a.subject ?? null, a.message,
+          a.detail ? JSON.stringify(a.detail) : null, key, now, now]))!;
+      // A new alert is a state change; a repeat only counts (a flood stays one entry).
+      if (this.#audit && Number(row.count) === 1) {
+        await this.#audit.log.append(t, {
+          actor: this.#audit.actor, action: 'alert.raised', subject: `alert:${row.id}`,
+          detail: { kind: a.kind, severity: a.severity ?? ALERT_KINDS[a.kind], deviceId: a.deviceId ?? null, cameraSerial: a.cameraSerial ?? null, about: a.subject ?? null, message: a.message },
+        });
+      }
+      return row;
+    };
+    const row = this.#audit && q === this.#db ? await this.#db.tx(insert) : await insert(q);
+    this.onRaise?.(a.kind, Number(row.count) > 1);
+    return row.id;
   }
 
   async list(f: AlertFilter = {}): Promise<AlertRow[]> {
@@ -118,18 +134,24 @@ export class Alerts {
 
   /** Marks an alert seen. Returns false if it does not exist or is already acknowledged. */
   async acknowledge(id: number, by: string): Promise<boolean> {
-    const r = await this.#db.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
-    return r.changes === 1;
+    return this.#db.tx(async (q) => {
+      const r = await q.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
+      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.acknowledged', subject: `alert:${id}`, detail: {} });
+      return r.changes === 1;
+    });
   }
 
   /** Closes an alert; a later repeat raises a new one. Returns false if absent or already resolved. */
   async resolve(id: number, by: string): Promise<boolean> {
     const now = this.#now();
-    const r = await this.#db.run(
-      `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL,
-         acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ? AND resolved_at IS NULL`,
-      [now, by, now, by, id]);
-    return r.changes === 1;
+    return this.#db.tx(async (q) => {
+      const r = await q.run(
+        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL,
+           acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ? AND resolved_at IS NULL`,
+        [now, by, now, by, id]);
+      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.resolved', subject: `alert:${id}`, detail: {} });
+      return r.changes === 1;
+    });
   }
 
   async openCount(): Promise<number> {

@@ -12,6 +12,7 @@ import { isValidId } from '../../proto/topics.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { decisionToJson } from '../../proto/decision.js';
 import type { Db } from '../store/db.js';
+import { actorOf, type AuditAppender } from '../audit/log.js';
 import type { Alerts } from './alerts.js';
 
 export class FleetError extends Error {
@@ -88,6 +89,8 @@ export class Fleet {
   readonly #db: Db;
   readonly #alerts: Alerts;
   readonly #now: () => number;
+  /** Records enrollments, tokens, decommissions and assignments in the audit log (same transaction). */
+  readonly #audit: AuditAppender | null;
   readonly fleet: string;
   readonly thresholds: FleetThresholds;
   readonly #cameraSeen = new Map<string, { dock: string; at: number }>();
@@ -96,9 +99,10 @@ export class Fleet {
   /** Called after a device is enrolled or decommissioned (key caches). */
   onTrustChanged: ((deviceId: string, status: 'enrolled' | 'decommissioned') => void) | null = null;
 
-  constructor(options: { db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds> }) {
+  constructor(options: { db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds>; audit?: AuditAppender | null }) {
     this.#db = options.db;
     this.#alerts = options.alerts;
+    this.#audit = options.audit ?? null;
     this.fleet = options.fleet;
     this.#now = options.now ?? Date.now;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
@@ -142,6 +146,7 @@ export class Fleet {
       await q.run('INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by, mqtt_secret_hash) VALUES (?, ?, \'enrolled\', ?, ?, ?)',
         [deviceId, this.fleet, now, by, hashToken(mqttPassword)]);
       await q.run('INSERT INTO device_keys (key_id, device_id, public_key, valid_from) VALUES (?, ?, ?, ?)', [keyId, deviceId, Buffer.from(publicKey), now]);
+      await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.enrolled', subject: deviceId, detail: { keyId, fleet: this.fleet, via: token === null ? 'public_key' : 'token' } });
     });
     this.onTrustChanged?.(deviceId, 'enrolled');
     return { deviceId, keyId, mqttUsername: deviceId, mqttPassword };
@@ -163,8 +168,12 @@ export class Fleet {
     const token = TOKEN_PREFIX + randomBytes(24).toString('base64url');
     const now = this.#now();
     const expiresAt = now + ttlMs;
-    await this.#db.run('INSERT INTO enrollment_tokens (token_hash, device_id, fleet, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      [hashToken(token), deviceId, this.fleet, by, now, expiresAt]);
+    await this.#db.tx(async (q) => {
+      await q.run('INSERT INTO enrollment_tokens (token_hash, device_id, fleet, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [hashToken(token), deviceId, this.fleet, by, now, expiresAt]);
+      // The token itself is never recorded (only its holder can redeem it).
+      await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.enrollment_token_issued', subject: deviceId, detail: { expiresAt } });
+    });
     return { token, expiresAt };
   }
 
@@ -192,6 +201,7 @@ export class Fleet {
     await this.#db.tx(async (q) => {
       await q.run(`UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, decommissioned_by = ?, online = 0 WHERE device_id = ?`, [now, by, deviceId]);
       await q.run('UPDATE device_keys SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL', [now, deviceId]);
+      await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.decommissioned', subject: deviceId, detail: { keysRevokedAt: now } });
     });
     this.onTrustChanged?.(deviceId, 'decommissioned');
   }
@@ -378,15 +388,24 @@ export class Fleet {
       const inserted = (await q.get<AssignmentRow>(
         'INSERT INTO camera_assignments (camera_serial, officer_id, from_at, assigned_by, source) VALUES (?, ?, ?, ?, ?) RETURNING *',
         [cameraSerial, officerId, from, by, source]))!;
+      await this.#audit?.append(q, {
+        actor: actorOf.by(by), action: 'camera.assigned', subject: cameraSerial,
+        detail: { officerId, from, source, previousOfficerId: cur?.officer_id ?? null },
+      });
       return { row: inserted, changed: true };
     });
     if (changed) await this.onAssignmentsChanged?.();
     return row;
   }
 
-  /** Ends the current assignment of a camera (returned to the pool). */
-  async unassign(cameraSerial: string, at = this.#now()): Promise<boolean> {
-    const r = await this.#db.run('UPDATE camera_assignments SET to_at = ? WHERE camera_serial = ? AND to_at IS NULL', [at, cameraSerial]);
+  /** Ends the current assignment of a camera (returned to the pool). `by`: who (recorded in the audit log). */
+  async unassign(cameraSerial: string, at = this.#now(), by?: string): Promise<boolean> {
+    const r = await this.#db.tx(async (q) => {
+      const cur = await q.get<{ officer_id: string }>('SELECT officer_id FROM camera_assignments WHERE camera_serial = ? AND to_at IS NULL', [cameraSerial]);
+      const u = await q.run('UPDATE camera_assignments SET to_at = ? WHERE camera_serial = ? AND to_at IS NULL', [at, cameraSerial]);
+      if (u.changes > 0) await this.#audit?.append(q, { actor: by ? actorOf.by(by) : 'gateway', action: 'camera.unassigned', subject: cameraSerial, detail: { officerId: cur?.officer_id ?? null, to: at } });
+      return u;
+    });
     if (r.changes > 0) await this.onAssignmentsChanged?.();
     return r.changes > 0;
   }

@@ -27,6 +27,7 @@ import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.
 import { bytesEqual, sha256, toHex } from '../../proto/bytes.js';
 import { decisionToJson } from '../../proto/decision.js';
 import type { Queryable } from '../store/db.js';
+import type { AuditAppender } from '../audit/log.js';
 import { DeviceKeys } from './device-keys.js';
 import { TxBatcher, UnitRefusal } from './batcher.js';
 import {
@@ -86,13 +87,16 @@ function typeOfTopicKind(kind: string): string | undefined {
 
 export class Ingest {
   readonly #o: Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
+  /** Records manifests stored, clips VERIFIED and REJECTED in the audit log, in the transaction that changes them. */
+  readonly #audit: AuditAppender | null;
   readonly keys: DeviceKeys;
   /** Group commit of every message's writes (see batcher.ts). */
   readonly batcher: TxBatcher;
   readonly #manifests = new Map<string, ManifestInfo>();
   readonly counters: IngestCounters = { received: {}, accepted: {}, duplicates: {}, rejected: {}, verified: 0, acksSent: 0, verifyMs: [] };
 
-  constructor(options: IngestOptions) {
+  constructor(options: IngestOptions & { audit?: AuditAppender | null }) {
+    this.#audit = options.audit ?? null;
     this.#o = {
       maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, now: Date.now, ...options,
     } as Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
@@ -287,6 +291,10 @@ export class Ingest {
         [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
           m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
       if (ins.changes === 1) {
+        await this.#audit?.append(q, {
+          actor: `device:${deviceId}`, action: 'clip.manifest_stored', subject: hash,
+          detail: { deviceId, seq, clipId: m.clipId, cameraSerial: m.cameraSerial, officerId: m.officerId, clipSha256: clipSha, byteLength: Number(m.byteLength), decision: decision?.decision ?? null, category: decision?.basis?.category ?? null },
+        });
         const blob = m.byteLength === 0 ? null : await q.get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
         return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
       }
@@ -489,9 +497,18 @@ export class Ingest {
       }
       const at = this.#o.now();
       const committed = await this.#o.db.tx(async (q: Queryable) => {
-        await q.run('INSERT INTO blobs (sha256, byte_length, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [info.clipSha256, info.byteLength, at]);
+        // A blob whose content was disposed of (records) and is stored again is live again.
+        await q.run(`INSERT INTO blobs (sha256, byte_length, stored_at) VALUES (?, ?, ?)
+                     ON CONFLICT (sha256) DO UPDATE SET deleted_at = NULL, stored_at = excluded.stored_at WHERE blobs.deleted_at IS NOT NULL`,
+          [info.clipSha256, info.byteLength, at]);
         const r = await q.run(`UPDATE manifests SET state = 'VERIFIED', verified_at = ?, lease_owner = NULL, lease_until = NULL
                                WHERE manifest_hash = ? AND state = 'RECEIVED'`, [at, hash]);
+        if (r.changes === 1) {
+          await this.#audit?.append(q, {
+            actor: `gateway:${this.#o.sealer.gatewayId}`, action: 'clip.verified', subject: hash,
+            detail: { deviceId: info.deviceId, clipId: info.clipId, clipSha256: info.clipSha256, byteLength: info.byteLength, contentAlreadyStored: stored !== null },
+          });
+        }
         return r.changes === 1;
       });
       if (!committed) return false;
@@ -509,8 +526,16 @@ export class Ingest {
         await this.#o.db.run('UPDATE manifests SET lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
         throw e;
       }
-      await this.#o.db.run(`UPDATE manifests SET state = 'REJECTED', reject_reason = ?, lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND state = 'RECEIVED'`,
-        [e.reason, hash]);
+      await this.#o.db.tx(async (q: Queryable) => {
+        const r = await q.run(`UPDATE manifests SET state = 'REJECTED', reject_reason = ?, lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND state = 'RECEIVED'`,
+          [e.reason, hash]);
+        if (r.changes === 1) {
+          await this.#audit?.append(q, {
+            actor: `gateway:${this.#o.sealer.gatewayId}`, action: 'clip.rejected', subject: hash,
+            detail: { deviceId: info.deviceId, clipId: info.clipId, reason: e.reason, message: e.message },
+          });
+        }
+      });
       info.state = 'REJECTED';
       await this.#ack(info.deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest', reason: e.reason });
       await this.#alert({ kind: 'CLIP_REJECTED', deviceId: info.deviceId, subject: hash, message: `clip ${info.clipId} from ${info.deviceId} failed whole-file verification: ${e.message}; the dock keeps it` });

@@ -224,5 +224,85 @@ CREATE TABLE gateway_seq (
 CREATE UNIQUE INDEX camera_assignments_open ON camera_assignments(camera_serial) WHERE to_at IS NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'audit log, checkpoints, litigation holds, dispositions',
+    sql: `
+-- The audit log (gateway/audit/): append-only and hash-linked. entry_hash = SHA-256 of
+-- "bwc/v1/AuditEntry" and a newline, followed by the RFC 8785 (JCS) JSON of {seq, at, actor, action, subject,
+-- detail, prev}; prev_hash is the previous entry's entry_hash (64 zeros before the first).
+CREATE TABLE audit_log (
+  seq {INT} PRIMARY KEY,                -- 1, 2, 3…: a second entry with the same seq (a fork) cannot be stored
+  at {INT} NOT NULL,
+  actor TEXT NOT NULL,                  -- user:<name> | device:<id> | gateway:<id> | anonymous | token:<device id>
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,                -- '' when none; a manifest hash for everything about one clip
+  detail_json TEXT NOT NULL,            -- canonical JSON
+  prev_hash TEXT NOT NULL,
+  entry_hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_subject ON audit_log(subject, seq);
+
+-- The head of the log, one row: the lock row that serializes appends (SELECT … FOR UPDATE on
+-- PostgreSQL; the transaction itself on SQLite). Not trusted by verification.
+CREATE TABLE audit_head (
+  id {INT} PRIMARY KEY,
+  seq {INT} NOT NULL,
+  entry_hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, entry_hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Signed AuditCheckpoint envelopes (entry count and head hash), every N entries and hourly.
+CREATE TABLE audit_checkpoints (
+  id {ID},
+  entry_count {INT} NOT NULL,
+  head_hash TEXT NOT NULL,
+  at {INT} NOT NULL,
+  gateway_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  envelope {BLOB} NOT NULL,
+  certificate {BLOB}                    -- the signing gateway's root-signed certificate, when it has one
+);
+CREATE INDEX audit_checkpoints_count ON audit_checkpoints(entry_count);
+
+-- Litigation holds (gateway/records/): every criterion given must match; evaluated at disposition time.
+CREATE TABLE litigation_holds (
+  hold_id TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  manifest_hash TEXT,
+  device_id TEXT,
+  officer_id TEXT,
+  camera_serial TEXT,
+  from_at {INT},                        -- a date range: recorded (claimed start) or received in [from, to]
+  to_at {INT},
+  placed_at {INT} NOT NULL,
+  placed_by TEXT NOT NULL,
+  released_at {INT},
+  released_by TEXT,
+  release_reason TEXT
+);
+
+-- Executed dispositions: the signed statement of what went.
+CREATE TABLE dispositions (
+  disposition_id TEXT PRIMARY KEY,
+  at {INT} NOT NULL,
+  disposed_by TEXT NOT NULL,
+  list_hash TEXT NOT NULL,
+  record_count {INT} NOT NULL,
+  statement_json TEXT NOT NULL,         -- canonical JSON, signed
+  key_id TEXT NOT NULL,
+  signature {BLOB} NOT NULL,
+  audit_seq {INT} NOT NULL
+);
+
+-- Records whose content was disposed of; their metadata (the manifest) stays.
+CREATE TABLE disposed_records (
+  manifest_hash TEXT PRIMARY KEY,
+  disposition_id TEXT NOT NULL,
+  disposed_at {INT} NOT NULL,
+  schedule TEXT NOT NULL
+);
+`,
+  },
   AUTHZ_MIGRATION,
 ];
