@@ -56,3 +56,13 @@ CREATE TABLE policy_bundles (
 );
 `,
 };
+
+export const AUTHZ_DISPOSITION_MIGRATION: Migration = {
+  version: 5,
+  name: 'authorization paperwork disposed of under its records schedule',
+  sql: `
+-- Set when a disposition removed the request's content (its words, notes, factors and the signed
+-- grant and revocation); who asked, who decided, when and the hashes stay.
+ALTER TABLE authz_requests ADD COLUMN disposition_id TEXT;
+`,
+};

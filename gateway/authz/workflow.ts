@@ -138,6 +138,8 @@ export interface RequestRow {
   revocation_reason: string | null;
   revocation_hash: string | null;
   revocation_envelope: Uint8Array | null;
+  /** Set when a records disposition removed its content (gateway/records/). */
+  disposition_id: string | null;
 }
 
 /** The first zod issue as "field: message". */
@@ -381,10 +383,11 @@ export function requestJson(r: RequestRow): Record<string, unknown> {
       at: new Date(Number(r.decided_at)).toISOString(), by: r.decided_by, personId: r.decided_person, role: r.decided_role, note: r.decision_note,
       factorsConsidered: r.factors_json ? JSON.parse(r.factors_json) as unknown : null,
     },
-    grant: r.grant_hash ? { id: r.grant_id, hash: r.grant_hash, envelope: Buffer.from(r.grant_envelope!).toString('base64') } : null,
+    grant: r.grant_hash ? { id: r.grant_id, hash: r.grant_hash, envelope: r.grant_envelope ? Buffer.from(r.grant_envelope).toString('base64') : null } : null,
     revocation: r.revocation_hash ? {
       at: new Date(Number(r.revoked_at)).toISOString(), by: r.revoked_by, reason: r.revocation_reason, hash: r.revocation_hash,
-      envelope: Buffer.from(r.revocation_envelope!).toString('base64'),
+      envelope: r.revocation_envelope ? Buffer.from(r.revocation_envelope).toString('base64') : null,
     } : null,
+    contentDisposedBy: r.disposition_id ?? null,
   };
 }

@@ -22,7 +22,9 @@ import { canonicalJson } from '../audit/canonical.js';
 import { entryLine } from '../audit/entry.js';
 import { checkpointJson, type AuditLog } from '../audit/log.js';
 import { clipRecordClass, RECORD_KINDS, scheduleForClip, scheduleForKind, type RecordsConfig, type RecordsSchedule } from './schedules.js';
-import { assess, dispositionList, type Assessment, type ClipRecord, type DispositionItem, type LitigationHold } from './retention.js';
+import {
+  assess, assessPaperwork, dispositionList, type Assessment, type ClipRecord, type DispositionItem, type LitigationHold, type PaperworkItem, type PaperworkRecord,
+} from './retention.js';
 import { makeBag, type Bag, type PayloadFile } from './bagit.js';
 
 export const DISPOSITION_DOMAIN = 'bwc/v1/Disposition';
@@ -50,8 +52,10 @@ export interface HoldInput {
 export interface DispositionReport {
   /** When it was computed (gateway time). */
   asOf: number;
-  /** Exactly what an execution now would take, sorted by manifest hash. */
+  /** Exactly what an execution now would take: clips, sorted by manifest hash… */
   items: DispositionItem[];
+  /** …and authorization paperwork (1061.2 §6), sorted by request id. */
+  paperwork: PaperworkItem[];
   /** What execution must name. */
   hash: string;
   bytes: number;
@@ -78,6 +82,25 @@ interface ManifestRecordRow {
 interface HoldRow {
   hold_id: string; reason: string; manifest_hash: string | null; device_id: string | null; officer_id: string | null; camera_serial: string | null;
   from_at: number | null; to_at: number | null; placed_at: number; placed_by: string; released_at: number | null; released_by: string | null; release_reason: string | null;
+}
+
+interface PaperworkRow {
+  id: string; state: string; requester: string; scope_json: string; filed_at: number; decided_at: number | null;
+  revoked_at: number | null; expires_at: number; disposition_id: string | null;
+}
+
+/** What a request became, as a schedule kind; and when it closed (null: pending, or a grant still in force). */
+function toPaperwork(r: PaperworkRow, now: number): PaperworkRecord {
+  const kind = ({ PENDING: 'authz_request', APPROVED: 'authz_approval', DENIED: 'authz_denial', REVOKED: 'authz_revocation' } as Record<string, string>)[r.state] ?? 'authz_request';
+  const expires = Number(r.expires_at);
+  const closedAt = r.state === 'DENIED' ? Number(r.decided_at) : r.state === 'REVOKED' ? Number(r.revoked_at) : r.state === 'APPROVED' && expires <= now ? expires : null;
+  let scope: { devices?: string[]; cameras?: string[] } = {};
+  try {
+    scope = JSON.parse(r.scope_json) as typeof scope;
+  } catch {
+    scope = {};
+  }
+  return { requestId: r.id, kind, requester: r.requester, devices: scope.devices ?? [], cameras: scope.cameras ?? [], filedAt: Number(r.filed_at), closedAt, disposedBy: r.disposition_id };
 }
 
 const RECORD_COLS = `m.manifest_hash, m.device_id, m.officer_id, m.camera_serial, m.clip_sha256, m.byte_length, m.state, m.decision_json,
@@ -115,6 +138,11 @@ export interface RecordsOptions {
   /** Where a clip's content is (the clip store's blob path). */
   blobPath(sha256: string): string;
   now?: () => number;
+}
+
+interface Assessed {
+  clips: { record: ClipRecord; assessment: Assessment }[];
+  paperwork: { record: PaperworkRecord; assessment: Assessment }[];
 }
 
 export class Records {
@@ -202,21 +230,30 @@ export class Records {
     return { record, recordClass: clipRecordClass(record.decision), assessment: assess(record, this.#schedule(record), holds, this.#o.now()) };
   }
 
-  async #assessAll(q: Queryable, now: number): Promise<{ record: ClipRecord; assessment: Assessment }[]> {
+  async #assessAll(q: Queryable, now: number): Promise<Assessed> {
     const rows = await q.all<ManifestRecordRow>(
       `SELECT ${RECORD_COLS} FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash ORDER BY m.manifest_hash`);
     const holds = (await q.all<HoldRow>('SELECT * FROM litigation_holds WHERE released_at IS NULL')).map(toHold);
-    return rows.map((r) => {
-      const record = toRecord(r);
-      return { record, assessment: assess(record, this.#schedule(record), holds, now) };
-    });
+    const paperwork = await q.all<PaperworkRow>(
+      'SELECT id, state, requester, scope_json, filed_at, decided_at, revoked_at, expires_at, disposition_id FROM authz_requests ORDER BY id');
+    return {
+      clips: rows.map((r) => {
+        const record = toRecord(r);
+        return { record, assessment: assess(record, this.#schedule(record), holds, now) };
+      }),
+      paperwork: paperwork.map((r) => {
+        const record = toPaperwork(r, now);
+        return { record, assessment: assessPaperwork(record, scheduleForKind(this.#o.config, record.kind), holds, now) };
+      }),
+    };
   }
 
-  #report(assessed: { record: ClipRecord; assessment: Assessment }[], now: number): DispositionReport {
-    const { items, hash } = dispositionList(assessed);
+  #report(assessed: Assessed, now: number): DispositionReport {
+    const { items, paperwork, hash } = dispositionList(assessed.clips, assessed.paperwork);
     const kept: Record<string, number> = {};
-    for (const a of assessed) if (a.assessment.status !== 'ELIGIBLE') kept[a.assessment.status] = (kept[a.assessment.status] ?? 0) + 1;
-    return { asOf: now, items, hash, bytes: items.reduce((n, i) => n + i.byteLength, 0), kept };
+    for (const a of assessed.clips) if (a.assessment.status !== 'ELIGIBLE') kept[a.assessment.status] = (kept[a.assessment.status] ?? 0) + 1;
+    for (const a of assessed.paperwork) if (a.assessment.status !== 'ELIGIBLE') kept[`paperwork ${a.assessment.status}`] = (kept[`paperwork ${a.assessment.status}`] ?? 0) + 1;
+    return { asOf: now, items, paperwork, hash, bytes: items.reduce((n, i) => n + i.byteLength, 0), kept };
   }
 
   /** The dry run: exactly what a disposition now would take, and the hash execution must name. */
@@ -236,11 +273,12 @@ export class Records {
     const result = await this.#o.db.tx(async (q) => {
       const now = this.#o.now();
       const report = this.#report(await this.#assessAll(q, now), now);
+      const count = report.items.length + report.paperwork.length;
       if (report.hash !== listHash) {
-        throw new RecordsError('ELIGIBLE_SET_CHANGED', `the eligible set changed since that dry run: it is now ${report.items.length} record(s) with hash ${report.hash}; run the dry run again and check it`,
-          { currentHash: report.hash, records: report.items.length });
+        throw new RecordsError('ELIGIBLE_SET_CHANGED', `the eligible set changed since that dry run: it is now ${count} record(s) with hash ${report.hash}; run the dry run again and check it`,
+          { currentHash: report.hash, records: count });
       }
-      if (report.items.length === 0) throw new RecordsError('NOTHING_ELIGIBLE', 'no record is eligible for disposition');
+      if (count === 0) throw new RecordsError('NOTHING_ELIGIBLE', 'no record is eligible for disposition');
       const dispositionId = `disp-${new Date(now).toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
       for (const i of report.items) {
         await q.run('INSERT INTO disposed_records (manifest_hash, disposition_id, disposed_at, schedule) VALUES (?, ?, ?, ?)', [i.manifestHash, dispositionId, now, i.schedule]);
@@ -259,8 +297,18 @@ export class Records {
       const statement = {
         type: 'bwc-disposition', version: 1, dispositionId, gatewayId: this.#o.gatewayId, at: now, by: `user:${by}`, reason, listHash,
         records: report.items.map((i) => ({ manifestHash: i.manifestHash, clipSha256: i.clipSha256, byteLength: i.byteLength, schedule: i.schedule, dueAt: i.dueAt })),
+        paperwork: report.paperwork.map((i) => ({ requestId: i.requestId, kind: i.kind, schedule: i.schedule, dueAt: i.dueAt })),
         blobsDeleted, blobsKept,
       };
+      // Paperwork: the request's words, the decision's note and factors and the signed grant and
+      // revocation go; who asked, who decided, when, and the hashes stay (metadata).
+      for (const i of report.paperwork) {
+        await q.run(
+          `UPDATE authz_requests SET reason = '', purpose = '', minimization = '', location = '', decision_note = NULL, factors_json = NULL,
+             revocation_reason = NULL, grant_envelope = NULL, revocation_envelope = NULL, disposition_id = ? WHERE id = ? AND disposition_id IS NULL`,
+          [dispositionId, i.requestId]);
+        await this.#o.audit.append(q, { actor: `user:${by}`, action: 'records.content_disposed', subject: i.requestId, detail: { dispositionId, schedule: i.schedule, kind: i.kind } });
+      }
       const signedInput = Buffer.concat([Buffer.from(`${DISPOSITION_DOMAIN}\n`, 'utf8'), Buffer.from(canonicalJson(statement), 'utf8')]);
       const sig = Buffer.from(signer.sign(signedInput));
       const signature = { keyId: signer.keyId, publicKey: Buffer.from(signer.publicKey).toString('hex'), sig: sig.toString('base64') };
@@ -270,8 +318,8 @@ export class Records {
       const entry = await this.#o.audit.append(q, { actor: `user:${by}`, action: 'records.disposition_executed', subject: dispositionId, detail: { statement, signature } });
       await q.run(
         'INSERT INTO dispositions (disposition_id, at, disposed_by, list_hash, record_count, statement_json, key_id, signature, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        [dispositionId, now, by, listHash, report.items.length, canonicalJson(statement), signer.keyId, sig, entry.seq]);
-      return { dispositionId, listHash, records: report.items.length, blobsDeleted, blobsKept, statement, signature, auditSeq: entry.seq };
+        [dispositionId, now, by, listHash, count, canonicalJson(statement), signer.keyId, sig, entry.seq]);
+      return { dispositionId, listHash, records: count, blobsDeleted, blobsKept, statement, signature, auditSeq: entry.seq };
     });
     await this.removeDeletedBlobs(result.blobsDeleted);
     return result;

@@ -52,7 +52,27 @@ export interface LitigationHold {
   releasedAt: number | null;
 }
 
-export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED';
+export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED' | 'OPEN';
+
+/**
+ * A recording-authorization request and what became of it (1061.2 §6: requests, approvals,
+ * denials and revocations are records). Its retention counts from when it stopped mattering, as
+ * the gateway saw it: the denial, the revocation, or the end of the approved grant; a pending
+ * request or a grant still in force is OPEN and never disposed of.
+ */
+export interface PaperworkRecord {
+  requestId: string;
+  /** authz_request (pending), authz_approval, authz_denial, authz_revocation: its schedule kind. */
+  kind: string;
+  requester: string;
+  devices: readonly string[];
+  cameras: readonly string[];
+  /** Gateway-observed: filed. */
+  filedAt: number;
+  /** Gateway-observed: closed (denied, revoked, or the grant expired); null while open. */
+  closedAt: number | null;
+  disposedBy: string | null;
+}
 
 export interface Assessment {
   status: RecordStatus;
@@ -76,6 +96,23 @@ export function holdCovers(h: LitigationHold, r: ClipRecord): boolean {
     const inRange = (t: number | null) => t !== null && (h.fromAt === null || t >= h.fromAt) && (h.toAt === null || t <= h.toAt);
     // Holds err toward keeping: either the time the device claims or the time the gateway saw.
     if (!inRange(r.startedAt) && !inRange(r.receivedAt)) return false;
+  }
+  return true;
+}
+
+/**
+ * A hold covers paperwork when every criterion it gives matches: its officer is the requester, its
+ * device or camera is in the request's scope, its date range holds the filing or the closing.
+ * A hold on one clip covers no paperwork.
+ */
+export function holdCoversPaperwork(h: LitigationHold, r: PaperworkRecord): boolean {
+  if (h.releasedAt !== null || h.manifestHash !== null) return false;
+  if (h.officerId !== null && h.officerId !== r.requester) return false;
+  if (h.deviceId !== null && !r.devices.includes(h.deviceId)) return false;
+  if (h.cameraSerial !== null && !r.cameras.includes(h.cameraSerial)) return false;
+  if (h.fromAt !== null || h.toAt !== null) {
+    const inRange = (t: number | null) => t !== null && (h.fromAt === null || t >= h.fromAt) && (h.toAt === null || t <= h.toAt);
+    if (!inRange(r.filedAt) && !inRange(r.closedAt)) return false;
   }
   return true;
 }
@@ -110,6 +147,33 @@ export function assess(r: ClipRecord, schedule: RecordsSchedule, holds: readonly
   return { ...base, status: 'ELIGIBLE', cutoffAt, dueAt };
 }
 
+/** The paperwork counterpart of `assess`: cutoffs from filing (`received`) or closing (`verified`, `calendar_year`). */
+export function assessPaperwork(r: PaperworkRecord, schedule: RecordsSchedule, holds: readonly LitigationHold[], now: number): Assessment {
+  const covering = holds.filter((h) => holdCoversPaperwork(h, r)).map((h) => h.holdId).sort();
+  const base = { schedule, holds: covering };
+  if (r.disposedBy !== null) return { ...base, status: 'DISPOSED', cutoffAt: null, dueAt: null };
+  if (r.closedAt === null) return { ...base, status: 'OPEN', cutoffAt: null, dueAt: null };
+  if (schedule.type === 'unscheduled') return { ...base, status: 'UNSCHEDULED', cutoffAt: null, dueAt: null };
+  const closed = r.closedAt;
+  const cutoffAt = schedule.cutoff === 'received' ? r.filedAt : schedule.cutoff === 'verified' ? closed : Date.UTC(new Date(closed).getUTCFullYear() + 1, 0, 1);
+  if (schedule.type === 'permanent') {
+    const d = new Date(cutoffAt);
+    return { ...base, status: 'PERMANENT', cutoffAt, dueAt: ceilToUtcDay(Date.UTC(d.getUTCFullYear() + schedule.transferAfterYears, d.getUTCMonth(), d.getUTCDate())) };
+  }
+  const dueAt = ceilToUtcDay(cutoffAt + schedule.retentionDays * DAY_MS);
+  if (covering.length > 0) return { ...base, status: 'HELD', cutoffAt, dueAt };
+  if (now < dueAt) return { ...base, status: 'NOT_DUE', cutoffAt, dueAt };
+  return { ...base, status: 'ELIGIBLE', cutoffAt, dueAt };
+}
+
+/** One paperwork line of a disposition list. */
+export interface PaperworkItem {
+  requestId: string;
+  kind: string;
+  schedule: string;
+  dueAt: number;
+}
+
 /** One line of a disposition list. */
 export interface DispositionItem {
   manifestHash: string;
@@ -119,11 +183,21 @@ export interface DispositionItem {
   dueAt: number;
 }
 
-/** The list a disposition would take, sorted by manifest hash, and its hash (what execution must name). */
-export function dispositionList(assessed: readonly { record: ClipRecord; assessment: Assessment }[]): { items: DispositionItem[]; hash: string } {
+/**
+ * The list a disposition would take — clips sorted by manifest hash, paperwork by request id — and
+ * its hash, `SHA-256("bwc/v1/DispositionList\n" ‖ JCS({ clips, paperwork }))`, what execution must name.
+ */
+export function dispositionList(
+  assessed: readonly { record: ClipRecord; assessment: Assessment }[],
+  paperworkAssessed: readonly { record: PaperworkRecord; assessment: Assessment }[] = [],
+): { items: DispositionItem[]; paperwork: PaperworkItem[]; hash: string } {
+  const paperwork = paperworkAssessed
+    .filter((a) => a.assessment.status === 'ELIGIBLE')
+    .map(({ record: r, assessment: a }) => ({ requestId: r.requestId, kind: r.kind, schedule: a.schedule.name, dueAt: a.dueAt! }))
+    .sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
   const items = assessed
     .filter((a) => a.assessment.status === 'ELIGIBLE')
     .map(({ record: r, assessment: a }) => ({ manifestHash: r.manifestHash, clipSha256: r.clipSha256, byteLength: r.byteLength, schedule: a.schedule.name, dueAt: a.dueAt! }))
     .sort((a, b) => (a.manifestHash < b.manifestHash ? -1 : a.manifestHash > b.manifestHash ? 1 : 0));
-  return { items, hash: canonicalHash('bwc/v1/DispositionList', items) };
+  return { items, paperwork, hash: canonicalHash('bwc/v1/DispositionList', { clips: items, paperwork }) };
 }

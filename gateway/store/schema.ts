@@ -12,7 +12,7 @@
  * `claimed` (a time a device signed). Never edit a migration that has shipped: add one.
  */
 
-import { AUTHZ_MIGRATION } from '../authz/schema.js';
+import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
 
 export interface Migration {
   version: number;
@@ -305,4 +305,5 @@ CREATE TABLE disposed_records (
 `,
   },
   AUTHZ_MIGRATION,
+  AUTHZ_DISPOSITION_MIGRATION,
 ];

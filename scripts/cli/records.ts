@@ -104,12 +104,16 @@ export function registerRecords(program: Command): void {
       if (!!o.dryRun === (o.hash !== undefined)) throw new CliError('give --dry-run, or --hash HASH from a dry run (one of them)');
       const client = GatewayClient.from(o);
       if (o.dryRun) {
-        const r = await client.call<{ asOf: number; items: { manifestHash: string; clipSha256: string; byteLength: number; schedule: string; dueAt: number }[]; hash: string; bytes: number; kept: Record<string, number> }>('GET', '/api/v1/records/disposition');
+        const r = await client.call<{
+          asOf: number; items: { manifestHash: string; clipSha256: string; byteLength: number; schedule: string; dueAt: number }[];
+          paperwork: { requestId: string; kind: string; schedule: string; dueAt: number }[]; hash: string; bytes: number; kept: Record<string, number>;
+        }>('GET', '/api/v1/records/disposition');
         if (o.json) return writeJson(r);
         const lines = r.items.map((i) => `${i.manifestHash}  ${i.schedule}  due ${iso(i.dueAt)}  ${i.byteLength} bytes`);
-        lines.push(`${r.items.length} record(s), ${r.bytes} bytes, as of ${iso(r.asOf)}; kept: ${Object.entries(r.kept).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
+        lines.push(...r.paperwork.map((p) => `${p.requestId}  ${p.kind}  ${p.schedule}  due ${iso(p.dueAt)}`));
+        lines.push(`${r.items.length} clip(s), ${r.bytes} bytes, and ${r.paperwork.length} authorization record(s), as of ${iso(r.asOf)}; kept: ${Object.entries(r.kept).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
         lines.push(`hash ${r.hash}`);
-        if (r.items.length) lines.push(`to execute exactly this list: bwc records dispose --hash ${r.hash}`);
+        if (r.items.length + r.paperwork.length) lines.push(`to execute exactly this list: bwc records dispose --hash ${r.hash}`);
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
