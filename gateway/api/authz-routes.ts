@@ -8,7 +8,7 @@
  * | `POST /authz/requests/:id/approve` `{ factorsConsidered, note }`, `POST /authz/requests/:id/deny` `{ reason }` | approver_fro (its offices), approver_hro, director; never on one's own request unless director |
  * | `POST /authz/requests/:id/revoke` `{ reason }` | the approver, the same role (an FRO within its offices), or the director |
  * | `GET /policy/bundle` (the bundle in force, and its source with the version bumped: the next draft) | any signed-in user |
- * | `POST /policy/bundles` `{ envelope }` (a root-signed bundle of a higher version: put in force, sent to every dock) | director, admin |
+ * | `POST /policy/bundles` `{ envelope }` (a root-signed bundle of a higher version: put in force, sent to every dock) | director |
  *
  * The roles are checked here and again, with the request's office and requester, in the workflow.
  */
@@ -22,7 +22,7 @@ import type { Role } from './roles.js';
 const FILERS: readonly Role[] = ['requester', 'approver_fro', 'approver_hro', 'director'];
 const DECIDERS: readonly Role[] = ['approver_fro', 'approver_hro', 'director'];
 /** Who puts a root-signed bundle in force (the signing itself happens offline, with the root key). */
-const PUBLISHERS: readonly Role[] = ['director', 'admin'];
+const PUBLISHERS: readonly Role[] = ['director'];
 const READERS: readonly Role[] = ['requester', 'approver_fro', 'approver_hro', 'director', 'records_officer', 'auditor', 'supervisor'];
 
 const IdParam = z.strictObject({ id: z.string().regex(/^AR-[0-9]{8}-[0-9a-f]{8}$/, 'must be a request id (AR-YYYYMMDD-xxxxxxxx)') });
