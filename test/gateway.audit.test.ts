@@ -15,7 +15,7 @@ import { trustPublicKey } from '../proto/ed25519.js';
 import type { Db } from '../gateway/store/db.js';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { AuditLog, allEntryRows } from '../gateway/audit/log.js';
-import { entryFromRow, entryHash, GENESIS_HASH } from '../gateway/audit/entry.js';
+import { entryFromRow, entryHash, entryHashFromDetailText, GENESIS_HASH } from '../gateway/audit/entry.js';
 import { canonicalJson } from '../gateway/audit/canonical.js';
 import { verifyAuditLog } from '../gateway/audit/verify.js';
 import { Alerts } from '../gateway/fleet/alerts.js';
@@ -76,6 +76,16 @@ function verifyCli(l: Log, extra: string[] = []): { code: number | null; report:
   }
   return { code: r.code, report, stderr: r.stderr };
 }
+
+describe('entry hashes', () => {
+  it('are the same whether the writer hashes the detail text it stored or the verifier the parsed entry', () => {
+    const details = [{}, { b: 1, a: [1, 2.5, -0.001, 1e21], z: null }, { 'ü': 'naïve "quoted" \\ \u2028', nested: { y: true, x: 'é' } }, { n: Number.MAX_SAFE_INTEGER }];
+    for (const [i, detail] of details.entries()) {
+      const e = { seq: 10 + i, at: 1_780_000_000_123 + i, actor: 'user:zoë', action: 'x.y', subject: i % 2 ? '' : 'ab'.repeat(32), prev: GENESIS_HASH };
+      expect(entryHashFromDetailText(e, canonicalJson(detail)), JSON.stringify(detail)).toBe(entryHash({ ...e, detail: detail as never }));
+    }
+  });
+});
 
 describe.each(['sqlite', 'postgres'] as const)('audit log on %s', (engine) => {
   it('hashes each entry over its content and the previous hash, from 64 zeros, and signs a checkpoint every N entries', async () => {

@@ -8,6 +8,7 @@
  * RFC 8785 canonical JSON (canonical.ts). Checkpoints are `AuditCheckpoint` envelopes (proto)
  * signed by a gateway key: `entry_count` entries, the last of which has hash `head_hash`.
  */
+import { createHash } from 'node:crypto';
 import { canonicalHash, canonicalJson, type JsonObject } from './canonical.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -33,6 +34,17 @@ export interface AuditEntry {
 /** The hash an entry must carry. */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
   return canonicalHash(ENTRY_DOMAIN, { seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, detail: e.detail, prev: e.prev });
+}
+
+/**
+ * The same hash from the detail's canonical text (`canonicalJson(detail)`), for the writer, which
+ * has that text already: the entry's JCS is its seven members in key order (action, actor, at,
+ * detail, prev, seq, subject), so only the detail needs serializing, once.
+ */
+export function entryHashFromDetailText(e: Omit<AuditEntry, 'hash' | 'detail'>, detailText: string): string {
+  const s = JSON.stringify;
+  const text = `{"action":${s(e.action)},"actor":${s(e.actor)},"at":${canonicalJson(e.at)},"detail":${detailText},"prev":${s(e.prev)},"seq":${canonicalJson(e.seq)},"subject":${s(e.subject)}}`;
+  return createHash('sha256').update(`${ENTRY_DOMAIN}\n`, 'utf8').update(text, 'utf8').digest('hex');
 }
 
 /** A stored row of `audit_log`. */

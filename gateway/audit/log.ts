@@ -21,7 +21,7 @@ import { pb } from '../../proto/wire.js';
 import { sealEnvelope, type Signer } from '../../proto/envelope.js';
 import type { Db, Queryable } from '../store/db.js';
 import { canonicalJson, type JsonObject } from './canonical.js';
-import { entryFromRow, entryHash, GENESIS_HASH, type AuditEntry, type AuditRow, type CheckpointJson } from './entry.js';
+import { entryFromRow, entryHashFromDetailText, GENESIS_HASH, type AuditEntry, type AuditRow, type CheckpointJson } from './entry.js';
 
 export interface AuditEntryInput {
   actor: string;
@@ -108,10 +108,10 @@ export class AuditLog implements AuditAppender {
   /** Appends one entry inside `q`'s transaction (or a transaction of its own when given the Db). */
   async append(q: Queryable | Db, e: AuditEntryInput): Promise<AuditEntry> {
     if (!e.actor || !e.action) throw new RangeError('an audit entry needs an actor and an action');
-    // Checked before any write: a detail that is not plain JSON is the caller's bug.
-    const detail = JSON.parse(canonicalJson(e.detail ?? {})) as JsonObject;
-    if (isDb(q)) return this.#standalone(q, (t) => this.#append(t, e, detail));
-    return this.#append(q, e, detail);
+    // Serialized once, before any write: a detail that is not plain JSON is the caller's bug.
+    const detailText = canonicalJson(e.detail ?? {});
+    if (isDb(q)) return this.#standalone(q, (t) => this.#append(t, e, detailText));
+    return this.#append(q, e, detailText);
   }
 
   /**
@@ -125,17 +125,17 @@ export class AuditLog implements AuditAppender {
     });
   }
 
-  async #append(q: Queryable, e: AuditEntryInput, detail: JsonObject): Promise<AuditEntry> {
+  async #append(q: Queryable, e: AuditEntryInput, detailText: string): Promise<AuditEntry> {
     const head = await q.get<{ seq: number; entry_hash: string }>(
       `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`);
     if (!head) throw new Error('audit_head is missing: the database was not migrated (schema version 3)');
-    const entry: Omit<AuditEntry, 'hash'> = {
-      seq: Number(head.seq) + 1, at: this.#now(), actor: e.actor, action: e.action, subject: e.subject ?? '', detail, prev: head.entry_hash,
-    };
-    const full: AuditEntry = { ...entry, hash: entryHash(entry) };
+    const entry = { seq: Number(head.seq) + 1, at: this.#now(), actor: e.actor, action: e.action, subject: e.subject ?? '', prev: head.entry_hash };
+    const hash = entryHashFromDetailText(entry, detailText);
     await q.run(
       'INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [full.seq, full.at, full.actor, full.action, full.subject, canonicalJson(full.detail), full.prev, full.hash]);
+      [entry.seq, entry.at, entry.actor, entry.action, entry.subject, detailText, entry.prev, hash]);
+    let detail: JsonObject | null = null;
+    const full: AuditEntry = { ...entry, hash, get detail() { return (detail ??= JSON.parse(detailText) as JsonObject); } };
     await q.run('UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1', [full.seq, full.hash]);
     if (this.#signer && full.seq % this.checkpointEvery === 0) await this.#sign(q, full.seq, full.hash, full.at);
     return full;

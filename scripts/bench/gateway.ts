@@ -43,6 +43,7 @@ import type { IngestResult } from '../../gateway/ingest/types.js';
 import { GatewayMessenger } from '../../gateway/messenger.js';
 import { Fleet } from '../../gateway/fleet/registry.js';
 import { Alerts } from '../../gateway/fleet/alerts.js';
+import { AuditLog } from '../../gateway/audit/log.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from '../../gateway/signer.js';
 import {
   BenchCheckError, MiB, interleave, now, pseudoRandomBytes, quantile, row, timeLoop,
@@ -258,12 +259,14 @@ export async function ingestRound(
     const { db } = roundDb;
     const store = await new ClipStore(join(dir, 'clips')).init();
     const messenger = new GatewayMessenger({ db, signer: gatewaySigner, gatewayId: GATEWAY_ID, fleet: FLEET, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
-    const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: FLEET });
+    // The audit log records every manifest stored, in the same transaction (gateway/README.md "Audit log").
+    const audit = new AuditLog({ db, gatewayId: GATEWAY_ID, fleet: FLEET, signer: gatewaySigner });
+    const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: FLEET, audit });
     const published: { topic: string; payload: Uint8Array }[] = [];
     const alerts: string[] = [];
     let accepted = 0;
     const ingest = new Ingest({
-      db, store, sealer: messenger, fleet: FLEET, ...(pool ? { verifier: pool } : {}),
+      db, store, sealer: messenger, fleet: FLEET, ...(pool ? { verifier: pool } : {}), audit,
       sink: {
         publish: async (topic, payload) => { published.push({ topic, payload }); },
         alert: async (a) => { alerts.push(`${a.kind}: ${a.message}`); },
