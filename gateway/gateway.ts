@@ -178,6 +178,17 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       });
     };
 
+    /** Sends each enrolled dock (those `only` names, when given) a command sealed for it; returns how many. */
+    const toDocks = async (seal: (deviceId: string) => Promise<Uint8Array>, only: readonly string[] = []): Promise<number> => {
+      let n = 0;
+      for (const d of await fleet.devices()) {
+        if (d.status !== 'enrolled' || (only.length > 0 && !only.includes(d.device_id))) continue;
+        await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await seal(d.device_id));
+        n++;
+      }
+      return n;
+    };
+
     // A dock that was born (it connected) gets the current policy bundle and camera assignments,
     // whatever it missed while away. A failure here is logged; it never refuses the Birth.
     const bringUpToDate = async (deviceId: string): Promise<void> => {
@@ -197,30 +208,14 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     // The policy bundle in force: the configured one, or a newer one published through the API.
     const bundles = await new PolicyBundles({
       db, now, audit: authzAudit, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
-      deliver: async (bytes) => {
-        let n = 0;
-        for (const d of await fleet.devices()) {
-          if (d.status !== 'enrolled') continue;
-          await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCommand({ policyBundle: bytes }, d.device_id));
-          n++;
-        }
-        return n;
-      },
+      deliver: (bytes) => toDocks((id) => messenger.sealCommand({ policyBundle: bytes }, id)),
     }).load();
 
     // Recording authorizations (1061.2 §5): an approved grant or a revocation goes to every enrolled
     // dock its scope names, or to all of them when it names none (an officer docks anywhere).
     const authz = new Authorizations({
       db, now, audit: authzAudit, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
-      deliver: async (kind, envelope, scope) => {
-        let n = 0;
-        for (const d of await fleet.devices()) {
-          if (d.status !== 'enrolled' || (scope.devices.length > 0 && !scope.devices.includes(d.device_id))) continue;
-          await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, d.device_id));
-          n++;
-        }
-        return n;
-      },
+      deliver: (kind, envelope, scope) => toDocks((id) => messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, id), scope.devices),
     });
 
     const ingest = new Ingest({
@@ -250,10 +245,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     };
     fleet.onAssignmentsChanged = async () => {
       const assignments = await fleet.assignmentsForDocks();
-      for (const d of await fleet.devices()) {
-        if (d.status !== 'enrolled') continue;
-        await publish(deviceTopic(c.fleet, d.device_id, 'cmd'), await messenger.sealCameraAssignments(assignments, d.device_id));
-      }
+      await toDocks((id) => messenger.sealCameraAssignments(assignments, id));
     };
 
     // Messages are handled concurrently (their writes share group commits) and acknowledged to

@@ -337,7 +337,7 @@ export class DockSync {
     try {
       await o.onAck(ack, payload, gateway);
     } catch (e) {
-      o.log.error(`ack ${pb.AckKind[ack.kind]}: ${(e as Error).message}`);
+      o.onFault(`ack ${pb.AckKind[ack.kind]}`, e);
     }
     this.pump();
   }
@@ -369,7 +369,10 @@ export class DockSync {
     try {
       outcome = await o.onCommand(cmd, payload, gateway);
     } catch (e) {
-      outcome = `failed: ${(e as Error).message}`;
+      // Not recorded as applied: a command that failed (a full state directory) is applied when
+      // the gateway sends it again (at the next Birth).
+      o.onFault(`command ${cmd.commandId} (${cmd.cmd})`, e);
+      return;
     }
     o.state.recordCommand(cmd.commandId, outcome, this.#now());
     o.log.info(`command ${cmd.commandId} (${cmd.cmd}): ${outcome}`);

@@ -13,7 +13,7 @@
  * The roles are checked here and again, with the request's office and requester, in the workflow.
  */
 import { z } from 'zod';
-import { AuthzError, requestJson, type Authorizations } from '../authz/workflow.js';
+import { AuthzError, mayRead, requestJson, type Authorizations } from '../authz/workflow.js';
 import type { PolicyBundles } from '../authz/bundles.js';
 import { bundleToSource } from '../../proto/policy.js';
 import { HttpError, type ApiServer } from './http.js';
@@ -74,7 +74,8 @@ export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizat
   server.route({
     method: 'GET', path: '/api/v1/authz/requests/:id', roles: READERS, params: IdParam,
     handle: async ({ params, user }) => {
-      const visible = (await authz.list(user)).find((r) => r.id === params.id);
+      const row = await authz.get(params.id);
+      const visible = row && mayRead(user, row) ? row : undefined;
       if (!visible) throw new HttpError(404, 'NOT_FOUND', `no request ${params.id} visible to ${user.username}`);
       return { body: { request: requestJson(visible) } };
     },

@@ -149,6 +149,16 @@ function firstIssue(e: z.ZodError): string {
   return path ? `${path}: ${i.message}` : i.message;
 }
 
+/**
+ * Who may read a request: its requester; an FRO of its office; an HRO, the Director, supervisors,
+ * records officers and auditors any.
+ */
+export function mayRead(actor: Actor, row: RequestRow): boolean {
+  return actor.roles.some((r) => ['approver_hro', 'director', 'records_officer', 'auditor', 'supervisor'].includes(r))
+    || row.requester === actor.personId
+    || (actor.roles.includes('approver_fro') && actor.offices.includes(row.office));
+}
+
 function decidingRoles(actor: Actor): IssuerRole[] {
   return actor.roles.flatMap((r) => DECIDING_ROLES[r] ?? []);
 }
@@ -208,10 +218,7 @@ export class Authorizations {
   async list(actor: Actor, filter: { state?: string } = {}): Promise<RequestRow[]> {
     const rows = await this.#o.db.all<RequestRow>(
       `SELECT * FROM authz_requests ${filter.state ? 'WHERE state = ?' : ''} ORDER BY filed_at DESC, id LIMIT 1000`, filter.state ? [filter.state] : []);
-    const all = actor.roles.some((r) => ['approver_hro', 'director', 'records_officer', 'auditor'].includes(r));
-    return rows.filter((row) => all
-      || row.requester === actor.personId
-      || (actor.roles.includes('approver_fro') && actor.offices.includes(row.office)));
+    return rows.filter((row) => mayRead(actor, row));
   }
 
   /** Checks that the actor may decide this request; returns the issuer roles they may sign as. */

@@ -4,7 +4,6 @@
  *
  *   {root}/blobs/ab/cd/abcd…(64 hex)    a verified clip, named by its SHA-256, read-only
  *   {root}/staging/{manifestHash}.part   a clip being uploaded: each checked chunk written in place
- *   {root}/tmp/                          other files being written; renamed into place when complete
  *
  * A chunk is written at its own offset of the staging file and is durable (fdatasync) before
  * `stageChunk` resolves, so the database records only chunks that survive a crash. The syncs of
@@ -115,7 +114,7 @@ export class ClipStore {
   }
 
   async init(): Promise<this> {
-    for (const d of ['blobs', 'staging', 'tmp']) await mkdir(join(this.root, d), { recursive: true, mode: 0o750 });
+    for (const d of ['blobs', 'staging']) await mkdir(join(this.root, d), { recursive: true, mode: 0o750 });
     return this;
   }
 

@@ -40,7 +40,7 @@ import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { agencyTrust, SIM_OFFICER } from '../sim/agency.js';
 import { startMosquitto, type LocalMosquitto } from '../sim/mosquitto.js';
 import { socatPtyPair, type PtyPair } from '../sim/pty.js';
-import { BenchCheckError, MB, MiB, interleave, limitRow, row, type BenchContext, type Benchmark } from './harness.js';
+import { BenchCheckError, MB, MiB, interleave, limitRow, quantile, row, type BenchContext, type Benchmark } from './harness.js';
 
 const FLEET = 'bench';
 const GATEWAY_ID = 'gw-offload';
@@ -393,7 +393,7 @@ export const offload: Benchmark = {
         },
       ], rounds, (c, i, n) => ctx.progress(`offload: ${c} round ${i}/${n} (${clipMiB} MiB)`));
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
-      const median = (k: keyof OffloadTimes) => [...details.map((d) => d[k])].sort((a, b) => a - b)[Math.floor((details.length - 1) / 2)]!;
+      const median = (k: keyof OffloadTimes) => quantile(details.map((d) => d[k]), 0.5);
       const readyMedian = median('readyMs');
       const rows = [
         row(`offload dock → Mosquitto → gateway, verified (${clipMiB} MiB clip)`, mbps(res.median.offload!), mbps(res.median.raw!), 'MB/s', RATIO_TARGET),
