@@ -50,6 +50,8 @@ export const GatewayConfigSchema = z.object({
     port: z.number().int().min(0).max(65535).default(8080),
     /** Set when a TLS-terminating proxy is in front: session cookies get `Secure`. */
     behindTls: z.boolean().default(false),
+    /** The built dashboard (index.html and assets/); default: dist/gateway/web of this installation. */
+    webDir: z.string().optional(),
   }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false }),
   ingest: z.object({
     maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -96,6 +98,13 @@ export const GatewayConfigSchema = z.object({
     /** Where signed checkpoints are copied as files, outside the database; default `{dataDir}/audit-checkpoints`. */
     exportDir: z.string().min(1).optional(),
   }).strict().default({ checkpointEvery: 1000, checkpointIntervalMs: 3_600_000 }),
+  /** The dashboard's charts: how often the fleet is sampled, and how long samples are kept. */
+  dashboard: z.object({
+    sampleIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+    sampleRetentionDays: z.number().int().min(1).max(3650).default(30),
+    /** The live stream's keep-alive, and how often its session is checked again. */
+    liveKeepAliveMs: z.number().int().min(500).max(300_000).default(15_000),
+  }).strict().default({ sampleIntervalMs: 60_000, sampleRetentionDays: 30, liveKeepAliveMs: 15_000 }),
   sweepIntervalMs: z.number().int().min(100).default(5000),
 }).strict().superRefine((c, ctx) => {
   if (c.trust.certificate && !c.trust.rootPublicKey) {

@@ -18,6 +18,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { fleetFilter, gatewayStateTopic, deviceTopic, DOCK_KINDS } from '../proto/topics.js';
 import { SOFTWARE_VERSION } from '../proto/version.js';
+import { trustPublicKey } from '../proto/ed25519.js';
 import type { Db, Queryable } from './store/db.js';
 import { openGatewayDb } from './store/open.js';
 import { ClipStore } from './ingest/clip-store.js';
@@ -43,6 +44,10 @@ import { AuditLog, actorOf } from './audit/log.js';
 import { Records } from './records/records.js';
 import { registerRecordsRoutes } from './api/records-routes.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
+import { registerStatsRoutes } from './api/stats-routes.js';
+import { registerWebRoutes, findWebDir } from './api/web-routes.js';
+import { LiveFeed } from './api/live.js';
+import { FleetHistory } from './fleet/history.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -58,6 +63,8 @@ export interface RunningGateway {
   readonly fleet: Fleet;
   readonly alerts: Alerts;
   readonly ingest: Ingest;
+  /** The content-addressed clip store. */
+  readonly store: ClipStore;
   readonly auth: Auth;
   readonly metrics: Metrics;
   readonly signer: GatewaySigner;
@@ -133,6 +140,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     });
     const alerts = new Alerts(db, now, { log: audit, actor: audit.actor });
     const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit });
+    const history = new FleetHistory(db, { intervalMs: c.dashboard.sampleIntervalMs, retainMs: c.dashboard.sampleRetentionDays * 86_400_000 });
+    // The dashboard's live stream; sessions are checked again without counting as activity.
+    let auth: Auth | null = null;
+    const live = new LiveFeed({ db, log, keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate: async (req) => (auth ? auth.authenticate(req, { touch: false }) : null) });
+    alerts.onChange = (id) => live.alertChanged(id);
     // The authorization workflow names users by username; the audit log's actors are `user:<name>`.
     const authzAudit = async (q: Queryable, e: { actor: string; action: string; subject: string; detail: Record<string, unknown> }) => {
       await audit.append(q, { ...e, actor: actorOf.by(e.actor) });
@@ -232,14 +244,20 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
             case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
             case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
             case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
-            case 'ClipManifest': await fleet.applyManifest(m.deviceId, m.body, m.receivedAt); break;
+            case 'ClipManifest':
+              await fleet.applyManifest(m.deviceId, m.body, m.receivedAt);
+              live.clipChanged(m.hash);
+              break;
+            case 'ClipVerified': live.clipChanged(m.hash); break;
             default: break;
           }
+          live.deviceChanged(m.deviceId);
         },
       },
     });
     fleet.onTrustChanged = (id, status) => {
       ingest.keys.forget(id);
+      live.deviceChanged(id);
       // A decommissioned device keeps no session on the embedded broker (an external broker's ACL is the operator's).
       if (status === 'decommissioned' && broker?.disconnect(id)) log.info({ deviceId: id }, `mqtt: ended the session of decommissioned device ${id}`);
     };
@@ -324,7 +342,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     metrics.gauge({ name: 'bwc_alerts_open', help: 'Alerts not yet resolved.', collect: async (g) => g.set({}, await alerts.openCount()) });
 
     // ── HTTP API ──
-    const auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
+    auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
     const api = new ApiServer({
       auth, metrics, log, behindTls: c.http.behindTls,
       // Every API write, answered or refused: who, what, when (the change itself has its own entry).
@@ -337,13 +355,21 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     });
     registerAuthRoutes(api, auth);
     registerMetricsRoute(api, metrics);
-    registerFleetRoutes(api, { fleet, alerts, db, ingest, enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl, bundle: () => bundles.current()?.bytes ?? null } });
-    registerAuthzRoutes(api, { authz, bundles });
+    registerFleetRoutes(api, {
+      fleet, alerts, db, ingest, blobPath: (sha) => store.blobPath(sha), audit,
+      enrollment: { trust, messenger, brokerUrl: c.mqtt.publicUrl ?? mqttUrl, bundle: () => bundles.current()?.bytes ?? null },
+    });
+    registerAuthzRoutes(api, { authz, bundles, changed: (id, state) => live.authzChanged(id, state) });
     registerRecordsRoutes(api, { records });
-    registerAuditRoutes(api, { audit, db });
+    registerAuditRoutes(api, { audit, db, trust: { keys: [trustPublicKey(Buffer.from(signer.publicKeyHex, 'hex'), 'the gateway key')], root: trust?.root ?? null } });
+    registerStatsRoutes(api, { db, history, now });
+    live.register(api);
+    const web = registerWebRoutes(api, { dir: c.http.webDir ?? findWebDir() });
+    if (!web.dir) log.warn({}, 'dashboard: not built (npm run build); / answers a page saying so, the API works');
     const { port: httpPort } = await api.listen(c.http.port, c.http.host);
     cleanups.push(() => api.close());
-    log.info({}, `HTTP API on http://${c.http.host}:${httpPort}/api/v1/ (MQTT ${mqttUrl})`);
+    cleanups.push(() => live.close()); // before the server closes: its streams would hold it open
+    log.info({}, `dashboard on http://${c.http.host}:${httpPort}/, HTTP API under /api/v1/ (MQTT ${mqttUrl})`);
 
     // ── periodic work ──
     let sweeping: Promise<void> | null = null;
@@ -354,6 +380,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
           await fleet.sweep();
           await auth.pruneSessions();
           await audit.sweep(paths.auditExportDir);
+          await history.maybeSample(now());
         } catch (e) {
           log.warn({}, `sweep: ${(e as Error).message}`);
         }
@@ -367,7 +394,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, auth, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records,
+      config: c, db, fleet, alerts, ingest, store, auth: auth!, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

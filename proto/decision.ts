@@ -6,35 +6,9 @@
 import type { bwc } from './wire.js';
 import { BASIS_KINDS, DEVICE_ROLES, METHODS, TRIGGERS, VERDICTS } from './vocab.js';
 import { fromHex, toHex } from './bytes.js';
+import type { ActivationJson, DecisionJson } from './decision-json.js';
 
-export interface ActivationJson {
-  cameraSerial: string;
-  officerId?: string | null;
-  deviceRole: string;
-  trigger: string;
-  activity?: string | null;
-  purposes?: string[];
-  method: string;
-  location?: { office?: string } | null;
-  at: string;
-  stoppedAt?: string | null;
-  clock?: { synced: boolean; offsetMs: number } | null;
-  replayed?: boolean;
-  clipId?: string;
-}
-
-export interface DecisionJson {
-  decision: 'AUTHORIZED' | 'UNAUTHORIZED' | 'PROHIBITED' | 'PENDING_CLASSIFICATION';
-  basis?: { kind: string; id: string; category?: string } | null;
-  reasons: string[];
-  clauses: string[];
-  policyVersion: number;
-  cacheAgeMs: number;
-  evaluatedAt: string;
-  decidedAt: string;
-  activation?: ActivationJson;
-  bundleHash?: string | null;
-}
+export type { ActivationJson, DecisionJson };
 
 function ms(iso: string | null | undefined, field: string): number {
   if (!iso) return 0;

@@ -86,3 +86,16 @@ export const REASONS = {
   CLOCK_UNSYNCED: { clause: '1061.2§6', text: 'decided on an unsynchronized clock; the time is flagged for review' },
 } as const;
 export type ReasonCode = keyof typeof REASONS;
+
+/** The factors an approving official considers, each recorded with the approval (1061.2 §5.3(1)–(9)). */
+export const FACTORS = {
+  reason_need: '§5.3(1) the specific reason or need for the anticipated recording',
+  tailored: '§5.3(2) whether the request is tailored to that reason',
+  minimization: '§5.3(3) how ambient communications, sensitive information and unaware individuals will be kept out',
+  less_intrusive_means: '§5.3(4) whether less intrusive means exist',
+  notification: '§5.3(5) whether notifying the individuals recorded is possible, appropriate or required',
+  privacy_impact: '§5.3(6) whether privacy rights may be impacted',
+  privileged_information: '§5.3(7) whether privileged communications or non-public information may be recorded',
+  agency_interest: '§5.3(8) whether approving is in the interest of the Agency',
+  other_circumstances: '§5.3(9) any other case-specific facts and circumstances',
+} as const;

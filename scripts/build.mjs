@@ -29,3 +29,7 @@ for (const dir of ['proto', 'device', 'gateway']) {
   copy(dir);
 }
 chmodSync(join(root, 'dist', 'scripts', 'bwc.js'), 0o755);
+
+// The dashboard (gateway/web/): bundled for the browser by esbuild, served by the gateway.
+const { buildWeb } = await import('./build-web.mjs');
+await buildWeb({ root, outdir: join(root, 'dist', 'gateway', 'web') });

@@ -256,10 +256,10 @@ describe('sessions', () => {
     expect(attrs).toContain('Path=/');
     expect(attrs).toContain(`Max-Age=${12 * 3600}`);
     expect(attrs).not.toContain('Secure');
-    expect(s.body).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [] }, csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(s.body).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [], personId: null }, csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     const me = await call(g, 'GET', '/api/v1/me', { cookie: s.cookie });
     expect(me.status).toBe(200);
-    expect(me.json).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [] }, via: 'session', csrfToken: s.csrf });
+    expect(me.json).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [], personId: null }, via: 'session', csrfToken: s.csrf });
   });
 
   it('marks the cookie Secure when the gateway is behind TLS', async () => {
@@ -392,7 +392,7 @@ describe('roles and users', () => {
     expect(created.json.user).toMatchObject({ username: 'oscar', roles: ['operator'], offices: ['SEA'], disabledAt: null });
     expect(JSON.stringify(created.json)).not.toContain(newUser.password);
     const o = await login(g, 'oscar', newUser.password);
-    expect(o.body.user).toEqual({ username: 'oscar', roles: ['operator'], offices: ['SEA'] });
+    expect(o.body.user).toEqual({ username: 'oscar', roles: ['operator'], offices: ['SEA'], personId: null });
 
     const again = await call(g, 'POST', '/api/v1/users', { cookie: a.cookie, csrf: a.csrf, json: newUser });
     expect(again.status).toBe(409);
@@ -482,7 +482,7 @@ describe('API tokens', () => {
     const t = await apiToken(g, a, 'provisioning');
     expect(t.token).toMatch(/^bwc_[A-Za-z0-9_-]{43}$/);
     const me = await call(g, 'GET', '/api/v1/me', { token: t.token });
-    expect(me.json).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [] }, via: 'token' });
+    expect(me.json).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [], personId: null }, via: 'token' });
     const body = { username: 'tokenmade', password: `tm-${randomBytes(12).toString('base64url')}`, roles: ['viewer'] };
     secrets.add(body.password);
     expect((await call(g, 'POST', '/api/v1/users', { token: t.token, json: body })).status).toBe(201);

@@ -7,6 +7,7 @@
  * | `GET /audit/entries?from=&limit=&subject=` | `{ entries, head }` |
  * | `GET /audit/checkpoints?limit=` | `{ checkpoints }`, newest first (CheckpointJson) |
  * | `GET /audit/export` | the whole log as NDJSON: every entry in seq order, then every checkpoint (what `bwc audit verify --file` reads) |
+ * | `POST /audit/verify` | `bwc audit verify` run here on the database: every entry's hash and link, the head, every stored checkpoint's signature (the gateway's key, or the root through a checkpoint's certificate) |
  */
 import { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -14,13 +15,29 @@ import type { Db } from '../store/db.js';
 import { canonicalJson } from '../audit/canonical.js';
 import { entryFromRow, entryLine } from '../audit/entry.js';
 import { allEntryRows, checkpointJson, type AuditLog, type CheckpointRow } from '../audit/log.js';
+import type { TrustedKey } from '../../proto/ed25519.js';
+import { verifyAuditLog, type CheckpointSource } from '../audit/verify.js';
 import type { ApiServer } from './http.js';
 import type { Role } from './roles.js';
+import type { AuditVerifyResponse } from './types.js';
 
 const READERS: readonly Role[] = ['auditor', 'records_officer'];
 
-export function registerAuditRoutes(server: ApiServer, deps: { audit: AuditLog; db: Db }): void {
-  const { audit, db } = deps;
+export function registerAuditRoutes(server: ApiServer, deps: { audit: AuditLog; db: Db; trust: { keys: readonly TrustedKey[]; root: TrustedKey | null } }): void {
+  const { audit, db, trust } = deps;
+
+  server.route({
+    method: 'POST', path: '/api/v1/audit/verify', roles: READERS,
+    handle: async () => {
+      const started = Date.now();
+      const checkpoints: CheckpointSource[] = (await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id'))
+        .map((r) => ({ source: `database checkpoint #${r.id}`, checkpoint: checkpointJson(r) }));
+      const head = await db.get<{ seq: number; entry_hash: string }>('SELECT seq, entry_hash FROM audit_head WHERE id = 1');
+      const entries = (async function* () { for await (const r of allEntryRows(db)) yield entryFromRow(r); })();
+      const report = await verifyAuditLog(entries, checkpoints, trust, { head: head ? { seq: Number(head.seq), hash: head.entry_hash } : null });
+      return { body: { ...report, checkedAt: started, ms: Date.now() - started } satisfies AuditVerifyResponse };
+    },
+  });
 
   server.route({
     method: 'GET', path: '/api/v1/audit/entries', roles: READERS,

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { Auth, type AuthUser, type User } from './auth.js';
 import { ROLES } from './roles.js';
 import { HttpError, type ApiServer } from './http.js';
+import type { UserProfile } from './types.js';
 
 const Login = z.strictObject({
   username: z.string().min(1).max(256),
@@ -44,8 +45,9 @@ const NewToken = z.strictObject({
 const TokenIdParam = z.strictObject({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 
 /** What a user sees of themself and what login returns. */
-function profile(u: Pick<User, 'username' | 'roles' | 'offices'>) {
-  return { username: u.username, roles: u.roles, offices: u.offices };
+/** Who is signed in, as the dashboard needs it (the person id: nobody decides their own request). */
+function profile(u: Pick<User, 'username' | 'roles' | 'offices' | 'personId'>): UserProfile {
+  return { username: u.username, roles: [...u.roles], offices: [...u.offices], personId: u.personId };
 }
 
 /** What an admin sees of a user. */

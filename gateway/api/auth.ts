@@ -341,14 +341,18 @@ export class Auth implements Authenticator {
    * The caller: by `Authorization: Bearer bwc_…` if that header is present (and then only by it),
    * otherwise by the session cookie. Null if neither proves a current, enabled user.
    */
-  async authenticate(req: IncomingMessage): Promise<AuthUser | null> {
+  /**
+   * `touch: false` checks without counting as activity: a live stream re-checks its session every
+   * few seconds, and an open dashboard must still idle out like any other session.
+   */
+  async authenticate(req: IncomingMessage, options: { touch?: boolean } = {}): Promise<AuthUser | null> {
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const m = BEARER.exec(authorization);
       return m ? this.#byToken(m[1]!) : null;
     }
     const cookie = cookieValue(req, SESSION_COOKIE);
-    return cookie !== undefined && SESSION_TOKEN.test(cookie) ? this.#bySession(cookie) : null;
+    return cookie !== undefined && SESSION_TOKEN.test(cookie) ? this.#bySession(cookie, options.touch ?? true) : null;
   }
 
   /** Deletes sessions past their lifetime or idle timeout. */
@@ -426,7 +430,7 @@ export class Auth implements Authenticator {
     return row;
   }
 
-  async #bySession(token: string): Promise<AuthUser | null> {
+  async #bySession(token: string, touch: boolean): Promise<AuthUser | null> {
     const tokenHash = sha256Hex(token);
     const row = await this.#db.get<UserRow & { token_hash: string; csrf_token: string; expires_at: number; last_used_at: number }>(
       `SELECT s.token_hash, s.csrf_token, s.expires_at, s.last_used_at, u.*
@@ -440,7 +444,7 @@ export class Auth implements Authenticator {
       return null;
     }
     // Touch at most once a minute (or a tenth of the idle timeout), not on every request.
-    if (now - row.last_used_at >= Math.min(60_000, this.#idleMs / 10)) {
+    if (touch && now - row.last_used_at >= Math.min(60_000, this.#idleMs / 10)) {
       await this.#db.run('UPDATE sessions SET last_used_at = ? WHERE token_hash = ?', [now, tokenHash]);
     }
     const user: AuthUser = { ...publicFields(toUser(row)), via: 'session', tokenId: null };

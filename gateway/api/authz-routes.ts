@@ -13,7 +13,8 @@
  * The roles are checked here and again, with the request's office and requester, in the workflow.
  */
 import { z } from 'zod';
-import { AuthzError, mayRead, requestJson, type Authorizations } from '../authz/workflow.js';
+import { AuthzError, mayRead, requestJson, type Authorizations, type RequestRow } from '../authz/workflow.js';
+import type { PublishBundleResponse, RequestState } from './types.js';
 import type { PolicyBundles } from '../authz/bundles.js';
 import { bundleToSource } from '../../proto/policy.js';
 import { HttpError, type ApiServer } from './http.js';
@@ -35,8 +36,13 @@ function authzError(e: unknown): never {
   throw e;
 }
 
-export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizations; bundles: PolicyBundles }): void {
+export function registerAuthzRoutes(server: ApiServer, deps: {
+  authz: Authorizations; bundles: PolicyBundles;
+  /** A request was filed or decided (the dashboard's live feed). */
+  changed?: (id: string, state: RequestState) => void;
+}): void {
   const { authz, bundles } = deps;
+  const changed = (r: RequestRow) => deps.changed?.(r.id, r.state);
 
   server.route({
     method: 'GET', path: '/api/v1/policy/bundle', roles: 'authenticated',
@@ -53,7 +59,7 @@ export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizat
     body: z.strictObject({ envelope: z.string().min(1).max(11 * 1024 * 1024) }),
     handle: async ({ body, user }) => {
       const r = await bundles.publish(user, Buffer.from(body.envelope, 'base64')).catch(authzError);
-      return { status: 201, body: { version: r.version, hash: r.hash, deliveredTo: r.delivered } };
+      return { status: 201, body: { version: r.version, hash: r.hash, deliveredTo: r.delivered } satisfies PublishBundleResponse };
     },
   });
 
@@ -61,6 +67,7 @@ export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizat
     method: 'POST', path: '/api/v1/authz/requests', roles: FILERS, body: z.unknown(),
     handle: async ({ body, user }) => {
       const r = await authz.request(user, body).catch(authzError);
+      changed(r);
       return { status: 201, body: { request: requestJson(r) } };
     },
   });
@@ -85,19 +92,25 @@ export function registerAuthzRoutes(server: ApiServer, deps: { authz: Authorizat
     method: 'POST', path: '/api/v1/authz/requests/:id/approve', roles: DECIDERS, params: IdParam, body: z.unknown(),
     handle: async ({ params, body, user }) => {
       const r = await authz.approve(user, params.id, body).catch(authzError);
+      changed(r.request);
       return { body: { request: requestJson(r.request), grantHash: r.grantHash, deliveredTo: r.delivered } };
     },
   });
 
   server.route({
     method: 'POST', path: '/api/v1/authz/requests/:id/deny', roles: DECIDERS, params: IdParam, body: z.unknown(),
-    handle: async ({ params, body, user }) => ({ body: { request: requestJson(await authz.deny(user, params.id, body).catch(authzError)) } }),
+    handle: async ({ params, body, user }) => {
+      const r = await authz.deny(user, params.id, body).catch(authzError);
+      changed(r);
+      return { body: { request: requestJson(r) } };
+    },
   });
 
   server.route({
     method: 'POST', path: '/api/v1/authz/requests/:id/revoke', roles: DECIDERS, params: IdParam, body: z.unknown(),
     handle: async ({ params, body, user }) => {
       const r = await authz.revoke(user, params.id, body).catch(authzError);
+      changed(r.request);
       return { body: { request: requestJson(r.request), revocationHash: r.revocationHash, deliveredTo: r.delivered } };
     },
   });

@@ -3,7 +3,8 @@
  *
  * | route | who |
  * |---|---|
- * | `GET /devices`, `GET /devices/:id`, `GET /cameras`, `GET /cameras/:serial/assignments`, `GET /clips`, `GET /clips/:hash`, `GET /alerts` | any signed-in user |
+ * | `GET /devices`, `GET /devices/:id`, `GET /devices/:id/events`, `GET /cameras`, `GET /cameras/:serial/assignments`, `GET /clips`, `GET /clips/:hash`, `GET /clips/:hash/report`, `GET /alerts` | any signed-in user |
+ * | `GET /clips/:hash/content` (the clip itself; each read is in the audit log) | records officer, auditor, supervisor |
  * | `POST /devices` (register with a public key), `POST /devices/:id/enrollment-token`, `POST /devices/:id/decommission` | operator, admin |
  * | `PUT /cameras/:serial/assignment`, `DELETE /cameras/:serial/assignment` | operator, admin |
  * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` | operator, supervisor, admin |
@@ -22,14 +23,20 @@ import { fromHex, toHex } from '../../proto/bytes.js';
 import { ID_PATTERN } from '../../proto/topics.js';
 import { isWireError } from '../../proto/errors.js';
 import type { Db } from '../store/db.js';
-import type { Fleet, DeviceRow } from '../fleet/registry.js';
+import type { Fleet } from '../fleet/registry.js';
 import { FleetError } from '../fleet/registry.js';
 import type { Alerts } from '../fleet/alerts.js';
 import { ALERT_KINDS } from '../fleet/alerts.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { GatewayMessenger } from '../messenger.js';
 import type { GatewayTrust } from '../trust.js';
+import type { AuditAppender } from '../audit/log.js';
+import { EVENT_KINDS, TAMPER_KINDS, ALERT_KINDS as DOCK_ALERT_KINDS } from '../../proto/vocab.js';
+import { decisionToJson } from '../../proto/decision.js';
 import { HttpError, type ApiServer } from './http.js';
+import { alertJson, deviceViews } from './views.js';
+import { registerClipRoutes } from './clip-routes.js';
+import type { AlertActionResponse, AssignResponse, DecommissionResponse, AlertsResponse, AssignmentsResponse, CamerasResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DevicesResponse } from './types.js';
 import type { Role } from './roles.js';
 
 const OPERATORS: readonly Role[] = ['operator', 'admin'];
@@ -38,7 +45,6 @@ const RESPONDERS: readonly Role[] = ['operator', 'supervisor', 'admin'];
 const Id = z.string().regex(ID_PATTERN, 'must be an id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
 const DeviceParam = z.strictObject({ id: Id });
 const SerialParam = z.strictObject({ serial: Id });
-const HashParam = z.strictObject({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters') });
 const AlertParam = z.strictObject({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 
 function fleetError(e: unknown): never {
@@ -47,15 +53,6 @@ function fleetError(e: unknown): never {
     throw new HttpError(status, e.code, e.message);
   }
   throw e;
-}
-
-function deviceJson(d: DeviceRow) {
-  return {
-    deviceId: d.device_id, fleet: d.fleet, status: d.status, enrolledAt: d.enrolled_at, enrolledBy: d.enrolled_by, decommissionedAt: d.decommissioned_at,
-    online: d.online === 1, lastSeen: d.last_seen, bdSeq: d.bd_seq, agentVersion: d.agent_version, policyVersion: d.policy_version,
-    outboxDepth: d.outbox_depth, clockSynced: d.clock_synced === null ? null : d.clock_synced === 1, clockOffsetMs: d.clock_offset_ms,
-    storageFree: d.storage_free, state: d.state_json ? JSON.parse(d.state_json) as unknown : null,
-  };
 }
 
 export interface EnrollmentDeps {
@@ -68,21 +65,40 @@ export interface EnrollmentDeps {
   bundle(): Uint8Array | null;
 }
 
-export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest; enrollment: EnrollmentDeps }): void {
-  const { fleet, alerts, db, ingest, enrollment } = deps;
+export function registerFleetRoutes(server: ApiServer, deps: {
+  fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest; enrollment: EnrollmentDeps;
+  /** Where the clip store keeps a verified clip's content. */
+  blobPath: (sha256: string) => string;
+  audit: AuditAppender | null;
+}): void {
+  const { fleet, alerts, db, ingest, enrollment, blobPath, audit } = deps;
 
   server.route({
     method: 'GET', path: '/api/v1/devices', roles: 'authenticated',
-    handle: async () => ({ body: { devices: (await fleet.devices()).map(deviceJson) } }),
+    handle: async () => ({ body: { devices: await deviceViews(db) } satisfies DevicesResponse }),
   });
 
   server.route({
     method: 'GET', path: '/api/v1/devices/:id', roles: 'authenticated', params: DeviceParam,
     handle: async ({ params }) => {
-      const d = await fleet.device(params.id);
+      const [d] = await deviceViews(db, [params.id]);
       if (!d) throw new HttpError(404, 'NOT_FOUND', `device ${params.id} is not enrolled`);
-      const keys = (await fleet.keysOf(params.id)).map((k) => ({ keyId: k.key_id, publicKey: toHex(k.public_key), validFrom: k.valid_from, revokedAt: k.revoked_at }));
-      return { body: { device: deviceJson(d), keys } };
+      const keys = (await fleet.keysOf(params.id)).map((k) => ({ keyId: k.key_id, publicKey: toHex(k.public_key), validFrom: Number(k.valid_from), revokedAt: k.revoked_at === null ? null : Number(k.revoked_at) }));
+      return { body: { device: d, keys } satisfies DeviceDetailResponse };
+    },
+  });
+
+  server.route({
+    method: 'GET', path: '/api/v1/devices/:id/events', roles: 'authenticated', params: DeviceParam,
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).default(200),
+      before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    }),
+    handle: async ({ params, query }) => {
+      const rows = await db.all<{ hash: string; seq: number; received_at: number; envelope: Buffer }>(
+        `SELECT hash, seq, received_at, envelope FROM messages WHERE device_id = ? AND type = 'Event' ${query.before ? 'AND seq < ?' : ''} ORDER BY seq DESC LIMIT ?`,
+        query.before ? [params.id, query.before, query.limit] : [params.id, query.limit]);
+      return { body: { events: rows.map(eventJson) } satisfies DeviceEventsResponse };
     },
   });
 
@@ -108,7 +124,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
     method: 'POST', path: '/api/v1/devices/:id/decommission', roles: OPERATORS, params: DeviceParam,
     handle: async ({ params, user }) => {
       await fleet.decommission(params.id, user.username).catch(fleetError);
-      return { body: { deviceId: params.id, status: 'decommissioned' } };
+      return { body: { deviceId: params.id, status: 'decommissioned' } satisfies DecommissionResponse };
     },
   });
 
@@ -158,7 +174,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
           cameraSerial: c.camera_serial, model: c.model, firmware: c.firmware, batteryPct: c.battery_pct, storageFree: c.storage_free,
           temperatureC: c.temperature_c, lastDock: c.last_dock, lastSeen: c.last_seen, officerId: c.officer_id, clipsNotVerified: Number(c.unverified),
         })),
-      },
+      } satisfies CamerasResponse,
     }),
   });
 
@@ -169,7 +185,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
         assignments: (await fleet.assignmentHistory(params.serial)).map((a) => ({
           officerId: a.officer_id, from: a.from_at, to: a.to_at, assignedBy: a.assigned_by, source: a.source,
         })),
-      },
+      } satisfies AssignmentsResponse,
     }),
   });
 
@@ -178,7 +194,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
     body: z.strictObject({ officerId: Id }),
     handle: async ({ params, body, user }) => {
       const a = await fleet.assign(params.serial, body.officerId, user.username, 'operator').catch(fleetError);
-      return { body: { cameraSerial: a.camera_serial, officerId: a.officer_id, from: a.from_at } };
+      return { body: { cameraSerial: a.camera_serial, officerId: a.officer_id, from: Number(a.from_at) } satisfies AssignResponse };
     },
   });
 
@@ -190,41 +206,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
     },
   });
 
-  server.route({
-    method: 'GET', path: '/api/v1/clips', roles: 'authenticated',
-    query: z.object({
-      device: Id.optional(), camera: Id.optional(), state: z.enum(['RECEIVED', 'VERIFIED', 'REJECTED']).optional(),
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
-    }),
-    handle: async ({ query }) => {
-      const where: string[] = [];
-      const params: (string | number)[] = [];
-      if (query.device) { where.push('device_id = ?'); params.push(query.device); }
-      if (query.camera) { where.push('camera_serial = ?'); params.push(query.camera); }
-      if (query.state) { where.push('state = ?'); params.push(query.state); }
-      params.push(query.limit);
-      const rows = await db.all<Record<string, unknown>>(
-        `SELECT manifest_hash, device_id, seq, camera_serial, clip_id, officer_id, clip_sha256, byte_length, decision, state, received_at, verified_at, reject_reason
-           FROM manifests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at DESC LIMIT ?`, params);
-      return { body: { clips: rows.map(clipJson) } };
-    },
-  });
-
-  server.route({
-    method: 'GET', path: '/api/v1/clips/:hash', roles: 'authenticated', params: HashParam,
-    handle: async ({ params }) => {
-      const row = await db.get<Record<string, unknown>>('SELECT * FROM manifests WHERE manifest_hash = ?', [params.hash]);
-      if (!row) throw new HttpError(404, 'NOT_FOUND', `no manifest ${params.hash}`);
-      const missing = row.state === 'RECEIVED' ? await ingest.missingChunks(params.hash, Number(row.chunk_count)) : [];
-      return {
-        body: {
-          clip: { ...clipJson(row), chunkCount: row.chunk_count, chunkSize: row.chunk_size, prevHash: row.prev_hash, keyId: row.key_id,
-            decision: row.decision_json ? JSON.parse(String(row.decision_json)) as unknown : null, missingChunks: missing,
-            manifestEnvelope: Buffer.from(row.envelope as Buffer).toString('base64') },
-        },
-      };
-    },
-  });
+  registerClipRoutes(server, { db, ingest, fleet, blobPath, audit });
 
   server.route({
     method: 'GET', path: '/api/v1/alerts', roles: 'authenticated',
@@ -237,15 +219,7 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
         ...(query.open ? { open: query.open === 'true' } : {}), ...(query.kind ? { kind: query.kind } : {}),
         ...(query.device ? { deviceId: query.device } : {}), limit: query.limit,
       });
-      return {
-        body: {
-          alerts: rows.map((a) => ({
-            id: a.id, kind: a.kind, severity: a.severity, deviceId: a.device_id, cameraSerial: a.camera_serial, subject: a.subject, message: a.message,
-            detail: a.detail_json ? JSON.parse(a.detail_json) as unknown : null, count: a.count, raisedAt: a.raised_at, lastAt: a.last_at,
-            ackedAt: a.acked_at, ackedBy: a.acked_by, resolvedAt: a.resolved_at, resolvedBy: a.resolved_by,
-          })),
-        },
-      };
+      return { body: { alerts: rows.map(alertJson) } satisfies AlertsResponse };
     },
   });
 
@@ -259,16 +233,19 @@ export function registerFleetRoutes(server: ApiServer, deps: { fleet: Fleet; ale
           if (!a) throw new HttpError(404, 'NOT_FOUND', `no alert ${params.id}`);
           throw new HttpError(409, 'CONFLICT', `alert ${params.id} is already ${action === 'ack' ? 'acknowledged' : 'resolved'}`);
         }
-        return { body: { id: params.id, [action === 'ack' ? 'ackedBy' : 'resolvedBy']: user.username } };
+        return { body: (action === 'ack' ? { id: params.id, ackedBy: user.username } : { id: params.id, resolvedBy: user.username }) satisfies AlertActionResponse };
       },
     });
   }
 }
 
-function clipJson(r: Record<string, unknown>) {
+/** A stored Event envelope, decoded for the device page (it was verified when it arrived). */
+function eventJson(r: { hash: string; seq: number; received_at: number; envelope: Buffer }): DeviceEventJson {
+  const e = pb.Event.decode(openEnvelope(r.envelope, { expectType: 'Event' }).body);
   return {
-    manifestHash: r.manifest_hash, deviceId: r.device_id, seq: r.seq, cameraSerial: r.camera_serial, clipId: r.clip_id, officerId: r.officer_id,
-    sha256: r.clip_sha256, byteLength: r.byte_length, decision: r.decision, state: r.state, receivedAt: r.received_at, verifiedAt: r.verified_at,
-    rejectReason: r.reject_reason,
+    hash: r.hash, seq: Number(r.seq), kind: EVENT_KINDS.code(e.kind) ?? String(e.kind), occurredAt: Number(e.occurredAtMs) || null, receivedAt: Number(r.received_at),
+    cameraSerial: e.cameraSerial || null, clipId: e.clipId || null, manifestHash: e.manifestHash?.length ? toHex(e.manifestHash) : null,
+    officerId: e.officerId || null, detail: e.detail || null,
+    decision: e.decision ? decisionToJson(e.decision) : null, tamper: TAMPER_KINDS.code(e.tamper) ?? null, alert: DOCK_ALERT_KINDS.code(e.alert) ?? null,
   };
 }

@@ -453,7 +453,8 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
     await pipeline(result.stream!, res);
   } catch (e) {
     // Headers are gone: the client sees a cut-off download (the length or the format tells it).
-    log.warn({ requestId, err: (e as Error).message }, 'streamed answer failed');
+    // A client that went away (a closed tab, a cancelled download) is not a fault here.
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ requestId, err: (e as Error).message }, 'streamed answer failed');
     res.destroy();
   }
 }

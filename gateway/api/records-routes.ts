@@ -14,6 +14,7 @@ import { bagTarEntries } from '../records/bagit.js';
 import { tarStream } from '../records/tar.js';
 import { HttpError, type ApiServer } from './http.js';
 import type { Role } from './roles.js';
+import type { DispositionDryRun, DispositionExecuted, DispositionsResponse, HoldResponse, HoldsResponse } from './types.js';
 
 const OFFICERS: readonly Role[] = ['records_officer'];
 const READERS: readonly Role[] = ['records_officer', 'auditor'];
@@ -50,7 +51,7 @@ export function registerRecordsRoutes(server: ApiServer, deps: { records: Record
   server.route({
     method: 'GET', path: '/api/v1/records/holds', roles: READERS,
     query: z.object({ active: z.enum(['true', 'false']).optional() }),
-    handle: async ({ query }) => ({ body: { holds: await records.holds(query.active ? { active: query.active === 'true' } : {}) } }),
+    handle: async ({ query }) => ({ body: { holds: await records.holds(query.active ? { active: query.active === 'true' } : {}) } satisfies HoldsResponse }),
   });
 
   server.route({
@@ -59,30 +60,30 @@ export function registerRecordsRoutes(server: ApiServer, deps: { records: Record
       reason: z.string().min(1).max(1000), holdId: Id.optional(), manifestHash: Hash.optional(), deviceId: Id.optional(), officerId: Id.optional(),
       cameraSerial: Id.optional(), fromAt: Time.optional(), toAt: Time.optional(),
     }),
-    handle: async ({ body, user }) => ({ status: 201, body: { hold: await records.placeHold(body, user.username).catch(recordsError) } }),
+    handle: async ({ body, user }) => ({ status: 201, body: { hold: await records.placeHold(body, user.username).catch(recordsError) } satisfies HoldResponse }),
   });
 
   server.route({
     method: 'POST', path: '/api/v1/records/holds/:id/release', roles: OFFICERS, params: z.strictObject({ id: Id }),
     body: z.strictObject({ reason: z.string().min(1).max(1000) }),
-    handle: async ({ params, body, user }) => ({ body: { hold: await records.releaseHold(params.id, body.reason, user.username).catch(recordsError) } }),
+    handle: async ({ params, body, user }) => ({ body: { hold: await records.releaseHold(params.id, body.reason, user.username).catch(recordsError) } satisfies HoldResponse }),
   });
 
   server.route({
     method: 'GET', path: '/api/v1/records/disposition', roles: READERS,
-    handle: async () => ({ body: await records.dryRun() }),
+    handle: async () => ({ body: await records.dryRun() satisfies DispositionDryRun }),
   });
 
   server.route({
     method: 'POST', path: '/api/v1/records/dispositions', roles: OFFICERS,
     body: z.strictObject({ hash: Hash, reason: z.string().max(1000).default('') }),
-    handle: async ({ body, user }) => ({ status: 201, body: await records.dispose(body.hash, user.username, body.reason).catch(recordsError) }),
+    handle: async ({ body, user }) => ({ status: 201, body: await records.dispose(body.hash, user.username, body.reason).catch(recordsError) satisfies DispositionExecuted }),
   });
 
   server.route({
     method: 'GET', path: '/api/v1/records/dispositions', roles: READERS,
     query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
-    handle: async ({ query }) => ({ body: { dispositions: await records.dispositions(query.limit) } }),
+    handle: async ({ query }) => ({ body: { dispositions: await records.dispositions(query.limit) } satisfies DispositionsResponse }),
   });
 
   server.route({

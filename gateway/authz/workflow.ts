@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { grantFromSource, PolicyDataError, revocationFromSource, signPolicyObject, verifyGrant, verifyRevocation, type Bundle } from '../../proto/policy.js';
-import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, EXECUTIVE_ROLES, type Category, type Role as IssuerRole } from '../../proto/policy-vocab.js';
+import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, EXECUTIVE_ROLES, FACTORS, type Category, type Role as IssuerRole } from '../../proto/policy-vocab.js';
 import { ID_PATTERN } from '../../proto/topics.js';
 import type { Db, Queryable } from '../store/db.js';
 import { loadGatewayKey, type GatewaySigner } from '../signer.js';
@@ -30,17 +30,7 @@ const DECIDING_ROLES: Readonly<Record<string, readonly IssuerRole[]>> = {
 };
 
 /** 1061.2 §5.3: the factors an approver considers, by code. */
-export const FACTORS = {
-  reason_need: '§5.3(1) the specific reason or need for the anticipated recording',
-  tailored: '§5.3(2) whether the request is tailored to that reason',
-  minimization: '§5.3(3) how ambient communications, sensitive information and unaware individuals will be kept out',
-  less_intrusive_means: '§5.3(4) whether less intrusive means exist',
-  notification: '§5.3(5) whether notifying the individuals recorded is possible, appropriate or required',
-  privacy_impact: '§5.3(6) whether privacy rights may be impacted',
-  privileged_information: '§5.3(7) whether privileged communications or non-public information may be recorded',
-  agency_interest: '§5.3(8) whether approving is in the interest of the Agency',
-  other_circumstances: '§5.3(9) any other case-specific facts and circumstances',
-} as const;
+export { FACTORS };
 export type Factor = keyof typeof FACTORS;
 
 export type AuthzErrorCode = 'BAD_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'SELF_DECISION' | 'OUT_OF_SCOPE' | 'CONFLICT' | 'NO_ISSUER_KEY';

@@ -70,8 +70,8 @@ export interface AlertFilter {
 export class Alerts {
   readonly #db: Db;
   readonly #now: () => number;
-  /** Called after an alert is raised or repeated (for live views and metrics). */
-  onRaise: ((kind: AlertKind, repeated: boolean) => void) | null = null;
+  /** Called after an alert is raised, repeated, acknowledged or resolved (live views). */
+  onChange: ((id: number) => void) | null = null;
   /** Records new alerts (not repeats), acknowledgements and resolutions in the audit log, in the same transaction. */
   readonly #audit: { log: AuditAppender; actor: string } | null;
 
@@ -90,7 +90,7 @@ export class Alerts {
       const bumped = await q.get<{ id: number }>(
         'UPDATE alerts SET count = count + 1, last_at = ? WHERE dedupe_key = ? RETURNING id', [now, key]);
       if (bumped) {
-        this.onRaise?.(a.kind, true);
+        this.onChange?.(Number(bumped.id));
         return bumped.id;
       }
     }
@@ -112,7 +112,7 @@ export class Alerts {
       return row;
     };
     const row = this.#audit && q === this.#db ? await this.#db.tx(insert) : await insert(q);
-    this.onRaise?.(a.kind, Number(row.count) > 1);
+    this.onChange?.(Number(row.id));
     return row.id;
   }
 
@@ -138,7 +138,7 @@ export class Alerts {
       const r = await q.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
       if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.acknowledged', subject: `alert:${id}`, detail: {} });
       return r.changes === 1;
-    });
+    }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
   }
 
   /** Closes an alert; a later repeat raises a new one. Returns false if absent or already resolved. */
@@ -151,7 +151,7 @@ export class Alerts {
         [now, by, now, by, id]);
       if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.resolved', subject: `alert:${id}`, detail: {} });
       return r.changes === 1;
-    });
+    }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
   }
 
   async openCount(): Promise<number> {

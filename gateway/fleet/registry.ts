@@ -11,6 +11,7 @@ import { pb, type bwc } from '../../proto/wire.js';
 import { isValidId } from '../../proto/topics.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { decisionToJson } from '../../proto/decision.js';
+import { toHex } from '../../proto/bytes.js';
 import type { Db } from '../store/db.js';
 import { actorOf, type AuditAppender } from '../audit/log.js';
 import type { Alerts } from './alerts.js';
@@ -302,6 +303,14 @@ export class Fleet {
       }
       case pb.EventKind.EVENT_KIND_CAMERA_CONNECTED:
         if (camera) await this.#camera(deviceId, { cameraSerial: camera }, at);
+        break;
+      case pb.EventKind.EVENT_KIND_CLIP_RELEASED:
+        // The last step of custody: the dock told the camera to free the clip after our VERIFIED ack.
+        if (e.manifestHash?.length === 32) {
+          await this.#db.run('UPDATE manifests SET released_at = ? WHERE manifest_hash = ? AND device_id = ? AND released_at IS NULL', [at, toHex(e.manifestHash), deviceId]);
+        } else if (e.clipId) {
+          await this.#db.run('UPDATE manifests SET released_at = ? WHERE device_id = ? AND clip_id = ? AND released_at IS NULL', [at, deviceId, e.clipId]);
+        }
         break;
       case pb.EventKind.EVENT_KIND_ALERT: {
         const detail = (e.detail ?? '').slice(0, 500);

@@ -286,10 +286,11 @@ export class Ingest {
       this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
       const ins = await q.run(
         `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
-           camera_serial, clip_id, officer_id, started_at, decision, decision_json, received_at, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
+           camera_serial, clip_id, officer_id, started_at, decision, decision_json, category, received_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
         [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
-          m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null, now]);
+          m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null,
+          decision?.basis?.category || null, now]);
       if (ins.changes === 1) {
         await this.#audit?.append(q, {
           actor: `device:${deviceId}`, action: 'clip.manifest_stored', subject: hash,

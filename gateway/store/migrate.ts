@@ -84,6 +84,7 @@ export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATI
       if (!exec) throw new DbError(`${db.description}: the engine cannot run migration scripts`);
       try {
         await exec.call(script, renderMigration(m.sql, q.dialect));
+        await m.after?.(q);
       } catch (err) {
         throw new DbError(`${db.description}: migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
       }

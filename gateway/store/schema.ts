@@ -12,12 +12,15 @@
  * `claimed` (a time a device signed). Never edit a migration that has shipped: add one.
  */
 
+import type { Queryable } from './db.js';
 import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** Runs after `sql`, in the same transaction: a backfill that SQL alone cannot write portably. */
+  after?: (q: Queryable) => Promise<void>;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -306,4 +309,34 @@ CREATE TABLE disposed_records (
   },
   AUTHZ_MIGRATION,
   AUTHZ_DISPOSITION_MIGRATION,
+  {
+    version: 6,
+    name: 'dashboard: clip category and release, fleet samples',
+    sql: `
+-- The 1061.2 §2.1 category of a clip's basis (searchable), and when its dock reported the camera
+-- released it (the last step of custody).
+ALTER TABLE manifests ADD COLUMN category TEXT;
+ALTER TABLE manifests ADD COLUMN released_at {INT};
+CREATE INDEX manifests_device_clip ON manifests(device_id, clip_id);
+CREATE INDEX manifests_received ON manifests(received_at);
+
+-- The fleet sampled over time for the dashboard's charts: one row per sampling instant (gateways
+-- sharing a database write the same instant once).
+CREATE TABLE fleet_samples (
+  at {INT} PRIMARY KEY,
+  devices_online {INT} NOT NULL,
+  devices_enrolled {INT} NOT NULL,
+  backlog_clips {INT} NOT NULL,
+  backlog_bytes {INT} NOT NULL,
+  outbox_depth {INT} NOT NULL
+);
+`,
+    // Clips received before this version: their category from the stored decision.
+    after: async (q) => {
+      for (const r of await q.all<{ manifest_hash: string; decision_json: string }>('SELECT manifest_hash, decision_json FROM manifests WHERE decision_json IS NOT NULL')) {
+        const category = (JSON.parse(r.decision_json) as { basis?: { category?: string } | null }).basis?.category;
+        if (category) await q.run('UPDATE manifests SET category = ? WHERE manifest_hash = ?', [category, r.manifest_hash]);
+      }
+    },
+  },
 ];

@@ -1,0 +1,33 @@
+/**
+ * The decision JSON of DESIGN §5 (what `bwc policy decide --json` prints, what the gateway's API
+ * and the dashboard show). Types only, importing nothing: a browser build reads them too.
+ * Conversion to and from the protobuf form is in decision.ts.
+ */
+export interface ActivationJson {
+  cameraSerial: string;
+  officerId?: string | null;
+  deviceRole: string;
+  trigger: string;
+  activity?: string | null;
+  purposes?: string[];
+  method: string;
+  location?: { office?: string } | null;
+  at: string;
+  stoppedAt?: string | null;
+  clock?: { synced: boolean; offsetMs: number } | null;
+  replayed?: boolean;
+  clipId?: string;
+}
+
+export interface DecisionJson {
+  decision: 'AUTHORIZED' | 'UNAUTHORIZED' | 'PROHIBITED' | 'PENDING_CLASSIFICATION';
+  basis?: { kind: string; id: string; category?: string } | null;
+  reasons: string[];
+  clauses: string[];
+  policyVersion: number;
+  cacheAgeMs: number;
+  evaluatedAt: string;
+  decidedAt: string;
+  activation?: ActivationJson;
+  bundleHash?: string | null;
+}

@@ -1,0 +1,313 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium (headless), driven by playwright-core, against
+ * a real gateway with a real `bwc dock` and `bwc sim camera` on a socat pty. People sign in with
+ * their roles and see a dock come online live, an alert appear for a prohibited activation, file a
+ * request and approve it as the FRO of its office (with the nine §5.3 factors), find that neither
+ * the page nor the server lets the FRO approve its own request, place a litigation hold and see
+ * the disposition dry run skip the held clip, and run "verify chain". The fleet table stays
+ * virtualized with 10,000 devices. A screenshot of every page is saved under
+ * dist/test-artifacts/dashboard/ (BWC_ARTIFACTS_DIR overrides).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyDir } from '../proto/keydir.js';
+import { FACTORS } from '../proto/policy-vocab.js';
+import { parseGatewayConfig } from '../gateway/config.js';
+import { startGateway, type RunningGateway } from '../gateway/gateway.js';
+import { silentLogger } from '../gateway/api/http.js';
+import type { Role } from '../gateway/api/roles.js';
+import { ptyPair, ROOT, runBwcAsync, tempDir, until } from './helpers.js';
+import { agencyTrust, exited, killAll, spawnBwc, OFFICER, type AgencyTrust, type BwcProcess } from './dock.fixtures.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLEET = 'ui';
+const DEVICE = 'dock-ui-1';
+const CAMERA = 'CAM-UI-1';
+const ARTIFACTS = process.env.BWC_ARTIFACTS_DIR ?? join(ROOT, 'dist', 'test-artifacts', 'dashboard');
+
+const dir = tempDir('bwc-ui-');
+const stateDir = join(dir, 'dock-state');
+const storage = join(dir, 'camera-storage');
+let gw: RunningGateway;
+let root: AgencyTrust['root'];
+let base: string;
+let browser: Browser;
+let dock: BwcProcess | null = null;
+let camPort = '';
+const tokens: Record<string, string> = {};
+const password = (u: string) => `${u}-password-long-enough`;
+/** Errors the pages raised (uncaught exceptions, CSP violations): none are allowed. */
+const pageErrors: string[] = [];
+/** The gateway's clock runs this far ahead of the real one (the records test moves it, never back). */
+const skew = { ms: 0 };
+/** Every URL the pages asked for: all on the gateway's own origin (no CDN, nothing outside). */
+const requested = new Set<string>();
+
+async function api(who: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, any> }> {
+  const r = await fetch(`${base}${path}`, {
+    method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, json: (await r.json().catch(() => ({}))) as Record<string, any> };
+}
+
+/** A new browser context (its own cookies), signed in as `who`, at the page for `hash`. */
+async function signIn(who: string, hash = '#/overview', viewport = { width: 1280, height: 860 }): Promise<{ page: Page; context: BrowserContext }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${who}: ${e.message}`));
+  page.on('request', (r) => requested.add(r.url()));
+  page.on('console', (m) => {
+    // A refused request (401 before sign-in, a 403 the test provokes) is logged by Chromium as a
+    // failed resource load; anything else at error level is a fault of the page.
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (400|401|403|409)/.test(m.text())) pageErrors.push(`${who}: ${m.text()}`);
+  });
+  await page.goto(`${base}/${hash}`);
+  // By keyboard, as labelled: the username field, Tab to the password, Enter.
+  await page.getByLabel('Username').focus();
+  await page.keyboard.type(who);
+  await page.keyboard.press('Tab');
+  expect(await page.getByLabel('Password').evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
+  await page.keyboard.type(password(who));
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByTestId('live-status').filter({ hasText: /^live$/ }).waitFor();
+  return { page, context };
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function record(clip: string, activity: string): Promise<void> {
+  const scenario = join(dir, `${clip}.json`);
+  writeFileSync(scenario, JSON.stringify({
+    camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
+    steps: [{ start: { clip, activity, preEventBufferS: 0 } }, { stop: { clip } }, { ready: { clip, size: 120_000 } }],
+  }));
+  const cam = spawnBwc(['sim', 'camera', '--port', camPort, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'], `camera ${clip}`);
+  expect(await exited(cam, 90_000), cam.output()).toBe(0);
+}
+
+const clipHash = async (clipId: string): Promise<string> => until(`manifest of ${clipId}`, async () =>
+  (await gw.db.get<{ manifest_hash: string }>('SELECT manifest_hash FROM manifests WHERE device_id = ? AND clip_id = ? AND state = \'VERIFIED\'', [DEVICE, clipId]))?.manifest_hash, 30_000);
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(storage, { recursive: true });
+  const gwData = join(dir, 'gateway');
+  const issuerKeysDir = join(dir, 'issuer-keys');
+  const fro = generateKeyDir(join(issuerKeysDir, 'U7'));
+  ({ root } = agencyTrust(dir, gwData, { fleet: FLEET, gatewayId: 'gw-ui', issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }] }));
+  gw = await startGateway({
+    log: silentLogger,
+    now: () => Date.now() + skew.ms,
+    config: parseGatewayConfig({
+      fleet: FLEET, gatewayId: 'gw-ui', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
+      trust: { rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, 'gw-ui.cert'), bundle: join(dir, 'policy.bundle') },
+      authz: { issuerKeysDir },
+      dashboard: { sampleIntervalMs: 1000, liveKeepAliveMs: 2000 },
+      // Routine recordings may go at once here, so that a disposition has something to take.
+      records: {
+        schedules: {
+          'test-routine': { type: 'temporary', retentionDays: 0, cutoff: 'verified', description: 'routine recordings (test: no retention)' },
+          'authz-paperwork': { type: 'temporary', retentionDays: 2190, cutoff: 'calendar_year' },
+        },
+        mapping: { categories: { directive_authorized: 'test-routine' }, decisions: {}, kinds: { authz_request: 'authz-paperwork', authz_approval: 'authz-paperwork', authz_denial: 'authz-paperwork', authz_revocation: 'authz-paperwork' } },
+      },
+    }),
+  });
+  base = `http://127.0.0.1:${gw.httpPort}`;
+  const users: [string, Role[], string[], string | null][] = [
+    ['otto', ['operator', 'supervisor'], [], null],
+    ['olive', ['requester'], ['SEA'], OFFICER],
+    ['fred', ['approver_fro', 'requester'], ['SEA'], 'U7'],
+    ['rita', ['records_officer'], [], 'R1'],
+    ['aldo', ['auditor'], [], 'A1'],
+  ];
+  for (const [username, roles, offices, personId] of users) {
+    await gw.auth.createUser({ username, password: password(username), roles, offices, personId });
+    tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
+  }
+  await gw.fleet.assign(CAMERA, OFFICER, 'otto', 'operator');
+  const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'otto');
+  const e = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', base, '--token', token, '--device-id', DEVICE, '--root-fingerprint', root.keyId]);
+  expect(e.code, e.stderr).toBe(0);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  killAll();
+  await gw?.stop();
+});
+
+describe('the dashboard in Chromium', () => {
+  it('signs in, sees the dock come online live, and an alert appear for a prohibited activation', async () => {
+    const { page, context } = await signIn('otto', '#/fleet');
+    expect(await page.locator(`[data-device-id="${DEVICE}"]`).count()).toBeLessThanOrEqual(1);
+    // The dock starts while the page is open: its row turns online without a reload.
+    const pty = await ptyPair(dir, 'ui');
+    camPort = pty.cam;
+    const config = join(dir, 'dock.json');
+    writeFileSync(config, JSON.stringify({
+      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
+      sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
+    }));
+    dock = spawnBwc(['dock', '--config', config], 'dock');
+    const row = page.locator(`[data-device-id="${DEVICE}"]`);
+    await row.filter({ hasText: /\bonline\b/ }).waitFor({ timeout: 30_000 });
+    await shot(page, 'fleet');
+
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    await page.getByRole('heading', { name: /Alerts/ }).first().waitFor();
+    await record('ui-protest', 'first_amendment_activity');
+    const alert = page.locator('[data-alert-id]').filter({ hasText: 'PROHIBITED_RECORDING' });
+    await alert.waitFor({ timeout: 30_000 });
+    await expect(alert.textContent()).resolves.toMatch(/critical/i);
+    await shot(page, 'alerts');
+    await alert.getByRole('button', { name: 'Acknowledge' }).click();
+    await until('the alert acknowledged', async () => (await gw.alerts.list({ kind: 'PROHIBITED_RECORDING' }))[0]?.acked_by === 'otto');
+    expect((await gw.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_log WHERE action = 'alert.acknowledged' AND actor = 'user:otto'`))!.n).toBe(1);
+
+    // The device page: the decision with its reason and clause.
+    await page.goto(`${base}/#/devices/${DEVICE}`);
+    await page.getByText('FIRST_AMENDMENT_ONLY').first().waitFor();
+    await page.getByText('BWC-2024:first-amendment').first().waitFor();
+    await shot(page, 'device');
+    await page.getByRole('link', { name: 'Cameras' }).click();
+    await page.locator(`[data-camera-serial="${CAMERA}"]`).waitFor();
+    await shot(page, 'cameras');
+    await context.close();
+  }, 180_000);
+
+  it('files a request as an officer and approves it as the FRO with the nine §5.3 factors; the FRO\'s own request offers no approval, and the server refuses it', async () => {
+    const officer = await signIn('olive', '#/authz');
+    const p = officer.page;
+    const local = (ms: number) => new Date(ms - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    const fill = async (page: Page, reason: string) => {
+      await page.getByLabel('Office').fill('SEA');
+      await page.getByLabel('Reason', { exact: true }).fill(reason);
+      await page.getByLabel('Purpose').fill('evidence of the transaction');
+      await page.getByLabel('Video').check();
+      await page.getByLabel('Minimization').fill('camera on only inside the meeting room; no bystanders');
+      await page.getByLabel('Anticipated from').fill(local(Date.now()));
+      await page.getByLabel('Anticipated to').fill(local(Date.now() + 3600_000));
+      await page.getByLabel('Location').fill('Seattle field office, room 4');
+      await page.getByLabel('Expires at').fill(local(Date.now() + 2 * 3600_000));
+      await page.getByRole('button', { name: 'File request' }).click();
+    };
+    // A missing field is refused by the server, naming the field and its clause.
+    await p.getByRole('button', { name: 'File request' }).click();
+    await p.getByRole('alert').filter({ hasText: /§5\.2/ }).first().waitFor();
+    await fill(p, 'buy-bust meeting with a cooperating witness');
+    const filed = await until('the officer\'s request', async () => (await api('olive', 'GET', '/api/v1/authz/requests')).json.requests?.[0] as { id: string } | undefined);
+    await p.locator(`[data-request-id="${filed.id}"]`).filter({ hasText: 'PENDING' }).waitFor();
+    await shot(p, 'authz-officer');
+    await officer.context.close();
+
+    const fro = await signIn('fred', '#/authz');
+    const f = fro.page;
+    await fill(f, 'the FRO\'s own meeting');
+    const own = await until('the FRO\'s own request', async () =>
+      ((await api('fred', 'GET', '/api/v1/authz/requests')).json.requests as { id: string; requester: string }[]).find((r) => r.requester === 'U7'));
+    const ownCard = f.locator(`[data-request-id="${own.id}"]`);
+    await ownCard.getByText('You cannot approve your own request').waitFor();
+    expect(await ownCard.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    const refused = await api('fred', 'POST', `/api/v1/authz/requests/${own.id}/approve`, { factorsConsidered: Object.keys(FACTORS) });
+    expect([refused.status, refused.json.error.code]).toEqual([403, 'SELF_DECISION']);
+
+    const card = f.locator(`[data-request-id="${filed.id}"]`);
+    const approve = card.getByRole('button', { name: 'Approve' });
+    for (const text of Object.values(FACTORS)) {
+      expect(await approve.isEnabled(), 'Approve waits for all nine factors').toBe(false);
+      await card.getByLabel(text).check();
+    }
+    await shot(f, 'authz-approver');
+    await approve.click();
+    await card.filter({ hasText: 'APPROVED' }).waitFor();
+    const approved = (await api('fred', 'GET', `/api/v1/authz/requests/${filed.id}`)).json.request as { state: string; decision: { personId: string; factorsConsidered: unknown[] }; grant: { id: string } };
+    expect(approved).toMatchObject({ state: 'APPROVED', decision: { personId: 'U7' }, grant: { id: `G-${filed.id}` } });
+    expect(approved.decision.factorsConsidered).toHaveLength(9);
+    await fro.context.close();
+  }, 120_000);
+
+  it('places a hold as a records officer and sees the disposition dry run skip the held clip', async () => {
+    await record('ui-arrest-1', 'at_large_arrest');
+    await record('ui-arrest-2', 'at_large_arrest');
+    const [held, free] = [await clipHash('ui-arrest-1'), await clipHash('ui-arrest-2')];
+    // Routine recordings are kept to the end of the day they were verified (retention 0 days): the
+    // gateway's clock moves on two days.
+    skew.ms = 2 * 86_400_000;
+    const before = (await api('rita', 'GET', '/api/v1/records/disposition')).json as { items: { manifestHash: string }[] };
+    expect(before.items.map((i) => i.manifestHash).sort(), JSON.stringify(before)).toEqual([held, free].sort());
+    const { page, context } = await signIn('rita', '#/records');
+    await page.getByLabel('Reason', { exact: true }).fill('Doe v. Agency, preservation letter of 2026-11-20');
+    await page.getByLabel('Hold id').fill('HOLD-DOE');
+    await page.getByLabel('Manifest hash').fill(held);
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await page.locator('[data-hold-id="HOLD-DOE"]').waitFor();
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const dry = page.getByTestId('disposition-dryrun');
+    await dry.locator(`[data-manifest-hash="${free}"]`).waitFor();
+    expect(await dry.locator(`[data-manifest-hash="${held}"]`).count()).toBe(0);
+    await expect(dry.textContent()).resolves.toMatch(/HELD: 1/);
+    await shot(page, 'records');
+    // The server agrees: the held clip is kept.
+    const server = (await api('rita', 'GET', '/api/v1/records/disposition')).json as { items: { manifestHash: string }[]; kept: Record<string, number> };
+    expect(server.items.map((i) => i.manifestHash)).toEqual([free]);
+    expect(server.kept.HELD).toBe(1);
+
+    await page.goto(`${base}/#/clips/${held}`);
+    await page.getByRole('button', { name: 'Verify now' }).click();
+    await page.getByText('AUTHENTIC', { exact: true }).first().waitFor();
+    await shot(page, 'clip');
+    await page.getByRole('link', { name: 'Clips' }).click();
+    await page.locator(`[data-manifest-hash="${held}"]`).waitFor();
+    await shot(page, 'clips');
+    await context.close();
+  }, 180_000);
+
+  it('runs "verify chain" as an auditor', async () => {
+    const { page, context } = await signIn('aldo', '#/audit');
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    const result = page.getByTestId('verify-result');
+    await result.filter({ hasText: /Chain intact/ }).waitFor();
+    await shot(page, 'audit');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Activations per day' }).waitFor();
+    await page.getByRole('heading', { name: 'Devices online' }).waitFor();
+    await page.getByRole('heading', { name: 'Upload backlog' }).waitFor();
+    await shot(page, 'overview');
+    await context.close();
+  }, 60_000);
+
+  it('keeps the fleet table virtualized with 10,000 devices, on a tablet-sized screen', async () => {
+    await gw.db.tx(async (q) => {
+      for (let i = 0; i < 10_000; i++) {
+        await q.run(`INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by, online, last_seen, agent_version, outbox_depth, storage_free)
+          VALUES (?, ?, 'enrolled', ?, 'load', ?, ?, '0.1.0', ?, ?)`, [`dock-${String(i).padStart(5, '0')}`, FLEET, Date.now(), i % 3 === 0 ? 1 : 0, Date.now() - i * 1000, i % 50, 8e9]);
+      }
+    });
+    const { page, context } = await signIn('otto', '#/fleet', { width: 768, height: 1024 });
+    await page.locator('[data-device-id="dock-00000"]').waitFor();
+    const rendered = await page.locator('[data-device-id]').count();
+    expect(rendered).toBeGreaterThan(5);
+    expect(rendered).toBeLessThan(200);
+    await shot(page, 'fleet-10k-tablet');
+    await page.getByLabel('Search devices').fill('dock-09999');
+    await page.locator('[data-device-id="dock-09999"]').waitFor();
+    expect(await page.locator('[data-device-id]').count()).toBe(1);
+    await context.close();
+    expect(pageErrors).toEqual([]);
+    const elsewhere = [...requested].filter((u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'));
+    expect(elsewhere).toEqual([]);
+    expect([...requested].some((u) => u.endsWith('/assets/app.js'))).toBe(true);
+  }, 120_000);
+});
