@@ -30,6 +30,8 @@ for (const dir of ['proto', 'device', 'gateway']) {
 }
 chmodSync(join(root, 'dist', 'scripts', 'bwc.js'), 0o755);
 
-// The dashboard (gateway/web/): bundled for the browser by esbuild, served by the gateway.
+// The dashboard (gateway/web/): type-checked as a browser program of its own (DOM, no Node types),
+// then bundled by esbuild (which does not type-check), and served by the gateway.
+execFileSync(process.execPath, [tsc, '-p', join(root, 'gateway', 'web', 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 const { buildWeb } = await import('./build-web.mjs');
 await buildWeb({ root, outdir: join(root, 'dist', 'gateway', 'web') });

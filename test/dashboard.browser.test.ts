@@ -8,12 +8,14 @@
  * virtualized with 10,000 devices. A screenshot of every page is saved under
  * dist/test-artifacts/dashboard/ (BWC_ARTIFACTS_DIR overrides).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyDir } from '../proto/keydir.js';
 import { FACTORS } from '../proto/policy-vocab.js';
+import { bundleFromSource, signPolicyObject } from '../proto/policy.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
@@ -127,6 +129,7 @@ beforeAll(async () => {
     ['fred', ['approver_fro', 'requester'], ['SEA'], 'U7'],
     ['rita', ['records_officer'], [], 'R1'],
     ['aldo', ['auditor'], [], 'A1'],
+    ['dora', ['director'], ['HQ'], 'D1'],
   ];
   for (const [username, roles, offices, personId] of users) {
     await gw.auth.createUser({ username, password: password(username), roles, offices, personId });
@@ -181,8 +184,17 @@ describe('the dashboard in Chromium', () => {
     await page.getByText('FIRST_AMENDMENT_ONLY').first().waitFor();
     await page.getByText('BWC-2024:first-amendment').first().waitFor();
     await shot(page, 'device');
+    // Cameras: unassign, then assign the officer again; both are in the camera's history.
     await page.getByRole('link', { name: 'Cameras' }).click();
-    await page.locator(`[data-camera-serial="${CAMERA}"]`).waitFor();
+    const cam = page.locator(`[data-camera-serial="${CAMERA}"]`);
+    await cam.filter({ hasText: OFFICER }).waitFor();
+    await cam.getByRole('button', { name: 'Unassign' }).click();
+    await until('the camera unassigned', async () => (await gw.fleet.assignmentHistory(CAMERA)).every((a) => a.to_at !== null));
+    await cam.getByLabel(`Officer id for ${CAMERA}`).fill(OFFICER);
+    await cam.getByRole('button', { name: 'Assign', exact: true }).click();
+    await cam.filter({ hasText: OFFICER }).waitFor();
+    const history = await gw.fleet.assignmentHistory(CAMERA);
+    expect(history.map((a) => [a.officer_id, a.assigned_by, a.to_at === null])).toEqual([[OFFICER, 'otto', false], [OFFICER, 'otto', true]]);
     await shot(page, 'cameras');
     await context.close();
   }, 180_000);
@@ -238,6 +250,26 @@ describe('the dashboard in Chromium', () => {
     await fro.context.close();
   }, 120_000);
 
+  it('publishes the next policy bundle as the Director: drafted from the one in force, signed offline, put in force and sent to the dock', async () => {
+    const { page, context } = await signIn('dora', '#/authz');
+    const [draftDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download draft' }).click()]);
+    const draftFile = join(dir, 'draft.json');
+    await draftDownload.saveAs(draftFile);
+    const draft = JSON.parse(readFileSync(draftFile, 'utf8')) as Record<string, unknown>;
+    expect(draft.version).toBe(4);
+    // Signed offline with the root key (bwc authz sign-bundle does the same), then uploaded.
+    const signed = signPolicyObject('PolicyBundle', bundleFromSource(draft as never), root);
+    const file = join(dir, 'v4.bundle');
+    writeFileSync(file, signed.bytes);
+    await page.getByLabel('Signed bundle file').setInputFiles(file);
+    await page.getByRole('button', { name: 'Publish bundle' }).click();
+    await page.getByRole('status').filter({ hasText: 'Bundle version 4 is in force' }).waitFor();
+    expect((await api('otto', 'GET', '/api/v1/policy/bundle')).json).toMatchObject({ version: 4, hash: signed.hash });
+    await until('the dock on policy version 4', async () => Number((await gw.db.get<{ policy_version: number }>('SELECT policy_version FROM devices WHERE device_id = ?', [DEVICE]))?.policy_version) === 4, 30_000);
+    await shot(page, 'authz-director');
+    await context.close();
+  }, 90_000);
+
   it('places a hold as a records officer and sees the disposition dry run skip the held clip', async () => {
     await record('ui-arrest-1', 'at_large_arrest');
     await record('ui-arrest-2', 'at_large_arrest');
@@ -268,6 +300,12 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Verify now' }).click();
     await page.getByText('AUTHENTIC', { exact: true }).first().waitFor();
     await shot(page, 'clip');
+    // A records officer downloads the clip: the bytes are the ones the manifest signed.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download clip' }).click()]);
+    const saved = join(dir, 'downloaded.clip');
+    await download.saveAs(saved);
+    const sha = (await gw.db.get<{ clip_sha256: string }>('SELECT clip_sha256 FROM manifests WHERE manifest_hash = ?', [held]))!.clip_sha256;
+    expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(sha);
     await page.getByRole('link', { name: 'Clips' }).click();
     await page.locator(`[data-manifest-hash="${held}"]`).waitFor();
     await shot(page, 'clips');
