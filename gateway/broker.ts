@@ -38,6 +38,12 @@ export interface EmbeddedBroker {
   /** Ends a device's session now (after decommission); false if it is not connected. */
   disconnect(deviceId: string): boolean;
   close(): Promise<void>;
+  /**
+   * A network outage: stops listening and drops every connection for `ms`, then listens again on
+   * the same port. Sessions and queued QoS 1 messages stay in the broker, as across a real outage
+   * of the link (the demo and chaos runs use it; nothing in production calls it).
+   */
+  interrupt(ms: number): Promise<void>;
 }
 
 export const GATEWAY_MQTT_USER = '_gateway';
@@ -114,6 +120,11 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   aedes.on('clientDisconnect', (client) => roles.delete(client.id));
 
   const server: Server = createServer(aedes.handle);
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const host = o.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {
@@ -144,5 +155,20 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     close: () => new Promise<void>((resolve) => {
       aedes.close(() => server.close(() => resolve()));
     }),
+    interrupt: async (ms) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+      o.log?.('warn', `embedded MQTT broker: outage for ${ms} ms (every connection dropped)`);
+      await new Promise((r) => setTimeout(r, ms));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      o.log?.('info', `embedded MQTT broker listening again on ${host}:${port}`);
+    },
   };
 }

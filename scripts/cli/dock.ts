@@ -1,17 +1,18 @@
 /**
  * `bwc dock`: the dock agent, and `bwc dock enroll | status | decommission` for field IT.
  */
-import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadDockConfig, statePaths, DockConfigError, type DockConfig } from '../../device/config.js';
 import { DockAgent, DockError } from '../../device/agent.js';
-import { generateKeyDir, loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
-import { enroll, writePrivateFile, readEnrollment, EnrollmentError } from '../../device/sync/enroll.js';
+import { KeyFileError } from '../../device/custody/keys.js';
+import { readEnrollment, EnrollmentError } from '../../device/sync/enroll.js';
+import { enrollDock } from '../../device/enrollment.js';
 import { openDockDb } from '../../device/store/dock-db.js';
 import { Clips, NOT_VERIFIED } from '../../device/store/clips.js';
 import { Outbox } from '../../device/store/outbox.js';
 import { DockState } from '../../device/store/state.js';
-import { PolicyStore, PolicyStoreError } from '../../device/policy/store.js';
+import { PolicyStoreError } from '../../device/policy/store.js';
 import { PRIVATE_KEY_FILE } from '../../proto/keydir.js';
 import { assertId } from '../../proto/topics.js';
 import { isWireError } from '../../proto/errors.js';
@@ -77,42 +78,14 @@ export function registerDock(program: Command): void {
       } catch (e) {
         throw new CliError((e as Error).message);
       }
-      if (existsSync(paths.enrollment)) throw new CliError(`this state directory is already enrolled (${paths.enrollment}); use another --state-dir to enroll again`);
+      let out;
       try {
-        mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-        if (!existsSync(`${paths.keyDir}/${PRIVATE_KEY_FILE}`)) generateKeyDir(paths.keyDir);
+        out = await enrollDock({ stateDir: paths.dir, gatewayUrl: o.gateway, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint });
       } catch (e) {
-        if (e instanceof KeyFileError) throw new CliError(e.message);
+        if (e instanceof EnrollmentError || e instanceof KeyFileError) throw new CliError(e.message);
+        if (e instanceof PolicyStoreError) throw new CliError(`cannot keep the enrolled policy: ${e.message}`);
         throw new CliError(`cannot prepare ${paths.dir}: ${(e as Error).message}`);
       }
-      const signer = loadDeviceKey(paths.keyDir);
-      let r;
-      try {
-        r = await enroll({ gatewayUrl: o.gateway, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint, signer });
-      } catch (e) {
-        if (e instanceof EnrollmentError) throw new CliError(e.message);
-        throw e;
-      }
-      const policy = PolicyStore.open(paths.policyDb, { root: r.root });
-      try {
-        if (r.bundle) policy.addBundle(r.bundle);
-      } finally {
-        policy.close();
-      }
-      const db = openDockDb(paths.db);
-      try {
-        const state = new DockState(db);
-        state.setJson('gateway_certs', [r.record.gatewayCertificate]);
-        if (r.assignments) {
-          state.setJson('assignments', r.assignments.assignments.map((a) => ({ cameraSerial: a.cameraSerial, officerId: a.officerId, fromMs: Number(a.fromMs), toMs: Number(a.toMs) })));
-          state.set('assignments_at', String(Number(r.assignments.header?.createdAtMs ?? 0)));
-        }
-      } finally {
-        db.close();
-      }
-      writePrivateFile(paths.mqttPassword, `${r.mqttPassword}\n`, 0o600);
-      writePrivateFile(paths.enrollment, `${JSON.stringify(r.record, null, 2)}\n`, 0o600);
-      const out = { deviceId: r.record.deviceId, fleet: r.record.fleet, keyId: signer.keyId, broker: r.record.brokerUrl, gateway: r.gateway.gatewayId, policyBundle: r.bundle !== null, stateDir: paths.dir };
       if (o.json) writeJson(out);
       else process.stdout.write(`enrolled ${out.deviceId} in fleet ${out.fleet} (key ${out.keyId.slice(0, 16)}…)\ngateway ${out.gateway}, broker ${out.broker}${out.policyBundle ? '' : '\nno policy bundle yet: the gateway sends it when one is published'}\n`);
     });
