@@ -18,7 +18,7 @@
  *   SIGNED waits in the outbox, MANIFEST_ACKED and UPLOADED resend their manifest to learn what the
  *   gateway still needs.
  */
-import { mkdirSync, accessSync, constants as fsc, existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, accessSync, constants as fsc, existsSync, readFileSync, writeFileSync, renameSync, statfsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { pb, type bwc } from '../proto/wire.js';
@@ -843,8 +843,19 @@ export class DockAgent {
     return {
       policyVersion: this.#cache.current()?.version ?? 0, outboxDepth: depth.messages, outboxBytes: depth.bytes, clipsUnverified: this.clips.countNotVerified(),
       uptimeS: Math.floor((this.#now() - this.#bootedAt) / 1000), clock: this.#clockState(), cameras: this.#cameraSummaries(), agentVersion: SOFTWARE_VERSION,
+      diskFreeBytes: this.#diskFree(), cpuTemperatureDc: cpuTemperatureDc(),
       transfers: this.progress().map((p) => ({ cameraSerial: p.cameraSerial, clipId: p.clipId, phase: p.phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes })),
     };
+  }
+
+  /** Free space where the dock keeps its state (the outbox and custody records); 0 when unknown. */
+  #diskFree(): number {
+    try {
+      const st = statfsSync(this.#paths.dir);
+      return st.bavail * st.bsize;
+    } catch {
+      return 0;
+    }
   }
 
   /** progress.json in the state dir, for `bwc dock status` while the agent runs. */
@@ -859,5 +870,15 @@ export class DockAgent {
     } catch {
       // progress is informational; a full disk shows up in the database writes
     }
+  }
+}
+
+/** The SoC temperature in tenths of a degree (Linux thermal zone 0, as on a Raspberry Pi); 0 when there is none. */
+function cpuTemperatureDc(): number {
+  try {
+    const milli = Number(readFileSync('/sys/class/thermal/thermal_zone0/temp', 'utf8').trim());
+    return Number.isFinite(milli) ? Math.round(milli / 100) : 0;
+  } catch {
+    return 0;
   }
 }

@@ -166,6 +166,10 @@ describe('the dashboard in Chromium', () => {
     dock = spawnBwc(['dock', '--config', config], 'dock');
     const row = page.locator(`[data-device-id="${DEVICE}"]`);
     await row.filter({ hasText: /\bonline\b/ }).waitFor({ timeout: 30_000 });
+    // Its Status reports the free space of its state directory (statfs), shown in the row.
+    const free = await until('the dock\'s free space', async () => Number((await gw.db.get<{ storage_free: number | null }>('SELECT storage_free FROM devices WHERE device_id = ?', [DEVICE]))?.storage_free) || undefined);
+    expect(free).toBeGreaterThan(0);
+    await row.filter({ hasText: /\d(\.\d+)? (GiB|MiB|TiB)/ }).waitFor();
     await shot(page, 'fleet');
 
     await page.getByRole('link', { name: 'Alerts' }).click();

@@ -295,9 +295,12 @@ describe.each(['sqlite', 'postgres'] as const)('fleet on %s', (engine) => {
       expect(await h.fleet.device('dock-1')).toMatchObject({ online: 0, last_seen: T0 + 5_000 });
       const offline = await h.alerts.list({ kind: 'DEVICE_OFFLINE' });
       expect(offline).toMatchObject([{ device_id: 'dock-1', severity: 'warning', count: 1 }]);
-      // A clean Death (a planned shutdown) marks offline without an alert.
+      // Back online: the gateway clears the alert itself. A clean Death (a planned shutdown) marks offline without an alert.
+      h.clock.now = T0 + 9_000;
       expect((await h.send('birth', h.dock.birth())).status).toBe('accepted');
       expect(await h.fleet.device('dock-1')).toMatchObject({ online: 1, bd_seq: 3 });
+      expect(await h.alerts.list({ kind: 'DEVICE_OFFLINE' })).toMatchObject([{ resolved_at: T0 + 9_000, resolved_by: expect.stringMatching(/^gateway/) }]);
+      expect(await h.alerts.openCount()).toBe(0);
       expect((await h.send('death', h.dock.death(3, true))).status).toBe('accepted');
       expect(await h.fleet.device('dock-1')).toMatchObject({ online: 0 });
       expect(await h.alerts.list({ kind: 'DEVICE_OFFLINE' })).toMatchObject([{ count: 1 }]);

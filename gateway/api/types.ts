@@ -45,8 +45,9 @@ export interface DeviceStatusJson {
   outboxDepth: number;
   outboxBytes: number;
   clipsUnverified: number;
-  diskFreeBytes: number;
-  cpuTemperatureC: number;
+  /** Free space in the dock's state directory; null when the dock did not report it. */
+  diskFreeBytes: number | null;
+  cpuTemperatureC: number | null;
   uptimeS: number;
   alertsOpen: number;
   clock: { synced: boolean; offsetMs: number } | null;

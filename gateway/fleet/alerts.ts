@@ -154,6 +154,25 @@ export class Alerts {
     }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
   }
 
+  /**
+   * Closes the open alert with this dedupe key because its condition ended (a device that went
+   * offline is back): resolved by the gateway, with why, in the audit log. Returns its id, or null
+   * when none was open.
+   */
+  async resolveCleared(dedupeKey: string, why: string): Promise<number | null> {
+    const now = this.#now();
+    const by = this.#audit?.actor ?? 'gateway';
+    const id = await this.#db.tx(async (q) => {
+      const row = await q.get<{ id: number }>(
+        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL WHERE dedupe_key = ? AND resolved_at IS NULL RETURNING id`, [now, by, dedupeKey]);
+      if (!row) return null;
+      await this.#audit?.log.append(q, { actor: by, action: 'alert.cleared', subject: `alert:${row.id}`, detail: { why } });
+      return Number(row.id);
+    });
+    if (id !== null) this.onChange?.(id);
+    return id;
+  }
+
   async openCount(): Promise<number> {
     const r = await this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL');
     return Number(r?.n ?? 0);

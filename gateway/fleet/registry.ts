@@ -228,6 +228,7 @@ export class Fleet {
          clock_synced = ?, clock_offset_ms = ? WHERE device_id = ? AND (bd_seq IS NULL OR bd_seq <= ?)`,
       [bd, at, at, b.agentVersion, Number(b.policyVersion), Number(b.outboxDepth), b.clock?.synced ? 1 : 0, Number(b.clock?.offsetMs ?? 0), deviceId, bd]);
     if (r.changes === 0) return; // an older Birth delivered late
+    await this.#alerts.resolveCleared(`DEVICE_OFFLINE|${deviceId}`, `${deviceId} is back online (Birth ${bd})`);
     for (const c of b.cameras) await this.#camera(deviceId, c, at);
     await this.#checkClock(deviceId, b.clock ?? null);
   }
@@ -242,9 +243,10 @@ export class Fleet {
   }
 
   async applyStatus(deviceId: string, s: bwc.v1.Status, at: number): Promise<void> {
+    // 0 is "not reported" on the wire (proto3 has no absent number): null here, never "0 B free".
     const state = {
       policyVersion: Number(s.policyVersion), outboxDepth: Number(s.outboxDepth), outboxBytes: Number(s.outboxBytes), clipsUnverified: s.clipsUnverified,
-      diskFreeBytes: Number(s.diskFreeBytes), cpuTemperatureC: s.cpuTemperatureDc / 10, uptimeS: Number(s.uptimeS), alertsOpen: s.alertsOpen,
+      diskFreeBytes: Number(s.diskFreeBytes) || null, cpuTemperatureC: s.cpuTemperatureDc ? s.cpuTemperatureDc / 10 : null, uptimeS: Number(s.uptimeS), alertsOpen: s.alertsOpen,
       clock: s.clock ? { synced: s.clock.synced, offsetMs: Number(s.clock.offsetMs) } : null, agentVersion: s.agentVersion,
       statusAt: at,
     };
@@ -254,7 +256,7 @@ export class Fleet {
       [at, state.policyVersion, state.outboxDepth, state.diskFreeBytes, s.clock?.synced ? 1 : 0, Number(s.clock?.offsetMs ?? 0), s.agentVersion, JSON.stringify(state), deviceId]);
     for (const c of s.cameras) await this.#camera(deviceId, c, at);
     await this.#checkClock(deviceId, s.clock ?? null);
-    if (state.diskFreeBytes > 0 && state.diskFreeBytes < this.thresholds.storageLowBytes) {
+    if (state.diskFreeBytes !== null && state.diskFreeBytes < this.thresholds.storageLowBytes) {
       await this.#alerts.raise({ kind: 'STORAGE_LOW', deviceId, message: `${deviceId} has ${(state.diskFreeBytes / 1024 ** 3).toFixed(1)} GiB free`, dedupeKey: `STORAGE_LOW|${deviceId}` });
     }
   }

@@ -121,7 +121,7 @@ function DeviceFacts({ device: d }: { device: DeviceJson }) {
         ['Clock', clockText(d)],
         ['Open alerts', d.alertsOpen > 0 ? <a href="#/alerts">{formatCount(d.alertsOpen)}</a> : '0'],
         s ? ['Clips not verified', formatCount(s.clipsUnverified)] : null,
-        s ? ['CPU temperature', `${s.cpuTemperatureC.toFixed(1)} °C`] : null,
+        s ? ['CPU temperature', s.cpuTemperatureC === null ? '—' : `${s.cpuTemperatureC.toFixed(1)} °C`] : null,
         s ? ['Uptime', formatDuration(s.uptimeS)] : null,
         s ? ['Status reported', <Time at={s.statusAt} relativeTo={now} />] : null,
         ['Session sequence', d.bdSeq ?? '—'],
