@@ -389,6 +389,17 @@ describe.each(['sqlite', 'postgres'] as const)('fleet on %s', (engine) => {
       const [p] = await h.alerts.list({ kind: 'PROHIBITED_RECORDING' });
       expect(p).toMatchObject({ severity: 'critical', subject: 'clip-c' });
       for (const s of ['FIRST_AMENDMENT_ONLY', '1061.2§2.2']) expect(p!.message).toContain(s);
+      // A late tag authorizes clip-b: its report is cleared by the gateway; the prohibited one stays.
+      const later = (v: 'AUTHORIZED' | 'UNAUTHORIZED', ms: number) => ({ ...decision(v, v === 'AUTHORIZED' ? ['TRIGGER_ACTIVITY'] : ['NO_BASIS'], ['1061.2§2.1(2)']), decidedAtMs: T0 + ms });
+      expect((await send(later('AUTHORIZED', 2000), 'clip-b')).status).toBe('accepted');
+      expect((await h.alerts.list({ open: true })).map((a) => a.kind)).toEqual(['PROHIBITED_RECORDING']);
+      expect(await h.alerts.get(u!.id)).toMatchObject({ resolved_by: expect.stringMatching(/^gateway/), resolved_at: expect.any(Number) });
+      // An older decision about it delivered late (a resend after an outage) reports nothing again.
+      expect((await send(later('UNAUTHORIZED', 1000), 'clip-b')).status).toBe('accepted');
+      expect((await h.alerts.list({ open: true })).map((a) => a.kind)).toEqual(['PROHIBITED_RECORDING']);
+      // A newer one does.
+      expect((await send(later('UNAUTHORIZED', 3000), 'clip-b')).status).toBe('accepted');
+      expect((await h.alerts.list({ open: true })).map((a) => a.kind).sort()).toEqual(['PROHIBITED_RECORDING', 'UNAUTHORIZED_RECORDING']);
       await h.close();
     });
 

@@ -159,10 +159,11 @@ export class Alerts {
    * offline is back): resolved by the gateway, with why, in the audit log. Returns its id, or null
    * when none was open.
    */
-  async resolveCleared(dedupeKey: string, why: string): Promise<number | null> {
+  async resolveCleared(dedupeKey: string, why: string, within?: Queryable): Promise<number | null> {
     const now = this.#now();
     const by = this.#audit?.actor ?? 'gateway';
-    const id = await this.#db.tx(async (q) => {
+    const run = within ? <T>(f: (q: Queryable) => Promise<T>) => f(within) : <T>(f: (q: Queryable) => Promise<T>) => this.#db.tx(f);
+    const id = await run(async (q) => {
       const row = await q.get<{ id: number }>(
         `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL WHERE dedupe_key = ? AND resolved_at IS NULL RETURNING id`, [now, by, dedupeKey]);
       if (!row) return null;

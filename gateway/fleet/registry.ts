@@ -12,7 +12,7 @@ import { isValidId } from '../../proto/topics.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { decisionToJson } from '../../proto/decision.js';
 import { toHex } from '../../proto/bytes.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { actorOf, type AuditAppender } from '../audit/log.js';
 import type { Alerts } from './alerts.js';
 
@@ -269,15 +269,28 @@ export class Fleet {
       case pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED: {
         if (!e.decision) break;
         const d = decisionToJson(e.decision);
-        if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') {
-          const prohibited = d.decision === 'PROHIBITED';
-          await this.#alerts.raise({
-            kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: e.clipId || null,
-            message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${e.clipId || '?'} on camera ${camera ?? '?'} (officer ${e.officerId || '?'}): ${d.reasons.join(', ')}` +
-              ` (${d.clauses.join(', ')}); the clip is kept for the supervisor's review (1061.2 §4)`,
-            detail: { decision: d, officerId: e.officerId }, dedupeKey: `RECORDING|${deviceId}|${e.clipId}|${d.decision}`,
-          });
+        if (!e.clipId) {
+          if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') await this.#reportRecording(deviceId, camera, e, d, this.#db);
+          break;
         }
+        // Decisions about one clip can arrive out of order (a dock resends after an outage, and
+        // messages are handled concurrently): only the newest decision counts. In one transaction
+        // with its alert, so a newer decision handled at the same time waits for it.
+        const decidedAt = Date.parse(d.decidedAt) || at;
+        await this.#db.tx(async (q) => {
+          const newest = await q.get<{ decided_at: number }>(
+            `INSERT INTO clip_decisions (device_id, clip_id, decided_at, decision) VALUES (?, ?, ?, ?)
+               ON CONFLICT (device_id, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision
+               WHERE excluded.decided_at >= clip_decisions.decided_at
+             RETURNING decided_at`, [deviceId, e.clipId, decidedAt, d.decision]);
+          if (!newest) return; // a newer decision about this clip was already applied
+          if (d.decision === 'AUTHORIZED') {
+            // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
+            await this.#alerts.resolveCleared(`RECORDING|${deviceId}|${e.clipId}|UNAUTHORIZED`, `${e.clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+          } else if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') {
+            await this.#reportRecording(deviceId, camera, e, d, q);
+          }
+        });
         break;
       }
       case pb.EventKind.EVENT_KIND_TAMPER:
@@ -331,6 +344,17 @@ export class Fleet {
       default:
         break;
     }
+  }
+
+  /** 1061.2 §4: an unauthorized or prohibited recording is reported (to the supervisor; prohibited ones at once). */
+  async #reportRecording(deviceId: string, camera: string | null, e: bwc.v1.Event, d: ReturnType<typeof decisionToJson>, q: Queryable): Promise<void> {
+    const prohibited = d.decision === 'PROHIBITED';
+    await this.#alerts.raise({
+      kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: e.clipId || null,
+      message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${e.clipId || '?'} on camera ${camera ?? '?'} (officer ${e.officerId || '?'}): ${d.reasons.join(', ')}` +
+        ` (${d.clauses.join(', ')}); the clip is kept for the supervisor's review (1061.2 §4)`,
+      detail: { decision: d, officerId: e.officerId }, dedupeKey: `RECORDING|${deviceId}|${e.clipId}|${d.decision}`,
+    }, q);
   }
 
   /** A manifest names its camera: the camera is known from its first clip, even if no status listed it. */

@@ -339,4 +339,19 @@ CREATE TABLE fleet_samples (
       }
     },
   },
+  {
+    version: 7,
+    name: 'the newest decision about each clip',
+    sql: `
+-- Decisions about one clip (at start, at stop, after a late tag) can arrive out of order: the
+-- newest by the dock's decision time is the one in force, and the one alerts follow.
+CREATE TABLE clip_decisions (
+  device_id TEXT NOT NULL,
+  clip_id TEXT NOT NULL,
+  decided_at {INT} NOT NULL,            -- claimed: the dock's decision time
+  decision TEXT NOT NULL,
+  PRIMARY KEY (device_id, clip_id)
+);
+`,
+  },
 ];

@@ -307,6 +307,8 @@ async function check(
         const fresh = events.find((e) => e.kind === 'ACTIVATION_DECIDED' && e.clipId === clipId && e.detail === 'tagged');
         add(`${clipId}: late tag, then ${want}`, tag !== undefined && fresh?.decision?.decision === want,
           `${tag ? 'tagged' : 'no ACTIVITY_TAGGED event'}, ${fresh?.decision?.decision ?? 'no fresh decision'}`);
+        const stillOpen = (await gateway.alerts.list({ kind: 'UNAUTHORIZED_RECORDING', open: true })).filter((a) => a.subject === clipId).length;
+        add(`${clipId}: its unauthorized report cleared by the tag`, stillOpen === 0, `${stillOpen} open`);
       }
     }
   }
