@@ -271,7 +271,8 @@ export class Authorizations {
     try {
       grant = grantFromSource({
         id: `G-${row.id}`, category: row.category, requester: row.requester, approver: actor.personId, approverRole: role, scope,
-        methods: row.methods.split(','), notBefore: new Date(row.not_before).toISOString(), expiresAt: new Date(row.expires_at).toISOString(),
+        // A prior authorization covers recordings after its approval, never before (1061.2 §5.1).
+        methods: row.methods.split(','), notBefore: new Date(Math.max(Number(row.not_before), now)).toISOString(), expiresAt: new Date(row.expires_at).toISOString(),
         reason: row.reason, purpose: row.purpose, minimization: row.minimization,
         anticipated: { from: new Date(row.anticipated_from).toISOString(), to: new Date(row.anticipated_to).toISOString(), location: row.location },
         factorsConsidered: factors.map((f) => (f.note ? `${f.factor}: ${f.note}` : f.factor)), requestId: row.id,
@@ -333,6 +334,18 @@ export class Authorizations {
       throw new AuthzError('OUT_OF_SCOPE', `grant ${row.grant_id} was approved by ${row.decided_person} as ${row.decided_role}; ${actor.username} may not revoke it`);
     }
     const { signer, bundle } = this.#issuer(actor, executive ? roles : roles.filter((r) => r === row.decided_role || actor.personId === row.decided_person), row.category);
+    if (!executive && actor.personId !== row.decided_person) {
+      // Another official of the approver's role: a dock honours the revocation only if that
+      // official's scope in the bundle covers every office the grant covers (a grant naming no
+      // office covers them all). Refused here rather than recorded as REVOKED and ignored there.
+      const mine = bundle.issuers.get(signer.keyId)?.scope.offices ?? [];
+      const theirs = (JSON.parse(row.scope_json) as RequestScope).offices;
+      const covers = mine.length === 0 || (theirs.length > 0 && theirs.every((o) => mine.includes(o)));
+      if (!covers) {
+        throw new AuthzError('OUT_OF_SCOPE', `grant ${row.grant_id} covers ${theirs.length ? `offices ${theirs.join(', ')}` : 'every office'}, beyond ${actor.username}'s scope in ` +
+          `policy bundle v${bundle.version} (${mine.join(', ')}): the docks would not honour this revocation; the approver (${row.decided_person}) or the Director revokes it`);
+      }
+    }
     const now = this.#now();
     const revocation = revocationFromSource({ id: `R-${row.id}`, revokes: row.grant_hash, effectiveAt: new Date(now).toISOString(), reason: body.data.reason }, now);
     const signed = signPolicyObject('Revocation', revocation, signer, now);

@@ -1,0 +1,77 @@
+/**
+ * Two rules of the authorization workflow that the docks enforce too, so the gateway never records
+ * what a dock would not honour (1061.2 §5.1):
+ * - a prior authorization covers recordings after its approval, never before: the grant's
+ *   notBefore is the approval time when the request asked for an earlier start;
+ * - another official of the approver's role revokes a grant only when that official's scope in
+ *   the policy bundle covers every office the grant covers (the dock's rule); the approver and the
+ *   Director always may.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateKeyDir } from '../proto/keydir.js';
+import { trustPublicKey } from '../proto/ed25519.js';
+import { bundleFromSource, signPolicyObject, verifyBundle, verifyGrant } from '../proto/policy.js';
+import { signerFromSeed } from '../device/custody/keys.js';
+import { openGatewayDb } from '../gateway/store/open.js';
+import { Authorizations, AuthzError, FACTORS, type Actor } from '../gateway/authz/workflow.js';
+import { tempDir } from './helpers.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 2, 3, 9, 0, 0);
+
+describe('grants and revocations as the docks will judge them', () => {
+  it('starts a grant at its approval, and lets another FRO revoke only a grant within its bundle scope', async () => {
+    const dir = tempDir('bwc-authz-rules-');
+    let now = T0;
+    const db = await openGatewayDb(join(dir, 'gw.db'));
+    const keys = Object.fromEntries(['U7', 'U8', 'D1'].map((p) => [p, generateKeyDir(join(dir, 'issuers', p))]));
+    const root = signerFromSeed(Buffer.alloc(32, 5));
+    const bundle = verifyBundle(signPolicyObject('PolicyBundle', bundleFromSource({
+      version: 2, issuedAt: new Date(T0 - DAY).toISOString(), expiresAt: new Date(T0 + 100 * DAY).toISOString(), triggers: ['at_large_arrest'],
+      issuers: [
+        { name: 'FRO Seattle', personId: 'U7', publicKey: keys.U7!.publicKeyHex, roles: ['FRO'], scope: { offices: ['SEA'] } },
+        { name: 'FRO Seattle (deputy)', personId: 'U8', publicKey: keys.U8!.publicKeyHex, roles: ['FRO'], scope: { offices: ['SEA'] } },
+        { name: 'Director', personId: 'D1', publicKey: keys.D1!.publicKeyHex, roles: ['DIRECTOR'] },
+      ],
+    }), root).bytes, trustPublicKey(root.publicKey));
+    const authz = new Authorizations({ db, now: () => now, issuerKeysDir: join(dir, 'issuers'), bundle: () => bundle, deliver: async () => 1 });
+    const officer: Actor = { username: 'olive', roles: ['requester'], offices: ['SEA'], personId: 'O-21' };
+    const fro = (personId: string): Actor => ({ username: personId.toLowerCase(), roles: ['approver_fro'], offices: ['SEA'], personId });
+    const director: Actor = { username: 'dora', roles: ['director'], offices: ['HQ'], personId: 'D1' };
+    const file = (offices: string[]) => authz.request(officer, {
+      office: 'SEA', reason: 'a witness meeting', purpose: 'evidence', methods: ['video'], minimization: 'room only',
+      anticipated: { from: new Date(T0 - 2 * 3600_000).toISOString(), to: new Date(T0 + 3600_000).toISOString(), location: 'room 4' },
+      notBefore: new Date(T0 - 2 * 3600_000).toISOString(), expiresAt: new Date(T0 + 6 * 3600_000).toISOString(),
+      scope: { officers: ['O-21'], offices },
+    });
+    const factors = { factorsConsidered: Object.keys(FACTORS) };
+
+    // Filed asking for a start two hours ago; approved at T0 + 10 min: the grant starts then.
+    const everywhere = await file([]);
+    expect(everywhere.not_before).toBe(T0 - 2 * 3600_000);
+    now = T0 + 10 * 60_000;
+    const approved = await authz.approve(fro('U7'), everywhere.id, factors);
+    const grant = verifyGrant(approved.request.grant_envelope!, [bundle]);
+    expect(grant.notBefore).toBe(T0 + 10 * 60_000);
+    expect(grant.expiresAt).toBe(T0 + 6 * 3600_000);
+
+    // A grant covering every office: the other Seattle FRO's scope does not cover it.
+    const refused = await authz.revoke(fro('U8'), everywhere.id, { reason: 'no longer needed' }).then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuthzError);
+    expect((refused as AuthzError).code).toBe('OUT_OF_SCOPE');
+    expect((refused as AuthzError).message).toMatch(/covers every office, beyond u8's scope in policy bundle v2 \(SEA\): the docks would not honour this revocation/);
+    expect((await authz.get(everywhere.id))!.state).toBe('APPROVED');
+    // The Director may; so may the approver (shown on the next grant).
+    expect((await authz.revoke(director, everywhere.id, { reason: 'no longer needed' })).request.state).toBe('REVOKED');
+
+    // A grant scoped to Seattle: the other Seattle FRO revokes it.
+    const seattle = await file(['SEA']);
+    await authz.approve(fro('U7'), seattle.id, factors);
+    expect((await authz.revoke(fro('U8'), seattle.id, { reason: 'the meeting was cancelled' })).request).toMatchObject({ state: 'REVOKED', revoked_by: 'u8' });
+    const own = await file([]);
+    await authz.approve(fro('U7'), own.id, factors);
+    expect((await authz.revoke(fro('U7'), own.id, { reason: 'done' })).request.state).toBe('REVOKED');
+    await db.close();
+  });
+});
