@@ -3,6 +3,11 @@ import type { Command } from 'commander';
 import { CameraSim } from '../../device/link/sim/camera.js';
 import { DEFAULT_SCENARIO, loadScenario, ScenarioError } from '../../device/link/sim/scenario.js';
 import { DEFAULT_BAUD, serialLinkPort } from '../../device/link/transport.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SimFleet } from '../sim/fleet.js';
+import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { CliError, writeJson } from './common.js';
 
 interface SimOptions {
@@ -44,8 +49,88 @@ async function simCamera(opts: SimOptions): Promise<void> {
   if (result.unacked > 0) process.exitCode = 1;
 }
 
+interface FleetCliOptions {
+  devices: string; broker: string; gateway: string; tokenFile?: string; rootPubkey: string; fleet: string; prefix: string;
+  statusInterval: string; clipEvery: string; clipBytes: string; duration: string; concurrency: string; dir?: string; gatewayPasswords?: boolean; json?: boolean;
+}
+
+async function simFleet(o: FleetCliOptions): Promise<void> {
+  const num = (flag: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`${flag} must be a number from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+  const devices = num('--devices', o.devices, 1, 100_000);
+  const token = (o.tokenFile ? readFileSync(o.tokenFile, 'utf8') : process.env.BWC_TOKEN ?? '').trim();
+  if (!token) throw new CliError('give an operator API token: --token-file FILE or BWC_TOKEN');
+  let root;
+  try {
+    root = loadPublicKeyFile(o.rootPubkey);
+  } catch (e) {
+    throw new CliError(`--root-pubkey: ${(e as Error).message}`);
+  }
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'bwc-fleet-'));
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const fleet = new SimFleet({
+    devices, brokerUrl: o.broker, gatewayUrl: o.gateway, operatorToken: token, fleet: o.fleet, root, prefix: o.prefix,
+    statusIntervalS: num('--status-interval', o.statusInterval, 1, 3600), clipEveryS: num('--clip-every', o.clipEvery, 0, 1e6),
+    clipBytes: num('--clip-bytes', o.clipBytes, 1, 64 * 1024 * 1024), dir, useGatewayPasswords: o.gatewayPasswords ?? false,
+    concurrency: num('--concurrency', o.concurrency, 1, 5000), log: say,
+  });
+  const started = Date.now();
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(report);
+    await fleet.stop();
+    const summary = { devices, connectedInMs: connectedAt - started, ...fleet.counters, ranForS: Math.round((Date.now() - started) / 1000) };
+    if (o.json) writeJson(summary);
+    else process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  };
+  const report = setInterval(() => say(`fleet: ${Object.entries(fleet.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`), 5000);
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  let connectedAt = started;
+  try {
+    await fleet.start();
+  } catch (e) {
+    await stop();
+    throw new CliError(`the fleet could not start: ${(e as Error).message}`, 1);
+  }
+  connectedAt = Date.now();
+  say(`${devices} simulated docks connected in ${((connectedAt - started) / 1000).toFixed(1)} s`);
+  const duration = num('--duration', o.duration, 0, 86_400);
+  if (duration > 0) {
+    await new Promise((r) => setTimeout(r, duration * 1000));
+    await stop();
+  } else {
+    await new Promise<never>(() => {});
+  }
+}
+
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('Simulators for tests, demos and field checks.');
+  sim
+    .command('fleet')
+    .description('Many simulated docks in one process, on the dock\'s real sync layer: registered with the gateway, Birth, Status, small clips uploaded until VERIFIED.')
+    .requiredOption('--devices <n>', 'how many docks')
+    .requiredOption('--broker <url>', 'the broker the gateway listens on (mqtt://host:port)')
+    .requiredOption('--gateway <url>', 'the gateway HTTP API, to register each dock\'s key')
+    .requiredOption('--root-pubkey <file>', 'the agency root public key (hex or PEM): acks and commands are checked against it')
+    .option('--token-file <file>', 'an operator API token (default: $BWC_TOKEN)')
+    .option('--fleet <id>', 'the fleet id', 'f1')
+    .option('--prefix <p>', 'device ids are PREFIX0000…', 'sim-')
+    .option('--status-interval <s>', 'seconds between Status messages per dock', '10')
+    .option('--clip-every <s>', 'mean seconds between clips per dock (0: none)', '0')
+    .option('--clip-bytes <n>', 'size of each clip', '65536')
+    .option('--duration <s>', 'stop after this long (0: until Ctrl-C), each dock with a clean Death', '0')
+    .option('--concurrency <n>', 'docks connecting at once', '200')
+    .option('--gateway-passwords', 'connect with the MQTT password the gateway returns (its embedded broker); default: none')
+    .option('--dir <dir>', 'where clip files are written (default: a temporary directory)')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nExamples:\n  $ bwc sim fleet --devices 10000 --broker mqtt://127.0.0.1:1883 --gateway http://127.0.0.1:8080 \\\n      --root-pubkey root.hex --token-file operator.token --fleet f1 --duration 300\n  $ bwc sim fleet --devices 50 --clip-every 30 --broker mqtt://127.0.0.1:1883 --gateway http://127.0.0.1:8080 --root-pubkey root.hex --gateway-passwords\n')
+    .action(simFleet);
   sim
     .command('camera')
     .description('A simulated camera speaking BWC-Link v1, playing a scripted shift (device/link/README.md, "Scenarios").')
