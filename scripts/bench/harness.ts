@@ -6,6 +6,7 @@
  * rows of `ours / baseline` against a target ratio, so a number never depends on how fast the
  * machine of the day is. Benchmarks are not tests: they never run under test/.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** One line of the results table. */
@@ -192,4 +193,25 @@ export const MiB = 1024 * 1024;
 
 export function mib(bytes: number): string {
   return `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
+/** VmRSS of a process in bytes (all its threads), or null once it is gone. */
+export function rssOf(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
+export function cpuOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
 }

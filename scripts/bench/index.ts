@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import type { BenchOutcome, BenchRow, Benchmark } from './harness.js';
 import { custody } from './custody.js';
+import { fleet } from './fleet.js';
 import { gateway } from './gateway.js';
 import { link } from './link.js';
 import { offload } from './offload.js';
@@ -27,6 +28,7 @@ import { policy } from './policy.js';
 /** The registry: one entry per benchmark module, run in this order by default. */
 const BENCHMARKS: readonly Benchmark[] = [
   custody,
+  fleet,
   gateway,
   link,
   offload,

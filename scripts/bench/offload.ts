@@ -40,7 +40,7 @@ import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { agencyTrust, SIM_OFFICER } from '../sim/agency.js';
 import { startMosquitto, type LocalMosquitto } from '../sim/mosquitto.js';
 import { socatPtyPair, type PtyPair } from '../sim/pty.js';
-import { BenchCheckError, MB, MiB, interleave, limitRow, quantile, row, type BenchContext, type Benchmark } from './harness.js';
+import { BenchCheckError, MB, MiB, cpuOf, interleave, limitRow, quantile, row, rssOf, type BenchContext, type Benchmark } from './harness.js';
 
 const FLEET = 'bench';
 const GATEWAY_ID = 'gw-offload';
@@ -74,27 +74,6 @@ function requireTool(cmd: string, pkg: string): void {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
   } catch {
     throw new BenchCheckError(`the offload benchmark needs \`${cmd}\` (Debian package ${pkg})`);
-  }
-}
-
-/** VmRSS of a process in bytes (all its threads), or null once it is gone. */
-function rssOf(pid: number): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
-function cpuOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
   }
 }
 
