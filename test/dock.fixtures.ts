@@ -8,6 +8,7 @@ import { SIM_OFFICER } from '../scripts/sim/agency.js';
 import { BWC } from './helpers.js';
 
 export { agencyTrust, type AgencyTrust } from '../scripts/sim/agency.js';
+export { mosquittoAcl } from '../scripts/sim/mosquitto.js';
 
 export const OFFICER = SIM_OFFICER;
 
@@ -36,18 +37,4 @@ export async function exited(p: ChildProcess, timeoutMs = 60_000): Promise<numbe
     const t = setTimeout(() => resolve(null), timeoutMs);
     p.once('exit', (code) => { clearTimeout(t); resolve(code); });
   });
-}
-
-/** The Mosquitto ACL of device/README.md: each device its own prefix and direction; the gateway all. */
-export function mosquittoAcl(fleet: string, gatewayUser: string): string {
-  const up = ['birth', 'death', 'status', 'event', 'manifest', 'chunk', 'log'];
-  return [
-    `pattern read bwc/v1/${fleet}/_gateway/+/state`,
-    ...up.map((k) => `pattern write bwc/v1/${fleet}/%u/${k}`),
-    `pattern read bwc/v1/${fleet}/%u/cmd`,
-    `pattern read bwc/v1/${fleet}/%u/ack`,
-    `user ${gatewayUser}`,
-    `topic readwrite bwc/v1/${fleet}/#`,
-    '',
-  ].join('\n');
 }

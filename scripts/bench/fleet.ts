@@ -82,7 +82,9 @@ export const fleet: Benchmark = {
         log: (l) => ctx.progress(`fleet: ${l}`),
       });
       const t0 = Date.now();
-      await sim.start();
+      await sim.start().catch((e: Error) => {
+        throw new BenchCheckError(`${e.message}${proc.exitCode !== null || proc.signalCode !== null ? `\nthe gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : ''}`);
+      });
       const connectedS = (Date.now() - t0) / 1000;
       let online = 0;
       while ((online = metric(await metrics(), 'bwc_devices_online')) < devices) {

@@ -144,10 +144,20 @@ export class SimFleet {
   async #register(id: string): Promise<SimDock> {
     const o = this.#o;
     const signer = nodeSigner();
-    const r = await fetch(new URL('/api/v1/devices', o.gatewayUrl), {
-      method: 'POST', headers: { authorization: `Bearer ${o.operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: id, publicKey: toHex(signer.publicKey) }),
-    });
+    let r: Response | null = null;
+    for (let attempt = 1; !r; attempt++) {
+      try {
+        r = await fetch(new URL('/api/v1/devices', o.gatewayUrl), {
+          method: 'POST', headers: { authorization: `Bearer ${o.operatorToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ deviceId: id, publicKey: toHex(signer.publicKey) }),
+        });
+      } catch (e) {
+        const why = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+        if (attempt >= 5) throw new Error(`registering ${id}: the gateway cannot be reached: ${why}`);
+        o.log(`registering ${id}: ${why}; trying again`);
+        await new Promise((res) => setTimeout(res, 500 * attempt));
+      }
+    }
     const j = await r.json() as { mqttPassword?: string; error?: { message: string } };
     if (r.status !== 201) throw new Error(`registering ${id}: ${r.status} ${j.error?.message ?? ''}`);
     this.counters.registered++;

@@ -143,3 +143,17 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
     },
   };
 }
+
+/** The Mosquitto ACL of device/README.md: each device its own prefix and direction; the gateway all. */
+export function mosquittoAcl(fleet: string, gatewayUser: string): string {
+  const up = ['birth', 'death', 'status', 'event', 'manifest', 'chunk', 'log'];
+  return [
+    `pattern read bwc/v1/${fleet}/_gateway/+/state`,
+    ...up.map((k) => `pattern write bwc/v1/${fleet}/%u/${k}`),
+    `pattern read bwc/v1/${fleet}/%u/cmd`,
+    `pattern read bwc/v1/${fleet}/%u/ack`,
+    `user ${gatewayUser}`,
+    `topic readwrite bwc/v1/${fleet}/#`,
+    '',
+  ].join('\n');
+}
