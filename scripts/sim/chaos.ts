@@ -238,7 +238,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       } catch { /* reported below */ }
       return { camera: docks[i]!.camera, code, parsed };
     }));
-    await meddler.endAsync();
+    // Forced: a copy still in flight when the broker went away is not waited for (duplicates are best effort).
+    await meddler.endAsync(true);
     meddler = null;
     for (const d of docks) await kill(d.proc!.p, 'SIGTERM');
     await kill(gateway!.p, 'SIGTERM');
