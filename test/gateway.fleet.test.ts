@@ -400,6 +400,11 @@ describe.each(['sqlite', 'postgres'] as const)('fleet on %s', (engine) => {
       // A newer one does.
       expect((await send(later('UNAUTHORIZED', 3000), 'clip-b')).status).toBe('accepted');
       expect((await h.alerts.list({ open: true })).map((a) => a.kind).sort()).toEqual(['PROHIBITED_RECORDING', 'UNAUTHORIZED_RECORDING']);
+      // Another camera's clip of the same id is another clip: its authorization clears nothing here.
+      expect((await h.send('event', h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-2', clipId: 'clip-b', officerId: 'O-18', decision: later('AUTHORIZED', 4000),
+      }))).status).toBe('accepted');
+      expect((await h.alerts.list({ open: true })).map((a) => `${a.kind} ${a.camera_serial}`).sort()).toEqual(['PROHIBITED_RECORDING CAM-1', 'UNAUTHORIZED_RECORDING CAM-1']);
       await h.close();
     });
 

@@ -279,14 +279,14 @@ export class Fleet {
         const decidedAt = Date.parse(d.decidedAt) || at;
         await this.#db.tx(async (q) => {
           const newest = await q.get<{ decided_at: number }>(
-            `INSERT INTO clip_decisions (device_id, clip_id, decided_at, decision) VALUES (?, ?, ?, ?)
-               ON CONFLICT (device_id, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision
+            `INSERT INTO clip_decisions (device_id, camera_serial, clip_id, decided_at, decision) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (device_id, camera_serial, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision
                WHERE excluded.decided_at >= clip_decisions.decided_at
-             RETURNING decided_at`, [deviceId, e.clipId, decidedAt, d.decision]);
+             RETURNING decided_at`, [deviceId, camera ?? '', e.clipId, decidedAt, d.decision]);
           if (!newest) return; // a newer decision about this clip was already applied
           if (d.decision === 'AUTHORIZED') {
             // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
-            await this.#alerts.resolveCleared(`RECORDING|${deviceId}|${e.clipId}|UNAUTHORIZED`, `${e.clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+            await this.#alerts.resolveCleared(recordingKey(deviceId, camera, e.clipId, 'UNAUTHORIZED'), `${e.clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
           } else if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') {
             await this.#reportRecording(deviceId, camera, e, d, q);
           }
@@ -323,8 +323,8 @@ export class Fleet {
         // The last step of custody: the dock told the camera to free the clip after our VERIFIED ack.
         if (e.manifestHash?.length === 32) {
           await this.#db.run('UPDATE manifests SET released_at = ? WHERE manifest_hash = ? AND device_id = ? AND released_at IS NULL', [at, toHex(e.manifestHash), deviceId]);
-        } else if (e.clipId) {
-          await this.#db.run('UPDATE manifests SET released_at = ? WHERE device_id = ? AND clip_id = ? AND released_at IS NULL', [at, deviceId, e.clipId]);
+        } else if (e.clipId && camera) {
+          await this.#db.run('UPDATE manifests SET released_at = ? WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND released_at IS NULL', [at, deviceId, camera, e.clipId]);
         }
         break;
       case pb.EventKind.EVENT_KIND_ALERT: {
@@ -353,7 +353,7 @@ export class Fleet {
       kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: e.clipId || null,
       message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${e.clipId || '?'} on camera ${camera ?? '?'} (officer ${e.officerId || '?'}): ${d.reasons.join(', ')}` +
         ` (${d.clauses.join(', ')}); the clip is kept for the supervisor's review (1061.2 §4)`,
-      detail: { decision: d, officerId: e.officerId }, dedupeKey: `RECORDING|${deviceId}|${e.clipId}|${d.decision}`,
+      detail: { decision: d, officerId: e.officerId }, dedupeKey: recordingKey(deviceId, camera, e.clipId, d.decision),
     }, q);
   }
 
@@ -479,4 +479,9 @@ export class Fleet {
     }
     return { offline: gone.length, overdue: overdue.length };
   }
+}
+
+/** The dedupe key of a recording report: a clip is named by its dock, its camera and its id. */
+function recordingKey(deviceId: string, camera: string | null, clipId: string, decision: string): string {
+  return `RECORDING|${deviceId}|${camera ?? ''}|${clipId}|${decision}`;
 }

@@ -345,12 +345,14 @@ CREATE TABLE fleet_samples (
     sql: `
 -- Decisions about one clip (at start, at stop, after a late tag) can arrive out of order: the
 -- newest by the dock's decision time is the one in force, and the one alerts follow.
+-- A clip is named by its camera: two cameras on one dock may both have a clip-0001.
 CREATE TABLE clip_decisions (
   device_id TEXT NOT NULL,
+  camera_serial TEXT NOT NULL,
   clip_id TEXT NOT NULL,
   decided_at {INT} NOT NULL,            -- claimed: the dock's decision time
   decision TEXT NOT NULL,
-  PRIMARY KEY (device_id, clip_id)
+  PRIMARY KEY (device_id, camera_serial, clip_id)
 );
 `,
   },
