@@ -1,9 +1,13 @@
 /**
  * The dock agent's configuration: one zod schema, the defaults in it and nowhere else. A YAML or
- * JSON file overrides the defaults, and `BWC_DOCK_*` environment variables override the file for
- * the settings a deployment changes most (device/README.md lists them). Errors name the field and
- * the file. What enrollment learned (broker URL, MQTT credentials, device id, fleet) is read from
- * the state directory and used where the file leaves a setting out.
+ * JSON file overrides the defaults, and `BWC_DOCK_*` environment variables (DOCK_ENV) override the
+ * file for the settings a deployment changes most. Errors name the field and the file. What
+ * enrollment learned (broker URL, MQTT credentials, device id, fleet) is read from the state
+ * directory and used where the file leaves a setting out.
+ *
+ * Each setting's description lives here, in the schema (`.describe()`, or `.meta()` with a
+ * `defaultText` where the default is worked out at run time); `bwc dock config-reference` renders
+ * them into the reference in device/README.md.
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -23,63 +27,76 @@ const usb = z.string().refine((s) => {
 }, 'must be VID:PID in hex, e.g. 2fe3:0100');
 
 export const DockConfigSchema = z.object({
-  /** Set by `bwc dock enroll` (kept in the state dir); a value here must agree with it. */
-  deviceId: id.optional(),
-  fleet: id.optional(),
-  /** Database, keys, enrollment. Must be writable; created 0700. */
-  stateDir: z.string().min(1).default('./bwc-dock-state'),
-  /** The agency office code the dock stands in (decisions and manifests carry it). */
-  office: z.string().min(1).max(32).optional(),
+  deviceId: id.optional().meta({
+    description: 'This dock\'s device id. Enrollment sets it (`bwc dock enroll`, kept in the state directory); a value here must agree with it, or the agent refuses to start.',
+    defaultText: 'from enrollment',
+  }),
+  fleet: id.optional().meta({
+    description: 'The fleet the dock belongs to. Enrollment sets it; a value here must agree with it, or the agent refuses to start.',
+    defaultText: 'from enrollment',
+  }),
+  stateDir: z.string().min(1).default('./bwc-dock-state')
+    .describe('The state directory: databases (dock.db, policy.db), device key (keys/device), enrollment.json, the MQTT password. Must be writable; created 0700.'),
+  office: z.string().min(1).max(32).optional()
+    .describe('The agency office code the dock stands in: an activation whose camera reports no office gets this one, and decisions (and the manifests that carry them) record it.'),
   mqtt: z.object({
-    /** Overrides the broker URL enrollment gave (mqtt://, mqtts://). */
-    url: z.string().url().optional(),
-    username: z.string().optional(),
-    /** A file holding the MQTT password (enrollment writes `{stateDir}/mqtt-password`, 0600). */
-    passwordFile: z.string().optional(),
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-    keepaliveS: z.number().int().min(5).max(600).default(30),
-    connectTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
-    /** Reconnect delays: exponential from min to max, full jitter. */
-    backoffMinMs: z.number().int().min(50).max(60_000).default(1000),
-    backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
-    /** A connection with publishes unanswered this long is torn down and made anew. */
-    watchdogMs: z.number().int().min(1000).max(3_600_000).default(90_000),
+    url: z.string().url().optional().meta({
+      description: 'The broker (`mqtt://` or `mqtts://` URL), instead of the one enrollment gave.',
+      defaultText: 'the broker enrollment gave',
+    }),
+    username: z.string().optional().meta({
+      description: 'The MQTT username, instead of the one enrollment gave.',
+      defaultText: 'the username enrollment gave',
+    }),
+    passwordFile: z.string().optional().meta({
+      description: 'A file holding the MQTT password (enrollment writes the default one, mode 0600); no password when the file does not exist.',
+      defaultText: '`{stateDir}/mqtt-password`',
+    }),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4).describe('MQTT protocol version: 4 (3.1.1) or 5.'),
+    keepaliveS: z.number().int().min(5).max(600).default(30).describe('MQTT keep-alive, in seconds.'),
+    connectTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000)
+      .describe('How long a connection attempt may take, in ms; the watchdog tears down one still hanging 5 s after that.'),
+    backoffMinMs: z.number().int().min(50).max(60_000).default(1000)
+      .describe('The first reconnect delay, in ms: delays grow exponentially from here to mqtt.backoffMaxMs, with full jitter, and return here once a connection has lasted a minute.'),
+    backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000)
+      .describe('The longest reconnect delay, in ms; must not be below mqtt.backoffMinMs.'),
+    watchdogMs: z.number().int().min(1000).max(3_600_000).default(90_000)
+      .describe('A publish left without its PUBACK this long, in ms, tears the connection down and a new client is made.'),
     tls: z.object({
-      ca: z.string().optional(),
-      cert: z.string().optional(),
-      key: z.string().optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    }).strict().optional(),
-  }).strict().default({ protocolVersion: 4, keepaliveS: 30, connectTimeoutMs: 15_000, backoffMinMs: 1000, backoffMaxMs: 60_000, watchdogMs: 90_000 }),
+      ca: z.string().optional().meta({
+        description: 'A CA certificate file (PEM) the broker\'s certificate must chain to.',
+        defaultText: 'Node\'s default CAs',
+      }),
+      cert: z.string().optional().describe('A client certificate file (PEM); needs mqtt.tls.key.'),
+      key: z.string().optional().describe('The client certificate\'s private key file (PEM); needs mqtt.tls.cert.'),
+      rejectUnauthorized: z.boolean().default(true).describe('Refuse a broker whose certificate does not verify (when an mqtt.tls section is given).'),
+    }).strict().optional().describe('TLS to the broker: files read at startup; an unreadable one is an error naming the field.'),
+  }).strict().default({ protocolVersion: 4, keepaliveS: 30, connectTimeoutMs: 15_000, backoffMinMs: 1000, backoffMaxMs: 60_000, watchdogMs: 90_000 })
+    .describe('The MQTT connection to the broker, supervised by the dock (device/README.md).'),
   link: z.object({
-    /** Serial ports (or pty ends) with a camera on them. */
-    ports: z.array(z.string().min(1)).default([]),
-    /** USB VID:PID of cameras to find and link as they are plugged in. */
-    usb: z.array(usb).default([]),
-    baudRate: z.number().int().positive().default(115_200),
-  }).strict().default({ ports: [], usb: [], baudRate: 115_200 }),
+    ports: z.array(z.string().min(1)).default([]).describe('Serial ports (or pty ends) with a camera on them.'),
+    usb: z.array(usb).default([]).describe('Cameras to find and link as they are plugged in, by USB VID:PID in hex (e.g. `2fe3:0100`).'),
+    baudRate: z.number().int().positive().default(115_200).describe('Serial line speed, in baud.'),
+  }).strict().default({ ports: [], usb: [], baudRate: 115_200 }).describe('The camera links (BWC-Link v1).'),
   storage: z.object({
-    /** Where a camera's mass storage is mounted, by its filesystem label (read-only mount; device/README.md). */
-    mountTemplate: z.string().min(1).default('/media/bwc/{label}'),
-    /** Explicit mounts by storage label, overriding the template. */
-    mounts: z.record(z.string(), z.string().min(1)).default({}),
-  }).strict().default({ mountTemplate: '/media/bwc/{label}', mounts: {} }),
+    mountTemplate: z.string().min(1).default('/media/bwc/{label}')
+      .describe('Where a camera\'s mass storage is mounted: `{label}` is replaced by its filesystem label (the camera serial when it reports none). Mount it read-only (device/README.md).'),
+    mounts: z.record(z.string(), z.string().min(1)).default({}).describe('Explicit mount directories by storage label, instead of the template.'),
+  }).strict().default({ mountTemplate: '/media/bwc/{label}', mounts: {} }).describe('Where the dock reads clips from.'),
   sync: z.object({
-    statusIntervalS: z.number().int().min(1).max(86_400).default(60),
-    /** Signed messages published and not yet acked by the gateway, at most. */
-    maxInFlight: z.number().int().min(1).max(10_000).default(64),
-    /** Clip chunks published and not yet acknowledged by the broker, at most. */
-    chunkWindow: z.number().int().min(1).max(256).default(8),
-    /** A published message without the gateway's ack after this long is sent again (same bytes). */
-    ackTimeoutMs: z.number().int().min(500).max(3_600_000).default(30_000),
-  }).strict().default({ statusIntervalS: 60, maxInFlight: 64, chunkWindow: 8, ackTimeoutMs: 30_000 }),
+    statusIntervalS: z.number().int().min(1).max(86_400).default(60).describe('How often the dock publishes its Status, in seconds.'),
+    maxInFlight: z.number().int().min(1).max(10_000).default(64).describe('Signed messages published and not yet acked by the gateway, at most.'),
+    chunkWindow: z.number().int().min(1).max(256).default(8).describe('Clip chunks published and not yet acknowledged (PUBACK) by the broker, at most.'),
+    ackTimeoutMs: z.number().int().min(500).max(3_600_000).default(30_000)
+      .describe('A published message without the gateway\'s ack after this long, in ms, is sent again (the same bytes).'),
+  }).strict().default({ statusIntervalS: 60, maxInFlight: 64, chunkWindow: 8, ackTimeoutMs: 30_000 }).describe('The outbox and its sending to the gateway.'),
   clock: z.object({
-    /** auto: ask systemd-timesyncd / timedatectl; synced / unsynced: fixed (test benches, or a dock known to lack NTP). */
-    ntp: z.enum(['auto', 'synced', 'unsynced']).default('auto'),
-  }).strict().default({ ntp: 'auto' }),
+    ntp: z.enum(['auto', 'synced', 'unsynced']).default('auto')
+      .describe('Whether the dock\'s clock is synchronized: `auto` asks systemd-timesyncd (or timedatectl); `synced` and `unsynced` fix the answer (test benches, or a dock known to lack NTP).'),
+  }).strict().default({ ntp: 'auto' }).describe('The dock\'s clock.'),
   log: z.object({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-  }).strict().default({ level: 'info' }),
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('The pino log level; JSON lines on stderr.'),
+  }).strict().default({ level: 'info' }).describe('Logging.'),
 }).strict().superRefine((c, ctx) => {
   if (c.mqtt.backoffMaxMs < c.mqtt.backoffMinMs) ctx.addIssue({ code: 'custom', path: ['mqtt', 'backoffMaxMs'], message: 'must not be below mqtt.backoffMinMs' });
   if (c.mqtt.tls && (c.mqtt.tls.cert === undefined) !== (c.mqtt.tls.key === undefined)) {
@@ -99,7 +116,7 @@ export function parseDockConfig(raw: unknown, source = 'configuration'): DockCon
   return r.data;
 }
 
-/** The environment overrides, documented in device/README.md. */
+/** The environment overrides: variable → setting (in the configuration reference). BWC_DOCK_PORTS is comma-separated. */
 export const DOCK_ENV = {
   BWC_DOCK_STATE_DIR: ['stateDir'],
   BWC_DOCK_MQTT_URL: ['mqtt', 'url'],

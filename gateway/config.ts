@@ -1,7 +1,11 @@
 /**
  * The gateway's configuration: one zod schema with defaults; a YAML or JSON file overrides them,
- * and `BWC_GATEWAY_*` environment variables override the file for the few settings deployments
- * change most (see gateway/README.md). Errors name the field and the file.
+ * and `BWC_GATEWAY_*` environment variables (GATEWAY_ENV) override the file for the few settings
+ * deployments change most. Errors name the field and the file.
+ *
+ * Each setting's description lives here, in the schema (`.describe()`, or `.meta()` with a
+ * `defaultText` where the default is worked out at run time); `bwc gateway config-reference`
+ * renders them into the reference in gateway/README.md.
  */
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,92 +24,104 @@ function defaultGatewayId(): string {
 }
 
 export const GatewayConfigSchema = z.object({
-  fleet: id.default('default'),
-  gatewayId: id.default(defaultGatewayId),
-  dataDir: z.string().min(1).default('./bwc-gateway-data'),
-  /** The clip store; replicas point this at the same shared directory. Default `{dataDir}/clips`. */
-  clipsDir: z.string().min(1).optional(),
+  fleet: id.default('default').describe('The fleet this gateway serves: its MQTT topics are `bwc/v1/{fleet}/…`.'),
+  gatewayId: id.default(defaultGatewayId).meta({
+    description: 'This gateway\'s id (its certificate names it); each replica its own.',
+    defaultText: 'this host\'s name (characters other than letters, digits, `.`, `_`, `-` made `-`; at most 64)',
+  }),
+  dataDir: z.string().min(1).default('./bwc-gateway-data')
+    .describe('The data directory: gateway.db (SQLite), clips/, keys/gateway/ (private key mode 0600), audit-checkpoints/.'),
+  clipsDir: z.string().min(1).optional().meta({
+    description: 'The clip store; replicas point this at the same shared directory.',
+    defaultText: '`{dataDir}/clips`',
+  }),
   db: z.object({
-    /** A postgres:// URL, or a SQLite file path; default `{dataDir}/gateway.db`. */
-    url: z.string().min(1).optional(),
-  }).strict().default({}),
+    url: z.string().min(1).optional().meta({
+      description: 'The database: a `postgres://` (or `postgresql://`) URL, or a SQLite file path.',
+      defaultText: '`{dataDir}/gateway.db`',
+    }),
+  }).strict().default({}).describe('The database.'),
   mqtt: z.object({
-    /** An external broker (mqtt://, mqtts://); none: the embedded broker. */
-    url: z.string().url().optional(),
-    /** The broker URL docks are given at enrollment; default: the URL the gateway itself uses. */
-    publicUrl: z.string().url().optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-    /** Subscribe through `$share/{shareGroup}/…` so several gateways split the load (external brokers only). */
-    shared: z.boolean().default(false),
-    shareGroup: id.default('bwc-gateway'),
+    url: z.string().url().optional().meta({
+      description: 'An external broker (`mqtt://` or `mqtts://` URL).',
+      defaultText: 'none: the embedded broker',
+    }),
+    publicUrl: z.string().url().optional().meta({
+      description: 'The broker URL docks are given at enrollment.',
+      defaultText: 'the URL the gateway itself connects to',
+    }),
+    username: z.string().optional().describe('The MQTT username for an external broker.'),
+    password: z.string().optional().describe('The MQTT password for an external broker.'),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4).describe('MQTT protocol version: 4 (3.1.1), or 5 for an external MQTT 5 broker.'),
+    shared: z.boolean().default(false)
+      .describe('Subscribe through `$share/{shareGroup}/…` so several gateways split the load; needs an external broker (mqtt.url) and PostgreSQL (db.url).'),
+    shareGroup: id.default('bwc-gateway').describe('The shared-subscription group (with mqtt.shared).'),
     embedded: z.object({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(1883),
-    }).strict().default({ host: '127.0.0.1', port: 1883 }),
-  }).strict().default({ protocolVersion: 4, shared: false, shareGroup: 'bwc-gateway', embedded: { host: '127.0.0.1', port: 1883 } }),
+      host: z.string().default('127.0.0.1').describe('The address the embedded broker listens on (when no mqtt.url is set).'),
+      port: z.number().int().min(0).max(65535).default(1883).describe('The embedded broker\'s port (0: any free port).'),
+    }).strict().default({ host: '127.0.0.1', port: 1883 }).describe('The embedded broker (aedes), used when no mqtt.url is set.'),
+  }).strict().default({ protocolVersion: 4, shared: false, shareGroup: 'bwc-gateway', embedded: { host: '127.0.0.1', port: 1883 } })
+    .describe('The broker: embedded, or an external one.'),
   http: z.object({
-    host: z.string().default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(8080),
-    /** Set when a TLS-terminating proxy is in front: session cookies get `Secure`. */
-    behindTls: z.boolean().default(false),
-    /** The built dashboard (index.html and assets/); default: dist/gateway/web of this installation. */
-    webDir: z.string().optional(),
-  }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false }),
+    host: z.string().default('127.0.0.1').describe('The address the HTTP API and the dashboard listen on.'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('The port of the HTTP API and the dashboard (0: any free port).'),
+    behindTls: z.boolean().default(false)
+      .describe('Set when a TLS-terminating proxy is in front: session cookies get `Secure`, responses `Strict-Transport-Security`.'),
+    webDir: z.string().optional().meta({
+      description: 'The built dashboard (index.html and assets/).',
+      defaultText: 'dist/gateway/web of this installation',
+    }),
+  }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false }).describe('The HTTP API and the dashboard.'),
   ingest: z.object({
-    maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
-    gapSettleMs: z.number().int().min(0).default(30_000),
-    leaseMs: z.number().int().min(1000).default(120_000),
-    /** Worker threads for signature verification and ack signing; 0: on the main thread. */
-    cryptoThreads: z.number().int().min(0).max(64).default(1),
-  }).strict().default({ maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, cryptoThreads: 1 }),
+    maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024)
+      .describe('The largest message accepted from the broker, in bytes; a clip\'s chunks must fit in it.'),
+    gapSettleMs: z.number().int().min(0).default(30_000)
+      .describe('How long a gap in a device\'s chain must persist, in ms, before it is raised (replicas see messages out of order).'),
+    leaseMs: z.number().int().min(1000).default(120_000).describe('How long a replica may hold a clip\'s assembly lease, in ms.'),
+    cryptoThreads: z.number().int().min(0).max(64).default(1).describe('Worker threads for signature verification and ack signing; 0: on the main thread.'),
+  }).strict().default({ maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, cryptoThreads: 1 })
+    .describe('Verified ingest of the docks\' messages.'),
   thresholds: z.object({
-    offlineAfterMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.offlineAfterMs),
-    clockDriftMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.clockDriftMs),
-    storageLowBytes: z.number().int().nonnegative().default(DEFAULT_THRESHOLDS.storageLowBytes),
-    uploadOverdueMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.uploadOverdueMs),
-  }).strict().default({ ...DEFAULT_THRESHOLDS }),
-  /**
-   * The agency root key and what it signed for this gateway (DESIGN §4 "Who signs what", §8): files,
-   * read and checked at startup. Without them the gateway cannot enroll devices.
-   */
+    offlineAfterMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.offlineAfterMs)
+      .describe('A device not heard from this long, in ms, is offline (DEVICE_OFFLINE alert).'),
+    clockDriftMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.clockDriftMs)
+      .describe('A device clock more than this many ms off, or not synchronized, raises CLOCK_DRIFT.'),
+    storageLowBytes: z.number().int().nonnegative().default(DEFAULT_THRESHOLDS.storageLowBytes)
+      .describe('A device with less free storage than this, in bytes, raises STORAGE_LOW.'),
+    uploadOverdueMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.uploadOverdueMs)
+      .describe('A clip not uploaded this long, in ms, after its manifest arrived raises UPLOAD_OVERDUE (the end-of-shift rule).'),
+  }).strict().default({ ...DEFAULT_THRESHOLDS }).describe('When the fleet raises alerts.'),
   trust: z.object({
-    /** The agency root public key (public.hex or public.pem from `bwc authz keygen`). */
-    rootPublicKey: z.string().min(1).optional(),
-    /** This gateway's GatewayCertificate, signed by the root (`bwc authz sign-gateway-cert`). */
-    certificate: z.string().min(1).optional(),
-    /** The current root-signed policy bundle (`bwc authz sign-bundle`), pushed to docks. */
-    bundle: z.string().min(1).optional(),
-  }).strict().default({}),
-  /** Recording authorizations (1061.2 §5; gateway/README.md "Authorizations"). */
+    rootPublicKey: z.string().min(1).optional()
+      .describe('The agency root public key file (public.hex or public.pem from `bwc authz keygen`); without it the gateway cannot enroll devices. Needs trust.certificate.'),
+    certificate: z.string().min(1).optional()
+      .describe('This gateway\'s GatewayCertificate file, signed by the root (`bwc authz sign-gateway-cert`); needs trust.rootPublicKey.'),
+    bundle: z.string().min(1).optional()
+      .describe('The current root-signed policy bundle file (`bwc authz sign-bundle`), pushed to docks; needs trust.rootPublicKey.'),
+  }).strict().default({})
+    .describe('The agency root key and what it signed for this gateway (DESIGN §4 "Who signs what", §8): files, read and checked at startup. Without them the gateway cannot enroll devices.'),
   authz: z.object({
-    /**
-     * Officials' issuer keys, one directory per person id (`{dir}/{personId}/private.pem`, from
-     * `bwc authz keygen`), listed in the policy bundle with that person id and role. Without it
-     * requests are filed and denied, but nothing is approved on this gateway.
-     */
-    issuerKeysDir: z.string().min(1).optional(),
-  }).strict().default({}),
-  /** Records schedules and their mapping (gateway/README.md "Records"); defaults in records/schedules.ts. */
-  records: RecordsConfigSchema.default(DEFAULT_RECORDS_CONFIG),
-  /** The audit log's signed checkpoints (gateway/README.md "Audit log"). */
+    issuerKeysDir: z.string().min(1).optional()
+      .describe('Officials\' issuer keys, one directory per person id (`{dir}/{personId}/private.pem`, from `bwc authz keygen`), listed in the policy bundle with that person id and role. Without it requests are filed and denied, but nothing is approved on this gateway.'),
+  }).strict().default({}).describe('Recording authorizations (1061.2 §5; gateway/README.md "Authorizations").'),
+  records: RecordsConfigSchema.default(DEFAULT_RECORDS_CONFIG)
+    .describe('Records schedules and their mapping (gateway/README.md "Records"); defaults in records/schedules.ts.'),
   audit: z.object({
-    /** A checkpoint whenever the entry count reaches a multiple of this. */
-    checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
-    /** And at least this often. */
-    checkpointIntervalMs: z.number().int().min(1000).default(3_600_000),
-    /** Where signed checkpoints are copied as files, outside the database; default `{dataDir}/audit-checkpoints`. */
-    exportDir: z.string().min(1).optional(),
-  }).strict().default({ checkpointEvery: 1000, checkpointIntervalMs: 3_600_000 }),
-  /** The dashboard's charts: how often the fleet is sampled, and how long samples are kept. */
+    checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000).describe('A signed checkpoint whenever the entry count reaches a multiple of this.'),
+    checkpointIntervalMs: z.number().int().min(1000).default(3_600_000).describe('And a checkpoint at least this often, in ms.'),
+    exportDir: z.string().min(1).optional().meta({
+      description: 'Where signed checkpoints are copied as files, outside the database.',
+      defaultText: '`{dataDir}/audit-checkpoints`',
+    }),
+  }).strict().default({ checkpointEvery: 1000, checkpointIntervalMs: 3_600_000 }).describe('The audit log\'s signed checkpoints (gateway/README.md "Audit log").'),
   dashboard: z.object({
-    sampleIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000),
-    sampleRetentionDays: z.number().int().min(1).max(3650).default(30),
-    /** The live stream's keep-alive, and how often its session is checked again. */
-    liveKeepAliveMs: z.number().int().min(500).max(300_000).default(15_000),
-  }).strict().default({ sampleIntervalMs: 60_000, sampleRetentionDays: 30, liveKeepAliveMs: 15_000 }),
-  sweepIntervalMs: z.number().int().min(100).default(5000),
+    sampleIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000).describe('How often the fleet is sampled for the dashboard\'s charts, in ms.'),
+    sampleRetentionDays: z.number().int().min(1).max(3650).default(30).describe('How long the samples are kept, in days.'),
+    liveKeepAliveMs: z.number().int().min(500).max(300_000).default(15_000)
+      .describe('The live stream\'s keep-alive, and how often its session is checked again, in ms.'),
+  }).strict().default({ sampleIntervalMs: 60_000, sampleRetentionDays: 30, liveKeepAliveMs: 15_000 }).describe('The dashboard\'s charts and live stream.'),
+  sweepIntervalMs: z.number().int().min(100).default(5000)
+    .describe('How often the periodic checks run, in ms: chain gaps, offline devices, overdue uploads, expired sessions, audit checkpoints, chart samples.'),
 }).strict().superRefine((c, ctx) => {
   if (c.trust.certificate && !c.trust.rootPublicKey) {
     ctx.addIssue({ code: 'custom', path: ['trust', 'certificate'], message: 'a certificate needs trust.rootPublicKey, the agency root key that signed it' });
@@ -137,18 +153,26 @@ export function parseGatewayConfig(raw: unknown, source = 'configuration'): Gate
   return r.data;
 }
 
+/** The environment overrides: variable → setting (in the configuration reference). BWC_GATEWAY_HTTP_PORT is a number. */
+export const GATEWAY_ENV = {
+  BWC_GATEWAY_DATA_DIR: ['dataDir'],
+  BWC_GATEWAY_DB_URL: ['db', 'url'],
+  BWC_GATEWAY_MQTT_URL: ['mqtt', 'url'],
+  BWC_GATEWAY_HTTP_PORT: ['http', 'port'],
+  BWC_GATEWAY_ROOT_PUBKEY: ['trust', 'rootPublicKey'],
+  BWC_GATEWAY_CERT: ['trust', 'certificate'],
+  BWC_GATEWAY_BUNDLE: ['trust', 'bundle'],
+  BWC_GATEWAY_ISSUER_KEYS: ['authz', 'issuerKeysDir'],
+} as const;
+
 /** Reads a YAML/JSON config file (or none), then the environment overrides. */
 export function loadGatewayConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const raw: Record<string, unknown> = file ? readConfigFile(file, (m) => new ConfigError(m)) : {};
-  const over = (path: string[], value: unknown) => setSetting(raw, path, value);
-  if (env.BWC_GATEWAY_DATA_DIR) over(['dataDir'], env.BWC_GATEWAY_DATA_DIR);
-  if (env.BWC_GATEWAY_DB_URL) over(['db', 'url'], env.BWC_GATEWAY_DB_URL);
-  if (env.BWC_GATEWAY_MQTT_URL) over(['mqtt', 'url'], env.BWC_GATEWAY_MQTT_URL);
-  if (env.BWC_GATEWAY_HTTP_PORT) over(['http', 'port'], Number(env.BWC_GATEWAY_HTTP_PORT));
-  if (env.BWC_GATEWAY_ROOT_PUBKEY) over(['trust', 'rootPublicKey'], env.BWC_GATEWAY_ROOT_PUBKEY);
-  if (env.BWC_GATEWAY_CERT) over(['trust', 'certificate'], env.BWC_GATEWAY_CERT);
-  if (env.BWC_GATEWAY_BUNDLE) over(['trust', 'bundle'], env.BWC_GATEWAY_BUNDLE);
-  if (env.BWC_GATEWAY_ISSUER_KEYS) over(['authz', 'issuerKeysDir'], env.BWC_GATEWAY_ISSUER_KEYS);
+  for (const [name, path] of Object.entries(GATEWAY_ENV)) {
+    const value = env[name];
+    if (!value) continue;
+    setSetting(raw, path, name === 'BWC_GATEWAY_HTTP_PORT' ? Number(value) : value);
+  }
   return parseGatewayConfig(raw, file ?? 'configuration');
 }
 

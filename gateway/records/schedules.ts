@@ -27,22 +27,27 @@ export type Cutoff = (typeof CUTOFFS)[number];
 const text = z.string().min(1).max(500);
 const ScheduleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a name of letters, digits, . _ - (at most 64)');
 
+const cutoff = z.enum(CUTOFFS).default('verified')
+  .describe('What retention counts from, a time the gateway observed: `received` (first receipt of the manifest), `verified` (the clip VERIFIED) or `calendar_year` (the end of the calendar year, UTC, of verification).');
+const authority = text.optional().describe('The authority for the schedule (e.g. the approved records schedule item); reported with the schedule.');
+const description = text.optional().describe('What the schedule covers.');
+
 export const ScheduleSchema = z.discriminatedUnion('type', [
   z.strictObject({
-    type: z.literal('temporary'),
-    retentionDays: z.number().int().min(0).max(365 * 200),
-    cutoff: z.enum(CUTOFFS).default('verified'),
-    authority: text.optional(),
-    description: text.optional(),
+    type: z.literal('temporary').describe('`temporary`: content destroyed `retentionDays` after the cutoff'),
+    retentionDays: z.number().int().min(0).max(365 * 200).describe('Days after the cutoff from which the content may be disposed of.'),
+    cutoff,
+    authority,
+    description,
   }),
   z.strictObject({
-    type: z.literal('permanent'),
-    transferAfterYears: z.number().int().min(0).max(200),
-    cutoff: z.enum(CUTOFFS).default('verified'),
-    authority: text.optional(),
-    description: text.optional(),
+    type: z.literal('permanent').describe('`permanent`: transferred (exported) `transferAfterYears` after the cutoff, never destroyed here'),
+    transferAfterYears: z.number().int().min(0).max(200).describe('Years after the cutoff when the record is transferred (exported).'),
+    cutoff,
+    authority,
+    description,
   }),
-  z.strictObject({ type: z.literal('unscheduled'), description: text.optional() }),
+  z.strictObject({ type: z.literal('unscheduled').describe('`unscheduled`: kept indefinitely, never disposed of'), description }),
 ]);
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 
@@ -71,13 +76,17 @@ export const DEFAULT_MAPPING = {
 };
 
 export const RecordsConfigSchema = z.object({
-  /** Replaces the default schedules when given. */
-  schedules: z.record(ScheduleName, ScheduleSchema).default(DEFAULT_SCHEDULES),
+  schedules: z.record(ScheduleName, ScheduleSchema).default(DEFAULT_SCHEDULES)
+    .describe('The schedules, by name. Given, it replaces all the default schedules, and each schedule records.mapping names (the default mapping too) must be one of them.'),
   mapping: z.object({
-    categories: z.record(z.string(), ScheduleName).default(DEFAULT_MAPPING.categories),
-    decisions: z.partialRecord(z.enum(['AUTHORIZED', 'UNAUTHORIZED', 'PROHIBITED', 'PENDING_CLASSIFICATION', 'NONE']), ScheduleName).default(DEFAULT_MAPPING.decisions),
-    kinds: z.record(z.string(), ScheduleName).default(DEFAULT_MAPPING.kinds),
-  }).strict().default(DEFAULT_MAPPING),
+    categories: z.record(z.string(), ScheduleName).default(DEFAULT_MAPPING.categories)
+      .describe('AUTHORIZED clips: the schedule for each 1061.2 §2.1 category of their basis; a category not named is unscheduled.'),
+    decisions: z.partialRecord(z.enum(['AUTHORIZED', 'UNAUTHORIZED', 'PROHIBITED', 'PENDING_CLASSIFICATION', 'NONE']), ScheduleName).default(DEFAULT_MAPPING.decisions)
+      .describe('Clips without a basis: the schedule for each verdict; a verdict not named is unscheduled. By default none is named: UNAUTHORIZED, PROHIBITED and unclassified recordings are kept for review (1061.2 §4).'),
+    kinds: z.record(z.string(), ScheduleName).default(DEFAULT_MAPPING.kinds)
+      .describe('Other records: the schedule for each kind (`authz_request`, `authz_approval`, `authz_denial`, `authz_revocation`, `disposition`); a kind not named is unscheduled.'),
+  }).strict().default(DEFAULT_MAPPING)
+    .describe('Which schedule a record gets; each name must be one of records.schedules. A class or kind not named here is unscheduled.'),
 }).strict().superRefine((c, ctx) => {
   for (const part of ['categories', 'decisions', 'kinds'] as const) {
     for (const [k, name] of Object.entries(c.mapping[part] as Record<string, string>)) {

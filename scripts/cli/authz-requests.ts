@@ -80,6 +80,7 @@ export function registerAuthzRequests(authz: Command): void {
     .option('--factor-note <code=text>', 'a note on one factor (repeat)', collect, [])
     .option('--note <text>', 'a note on the approval')
     .option('--json', 'print the result as JSON'))
+    .addHelpText('after', '\nExamples:\n  $ bwc authz approve AR-20261120-1a2b3c4d --considered all --note "room 4 only, as requested"\n  $ bwc authz approve AR-20261120-1a2b3c4d --considered all \\\n      --factor-note minimization="audio muted outside room 4" --factor-note notification="notice posted at the door"\n')
     .action(async (id: string, o: GatewayOptions & { considered?: string; factorNote: string[]; note?: string; json?: boolean }) => {
       const client = GatewayClient.from(o);
       if (!o.considered) throw new CliError(`--considered is required: the 1061.2 §5.3 factors you considered ("all", or some of ${FACTOR_CODES.join(', ')})`);
@@ -103,6 +104,7 @@ export function registerAuthzRequests(authz: Command): void {
     .argument('<id>', 'the request id (AR-…)')
     .requiredOption('--reason <text>', 'why it is denied')
     .option('--json', 'print the result as JSON'))
+    .addHelpText('after', '\nExample:\n  $ bwc authz deny AR-20261120-1a2b3c4d --reason "a less intrusive means suffices (1061.2 §5.3)"\n')
     .action(async (id: string, o: GatewayOptions & { reason: string; json?: boolean }) => {
       const r = await GatewayClient.from(o).call<{ request: RequestJson }>('POST', `/api/v1/authz/requests/${encodeURIComponent(id)}/deny`, { reason: o.reason });
       if (o.json) writeJson(r.request);
@@ -115,6 +117,7 @@ export function registerAuthzRequests(authz: Command): void {
     .argument('<id>', 'the request id (AR-…)')
     .requiredOption('--reason <text>', 'why it is revoked')
     .option('--json', 'print the result as JSON'))
+    .addHelpText('after', '\nExample:\n  $ bwc authz revoke AR-20261120-1a2b3c4d --reason "the meeting was cancelled"\n')
     .action(async (id: string, o: GatewayOptions & { reason: string; json?: boolean }) => {
       const r = await GatewayClient.from(o).call<{ request: RequestJson; revocationHash: string; deliveredTo: number }>(
         'POST', `/api/v1/authz/requests/${encodeURIComponent(id)}/revoke`, { reason: o.reason });
@@ -127,6 +130,7 @@ export function registerAuthzRequests(authz: Command): void {
     .description('The requests you may see: your own; an FRO those of its offices; an HRO, the Director, records officers and auditors all.')
     .option('--state <state>', 'PENDING, APPROVED, DENIED or REVOKED')
     .option('--json', 'print JSON'))
+    .addHelpText('after', '\nExamples:\n  $ bwc authz list --state PENDING\n  $ bwc authz list --json --gateway https://gw.example:8443 --token-file ~/.bwc-token | jq \'.[].id\'\n')
     .action(async (o: GatewayOptions & { state?: string; json?: boolean }) => {
       const q = o.state ? `?state=${encodeURIComponent(o.state.toUpperCase())}` : '';
       const r = await GatewayClient.from(o).call<{ requests: RequestJson[] }>('GET', `/api/v1/authz/requests${q}`);
@@ -138,6 +142,7 @@ export function registerAuthzRequests(authz: Command): void {
     .command('draft-bundle')
     .description('Write the source of the policy bundle in force with its version bumped: the next bundle, to edit and sign offline (bwc authz sign-bundle).')
     .requiredOption('--out <file>', 'the draft source (JSON); never overwrites'))
+    .addHelpText('after', '\nExample:\n  $ bwc authz draft-bundle --out policy-v6.json\n  $ bwc authz sign-bundle policy-v6.json --key root-key --out policy-v6.bundle   # offline, after editing\n')
     .action(async (o: GatewayOptions & { out: string }) => {
       const r = await GatewayClient.from(o).call<{ version: number; draftSource: unknown }>('GET', '/api/v1/policy/bundle');
       writeNewFile(o.out, `${JSON.stringify(r.draftSource, null, 2)}\n`);
@@ -149,6 +154,7 @@ export function registerAuthzRequests(authz: Command): void {
     .description('Put a root-signed policy bundle in force on the gateway (its version must be above the one in force); the gateway sends it to every dock.')
     .argument('<file>', 'the signed bundle (from bwc authz sign-bundle)')
     .option('--json', 'print the result as JSON'))
+    .addHelpText('after', '\nExample:\n  $ bwc authz publish-bundle policy-v6.bundle\n')
     .action(async (file: string, o: GatewayOptions & { json?: boolean }) => {
       const bytes = readInput(file, 'bundle');
       const r = await GatewayClient.from(o).call<{ version: number; hash: string; deliveredTo: number }>('POST', '/api/v1/policy/bundles', { envelope: bytes.toString('base64') });

@@ -131,6 +131,7 @@ export function registerAuthz(program: Command): void {
     .command('keygen')
     .description('Generate an authority key (the agency root, or an official\'s issuer key): private.pem 0600, public.pem, public.hex.')
     .requiredOption('--out <dir>', 'directory for the key files; existing keys are never overwritten')
+    .addHelpText('after', '\nExamples:\n  $ bwc authz keygen --out root-key                              # the agency root, kept offline\n  $ bwc authz keygen --out /etc/bwc/issuer-keys/P-0007           # an official\'s issuer key, by person id\n')
     .action((opts: { out: string }) => {
       try {
         const k = generateKeyDir(opts.out);
@@ -196,6 +197,7 @@ export function registerAuthz(program: Command): void {
     .option('--root-pubkey <file>', 'the agency root public key, to check a bundle or a gateway certificate (or the bundle given with --bundle)')
     .option('--bundle <file>', 'the policy bundle whose issuers may have signed a grant, plan or revocation')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  $ bwc authz show policy-v5.bundle --root-pubkey root-key/public.hex\n  $ bwc authz show G6.grant --bundle policy-v5.bundle --root-pubkey root-key/public.hex --json | jq .signature\n')
     .action((file: string, opts: { rootPubkey?: string; bundle?: string; json?: boolean }) => {
       const bytes = readInput(file, 'signed object');
       let env: OpenedEnvelope;

@@ -1,9 +1,10 @@
 /**
- * `bwc dock`: the dock agent, and `bwc dock enroll | status | decommission` for field IT.
+ * `bwc dock`: the dock agent, `bwc dock enroll | status | decommission` for field IT, and
+ * `bwc dock config-reference`, the configuration reference generated from the schema.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadDockConfig, statePaths, DockConfigError, type DockConfig } from '../../device/config.js';
+import { loadDockConfig, statePaths, DockConfigError, DockConfigSchema, DOCK_ENV, type DockConfig } from '../../device/config.js';
 import { DockAgent, DockError } from '../../device/agent.js';
 import { KeyFileError } from '../../device/custody/keys.js';
 import { readEnrollment, EnrollmentError } from '../../device/sync/enroll.js';
@@ -17,6 +18,7 @@ import { PRIVATE_KEY_FILE } from '../../proto/keydir.js';
 import { assertId } from '../../proto/topics.js';
 import { isWireError } from '../../proto/errors.js';
 import { CliError, writeJson } from './common.js';
+import { configJsonSchema, renderConfigReference, writeReadmeSection } from './config-reference.js';
 
 function config(file?: string, stateDir?: string): DockConfig {
   try {
@@ -92,6 +94,7 @@ export function registerDock(program: Command): void {
 
   common(dock.command('status').description('The custody table of this dock\'s clips, the outbox, and transfers under way.'))
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  $ bwc dock status --state-dir /var/lib/bwc-dock\n  $ bwc dock status --config /etc/bwc/dock.yaml --json | jq .notVerified\n')
     .action((o: { config?: string; stateDir?: string; json?: boolean }) => {
       const c = config(o.config, o.stateDir);
       const paths = statePaths(c);
@@ -132,6 +135,7 @@ export function registerDock(program: Command): void {
 
   common(dock.command('decommission').description('Retire this dock. Refused while any clip is not VERIFIED (4007.1 §4.7); the records stay, the private key and MQTT password are removed.'))
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ bwc dock status --state-dir /var/lib/bwc-dock          # every clip VERIFIED?\n  $ bwc dock decommission --state-dir /var/lib/bwc-dock\n')
     .action((o: { config?: string; stateDir?: string; json?: boolean }) => {
       const c = config(o.config, o.stateDir);
       const paths = statePaths(c);
@@ -153,6 +157,23 @@ export function registerDock(program: Command): void {
         else process.stdout.write(`decommissioned at ${at}; ${clips.all().length} clip record(s) kept in ${paths.db}\n`);
       } finally {
         db.close();
+      }
+    });
+
+  dock.command('config-reference')
+    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
+    .option('--json', 'print the JSON Schema of the configuration file instead')
+    .option('--write-readme <file>', 'put the reference between the config-reference:dock markers of this file (device/README.md) instead of printing it')
+    .addHelpText('after', '\nExamples:\n  $ bwc dock config-reference\n  $ bwc dock config-reference --json > dock-config.schema.json\n  $ bwc dock config-reference --write-readme device/README.md     # in a checkout, after node scripts/build.mjs\n')
+    .action((o: { json?: boolean; writeReadme?: string }) => {
+      if (o.json) return writeJson(configJsonSchema(DockConfigSchema));
+      const markdown = renderConfigReference(DockConfigSchema, DOCK_ENV);
+      if (!o.writeReadme) return void process.stdout.write(markdown);
+      try {
+        const changed = writeReadmeSection(o.writeReadme, 'dock', markdown);
+        process.stdout.write(`${o.writeReadme}: configuration reference ${changed ? 'updated' : 'already current'}\n`);
+      } catch (e) {
+        throw new CliError(`${o.writeReadme}: ${(e as Error).message}`);
       }
     });
 }

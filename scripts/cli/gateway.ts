@@ -1,11 +1,12 @@
 /**
  * `bwc gateway`: runs the gateway; `bwc gateway user add` and `bwc gateway device add|token`
  * bootstrap people and devices from the machine the gateway runs on (the API does the same for
- * signed-in operators).
+ * signed-in operators); `bwc gateway config-reference` prints the configuration reference generated
+ * from the schema.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadGatewayConfig, resolvedPaths, ConfigError, type GatewayConfig } from '../../gateway/config.js';
+import { loadGatewayConfig, resolvedPaths, ConfigError, GatewayConfigSchema, GATEWAY_ENV, type GatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/gateway.js';
 import { openGatewayDb } from '../../gateway/store/open.js';
 import { Auth } from '../../gateway/api/auth.js';
@@ -14,7 +15,8 @@ import { Alerts } from '../../gateway/fleet/alerts.js';
 import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { isWireError } from '../../proto/errors.js';
-import { CliError } from './common.js';
+import { CliError, writeJson } from './common.js';
+import { configJsonSchema, renderConfigReference, writeReadmeSection } from './config-reference.js';
 
 interface Common { config?: string; dataDir?: string }
 
@@ -102,6 +104,7 @@ export function registerGateway(program: Command): void {
     .requiredOption('--device-id <id>', 'the device id')
     .requiredOption('--pubkey <file>', "the device's public key (public.hex or public.pem from bwc keygen)")
     .option('--by <name>', 'who enrolls it (recorded)', process.env.USER ?? 'cli')
+    .addHelpText('after', '\nExample:\n  $ bwc gateway device add --device-id wear-0042 --pubkey wear-0042/public.hex --data-dir /var/lib/bwc-gateway\n')
     .action(async (o: Common & { deviceId: string; pubkey: string; by: string }) => {
       let key;
       try {
@@ -119,6 +122,7 @@ export function registerGateway(program: Command): void {
     .requiredOption('--device-id <id>', 'the device id the token is bound to')
     .option('--hours <n>', 'validity', '24')
     .option('--by <name>', 'who issues it (recorded)', process.env.USER ?? 'cli')
+    .addHelpText('after', '\nExample:\n  $ bwc gateway device token --device-id dock-sea-01 --hours 4 --config /etc/bwc/gateway.yaml\n')
     .action(async (o: Common & { deviceId: string; hours: string; by: string }) => {
       const hours = Number(o.hours);
       if (!(hours > 0 && hours <= 720)) throw new CliError(`--hours must be between 0 and 720, got "${o.hours}"`);
@@ -127,5 +131,22 @@ export function registerGateway(program: Command): void {
         return fleet.createEnrollmentToken(o.deviceId, o.by, hours * 3600_000).catch((e: unknown) => { throw new CliError((e as Error).message); });
       });
       process.stdout.write(`${JSON.stringify({ deviceId: o.deviceId, token: r.token, expiresAt: new Date(r.expiresAt).toISOString() })}\n`);
+    });
+
+  gw.command('config-reference')
+    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
+    .option('--json', 'print the JSON Schema of the configuration file instead')
+    .option('--write-readme <file>', 'put the reference between the config-reference:gateway markers of this file (gateway/README.md) instead of printing it')
+    .addHelpText('after', '\nExamples:\n  $ bwc gateway config-reference\n  $ bwc gateway config-reference --json > gateway-config.schema.json\n  $ bwc gateway config-reference --write-readme gateway/README.md     # in a checkout, after node scripts/build.mjs\n')
+    .action((o: { json?: boolean; writeReadme?: string }) => {
+      if (o.json) return writeJson(configJsonSchema(GatewayConfigSchema));
+      const markdown = renderConfigReference(GatewayConfigSchema, GATEWAY_ENV);
+      if (!o.writeReadme) return void process.stdout.write(markdown);
+      try {
+        const changed = writeReadmeSection(o.writeReadme, 'gateway', markdown);
+        process.stdout.write(`${o.writeReadme}: configuration reference ${changed ? 'updated' : 'already current'}\n`);
+      } catch (e) {
+        throw new CliError(`${o.writeReadme}: ${(e as Error).message}`);
+      }
     });
 }

@@ -37,6 +37,7 @@ export function registerRecords(program: Command): void {
 
   gatewayOptions(records.command('schedules').description('The schedules, the mapping from clip categories/verdicts and record kinds to them, and what is unscheduled.'))
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  $ bwc records schedules --gateway https://gw.example:8443 --token-file ~/.bwc-token\n  $ bwc records schedules --json | jq .mapping.kinds\n')
     .action(async (o: GatewayOptions & { json?: boolean }) => {
       const r = await GatewayClient.from(o).call<{ schedules: Record<string, Record<string, unknown>>; mapping: Record<string, Record<string, string>>; unnamed: string }>('GET', '/api/v1/records/schedules');
       if (o.json) return writeJson(r);
@@ -50,6 +51,7 @@ export function registerRecords(program: Command): void {
   gatewayOptions(records.command('holds').description('List litigation holds.'))
     .option('--active', 'only holds not released')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ bwc records holds --active\n')
     .action(async (o: GatewayOptions & { active?: boolean; json?: boolean }) => {
       const r = await GatewayClient.from(o).call<{ holds: Hold[] }>('GET', `/api/v1/records/holds${o.active ? '?active=true' : ''}`);
       if (o.json) return writeJson(r);
@@ -88,6 +90,7 @@ export function registerRecords(program: Command): void {
     .argument('<holdId>', 'the hold')
     .requiredOption('--reason <text>', 'why it is released (the matter closed…)')
     .option('--json', 'print the hold as JSON')
+    .addHelpText('after', '\nExample:\n  $ bwc records release hold-2026-01-05-1a2b3c4d --reason "matter closed"\n')
     .action(async (holdId: string, o: GatewayOptions & { reason: string; json?: boolean }) => {
       const r = await GatewayClient.from(o).call<{ hold: Hold }>('POST', `/api/v1/records/holds/${encodeURIComponent(holdId)}/release`, { reason: o.reason });
       if (o.json) return writeJson(r);
