@@ -53,6 +53,8 @@ import { readEnrollment, EnrollmentError } from './sync/enroll.js';
 import { ChunkChangedError, type UploadSource } from './sync/uploader.js';
 import { clockSyncSource, type ClockSyncSource } from './io/ntp.js';
 import { UsbCameraWatcher, PortSupervisor, parseUsbMatch } from './io/usb.js';
+import { openGpio, type GpioBackend } from './io/gpio.js';
+import { DockIndicator } from './io/indicator.js';
 import { statePaths, type DockConfig } from './config.js';
 
 /** SQLite or the file system says the disk (or quota) is full. */
@@ -85,6 +87,8 @@ export interface DockAgentOptions {
   now?: () => number;
   /** Camera ports to link instead of the configured serial ports (tests, the demo's in-process cameras). */
   ports?: LinkPort[];
+  /** The GPIO backend for the status light and button (default: this machine's, when io.led or io.button is set). */
+  gpio?: GpioBackend;
 }
 
 export interface ProgressEntry {
@@ -118,6 +122,8 @@ export class DockAgent {
   readonly #clock: ClockSyncSource;
   readonly #paths: ReturnType<typeof statePaths>;
   readonly #ports: LinkPort[] | undefined;
+  readonly #gpio: GpioBackend | undefined;
+  #indicator: DockIndicator | null = null;
   #cache: MemoryPolicyCache;
   readonly #cameras = new Map<string, CameraSeen>();
   readonly #custody = new Map<string, Promise<void>>();
@@ -145,6 +151,7 @@ export class DockAgent {
     this.#signer = parts.signer;
     this.#paths = parts.paths;
     this.#ports = o.ports;
+    this.#gpio = o.gpio;
     this.db = parts.db;
     this.outbox = new Outbox(parts.db);
     this.clips = new Clips(parts.db);
@@ -283,6 +290,28 @@ export class DockAgent {
       });
       await this.#supervisor.start();
     }
+    if (c.io.led !== undefined || c.io.button !== undefined) {
+      this.#indicator = new DockIndicator({
+        gpio: this.#gpio ?? openGpio({ log: (m) => this.log.info(m) }),
+        ...(c.io.led !== undefined ? { led: c.io.led } : {}), ...(c.io.button !== undefined ? { button: c.io.button } : {}),
+        buttonActiveLow: c.io.buttonActiveLow,
+        signals: {
+          recording: () => this.clips.inStates(['RECORDING']).length > 0,
+          busy: () => this.#progress.size > 0 || this.outbox.depth().messages > 0,
+          fault: () => this.#stateFull !== null,
+          connected: () => this.sync.connected,
+        },
+        onShortPress: () => this.log.info(`button: ${this.#statusLine()}`),
+        onLongPress: () => {
+          this.log.info('button held: re-sync requested (a Status now, and every unfinished clip\'s manifest again)');
+          this.#guard('re-sync', () => { this.sync.sendStatus(); this.#resumeAtGateway(); });
+        },
+        log: (m) => this.log.warn(m),
+      });
+      const light = setInterval(() => this.#guard('status light', () => this.#indicator?.refresh()), 500);
+      light.unref();
+      this.#timers.push(light);
+    }
     const resend = setInterval(() => this.#guard('stalled clips', () => this.#checkStalled()), RESEND_CHECK_MS);
     const progress = setInterval(() => this.#guard('progress', () => { this.#writeProgress(); this.#probeStateDir(); }), 2000);
     resend.unref();
@@ -299,6 +328,7 @@ export class DockAgent {
     for (const r of this.#runners) r.stop();
     await Promise.allSettled([...this.#custody.values()]);
     await this.sync.stop();
+    this.#indicator?.close();
     this.#clock.close();
     this.policy.close();
     this.db.close();
@@ -495,7 +525,10 @@ export class DockAgent {
     });
     if (d.decision !== 'AUTHORIZED') this.log.warn(`camera ${serial} clip ${clipId} (${why}): ${d.decision} ${d.reasons.join(', ')}`);
     const alert = ev.replayed ? null : alertFor(d, clipId);
-    if (alert) this.#cameras.get(serial)?.link?.alert(alert);
+    if (alert) {
+      this.#cameras.get(serial)?.link?.alert(alert);
+      if (d.decision === 'UNAUTHORIZED' || d.decision === 'PROHIBITED') this.#indicator?.flagUnauthorized(`${serial}/${clipId}/${d.decision}`);
+    }
   }
 
   #onClipReady(ev: CameraEvent, r: bwc.v1.ClipReady): void {
@@ -858,6 +891,18 @@ export class DockAgent {
     }
   }
 
+  /** One line for field IT at the dock (a short press of the button). */
+  #statusLine(): string {
+    const depth = this.outbox.depth();
+    return `light ${this.#indicator?.state ?? 'none'}; ${this.sync.connected ? 'connected' : 'not connected'} to the broker; ` +
+      `${this.clips.countNotVerified()} clip(s) not yet verified; outbox ${depth.messages} message(s); ${this.#progress.size} transfer(s) under way`;
+  }
+
+  /** What the status light shows now (null: no light configured). */
+  get light(): string | null {
+    return this.#indicator?.state ?? null;
+  }
+
   /** progress.json in the state dir, for `bwc dock status` while the agent runs. */
   #writeProgress(): void {
     const file = `${this.#paths.dir}/progress.json`;
@@ -865,7 +910,7 @@ export class DockAgent {
       const tmp = `${file}.tmp`;
       const m = process.memoryUsage();
       const memory = { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
-      writeFileSync(tmp, JSON.stringify({ at: new Date(this.#now()).toISOString(), connected: this.sync.connected, stateFull: this.#stateFull !== null, memory, transfers: this.progress() }));
+      writeFileSync(tmp, JSON.stringify({ at: new Date(this.#now()).toISOString(), connected: this.sync.connected, stateFull: this.#stateFull !== null, light: this.light, memory, transfers: this.progress() }));
       renameSync(tmp, file);
     } catch {
       // progress is informational; a full disk shows up in the database writes

@@ -94,6 +94,13 @@ export const DockConfigSchema = z.object({
     ntp: z.enum(['auto', 'synced', 'unsynced']).default('auto')
       .describe('Whether the dock\'s clock is synchronized: `auto` asks systemd-timesyncd (or timedatectl); `synced` and `unsynced` fix the answer (test benches, or a dock known to lack NTP).'),
   }).strict().default({ ntp: 'auto' }).describe('The dock\'s clock.'),
+  io: z.object({
+    led: z.number().int().min(0).max(57).optional()
+      .describe('BCM line of the status light (device/io/README.md): a slow heartbeat when idle, solid while a camera records, an even blink while syncing, a fast flicker after an unauthorized or prohibited recording until the button is pressed, three pulses for a fault. None: no light.'),
+    button: z.number().int().min(0).max(57).optional()
+      .describe('BCM line of the push button: a short press acknowledges the unauthorized flicker and logs a status line; held 3 s, it asks for a re-sync. None: no button.'),
+    buttonActiveLow: z.boolean().default(true).describe('The button pulls its line to ground when pressed (a button to ground with the pull-up on), the usual wiring.'),
+  }).strict().default({ buttonActiveLow: true }).describe('The dock\'s status light and button on GPIO.'),
   log: z.object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('The pino log level; JSON lines on stderr.'),
   }).strict().default({ level: 'info' }).describe('Logging.'),

@@ -52,8 +52,11 @@ describe('the dock indicator', () => {
     clock.advance(50);
     expect(presses).toEqual(['short']);
     expect(ind.state).toBe('recording');
-    // Unacknowledged, the flag ends by itself.
+    // The same recording decided again (at its stop) does not flag again; another one does.
     ind.flagUnauthorized();
+    expect(ind.state).toBe('recording');
+    // Unacknowledged, the flag ends by itself.
+    ind.flagUnauthorized('CAM-2/clip-9/PROHIBITED');
     clock.advance(599_000);
     ind.refresh();
     expect(ind.state).toBe('unauthorized');

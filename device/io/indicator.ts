@@ -5,7 +5,8 @@
  * - `error`: the dock needs field IT (its state directory is full, or it has not reached the broker
  *   for `offlineAfterMs`);
  * - `unauthorized`: a recording was decided UNAUTHORIZED or PROHIBITED (1061.2 §4): the officer
- *   should know before walking away; a short press acknowledges it, or it stops after `flagMs`;
+ *   should know before walking away; a short press acknowledges it (the same recording does not
+ *   flag again when it is decided again at its stop), or it stops after `flagMs`;
  * - `recording`: a docked camera is recording;
  * - `syncing`: clips are being hashed or offloaded, or messages wait in the outbox;
  * - `idle`: everything at the gateway; a slow heartbeat that says the dock is alive.
@@ -49,7 +50,9 @@ export class DockIndicator {
   readonly #o: Required<Pick<DockIndicatorOptions, 'flagMs' | 'offlineAfterMs' | 'timers'>> & DockIndicatorOptions;
   readonly #led: StatusLed | null;
   readonly #button: Button | null;
-  #flaggedUntil = 0;
+  /** Recordings flagged, by key, until when; and those the officer has acknowledged. */
+  readonly #flags = new Map<string, number>();
+  readonly #acknowledged = new Set<string>();
   #disconnectedSince: number | null = null;
 
   constructor(o: DockIndicatorOptions) {
@@ -60,7 +63,9 @@ export class DockIndicator {
       activeLow: o.buttonActiveLow ?? true, timers: t,
       onPress: (kind) => {
         if (kind === 'short') {
-          this.#flaggedUntil = 0; // seen
+          // Seen: these recordings do not flag again (a decision is taken again at the stop).
+          for (const key of this.#flags.keys()) this.#acknowledged.add(key);
+          this.#flags.clear();
           o.onShortPress?.();
         } else {
           o.onLongPress?.();
@@ -76,9 +81,11 @@ export class DockIndicator {
     return this.#led?.state ?? this.compute();
   }
 
-  /** An unauthorized or prohibited decision was made here. */
-  flagUnauthorized(): void {
-    this.#flaggedUntil = this.#o.timers.now() + this.#o.flagMs;
+  /** An unauthorized or prohibited decision about the recording `key` (e.g. camera and clip id). */
+  flagUnauthorized(key = ''): void {
+    if (this.#acknowledged.has(key)) return;
+    this.#flags.set(key, this.#o.timers.now() + this.#o.flagMs);
+    if (this.#acknowledged.size > 1000) this.#acknowledged.clear();
     this.refresh();
   }
 
@@ -89,7 +96,8 @@ export class DockIndicator {
     else this.#disconnectedSince ??= now;
     const states: LedState[] = ['idle'];
     if (s.fault() || (this.#disconnectedSince !== null && now - this.#disconnectedSince >= this.#o.offlineAfterMs)) states.push('error');
-    if (now < this.#flaggedUntil) states.push('unauthorized');
+    for (const [key, until] of this.#flags) if (now >= until) this.#flags.delete(key);
+    if (this.#flags.size > 0) states.push('unauthorized');
     if (s.recording()) states.push('recording');
     if (s.busy()) states.push('syncing');
     return mostUrgent(states);
