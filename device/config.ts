@@ -40,7 +40,7 @@ export const DockConfigSchema = z.object({
   office: z.string().min(1).max(32).optional()
     .describe('The agency office code the dock stands in: an activation whose camera reports no office gets this one, and decisions (and the manifests that carry them) record it.'),
   mqtt: z.object({
-    url: z.string().url().optional().meta({
+    url: z.string().url().regex(/^mqtts?:\/\//i, 'must be an mqtt:// or mqtts:// URL').optional().meta({
       description: 'The broker (`mqtt://` or `mqtts://` URL), instead of the one enrollment gave.',
       defaultText: 'the broker enrollment gave',
     }),

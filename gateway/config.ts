@@ -42,11 +42,11 @@ export const GatewayConfigSchema = z.object({
     }),
   }).strict().default({}).describe('The database.'),
   mqtt: z.object({
-    url: z.string().url().optional().meta({
+    url: z.string().url().regex(/^mqtts?:\/\//i, 'must be an mqtt:// or mqtts:// URL').optional().meta({
       description: 'An external broker (`mqtt://` or `mqtts://` URL).',
       defaultText: 'none: the embedded broker',
     }),
-    publicUrl: z.string().url().optional().meta({
+    publicUrl: z.string().url().regex(/^mqtts?:\/\//i, 'must be an mqtt:// or mqtts:// URL').optional().meta({
       description: 'The broker URL docks are given at enrollment.',
       defaultText: 'the URL the gateway itself connects to',
     }),

@@ -67,7 +67,7 @@ function sample(name: string, s: ConfigSetting): { text: string; value: unknown 
     return { text: String(n), value: n };
   }
   if (j.type === 'array') return { text: `/env/${name}/a, /env/${name}/b`, value: [`/env/${name}/a`, `/env/${name}/b`] };
-  if (j.format === 'uri') {
+  if (j.format === 'uri' || /mqtt/.test(String(j.pattern ?? ''))) {
     const url = `mqtts://${name.toLowerCase().replaceAll('_', '-')}.example:8883`;
     return { text: url, value: url };
   }
