@@ -66,7 +66,7 @@ export function openSqlite(path: string, options: SqliteOptions = {}): Db {
     throw new DbError(`cannot open ${description}: ${(err as Error).message}`, { cause: err });
   }
   const wal = path === ':memory:' ? null : `${resolve(path)}-wal`;
-  return new SqliteDb(sqlite, description, wal, options.fsyncWal ?? datasyncFile);
+  return new SqliteDb(sqlite, description, wal, options.fsyncWal ?? datasyncFile, path === ':memory:' ? null : resolve(path));
 }
 
 /** One open transaction; `open` turns false when it ends, so a leaked Queryable cannot write later. */
@@ -85,21 +85,70 @@ class SqliteDb implements Db {
   private syncWaiters: { gen: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private syncing = false;
 
+  /**
+   * A second, read-only connection for reads made while a transaction holds the writer: in WAL
+   * mode it reads the last committed snapshot at once, so a dashboard listing 10,000 devices does
+   * not queue behind hundreds of ingest transactions (each a few awaits long). Opened on first use;
+   * none for an in-memory database (a reader there waits its turn).
+   */
+  private reader: Database.Database | null = null;
+  private readonly readerStatements = new Map<string, Statement>();
+
   constructor(
     private readonly sqlite: Database.Database, readonly description: string,
     private readonly walPath: string | null, private readonly fsyncWal: (walPath: string) => Promise<void>,
+    private readonly file: string | null = null,
   ) {}
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    const snapshot = this.snapshotRead(sql, params, 'all');
+    if (snapshot) return snapshot.rows as T[];
     const rows = await this.outside(() => this.allNow<T>(sql, params));
     if (!this.readonly(sql)) await this.durable();
     return rows;
   }
 
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    const snapshot = this.snapshotRead(sql, params, 'get');
+    if (snapshot) return snapshot.rows[0] as T | undefined;
     const row = await this.outside(() => this.getNow<T>(sql, params));
     if (!this.readonly(sql)) await this.durable();
     return row;
+  }
+
+  /**
+   * A read-only statement outside any transaction, while a transaction holds the writer: read the
+   * committed snapshot on the reader connection now. Null: run it on the writer, in turn (the
+   * writer is free, the statement writes, the database is in memory, or this is inside a tx).
+   */
+  private snapshotRead(sql: string, params: readonly SqlValue[] | undefined, mode: 'all' | 'get'): { rows: Row[] } | null {
+    if (!this.held || this.file === null || this.closed || this.inTx.getStore()?.open) return null;
+    let stmt = this.readerStatements.get(sql);
+    if (!stmt) {
+      try {
+        if (!this.reader) {
+          this.reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+          this.reader.defaultSafeIntegers(true);
+        }
+        stmt = this.reader.prepare(sql);
+      } catch {
+        return null; // not a statement a read-only connection takes (it writes)
+      }
+      if (!stmt.readonly || !stmt.reader) return null;
+      if (this.readerStatements.size >= STATEMENT_CACHE_SIZE) this.readerStatements.delete(this.readerStatements.keys().next().value!);
+      this.readerStatements.set(sql, stmt);
+    }
+    const given = params?.length ?? 0;
+    const placeholders = sql.split('?').length - 1;
+    if (placeholders !== given) {
+      throw new DbError(`SQL has ${placeholders} ? placeholder(s) but ${given} parameter(s) were given (a literal ? is not allowed): ${sql.slice(0, 120)}`);
+    }
+    const values = bindable(params);
+    if (mode === 'get') {
+      const row = stmt.get(...values) as Row | undefined;
+      return { rows: row === undefined ? [] : [numbers(row, this.description)] };
+    }
+    return { rows: (stmt.all(...values) as Row[]).map((row) => numbers(row, this.description)) };
   }
 
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
@@ -181,6 +230,9 @@ class SqliteDb implements Db {
     await this.acquire();
     this.closed = true;
     this.statements.clear();
+    this.readerStatements.clear();
+    this.reader?.close();
+    this.reader = null;
     this.sqlite.close();
     this.release();
   }
