@@ -167,12 +167,12 @@ export class LiveFeed {
 
   #broadcast<E extends LiveEventName>(event: E, data: LiveEvents[E], to: (u: AuthUser) => boolean = () => true): void {
     if (this.#clients.size === 0) return;
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const c of this.#clients) if (to(c.user)) this.#write(c, frame);
+    const text = frame(event, data);
+    for (const c of this.#clients) if (to(c.user)) this.#write(c, text);
   }
 
   #send<E extends LiveEventName>(c: Client, event: E, data: LiveEvents[E]): void {
-    this.#write(c, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.#write(c, frame(event, data));
   }
 
   #write(c: Client, frame: string): void {
@@ -199,4 +199,9 @@ export class LiveFeed {
       this.#write(c, ': keep-alive\n\n');
     }
   }
+}
+
+/** One server-sent event: its name and its JSON data. */
+function frame<E extends LiveEventName>(event: E, data: LiveEvents[E]): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

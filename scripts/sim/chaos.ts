@@ -21,10 +21,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { agencyTrust } from './agency.js';
+import { agencyTrust, SIM_OFFICER } from './agency.js';
 import { freePort, mosquittoAcl, startMosquitto, type LocalMosquitto } from './mosquitto.js';
 import { socatPtyPair, type PtyPair } from './pty.js';
-import { SIM_OFFICER } from './agency.js';
 
 export interface ChaosOptions {
   dir: string;

@@ -241,7 +241,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         void gateway.broker?.interrupt(4000).then(() => o.say('broker back: docks reconnect and resend what was not acknowledged'));
       }, Math.round(o.durationS * 1000 / 3));
       try {
-        const results = await Promise.all(docks.flatMap(({ d, camPorts }) => d.cameras.map(async (c, i) => {
+        await Promise.all(docks.flatMap(({ d, camPorts }) => d.cameras.map(async (c, i) => {
           const sim = new CameraSim({
             scenario: parseScenario({ camera: { serial: c.serial, model: 'SIM-1', firmware: 'sim-1.0.0' }, steps: c.steps }, `${c.serial} scenario`),
             storageDir: join(o.dir, 'cameras', c.serial), port: camPorts[i]!, speed, settleMs: 60_000, untilReleasedMs: 180_000,
@@ -250,7 +250,6 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
           o.say(`${c.serial} (officer ${c.officerId}, ${d.deviceId}): shift played, ${r.released.length} clip(s) released by the dock after the gateway's VERIFIED ack`);
           return r;
         })));
-        void results;
       } finally {
         clearInterval(progress);
         clearTimeout(outage);
