@@ -165,7 +165,7 @@ describe('the dock unit keeps what the hardware needs', () => {
   });
 
   it('keeps the node options of its memory budget (scripts/bench/README.md)', () => {
-    expect(get(dock, 'Service', 'Environment')).toBe('NODE_OPTIONS=--max-semi-space-size=1');
+    expect(get(dock, 'Service', 'Environment')).toBe('"NODE_OPTIONS=--max-semi-space-size=1 --v8-pool-size=1"');
   });
 
   it('the gateway unit, by contrast, sees no hardware and cannot touch the clock or kernel tunables', () => {

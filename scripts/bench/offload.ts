@@ -6,7 +6,7 @@
  * this process, on SQLite, its clip store in a temp dir), `bwc dock` enrolled with a one-time token
  * (its own process), and `bwc sim camera` on a socat pty pair recording one clip per round.
  *
- * Two contenders, interleaved round by round:
+ * Three contenders, interleaved round by round:
  * 1. raw: a bare mqtt.js publisher process (scripts/bench/mqtt-publisher.ts) sends the clip's
  *    size in 1 MiB QoS 1 messages, at most `sync.chunkWindow` awaiting their PUBACK (the dock's
  *    window), to a bare subscriber in this process. Time: first publish → last message received.
@@ -15,6 +15,9 @@
  *    VERIFIED ack has reached the dock (VERIFIED). Times from the dock's custody history
  *    (`clip_history`), so camera writes and process start-up are outside. The row "ready →
  *    VERIFIED" adds the dock's hashing (CLOSED → HASHED) and is informative.
+ * 3. raw + required work: as raw, but the subscriber does what any gateway must with the bytes
+ *    (chunk SHA-256, whole-file SHA-256, positional write, shared fdatasync, PUBACK after it), in
+ *    bare code (RequiredWork): what that work alone leaves of raw on this machine.
  * After each offload round: the manifest is VERIFIED at the gateway, the stored blob has the
  * clip's length, and the camera freed the clip only after the dock recorded VERIFIED.
  *
@@ -27,7 +30,9 @@
  * free in the temp dir. scripts/bench/README.md explains every number.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,8 +70,8 @@ function envInt(name: string, fallback: number, min: number, max: number): numbe
 /** NODE_OPTIONS of scripts/deploy/systemd/bwc-dock.service: the dock is measured as it is deployed. */
 export function deployedNodeOptions(): string[] {
   const unit = join(HERE, '..', '..', '..', 'scripts', 'deploy', 'systemd', 'bwc-dock.service');
-  const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(unit, 'utf8'));
-  return m ? m[1]!.trim().replace(/^"|"$/g, '').split(/\s+/).filter(Boolean) : [];
+  const m = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(unit, 'utf8'));
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
 
 function requireTool(cmd: string, pkg: string): void {
@@ -230,21 +235,87 @@ export async function tearDown(rig: Partial<Rig> & { dir?: string }): Promise<vo
 
 interface RawTimes { ms: number; from: number; to: number; publisherCpuS: number }
 
-/** One raw round: COUNT messages through the broker, publisher process → subscriber here. */
-async function rawRound(mosq: LocalMosquitto, round: number, count: number): Promise<RawTimes> {
-  const topic = `bench/raw/${process.pid}/${round}`;
+/**
+ * What any gateway must do with a clip's bytes, in bare code: for each 1 MiB message, the SHA-256
+ * of the chunk (to compare with the manifest), the running whole-file SHA-256, a positional write
+ * into one file and an fdatasync shared by the writes under way (the gateway's group fsync), the
+ * PUBACK only after that; at the end the digest, a last fdatasync and a rename. No decoding,
+ * database, signature or bookkeeping: what that work alone costs on the same machine.
+ */
+class RequiredWork {
+  readonly #whole = createHash('sha256');
+  readonly #fh: FileHandle;
+  #syncing: Promise<void> | null = null;
+  #again: Promise<void> | null = null;
+  #index = 0;
+
+  private constructor(fh: FileHandle, private readonly path: string) { this.#fh = fh; }
+
+  static async open(path: string): Promise<RequiredWork> {
+    return new RequiredWork(await open(path, 'w', 0o640), path);
+  }
+
+  async chunk(payload: Buffer): Promise<void> {
+    createHash('sha256').update(payload).digest(); // the chunk against its manifest hash
+    this.#whole.update(payload); // arrives in order here, as the dock sends it
+    const at = this.#index++ * MiB;
+    let done = 0;
+    while (done < payload.length) done += (await this.#fh.write(payload, done, payload.length - done, at + done)).bytesWritten;
+    await this.#sync();
+  }
+
+  #sync(): Promise<void> {
+    const start = (): Promise<void> => {
+      const p = this.#fh.datasync().finally(() => { if (this.#syncing === p) this.#syncing = null; });
+      this.#syncing = p;
+      return p;
+    };
+    if (!this.#syncing) return start();
+    this.#again ??= this.#syncing.then(() => { this.#again = null; return start(); });
+    return this.#again;
+  }
+
+  async finish(): Promise<string> {
+    const digest = this.#whole.digest('hex');
+    await this.#fh.datasync();
+    await this.#fh.close();
+    renameSync(this.path, `${this.path}.${digest.slice(0, 16)}`);
+    return digest;
+  }
+}
+
+/**
+ * One raw round: COUNT messages through the broker, publisher process → subscriber here. With
+ * `requiredIn`, the subscriber does the required work (RequiredWork) into a file in that dir.
+ */
+async function rawRound(mosq: LocalMosquitto, round: number, count: number, requiredIn?: string): Promise<RawTimes> {
+  const topic = `bench/raw/${process.pid}/${round}${requiredIn ? '/required' : ''}`;
   const sub = await mqtt.connectAsync(mosq.url, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
+  const work = requiredIn ? await RequiredWork.open(join(requiredIn, `raw-${round}.part`)) : null;
   try {
     let received = 0;
     let bytes = 0;
     let lastAt = 0;
-    const all = new Promise<void>((resolve) => {
-      sub.on('message', (t, payload) => {
-        if (t !== topic) return;
+    const all = new Promise<void>((resolve, reject) => {
+      const counted = (payload: Buffer) => {
         received++;
         bytes += payload.length;
         if (received === count) { lastAt = Date.now(); resolve(); }
-      });
+      };
+      if (work) {
+        // As the gateway does: the PUBACK goes only once the message's work is done.
+        sub.handleMessage = (packet, done) => {
+          if (packet.topic !== topic) return done();
+          const payload = packet.payload as Buffer;
+          work.chunk(payload).then(async () => {
+            if (received === count - 1) await work.finish();
+            counted(payload);
+            done();
+          }, reject);
+        };
+      } else {
+        sub.on('message', (t, payload) => { if (t === topic) counted(payload); });
+      }
     });
     await sub.subscribeAsync(topic, { qos: 1 });
     const pub = child([PUBLISHER, mosq.url, topic, String(count), String(MiB), String(CHUNK_WINDOW)], 'mqtt-publisher');
@@ -252,7 +323,7 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number): Pro
     if (code !== 0) throw new BenchCheckError(`the bare publisher failed (${code})\n${pub.output()}`);
     const line = pub.output().split('\n').find((l) => l.startsWith('{'));
     const stats = JSON.parse(line ?? '{}') as { firstPublishAtMs: number; cpuS: number };
-    await Promise.race([all, new Promise((r) => setTimeout(r, 60_000))]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, 120_000))]);
     if (received !== count || bytes !== count * MiB) throw new BenchCheckError(`raw round: received ${received}/${count} messages, ${bytes} bytes`);
     return { ms: lastAt - stats.firstPublishAtMs, from: stats.firstPublishAtMs, to: lastAt, publisherCpuS: stats.cpuS };
   } finally {
@@ -335,7 +406,9 @@ export const offload: Benchmark = {
       const cpu = new CpuTimeline({ dock: () => dockPid, mosquitto: () => r.mosq.pid() });
       const details: OffloadTimes[] = [];
       const raws: RawTimes[] = [];
+      const required: RawTimes[] = [];
       const cpuRaw: Record<string, number>[] = [];
+      const cpuRequired: Record<string, number>[] = [];
       const cpuOffload: Record<string, number>[] = [];
       const res = await interleave([
         {
@@ -350,6 +423,24 @@ export const offload: Benchmark = {
               return t.ms;
             } finally {
               cpu.end();
+            }
+          },
+        },
+        {
+          name: 'required',
+          round: async () => {
+            const dir = join(r.dir, `required-${required.length}`);
+            mkdirSync(dir);
+            cpu.begin();
+            try {
+              const t = await rawRound(r.mosq, required.length, clipMiB, dir);
+              required.push(t);
+              cpu.end();
+              cpuRequired.push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
+              return t.ms;
+            } finally {
+              cpu.end();
+              rmSync(dir, { recursive: true, force: true });
             }
           },
         },
@@ -376,6 +467,8 @@ export const offload: Benchmark = {
       const readyMedian = median('readyMs');
       const rows = [
         row(`offload dock → Mosquitto → gateway, verified (${clipMiB} MiB clip)`, mbps(res.median.offload!), mbps(res.median.raw!), 'MB/s', RATIO_TARGET),
+        row(`offload vs raw + the required work (chunk and clip SHA-256, durable writes)`, mbps(res.median.offload!), mbps(res.median.required!), 'MB/s', null),
+        row(`raw + the required work vs raw: what that work alone costs on this machine`, mbps(res.median.required!), mbps(res.median.raw!), 'MB/s', null),
         row(`clip ready → VERIFIED, with the dock's hashing (${clipMiB} MiB)`, mbps(readyMedian), mbps(res.median.raw!), 'MB/s', null),
         limitRow('dock RSS, connected and idle (peak of 5 s)', idleRss / MB, IDLE_RSS_LIMIT_MB, 'MB'),
         row('dock RSS, peak during offload', busy.peak / MB, null, 'MB', null),
@@ -383,13 +476,14 @@ export const offload: Benchmark = {
       return {
         rows,
         details: {
-          clipBytes: bytes, rounds, chunkWindow: CHUNK_WINDOW, times: res.times, offloadRounds: details, rawRounds: raws,
-          cpuSecondsRaw: cpuRaw, cpuSecondsOffload: cpuOffload, idleRssBytes: idleRss, offloadPeakRssBytes: busy.peak, rssSamples: busy.samples,
+          clipBytes: bytes, rounds, chunkWindow: CHUNK_WINDOW, times: res.times, offloadRounds: details, rawRounds: raws, requiredRounds: required,
+          cpuSecondsRaw: cpuRaw, cpuSecondsRequired: cpuRequired, cpuSecondsOffload: cpuOffload, idleRssBytes: idleRss, offloadPeakRssBytes: busy.peak, rssSamples: busy.samples,
         },
         notes: [
           `offload = the dock's SIGNED → VERIFIED (manifest out, every chunk checked, clip stored and its SHA-256 checked, signed ack back); raw = first publish → last message, same ${CHUNK_WINDOW}-message PUBACK window; medians of ${rounds} round(s) each.`,
           `the dock runs with its systemd unit's node options: ${deployedNodeOptions().join(' ') || 'none'} (scripts/deploy/systemd/bwc-dock.service).`,
-          `CPU ms per MiB in the measured window (last round): raw ${cpuLine(cpuRaw.at(-1), clipMiB)}; offload ${cpuLine(cpuOffload.at(-1), clipMiB)}.`,
+          `raw + required work = the same bare publisher; the subscriber hashes each message, keeps the whole-file SHA-256, writes it at its offset with a shared fdatasync and PUBACKs after that.`,
+          `CPU ms per MiB in the measured window (last round): raw ${cpuLine(cpuRaw.at(-1), clipMiB)}; raw + required work ${cpuLine(cpuRequired.at(-1), clipMiB)}; offload ${cpuLine(cpuOffload.at(-1), clipMiB)}.`,
           `medians: dock hashing (CLOSED → HASHED) ${Math.round(median('hashMs'))} ms; SIGNED → last chunk PUBACK (UPLOADED) ${Math.round(median('uploadMs'))} ms; UPLOADED → VERIFIED ack at the dock ${Math.round(median('assembleMs'))} ms.`,
         ],
       };
