@@ -72,7 +72,22 @@ export const fleet: Benchmark = {
       const { csrfToken } = await login.json() as { csrfToken: string };
       const tok = await fetch(`${base}/api/v1/tokens`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) });
       const { token } = await tok.json() as { token: string };
-      const metrics = async () => (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      const metrics = async (): Promise<string> => {
+        try {
+          try {
+            return await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+          } catch {
+            // Once more on a new connection: with this process's event loop full of simulated docks,
+            // a pooled keep-alive connection can be reused after the gateway closed it ("other side closed").
+            await new Promise((r) => setTimeout(r, 500));
+            return await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+          }
+        } catch (e) {
+          const cause = (e as { cause?: Error }).cause?.message ?? '';
+          const exited = proc.exitCode !== null || proc.signalCode !== null ? `; the gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : '';
+          throw new BenchCheckError(`GET /metrics failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}${exited}`);
+        }
+      };
 
       // The fleet: connect them all, and wait until the gateway has every one online.
       ctx.progress(`fleet: connecting ${devices} simulated docks through Mosquitto`);
@@ -98,6 +113,7 @@ export const fleet: Benchmark = {
       // Steady state: statuses every 10 s from every dock.
       const accepted = async () => metric(await metrics(), 'bwc_ingest_messages_total', 'type="Status",outcome="accepted"');
       const s0 = await accepted();
+      const produced0 = sim.counters.statuses;
       const c0 = { gw: cpuOf(proc.pid!) ?? 0, mosq: cpuOf(mosq.pid()!) ?? 0, self: process.cpuUsage() };
       let gwRss = 0;
       let mosqRss = 0;
@@ -109,6 +125,7 @@ export const fleet: Benchmark = {
       }
       const wall = (Date.now() - tStart) / 1000;
       const statusRate = (await accepted() - s0) / wall;
+      const producedRate = (sim.counters.statuses - produced0) / wall;
       const selfCpu = process.cpuUsage(c0.self);
       const gwCpu = ((cpuOf(proc.pid!) ?? 0) - c0.gw) / wall;
       const mosqCpu = ((cpuOf(mosq.pid()!) ?? 0) - c0.mosq) / wall;
@@ -143,7 +160,8 @@ export const fleet: Benchmark = {
         dashboardNote = 'no /usr/bin/chromium: the dashboard was not measured';
       }
       const rows = [
-        row(`status ingest, ${devices} docks every ${STATUS_INTERVAL_S} s (accepted / sent)`, statusRate, expectedRate, 'msg/s', 0.95),
+        row(`status ingest, ${devices} docks every ${STATUS_INTERVAL_S} s (accepted / sent)`, statusRate, producedRate, 'msg/s', 0.95),
+        row(`statuses the simulator sent / ${devices} docks every ${STATUS_INTERVAL_S} s (the simulator's own pace)`, producedRate, expectedRate, 'msg/s', null),
         row(`docks online at the gateway after connecting ${devices}`, devices / onlineS, null, 'docks/s', null),
         row('gateway CPU at fleet load', gwCpu * 100, null, '% of a core', null),
         row('gateway RSS at fleet load', gwRss / MiB, null, 'MiB', null),
@@ -155,7 +173,7 @@ export const fleet: Benchmark = {
       ];
       return {
         rows,
-        details: { devices, connectedS, onlineS, statusRate, expectedRate, gwCpu, gwRssBytes: gwRss, mosqCpu, mosqRssBytes: mosqRss, fleetCpu, listMs, firstRenderMs, domRows, searchMs },
+        details: { devices, connectedS, onlineS, statusRate, producedRate, expectedRate, gwCpu, gwRssBytes: gwRss, mosqCpu, mosqRssBytes: mosqRss, fleetCpu, listMs, firstRenderMs, domRows, searchMs },
         notes: [
           `${devices} docks connected in ${connectedS.toFixed(1)} s (200 at a time), all online at the gateway after ${onlineS.toFixed(1)} s`,
           `the simulator itself (this process) used ${(fleetCpu * 100).toFixed(0)}% of a core at steady state`,
