@@ -35,6 +35,10 @@ const CHECKPOINT_EVERY_WRITES = 16;
 const CHECKPOINT_EVERY_MS = 5000;
 /** Checkpoints run back to back, at most, to copy the commits that arrived during the one before. */
 const CHECKPOINT_CHASES = 4;
+/** A checkpoint that left frames is followed by one this long after, when nothing else started one. */
+const CHECKPOINT_FOLLOW_UP_MS = 250;
+/** ...and only once the WAL holds this many frames (4 MiB): a small WAL can wait for a quiet moment. */
+const CHASE_ABOVE_FRAMES = 1024;
 /** The writer checkpoints by itself (in COMMIT) only beyond this many WAL pages (32 MiB). */
 const WAL_AUTOCHECKPOINT_PAGES = 8192;
 /** After a checkpoint lets SQLite start the WAL again, the file is cut back to this size. */
@@ -66,6 +70,7 @@ class Checkpointer {
   #failed = false;
   #writesSince = 0;
   #chases = 0;
+  #followUp: NodeJS.Timeout | null = null;
   #lastAt = Date.now();
   /** Checkpoints run, and the last one's WAL frames and frames copied (for tests and benchmarks). */
   readonly stats = { runs: 0, log: 0, checkpointed: 0 };
@@ -82,6 +87,8 @@ class Checkpointer {
   }
 
   #run(): void {
+    if (this.#followUp) clearTimeout(this.#followUp);
+    this.#followUp = null;
     if (this.#failed) return;
     if (!this.#worker) {
       let w: Worker;
@@ -112,15 +119,20 @@ class Checkpointer {
     this.stats.runs++;
     this.stats.log = r.log ?? 0;
     this.stats.checkpointed = r.checkpointed ?? 0;
-    // Commits that arrived while it ran (or frames a reader kept it from copying) are left. Chase
-    // them a few times so that the WAL is fully copied when the next write begins, which lets
-    // SQLite start the file over; then wait for the next checkpoint due.
+    // Commits that arrived while it ran (or frames a reader kept it from copying) are left. Once
+    // the WAL is large, chase them a few times so that it is fully copied when the next write
+    // begins, which lets SQLite start the file over; then wait for the next checkpoint due.
     const left = this.#writesSince > 0 || this.stats.checkpointed < this.stats.log;
-    if (left && this.#chases < CHECKPOINT_CHASES) {
+    if (!left) {
+      this.#chases = 0;
+    } else if (this.stats.log >= CHASE_ABOVE_FRAMES && this.#chases < CHECKPOINT_CHASES) {
       this.#chases++;
       this.#run();
     } else {
+      // Copy the rest once writes pause, so the next write after the pause starts the file over.
       this.#chases = 0;
+      this.#followUp ??= setTimeout(() => { this.#followUp = null; if (!this.#busy) this.#run(); }, CHECKPOINT_FOLLOW_UP_MS);
+      this.#followUp.unref();
     }
   }
 
@@ -136,6 +148,7 @@ class Checkpointer {
     const w = this.#worker;
     this.#worker = null;
     this.#failed = true;
+    if (this.#followUp) clearTimeout(this.#followUp);
     if (w) {
       w.ref(); // keep the process alive until the thread has closed its connection
       w.postMessage({ op: 'close' });
