@@ -6,7 +6,7 @@
  * rows of `ours / baseline` against a target ratio, so a number never depends on how fast the
  * machine of the day is. Benchmarks are not tests: they never run under test/.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** One line of the results table. */
@@ -206,12 +206,28 @@ export function rssOf(pid: number): number | null {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
-export function cpuOf(pid: number): number | null {
+export function cpuOf(pid: number, statPath = `/proc/${pid}/stat`): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(statPath, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system) of each thread of this process so far, by OS thread id (Linux; empty elsewhere). */
+export function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const s = cpuOf(process.pid, `/proc/self/task/${tid}/stat`);
+    if (s !== null) out.set(tid, s);
+  }
+  return out;
 }
