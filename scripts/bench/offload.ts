@@ -255,9 +255,10 @@ class RequiredWork {
     return new RequiredWork(await open(path, 'w', 0o640), path);
   }
 
+  /** Hashes at once (messages arrive in order, as the dock sends them); resolves once written and synced. */
   async chunk(payload: Buffer): Promise<void> {
     createHash('sha256').update(payload).digest(); // the chunk against its manifest hash
-    this.#whole.update(payload); // arrives in order here, as the dock sends it
+    this.#whole.update(payload);
     const at = this.#index++ * MiB;
     let done = 0;
     while (done < payload.length) done += (await this.#fh.write(payload, done, payload.length - done, at + done)).bytesWritten;
@@ -303,15 +304,29 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
         if (received === count) { lastAt = Date.now(); resolve(); }
       };
       if (work) {
-        // As the gateway does: the PUBACK goes only once the message's work is done.
+        // As the gateway does (gateway/gateway.ts): PUBACK at once while fewer than 32 MiB are being
+        // worked on, so the broker keeps sending while earlier messages are hashed, written and synced.
+        let pending = 0;
+        let held: (() => void)[] = [];
         sub.handleMessage = (packet, done) => {
           if (packet.topic !== topic) return done();
           const payload = packet.payload as Buffer;
+          pending++;
           work.chunk(payload).then(async () => {
-            if (received === count - 1) await work.finish();
-            counted(payload);
-            done();
+            pending--;
+            const w = held;
+            held = [];
+            w.forEach((f) => f());
+            received++;
+            bytes += payload.length;
+            if (received === count) {
+              await work.finish();
+              lastAt = Date.now();
+              resolve();
+            }
           }, reject);
+          if (pending * MiB < 32 * MiB) done();
+          else held.push(() => done());
         };
       } else {
         sub.on('message', (t, payload) => { if (t === topic) counted(payload); });
