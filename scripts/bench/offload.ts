@@ -426,39 +426,26 @@ export const offload: Benchmark = {
       const cpuRequired: Record<string, number>[] = [];
       const cpuOffload: Record<string, number>[] = [];
       const res = await interleave([
-        {
-          name: 'raw',
+        // The bare publisher to a bare subscriber, and the same with the required work (into a dir of its own).
+        ...(['raw', 'required'] as const).map((name) => ({
+          name,
           round: async () => {
+            const times = name === 'raw' ? raws : required;
+            const dir = name === 'required' ? join(r.dir, `required-${times.length}`) : undefined;
+            if (dir) mkdirSync(dir);
             cpu.begin();
             try {
-              const t = await rawRound(r.mosq, raws.length, clipMiB);
-              raws.push(t);
+              const t = await rawRound(r.mosq, times.length, clipMiB, dir);
+              times.push(t);
               cpu.end();
-              cpuRaw.push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
+              (name === 'raw' ? cpuRaw : cpuRequired).push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
               return t.ms;
             } finally {
               cpu.end();
+              if (dir) rmSync(dir, { recursive: true, force: true });
             }
           },
-        },
-        {
-          name: 'required',
-          round: async () => {
-            const dir = join(r.dir, `required-${required.length}`);
-            mkdirSync(dir);
-            cpu.begin();
-            try {
-              const t = await rawRound(r.mosq, required.length, clipMiB, dir);
-              required.push(t);
-              cpu.end();
-              cpuRequired.push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
-              return t.ms;
-            } finally {
-              cpu.end();
-              rmSync(dir, { recursive: true, force: true });
-            }
-          },
-        },
+        })),
         {
           name: 'offload',
           round: async () => {
