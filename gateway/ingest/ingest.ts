@@ -279,10 +279,13 @@ export class Ingest {
     const decision = m.decision ? decisionToJson(m.decision) : null;
     const outcome = await this.batcher.run(async (q) => {
       // One read for both questions: is this manifest held already, and what are its chain neighbours?
-      const near = await q.all<ManifestRow>(
-        `SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))`, [hash, deviceId, seq - 1, seq, seq + 1]);
-      const existing = near.find((r) => r.manifest_hash === hash);
-      if (existing) return existing;
+      // Only the columns the chain check reads; the whole row only for a manifest held already (a resend).
+      const near = await q.all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
+        'SELECT manifest_hash, device_id, seq, prev_hash FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))', [hash, deviceId, seq - 1, seq, seq + 1]);
+      if (near.some((r) => r.manifest_hash === hash)) {
+        const existing = await q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+        if (existing) return existing;
+      }
       this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
       const ins = await q.run(
         `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
