@@ -90,7 +90,7 @@ describe('the deployment guides', () => {
     expect(calls.length).toBeGreaterThan(file === 'scale-out.md' ? 2 : 5);
     const problems = calls.flatMap(checkBwc);
     expect(problems).toEqual([]);
-  }, 60_000); // one `bwc … --help` process per command path: seconds each beside the rest of the suite
+  });
 
   it('the checker itself refuses a command or an option that does not exist', () => {
     expect(checkBwc(['dock', 'enrol', '--token', 'T'])).not.toEqual([]);

@@ -50,7 +50,7 @@ describe('SQLite checkpoints off the event loop', () => {
     } finally {
       await again.close();
     }
-  }, 30_000);
+  });
 
   it('goes back to SQLite\'s automatic checkpoints when the checkpoint thread cannot open the database', async () => {
     const dir = tempDir('bwc-ckpt-fail-');
