@@ -58,8 +58,9 @@ export interface SqliteOptions {
  * A PASSIVE checkpoint from another connection blocks neither the writer nor the readers.
  *
  * SQLite starts the WAL file over only when a checkpoint has copied every frame before the next
- * write begins. A checkpoint that ends with frames left (commits arrived while it ran) is therefore
- * run again at once, so it catches up between two commits. If it ever falls far behind, the
+ * write begins. A checkpoint that ends with frames left (commits arrived while it ran) is run again
+ * at once while the WAL holds 4 MiB or more, so it catches up between two commits; a smaller one
+ * is copied by a follow-up checkpoint after a pause. If the thread ever falls far behind, the
  * writer's own automatic checkpoint at WAL_AUTOCHECKPOINT_PAGES bounds the file.
  * Started on first need; if the thread cannot run, the writer goes back to SQLite's default.
  */
