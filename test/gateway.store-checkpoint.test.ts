@@ -1,7 +1,7 @@
 /**
  * SQLite WAL checkpoints run on a worker thread with a connection of their own, never inside a
- * COMMIT on the event loop (gateway/store/sqlite.ts, Checkpointer): the writer has automatic
- * checkpoints off, the WAL stays bounded under a stream of writes, nothing written is lost across
+ * COMMIT on the event loop (gateway/store/checkpointer.ts): the writer checkpoints by itself only
+ * past 32 MiB, the WAL stays bounded under a stream of writes, nothing written is lost across
  * a close and a reopen, and a checkpoint thread that cannot run hands checkpoints back to SQLite.
  */
 import { existsSync, renameSync, statSync } from 'node:fs';
@@ -23,7 +23,7 @@ async function writeMany(db: Db, from: number, count: number): Promise<void> {
 }
 
 describe('SQLite checkpoints off the event loop', () => {
-  it('keeps the WAL bounded with automatic checkpoints off, and loses nothing across close and reopen', async () => {
+  it('keeps the WAL bounded with the writer\'s own checkpoints only past 32 MiB, and loses nothing across close and reopen', async () => {
     const path = join(tempDir('bwc-ckpt-'), 'gw.db');
     const db = await openGatewayDb(path);
     try {

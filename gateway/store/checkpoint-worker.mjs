@@ -1,7 +1,7 @@
-// WAL checkpoints for a gateway SQLite database, on a worker thread (gateway/store/sqlite.ts).
+// WAL checkpoints for a gateway SQLite database, on a worker thread (gateway/store/checkpointer.ts).
 //
-// The writer connection runs with wal_autocheckpoint = 0: an automatic checkpoint would run inside
-// a COMMIT on the event loop, copy the WAL back into the database and fsync it (15–25 ms here with
+// The writer connection checkpoints by itself only past 32 MiB of WAL: an automatic checkpoint runs
+// inside a COMMIT on the event loop, copy the WAL back into the database and fsync it (15–25 ms here with
 // ingest load, every few commits). This thread holds a connection of its own and runs a PASSIVE
 // checkpoint when asked: it never blocks the writer or readers, and it copies only frames no
 // reader still needs. Plain JavaScript so it runs from source and from dist.

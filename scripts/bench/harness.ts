@@ -205,15 +205,20 @@ export function rssOf(pid: number): number | null {
   }
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
-export function cpuOf(pid: number, statPath = `/proc/${pid}/stat`): number | null {
+/** CPU seconds (user + system) a /proc stat file reports: utime and stime in clock ticks (USER_HZ = 100). */
+function statCpu(statPath: string): number | null {
   try {
     const stat = readFileSync(statPath, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
+export function cpuOf(pid: number): number | null {
+  return statCpu(`/proc/${pid}/stat`);
 }
 
 /** CPU seconds (user + system) of each thread of this process so far, by OS thread id (Linux; empty elsewhere). */
@@ -226,8 +231,28 @@ export function threadCpu(): Map<string, number> {
     return out;
   }
   for (const tid of tids) {
-    const s = cpuOf(process.pid, `/proc/self/task/${tid}/stat`);
+    const s = statCpu(`/proc/self/task/${tid}/stat`);
     if (s !== null) out.set(tid, s);
   }
   return out;
+}
+
+/**
+ * CPU µs between two `threadCpu()` readings, split three ways: the main thread, the busiest other
+ * thread (a benchmark's worker), and all the rest. Null where /proc is not there.
+ */
+export function threadSplit(before: Map<string, number>, after: Map<string, number>): { main: number; busiest: number; other: number } | null {
+  if (after.size === 0) return null;
+  let main = 0;
+  let busiest = 0;
+  let other = 0;
+  for (const [tid, s] of after) {
+    const d = s - (before.get(tid) ?? 0);
+    if (tid === String(process.pid)) main += d;
+    else if (d > busiest) {
+      other += busiest;
+      busiest = d;
+    } else other += d;
+  }
+  return { main: main * 1e6, busiest: busiest * 1e6, other: other * 1e6 };
 }

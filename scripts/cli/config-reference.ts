@@ -10,8 +10,10 @@
  * and test/repo.config-reference.test.ts fails when a README's copy is not current.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { stringify } from 'yaml';
+import { CliError, writeJson } from './common.js';
 
 /** Environment variable → the path of the setting it overrides. */
 export type EnvTable = Readonly<Record<string, readonly string[]>>;
@@ -277,4 +279,24 @@ export function writeReadmeSection(file: string, name: string, markdown: string)
   if (after === before) return false;
   writeFileSync(file, after);
   return true;
+}
+
+/** `bwc dock|gateway config-reference`: the reference of `program`'s --config, printed or written into its README. */
+export function registerConfigReference(parent: Command, program: 'dock' | 'gateway', schema: z.ZodType, env: EnvTable, readme: string): void {
+  parent.command('config-reference')
+    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
+    .option('--json', 'print the JSON Schema of the configuration file instead')
+    .option('--write-readme <file>', `put the reference between the config-reference:${program} markers of this file (${readme}) instead of printing it`)
+    .addHelpText('after', `\nExamples:\n  $ bwc ${program} config-reference\n  $ bwc ${program} config-reference --json > ${program}-config.schema.json\n  $ bwc ${program} config-reference --write-readme ${readme}     # in a checkout, after node scripts/build.mjs\n`)
+    .action((o: { json?: boolean; writeReadme?: string }) => {
+      if (o.json) return writeJson(configJsonSchema(schema));
+      const markdown = renderConfigReference(schema, env);
+      if (!o.writeReadme) return void process.stdout.write(markdown);
+      try {
+        const changed = writeReadmeSection(o.writeReadme, program, markdown);
+        process.stdout.write(`${o.writeReadme}: configuration reference ${changed ? 'updated' : 'already current'}\n`);
+      } catch (e) {
+        throw new CliError(`${o.writeReadme}: ${(e as Error).message}`);
+      }
+    });
 }

@@ -18,7 +18,7 @@ import { PRIVATE_KEY_FILE } from '../../proto/keydir.js';
 import { assertId } from '../../proto/topics.js';
 import { isWireError } from '../../proto/errors.js';
 import { CliError, writeJson } from './common.js';
-import { configJsonSchema, renderConfigReference, writeReadmeSection } from './config-reference.js';
+import { registerConfigReference } from './config-reference.js';
 
 function config(file?: string, stateDir?: string): DockConfig {
   try {
@@ -160,20 +160,5 @@ export function registerDock(program: Command): void {
       }
     });
 
-  dock.command('config-reference')
-    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
-    .option('--json', 'print the JSON Schema of the configuration file instead')
-    .option('--write-readme <file>', 'put the reference between the config-reference:dock markers of this file (device/README.md) instead of printing it')
-    .addHelpText('after', '\nExamples:\n  $ bwc dock config-reference\n  $ bwc dock config-reference --json > dock-config.schema.json\n  $ bwc dock config-reference --write-readme device/README.md     # in a checkout, after node scripts/build.mjs\n')
-    .action((o: { json?: boolean; writeReadme?: string }) => {
-      if (o.json) return writeJson(configJsonSchema(DockConfigSchema));
-      const markdown = renderConfigReference(DockConfigSchema, DOCK_ENV);
-      if (!o.writeReadme) return void process.stdout.write(markdown);
-      try {
-        const changed = writeReadmeSection(o.writeReadme, 'dock', markdown);
-        process.stdout.write(`${o.writeReadme}: configuration reference ${changed ? 'updated' : 'already current'}\n`);
-      } catch (e) {
-        throw new CliError(`${o.writeReadme}: ${(e as Error).message}`);
-      }
-    });
+  registerConfigReference(dock, 'dock', DockConfigSchema, DOCK_ENV, 'device/README.md');
 }

@@ -16,7 +16,7 @@ import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { isWireError } from '../../proto/errors.js';
 import { CliError, writeJson } from './common.js';
-import { configJsonSchema, renderConfigReference, writeReadmeSection } from './config-reference.js';
+import { registerConfigReference } from './config-reference.js';
 
 interface Common { config?: string; dataDir?: string }
 
@@ -133,20 +133,5 @@ export function registerGateway(program: Command): void {
       process.stdout.write(`${JSON.stringify({ deviceId: o.deviceId, token: r.token, expiresAt: new Date(r.expiresAt).toISOString() })}\n`);
     });
 
-  gw.command('config-reference')
-    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
-    .option('--json', 'print the JSON Schema of the configuration file instead')
-    .option('--write-readme <file>', 'put the reference between the config-reference:gateway markers of this file (gateway/README.md) instead of printing it')
-    .addHelpText('after', '\nExamples:\n  $ bwc gateway config-reference\n  $ bwc gateway config-reference --json > gateway-config.schema.json\n  $ bwc gateway config-reference --write-readme gateway/README.md     # in a checkout, after node scripts/build.mjs\n')
-    .action((o: { json?: boolean; writeReadme?: string }) => {
-      if (o.json) return writeJson(configJsonSchema(GatewayConfigSchema));
-      const markdown = renderConfigReference(GatewayConfigSchema, GATEWAY_ENV);
-      if (!o.writeReadme) return void process.stdout.write(markdown);
-      try {
-        const changed = writeReadmeSection(o.writeReadme, 'gateway', markdown);
-        process.stdout.write(`${o.writeReadme}: configuration reference ${changed ? 'updated' : 'already current'}\n`);
-      } catch (e) {
-        throw new CliError(`${o.writeReadme}: ${(e as Error).message}`);
-      }
-    });
+  registerConfigReference(gw, 'gateway', GatewayConfigSchema, GATEWAY_ENV, 'gateway/README.md');
 }
