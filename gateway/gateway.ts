@@ -376,7 +376,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const sweep = async () => {
       sweeping ??= (async () => {
         try {
-          await ingest.sweep();
+          for (const f of (await ingest.sweep()).failed) log.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`);
           await fleet.sweep();
           await auth.pruneSessions();
           await audit.sweep(paths.auditExportDir);

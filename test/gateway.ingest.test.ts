@@ -183,6 +183,52 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     await h.close();
   });
 
+  it('finishes a clip whose completion failed on this side: at the next sweep, or when the dock sends its manifest again', async () => {
+    const h = await harness(engine);
+    // The database refuses to mark anything VERIFIED (a full disk, a lost connection) for a while.
+    const breakVerify = async () => {
+      if (engine === 'postgres') {
+        await h.db.run(`CREATE OR REPLACE FUNCTION refuse_verified() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$`);
+        await h.db.run(`CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests FOR EACH ROW WHEN (NEW.state = 'VERIFIED') EXECUTE FUNCTION refuse_verified()`);
+      } else {
+        await h.db.run(`CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests WHEN NEW.state = 'VERIFIED' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`);
+      }
+    };
+    const repair = () => h.db.run(engine === 'postgres' ? 'DROP TRIGGER refuse_verified ON manifests' : 'DROP TRIGGER refuse_verified');
+    const verifiedAcks = (clip: TestClip) => h.acks().filter((a) => a.kind === pb.AckKind.ACK_KIND_VERIFIED && Buffer.from(a.manifestHash).equals(clip.hash));
+    const failedUpload = async (clip: TestClip) => {
+      await h.send('manifest', clip.manifest);
+      for (let i = 0; i < clip.chunks.length - 1; i++) expect((await h.send('chunk', h.dock.chunk(clip, i))).status).toBe('accepted');
+      const last = await h.send('chunk', h.dock.chunk(clip, clip.chunks.length - 1));
+      expect(last).toMatchObject({ status: 'rejected', reason: 'STORE_FAILED', detail: expect.stringMatching(/the disk is full/) });
+      expect(await manifestState(h, clip.hashHex)).toBe('RECEIVED');
+      expect(verifiedAcks(clip)).toHaveLength(0);
+    };
+
+    await breakVerify();
+    const one = h.dock.clip(3 * 4096 + 5, { chunkSize: 4096 });
+    await failedUpload(one);
+    // Still failing: the sweep reports it and leaves it for the next one.
+    expect((await h.ingest.sweep()).failed).toEqual([expect.stringMatching(new RegExp(`^clip of manifest ${one.hashHex.slice(0, 16)}….*the disk is full`))]);
+    await repair();
+    expect(await h.ingest.sweep()).toMatchObject({ finished: 1, failed: [] });
+    expect(await manifestState(h, one.hashHex)).toBe('VERIFIED');
+    expect(verifiedAcks(one)).toHaveLength(1);
+
+    await breakVerify();
+    const two = h.dock.clip(2 * 4096, { chunkSize: 4096, seed: 2 });
+    await failedUpload(two);
+    await repair();
+    // Every chunk is here, so a dock waiting for VERIFIED resends the manifest, not a chunk.
+    expect((await h.send('manifest', two.manifest)).status).toBe('duplicate');
+    const [ack] = verifiedAcks(two);
+    expect(ack).toBeDefined();
+    expect(Buffer.from(ack!.ackedHash).equals(two.hash)).toBe(true); // clears the dock's outbox row for the manifest
+    expect(await manifestState(h, two.hashHex)).toBe('VERIFIED');
+    expect(h.ingest.counters.verified).toBe(2);
+    await h.close();
+  });
+
   it('acks a duplicate manifest again and raises a fork (same seq, other content) without storing it', async () => {
     const h = await harness(engine);
     const one = h.dock.clip(5000, { chunkSize: 4096 });

@@ -320,6 +320,25 @@ describe('gateway store on PostgreSQL', () => {
     expect(other).toBe(1);
   });
 
+  it('re-runs a transaction holding the lockOnRetry tables, and skips that lock while a table does not exist yet', async () => {
+    const url = await postgres.target();
+    const setup = track(await openPostgres(url));
+    await scratch(setup);
+    await expect(openPostgres(url, { lockOnRetry: ['scratch; DROP TABLE scratch'] })).rejects.toThrow(/not a plain table name/);
+    const held = (q: Queryable) => q.all<{ mode: string }>(`SELECT mode FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass('scratch') AND pid = pg_backend_pid()`);
+    const failOnce = async (db: Db) => {
+      const seen: string[][] = [];
+      await db.tx(async (q) => {
+        seen.push((await held(q)).map((l) => l.mode).filter((m) => m === 'ExclusiveLock'));
+        if (seen.length === 1) await q.run(`DO $$ BEGIN RAISE EXCEPTION 'forced' USING ERRCODE = '40001'; END $$`);
+      });
+      return seen;
+    };
+    expect(await failOnce(track(await openPostgres(url, { lockOnRetry: ['scratch'] })))).toEqual([[], ['ExclusiveLock']]);
+    // Before the migration that creates it, the table cannot be locked: the re-run goes on without it.
+    expect(await failOnce(track(await openPostgres(url, { lockOnRetry: ['scratch', 'not_yet_created'] })))).toEqual([[], []]);
+  });
+
   it('resolves a real deadlock by retrying the transaction PostgreSQL aborted', async () => {
     const db = await openMigrated(postgres);
     await scratch(db);

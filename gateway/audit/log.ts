@@ -13,7 +13,8 @@
  * Appends are serialized by one lock row, `audit_head`: on SQLite the transaction holds the whole
  * database; on PostgreSQL the row is read `FOR UPDATE`, so replicas queue on it, and a
  * transaction whose snapshot predates another replica's append fails with a serialization error
- * that Db.tx retries. The entry's seq is the primary key, so a fork cannot even be stored.
+ * that Db.tx retries, locking `audit_head` before its snapshot (`lockOnRetry` in store/open.ts),
+ * so it cannot lose again. The entry's seq is the primary key, so a fork cannot even be stored.
  */
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -310,7 +310,12 @@ export class Ingest {
     }, { savepoint: false });
     if (!('inserted' in outcome)) {
       this.#count('duplicates', 'ClipManifest');
-      await this.#ackManifestState(outcome, env.hash);
+      // A dock resends the manifest of a clip it has finished sending and that is still not
+      // VERIFIED: if every chunk is here, finish it now rather than answer "nothing missing" again.
+      let row = outcome;
+      if (row.state === 'RECEIVED' && await this.#maybeComplete(hash, env.hash)) return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
+      if (row.state === 'RECEIVED') row = (await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash])) ?? row;
+      await this.#ackManifestState(row, env.hash);
       return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
     }
     this.#count('accepted', 'ClipManifest');
@@ -325,7 +330,7 @@ export class Ingest {
       return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified: false };
     }
     // An empty clip, or content already stored (a clip re-docked elsewhere, a re-signed manifest).
-    const verified = await this.#maybeComplete(hash);
+    const verified = await this.#maybeComplete(hash, env.hash);
     if (!verified) {
       const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
       if (row) await this.#ackManifestState(row, env.hash);
@@ -458,10 +463,11 @@ export class Ingest {
 
   /**
    * When every chunk is recorded (or the content is already stored), takes the assembly lease,
-   * assembles and checks the clip, commits VERIFIED, then sends the VERIFIED ack. Returns true
-   * when this call committed VERIFIED.
+   * assembles and checks the clip, commits VERIFIED, then sends the VERIFIED ack (naming
+   * `ackedHash`, the manifest message being answered, if any). Returns true when this call
+   * committed VERIFIED.
    */
-  async #maybeComplete(hash: string): Promise<boolean> {
+  async #maybeComplete(hash: string, ackedHash?: Uint8Array): Promise<boolean> {
     const info = await this.#info(hash);
     if (!info || info.state !== 'RECEIVED') return false;
     const stored = await this.#o.store.hasBlob(info.clipSha256);
@@ -520,14 +526,17 @@ export class Ingest {
       this.counters.verified++;
       await this.#o.store.dropStaging(hash);
       await this.#ack(info.deviceId, {
-        kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest',
+        kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest', ...(ackedHash ? { ackedHash } : {}),
         clipSha256: Buffer.from(info.clipSha256, 'hex'), byteLength: info.byteLength, storedAtMs: at,
       });
       await this.#o.sink.accepted({ type: 'ClipVerified', deviceId: info.deviceId, hash, cameraSerial: info.cameraSerial, clipId: info.clipId, sha256: info.clipSha256, receivedAt: at });
       return true;
     } catch (e) {
       if (!(e instanceof Reject)) {
-        await this.#o.db.run('UPDATE manifests SET lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
+        // A failure of this side (the database, the disk), not of the clip: the lease is left
+        // expired, so the next sweep on any replica tries again. Released instead, nothing would:
+        // every chunk is recorded, so no chunk the dock sends again is new.
+        await this.#o.db.run('UPDATE manifests SET lease_until = 0 WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
         throw e;
       }
       await this.#o.db.tx(async (q: Queryable) => {
@@ -559,16 +568,19 @@ export class Ingest {
    * Periodic work (every few seconds on every replica): finish clips whose assembly lease expired,
    * raise chain gaps that outlived the settle window and ask the dock for the missing manifests.
    */
-  async sweep(): Promise<{ finished: number; gaps: number }> {
+  async sweep(): Promise<{ finished: number; gaps: number; failed: string[] }> {
     const now = this.#o.now();
     let finished = 0;
+    const failed: string[] = [];
     const stale = await this.#o.db.all<{ manifest_hash: string }>(
       `SELECT manifest_hash FROM manifests WHERE state = 'RECEIVED' AND lease_owner IS NOT NULL AND lease_until < ? LIMIT 100`, [now]);
     for (const { manifest_hash } of stale) {
       try {
         if (await this.#maybeComplete(manifest_hash)) finished++;
-      } catch {
-        // Rejected or failed again: recorded by #maybeComplete; the sweep goes on.
+      } catch (e) {
+        // A rejection is recorded (state, audit, alert) by #maybeComplete; a failure of this side
+        // is left for the next sweep and reported to the caller. The sweep goes on.
+        if (!(e instanceof Reject)) failed.push(`clip of manifest ${manifest_hash.slice(0, 16)}…: ${(e as Error).message}`);
       }
     }
     const gaps = await this.#o.db.all<{ device_id: string; seq: number; below: number | null }>(
@@ -587,6 +599,6 @@ export class Ingest {
       const cmd = await this.#o.sealer.sealCommand({ commandId: `manifest-request-${g.device_id}-${from}-${to}`, manifestRequest: { fromSeq: from, toSeq: to } }, g.device_id);
       await this.#o.sink.publish(deviceTopic(this.#o.fleet, g.device_id, 'cmd'), cmd);
     }
-    return { finished, gaps: gaps.length };
+    return { finished, gaps: gaps.length, failed };
   }
 }

@@ -20,7 +20,8 @@ export async function openGatewayDb(target: string): Promise<Db> {
   let db: Db | undefined;
   try {
     if (postgres) {
-      db = await openPostgres(target);
+      // Every audited change updates audit_head: a retried transaction queues on it instead of racing.
+      db = await openPostgres(target, { lockOnRetry: ['audit_head'] });
     } else {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       db = openSqlite(path);

@@ -11,6 +11,11 @@
  * - A transaction runs on one client of the pool at SERIALIZABLE, so code that is correct on
  *   SQLite (where transactions run one at a time) stays correct here; a serialization failure
  *   (40001) or deadlock (40P01) re-runs the whole fn after a short backoff, up to 5 times.
+ * - Optimistic retries alone can starve on a row that every writer updates (the audit head): a
+ *   transaction that works longer than the gap between other writers' commits loses every time.
+ *   So a re-run first takes `lockOnRetry`'s tables in EXCLUSIVE mode, before any statement takes
+ *   its snapshot (LOCK TABLE takes none): nobody can update them between its snapshot and its
+ *   commit, and it loses to them at most once. Plain reads are not blocked by that lock.
  */
 import pg from 'pg';
 import { DbError, type Db, type Queryable, type Row, type SqlValue } from './db.js';
@@ -24,6 +29,11 @@ export interface PostgresOptions {
    * already discarded the connection and the next query opens a new one; pass a logger to see them.
    */
   onError?: (err: Error) => void;
+  /**
+   * Tables that (nearly) every writing transaction updates, such as the audit head. A transaction
+   * re-run after a serialization failure or deadlock locks them first (see above).
+   */
+  lockOnRetry?: readonly string[];
 }
 
 const DEFAULT_POOL_SIZE = 10;
@@ -34,6 +44,7 @@ const INT8_OID = 20;
 
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
   const description = describePostgresUrl(url);
+  for (const t of options.lockOnRetry ?? []) if (!/^[a-z_][a-z0-9_]*$/.test(t)) throw new DbError(`lockOnRetry: ${JSON.stringify(t)} is not a plain table name`);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? DEFAULT_POOL_SIZE,
@@ -49,7 +60,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     await pool.end().catch(() => undefined);
     throw new DbError(`cannot connect to ${description}: ${(err as Error).message}`, { cause: err });
   }
-  return new PostgresDb(pool, description);
+  return new PostgresDb(pool, description, options.lockOnRetry ?? []);
 }
 
 /** `postgres://host:port/db`, for logs and errors: no user, password nor query parameters. */
@@ -92,7 +103,10 @@ class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool, readonly description: string) {}
+  /** The LOCK TABLE statement for re-runs, once every table in it exists (before migration some do not). */
+  private retryLock: string | null = null;
+
+  constructor(private readonly pool: pg.Pool, readonly description: string, private readonly lockOnRetry: readonly string[] = []) {}
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.usable();
@@ -112,7 +126,7 @@ class PostgresDb implements Db {
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.usable();
-      const outcome = await this.attempt(fn);
+      const outcome = await this.attempt(fn, attempt > 1 ? await this.lockForRetry() : null);
       if (outcome.ok) return outcome.value;
       const code = (outcome.error as { code?: unknown }).code;
       if (typeof code !== 'string' || !RETRY_SQLSTATES.has(code) || attempt > MAX_RETRIES) throw outcome.error;
@@ -127,12 +141,13 @@ class PostgresDb implements Db {
   }
 
   /** One run of fn in BEGIN … COMMIT on a client of its own; the client goes back before any backoff. */
-  private async attempt<T>(fn: (q: Queryable) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  private async attempt<T>(fn: (q: Queryable) => Promise<T>, lock: string | null): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
     const client = await this.pool.connect();
     const scope: TxScope = { open: true };
     let broken: Error | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      if (lock) await client.query(lock);
       const value = await fn(this.scoped(client, scope));
       scope.open = false;
       await client.query('COMMIT');
@@ -162,6 +177,12 @@ class PostgresDb implements Db {
       // Without parameters node-postgres uses the simple query protocol, which runs a whole script.
       [execScript]: async (sql: string) => { live(); await client.query(sql); },
     };
+  }
+
+  private async lockForRetry(): Promise<string | null> {
+    if (this.retryLock || this.lockOnRetry.length === 0) return this.retryLock;
+    const found = await query(this.pool, `SELECT COUNT(to_regclass(t)) AS n FROM unnest(string_to_array(?, ',')) AS t`, [this.lockOnRetry.join(',')]);
+    return found.rows[0]?.n === this.lockOnRetry.length ? (this.retryLock = `LOCK TABLE ${this.lockOnRetry.join(', ')} IN EXCLUSIVE MODE`) : null;
   }
 
   private usable(): void {
