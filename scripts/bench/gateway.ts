@@ -45,6 +45,7 @@ import { Fleet } from '../../gateway/fleet/registry.js';
 import { Alerts } from '../../gateway/fleet/alerts.js';
 import { AuditLog } from '../../gateway/audit/log.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from '../../gateway/signer.js';
+import { leanRound, type LeanRoundResult } from './gateway-lean.js';
 import {
   BenchCheckError, MiB, interleave, now, pseudoRandomBytes, quantile, row, threadCpu, threadSplit, timeLoop,
   type BenchContext, type BenchRow, type Benchmark, type Contender,
@@ -465,6 +466,24 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
       },
     },
   ];
+  // What any gateway must do with a manifest, written plainly (gateway-lean.ts): the measure of
+  // whether the target is the machine's limit or our code's.
+  const leanRounds: LeanRoundResult[] = [];
+  contenders.push({
+    name: 'lean',
+    round: async () => {
+      const dir = join(root, `round-lean-${++round}`);
+      mkdirSync(dir, { recursive: true });
+      try {
+        const r = await leanRound(manifests, keys, gatewaySigner, GATEWAY_ID, FLEET, dir);
+        checkLean(r, manifests, gatewayKey);
+        leanRounds.push(r);
+        return r.ms;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  });
   if (openPgRound) {
     contenders.push({
       name: 'ingestPg',
@@ -482,6 +501,7 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
   verified = 0;
   label.ingestInline = `ingest of ${manifests.length} on SQLite, crypto on the main thread`;
   label.bare2 = `bare verify on two worker threads (${manifests.length})`;
+  label.lean = `the required work, lean, on ${manifests.length}`;
   let result;
   try {
     result = await interleave(contenders, s.rounds, (name, r, n) => ctx.progress(`gateway: ${label[name]} (round ${r}/${n})…`));
@@ -504,6 +524,8 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     row('ingest manifests (main + 1 crypto worker) vs bare verify on two threads', ingestRate, bare2Rate, 'manifests/s', null),
     row('ingest manifests (SQLite) vs bare verify + ack sign', ingestRate, bareSignRate, 'manifests/s', null),
     row('bare verify + ack sign vs bare verify (ceiling)', bareSignRate, bareRate, 'manifests/s', null),
+    row('the required work, lean (same schema, plain better-sqlite3) vs bare verify loop', perSec(result.median.lean!), bareRate, 'manifests/s', null),
+    row('ingest manifests (SQLite) vs the required work, lean', ingestRate, perSec(result.median.lean!), 'manifests/s', null),
     row(`ingest manifests (SQLite) vs ${ABSOLUTE_REFERENCE.toLocaleString('en-US')}/s`, ingestRate, ABSOLUTE_REFERENCE, 'manifests/s', null),
   ];
   const describe = (rounds: IngestRoundResult[], engine: string): string[] => {
@@ -523,6 +545,7 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     `medians of ${s.rounds} interleaved rounds: bare verify ${Math.round(bareRate)}/s, verify + sign ${Math.round(bareSignRate)}/s, ingest ${Math.round(ingestRate)}/s ` +
     `(best: ${Math.round(perSec(result.best.bare!))}, ${Math.round(perSec(result.best.bareSign!))}, ${Math.round(perSec(result.best.ingest!))})`,
     ...describe(ingestRounds, 'SQLite WAL, durable writes'),
+    ...leanNote(leanRounds, manifests.length),
     `checked every ingest round: ${manifests.length} accepted, 0 refused, 0 alerts, ${manifests.length} signed MANIFEST_RECEIVED acks (one per manifest, verified with the gateway key, missing = all chunks), ${manifests.length} rows RECEIVED`,
   ];
   const details: Record<string, unknown> = {
@@ -548,4 +571,24 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     notes.push('PostgreSQL not measured: set BWC_BENCH_GATEWAY_PG to a postgres:// URL allowed to CREATE DATABASE to add it');
   }
   return { rows, notes, details };
+}
+
+/** The lean contender's output, checked as strictly as ingest's: one signed ack and one stored row per manifest. */
+function checkLean(r: LeanRoundResult, manifests: readonly BenchManifest[], gatewayKey: TrustedKey): void {
+  manifests.forEach((m, i) => {
+    const ack = openAck(r.acks[i]!, gatewayKey);
+    if (toHex(ack.ackedHash) !== m.hashHex || ack.deviceId !== m.deviceId || ack.kind !== pb.AckKind.ACK_KIND_MANIFEST_RECEIVED) {
+      throw new BenchCheckError(`lean: the ack for ${m.deviceId} seq ${m.seq} names another manifest, device or kind`);
+    }
+  });
+  const byHash = new Map(manifests.map((m) => [m.hashHex, m]));
+  const ok = r.stored.filter((row) => byHash.get(row.manifest_hash)?.seq === row.seq && row.state === 'RECEIVED');
+  if (r.stored.length !== manifests.length || ok.length !== manifests.length) throw new BenchCheckError(`lean: ${ok.length} of ${manifests.length} manifests stored as sent`);
+}
+
+function leanNote(rounds: readonly LeanRoundResult[], n: number): string[] {
+  const mid = [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor((rounds.length - 1) / 2)];
+  if (!mid?.threadsUs) return [];
+  return [`CPU per manifest by thread (the required work, lean): main ${(mid.threadsUs.main / n).toFixed(0)} µs, the crypto worker ${(mid.threadsUs.busiest / n).toFixed(0)} µs, ` +
+    `other threads ${(mid.threadsUs.other / n).toFixed(0)} µs`];
 }
