@@ -26,7 +26,7 @@ import { CryptoPool } from './ingest/crypto-pool.js';
 import { Ingest } from './ingest/ingest.js';
 import { REJECT_REASONS, type FleetMessage, type IngestAlert } from './ingest/types.js';
 import { Alerts } from './fleet/alerts.js';
-import { Fleet } from './fleet/registry.js';
+import { DEFAULT_REVIEW_GRACE_HOURS, Fleet } from './fleet/registry.js';
 import { GatewayMessenger } from './messenger.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from './signer.js';
 import { startEmbeddedBroker, GATEWAY_MQTT_USER, type EmbeddedBroker } from './broker.js';
@@ -139,7 +139,12 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       checkpointEvery: c.audit.checkpointEvery, checkpointIntervalMs: c.audit.checkpointIntervalMs,
     });
     const alerts = new Alerts(db, now, { log: audit, actor: audit.actor });
-    const fleet = new Fleet({ db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit });
+    // The review grace period is policy: the bundle in force names it (read when a clip is held).
+    let policyInForce: PolicyBundles | null = null;
+    const fleet = new Fleet({
+      db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit,
+      reviewGraceHours: () => policyInForce?.current()?.bundle.reviewGraceHours ?? DEFAULT_REVIEW_GRACE_HOURS,
+    });
     const history = new FleetHistory(db, { intervalMs: c.dashboard.sampleIntervalMs, retainMs: c.dashboard.sampleRetentionDays * 86_400_000 });
     // The dashboard's live stream; sessions are checked again without counting as activity.
     let auth: Auth | null = null;
@@ -222,6 +227,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       db, now, audit: authzAudit, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
       deliver: (bytes) => toDocks((id) => messenger.sealCommand({ policyBundle: bytes }, id)),
     }).load();
+    policyInForce = bundles;
 
     // Recording authorizations (1061.2 §5): an approved grant or a revocation goes to every enrolled
     // dock its scope names, or to all of them when it names none (an officer docks anywhere).

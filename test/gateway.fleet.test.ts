@@ -408,6 +408,62 @@ describe.each(['sqlite', 'postgres'] as const)('fleet on %s', (engine) => {
       await h.close();
     });
 
+    it('holds a clip untagged at stop for the grace period: a late tag within it reports nothing; one still untagged is reported when it ends (DESIGN §5, 1061.2 §4.4)', async () => {
+      const h = await harness(engine);
+      const grace = 72 * HOUR; // the policy bundle format's default, with no bundle in force
+      const untagged = (clipId: string, ms = 0) => h.send('event', h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
+        decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: T0 + ms },
+      }));
+      const tagged = (clipId: string, ms: number) => h.send('event', h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
+        decision: { ...decision('AUTHORIZED', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), decidedAtMs: T0 + ms },
+      }));
+      const reports = async () => (await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).map((a) => a.subject).sort();
+      expect((await untagged('clip-late-tag')).status).toBe('accepted');
+      expect((await untagged('clip-never-tagged')).status).toBe('accepted');
+      // Unauthorized for another reason: reported at once, as before.
+      expect((await h.send('event', h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: 'clip-unassigned', officerId: 'O-17',
+        decision: decision('UNAUTHORIZED', ['NO_BASIS', 'CAMERA_UNASSIGNED'], ['1061.2§4.1']),
+      }))).status).toBe('accepted');
+      expect(await reports()).toEqual(['clip-unassigned']);
+
+      h.clock.now = T0 + grace - 1;
+      expect(await h.fleet.sweep()).toMatchObject({ unclassified: 0 });
+      expect((await tagged('clip-late-tag', 5_000)).status).toBe('accepted'); // tagged at the dock within the grace period
+      expect(await reports()).toEqual(['clip-unassigned']);
+
+      h.clock.now = T0 + grace;
+      expect(await h.fleet.sweep()).toMatchObject({ unclassified: 1 });
+      expect(await reports()).toEqual(['clip-never-tagged', 'clip-unassigned']);
+      const [late] = (await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).filter((a) => a.subject === 'clip-never-tagged');
+      expect(late).toMatchObject({ raised_at: T0 + grace, camera_serial: 'CAM-1', device_id: 'dock-1' });
+      expect(late!.message).toMatch(/UNCLASSIFIED.*still untagged when its 72 h grace period ended/);
+      expect(JSON.parse(late!.detail_json!)).toMatchObject({ officerId: 'O-17', graceEndedAt: T0 + grace, decision: { decision: 'UNAUTHORIZED', reasons: ['NO_BASIS', 'UNCLASSIFIED'] } });
+      // Reported once: later sweeps, and a resend of the same untagged decision, do not report it again.
+      h.clock.now = T0 + 2 * grace;
+      expect(await h.fleet.sweep()).toMatchObject({ unclassified: 0 });
+      expect((await untagged('clip-late-tag')).status).toBe('accepted'); // older than the tag: ignored
+      expect(await h.fleet.sweep()).toMatchObject({ unclassified: 0 });
+      expect(await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).toHaveLength(2);
+
+      // The grace period is the policy's: the bundle in force names it (here 2 h).
+      const underPolicy = new Fleet({ db: h.db, alerts: h.alerts, fleet: 'f1', now: () => h.clock.now, reviewGraceHours: () => 2 });
+      const held = h.clock.now;
+      await underPolicy.applyEvent('dock-1', pb.Event.create({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-2', clipId: 'clip-policy', officerId: 'O-9',
+        decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: held },
+      }), held);
+      h.clock.now = held + 2 * HOUR - 1;
+      expect(await underPolicy.sweep()).toMatchObject({ unclassified: 0 });
+      h.clock.now = held + 2 * HOUR;
+      expect(await underPolicy.sweep()).toMatchObject({ unclassified: 1 });
+      const [byPolicy] = (await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).filter((a) => a.subject === 'clip-policy');
+      expect(byPolicy!.message).toMatch(/still untagged when its 2 h grace period ended/);
+      await h.close();
+    });
+
     it('raises TAMPER (critical) naming the camera and what happened', async () => {
       const h = await harness(engine);
       const r = await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_TAMPER, cameraSerial: 'CAM-1', tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED, detail: 'seal broken' }));

@@ -356,4 +356,16 @@ CREATE TABLE clip_decisions (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'the grace period of unclassified clips',
+    sql: `
+-- A clip still untagged when recording stopped (UNAUTHORIZED / UNCLASSIFIED) is reported to the
+-- supervisor only if its decision is still that when the grace period ends (DESIGN §5,
+-- 1061.2 §4.4): when that is, and the report to raise then. NULL: nothing pending.
+ALTER TABLE clip_decisions ADD COLUMN report_due_at {INT};
+ALTER TABLE clip_decisions ADD COLUMN report_json TEXT;
+CREATE INDEX clip_decisions_due ON clip_decisions(report_due_at);
+`,
+  },
 ];

@@ -307,7 +307,7 @@ async function check(
         add(`${clipId}: late tag, then ${want}`, tag !== undefined && fresh?.decision?.decision === want,
           `${tag ? 'tagged' : 'no ACTIVITY_TAGGED event'}, ${fresh?.decision?.decision ?? 'no fresh decision'}`);
         const stillOpen = (await gateway.alerts.list({ kind: 'UNAUTHORIZED_RECORDING', open: true })).filter((a) => a.subject === clipId).length;
-        add(`${clipId}: its unauthorized report cleared by the tag`, stillOpen === 0, `${stillOpen} open`);
+        add(`${clipId}: not reported to the supervisor (tagged within the review grace period)`, stillOpen === 0, `${stillOpen} open`);
       }
     }
   }
