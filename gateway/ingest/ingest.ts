@@ -10,26 +10,29 @@
  * current state; a fork (same seq, another hash, or a prev hash that contradicts a stored
  * neighbour) is a tamper alert and is not stored; a gap is raised by `sweep()` only after a settle
  * window (replicas receive one device's messages out of order) and answered with a
- * ManifestRequest. Chunks are checked against the manifest's chunk hashes before they are staged;
- * the replica that records the last chunk takes a lease, checks the staged file's length and SHA-256
- * and commits VERIFIED, then sends the signed VERIFIED ack — in that order.
+ * ManifestRequest. Chunks and the whole-clip check are `ClipAssembly`'s (assembly.ts): each chunk
+ * is checked against the manifest's chunk hashes before it is staged; the replica that records the
+ * last chunk takes a lease, checks the staged file's length and SHA-256 and commits VERIFIED, then
+ * sends the signed VERIFIED ack — in that order.
  *
  * What the fleet does with births, deaths, statuses and events, and how alerts are stored, is not
  * this module's business: it reports them through `IngestSink`.
  */
-import { StagingIncompleteError } from './clip-store.js';
 import { pb, type bwc } from '../../proto/wire.js';
 import { openEnvelope, type OpenedEnvelope } from '../../proto/envelope.js';
 import { isWireError } from '../../proto/errors.js';
 import { parseTopic, deviceTopic, type DockKind } from '../../proto/topics.js';
 import { verifyStrict } from '../../proto/ed25519.js';
 import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.js';
-import { bytesEqual, sha256, toHex } from '../../proto/bytes.js';
+import { toHex } from '../../proto/bytes.js';
 import { decisionToJson } from '../../proto/decision.js';
 import type { Queryable } from '../store/db.js';
 import type { AuditAppender } from '../audit/log.js';
 import { DeviceKeys } from './device-keys.js';
-import { TxBatcher, UnitRefusal } from './batcher.js';
+import { TxBatcher } from './batcher.js';
+import { ClipAssembly } from './assembly.js';
+import { ManifestCache, MANIFEST_COLS, type ManifestRow } from './manifest-cache.js';
+import { Reject } from './reject.js';
 import {
   type FleetMessage, type IngestAlert, type IngestCounters, type IngestOptions, type IngestResult, type RejectReason,
 } from './types.js';
@@ -40,46 +43,6 @@ const KIND_TYPES: Record<DockKind, string> = {
 
 /** Room for the envelope, ClipChunk fields and the MQTT header around a chunk's data. */
 const CHUNK_OVERHEAD = 1024;
-
-interface ManifestInfo {
-  hash: string;
-  deviceId: string;
-  state: string;
-  chunkSize: number;
-  chunkCount: number;
-  byteLength: number;
-  clipSha256: string;
-  chunkHashes: Uint8Array[];
-  cameraSerial: string;
-  clipId: string;
-}
-
-/** Every manifest column but the envelope (a kilobyte or more, read only when a manifest is decoded again). */
-const MANIFEST_COLS = 'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
-
-interface ManifestRow {
-  manifest_hash: string;
-  device_id: string;
-  seq: number;
-  prev_hash: string;
-  state: string;
-  clip_sha256: string;
-  byte_length: number;
-  chunk_size: number;
-  chunk_count: number;
-  camera_serial: string;
-  clip_id: string;
-  verified_at: number | null;
-  reject_reason: string | null;
-  lease_owner: string | null;
-  lease_until: number | null;
-}
-
-class Reject extends UnitRefusal {
-  constructor(readonly reason: RejectReason, message: string, readonly alert?: IngestAlert) {
-    super(message);
-  }
-}
 
 function typeOfTopicKind(kind: string): string | undefined {
   return (KIND_TYPES as Record<string, string>)[kind];
@@ -92,7 +55,9 @@ export class Ingest {
   readonly keys: DeviceKeys;
   /** Group commit of every message's writes (see batcher.ts). */
   readonly batcher: TxBatcher;
-  readonly #manifests = new Map<string, ManifestInfo>();
+  readonly #manifests: ManifestCache;
+  /** Chunks, and the clip checked and committed VERIFIED when the last one is recorded. */
+  readonly assembly: ClipAssembly;
   readonly counters: IngestCounters = { received: {}, accepted: {}, duplicates: {}, rejected: {}, verified: 0, acksSent: 0, verifyMs: [] };
 
   constructor(options: IngestOptions & { audit?: AuditAppender | null }) {
@@ -102,6 +67,19 @@ export class Ingest {
     } as Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
     this.keys = options.keys ?? new DeviceKeys(options.db, { now: this.#o.now });
     this.batcher = new TxBatcher(options.db);
+    this.#manifests = new ManifestCache(options.db, this.#o.maxEnvelopeBytes);
+    this.assembly = new ClipAssembly({
+      db: options.db, store: this.#o.store, batcher: this.batcher, manifests: this.#manifests, audit: this.#audit, sink: this.#o.sink,
+      counters: this.counters, gatewayId: this.#o.sealer.gatewayId, leaseMs: this.#o.leaseMs, now: this.#o.now,
+      count: (which, type) => this.#count(which, type),
+      ack: (deviceId, ack) => this.#ack(deviceId, ack),
+      alert: (a) => this.#alert(a),
+    });
+  }
+
+  /** The chunks of a manifest still needed, as half-open ranges. */
+  missingChunks(manifestHash: string, chunkCount: number): Promise<{ start: number; end: number }[]> {
+    return this.assembly.missingChunks(manifestHash, chunkCount);
   }
 
   get maxChunkBytes(): number {
@@ -139,7 +117,7 @@ export class Ingest {
           { kind: 'MALFORMED_MESSAGE', deviceId, message: `malformed ${parsed.kind} message on ${topic}: ${(e as Error).message}`, dedupeKey: `MALFORMED|${deviceId}|${reason}` });
       }
       if (env.type !== type) throw new Reject('TYPE_TOPIC_MISMATCH', `a ${env.type} on a ${parsed.kind} topic`);
-      if (env.type === 'ClipChunk') return await this.#chunk(deviceId, env);
+      if (env.type === 'ClipChunk') return await this.assembly.chunk(deviceId, env);
       return await this.#signed(deviceId, env, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
     } catch (e) {
       const r = e instanceof Reject ? e : new Reject('STORE_FAILED', (e as Error).message);
@@ -313,13 +291,13 @@ export class Ingest {
       // A dock resends the manifest of a clip it has finished sending and that is still not
       // VERIFIED: if every chunk is here, finish it now rather than answer "nothing missing" again.
       let row = outcome;
-      if (row.state === 'RECEIVED' && await this.#maybeComplete(hash, env.hash)) return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
+      if (row.state === 'RECEIVED' && await this.assembly.maybeComplete(hash, env.hash)) return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
       if (row.state === 'RECEIVED') row = (await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash])) ?? row;
       await this.#ackManifestState(row, env.hash);
       return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
     }
     this.#count('accepted', 'ClipManifest');
-    this.#remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
+    this.#manifests.remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
     await this.#o.sink.accepted({ type: 'ClipManifest', deviceId, hash, body: m, receivedAt: now });
     if (!outcome.contentStored) {
       // The common case: nothing of the clip is here yet; every chunk is missing.
@@ -330,7 +308,7 @@ export class Ingest {
       return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified: false };
     }
     // An empty clip, or content already stored (a clip re-docked elsewhere, a re-signed manifest).
-    const verified = await this.#maybeComplete(hash, env.hash);
+    const verified = await this.assembly.maybeComplete(hash, env.hash);
     if (!verified) {
       const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
       if (row) await this.#ackManifestState(row, env.hash);
@@ -362,32 +340,6 @@ export class Ingest {
     if (next && next.prev_hash !== hash) throw fork(`seq ${seq + 1} names another previous manifest`, next.prev_hash);
   }
 
-  #remember(info: ManifestInfo): void {
-    if (this.#manifests.size > 10_000) this.#manifests.delete(this.#manifests.keys().next().value!);
-    this.#manifests.set(info.hash, info);
-  }
-
-  async #info(hash: string): Promise<ManifestInfo | null> {
-    const hit = this.#manifests.get(hash);
-    if (hit && hit.state !== 'RECEIVED') return hit;
-    const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
-    if (!row) return null;
-    if (hit) {
-      hit.state = row.state;
-      return hit;
-    }
-    const stored = await this.#o.db.get<{ envelope: Buffer }>('SELECT envelope FROM manifests WHERE manifest_hash = ?', [hash]);
-    if (!stored) return null;
-    const env = openEnvelope(stored.envelope, { maxBytes: this.#o.maxEnvelopeBytes });
-    const m = pb.ClipManifest.decode(env.body);
-    const info: ManifestInfo = {
-      hash, deviceId: row.device_id, state: row.state, chunkSize: row.chunk_size, chunkCount: row.chunk_count, byteLength: row.byte_length,
-      clipSha256: row.clip_sha256, chunkHashes: m.chunkSha256, cameraSerial: row.camera_serial, clipId: row.clip_id,
-    };
-    this.#remember(info);
-    return info;
-  }
-
   /** Acks a manifest with what the gateway holds now: VERIFIED, REJECTED, or the chunks it still needs. */
   async #ackManifestState(row: ManifestRow, ackedHash: Uint8Array): Promise<void> {
     const manifestHash = Buffer.from(row.manifest_hash, 'hex');
@@ -397,162 +349,7 @@ export class Ingest {
     } else if (row.state === 'REJECTED') {
       await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_REJECTED, reason: row.reject_reason ?? 'REJECTED' });
     } else {
-      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, missingChunks: await this.missingChunks(row.manifest_hash, row.chunk_count) });
-    }
-  }
-
-  /** The chunks still needed, as half-open ranges. */
-  async missingChunks(manifestHash: string, chunkCount: number): Promise<{ start: number; end: number }[]> {
-    const have = await this.#o.db.all<{ idx: number }>('SELECT idx FROM chunks WHERE manifest_hash = ? ORDER BY idx', [manifestHash]);
-    const ranges: { start: number; end: number }[] = [];
-    let next = 0;
-    for (const { idx } of have) {
-      if (idx > next) ranges.push({ start: next, end: idx });
-      next = idx + 1;
-    }
-    if (next < chunkCount) ranges.push({ start: next, end: chunkCount });
-    return ranges;
-  }
-
-  // ── chunks ────────────────────────────────────────────────────────────────────────────────
-
-  async #chunk(deviceId: string, env: OpenedEnvelope): Promise<IngestResult> {
-    if (env.signed) throw new Reject('UNDECODABLE', 'a ClipChunk envelope carries no key id or signature');
-    let c: bwc.v1.ClipChunk;
-    try {
-      c = pb.ClipChunk.decode(env.body);
-    } catch (e) {
-      throw new Reject('UNDECODABLE_BODY', `ClipChunk body cannot be decoded: ${(e as Error).message}`);
-    }
-    if (c.manifestHash.byteLength !== 32) throw new Reject('CHUNK_UNKNOWN_MANIFEST', 'chunk names no manifest (manifest_hash is not 32 bytes)');
-    const hash = toHex(c.manifestHash);
-    const info = await this.#info(hash);
-    if (!info) throw new Reject('CHUNK_UNKNOWN_MANIFEST', `chunk for manifest ${hash.slice(0, 16)}…, which this gateway does not hold`);
-    if (info.deviceId !== deviceId) {
-      throw new Reject('CHUNK_DEVICE_MISMATCH', `chunk of ${info.deviceId}'s manifest on ${deviceId}'s topic`,
-        { kind: 'ID_MISMATCH', deviceId, subject: hash, message: `${deviceId} sent a chunk of a manifest signed by ${info.deviceId}`, dedupeKey: `ID_MISMATCH|${deviceId}|chunk` });
-    }
-    if (info.state === 'VERIFIED') {
-      this.#count('duplicates', 'ClipChunk');
-      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: c.manifestHash, ackedType: 'ClipChunk', clipSha256: Buffer.from(info.clipSha256, 'hex'), byteLength: info.byteLength });
-      return { status: 'duplicate', type: 'ClipChunk', deviceId, hash };
-    }
-    if (info.state === 'REJECTED') throw new Reject('CLIP_HASH_MISMATCH', `manifest ${hash.slice(0, 16)}… was rejected`);
-    const idx = c.index;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= info.chunkCount) throw new Reject('CHUNK_BAD_INDEX', `chunk index ${idx} is outside 0..${info.chunkCount - 1}`);
-    const wantLen = idx === info.chunkCount - 1 ? info.byteLength - idx * info.chunkSize : info.chunkSize;
-    const reRequest = async () => {
-      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING, manifestHash: c.manifestHash, ackedType: 'ClipChunk', missingChunks: [{ start: idx, end: idx + 1 }], reason: 'CHUNK_REJECTED' });
-    };
-    if (c.data.byteLength !== wantLen) {
-      await reRequest();
-      throw new Reject('CHUNK_BAD_LENGTH', `chunk ${idx} is ${c.data.byteLength} bytes, the manifest says ${wantLen}`,
-        { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} has the wrong length; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
-    }
-    if (!bytesEqual(sha256(c.data), info.chunkHashes[idx]!)) {
-      await reRequest();
-      throw new Reject('CHUNK_HASH_MISMATCH', `chunk ${idx} does not match its hash in the manifest`,
-        { kind: 'CHUNK_REJECTED', deviceId, subject: hash, message: `chunk ${idx} of clip ${info.clipId} from ${deviceId} does not match the signed manifest; re-requested`, dedupeKey: `CHUNK_REJECTED|${hash}` });
-    }
-    await this.#o.store.stageChunk(hash, idx, c.data, info.chunkSize);
-    const ins = await this.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#o.now()]), { savepoint: false });
-    this.#count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
-    const verified = await this.#maybeComplete(hash);
-    return { status: ins.changes === 1 ? 'accepted' : 'duplicate', type: 'ClipChunk', deviceId, hash, ...(verified ? { verified } : {}) } as IngestResult;
-  }
-
-  /**
-   * When every chunk is recorded (or the content is already stored), takes the assembly lease,
-   * assembles and checks the clip, commits VERIFIED, then sends the VERIFIED ack (naming
-   * `ackedHash`, the manifest message being answered, if any). Returns true when this call
-   * committed VERIFIED.
-   */
-  async #maybeComplete(hash: string, ackedHash?: Uint8Array): Promise<boolean> {
-    const info = await this.#info(hash);
-    if (!info || info.state !== 'RECEIVED') return false;
-    const stored = await this.#o.store.hasBlob(info.clipSha256);
-    if (stored === null) {
-      const n = await this.#o.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE manifest_hash = ?', [hash]);
-      if (Number(n?.n ?? 0) < info.chunkCount) return false;
-    }
-    const now = this.#o.now();
-    const owner = this.#o.sealer.gatewayId;
-    const lease = await this.#o.db.run(
-      `UPDATE manifests SET lease_owner = ?, lease_until = ? WHERE manifest_hash = ? AND state = 'RECEIVED'
-         AND (lease_owner IS NULL OR lease_until < ?)`, [owner, now + this.#o.leaseMs, hash, now]);
-    if (lease.changes !== 1) return false;
-    try {
-      if (stored !== null) {
-        // Already-stored content: check it against this manifest's own chunk hashes, not just its SHA-256.
-        const hashes = stored === info.byteLength ? await this.#o.store.chunkHashesOf(info.clipSha256, info.chunkSize) : [];
-        const same = stored === info.byteLength && hashes.length === info.chunkCount && hashes.every((h, i) => bytesEqual(h, info.chunkHashes[i]!));
-        if (!same) throw new Reject('CLIP_HASH_MISMATCH', 'the stored content with this SHA-256 does not match the manifest chunk hashes');
-      } else {
-        try {
-          await this.#o.store.finish(hash, { chunkSize: info.chunkSize, chunkHashes: info.chunkHashes, sha256: info.clipSha256, byteLength: info.byteLength });
-        } catch (e) {
-          if (!(e instanceof StagingIncompleteError)) throw new Reject('CLIP_HASH_MISMATCH', (e as Error).message);
-          // Staged bytes lost or damaged on this side (a wiped or restored disk): forget those
-          // chunks and ask the dock for them again; the clip itself is fine.
-          await this.#o.db.tx(async (q: Queryable) => {
-            for (const i of e.chunks) await q.run('DELETE FROM chunks WHERE manifest_hash = ? AND idx = ?', [hash, i]);
-            await q.run('UPDATE manifests SET lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
-          });
-          await this.#ack(info.deviceId, {
-            kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest',
-            missingChunks: await this.missingChunks(hash, info.chunkCount), reason: 'STAGING_LOST',
-          });
-          return false;
-        }
-      }
-      const at = this.#o.now();
-      const committed = await this.#o.db.tx(async (q: Queryable) => {
-        // A blob whose content was disposed of (records) and is stored again is live again.
-        await q.run(`INSERT INTO blobs (sha256, byte_length, stored_at) VALUES (?, ?, ?)
-                     ON CONFLICT (sha256) DO UPDATE SET deleted_at = NULL, stored_at = excluded.stored_at WHERE blobs.deleted_at IS NOT NULL`,
-          [info.clipSha256, info.byteLength, at]);
-        const r = await q.run(`UPDATE manifests SET state = 'VERIFIED', verified_at = ?, lease_owner = NULL, lease_until = NULL
-                               WHERE manifest_hash = ? AND state = 'RECEIVED'`, [at, hash]);
-        if (r.changes === 1) {
-          await this.#audit?.append(q, {
-            actor: `gateway:${this.#o.sealer.gatewayId}`, action: 'clip.verified', subject: hash,
-            detail: { deviceId: info.deviceId, clipId: info.clipId, clipSha256: info.clipSha256, byteLength: info.byteLength, contentAlreadyStored: stored !== null },
-          });
-        }
-        return r.changes === 1;
-      });
-      if (!committed) return false;
-      info.state = 'VERIFIED';
-      this.counters.verified++;
-      await this.#o.store.dropStaging(hash);
-      await this.#ack(info.deviceId, {
-        kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest', ...(ackedHash ? { ackedHash } : {}),
-        clipSha256: Buffer.from(info.clipSha256, 'hex'), byteLength: info.byteLength, storedAtMs: at,
-      });
-      await this.#o.sink.accepted({ type: 'ClipVerified', deviceId: info.deviceId, hash, cameraSerial: info.cameraSerial, clipId: info.clipId, sha256: info.clipSha256, receivedAt: at });
-      return true;
-    } catch (e) {
-      if (!(e instanceof Reject)) {
-        // A failure of this side (the database, the disk), not of the clip: the lease is left
-        // expired, so the next sweep on any replica tries again. Released instead, nothing would:
-        // every chunk is recorded, so no chunk the dock sends again is new.
-        await this.#o.db.run('UPDATE manifests SET lease_until = 0 WHERE manifest_hash = ? AND lease_owner = ?', [hash, owner]);
-        throw e;
-      }
-      await this.#o.db.tx(async (q: Queryable) => {
-        const r = await q.run(`UPDATE manifests SET state = 'REJECTED', reject_reason = ?, lease_owner = NULL, lease_until = NULL WHERE manifest_hash = ? AND state = 'RECEIVED'`,
-          [e.reason, hash]);
-        if (r.changes === 1) {
-          await this.#audit?.append(q, {
-            actor: `gateway:${this.#o.sealer.gatewayId}`, action: 'clip.rejected', subject: hash,
-            detail: { deviceId: info.deviceId, clipId: info.clipId, reason: e.reason, message: e.message },
-          });
-        }
-      });
-      info.state = 'REJECTED';
-      await this.#ack(info.deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, manifestHash: Buffer.from(hash, 'hex'), ackedType: 'ClipManifest', reason: e.reason });
-      await this.#alert({ kind: 'CLIP_REJECTED', deviceId: info.deviceId, subject: hash, message: `clip ${info.clipId} from ${info.deviceId} failed whole-file verification: ${e.message}; the dock keeps it` });
-      throw e;
+      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, missingChunks: await this.assembly.missingChunks(row.manifest_hash, row.chunk_count) });
     }
   }
 
@@ -570,19 +367,7 @@ export class Ingest {
    */
   async sweep(): Promise<{ finished: number; gaps: number; failed: string[] }> {
     const now = this.#o.now();
-    let finished = 0;
-    const failed: string[] = [];
-    const stale = await this.#o.db.all<{ manifest_hash: string }>(
-      `SELECT manifest_hash FROM manifests WHERE state = 'RECEIVED' AND lease_owner IS NOT NULL AND lease_until < ? LIMIT 100`, [now]);
-    for (const { manifest_hash } of stale) {
-      try {
-        if (await this.#maybeComplete(manifest_hash)) finished++;
-      } catch (e) {
-        // A rejection is recorded (state, audit, alert) by #maybeComplete; a failure of this side
-        // is left for the next sweep and reported to the caller. The sweep goes on.
-        if (!(e instanceof Reject)) failed.push(`clip of manifest ${manifest_hash.slice(0, 16)}…: ${(e as Error).message}`);
-      }
-    }
+    const { finished, failed } = await this.assembly.finishStale();
     const gaps = await this.#o.db.all<{ device_id: string; seq: number; below: number | null }>(
       `SELECT m.device_id, m.seq, (SELECT MAX(p.seq) FROM manifests p WHERE p.device_id = m.device_id AND p.seq < m.seq) AS below
          FROM manifests m
