@@ -42,6 +42,7 @@ import { Authorizations } from './authz/workflow.js';
 import { PolicyBundles } from './authz/bundles.js';
 import { AuditLog, actorOf } from './audit/log.js';
 import { Records } from './records/records.js';
+import type { LitigationHold } from './records/retention.js';
 import { registerRecordsRoutes } from './api/records-routes.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
 import { registerStatsRoutes } from './api/stats-routes.js';
@@ -154,7 +155,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const authzAudit = async (q: Queryable, e: { actor: string; action: string; subject: string; detail: Record<string, unknown> }) => {
       await audit.append(q, { ...e, actor: actorOf.by(e.actor) });
     };
-    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now });
+    // A hold placed or released is sent to the docks as a signed HoldNotice (wired below, once the
+    // docks can be reached).
+    let notifyHold: (hold: LitigationHold) => Promise<void> = async () => {};
+    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now, notify: (h) => notifyHold(h) });
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
     // ── broker and client ──
@@ -204,6 +208,24 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         n++;
       }
       return n;
+    };
+
+    notifyHold = async (h) => {
+      try {
+        // The dock the hold names, or the one that recorded the clip it names; otherwise every
+        // enrolled dock (an officer, a camera, a date range or a clip not yet here: anywhere).
+        const clipDock = h.manifestHash && !h.deviceId
+          ? (await db.get<{ device_id: string }>('SELECT device_id FROM manifests WHERE manifest_hash = ?', [h.manifestHash]))?.device_id ?? null : null;
+        const devices = h.deviceId ? [h.deviceId] : clipDock ? [clipDock] : [];
+        const holdNotice = {
+          holdId: h.holdId, reason: h.reason, fromMs: h.fromAt ?? 0, toMs: h.toAt ?? 0, released: h.releasedAt !== null,
+          scope: { officers: h.officerId ? [h.officerId] : [], cameras: h.cameraSerial ? [h.cameraSerial] : [], devices, offices: [] },
+        };
+        const sent = await toDocks((id) => messenger.sealCommand({ holdNotice }, id), devices);
+        log.info({ holdId: h.holdId }, `records: hold ${h.holdId} ${holdNotice.released ? 'released' : 'placed'}; notice sent to ${sent} dock(s)`);
+      } catch (e) {
+        log.warn({ holdId: h.holdId }, `records: hold ${h.holdId} stands, but its notice to the docks failed: ${(e as Error).message}`);
+      }
     };
 
     // A dock that was born (it connected) gets the current policy bundle and camera assignments,

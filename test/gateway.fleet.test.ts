@@ -863,6 +863,46 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect(await call('GET', `/api/v1/clips/${'ab'.repeat(32)}`, { as: 'vera' })).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
   });
 
+  it('tells the docks of a litigation hold placed or released with a signed HoldNotice: the dock named, the dock of the clip named, or every dock', async () => {
+    const gatewayKey = trustPublicKey(gw.signer.publicKey);
+    const docks = ['dock-h1', 'dock-h2'].map((id, i) => new TestDock(id, 'f1', 670 + i));
+    const received = new Map<string, bwc.v1.IHoldNotice[]>();
+    const clients: MqttClient[] = [];
+    for (const d of docks) {
+      const creds = await gw.fleet.enroll(d.deviceId, d.key.publicKey, 'otto');
+      const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: d.deviceId, username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 });
+      received.set(d.deviceId, []);
+      client.on('message', (topic, payload) => {
+        if (topic !== deviceTopic('f1', d.deviceId, 'cmd')) return;
+        const env = openEnvelope(payload, { expectType: 'Command' });
+        assertEnvelopeSigned(env, gatewayKey);
+        const cmd = pb.Command.decode(env.body);
+        expect(cmd.header).toMatchObject({ issuer: 'gw1', subjectDevice: d.deviceId, fleet: 'f1' });
+        if (cmd.holdNotice) received.get(d.deviceId)!.push(cmd.holdNotice);
+      });
+      await client.subscribeAsync(d.topic('cmd'), { qos: 1 });
+      clients.push(client);
+    }
+    const notices = (id: string) => received.get(id)!.map((h) => `${h.holdId}${h.released ? ' released' : ''}`);
+    const clip = docks[1]!.clip(5000, { chunkSize: 4096 });
+    expect((await gw.ingest.handle(docks[1]!.topic('manifest'), clip.manifest)).status).toBe('accepted');
+
+    await gw.records.placeHold({ holdId: 'hold-dock', reason: 'matter 1', deviceId: 'dock-h1' }, 'rhea');
+    await gw.records.placeHold({ holdId: 'hold-clip', reason: 'matter 2', manifestHash: clip.hashHex }, 'rhea');
+    await gw.records.placeHold({ holdId: 'hold-officer', reason: 'matter 3', officerId: 'O-7', fromAt: T0, toAt: T0 + HOUR }, 'rhea');
+    await gw.records.releaseHold('hold-dock', 'matter 1 closed', 'rhea');
+    await until('the notices', () => notices('dock-h1').length === 3 && notices('dock-h2').length === 2);
+    // One publisher, one topic per dock: the broker keeps their order.
+    expect(notices('dock-h1')).toEqual(['hold-dock', 'hold-officer', 'hold-dock released']);
+    expect(notices('dock-h2')).toEqual(['hold-clip', 'hold-officer']);
+    expect(received.get('dock-h1')![0]).toMatchObject({ reason: 'matter 1', scope: { devices: ['dock-h1'] } });
+    expect(received.get('dock-h2')![0]).toMatchObject({ reason: 'matter 2', scope: { devices: ['dock-h2'] } });
+    const officer = received.get('dock-h2')![1]!;
+    expect(officer).toMatchObject({ reason: 'matter 3', scope: { officers: ['O-7'], devices: [] }, released: false });
+    expect([Number(officer.fromMs), Number(officer.toMs)]).toEqual([T0, T0 + HOUR]);
+    for (const c of clients) await c.endAsync();
+  });
+
   it('pushes every assignment change to every enrolled dock as a Command signed by the gateway key, and nothing for a no-op', async () => {
     const gatewayKey = trustPublicKey(gw.signer.publicKey);
     const docks = ['dock-p1', 'dock-p2'].map((id, i) => new TestDock(id, 'f1', 650 + i));

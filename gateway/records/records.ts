@@ -137,6 +137,11 @@ export interface RecordsOptions {
   gatewayId: string;
   /** Where a clip's content is (the clip store's blob path). */
   blobPath(sha256: string): string;
+  /**
+   * Tells the docks of a hold placed or released, after it is committed (the gateway sends a
+   * signed HoldNotice). A failure is the caller's to log: the hold stands either way.
+   */
+  notify?: (hold: LitigationHold) => Promise<void>;
   now?: () => number;
 }
 
@@ -149,7 +154,7 @@ export class Records {
   readonly #o: Required<RecordsOptions>;
 
   constructor(o: RecordsOptions) {
-    this.#o = { now: Date.now, ...o };
+    this.#o = { now: Date.now, notify: async () => {}, ...o };
   }
 
   get config(): RecordsConfig {
@@ -193,12 +198,13 @@ export class Records {
       if (h.manifestHash) await this.#o.audit.append(q, { actor: `user:${by}`, action: 'records.held', subject: h.manifestHash, detail: { holdId } });
       return h;
     });
+    await this.#o.notify(row);
     return row;
   }
 
   async releaseHold(holdId: string, reason: string, by: string): Promise<LitigationHold> {
     if (!reason?.trim()) throw new RecordsError('BAD_INPUT', 'releasing a hold needs a reason');
-    return this.#o.db.tx(async (q) => {
+    const released = await this.#o.db.tx(async (q) => {
       const cur = await q.get<HoldRow>('SELECT * FROM litigation_holds WHERE hold_id = ?', [holdId]);
       if (!cur) throw new RecordsError('NOT_FOUND', `no hold ${holdId}`);
       if (cur.released_at !== null) throw new RecordsError('CONFLICT', `hold ${holdId} was already released`);
@@ -207,6 +213,8 @@ export class Records {
       await this.#o.audit.append(q, { actor: `user:${by}`, action: 'records.hold_released', subject: holdId, detail: { reason: reason.trim() } });
       return toHold(r);
     });
+    await this.#o.notify(released);
+    return released;
   }
 
   async holds(o: { active?: boolean } = {}, q: Queryable = this.#o.db): Promise<ReturnType<typeof toHold>[]> {
