@@ -4,6 +4,7 @@
  * assignments (DESIGN §5 "Camera assignment"), the sweep and alerts — on SQLite and PostgreSQL —
  * then the fleet HTTP routes and the signed assignment push on a running gateway.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -25,9 +26,10 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { signerFromSeed } from '../device/custody/keys.js';
-import { TestDock, trustFiles, type TestClip } from './gateway.fixtures.js';
+import { TestDock, trustFiles, type TestClip, type TrustFiles } from './gateway.fixtures.js';
+import { openKeyring } from '../proto/keyring.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, tempDir, until } from './helpers.js';
+import { pseudoRandomBytes, runBwcAsync, tempDir, until } from './helpers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 const MINUTE = 60_000;
@@ -627,12 +629,13 @@ interface Reply {
 
 describe('fleet over HTTP and MQTT on a running gateway', () => {
   let gw: RunningGateway;
+  let trust: TrustFiles;
   const tokens: Record<string, string> = {};
   const PASSWORD = 'correct horse battery staple';
 
   beforeAll(async () => {
     const dataDir = tempDir();
-    const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
+    trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
       config: parseGatewayConfig({
         fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
@@ -861,6 +864,49 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect((await call('GET', '/api/v1/clips?camera=CAM-C&state=VERIFIED', { as: 'vera' })).json.clips.map((c: { manifestHash: string }) => c.manifestHash)).toEqual([clip.hashHex]);
     expect((await call('GET', '/api/v1/clips?camera=CAM-C&state=RECEIVED', { as: 'vera' })).json.clips).toEqual([]);
     expect(await call('GET', `/api/v1/clips/${'ab'.repeat(32)}`, { as: 'vera' })).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
+  });
+
+  it('exports a keyring of every device key, signed by the gateway, that opens through the root key; a decommission records the last seq before the revocation', async () => {
+    const dock = new TestDock('dock-k1', 'f1', 680);
+    await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
+    const signedBefore: TestClip[] = [];
+    for (const seq of [1, 2]) {
+      const clip = dock.clip(5_000, { chunkSize: 4096, seq });
+      signedBefore.push(clip);
+      expect((await gw.ingest.handle(dock.topic('manifest'), clip.manifest)).status).toBe('accepted');
+      for (let i = 0; i < clip.chunks.length; i++) expect((await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i))).status).not.toBe('rejected');
+    }
+    const fetchRing = async () => {
+      const r = await call('GET', '/api/v1/keyring', { as: 'vera' });
+      expect(r.status).toBe(200);
+      return openKeyring(Buffer.from(r.json.keyring, 'base64'), trust.rootKey);
+    };
+    const before = (await fetchRing()).entries.find((e) => e.deviceId === 'dock-k1');
+    expect(before).toMatchObject({ keyId: dock.key.keyId, revokedAtMs: 0, lastSeqBeforeRevocation: 0 });
+    expect((await call('POST', '/api/v1/devices/dock-k1/decommission', { as: 'otto' })).status).toBe(200);
+    const after = await fetchRing();
+    expect(after.gateway.gatewayId).toBe('gw1');
+    expect(after.entries.find((e) => e.deviceId === 'dock-k1')).toMatchObject({ revokedAtMs: expect.any(Number), lastSeqBeforeRevocation: 2 });
+    expect(after.entries.find((e) => e.deviceId === 'dock-k1')!.revokedAtMs).toBeGreaterThan(0);
+    expect((await call('GET', '/api/v1/keyring')).status).toBe(401);
+
+    // The auditor's round: export the keyring with bwc, then check clips with it and the root key alone.
+    const dir = tempDir();
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, tokens.vera!);
+    const ring = join(dir, 'fleet.keyring');
+    const exported = await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(/device key\(s\), signed by gateway gw1/);
+    expect((await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile])).stderr).toMatch(/already exists/);
+    const check = async (clip: TestClip) => {
+      writeFileSync(join(dir, 'clip'), clip.bytes);
+      writeFileSync(join(dir, 'manifest'), clip.manifest);
+      const r = await runBwcAsync(['verify', join(dir, 'clip'), join(dir, 'manifest'), '--keyring', ring, '--root-pubkey', trust.rootPublicKey, '--json']);
+      return { code: r.code, key: (JSON.parse(r.stdout) as { key: string }).key };
+    };
+    expect(await check(signedBefore[1]!)).toEqual({ code: 0, key: 'OK' }); // seq 2, signed before the decommission
+    expect(await check(dock.clip(3_000, { chunkSize: 4096, seq: 3 }))).toEqual({ code: 4, key: 'REVOKED_AT_RECORDING_TIME' }); // signed with the revoked key
   });
 
   it('tells the docks of a litigation hold placed or released with a signed HoldNotice: the dock named, the dock of the clip named, or every dock', async () => {

@@ -33,10 +33,11 @@ import type { GatewayTrust } from '../trust.js';
 import type { AuditAppender } from '../audit/log.js';
 import { EVENT_KINDS, TAMPER_KINDS, ALERT_KINDS as DOCK_ALERT_KINDS } from '../../proto/vocab.js';
 import { decisionToJson } from '../../proto/decision.js';
+import { sealKeyring } from '../../proto/keyring.js';
 import { HttpError, type ApiServer } from './http.js';
 import { alertJson, deviceViews } from './views.js';
 import { registerClipRoutes } from './clip-routes.js';
-import type { AlertActionResponse, AssignResponse, DecommissionResponse, AlertsResponse, AssignmentsResponse, CamerasResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DevicesResponse } from './types.js';
+import type { AlertActionResponse, AssignResponse, DecommissionResponse, AlertsResponse, AssignmentsResponse, CamerasResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DevicesResponse, KeyringResponse } from './types.js';
 import type { Role } from './roles.js';
 
 const OPERATORS: readonly Role[] = ['operator', 'admin'];
@@ -76,6 +77,19 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   server.route({
     method: 'GET', path: '/api/v1/devices', roles: 'authenticated',
     handle: async () => ({ body: { devices: await deviceViews(db) } satisfies DevicesResponse }),
+  });
+
+  // The keyring an auditor checks clips against (`bwc verify --keyring`): every device key, signed
+  // by this gateway and carrying its root-signed certificate, so the file stands alone.
+  server.route({
+    method: 'GET', path: '/api/v1/keyring', roles: 'authenticated',
+    handle: async () => {
+      const { trust, messenger } = enrollment;
+      if (!trust) throw new HttpError(409, 'NO_TRUST', 'this gateway has no certificate (trust.certificate): nobody could tie its keyring to the agency root');
+      const keys = await fleet.keyring();
+      const keyring = sealKeyring(keys, trust.certificate, messenger.signer, { gatewayId: messenger.gatewayId, fleet: messenger.fleet, createdAtMs: Date.now() });
+      return { body: { gatewayId: messenger.gatewayId, keys: keys.length, keyring: Buffer.from(keyring).toString('base64') } satisfies KeyringResponse };
+    },
   });
 
   server.route({

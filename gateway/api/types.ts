@@ -91,6 +91,14 @@ export interface DeviceKeyJson {
   revokedAt: number | null;
 }
 
+/** GET /api/v1/keyring: a signed Keyring envelope (proto/keyring.ts), base64. */
+export interface KeyringResponse {
+  gatewayId: string;
+  /** Device keys in it. */
+  keys: number;
+  keyring: string;
+}
+
 export interface DeviceDetailResponse {
   device: DeviceJson;
   keys: DeviceKeyJson[];

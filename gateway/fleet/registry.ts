@@ -10,6 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pb, type bwc } from '../../proto/wire.js';
 import { isValidId } from '../../proto/topics.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
+import type { KeyringEntry } from '../../proto/keyring.js';
 import { decisionToJson } from '../../proto/decision.js';
 import { toHex } from '../../proto/bytes.js';
 import type { Db, Queryable } from '../store/db.js';
@@ -212,7 +213,11 @@ export class Fleet {
     const now = this.#now();
     await this.#db.tx(async (q) => {
       await q.run(`UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, decommissioned_by = ?, online = 0 WHERE device_id = ?`, [now, by, deviceId]);
-      await q.run('UPDATE device_keys SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL', [now, deviceId]);
+      // The last manifest the device signed before its keys were revoked: anything signed above it
+      // is judged REVOKED_AT_RECORDING_TIME by a keyring check, whatever time it claims.
+      await q.run(
+        `UPDATE device_keys SET revoked_at = ?, last_seq_before_revocation = (SELECT COALESCE(MAX(seq), 0) FROM manifests WHERE device_id = ?)
+          WHERE device_id = ? AND revoked_at IS NULL`, [now, deviceId, deviceId]);
       await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.decommissioned', subject: deviceId, detail: { keysRevokedAt: now } });
     });
     this.onTrustChanged?.(deviceId, 'decommissioned');
@@ -224,6 +229,16 @@ export class Fleet {
 
   async devices(): Promise<DeviceRow[]> {
     return this.#db.all<DeviceRow>('SELECT * FROM devices ORDER BY device_id');
+  }
+
+  /** Every device key enrolled here, for a keyring (proto/keyring.ts). */
+  async keyring(): Promise<KeyringEntry[]> {
+    const rows = await this.#db.all<{ device_id: string; key_id: string; public_key: Buffer; valid_from: number; revoked_at: number | null; last_seq_before_revocation: number | null }>(
+      'SELECT device_id, key_id, public_key, valid_from, revoked_at, last_seq_before_revocation FROM device_keys ORDER BY device_id, valid_from');
+    return rows.map((r) => ({
+      deviceId: r.device_id, keyId: r.key_id, publicKey: r.public_key, validFromMs: Number(r.valid_from),
+      revokedAtMs: r.revoked_at === null ? 0 : Number(r.revoked_at), lastSeqBeforeRevocation: Number(r.last_seq_before_revocation ?? 0),
+    }));
   }
 
   async keysOf(deviceId: string): Promise<{ key_id: string; public_key: Buffer; valid_from: number; revoked_at: number | null }[]> {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { extractTar } from '../../gateway/records/tar.js';
 import { CliError, writeJson } from './common.js';
+import { writeNewFile } from './files.js';
 import { GatewayClient, gatewayOptions, type GatewayOptions } from './gateway-client.js';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -161,5 +162,16 @@ export function registerRecords(program: Command): void {
       const bag = join(out, name || files[0]?.split('/')[0] || '');
       if (o.json) return writeJson({ bag, files: files.length });
       process.stdout.write(`${bag}\n`);
+    });
+
+  gatewayOptions(records.command('keyring').description('Export the keyring auditors check clips against (bwc verify --keyring): every device key with when it was revoked, signed by the gateway, carrying its certificate.'))
+    .requiredOption('--out <file>', 'the file to write (never overwritten)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ bwc records keyring --out fleet.keyring\n  $ bwc verify clip.mp4 clip.manifest --keyring fleet.keyring --root-pubkey agency-root.pub.hex\n')
+    .action(async (o: GatewayOptions & { out: string; json?: boolean }) => {
+      const r = await GatewayClient.from(o).call<{ gatewayId: string; keys: number; keyring: string }>('GET', '/api/v1/keyring');
+      writeNewFile(o.out, Buffer.from(r.keyring, 'base64'));
+      if (o.json) return writeJson({ out: o.out, gatewayId: r.gatewayId, keys: r.keys });
+      process.stdout.write(`${o.out}: ${r.keys} device key(s), signed by gateway ${r.gatewayId}\n`);
     });
 }
