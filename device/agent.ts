@@ -36,7 +36,7 @@ import { LinkPortRunner } from './link/port-runner.js';
 import { serialLinkPort, type LinkPort } from './link/transport.js';
 import { decide } from './policy/decide.js';
 import { alertFor } from './policy/alerts.js';
-import { PolicyStore, PolicyStoreError } from './policy/store.js';
+import { PolicyStore } from './policy/store.js';
 import type { MemoryPolicyCache } from './policy/cache.js';
 import type { Activation } from './policy/activation.js';
 import { loadDeviceKey, type DeviceKey } from './custody/keys.js';
@@ -45,7 +45,8 @@ import { applyEvent, manifestFacts, startedFacts, unannouncedFacts, type EventCo
 import { resolveClipPath, storageMount, ClipPathError } from './custody/clip-source.js';
 import { openDockDb, type Db } from './store/dock-db.js';
 import { Outbox } from './store/outbox.js';
-import { Clips, NOT_VERIFIED, type ClipRow } from './store/clips.js';
+import { Clips, NOT_VERIFIED, clipKey, type ClipRow } from './store/clips.js';
+import { applyCommand, type Assignment } from './commands.js';
 import { DockState } from './store/state.js';
 import { DockSync } from './sync/sync.js';
 import { GatewayTrust } from './sync/trust.js';
@@ -65,13 +66,6 @@ export function isStorageFull(e: unknown): boolean {
 
 export class DockError extends Error {
   override name = 'DockError';
-}
-
-interface Assignment {
-  cameraSerial: string;
-  officerId: string;
-  fromMs: number;
-  toMs: number;
 }
 
 interface CameraSeen {
@@ -185,7 +179,7 @@ export class DockAgent {
       birth: () => this.#birth(),
       status: () => this.#status(),
       onAck: (ack, bytes, gw) => this.#onAck(ack, bytes, gw),
-      onCommand: (cmd, bytes) => this.#onCommand(cmd, bytes),
+      onCommand: (cmd) => this.#onCommand(cmd),
       onConnected: () => this.#resumeAtGateway(),
       onUploadSent: (h) => this.#onUploadSent(h),
       onUploadError: (h, e) => this.#onUploadError(h, e),
@@ -562,7 +556,7 @@ export class DockAgent {
   // ── custody ───────────────────────────────────────────────────────────────────────────────
 
   #key(serial: string, clipId: string): string {
-    return `${serial}/${clipId}`;
+    return clipKey(serial, clipId);
   }
 
   #startCustody(serial: string, clipId: string): void {
@@ -777,70 +771,12 @@ export class DockAgent {
 
   // ── commands ──────────────────────────────────────────────────────────────────────────────
 
-  async #onCommand(cmd: bwc.v1.Command, _bytes: Uint8Array): Promise<string> {
-    const now = this.#now();
-    switch (cmd.cmd) {
-      case 'policyBundle':
-      case 'grant':
-      case 'revocation':
-      case 'operationPlan': {
-        const bytes = cmd[cmd.cmd]!;
-        try {
-          const r = cmd.cmd === 'policyBundle' ? this.policy.addBundle(bytes)
-            : this.policy.add(({ grant: 'AuthorizationGrant', revocation: 'Revocation', operationPlan: 'OperationPlan' } as const)[cmd.cmd], bytes);
-          if (r.added) this.#cache = this.policy.load();
-          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_POLICY_APPLIED, occurredAtMs: now, detail: `${cmd.cmd} ${r.hash.slice(0, 16)}… ${r.added ? 'applied' : 'already held'}` });
-          return r.added ? `applied ${r.hash.slice(0, 16)}…` : 'already held';
-        } catch (e) {
-          if (!(e instanceof PolicyStoreError)) throw e;
-          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `command refused: ${cmd.cmd}: ${e.message}` });
-          return `refused: ${e.message}`;
-        }
-      }
-      case 'cameraAssignments': {
-        const a = cmd.cameraAssignments as bwc.v1.CameraAssignments;
-        const at = Number(a.header?.createdAtMs ?? cmd.header?.createdAtMs ?? 0);
-        const held = Number(this.state.get('assignments_at') ?? '0');
-        if (at < held) return `refused: older than the assignments held (${new Date(held).toISOString()})`;
-        const list: Assignment[] = (a.assignments as bwc.v1.CameraAssignment[]).map((x) => ({ cameraSerial: x.cameraSerial, officerId: x.officerId, fromMs: Number(x.fromMs), toMs: Number(x.toMs) }));
-        this.state.transaction(() => {
-          this.state.setJson('assignments', list);
-          this.state.set('assignments_at', String(at));
-        });
-        return `applied ${list.length} assignment(s)`;
-      }
-      case 'statusRequest':
-        this.sync.sendStatus();
-        for (const c of this.#cameras.values()) c.link?.requestStatus();
-        return 'status sent';
-      case 'holdNotice': {
-        const h = cmd.holdNotice as bwc.v1.HoldNotice;
-        const holds = this.state.json<Record<string, unknown>>('holds') ?? {};
-        if (h.released) delete holds[h.holdId];
-        else holds[h.holdId] = { reason: h.reason, fromMs: Number(h.fromMs), toMs: Number(h.toMs), at: now };
-        this.state.setJson('holds', holds);
-        this.log.info(`litigation hold ${h.holdId} ${h.released ? 'released' : `placed: ${h.reason}`} (the dock destroys no evidence either way)`);
-        return h.released ? 'hold released' : 'hold recorded';
-      }
-      case 'decommission': {
-        const open = this.clips.countNotVerified();
-        if (open > 0) {
-          this.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `decommission refused: ${open} clip(s) not yet VERIFIED (4007.1 §4.7)` });
-          return `refused: ${open} clip(s) not yet VERIFIED`;
-        }
-        this.state.set('decommission_requested', new Date(now).toISOString());
-        this.log.warn(`decommission requested by ${cmd.decommission?.requestedBy || 'the gateway'}: run \`bwc dock decommission\` on this dock to finish`);
-        return 'decommission accepted: no clip is pending';
-      }
-      case 'manifestRequest': {
-        const m = cmd.manifestRequest!;
-        const rows = this.clips.byManifestSeq(Number(m.fromSeq), Number(m.toSeq));
-        for (const r of rows) if (r.manifest && r.manifest_hash) this.sync.requeue('manifest', 'ClipManifest', r.manifest_hash, r.manifest, this.#key(r.camera_serial, r.clip_id));
-        return `resent ${rows.length} manifest(s)`;
-      }
-      default:
-        return 'refused: unknown command';
-    }
+  #onCommand(cmd: bwc.v1.Command): Promise<string> {
+    return applyCommand(cmd, {
+      now: this.#now, policy: this.policy, sync: this.sync, state: this.state, clips: this.clips, log: this.log,
+      reloadPolicy: () => { this.#cache = this.policy.load(); },
+      requestCameraStatus: () => { for (const c of this.#cameras.values()) c.link?.requestStatus(); },
+    });
   }
 
   // ── birth, status, progress ───────────────────────────────────────────────────────────────

@@ -10,6 +10,11 @@
  */
 import type { Db } from './sqlite.js';
 
+/** How the dock names a clip in its queues: a camera's clip ids are its own, so the camera comes first. */
+export function clipKey(cameraSerial: string, clipId: string): string {
+  return `${cameraSerial}/${clipId}`;
+}
+
 export const CUSTODY_STATES = ['RECORDING', 'CLOSED', 'HASHED', 'SIGNED', 'MANIFEST_ACKED', 'UPLOADED', 'VERIFIED', 'RELEASED', 'REJECTED', 'FAILED'] as const;
 export type CustodyState = (typeof CUSTODY_STATES)[number];
 
