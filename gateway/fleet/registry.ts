@@ -13,9 +13,10 @@ import { trustPublicKey } from '../../proto/ed25519.js';
 import type { KeyringEntry } from '../../proto/keyring.js';
 import { decisionToJson } from '../../proto/decision.js';
 import { toHex } from '../../proto/bytes.js';
-import type { Db, Queryable } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { actorOf, type AuditAppender } from '../audit/log.js';
 import type { Alerts } from './alerts.js';
+import { RecordingReports } from './recording-reports.js';
 
 export class FleetError extends Error {
   override name = 'FleetError';
@@ -41,9 +42,6 @@ export const DEFAULT_THRESHOLDS: FleetThresholds = {
   storageLowBytes: 2 * 1024 ** 3,
   uploadOverdueMs: 12 * 3600_000,
 };
-
-/** The policy's review grace period when no bundle is in force (the bundle format's default, DESIGN §5). */
-export const DEFAULT_REVIEW_GRACE_HOURS = 72;
 
 export interface DeviceRow {
   device_id: string;
@@ -104,21 +102,21 @@ export class Fleet {
   /** Called after a device is enrolled or decommissioned (key caches). */
   onTrustChanged: ((deviceId: string, status: 'enrolled' | 'decommissioned') => void) | null = null;
 
-  /** Hours an unclassified clip waits for a late tag before it is reported: the policy bundle's `reviewGraceHours`. */
-  readonly #reviewGraceHours: () => number;
+  /** Unauthorized and prohibited recordings reported to the supervisor (1061.2 §4), unclassified ones after their grace period. */
+  readonly reports: RecordingReports;
 
   constructor(options: {
     db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds>; audit?: AuditAppender | null;
-    /** The review grace period of the policy in force (default: DEFAULT_REVIEW_GRACE_HOURS). */
+    /** The review grace period of the policy in force, in hours (default: DEFAULT_REVIEW_GRACE_HOURS, recording-reports.ts). */
     reviewGraceHours?: () => number;
   }) {
-    this.#reviewGraceHours = options.reviewGraceHours ?? (() => DEFAULT_REVIEW_GRACE_HOURS);
     this.#db = options.db;
     this.#alerts = options.alerts;
     this.#audit = options.audit ?? null;
     this.fleet = options.fleet;
     this.#now = options.now ?? Date.now;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+    this.reports = new RecordingReports(options.db, options.alerts, options.reviewGraceHours);
   }
 
   // ── enrollment ────────────────────────────────────────────────────────────────────────────
@@ -293,37 +291,7 @@ export class Fleet {
     switch (e.kind) {
       case pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED:
       case pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED: {
-        if (!e.decision) break;
-        const d = decisionToJson(e.decision);
-        if (!e.clipId) {
-          if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') await this.#reportRecording(deviceId, camera, e.clipId, e.officerId, d, this.#db);
-          break;
-        }
-        // Decisions about one clip can arrive out of order (a dock resends after an outage, and
-        // messages are handled concurrently): only the newest decision counts. In one transaction
-        // with its alert, so a newer decision handled at the same time waits for it.
-        const decidedAt = Date.parse(d.decidedAt) || at;
-        // Untagged when it stopped: held for a late tag until the grace period ends (DESIGN §5;
-        // 1061.2 §4.4), then reported by sweep() if no newer decision replaced this one.
-        const unclassified = d.decision === 'UNAUTHORIZED' && d.reasons.includes('UNCLASSIFIED');
-        const graceHours = unclassified ? this.#reviewGraceHours() : 0;
-        const dueAt = unclassified ? at + graceHours * 3600_000 : null;
-        const report = unclassified ? JSON.stringify({ decision: d, officerId: e.officerId, graceHours }) : null;
-        await this.#db.tx(async (q) => {
-          const newest = await q.get<{ decided_at: number }>(
-            `INSERT INTO clip_decisions (device_id, camera_serial, clip_id, decided_at, decision, report_due_at, report_json) VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (device_id, camera_serial, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision,
-                 report_due_at = excluded.report_due_at, report_json = excluded.report_json
-               WHERE excluded.decided_at >= clip_decisions.decided_at
-             RETURNING decided_at`, [deviceId, camera ?? '', e.clipId, decidedAt, d.decision, dueAt, report]);
-          if (!newest) return; // a newer decision about this clip was already applied
-          if (d.decision === 'AUTHORIZED') {
-            // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
-            await this.#alerts.resolveCleared(recordingKey(deviceId, camera, e.clipId, 'UNAUTHORIZED'), `${e.clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
-          } else if (d.decision === 'PROHIBITED' || (d.decision === 'UNAUTHORIZED' && !unclassified)) {
-            await this.#reportRecording(deviceId, camera, e.clipId, e.officerId, d, q);
-          }
-        });
+        if (e.decision) await this.reports.decided(deviceId, camera, e.clipId, e.officerId, decisionToJson(e.decision), at);
         break;
       }
       case pb.EventKind.EVENT_KIND_TAMPER:
@@ -377,24 +345,6 @@ export class Fleet {
       default:
         break;
     }
-  }
-
-  /**
-   * 1061.2 §4: an unauthorized or prohibited recording is reported (to the supervisor; prohibited
-   * ones at once). `graceEnded`: an unclassified clip still untagged when its grace period ended.
-   */
-  async #reportRecording(
-    deviceId: string, camera: string | null, clipId: string, officerId: string, d: ReturnType<typeof decisionToJson>, q: Queryable,
-    grace?: { endedAt: number; hours: number },
-  ): Promise<void> {
-    const prohibited = d.decision === 'PROHIBITED';
-    const untagged = grace === undefined ? '' : `; still untagged when its ${grace.hours} h grace period ended`;
-    await this.#alerts.raise({
-      kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
-      message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
-        ` (${d.clauses.join(', ')})${untagged}; the clip is kept for the supervisor's review (1061.2 §4)`,
-      detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) }, dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
-    }, q);
   }
 
   /** A manifest names its camera: the camera is known from its first clip, even if no status listed it. */
@@ -517,27 +467,7 @@ export class Fleet {
         dedupeKey: `UPLOAD_OVERDUE|${o.device_id}`,
       });
     }
-    // Unclassified clips whose grace period ended with no newer decision: reported now. Claimed
-    // by clearing report_due_at in the transaction that raises the alert, so one replica reports each.
-    const due = await this.#db.all<{ device_id: string; camera_serial: string; clip_id: string; report_due_at: number; report_json: string }>(
-      'SELECT device_id, camera_serial, clip_id, report_due_at, report_json FROM clip_decisions WHERE report_due_at <= ? ORDER BY report_due_at LIMIT 500', [now]);
-    let reported = 0;
-    for (const r of due) {
-      const { decision, officerId, graceHours } = JSON.parse(r.report_json) as { decision: ReturnType<typeof decisionToJson>; officerId: string; graceHours: number };
-      await this.#db.tx(async (q) => {
-        const claimed = await q.run(
-          'UPDATE clip_decisions SET report_due_at = NULL, report_json = NULL WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND report_due_at = ?',
-          [r.device_id, r.camera_serial, r.clip_id, r.report_due_at]);
-        if (claimed.changes !== 1) return; // another replica, or a newer decision, got there first
-        await this.#reportRecording(r.device_id, r.camera_serial || null, r.clip_id, officerId, decision, q, { endedAt: Number(r.report_due_at), hours: graceHours });
-        reported++;
-      });
-    }
+    const reported = await this.reports.reportDue(now);
     return { offline: gone.length, overdue: overdue.length, unclassified: reported };
   }
-}
-
-/** The dedupe key of a recording report: a clip is named by its dock, its camera and its id. */
-function recordingKey(deviceId: string, camera: string | null, clipId: string, decision: string): string {
-  return `RECORDING|${deviceId}|${camera ?? ''}|${clipId}|${decision}`;
 }

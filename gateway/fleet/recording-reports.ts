@@ -1,0 +1,108 @@
+/**
+ * Recordings reported to the officer's supervisor (1061.2 §4): a dock's decision that a recording
+ * is UNAUTHORIZED or PROHIBITED becomes an alert naming its reasons and clauses. Decisions about
+ * one clip can arrive out of order, so only the newest counts, and a later AUTHORIZED one (a late
+ * tag) resolves the report. A clip untagged when it stopped (UNAUTHORIZED / UNCLASSIFIED) is held
+ * for the policy's review grace period instead, and reported by `reportDue()` only if no newer
+ * decision replaced it by then (DESIGN §5, 1061.2 §4.4). Prohibited recordings: at once, always.
+ */
+import type { decisionToJson } from '../../proto/decision.js';
+import type { Db, Queryable } from '../store/db.js';
+import type { Alerts } from './alerts.js';
+
+/** The policy's review grace period when no bundle is in force (the bundle format's default, DESIGN §5). */
+export const DEFAULT_REVIEW_GRACE_HOURS = 72;
+
+type Decision = ReturnType<typeof decisionToJson>;
+
+export class RecordingReports {
+  readonly #db: Db;
+  readonly #alerts: Alerts;
+  /** Hours an unclassified clip waits for a late tag: the policy bundle's `reviewGraceHours`. */
+  readonly #graceHours: () => number;
+
+  constructor(db: Db, alerts: Alerts, graceHours: () => number = () => DEFAULT_REVIEW_GRACE_HOURS) {
+    this.#db = db;
+    this.#alerts = alerts;
+    this.#graceHours = graceHours;
+  }
+
+  /** A decision a dock signed about a recording (at start, at stop, after a late tag), received at `at`. */
+  async decided(deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, at: number): Promise<void> {
+    if (!clipId) {
+      if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') await this.#report(deviceId, camera, clipId, officerId, d, this.#db);
+      return;
+    }
+    // Decisions about one clip can arrive out of order (a dock resends after an outage, and
+    // messages are handled concurrently): only the newest decision counts. In one transaction
+    // with its alert, so a newer decision handled at the same time waits for it.
+    const decidedAt = Date.parse(d.decidedAt) || at;
+    // Untagged when it stopped: held for a late tag until the grace period ends (DESIGN §5;
+    // 1061.2 §4.4), then reported by reportDue() if no newer decision replaced this one.
+    const unclassified = d.decision === 'UNAUTHORIZED' && d.reasons.includes('UNCLASSIFIED');
+    const graceHours = unclassified ? this.#graceHours() : 0;
+    const dueAt = unclassified ? at + graceHours * 3600_000 : null;
+    const report = unclassified ? JSON.stringify({ decision: d, officerId, graceHours }) : null;
+    await this.#db.tx(async (q) => {
+      const newest = await q.get<{ decided_at: number }>(
+        `INSERT INTO clip_decisions (device_id, camera_serial, clip_id, decided_at, decision, report_due_at, report_json) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (device_id, camera_serial, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision,
+             report_due_at = excluded.report_due_at, report_json = excluded.report_json
+           WHERE excluded.decided_at >= clip_decisions.decided_at
+         RETURNING decided_at`, [deviceId, camera ?? '', clipId, decidedAt, d.decision, dueAt, report]);
+      if (!newest) return; // a newer decision about this clip was already applied
+      if (d.decision === 'AUTHORIZED') {
+        // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
+        await this.#alerts.resolveCleared(recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'), `${clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+      } else if (d.decision === 'PROHIBITED' || (d.decision === 'UNAUTHORIZED' && !unclassified)) {
+        await this.#report(deviceId, camera, clipId, officerId, d, q);
+      }
+    });
+  }
+
+  /**
+   * Unclassified clips whose grace period ended with no newer decision: reported now, each claimed
+   * by clearing report_due_at in the transaction that raises its alert, so one replica reports it.
+   * Returns how many.
+   */
+  async reportDue(now: number): Promise<number> {
+    const due = await this.#db.all<{ device_id: string; camera_serial: string; clip_id: string; report_due_at: number; report_json: string }>(
+      'SELECT device_id, camera_serial, clip_id, report_due_at, report_json FROM clip_decisions WHERE report_due_at <= ? ORDER BY report_due_at LIMIT 500', [now]);
+    let reported = 0;
+    for (const r of due) {
+      const { decision, officerId, graceHours } = JSON.parse(r.report_json) as { decision: Decision; officerId: string; graceHours: number };
+      await this.#db.tx(async (q) => {
+        const claimed = await q.run(
+          'UPDATE clip_decisions SET report_due_at = NULL, report_json = NULL WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND report_due_at = ?',
+          [r.device_id, r.camera_serial, r.clip_id, r.report_due_at]);
+        if (claimed.changes !== 1) return; // another replica, or a newer decision, got there first
+        await this.#report(r.device_id, r.camera_serial || null, r.clip_id, officerId, decision, q, { endedAt: Number(r.report_due_at), hours: graceHours });
+        reported++;
+      });
+    }
+    return reported;
+  }
+
+  /**
+   * 1061.2 §4: an unauthorized or prohibited recording is reported (to the supervisor; prohibited
+   * ones at once). `graceEnded`: an unclassified clip still untagged when its grace period ended.
+   */
+  async #report(
+    deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, q: Queryable,
+    grace?: { endedAt: number; hours: number },
+  ): Promise<void> {
+    const prohibited = d.decision === 'PROHIBITED';
+    const untagged = grace === undefined ? '' : `; still untagged when its ${grace.hours} h grace period ended`;
+    await this.#alerts.raise({
+      kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
+      message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
+        ` (${d.clauses.join(', ')})${untagged}; the clip is kept for the supervisor's review (1061.2 §4)`,
+      detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) }, dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
+    }, q);
+  }
+}
+
+/** The dedupe key of a recording report: a clip is named by its dock, its camera and its id. */
+function recordingKey(deviceId: string, camera: string | null, clipId: string, decision: string): string {
+  return `RECORDING|${deviceId}|${camera ?? ''}|${clipId}|${decision}`;
+}
