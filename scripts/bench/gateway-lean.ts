@@ -34,6 +34,8 @@ import { canonicalJson } from '../../gateway/audit/canonical.js';
 import { entryHashFromDetailText } from '../../gateway/audit/entry.js';
 import type { GatewaySigner } from '../../gateway/signer.js';
 import { BenchCheckError, now, threadCpu, threadSplit } from './harness.js';
+import { openAck } from '../../proto/ack.js';
+import type { BenchManifest } from './gateway-corpus.js';
 
 export interface LeanManifest {
   deviceId: string;
@@ -157,4 +159,24 @@ export async function leanRound(
     await pool.close();
     db.close();
   }
+}
+
+/** The lean contender's output, checked as strictly as ingest's: one signed ack and one stored row per manifest. */
+export function checkLean(r: LeanRoundResult, manifests: readonly BenchManifest[], gatewayKey: TrustedKey): void {
+  manifests.forEach((m, i) => {
+    const ack = openAck(r.acks[i]!, gatewayKey);
+    if (toHex(ack.ackedHash) !== m.hashHex || ack.deviceId !== m.deviceId || ack.kind !== pb.AckKind.ACK_KIND_MANIFEST_RECEIVED) {
+      throw new BenchCheckError(`lean: the ack for ${m.deviceId} seq ${m.seq} names another manifest, device or kind`);
+    }
+  });
+  const byHash = new Map(manifests.map((m) => [m.hashHex, m]));
+  const ok = r.stored.filter((row) => byHash.get(row.manifest_hash)?.seq === row.seq && row.state === 'RECEIVED');
+  if (r.stored.length !== manifests.length || ok.length !== manifests.length) throw new BenchCheckError(`lean: ${ok.length} of ${manifests.length} manifests stored as sent`);
+}
+
+export function leanNote(rounds: readonly LeanRoundResult[], n: number): string[] {
+  const mid = [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor((rounds.length - 1) / 2)];
+  if (!mid?.threadsUs) return [];
+  return [`CPU per manifest by thread (the required work, lean): main ${(mid.threadsUs.main / n).toFixed(0)} µs, the crypto worker ${(mid.threadsUs.busiest / n).toFixed(0)} µs, ` +
+    `other threads ${(mid.threadsUs.other / n).toFixed(0)} µs`];
 }
