@@ -466,6 +466,23 @@ describe.each(['sqlite', 'postgres'] as const)('fleet on %s', (engine) => {
       await h.close();
     });
 
+    it('sends an authorized recording decided on an unsynchronized clock to the supervisor\'s review, once (DESIGN §6)', async () => {
+      const h = await harness(engine);
+      const send = (clipId: string, reasons: string[], ms = 0) => h.send('event', h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
+        decision: { ...decision('AUTHORIZED', reasons, ['1061.2§2.1(2)', '1061.2§6']), decidedAtMs: T0 + ms },
+      }));
+      expect((await send('clip-synced', ['TRIGGER_ACTIVITY'])).status).toBe('accepted');
+      expect(await h.alerts.list({ kind: 'CLOCK_FLAGGED_RECORDING' })).toEqual([]);
+      expect((await send('clip-unsynced', ['TRIGGER_ACTIVITY', 'CLOCK_UNSYNCED'])).status).toBe('accepted');
+      expect((await send('clip-unsynced', ['TRIGGER_ACTIVITY', 'CLOCK_UNSYNCED'], 1000)).status).toBe('accepted'); // decided again (at stop)
+      const flagged = await h.alerts.list({ kind: 'CLOCK_FLAGGED_RECORDING' });
+      expect(flagged).toMatchObject([{ severity: 'warning', device_id: 'dock-1', camera_serial: 'CAM-1', subject: 'clip-unsynced', count: 2 }]);
+      expect(flagged[0]!.message).toMatch(/clip-unsynced .*O-17.*CLOCK_UNSYNCED.*unsynchronized clock.*1061\.2§6.*supervisor's review/);
+      expect(await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).toEqual([]);
+      await h.close();
+    });
+
     it('raises TAMPER (critical) naming the camera and what happened', async () => {
       const h = await harness(engine);
       const r = await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_TAMPER, cameraSerial: 'CAM-1', tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED, detail: 'seal broken' }));

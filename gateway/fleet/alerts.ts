@@ -10,6 +10,7 @@ import type { AuditAppender } from '../audit/log.js';
 export const ALERT_KINDS = {
   DEVICE_OFFLINE: 'warning',
   UNAUTHORIZED_RECORDING: 'warning', // 1061.2 §4: supervisor report
+  CLOCK_FLAGGED_RECORDING: 'warning', // an authorized recording decided on an unsynchronized clock: its time, for the supervisor's review (DESIGN §6)
   PROHIBITED_RECORDING: 'critical', // 1061.2 §4 and BWC-2024: first-amendment-only, to the supervisor at once
   TAMPER: 'critical',
   CHAIN_GAP: 'warning',

@@ -5,6 +5,7 @@
  * tag) resolves the report. A clip untagged when it stopped (UNAUTHORIZED / UNCLASSIFIED) is held
  * for the policy's review grace period instead, and reported by `reportDue()` only if no newer
  * decision replaced it by then (DESIGN §5, 1061.2 §4.4). Prohibited recordings: at once, always.
+ * An authorized recording decided on an unsynchronized clock is flagged for review too (DESIGN §6).
  */
 import type { decisionToJson } from '../../proto/decision.js';
 import type { Db, Queryable } from '../store/db.js';
@@ -31,6 +32,7 @@ export class RecordingReports {
   async decided(deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, at: number): Promise<void> {
     if (!clipId) {
       if (d.decision === 'PROHIBITED' || d.decision === 'UNAUTHORIZED') await this.#report(deviceId, camera, clipId, officerId, d, this.#db);
+      else await this.#clockFlag(deviceId, camera, clipId, officerId, d, this.#db);
       return;
     }
     // Decisions about one clip can arrive out of order (a dock resends after an outage, and
@@ -54,6 +56,7 @@ export class RecordingReports {
       if (d.decision === 'AUTHORIZED') {
         // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
         await this.#alerts.resolveCleared(recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'), `${clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+        await this.#clockFlag(deviceId, camera, clipId, officerId, d, q);
       } else if (d.decision === 'PROHIBITED' || (d.decision === 'UNAUTHORIZED' && !unclassified)) {
         await this.#report(deviceId, camera, clipId, officerId, d, q);
       }
@@ -81,6 +84,21 @@ export class RecordingReports {
       });
     }
     return reported;
+  }
+
+  /**
+   * An authorized recording decided on an unsynchronized clock still goes to the supervisor: its
+   * time is flagged for review (DESIGN §6). An unauthorized or prohibited one says so in its own
+   * report, which names every reason.
+   */
+  async #clockFlag(deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, q: Queryable): Promise<void> {
+    if (!d.reasons.includes('CLOCK_UNSYNCED')) return;
+    await this.#alerts.raise({
+      kind: 'CLOCK_FLAGGED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
+      message: `recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}) was authorized (${d.reasons.join(', ')}) on an unsynchronized clock` +
+        ` (${d.clauses.join(', ')}): its time is flagged for the supervisor's review`,
+      detail: { decision: d, officerId }, dedupeKey: recordingKey(deviceId, camera, clipId, 'CLOCK'),
+    }, q);
   }
 
   /**
