@@ -156,10 +156,6 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const authzAudit = async (q: Queryable, e: { actor: string; action: string; subject: string; detail: Record<string, unknown> }) => {
       await audit.append(q, { ...e, actor: actorOf.by(e.actor) });
     };
-    // A hold placed or released is sent to the docks as a signed HoldNotice (wired below, once the
-    // docks can be reached).
-    let notifyHold: (hold: LitigationHold) => Promise<void> = async () => {};
-    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now, notify: (h) => notifyHold(h) });
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
     // ── broker and client ──
@@ -211,7 +207,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       return n;
     };
 
-    notifyHold = async (h) => {
+    // A hold placed or released is sent to the docks as a signed HoldNotice.
+    const notifyHold = async (h: LitigationHold): Promise<void> => {
       try {
         // The dock the hold names, or the one that recorded the clip it names; otherwise every
         // enrolled dock (an officer, a camera, a date range or a clip not yet here: anywhere).
@@ -228,6 +225,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         log.warn({ holdId: h.holdId }, `records: hold ${h.holdId} stands, but its notice to the docks failed: ${(e as Error).message}`);
       }
     };
+    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now, notify: notifyHold });
 
     // A dock that was born (it connected) gets the current policy bundle and camera assignments,
     // whatever it missed while away. A failure here is logged; it never refuses the Birth.

@@ -31,7 +31,7 @@ import type { AuditAppender } from '../audit/log.js';
 import { DeviceKeys } from './device-keys.js';
 import { TxBatcher } from './batcher.js';
 import { ClipAssembly } from './assembly.js';
-import { ManifestCache, MANIFEST_COLS, type ManifestRow } from './manifest-cache.js';
+import { ManifestCache, manifestRow, type ManifestRow } from './manifest-cache.js';
 import { Reject } from './reject.js';
 import {
   type FleetMessage, type IngestAlert, type IngestCounters, type IngestOptions, type IngestResult, type RejectReason,
@@ -261,7 +261,7 @@ export class Ingest {
       const near = await q.all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
         'SELECT manifest_hash, device_id, seq, prev_hash FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))', [hash, deviceId, seq - 1, seq, seq + 1]);
       if (near.some((r) => r.manifest_hash === hash)) {
-        const existing = await q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+        const existing = await manifestRow(q, hash);
         if (existing) return existing;
       }
       this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
@@ -281,7 +281,7 @@ export class Ingest {
         return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
       }
       // Another replica stored this manifest (or this seq) between our check and our insert.
-      const row = await q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+      const row = await manifestRow(q, hash);
       if (row) return row;
       await this.#checkChain(q, deviceId, seq, hash, prevHash);
       throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
@@ -291,8 +291,10 @@ export class Ingest {
       // A dock resends the manifest of a clip it has finished sending and that is still not
       // VERIFIED: if every chunk is here, finish it now rather than answer "nothing missing" again.
       let row = outcome;
-      if (row.state === 'RECEIVED' && await this.assembly.maybeComplete(hash, env.hash)) return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
-      if (row.state === 'RECEIVED') row = (await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash])) ?? row;
+      if (row.state === 'RECEIVED') {
+        if (await this.assembly.maybeComplete(hash, env.hash)) return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
+        row = (await manifestRow(this.#o.db, hash)) ?? row; // what it is now (another replica may have finished it)
+      }
       await this.#ackManifestState(row, env.hash);
       return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
     }
@@ -310,7 +312,7 @@ export class Ingest {
     // An empty clip, or content already stored (a clip re-docked elsewhere, a re-signed manifest).
     const verified = await this.assembly.maybeComplete(hash, env.hash);
     if (!verified) {
-      const row = await this.#o.db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+      const row = await manifestRow(this.#o.db, hash);
       if (row) await this.#ackManifestState(row, env.hash);
     }
     return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified };

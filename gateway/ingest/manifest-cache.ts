@@ -6,7 +6,7 @@
  */
 import { pb } from '../../proto/wire.js';
 import { openEnvelope } from '../../proto/envelope.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 
 export interface ManifestInfo {
   hash: string;
@@ -22,7 +22,7 @@ export interface ManifestInfo {
 }
 
 /** Every manifest column but the envelope (a kilobyte or more, read only when a manifest is decoded again). */
-export const MANIFEST_COLS = 'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
+const MANIFEST_COLS = 'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
 
 export interface ManifestRow {
   manifest_hash: string;
@@ -40,6 +40,11 @@ export interface ManifestRow {
   reject_reason: string | null;
   lease_owner: string | null;
   lease_until: number | null;
+}
+
+/** A stored manifest's row, without its envelope; `q` is a transaction's Queryable or the Db. */
+export function manifestRow(q: Queryable, hash: string): Promise<ManifestRow | undefined> {
+  return q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
 }
 
 export class ManifestCache {
@@ -60,7 +65,7 @@ export class ManifestCache {
   async info(hash: string): Promise<ManifestInfo | null> {
     const hit = this.#manifests.get(hash);
     if (hit && hit.state !== 'RECEIVED') return hit;
-    const row = await this.#db.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+    const row = await manifestRow(this.#db, hash);
     if (!row) return null;
     if (hit) {
       hit.state = row.state;
