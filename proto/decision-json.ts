@@ -21,7 +21,8 @@ export interface ActivationJson {
 
 export interface DecisionJson {
   decision: 'AUTHORIZED' | 'UNAUTHORIZED' | 'PROHIBITED' | 'PENDING_CLASSIFICATION';
-  basis?: { kind: string; id: string; category?: string } | null;
+  /** `hash`: hex SHA-256 of the basis object's signed input (the grant or plan; the bundle for a trigger or standing policy). */
+  basis?: { kind: string; id: string; category?: string; hash?: string } | null;
   reasons: string[];
   clauses: string[];
   policyVersion: number;
@@ -30,4 +31,10 @@ export interface DecisionJson {
   decidedAt: string;
   activation?: ActivationJson;
   bundleHash?: string | null;
+  /**
+   * Where the basis's cover ends (DESIGN §5 whole-recording coverage): for a recording still running,
+   * the instant its basis will end (the dock alerts the officer then); for a stopped recording that
+   * its basis did not cover to the end, the instant cover ended. Null: covered with no end in sight.
+   */
+  coveredUntil?: string | null;
 }

@@ -7,13 +7,14 @@ import type { bwc } from './wire.js';
 import { BASIS_KINDS, DEVICE_ROLES, METHODS, TRIGGERS, VERDICTS } from './vocab.js';
 import { fromHex, toHex } from './bytes.js';
 import type { ActivationJson, DecisionJson } from './decision-json.js';
+import { TIME_RULE, timeOrNull } from './canonical.js';
 
 export type { ActivationJson, DecisionJson };
 
 function ms(iso: string | null | undefined, field: string): number {
   if (!iso) return 0;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw new RangeError(`${field}: "${iso}" is not an ISO 8601 time`);
+  const t = timeOrNull(iso);
+  if (t === null) throw new RangeError(`${field}: "${iso}" ${TIME_RULE}`);
   return t;
 }
 
@@ -43,9 +44,13 @@ export function activationToProto(a: ActivationJson): bwc.v1.Activation.$Propert
 export function decisionToProto(d: DecisionJson): bwc.v1.ActivationDecision.$Properties {
   const hash = d.bundleHash ? fromHex(d.bundleHash, 32) : null;
   if (d.bundleHash && !hash) throw new RangeError('bundleHash: not 64 hex characters');
+  const basisHash = d.basis?.hash ? fromHex(d.basis.hash, 32) : null;
+  if (d.basis?.hash && !basisHash) throw new RangeError('basis.hash: not 64 hex characters');
   return {
     decision: need(VERDICTS.value(d.decision), 'decision', d.decision),
-    basis: d.basis ? { kind: need(BASIS_KINDS.value(d.basis.kind), 'basis.kind', d.basis.kind), id: d.basis.id, category: d.basis.category ?? '' } : null,
+    basis: d.basis ? {
+      kind: need(BASIS_KINDS.value(d.basis.kind), 'basis.kind', d.basis.kind), id: d.basis.id, category: d.basis.category ?? '', hash: basisHash ?? new Uint8Array(0),
+    } : null,
     reasons: d.reasons,
     clauses: d.clauses,
     policyVersion: d.policyVersion,
@@ -54,6 +59,7 @@ export function decisionToProto(d: DecisionJson): bwc.v1.ActivationDecision.$Pro
     decidedAtMs: ms(d.decidedAt, 'decidedAt'),
     activation: d.activation ? activationToProto(d.activation) : null,
     bundleHash: hash ?? new Uint8Array(0),
+    coveredUntilMs: ms(d.coveredUntil, 'coveredUntil'),
   };
 }
 
@@ -75,10 +81,14 @@ export function activationToJson(a: bwc.v1.Activation.$Properties): ActivationJs
 export function decisionToJson(d: bwc.v1.ActivationDecision.$Properties): DecisionJson {
   return {
     decision: (VERDICTS.code(d.decision) ?? 'UNAUTHORIZED') as DecisionJson['decision'],
-    basis: d.basis ? { kind: BASIS_KINDS.code(d.basis.kind) ?? 'unspecified', id: d.basis.id ?? '', category: d.basis.category ?? '' } : null,
+    basis: d.basis ? {
+      kind: BASIS_KINDS.code(d.basis.kind) ?? 'unspecified', id: d.basis.id ?? '', category: d.basis.category ?? '',
+      ...(d.basis.hash?.byteLength ? { hash: toHex(d.basis.hash) } : {}),
+    } : null,
     reasons: d.reasons ?? [], clauses: d.clauses ?? [], policyVersion: d.policyVersion ?? 0, cacheAgeMs: d.cacheAgeMs ?? 0,
     evaluatedAt: iso(d.evaluatedAtMs) ?? '', decidedAt: iso(d.decidedAtMs) ?? '',
     ...(d.activation ? { activation: activationToJson(d.activation) } : {}),
     bundleHash: d.bundleHash?.byteLength ? toHex(d.bundleHash) : null,
+    coveredUntil: iso(d.coveredUntilMs),
   };
 }

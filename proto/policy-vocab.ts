@@ -15,6 +15,15 @@ export type Category = (typeof CATEGORIES)[number];
 export const ROLES = ['FRO', 'HRO', 'OPR', 'OPLA', 'LER', 'OPA', 'OPE', 'OCR', 'EEO', 'DIRECTOR', 'DEPUTY_DIRECTOR'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** 1061.2 §5.1: the roles that promulgate standing local policies and issue operation plans. */
+export const PROMULGATING_ROLES: ReadonlySet<Role> = new Set<Role>(['FRO', 'HRO', 'DIRECTOR', 'DEPUTY_DIRECTOR']);
+
+/** DESIGN §2 table: `physical_security` is for fixed cameras only. */
+export const FIXED_CAMERA_ROLES: ReadonlySet<string> = new Set(['facility-camera', 'recorder']);
+
+/** The default of the bundle's `clockSkewMs`: how far before its signed created-at a grant applies. */
+export const DEFAULT_CLOCK_SKEW_MS = 5 * 60_000;
+
 /** 1061.2 §5.1: the Director and Deputy Director may approve their own requests, and issue any category. */
 export const EXECUTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['DIRECTOR', 'DEPUTY_DIRECTOR']);
 
@@ -81,6 +90,23 @@ export const REASONS = {
   MISSING_REQUIRED_FIELD: { clause: '1061.2§5.2', text: 'a field required of a written request is missing' },
   UNTRUSTED_ISSUER: { clause: '1061.2§5.1', text: 'signed by a key the policy bundle does not trust' },
   PLAN_OUTSIDE_WINDOW: { clause: 'BWC-2021:pre-planned-operations', text: 'outside the operation plan window' },
+  PLAN_REVOKED: { clause: '1061.2§5.1', text: 'the operation plan was revoked' },
+  STANDING_POLICY_ISSUER_INVALID: { clause: '1061.2§5.1', text: 'standing local policies come only from an FRO or HRO (or the Director); this one does not' },
+  CATEGORY_NOT_FOR_DEVICE: { clause: '1061.2§2.1(1)', text: 'the category does not fit the recording: physical security covers fixed cameras only' },
+  FACTORS_NOT_CONSIDERED: { clause: '1061.2§5.3', text: 'the prior authorization names none of the §5.3 factors its approver considered' },
+  GRANT_WINDOW_INVALID: { clause: '1061.2§5.2(4)', text: 'the anticipated recording lies outside the grant\'s own validity' },
+  // whole-recording coverage (1061.2 §5.1: before the recording; §5.2(5): an expiration)
+  GRANT_SIGNED_AFTER_START: { clause: '1061.2§5.1', text: 'the grant was signed after the recording started; authorization comes before the recording' },
+  GRANT_EXPIRED_DURING_RECORDING: { clause: '1061.2§5.2(5)', text: 'the grant expired while the recording ran; covered only until coveredUntil' },
+  GRANT_REVOKED_DURING_RECORDING: { clause: '1061.2§5.1', text: 'the grant was revoked, or its issuer withdrawn, while the recording ran; covered only until coveredUntil' },
+  PLAN_ENDED_DURING_RECORDING: { clause: 'BWC-2021:pre-planned-operations', text: 'the operation plan ended while the recording ran; covered only until coveredUntil' },
+  STANDING_POLICY_ENDED_DURING_RECORDING: { clause: '1061.2§5.1', text: 'the standing policy was withdrawn while the recording ran; covered only until coveredUntil' },
+  // the inputs themselves
+  UNKNOWN_ACTIVITY: { clause: 'BWC-2024:covered-activities', text: 'a declared code the policy in force does not know; kept, and no purpose of its own' },
+  STOPPED_BEFORE_START: { clause: '1061.2§4', text: 'the recording claims to stop before it started; its times are malformed and reviewed' },
+  // raised by the gateway (review items)
+  GRANT_FILED_LATE: { clause: '1061.2§5.1', text: 'the grant reached the gateway long after its claimed signing time and authorizes a recording made before the gateway had it' },
+  DECISION_MISMATCH: { clause: '1061.2§4', text: 'the gateway, deciding again from the signed objects it holds, disagrees with the dock' },
   // flags on any decision
   POLICY_STALE: { clause: '1061.2§5.1', text: 'decided on an expired policy bundle' },
   CLOCK_UNSYNCED: { clause: '1061.2§6', text: 'decided on an unsynchronized clock; the time is flagged for review' },
@@ -99,3 +125,16 @@ export const FACTORS = {
   agency_interest: '§5.3(8) whether approving is in the interest of the Agency',
   other_circumstances: '§5.3(9) any other case-specific facts and circumstances',
 } as const;
+
+/**
+ * The §5.3 factor codes a grant's `factorsConsidered` names: an entry is a code, or a code followed
+ * by ": " and the approver's note (as the gateway's workflow writes them).
+ */
+export function factorCodesIn(entries: readonly string[]): string[] {
+  const codes = new Set<string>();
+  for (const e of entries) {
+    const code = e.split(':', 1)[0]!.trim().toLowerCase();
+    if (Object.hasOwn(FACTORS, code)) codes.add(code);
+  }
+  return [...codes];
+}

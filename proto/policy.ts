@@ -13,7 +13,10 @@ import { openEnvelope, assertEnvelopeSigned, sealEnvelope, type Signer, type Ope
 import { checkPublicKey, keyIdOf, trustPublicKey, type TrustedKey } from './ed25519.js';
 import { fromHex, toHex } from './bytes.js';
 import { METHODS } from './vocab.js';
-import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, EXECUTIVE_ROLES, ROLES, type Category, type Role } from './policy-vocab.js';
+import {
+  CATEGORIES, DEFAULT_CATEGORY_ISSUERS, DEFAULT_CLOCK_SKEW_MS, EXECUTIVE_ROLES, FACTORS, factorCodesIn, PROMULGATING_ROLES, ROLES, type Category, type Role,
+} from './policy-vocab.js';
+import { formatTime, isArticulated, sameId, TEXT_RULE, timeOrNull, zCode, zId, zTime } from './canonical.js';
 
 // ---------------------------------------------------------------------------------------------
 // Checked shapes
@@ -60,6 +63,8 @@ export interface Bundle {
   /** Roles that may issue each category: the DESIGN §2 table, narrowed by the bundle. */
   readonly categoryIssuers: ReadonlyMap<string, ReadonlySet<Role>>;
   readonly reviewGraceHours: number;
+  /** How far before its signed created-at a grant applies (DESIGN §5 whole-recording coverage). */
+  readonly clockSkewMs: number;
 }
 
 export interface Grant {
@@ -102,6 +107,7 @@ export interface Plan {
   readonly from: number;
   readonly to: number;
   readonly location: string;
+  readonly createdAt: number;
 }
 
 export class PolicyDataError extends Error {
@@ -115,18 +121,19 @@ export class PolicyDataError extends Error {
 // Source formats
 // ---------------------------------------------------------------------------------------------
 
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be an id of letters, digits, ".", "_", ":" or "-"');
-const code = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a lowercase code like at_large_arrest');
+// Every time, id, code and articulated text is read by proto/canonical.ts (DESIGN §5 exact inputs).
+const time = zTime;
+const id = zId;
+const code = zCode;
 const role = z.enum(ROLES);
 const category = z.enum(CATEGORIES);
 const method = z.enum(METHODS.codes as [string, ...string[]]);
 const hexKey = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte public key in hex');
 const ScopeSource = z.object({
-  officers: z.array(z.string().min(1)).default([]),
-  cameras: z.array(z.string().min(1)).default([]),
-  devices: z.array(z.string().min(1)).default([]),
-  offices: z.array(z.string().min(1)).default([]),
+  officers: z.array(zId).default([]),
+  cameras: z.array(zId).default([]),
+  devices: z.array(zId).default([]),
+  offices: z.array(zId).default([]),
 }).strict().default({ officers: [], cameras: [], devices: [], offices: [] });
 
 export const BundleSource = z.object({
@@ -136,9 +143,9 @@ export const BundleSource = z.object({
   triggers: z.array(code).min(1),
   excludedActivities: z.array(code).default([]),
   prohibitedPurposes: z.array(code).default([]),
-  officersIssued: z.array(z.string().min(1)).default([]),
+  officersIssued: z.array(zId).default([]),
   issuers: z.array(z.object({
-    name: z.string().min(1), personId: z.string().min(1), publicKey: hexKey, roles: z.array(role).min(1),
+    name: z.string().min(1), personId: zId, publicKey: hexKey, roles: z.array(role).min(1),
     scope: ScopeSource, compromised: z.boolean().default(false),
   }).strict()).default([]),
   standingPolicies: z.array(z.object({
@@ -147,22 +154,23 @@ export const BundleSource = z.object({
   }).strict()).default([]),
   categoryIssuers: z.record(z.string(), z.array(role)).default({}),
   reviewGraceHours: z.number().int().min(0).max(24 * 365).default(72),
+  clockSkewMs: z.number().int().min(0).max(24 * 3_600_000).default(DEFAULT_CLOCK_SKEW_MS),
 }).strict();
 export type BundleSource = z.input<typeof BundleSource>;
 
 export const GrantSource = z.object({
-  id, category, requester: z.string().min(1), approver: z.string().min(1), approverRole: role,
+  id, category, requester: zId, approver: zId, approverRole: role,
   scope: ScopeSource, methods: z.array(method).min(1, 'must name at least one method (1061.2 §5.2(2))'),
   notBefore: time, expiresAt: time,
   reason: z.string().default(''), purpose: z.string().default(''), minimization: z.string().default(''),
-  anticipated: z.object({ from: time, to: time, location: z.string().min(1) }).strict().optional(),
+  anticipated: z.object({ from: time, to: time, location: z.string() }).strict().optional(),
   factorsConsidered: z.array(z.string()).default([]),
   requestId: z.string().default(''),
 }).strict();
 export type GrantSource = z.input<typeof GrantSource>;
 
 export const PlanSource = z.object({
-  id, activities: z.array(code).min(1), officers: z.array(z.string().min(1)).min(1, 'must list at least one officer'),
+  id, activities: z.array(code).min(1), officers: z.array(zId).min(1, 'must list at least one officer'),
   from: time, to: time, location: z.string().default(''),
 }).strict();
 export type PlanSource = z.input<typeof PlanSource>;
@@ -182,20 +190,31 @@ function parse<T extends z.ZodTypeAny>(schema: T, raw: unknown, what: string): z
   return r.data;
 }
 
-const ms = (iso: string) => Date.parse(iso);
+const ms = (iso: string) => timeOrNull(iso)!; // only ever given a time the schema accepted
 const scopeMsg = (s: z.output<typeof ScopeSource>): bwc.v1.Scope.$Properties => ({ officers: s.officers, cameras: s.cameras, devices: s.devices, offices: s.offices });
 const methodValues = (m: string[]) => m.map((x) => METHODS.value(x)!);
 
-/** The fields a §5.1 prior authorization must carry (1061.2 §5.2), by source name. */
-export function missingPriorAuthorizationFields(g: { reason: string; purpose: string; minimization: string; methods: readonly unknown[]; anticipated?: unknown; expiresAt: unknown }): string[] {
+/**
+ * The fields a §5.1 prior authorization must carry (1061.2 §5.2), by source name. A text counts
+ * only when articulated (a letter or a digit, DESIGN §5 exact inputs).
+ */
+export function missingPriorAuthorizationFields(g: {
+  reason: string; purpose: string; minimization: string; methods: readonly unknown[]; anticipated?: { location: string } | null; expiresAt: unknown;
+}): string[] {
   const missing: string[] = [];
-  if (!g.reason.trim()) missing.push('reason');
-  if (!g.purpose.trim()) missing.push('purpose');
+  if (!isArticulated(g.reason)) missing.push('reason');
+  if (!isArticulated(g.purpose)) missing.push('purpose');
   if (g.methods.length === 0) missing.push('methods');
-  if (!g.minimization.trim()) missing.push('minimization');
+  if (!isArticulated(g.minimization)) missing.push('minimization');
   if (!g.anticipated) missing.push('anticipated');
+  else if (!isArticulated(g.anticipated.location)) missing.push('anticipated.location');
   if (!g.expiresAt) missing.push('expiresAt');
   return missing;
+}
+
+/** A bundle's standing policy or a plan whose every activity is a prohibited purpose (BWC-2024, First Amendment). */
+function onlyProhibited(activities: readonly string[], prohibited: readonly string[]): boolean {
+  return activities.length > 0 && activities.every((a) => prohibited.includes(a));
 }
 
 export function bundleFromSource(raw: unknown): bwc.v1.PolicyBundle.$Properties {
@@ -208,9 +227,17 @@ export function bundleFromSource(raw: unknown): bwc.v1.PolicyBundle.$Properties 
       throw new PolicyDataError(`bundle.issuers.${n}.publicKey`, (e as Error).message);
     }
   });
-  const keys = new Set(s.issuers.map((i) => i.publicKey.toLowerCase()));
+  const byKey = new Map(s.issuers.map((i) => [i.publicKey.toLowerCase(), i]));
   s.standingPolicies.forEach((p, n) => {
-    if (!keys.has(p.issuer.toLowerCase())) throw new PolicyDataError(`bundle.standingPolicies.${n}.issuer`, 'is not one of the bundle\'s issuers');
+    const issuer = byKey.get(p.issuer.toLowerCase());
+    if (!issuer) throw new PolicyDataError(`bundle.standingPolicies.${n}.issuer`, 'is not one of the bundle\'s issuers');
+    // 1061.2 §5.1: FROs and HROs promulgate standing local policies (and the Director, who may issue any category).
+    if (!issuer.roles.some((r) => PROMULGATING_ROLES.has(r))) {
+      throw new PolicyDataError(`bundle.standingPolicies.${n}.issuer`, `is ${issuer.name} (${issuer.roles.join(', ')}); only an FRO or HRO issues a standing local policy (1061.2 §5.1)`);
+    }
+    if (onlyProhibited(p.activities, s.prohibitedPurposes)) {
+      throw new PolicyDataError(`bundle.standingPolicies.${n}.activities`, 'are all prohibited purposes: a BWC never records for the sole purpose of First Amendment activity (BWC-2024)');
+    }
   });
   for (const [cat, roles] of Object.entries(s.categoryIssuers)) {
     if (!(CATEGORIES as readonly string[]).includes(cat)) throw new PolicyDataError(`bundle.categoryIssuers.${cat}`, 'is not a 1061.2 §2.1 category');
@@ -227,7 +254,7 @@ export function bundleFromSource(raw: unknown): bwc.v1.PolicyBundle.$Properties 
       methods: methodValues(p.methods), description: p.description,
     })),
     categoryIssuers: Object.fromEntries(Object.entries(s.categoryIssuers).map(([k, v]) => [k, { roles: v }])),
-    reviewGraceHours: s.reviewGraceHours,
+    reviewGraceHours: s.reviewGraceHours, clockSkewMs: s.clockSkewMs,
   };
 }
 
@@ -250,20 +277,52 @@ export function bundleToSource(bytes: Uint8Array): BundleSource {
       methods: (p.methods ?? []).map((m) => METHODS.code(m)!), description: p.description ?? '',
     })),
     categoryIssuers: Object.fromEntries(Object.entries(b.categoryIssuers).map(([k, v]) => [k, (v.roles ?? []) as Role[]])),
-    reviewGraceHours: b.reviewGraceHours,
+    reviewGraceHours: b.reviewGraceHours, clockSkewMs: b.clockSkewMs || DEFAULT_CLOCK_SKEW_MS,
   };
 }
 
-export function grantFromSource(raw: unknown): bwc.v1.AuthorizationGrant.$Properties {
+/** Who signs a grant or plan, when the author knows (sign-* with --bundle, the gateway's workflow). */
+export interface SignerContext {
+  /** The signer's issuer entry in the bundle in force. */
+  readonly issuer: Pick<Issuer, 'personId' | 'roles' | 'name'>;
+}
+
+export function grantFromSource(raw: unknown, signerCtx?: SignerContext): bwc.v1.AuthorizationGrant.$Properties {
   const s = parse(GrantSource, raw, 'grant');
   if (ms(s.expiresAt) <= ms(s.notBefore)) throw new PolicyDataError('grant.expiresAt', 'must be after notBefore');
   if (s.category === 'prior_authorization') {
     const missing = missingPriorAuthorizationFields(s);
-    if (missing.length) throw new PolicyDataError(`grant.${missing[0]}`, `is required of a prior authorization (1061.2 §5.2); missing: ${missing.join(', ')}`);
+    if (missing.length) {
+      const why = missing[0] === 'methods' || missing[0] === 'anticipated' || missing[0] === 'expiresAt' ? '' : ` and ${TEXT_RULE}`;
+      throw new PolicyDataError(`grant.${missing[0]}`, `is required of a prior authorization (1061.2 §5.2)${why}; missing: ${missing.join(', ')}`);
+    }
+    // 1061.2 §5.3: the approver considers the factors; the grant names those considered, by code.
+    if (factorCodesIn(s.factorsConsidered).length === 0) {
+      throw new PolicyDataError('grant.factorsConsidered', `must name at least one 1061.2 §5.3 factor considered, by code (${Object.keys(FACTORS).join(', ')}), optionally followed by ": note"`);
+    }
   }
-  if (s.anticipated && ms(s.anticipated.to) < ms(s.anticipated.from)) throw new PolicyDataError('grant.anticipated.to', 'must not be before anticipated.from');
-  if (s.requester === s.approver && !EXECUTIVE_ROLES.has(s.approverRole)) {
+  if (s.anticipated) {
+    if (ms(s.anticipated.to) < ms(s.anticipated.from)) throw new PolicyDataError('grant.anticipated.to', 'must not be before anticipated.from');
+    // 1061.2 §5.2(4)–(5): the anticipated recording lies inside the grant's own validity.
+    if (ms(s.anticipated.from) < ms(s.notBefore)) throw new PolicyDataError('grant.anticipated.from', `is before notBefore (${s.notBefore}): the anticipated recording must lie inside [notBefore, expiresAt]`);
+    if (ms(s.anticipated.to) > ms(s.expiresAt)) throw new PolicyDataError('grant.anticipated.to', `is after expiresAt (${s.expiresAt}): the grant would expire before its own anticipated recording ends (1061.2 §5.2(5))`);
+  }
+  const executive = EXECUTIVE_ROLES.has(s.approverRole);
+  // 1061.2 §5.1: nobody approves their own request, nor authorizes their own recording.
+  if (sameId(s.requester, s.approver) && !executive) {
     throw new PolicyDataError('grant.approver', 'is the requester; only the Director or Deputy Director may approve their own request (1061.2 §5.1)');
+  }
+  if (!executive) {
+    const n = s.scope.officers.findIndex((o) => sameId(o, s.approver));
+    if (n >= 0) throw new PolicyDataError(`grant.scope.officers.${n}`, `names the approver (${s.approver}): an approver's own recordings need another official's grant (1061.2 §5.1)`);
+  }
+  if (signerCtx) {
+    if (!sameId(signerCtx.issuer.personId, s.approver)) {
+      throw new PolicyDataError('grant.approver', `is ${s.approver}, but the signing key belongs to ${signerCtx.issuer.name} (${signerCtx.issuer.personId}) in the bundle`);
+    }
+    if (!signerCtx.issuer.roles.has(s.approverRole)) {
+      throw new PolicyDataError('grant.approverRole', `is ${s.approverRole}, but the bundle lists the signing key as ${[...signerCtx.issuer.roles].join(', ')}`);
+    }
   }
   const allowed = DEFAULT_CATEGORY_ISSUERS[s.category];
   if (!allowed.includes(s.approverRole) && !EXECUTIVE_ROLES.has(s.approverRole)) {
@@ -278,9 +337,20 @@ export function grantFromSource(raw: unknown): bwc.v1.AuthorizationGrant.$Proper
   };
 }
 
-export function planFromSource(raw: unknown): bwc.v1.OperationPlan.$Properties {
+export function planFromSource(raw: unknown, signerCtx?: SignerContext, prohibited: readonly string[] = ['first_amendment_activity']): bwc.v1.OperationPlan.$Properties {
   const s = parse(PlanSource, raw, 'plan');
   if (ms(s.to) <= ms(s.from)) throw new PolicyDataError('plan.to', 'must be after from');
+  if (onlyProhibited(s.activities, prohibited)) {
+    throw new PolicyDataError('plan.activities', 'are all prohibited purposes: a BWC never records for the sole purpose of First Amendment activity (BWC-2024)');
+  }
+  if (signerCtx) {
+    if (![...signerCtx.issuer.roles].some((r) => PROMULGATING_ROLES.has(r))) {
+      throw new PolicyDataError('plan', `the signing key belongs to ${signerCtx.issuer.name} (${[...signerCtx.issuer.roles].join(', ')}); only an FRO or HRO issues an operation plan`);
+    }
+    const executive = [...signerCtx.issuer.roles].some((r) => EXECUTIVE_ROLES.has(r));
+    const n = s.officers.findIndex((o) => sameId(o, signerCtx.issuer.personId));
+    if (n >= 0 && !executive) throw new PolicyDataError(`plan.officers.${n}`, `names the plan's own issuer (${signerCtx.issuer.personId}): an approver's own recordings need another official's authorization (1061.2 §5.1)`);
+  }
   return { id: s.id, activities: s.activities, officers: s.officers, fromMs: ms(s.from), toMs: ms(s.to), location: s.location };
 }
 
@@ -360,7 +430,7 @@ function bundleOf(env: OpenedEnvelope): Bundle {
       id: p.id ?? '', issuerKeyId: keyIdOf(p.issuerPublicKey ?? new Uint8Array(0)), category: (p.category ?? '') as Category,
       activities: new Set(p.activities ?? []), scope: scopeOf(p.scope), methods: new Set((p.methods ?? []).map((m) => METHODS.code(m) ?? '')),
     })),
-    categoryIssuers, reviewGraceHours: b.reviewGraceHours,
+    categoryIssuers, reviewGraceHours: b.reviewGraceHours, clockSkewMs: Number(b.clockSkewMs) || DEFAULT_CLOCK_SKEW_MS,
   };
 }
 
@@ -404,5 +474,8 @@ export function verifyPlan(bytes: Uint8Array, bundles: readonly Bundle[]): Plan 
   const env = openEnvelope(bytes, { expectType: 'OperationPlan' });
   verifyByIssuer(env, bundles);
   const p = decodeBody(env, pb.OperationPlan);
-  return { hash: toHex(env.hash), signerKeyId: env.keyId, id: p.id, activities: p.activities, officers: p.officers, from: p.fromMs, to: p.toMs, location: p.location };
+  return {
+    hash: toHex(env.hash), signerKeyId: env.keyId, id: p.id, activities: p.activities, officers: p.officers, from: p.fromMs, to: p.toMs, location: p.location,
+    createdAt: p.header?.createdAtMs ?? 0,
+  };
 }

@@ -1,6 +1,6 @@
 /** decide(): one named case per rule and reason code, citing the clause it rests on. */
 import { describe, expect, it } from 'vitest';
-import { decide } from '../device/policy/decide.js';
+import { decide } from '../proto/decide.js';
 import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, DEFAULT_TRIGGERS, REASONS, type Category } from '../proto/policy-vocab.js';
 import { verifyGrant } from '../proto/policy.js';
 import {
@@ -112,7 +112,9 @@ describe('1061.2 §5: authorization grants', () => {
     const allowed = DEFAULT_CATEGORY_ISSUERS[category];
     const [signer, role, person] = allowed.includes('FRO') ? [fro, 'FRO', 'U7'] as const : allowed.includes('OPR') ? [opr, 'OPR', 'U9'] as const : [director, 'DIRECTOR', 'U1'] as const;
     const g = grant({ id: `G-${category}`, category, approver: person, approverRole: role }, signer);
-    expect(decide(o2(), cache({ grants: [g] }), now)).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', category } });
+    // DESIGN §2 table: physical security is for fixed cameras only.
+    const deviceRole = category === 'physical_security' ? 'facility-camera' : 'bwc';
+    expect(decide(o2({ deviceRole }), cache({ grants: [g] }), now)).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', category, hash: g.hash } });
   });
 
   it('GRANT_NOT_YET_VALID before notBefore, GRANT_EXPIRED from expiresAt', () => {

@@ -7,8 +7,8 @@ import {
 } from '../proto/policy.js';
 import { DEFAULT_TRIGGERS } from '../proto/policy-vocab.js';
 import { pb } from '../proto/wire.js';
-import { MemoryPolicyCache } from '../device/policy/cache.js';
-import type { Activation } from '../device/policy/activation.js';
+import { MemoryPolicyCache } from '../proto/policy-cache.js';
+import type { Activation } from '../proto/activation.js';
 
 let seed = 1;
 const key = (): DeviceKey => signerFromSeed(Buffer.alloc(32, seed++));
@@ -59,7 +59,7 @@ export function grantSource(over: Partial<GrantSource> = {}): GrantSource {
     scope: { officers: ['O2'] }, methods: ['video'], notBefore: iso(T0 + DAY), expiresAt: iso(T0 + 10 * DAY),
     reason: 'document evidence intake', purpose: 'chain of custody', minimization: 'record only the intake counter',
     anticipated: { from: iso(T0 + DAY), to: iso(T0 + 10 * DAY), location: 'SEA intake room' },
-    factorsConsidered: ['specific need', 'tailored', 'minimization', 'less intrusive means', 'notification', 'privacy', 'privileged', 'sensitive', 'other'],
+    factorsConsidered: ['reason_need', 'tailored', 'minimization', 'less_intrusive_means', 'notification', 'privacy_impact', 'privileged_information', 'agency_interest', 'other_circumstances'],
     ...over,
   };
 }

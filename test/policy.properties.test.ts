@@ -1,12 +1,12 @@
 /** decide() under fast-check: total, deterministic, and never fooled by a bad signature. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide } from '../device/policy/decide.js';
-import { MemoryPolicyCache } from '../device/policy/cache.js';
+import { decide } from '../proto/decide.js';
+import { MemoryPolicyCache } from '../proto/policy-cache.js';
 import { verifyGrant } from '../proto/policy.js';
 import { pb } from '../proto/wire.js';
 import { activation, bundle, cache, DAY, grant, plan, rawGrant, T0 } from './policy.fixtures.js';
-import type { Activation } from '../device/policy/activation.js';
+import type { Activation } from '../proto/activation.js';
 
 const codes = fc.constantFrom('at_large_arrest', 'public_interaction', 'undercover_operation', 'first_amendment_activity', 'evidence_intake', 'lunch', 'search_warrant');
 const arbActivation: fc.Arbitrary<Activation> = fc.record({

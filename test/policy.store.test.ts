@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicyStore } from '../device/policy/store.js';
-import { decide } from '../device/policy/decide.js';
+import { decide } from '../proto/decide.js';
 import { grantFromSource, signPolicyObject } from '../proto/policy.js';
 import { activation, DAY, fro, grantSource, iso, rawGrant, rootKey, signedBundle, stranger, T0 } from './policy.fixtures.js';
 import { tempDir } from './helpers.js';

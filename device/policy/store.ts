@@ -9,7 +9,7 @@ import { sha256, toHex } from '../../proto/bytes.js';
 import { isWireError } from '../../proto/errors.js';
 import type { TrustedKey } from '../../proto/ed25519.js';
 import { verifyBundle, verifyGrant, verifyPlan, verifyRevocation, type Bundle } from '../../proto/policy.js';
-import { MemoryPolicyCache } from './cache.js';
+import { MemoryPolicyCache } from '../../proto/policy-cache.js';
 import { openDatabase, type Db, type Migration } from '../store/sqlite.js';
 
 const MIGRATIONS: Migration[] = [{

@@ -244,6 +244,7 @@ export namespace bwc {
             kind: bwc.v1.BasisKind;
             id: string;
             category: string;
+            hash: Uint8Array;
             static create(properties: bwc.v1.DecisionBasis.$Shape): bwc.v1.DecisionBasis & bwc.v1.DecisionBasis.$Shape;
             static create(properties?: bwc.v1.DecisionBasis.$Properties): bwc.v1.DecisionBasis;
             static encode(message: bwc.v1.DecisionBasis.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -255,6 +256,7 @@ export namespace bwc {
                 kind?: (bwc.v1.BasisKind|null);
                 id?: (string|null);
                 category?: (string|null);
+                hash?: (Uint8Array|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = bwc.v1.DecisionBasis.$Properties;
@@ -276,6 +278,7 @@ export namespace bwc {
             decidedAtMs: number;
             activation?: (bwc.v1.Activation.$Properties|null);
             bundleHash: Uint8Array;
+            coveredUntilMs: number;
             static create(properties: bwc.v1.ActivationDecision.$Shape): bwc.v1.ActivationDecision & bwc.v1.ActivationDecision.$Shape;
             static create(properties?: bwc.v1.ActivationDecision.$Properties): bwc.v1.ActivationDecision;
             static encode(message: bwc.v1.ActivationDecision.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -294,6 +297,7 @@ export namespace bwc {
                 decidedAtMs?: (number|null);
                 activation?: (bwc.v1.Activation.$Properties|null);
                 bundleHash?: (Uint8Array|null);
+                coveredUntilMs?: (number|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = bwc.v1.ActivationDecision.$Properties;
@@ -1214,7 +1218,9 @@ export namespace bwc {
             EVENT_KIND_CLOCK = 12,
             EVENT_KIND_POLICY_APPLIED = 13,
             EVENT_KIND_CLIP_REJECTED = 14,
-            EVENT_KIND_CAMERA_CHECKOUT = 15
+            EVENT_KIND_CAMERA_CHECKOUT = 15,
+            EVENT_KIND_POLICY_OBJECT = 16,
+            EVENT_KIND_BASIS_ENDED = 17
         }
 
         interface IEvent extends bwc.v1.Event.$Properties {
@@ -1238,6 +1244,7 @@ export namespace bwc {
             replayed: boolean;
             officerId: string;
             clipSha256: Uint8Array;
+            policyObject: Uint8Array;
             static create(properties: bwc.v1.Event.$Shape): bwc.v1.Event & bwc.v1.Event.$Shape;
             static create(properties?: bwc.v1.Event.$Properties): bwc.v1.Event;
             static encode(message: bwc.v1.Event.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1261,6 +1268,7 @@ export namespace bwc {
                 replayed?: (boolean|null);
                 officerId?: (string|null);
                 clipSha256?: (Uint8Array|null);
+                policyObject?: (Uint8Array|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = bwc.v1.Event.$Properties;
@@ -1436,6 +1444,27 @@ export namespace bwc {
             type $Shape = bwc.v1.Ack.$Properties;
         }
 
+        interface IPolicyObjectRequest extends bwc.v1.PolicyObjectRequest.$Properties {
+        }
+
+        class PolicyObjectRequest {
+            constructor(properties?: bwc.v1.PolicyObjectRequest.$Properties);
+            $unknowns?: Uint8Array[];
+            hashes: Uint8Array[];
+            static create(properties: bwc.v1.PolicyObjectRequest.$Shape): bwc.v1.PolicyObjectRequest & bwc.v1.PolicyObjectRequest.$Shape;
+            static create(properties?: bwc.v1.PolicyObjectRequest.$Properties): bwc.v1.PolicyObjectRequest;
+            static encode(message: bwc.v1.PolicyObjectRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): bwc.v1.PolicyObjectRequest & bwc.v1.PolicyObjectRequest.$Shape;
+        }
+
+        namespace PolicyObjectRequest {
+            interface $Properties {
+                hashes?: (Uint8Array[]|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = bwc.v1.PolicyObjectRequest.$Properties;
+        }
+
         interface IManifestRequest extends bwc.v1.ManifestRequest.$Properties {
         }
 
@@ -1601,7 +1630,8 @@ export namespace bwc {
             holdNotice?: (bwc.v1.HoldNotice.$Properties|null);
             decommission?: (bwc.v1.Decommission.$Properties|null);
             manifestRequest?: (bwc.v1.ManifestRequest.$Properties|null);
-            cmd?: ("policyBundle"|"grant"|"revocation"|"operationPlan"|"cameraAssignments"|"statusRequest"|"holdNotice"|"decommission"|"manifestRequest");
+            policyObjectRequest?: (bwc.v1.PolicyObjectRequest.$Properties|null);
+            cmd?: ("policyBundle"|"grant"|"revocation"|"operationPlan"|"cameraAssignments"|"statusRequest"|"holdNotice"|"decommission"|"manifestRequest"|"policyObjectRequest");
             static create(properties: bwc.v1.Command.$Shape): bwc.v1.Command & bwc.v1.Command.$Shape;
             static create(properties?: bwc.v1.Command.$Properties): bwc.v1.Command;
             static encode(message: bwc.v1.Command.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1621,7 +1651,8 @@ export namespace bwc {
                 holdNotice?: (bwc.v1.HoldNotice.$Properties|null);
                 decommission?: (bwc.v1.Decommission.$Properties|null);
                 manifestRequest?: (bwc.v1.ManifestRequest.$Properties|null);
-                cmd?: ("policyBundle"|"grant"|"revocation"|"operationPlan"|"cameraAssignments"|"statusRequest"|"holdNotice"|"decommission"|"manifestRequest");
+                policyObjectRequest?: (bwc.v1.PolicyObjectRequest.$Properties|null);
+                cmd?: ("policyBundle"|"grant"|"revocation"|"operationPlan"|"cameraAssignments"|"statusRequest"|"holdNotice"|"decommission"|"manifestRequest"|"policyObjectRequest");
                 $unknowns?: Uint8Array[];
             }
             type $Shape = {
@@ -1636,9 +1667,10 @@ export namespace bwc {
               holdNotice?: bwc.v1.HoldNotice.$Shape|null;
               decommission?: bwc.v1.Decommission.$Shape|null;
               manifestRequest?: bwc.v1.ManifestRequest.$Shape|null;
+              policyObjectRequest?: bwc.v1.PolicyObjectRequest.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ cmd?: undefined; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "policyBundle"; policyBundle: Uint8Array; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "grant"; policyBundle?: null; grant: Uint8Array; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "revocation"; policyBundle?: null; grant?: null; revocation: Uint8Array; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "operationPlan"; policyBundle?: null; grant?: null; revocation?: null; operationPlan: Uint8Array; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "cameraAssignments"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments: bwc.v1.CameraAssignments.$Shape; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "statusRequest"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest: bwc.v1.StatusRequest.$Shape; holdNotice?: null; decommission?: null; manifestRequest?: null }|{ cmd?: "holdNotice"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice: bwc.v1.HoldNotice.$Shape; decommission?: null; manifestRequest?: null }|{ cmd?: "decommission"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission: bwc.v1.Decommission.$Shape; manifestRequest?: null }|{ cmd?: "manifestRequest"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest: bwc.v1.ManifestRequest.$Shape })
+              ({ cmd?: undefined; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "policyBundle"; policyBundle: Uint8Array; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "grant"; policyBundle?: null; grant: Uint8Array; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "revocation"; policyBundle?: null; grant?: null; revocation: Uint8Array; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "operationPlan"; policyBundle?: null; grant?: null; revocation?: null; operationPlan: Uint8Array; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "cameraAssignments"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments: bwc.v1.CameraAssignments.$Shape; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "statusRequest"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest: bwc.v1.StatusRequest.$Shape; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "holdNotice"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice: bwc.v1.HoldNotice.$Shape; decommission?: null; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "decommission"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission: bwc.v1.Decommission.$Shape; manifestRequest?: null; policyObjectRequest?: null }|{ cmd?: "manifestRequest"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest: bwc.v1.ManifestRequest.$Shape; policyObjectRequest?: null }|{ cmd?: "policyObjectRequest"; policyBundle?: null; grant?: null; revocation?: null; operationPlan?: null; cameraAssignments?: null; statusRequest?: null; holdNotice?: null; decommission?: null; manifestRequest?: null; policyObjectRequest: bwc.v1.PolicyObjectRequest.$Shape })
             );
         }
 
@@ -1745,6 +1777,7 @@ export namespace bwc {
             standingPolicies: bwc.v1.StandingPolicy.$Properties[];
             categoryIssuers: { [k: string]: bwc.v1.RoleList.$Properties };
             reviewGraceHours: number;
+            clockSkewMs: number;
             static create(properties: bwc.v1.PolicyBundle.$Shape): bwc.v1.PolicyBundle & bwc.v1.PolicyBundle.$Shape;
             static create(properties?: bwc.v1.PolicyBundle.$Properties): bwc.v1.PolicyBundle;
             static encode(message: bwc.v1.PolicyBundle.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1765,6 +1798,7 @@ export namespace bwc {
                 standingPolicies?: (bwc.v1.StandingPolicy.$Properties[]|null);
                 categoryIssuers?: ({ [k: string]: bwc.v1.RoleList.$Properties }|null);
                 reviewGraceHours?: (number|null);
+                clockSkewMs?: (number|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = bwc.v1.PolicyBundle.$Properties;

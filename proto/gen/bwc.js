@@ -938,6 +938,7 @@ export const bwc = $root.bwc = (() => {
             DecisionBasis.prototype.kind = 0;
             DecisionBasis.prototype.id = "";
             DecisionBasis.prototype.category = "";
+            DecisionBasis.prototype.hash = $util.newBuffer([]);
 
             DecisionBasis.create = function(properties) {
                 return new DecisionBasis(properties);
@@ -956,6 +957,8 @@ export const bwc = $root.bwc = (() => {
                     writer.uint32(18).string(message.id);
                 if (message.category != null && $Object.hasOwnProperty.call(message, "category") && message.category !== "")
                     writer.uint32(26).string(message.category);
+                if (message.hash != null && $Object.hasOwnProperty.call(message, "hash") && message.hash.length)
+                    writer.uint32(34).bytes(message.hash);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1016,6 +1019,15 @@ export const bwc = $root.bwc = (() => {
                                 delete message.category;
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.hash = value;
+                            else
+                                delete message.hash;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1057,6 +1069,7 @@ export const bwc = $root.bwc = (() => {
             ActivationDecision.prototype.decidedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
             ActivationDecision.prototype.activation = null;
             ActivationDecision.prototype.bundleHash = $util.newBuffer([]);
+            ActivationDecision.prototype.coveredUntilMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
 
             ActivationDecision.create = function(properties) {
                 return new ActivationDecision(properties);
@@ -1091,6 +1104,8 @@ export const bwc = $root.bwc = (() => {
                     $root.bwc.v1.Activation.encode(message.activation, writer.uint32(74).fork(), _depth + 1).ldelim();
                 if (message.bundleHash != null && $Object.hasOwnProperty.call(message, "bundleHash") && message.bundleHash.length)
                     writer.uint32(82).bytes(message.bundleHash);
+                if (message.coveredUntilMs != null && $Object.hasOwnProperty.call(message, "coveredUntilMs") && (typeof message.coveredUntilMs === "object" ? message.coveredUntilMs.low || message.coveredUntilMs.high : message.coveredUntilMs !== 0))
+                    writer.uint32(88).int64(message.coveredUntilMs);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1204,6 +1219,15 @@ export const bwc = $root.bwc = (() => {
                                 message.bundleHash = value;
                             else
                                 delete message.bundleHash;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.coveredUntilMs = value;
+                            else
+                                delete message.coveredUntilMs;
                             continue;
                         }
                     }
@@ -5158,6 +5182,8 @@ export const bwc = $root.bwc = (() => {
             values[valuesById[13] = "EVENT_KIND_POLICY_APPLIED"] = 13;
             values[valuesById[14] = "EVENT_KIND_CLIP_REJECTED"] = 14;
             values[valuesById[15] = "EVENT_KIND_CAMERA_CHECKOUT"] = 15;
+            values[valuesById[16] = "EVENT_KIND_POLICY_OBJECT"] = 16;
+            values[valuesById[17] = "EVENT_KIND_BASIS_ENDED"] = 17;
             return values;
         })();
 
@@ -5185,6 +5211,7 @@ export const bwc = $root.bwc = (() => {
             Event.prototype.replayed = false;
             Event.prototype.officerId = "";
             Event.prototype.clipSha256 = $util.newBuffer([]);
+            Event.prototype.policyObject = $util.newBuffer([]);
 
             Event.create = function(properties) {
                 return new Event(properties);
@@ -5227,6 +5254,8 @@ export const bwc = $root.bwc = (() => {
                     writer.uint32(114).string(message.officerId);
                 if (message.clipSha256 != null && $Object.hasOwnProperty.call(message, "clipSha256") && message.clipSha256.length)
                     writer.uint32(122).bytes(message.clipSha256);
+                if (message.policyObject != null && $Object.hasOwnProperty.call(message, "policyObject") && message.policyObject.length)
+                    writer.uint32(130).bytes(message.policyObject);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5387,6 +5416,15 @@ export const bwc = $root.bwc = (() => {
                                 message.clipSha256 = value;
                             else
                                 delete message.clipSha256;
+                            continue;
+                        }
+                    case 16: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.policyObject = value;
+                            else
+                                delete message.policyObject;
                             continue;
                         }
                     }
@@ -6175,6 +6213,93 @@ export const bwc = $root.bwc = (() => {
             return Ack;
         })();
 
+        v1.PolicyObjectRequest = (function() {
+
+            const PolicyObjectRequest = function (properties) {
+                this.hashes = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            PolicyObjectRequest.prototype.hashes = $util.emptyArray;
+
+            PolicyObjectRequest.create = function(properties) {
+                return new PolicyObjectRequest(properties);
+            };
+
+            PolicyObjectRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hashes != null && message.hashes.length)
+                    for (let i = 0; i < message.hashes.length; ++i)
+                        writer.uint32(10).bytes(message.hashes[i]);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            PolicyObjectRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.bwc.v1.PolicyObjectRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.hashes && message.hashes.length))
+                                message.hashes = [];
+                            message.hashes.push(reader.bytes());
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            return PolicyObjectRequest;
+        })();
+
         v1.ManifestRequest = (function() {
 
             const ManifestRequest = function (properties) {
@@ -6834,11 +6959,12 @@ export const bwc = $root.bwc = (() => {
             Command.prototype.holdNotice = null;
             Command.prototype.decommission = null;
             Command.prototype.manifestRequest = null;
+            Command.prototype.policyObjectRequest = null;
 
             let $oneOfFields;
 
             $Object.defineProperty(Command.prototype, "cmd", {
-                get: $util.oneOfGetter($oneOfFields = ["policyBundle", "grant", "revocation", "operationPlan", "cameraAssignments", "statusRequest", "holdNotice", "decommission", "manifestRequest"]),
+                get: $util.oneOfGetter($oneOfFields = ["policyBundle", "grant", "revocation", "operationPlan", "cameraAssignments", "statusRequest", "holdNotice", "decommission", "manifestRequest", "policyObjectRequest"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -6875,6 +7001,8 @@ export const bwc = $root.bwc = (() => {
                     $root.bwc.v1.Decommission.encode(message.decommission, writer.uint32(138).fork(), _depth + 1).ldelim();
                 if (message.manifestRequest != null && $Object.hasOwnProperty.call(message, "manifestRequest"))
                     $root.bwc.v1.ManifestRequest.encode(message.manifestRequest, writer.uint32(146).fork(), _depth + 1).ldelim();
+                if (message.policyObjectRequest != null && $Object.hasOwnProperty.call(message, "policyObjectRequest"))
+                    $root.bwc.v1.PolicyObjectRequest.encode(message.policyObjectRequest, writer.uint32(154).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -6984,6 +7112,13 @@ export const bwc = $root.bwc = (() => {
                                 break;
                             message.manifestRequest = $root.bwc.v1.ManifestRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.manifestRequest);
                             message.cmd = "manifestRequest";
+                            continue;
+                        }
+                    case 19: {
+                            if (wireType !== 2)
+                                break;
+                            message.policyObjectRequest = $root.bwc.v1.PolicyObjectRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.policyObjectRequest);
+                            message.cmd = "policyObjectRequest";
                             continue;
                         }
                     }
@@ -7427,6 +7562,7 @@ export const bwc = $root.bwc = (() => {
             PolicyBundle.prototype.standingPolicies = $util.emptyArray;
             PolicyBundle.prototype.categoryIssuers = $util.emptyObject;
             PolicyBundle.prototype.reviewGraceHours = 0;
+            PolicyBundle.prototype.clockSkewMs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             PolicyBundle.create = function(properties) {
                 return new PolicyBundle(properties);
@@ -7472,6 +7608,8 @@ export const bwc = $root.bwc = (() => {
                     }
                 if (message.reviewGraceHours != null && $Object.hasOwnProperty.call(message, "reviewGraceHours") && message.reviewGraceHours !== 0)
                     writer.uint32(96).uint32(message.reviewGraceHours);
+                if (message.clockSkewMs != null && $Object.hasOwnProperty.call(message, "clockSkewMs") && (typeof message.clockSkewMs === "object" ? message.clockSkewMs.low || message.clockSkewMs.high : message.clockSkewMs !== 0))
+                    writer.uint32(104).uint64(message.clockSkewMs);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7629,6 +7767,15 @@ export const bwc = $root.bwc = (() => {
                                 message.reviewGraceHours = value;
                             else
                                 delete message.reviewGraceHours;
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.clockSkewMs = value;
+                            else
+                                delete message.clockSkewMs;
                             continue;
                         }
                     }

@@ -4,9 +4,9 @@
  * activations mix triggers, grants that match, grants that fail, and pending ones.
  */
 import { signerFromSeed } from '../../device/custody/keys.js';
-import { decide } from '../../device/policy/decide.js';
-import { MemoryPolicyCache } from '../../device/policy/cache.js';
-import type { Activation } from '../../device/policy/activation.js';
+import { decide } from '../../proto/decide.js';
+import { MemoryPolicyCache } from '../../proto/policy-cache.js';
+import type { Activation } from '../../proto/activation.js';
 import { bundleFromSource, signPolicyObject, verifyBundle, type Grant } from '../../proto/policy.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { limitRow, now, quantile, row, type Benchmark } from './harness.js';

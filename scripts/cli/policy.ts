@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { isWireError } from '../../proto/errors.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { readBundleUnverified, verifyBundle, verifyGrant, verifyPlan, verifyRevocation, type Bundle } from '../../proto/policy.js';
-import { activationFromJson, ActivationError } from '../../device/policy/activation.js';
-import { MemoryPolicyCache } from '../../device/policy/cache.js';
-import { decide } from '../../device/policy/decide.js';
+import { activationFromJson, ActivationError } from '../../proto/activation.js';
+import { MemoryPolicyCache } from '../../proto/policy-cache.js';
+import { decide } from '../../proto/decide.js';
 import { CliError, writeJson } from './common.js';
 import { filesIn, readInput, readStructured } from './files.js';
 

@@ -4,8 +4,9 @@
  * the camera assignment in force at that time.
  */
 import { z } from 'zod';
-import { DEVICE_ROLES, METHODS, TRIGGERS } from '../../proto/vocab.js';
-import { firstIssue } from '../../proto/schema-error.js';
+import { DEVICE_ROLES, METHODS, TRIGGERS } from './vocab.js';
+import { firstIssue } from './schema-error.js';
+import { timeOrNull, zCode, zId, zTime } from './canonical.js';
 
 export interface Activation {
   readonly cameraSerial: string;
@@ -27,25 +28,25 @@ export interface Activation {
   readonly clipId: string | null;
 }
 
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const time = zTime;
 const oneOf = (codes: readonly string[]) => z.string().refine((s) => codes.includes(s), `must be one of: ${codes.join(', ')}`);
 
 export const ActivationSchema = z.object({
-  cameraSerial: z.string().min(1),
-  officerId: z.string().min(1).nullable().default(null),
-  deviceId: z.string().min(1).nullable().default(null),
+  cameraSerial: zId,
+  officerId: zId.nullable().default(null),
+  deviceId: zId.nullable().default(null),
   deviceRole: oneOf(DEVICE_ROLES.codes).default('bwc'),
   trigger: oneOf(TRIGGERS.codes),
-  activity: z.string().min(1).nullable().default(null),
-  purposes: z.array(z.string().min(1)).default([]),
+  activity: zCode.nullable().default(null),
+  purposes: z.array(zCode).default([]),
   method: oneOf(METHODS.codes).default('video'),
-  location: z.object({ office: z.string().min(1).optional() }).strict().nullable().default(null),
+  location: z.object({ office: zId.optional() }).strict().nullable().default(null),
   at: time,
   stoppedAt: time.nullable().default(null),
   clock: z.object({ synced: z.boolean(), offsetMs: z.number().int().default(0) }).strict().nullable().default(null),
   replayed: z.boolean().default(false),
-  clipId: z.string().min(1).nullable().default(null),
-}).strict();
+  clipId: z.string().min(1).max(256).nullable().default(null),
+}).strict().refine((a) => a.stoppedAt === null || timeOrNull(a.stoppedAt)! >= timeOrNull(a.at)!, { path: ['stoppedAt'], message: 'must not be before at' });
 
 export class ActivationError extends Error {
   constructor(message: string) {
@@ -64,6 +65,6 @@ export function activationFromJson(raw: unknown, source = 'activation'): Activat
   return {
     cameraSerial: a.cameraSerial, officerId: a.officerId, deviceId: a.deviceId, deviceRole: a.deviceRole, trigger: a.trigger,
     activity: a.activity, purposes: a.purposes, method: a.method, office: a.location?.office ?? null,
-    at: Date.parse(a.at), stoppedAt: a.stoppedAt ? Date.parse(a.stoppedAt) : null, clock: a.clock, replayed: a.replayed, clipId: a.clipId,
+    at: timeOrNull(a.at)!, stoppedAt: a.stoppedAt ? timeOrNull(a.stoppedAt)! : null, clock: a.clock, replayed: a.replayed, clipId: a.clipId,
   };
 }

@@ -1,9 +1,11 @@
 /**
  * What decide() reads: the verified bundles, grants, revocations and plans, indexed so a decision
- * stays well under a millisecond with 10,000 grants. Pure data, no I/O: the SQLite store
- * (device/store) loads it; tests build it directly.
+ * stays well under a millisecond with 10,000 grants. Pure data, no I/O: the dock's SQLite store
+ * (device/policy/store.ts) and the gateway's policy objects load it; tests build it directly.
+ * Ids are indexed by `idKey`, so they match case-insensitively (DESIGN §5 exact inputs).
  */
-import type { Bundle, Grant, Plan, Revocation } from '../../proto/policy.js';
+import { codeKey, idKey } from './canonical.js';
+import type { Bundle, Grant, Plan, Revocation } from './policy.js';
 
 export interface PolicyCache {
   /** Bundles by issuedAt, oldest first; the dock keeps superseded ones for its replay horizon. */
@@ -16,8 +18,11 @@ export interface PolicyCache {
   current(): Bundle | null;
   /** Grants that name this officer, camera or device in their scope, or leave every list empty. */
   grantsFor(activation: { officerId: string | null; cameraSerial: string; deviceId: string | null }): readonly Grant[];
-  revocationsOf(grantHash: string): readonly Revocation[];
+  /** Revocations of a grant or a plan, by the hex SHA-256 of its signed input. */
+  revocationsOf(objectHash: string): readonly Revocation[];
   plansFor(officerId: string): readonly Plan[];
+  /** Every activity code some cached plan names (with the bundle's, the codes decide() knows). */
+  readonly planCodes: ReadonlySet<string>;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -36,6 +41,7 @@ export class MemoryPolicyCache implements PolicyCache {
   readonly #unscoped: Grant[] = [];
   readonly #revocations = new Map<string, Revocation[]>();
   readonly #plans = new Map<string, Plan[]>();
+  readonly planCodes: ReadonlySet<string>;
 
   constructor(input: { bundles: readonly Bundle[]; grants?: readonly Grant[]; revocations?: readonly Revocation[]; plans?: readonly Plan[]; updatedAt: number }) {
     this.bundles = [...input.bundles].sort((a, b) => a.issuedAt - b.issuedAt || a.version - b.version);
@@ -43,12 +49,17 @@ export class MemoryPolicyCache implements PolicyCache {
     for (const g of input.grants ?? []) {
       const s = g.scope;
       if (!s.officers.length && !s.cameras.length && !s.devices.length) this.#unscoped.push(g);
-      for (const o of s.officers) push(this.#byOfficer, o, g);
-      for (const c of s.cameras) push(this.#byCamera, c, g);
-      for (const d of s.devices) push(this.#byDevice, d, g);
+      for (const o of new Set(s.officers.map(idKey))) push(this.#byOfficer, o, g);
+      for (const c of new Set(s.cameras.map(idKey))) push(this.#byCamera, c, g);
+      for (const d of new Set(s.devices.map(idKey))) push(this.#byDevice, d, g);
     }
     for (const r of input.revocations ?? []) push(this.#revocations, r.revokes, r);
-    for (const p of input.plans ?? []) for (const o of p.officers) push(this.#plans, o, p);
+    const codes = new Set<string>();
+    for (const p of input.plans ?? []) {
+      for (const o of new Set(p.officers.map(idKey))) push(this.#plans, o, p);
+      for (const c of p.activities) codes.add(codeKey(c));
+    }
+    this.planCodes = codes;
   }
 
   bundleAt(at: number): Bundle | null {
@@ -63,17 +74,17 @@ export class MemoryPolicyCache implements PolicyCache {
 
   grantsFor(a: { officerId: string | null; cameraSerial: string; deviceId: string | null }): readonly Grant[] {
     const out = new Set<Grant>(this.#unscoped);
-    if (a.officerId) for (const g of this.#byOfficer.get(a.officerId) ?? []) out.add(g);
-    for (const g of this.#byCamera.get(a.cameraSerial) ?? []) out.add(g);
-    if (a.deviceId) for (const g of this.#byDevice.get(a.deviceId) ?? []) out.add(g);
+    if (a.officerId) for (const g of this.#byOfficer.get(idKey(a.officerId)) ?? []) out.add(g);
+    for (const g of this.#byCamera.get(idKey(a.cameraSerial)) ?? []) out.add(g);
+    if (a.deviceId) for (const g of this.#byDevice.get(idKey(a.deviceId)) ?? []) out.add(g);
     return [...out];
   }
 
-  revocationsOf(grantHash: string): readonly Revocation[] {
-    return this.#revocations.get(grantHash) ?? [];
+  revocationsOf(objectHash: string): readonly Revocation[] {
+    return this.#revocations.get(objectHash) ?? [];
   }
 
   plansFor(officerId: string): readonly Plan[] {
-    return this.#plans.get(officerId) ?? [];
+    return this.#plans.get(idKey(officerId)) ?? [];
   }
 }
