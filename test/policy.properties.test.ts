@@ -5,7 +5,8 @@ import { decide } from '../proto/decide.js';
 import { MemoryPolicyCache } from '../proto/policy-cache.js';
 import { verifyGrant } from '../proto/policy.js';
 import { pb } from '../proto/wire.js';
-import { activation, bundle, cache, DAY, grant, plan, rawGrant, T0 } from './policy.fixtures.js';
+import { activation, bundle, cache, DAY, fro, grant, hro, plan, rawGrant, revocation, T0 } from './policy.fixtures.js';
+import { activationFromJson } from '../proto/activation.js';
 import type { Activation } from '../proto/activation.js';
 
 const codes = fc.constantFrom('at_large_arrest', 'public_interaction', 'undercover_operation', 'first_amendment_activity', 'evidence_intake', 'lunch', 'search_warrant');
@@ -66,5 +67,69 @@ describe('decide() properties', () => {
       const inWindow = at >= g.notBefore && at < g.expiresAt;
       expect(d.decision === 'AUTHORIZED').toBe(inWindow);
     }), { numRuns: 300 });
+  });
+});
+
+describe('decide() properties, second round (DESIGN §5)', () => {
+  const officers = fc.constantFrom('O1', 'O2', 'o2', 'U7', 'u7', 'U7 ', 'U8', 'U1');
+  const arbGrantOver = fc.record({
+    requester: officers,
+    scopeOfficers: fc.array(officers, { maxLength: 3 }),
+    signer: fc.constantFrom('fro', 'hro'),
+  });
+
+  it('1061.2 §5.1: no grant ever authorizes a recording by its own approver (FRO, HRO), whatever its scope or requester says', () => {
+    fc.assert(fc.property(arbGrantOver, fc.integer({ min: T0 + DAY, max: T0 + 9 * DAY }), fc.constantFrom('U7', 'u7', 'U8', 'u8'), (o, at, officerId) => {
+      const [signer, approver, role] = o.signer === 'fro' ? [fro, 'U7', 'FRO'] as const : [hro, 'U8', 'HRO'] as const;
+      const g = verifyGrant(rawGrant({ requester: o.requester, approver, approverRole: role, scope: { officers: o.scopeOfficers } }, signer), [bundle()]);
+      const d = decide(activation({ officerId, activity: null, at, office: 'SEA' }), cache({ grants: [g] }), at);
+      if (officerId.toLowerCase() === approver.toLowerCase()) expect(d.decision).not.toBe('AUTHORIZED');
+    }), { numRuns: 400 });
+  });
+
+  it('the decision is the same under any TZ: times are read from their explicit offsets only', () => {
+    const zones = ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Chatham', 'America/St_Johns'];
+    const saved = process.env.TZ;
+    try {
+      fc.assert(fc.property(fc.integer({ min: T0, max: T0 + 20 * DAY }), fc.integer({ min: -14 * 60, max: 14 * 60 }), fc.boolean(), (at, offsetMin, withOffset) => {
+        const local = new Date(at + offsetMin * 60_000).toISOString().slice(0, 19);
+        const sign = offsetMin < 0 ? '-' : '+';
+        const abs = Math.abs(offsetMin);
+        const text = withOffset ? `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}` : local;
+        const outcomes = zones.map((tz) => {
+          process.env.TZ = tz;
+          try {
+            const a = activationFromJson({ cameraSerial: 'CAM-0042', officerId: 'O2', trigger: 'button', at: text, location: { office: 'SEA' } });
+            return JSON.stringify(decide(a, cache({ grants: [grant()] }), T0 + 30 * DAY));
+          } catch (e) {
+            return `refused: ${(e as Error).message}`;
+          }
+        });
+        expect(new Set(outcomes).size).toBe(1);
+        if (!withOffset) expect(outcomes[0]).toMatch(/^refused: .*at: .*RFC 3339/);
+      }), { numRuns: 200 });
+    } finally {
+      process.env.TZ = saved;
+    }
+  });
+
+  it('1061.2 §5.2(5): a basis covers [at, stoppedAt], or the decision says where its cover stopped', () => {
+    const g = grant();
+    const p = plan();
+    const r = revocation(g, T0 + 6 * DAY);
+    const c = cache({ grants: [g], plans: [p], revocations: [r] });
+    fc.assert(fc.property(fc.integer({ min: T0, max: T0 + 12 * DAY }), fc.integer({ min: 0, max: 8 * DAY }), fc.constantFrom('O1', 'O2'), (at, length, officerId) => {
+      const stoppedAt = at + length;
+      const d = decide(activation({ officerId, activity: null, at, stoppedAt }), c, stoppedAt);
+      if (d.decision === 'AUTHORIZED') {
+        const end = d.basis?.kind === 'grant' ? Math.min(g.expiresAt, r.effectiveAt) : p.to;
+        expect(stoppedAt).toBeLessThanOrEqual(end);
+        expect(at).toBeGreaterThanOrEqual(d.basis?.kind === 'grant' ? g.notBefore : p.from);
+      } else if (d.coveredUntil) {
+        const until = Date.parse(d.coveredUntil);
+        expect(until).toBeGreaterThan(at);
+        expect(until).toBeLessThan(stoppedAt);
+      }
+    }), { numRuns: 1000 });
   });
 });
