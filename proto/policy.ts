@@ -176,7 +176,7 @@ export const PlanSource = z.object({
 export type PlanSource = z.input<typeof PlanSource>;
 
 export const RevocationSource = z.object({
-  id, revokes: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the revoked grant (bwc authz show prints it)'),
+  id, revokes: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the revoked grant or plan (bwc authz show prints it)'),
   effectiveAt: time, reason: z.string().min(1),
 }).strict();
 export type RevocationSource = z.input<typeof RevocationSource>;

@@ -8,6 +8,8 @@
  *   Director always may.
  */
 import { join } from 'node:path';
+import { decide } from '../proto/decide.js';
+import { MemoryPolicyCache } from '../proto/policy-cache.js';
 import { describe, expect, it } from 'vitest';
 import { generateKeyDir } from '../proto/keydir.js';
 import { trustPublicKey } from '../proto/ed25519.js';
@@ -21,7 +23,7 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 2, 3, 9, 0, 0);
 
 describe('grants and revocations as the docks will judge them', () => {
-  it('starts a grant at its approval, and lets another FRO revoke only a grant within its bundle scope', async () => {
+  it('starts a grant at its approval (1061.2 §5.1), and lets another FRO revoke only a grant within its bundle scope', async () => {
     const dir = tempDir('bwc-authz-rules-');
     let now = T0;
     const db = await openGatewayDb(join(dir, 'gw.db'));
@@ -53,8 +55,18 @@ describe('grants and revocations as the docks will judge them', () => {
     now = T0 + 10 * 60_000;
     const approved = await authz.approve(fro('U7'), everywhere.id, factors);
     const grant = verifyGrant(approved.request.grant_envelope!, [bundle]);
-    expect(grant.notBefore).toBe(T0 + 10 * 60_000);
+    // notBefore stays as requested (the anticipated window lies inside the grant's validity), but
+    // the grant authorizes nothing before its signing less the clock skew (1061.2 §5.1).
+    expect(grant.notBefore).toBe(T0 - 2 * 3600_000);
+    expect(grant.createdAt).toBe(T0 + 10 * 60_000);
     expect(grant.expiresAt).toBe(T0 + 6 * 3600_000);
+    const cache = new MemoryPolicyCache({ bundles: [bundle], grants: [grant], updatedAt: now });
+    const recording = (at: number) => ({
+      cameraSerial: 'CAM-1', officerId: 'O-21', deviceId: null, deviceRole: 'bwc', trigger: 'button', activity: null, purposes: [], method: 'video',
+      office: 'SEA', at, stoppedAt: at + 60_000, clock: null, replayed: false, clipId: null,
+    });
+    expect(decide(recording(T0 - 3600_000), cache, now).reasons).toContain('GRANT_SIGNED_AFTER_START');
+    expect(decide(recording(T0 + 10 * 60_000), cache, now).decision).toBe('AUTHORIZED');
 
     // A grant covering every office: the other Seattle FRO's scope does not cover it.
     const refused = await authz.revoke(fro('U8'), everywhere.id, { reason: 'no longer needed' }).then(() => null, (e: unknown) => e);

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { grantFromSource, PolicyDataError, revocationFromSource, signPolicyObject, verifyGrant, verifyRevocation, type Bundle } from '../../proto/policy.js';
 import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, EXECUTIVE_ROLES, FACTORS, type Category, type Role as IssuerRole } from '../../proto/policy-vocab.js';
-import { ID_PATTERN } from '../../proto/topics.js';
+import { idProblem, sameId, timeOrNull, zId, zText, zTime } from '../../proto/canonical.js';
 import type { Db, Queryable } from '../store/db.js';
 import { loadGatewayKey, type GatewaySigner } from '../signer.js';
 
@@ -72,14 +72,15 @@ export interface RequestScope {
   offices: string[];
 }
 
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
-const id = z.string().regex(ID_PATTERN, 'must be an id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
-const text = (clause: string) => z.string({ error: `is required (1061.2 ${clause})` }).trim().min(1, `is required (1061.2 ${clause})`).max(4000);
+// Times, ids and articulated texts are read by proto/canonical.ts, as everywhere (DESIGN §5 exact inputs).
+const time = zTime;
+const id = zId;
+const text = zText;
 
 /** A request as filed: every 1061.2 §5.2 field is required and named when missing. */
 export const RequestInput = z.strictObject({
   category: z.enum(CATEGORIES).default('prior_authorization'),
-  office: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be an office code').optional(),
+  office: zId.optional(),
   reason: text('§5.2(1)'),
   purpose: text('§5.2(1)'),
   methods: z.array(z.enum(['video', 'audio', 'photo']), { error: 'is required (1061.2 §5.2(2)): video, audio and/or photo' })
@@ -145,8 +146,8 @@ function firstIssue(e: z.ZodError): string {
  */
 export function mayRead(actor: Actor, row: RequestRow): boolean {
   return actor.roles.some((r) => ['approver_hro', 'director', 'records_officer', 'auditor', 'supervisor'].includes(r))
-    || row.requester === actor.personId
-    || (actor.roles.includes('approver_fro') && actor.offices.includes(row.office));
+    || sameId(row.requester, actor.personId)
+    || (actor.roles.includes('approver_fro') && actor.offices.some((o) => sameId(o, row.office)));
 }
 
 function decidingRoles(actor: Actor): IssuerRole[] {
@@ -174,13 +175,17 @@ export class Authorizations {
     if (!actor.personId) throw new AuthzError('BAD_INPUT', `user ${actor.username} has no person id: a request is filed by the officer who will record`);
     const office = r.office ?? actor.offices[0];
     if (!office) throw new AuthzError('BAD_INPUT', 'office: is required (the office the request falls under; the user has none)');
-    const from = Date.parse(r.anticipated.from);
-    const to = Date.parse(r.anticipated.to);
-    const expires = Date.parse(r.expiresAt);
-    const notBefore = r.notBefore ? Date.parse(r.notBefore) : Math.min(from, this.#now());
+    if (idProblem(actor.personId)) throw new AuthzError('BAD_INPUT', `user ${actor.username}'s person id "${actor.personId}" is not a canonical id: ${idProblem(actor.personId)}`);
+    const from = timeOrNull(r.anticipated.from)!;
+    const to = timeOrNull(r.anticipated.to)!;
+    const expires = timeOrNull(r.expiresAt)!;
+    const notBefore = r.notBefore ? timeOrNull(r.notBefore)! : Math.min(from, this.#now());
     if (to < from) throw new AuthzError('BAD_INPUT', 'anticipated.to: must not be before anticipated.from');
     if (expires <= notBefore) throw new AuthzError('BAD_INPUT', 'expiresAt: must be after notBefore (1061.2 §5.2(5))');
     if (expires <= this.#now()) throw new AuthzError('BAD_INPUT', 'expiresAt: is in the past');
+    // 1061.2 §5.2(4)–(5): the anticipated recording lies inside the authorization's own validity.
+    if (from < notBefore) throw new AuthzError('BAD_INPUT', 'anticipated.from: is before notBefore: the anticipated recording must lie inside [notBefore, expiresAt]');
+    if (to > expires) throw new AuthzError('BAD_INPUT', 'anticipated.to: is after expiresAt: the authorization would expire before its own anticipated recording ends (1061.2 §5.2(5))');
     const scope: RequestScope = r.scope ?? { officers: [actor.personId], cameras: [], devices: [], offices: [] };
     if (scope.officers.length === 0 && scope.cameras.length === 0 && scope.devices.length === 0) scope.officers = [actor.personId];
     const requestId = `AR-${new Date(this.#now()).toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
@@ -218,10 +223,15 @@ export class Authorizations {
     if (row.state !== 'PENDING') throw new AuthzError('CONFLICT', `request ${row.id} is ${row.state}, not PENDING`);
     if (!actor.personId) throw new AuthzError('FORBIDDEN', `user ${actor.username} has no person id, so cannot sign as an official`);
     const executive = roles.some((r) => EXECUTIVE_ROLES.has(r));
-    if (row.requester === actor.personId && !executive) {
+    if (sameId(row.requester, actor.personId) && !executive) {
       throw new AuthzError('SELF_DECISION', `${actor.username} filed request ${row.id}; nobody ${what === 'approval' ? 'approves' : 'denies'} their own request except the Director or Deputy Director (1061.2 §5.1)`);
     }
-    const canDecide = roles.filter((r) => r !== 'FRO' || actor.offices.includes(row.office));
+    // 1061.2 §5.1: an approver's own recordings need another official's grant, whoever filed the request.
+    const scoped = (JSON.parse(row.scope_json) as RequestScope).officers.find((o) => sameId(o, actor.personId));
+    if (scoped && !executive && what === 'approval') {
+      throw new AuthzError('SELF_DECISION', `request ${row.id} covers ${scoped}, which is ${actor.username}'s own person id; an approver's own recordings need another official's grant (1061.2 §5.1)`);
+    }
+    const canDecide = roles.filter((r) => r !== 'FRO' || actor.offices.some((o) => sameId(o, row.office)));
     if (canDecide.length === 0) throw new AuthzError('OUT_OF_SCOPE', `request ${row.id} falls under office ${row.office}, outside ${actor.username}'s offices (${actor.offices.join(', ') || 'none'})`);
     return canDecide;
   }
@@ -271,8 +281,10 @@ export class Authorizations {
     try {
       grant = grantFromSource({
         id: `G-${row.id}`, category: row.category, requester: row.requester, approver: actor.personId, approverRole: role, scope,
-        // A prior authorization covers recordings after its approval, never before (1061.2 §5.1).
-        methods: row.methods.split(','), notBefore: new Date(Math.max(Number(row.not_before), now)).toISOString(), expiresAt: new Date(row.expires_at).toISOString(),
+        // The grant covers recordings only from its signing (the approval) on, whatever notBefore
+        // says (1061.2 §5.1; decide()'s GRANT_SIGNED_AFTER_START); notBefore stays as requested so
+        // the anticipated window lies inside [notBefore, expiresAt].
+        methods: row.methods.split(','), notBefore: new Date(Number(row.not_before)).toISOString(), expiresAt: new Date(Number(row.expires_at)).toISOString(),
         reason: row.reason, purpose: row.purpose, minimization: row.minimization,
         anticipated: { from: new Date(row.anticipated_from).toISOString(), to: new Date(row.anticipated_to).toISOString(), location: row.location },
         factorsConsidered: factors.map((f) => (f.note ? `${f.factor}: ${f.note}` : f.factor)), requestId: row.id,
@@ -329,12 +341,12 @@ export class Authorizations {
     const roles = decidingRoles(actor);
     if (roles.length === 0 || !actor.personId) throw new AuthzError('FORBIDDEN', 'revoking needs an FRO, HRO or Director role and a person id');
     const executive = roles.some((r) => EXECUTIVE_ROLES.has(r));
-    const sameRole = roles.some((r) => r === row.decided_role && (r !== 'FRO' || actor.offices.includes(row.office)));
-    if (!(executive || actor.personId === row.decided_person || sameRole)) {
+    const sameRole = roles.some((r) => r === row.decided_role && (r !== 'FRO' || actor.offices.some((o) => sameId(o, row.office))));
+    if (!(executive || sameId(actor.personId, row.decided_person) || sameRole)) {
       throw new AuthzError('OUT_OF_SCOPE', `grant ${row.grant_id} was approved by ${row.decided_person} as ${row.decided_role}; ${actor.username} may not revoke it`);
     }
-    const { signer, bundle } = this.#issuer(actor, executive ? roles : roles.filter((r) => r === row.decided_role || actor.personId === row.decided_person), row.category);
-    if (!executive && actor.personId !== row.decided_person) {
+    const { signer, bundle } = this.#issuer(actor, executive ? roles : roles.filter((r) => r === row.decided_role || sameId(actor.personId, row.decided_person)), row.category);
+    if (!executive && !sameId(actor.personId, row.decided_person)) {
       // Another official of the approver's role: a dock honours the revocation only if that
       // official's scope in the bundle covers every office the grant covers (a grant naming no
       // office covers them all). Refused here rather than recorded as REVOKED and ignored there.

@@ -13,8 +13,9 @@ import { toHex } from '../../proto/bytes.js';
 import { signGatewayCertificate, verifyGatewayCertificate } from '../../proto/gateway-cert.js';
 import {
   bundleFromSource, grantFromSource, planFromSource, revocationFromSource, signPolicyObject, verifyBundle, verifyGrant, verifyPlan, verifyRevocation,
-  readBundleUnverified, PolicyDataError, type Bundle, type PolicyType,
+  readBundleUnverified, PolicyDataError, type Bundle, type PolicyType, type SignerContext,
 } from '../../proto/policy.js';
+import { DEFAULT_CLOCK_SKEW_MS } from '../../proto/policy-vocab.js';
 import { generateKeyDir, loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
 import { CliError, writeJson } from './common.js';
 import { readInput, readStructured, writeNewFile } from './files.js';
@@ -29,31 +30,65 @@ function signer(dir: string) {
   }
 }
 
-function signCommand(program: Command, name: string, type: PolicyType, what: string, build: (raw: unknown, now: number) => object, example: string): void {
-  program
+interface SignContext {
+  /** The signing time (the signed Header's created-at). */
+  readonly now: number;
+  /** The bundle in force, when given with --bundle: the signer's issuer entry is checked against it. */
+  readonly bundle: Bundle | null;
+  readonly signerKeyId: string;
+}
+
+/** The signer's entry in the bundle given with --bundle; refuses a key the bundle does not list. */
+function signerIn(ctx: SignContext): SignerContext | undefined {
+  if (!ctx.bundle) return undefined;
+  const issuer = ctx.bundle.issuers.get(ctx.signerKeyId);
+  if (!issuer) throw new PolicyDataError('', `the signing key ${ctx.signerKeyId.slice(0, 16)}… is not an issuer of bundle v${ctx.bundle.version}: no dock would accept what it signs`);
+  return { issuer };
+}
+
+function signCommand(program: Command, name: string, type: PolicyType, what: string, build: (raw: unknown, ctx: SignContext) => object, example: string, note?: (message: object, ctx: SignContext) => string): void {
+  const cmd = program
     .command(name)
     .description(`Sign ${what} from a JSON or YAML source file (DESIGN §5 format). Never overwrites.`)
     .argument('<source>', 'JSON or YAML source file, or - for stdin')
     .requiredOption('--key <dir>', 'the signing key directory (from `bwc authz keygen`)')
     .requiredOption('--out <file>', 'signed output (an Envelope)')
-    .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nExample:\n  ${example}\n`)
-    .action((source: string, opts: { key: string; out: string; json?: boolean }) => {
+    .option('--json', 'print the result as JSON');
+  if (type === 'AuthorizationGrant' || type === 'OperationPlan') {
+    cmd.option('--bundle <file>', 'the policy bundle in force: checks that it lists the signing key, as the approver and with the role the source names')
+      .option('--root-pubkey <file>', 'the agency root public key, to check the --bundle signature');
+  }
+  cmd.addHelpText('after', `\nExample:\n  ${example}\n`)
+    .action((source: string, opts: { key: string; out: string; json?: boolean; bundle?: string; rootPubkey?: string }) => {
       const raw = readStructured(source, `${what} source`);
       const now = Date.now();
+      const key = signer(opts.key);
+      const ctx: SignContext = { now, bundle: bundleFor(opts.bundle, opts.rootPubkey)?.bundle ?? null, signerKeyId: key.keyId };
       let message: object;
       try {
-        message = build(raw, now);
+        message = build(raw, ctx);
       } catch (e) {
         if (e instanceof PolicyDataError) throw new CliError(`${source}: ${e.message}`);
         throw e;
       }
-      const key = signer(opts.key);
       const signed = signPolicyObject(type, message, key, now);
       writeNewFile(opts.out, signed.bytes);
-      if (opts.json) writeJson({ out: opts.out, type, hash: signed.hash, keyId: key.keyId });
-      else process.stdout.write(`wrote ${opts.out}: ${type} ${signed.hash}\nsigned by key ${key.keyId}\n`);
+      const said = note?.(message, ctx) ?? '';
+      if (opts.json) writeJson({ out: opts.out, type, hash: signed.hash, keyId: key.keyId, createdAt: new Date(now).toISOString(), ...(said ? { note: said } : {}) });
+      else process.stdout.write(`wrote ${opts.out}: ${type} ${signed.hash}\nsigned by key ${key.keyId} at ${new Date(now).toISOString()}\n${said ? `${said}\n` : ''}`);
     });
+}
+
+/**
+ * DESIGN §5 whole-recording coverage: a grant applies only from its signing less the clock skew,
+ * whatever its notBefore says. Authoring says so when notBefore is earlier.
+ */
+function grantAppliesFrom(message: object, ctx: SignContext): string {
+  const g = message as { notBeforeMs?: number };
+  const skew = ctx.bundle?.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+  const from = ctx.now - skew;
+  if ((g.notBeforeMs ?? 0) >= from) return '';
+  return `note: notBefore is before the grant was signed; it authorizes recordings from ${new Date(from).toISOString()} on (signing time less ${Math.round(skew / 60_000)} min), never earlier (1061.2 §5.1)`;
 }
 
 type ShowStatus = { signature: string; detail: string };
@@ -142,9 +177,11 @@ export function registerAuthz(program: Command): void {
       }
     });
   signCommand(authz, 'sign-bundle', 'PolicyBundle', 'a policy bundle', (raw) => bundleFromSource(raw), '$ bwc authz sign-bundle policy-v5.yaml --key root-key --out policy-v5.bundle');
-  signCommand(authz, 'sign-grant', 'AuthorizationGrant', 'an authorization grant', (raw) => grantFromSource(raw), '$ bwc authz sign-grant G6.json --key fro-key --out G6.grant');
-  signCommand(authz, 'sign-plan', 'OperationPlan', 'an operation plan', (raw) => planFromSource(raw), '$ bwc authz sign-plan op-1.yaml --key fro-key --out op-1.plan');
-  signCommand(authz, 'sign-revocation', 'Revocation', 'a revocation', (raw, now) => revocationFromSource(raw, now), '$ bwc authz sign-revocation R1.json --key fro-key --out R1.revocation');
+  signCommand(authz, 'sign-grant', 'AuthorizationGrant', 'an authorization grant', (raw, ctx) => grantFromSource(raw, signerIn(ctx)),
+    '$ bwc authz sign-grant G6.json --key fro-key --bundle policy-v5.bundle --root-pubkey root.pub --out G6.grant', grantAppliesFrom);
+  signCommand(authz, 'sign-plan', 'OperationPlan', 'an operation plan', (raw, ctx) => planFromSource(raw, signerIn(ctx), ctx.bundle ? [...ctx.bundle.prohibited] : undefined),
+    '$ bwc authz sign-plan op-1.yaml --key fro-key --bundle policy-v5.bundle --root-pubkey root.pub --out op-1.plan');
+  signCommand(authz, 'sign-revocation', 'Revocation', 'a revocation of a grant or a plan', (raw, ctx) => revocationFromSource(raw, ctx.now), '$ bwc authz sign-revocation R1.json --key fro-key --out R1.revocation');
   authz
     .command('sign-gateway-cert')
     .description("Certify a gateway's public key with the agency root key: a GatewayCertificate for one gateway id of one fleet. Never overwrites.")

@@ -17,21 +17,22 @@ import { isWireError } from '../../proto/errors.js';
 import { firstIssue } from '../../proto/schema-error.js';
 import { loadDeviceKey, KeyFileError } from '../../device/custody/keys.js';
 import { signManifest, ManifestInputError, type ClipFacts } from '../../device/custody/manifest.js';
+import { timeOrNull, zCode, zId, zTime } from '../../proto/canonical.js';
 import { byteProgress, CliError, writeJson } from './common.js';
 import { readManifestFile } from './verify.js';
 import { writeNewFile } from './files.js';
 
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const isoTime = zTime;
 const code = (vocab: { codes: readonly string[] }) =>
   z.string().refine((s) => vocab.codes.includes(s), `must be one of: ${vocab.codes.join(', ')}`);
 
 /** The `--meta FILE` JSON: what is known about the clip beyond its bytes. Every field optional. */
 export const ClipMetaSchema = z.object({
   fleet: z.string().optional(),
-  cameraSerial: z.string().min(1).optional(),
+  cameraSerial: zId.optional(),
   cameraModel: z.string().optional(),
   firmwareVersion: z.string().optional(),
-  officerId: z.string().optional(),
+  officerId: zId.optional(),
   clipId: z.string().min(1).optional(),
   mediaType: z.string().min(1).optional(),
   startedAt: isoTime.optional(),
@@ -39,8 +40,8 @@ export const ClipMetaSchema = z.object({
   preEventBufferS: z.number().int().min(0).max(3600).optional(),
   trigger: code(TRIGGERS).optional(),
   method: code(METHODS).optional(),
-  activity: z.string().optional(),
-  purposes: z.array(z.string()).optional(),
+  activity: zCode.optional(),
+  purposes: z.array(zCode).optional(),
   clock: z.object({
     source: code(CLOCK_SOURCES).optional(),
     synced: z.boolean(),
@@ -74,7 +75,7 @@ function readMeta(path: string): ClipMeta {
 
 function factsFrom(clip: string, meta: ClipMeta, deviceId: string): ClipFacts {
   const mtime = statSync(clip).mtimeMs;
-  const startedAtMs = meta.startedAt ? Date.parse(meta.startedAt) : Math.floor(mtime);
+  const startedAtMs = meta.startedAt ? timeOrNull(meta.startedAt)! : Math.floor(mtime);
   let decision = null;
   if (meta.decision) {
     try {
@@ -91,7 +92,7 @@ function factsFrom(clip: string, meta: ClipMeta, deviceId: string): ClipFacts {
     clipId: meta.clipId ?? basename(clip),
     mediaType: meta.mediaType ?? MEDIA_TYPES[extname(clip).toLowerCase()] ?? 'application/octet-stream',
     startedAtMs,
-    endedAtMs: meta.endedAt ? Date.parse(meta.endedAt) : Math.max(startedAtMs, Math.floor(mtime)),
+    endedAtMs: meta.endedAt ? timeOrNull(meta.endedAt)! : Math.max(startedAtMs, Math.floor(mtime)),
     preEventBufferS: meta.preEventBufferS ?? 0,
     clock: {
       source: CLOCK_SOURCES.value(meta.clock?.source ?? 'system')!,

@@ -9,6 +9,7 @@ import { readBundleUnverified, verifyBundle, verifyGrant, verifyPlan, verifyRevo
 import { activationFromJson, ActivationError } from '../../proto/activation.js';
 import { MemoryPolicyCache } from '../../proto/policy-cache.js';
 import { decide } from '../../proto/decide.js';
+import { InputError, parseTime } from '../../proto/canonical.js';
 import { CliError, writeJson } from './common.js';
 import { filesIn, readInput, readStructured } from './files.js';
 
@@ -34,8 +35,12 @@ function run(opts: DecideOptions): void {
   const warn = (s: string) => process.stderr.write(`warning: ${s}\n`);
   let now = Date.now();
   if (opts.now !== undefined) {
-    now = Date.parse(opts.now);
-    if (Number.isNaN(now)) throw new CliError(`--now "${opts.now}" is not an ISO 8601 time`);
+    try {
+      now = parseTime(opts.now, '--now');
+    } catch (e) {
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    }
   }
   const root = opts.rootPubkey ? (() => {
     try {
@@ -71,7 +76,8 @@ function run(opts: DecideOptions): void {
     return;
   }
   const basis = d.basis ? ` by ${d.basis.kind} ${d.basis.id}${d.basis.category ? ` (${d.basis.category})` : ''}` : '';
-  process.stdout.write(`${d.decision}${basis}\nreasons ${d.reasons.join(', ')}\nclauses ${d.clauses.join(', ')}\npolicy  v${d.policyVersion}, evaluated as of ${d.evaluatedAt}\n`);
+  const cover = d.coveredUntil ? `\ncovered until ${d.coveredUntil}${d.decision === 'AUTHORIZED' ? ' (the basis ends then)' : ' (the rest of the recording had no basis)'}` : '';
+  process.stdout.write(`${d.decision}${basis}\nreasons ${d.reasons.join(', ')}\nclauses ${d.clauses.join(', ')}\npolicy  v${d.policyVersion}, evaluated as of ${d.evaluatedAt}${cover}\n`);
 }
 
 export function registerPolicy(program: Command): void {

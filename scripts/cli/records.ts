@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { extractTar } from '../../gateway/records/tar.js';
+import { InputError, parseTime } from '../../proto/canonical.js';
 import { CliError, writeJson } from './common.js';
 import { writeNewFile } from './files.js';
 import { GatewayClient, gatewayOptions, type GatewayOptions } from './gateway-client.js';
@@ -16,9 +17,12 @@ const HASH = /^[0-9a-f]{64}$/;
 
 function time(option: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CliError(`${option} must be an ISO 8601 time, got "${v}"`);
-  return t;
+  try {
+    return parseTime(v, option);
+  } catch (e) {
+    if (e instanceof InputError) throw new CliError(e.message);
+    throw e;
+  }
 }
 
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '-' : new Date(t).toISOString());
@@ -66,7 +70,7 @@ export function registerRecords(program: Command): void {
     .option('--device <id>', 'every clip from a dock')
     .option('--officer <id>', "every clip of an officer")
     .option('--camera <serial>', 'every clip from a camera')
-    .option('--from <time>', 'a date range (ISO 8601): clips recorded or received from this time…')
+    .option('--from <time>', 'a date range (RFC 3339 with an offset): clips recorded or received from this time…')
     .option('--to <time>', '…to this time')
     .option('--json', 'print the hold as JSON')
     .addHelpText('after', '\nExample:\n  $ bwc records hold --reason "Doe v. Agency, 26-cv-0114" --officer O-17 --from 2026-01-01T00:00:00Z --to 2026-03-31T23:59:59Z\n')
