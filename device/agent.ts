@@ -27,7 +27,7 @@ import { trustPublicKey } from '../proto/ed25519.js';
 import { hashClipFile, ClipFileError, type ClipDigest } from '../proto/clip-hash.js';
 import { VerifiedClip } from '../proto/ack.js';
 import { fromHex, toHex } from '../proto/bytes.js';
-import { decisionToProto } from '../proto/decision.js';
+import { decisionToProto, type DecisionJson } from '../proto/decision.js';
 import { STOP_REASONS, DEVICE_ROLES } from '../proto/vocab.js';
 import { SOFTWARE_VERSION } from '../proto/version.js';
 import type { GatewayCert } from '../proto/gateway-cert.js';
@@ -36,6 +36,7 @@ import { LinkPortRunner } from './link/port-runner.js';
 import { serialLinkPort, type LinkPort } from './link/transport.js';
 import { decide } from '../proto/decide.js';
 import { alertFor } from './policy/alerts.js';
+import { CoverWatch } from './policy/cover-watch.js';
 import { PolicyStore } from './policy/store.js';
 import type { MemoryPolicyCache } from '../proto/policy-cache.js';
 import type { Activation } from '../proto/activation.js';
@@ -126,6 +127,7 @@ export class DockAgent {
   #runners: LinkPortRunner[] = [];
   #supervisor: PortSupervisor | null = null;
   #timers: NodeJS.Timeout[] = [];
+  readonly #cover: CoverWatch;
   #stopping = false;
   /** Since when the state directory has been full (null: it is not). */
   #stateFull: number | null = null;
@@ -153,6 +155,7 @@ export class DockAgent {
     this.policy = parts.policy;
     this.trust = parts.trust;
     this.#cache = parts.policy.load();
+    this.#cover = new CoverWatch({ now: this.#now });
     this.#clock = clockSyncSource(o.config.clock.ntp);
     const c = o.config;
     const tlsFile = (field: 'ca' | 'cert' | 'key'): { [k: string]: Buffer } => {
@@ -318,6 +321,7 @@ export class DockAgent {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
+    this.#cover.clearAll();
     this.#supervisor?.stop();
     for (const r of this.#runners) r.stop();
     await Promise.allSettled([...this.#custody.values()]);
@@ -518,10 +522,64 @@ export class DockAgent {
       cameraEventNo: ev.eventNo, replayed: ev.replayed, officerId: facts.officerId ?? '', detail: why,
     });
     if (d.decision !== 'AUTHORIZED') this.log.warn(`camera ${serial} clip ${clipId} (${why}): ${d.decision} ${d.reasons.join(', ')}`);
-    const alert = ev.replayed ? null : alertFor(d, clipId);
-    if (alert) {
-      this.#cameras.get(serial)?.link?.alert(alert);
-      if (d.decision === 'UNAUTHORIZED' || d.decision === 'PROHIBITED') this.#indicator?.flagUnauthorized(`${serial}/${clipId}/${d.decision}`);
+    if (!ev.replayed) this.#alertCamera(serial, clipId, d);
+    this.#watchCover(serial, clipId, facts, d, ev.replayed);
+  }
+
+  #alertCamera(serial: string, clipId: string, d: DecisionJson): void {
+    const alert = alertFor(d, clipId);
+    if (!alert) return;
+    this.#cameras.get(serial)?.link?.alert(alert);
+    if (d.decision === 'UNAUTHORIZED' || d.decision === 'PROHIBITED') this.#indicator?.flagUnauthorized(`${serial}/${clipId}/${d.decision}`);
+  }
+
+  /**
+   * DESIGN §5 whole-recording coverage: a live recording whose basis has an end is watched; at that
+   * instant it is decided again (#coverEnded). A stopped or replayed recording is not watched.
+   */
+  #watchCover(serial: string, clipId: string, facts: RecordFacts, d: DecisionJson, replayed: boolean): void {
+    const key = this.#key(serial, clipId);
+    if (replayed || facts.replayed || facts.stoppedAtMs !== null || d.decision !== 'AUTHORIZED' || !d.coveredUntil) {
+      this.#cover.clear(key);
+      return;
+    }
+    this.#cover.watch(key, Date.parse(d.coveredUntil), () => this.#guard('basis end', () => this.#coverEnded(serial, clipId)));
+  }
+
+  /**
+   * A running recording's basis ended (or the policy changed under it): decided again through now.
+   * If it is no longer covered, the officer is alerted on the camera at once, as for an unauthorized
+   * start, and the gateway gets the decision (BASIS_ENDED, with coveredUntil). The camera records on.
+   */
+  #coverEnded(serial: string, clipId: string): void {
+    const row = this.clips.get(serial, clipId);
+    if (!row || row.state !== 'RECORDING') return;
+    const facts = this.#facts(row);
+    if (facts.stoppedAtMs !== null) return;
+    const before = facts.decision;
+    const now = this.#now();
+    const d = decide(this.#activation(serial, clipId, facts), this.#cache, now, { through: now });
+    facts.decision = d;
+    this.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, now, d.decision === 'AUTHORIZED' ? undefined : `basis ended: ${d.reasons.join(', ')}`);
+    if (d.decision === 'AUTHORIZED') {
+      this.#watchCover(serial, clipId, facts, d, false);
+      return;
+    }
+    if (before?.decision !== 'AUTHORIZED') return; // already alerted for this clip
+    this.sync.send('event', 'Event', {
+      kind: pb.EventKind.EVENT_KIND_BASIS_ENDED, cameraSerial: serial, clipId, decision: decisionToProto(d), occurredAtMs: now,
+      officerId: facts.officerId ?? '', detail: `basis ${before.basis?.kind ?? ''} ${before.basis?.id ?? ''} ended at ${d.coveredUntil ?? 'now'}; recording goes on`,
+    });
+    this.log.warn(`camera ${serial} clip ${clipId}: its basis ended at ${d.coveredUntil ?? new Date(now).toISOString()} while recording: ${d.decision} ${d.reasons.join(', ')}`);
+    this.#alertCamera(serial, clipId, d);
+  }
+
+  /** The policy cache changed (a revocation, a new bundle): every live recording is judged again now. */
+  #recheckRunning(): void {
+    for (const row of this.clips.inStates(['RECORDING'])) {
+      const facts = this.#facts(row);
+      if (facts.replayed || facts.stoppedAtMs !== null || facts.decision?.decision !== 'AUTHORIZED') continue;
+      this.#coverEnded(row.camera_serial, row.clip_id);
     }
   }
 
@@ -774,7 +832,10 @@ export class DockAgent {
   #onCommand(cmd: bwc.v1.Command): Promise<string> {
     return applyCommand(cmd, {
       now: this.#now, policy: this.policy, sync: this.sync, state: this.state, clips: this.clips, log: this.log,
-      reloadPolicy: () => { this.#cache = this.policy.load(); },
+      reloadPolicy: () => {
+        this.#cache = this.policy.load();
+        this.#recheckRunning();
+      },
       requestCameraStatus: () => { for (const c of this.#cameras.values()) c.link?.requestStatus(); },
     });
   }

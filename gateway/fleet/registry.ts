@@ -290,7 +290,9 @@ export class Fleet {
     const camera = e.cameraSerial || null;
     switch (e.kind) {
       case pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED:
-      case pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED: {
+      case pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED:
+      // A running recording whose basis ended (DESIGN §5 whole-recording coverage): reported like any unauthorized decision.
+      case pb.EventKind.EVENT_KIND_BASIS_ENDED: {
         if (e.decision) await this.reports.decided(deviceId, camera, e.clipId, e.officerId, decisionToJson(e.decision), at);
         break;
       }
