@@ -37,6 +37,7 @@ import { serialLinkPort, type LinkPort } from './link/transport.js';
 import { decide } from '../proto/decide.js';
 import { alertFor } from './policy/alerts.js';
 import { CoverWatch } from './policy/cover-watch.js';
+import { sameId, timeOrNull } from '../proto/canonical.js';
 import { PolicyStore } from './policy/store.js';
 import type { MemoryPolicyCache } from '../proto/policy-cache.js';
 import type { Activation } from '../proto/activation.js';
@@ -498,7 +499,7 @@ export class DockAgent {
 
   #officerAt(serial: string, at: number): string | null {
     const list = this.state.json<Assignment[]>('assignments') ?? [];
-    const hit = list.filter((a) => a.cameraSerial === serial && a.fromMs <= at && (a.toMs === 0 || at < a.toMs)).sort((a, b) => b.fromMs - a.fromMs)[0];
+    const hit = list.filter((a) => sameId(a.cameraSerial, serial) && a.fromMs <= at && (a.toMs === 0 || at < a.toMs)).sort((a, b) => b.fromMs - a.fromMs)[0];
     return hit?.officerId ?? null;
   }
 
@@ -543,7 +544,7 @@ export class DockAgent {
       this.#cover.clear(key);
       return;
     }
-    this.#cover.watch(key, Date.parse(d.coveredUntil), () => this.#guard('basis end', () => this.#coverEnded(serial, clipId)));
+    this.#cover.watch(key, timeOrNull(d.coveredUntil)!, () => this.#guard('basis end', () => this.#coverEnded(serial, clipId)));
   }
 
   /**

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { firstIssue } from '../proto/schema-error.js';
 import { readConfigFile, setSetting } from '../proto/config-file.js';
 import { ID_PATTERN } from '../proto/topics.js';
+import { zId } from '../proto/canonical.js';
 import { parseUsbMatch } from './io/usb.js';
 
 const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').refine((s) => !s.startsWith('_'), 'must not begin with _');
@@ -37,7 +38,7 @@ export const DockConfigSchema = z.object({
   }),
   stateDir: z.string().min(1).default('./bwc-dock-state')
     .describe('The state directory: databases (dock.db, policy.db), device key (keys/device), enrollment.json, the MQTT password. Must be writable; created 0700.'),
-  office: z.string().min(1).max(32).optional()
+  office: zId.optional()
     .describe('The agency office code the dock stands in: an activation whose camera reports no office gets this one, and decisions (and the manifests that carry them) record it.'),
   mqtt: z.object({
     url: z.string().url().regex(/^mqtts?:\/\//i, 'must be an mqtt:// or mqtts:// URL').optional().meta({

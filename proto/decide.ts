@@ -17,7 +17,7 @@
  * Ids compare case-insensitively and codes in lower case (proto/canonical.ts). The device never
  * blocks or stops a recording on any of these: they alert and flag (DESIGN §2).
  */
-import { codeKey, formatTime, sameId } from './canonical.js';
+import { codeKey, formatTime, idKey, sameId } from './canonical.js';
 import type { DecisionJson } from './decision.js';
 import type { Bundle, Grant, Issuer, Plan, Scope, StandingPolicy } from './policy.js';
 import { missingPriorAuthorizationFields } from './policy.js';
@@ -123,7 +123,7 @@ function triggerBasis(a: Activation, bundle: Bundle, codes: readonly string[], w
   }
   let ok = true;
   if (a.deviceRole !== 'bwc') { why.add('DEVICE_NOT_BWC'); ok = false; }
-  if (!a.officerId || ![...bundle.officersIssued].some((o) => sameId(o, a.officerId))) { why.add('OFFICER_NOT_ISSUED'); ok = false; }
+  if (!a.officerId || !bundle.officersIssued.has(idKey(a.officerId))) { why.add('OFFICER_NOT_ISSUED'); ok = false; }
   return ok ? substantive[0]! : null;
 }
 

@@ -16,7 +16,7 @@ import { METHODS } from './vocab.js';
 import {
   CATEGORIES, DEFAULT_CATEGORY_ISSUERS, DEFAULT_CLOCK_SKEW_MS, EXECUTIVE_ROLES, FACTORS, factorCodesIn, PROMULGATING_ROLES, ROLES, type Category, type Role,
 } from './policy-vocab.js';
-import { formatTime, isArticulated, sameId, TEXT_RULE, timeOrNull, zCode, zId, zTime } from './canonical.js';
+import { codeKey, idKey, isArticulated, sameId, TEXT_RULE, timeOrNull, zCode, zId, zTime } from './canonical.js';
 
 // ---------------------------------------------------------------------------------------------
 // Checked shapes
@@ -54,6 +54,7 @@ export interface Bundle {
   readonly version: number;
   readonly issuedAt: number;
   readonly expiresAt: number;
+  /** Codes by `codeKey`, ids by `idKey` (proto/canonical.ts): decide() looks them up as it compares. */
   readonly triggers: ReadonlySet<string>;
   readonly excluded: ReadonlySet<string>;
   readonly prohibited: ReadonlySet<string>;
@@ -424,11 +425,11 @@ function bundleOf(env: OpenedEnvelope): Bundle {
   }
   return {
     hash: toHex(env.hash), version: b.version, issuedAt: b.issuedAtMs, expiresAt: b.expiresAtMs,
-    triggers: new Set(b.triggers), excluded: new Set(b.excludedActivities), prohibited: new Set(b.prohibitedPurposes),
-    officersIssued: new Set(b.officersIssued), issuers,
+    triggers: new Set(b.triggers.map(codeKey)), excluded: new Set(b.excludedActivities.map(codeKey)), prohibited: new Set(b.prohibitedPurposes.map(codeKey)),
+    officersIssued: new Set(b.officersIssued.map(idKey)), issuers,
     standingPolicies: b.standingPolicies.map((p) => ({
       id: p.id ?? '', issuerKeyId: keyIdOf(p.issuerPublicKey ?? new Uint8Array(0)), category: (p.category ?? '') as Category,
-      activities: new Set(p.activities ?? []), scope: scopeOf(p.scope), methods: new Set((p.methods ?? []).map((m) => METHODS.code(m) ?? '')),
+      activities: new Set((p.activities ?? []).map(codeKey)), scope: scopeOf(p.scope), methods: new Set((p.methods ?? []).map((m) => METHODS.code(m) ?? '')),
     })),
     categoryIssuers, reviewGraceHours: b.reviewGraceHours, clockSkewMs: Number(b.clockSkewMs) || DEFAULT_CLOCK_SKEW_MS,
   };

@@ -10,6 +10,7 @@
 import type { decisionToJson } from '../../proto/decision.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { Alerts } from './alerts.js';
+import { timeOrNull } from '../../proto/canonical.js';
 
 /** The policy's review grace period when no bundle is in force (the bundle format's default, DESIGN §5). */
 export const DEFAULT_REVIEW_GRACE_HOURS = 72;
@@ -38,7 +39,7 @@ export class RecordingReports {
     // Decisions about one clip can arrive out of order (a dock resends after an outage, and
     // messages are handled concurrently): only the newest decision counts. In one transaction
     // with its alert, so a newer decision handled at the same time waits for it.
-    const decidedAt = Date.parse(d.decidedAt) || at;
+    const decidedAt = timeOrNull(d.decidedAt) ?? at;
     // Untagged when it stopped: held for a late tag until the grace period ends (DESIGN §5;
     // 1061.2 §4.4), then reported by reportDue() if no newer decision replaced this one.
     const unclassified = d.decision === 'UNAUTHORIZED' && d.reasons.includes('UNCLASSIFIED');
