@@ -1,8 +1,10 @@
 /**
  * Two rules of the authorization workflow that the docks enforce too, so the gateway never records
  * what a dock would not honour (1061.2 §5.1):
- * - a prior authorization covers recordings after its approval, never before: the grant's
- *   notBefore is the approval time when the request asked for an earlier start;
+ * - a prior authorization covers recordings after its approval, never before: the grant keeps the
+ *   requested notBefore, and decide() refuses a recording before its signing (GRANT_SIGNED_AFTER_START);
+ * - nobody's approval covers their own recordings; a request's times, ids and §5.2 texts are read
+ *   exactly (DESIGN §5 exact inputs) and its anticipated window lies inside the grant's validity;
  * - another official of the approver's role revokes a grant only when that official's scope in
  *   the policy bundle covers every office the grant covers (the dock's rule); the approver and the
  *   Director always may.
@@ -84,6 +86,52 @@ describe('grants and revocations as the docks will judge them', () => {
     const own = await file([]);
     await authz.approve(fro('U7'), own.id, factors);
     expect((await authz.revoke(fro('U7'), own.id, { reason: 'done' })).request.state).toBe('REVOKED');
+    await db.close();
+  });
+
+  it('1061.2 §5.1, §5.2: refuses to approve a request scoped to the approver, and files only exact, articulated requests', async () => {
+    const dir = tempDir('bwc-authz-exact-');
+    const db = await openGatewayDb(join(dir, 'gw.db'));
+    const keys = Object.fromEntries(['U7', 'D1'].map((p) => [p, generateKeyDir(join(dir, 'issuers', p))]));
+    const root = signerFromSeed(Buffer.alloc(32, 6));
+    const bundle = verifyBundle(signPolicyObject('PolicyBundle', bundleFromSource({
+      version: 2, issuedAt: new Date(T0 - DAY).toISOString(), expiresAt: new Date(T0 + 100 * DAY).toISOString(), triggers: ['at_large_arrest'],
+      issuers: [
+        { name: 'FRO Seattle', personId: 'U7', publicKey: keys.U7!.publicKeyHex, roles: ['FRO'], scope: { offices: ['SEA'] } },
+        { name: 'Director', personId: 'D1', publicKey: keys.D1!.publicKeyHex, roles: ['DIRECTOR'] },
+      ],
+    }), root).bytes, trustPublicKey(root.publicKey));
+    const authz = new Authorizations({ db, now: () => T0, issuerKeysDir: join(dir, 'issuers'), bundle: () => bundle, deliver: async () => 1 });
+    const officer: Actor = { username: 'olive', roles: ['requester'], offices: ['SEA'], personId: 'O-21' };
+    const fro: Actor = { username: 'u7', roles: ['approver_fro'], offices: ['SEA'], personId: 'U7' };
+    const base = {
+      office: 'SEA', reason: 'a witness meeting', purpose: 'evidence', methods: ['video'], minimization: 'room only',
+      anticipated: { from: new Date(T0 + 3600_000).toISOString(), to: new Date(T0 + 2 * 3600_000).toISOString(), location: 'room 4' },
+      expiresAt: new Date(T0 + 6 * 3600_000).toISOString(),
+    };
+    const refusal = async (over: Record<string, unknown>) => authz.request(officer, { ...base, ...over }).then(() => null, (e: unknown) => e as AuthzError);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ expiresAt: '2026-03-03T15:00:00' }, /^expiresAt: .*RFC 3339 time with an explicit offset/],
+      [{ expiresAt: '1' }, /^expiresAt: .*RFC 3339/],
+      [{ anticipated: { ...base.anticipated, from: 'Mar 3 2026 10:00' } }, /^anticipated\.from: .*RFC 3339/],
+      [{ minimization: '\u200b' }, /^minimization: is required \(1061\.2 §5\.2\(3\)\)/],
+      [{ anticipated: { ...base.anticipated, location: ' \t' } }, /^anticipated\.location: is required/],
+      [{ scope: { officers: ['O-21 '] } }, /^scope\.officers\.0: must be an id/],
+      [{ expiresAt: new Date(T0 + 1.5 * 3600_000).toISOString() }, /^anticipated\.to: is after expiresAt/],
+    ];
+    for (const [over, message] of cases) {
+      const e = await refusal(over);
+      expect(e, JSON.stringify(over)).toBeInstanceOf(AuthzError);
+      expect(e!.code).toBe('BAD_INPUT');
+      expect(e!.message).toMatch(message);
+    }
+    // A request whose scope names the approving FRO (in any letter case) is never approved by that FRO.
+    const scoped = await authz.request(officer, { ...base, scope: { officers: ['O-21', 'u7'] } });
+    const e = await authz.approve(fro, scoped.id, { factorsConsidered: Object.keys(FACTORS) }).then(() => null, (x: unknown) => x as AuthzError);
+    expect(e).toBeInstanceOf(AuthzError);
+    expect(e!.code).toBe('SELF_DECISION');
+    expect(e!.message).toMatch(/covers u7, which is u7's own person id; an approver's own recordings need another official's grant \(1061\.2 §5\.1\)/);
+    expect((await authz.get(scoped.id))!.state).toBe('PENDING');
     await db.close();
   });
 });

@@ -20,8 +20,8 @@ export function DecisionView({ decision, compact = false }: { decision: Decision
         <ul class="reasons">
           {decision.reasons.map((code, i) => {
             const r = reason(code);
-            // The decision carries its own clauses, index for index; the vocabulary fills any gap.
-            const clause = decision.clauses[i] ?? r?.clause ?? '';
+            // Each code's own clause (the decision's clause list is a set, not index for index).
+            const clause = r?.clause ?? '';
             return (
               <li key={`${code}-${i}`}>
                 <code class="reason-code">{code}</code>{' '}
@@ -32,6 +32,15 @@ export function DecisionView({ decision, compact = false }: { decision: Decision
           })}
         </ul>
       ) : <p class="muted">No reason codes.</p>}
+      {decision.coveredUntil ? (
+        <p class="decision-cover">
+          <span class="label">Covered until: </span><Time at={decision.coveredUntil} />{' '}
+          <span class="muted">{decision.decision === 'AUTHORIZED'
+            ? '(the basis ends then; a recording still running is alerted at that instant)'
+            : '(the basis covered the recording up to here; the rest had none)'}</span>
+        </p>
+      ) : null}
+      {compact ? null : <p class="decision-clauses muted"><span class="label">Clauses: </span>{decision.clauses.join(', ')}</p>}
       <p class="decision-basis">
         <span class="label">Basis: </span>
         {basis
