@@ -76,6 +76,11 @@ export function idProblem(s: string): string | null {
   return null;
 }
 
+/** True when a string is a canonical id (officers, cameras, offices, persons). */
+export function isCanonicalId(s: string): boolean {
+  return idProblem(s) === null;
+}
+
 /** Returns the id unchanged when canonical; throws InputError naming the field otherwise. */
 export function parseId(s: unknown, field: string): string {
   if (typeof s !== 'string') throw new InputError(field, 'must be a string id');

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { Auth, type AuthUser, type User } from './auth.js';
 import { ROLES } from './roles.js';
+import { zId } from '../../proto/canonical.js';
 import { HttpError, type ApiServer } from './http.js';
 import type { UserProfile } from './types.js';
 
@@ -25,8 +26,8 @@ const NewUser = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().max(4096),
   roles: z.array(z.enum(ROLES)).min(1),
-  offices: z.array(z.string().max(64)).max(200).default([]),
-  personId: z.string().min(1).max(128).nullable().default(null),
+  offices: z.array(zId).max(200).default([]),
+  personId: zId.nullable().default(null),
 });
 
 const UsernameParam = z.strictObject({ username: z.string().min(1).max(64) });

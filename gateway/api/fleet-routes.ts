@@ -21,6 +21,7 @@ import { openEnvelope, assertEnvelopeSigned } from '../../proto/envelope.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { fromHex, toHex } from '../../proto/bytes.js';
 import { ID_PATTERN } from '../../proto/topics.js';
+import { zId } from '../../proto/canonical.js';
 import { isWireError } from '../../proto/errors.js';
 import type { Db } from '../store/db.js';
 import type { Fleet } from '../fleet/registry.js';
@@ -45,7 +46,8 @@ const RESPONDERS: readonly Role[] = ['operator', 'supervisor', 'admin'];
 
 const Id = z.string().regex(ID_PATTERN, 'must be an id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
 const DeviceParam = z.strictObject({ id: Id });
-const SerialParam = z.strictObject({ serial: Id });
+// Camera serials and officer ids are policy ids (proto/canonical.ts); device ids are topic ids.
+const SerialParam = z.strictObject({ serial: zId });
 const AlertParam = z.strictObject({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 
 function fleetError(e: unknown): never {
@@ -205,7 +207,7 @@ export function registerFleetRoutes(server: ApiServer, deps: {
 
   server.route({
     method: 'PUT', path: '/api/v1/cameras/:serial/assignment', roles: OPERATORS, params: SerialParam,
-    body: z.strictObject({ officerId: Id }),
+    body: z.strictObject({ officerId: zId }),
     handle: async ({ params, body, user }) => {
       const a = await fleet.assign(params.serial, body.officerId, user.username, 'operator').catch(fleetError);
       return { body: { cameraSerial: a.camera_serial, officerId: a.officer_id, from: Number(a.from_at) } satisfies AssignResponse };

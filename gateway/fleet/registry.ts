@@ -9,6 +9,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pb, type bwc } from '../../proto/wire.js';
 import { isValidId } from '../../proto/topics.js';
+import { ID_RULE, isCanonicalId } from '../../proto/canonical.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import type { KeyringEntry } from '../../proto/keyring.js';
 import { decisionToJson } from '../../proto/decision.js';
@@ -305,10 +306,10 @@ export class Fleet {
         break;
       case pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT: {
         if (!camera || !e.officerId) break;
-        if (!isValidId(camera) || !isValidId(e.officerId)) {
+        if (!isCanonicalId(camera) || !isCanonicalId(e.officerId)) {
           // A signed message from an enrolled device: stored and acked, not applied, and surfaced.
           await this.#alerts.raise({
-            kind: 'MALFORMED_MESSAGE', deviceId, cameraSerial: isValidId(camera) ? camera : null,
+            kind: 'MALFORMED_MESSAGE', deviceId, cameraSerial: isCanonicalId(camera) ? camera : null,
             message: `${deviceId} reported a camera checkout with an invalid camera serial or officer id (an ID, never a name); not applied`,
             dedupeKey: `MALFORMED|${deviceId}|CHECKOUT`,
           });
@@ -360,7 +361,7 @@ export class Fleet {
   }
 
   async #camera(deviceId: string, c: bwc.v1.ICameraSummary, at: number): Promise<void> {
-    if (!c.cameraSerial || !isValidId(c.cameraSerial)) return;
+    if (!c.cameraSerial || !isCanonicalId(c.cameraSerial)) return;
     const st = c.status;
     await this.#db.run(
       `INSERT INTO cameras (camera_serial, model, firmware, battery_pct, storage_free, temperature_c, last_dock, last_seen, first_seen)
@@ -400,8 +401,8 @@ export class Fleet {
    * before the camera's last change (a dock clock far behind) starts the assignment now instead.
    */
   async assign(cameraSerial: string, officerId: string, by: string, source: 'operator' | 'self_checkout', at = this.#now()): Promise<AssignmentRow> {
-    if (!isValidId(cameraSerial)) throw new FleetError('BAD_INPUT', `camera serial "${cameraSerial}" is not a valid id`);
-    if (!isValidId(officerId)) throw new FleetError('BAD_INPUT', `officer id "${officerId}" is not a valid id (an ID, never a name)`);
+    if (!isCanonicalId(cameraSerial)) throw new FleetError('BAD_INPUT', `camera serial "${cameraSerial}" ${ID_RULE}`);
+    if (!isCanonicalId(officerId)) throw new FleetError('BAD_INPUT', `officer id "${officerId}" ${ID_RULE} (an ID, never a name)`);
     const { row, changed } = await this.#db.tx(async (q) => {
       const cur = await q.get<AssignmentRow>('SELECT * FROM camera_assignments WHERE camera_serial = ? AND to_at IS NULL', [cameraSerial]);
       if (cur && cur.officer_id === officerId) return { row: cur, changed: false };
