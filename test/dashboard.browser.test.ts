@@ -207,7 +207,7 @@ describe('the dashboard in Chromium', () => {
     const officer = await signIn('olive', '#/authz');
     const p = officer.page;
     const local = (ms: number) => new Date(ms - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-    const fill = async (page: Page, reason: string) => {
+    const fill = async (page: Page, reason: string, expiresAt = Date.now() + 2 * 3600_000) => {
       await page.getByLabel('Office').fill('SEA');
       await page.getByLabel('Reason', { exact: true }).fill(reason);
       await page.getByLabel('Purpose').fill('evidence of the transaction');
@@ -216,12 +216,16 @@ describe('the dashboard in Chromium', () => {
       await page.getByLabel('Anticipated from').fill(local(Date.now()));
       await page.getByLabel('Anticipated to').fill(local(Date.now() + 3600_000));
       await page.getByLabel('Location').fill('Seattle field office, room 4');
-      await page.getByLabel('Expires at').fill(local(Date.now() + 2 * 3600_000));
+      await page.getByLabel('Expires at').fill(local(expiresAt));
       await page.getByRole('button', { name: 'File request' }).click();
     };
     // A missing field is refused by the server, naming the field and its clause.
     await p.getByRole('button', { name: 'File request' }).click();
     await p.getByRole('alert').filter({ hasText: /§5\.2/ }).first().waitFor();
+    // So is a grant that would expire before its own anticipated recording ends (1061.2 §5.2(4)–(5)).
+    await fill(p, 'buy-bust meeting with a cooperating witness', Date.now() + 1800_000);
+    await p.getByRole('alert').filter({ hasText: /anticipated\.to: is after expiresAt/ }).first().waitFor();
+    expect((await api('olive', 'GET', '/api/v1/authz/requests')).json.requests).toEqual([]);
     await fill(p, 'buy-bust meeting with a cooperating witness');
     const filed = await until('the officer\'s request', async () => (await api('olive', 'GET', '/api/v1/authz/requests')).json.requests?.[0] as { id: string } | undefined);
     await p.locator(`[data-request-id="${filed.id}"]`).filter({ hasText: 'PENDING' }).waitFor();
