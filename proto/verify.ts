@@ -177,6 +177,7 @@ export function judge(
   const marks: ChunkMark[] = [];
   let ok = 0; let altered = 0; let missing = 0;
   const have = digest?.byteLength ?? 0;
+  let partial: { index: number; have: number; want: number } | null = null;
   for (let i = 0; i < total; i++) {
     const start = i * m.chunkSize;
     const wantLen = Math.min(m.chunkSize, m.byteLength - start);
@@ -184,17 +185,28 @@ export function judge(
     const actual = digest?.chunks[i];
     let mark: ChunkMark;
     // A chunk hash beyond the signed length (an inconsistent manifest) has no bytes to match.
-    if (!actual || wantLen <= 0 || haveLen < wantLen) mark = 'M';
-    else mark = bytesEqual(actual, m.chunkSha256[i]!) ? '.' : 'N';
+    if (!actual || wantLen <= 0 || haveLen === 0) mark = 'M';
+    else if (haveLen < wantLen) {
+      // Bytes of a chunk cut short can never be shown to be the signed clip's: not a gap, a failure.
+      mark = 'N';
+      partial = { index: i, have: haveLen, want: wantLen };
+    } else mark = bytesEqual(actual, m.chunkSha256[i]!) ? '.' : 'N';
     marks.push(mark);
     if (mark === '.') ok++; else if (mark === 'N') altered++; else missing++;
   }
+  const mismatched = partial ? altered - 1 : altered;
   if (fileSize > m.byteLength) problems.push(`the clip has ${fileSize - m.byteLength} bytes beyond the signed length`);
   const wholeMatches = digest !== null && digest.byteLength === m.byteLength && bytesEqual(digest.sha256, m.sha256);
   if (digest && missing === 0 && altered === 0 && !wholeMatches && problems.length === 0) {
     problems.push('the whole-file SHA-256 does not match the manifest');
   }
-  if (altered > 0) problems.push(`${altered} chunk${altered === 1 ? '' : 's'} altered: ${listMarks(marks, 'N')}`);
+  if (partial) {
+    problems.push(`chunk ${partial.index} is cut short (${partial.have} of ${partial.want} bytes), so its bytes cannot be verified; ` +
+      `a copy cut at byte ${partial.index * m.chunkSize} would show the chunks before it`);
+  }
+  if (mismatched > 0) problems.push(`${mismatched} chunk${mismatched === 1 ? '' : 's'} altered: ${listMarks(marks.map((x, i) => (partial?.index === i ? '.' : x)), 'N')}`);
+  // AUTHENTIC_WITH_GAPS means every byte present is the signed clip's: with no chunk verified, nothing is.
+  if (total > 0 && ok === 0 && altered === 0 && problems.length === 0) problems.push(`no chunk of the signed clip is present (the file has ${fileSize} bytes)`);
 
   let content: ContentVerdict;
   if (signature === 'ABSENT') content = 'NOT_SIGNED';
@@ -213,18 +225,21 @@ export function judge(
   const seq = m.header?.seq ?? 0;
   const who = `device ${m.deviceId || '?'}, seq ${seq}, key ${short(envelope.keyId)}`;
   let summary: string;
+  // What a court needs first: how many of the N chunks verified, and which are missing.
+  const counted = `${ok} of ${total} chunk${total === 1 ? '' : 's'} verified`;
+  const missingList = missing > 0 ? `; missing ${listMarks(marks, 'M')}` : '';
   switch (verdict) {
     case 'AUTHENTIC':
       summary = `AUTHENTIC: all ${total} chunk${total === 1 ? '' : 's'} and the whole-file SHA-256 match the manifest signed by ${who}`;
       break;
     case 'AUTHENTIC_WITH_GAPS':
-      summary = `AUTHENTIC_WITH_GAPS: ${ok} of ${total} chunks present and matching, ${missing} missing (${listMarks(marks, 'M')}); signed by ${who}`;
+      summary = `AUTHENTIC_WITH_GAPS: ${counted}${missingList}; every byte present is the signed clip's, the missing ones are not here; signed by ${who}`;
       break;
     case 'NOT_SIGNED':
-      summary = 'NOT_SIGNED: the manifest carries no signature, so it proves nothing';
+      summary = `NOT_SIGNED: ${counted}, but the manifest carries no signature, so it proves nothing`;
       break;
     case 'NOT_AUTHENTIC':
-      summary = `NOT_AUTHENTIC: ${problems.join('; ')}`;
+      summary = `NOT_AUTHENTIC: ${counted}${missingList}; ${problems.join('; ')}`;
       break;
     default:
       summary = `${verdict}: ${keyJudgement.detail}; the content ${content === 'AUTHENTIC' ? 'matches' : 'partly matches'} the manifest, but its signer is not trusted`;

@@ -69,12 +69,42 @@ describe('bwc verify: verdicts and exit codes (proto/README.md, "Verification")'
     expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'NOT_AUTHENTIC', chunkMap: '..N.', chunks: { altered: 1 } });
   });
 
-  it('exits 3 with AUTHENTIC_WITH_GAPS for a truncated clip whose present chunks match', () => {
+  it('exits 3 with AUTHENTIC_WITH_GAPS for a clip cut at a chunk boundary whose present chunks match, leading with the count', () => {
     const cut = copyClip('truncated.mp4');
-    truncateSync(cut, 2 * MiB + 100);
+    truncateSync(cut, 2 * MiB);
     const r = runBwc(['verify', cut, manifest, '--pubkey', pub, '--json']);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'AUTHENTIC_WITH_GAPS', chunkMap: '..MM', chunks: { ok: 2, missing: 2 } });
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ verdict: 'AUTHENTIC_WITH_GAPS', chunkMap: '..MM', chunks: { ok: 2, missing: 2 } });
+    expect(j.summary).toMatch(/^AUTHENTIC_WITH_GAPS: 2 of 4 chunks verified; missing 2-3; every byte present is the signed clip's/);
+  });
+
+  // AUTHENTIC_WITH_GAPS means every byte present is the signed clip's; anything less is NOT_AUTHENTIC.
+  it('exits 1 for a clip cut inside a chunk: the bytes of the cut chunk cannot be verified', () => {
+    const cut = copyClip('cut-inside.mp4');
+    truncateSync(cut, 2 * MiB + 100);
+    const r = runBwc(['verify', cut, manifest, '--pubkey', pub, '--json']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ verdict: 'NOT_AUTHENTIC', chunkMap: '..NM', chunks: { ok: 2, altered: 1, missing: 1 } });
+    expect(j.summary).toMatch(/^NOT_AUTHENTIC: 2 of 4 chunks verified; missing 3; chunk 2 is cut short \(100 of 1048576 bytes\)/);
+  });
+
+  it('exits 1 for a 6-byte unrelated file and for an altered prefix: no chunk verified', () => {
+    const tiny = writeTo('tiny.mp4', Buffer.from('hello\n'));
+    const r = runBwc(['verify', tiny, manifest, '--pubkey', pub, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'NOT_AUTHENTIC', chunkMap: 'NMMM', chunks: { ok: 0 } });
+    const prefix = copyClip('prefix.mp4');
+    flipByte(prefix, 5);
+    truncateSync(prefix, MiB);
+    const p = runBwc(['verify', prefix, manifest, '--pubkey', pub, '--json']);
+    expect(p.code).toBe(1);
+    expect(JSON.parse(p.stdout)).toMatchObject({ verdict: 'NOT_AUTHENTIC', chunkMap: 'NMMM' });
+    const empty = writeTo('empty.mp4', Buffer.alloc(0));
+    const e = runBwc(['verify', empty, manifest, '--pubkey', pub, '--json']);
+    expect(e.code).toBe(1);
+    expect(JSON.parse(e.stdout).summary).toMatch(/^NOT_AUTHENTIC: 0 of 4 chunks verified; missing 0-3; no chunk of the signed clip is present/);
   });
 
   it('exits 1 when bytes are appended beyond the signed length', () => {
