@@ -4,7 +4,7 @@
  * signed bytes the docks received, so a grant can be shown and re-sent as it was. Every step is
  * also a record in the audit log.
  */
-import type { Migration } from '../store/schema.js';
+import type { Migration } from '../store/migration.js';
 
 export const AUTHZ_MIGRATION: Migration = {
   version: 4,

@@ -12,16 +12,10 @@
  * `claimed` (a time a device signed). Never edit a migration that has shipped: add one.
  */
 
-import type { Queryable } from './db.js';
+import type { Migration } from './migration.js';
 import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-  /** Runs after `sql`, in the same transaction: a backfill that SQL alone cannot write portably. */
-  after?: (q: Queryable) => Promise<void>;
-}
+export type { Migration };
 
 export const MIGRATIONS: readonly Migration[] = [
   {
