@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compiles the TypeScript into dist/ and copies the files tsc does not emit: the generated
-// protobuf code (committed under proto/gen/) and the plain-JavaScript worker modules.
+// protobuf code (committed under proto/gen/), the plain-JavaScript worker modules and the simulated
+// camera's sample footage (device/link/sim/assets/).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,7 +21,7 @@ for (const dir of ['proto', 'device', 'gateway']) {
     for (const entry of readdirSync(join(root, rel), { withFileTypes: true })) {
       const r = join(rel, entry.name);
       if (entry.isDirectory() && entry.name !== 'gen' && entry.name !== 'node_modules') copy(r);
-      else if (entry.isFile() && entry.name.endsWith('.mjs')) {
+      else if (entry.isFile() && (entry.name.endsWith('.mjs') || entry.name.endsWith('.mp4'))) {
         mkdirSync(join(root, 'dist', rel), { recursive: true });
         cpSync(join(root, r), join(root, 'dist', r));
       }

@@ -173,11 +173,49 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
     expect(res.status).toBe(200);
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(clip.bytes).digest('hex'));
-    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="dock-dash_${clip.clipId}"`);
+    const detail = (await get(`/api/v1/clips/${clip.hashHex}`)).json as ClipDetailResponse;
+    const started = new Date(detail.clip.startedAt!).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    // Named <camera>_<start>_<hash8>.<ext>; inline for the player, an attachment with ?download=1.
+    expect(res.headers.get('content-disposition')).toBe(`inline; filename="${detail.clip.cameraSerial}_${started}_${bytesSha(clip.bytes).slice(0, 8)}.mp4"`);
+    expect(res.headers.get('accept-ranges')).toBe('bytes');
+    const dl = await fetch(url(`/api/v1/clips/${clip.hashHex}/content?download=1`), { headers: { authorization: `Bearer ${tokens.rita}` } });
+    expect(dl.headers.get('content-disposition')).toMatch(/^attachment; filename="CAM-1_\d{8}T\d{6}Z_[0-9a-f]{8}\.mp4"$/);
+    await dl.arrayBuffer();
     const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
-    expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_read', actor: 'user:rita' }));
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_view', actor: 'user:rita' }));
+    expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_download', actor: 'user:rita' }));
     const notYet = await get(`/api/v1/clips/${prohibited.hashHex}/content`, 'rita');
     expect(notYet).toMatchObject({ status: 409, json: { error: { code: 'NOT_VERIFIED' } } });
+  });
+
+  // DESIGN §6: evidence is watched, not just stored. A player seeks with Range requests.
+  it('answers Range with 206 and the exact bytes, 416 outside the clip, and audits a viewing once per session, not once per range', async () => {
+    const auth = { authorization: `Bearer ${tokens.aldo}` };
+    const size = clip.bytes.length;
+    const part = async (range: string) => fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { headers: { ...auth, range } });
+    const cases: [string, number, number][] = [['bytes=0-0', 0, 0], ['bytes=0-1023', 0, 1023], ['bytes=1000-', 1000, size - 1], ['bytes=-500', size - 500, size - 1],
+      [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1], ['bytes=65536-196607', 65536, 196607]];
+    for (const [range, start, end] of cases) {
+      const r = await part(range);
+      expect(r.status, range).toBe(206);
+      expect(r.headers.get('content-range')).toBe(`bytes ${start}-${end}/${size}`);
+      expect(r.headers.get('content-length')).toBe(String(end - start + 1));
+      expect(Buffer.from(await r.arrayBuffer()).equals(clip.bytes.subarray(start, end + 1)), range).toBe(true);
+    }
+    for (const range of [`bytes=${size}-`, `bytes=${size + 5}-${size + 10}`, 'bytes=-0']) {
+      const r = await part(range);
+      expect(r.status, range).toBe(416);
+      expect(r.headers.get('content-range')).toBe(`bytes */${size}`);
+      await r.arrayBuffer();
+    }
+    // Several ranges, or another unit: the whole clip (RFC 9110 §14.2 lets a server ignore Range).
+    for (const range of ['bytes=0-1,5-6', 'items=0-1']) {
+      const r = await part(range);
+      expect(r.status, range).toBe(200);
+      expect(Buffer.from(await r.arrayBuffer()).length).toBe(size);
+    }
+    const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
+    expect(entries.filter((e) => e.actor === 'user:aldo' && e.action === 'clip.content_view')).toHaveLength(1);
   });
 
   it('reports on the stored clip with the enrolled key, chunk by chunk, and sees bytes altered on disk', async () => {
@@ -275,6 +313,8 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
     expect((await fetch(url('/assets/..%2Fpackage.json'))).status).toBe(404);
   });
 });
+
+const bytesSha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('the dashboard bundle', () => {
   it('keeps all its JavaScript within the 150 kB gzipped budget (gateway/web/README.md)', () => {

@@ -6,11 +6,12 @@
  * | `GET /clips?device=&camera=&officer=&decision=&category=&state=&from=&to=&before=&limit=` | any signed-in user |
  * | `GET /clips/:hash` (the manifest's facts, the decision, the custody timeline) | any signed-in user |
  * | `GET /clips/:hash/report` (`bwc verify`'s report, run now on the clip held here) | any signed-in user |
- * | `GET /clips/:hash/content` (the clip itself; each read is recorded in the audit log) | records officer, auditor, supervisor |
+ * | `GET /clips/:hash/content[?download=1]` (the clip itself, with `Range`; each viewing or download is audited once per session) | records officer, auditor, supervisor |
  *
  * `from` and `to` (ms) bound when the clip was recorded, as its device claims, or, without a claim,
  * when the gateway received its manifest. `before` pages: the `receivedAt` of the last clip seen.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
@@ -25,6 +26,8 @@ import type { Ingest } from '../ingest/ingest.js';
 import type { AuditAppender } from '../audit/log.js';
 import { actorOf } from '../audit/log.js';
 import { HttpError, type ApiServer } from './http.js';
+import { byteRange, OncePerSession } from './byte-range.js';
+import { SESSION_COOKIE } from './auth.js';
 import type { Role } from './roles.js';
 import { CLIP_COLUMNS, clipJson } from './views.js';
 import { VERDICTS, type ClipDetailResponse, type ClipReportResponse, type ClipsResponse, type CustodyStep, type DecisionJson } from './types.js';
@@ -36,8 +39,21 @@ const Id = z.string().regex(ID_PATTERN, 'must be an id ([A-Za-z0-9][A-Za-z0-9._-
 const HashParam = z.strictObject({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters') });
 const Time = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-matroska': 'mkv', 'video/webm': 'webm', 'video/x-msvideo': 'avi',
+  'audio/wav': 'wav', 'audio/mp4': 'm4a', 'audio/mpeg': 'mp3', 'image/jpeg': 'jpg', 'image/png': 'png',
+};
+
+/** Who is asking, for "once per session": the session cookie or the API token, hashed (never kept as is). */
+function sessionKey(req: import('node:http').IncomingMessage, username: string): string {
+  const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
+  const credential = cookie || String(req.headers.authorization ?? '');
+  return `${username}|${createHash('sha256').update(credential).digest('hex').slice(0, 32)}`;
+}
+
 export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: Ingest; fleet: Fleet; blobPath: (sha256: string) => string; audit: AuditAppender | null }): void {
   const { db, ingest, fleet, blobPath, audit } = deps;
+  const audited = new OncePerSession();
 
   server.route({
     method: 'GET', path: '/api/v1/clips', roles: 'authenticated',
@@ -139,9 +155,10 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
 
   server.route({
     method: 'GET', path: '/api/v1/clips/:hash/content', roles: CONTENT_READERS, params: HashParam,
-    handle: async ({ params, user, requestId }) => {
-      const row = await db.get<{ device_id: string; clip_id: string; clip_sha256: string; byte_length: number; state: string; envelope: Buffer; disposition_id: string | null }>(
-        `SELECT m.device_id, m.clip_id, m.clip_sha256, m.byte_length, m.state, m.envelope, d.disposition_id
+    query: z.strictObject({ download: z.enum(['0', '1']).optional() }),
+    handle: async ({ params, query, user, requestId, req }) => {
+      const row = await db.get<{ device_id: string; clip_id: string; camera_serial: string; clip_sha256: string; byte_length: number; state: string; envelope: Buffer; disposition_id: string | null }>(
+        `SELECT m.device_id, m.clip_id, m.camera_serial, m.clip_sha256, m.byte_length, m.state, m.envelope, d.disposition_id
            FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`, [params.hash]);
       if (!row) throw new HttpError(404, 'NOT_FOUND', `no manifest ${params.hash}`);
       if (row.disposition_id) throw new HttpError(410, 'DISPOSED', `the content of this clip was disposed of (disposition ${row.disposition_id})`);
@@ -149,17 +166,33 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       const path = blobPath(row.clip_sha256);
       const size = await stat(path).then((s) => s.size, () => null);
       if (size === null) throw new HttpError(410, 'NO_CONTENT', `the gateway holds no content for clip ${row.clip_sha256}`);
-      // Evidence read: who, which clip, when (recorded before the first byte leaves).
-      await audit?.append(db, { actor: actorOf.user(user.username), action: 'clip.content_read', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
+      const download = query.download === '1';
+      const range = byteRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
+      if (range.kind === 'unsatisfiable') {
+        throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', `the clip has ${size} bytes; the range asked for lies outside them`, { 'content-range': `bytes */${size}`, 'accept-ranges': 'bytes' });
+      }
+      // Evidence read: who, which clip, viewed or downloaded, when; once per session, not once per
+      // range request (DESIGN §6), and recorded before the first byte leaves.
+      const kind = download ? 'download' : 'view';
+      if (audited.first(`${sessionKey(req, user.username)}|${params.hash}|${kind}`, Date.now())) {
+        await audit?.append(db, { actor: actorOf.user(user.username), action: download ? 'clip.content_download' : 'clip.content_view', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
+      }
       const { manifest } = decodeManifest(row.envelope);
-      const name = `${row.device_id}_${row.clip_id}`.replace(/[^A-Za-z0-9._-]/g, '_');
-      return {
-        stream: createReadStream(path),
-        headers: {
-          'content-type': /^[a-z]+\/[A-Za-z0-9.+-]+$/.test(manifest.mediaType) ? manifest.mediaType : 'application/octet-stream',
-          'content-length': String(size), 'content-disposition': `attachment; filename="${name}"`, 'x-clip-sha256': row.clip_sha256,
-        },
+      const mediaType = /^[a-z]+\/[A-Za-z0-9.+-]+$/.test(manifest.mediaType) ? manifest.mediaType : 'application/octet-stream';
+      // <camera>_<start>_<hash8>.<ext>: what the clip is, when it was recorded, which bytes.
+      const started = manifest.startedAtMs ? new Date(manifest.startedAtMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') : 'unknown';
+      const name = `${row.camera_serial || row.device_id}_${started}_${row.clip_sha256.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_') + `.${EXTENSIONS[mediaType] ?? 'bin'}`;
+      const headers = {
+        'content-type': mediaType, 'accept-ranges': 'bytes', 'x-clip-sha256': row.clip_sha256,
+        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${name}"`, 'cache-control': 'private, no-store',
       };
+      if (range.kind === 'part') {
+        return {
+          status: 206, stream: createReadStream(path, { start: range.start, end: range.end }),
+          headers: { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${size}` },
+        };
+      }
+      return { stream: createReadStream(path), headers: { ...headers, 'content-length': String(size) } };
     },
   });
 }

@@ -4,7 +4,7 @@
  * | route | who |
  * |---|---|
  * | `GET /devices`, `GET /devices/:id`, `GET /devices/:id/events`, `GET /cameras`, `GET /cameras/:serial/assignments`, `GET /clips`, `GET /clips/:hash`, `GET /clips/:hash/report`, `GET /alerts` | any signed-in user |
- * | `GET /clips/:hash/content` (the clip itself; each read is in the audit log) | records officer, auditor, supervisor |
+ * | `GET /clips/:hash/content` (the clip itself, with Range; each viewing or download is audited once per session) | records officer, auditor, supervisor |
  * | `POST /devices` (register with a public key), `POST /devices/:id/enrollment-token`, `POST /devices/:id/decommission` | operator, admin |
  * | `PUT /cameras/:serial/assignment`, `DELETE /cameras/:serial/assignment` | operator, admin |
  * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` | operator, supervisor, admin |

@@ -16,6 +16,7 @@ import { LinkEndpoint, type OutgoingFrame } from '../endpoint.js';
 import { closeTransport, type LinkPort } from '../transport.js';
 import { chaosWriter, type ChaosCounters } from './chaos.js';
 import type { Scenario, Step } from './scenario.js';
+import { videoClipLayout } from './clip-content.js';
 
 export interface CameraSimOptions {
   scenario: Scenario;
@@ -67,6 +68,7 @@ export class CameraSim {
   #battery: number;
   #docked = true;
   #recording = new Set<string>();
+  readonly #startedAt = new Map<string, number>();
   readonly #readied = new Set<string>();
   #sessions = 0;
   /** The current session's Hello was answered (a TimeSync came back). */
@@ -222,14 +224,20 @@ export class CameraSim {
     return join(this.#o.storageDir, 'DCIM', `${clipId}.mp4`);
   }
 
-  #writeClip(clipId: string, size: number): string {
+  /**
+   * Writes a clip: the playable sample and its boxes when `video` is given (clip-content.ts), then
+   * random bytes (all of it for a random clip). Written to a temporary name and renamed.
+   */
+  #writeClip(clipId: string, video: { head: Buffer; randomTail: number } | null, size: number): { rel: string; size: number } {
     const rel = join('DCIM', `${clipId}.mp4`);
     const path = join(this.#o.storageDir, rel);
     mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(`${path}.part`, 'w');
     const block = Buffer.allocUnsafe(1024 * 1024);
+    const random = video ? video.randomTail : size;
     try {
-      for (let left = size; left > 0; left -= block.length) {
+      if (video) writeSync(fd, video.head);
+      for (let left = random; left > 0; left -= block.length) {
         const n = Math.min(left, block.length);
         randomFillSync(block, 0, n);
         writeSync(fd, block, 0, n);
@@ -238,7 +246,7 @@ export class CameraSim {
       closeSync(fd);
     }
     renameSync(`${path}.part`, path);
-    return rel;
+    return { rel, size: (video ? video.head.length : 0) + random };
   }
 
   #statusEvent(): StoredEvent {
@@ -257,6 +265,7 @@ export class CameraSim {
     if ('start' in step) {
       const s = step.start;
       this.#recording.add(s.clip);
+      this.#startedAt.set(s.clip, atMs - s.preEventBufferS * 1000);
       return [ev({ recordingStarted: {
         clipId: s.clip, startedAtMs: atMs - s.preEventBufferS * 1000, trigger: TRIGGERS.value(s.trigger)!, activity: s.activity ?? '',
         method: METHODS.value(s.method)!, preEventBufferS: s.preEventBufferS, purposes: s.purposes,
@@ -270,9 +279,11 @@ export class CameraSim {
       return [ev({ recordingStopped: { clipId: step.stop.clip, stoppedAtMs: atMs, reason: STOP_REASONS.value(step.stop.reason)! } })];
     }
     if ('ready' in step) {
-      const rel = this.#writeClip(step.ready.clip, step.ready.size);
-      this.#readied.add(step.ready.clip);
-      return [ev({ clipReady: { clipId: step.ready.clip, path: rel, size: step.ready.size, mediaType: step.ready.mediaType, endedAtMs: atMs } })];
+      const r = step.ready;
+      const meta = { cameraSerial: this.#o.scenario.camera.serial, clipId: r.clip, startedAtMs: this.#startedAt.get(r.clip) ?? atMs };
+      const { rel, size } = this.#writeClip(r.clip, r.content === 'video' ? videoClipLayout(meta, r.size) : null, r.size ?? 0);
+      this.#readied.add(r.clip);
+      return [ev({ clipReady: { clipId: r.clip, path: rel, size, mediaType: r.mediaType, endedAtMs: atMs } })];
     }
     if ('status' in step) {
       if (step.status.battery !== undefined) this.#battery = step.status.battery;

@@ -32,7 +32,10 @@ export const StepSchema = z.union([
   z.object({ mute: z.object({ clip, reason: z.string().min(1) }).strict() }).strict(),
   z.object({ unmute: z.object({ clip }).strict() }).strict(),
   z.object({ stop: z.object({ clip, reason: code(STOP_REASONS).default('button') }).strict() }).strict(),
-  z.object({ ready: z.object({ clip, size: SizeSchema, mediaType: z.string().default('video/mp4') }).strict() }).strict(),
+  // content: video (default) is the playable sample, made unique and padded to `size`; random is random bytes of `size`.
+  z.object({ ready: z.object({
+    clip, size: SizeSchema.optional(), mediaType: z.string().default('video/mp4'), content: z.enum(['video', 'random']).default('video'),
+  }).strict() }).strict(),
   z.object({ status: z.object({ battery: z.number().int().min(0).max(100).optional(), docked: z.boolean().optional() }).strict() }).strict(),
   z.object({ drain: z.object({ battery: z.number().int().min(1).max(100) }).strict() }).strict(),
   z.object({ tamper: z.object({ kind: code(TAMPER_KINDS), detail: z.string().default('') }).strict() }).strict(),

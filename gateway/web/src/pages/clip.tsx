@@ -52,6 +52,7 @@ function ClipDetail({ clip: c }: { clip: ClipDetailJson }) {
   return (
     <>
       <Downloads clip={c} />
+      <Player clip={c} />
       <Panel title="Manifest" id="clip-manifest">
         <FactList items={[
           ['Manifest hash', <code class="hash">{c.manifestHash}</code>],
@@ -99,10 +100,33 @@ function Downloads({ clip: c }: { clip: ClipDetailJson }) {
   return (
     <div class="downloads">
       <button type="button" class="btn" onClick={manifest}>Download manifest</button>
-      {canDownload ? <a class="btn" href={`/api/v1/clips/${h}/content`} download="">Download clip</a> : null}
+      {canDownload ? <a class="btn" href={`/api/v1/clips/${h}/content?download=1`} download="">Download clip</a> : null}
       {canExport ? <button type="button" class="btn" aria-disabled={bag.busy} onClick={() => void bag.run()}>{bag.busy ? 'Exporting…' : 'Export BagIt'}</button> : null}
       <ErrorBanner error={bag.error} context="Could not export the record" />
     </div>
+  );
+}
+
+/**
+ * The recording itself, beside its decision (DESIGN §6: evidence is watched). Only verified content
+ * is served, to the roles that may read it; the browser seeks with Range requests, and the gateway
+ * audits the viewing once per session.
+ */
+function Player({ clip: c }: { clip: ClipDetailJson }) {
+  const canView = useHasRole(WHO.downloadClip);
+  if (!canView) return null;
+  const playable = /^(video|audio)\//.test(c.mediaType);
+  if (!playable) return null;
+  const src = `/api/v1/clips/${seg(c.manifestHash)}/content`;
+  return (
+    <Panel title="Recording" id="clip-player">
+      {c.state !== 'VERIFIED'
+        ? <p class="empty">The recording plays once the gateway has verified every byte of it ({c.state}).</p>
+        : c.mediaType.startsWith('audio/')
+          ? <audio class="clip-player" controls preload="metadata" src={src} />
+          : <video class="clip-player" controls preload="metadata" src={src} width={640} />}
+      <p class="muted">Playing is recorded in the audit log, once per session, with your user name.</p>
+    </Panel>
   );
 }
 
