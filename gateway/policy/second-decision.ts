@@ -82,6 +82,7 @@ export class SecondDecisions {
   readonly #waitMs: number;
   readonly #lateMs: number;
   #queue: Job[] = [];
+  #writes: ((q: Queryable) => Promise<void>)[] = [];
   #draining: Promise<void> | null = null;
   #again = false;
   #catchUpFrom: number | null = null;
@@ -189,10 +190,13 @@ export class SecondDecisions {
     for (;;) {
       const jobs = this.#queue.splice(0, 100);
       for (const j of jobs) await this.#judge(j, null);
+      await this.#flush();
       const pending = await this.#o.db.all<Row>(`SELECT * FROM second_decisions WHERE state = 'PENDING' ORDER BY received_at LIMIT 100`);
       for (const r of pending) await this.#judge(jobOf(r), null);
+      await this.#flush();
       const ready = await this.#readyWaiting();
       for (const r of ready) await this.#judge(jobOf(r), r);
+      await this.#flush();
       if (jobs.length + pending.length + ready.length === 0) return;
     }
   }
@@ -235,8 +239,9 @@ export class SecondDecisions {
         const job = { subject: m.manifest_hash, deviceId: m.device_id, camera: m.camera_serial, clipId: m.clip_id, dock, receivedAt: Number(m.received_at) };
         // A decision without its activation (an older dock) has nothing to decide again from.
         if (dock.activation) await this.#judge(job, null);
-        else await this.#done(job, null, 'NO_ACTIVATION', async () => {});
+        else this.#done(job, null, 'NO_ACTIVATION', async () => {});
       }
+      await this.#flush();
     }
     this.#catchUpFrom = Math.max(this.#catchUpFrom, upTo);
     this.#kick();
@@ -255,7 +260,7 @@ export class SecondDecisions {
     try {
       activation = activationFromJson({ ...j.dock.activation, deviceId: j.deviceId }, 'the recorded activation');
     } catch (e) {
-      await this.#done(j, null, 'UNREADABLE', async (q) => {
+      this.#done(j, null, 'UNREADABLE', async (q) => {
         if (j.dock.decision === 'AUTHORIZED') await this.#mismatch(j, null, [], `the gateway cannot read the recorded activation (${(e as Error).message})`, q);
       });
       return;
@@ -278,7 +283,7 @@ export class SecondDecisions {
     const gw = decide(activation, cache, decidedAt);
     const differs = gw.decision !== j.dock.decision || (gw.basis?.kind ?? null) !== (j.dock.basis?.kind ?? null) || !sameId(gw.basis?.id ?? '', j.dock.basis?.id ?? '');
     const late = await this.#filedLate(gw, activation);
-    await this.#done(j, gw, differs ? 'MISMATCH' : 'AGREE', async (q) => {
+    this.#done(j, gw, differs ? 'MISMATCH' : 'AGREE', async (q) => {
       if (differs) {
         const never = lacking.map((h) => `${h.slice(0, 16)}… ${this.#refused.has(h) ? `was sent but did not verify (${this.#refused.get(h)})` : `never came within ${Math.round(this.#waitMs / 1000)} s`}`);
         await this.#mismatch(j, gw, lacking, never.length ? `the dock was asked for what its decision names and the gateway lacks: ${never.join('; ')}` : null, q);
@@ -287,9 +292,10 @@ export class SecondDecisions {
     });
   }
 
-  async #done(j: Job, gw: DecisionJson | null, outcome: 'AGREE' | 'MISMATCH' | 'UNREADABLE' | 'NO_ACTIVATION', alerts: (q: Queryable) => Promise<void>): Promise<void> {
+  /** Decided: the outcome and its alerts, written with the rest of the batch by #flush(). */
+  #done(j: Job, gw: DecisionJson | null, outcome: 'AGREE' | 'MISMATCH' | 'UNREADABLE' | 'NO_ACTIVATION', alerts: (q: Queryable) => Promise<void>): void {
     const now = this.#now();
-    await this.#o.db.tx(async (q) => {
+    this.#writes.push(async (q) => {
       const w = await q.run(
         `INSERT INTO second_decisions (subject, device_id, camera_serial, clip_id, received_at, dock_json, state, gateway_json, outcome, done_at) VALUES (?, ?, ?, ?, ?, ?, 'DONE', ?, ?, ?)
          ON CONFLICT (subject) DO UPDATE SET state = 'DONE', gateway_json = excluded.gateway_json, outcome = excluded.outcome, done_at = excluded.done_at
@@ -299,6 +305,15 @@ export class SecondDecisions {
       this.counters.decided++;
       if (outcome === 'AGREE') this.counters.agreed++;
       await alerts(q);
+    });
+  }
+
+  /** One transaction (one commit, one fsync) for every outcome decided since the last flush. */
+  async #flush(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    if (writes.length === 0) return;
+    await this.#o.db.tx(async (q) => {
+      for (const w of writes) await w(q);
     });
   }
 
