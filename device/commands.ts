@@ -2,12 +2,14 @@
  * What the dock does with a gateway's Command (DESIGN §4): policy data into the policy store, the
  * camera assignments every activation is decided with, a status request, a litigation hold noted
  * (the dock destroys no evidence either way), a decommission refused while any clip is not yet
- * VERIFIED (4007.1 §4.7), and manifests sent again for a chain gap. The command's signature was
+ * VERIFIED (4007.1 §4.7), manifests sent again for a chain gap, and signed policy objects the gateway
+ * asks for to decide a recording again (each sent back as an Event POLICY_OBJECT). The command's signature was
  * checked by the sync layer (a gateway certified by the pinned root) before it gets here.
  * Returns the one line the dock logs and reports for it.
  */
 import type { Logger } from 'pino';
 import { pb, type bwc } from '../proto/wire.js';
+import { toHex } from '../proto/bytes.js';
 import { PolicyStoreError, type PolicyStore } from './policy/store.js';
 import { clipKey, type Clips } from './store/clips.js';
 import type { DockState } from './store/state.js';
@@ -20,6 +22,9 @@ export interface Assignment {
   fromMs: number;
   toMs: number;
 }
+
+/** At most this many objects are answered per request (a request names one decision's basis and bundle). */
+const MAX_OBJECTS_ASKED = 32;
 
 export interface CommandContext {
   now(): number;
@@ -94,6 +99,21 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
       const rows = c.clips.byManifestSeq(Number(m.fromSeq), Number(m.toSeq));
       for (const r of rows) if (r.manifest && r.manifest_hash) c.sync.requeue('manifest', 'ClipManifest', r.manifest_hash, r.manifest, clipKey(r.camera_serial, r.clip_id));
       return `resent ${rows.length} manifest(s)`;
+    }
+    case 'policyObjectRequest': {
+      // DESIGN §5: the gateway decides again and lacks an object a decision named. Each one held is
+      // sent as it was signed (it verifies itself); one not held is said so, never invented.
+      const wanted = (cmd.policyObjectRequest?.hashes ?? []).slice(0, MAX_OBJECTS_ASKED).map((h) => toHex(h));
+      let sent = 0;
+      const missing: string[] = [];
+      for (const hash of wanted) {
+        const held = hash.length === 64 ? c.policy.envelopeByHash(hash) : null;
+        if (!held) { missing.push(hash); continue; }
+        c.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_POLICY_OBJECT, occurredAtMs: now, policyObject: held.envelope, detail: `${held.type} ${hash.slice(0, 16)}…` });
+        sent++;
+      }
+      if (missing.length) c.log.warn(`the gateway asked for ${missing.length} policy object(s) this dock does not hold: ${missing.map((h) => `${h.slice(0, 16)}…`).join(', ')}`);
+      return `sent ${sent} of ${wanted.length} policy object(s) asked for`;
     }
     default:
       return 'refused: unknown command';

@@ -91,6 +91,13 @@ export const GatewayConfigSchema = z.object({
     uploadOverdueMs: z.number().int().positive().default(DEFAULT_THRESHOLDS.uploadOverdueMs)
       .describe('A clip not uploaded this long, in ms, after its manifest arrived raises UPLOAD_OVERDUE (the end-of-shift rule).'),
   }).strict().default({ ...DEFAULT_THRESHOLDS }).describe('When the fleet raises alerts.'),
+  secondDecision: z.object({
+    grantFiledLateHours: z.number().positive().max(24 * 365).default(24)
+      .describe('A grant that reaches the gateway more than this many hours after its claimed signing time, and authorizes a recording that started before the gateway held it, raises GRANT_FILED_LATE for review.'),
+    objectWaitMs: z.number().int().min(1000).default(600_000)
+      .describe('How long, in ms, the gateway waits for a policy object it asked a dock for (PolicyObjectRequest) before deciding the clip again without it and raising DECISION_MISMATCH if the decisions differ.'),
+  }).strict().default({ grantFiledLateHours: 24, objectWaitMs: 600_000 })
+    .describe('The gateway deciding each recording again from the signed policy objects it holds (DESIGN §5).'),
   trust: z.object({
     rootPublicKey: z.string().min(1).optional()
       .describe('The agency root public key file (public.hex or public.pem from `bwc authz keygen`); without it the gateway cannot enroll devices. Needs trust.certificate.'),

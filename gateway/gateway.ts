@@ -50,6 +50,8 @@ import { registerStatsRoutes } from './api/stats-routes.js';
 import { registerWebRoutes, findWebDir } from './api/web-routes.js';
 import { LiveFeed } from './api/live.js';
 import { FleetHistory } from './fleet/history.js';
+import { PolicyObjects } from './policy/objects.js';
+import { SecondDecisions } from './policy/second-decision.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -83,6 +85,9 @@ export interface RunningGateway {
   readonly audit: AuditLog;
   /** Records schedules, litigation holds, disposition and export. */
   readonly records: Records;
+  /** The signed policy objects this gateway holds (bundles, grants, revocations, plans), and its second decision over them. */
+  readonly policyObjects: PolicyObjects;
+  readonly secondDecisions: SecondDecisions;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -243,10 +248,37 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       }
     };
 
+    // DESIGN §5 "The gateway decides again": every signed policy object this gateway holds, and
+    // every dock decision decided again from them, off the ingest path.
+    const policyObjects = new PolicyObjects({ db, root: trust?.root ?? null, now });
+    const holdOwn = async (bytes: Uint8Array, source: string) => {
+      try {
+        if (policyObjects.enabled) await policyObjects.hold(bytes, source);
+      } catch (e) {
+        log.warn({}, `second decision: could not hold a ${source} policy object: ${(e as Error).message}`);
+      }
+    };
+    const imported = await policyObjects.importHeld(trust?.bundle ?? null);
+    for (const r of imported.refused) log.warn({}, `second decision: not held: ${r}`);
+    const secondDecisions = new SecondDecisions({
+      db, objects: policyObjects, alerts, now,
+      objectWaitMs: c.secondDecision.objectWaitMs, grantFiledLateMs: c.secondDecision.grantFiledLateHours * 3600_000,
+      request: async (deviceId, hashes) => {
+        await publish(deviceTopic(c.fleet, deviceId, 'cmd'), await messenger.sealCommand({ policyObjectRequest: { hashes: hashes.map((h) => Buffer.from(h, 'hex')) } }, deviceId));
+        log.info({ deviceId }, `second decision: asked ${deviceId} for ${hashes.length} policy object(s) its decisions name`);
+      },
+      log: (level, m) => log[level]({}, m),
+    });
+    if (!policyObjects.enabled) log.warn({}, 'second decision: no agency root key (trust.rootPublicKey): docks\' decisions are not decided again');
+    cleanups.push(() => secondDecisions.idle());
+
     // The policy bundle in force: the configured one, or a newer one published through the API.
     const bundles = await new PolicyBundles({
       db, now, audit: authzAudit, root: trust?.root ?? null, configured: trust?.bundle && loaded?.bundle ? { bytes: trust.bundle, bundle: loaded.bundle } : null,
-      deliver: (bytes) => toDocks((id) => messenger.sealCommand({ policyBundle: bytes }, id)),
+      deliver: async (bytes) => {
+        await holdOwn(bytes, 'published');
+        return toDocks((id) => messenger.sealCommand({ policyBundle: bytes }, id));
+      },
     }).load();
     policyInForce = bundles;
 
@@ -254,7 +286,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     // dock its scope names, or to all of them when it names none (an officer docks anywhere).
     const authz = new Authorizations({
       db, now, audit: authzAudit, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
-      deliver: (kind, envelope, scope) => toDocks((id) => messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, id), scope.devices),
+      deliver: async (kind, envelope, scope) => {
+        await holdOwn(envelope, 'workflow');
+        return toDocks((id) => messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, id), scope.devices);
+      },
     });
 
     const ingest = new Ingest({
@@ -270,9 +305,13 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
               break;
             case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
             case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
-            case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
+            case 'Event':
+              await fleet.applyEvent(m.deviceId, m.body, m.receivedAt);
+              await secondDecisions.noteEvent(m.deviceId, m.hash, m.body, m.receivedAt);
+              break;
             case 'ClipManifest':
               await fleet.applyManifest(m.deviceId, m.body, m.receivedAt);
+              secondDecisions.noteManifest(m.deviceId, m.hash, m.body, m.receivedAt);
               live.clipChanged(m.hash);
               break;
             case 'ClipVerified': live.clipChanged(m.hash); break;
@@ -405,6 +444,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         try {
           for (const f of (await ingest.sweep()).failed) log.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`);
           await fleet.sweep();
+          await secondDecisions.sweep();
           await auth.pruneSessions();
           await audit.sweep(paths.auditExportDir);
           await history.maybeSample(now());
@@ -421,7 +461,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, store, auth: auth!, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records,
+      config: c, db, fleet, alerts, ingest, store, auth: auth!, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records, policyObjects, secondDecisions,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

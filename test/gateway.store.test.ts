@@ -68,6 +68,16 @@ function storeSuite(engine: () => Engine): void {
     expect(await db.all('SELECT id, v, w FROM a')).toEqual([{ id: 1, v: 1, w: 2 }]);
   });
 
+  it('allows gaps in version numbers: a version that fills a gap later is applied then, and the newer one is not run again', async () => {
+    const db = track(await engine().connect(await engine().target()));
+    const one = { version: 1, name: 'one', sql: 'CREATE TABLE a (v {INT});' };
+    const nine = { version: 9, name: 'nine', sql: 'CREATE TABLE b (v {INT});' };
+    const eleven = { version: 11, name: 'eleven', sql: 'CREATE TABLE c (v {INT});' };
+    expect(await migrate(db, [one, eleven])).toEqual({ applied: [1, 11] });
+    expect(await migrate(db, [one, nine, eleven])).toEqual({ applied: [9] });
+    expect((await db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual([1, 9, 11]);
+  });
+
   it('rolls back a migration that fails, leaving its version unapplied', async () => {
     const db = track(await engine().connect(await engine().target()));
     const broken = { version: 1, name: 'broken', sql: 'CREATE TABLE ok (id {INT});\nCREATE TABLE ok (id {INT});' };

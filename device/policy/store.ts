@@ -125,6 +125,18 @@ export class PolicyStore {
     this.#db.prepare('insert into policy_meta (key, value) values (\'updated_at\', ?) on conflict(key) do update set value = excluded.value').run(this.#o.now());
   }
 
+  /**
+   * The exact signed bytes of a bundle, grant, revocation or plan held here, by the hex SHA-256 of
+   * its signed input (what a decision's basis names); null when not held. The gateway asks for
+   * these to decide again (DESIGN §5); they verify themselves, so any copy will do.
+   */
+  envelopeByHash(hash: string): { type: PolicyObjectType | 'PolicyBundle'; envelope: Buffer } | null {
+    const bundle = this.#db.prepare('select envelope from policy_bundles where hash = ?').get(hash) as { envelope: Buffer } | undefined;
+    if (bundle) return { type: 'PolicyBundle', envelope: bundle.envelope };
+    const o = this.#db.prepare('select type, envelope from policy_objects where hash = ?').get(hash) as { type: PolicyObjectType; envelope: Buffer } | undefined;
+    return o ? { type: o.type, envelope: o.envelope } : null;
+  }
+
   rejections(): { at: number; type: string; hash: string; reason: string }[] {
     return this.#db.prepare('select at, type, hash, reason from policy_rejections order by id').all() as { at: number; type: string; hash: string; reason: string }[];
   }

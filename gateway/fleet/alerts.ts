@@ -11,6 +11,8 @@ export const ALERT_KINDS = {
   DEVICE_OFFLINE: 'warning',
   UNAUTHORIZED_RECORDING: 'warning', // 1061.2 §4: supervisor report
   CLOCK_FLAGGED_RECORDING: 'warning', // an authorized recording decided on an unsynchronized clock: its time, for the supervisor's review (DESIGN §6)
+  DECISION_MISMATCH: 'warning', // DESIGN §5: the gateway, deciding again, disagrees with the dock (critical when only the dock says AUTHORIZED)
+  GRANT_FILED_LATE: 'warning', // DESIGN §5: a grant reached the gateway long after its claimed signing, and after the recording it authorizes started
   PROHIBITED_RECORDING: 'critical', // 1061.2 §4 and BWC-2024: first-amendment-only, to the supervisor at once
   TAMPER: 'critical',
   CHAIN_GAP: 'warning',

@@ -14,6 +14,7 @@
 
 import type { Migration } from './migration.js';
 import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
+import { SECOND_DECISION_MIGRATION } from '../policy/schema.js';
 
 export type { Migration };
 
@@ -362,4 +363,6 @@ ALTER TABLE clip_decisions ADD COLUMN report_json TEXT;
 CREATE INDEX clip_decisions_due ON clip_decisions(report_due_at);
 `,
   },
+  // 9 and 10 are taken by work in progress elsewhere; the runner applies versions in order and allows gaps.
+  SECOND_DECISION_MIGRATION,
 ];
