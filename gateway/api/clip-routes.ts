@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { ID_PATTERN } from '../../proto/topics.js';
 import { CATEGORIES } from '../../proto/policy-vocab.js';
 import { decodeManifest } from '../../proto/manifest.js';
+import { decisionToJson } from '../../proto/decision.js';
 import { trustPublicKey } from '../../proto/ed25519.js';
 import { isInputError, verifyClip, type KeySource } from '../../proto/verify.js';
 import type { Db } from '../store/db.js';
@@ -104,10 +105,15 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
         { step: 'verified', at: observed(row.verified_at), source: 'gateway' },
         { step: 'released', at: observed(row.released_at), source: 'gateway' },
       ];
+      // The current decision (a late tag may have replaced it), and the one the manifest signed
+      // when it differs: the earlier decision stays visible as history (DESIGN §6).
+      const current = row.decision_json ? JSON.parse(String(row.decision_json)) as DecisionJson : null;
+      const signed = m.decision ? decisionToJson(m.decision) : null;
+      const history = signed && current && (signed.decidedAt !== current.decidedAt || signed.decision !== current.decision) ? [signed] : [];
       const body: ClipDetailResponse = {
         clip: {
           ...clipJson(row), chunkCount: Number(row.chunk_count), chunkSize: Number(row.chunk_size), prevHash: String(row.prev_hash), keyId: String(row.key_id),
-          decisionDetail: row.decision_json ? JSON.parse(String(row.decision_json)) as DecisionJson : null, missingChunks: missing, mediaType: m.mediaType,
+          decisionDetail: current, decisionHistory: history, missingChunks: missing, mediaType: m.mediaType,
           manifestEnvelope: Buffer.from(row.envelope as Buffer).toString('base64'), timeline, releasedAt: observed(row.released_at),
         },
       };

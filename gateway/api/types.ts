@@ -220,6 +220,8 @@ export interface ClipDetailJson extends ClipJson {
   prevHash: string;
   keyId: string;
   decisionDetail: DecisionJson | null;
+  /** Earlier decisions about the clip, oldest first: the one its manifest signed, when a later one (a late tag) replaced it. */
+  decisionHistory: DecisionJson[];
   /** Chunk index ranges [start, end) the gateway still needs (RECEIVED clips). */
   missingChunks: { start: number; end: number }[];
   mediaType: string;

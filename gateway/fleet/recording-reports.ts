@@ -54,6 +54,7 @@ export class RecordingReports {
            WHERE excluded.decided_at >= clip_decisions.decided_at
          RETURNING decided_at`, [deviceId, camera ?? '', clipId, decidedAt, d.decision, dueAt, report]);
       if (!newest) return; // a newer decision about this clip was already applied
+      await this.#current(q, deviceId, camera, clipId, d, decidedAt);
       if (d.decision === 'AUTHORIZED') {
         // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
         await this.#alerts.resolveCleared(recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'), `${clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
@@ -62,6 +63,24 @@ export class RecordingReports {
         await this.#report(deviceId, camera, clipId, officerId, d, q);
       }
     });
+  }
+
+  /**
+   * The clip shows its current decision everywhere (Clips, the clip page, Records; DESIGN §6): a
+   * newer decision than the one its manifest carries (a late tag) becomes the manifest row's
+   * decision, category and decision JSON. The signed manifest keeps the decision made at the time,
+   * and the clip page lists both (the earlier ones as history).
+   */
+  async #current(q: Queryable, deviceId: string, camera: string | null, clipId: string, d: Decision, decidedAt: number): Promise<void> {
+    const rows = await q.all<{ manifest_hash: string; decision_json: string | null }>(
+      'SELECT manifest_hash, decision_json FROM manifests WHERE device_id = ? AND camera_serial = ? AND clip_id = ?', [deviceId, camera ?? '', clipId]);
+    for (const r of rows) {
+      const held = r.decision_json ? JSON.parse(r.decision_json) as Decision : null;
+      const heldAt = held ? timeOrNull(held.decidedAt) ?? 0 : 0;
+      if (held && heldAt >= decidedAt) continue;
+      await q.run('UPDATE manifests SET decision = ?, decision_json = ?, category = ? WHERE manifest_hash = ?',
+        [d.decision, JSON.stringify(d), d.basis?.category || null, r.manifest_hash]);
+    }
   }
 
   /**

@@ -79,6 +79,12 @@ function ClipDetail({ clip: c }: { clip: ClipDetailJson }) {
       </Panel>
       <Panel title="Decision" id="clip-decision">
         {c.decisionDetail ? <DecisionView decision={c.decisionDetail} /> : <p class="empty">The manifest carries no decision.</p>}
+        {c.decisionHistory.length ? (
+          <details class="decision-history" open>
+            <summary>Earlier decisions ({c.decisionHistory.length}): replaced by the one above</summary>
+            {c.decisionHistory.map((d) => <DecisionView key={d.decidedAt} decision={d} compact />)}
+          </details>
+        ) : null}
       </Panel>
       <Panel title="Custody" id="clip-custody">
         <CustodyTimeline steps={c.timeline} rejectReason={c.state === 'REJECTED' ? c.rejectReason : null} />
