@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pb } from '../proto/wire.js';
 import { openAck, VerifiedClip } from '../proto/ack.js';
 import { trustPublicKey } from '../proto/ed25519.js';
-import { sealEnvelope, encodeUnsignedEnvelope } from '../proto/envelope.js';
+import { sealEnvelope, encodeUnsignedEnvelope, openEnvelope } from '../proto/envelope.js';
 import { sha256 } from '../proto/bytes.js';
 const sha256Of = (b: Uint8Array) => sha256(b);
 import type { Db } from '../gateway/store/db.js';
@@ -79,6 +79,13 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
     acks: () => published.filter((p) => p.topic.endsWith('/ack')).map((p) => openAck(p.payload, gatewayKey)),
     close: async () => { await pool?.close(); await db.close(); },
   };
+}
+
+/** The same manifest with its header's subject device changed, signed again by the dock. */
+function resignWithSubject(dock: TestDock, manifest: Uint8Array, subject: string): Uint8Array {
+  const m = pb.ClipManifest.decode(openEnvelope(manifest, { expectType: 'ClipManifest' }).body);
+  m.header = { ...m.header!, subjectDevice: subject };
+  return sealEnvelope('ClipManifest', pb.ClipManifest.encode(m).finish(), dock.key).bytes;
 }
 
 async function upload(h: Harness, clip: TestClip, order?: number[]): Promise<void> {
@@ -298,6 +305,29 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     const kinds = new Set(h.raised.map((a) => a.kind));
     for (const k of ['MALFORMED_MESSAGE', 'UNKNOWN_DEVICE', 'BAD_SIGNATURE', 'ID_MISMATCH'] as const) expect(kinds.has(k), k).toBe(true);
     expect(h.ingest.counters.rejected).toMatchObject({ UNDECODABLE: 1, EMPTY: 1, TOO_LARGE: 1, UNKNOWN_DEVICE: 1, KEY_MISMATCH: 1, BAD_SIGNATURE: 1, ID_MISMATCH: 1 });
+    await h.close();
+  });
+
+  it('refuses, counts and alerts on a message whose signed header names another device as its subject (DESIGN §8)', async () => {
+    const h = await harness(engine);
+    await h.fleet.enroll('dock-2', new TestDock('dock-2', 'f1', 12).key.publicKey, 'test');
+    h.dock.subject = 'dock-2';
+    const manifest = h.dock.clip(5000, { chunkSize: 4096 });
+    const cases: [Parameters<TestDock['topic']>[0], Uint8Array][] = [
+      ['status', h.dock.status()], ['birth', h.dock.birth()], ['event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CLOCK })],
+      ['death', h.dock.death()], ['manifest', resignWithSubject(h.dock, manifest.manifest, 'dock-2')],
+    ];
+    for (const [kind, payload] of cases) expect(await h.send(kind, payload), kind).toMatchObject({ status: 'rejected', reason: 'SUBJECT_MISMATCH' });
+    expect(h.ingest.counters.rejected.SUBJECT_MISMATCH).toBe(cases.length);
+    expect(await h.db.all('SELECT hash FROM messages')).toHaveLength(0);
+    expect(await h.db.all('SELECT manifest_hash FROM manifests')).toHaveLength(0);
+    expect(h.raised.filter((a) => a.kind === 'ID_MISMATCH' && /dock-2/.test(a.message))).toHaveLength(cases.length);
+    expect(h.accepted).toHaveLength(0);
+    // Naming itself (as the dock does) or nobody is fine.
+    h.dock.subject = 'dock-1';
+    expect(await h.send('status', h.dock.status())).toMatchObject({ status: 'accepted' });
+    h.dock.subject = null;
+    expect(await h.send('status', h.dock.status())).toMatchObject({ status: 'accepted' });
     await h.close();
   });
 

@@ -327,6 +327,9 @@ export class DockSync {
       gateway = opened.gateway;
       ack = pb.Ack.decode(opened.env.body);
       if (ack.deviceId !== o.deviceId) throw new Error(`the ack names device ${ack.deviceId}`);
+      const h = ack.header;
+      if (!h || h.subjectDevice !== o.deviceId) throw new Error(`the ack is addressed to ${h?.subjectDevice || 'no device'}`);
+      if (h.fleet !== o.fleet) throw new Error(`the ack is for fleet ${h.fleet}`);
     } catch (e) {
       this.counters.acksRefused++;
       this.#refused('ack', e);

@@ -162,6 +162,9 @@ export function registerFleetRoutes(server: ApiServer, deps: {
         throw new HttpError(400, 'BAD_REQUEST', isWireError(e) ? e.message : `not a signed EnrollmentRequest: ${(e as Error).message}`);
       }
       if (req.header?.issuer !== req.deviceId) throw new HttpError(400, 'BAD_REQUEST', 'the request header must name the device id being enrolled');
+      if (req.header.subjectDevice && req.header.subjectDevice !== req.deviceId) {
+        throw new HttpError(400, 'BAD_REQUEST', `the request header names ${req.header.subjectDevice} as its subject, not the device being enrolled`);
+      }
       const assignments = await fleet.assignmentsForDocks();
       const r = await fleet.redeemEnrollmentToken(req.token, req.deviceId, req.publicKey).catch(fleetError);
       const { messenger } = enrollment;

@@ -195,6 +195,12 @@ export class Ingest {
       throw new Reject('ID_MISMATCH', `the signed header names ${h?.issuer ?? 'nobody'} in fleet ${h?.fleet ?? '?'}, the topic ${deviceId} in ${this.#o.fleet}`,
         { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} on ${deviceId}'s topic signed for ${h?.issuer ?? 'nobody'}`, dedupeKey: `ID_MISMATCH|${deviceId}` });
     }
+    // DESIGN §8: no dock → gateway type is about another device, so a header naming one as its
+    // subject is a forgery or a confused dock, whoever signed it (none is stored or applied).
+    if (h.subjectDevice && h.subjectDevice !== deviceId) {
+      throw new Reject('SUBJECT_MISMATCH', `the signed header of a ${env.type} from ${deviceId} names ${h.subjectDevice} as its subject`,
+        { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} from ${deviceId} whose signed header names another device (${h.subjectDevice}) as its subject`, dedupeKey: `ID_MISMATCH|${deviceId}|subject` });
+    }
     const seq = Number(h.seq ?? 0);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Reject('SEQ_INVALID', `seq ${String(h.seq)} is not 1 or more`);
     if (env.type === 'ClipManifest') return this.#manifest(deviceId, env, raw, body as bwc.v1.ClipManifest, seq, merkle);
