@@ -576,6 +576,25 @@ describe('requests and errors', () => {
     expect(wm.json.error.code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('answers HEAD on every GET route like GET without a body, and names HEAD in Allow', async () => {
+    const get = await call(g, 'GET', '/test/items/7?limit=5');
+    const head = await call(g, 'HEAD', '/test/items/7?limit=5');
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(get.text)));
+    // Authentication and validation apply as to GET.
+    expect((await call(g, 'HEAD', '/api/v1/me')).status).toBe(401);
+    expect((await call(g, 'HEAD', '/test/items/0')).status).toBe(400);
+    expect((await call(g, 'HEAD', '/api/v1/nothing-here')).status).toBe(404);
+    // Only where there is no GET is HEAD refused.
+    const post = await call(g, 'HEAD', '/api/v1/login');
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('POST');
+    const items = await call(g, 'DELETE', '/test/items/7');
+    expect(items.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('answers a handler exception with 500 and a request id, never the stack, and logs it under that id', async () => {
     const r = await call(g, 'GET', '/test/boom');
     expect(r.status).toBe(500);
@@ -633,7 +652,7 @@ describe('metrics', () => {
     expect(sampleValue(samples, 'bwc_auth_sessions', {})).toBeGreaterThanOrEqual(1);
     expect(sampleValue(samples, 'bwc_http_auth_failures_total', { reason: 'unauthenticated' })).toBeGreaterThanOrEqual(1);
     // Histogram buckets are cumulative and +Inf equals the count.
-    const buckets = samples.filter((s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.route === key.route && s.labels.status === '200');
+    const buckets = samples.filter((s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.method === 'GET' && s.labels.route === key.route && s.labels.status === '200');
     const values = buckets.map((b) => b.value);
     expect(values).toEqual([...values].sort((x, y) => x - y));
     expect(buckets.at(-1)!.labels.le).toBe('+Inf');

@@ -176,6 +176,13 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="dock-dash_${clip.clipId}"`);
     const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
     expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_read', actor: 'user:rita' }));
+    // HEAD tells the size and type without sending (or recording as read) a byte.
+    const head = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { method: 'HEAD', headers: { authorization: `Bearer ${tokens.rita}` } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(clip.bytes.byteLength));
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    const after = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string }[];
+    expect(after.filter((e) => e.action === 'clip.content_read')).toHaveLength(entries.filter((e) => e.action === 'clip.content_read').length);
     const notYet = await get(`/api/v1/clips/${prohibited.hashHex}/content`, 'rita');
     expect(notYet).toMatchObject({ status: 409, json: { error: { code: 'NOT_VERIFIED' } } });
   });

@@ -139,7 +139,7 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
 
   server.route({
     method: 'GET', path: '/api/v1/clips/:hash/content', roles: CONTENT_READERS, params: HashParam,
-    handle: async ({ params, user, requestId }) => {
+    handle: async ({ params, user, requestId, head }) => {
       const row = await db.get<{ device_id: string; clip_id: string; clip_sha256: string; byte_length: number; state: string; envelope: Buffer; disposition_id: string | null }>(
         `SELECT m.device_id, m.clip_id, m.clip_sha256, m.byte_length, m.state, m.envelope, d.disposition_id
            FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`, [params.hash]);
@@ -150,11 +150,12 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       const size = await stat(path).then((s) => s.size, () => null);
       if (size === null) throw new HttpError(410, 'NO_CONTENT', `the gateway holds no content for clip ${row.clip_sha256}`);
       // Evidence read: who, which clip, when (recorded before the first byte leaves).
-      await audit?.append(db, { actor: actorOf.user(user.username), action: 'clip.content_read', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
+      // A HEAD request reads nothing: it is not recorded, and the file is not opened.
+      if (!head) await audit?.append(db, { actor: actorOf.user(user.username), action: 'clip.content_read', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
       const { manifest } = decodeManifest(row.envelope);
       const name = `${row.device_id}_${row.clip_id}`.replace(/[^A-Za-z0-9._-]/g, '_');
       return {
-        stream: createReadStream(path),
+        ...(head ? { status: 200 } : { stream: createReadStream(path) }),
         headers: {
           'content-type': /^[a-z]+\/[A-Za-z0-9.+-]+$/.test(manifest.mediaType) ? manifest.mediaType : 'application/octet-stream',
           'content-length': String(size), 'content-disposition': `attachment; filename="${name}"`, 'x-clip-sha256': row.clip_sha256,
