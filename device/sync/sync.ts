@@ -13,7 +13,7 @@
  *   device; anything else is refused and reported to the gateway as a SYNC_ERROR event.
  * - Gateway presence messages (retained) bring the replicas' certificates.
  */
-import { pb, type bwc, type MessageType } from '../../proto/wire.js';
+import { pb, type bwc } from '../../proto/wire.js';
 import { sealEnvelope, type Signer } from '../../proto/envelope.js';
 import { deviceTopic, parseTopic, TOPIC_ROOT, type DockKind } from '../../proto/topics.js';
 import { toHex } from '../../proto/bytes.js';
@@ -24,6 +24,29 @@ import type { DockState } from '../store/state.js';
 import { MqttSession, type MqttSessionOptions, type SessionLog } from './session.js';
 import { Uploader, type UploadSource } from './uploader.js';
 import type { GatewayTrust } from './trust.js';
+
+/**
+ * What the dock signs itself, one payload type per message type: exactly the fields of that
+ * protobuf message (the Header is added by `seal`). A misspelt field is a compile error, and
+ * `seal` refuses at run time a field the message does not have, rather than encoding without it.
+ */
+export interface DockBodies {
+  Birth: Omit<bwc.v1.Birth.$Properties, 'header'>;
+  Death: Omit<bwc.v1.Death.$Properties, 'header'>;
+  Status: Omit<bwc.v1.Status.$Properties, 'header'>;
+  Event: Omit<bwc.v1.Event.$Properties, 'header'>;
+  Log: Omit<bwc.v1.Log.$Properties, 'header'>;
+}
+
+/** Which message type each outbox kind carries when the dock signs it (manifests come signed from custody). */
+export interface DockSends {
+  birth: 'Birth';
+  status: 'Status';
+  event: 'Event';
+  log: 'Log';
+}
+export type SendKind = keyof DockSends;
+const SENDS: Readonly<DockSends> = { birth: 'Birth', status: 'Status', event: 'Event', log: 'Log' };
 
 export type SessionSettings = Omit<MqttSessionOptions, 'clientId' | 'subscriptions' | 'will' | 'onConnected' | 'onDisconnected' | 'onMessage' | 'log' | 'now'>;
 
@@ -162,11 +185,15 @@ export class DockSync {
     return deviceTopic(this.#o.fleet, this.#o.deviceId, kind);
   }
 
-  /** Signs a message of `type` with a fresh Header. */
-  seal(type: MessageType, message: Record<string, unknown>): { bytes: Uint8Array; hash: string } {
+  /** Signs a message of `type` with a fresh Header. Throws on a field `type` does not have. */
+  seal<T extends keyof DockBodies>(type: T, message: DockBodies[T]): { bytes: Uint8Array; hash: string } {
     const o = this.#o;
+    const codec = (pb as unknown as Record<string, { prototype: object; encode(m: object): { finish(): Uint8Array } }>)[type]!;
+    // protobufjs encodes the fields it knows and drops the rest without a word.
+    for (const field of Object.keys(message)) {
+      if (field === 'header' || !(field in codec.prototype)) throw new TypeError(`${type} has no field ${JSON.stringify(field)}`);
+    }
     const header: bwc.v1.IHeader = { issuer: o.deviceId, subjectDevice: o.deviceId, fleet: o.fleet, seq: o.state.nextSeq(type), createdAtMs: this.#now() };
-    const codec = (pb as unknown as Record<string, { encode(m: object): { finish(): Uint8Array } }>)[type]!;
     const sealed = sealEnvelope(type, codec.encode({ ...message, header }).finish(), o.signer);
     return { bytes: sealed.bytes, hash: toHex(sealed.hash) };
   }
@@ -185,7 +212,8 @@ export class DockSync {
   }
 
   /** Signs and queues a message; it is sent as soon as the connection and the window allow. */
-  send(kind: Exclude<OutboxKind, 'death'>, type: MessageType, message: Record<string, unknown>, subject?: string): string {
+  send<K extends SendKind>(kind: K, type: DockSends[K], message: DockBodies[DockSends[K]], subject?: string): string {
+    if (SENDS[kind] !== type) throw new TypeError(`a ${type} is not sent as ${kind}`);
     const sealed = this.seal(type, message);
     this.#o.outbox.add({ kind, type, hash: sealed.hash, envelope: sealed.bytes, subject: subject ?? null }, this.#now());
     this.#due = true;
@@ -217,7 +245,7 @@ export class DockSync {
 
   sendStatus(): void {
     this.#o.outbox.dropUnsent('status');
-    this.send('status', 'Status', this.#o.status() as Record<string, unknown>);
+    this.send('status', 'Status', this.#o.status());
   }
 
   upload(source: UploadSource, ranges: readonly { start: number; end: number }[], options: { check?: boolean } = {}): void {
