@@ -20,6 +20,7 @@ import type { z } from 'zod';
 import type { AuthUser } from './auth.js';
 import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
+import { ProxyTrust } from './client-address.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -69,7 +70,7 @@ export interface RequestContext<P, Q, B, U> {
   query: Q;
   body: B;
   req: IncomingMessage;
-  /** The peer address (the last X-Forwarded-For hop when `trustProxy` is set). */
+  /** The client's address: the peer, or behind a trusted proxy the X-Forwarded-For hop it vouches for. */
   ip: string;
   requestId: string;
   log: Logger;
@@ -119,8 +120,11 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** The gateway is reached over TLS (directly or through a TLS-terminating proxy): send HSTS. */
   behindTls?: boolean;
-  /** Take the client address from the last X-Forwarded-For hop (only behind a proxy that sets it). */
-  trustProxy?: boolean;
+  /**
+   * The reverse proxies in front (addresses or CIDRs, `http.trustProxy`): from them the client
+   * address is read from X-Forwarded-For (client-address.ts); from anyone else the header is ignored.
+   */
+  trustProxy?: readonly string[];
   /**
    * Called for every request other than GET that matched a route — answered, refused
    * (401, 403, 400…) or failed — after the handler and before the answer is sent: the audit
@@ -164,11 +168,14 @@ export class ApiServer {
   readonly #o: Required<Omit<ApiServerOptions, 'log' | 'onWrite'>> & Pick<ApiServerOptions, 'onWrite'> & { log: Logger };
   readonly #routes: CompiledRoute[] = [];
   readonly #duration: Histogram;
+  readonly #proxies: ProxyTrust;
+  #warnedUntrusted = false;
   readonly #authFailures: Counter;
   #server: Server | null = null;
 
   constructor(options: ApiServerOptions) {
-    this.#o = { maxBodyBytes: 1024 * 1024, behindTls: false, trustProxy: false, log: silentLogger, ...options };
+    this.#o = { maxBodyBytes: 1024 * 1024, behindTls: false, trustProxy: [], log: silentLogger, ...options };
+    this.#proxies = new ProxyTrust(this.#o.trustProxy);
     this.#duration = options.metrics.histogram({
       name: 'bwc_http_request_duration_seconds',
       help: 'HTTP API requests by method, route pattern and status, with their duration in seconds.',
@@ -393,12 +400,14 @@ export class ApiServer {
   }
 
   #ip(req: IncomingMessage): string {
-    if (this.#o.trustProxy) {
-      const hops = header(req, 'x-forwarded-for')?.split(',').map((s) => s.trim()).filter(Boolean);
-      const last = hops?.[hops.length - 1];
-      if (last) return last;
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const forwarded = header(req, 'x-forwarded-for');
+    if (forwarded && !this.#proxies.trusts(peer) && !this.#warnedUntrusted) {
+      // Most likely a proxy the configuration does not name: every client then shares its address.
+      this.#warnedUntrusted = true;
+      this.#o.log.warn({ peer }, 'requests carry X-Forwarded-For from an address http.trustProxy does not name; it is ignored, and clients behind it share that address (sign-in limits included)');
     }
-    return req.socket.remoteAddress ?? 'unknown';
+    return this.#proxies.client(peer, forwarded);
   }
 }
 
