@@ -34,6 +34,7 @@ import type { AuditAppender } from '../audit/log.js';
 import { EVENT_KINDS, TAMPER_KINDS, ALERT_KINDS as DOCK_ALERT_KINDS } from '../../proto/vocab.js';
 import { decisionToJson } from '../../proto/decision.js';
 import { sealKeyring } from '../../proto/keyring.js';
+import { enrollmentProofInput, NONCE_HEX, type EnrollmentProof } from '../../proto/enrollment-proof.js';
 import { HttpError, type ApiServer } from './http.js';
 import { alertJson, deviceViews } from './views.js';
 import { registerClipRoutes } from './clip-routes.js';
@@ -139,6 +140,27 @@ export function registerFleetRoutes(server: ApiServer, deps: {
     handle: async ({ params, user }) => {
       await fleet.decommission(params.id, user.username).catch(fleetError);
       return { body: { deviceId: params.id, status: 'decommissioned' } satisfies DecommissionResponse };
+    },
+  });
+
+  // DESIGN §8 (second round): the gateway proves itself before a dock sends its token.
+  server.route({
+    method: 'GET', path: '/api/v1/enroll', roles: 'public',
+    query: z.strictObject({ nonce: z.string().regex(NONCE_HEX, 'hex of 16 to 64 random bytes') }),
+    handle: async ({ query }) => {
+      const trust = enrollment.trust;
+      if (!trust) {
+        throw new HttpError(503, 'TRUST_NOT_CONFIGURED', 'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
+          'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway');
+      }
+      const { messenger } = enrollment;
+      const signature = messenger.signer.sign(enrollmentProofInput(Buffer.from(query.nonce, 'hex')));
+      return {
+        body: {
+          gatewayId: messenger.gatewayId, fleet: messenger.fleet, certificate: Buffer.from(trust.certificate).toString('base64'),
+          rootPublicKey: toHex(trust.root.raw), nonceSignature: Buffer.from(signature).toString('base64'),
+        } satisfies EnrollmentProof,
+      };
     },
   });
 

@@ -368,4 +368,16 @@ ALTER TABLE clip_decisions ADD COLUMN report_json TEXT;
 CREATE INDEX clip_decisions_due ON clip_decisions(report_due_at);
 `,
   },
+  {
+    version: 9,
+    name: 'enrollment that a lost answer does not burn',
+    sql: `
+-- DESIGN §8 (second round): the same device id, key and token may repeat an enrollment and get
+-- the same answer until the device's first authenticated MQTT connection. The key a token was
+-- redeemed with, and when the device first connected (the embedded broker's password check, or
+-- its first Birth through an external broker).
+ALTER TABLE enrollment_tokens ADD COLUMN key_id TEXT;
+ALTER TABLE devices ADD COLUMN first_connected_at {INT};
+`,
+  },
 ];
