@@ -130,6 +130,7 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
   it('lists devices with their cameras and open alerts, and a device\'s events with each decision\'s reasons and clauses', async () => {
     const devices = (await get('/api/v1/devices')).json as DevicesResponse;
     expect(devices.devices).toMatchObject([{ deviceId: 'dock-dash', online: true, cameras: ['CAM-1'], alertsOpen: 1, agentVersion: '0.1.0' }]);
+    expect((await get('/api/v1/devices/dock-dash')).json).toMatchObject({ device: { deviceId: 'dock-dash' }, chainGaps: [] });
     const events = (await get('/api/v1/devices/dock-dash/events')).json as DeviceEventsResponse;
     expect(events.events.map((e) => e.kind)).toEqual(['ACTIVATION_DECIDED', 'CLIP_RELEASED']);
     expect(events.events[0]).toMatchObject({

@@ -49,7 +49,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number } = {}): Promise<Harness> {
+async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number; now?: () => number } = {}): Promise<Harness> {
   const dir = tempDir();
   const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'));
   const pool = engine === 'sqlite + crypto workers' ? new CryptoPool(2, loadOrCreateGatewayKey(join(dir, 'key')).signer.keyObject) : null;
@@ -63,6 +63,7 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
   const accepted: FleetMessage[] = [];
   const ingest = new Ingest({
     db, store, sealer: messenger, fleet: 'f1', ...(pool ? { verifier: pool } : {}), gapSettleMs: options.gapSettleMs ?? 0, ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
+    ...(options.now ? { now: options.now } : {}),
     sink: {
       publish: async (topic, payload) => { published.push({ topic, payload }); },
       alert: async (a) => { raised.push(a); await alerts.raise(a); },
@@ -269,6 +270,33 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     const { openEnvelope } = await import('../proto/envelope.js');
     const command = pb.Command.decode(openEnvelope(cmd.payload, { expectType: 'Command' }).body);
     expect(command.manifestRequest).toMatchObject({ fromSeq: 1, toSeq: 2 });
+    await h.close();
+  });
+
+  it('asks again for a gap the dock cannot fill with doubling pauses capped at an hour, and tells its age and requests', async () => {
+    const clock = { now: Date.UTC(2026, 11, 1) };
+    const h = await harness(engine, { gapSettleMs: 30_000, now: () => clock.now });
+    const lost = h.dock.clip(100, { chunkSize: 4096 }); // seq 1, lost (until the end)
+    await h.send('manifest', h.dock.clip(100, { chunkSize: 4096, seed: 2 }).manifest);
+    const requests = () => h.published.filter((p) => p.topic === 'bwc/v1/f1/dock-1/cmd').length;
+    const t0 = clock.now;
+    const at: number[] = [];
+    // Two hours of sweeps every 15 s (480 sweeps; before, each asked again).
+    for (let i = 0; i < 480; i++) {
+      clock.now += 15_000;
+      const before = requests();
+      await h.ingest.sweep();
+      if (requests() > before) at.push((clock.now - t0) / 1000);
+    }
+    // Raised after the settle window, then 30 s, 1, 2, 4, 8, 16, 32 min, then hourly.
+    expect(at).toEqual([45, 75, 135, 255, 495, 975, 1935, 3855]);
+    const [gap] = await h.ingest.chainGaps('dock-1');
+    expect(gap).toMatchObject({ deviceId: 'dock-1', fromSeq: 1, toSeq: 1, requests: at.length, firstSeenAt: t0 + 45_000, lastRequestAt: t0 + at.at(-1)! * 1000 });
+    expect(gap!.nextRequestAt - gap!.lastRequestAt!).toBe(3_600_000);
+    // The missing manifest arrives: the gap is closed and no longer asked for.
+    expect((await h.send('manifest', lost.manifest)).status).toBe('accepted');
+    await h.ingest.sweep();
+    expect(await h.ingest.chainGaps('dock-1')).toEqual([]);
     await h.close();
   });
 

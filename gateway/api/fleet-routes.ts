@@ -99,7 +99,8 @@ export function registerFleetRoutes(server: ApiServer, deps: {
       const [d] = await deviceViews(db, [params.id]);
       if (!d) throw new HttpError(404, 'NOT_FOUND', `device ${params.id} is not enrolled`);
       const keys = (await fleet.keysOf(params.id)).map((k) => ({ keyId: k.key_id, publicKey: toHex(k.public_key), validFrom: Number(k.valid_from), revokedAt: k.revoked_at === null ? null : Number(k.revoked_at) }));
-      return { body: { device: d, keys } satisfies DeviceDetailResponse };
+      const chainGaps = (await ingest.chainGaps(params.id)).map(({ deviceId: _, ...g }) => g);
+      return { body: { device: d, keys, chainGaps } satisfies DeviceDetailResponse };
     },
   });
 

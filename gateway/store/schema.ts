@@ -380,4 +380,24 @@ ALTER TABLE enrollment_tokens ADD COLUMN key_id TEXT;
 ALTER TABLE devices ADD COLUMN first_connected_at {INT};
 `,
   },
+  {
+    version: 10,
+    name: 'chain gaps asked for with backoff',
+    sql: `
+-- A gap in a device's manifest chain, below the manifest at above_seq: when the sweep first saw
+-- it, how often it asked the dock (ManifestRequest) and when it asks next (doubling, capped at an
+-- hour). Deleted once the manifest at above_seq - 1 arrives.
+CREATE TABLE chain_gaps (
+  device_id TEXT NOT NULL,
+  above_seq {INT} NOT NULL,
+  from_seq {INT} NOT NULL,
+  to_seq {INT} NOT NULL,
+  first_seen_at {INT} NOT NULL,
+  requests {INT} NOT NULL DEFAULT 0,
+  last_request_at {INT},
+  next_request_at {INT} NOT NULL,
+  PRIMARY KEY (device_id, above_seq)
+);
+`,
+  },
 ];
