@@ -192,6 +192,7 @@ function parseExposition(text: string): { types: Map<string, string>; help: Map<
   const samples: Sample[] = [];
   const unescape = (s: string) => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   for (const line of text.slice(0, -1).split('\n')) {
+    if (line === '') continue; // "Empty lines are ignored" (exposition format 0.0.4); prom-client puts one between families
     let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
     if (m) {
       if (help.has(m[1]!)) throw new Error(`second HELP for ${m[1]}`);
@@ -358,7 +359,7 @@ describe('sessions', () => {
     const counter = g.metrics.get('bwc_auth_login_failures_total') as Counter;
     const failures = () => counter.get({ reason: 'invalid_credentials' });
     const limited = () => counter.get({ reason: 'rate_limited' });
-    const [f0, l0] = [failures(), limited()];
+    const [f0, l0] = [await failures(), await limited()];
     for (let i = 0; i < 5; i++) {
       expect((await call(g, 'POST', '/api/v1/login', { json: { username: 'rita', password: `wrong-password-${i}` } })).status).toBe(401);
     }
@@ -366,8 +367,8 @@ describe('sessions', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.json.error.code).toBe('TOO_MANY_ATTEMPTS');
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(failures() - f0).toBe(5);
-    expect(limited() - l0).toBe(1);
+    expect((await failures()) - f0).toBe(5);
+    expect((await limited()) - l0).toBe(1);
     // Another user from the same address is not affected.
     await login(g, viewer.username, viewer.password);
     g.clock.now += 5 * MINUTE + 1000;
@@ -682,8 +683,26 @@ describe('metrics', () => {
     const c = m.counter({ name: 'many_total', help: 'h', labelNames: ['k'] });
     for (let i = 0; i < 10; i++) c.inc({ k: String(i) });
     const { samples } = parseExposition(await m.expose());
-    expect(samples).toHaveLength(4);
+    expect(samples.filter((s) => s.name === 'many_total')).toHaveLength(4);
     expect(sampleValue(samples, 'many_total', { k: '_overflow' })).toBe(7);
+  });
+
+  it('exposes the process metrics too (CPU, memory, event-loop lag, GC), and keeps a failing collect from spoiling the scrape', async () => {
+    const m = new Metrics();
+    m.gauge({ name: 'broken', help: 'g', collect: () => { throw new Error('database gone'); } });
+    m.gauge({ name: 'fine', help: 'g', collect: (g) => g.set(1) });
+    const failed: string[] = [];
+    const { types, samples } = parseExposition(await m.expose((metric) => failed.push(metric)));
+    expect(failed).toEqual(['broken']);
+    expect(sampleValue(samples, 'fine', {})).toBe(1);
+    expect(types.get('process_cpu_user_seconds_total')).toBe('counter');
+    expect(types.get('process_resident_memory_bytes')).toBe('gauge');
+    expect(types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    expect(types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
+    // A histogram owns its _bucket, _sum and _count names.
+    m.histogram({ name: 'h_seconds', help: 'h' });
+    expect(() => m.counter({ name: 'h_seconds_count', help: 'h' })).toThrow(/already registered/);
+    expect(() => m.gauge({ name: 'process_resident_memory_bytes', help: 'h' })).toThrow(/already registered/);
   });
 
   it('refuses a metric name registered twice and labels that do not match', () => {
