@@ -398,7 +398,7 @@ export class DockSync {
         prepared = o.trust.prepare(payload, type, this.#now(), this.#limits[kind].maxBytes);
       } catch (e) {
         const code = isWireError(e) ? e.code : 'UNDECODABLE';
-        return this.#refuse(kind, code === 'BAD_KEY' ? 'unknown key' : 'malformed', (e as Error).message);
+        return this.#refuse(kind, code === 'BAD_KEY' ? 'unknown key' : code === 'NOT_SIGNED' ? 'not signed' : 'malformed', (e as Error).message);
       }
       try {
         message = decode(prepared.env.body);

@@ -362,7 +362,9 @@ export class Fleet {
       case pb.EventKind.EVENT_KIND_ALERT: {
         const detail = (e.detail ?? '').slice(0, 500);
         if (e.alert === pb.AlertKind.ALERT_KIND_SYNC_ERROR) {
-          const command = /^command refused/.test(detail);
+          // A genuine command the dock refused to apply ("command refused: …"), or the dock's
+          // aggregated report of refused traffic that includes commands ("…; cmd: bad signature 3…").
+          const command = /^command refused|(?:\(|; )cmd: /.test(detail);
           await this.#alerts.raise({
             kind: command ? 'COMMAND_REFUSED' : 'DOCK_SYNC_ERROR', deviceId,
             message: `${deviceId} ${command ? 'refused a command' : 'reports a sync error'}: ${detail || 'no detail'}`,
