@@ -61,13 +61,13 @@ async function start(s: Start): Promise<void> {
   const cpu0 = process.cpuUsage();
   send({ ready: { pending } });
   await new Promise<void>((resolve) => process.on('message', (m: { flooded?: boolean }) => { if (m.flooded) resolve(); }));
-  const refused = () => sync.counters.acksRefused + sync.counters.commandsRefused;
+  const refused = () => sync.counters.acksRefused + sync.counters.commandsRefused + sync.counters.replays;
   const deadline = Date.now() + 120_000;
   while ((refused() < s.expected || !actedAt) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   const cpu = process.cpuUsage(cpu0);
   sync.flushRefusals(); // the aggregated report that the timer would send a few seconds later
   const rows = rowCount(db) - rows0;
-  send({ result: { cpuMs: (cpu.user + cpu.system) / 1000, rows, refused: refused(), actedAt, signatureChecks: sync.counters.signatureChecks, reasons: sync.refusals.total } });
+  send({ result: { cpuMs: (cpu.user + cpu.system) / 1000, rows, refused: refused(), actedAt, signatureChecks: sync.counters.signatureChecks, reasons: { ...sync.refusals.total, 'replays dropped': sync.counters.replays } } });
   await sync.stop();
   db.close();
   rmSync(dir, { recursive: true, force: true });
