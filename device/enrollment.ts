@@ -26,13 +26,14 @@ export interface DockEnrolled {
 }
 
 /** Throws EnrollmentError (what to do) or KeyFileError (the key directory). */
-export async function enrollDock(o: { stateDir: string; gatewayUrl: string; deviceId: string; token: string; rootFingerprint: string; hardware?: string }): Promise<DockEnrolled> {
+export async function enrollDock(o: { stateDir: string; gatewayUrl: string; deviceId: string; token: string; rootFingerprint: string; hardware?: string; fetchImpl?: typeof fetch }): Promise<DockEnrolled> {
   const paths = statePaths({ stateDir: o.stateDir });
   if (existsSync(paths.enrollment)) throw new EnrollmentError(`this state directory is already enrolled (${paths.enrollment}); use another state directory to enroll again`);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   if (!existsSync(`${paths.keyDir}/${PRIVATE_KEY_FILE}`)) generateKeyDir(paths.keyDir);
   const signer = loadDeviceKey(paths.keyDir);
-  const r = await enroll({ gatewayUrl: o.gatewayUrl, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint, signer, ...(o.hardware ? { hardware: o.hardware } : {}) });
+  // The key is kept even when enrollment fails: a retry is the same device, key and token.
+  const r = await enroll({ gatewayUrl: o.gatewayUrl, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint, signer, ...(o.hardware ? { hardware: o.hardware } : {}), ...(o.fetchImpl ? { fetchImpl: o.fetchImpl } : {}) });
   const policy = PolicyStore.open(paths.policyDb, { root: r.root });
   try {
     if (r.bundle) policy.addBundle(r.bundle);

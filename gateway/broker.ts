@@ -17,7 +17,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import { DOCK_KINDS, TOPIC_ROOT, isValidId } from '../proto/topics.js';
 
 export interface EmbeddedBrokerOptions {
@@ -46,6 +46,8 @@ export interface EmbeddedBroker {
   interrupt(ms: number): Promise<void>;
 }
 
+type Role = { kind: 'gateway' } | { kind: 'device'; deviceId: string };
+
 export const GATEWAY_MQTT_USER = '_gateway';
 export const DEFAULT_MQTT_PORT = 1883;
 
@@ -59,7 +61,11 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   const denied: Record<string, number> = {};
   const deny = (reason: string) => { denied[reason] = (denied[reason] ?? 0) + 1; };
   const prefix = `${TOPIC_ROOT}/${o.fleet}/`;
-  const roles = new Map<string, { kind: 'gateway' } | { kind: 'device'; deviceId: string }>();
+  // Rights belong to the connection (the aedes Client object), never to a client id: when a dock
+  // reconnects while the broker still holds its half-open old connection, aedes takes the old one
+  // over [MQTT-3.1.4-2] and its close must not touch the new connection's rights (DESIGN §8). A
+  // closed connection's entry goes with the object.
+  const roles = new WeakMap<Client, Role>();
 
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
@@ -67,7 +73,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       const pass = password?.toString('utf8') ?? '';
       if (user === GATEWAY_MQTT_USER) {
         if (safeEqual(pass, o.gatewaySecret)) {
-          roles.set(client.id, { kind: 'gateway' });
+          roles.set(client, { kind: 'gateway' });
           done(null, true);
         } else {
           deny('bad gateway secret');
@@ -82,7 +88,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       }
       o.checkDevice(user, pass).then((ok) => {
         if (ok) {
-          roles.set(client.id, { kind: 'device', deviceId: user });
+          roles.set(client, { kind: 'device', deviceId: user });
           done(null, true);
         } else {
           deny('unknown device or wrong password');
@@ -96,7 +102,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     authorizePublish: (client, packet, callback) => {
       // client is null for messages the broker itself publishes (e.g. $SYS); those pass.
       if (!client) return callback(null);
-      const role = roles.get(client.id);
+      const role = roles.get(client);
       if (role?.kind === 'gateway' && packet.topic.startsWith(prefix)) return callback(null);
       if (role?.kind === 'device') {
         const rest = packet.topic.startsWith(prefix) ? packet.topic.slice(prefix.length).split('/') : [];
@@ -106,7 +112,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       callback(new Error(`publish to ${packet.topic} is not allowed`));
     },
     authorizeSubscribe: (client, sub, callback) => {
-      const role = roles.get(client.id);
+      const role = roles.get(client);
       const t = sub.topic;
       if (role?.kind === 'gateway' && (t.startsWith(prefix) || t.startsWith(`$share/`))) return callback(null, sub);
       if (role?.kind === 'device') {
@@ -117,7 +123,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       callback(new Error(`subscription to ${t} is not allowed`));
     },
   });
-  aedes.on('clientDisconnect', (client) => roles.delete(client.id));
+  aedes.on('clientDisconnect', (client) => roles.delete(client));
 
   const server: Server = createServer(aedes.handle);
   const sockets = new Set<import('node:net').Socket>();
@@ -147,8 +153,8 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     denied,
     disconnect: (deviceId) => {
-      const client = (aedes as unknown as { clients: Record<string, { close(cb?: () => void): void } | undefined> }).clients[deviceId];
-      if (!client || roles.get(deviceId)?.kind !== 'device') return false;
+      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
+      if (!client || roles.get(client)?.kind !== 'device') return false;
       client.close();
       return true;
     },

@@ -15,6 +15,7 @@ import { readConfigFile, setSetting } from '../proto/config-file.js';
 import { ID_PATTERN } from '../proto/topics.js';
 import { DEFAULT_THRESHOLDS } from './fleet/registry.js';
 import { DEFAULT_RECORDS_CONFIG, RecordsConfigSchema } from './records/schedules.js';
+import { parseProxySpec } from './api/client-address.js';
 
 const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').refine((s) => !s.startsWith('_'), 'must not begin with _');
 
@@ -67,11 +68,13 @@ export const GatewayConfigSchema = z.object({
     port: z.number().int().min(0).max(65535).default(8080).describe('The port of the HTTP API and the dashboard (0: any free port).'),
     behindTls: z.boolean().default(false)
       .describe('Set when a TLS-terminating proxy is in front: session cookies get `Secure`, responses `Strict-Transport-Security`.'),
+    trustProxy: z.array(z.string().refine((s) => parseProxySpec(s) !== null, { message: 'an IP address or a CIDR (10.0.0.0/8, fd00::/8)' })).default([])
+      .describe('The reverse proxies in front of the gateway, as IP addresses or CIDRs (e.g. `[127.0.0.1, ::1]`). From these only, the client address is taken from `X-Forwarded-For` (the rightmost hop that is not a listed proxy); it counts sign-in attempts and is recorded in the audit log. Empty: the header is ignored, and behind a proxy every client shares its address.'),
     webDir: z.string().optional().meta({
       description: 'The built dashboard (index.html and assets/).',
       defaultText: 'dist/gateway/web of this installation',
     }),
-  }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false }).describe('The HTTP API and the dashboard.'),
+  }).strict().default({ host: '127.0.0.1', port: 8080, behindTls: false, trustProxy: [] }).describe('The HTTP API and the dashboard.'),
   ingest: z.object({
     maxEnvelopeBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024)
       .describe('The largest message accepted from the broker, in bytes; a clip\'s chunks must fit in it.'),

@@ -410,7 +410,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     // ── HTTP API ──
     auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
     const api = new ApiServer({
-      auth, metrics, log, behindTls: c.http.behindTls,
+      auth, metrics, log, behindTls: c.http.behindTls, trustProxy: c.http.trustProxy,
       // Every API write, answered or refused: who, what, when (the change itself has its own entry).
       onWrite: async (w) => {
         await audit.append(db, {

@@ -5,86 +5,50 @@
  * weak public keys: with the identity point as the key, (R = identity, S = 0) verifies for every
  * message. So every key that enters trust goes through `checkPublicKey` first: the encoding must
  * be canonical (y < p, no "negative zero" x), the point must be on the curve, and it must not be of
- * small order ([8]A != identity). DESIGN §4.
+ * small order ([8]A != identity). DESIGN §4. The curve arithmetic is @noble/curves' (audited), not
+ * ours; proto/README.md says why.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { WireError } from './errors.js';
 import { sha256, toHex } from './bytes.js';
 
 const P = 2n ** 255n - 19n;
-const D = mod(-121665n * inverse(121666n));
-const D2 = mod(2n * D);
-const SQRT_M1 = pow(2n, (P - 1n) / 4n);
 /** Order of the prime subgroup. */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
-function mod(a: bigint): bigint {
-  const r = a % P;
-  return r >= 0n ? r : r + P;
-}
-function pow(b: bigint, e: bigint): bigint {
-  let r = 1n;
-  let x = mod(b);
-  while (e > 0n) {
-    if (e & 1n) r = (r * x) % P;
-    x = (x * x) % P;
-    e >>= 1n;
-  }
-  return r;
-}
-function inverse(a: bigint): bigint {
-  return pow(a, P - 2n);
-}
 function littleEndian(bytes: Uint8Array): bigint {
   let n = 0n;
   for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
   return n;
 }
 
-type Point = { x: bigint; y: bigint; z: bigint; t: bigint };
-
-/** RFC 8032 §5.1.4 point addition (complete, so it also doubles). */
-function add(p: Point, q: Point): Point {
-  const a = mod((p.y - p.x) * (q.y - q.x));
-  const b = mod((p.y + p.x) * (q.y + q.x));
-  const c = mod(p.t * D2 * q.t);
-  const d = mod(2n * p.z * q.z);
-  const e = b - a;
-  const f = d - c;
-  const g = d + c;
-  const h = b + a;
-  return { x: mod(e * f), y: mod(g * h), z: mod(f * g), t: mod(e * h) };
-}
-
 export type KeyProblem = 'LENGTH' | 'NON_CANONICAL' | 'NOT_ON_CURVE' | 'SMALL_ORDER';
 
-/** Returns why a 32-byte encoding is not a safe Ed25519 public key, or null when it is one. */
+/**
+ * Returns why a 32-byte encoding is not a safe Ed25519 public key, or null when it is one. The
+ * curve work is @noble/curves' (strict RFC 8032 §5.1.3 decoding, `isSmallOrder()`); verification
+ * stays node:crypto's.
+ */
 export function publicKeyProblem(raw: Uint8Array): KeyProblem | null {
   if (raw.byteLength !== 32) return 'LENGTH';
-  const sign = raw[31]! >> 7;
   const yBytes = Uint8Array.from(raw);
   yBytes[31]! &= 0x7f;
-  const y = littleEndian(yBytes);
-  if (y >= P) return 'NON_CANONICAL';
-  // RFC 8032 §5.1.3 decoding.
-  const y2 = mod(y * y);
-  const u = mod(y2 - 1n);
-  const v = mod(D * y2 + 1n);
-  let x = mod(u * pow(v, 3n) * pow(u * pow(v, 7n), (P - 5n) / 8n));
-  const vx2 = mod(v * x * x);
-  if (vx2 === u) {
-    // x is a root
-  } else if (vx2 === mod(-u)) {
-    x = mod(x * SQRT_M1);
-  } else {
-    return 'NOT_ON_CURVE';
+  if (littleEndian(yBytes) >= P) return 'NON_CANONICAL';
+  let point;
+  try {
+    point = ed25519.Point.fromBytes(Uint8Array.from(raw), false); // strict: no ZIP 215 leniency
+  } catch {
+    // y < p, so a strict refusal is either "x = 0 with the sign bit set" (a point ZIP 215 still
+    // decodes) or no point at all.
+    try {
+      ed25519.Point.fromBytes(Uint8Array.from(raw), true);
+      return 'NON_CANONICAL';
+    } catch {
+      return 'NOT_ON_CURVE';
+    }
   }
-  if (x === 0n && sign === 1) return 'NON_CANONICAL';
-  if (Number(x & 1n) !== sign) x = P - x;
-  let q: Point = { x, y, z: 1n, t: mod(x * y) };
-  for (let i = 0; i < 3; i++) q = add(q, q);
-  if (q.x === 0n && q.y === q.z) return 'SMALL_ORDER';
-  return null;
+  return point.isSmallOrder() ? 'SMALL_ORDER' : null;
 }
 
 /** Throws a WireError naming the problem unless `raw` is a safe public key. */

@@ -192,6 +192,7 @@ function parseExposition(text: string): { types: Map<string, string>; help: Map<
   const samples: Sample[] = [];
   const unescape = (s: string) => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   for (const line of text.slice(0, -1).split('\n')) {
+    if (line === '') continue; // "Empty lines are ignored" (exposition format 0.0.4); prom-client puts one between families
     let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
     if (m) {
       if (help.has(m[1]!)) throw new Error(`second HELP for ${m[1]}`);
@@ -358,7 +359,7 @@ describe('sessions', () => {
     const counter = g.metrics.get('bwc_auth_login_failures_total') as Counter;
     const failures = () => counter.get({ reason: 'invalid_credentials' });
     const limited = () => counter.get({ reason: 'rate_limited' });
-    const [f0, l0] = [failures(), limited()];
+    const [f0, l0] = [await failures(), await limited()];
     for (let i = 0; i < 5; i++) {
       expect((await call(g, 'POST', '/api/v1/login', { json: { username: 'rita', password: `wrong-password-${i}` } })).status).toBe(401);
     }
@@ -366,8 +367,8 @@ describe('sessions', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.json.error.code).toBe('TOO_MANY_ATTEMPTS');
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(failures() - f0).toBe(5);
-    expect(limited() - l0).toBe(1);
+    expect((await failures()) - f0).toBe(5);
+    expect((await limited()) - l0).toBe(1);
     // Another user from the same address is not affected.
     await login(g, viewer.username, viewer.password);
     g.clock.now += 5 * MINUTE + 1000;
@@ -576,6 +577,25 @@ describe('requests and errors', () => {
     expect(wm.json.error.code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('answers HEAD on every GET route like GET without a body, and names HEAD in Allow', async () => {
+    const get = await call(g, 'GET', '/test/items/7?limit=5');
+    const head = await call(g, 'HEAD', '/test/items/7?limit=5');
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(get.text)));
+    // Authentication and validation apply as to GET.
+    expect((await call(g, 'HEAD', '/api/v1/me')).status).toBe(401);
+    expect((await call(g, 'HEAD', '/test/items/0')).status).toBe(400);
+    expect((await call(g, 'HEAD', '/api/v1/nothing-here')).status).toBe(404);
+    // Only where there is no GET is HEAD refused.
+    const post = await call(g, 'HEAD', '/api/v1/login');
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('POST');
+    const items = await call(g, 'DELETE', '/test/items/7');
+    expect(items.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('answers a handler exception with 500 and a request id, never the stack, and logs it under that id', async () => {
     const r = await call(g, 'GET', '/test/boom');
     expect(r.status).toBe(500);
@@ -633,7 +653,7 @@ describe('metrics', () => {
     expect(sampleValue(samples, 'bwc_auth_sessions', {})).toBeGreaterThanOrEqual(1);
     expect(sampleValue(samples, 'bwc_http_auth_failures_total', { reason: 'unauthenticated' })).toBeGreaterThanOrEqual(1);
     // Histogram buckets are cumulative and +Inf equals the count.
-    const buckets = samples.filter((s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.route === key.route && s.labels.status === '200');
+    const buckets = samples.filter((s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.method === 'GET' && s.labels.route === key.route && s.labels.status === '200');
     const values = buckets.map((b) => b.value);
     expect(values).toEqual([...values].sort((x, y) => x - y));
     expect(buckets.at(-1)!.labels.le).toBe('+Inf');
@@ -663,8 +683,26 @@ describe('metrics', () => {
     const c = m.counter({ name: 'many_total', help: 'h', labelNames: ['k'] });
     for (let i = 0; i < 10; i++) c.inc({ k: String(i) });
     const { samples } = parseExposition(await m.expose());
-    expect(samples).toHaveLength(4);
+    expect(samples.filter((s) => s.name === 'many_total')).toHaveLength(4);
     expect(sampleValue(samples, 'many_total', { k: '_overflow' })).toBe(7);
+  });
+
+  it('exposes the process metrics too (CPU, memory, event-loop lag, GC), and keeps a failing collect from spoiling the scrape', async () => {
+    const m = new Metrics();
+    m.gauge({ name: 'broken', help: 'g', collect: () => { throw new Error('database gone'); } });
+    m.gauge({ name: 'fine', help: 'g', collect: (g) => g.set(1) });
+    const failed: string[] = [];
+    const { types, samples } = parseExposition(await m.expose((metric) => failed.push(metric)));
+    expect(failed).toEqual(['broken']);
+    expect(sampleValue(samples, 'fine', {})).toBe(1);
+    expect(types.get('process_cpu_user_seconds_total')).toBe('counter');
+    expect(types.get('process_resident_memory_bytes')).toBe('gauge');
+    expect(types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    expect(types.get('nodejs_heap_size_used_bytes')).toBe('gauge');
+    // A histogram owns its _bucket, _sum and _count names.
+    m.histogram({ name: 'h_seconds', help: 'h' });
+    expect(() => m.counter({ name: 'h_seconds_count', help: 'h' })).toThrow(/already registered/);
+    expect(() => m.gauge({ name: 'process_resident_memory_bytes', help: 'h' })).toThrow(/already registered/);
   });
 
   it('refuses a metric name registered twice and labels that do not match', () => {

@@ -232,6 +232,11 @@ describe('bwc gateway as a running process', () => {
     expect(Buffer.from(response.rootPublicKey).equals(root.raw)).toBe(true);
     assertEnvelopeSigned(env, verifyGatewayCertificate(response.gatewayCertificate, root, { fleet: 'default', gatewayId: 'gw-cli' }).key);
     expect(response).toMatchObject({ deviceId: 'dock-2', fleet: 'default', mqttUsername: 'dock-2', brokerUrl: started.mqtt });
+    // The same request again (the answer was lost): the same credentials, until the first MQTT connection (DESIGN §8).
+    const again = (await (await post()).json()) as { response: string };
+    expect(pb.EnrollmentResponse.decode(openEnvelope(Buffer.from(again.response, 'base64')).body).mqttPassword).toBe(response.mqttPassword);
+    const client = await mqtt.connectAsync(started.mqtt, { clientId: 'dock-2', username: 'dock-2', password: response.mqttPassword, reconnectPeriod: 0 });
+    await client.endAsync();
     expect((await post()).status).toBe(403);
   });
 

@@ -130,6 +130,7 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
   it('lists devices with their cameras and open alerts, and a device\'s events with each decision\'s reasons and clauses', async () => {
     const devices = (await get('/api/v1/devices')).json as DevicesResponse;
     expect(devices.devices).toMatchObject([{ deviceId: 'dock-dash', online: true, cameras: ['CAM-1'], alertsOpen: 1, agentVersion: '0.1.0' }]);
+    expect((await get('/api/v1/devices/dock-dash')).json).toMatchObject({ device: { deviceId: 'dock-dash' }, chainGaps: [] });
     const events = (await get('/api/v1/devices/dock-dash/events')).json as DeviceEventsResponse;
     expect(events.events.map((e) => e.kind)).toEqual(['ACTIVATION_DECIDED', 'CLIP_RELEASED']);
     expect(events.events[0]).toMatchObject({
@@ -184,6 +185,15 @@ describe.each(['sqlite', 'postgres'] as const)('the dashboard API on %s', (engin
     const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
     expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_view', actor: 'user:rita' }));
     expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_download', actor: 'user:rita' }));
+    // HEAD tells the size and type without sending (or recording as read) a byte: the auditor's
+    // first request for the clip is a HEAD, and no entry names the auditor.
+    const head = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { method: 'HEAD', headers: { authorization: `Bearer ${tokens.aldo}` } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(clip.bytes.byteLength));
+    expect(head.headers.get('accept-ranges')).toBe('bytes');
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    const after = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
+    expect(after.filter((e) => e.actor === 'user:aldo' && e.action.startsWith('clip.content'))).toEqual([]);
     const notYet = await get(`/api/v1/clips/${prohibited.hashHex}/content`, 'rita');
     expect(notYet).toMatchObject({ status: 409, json: { error: { code: 'NOT_VERIFIED' } } });
   });

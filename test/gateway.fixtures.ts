@@ -34,6 +34,8 @@ export class TestDock {
   readonly seqs = new Map<string, number>();
   lastManifestHash: Buffer | null = null;
   bdSeq = 0;
+  /** The Header's subject device; none by default (a forger may set another device's id). */
+  subject: string | null = null;
 
   constructor(readonly deviceId: string, readonly fleet = 'f1', seed = 7) {
     this.key = signerFromSeed(pseudoRandomBytes(32, seed));
@@ -46,7 +48,7 @@ export class TestDock {
   header(type: string, seq?: number): bwc.v1.IHeader {
     const next = seq ?? (this.seqs.get(type) ?? 0) + 1;
     this.seqs.set(type, Math.max(next, this.seqs.get(type) ?? 0));
-    return { issuer: this.deviceId, fleet: this.fleet, seq: next, createdAtMs: Date.now() };
+    return { issuer: this.deviceId, ...(this.subject !== null ? { subjectDevice: this.subject } : {}), fleet: this.fleet, seq: next, createdAtMs: Date.now() };
   }
 
   birth(extra: Partial<bwc.v1.Birth.$Properties> = {}): Uint8Array {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pb } from '../proto/wire.js';
 import { openAck, VerifiedClip } from '../proto/ack.js';
 import { trustPublicKey } from '../proto/ed25519.js';
-import { sealEnvelope, encodeUnsignedEnvelope } from '../proto/envelope.js';
+import { sealEnvelope, encodeUnsignedEnvelope, openEnvelope } from '../proto/envelope.js';
 import { sha256 } from '../proto/bytes.js';
 const sha256Of = (b: Uint8Array) => sha256(b);
 import type { Db } from '../gateway/store/db.js';
@@ -49,7 +49,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number } = {}): Promise<Harness> {
+async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number; now?: () => number } = {}): Promise<Harness> {
   const dir = tempDir();
   const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'));
   const pool = engine === 'sqlite + crypto workers' ? new CryptoPool(2, loadOrCreateGatewayKey(join(dir, 'key')).signer.keyObject) : null;
@@ -63,6 +63,7 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
   const accepted: FleetMessage[] = [];
   const ingest = new Ingest({
     db, store, sealer: messenger, fleet: 'f1', ...(pool ? { verifier: pool } : {}), gapSettleMs: options.gapSettleMs ?? 0, ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
+    ...(options.now ? { now: options.now } : {}),
     sink: {
       publish: async (topic, payload) => { published.push({ topic, payload }); },
       alert: async (a) => { raised.push(a); await alerts.raise(a); },
@@ -79,6 +80,13 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
     acks: () => published.filter((p) => p.topic.endsWith('/ack')).map((p) => openAck(p.payload, gatewayKey)),
     close: async () => { await pool?.close(); await db.close(); },
   };
+}
+
+/** The same manifest with its header's subject device changed, signed again by the dock. */
+function resignWithSubject(dock: TestDock, manifest: Uint8Array, subject: string): Uint8Array {
+  const m = pb.ClipManifest.decode(openEnvelope(manifest, { expectType: 'ClipManifest' }).body);
+  m.header = { ...m.header!, subjectDevice: subject };
+  return sealEnvelope('ClipManifest', pb.ClipManifest.encode(m).finish(), dock.key).bytes;
 }
 
 async function upload(h: Harness, clip: TestClip, order?: number[]): Promise<void> {
@@ -265,6 +273,33 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     await h.close();
   });
 
+  it('asks again for a gap the dock cannot fill with doubling pauses capped at an hour, and tells its age and requests', async () => {
+    const clock = { now: Date.UTC(2026, 11, 1) };
+    const h = await harness(engine, { gapSettleMs: 30_000, now: () => clock.now });
+    const lost = h.dock.clip(100, { chunkSize: 4096 }); // seq 1, lost (until the end)
+    await h.send('manifest', h.dock.clip(100, { chunkSize: 4096, seed: 2 }).manifest);
+    const requests = () => h.published.filter((p) => p.topic === 'bwc/v1/f1/dock-1/cmd').length;
+    const t0 = clock.now;
+    const at: number[] = [];
+    // Two hours of sweeps every 15 s (480 sweeps; before, each asked again).
+    for (let i = 0; i < 480; i++) {
+      clock.now += 15_000;
+      const before = requests();
+      await h.ingest.sweep();
+      if (requests() > before) at.push((clock.now - t0) / 1000);
+    }
+    // Raised after the settle window, then 30 s, 1, 2, 4, 8, 16, 32 min, then hourly.
+    expect(at).toEqual([45, 75, 135, 255, 495, 975, 1935, 3855]);
+    const [gap] = await h.ingest.chainGaps('dock-1');
+    expect(gap).toMatchObject({ deviceId: 'dock-1', fromSeq: 1, toSeq: 1, requests: at.length, firstSeenAt: t0 + 45_000, lastRequestAt: t0 + at.at(-1)! * 1000 });
+    expect(gap!.nextRequestAt - gap!.lastRequestAt!).toBe(3_600_000);
+    // The missing manifest arrives: the gap is closed and no longer asked for.
+    expect((await h.send('manifest', lost.manifest)).status).toBe('accepted');
+    await h.ingest.sweep();
+    expect(await h.ingest.chainGaps('dock-1')).toEqual([]);
+    await h.close();
+  });
+
   it('refuses every malformed or untrusted message with its reason, keeps serving, stores nothing', async () => {
     const h = await harness(engine, { maxEnvelopeBytes: 256 * 1024 });
     const stranger = new TestDock('dock-9', 'f1', 99);
@@ -298,6 +333,29 @@ describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('inges
     const kinds = new Set(h.raised.map((a) => a.kind));
     for (const k of ['MALFORMED_MESSAGE', 'UNKNOWN_DEVICE', 'BAD_SIGNATURE', 'ID_MISMATCH'] as const) expect(kinds.has(k), k).toBe(true);
     expect(h.ingest.counters.rejected).toMatchObject({ UNDECODABLE: 1, EMPTY: 1, TOO_LARGE: 1, UNKNOWN_DEVICE: 1, KEY_MISMATCH: 1, BAD_SIGNATURE: 1, ID_MISMATCH: 1 });
+    await h.close();
+  });
+
+  it('refuses, counts and alerts on a message whose signed header names another device as its subject (DESIGN §8)', async () => {
+    const h = await harness(engine);
+    await h.fleet.enroll('dock-2', new TestDock('dock-2', 'f1', 12).key.publicKey, 'test');
+    h.dock.subject = 'dock-2';
+    const manifest = h.dock.clip(5000, { chunkSize: 4096 });
+    const cases: [Parameters<TestDock['topic']>[0], Uint8Array][] = [
+      ['status', h.dock.status()], ['birth', h.dock.birth()], ['event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CLOCK })],
+      ['death', h.dock.death()], ['manifest', resignWithSubject(h.dock, manifest.manifest, 'dock-2')],
+    ];
+    for (const [kind, payload] of cases) expect(await h.send(kind, payload), kind).toMatchObject({ status: 'rejected', reason: 'SUBJECT_MISMATCH' });
+    expect(h.ingest.counters.rejected.SUBJECT_MISMATCH).toBe(cases.length);
+    expect(await h.db.all('SELECT hash FROM messages')).toHaveLength(0);
+    expect(await h.db.all('SELECT manifest_hash FROM manifests')).toHaveLength(0);
+    expect(h.raised.filter((a) => a.kind === 'ID_MISMATCH' && /dock-2/.test(a.message))).toHaveLength(cases.length);
+    expect(h.accepted).toHaveLength(0);
+    // Naming itself (as the dock does) or nobody is fine.
+    h.dock.subject = 'dock-1';
+    expect(await h.send('status', h.dock.status())).toMatchObject({ status: 'accepted' });
+    h.dock.subject = null;
+    expect(await h.send('status', h.dock.status())).toMatchObject({ status: 'accepted' });
     await h.close();
   });
 

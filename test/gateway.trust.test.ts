@@ -323,9 +323,9 @@ async function post(gw: RunningGateway, path: string, json: unknown): Promise<Re
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-function enrollmentRequest(dock: TestDock, token: string): string {
+function enrollmentRequest(dock: TestDock, token: string, subject = dock.deviceId): string {
   const body = pb.EnrollmentRequest.encode({
-    header: { issuer: dock.deviceId, subjectDevice: dock.deviceId, seq: 0, createdAtMs: Date.now() },
+    header: { issuer: dock.deviceId, subjectDevice: subject, seq: 0, createdAtMs: Date.now() },
     deviceId: dock.deviceId, publicKey: dock.key.publicKey, token, agentVersion: '0.1.0', hardware: 'rpi4',
   }).finish();
   return Buffer.from(sealEnvelope('EnrollmentRequest', body, dock.key).bytes).toString('base64');
@@ -423,6 +423,16 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
     const logged = logs.join('\n');
     expect(logged).toContain('"route":"/api/v1/enroll"');
     for (const secret of [token, resp.mqttPassword, resp2.mqttPassword]) expect(logged).not.toContain(secret);
+  });
+
+  it('refuses an enrollment request whose signed header names another device as its subject, and leaves the token usable (DESIGN §8)', async () => {
+    const dock = new TestDock('dock-t4', 'f1', 7104);
+    const { token } = await gw.fleet.createEnrollmentToken(dock.deviceId, 'otto');
+    const r = await post(gw, '/api/v1/enroll', { request: enrollmentRequest(dock, token, 'dock-t1') });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/subject/);
+    expect(await gw.fleet.device('dock-t4')).toBeUndefined();
+    expect((await post(gw, '/api/v1/enroll', { request: enrollmentRequest(dock, token) })).status).toBe(201);
   });
 
   it("sends a dock whose Birth it accepts the policy bundle and the camera assignments on the dock's cmd topic, signed by its key", async () => {

@@ -1,7 +1,11 @@
 /**
  * Enrollment (DESIGN §8): not trust-on-first-use. The device key is generated here, on the dock,
- * and never leaves it. The dock POSTs a signed EnrollmentRequest with the operator's one-time
- * token to the gateway's `/api/v1/enroll`, and trusts the answer only if:
+ * and never leaves it. The token leaves the dock only to a gateway that has proved itself, over
+ * TLS (plain http:// only to a loopback address): `GET /api/v1/enroll?nonce=…` must answer with a
+ * root whose key id is the fingerprint given out of band, a certificate that root signed, and the
+ * certified key's signature over the dock's fresh nonce (proto/enrollment-proof.ts). Then the dock
+ * POSTs a signed EnrollmentRequest with the operator's one-time token to `/api/v1/enroll`, and
+ * trusts the answer only if:
  *
  *   1. the root public key in it has the fingerprint (key id) given out of band;
  *   2. the gateway certificate in it is signed by that root, for this fleet, valid now;
@@ -9,15 +13,20 @@
  *   4. the policy bundle in it (if any) is signed by the root.
  *
  * Only then is anything written: the enrollment record (device id, fleet, broker URL, MQTT user,
- * root key, gateway certificate) and the MQTT password (mode 0600, never logged).
+ * root key, gateway certificate) and the MQTT password (mode 0600, never logged). A lost answer
+ * does not burn the token: the same device id, key and token may ask again, and get the same
+ * answer, until the device first connects to the broker.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFileSync, renameSync, existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { pb, type bwc } from '../../proto/wire.js';
 import { sealEnvelope, openEnvelope, assertEnvelopeSigned } from '../../proto/envelope.js';
 import { keyIdOf, trustPublicKey, type TrustedKey } from '../../proto/ed25519.js';
 import { verifyGatewayCertificate, type GatewayCert } from '../../proto/gateway-cert.js';
 import { verifyBundle } from '../../proto/policy.js';
 import { isWireError } from '../../proto/errors.js';
+import { verifyEnrollmentProof, type EnrollmentProof } from '../../proto/enrollment-proof.js';
 import { assertId } from '../../proto/topics.js';
 import { SOFTWARE_VERSION } from '../../proto/version.js';
 import type { Signer } from '../../proto/envelope.js';
@@ -95,15 +104,87 @@ export function checkEnrollmentResponse(bytes: Uint8Array, o: { deviceId: string
   }
 }
 
-/** POSTs the request to `{gatewayUrl}/api/v1/enroll` and checks the answer. */
+/** Loopback addresses, the only ones plain http:// may carry a token to. */
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** The gateway URL, if a token may travel to it: https://, or http:// to a loopback address. */
+export function checkGatewayUrl(gatewayUrl: string): URL {
+  let u: URL;
+  try {
+    u = new URL(gatewayUrl);
+  } catch {
+    throw new EnrollmentError(`--gateway ${gatewayUrl} is not a URL (https://HOST:PORT)`);
+  }
+  if (u.protocol === 'https:') return u;
+  if (u.protocol === 'http:' && isLoopback(u.hostname)) return u;
+  if (u.protocol === 'http:') {
+    throw new EnrollmentError(`refusing to send the enrollment token over plain http:// to ${u.hostname}: anyone on the way could read it and the MQTT password. ` +
+      'Use https:// (the gateway behind a TLS proxy, scripts/deploy/README.md); plain http:// only to a loopback address (127.0.0.1, ::1, localhost)');
+  }
+  throw new EnrollmentError(`--gateway must be an https:// URL (or http:// to a loopback address), not ${u.protocol}//`);
+}
+
+const reason = (e: unknown) => ((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message);
+
+/**
+ * Asks the gateway to prove itself (GET /api/v1/enroll with a fresh nonce) and checks the proof
+ * against the pinned root fingerprint. Nothing secret is sent.
+ */
+export async function checkGatewayProof(base: URL, rootFingerprint: string, o: { now: number; fetchImpl?: typeof fetch }): Promise<{ root: TrustedKey; gateway: GatewayCert }> {
+  const nonce = randomBytes(32);
+  const url = new URL(`/api/v1/enroll?nonce=${nonce.toString('hex')}`, base).toString();
+  let res: Response;
+  try {
+    res = await (o.fetchImpl ?? fetch)(url, { method: 'GET', signal: AbortSignal.timeout(30_000) });
+  } catch (e) {
+    throw new EnrollmentError(`cannot reach the gateway at ${base.origin}: ${reason(e)}`);
+  }
+  const text = await res.text();
+  let j: Partial<EnrollmentProof> & { error?: { message?: string } } = {};
+  try {
+    j = JSON.parse(text) as typeof j;
+  } catch {
+    // reported below
+  }
+  if (!res.ok) throw new EnrollmentError(`the gateway cannot enroll devices (HTTP ${res.status}): ${j.error?.message ?? text.slice(0, 200)}; the token was not sent`);
+  const fail = (m: string): never => {
+    throw new EnrollmentError(`the gateway at ${base.origin} did not prove itself, so the token was not sent: ${m}`);
+  };
+  if (typeof j.rootPublicKey !== 'string' || typeof j.certificate !== 'string' || typeof j.nonceSignature !== 'string') fail('its answer lacks the root key, the certificate or the signature');
+  const rootRaw = Buffer.from(j.rootPublicKey!, 'hex');
+  if (rootRaw.byteLength !== 32) fail('the root public key is not 32 bytes');
+  const fingerprint = keyIdOf(rootRaw);
+  if (fingerprint !== rootFingerprint.toLowerCase()) fail(`the root key's fingerprint is ${fingerprint}, not the ${rootFingerprint} given with --root-fingerprint`);
+  try {
+    const root = trustPublicKey(rootRaw, 'root public key');
+    const gateway = verifyGatewayCertificate(Buffer.from(j.certificate!, 'base64'), root, { at: o.now });
+    if (!verifyEnrollmentProof(gateway.key, nonce, Buffer.from(j.nonceSignature!, 'base64'))) fail(`gateway ${gateway.gatewayId} did not sign this dock's nonce with its certified key`);
+    return { root, gateway };
+  } catch (e) {
+    if (e instanceof EnrollmentError) throw e;
+    if (isWireError(e)) fail(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Enrolls: the gateway's proof first (checkGatewayProof), then the token in a signed request to
+ * `{gatewayUrl}/api/v1/enroll`, then the answer checked.
+ */
 export async function enroll(o: {
   gatewayUrl: string; deviceId: string; token: string; rootFingerprint: string;
   signer: Signer & { publicKey: Uint8Array }; hardware?: string; now?: () => number; fetchImpl?: typeof fetch;
 }): Promise<EnrollmentResult> {
   if (!/^[0-9a-f]{64}$/i.test(o.rootFingerprint)) throw new EnrollmentError('--root-fingerprint must be the root key id: 64 hex digits (bwc authz keygen prints it)');
+  const base = checkGatewayUrl(o.gatewayUrl);
   const now = o.now ?? Date.now;
+  await checkGatewayProof(base, o.rootFingerprint, { now: now(), ...(o.fetchImpl ? { fetchImpl: o.fetchImpl } : {}) });
   const request = buildEnrollmentRequest({ deviceId: o.deviceId, token: o.token, signer: o.signer, ...(o.hardware ? { hardware: o.hardware } : {}), now: now() });
-  const url = new URL('/api/v1/enroll', o.gatewayUrl).toString();
+  const url = new URL('/api/v1/enroll', base).toString();
   let res: Response;
   try {
     res = await (o.fetchImpl ?? fetch)(url, {
@@ -112,7 +193,7 @@ export async function enroll(o: {
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
-    throw new EnrollmentError(`cannot reach the gateway at ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    throw new EnrollmentError(`no answer from the gateway at ${url}: ${reason(e)}. The token is not spent by a lost answer: run the same command again (same state directory, same token)`);
   }
   const text = await res.text();
   let json: { response?: string; error?: { message?: string }; message?: string } = {};

@@ -43,12 +43,32 @@ export class GatewayTrust {
 
   /** Opens an envelope of `type` signed by a certified gateway key valid at `at`. Throws WireError. */
   open(bytes: Uint8Array, type: MessageType, at: number): SignedByGateway {
-    const env = openEnvelope(bytes, { expectType: type });
+    const prepared = this.prepare(bytes, type, at);
+    assertEnvelopeSigned(prepared.env, prepared.gateway.key);
+    return prepared;
+  }
+
+  /**
+   * The cheap checks of `open`, without the signature: the envelope and its type, signed, by a
+   * certified gateway key valid at `at`. Call `verify` before trusting anything in it.
+   */
+  prepare(bytes: Uint8Array, type: MessageType, at: number, maxBytes?: number): SignedByGateway {
+    const env = openEnvelope(bytes, { expectType: type, ...(maxBytes ? { maxBytes } : {}) });
     if (!env.signed) throw new WireError('NOT_SIGNED', `${type} is not signed`);
     const gateway = this.#byKeyId.get(env.keyId);
     if (!gateway) throw new WireError('BAD_KEY', `${type} signed by key ${env.keyId.slice(0, 16)}…, which no root-certified gateway of fleet ${this.fleet} holds`);
     if (at < gateway.notBeforeMs || at > gateway.notAfterMs) throw new WireError('BAD_KEY', `${type} signed by gateway ${gateway.gatewayId}, whose certificate is not valid now`);
-    assertEnvelopeSigned(env, gateway.key);
     return { env, gateway };
+  }
+
+  /** The signature check of a prepared envelope. Throws WireError BAD_SIGNATURE. */
+  verify(prepared: SignedByGateway): void {
+    assertEnvelopeSigned(prepared.env, prepared.gateway.key);
+  }
+
+  /** Whether this exact certificate envelope is already trusted (no need to check it again). */
+  knows(certificate: Uint8Array): boolean {
+    for (const c of this.#byKeyId.values()) if (Buffer.compare(Buffer.from(c.bytes), Buffer.from(certificate)) === 0) return true;
+    return false;
   }
 }

@@ -162,7 +162,7 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
   server.route({
     method: 'GET', path: '/api/v1/clips/:hash/content', roles: CONTENT_READERS, params: HashParam,
     query: z.strictObject({ download: z.enum(['0', '1']).optional() }),
-    handle: async ({ params, query, user, requestId, req }) => {
+    handle: async ({ params, query, user, requestId, req, head }) => {
       const row = await db.get<{ device_id: string; clip_id: string; camera_serial: string; clip_sha256: string; byte_length: number; state: string; envelope: Buffer; disposition_id: string | null }>(
         `SELECT m.device_id, m.clip_id, m.camera_serial, m.clip_sha256, m.byte_length, m.state, m.envelope, d.disposition_id
            FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`, [params.hash]);
@@ -178,9 +178,10 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
         throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', `the clip has ${size} bytes; the range asked for lies outside them`, { 'content-range': `bytes */${size}`, 'accept-ranges': 'bytes' });
       }
       // Evidence read: who, which clip, viewed or downloaded, when; once per session, not once per
-      // range request (DESIGN §6), and recorded before the first byte leaves.
+      // range request (DESIGN §6), and recorded before the first byte leaves. A HEAD reads
+      // nothing: it is not recorded, and the file is not opened.
       const kind = download ? 'download' : 'view';
-      if (audited.first(`${sessionKey(req, user.username)}|${params.hash}|${kind}`, Date.now())) {
+      if (!head && audited.first(`${sessionKey(req, user.username)}|${params.hash}|${kind}`, Date.now())) {
         await audit?.append(db, { actor: actorOf.user(user.username), action: download ? 'clip.content_download' : 'clip.content_view', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
       }
       const { manifest } = decodeManifest(row.envelope);
@@ -194,11 +195,11 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       };
       if (range.kind === 'part') {
         return {
-          status: 206, stream: createReadStream(path, { start: range.start, end: range.end }),
+          status: 206, ...(head ? {} : { stream: createReadStream(path, { start: range.start, end: range.end }) }),
           headers: { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${size}` },
         };
       }
-      return { stream: createReadStream(path), headers: { ...headers, 'content-length': String(size) } };
+      return { ...(head ? { status: 200 } : { stream: createReadStream(path) }), headers: { ...headers, 'content-length': String(size) } };
     },
   });
 }

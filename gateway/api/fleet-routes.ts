@@ -35,6 +35,7 @@ import type { AuditAppender } from '../audit/log.js';
 import { EVENT_KINDS, TAMPER_KINDS, ALERT_KINDS as DOCK_ALERT_KINDS } from '../../proto/vocab.js';
 import { decisionToJson } from '../../proto/decision.js';
 import { sealKeyring } from '../../proto/keyring.js';
+import { enrollmentProofInput, NONCE_HEX, type EnrollmentProof } from '../../proto/enrollment-proof.js';
 import { HttpError, type ApiServer } from './http.js';
 import { alertJson, deviceViews } from './views.js';
 import { registerClipRoutes } from './clip-routes.js';
@@ -100,7 +101,8 @@ export function registerFleetRoutes(server: ApiServer, deps: {
       const [d] = await deviceViews(db, [params.id]);
       if (!d) throw new HttpError(404, 'NOT_FOUND', `device ${params.id} is not enrolled`);
       const keys = (await fleet.keysOf(params.id)).map((k) => ({ keyId: k.key_id, publicKey: toHex(k.public_key), validFrom: Number(k.valid_from), revokedAt: k.revoked_at === null ? null : Number(k.revoked_at) }));
-      return { body: { device: d, keys } satisfies DeviceDetailResponse };
+      const chainGaps = (await ingest.chainGaps(params.id)).map(({ deviceId: _, ...g }) => g);
+      return { body: { device: d, keys, chainGaps } satisfies DeviceDetailResponse };
     },
   });
 
@@ -144,6 +146,27 @@ export function registerFleetRoutes(server: ApiServer, deps: {
     },
   });
 
+  // DESIGN §8 (second round): the gateway proves itself before a dock sends its token.
+  server.route({
+    method: 'GET', path: '/api/v1/enroll', roles: 'public',
+    query: z.strictObject({ nonce: z.string().regex(NONCE_HEX, 'hex of 16 to 64 random bytes') }),
+    handle: async ({ query }) => {
+      const trust = enrollment.trust;
+      if (!trust) {
+        throw new HttpError(503, 'TRUST_NOT_CONFIGURED', 'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
+          'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway');
+      }
+      const { messenger } = enrollment;
+      const signature = messenger.signer.sign(enrollmentProofInput(Buffer.from(query.nonce, 'hex')));
+      return {
+        body: {
+          gatewayId: messenger.gatewayId, fleet: messenger.fleet, certificate: Buffer.from(trust.certificate).toString('base64'),
+          rootPublicKey: toHex(trust.root.raw), nonceSignature: Buffer.from(signature).toString('base64'),
+        } satisfies EnrollmentProof,
+      };
+    },
+  });
+
   server.route({
     method: 'POST', path: '/api/v1/enroll', roles: 'public',
     body: z.strictObject({ request: z.string().min(1).max(64 * 1024) }),
@@ -164,6 +187,9 @@ export function registerFleetRoutes(server: ApiServer, deps: {
         throw new HttpError(400, 'BAD_REQUEST', isWireError(e) ? e.message : `not a signed EnrollmentRequest: ${(e as Error).message}`);
       }
       if (req.header?.issuer !== req.deviceId) throw new HttpError(400, 'BAD_REQUEST', 'the request header must name the device id being enrolled');
+      if (req.header.subjectDevice && req.header.subjectDevice !== req.deviceId) {
+        throw new HttpError(400, 'BAD_REQUEST', `the request header names ${req.header.subjectDevice} as its subject, not the device being enrolled`);
+      }
       const assignments = await fleet.assignmentsForDocks();
       const r = await fleet.redeemEnrollmentToken(req.token, req.deviceId, req.publicKey).catch(fleetError);
       const { messenger } = enrollment;

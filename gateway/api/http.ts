@@ -20,6 +20,7 @@ import type { z } from 'zod';
 import type { AuthUser } from './auth.js';
 import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
+import { ProxyTrust } from './client-address.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -69,10 +70,16 @@ export interface RequestContext<P, Q, B, U> {
   query: Q;
   body: B;
   req: IncomingMessage;
-  /** The peer address (the last X-Forwarded-For hop when `trustProxy` is set). */
+  /** The client's address: the peer, or behind a trusted proxy the X-Forwarded-For hop it vouches for. */
   ip: string;
   requestId: string;
   log: Logger;
+  /**
+   * A HEAD request answered by this GET route (RFC 9110 §9.3.2): the server sends the headers and
+   * no body. A handler whose GET has a side effect (an evidence read recorded in the audit log)
+   * skips it, and need not open what it would stream.
+   */
+  head: boolean;
 }
 
 export interface HandlerResult {
@@ -113,8 +120,11 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** The gateway is reached over TLS (directly or through a TLS-terminating proxy): send HSTS. */
   behindTls?: boolean;
-  /** Take the client address from the last X-Forwarded-For hop (only behind a proxy that sets it). */
-  trustProxy?: boolean;
+  /**
+   * The reverse proxies in front (addresses or CIDRs, `http.trustProxy`): from them the client
+   * address is read from X-Forwarded-For (client-address.ts); from anyone else the header is ignored.
+   */
+  trustProxy?: readonly string[];
   /**
    * Called for every request other than GET that matched a route — answered, refused
    * (401, 403, 400…) or failed — after the handler and before the answer is sent: the audit
@@ -158,11 +168,14 @@ export class ApiServer {
   readonly #o: Required<Omit<ApiServerOptions, 'log' | 'onWrite'>> & Pick<ApiServerOptions, 'onWrite'> & { log: Logger };
   readonly #routes: CompiledRoute[] = [];
   readonly #duration: Histogram;
+  readonly #proxies: ProxyTrust;
+  #warnedUntrusted = false;
   readonly #authFailures: Counter;
   #server: Server | null = null;
 
   constructor(options: ApiServerOptions) {
-    this.#o = { maxBodyBytes: 1024 * 1024, behindTls: false, trustProxy: false, log: silentLogger, ...options };
+    this.#o = { maxBodyBytes: 1024 * 1024, behindTls: false, trustProxy: [], log: silentLogger, ...options };
+    this.#proxies = new ProxyTrust(this.#o.trustProxy);
     this.#duration = options.metrics.histogram({
       name: 'bwc_http_request_duration_seconds',
       help: 'HTTP API requests by method, route pattern and status, with their duration in seconds.',
@@ -228,7 +241,11 @@ export class ApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
-    const method = METHODS.includes(req.method ?? '') ? (req.method as HttpMethod) : 'other';
+    // HEAD is GET without the body (RFC 9110 §9.3.2): it takes the GET route, its checks and its
+    // headers; node:http drops a body written to a HEAD response, and streams are not read.
+    const head = req.method === 'HEAD';
+    const method = head ? 'GET' : METHODS.includes(req.method ?? '') ? (req.method as HttpMethod) : 'other';
+    const methodLabel = head ? 'HEAD' : method;
     let routeLabel = 'unmatched';
     let username: string | null = null;
     let write: Omit<ApiWrite, 'status' | 'code'> | null = null;
@@ -244,10 +261,10 @@ export class ApiServer {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // A client that went away before the answer was sent is counted apart from the answer it missed.
       const status = res.writableFinished ? res.statusCode : 'aborted';
-      this.#duration.observe({ method, route: routeLabel, status }, seconds);
+      this.#duration.observe({ method: methodLabel, route: routeLabel, status }, seconds);
       // The path without its query string: nothing a client put in a query is logged.
       const path = truncate((req.url ?? '').split('?')[0]!);
-      this.#o.log.info({ requestId, method, route: routeLabel, path, status, ms: Math.round(seconds * 1000), user: username, aborted: !res.writableFinished }, 'request');
+      this.#o.log.info({ requestId, method: methodLabel, route: routeLabel, path, status, ms: Math.round(seconds * 1000), user: username, aborted: !res.writableFinished }, 'request');
     });
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (this.#o.behindTls) res.setHeader('strict-transport-security', 'max-age=31536000');
@@ -257,9 +274,9 @@ export class ApiServer {
       const [rawPath, rawQuery = ''] = (req.url ?? '').split(/\?(.*)/s, 2) as [string, string?];
       if (!rawPath.startsWith('/')) throw new HttpError(400, 'BAD_REQUEST', 'the request target must be a path');
       const match = this.#match(method, rawPath);
-      if (match.kind === 'none') throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${truncate(rawPath)}`);
+      if (match.kind === 'none') throw new HttpError(404, 'NOT_FOUND', `no route for ${methodLabel} ${truncate(rawPath)}`);
       if (match.kind === 'method') {
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${match.allow.join(', ')}`, { allow: match.allow.join(', ') });
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${methodLabel} is not allowed here; allowed: ${match.allow.join(', ')}`, { allow: match.allow.join(', ') });
       }
       const { route, params: rawParams } = match;
       const def = route.def;
@@ -290,10 +307,13 @@ export class ApiServer {
       const query = validate(def.query, parseQuery(rawQuery), 'query');
       const body = validate(def.body, rawBody, 'body');
 
-      const result = await def.handle({ user, params, query, body, req, ip: this.#ip(req), requestId, log: this.#o.log });
+      const result = await def.handle({ user, params, query, body, req, ip: this.#ip(req), requestId, log: this.#o.log, head });
       const hasBody = result.raw !== undefined || result.body !== undefined || result.stream !== undefined;
       await recordWrite(result.status ?? (hasBody ? 200 : 204), null);
-      if (result.stream) await sendStream(res, result, this.#o.log, requestId);
+      if (result.stream && head) {
+        result.stream.destroy();
+        send(res, { ...result, stream: undefined, status: result.status ?? 200 });
+      } else if (result.stream) await sendStream(res, result, this.#o.log, requestId);
       else send(res, result);
     } catch (err) {
       if (err instanceof HttpError) {
@@ -337,7 +357,9 @@ export class ApiServer {
     const sameMethod = candidates.filter((c) => c.route.def.method === method).sort((a, b) => a.score.localeCompare(b.score));
     const best = sameMethod[0];
     if (best) return { kind: 'route', route: best.route, params: best.params };
-    return { kind: 'method', allow: [...new Set(candidates.map((c) => c.route.def.method))].sort() };
+    const allowed = new Set<string>(candidates.map((c) => c.route.def.method));
+    if (allowed.has('GET')) allowed.add('HEAD');
+    return { kind: 'method', allow: [...allowed].sort() };
   }
 
   async #readJson(req: IncomingMessage): Promise<unknown> {
@@ -378,12 +400,14 @@ export class ApiServer {
   }
 
   #ip(req: IncomingMessage): string {
-    if (this.#o.trustProxy) {
-      const hops = header(req, 'x-forwarded-for')?.split(',').map((s) => s.trim()).filter(Boolean);
-      const last = hops?.[hops.length - 1];
-      if (last) return last;
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const forwarded = header(req, 'x-forwarded-for');
+    if (forwarded && !this.#proxies.trusts(peer) && !this.#warnedUntrusted) {
+      // Most likely a proxy the configuration does not name: every client then shares its address.
+      this.#warnedUntrusted = true;
+      this.#o.log.warn({ peer }, 'requests carry X-Forwarded-For from an address http.trustProxy does not name; it is ignored, and clients behind it share that address (sign-in limits included)');
     }
-    return req.socket.remoteAddress ?? 'unknown';
+    return this.#proxies.client(peer, forwarded);
   }
 }
 
@@ -436,9 +460,11 @@ function send(res: ServerResponse, result: HandlerResult): void {
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v as string | string[]);
   if (result.raw !== undefined) {
     if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(result.raw));
     res.end(result.raw);
   } else if (json !== undefined) {
     res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(json)); // what a HEAD answer tells, too
     res.end(json);
   } else {
     res.end();

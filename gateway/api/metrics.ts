@@ -1,12 +1,22 @@
 /**
- * A small Prometheus registry: counters, gauges (set directly, or read at scrape time through a
- * collect callback) and histograms, each with a fixed set of label names, rendered in the text
- * exposition format 0.0.4 (HELP and TYPE lines, escaped label values, cumulative `le` buckets).
+ * The gateway's Prometheus metrics, on `prom-client` (its own Registry, not the process-global
+ * one): counters, gauges (set directly, or read at scrape time through a collect callback) and
+ * histograms, plus prom-client's default process metrics (CPU, memory, event-loop lag, GC, file
+ * descriptors), rendered in the text exposition format 0.0.4. Why a library: gateway/README.md,
+ * "Libraries".
  *
- * Label values must come from bounded sets (route patterns, status codes, reason codes), never from
- * raw input. As a guard, a metric holds at most `maxSeries` label sets; further ones are added to
- * one series whose label values are all `_overflow`, so nothing is lost and the overflow shows.
+ * What this thin layer adds to prom-client:
+ * - a metric is used with exactly its label names, every time (prom-client accepts a subset);
+ * - label values must come from bounded sets (route patterns, status codes, reason codes), never
+ *   from raw input; as a guard, a metric holds at most `maxSeries` label sets, and further ones are
+ *   added to one series whose label values are all `_overflow`, so nothing is lost and it shows;
+ * - a name is refused when a histogram already owns it as `NAME_bucket`, `_sum` or `_count`;
+ * - collect callbacks all run before anything is rendered, in the order the gauges were made (a
+ *   gauge's callback may fold counts into counters; prom-client would read those counters
+ *   concurrently with the callbacks), and one that fails keeps its gauge's previous values, is
+ *   reported, and the other metrics are still rendered (prom-client would fail the whole scrape).
  */
+import client from 'prom-client';
 import type { ApiServer, RouteRoles } from './http.js';
 
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -30,12 +40,16 @@ export class MetricsError extends Error {
   override name = 'MetricsError';
 }
 
-abstract class Metric<S> {
+type PromMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
+
+/** Label checks and the series guard, shared by every kind. */
+abstract class Metric<P extends PromMetric> {
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
-  protected readonly series = new Map<string, { labels: string[]; state: S }>();
+  protected abstract readonly prom: P;
+  readonly #series = new Set<string>();
   readonly #maxSeries: number;
 
   constructor(o: MetricOptions, maxSeries: number, reserved: readonly string[] = []) {
@@ -51,73 +65,50 @@ abstract class Metric<S> {
     this.#maxSeries = maxSeries;
   }
 
-  protected abstract initial(): S;
-
-  /** The label values in label-name order; every label name must be given, and no other. */
-  #values(labels: Labels): string[] {
+  /** The label set to record under: exactly the label names, or the overflow series when full. */
+  protected labels(labels: Labels = {}): Record<string, string> {
     const given = Object.keys(labels);
     if (given.length !== this.labelNames.length || given.some((k) => !this.labelNames.includes(k))) {
       throw new MetricsError(`${this.name}: labels must be exactly {${this.labelNames.join(', ')}}, got {${given.join(', ')}}`);
     }
-    return this.labelNames.map((k) => String(labels[k]));
-  }
-
-  /** The series for a label set, created on first use. */
-  protected at(labels: Labels = {}): S {
-    let values = this.#values(labels);
-    let key = JSON.stringify(values);
-    let s = this.series.get(key);
-    if (!s && this.series.size >= this.#maxSeries) {
-      values = this.labelNames.map(() => OVERFLOW);
-      key = JSON.stringify(values);
-      s = this.series.get(key);
+    const values = this.labelNames.map((k) => String(labels[k]));
+    const key = JSON.stringify(values);
+    if (!this.#series.has(key)) {
+      if (this.#series.size >= this.#maxSeries) return Object.fromEntries(this.labelNames.map((k) => [k, OVERFLOW]));
+      this.#series.add(key);
     }
-    if (!s) {
-      s = { labels: values, state: this.initial() };
-      this.series.set(key, s);
-    }
-    return s.state;
+    return Object.fromEntries(this.labelNames.map((k, i) => [k, values[i]!]));
   }
 
-  /** The series for a label set if it exists (reading never creates one). */
-  protected peek(labels: Labels = {}): S | undefined {
-    return this.series.get(JSON.stringify(this.#values(labels)))?.state;
+  protected forgetSeries(): void {
+    this.#series.clear();
   }
 
-  abstract render(): string[];
-
-  protected labelText(values: readonly string[], extra?: [string, string]): string {
-    const pairs = this.labelNames.map((n, i) => `${n}="${escapeLabelValue(values[i]!)}"`);
-    if (extra) pairs.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`);
-    return pairs.length ? `{${pairs.join(',')}}` : '';
-  }
-
-  protected header(): string[] {
-    return [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+  /** prom-client's values of one label set (reading never creates one). */
+  protected async valuesOf(labels: Labels = {}): Promise<client.MetricValue<string>[]> {
+    const want = this.labelNames.map((k) => String(labels[k]));
+    const { values } = await this.prom.get();
+    return values.filter((v) => this.labelNames.every((k, i) => String(v.labels[k]) === want[i]));
   }
 }
 
 /** A value that only goes up (requests served, failures seen). */
-export class Counter extends Metric<{ value: number }> {
+export class Counter extends Metric<client.Counter<string>> {
   readonly type = 'counter';
+  protected readonly prom: client.Counter<string>;
 
-  protected initial() {
-    return { value: 0 };
+  constructor(o: MetricOptions, maxSeries: number, registry: client.Registry) {
+    super(o, maxSeries);
+    this.prom = new client.Counter({ name: o.name, help: o.help, labelNames: [...this.labelNames], registers: [registry] });
   }
 
   inc(labels?: Labels, by = 1): void {
     if (!(by >= 0) || !Number.isFinite(by)) throw new MetricsError(`${this.name}: a counter only increases (by ${by})`);
-    this.at(labels).value += by;
+    this.prom.inc(this.labels(labels), by);
   }
 
-  get(labels?: Labels): number {
-    return this.peek(labels)?.value ?? 0;
-  }
-
-  render(): string[] {
-    const lines = this.header();
-    for (const { labels, state } of this.series.values()) lines.push(`${this.name}${this.labelText(labels)} ${formatValue(state.value)}`);
-    return lines;
+  async get(labels?: Labels): Promise<number> {
+    return (await this.valuesOf(labels))[0]?.value ?? 0;
   }
 }
 
@@ -127,47 +118,42 @@ export interface GaugeOptions extends MetricOptions {
 }
 
 /** A value that goes up and down (sessions open, queue depth). */
-export class Gauge extends Metric<{ value: number }> {
+export class Gauge extends Metric<client.Gauge<string>> {
   readonly type = 'gauge';
+  protected readonly prom: client.Gauge<string>;
+
+  /** Run by `Metrics.expose` before anything is rendered (not by prom-client: see there). */
   readonly collect: ((gauge: Gauge) => void | Promise<void>) | undefined;
 
-  constructor(o: GaugeOptions, maxSeries: number) {
+  constructor(o: GaugeOptions, maxSeries: number, registry: client.Registry) {
     super(o, maxSeries);
     this.collect = o.collect;
-  }
-
-  protected initial() {
-    return { value: 0 };
+    this.prom = new client.Gauge({ name: o.name, help: o.help, labelNames: [...this.labelNames], registers: [registry] });
   }
 
   set(value: number, labels?: Labels): void;
   set(labels: Labels, value: number): void;
   set(a: number | Labels, b?: number | Labels): void {
-    if (typeof a === 'number') this.at(b as Labels | undefined).value = a;
-    else this.at(a).value = b as number;
+    if (typeof a === 'number') this.prom.set(this.labels(b as Labels | undefined), a);
+    else this.prom.set(this.labels(a), b as number);
   }
 
   inc(labels?: Labels, by = 1): void {
-    this.at(labels).value += by;
+    this.prom.inc(this.labels(labels), by);
   }
 
   dec(labels?: Labels, by = 1): void {
-    this.at(labels).value -= by;
+    this.prom.dec(this.labels(labels), by);
   }
 
-  get(labels?: Labels): number {
-    return this.peek(labels)?.value ?? 0;
+  async get(labels?: Labels): Promise<number> {
+    return (await this.valuesOf(labels))[0]?.value ?? 0;
   }
 
   /** Forgets every label set (a collect callback that rebuilds the series from scratch calls this first). */
   reset(): void {
-    this.series.clear();
-  }
-
-  render(): string[] {
-    const lines = this.header();
-    for (const { labels, state } of this.series.values()) lines.push(`${this.name}${this.labelText(labels)} ${formatValue(state.value)}`);
-    return lines;
+    this.prom.reset();
+    this.forgetSeries();
   }
 }
 
@@ -177,21 +163,19 @@ export interface HistogramOptions extends MetricOptions {
 }
 
 /** Observations counted into buckets (request durations), with their sum and count. */
-export class Histogram extends Metric<{ counts: number[]; sum: number; count: number }> {
+export class Histogram extends Metric<client.Histogram<string>> {
   readonly type = 'histogram';
   readonly buckets: readonly number[];
+  protected readonly prom: client.Histogram<string>;
 
-  constructor(o: HistogramOptions, maxSeries: number) {
+  constructor(o: HistogramOptions, maxSeries: number, registry: client.Registry) {
     super(o, maxSeries, ['le']);
     const buckets = [...(o.buckets ?? DEFAULT_BUCKETS)];
     if (buckets.length === 0 || buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) {
       throw new MetricsError(`${o.name}: buckets must be finite and strictly increasing`);
     }
     this.buckets = buckets;
-  }
-
-  protected initial() {
-    return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+    this.prom = new client.Histogram({ name: o.name, help: o.help, labelNames: [...this.labelNames], buckets, registers: [registry] });
   }
 
   observe(value: number, labels?: Labels): void;
@@ -199,56 +183,48 @@ export class Histogram extends Metric<{ counts: number[]; sum: number; count: nu
   observe(a: number | Labels, b?: number | Labels): void {
     const [value, labels] = typeof a === 'number' ? [a, b as Labels | undefined] : [b as number, a];
     if (Number.isNaN(value)) throw new MetricsError(`${this.name}: cannot observe NaN`);
-    const s = this.at(labels);
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
+    this.prom.observe(this.labels(labels), value);
   }
 
   /** The count and sum of one label set (for tests and summaries). */
-  get(labels?: Labels): { count: number; sum: number } {
-    const s = this.peek(labels);
-    return { count: s?.count ?? 0, sum: s?.sum ?? 0 };
-  }
-
-  render(): string[] {
-    const lines = this.header();
-    for (const { labels, state } of this.series.values()) {
-      this.buckets.forEach((b, i) => {
-        lines.push(`${this.name}_bucket${this.labelText(labels, ['le', formatValue(b)])} ${state.counts[i]}`);
-      });
-      lines.push(`${this.name}_bucket${this.labelText(labels, ['le', '+Inf'])} ${state.count}`);
-      lines.push(`${this.name}_sum${this.labelText(labels)} ${formatValue(state.sum)}`);
-      lines.push(`${this.name}_count${this.labelText(labels)} ${state.count}`);
-    }
-    return lines;
+  async get(labels?: Labels): Promise<{ count: number; sum: number }> {
+    const values = await this.valuesOf(labels);
+    const pick = (suffix: string) => values.find((v) => (v as { metricName?: string }).metricName === `${this.name}${suffix}`)?.value ?? 0;
+    return { count: pick('_count'), sum: pick('_sum') };
   }
 }
 
 export interface MetricsOptions {
   /** Label sets per metric before new ones go to the `_overflow` series (default 1000). */
   maxSeries?: number;
+  /** prom-client's default process metrics (CPU, memory, event loop, GC); default true. */
+  processMetrics?: boolean;
 }
 
 /** The registry: every metric is created here, under a unique name, and rendered together. */
 export class Metrics {
+  readonly registry = new client.Registry();
   readonly #metrics = new Map<string, Counter | Gauge | Histogram>();
   readonly #maxSeries: number;
 
   constructor(options: MetricsOptions = {}) {
     this.#maxSeries = options.maxSeries ?? 1000;
+    if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: this.registry });
   }
 
   counter(o: MetricOptions): Counter {
-    return this.#add(new Counter(o, this.#maxSeries));
+    this.#free(o.name, 'counter');
+    return this.#add(new Counter(o, this.#maxSeries, this.registry));
   }
 
   gauge(o: GaugeOptions): Gauge {
-    return this.#add(new Gauge(o, this.#maxSeries));
+    this.#free(o.name, 'gauge');
+    return this.#add(new Gauge(o, this.#maxSeries, this.registry));
   }
 
   histogram(o: HistogramOptions): Histogram {
-    return this.#add(new Histogram(o, this.#maxSeries));
+    this.#free(o.name, 'histogram');
+    return this.#add(new Histogram(o, this.#maxSeries, this.registry));
   }
 
   get(name: string): Counter | Gauge | Histogram | undefined {
@@ -269,38 +245,25 @@ export class Metrics {
         }
       }
     }
-    const lines: string[] = [];
-    for (const m of this.#metrics.values()) lines.push(...m.render());
-    return lines.length ? `${lines.join('\n')}\n` : '';
+    // prom-client 15 writes a NaN value as `Nan` (lib/util.js); the format says `NaN`. A value is
+    // the last field of its line, so only a line's end is touched.
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
+  }
+
+  /** Refuses a name taken here or by prom-client's process metrics, including a histogram's series names. */
+  #free(name: string, type: 'counter' | 'gauge' | 'histogram'): void {
+    const owned = (n: string, t: string) => (t === 'histogram' ? [n, `${n}_bucket`, `${n}_sum`, `${n}_count`] : [n]);
+    const wanted = owned(name, type);
+    for (const m of this.registry.getMetricsAsArray()) {
+      const taken = owned(m.name, (m as unknown as { type?: string }).type ?? '');
+      if (wanted.some((n) => taken.includes(n))) throw new MetricsError(`metric already registered: ${name}`);
+    }
   }
 
   #add<M extends Counter | Gauge | Histogram>(m: M): M {
-    for (const existing of this.#metrics.values()) {
-      // A histogram owns NAME_bucket, NAME_sum and NAME_count too.
-      const taken = existing.type === 'histogram' ? [existing.name, `${existing.name}_bucket`, `${existing.name}_sum`, `${existing.name}_count`] : [existing.name];
-      const wanted = m.type === 'histogram' ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name];
-      if (wanted.some((n) => taken.includes(n))) throw new MetricsError(`metric already registered: ${m.name}`);
-    }
     this.#metrics.set(m.name, m);
     return m;
   }
-}
-
-/** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
-export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** HELP text escapes backslash and line feed. */
-export function escapeHelp(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-export function formatValue(v: number): string {
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (Number.isNaN(v)) return 'NaN';
-  return String(v);
 }
 
 export interface MetricsRouteOptions {

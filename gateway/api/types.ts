@@ -102,6 +102,19 @@ export interface KeyringResponse {
 export interface DeviceDetailResponse {
   device: DeviceJson;
   keys: DeviceKeyJson[];
+  /** Gaps in its manifest chain the gateway keeps asking for (doubling pauses, at most hourly). */
+  chainGaps: ChainGapJson[];
+}
+
+export interface ChainGapJson {
+  fromSeq: number;
+  toSeq: number;
+  /** When the gateway first saw the gap (its age is now minus this). */
+  firstSeenAt: number;
+  /** ManifestRequests sent for it so far. */
+  requests: number;
+  lastRequestAt: number | null;
+  nextRequestAt: number;
 }
 
 /** A signed Event a device sent, decoded (device page: events and decisions). */

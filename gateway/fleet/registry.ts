@@ -6,7 +6,7 @@
  * its public key, or redeems a one-time token. A device is never deleted; decommissioning is
  * refused while the gateway knows of clips from it that are not yet VERIFIED (4007.1 §4.7).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pb, type bwc } from '../../proto/wire.js';
 import { isValidId } from '../../proto/topics.js';
 import { ID_RULE, isCanonicalId } from '../../proto/canonical.js';
@@ -142,14 +142,32 @@ export class Fleet {
       throw new FleetError('BAD_INPUT', (e as Error).message);
     }
     const now = this.#now();
-    const mqttPassword = randomBytes(24).toString('base64url');
-    await this.#db.tx(async (q) => {
+    // Through a token, the MQTT password is derived from it (HMAC keyed by the token, which only
+    // the dock and the request hold), so a repeated request gets the same password back and no
+    // secret is kept here but its hash. Registered by hand, it is random.
+    const mqttPassword = token === null ? randomBytes(24).toString('base64url')
+      : createHmac('sha256', token).update(`bwc/v1/mqtt-password\n${this.fleet}\n${deviceId}\n${keyId}`).digest('base64url');
+    const credentials = { deviceId, keyId, mqttUsername: deviceId, mqttPassword };
+    const repeated = await this.#db.tx(async (q) => {
       if (token !== null) {
         // The token first: without a valid one, nobody learns which ids or keys are enrolled.
         const used = await q.run(
-          'UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND device_id = ? AND fleet = ? AND used_at IS NULL AND expires_at > ?',
-          [now, hashToken(token), deviceId, this.fleet, now]);
-        if (used.changes !== 1) throw new FleetError('TOKEN_INVALID', 'enrollment token is unknown, expired, already used, or issued for another device');
+          'UPDATE enrollment_tokens SET used_at = ?, key_id = ? WHERE token_hash = ? AND device_id = ? AND fleet = ? AND used_at IS NULL AND expires_at > ?',
+          [now, keyId, hashToken(token), deviceId, this.fleet, now]);
+        if (used.changes !== 1) {
+          // DESIGN §8: a lost answer never burns the token. The same device, key and token get the
+          // same answer again, until the device's first authenticated MQTT connection.
+          const again = await q.get<{ n: number }>(
+            `SELECT COUNT(*) AS n FROM enrollment_tokens t JOIN devices d ON d.device_id = t.device_id
+              WHERE t.token_hash = ? AND t.device_id = ? AND t.fleet = ? AND t.used_at IS NOT NULL AND t.key_id = ?
+                AND d.status = 'enrolled' AND d.first_connected_at IS NULL`,
+            [hashToken(token), deviceId, this.fleet, keyId]);
+          if (Number(again?.n ?? 0) === 1) {
+            await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.enrollment_repeated', subject: deviceId, detail: { keyId } });
+            return true;
+          }
+          throw new FleetError('TOKEN_INVALID', 'enrollment token is unknown, expired, already used, or issued for another device');
+        }
       }
       const existing = await q.get<{ status: string }>('SELECT status FROM devices WHERE device_id = ?', [deviceId]);
       if (existing) throw new FleetError('EXISTS', `device ${deviceId} is already ${existing.status}`);
@@ -159,9 +177,19 @@ export class Fleet {
         [deviceId, this.fleet, now, by, hashToken(mqttPassword)]);
       await q.run('INSERT INTO device_keys (key_id, device_id, public_key, valid_from) VALUES (?, ?, ?, ?)', [keyId, deviceId, Buffer.from(publicKey), now]);
       await this.#audit?.append(q, { actor: actorOf.by(by), action: 'device.enrolled', subject: deviceId, detail: { keyId, fleet: this.fleet, via: token === null ? 'public_key' : 'token' } });
+      return false;
     });
-    this.onTrustChanged?.(deviceId, 'enrolled');
-    return { deviceId, keyId, mqttUsername: deviceId, mqttPassword };
+    if (!repeated) this.onTrustChanged?.(deviceId, 'enrolled');
+    return credentials;
+  }
+
+  /**
+   * The device's first authenticated connection (its MQTT password checked by the embedded
+   * broker, or its first Birth through an external one): from now on its enrollment token can no
+   * longer be repeated.
+   */
+  async markConnected(deviceId: string): Promise<void> {
+    await this.#db.run('UPDATE devices SET first_connected_at = ? WHERE device_id = ? AND first_connected_at IS NULL', [this.#now(), deviceId]);
   }
 
   /** Checks a device's MQTT credentials (for the embedded broker); only enrolled devices pass. */
@@ -171,7 +199,9 @@ export class Fleet {
     if (!row?.mqtt_secret_hash) return false;
     const a = Buffer.from(row.mqtt_secret_hash, 'hex');
     const b = Buffer.from(hashToken(password), 'hex');
-    return a.length === b.length && timingSafeEqual(a, b);
+    const ok = a.length === b.length && timingSafeEqual(a, b);
+    if (ok) await this.markConnected(deviceId);
+    return ok;
   }
 
   /** A one-time enrollment token bound to a device id; only its hash is stored. Shown once. */
@@ -253,6 +283,7 @@ export class Fleet {
          clock_synced = ?, clock_offset_ms = ? WHERE device_id = ? AND (bd_seq IS NULL OR bd_seq <= ?)`,
       [bd, at, at, b.agentVersion, Number(b.policyVersion), Number(b.outboxDepth), b.clock?.synced ? 1 : 0, Number(b.clock?.offsetMs ?? 0), deviceId, bd]);
     if (r.changes === 0) return; // an older Birth delivered late
+    await this.markConnected(deviceId);
     await this.#alerts.resolveCleared(`DEVICE_OFFLINE|${deviceId}`, `${deviceId} is back online (Birth ${bd})`);
     for (const c of b.cameras) await this.#camera(deviceId, c, at);
     await this.#checkClock(deviceId, b.clock ?? null);
@@ -334,7 +365,9 @@ export class Fleet {
       case pb.EventKind.EVENT_KIND_ALERT: {
         const detail = (e.detail ?? '').slice(0, 500);
         if (e.alert === pb.AlertKind.ALERT_KIND_SYNC_ERROR) {
-          const command = /^command refused/.test(detail);
+          // A genuine command the dock refused to apply ("command refused: …"), or the dock's
+          // aggregated report of refused traffic that includes commands ("…; cmd: bad signature 3…").
+          const command = /^command refused|(?:\(|; )cmd: /.test(detail);
           await this.#alerts.raise({
             kind: command ? 'COMMAND_REFUSED' : 'DOCK_SYNC_ERROR', deviceId,
             message: `${deviceId} ${command ? 'refused a command' : 'reports a sync error'}: ${detail || 'no detail'}`,

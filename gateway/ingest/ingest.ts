@@ -195,6 +195,12 @@ export class Ingest {
       throw new Reject('ID_MISMATCH', `the signed header names ${h?.issuer ?? 'nobody'} in fleet ${h?.fleet ?? '?'}, the topic ${deviceId} in ${this.#o.fleet}`,
         { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} on ${deviceId}'s topic signed for ${h?.issuer ?? 'nobody'}`, dedupeKey: `ID_MISMATCH|${deviceId}` });
     }
+    // DESIGN §8: no dock → gateway type is about another device, so a header naming one as its
+    // subject is a forgery or a confused dock, whoever signed it (none is stored or applied).
+    if (h.subjectDevice && h.subjectDevice !== deviceId) {
+      throw new Reject('SUBJECT_MISMATCH', `the signed header of a ${env.type} from ${deviceId} names ${h.subjectDevice} as its subject`,
+        { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} from ${deviceId} whose signed header names another device (${h.subjectDevice}) as its subject`, dedupeKey: `ID_MISMATCH|${deviceId}|subject` });
+    }
     const seq = Number(h.seq ?? 0);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Reject('SEQ_INVALID', `seq ${String(h.seq)} is not 1 or more`);
     if (env.type === 'ClipManifest') return this.#manifest(deviceId, env, raw, body as bwc.v1.ClipManifest, seq, merkle);
@@ -376,16 +382,57 @@ export class Ingest {
         WHERE m.seq > 1 AND m.received_at < ?
           AND NOT EXISTS (SELECT 1 FROM manifests q WHERE q.device_id = m.device_id AND q.seq = m.seq - 1)
         LIMIT 100`, [now - this.#o.gapSettleMs]);
+    // A gap the dock cannot fill (its manifest is gone) would be asked for at every sweep: each
+    // is asked again after a pause that doubles, up to an hour (DESIGN §7), and only by the one
+    // replica whose update moves its next request time.
+    const q = this.#o.db;
+    await q.run(`DELETE FROM chain_gaps WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.device_id = chain_gaps.device_id AND m.seq = chain_gaps.above_seq - 1)`);
+    let asked = 0;
     for (const g of gaps) {
       const from = (g.below === null ? 0 : Number(g.below)) + 1;
       const to = Number(g.seq) - 1;
+      await q.run(`INSERT INTO chain_gaps (device_id, above_seq, from_seq, to_seq, first_seen_at, requests, next_request_at) VALUES (?, ?, ?, ?, ?, 0, ?)
+                   ON CONFLICT (device_id, above_seq) DO UPDATE SET from_seq = excluded.from_seq`, [g.device_id, Number(g.seq), from, to, now, now]);
+      const row = await q.get<{ requests: number; next_request_at: number }>('SELECT requests, next_request_at FROM chain_gaps WHERE device_id = ? AND above_seq = ?', [g.device_id, Number(g.seq)]);
+      if (!row || Number(row.next_request_at) > now) continue;
+      const requests = Number(row.requests) + 1;
+      const pause = Math.min(GAP_RETRY_MAX_MS, GAP_RETRY_BASE_MS * 2 ** Math.min(requests - 1, 30));
+      const mine = await q.run('UPDATE chain_gaps SET requests = ?, last_request_at = ?, next_request_at = ? WHERE device_id = ? AND above_seq = ? AND requests = ?',
+        [requests, now, now + pause, g.device_id, Number(g.seq), Number(row.requests)]);
+      if (mine.changes !== 1) continue; // another replica asked
+      asked++;
       await this.#alert({
-        kind: 'CHAIN_GAP', deviceId: g.device_id, subject: `seq ${from}-${to}`, detail: { fromSeq: from, toSeq: to },
-        message: `manifests ${from}–${to} of ${g.device_id} are missing; asked the dock to resend them`,
+        kind: 'CHAIN_GAP', deviceId: g.device_id, subject: `seq ${from}-${to}`, detail: { fromSeq: from, toSeq: to, requests },
+        message: `manifests ${from}–${to} of ${g.device_id} are missing; asked the dock to resend them (request ${requests})`,
       });
-      const cmd = await this.#o.sealer.sealCommand({ commandId: `manifest-request-${g.device_id}-${from}-${to}`, manifestRequest: { fromSeq: from, toSeq: to } }, g.device_id);
+      const cmd = await this.#o.sealer.sealCommand({ commandId: `manifest-request-${g.device_id}-${from}-${to}-${requests}`, manifestRequest: { fromSeq: from, toSeq: to } }, g.device_id);
       await this.#o.sink.publish(deviceTopic(this.#o.fleet, g.device_id, 'cmd'), cmd);
     }
-    return { finished, gaps: gaps.length, failed };
+    return { finished, gaps: asked, failed };
+  }
+
+  /** The chain gaps open for a device (the device page): since when, how often asked, when next. */
+  async chainGaps(deviceId: string): Promise<ChainGap[]> {
+    const rows = await this.#o.db.all<{ from_seq: number; to_seq: number; first_seen_at: number; requests: number; last_request_at: number | null; next_request_at: number }>(
+      'SELECT from_seq, to_seq, first_seen_at, requests, last_request_at, next_request_at FROM chain_gaps WHERE device_id = ? ORDER BY from_seq', [deviceId]);
+    return rows.map((r) => ({
+      deviceId, fromSeq: Number(r.from_seq), toSeq: Number(r.to_seq), firstSeenAt: Number(r.first_seen_at), requests: Number(r.requests),
+      lastRequestAt: r.last_request_at === null ? null : Number(r.last_request_at), nextRequestAt: Number(r.next_request_at),
+    }));
   }
 }
+
+/** A gap in a device's manifest chain that the gateway keeps asking the dock to fill. */
+export interface ChainGap {
+  deviceId: string;
+  fromSeq: number;
+  toSeq: number;
+  firstSeenAt: number;
+  requests: number;
+  lastRequestAt: number | null;
+  nextRequestAt: number;
+}
+
+/** The first pause before a gap is asked for again; it doubles after each request, up to an hour. */
+export const GAP_RETRY_BASE_MS = 30_000;
+export const GAP_RETRY_MAX_MS = 3_600_000;

@@ -2,12 +2,15 @@
  * A streaming ustar (POSIX.1-1988) writer and reader, for BagIt packages over HTTP: regular files
  * and directories only, names up to 255 bytes (prefix + name), sizes beyond 8 GiB in GNU base-256.
  * The writer streams file contents from disk, so a clip of any size passes through in 64 KiB
- * blocks. The reader is for our own archives (`bwc records export`); GNU tar reads both.
+ * blocks; GNU tar and bagit.py read what it writes. The reader (`bwc records export`) is tar-stream
+ * (a parser we should not own: it checks header checksums, which ours did not) with our path rules.
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
 
 export interface TarEntry {
   /** A relative path with `/`; a directory ends with `/`. */
@@ -83,68 +86,73 @@ export function tarStream(entries: readonly TarEntry[]): Readable {
   })(), { objectMode: false });
 }
 
-function readSize(h: Buffer): number {
-  if ((h[124]! & 0x80) !== 0) {
-    let v = 0n;
-    for (let i = 125; i < 136; i++) v = (v << 8n) | BigInt(h[i]!);
-    return Number(v);
-  }
-  return parseInt(h.toString('ascii', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
-}
-
-function cstring(h: Buffer, start: number, len: number): string {
-  const end = h.indexOf(0, start);
-  return h.toString('utf8', start, end < 0 || end > start + len ? start + len : end);
+/** An archive that breaks our rules (a path, a type): refused, whatever the parser thinks of it. */
+export class TarRefusal extends Error {
+  override name = 'TarRefusal';
 }
 
 /**
- * Extracts a ustar stream into `dir`: regular files and directories only; a path that is absolute
- * or climbs out of `dir` is refused. Returns the paths written.
+ * Extracts a tar stream into `dir` with tar-stream's parser, which checks every header's checksum
+ * and the ustar magic, reads GNU and pax extensions, and fails on an archive that ends early.
+ * Our rules on top: regular files and directories only; a path that is absolute or climbs out of
+ * `dir` is refused; an existing file is never overwritten. Returns the paths written. On a refusal
+ * the files already written stay (the caller names the directory in its error).
  */
 export async function extractTar(input: AsyncIterable<Uint8Array>, dir: string): Promise<string[]> {
   const written: string[] = [];
-  let buf = Buffer.alloc(0);
-  let file: { fh: Awaited<ReturnType<typeof open>>; left: number; pad: number } | null = null;
-  let skip = 0;
   const target = (p: string) => {
     const n = normalize(p);
-    if (n.startsWith('..') || n.startsWith(sep) || n.includes(`${sep}..${sep}`)) throw new Error(`tar: refusing path ${p}`);
+    if (isAbsolute(p) || n === '..' || n.startsWith(`..${sep}`) || n.includes(`${sep}..${sep}`)) throw new TarRefusal(`tar: refusing path ${p}`);
     return join(dir, n);
   };
-  for await (const chunk of input) {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
-    for (;;) {
-      if (file) {
-        const n = Math.min(file.left, buf.length);
-        if (n > 0) { await file.fh.write(buf.subarray(0, n)); buf = buf.subarray(n); file.left -= n; }
-        if (file.left > 0) break;
-        await file.fh.close();
-        skip = file.pad;
-        file = null;
+  const extract = tar.extract();
+  // The parser's own error (a bad checksum, an early end) is the one to report: the entry being
+  // read then fails only with "destroyed".
+  let parseError: unknown = null;
+  extract.once('error', (e) => { parseError ??= e; });
+  const feeding = pipeline(Readable.from(input), extract);
+  feeding.catch((e: unknown) => { if (!/PREMATURE_CLOSE|STREAM_DESTROYED/.test(String((e as NodeJS.ErrnoException).code))) parseError ??= e; });
+  try {
+    for await (const entry of extract) {
+      const { name: path, type, size } = entry.header;
+      if (type === 'directory') {
+        await mkdir(target(path), { recursive: true });
+        entry.resume();
+        continue;
       }
-      if (skip > 0) {
-        const n = Math.min(skip, buf.length);
-        buf = buf.subarray(n);
-        skip -= n;
-        if (skip > 0) break;
-      }
-      if (buf.length < BLOCK) break;
-      const h = buf.subarray(0, BLOCK);
-      buf = buf.subarray(BLOCK);
-      if (h.every((b) => b === 0)) continue;
-      const prefix = cstring(h, 345, 155);
-      const name = cstring(h, 0, 100);
-      const path = prefix ? `${prefix}/${name}` : name;
-      const type = String.fromCharCode(h[156]!);
-      const size = readSize(h);
-      if (type === '5') { await mkdir(target(path), { recursive: true }); continue; }
-      if (type !== '0' && type !== '\0') throw new Error(`tar: ${path}: only files and directories are extracted (type ${type})`);
+      if (type !== 'file') throw new TarRefusal(`tar: ${path}: only files and directories are extracted (type ${type ?? 'unknown'})`);
       const out = target(path);
       await mkdir(dirname(out), { recursive: true });
-      file = { fh: await open(out, 'wx', 0o644), left: size, pad: (BLOCK - (size % BLOCK)) % BLOCK };
+      const fh = await open(out, 'wx', 0o644);
+      try {
+        let left = size ?? 0;
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          left -= chunk.byteLength;
+          await fh.write(chunk);
+        }
+        if (left !== 0) throw new TarRefusal(`tar: the archive ends inside ${path}`);
+      } finally {
+        await fh.close();
+      }
       written.push(path);
     }
+    await feeding;
+  } catch (e) {
+    extract.destroy();
+    await feeding.catch(() => {});
+    // Our own refusals and the file system's errors (EEXIST) say what happened; a parser failure
+    // surfaces in the loop only as a destroyed stream.
+    if (e instanceof TarRefusal || typeof (e as NodeJS.ErrnoException).syscall === 'string') throw e;
+    throw tarError(parseError ?? e);
   }
-  if (file) { await file.fh.close(); throw new Error('tar: the archive ends inside a file'); }
   return written;
+}
+
+/** tar-stream's words for a damaged archive, said as what they mean here. */
+function tarError(e: unknown): Error {
+  const m = (e as Error).message ?? String(e);
+  if (/^tar: /.test(m)) return e as Error;
+  if (/Invalid tar header|checksum/i.test(m)) return new Error(`tar: a header is damaged (its checksum does not match, or it is not a tar header): ${m}`);
+  if (/Unexpected end/i.test(m)) return new Error(`tar: the archive is truncated (${m})`);
+  return new Error(`tar: ${m}`);
 }

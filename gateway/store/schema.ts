@@ -363,6 +363,37 @@ ALTER TABLE clip_decisions ADD COLUMN report_json TEXT;
 CREATE INDEX clip_decisions_due ON clip_decisions(report_due_at);
 `,
   },
-  // 9 and 10 are taken by work in progress elsewhere; the runner applies versions in order and allows gaps.
+  {
+    version: 9,
+    name: 'enrollment that a lost answer does not burn',
+    sql: `
+-- DESIGN §8 (second round): the same device id, key and token may repeat an enrollment and get
+-- the same answer until the device's first authenticated MQTT connection. The key a token was
+-- redeemed with, and when the device first connected (the embedded broker's password check, or
+-- its first Birth through an external broker).
+ALTER TABLE enrollment_tokens ADD COLUMN key_id TEXT;
+ALTER TABLE devices ADD COLUMN first_connected_at {INT};
+`,
+  },
+  {
+    version: 10,
+    name: 'chain gaps asked for with backoff',
+    sql: `
+-- A gap in a device's manifest chain, below the manifest at above_seq: when the sweep first saw
+-- it, how often it asked the dock (ManifestRequest) and when it asks next (doubling, capped at an
+-- hour). Deleted once the manifest at above_seq - 1 arrives.
+CREATE TABLE chain_gaps (
+  device_id TEXT NOT NULL,
+  above_seq {INT} NOT NULL,
+  from_seq {INT} NOT NULL,
+  to_seq {INT} NOT NULL,
+  first_seen_at {INT} NOT NULL,
+  requests {INT} NOT NULL DEFAULT 0,
+  last_request_at {INT},
+  next_request_at {INT} NOT NULL,
+  PRIMARY KEY (device_id, above_seq)
+);
+`,
+  },
   SECOND_DECISION_MIGRATION,
 ];

@@ -20,6 +20,7 @@ import { execFileSync } from 'node:child_process';
 import type { BenchOutcome, BenchRow, Benchmark } from './harness.js';
 import { custody } from './custody.js';
 import { fleet } from './fleet.js';
+import { forged } from './forged.js';
 import { gateway } from './gateway.js';
 import { link } from './link.js';
 import { offload } from './offload.js';
@@ -29,6 +30,7 @@ import { policy } from './policy.js';
 const BENCHMARKS: readonly Benchmark[] = [
   custody,
   fleet,
+  forged,
   gateway,
   link,
   offload,

@@ -66,7 +66,7 @@ export function registerDock(program: Command): void {
     });
 
   common(dock.command('enroll').description('Generate the device key here and enroll with a gateway using a one-time token.'))
-    .requiredOption('--gateway <url>', 'the gateway HTTP API, e.g. https://gateway.example:8080')
+    .requiredOption('--gateway <url>', 'the gateway HTTP API over TLS, e.g. https://gateway.example:8443 (plain http:// only to a loopback address)')
     .requiredOption('--token <token>', 'the one-time enrollment token the operator issued for this device id')
     .requiredOption('--device-id <id>', 'this dock\'s device id (the one the token was issued for)')
     .requiredOption('--root-fingerprint <hex>', 'the agency root key id (64 hex digits), given out of band')

@@ -149,10 +149,10 @@ export function registerSim(program: Command): void {
   const sim = program.command('sim').description('Simulators for tests, demos and field checks.');
   sim
     .command('chaos')
-    .description('Docks, cameras, a gateway and Mosquitto as real processes under faults at seeded random times (SIGKILL of docks and gateway, broker restarts and freezes, serial chaos, duplicated and reordered deliveries); then the custody invariants.')
+    .description('Docks, cameras, a gateway and Mosquitto as real processes under faults that land while a clip is mid-upload (SIGKILL of docks and gateway, broker restarts and freezes; seeded kinds and pauses), serial chaos, duplicated and reordered deliveries; then the custody invariants, judged from the gateway\'s audit log and the cameras.')
     .option('--seed <n>', 'the seed of the first run (printed; give it again to replay a run)')
     .option('--faults <n>', 'faults per run', '6')
-    .option('--window <s>', 'faults land within this many seconds of the start', '40')
+    .option('--window <s>', 'how long each fault waits, at most, for a clip to be mid-upload at the gateway', '40')
     .option('--clips <MiB,…>', 'clip sizes per camera, MiB', '4,24,8')
     .option('--serial-chaos <rate>', 'camera-link chaos per frame', '0.02')
     .option('--duplicates <rate>', 'share of dock messages published again, late', '0.2')

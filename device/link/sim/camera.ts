@@ -43,6 +43,8 @@ export interface SimResult {
   lastEventNo: number;
   alerts: bwc.v1.Alert[];
   released: string[];
+  /** Each clip freed: its SHA-256 (hex, of the file it deleted) and when, by the host's clock (ms). */
+  releases: { clipId: string; sha256: string; at: number }[];
   releaseRefused: string[];
   timeSyncs: number;
   sessions: number;
@@ -76,7 +78,7 @@ export class CameraSim {
   #finished = false;
   readonly #write: ReturnType<typeof chaosWriter>;
   readonly #result: Omit<SimResult, 'eventsSent' | 'firstEventNo' | 'lastEventNo' | 'unacked' | 'chaos' | 'retransmits' | 'sessions'> = {
-    alerts: [], released: [], releaseRefused: [], timeSyncs: 0,
+    alerts: [], released: [], releases: [], releaseRefused: [], timeSyncs: 0,
   };
 
   constructor(options: CameraSimOptions) {
@@ -213,6 +215,7 @@ export class CameraSim {
       else {
         unlinkSync(path);
         freed = true;
+        this.#result.releases.push({ clipId, sha256: sha.toString('hex'), at: Date.now() });
       }
     }
     (freed ? this.#result.released : this.#result.releaseRefused).push(clipId);

@@ -4,7 +4,7 @@
  * clauses they rest on. Operators decommission a dock here (the gateway refuses while any of its
  * clips is not verified).
  */
-import type { CamerasResponse, ClipsResponse, DecommissionResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DeviceJson } from '../../../api/types.js';
+import type { CamerasResponse, ChainGapJson, ClipsResponse, DecommissionResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DeviceJson } from '../../../api/types.js';
 import { api, query, seg } from '../api.js';
 import { DeviceStateBadge } from '../components/Badges.js';
 import { ClipTable, upsertClip } from '../components/ClipTable.js';
@@ -81,6 +81,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           )}
         </Panel>
       ) : null}
+      {detail.data && detail.data.chainGaps.length > 0 ? <ChainGaps gaps={detail.data.chainGaps} /> : null}
       <Panel title="Cameras" id="dev-cameras">
         <ErrorBanner error={cameras.error} context="Could not load the cameras" />
         {cameras.data ? (docked.length === 0 ? <p class="empty">No camera was last seen on this dock.</p> : <CameraTable cameras={docked} onChanged={cameras.reload} />) : cameras.error ? null : <Loading what="cameras" />}
@@ -165,5 +166,31 @@ function EventTable({ events }: { events: readonly DeviceEventJson[] }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Manifests the gateway is missing from this dock's chain, how long, and how often it asked. */
+function ChainGaps({ gaps }: { gaps: ChainGapJson[] }) {
+  const now = useNow();
+  return (
+    <Panel title="Chain gaps" id="dev-gaps">
+      <p class="muted">Manifests missing from this dock's chain. The gateway asks the dock to resend them, waiting twice as long after each request (at most an hour).</p>
+      <div class="table-wrap">
+        <table class="table">
+          <thead><tr><th scope="col">Manifests</th><th scope="col">Missing for</th><th scope="col">Requests</th><th scope="col">Last asked</th><th scope="col">Next</th></tr></thead>
+          <tbody>
+            {gaps.map((g) => (
+              <tr key={`${g.fromSeq}-${g.toSeq}`}>
+                <th scope="row">{g.fromSeq === g.toSeq ? `seq ${g.fromSeq}` : `seq ${g.fromSeq}–${g.toSeq}`}</th>
+                <td>{formatDuration(Math.max(0, Math.floor((now - g.firstSeenAt) / 1000)))}</td>
+                <td>{formatCount(g.requests)}</td>
+                <td>{g.lastRequestAt === null ? <span class="muted">not yet</span> : <Time at={g.lastRequestAt} />}</td>
+                <td><Time at={g.nextRequestAt} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Panel>
   );
 }
