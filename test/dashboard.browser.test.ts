@@ -278,37 +278,6 @@ describe('the dashboard in Chromium', () => {
     await context.close();
   }, 90_000);
 
-  /** What the test uses of an HTMLVideoElement (the tests' TypeScript has no DOM library). */
-  type Video = {
-    currentTime: number; readonly duration: number; readonly error: { code: number } | null; readonly readyState: number; muted: boolean;
-    play(): Promise<void>; pause(): void; addEventListener(type: string, f: () => void, o?: { once: boolean }): void;
-  };
-  // DESIGN §6: evidence is watched. The simulated camera records real H.264 video (device/link/sim/clip-content.ts).
-  it('plays a verified clip on its page: the video advances and seeks (Range), and the viewing is audited once', async () => {
-    await record('ui-video', 'at_large_arrest');
-    const hash = await clipHash('ui-video');
-    const { page, context } = await signIn('rita', `#/clips/${hash}`);
-    const video = page.locator('video.clip-player');
-    await video.waitFor({ timeout: 30_000 });
-    const state = () => video.evaluate((v: Video) => ({ t: v.currentTime, d: v.duration, err: v.error?.code ?? null, ready: v.readyState }));
-    await video.evaluate(async (v: Video) => { v.muted = true; await v.play(); });
-    await until('the video advances', async () => ((await state()).t > 0.5 ? true : undefined), 20_000);
-    const played = await state();
-    expect(played.err).toBeNull();
-    expect(played.d).toBeGreaterThan(3.5);
-    await video.evaluate((v: Video) => { v.pause(); });
-    const seeked = await video.evaluate((v: Video) => new Promise<number>((resolve) => {
-      v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
-      v.currentTime = 3;
-    }));
-    expect(seeked).toBeGreaterThan(2.9);
-    expect(seeked).toBeLessThan(3.1);
-    await shot(page, 'clip-player');
-    await context.close();
-    const views = await gw.db.all<{ actor: string }>(`SELECT actor FROM audit_log WHERE action = 'clip.content_view' AND subject = ?`, [hash]);
-    expect(views.map((v) => v.actor)).toEqual(['user:rita']);
-  }, 120_000);
-
   it('places a hold as a records officer and sees the disposition dry run skip the held clip', async () => {
     await record('ui-arrest-1', 'at_large_arrest');
     await record('ui-arrest-2', 'at_large_arrest');
@@ -350,6 +319,37 @@ describe('the dashboard in Chromium', () => {
     await shot(page, 'clips');
     await context.close();
   }, 180_000);
+
+  /** What the test uses of an HTMLVideoElement (the tests' TypeScript has no DOM library). */
+  type Video = {
+    currentTime: number; readonly duration: number; readonly error: { code: number } | null; readonly readyState: number; muted: boolean;
+    play(): Promise<void>; pause(): void; addEventListener(type: string, f: () => void, o?: { once: boolean }): void;
+  };
+  // DESIGN §6: evidence is watched. The simulated camera records real H.264 video (device/link/sim/clip-content.ts).
+  it('plays a verified clip on its page: the video advances and seeks (Range), and the viewing is audited once', async () => {
+    await record('ui-video', 'at_large_arrest');
+    const hash = await clipHash('ui-video');
+    const { page, context } = await signIn('rita', `#/clips/${hash}`);
+    const video = page.locator('video.clip-player');
+    await video.waitFor({ timeout: 30_000 });
+    const state = () => video.evaluate((v: Video) => ({ t: v.currentTime, d: v.duration, err: v.error?.code ?? null, ready: v.readyState }));
+    await video.evaluate(async (v: Video) => { v.muted = true; await v.play(); });
+    await until('the video advances', async () => ((await state()).t > 0.5 ? true : undefined), 20_000);
+    const played = await state();
+    expect(played.err).toBeNull();
+    expect(played.d).toBeGreaterThan(3.5);
+    await video.evaluate((v: Video) => { v.pause(); });
+    const seeked = await video.evaluate((v: Video) => new Promise<number>((resolve) => {
+      v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
+      v.currentTime = 3;
+    }));
+    expect(seeked).toBeGreaterThan(2.9);
+    expect(seeked).toBeLessThan(3.1);
+    await shot(page, 'clip-player');
+    await context.close();
+    const views = await gw.db.all<{ actor: string }>(`SELECT actor FROM audit_log WHERE action = 'clip.content_view' AND subject = ?`, [hash]);
+    expect(views.map((v) => v.actor)).toEqual(['user:rita']);
+  }, 120_000);
 
   it('runs "verify chain" as an auditor', async () => {
     const { page, context } = await signIn('aldo', '#/audit');

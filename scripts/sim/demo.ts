@@ -15,6 +15,8 @@ import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { generateKeyDir } from '../../proto/keydir.js';
+import { decodeManifest } from '../../proto/manifest.js';
+import { decisionToJson } from '../../proto/decision.js';
 import { FACTORS } from '../../proto/policy-vocab.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
@@ -286,17 +288,19 @@ async function check(
 ): Promise<DemoCheck[]> {
   const checks: DemoCheck[] = [];
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const rows = await gateway.db.all<{ device_id: string; clip_id: string; state: string; released_at: number | null; decision: string | null; decision_json: string | null }>(
-    'SELECT device_id, clip_id, state, released_at, decision, decision_json FROM manifests');
+  const rows = await gateway.db.all<{ device_id: string; clip_id: string; state: string; released_at: number | null; decision: string | null; envelope: Buffer }>(
+    'SELECT device_id, clip_id, state, released_at, decision, envelope FROM manifests');
   const byClip = new Map(rows.map((r) => [r.clip_id, r]));
   for (const d of DEMO_DOCKS) {
     for (const c of d.cameras) {
       for (const [clipId, want] of Object.entries(c.expect)) {
         const r = byClip.get(clipId);
         if (!r) { add(`${clipId}: at the gateway`, false, 'no manifest'); continue; }
-        const dj = r.decision_json ? JSON.parse(r.decision_json) as { basis?: { kind?: string } | null; reasons: string[] } : null;
-        const okDecision = r.decision === want.decision && (!want.basis || dj?.basis?.kind === want.basis) && (!want.reason || (dj?.reasons ?? []).includes(want.reason));
-        add(`${clipId}: ${want.decision}${want.basis ? ` (${want.basis})` : ''}${want.reason ? ` ${want.reason}` : ''}`, okDecision, `${r.decision} ${dj?.basis?.kind ?? '-'} ${(dj?.reasons ?? []).join(',')}`);
+        // The decision the manifest signed; a late tag may have replaced the current one (checked below).
+        const signed = decodeManifest(r.envelope).manifest.decision;
+        const dj = signed ? decisionToJson(signed) : null;
+        const okDecision = dj?.decision === want.decision && (!want.basis || dj?.basis?.kind === want.basis) && (!want.reason || (dj?.reasons ?? []).includes(want.reason));
+        add(`${clipId}: ${want.decision}${want.basis ? ` (${want.basis})` : ''}${want.reason ? ` ${want.reason}` : ''}`, okDecision, `${dj?.decision ?? '-'} ${dj?.basis?.kind ?? '-'} ${(dj?.reasons ?? []).join(',')}`);
         add(`${clipId}: verified and released`, r.state === 'VERIFIED' && r.released_at !== null, `${r.state}${r.released_at !== null ? ', released' : ', not released'}`);
       }
       for (const [clipId, want] of Object.entries(c.tagged ?? {})) {
@@ -306,6 +310,8 @@ async function check(
         const fresh = events.find((e) => e.kind === 'ACTIVATION_DECIDED' && e.clipId === clipId && e.detail === 'tagged');
         add(`${clipId}: late tag, then ${want}`, tag !== undefined && fresh?.decision?.decision === want,
           `${tag ? 'tagged' : 'no ACTIVITY_TAGGED event'}, ${fresh?.decision?.decision ?? 'no fresh decision'}`);
+        const current = byClip.get(clipId)?.decision ?? null;
+        add(`${clipId}: shown as ${want} everywhere (the current decision)`, current === want, `${current ?? 'no manifest'}`);
         const stillOpen = (await gateway.alerts.list({ kind: 'UNAUTHORIZED_RECORDING', open: true })).filter((a) => a.subject === clipId).length;
         add(`${clipId}: not reported to the supervisor (tagged within the review grace period)`, stillOpen === 0, `${stillOpen} open`);
       }
