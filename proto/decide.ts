@@ -164,9 +164,10 @@ function notePartial(partial: Partial, until: number): void {
   if (partial.coveredUntil === null || until > partial.coveredUntil) partial.coveredUntil = until;
 }
 
-function planBasis(a: Activation, span: Span, cache: PolicyCache, bundle: Bundle, current: Bundle | null, why: Reasons, partial: Partial): Candidate<{ plan: Plan; code: string }> | null {
-  if (a.activity || !a.officerId) return null;
-  for (const plan of applicablePlans(a, cache, bundle, current, why)) {
+/** The plan basis among the plans that apply (applicablePlans, found once per decision; `planWhy` holds why the others did not). */
+function planBasis(a: Activation, span: Span, plans: readonly ApplicablePlan[], planWhy: Reasons, cache: PolicyCache, bundle: Bundle, why: Reasons, partial: Partial): Candidate<{ plan: Plan; code: string }> | null {
+  why.add(...planWhy.set);
+  for (const plan of plans) {
     const code = triggerBasis(a, bundle, plan.codes, why);
     if (!code) continue;
     const until = minTime(plan.plan.to, plan.revokedAt, issuerWithdrawnAt(cache, plan.plan.signerKeyId, null, span));
@@ -184,9 +185,15 @@ function planBasis(a: Activation, span: Span, cache: PolicyCache, bundle: Bundle
  * Plans that apply at `at` to this officer: listed, in window, from a trusted FRO or HRO whose
  * scope covers the recording, not revoked, and not the issuer's own recording.
  */
-function applicablePlans(a: Activation, cache: PolicyCache, bundle: Bundle, current: Bundle | null, why: Reasons): { plan: Plan; codes: string[]; revokedAt: number | null }[] {
+interface ApplicablePlan {
+  readonly plan: Plan;
+  readonly codes: string[];
+  readonly revokedAt: number | null;
+}
+
+function applicablePlans(a: Activation, cache: PolicyCache, bundle: Bundle, current: Bundle | null, why: Reasons): ApplicablePlan[] {
   if (a.activity || !a.officerId) return [];
-  const out: { plan: Plan; codes: string[]; revokedAt: number | null }[] = [];
+  const out: ApplicablePlan[] = [];
   for (const plan of cache.plansFor(a.officerId)) {
     if (a.at < plan.from || a.at >= plan.to) { why.add('PLAN_OUTSIDE_WINDOW'); continue; }
     const issuer = trustedIssuer(plan.signerKeyId, bundle, current);
@@ -327,7 +334,8 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   //    or a plan's when the plan supplies them.
   if (prohibitedOnly(declared)) return finish('PROHIBITED', null, ['FIRST_AMENDMENT_ONLY']);
   const planWhy = new Reasons();
-  for (const p of applicablePlans(a, cache, bundle, current, planWhy)) {
+  const plans = applicablePlans(a, cache, bundle, current, planWhy);
+  for (const p of plans) {
     if (prohibitedOnly([...p.codes, ...declared])) return finish('PROHIBITED', null, ['FIRST_AMENDMENT_ONLY', 'PLAN_ACTIVITY']);
   }
 
@@ -338,7 +346,7 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   if (trigger) {
     return finish('AUTHORIZED', { kind: 'trigger', id: trigger, category: 'directive_authorized', hash: bundle.hash }, ['TRIGGER_ACTIVITY'], [categoryClause('directive_authorized')]);
   }
-  const planned = planBasis(a, span, cache, bundle, current, why, partial);
+  const planned = planBasis(a, span, plans, planWhy, cache, bundle, why, partial);
   if (planned) {
     const { plan } = planned.basis;
     return finish('AUTHORIZED', { kind: 'plan', id: plan.id, category: 'directive_authorized', hash: plan.hash }, ['PLAN_ACTIVITY', 'TRIGGER_ACTIVITY'],
