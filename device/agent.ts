@@ -1,8 +1,8 @@
 /**
  * The dock agent (`bwc dock`), the composition root. It opens the state directory (open.ts) and
  * wires the dock's parts, each with one job and the ports it is given (device/README.md, "The
- * agent's parts"). A camera event is applied by every part in one transaction, so it is durable and
- * queued for the gateway before the camera gets its ack.
+ * agent's parts"). A camera event goes to the cameras, recording and custody parts in one
+ * transaction, so it is durable and queued for the gateway before the camera gets its ack.
  */
 import type { Logger } from 'pino';
 import type { bwc } from '../proto/wire.js';
@@ -31,7 +31,6 @@ import { defaultDockLogger, openDock, type OpenedDock } from './open.js';
 import type { DockConfig } from './config.js';
 
 export { DockError, defaultDockLogger } from './open.js';
-export { isStorageFull } from './store/faults.js';
 export type { ProgressEntry } from './custody/transfers.js';
 
 export interface DockAgentOptions {
@@ -130,11 +129,7 @@ export class DockAgent {
     this.sync.start();
     await this.#ports.start();
     this.#indicator = configuredIndicator(this.config.io, {
-      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}), log: this.log,
-      signals: {
-        recording: () => this.clips.inStates(['RECORDING']).length > 0, busy: () => this.#transfers.size > 0 || this.outbox.depth().messages > 0,
-        fault: () => this.#faults.full, connected: () => this.sync.connected,
-      },
+      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}), log: this.log, signals: this.#telemetry.signals(),
       onShortPress: () => this.log.info(`button: ${this.#telemetry.statusLine()}`),
       onLongPress: () => {
         this.log.info('button held: re-sync requested (a Status now, and every unfinished clip\'s manifest again)');

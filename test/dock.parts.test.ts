@@ -330,7 +330,7 @@ describe('cameras: the linked cameras and what reaches them', () => {
 // ── telemetry ───────────────────────────────────────────────────────────────────────────────
 
 describe('telemetry: what the dock says about itself', () => {
-  it('reports a transfer under way in the Status, the status line and progress.json, and not once it is done', () => {
+  it('reports a transfer under way in the Status, the status line, progress.json and the light, and not once it is done', () => {
     const s = store();
     const transfers = new Transfers();
     s.clips.ensure(SERIAL, 'c1', 'CLOSED', {}, NOW);
@@ -348,8 +348,11 @@ describe('telemetry: what the dock says about itself', () => {
     const progress = JSON.parse(readFileSync(join(s.dir, 'progress.json'), 'utf8')) as { transfers: unknown[]; light: string; connected: boolean };
     expect([progress.transfers.length, progress.light, progress.connected]).toEqual([1, 'syncing', true]);
 
+    expect(part.signals().busy()).toBe(true);
+
     transfers.hashDone(`${SERIAL}/c1`);
     expect(part.status().transfers).toEqual([]);
+    expect(part.signals().busy()).toBe(false);
     part.writeProgress();
     expect((JSON.parse(readFileSync(join(s.dir, 'progress.json'), 'utf8')) as { transfers: unknown[] }).transfers).toEqual([]);
   });

@@ -1,8 +1,9 @@
 /**
  * What the dock says about itself: the Birth of each broker connection, the periodic Status (cameras,
  * clock, outbox, clips not yet verified, transfers under way, disk, temperature), the one status
- * line for field IT at the dock (a short press of the button), and `progress.json` in the state
- * directory for `bwc dock status` while the agent runs. It only reads; it changes nothing.
+ * line for field IT at the dock (a short press of the button), what the status light shows, and
+ * `progress.json` in the state directory for `bwc dock status` while the agent runs. It only reads;
+ * it changes nothing.
  */
 import { readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,6 +13,7 @@ import { NOT_VERIFIED, type Clips } from '../store/clips.js';
 import type { Outbox } from '../store/outbox.js';
 import type { CameraSeen } from '../link/cameras.js';
 import type { ProgressEntry } from '../custody/transfers.js';
+import type { DockSignals } from '../io/indicator.js';
 
 export interface TelemetryOptions {
   /** The state directory (its free space, and where progress.json is written). */
@@ -57,6 +59,16 @@ export class Telemetry {
       uptimeS: Math.floor((this.#o.now() - this.#o.bootedAtMs) / 1000), clock: this.#clockState(), cameras: this.#cameraSummaries(), agentVersion: SOFTWARE_VERSION,
       diskFreeBytes: this.#diskFree(), cpuTemperatureDc: (this.#o.cpuTemperatureDc ?? cpuTemperatureDc)(),
       transfers: this.#o.transfers().map((p) => ({ cameraSerial: p.cameraSerial, clipId: p.clipId, phase: p.phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes })),
+    };
+  }
+
+  /** What the status light shows (io/indicator.ts): recording, busy, a fault, connected. */
+  signals(): DockSignals {
+    return {
+      recording: () => this.#o.clips.inStates(['RECORDING']).length > 0,
+      busy: () => this.#o.transfers().length > 0 || this.#o.outbox.depth().messages > 0,
+      fault: () => this.#o.stateFull(),
+      connected: () => this.#o.connected(),
     };
   }
 
