@@ -14,6 +14,9 @@ export const ROLES = [
   'records_officer',
   'auditor',
   'admin',
+  // The Office of Professional Responsibility: sees every review item referred to it and closes
+  // it with a finding (1061.2 §4.4: supervisors report suspected violations to OPR).
+  'opr',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
