@@ -31,7 +31,7 @@ import type { Role } from '../gateway/api/roles.js';
 import type { DispositionDryRun, ReviewDetailResponse, ReviewItemJson, ReviewListResponse } from '../gateway/api/types.js';
 import { TestDock } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, tempDir } from './helpers.js';
+import { pseudoRandomBytes, runBwc, tempDir } from './helpers.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -271,6 +271,15 @@ describe.each(['sqlite', 'postgres'] as const)('the review queue on %s', (engine
     const after = await call<DispositionDryRun>('rita', 'GET', '/api/v1/records/disposition');
     expect(after.json.items.map((i) => i.manifestHash)).toContain(clip.hashHex);
     expect(after.json.skipped.map((s) => s.manifestHash)).not.toContain(clip.hashHex);
+  });
+});
+
+describe('bwc gateway user add', () => {
+  it('creates an OPR user (role opr)', () => {
+    const data = tempDir();
+    const r = runBwc(['gateway', 'user', 'add', 'olga', '--role', 'opr', '--data-dir', data], { input: 'correct horse battery staple' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('user olga created with roles opr\n');
   });
 });
 
