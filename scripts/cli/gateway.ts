@@ -10,7 +10,9 @@ import { loadGatewayConfig, resolvedPaths, ConfigError, GatewayConfigSchema, GAT
 import { startGateway } from '../../gateway/gateway.js';
 import { openGatewayDb } from '../../gateway/store/open.js';
 import { Auth } from '../../gateway/api/auth.js';
-import { ROLES, type Role } from '../../gateway/api/roles.js';
+import { ROLES } from '../../gateway/api/roles.js';
+import { describeProblems, newUserProblems } from '../../gateway/api/user-rules.js';
+import { AuditLog } from '../../gateway/audit/log.js';
 import { Alerts } from '../../gateway/fleet/alerts.js';
 import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
@@ -83,15 +85,18 @@ export function registerGateway(program: Command): void {
   withCommon(user.command('add <username>').description('Create a user; the password is read from stdin.'))
     .requiredOption('--role <role>', `a role (repeatable): ${ROLES.join(', ')}`, collect, [])
     .option('--office <code>', 'an office the user acts for (repeatable)', collect, [])
+    .option('--by <name>', 'who creates it (recorded in the audit log)', process.env.USER ?? 'cli')
     .addHelpText('after', '\nExample:\n  $ printf %s "$ADMIN_PASSWORD" | bwc gateway user add alice --role admin\n')
-    .action(async (username: string, o: Common & { role: string[]; office: string[] }) => {
-      const bad = o.role.find((r) => !(ROLES as readonly string[]).includes(r));
-      if (bad) throw new CliError(`--role ${bad} is not a role (${ROLES.join(', ')})`);
+    .action(async (username: string, o: Common & { role: string[]; office: string[]; by: string }) => {
       const password = readStdin();
-      await withDb(o, async (_c, db) => {
-        const auth = new Auth({ db });
+      // The same rules, and the same words, as the admin API and the dashboard (gateway/api/user-rules.ts).
+      const problems = newUserProblems({ username, password, roles: o.role, offices: o.office });
+      if (problems.length > 0) throw new CliError(describeProblems(problems));
+      await withDb(o, async (c, db) => {
+        const audit = new AuditLog({ db, gatewayId: c.gatewayId, fleet: c.fleet });
+        const auth = new Auth({ db, audit: { log: audit, actor: audit.actor } });
         try {
-          await auth.createUser({ username, password, roles: o.role as Role[], offices: o.office, personId: null });
+          await auth.createUser({ username, password, roles: o.role, offices: o.office, personId: null }, o.by);
         } catch (e) {
           throw new CliError((e as Error).message);
         }

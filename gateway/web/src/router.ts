@@ -15,9 +15,10 @@ export type Route =
   | { page: 'authz' }
   | { page: 'records' }
   | { page: 'audit' }
+  | { page: 'admin' }
   | { page: 'not-found'; path: string };
 
-const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit'] as const;
+const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit', 'admin'] as const;
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\?.*$/, '');
