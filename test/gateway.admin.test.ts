@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../gateway/gateway.js';
+import { parseGatewayConfig, resolvedPaths } from '../gateway/config.js';
+import { openGatewayDb } from '../gateway/store/open.js';
 import type { AuditEntryJson } from '../gateway/api/types.js';
 import { call, signIn, startTestGateway } from './gateway.http.js';
 import { BWC, tempDir, type RunResult } from './helpers.js';
@@ -194,4 +196,47 @@ describe('API tokens', () => {
     expect(log).toContain('user.password_set');
     for (const s of secrets) expect(log).not.toContain(s);
   });
+});
+
+describe('the same from the CLI on the gateway machine', () => {
+  it('changes roles, disables, resets a password and creates, lists and revokes tokens, audited with --by', async () => {
+    const dataDir = tempDir('bwc-admin-cli-ops-');
+    const common = ['--data-dir', dataDir];
+    const run = async (args: string[], input = '') => {
+      const r = await bwc(['gateway', ...args, ...common], input);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r.stdout;
+    };
+    await run(['user', 'add', 'olga', '--role', 'operator', '--by', 'root'], 'olga-initial-password');
+    expect(await run(['user', 'access', 'olga', '--role', 'supervisor', '--office', 'SEA', '--by', 'root'])).toBe('user olga now has roles supervisor and offices SEA\n');
+    const bad = await bwc(['gateway', 'user', 'access', 'olga', '--role', 'wizard', '--office', 'x y', ...common], '');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('bwc gateway user access: roles: unknown role "wizard"; roles are viewer, operator, supervisor, requester, approver_fro, approver_hro, director, records_officer, auditor, admin; offices: invalid office code "x y"');
+    const generated = JSON.parse(await run(['user', 'password', 'olga', '--generate', '--by', 'root'])) as { password: string };
+    expect(generated.password.length).toBeGreaterThanOrEqual(12);
+    const created = JSON.parse(await run(['token', 'create', 'olga', '--name', 'sync', '--days', '7', '--by', 'root'])) as { token: string; id: number };
+    expect(created.token).toMatch(/^bwc_/);
+    const listed = await run(['token', 'list', '--user', 'olga']);
+    expect(listed).toContain('"name":"sync"');
+    expect(listed).not.toContain(created.token);
+    expect(await run(['token', 'revoke', String(created.id), '--by', 'root'])).toBe(`token ${created.id} revoked\n`);
+    expect(await run(['user', 'disable', 'olga', '--by', 'root'])).toBe('user olga disabled\n');
+
+    const db = await openGatewayDb(resolvedPaths(parseGatewayConfig({ dataDir })).db);
+    try {
+      const log = await db.all<{ actor: string; action: string; subject: string; detail_json: string }>('SELECT actor, action, subject, detail_json FROM audit_log ORDER BY seq');
+      expect(log.map((e) => [e.actor, e.action, e.subject])).toEqual([
+        ['user:root', 'user.created', 'user:olga'],
+        ['user:root', 'user.access_changed', 'user:olga'],
+        ['user:root', 'user.password_set', 'user:olga'],
+        ['user:root', 'token.created', 'user:olga'],
+        ['user:root', 'token.revoked', 'user:olga'],
+        ['user:root', 'user.disabled', 'user:olga'],
+      ]);
+      const text = JSON.stringify(log);
+      for (const secret of ['olga-initial-password', generated.password, created.token]) expect(text).not.toContain(secret);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
 });
