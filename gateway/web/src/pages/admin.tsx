@@ -205,7 +205,7 @@ function UserRow({ user, self, onChanged }: { user: UserAccountJson; self: boole
             onConfirm={toggle} />
         )}
       </td>
-      <td><PasswordReset username={user.username} /></td>
+      <td>{self ? <span class="muted">Your own password is changed with your current one (gateway/api/README.md).</span> : <PasswordReset username={user.username} />}</td>
     </tr>
   );
 }
