@@ -37,6 +37,7 @@ import { ApiServer, type Logger } from './api/http.js';
 import { Auth } from './api/auth.js';
 import { Metrics, registerMetricsRoute } from './api/metrics.js';
 import { registerAuthRoutes } from './api/auth-routes.js';
+import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerFleetRoutes } from './api/fleet-routes.js';
 import { registerAuthzRoutes } from './api/authz-routes.js';
 import { Authorizations } from './authz/workflow.js';
@@ -415,7 +416,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     metrics.gauge({ name: 'bwc_alerts_open', help: 'Alerts not yet resolved.', collect: async (g) => g.set({}, await alerts.openCount()) });
 
     // ── HTTP API ──
-    auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls });
+    auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor } });
     const api = new ApiServer({
       auth, metrics, log, behindTls: c.http.behindTls, trustProxy: c.http.trustProxy,
       // Every API write, answered or refused: who, what, when (the change itself has its own entry).
@@ -427,6 +428,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       },
     });
     registerAuthRoutes(api, auth);
+    registerAdminRoutes(api, auth);
     registerMetricsRoute(api, metrics);
     registerFleetRoutes(api, {
       fleet, alerts, db, ingest, blobPath: (sha) => store.blobPath(sha), audit,
