@@ -72,9 +72,8 @@ function describeSubject(e: AuditEntryJson, o: SentenceOptions): string {
   const s = e.subject;
   if (s === '') return 'nothing in particular';
   if (s.startsWith('user:')) return `user ${s.slice(5)}`;
-  if (/^[0-9a-f]{64}$/.test(s)) return o.context.clips[s] || e.action.startsWith('clip.') || e.action.startsWith('records.') ? describeClip(s, o) : `…${s.slice(-8)}`;
+  if (/^[0-9a-f]{64}$/.test(s)) return o.context.clips[s] || e.action.startsWith('clip.') || e.action.startsWith('records.') || e.action.startsWith('review.') ? describeClip(s, o) : `…${s.slice(-8)}`;
   if (s.startsWith('alert:')) return `alert ${s.slice(6)}`;
-  if (/^[0-9a-f]{64}$/.test(s) && e.action.startsWith('review.')) return describeClip(s, o);
   if (s.startsWith('review:')) return 'a clip not yet received';
   const family = e.action.split('.')[0];
   if (family === 'device') return `device ${s}`;
