@@ -24,7 +24,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Db, Queryable } from '../store/db.js';
 import { actorOf, type AuditAppender } from '../audit/log.js';
-import { HttpError, silentLogger, type Authenticator, type Logger } from './http.js';
+import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger } from './basics.js';
+export type { AuthUser } from './basics.js';
 import { Metrics, type Counter } from './metrics.js';
 import { hasAnyRole, isRole, type Role } from './roles.js';
 import { DUMMY_HASH, FailureLimiter, HashGate, checkPasswordRules, hashPassword, isCurrentHashFormat, verifyPassword } from './passwords.js';
@@ -61,16 +62,6 @@ export interface User {
   readonly disabledAt: number | null;
 }
 
-/** The caller of a request: a user, and how it proved who it is. */
-export interface AuthUser {
-  readonly username: string;
-  readonly roles: readonly Role[];
-  readonly offices: readonly string[];
-  readonly personId: string | null;
-  readonly via: 'session' | 'token';
-  /** The API token's id when `via` is `token`. */
-  readonly tokenId: number | null;
-}
 
 export interface NewUser {
   username: string;

@@ -17,51 +17,22 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import type { AuthUser } from './auth.js';
+import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type RouteRoles } from './basics.js';
 import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
 import { ProxyTrust } from './client-address.js';
 
+export { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type RouteRoles } from './basics.js';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** Who may call a route: anyone, any authenticated user or token, or a user holding one of these roles. */
-export type RouteRoles = 'public' | 'authenticated' | readonly Role[];
 
 /** Query parameters as sent: a repeated key becomes an array. */
 export type QueryObject = Record<string, string | string[]>;
 
-/** pino's Logger satisfies this; so does `silentLogger`. */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** What the server needs from authentication (implemented by `Auth`). */
-export interface Authenticator {
-  /** The user behind the request's bearer token or session cookie; null if none, or not valid. */
-  authenticate(req: IncomingMessage): Promise<AuthUser | null>;
-  /** Whether a cookie-authenticated request carries its session's CSRF token. */
-  checkCsrf(user: AuthUser, header: string | undefined): boolean;
-  hasAnyRole(user: AuthUser, roles: readonly Role[]): boolean;
-}
-
-/** An error a handler (or anything it calls) throws to answer with this status and code. */
-export class HttpError extends Error {
-  override name = 'HttpError';
-
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-}
 
 export interface RequestContext<P, Q, B, U> {
   /** The caller; null on public routes (which never authenticate). */

@@ -5,7 +5,7 @@
  * sliding-window limit on failed attempts.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { HttpError } from './http.js';
+import { HttpError } from './basics.js';
 import { passwordProblems } from './user-rules.js';
 
 export { MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from './user-rules.js';
