@@ -563,6 +563,16 @@ describe('requests and errors', () => {
     expect((await call(g, 'GET', '/test/items/7?__proto__=a&__proto__=b&limit=6')).json).toEqual({ kind: 'item', id: 7, limit: 6 });
   });
 
+  it('names every field that failed validation at once, in the message and as a list of problems', async () => {
+    const empty = await call(g, 'POST', '/api/v1/login', { json: { username: 7 } });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.code).toBe('VALIDATION_FAILED');
+    expect(empty.json.error.problems).toHaveLength(2);
+    expect(empty.json.error.problems[0]).toMatch(/^body\.username: /);
+    expect(empty.json.error.problems[1]).toMatch(/^body\.password: /);
+    expect(empty.json.error.message).toBe(empty.json.error.problems.join('; '));
+  });
+
   it('routes literal segments before parameters', async () => {
     expect((await call(g, 'GET', '/test/items/latest')).json).toEqual({ kind: 'latest' });
   });

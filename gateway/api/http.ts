@@ -52,6 +52,8 @@ export interface Authenticator {
 /** An error a handler (or anything it calls) throws to answer with this status and code. */
 export class HttpError extends Error {
   override name = 'HttpError';
+  /** Every problem found, when the request was checked as a whole (sent as `error.problems`). */
+  problems: readonly string[] | undefined;
 
   constructor(
     readonly status: number,
@@ -60,6 +62,13 @@ export class HttpError extends Error {
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
+  }
+
+  /** A 400 naming every problem: the message lists them all, and `problems` has one per line. */
+  static invalid(code: string, problems: readonly string[]): HttpError {
+    const e = new HttpError(400, code, problems.join('; '));
+    e.problems = problems;
+    return e;
   }
 }
 
@@ -318,7 +327,7 @@ export class ApiServer {
     } catch (err) {
       if (err instanceof HttpError) {
         await recordWrite(err.status, err.code);
-        sendError(res, err.status, err.code, err.message, err.headers);
+        sendError(res, err.status, err.code, err.message, err.headers, err.problems ? { problems: err.problems } : {});
       } else {
         this.#o.log.error({ requestId, route: routeLabel, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'handler failed');
         await recordWrite(500, 'INTERNAL');
@@ -438,9 +447,7 @@ function validate<S extends z.ZodType>(schema: S | undefined, value: unknown, so
   if (!schema) return value as z.output<S>;
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = [source, ...issue.path.map(String)].join('.');
-  throw new HttpError(400, 'VALIDATION_FAILED', `${field}: ${issue.message}`);
+  throw HttpError.invalid('VALIDATION_FAILED', r.error.issues.map((issue) => `${[source, ...issue.path.map(String)].join('.')}: ${issue.message}`));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -485,7 +492,7 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
   }
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string> = {}): void {
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string | readonly string[]> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -15,6 +15,7 @@
 import type { Migration } from './migration.js';
 import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
 import { SECOND_DECISION_MIGRATION } from '../policy/schema.js';
+import { ALERT_RESOLUTION_MIGRATION } from '../fleet/alerts.js';
 
 export type { Migration };
 
@@ -396,4 +397,5 @@ CREATE TABLE chain_gaps (
 `,
   },
   SECOND_DECISION_MIGRATION,
+  ALERT_RESOLUTION_MIGRATION,
 ];
