@@ -15,13 +15,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly requestId: string | null;
+  /** Every problem the gateway found in the request, when it names several (a 400). */
+  readonly problems: readonly string[];
 
-  constructor(status: number, code: string, message: string, requestId: string | null = null) {
+  constructor(status: number, code: string, message: string, requestId: string | null = null, problems: readonly string[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.requestId = requestId;
+    this.problems = problems;
   }
 }
 
@@ -103,7 +106,8 @@ async function errorOf(res: Response, isLogin: boolean): Promise<ApiError> {
     body = null;
   }
   const err = body?.error && typeof body.error.message === 'string'
-    ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId)
+    ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId,
+      Array.isArray(body.error.problems) ? body.error.problems.filter((p): p is string => typeof p === 'string') : [])
     : new ApiError(res.status, `HTTP_${res.status}`, `The gateway answered ${res.status} ${res.statusText}`.trim(), requestId);
   if (res.status === 401 && !isLogin) sessionEnded?.();
   return err;
