@@ -50,11 +50,11 @@ beforeAll(async () => {
   };
   await send('birth', dock.birth({ cameras: [{ cameraSerial: 'CAM-LAYOUT-0001' }, { cameraSerial: 'CAM-LAYOUT-0002' }] }));
   await send('status', dock.status({ cameras: [{ cameraSerial: 'CAM-LAYOUT-0001', model: 'BWC-9000 Pro' }, { cameraSerial: 'CAM-LAYOUT-0002', model: 'BWC-9000 Pro' }] }));
-  const clip = dock.clip(200_000, { facts: { decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), officerId: 'O-1234567' } });
+  const clip = dock.clip(200_000, { facts: { cameraSerial: 'CAM-LAYOUT-0001', decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), officerId: 'O-1234567' } });
   await send('manifest', clip.manifest);
   for (let i = 0; i < clip.chunks.length; i++) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
   const p = decision('PROHIBITED', null, ['FIRST_AMENDMENT_ONLY'], ['BWC-2024:first-amendment']);
-  const prohibited = dock.clip(70_000, { seed: 5, facts: { decision: p, officerId: 'O-7654321' } });
+  const prohibited = dock.clip(70_000, { seed: 5, facts: { cameraSerial: 'CAM-LAYOUT-0001', decision: p, officerId: 'O-7654321' } });
   await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-LAYOUT-0001', clipId: prohibited.clipId, officerId: 'O-7654321', decision: p }));
   await send('manifest', prohibited.manifest);
   await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED, cameraSerial: 'CAM-LAYOUT-0002', detail: 'rear screw seal broken; the case was opened while docked' }));
@@ -114,6 +114,8 @@ describe('the dashboard\'s layout in Chromium', () => {
       for (const p of DASHBOARD_PAGES.filter((x) => x.who === who)) {
         for (const v of VIEWPORTS) {
           await page.setViewportSize({ width: v.width, height: v.height });
+          // From a blank page, so the page loads afresh (a same-address hash navigation would not).
+          await page.goto('about:blank');
           await page.goto(`${dash.base}/${p.hash(seeded)}`);
           await p.ready(page);
           await p.open?.(page);
