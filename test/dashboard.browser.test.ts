@@ -226,6 +226,9 @@ describe('the dashboard in Chromium', () => {
     const before = (await api('rita', 'GET', '/api/v1/records/disposition')).json as { items: { manifestHash: string }[] };
     expect(before.items.map((i) => i.manifestHash).sort(), JSON.stringify(before)).toEqual([held, free].sort());
     const { page, context } = await signIn('rita', '#/records');
+    // 4007.1 schedules in years and months: the paperwork's 2190 days are six years.
+    await page.getByRole('cell', { name: 'destroyed 6 years after cutoff' }).waitFor();
+    await page.getByRole('cell', { name: 'destroyed at cutoff' }).waitFor();
     await page.getByLabel('Reason', { exact: true }).fill('Doe v. Agency, preservation letter of 2026-11-20');
     await page.getByLabel('Hold id').fill('HOLD-DOE');
     await page.getByLabel('Manifest hash').fill(held);
