@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { pb, type bwc } from '../proto/wire.js';
 import { toHex } from '../proto/bytes.js';
+import { sameId } from '../proto/canonical.js';
 import { PolicyStoreError, type PolicyStore } from './policy/store.js';
 import { clipKey, type Clips } from './store/clips.js';
 import type { DockState } from './store/state.js';
@@ -21,6 +22,13 @@ export interface Assignment {
   officerId: string;
   fromMs: number;
   toMs: number;
+}
+
+/** The officer the camera was assigned to at `atMs` (the latest assignment in force then), or null. */
+export function officerAt(state: Pick<DockState, 'json'>, cameraSerial: string, atMs: number): string | null {
+  const list = state.json<Assignment[]>('assignments') ?? [];
+  const hit = list.filter((a) => sameId(a.cameraSerial, cameraSerial) && a.fromMs <= atMs && (a.toMs === 0 || atMs < a.toMs)).sort((a, b) => b.fromMs - a.fromMs)[0];
+  return hit?.officerId ?? null;
 }
 
 /** At most this many objects are answered per request (a request names one decision's basis and bundle). */

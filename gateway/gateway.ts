@@ -46,6 +46,8 @@ import { Records } from './records/records.js';
 import type { LitigationHold } from './records/retention.js';
 import { registerRecordsRoutes } from './api/records-routes.js';
 import { registerAuditRoutes } from './api/audit-routes.js';
+import { registerReviewRoutes } from './api/review-routes.js';
+import { ReviewQueue } from './review/review.js';
 import { registerStatsRoutes } from './api/stats-routes.js';
 import { registerWebRoutes, findWebDir } from './api/web-routes.js';
 import { LiveFeed } from './api/live.js';
@@ -88,6 +90,8 @@ export interface RunningGateway {
   /** The signed policy objects this gateway holds (bundles, grants, revocations, plans), and its second decision over them. */
   readonly policyObjects: PolicyObjects;
   readonly secondDecisions: SecondDecisions;
+  /** Flagged recordings for the supervisor and OPR (DESIGN §6 "Review queue"). */
+  readonly review: ReviewQueue;
   /** The secret gateway clients present to the embedded broker (share it with replicas). */
   readonly gatewaySecret: string;
   /** Runs the periodic checks now (tests); they also run every `sweepIntervalMs`. */
@@ -152,6 +156,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit,
       reviewGraceHours: () => policyInForce?.current()?.bundle.reviewGraceHours ?? DEFAULT_REVIEW_GRACE_HOURS,
     });
+    // DESIGN §6: every recording that goes to the supervisor is also a review item.
+    const review = new ReviewQueue({ db, audit, gatewayId: c.gatewayId, now });
+    fleet.reports.review = review;
     const history = new FleetHistory(db, { intervalMs: c.dashboard.sampleIntervalMs, retainMs: c.dashboard.sampleRetentionDays * 86_400_000 });
     // The dashboard's live stream; sessions are checked again without counting as activity.
     let auth: Auth | null = null;
@@ -261,7 +268,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const imported = await policyObjects.importHeld(trust?.bundle ?? null);
     for (const r of imported.refused) log.warn({}, `second decision: not held: ${r}`);
     const secondDecisions = new SecondDecisions({
-      db, objects: policyObjects, alerts, now,
+      db, objects: policyObjects, alerts, now, review,
       objectWaitMs: c.secondDecision.objectWaitMs, grantFiledLateMs: c.secondDecision.grantFiledLateHours * 3600_000,
       request: async (deviceId, hashes) => {
         await publish(deviceTopic(c.fleet, deviceId, 'cmd'), await messenger.sealCommand({ policyObjectRequest: { hashes: hashes.map((h) => Buffer.from(h, 'hex')) } }, deviceId));
@@ -427,6 +434,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     });
     registerAuthzRoutes(api, { authz, bundles, changed: (id, state) => live.authzChanged(id, state) });
     registerRecordsRoutes(api, { records });
+    registerReviewRoutes(api, { db, review });
     registerAuditRoutes(api, { audit, db, trust: { keys: [trustPublicKey(Buffer.from(signer.publicKeyHex, 'hex'), 'the gateway key')], root: trust?.root ?? null } });
     registerStatsRoutes(api, { db, history, now });
     live.register(api);
@@ -461,7 +469,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     cleanups.push(async () => { await new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))); });
 
     return {
-      config: c, db, fleet, alerts, ingest, store, auth: auth!, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records, policyObjects, secondDecisions,
+      config: c, db, fleet, alerts, ingest, store, auth: auth!, metrics, signer, mqttUrl, httpPort, broker, trust, gatewaySecret, sweep, authz, bundles, audit, records, policyObjects, secondDecisions, review,
       idle: () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r))),
       stop: stopAll,
     };

@@ -45,6 +45,7 @@ export const DASHBOARD_PAGES: readonly DashboardPage[] = [
   { name: 'authorizations (director)', hash: () => '#/authz', who: 'dora', actions: ['File request', 'Publish bundle', 'Download draft'], ready: button('Publish bundle') },
   { name: 'records', hash: () => '#/records', who: 'rita', actions: ['Place hold', 'Dry run'], ready: button('Place hold') },
   { name: 'audit', hash: () => '#/audit', who: 'aldo', actions: ['Verify chain', 'Apply'], ready: button('Verify chain') },
+  { name: 'review', hash: () => '#/review', who: 'otto', actions: ['Refresh'], ready: heading('Queue') },
 ];
 
 /** The screen sizes every page must fit: two laptops and a tablet held upright. */

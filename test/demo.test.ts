@@ -4,10 +4,23 @@
  * down and comes back, and the demo checks the end state itself. Run as a user would, as a
  * process: once over pty pairs (socat, as on serial ports) and once over in-memory links.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runBwcAsync, tempDir } from './helpers.js';
+import { runBwcAsync, tempDir, until } from './helpers.js';
+
+/** The processes of one process group, read from /proc (field 5 of stat is the group). */
+function groupMembers(pgid: number): string[] {
+  const members: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let stat: string;
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; } // gone meanwhile
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`);
+  }
+  return members;
+}
 
 describe('bwc demo --exit-when-done', () => {
   for (const link of ['pty', 'memory'] as const) {
@@ -36,6 +49,34 @@ describe('bwc demo --exit-when-done', () => {
       expect(existsSync(key)).toBe(true);
       expect(statSync(key).mode & 0o777).toBe(0o600);
       expect(readFileSync(join(dir, 'gateway.log'), 'utf8')).toContain('embedded MQTT broker listening again');
+    }, 180_000);
+  }
+
+  // `npm start` as a user runs it: stopped by a service manager (SIGTERM to npm alone) or by
+  // Ctrl-C (SIGINT to the whole foreground group), it leaves no process behind (no dock, no
+  // socat pty pair, no gateway) and removes its temporary data.
+  for (const how of ['SIGTERM to npm', 'Ctrl-C'] as const) {
+    it(`npm start stopped by ${how} leaves no process behind`, async () => {
+      const npm = spawn('npm', ['start', '--', '--port', '0', '--link', 'pty'], {
+        cwd: resolve(import.meta.dirname, '..'), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      npm.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+      npm.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+      const pgid = npm.pid!;
+      try {
+        await until('the demo to be up', () => /The shift plays/.test(out), 120_000);
+        const data = /data in (\S+?)[,)]/.exec(out)?.[1];
+        expect(data, out).toBeTruthy();
+        expect(groupMembers(pgid).some((m) => m.endsWith(' socat')), groupMembers(pgid).join('\n')).toBe(true);
+        if (how === 'Ctrl-C') process.kill(-pgid, 'SIGINT');
+        else process.kill(pgid, 'SIGTERM');
+        await until('every process of the group to exit', () => groupMembers(pgid).length === 0, 30_000)
+          .catch((e: Error) => { throw new Error(`${e.message}; left: ${groupMembers(pgid).join(', ')}\n${out}`); });
+        expect(existsSync(data!)).toBe(false);
+      } finally {
+        try { process.kill(-pgid, 'SIGKILL'); } catch { /* already gone */ }
+      }
     }, 180_000);
   }
 

@@ -15,7 +15,8 @@
  *   signing, are refused, not applied, and reported to the gateway as SYNC_ERROR events; the dock
  *   keeps running, and a correctly signed command is applied (DESIGN §4 "Who signs what", §8).
  * - A camera that stops answering for a few seconds still gets its alerts and its ReleaseClip once it
- *   answers again (BWC-Link v1: nothing dropped). This one fails today: a product bug, described there.
+ *   answers again (BWC-Link v1: nothing dropped): the dock reopens a link that went down, and the
+ *   camera greets again.
  *
  * Order, not time: the tests hold a camera with SIGSTOP where they need a known order, and judge by
  * the dock's committed history (clip_history ids) and what each side reports.
@@ -352,7 +353,7 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     // 1. Camera B linked (its status applied), then held before its recording starts.
     await until('camera B linked', () => lastEventNo(DOCK_BIG, CAM_B) >= 1, 30_000);
     // Idle in its wait, B acks the dock's TimeSync at once; hold it only then, with nothing in flight to it
-    // (see the stalled-camera test below for what a frame in flight to a held camera does today).
+    // (a frame in flight to a held camera makes the dock reopen the link: the stalled-camera test below).
     await sleep(300);
     camB.kill('SIGSTOP');
     const heldAt = Date.now();
@@ -627,14 +628,14 @@ describe('commands that are not signed by a root-certified gateway key', () => {
 // ── a camera that stops answering for a moment ────────────────────────────────────────────────
 
 describe('a camera that stops answering for a few seconds while the dock has a frame for it', () => {
-  // PRODUCT BUG (reported; this test asserts the correct behaviour and fails today): once a frame to a
-  // camera goes unacked through every retransmission (8 × 250 ms), the dock's LinkEndpoint marks the link
-  // down (device/link/endpoint.ts #onTimer sets #down) and only a new Hello clears it (newSession). Nothing
-  // on the dock reacts to CameraLink 'linkDown' (device/agent.ts #watchLink; port-runner.ts), and the
-  // camera, whose own frames are still acked, has no reason to say Hello again. So the dock keeps taking
-  // the camera's events but never again sends it an alert or a ReleaseClip: the officer is not told of an
-  // unauthorized recording (1061.2 §4) and VERIFIED clips are never freed. A simulated camera writing a
-  // large clip (sim/camera.ts #writeClip blocks its event loop) triggers it too.
+  // Once a frame to a camera goes unacked through every retransmission (8 × 250 ms), the dock's
+  // LinkEndpoint marks the link down (device/link/endpoint.ts), and only a new Hello clears that. The
+  // camera, whose own frames are still acked, has no reason to say Hello again, so the dock closes the
+  // link on CameraLink 'linkDown' (device/link/cameras.ts) and the port runner reopens the port
+  // (device/link/port-runner.ts); the dock's probe on the new link makes the camera greet again. Without
+  // that, the officer would never be told of an unauthorized recording (1061.2 §4) and VERIFIED clips
+  // would never be freed. A simulated camera writing a large clip (sim/camera.ts #writeClip blocks its
+  // event loop) stalls the same way.
   it('gets its UNAUTHORIZED alert and its ReleaseClip once it answers again', async () => {
     const pty = await ptyPair(dir, 'stall');
     const storage = join(dir, 'storage-stall');
@@ -673,7 +674,7 @@ describe('a camera that stops answering for a few seconds while the dock has a f
       const code = await exited(cam, 60_000);
       expect(code, cam.output() + dock.output()).toBe(0);
       const r = simResult(cam);
-      // BUG: today both are empty: the dock's link to this camera stayed down after the stall.
+      // Both reach the camera over the reopened link.
       expect(r.alerts.map((a) => `${a.clipId}:${pb.AlertKind[a.kind]}`), cam.output()).toContain('s-excluded:ALERT_KIND_UNAUTHORIZED');
       expect(r.released, cam.output()).toEqual(['s-excluded']);
       expect(existsSync(join(storage, 'DCIM', 's-excluded.mp4'))).toBe(false);

@@ -65,16 +65,14 @@ describe('a dock under forged acks and commands', () => {
     const topic = (t: 'ack' | 'cmd') => deviceTopic('f1', 'dock-s', t);
     // The genuine ack of `replayed` first, so its copies are replays.
     await forger.publishAsync(topic('ack'), replayed, { qos: 1 });
-    let sentGenuineAt = 0;
     for (let i = 0; i < forged.length; i++) {
       if (i === forged.length / 2) {
-        sentGenuineAt = Date.now();
         void forger.publishAsync(topic('ack'), genuineAck(pending), { qos: 1 });
       }
       void forger.publishAsync(topic(forged[i]!.topic), forged[i]!.payload, { qos: 1 });
     }
-    const actedAt = await until('the genuine ack acted on', () => (d.outbox.get(pending) ? undefined : Date.now()));
-    expect(actedAt - sentGenuineAt).toBeLessThan(2_000);
+    // How soon it is acted on is a speed target, measured by `npm run bench -- forged` (limit 1 s).
+    await until('the genuine ack acted on', () => d.outbox.get(pending) === undefined);
     await until('every forgery refused or dropped', () => d.sync.counters.acksRefused + d.sync.counters.commandsRefused + d.sync.counters.replays >= forged.length);
     const total = d.sync.refusals.total;
     expect(total).toMatchObject({ 'ack|malformed': 100, 'cmd|malformed': 100, 'ack|too large': 200, 'ack|unknown key': 200,

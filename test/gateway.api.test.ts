@@ -412,7 +412,7 @@ describe('roles and users', () => {
 
   it('does not make admin an approver: roles are explicit', async () => {
     expect(hasAnyRole({ roles: ['admin'] }, ['approver_fro', 'approver_hro', 'director'])).toBe(false);
-    expect(ROLES).toEqual(['viewer', 'operator', 'supervisor', 'requester', 'approver_fro', 'approver_hro', 'director', 'records_officer', 'auditor', 'admin']);
+    expect(ROLES).toEqual(['viewer', 'operator', 'supervisor', 'requester', 'approver_fro', 'approver_hro', 'director', 'records_officer', 'auditor', 'opr', 'admin']);
     const a = await login(g, admin.username, admin.password);
     expect((await call(g, 'POST', '/test/approve', { cookie: a.cookie, csrf: a.csrf })).status).toBe(403);
     const fro = await user(g, 'fiona', ['approver_fro'], ['SEA']);

@@ -15,12 +15,13 @@ import { silentLogger } from '../gateway/api/http.js';
 import { TestDock } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { tempDir } from './helpers.js';
+import { engines } from './tiers.js';
 
 let pg: TestPostgres;
-beforeAll(async () => { pg = await startPostgres(); }, 60_000);
+beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
 afterAll(async () => { await pg?.stop(); });
 
-describe.each(['sqlite', 'postgres'] as const)('camera assignments on %s', (engine) => {
+describe.each(engines())('camera assignments on %s', (engine) => {
   const open = async () => openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(tempDir(), 'gw.db'));
 
   it('ends concurrent assignments of one camera with exactly one open, the others closed in order', async () => {

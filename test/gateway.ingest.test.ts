@@ -26,9 +26,10 @@ import { CryptoPool } from '../gateway/ingest/crypto-pool.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { tempDir } from './helpers.js';
+import { engines } from './tiers.js';
 
 let pg: TestPostgres;
-beforeAll(async () => { pg = await startPostgres(); }, 60_000);
+beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
 afterAll(async () => { await pg?.stop(); });
 
 type Engine = 'sqlite' | 'postgres' | 'sqlite + crypto workers';
@@ -102,7 +103,7 @@ async function manifestState(h: Harness, hash: string): Promise<string | undefin
   return (await h.db.get<{ state: string }>('SELECT state FROM manifests WHERE manifest_hash = ?', [hash]))?.state;
 }
 
-describe.each(['sqlite', 'postgres', 'sqlite + crypto workers'] as const)('ingest on %s', (engine) => {
+describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s', (engine) => {
   it('verifies a clip end to end: manifest, chunks in any order, one signed VERIFIED ack that releases the clip', async () => {
     const h = await harness(engine);
     const clip = h.dock.clip(300_000, { chunkSize: 64 * 1024 });

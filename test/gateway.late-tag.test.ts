@@ -13,6 +13,7 @@ import { silentLogger } from '../gateway/api/http.js';
 import type { ClipDetailResponse, ClipsResponse } from '../gateway/api/types.js';
 import { TestDock, trustFiles, type TestClip } from './gateway.fixtures.js';
 import { tempDir } from './helpers.js';
+import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 
 function decision(verdict: 'AUTHORIZED' | 'UNAUTHORIZED', at: number, category: string | null, reasons: string[]): bwc.v1.IActivationDecision {
@@ -23,7 +24,7 @@ function decision(verdict: 'AUTHORIZED' | 'UNAUTHORIZED', at: number, category: 
   };
 }
 
-describe.each(['sqlite', 'postgres'] as const)('a late tag on %s', (engine) => {
+describe.each(engines())('a late tag on %s', (engine) => {
   let pg: TestPostgres | null = null;
   let gw: RunningGateway;
   let clip: TestClip;

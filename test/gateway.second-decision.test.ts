@@ -41,6 +41,7 @@ import { signerFromSeed } from '../device/custody/keys.js';
 import { TestDock, trustFiles } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { pseudoRandomBytes, tempDir, until } from './helpers.js';
+import { engines } from './tiers.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -129,7 +130,7 @@ interface Harness {
 }
 
 let pg: TestPostgres;
-beforeAll(async () => { pg = await startPostgres(); }, 60_000);
+beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
 afterAll(async () => { await pg?.stop(); });
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
@@ -203,7 +204,7 @@ function honestDockStore(objects: { grants?: Uint8Array[] } = {}): PolicyStore {
   return store;
 }
 
-describe.each(['sqlite', 'postgres'] as const)('the gateway decides again, on %s', (engine) => {
+describe.each(engines())('the gateway decides again, on %s', (engine) => {
   let h: Harness;
   beforeAll(async () => {
     h = await harness(engine);

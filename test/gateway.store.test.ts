@@ -15,6 +15,7 @@ import { openPostgres } from '../gateway/store/postgres.js';
 import { MIGRATIONS } from '../gateway/store/schema.js';
 import { openSqlite } from '../gateway/store/sqlite.js';
 import { tempDir } from './helpers.js';
+import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 
 interface Engine {
@@ -262,7 +263,7 @@ describe('gateway store on SQLite', () => {
   });
 });
 
-describe('gateway store on PostgreSQL', () => {
+describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', () => {
   let cluster: TestPostgres | undefined;
   beforeAll(async () => { cluster = await startPostgres(); });
   afterAll(async () => { await cluster?.stop(); });

@@ -14,7 +14,7 @@
  * A short press also writes a status line to the log (for field IT at the dock); a long press asks
  * for a re-sync now (a Status, and every unfinished clip's manifest sent again).
  */
-import { mostUrgent, StatusLed, Button, type GpioBackend, type LedState } from './gpio.js';
+import { mostUrgent, openGpio, StatusLed, Button, type GpioBackend, type LedState } from './gpio.js';
 import { systemTimers, type Timers } from './timers.js';
 
 export interface DockSignals {
@@ -112,4 +112,22 @@ export class DockIndicator {
     this.#led?.close();
     this.#button?.close();
   }
+}
+
+/**
+ * The light and button the dock's config names (`io.led`, `io.button`) on this machine's GPIO (or
+ * the backend given), or null when it names neither.
+ */
+export function configuredIndicator(
+  io: { led?: number | undefined; button?: number | undefined; buttonActiveLow: boolean },
+  o: Pick<DockIndicatorOptions, 'signals' | 'onShortPress' | 'onLongPress'> & { gpio?: GpioBackend; log: { info(m: string): void; warn(m: string): void } },
+): DockIndicator | null {
+  if (io.led === undefined && io.button === undefined) return null;
+  return new DockIndicator({
+    gpio: o.gpio ?? openGpio({ log: (m) => o.log.info(m) }),
+    ...(io.led !== undefined ? { led: io.led } : {}), ...(io.button !== undefined ? { button: io.button } : {}),
+    buttonActiveLow: io.buttonActiveLow, signals: o.signals,
+    ...(o.onShortPress ? { onShortPress: o.onShortPress } : {}), ...(o.onLongPress ? { onLongPress: o.onLongPress } : {}),
+    log: (m) => o.log.warn(m),
+  });
 }

@@ -6,7 +6,7 @@
  * | `GET /clips?device=&camera=&officer=&decision=&category=&state=&from=&to=&before=&limit=` | any signed-in user |
  * | `GET /clips/:hash` (the manifest's facts, the decision, the custody timeline) | any signed-in user |
  * | `GET /clips/:hash/report` (`bwc verify`'s report, run now on the clip held here) | any signed-in user |
- * | `GET /clips/:hash/content[?download=1]` (the clip itself, with `Range`; each viewing or download is audited once per session) | records officer, auditor, supervisor |
+ * | `GET /clips/:hash/content[?download=1]` (the clip itself, with `Range`; each viewing or download is audited once per session) | records officer, auditor, supervisor, opr |
  *
  * `from` and `to` (ms) bound when the clip was recorded, as its device claims, or, without a claim,
  * when the gateway received its manifest. `before` pages: the `receivedAt` of the last clip seen.
@@ -33,8 +33,8 @@ import type { Role } from './roles.js';
 import { CLIP_COLUMNS, clipJson } from './views.js';
 import { VERDICTS, type ClipDetailResponse, type ClipReportResponse, type ClipsResponse, type CustodyStep, type DecisionJson } from './types.js';
 
-/** Who may read a clip's content (evidence): records officers, auditors, supervisors reviewing it. */
-const CONTENT_READERS: readonly Role[] = ['records_officer', 'auditor', 'supervisor'];
+/** Who may read a clip's content (evidence): records officers, auditors, supervisors and OPR reviewing it. */
+const CONTENT_READERS: readonly Role[] = ['records_officer', 'auditor', 'supervisor', 'opr'];
 
 const Id = z.string().regex(ID_PATTERN, 'must be an id ([A-Za-z0-9][A-Za-z0-9._-]{0,63})');
 const HashParam = z.strictObject({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters') });

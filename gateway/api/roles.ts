@@ -13,6 +13,9 @@ export const ROLES = [
   'director',
   'records_officer',
   'auditor',
+  // The Office of Professional Responsibility: sees every review item referred to it and closes
+  // it with a finding (1061.2 §4.4: supervisors report suspected violations to OPR).
+  'opr',
   'admin',
 ] as const;
 export type Role = (typeof ROLES)[number];

@@ -414,7 +414,7 @@ export interface PolicyIssuerJson {
 
 // ── records ─────────────────────────────────────────────────────────────────────────────────
 
-export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED' | 'OPEN';
+export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED' | 'OPEN' | 'IN_REVIEW';
 
 export type ScheduleJson =
   | { name: string; type: 'temporary'; retentionDays: number; cutoff: string; authority?: string; description?: string }
@@ -469,8 +469,10 @@ export interface DispositionDryRun {
   /** What execution must name. */
   hash: string;
   bytes: number;
-  /** Records not taken, by status (HELD, NOT_DUE…). */
+  /** Records not taken, by status (HELD, NOT_DUE, IN_REVIEW…). */
   kept: Record<string, number>;
+  /** Clips left out while their review item is open or referred (DESIGN §6), whatever their schedule. */
+  skipped: { manifestHash: string; reason: 'waiting for review'; reviewId: number; schedule: string }[];
 }
 
 export interface DispositionExecuted {
@@ -578,3 +580,89 @@ export interface LiveEvents {
   authz: { id: string; state: RequestState };
 }
 export type LiveEventName = keyof LiveEvents;
+
+// ── review queue: /api/v1/review (DESIGN §6, 1061.2 §4.4) ─────────────────────────────────────
+
+export type ReviewFlagKind = 'UNAUTHORIZED' | 'PROHIBITED' | 'UNCLASSIFIED' | 'CLOCK_FLAGGED' | 'GRANT_FILED_LATE';
+export type ReviewState = 'open' | 'referred' | 'resolved' | 'closed' | 'tagged_late';
+export type ReviewAction = 'resolve' | 'refer' | 'close';
+export type ResolutionOutcome = 'no_violation' | 'counselled' | 'policy_clarified' | 'other';
+export type OprOutcome = 'sustained' | 'not_sustained' | 'unfounded' | 'exonerated';
+
+export interface ReviewItemJson {
+  id: number;
+  state: ReviewState;
+  /** Why it is in the queue, in the order the flags came. */
+  kinds: ReviewFlagKind[];
+  deviceId: string;
+  cameraSerial: string;
+  clipId: string;
+  officerId: string;
+  /** The officer's offices, which it is routed to; empty: the officer has no office on record (OPR sees it). */
+  offices: string[];
+  /** The clip's manifest, once the gateway holds it. */
+  manifestHash: string | null;
+  /** The verdict of the newest flagged decision. */
+  verdict: Verdict;
+  openedAt: number;
+  updatedAt: number;
+  referredAt: number | null;
+  referredBy: string | null;
+  /** The supervisor's resolution, OPR's finding, or `tagged_late`. */
+  outcome: string | null;
+  closedAt: number | null;
+  /** `user:<name>`, or for a late tag `officer:<id>` (who tagged it) or `device:<id>`. */
+  closedBy: string | null;
+  /** What the caller may do now. */
+  actions: ReviewAction[];
+  /** The item is about the caller's own recording: readable, not theirs to act on. */
+  own: boolean;
+}
+
+export interface ReviewReasonJson {
+  kind: ReviewFlagKind;
+  message: string;
+  decidedAt: number;
+  flaggedAt: number;
+  decision: DecisionJson;
+}
+
+export interface ReviewStepJson {
+  step: 'opened' | 'flagged' | 'viewed' | 'resolved' | 'referred' | 'closed' | 'tagged_late' | 'tagged';
+  at: number;
+  actor: string;
+  outcome: string | null;
+  note: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** The clip's custody as the gateway holds it (null fields: not yet). */
+export interface ReviewCustodyJson {
+  manifestHash: string;
+  state: 'RECEIVED' | 'VERIFIED' | 'REJECTED';
+  /** Its position in the dock's manifest chain. */
+  seq: number;
+  prevHash: string;
+  sha256: string;
+  byteLength: number;
+  mediaType: string;
+  startedAt: number | null;
+  endedAt: number | null;
+  receivedAt: number;
+  verifiedAt: number | null;
+  disposedBy: string | null;
+}
+
+export interface ReviewListResponse {
+  items: ReviewItemJson[];
+}
+
+export interface ReviewDetailResponse {
+  item: ReviewItemJson & {
+    /** The clip's current decision (a late tag may have replaced the flagged one). */
+    decision: DecisionJson;
+    reasons: ReviewReasonJson[];
+    custody: ReviewCustodyJson | null;
+    history: ReviewStepJson[];
+  };
+}

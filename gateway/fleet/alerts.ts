@@ -16,7 +16,7 @@ export const RESOLUTION_NOTE_MAX = 4000;
 
 /** The note a person gives when resolving an alert: what was found and what was done. */
 export const ALERT_RESOLUTION_MIGRATION: Migration = {
-  version: 12,
+  version: 13,
   name: 'alert resolution notes',
   sql: `
 -- A critical alert is resolved only with a note saying what was found and done (gateway/fleet/alerts.ts).

@@ -6,10 +6,13 @@
  * for the policy's review grace period instead, and reported by `reportDue()` only if no newer
  * decision replaced it by then (DESIGN §5, 1061.2 §4.4). Prohibited recordings: at once, always.
  * An authorized recording decided on an unsynchronized clock is flagged for review too (DESIGN §6).
+ * Every report also opens (or adds to) the clip's review item (gateway/review/), and a late tag
+ * that authorizes the clip closes it as "tagged late".
  */
 import type { decisionToJson } from '../../proto/decision.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { Alerts } from './alerts.js';
+import type { FlagInput } from '../review/review.js';
 import { timeOrNull } from '../../proto/canonical.js';
 
 /** The policy's review grace period when no bundle is in force (the bundle format's default, DESIGN §5). */
@@ -17,11 +20,19 @@ export const DEFAULT_REVIEW_GRACE_HOURS = 72;
 
 type Decision = ReturnType<typeof decisionToJson>;
 
+/** Where a recording that goes to the supervisor becomes a review item (gateway/review/), in the report's transaction. */
+export interface ReviewSink {
+  flag(q: Queryable, f: FlagInput): Promise<void>;
+  taggedLate(q: Queryable, t: { deviceId: string; camera: string | null; clipId: string; officerId: string; decision: Decision }): Promise<void>;
+}
+
 export class RecordingReports {
   readonly #db: Db;
   readonly #alerts: Alerts;
   /** Hours an unclassified clip waits for a late tag: the policy bundle's `reviewGraceHours`. */
   readonly #graceHours: () => number;
+  /** The review queue every report also opens an item in (DESIGN §6); none: alerts only. */
+  review: ReviewSink | null = null;
 
   constructor(db: Db, alerts: Alerts, graceHours: () => number = () => DEFAULT_REVIEW_GRACE_HOURS) {
     this.#db = db;
@@ -58,6 +69,7 @@ export class RecordingReports {
       if (d.decision === 'AUTHORIZED') {
         // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
         await this.#alerts.resolveCleared(recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'), `${clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+        await this.review?.taggedLate(q, { deviceId, camera, clipId, officerId, decision: d });
         await this.#clockFlag(deviceId, camera, clipId, officerId, d, q);
       } else if (d.decision === 'PROHIBITED' || (d.decision === 'UNAUTHORIZED' && !unclassified)) {
         await this.#report(deviceId, camera, clipId, officerId, d, q);
@@ -113,12 +125,13 @@ export class RecordingReports {
    */
   async #clockFlag(deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, q: Queryable): Promise<void> {
     if (!d.reasons.includes('CLOCK_UNSYNCED')) return;
+    const message = `recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}) was authorized (${d.reasons.join(', ')}) on an unsynchronized clock` +
+      ` (${d.clauses.join(', ')}): its time is flagged for the supervisor's review`;
     await this.#alerts.raise({
       kind: 'CLOCK_FLAGGED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
-      message: `recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}) was authorized (${d.reasons.join(', ')}) on an unsynchronized clock` +
-        ` (${d.clauses.join(', ')}): its time is flagged for the supervisor's review`,
-      detail: { decision: d, officerId }, dedupeKey: recordingKey(deviceId, camera, clipId, 'CLOCK'),
+      message, detail: { decision: d, officerId }, dedupeKey: recordingKey(deviceId, camera, clipId, 'CLOCK'),
     }, q);
+    await this.review?.flag(q, { kind: 'CLOCK_FLAGGED', deviceId, camera, clipId, officerId, decision: d, message });
   }
 
   /**
@@ -131,12 +144,14 @@ export class RecordingReports {
   ): Promise<void> {
     const prohibited = d.decision === 'PROHIBITED';
     const untagged = grace === undefined ? '' : `; still untagged when its ${grace.hours} h grace period ended`;
+    const message = `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
+      ` (${d.clauses.join(', ')})${untagged}; the clip is kept for the supervisor's review (1061.2 §4)`;
     await this.#alerts.raise({
       kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
-      message: `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
-        ` (${d.clauses.join(', ')})${untagged}; the clip is kept for the supervisor's review (1061.2 §4)`,
-      detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) }, dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
+      message, detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) }, dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
     }, q);
+    // 1061.2 §4.4: a review item for the supervisor of the officer's office (prohibited: at once).
+    await this.review?.flag(q, { kind: prohibited ? 'PROHIBITED' : grace === undefined ? 'UNAUTHORIZED' : 'UNCLASSIFIED', deviceId, camera, clipId, officerId, decision: d, message });
   }
 }
 

@@ -11,7 +11,8 @@
  *   `objectWaitMs` the clip is decided without it (the alert then says the object never came);
  * - a grant that reached the gateway more than `grantFiledLateMs` after its claimed created-at and
  *   authorizes a recording that started before the gateway held it raises GRANT_FILED_LATE (the
- *   signer's clock is the only witness to created-at, DESIGN §5 whole-recording coverage).
+ *   signer's clock is the only witness to created-at, DESIGN §5 whole-recording coverage), and
+ *   opens a review item for the supervisor (gateway/review/, DESIGN §6).
  *
  * Off the ingest path: a manifest is queued in memory (the manifests table is the durable record; a
  * sweep catches up on any the queue missed, e.g. across a restart), an event's decision is written
@@ -26,6 +27,7 @@ import { toHex } from '../../proto/bytes.js';
 import { pb, type bwc } from '../../proto/wire.js';
 import type { Db, Queryable } from '../store/db.js';
 import type { Alerts } from '../fleet/alerts.js';
+import type { ReviewSink } from '../fleet/recording-reports.js';
 import { PolicyObjectError, type PolicyObjects } from './objects.js';
 
 export interface SecondDecisionOptions {
@@ -40,6 +42,8 @@ export interface SecondDecisionOptions {
   grantFiledLateMs?: number;
   now?: () => number;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** The review queue: a grant filed late sends the recording to the supervisor (DESIGN §6). */
+  review?: Pick<ReviewSink, 'flag'> | null;
 }
 
 export const DEFAULT_OBJECT_WAIT_MS = 10 * 60_000;
@@ -358,14 +362,15 @@ export class SecondDecisions {
   async #raiseFiledLate(j: Job, gw: DecisionJson, a: Activation, g: { hash: string; createdAt: number; receivedAt: number }, q: Queryable): Promise<void> {
     this.counters.filedLate++;
     const hours = ((g.receivedAt - g.createdAt) / 3600_000).toFixed(1);
+    const message = `grant ${gw.basis!.id} (${g.hash.slice(0, 16)}…) authorizes recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${a.officerId ?? '?'}), ` +
+      `which started ${new Date(a.at).toISOString()}; the grant claims to be signed ${new Date(g.createdAt).toISOString()} but reached the gateway only ` +
+      `${new Date(g.receivedAt).toISOString()} (${hours} h later), after the recording started: review whether it really came before the recording (1061.2 §5.1)`;
     await this.#o.alerts.raise({
-      kind: 'GRANT_FILED_LATE', deviceId: j.deviceId, cameraSerial: j.camera || null, subject: j.clipId || null,
-      message: `grant ${gw.basis!.id} (${g.hash.slice(0, 16)}…) authorizes recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${a.officerId ?? '?'}), ` +
-        `which started ${new Date(a.at).toISOString()}; the grant claims to be signed ${new Date(g.createdAt).toISOString()} but reached the gateway only ` +
-        `${new Date(g.receivedAt).toISOString()} (${hours} h later), after the recording started: review whether it really came before the recording (1061.2 §5.1)`,
+      kind: 'GRANT_FILED_LATE', deviceId: j.deviceId, cameraSerial: j.camera || null, subject: j.clipId || null, message,
       detail: { grant: { id: gw.basis!.id, hash: g.hash, createdAt: g.createdAt, receivedAt: g.receivedAt }, decision: gw, recordingStartedAt: a.at },
       dedupeKey: `GRANT_FILED_LATE|${j.deviceId}|${j.camera}|${j.clipId}`,
     }, q);
+    await this.#o.review?.flag(q, { kind: 'GRANT_FILED_LATE', deviceId: j.deviceId, camera: j.camera || null, clipId: j.clipId, officerId: a.officerId ?? '', decision: gw, message });
   }
 }
 

@@ -22,8 +22,9 @@ import { canonicalJson } from '../audit/canonical.js';
 import { entryLine } from '../audit/entry.js';
 import { checkpointJson, type AuditLog } from '../audit/log.js';
 import { clipRecordClass, RECORD_KINDS, scheduleForClip, scheduleForKind, type RecordsConfig, type RecordsSchedule } from './schedules.js';
+import { WAITING_SQL } from '../review/review.js';
 import {
-  assess, assessPaperwork, dispositionList, type Assessment, type ClipRecord, type DispositionItem, type LitigationHold, type PaperworkItem, type PaperworkRecord,
+  WAITING_FOR_REVIEW, assess, assessPaperwork, dispositionList, type Assessment, type ClipRecord, type DispositionItem, type LitigationHold, type PaperworkItem, type PaperworkRecord,
 } from './retention.js';
 import { makeBag, type Bag, type PayloadFile } from './bagit.js';
 
@@ -61,6 +62,8 @@ export interface DispositionReport {
   bytes: number;
   /** Records not taken, by status. */
   kept: Record<string, number>;
+  /** Clips left out while their review waits (DESIGN §6), sorted by manifest hash. */
+  skipped: { manifestHash: string; reason: typeof WAITING_FOR_REVIEW; reviewId: number; schedule: string }[];
 }
 
 export interface DispositionResult {
@@ -77,6 +80,7 @@ export interface DispositionResult {
 interface ManifestRecordRow {
   manifest_hash: string; device_id: string; officer_id: string; camera_serial: string; clip_sha256: string; byte_length: number;
   state: string; decision_json: string | null; received_at: number; verified_at: number | null; started_at: number | null; disposition_id: string | null;
+  review_id: number | null;
 }
 
 interface HoldRow {
@@ -104,7 +108,9 @@ function toPaperwork(r: PaperworkRow, now: number): PaperworkRecord {
 }
 
 const RECORD_COLS = `m.manifest_hash, m.device_id, m.officer_id, m.camera_serial, m.clip_sha256, m.byte_length, m.state, m.decision_json,
-  m.received_at, m.verified_at, m.started_at, d.disposition_id`;
+  m.received_at, m.verified_at, m.started_at, d.disposition_id,
+  (SELECT MIN(ri.id) FROM review_items ri WHERE ri.device_id = m.device_id AND ri.camera_serial = m.camera_serial AND ri.clip_id = m.clip_id
+     AND ri.${WAITING_SQL}) AS review_id`;
 
 function toRecord(r: ManifestRecordRow): ClipRecord {
   let decision: Pick<DecisionJson, 'decision' | 'basis'> | null = null;
@@ -117,6 +123,7 @@ function toRecord(r: ManifestRecordRow): ClipRecord {
     manifestHash: r.manifest_hash, deviceId: r.device_id, officerId: r.officer_id, cameraSerial: r.camera_serial, clipSha256: r.clip_sha256,
     byteLength: Number(r.byte_length), state: r.state, decision, receivedAt: Number(r.received_at), verifiedAt: r.verified_at === null ? null : Number(r.verified_at),
     startedAt: r.started_at === null ? null : Number(r.started_at), disposedBy: r.disposition_id,
+    reviewId: r.review_id === null ? null : Number(r.review_id),
   };
 }
 
@@ -261,7 +268,9 @@ export class Records {
     const kept: Record<string, number> = {};
     for (const a of assessed.clips) if (a.assessment.status !== 'ELIGIBLE') kept[a.assessment.status] = (kept[a.assessment.status] ?? 0) + 1;
     for (const a of assessed.paperwork) if (a.assessment.status !== 'ELIGIBLE') kept[`paperwork ${a.assessment.status}`] = (kept[`paperwork ${a.assessment.status}`] ?? 0) + 1;
-    return { asOf: now, items, paperwork, hash, bytes: items.reduce((n, i) => n + i.byteLength, 0), kept };
+    const skipped = assessed.clips.filter((a) => a.assessment.status === 'IN_REVIEW')
+      .map(({ record: r, assessment: a }) => ({ manifestHash: r.manifestHash, reason: WAITING_FOR_REVIEW, reviewId: r.reviewId!, schedule: a.schedule.name }));
+    return { asOf: now, items, paperwork, hash, bytes: items.reduce((n, i) => n + i.byteLength, 0), kept, skipped };
   }
 
   /** The dry run: exactly what a disposition now would take, and the hash execution must name. */

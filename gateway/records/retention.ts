@@ -10,6 +10,8 @@
  *   most once a day by the passing of time, and a dry run in the morning still matches its
  *   execution in the afternoon unless a hold, a record or the configuration changed.
  * - Holds are evaluated here, at disposition time: a hold placed before a clip arrived covers it.
+ * - Disposition waits for review (DESIGN §6): a clip with a review item still open or referred to
+ *   OPR is IN_REVIEW, never eligible, whatever its schedule.
  */
 import type { DecisionJson } from '../../proto/decision.js';
 import { canonicalHash } from '../audit/canonical.js';
@@ -35,6 +37,8 @@ export interface ClipRecord {
   startedAt: number | null;
   /** The content was disposed of (by this disposition id). */
   disposedBy: string | null;
+  /** The clip's review item still waiting (open, or referred to OPR); null: none (gateway/review/). */
+  reviewId?: number | null;
 }
 
 export interface LitigationHold {
@@ -52,7 +56,10 @@ export interface LitigationHold {
   releasedAt: number | null;
 }
 
-export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED' | 'OPEN';
+export type RecordStatus = 'ELIGIBLE' | 'HELD' | 'NOT_DUE' | 'PERMANENT' | 'UNSCHEDULED' | 'NOT_VERIFIED' | 'DISPOSED' | 'OPEN' | 'IN_REVIEW';
+
+/** Why the dry run leaves a clip out although its schedule alone would not (DESIGN §6). */
+export const WAITING_FOR_REVIEW = 'waiting for review' as const;
 
 /**
  * A recording-authorization request and what became of it (1061.2 §6: requests, approvals,
@@ -130,6 +137,13 @@ function cutoffOf(schedule: Exclude<RecordsSchedule, { type: 'unscheduled' }>, r
 }
 
 export function assess(r: ClipRecord, schedule: RecordsSchedule, holds: readonly LitigationHold[], now: number): Assessment {
+  const a = assessSchedule(r, schedule, holds, now);
+  // DESIGN §6, 1061.2 §4.4: disposition waits for review, whatever the schedule says.
+  if (a.status !== 'DISPOSED' && r.reviewId !== undefined && r.reviewId !== null) return { ...a, status: 'IN_REVIEW' };
+  return a;
+}
+
+function assessSchedule(r: ClipRecord, schedule: RecordsSchedule, holds: readonly LitigationHold[], now: number): Assessment {
   const covering = holds.filter((h) => holdCovers(h, r)).map((h) => h.holdId).sort();
   const base = { schedule, holds: covering };
   if (r.disposedBy !== null) return { ...base, status: 'DISPOSED', cutoffAt: null, dueAt: null };

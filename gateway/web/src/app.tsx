@@ -3,7 +3,7 @@
  * signed-in user the header, the navigation, the live feed and the page the address names.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, UserProfile } from '../../api/types.js';
+import type { MeResponse, Role, UserProfile } from '../../api/types.js';
 import { api, onSessionEnded, setCsrfToken, toApiError, type ApiError } from './api.js';
 import { ErrorBanner } from './components/ErrorBanner.js';
 import { DeviceStore, DeviceStoreContext } from './devices.js';
@@ -12,7 +12,8 @@ import { LiveContext, LiveFeed, useLiveStatus } from './live.js';
 import { Login } from './pages/login.js';
 import { PageFor } from './pages/index.js';
 import { useRoute, type Route } from './router.js';
-import { UserContext } from './session.js';
+import { UserContext, WHO } from './session.js';
+import { hasAnyRole } from '../../api/roles.js';
 
 type Session =
   | { kind: 'checking' }
@@ -70,7 +71,8 @@ export function App() {
   }
 }
 
-const NAV: readonly { label: string; hash: string; pages: readonly Route['page'][] }[] = [
+/** `roles`: shown only to these (their page is theirs alone); otherwise to everyone. */
+const NAV: readonly { label: string; hash: string; pages: readonly Route['page'][]; roles?: readonly Role[] }[] = [
   { label: 'Overview', hash: '#/overview', pages: ['overview'] },
   { label: 'Fleet', hash: '#/fleet', pages: ['fleet', 'device'] },
   { label: 'Cameras', hash: '#/cameras', pages: ['cameras'] },
@@ -79,6 +81,7 @@ const NAV: readonly { label: string; hash: string; pages: readonly Route['page']
   { label: 'Authorizations', hash: '#/authz', pages: ['authz'] },
   { label: 'Records', hash: '#/records', pages: ['records'] },
   { label: 'Audit', hash: '#/audit', pages: ['audit'] },
+  { label: 'Review', hash: '#/review', pages: ['review', 'review-item'], roles: WHO.review },
 ];
 
 function Shell({ user, onSignedOut }: { user: UserProfile; onSignedOut: () => void }) {
@@ -139,7 +142,7 @@ function Shell({ user, onSignedOut }: { user: UserProfile; onSignedOut: () => vo
           <ErrorBanner error={signOut.error} context="Could not sign out" />
           <nav class="nav" aria-label="Main">
             <ul>
-              {NAV.map((n) => (
+              {NAV.filter((n) => !n.roles || hasAnyRole(user, n.roles)).map((n) => (
                 <li key={n.hash}>
                   <a href={n.hash} aria-current={n.pages.includes(route.page) ? 'page' : undefined}>{n.label}</a>
                 </li>

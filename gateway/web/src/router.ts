@@ -15,9 +15,11 @@ export type Route =
   | { page: 'authz' }
   | { page: 'records' }
   | { page: 'audit' }
+  | { page: 'review' }
+  | { page: 'review-item'; id: number }
   | { page: 'not-found'; path: string };
 
-const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit'] as const;
+const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit', 'review'] as const;
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\?.*$/, '');
@@ -32,6 +34,7 @@ export function parseHash(hash: string): Route {
     const value = safeDecode(second);
     if (first === 'devices' && value) return { page: 'device', id: value };
     if (first === 'clips' && value) return { page: 'clip', hash: value };
+    if (first === 'review' && value && /^[1-9][0-9]{0,15}$/.test(value)) return { page: 'review-item', id: Number(value) };
   }
   return { page: 'not-found', path };
 }
@@ -57,4 +60,5 @@ export function useRoute(): Route {
 export const href = {
   device: (id: string) => `#/devices/${encodeURIComponent(id)}`,
   clip: (manifestHash: string) => `#/clips/${encodeURIComponent(manifestHash)}`,
+  review: (id: number) => `#/review/${id}`,
 };

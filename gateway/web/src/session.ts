@@ -31,8 +31,9 @@ export const WHO = {
   readRecords: ['records_officer', 'auditor'],
   manageRecords: ['records_officer'],
   exportRecord: ['records_officer', 'auditor'],
-  downloadClip: ['records_officer', 'auditor', 'supervisor'],
+  downloadClip: ['records_officer', 'auditor', 'supervisor', 'opr'],
   readAudit: ['auditor', 'records_officer'],
+  review: ['supervisor', 'opr'],
 } as const satisfies Record<string, readonly Role[]>;
 
 const ROLE_NAMES: Record<Role, string> = {
@@ -46,6 +47,7 @@ const ROLE_NAMES: Record<Role, string> = {
   records_officer: 'records officer (records_officer)',
   auditor: 'auditor',
   admin: 'admin',
+  opr: 'Office of Professional Responsibility (opr)',
 };
 
 /** "records officer (records_officer) or auditor" */

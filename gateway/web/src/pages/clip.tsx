@@ -10,6 +10,7 @@ import { categoryClause } from '../../../../proto/policy-vocab.js';
 import { api, seg } from '../api.js';
 import { ClipStateBadge, VerdictBadge } from '../components/Badges.js';
 import { ChunkMap } from '../components/ChunkMap.js';
+import { ClipPlayer, isPlayable } from '../components/ClipPlayer.js';
 import { DecisionView } from '../components/Decision.js';
 import { ErrorBanner } from '../components/ErrorBanner.js';
 import { FactList } from '../components/Fields.js';
@@ -113,25 +114,13 @@ function Downloads({ clip: c }: { clip: ClipDetailJson }) {
   );
 }
 
-/**
- * The recording itself, beside its decision (DESIGN §6: evidence is watched). Only verified content
- * is served, to the roles that may read it; the browser seeks with Range requests, and the gateway
- * audits the viewing once per session.
- */
+/** The recording itself, beside its decision, for the roles that may read its content. */
 function Player({ clip: c }: { clip: ClipDetailJson }) {
   const canView = useHasRole(WHO.downloadClip);
-  if (!canView) return null;
-  const playable = /^(video|audio)\//.test(c.mediaType);
-  if (!playable) return null;
-  const src = `/api/v1/clips/${seg(c.manifestHash)}/content`;
+  if (!canView || !isPlayable(c.mediaType)) return null;
   return (
     <Panel title="Recording" id="clip-player">
-      {c.state !== 'VERIFIED'
-        ? <p class="empty">The recording plays once the gateway has verified every byte of it ({c.state}).</p>
-        : c.mediaType.startsWith('audio/')
-          ? <audio class="clip-player" controls preload="metadata" src={src} />
-          : <video class="clip-player" controls preload="metadata" src={src} width={640} />}
-      <p class="muted">Playing is recorded in the audit log, once per session, with your user name.</p>
+      <ClipPlayer manifestHash={c.manifestHash} mediaType={c.mediaType} state={c.state} />
     </Panel>
   );
 }

@@ -11,6 +11,7 @@ import { DevicePage } from './device.js';
 import { FleetPage } from './fleet.js';
 import { OverviewPage } from './overview.js';
 import { RecordsPage } from './records.js';
+import { ReviewPage } from './review.js';
 
 export function PageFor({ route }: { route: Route }) {
   switch (route.page) {
@@ -24,6 +25,8 @@ export function PageFor({ route }: { route: Route }) {
     case 'authz': return <AuthzPage />;
     case 'records': return <RecordsPage />;
     case 'audit': return <AuditPage />;
+    case 'review': return <ReviewPage id={null} />;
+    case 'review-item': return <ReviewPage key={route.id} id={route.id} />;
     case 'not-found':
       return (
         <Page title="Page not found">

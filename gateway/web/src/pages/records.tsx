@@ -2,13 +2,14 @@
  * Records (`#/records`, Directive 4007.1 and 1061.2 §6): the retention schedules and what maps to
  * them, litigation holds, and disposition. Records officers act; auditors read.
  */
-import type { DispositionsResponse, SchedulesResponse } from '../../../api/types.js';
+import type { DispositionDryRun, DispositionsResponse, SchedulesResponse } from '../../../api/types.js';
 import { api } from '../api.js';
 import { ErrorBanner } from '../components/ErrorBanner.js';
 import { Loading, Page, Panel } from '../components/Page.js';
 import { RoleGate } from '../components/RoleGate.js';
 import { Time } from '../components/Time.js';
 import { formatRetention, shortHash } from '../format.js';
+import { href } from '../router.js';
 import { useResource } from '../hooks.js';
 import { WHO } from '../session.js';
 import { DispositionPanel } from './records-disposition.js';
@@ -20,6 +21,7 @@ export function RecordsPage() {
       <RoleGate roles={WHO.readRecords} what="Retention schedules, litigation holds and disposition">
         <Schedules />
         <HoldsPanel />
+        <WaitingForReview />
         <Dispositions />
       </RoleGate>
     </Page>
@@ -102,6 +104,40 @@ function Mapping({ title, map }: { title: string; map: Record<string, string> })
           : entries.map(([k, v]) => <tr key={k}><th scope="row"><code>{k}</code></th><td>{v}</td></tr>)}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * Clips whose review item is open or referred to OPR: never disposed of while they wait, whatever
+ * their schedule (DESIGN §6, 1061.2 §4.4).
+ */
+function WaitingForReview() {
+  const dry = useResource((s) => api.get<DispositionDryRun>('/api/v1/records/disposition', s), []);
+  const skipped = dry.data?.skipped;
+  return (
+    <Panel title="Waiting for review" id="rec-review" actions={<button type="button" class="btn" onClick={dry.reload}>Refresh</button>}>
+      <p class="muted">A clip with an open review item or an open referral to OPR is never eligible for disposition, whatever its schedule.</p>
+      <ErrorBanner error={dry.error} context="Could not load the clips waiting for review" />
+      {!dry.data && dry.loading ? <Loading what="clips waiting for review" /> : null}
+      {skipped && skipped.length === 0 ? <p class="empty">No clip is waiting for review.</p> : null}
+      {skipped && skipped.length > 0 ? (
+        <div class="table-wrap">
+          <table class="table">
+            <thead><tr><th scope="col">Clip</th><th scope="col">Schedule</th><th scope="col">Status</th><th scope="col" class="num">Review item</th></tr></thead>
+            <tbody>
+              {skipped.map((c) => (
+                <tr key={c.manifestHash}>
+                  <th scope="row"><a href={href.clip(c.manifestHash)}><code title={c.manifestHash}>{shortHash(c.manifestHash, 16)}</code></a></th>
+                  <td><code>{c.schedule}</code></td>
+                  <td><span class="badge review-waiting">{c.reason}</span></td>
+                  <td class="num">#{c.reviewId}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </Panel>
   );
 }
 
