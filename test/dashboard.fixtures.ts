@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { generateKeyDir } from '../proto/keydir.js';
 import { parseGatewayConfig } from '../gateway/config.js';
@@ -15,8 +15,9 @@ import { silentLogger } from '../gateway/api/http.js';
 import type { Role } from '../gateway/api/roles.js';
 import { ROOT } from './helpers.js';
 import { agencyTrust, type AgencyTrust } from './dock.fixtures.js';
+import { CHROMIUM, launchChromium } from './browser.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM };
 
 /** Where screenshots go (BWC_ARTIFACTS_DIR overrides). */
 export const ARTIFACTS = process.env.BWC_ARTIFACTS_DIR ?? join(ROOT, 'dist', 'test-artifacts', 'dashboard');
@@ -89,10 +90,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     await gw.auth.createUser({ username, password: password(username), roles, offices, personId });
     tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
   }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const pageErrors: string[] = [];
   const requested = new Set<string>();
 
