@@ -38,6 +38,7 @@ beforeAll(async () => {
       ['rita', ['records_officer'], [], 'R1'],
       ['aldo', ['auditor'], [], 'A1'],
       ['dora', ['director'], ['HQ'], 'D1'],
+      ['ada', ['admin'], [], null],
     ],
     issuers: [{ name: 'FRO Seattle', personId: 'U7', roles: ['FRO'] }],
   });

@@ -46,6 +46,7 @@ export const DASHBOARD_PAGES: readonly DashboardPage[] = [
   { name: 'records', hash: () => '#/records', who: 'rita', actions: ['Place hold', 'Dry run'], ready: button('Place hold') },
   { name: 'audit', hash: () => '#/audit', who: 'aldo', actions: ['Verify chain', 'Apply'], ready: button('Verify chain') },
   { name: 'review', hash: () => '#/review', who: 'otto', actions: ['Refresh'], ready: heading('Queue') },
+  { name: 'admin', hash: () => '#/admin', who: 'ada', actions: ['Create user', 'Create token'], ready: button('Create token') },
 ];
 
 /** The screen sizes every page must fit: two laptops and a tablet held upright. */

@@ -61,7 +61,7 @@ interface Video { currentTime: number; muted: boolean; readonly error: { code: n
 
 describe('the review page in Chromium', () => {
   it('shows a supervisor her queue, the item with its decision and a playing recording, and resolves it with a note', async () => {
-    const page = await signInAs(browser, base, 'sam', password('sam'), '#/overview', pageErrors);
+    const { page } = await signInAs(browser, base, 'sam', password('sam'), '#/overview', pageErrors);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Review' }).click();
     const row = page.locator('table.review-queue tbody tr');
     await row.filter({ hasText: 'clip-protest' }).waitFor();

@@ -127,9 +127,9 @@ describe('authorization requests over the API (1061.2 §5)', () => {
     // An empty request: every missing field at once, each with its clause.
     const empty = await api('officer', 'POST', '/api/v1/authz/requests', { category: 'prior_authorization' });
     expect(empty.status).toBe(400);
-    const problems = (empty.json.error as { problems: string[] }).problems;
+    const problems = (empty.json.error as { problems: { field: string; message: string }[] }).problems;
     for (const field of ['reason', 'purpose', 'methods', 'minimization', 'anticipated', 'expiresAt']) {
-      expect(problems.some((p) => p.startsWith(`${field}`)), `${field} in ${JSON.stringify(problems)}`).toBe(true);
+      expect(problems.some((p) => p.field.startsWith(field)), `${field} in ${JSON.stringify(problems)}`).toBe(true);
     }
     expect((await api('officer', 'GET', '/api/v1/authz/requests')).json.requests).toEqual([]);
   });

@@ -36,7 +36,7 @@ describe('bwc gateway user add', () => {
     expect(lines(short.stderr)).toEqual([expect.stringMatching(/^bwc gateway user add: .*at least 12 characters/)]);
     const role = runBwc(['gateway', 'user', 'add', 'alice', '--role', 'wizard', '--data-dir', data], { input: PASSWORD });
     expect(role.code).toBe(2);
-    expect(lines(role.stderr)).toEqual([expect.stringMatching(/--role wizard is not a role \(viewer, operator, .*admin\)/)]);
+    expect(lines(role.stderr)).toEqual([expect.stringMatching(/roles: unknown role "wizard"; roles are viewer, operator, .*admin$/)]);
     const none = runBwc(['gateway', 'user', 'add', 'alice', '--data-dir', data], { input: PASSWORD });
     expect(none.code).toBe(2);
     expect(lines(none.stderr)).toEqual([expect.stringMatching(/at least one role/)]);

@@ -14,19 +14,44 @@
  *
  * Roles are explicit: `admin` manages users and nothing else, and is never implicitly an approver.
  * Nothing here logs a password, a token, a cookie or a hash.
+ *
+ * With an audit log (DESIGN §6, §8), every sign-in, refused sign-in (naming the username as typed,
+ * trimmed and capped, and why: bad password, unknown user, disabled), lockout and sign-out is an
+ * entry with the client address, and so is every change to a user or a token, with who made it and
+ * whose account it was. Entries never hold a password, a session or CSRF token, or an API token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Db, Queryable } from '../store/db.js';
-import { HttpError, silentLogger, type Authenticator, type Logger } from './http.js';
+import { actorOf, type AuditAppender } from '../audit/log.js';
+import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger } from './basics.js';
+export type { AuthUser } from './basics.js';
 import { Metrics, type Counter } from './metrics.js';
-import { ROLES, hasAnyRole, isRole, type Role } from './roles.js';
+import { hasAnyRole, isRole, type Role } from './roles.js';
 import { DUMMY_HASH, FailureLimiter, HashGate, checkPasswordRules, hashPassword, isCurrentHashFormat, verifyPassword } from './passwords.js';
+import { USERNAME_PATTERN, accessProblems, describeProblems, newUserProblems, normalizeAccess, type UserProblem } from './user-rules.js';
 
 // ───────────────────────── users ─────────────────────────
 
-export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-export const OFFICE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export { USERNAME_PATTERN, OFFICE_PATTERN } from './user-rules.js';
+
+const PROBLEM_CODES: Record<UserProblem['field'], string> = { username: 'INVALID_USERNAME', password: 'WEAK_PASSWORD', roles: 'INVALID_ROLES', offices: 'INVALID_OFFICE' };
+
+/** A user refused by the rules of user-rules.ts: every problem, the code naming the first. */
+export class UserRulesError extends HttpError {
+  constructor(readonly problems: readonly UserProblem[]) {
+    super(400, PROBLEM_CODES[problems[0]!.field], describeProblems(problems));
+  }
+}
+
+/** Why a sign-in was refused, as the audit log says it (the client is told only "wrong username or password"). */
+export type SignInFailure = 'bad_password' | 'unknown_user' | 'disabled';
+
+/** A username as typed, for the audit log: trimmed, control characters replaced, at most 64 characters. */
+export function attemptedUsername(input: string): string {
+  const chars = [...input.trim()].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c));
+  return chars.length > 64 ? `${chars.slice(0, 64).join('')}…` : chars.join('');
+}
 
 export interface User {
   readonly username: string;
@@ -37,21 +62,12 @@ export interface User {
   readonly disabledAt: number | null;
 }
 
-/** The caller of a request: a user, and how it proved who it is. */
-export interface AuthUser {
-  readonly username: string;
-  readonly roles: readonly Role[];
-  readonly offices: readonly string[];
-  readonly personId: string | null;
-  readonly via: 'session' | 'token';
-  /** The API token's id when `via` is `token`. */
-  readonly tokenId: number | null;
-}
 
 export interface NewUser {
   username: string;
   password: string;
-  roles: readonly Role[];
+  /** Checked against the roles there are (user-rules.ts). */
+  roles: readonly string[];
   offices?: readonly string[];
   personId?: string | null;
 }
@@ -159,6 +175,11 @@ export interface AuthOptions {
   /** Password hashes computed at once (default 2); more wait, up to `maxQueuedHashes` (default 64), then 503. */
   maxConcurrentHashes?: number;
   maxQueuedHashes?: number;
+  /**
+   * Where sign-ins and changes to users and tokens are recorded; `actor` stands for a change
+   * made without a named person (a library call without `by`).
+   */
+  audit?: { log: AuditAppender; actor: string };
 }
 
 interface SessionSecrets {
@@ -177,6 +198,7 @@ export class Auth implements Authenticator {
   readonly #gate: HashGate;
   readonly #logins: Counter;
   readonly #loginFailures: Counter;
+  readonly #audit: { log: AuditAppender; actor: string } | null;
   /** The session behind each AuthUser object, kept off the object so it is never serialized or logged. */
   readonly #sessions = new WeakMap<AuthUser, SessionSecrets>();
 
@@ -187,6 +209,7 @@ export class Auth implements Authenticator {
     this.#lifetimeMs = options.sessionLifetimeMs ?? 12 * 3600_000;
     this.#idleMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.#behindTls = options.behindTls ?? false;
+    this.#audit = options.audit ?? null;
     this.#limiter = new FailureLimiter(options.maxLoginFailures ?? 5, options.loginFailureWindowMs ?? 5 * 60_000, 10_000, this.#now);
     this.#gate = new HashGate(options.maxConcurrentHashes ?? 2, options.maxQueuedHashes ?? 64);
     const metrics = options.metrics ?? new Metrics();
@@ -209,11 +232,12 @@ export class Auth implements Authenticator {
 
   // ── users ──
 
-  async createUser(u: NewUser): Promise<User> {
-    const username = checkUsername(u.username);
-    const roles = checkRoles(u.roles);
-    const offices = checkOffices(u.offices ?? []);
-    checkPasswordRules(username, u.password);
+  /** Creates a user obeying the rules of user-rules.ts (UserRulesError names every rule broken); `by` is who did it. */
+  async createUser(u: NewUser, by?: string): Promise<User> {
+    const problems = newUserProblems({ username: u.username, password: u.password, roles: u.roles, offices: u.offices ?? [] });
+    if (problems.length > 0) throw new UserRulesError(problems);
+    const username = u.username;
+    const { roles, offices } = normalizeAccess({ roles: u.roles, offices: u.offices ?? [] });
     const hash = await this.#gate.run(() => hashPassword(u.password));
     const now = this.#now();
     const created = await this.#db.tx(async (q) => {
@@ -221,6 +245,7 @@ export class Auth implements Authenticator {
       await q.run('INSERT INTO users (username, password_hash, roles, offices, person_id, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
         username, hash, roles.join(','), offices.join(','), u.personId ?? null, now,
       ]);
+      await this.#record(q, by, 'user.created', username, { username, roles, offices, personId: u.personId ?? null });
       return true;
     });
     if (!created) throw new HttpError(409, 'USER_EXISTS', `user ${username} already exists`);
@@ -238,14 +263,18 @@ export class Auth implements Authenticator {
     return rows.map(toUser);
   }
 
-  /** Sets a new password and ends every session of the user (API tokens stay valid). */
-  async setPassword(username: string, password: string): Promise<void> {
+  /**
+   * Sets a new password and ends every session of the user (API tokens stay valid). `by` is who
+   * set it; `generated` says the gateway chose it (recorded, the password never is).
+   */
+  async setPassword(username: string, password: string, by?: string, o: { generated?: boolean } = {}): Promise<void> {
     checkPasswordRules(username, password);
     const hash = await this.#gate.run(() => hashPassword(password));
     const changed = await this.#db.tx(async (q) => {
       const r = await q.run('UPDATE users SET password_hash = ? WHERE username = ?', [hash, username]);
       if (r.changes === 0) return false;
       await q.run('DELETE FROM sessions WHERE username = ?', [username]);
+      await this.#record(q, by, by === username ? 'user.password_changed' : 'user.password_set', username, { username, generated: o.generated ?? false });
       return true;
     });
     if (!changed) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${username}`);
@@ -254,12 +283,16 @@ export class Auth implements Authenticator {
 
   /** A user's own password change: the current password is checked (and limited) as a login is. */
   async changePassword(username: string, currentPassword: string, newPassword: string, ip: string): Promise<void> {
-    await this.#checkPassword(username, currentPassword, ip);
-    await this.setPassword(username, newPassword);
+    await this.#checkPassword(username, currentPassword, ip, 'password_change');
+    await this.setPassword(username, newPassword, username);
   }
 
-  /** Disables a user: logins, sessions and API tokens stop working. The last enabled admin cannot be disabled. */
-  async disableUser(username: string): Promise<void> {
+  /**
+   * Disables a user: logins, sessions and API tokens stop working. The last enabled admin cannot
+   * be disabled, and nobody disables themself (`by`).
+   */
+  async disableUser(username: string, by?: string): Promise<void> {
+    if (by === username) throw new HttpError(409, 'SELF_DISABLE', 'you cannot disable your own account; another admin can');
     const now = this.#now();
     await this.#db.tx(async (q) => {
       const row = await q.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]);
@@ -271,14 +304,50 @@ export class Auth implements Authenticator {
       }
       await q.run('UPDATE users SET disabled_at = ? WHERE username = ?', [now, username]);
       await q.run('DELETE FROM sessions WHERE username = ?', [username]);
+      await this.#record(q, by, 'user.disabled', username, { username });
     });
     this.#log.info({ event: 'user_disabled', username }, 'user disabled');
   }
 
-  async enableUser(username: string): Promise<void> {
-    const r = await this.#db.run('UPDATE users SET disabled_at = NULL WHERE username = ?', [username]);
-    if (r.changes === 0) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${username}`);
+  async enableUser(username: string, by?: string): Promise<void> {
+    const found = await this.#db.tx(async (q) => {
+      const row = await q.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]);
+      if (!row) return false;
+      if (row.disabled_at === null) return true;
+      await q.run('UPDATE users SET disabled_at = NULL WHERE username = ?', [username]);
+      await this.#record(q, by, 'user.enabled', username, { username });
+      return true;
+    });
+    if (!found) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${username}`);
     this.#log.info({ event: 'user_enabled', username }, 'user enabled');
+  }
+
+  /**
+   * Replaces a user's roles and offices (rules of user-rules.ts). Nobody removes their own admin
+   * role (`by`), and the last enabled admin keeps it. The user's sessions and tokens act with the
+   * new roles from their next request.
+   */
+  async setAccess(username: string, access: { roles: readonly string[]; offices: readonly string[] }, by?: string): Promise<User> {
+    const problems = accessProblems(access);
+    if (problems.length > 0) throw new UserRulesError(problems);
+    const next = normalizeAccess(access);
+    const updated = await this.#db.tx(async (q) => {
+      const row = await q.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]);
+      if (!row) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${username}`);
+      const before = toUser(row);
+      if (before.roles.includes('admin') && !next.roles.includes('admin')) {
+        if (by === username) throw new HttpError(409, 'SELF_ADMIN', 'you cannot remove your own admin role; another admin can');
+        const admins = (await q.all<UserRow>('SELECT * FROM users WHERE disabled_at IS NULL')).filter((r) => toUser(r).roles.includes('admin'));
+        if (row.disabled_at === null && admins.length <= 1) throw new HttpError(409, 'LAST_ADMIN', 'the last enabled admin keeps the admin role');
+      }
+      await q.run('UPDATE users SET roles = ?, offices = ? WHERE username = ?', [next.roles.join(','), next.offices.join(','), username]);
+      await this.#record(q, by, 'user.access_changed', username, {
+        username, roles: { from: [...before.roles], to: next.roles }, offices: { from: [...before.offices], to: next.offices },
+      });
+      return { ...before, roles: next.roles, offices: next.offices };
+    });
+    this.#log.info({ event: 'user_access_changed', username, roles: updated.roles }, 'roles and offices changed');
+    return updated;
   }
 
   // ── sessions ──
@@ -288,7 +357,7 @@ export class Auth implements Authenticator {
    * password, disabled user), except too many recent failures for this username and address: 429.
    */
   async login(usernameInput: string, password: string, ip: string): Promise<LoginResult> {
-    const row = await this.#checkPassword(usernameInput, password, ip);
+    const row = await this.#checkPassword(usernameInput, password, ip, 'sign_in');
     const now = this.#now();
     const sessionToken = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(32).toString('base64url');
@@ -298,6 +367,7 @@ export class Auth implements Authenticator {
       await q.run('INSERT INTO sessions (token_hash, username, csrf_token, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)', [
         sha256Hex(sessionToken), row.username, csrfToken, now, expiresAt, now,
       ]);
+      await this.#record(q, row.username, 'auth.sign_in', row.username, { username: row.username, ip });
     });
     this.#logins.inc();
     this.#log.info({ event: 'login', username: row.username, ip }, 'login');
@@ -305,10 +375,13 @@ export class Auth implements Authenticator {
   }
 
   /** Ends the session a cookie-authenticated user came with; false for a user authenticated by token. */
-  async logout(user: AuthUser): Promise<boolean> {
+  async logout(user: AuthUser, ip?: string): Promise<boolean> {
     const s = this.#sessions.get(user);
     if (!s) return false;
-    await this.#db.run('DELETE FROM sessions WHERE token_hash = ?', [s.tokenHash]);
+    await this.#db.tx(async (q) => {
+      const r = await q.run('DELETE FROM sessions WHERE token_hash = ?', [s.tokenHash]);
+      if (r.changes > 0) await this.#record(q, user.username, 'auth.sign_out', user.username, { username: user.username, ip: ip ?? null });
+    });
     this.#log.info({ event: 'logout', username: user.username }, 'logout');
     return true;
   }
@@ -363,7 +436,7 @@ export class Auth implements Authenticator {
   // ── API tokens ──
 
   /** A new token for `username`; the token text is returned here once and never again. */
-  async createApiToken(username: string, name: string, expiresInDays?: number): Promise<{ token: string; info: ApiToken }> {
+  async createApiToken(username: string, name: string, expiresInDays?: number, by?: string): Promise<{ token: string; info: ApiToken }> {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > 100) throw new HttpError(400, 'INVALID_TOKEN_NAME', 'a token name has 1 to 100 characters');
     if (expiresInDays !== undefined && !(Number.isInteger(expiresInDays) && expiresInDays >= 1 && expiresInDays <= 3650)) {
@@ -376,7 +449,9 @@ export class Auth implements Authenticator {
       const user = await q.get<UserRow>('SELECT * FROM users WHERE username = ? AND disabled_at IS NULL', [username]);
       if (!user) throw new HttpError(404, 'USER_NOT_FOUND', `no enabled user ${username}`);
       await q.run('INSERT INTO api_tokens (token_hash, username, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [sha256Hex(token), username, trimmed, now, expiresAt]);
-      return q.get<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?', [sha256Hex(token)]);
+      const created = await q.get<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?', [sha256Hex(token)]);
+      await this.#record(q, by, 'token.created', username, { username, tokenId: Number(created!.id), name: trimmed, expiresAt });
+      return created;
     });
     const info = toToken(row!);
     this.#log.info({ event: 'token_created', username, tokenId: info.id, name: trimmed }, 'API token created');
@@ -393,24 +468,42 @@ export class Auth implements Authenticator {
     return rows.map(toToken);
   }
 
-  /** Revokes a token; false if there is no such token or it was already revoked. */
-  async revokeApiToken(id: number): Promise<boolean> {
-    const r = await this.#db.run('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [this.#now(), id]);
-    if (r.changes > 0) this.#log.info({ event: 'token_revoked', tokenId: id }, 'API token revoked');
-    return r.changes > 0;
+  /** Every user's tokens, newest first (for an admin). */
+  async listAllApiTokens(): Promise<ApiToken[]> {
+    const rows = await this.#db.all<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens ORDER BY id DESC');
+    return rows.map(toToken);
+  }
+
+  /** Revokes a token; false if there is no such token or it was already revoked. `by` is who revoked it. */
+  async revokeApiToken(id: number, by?: string): Promise<boolean> {
+    const changed = await this.#db.tx(async (q) => {
+      const row = await q.get<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE id = ?', [id]);
+      if (!row || row.revoked_at !== null) return false;
+      await q.run('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [this.#now(), id]);
+      await this.#record(q, by, 'token.revoked', row.username, { username: row.username, tokenId: Number(row.id), name: row.name });
+      return true;
+    });
+    if (changed) this.#log.info({ event: 'token_revoked', tokenId: id }, 'API token revoked');
+    return changed;
   }
 
   // ── internals ──
 
-  /** The user row if the password is right; otherwise counts the failure and throws 401 (or 429). */
-  async #checkPassword(usernameInput: string, password: string, ip: string): Promise<UserRow> {
+  /**
+   * The user row if the password is right; otherwise counts the failure, records it in the audit
+   * log (with the lockout it starts) and throws 401, or 429 while locked out.
+   */
+  async #checkPassword(usernameInput: string, password: string, ip: string, via: 'sign_in' | 'password_change'): Promise<UserRow> {
     const username = usernameInput.toLowerCase();
     const key = `${username}\n${ip}`;
+    const attempted = attemptedUsername(usernameInput);
     const wait = this.#limiter.retryAfter(key);
     if (wait > 0) {
       this.#loginFailures.inc({ reason: 'rate_limited' });
       this.#log.warn({ event: 'login_rate_limited', ip }, 'too many failed logins');
-      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      const retryAfterSeconds = Math.ceil(wait / 1000);
+      await this.#recordAttempt('auth.locked_out', attempted, { username: attempted, ip, via, refused: true, retryAfterSeconds });
+      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', { 'retry-after': String(retryAfterSeconds) });
     }
     const row = USERNAME_PATTERN.test(username) ? await this.#db.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]) : undefined;
     // An unknown user costs the same scrypt as a known one.
@@ -418,6 +511,14 @@ export class Auth implements Authenticator {
     if (!row || !ok || row.disabled_at !== null) {
       this.#limiter.fail(key);
       this.#loginFailures.inc({ reason: 'invalid_credentials' });
+      const reason: SignInFailure = !row ? 'unknown_user' : row.disabled_at !== null ? 'disabled' : 'bad_password';
+      const name = row ? row.username : attempted;
+      await this.#recordAttempt('auth.sign_in_failed', name, { username: name, ip, via, reason });
+      // This failure may be the one that starts a lockout.
+      const lockedFor = this.#limiter.retryAfter(key);
+      if (lockedFor > 0) {
+        await this.#recordAttempt('auth.locked_out', name, { username: name, ip, via, refused: false, failures: this.#limiter.max, retryAfterSeconds: Math.ceil(lockedFor / 1000) });
+      }
       // The username is logged only when it names a user: a password typed into the username field stays out of the log.
       this.#log.warn({ event: 'login_failed', ip, ...(row ? { username: row.username } : {}) }, 'login failed');
       throw new HttpError(401, 'INVALID_CREDENTIALS', 'wrong username or password');
@@ -428,6 +529,18 @@ export class Auth implements Authenticator {
       await this.#db.run('UPDATE users SET password_hash = ? WHERE username = ?', [hash, row.username]);
     }
     return row;
+  }
+
+  /** An audit entry about a user (`user:<username>`), made by `by` (or the configured actor). */
+  async #record(q: Queryable, by: string | undefined, action: string, username: string, detail: Record<string, unknown>): Promise<void> {
+    if (!this.#audit) return;
+    await this.#audit.log.append(q, { actor: by !== undefined ? actorOf.user(by) : this.#audit.actor, action, subject: actorOf.user(username), detail });
+  }
+
+  /** A refused attempt: its actor is nobody proven (`anonymous`), its subject the username tried. */
+  async #recordAttempt(action: string, username: string, detail: Record<string, unknown>): Promise<void> {
+    if (!this.#audit) return;
+    await this.#audit.log.append(this.#db, { actor: 'anonymous', action, subject: actorOf.user(username), detail });
   }
 
   async #bySession(token: string, touch: boolean): Promise<AuthUser | null> {
@@ -472,22 +585,4 @@ export class Auth implements Authenticator {
 
 function publicFields(u: User): Pick<AuthUser, 'username' | 'roles' | 'offices' | 'personId'> {
   return { username: u.username, roles: u.roles, offices: u.offices, personId: u.personId };
-}
-
-function checkUsername(username: string): string {
-  if (!USERNAME_PATTERN.test(username)) {
-    throw new HttpError(400, 'INVALID_USERNAME', 'a username is 1 to 64 of a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
-  }
-  return username;
-}
-
-function checkRoles(roles: readonly string[]): Role[] {
-  if (roles.length === 0) throw new HttpError(400, 'INVALID_ROLES', 'a user has at least one role');
-  for (const r of roles) if (!isRole(r)) throw new HttpError(400, 'INVALID_ROLES', `unknown role ${JSON.stringify(r)}; roles are ${ROLES.join(', ')}`);
-  return [...new Set(roles as Role[])];
-}
-
-function checkOffices(offices: readonly string[]): string[] {
-  for (const o of offices) if (!OFFICE_PATTERN.test(o)) throw new HttpError(400, 'INVALID_OFFICE', `invalid office code ${JSON.stringify(o)}`);
-  return [...new Set(offices)];
 }

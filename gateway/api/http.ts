@@ -17,60 +17,22 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import type { AuthUser } from './auth.js';
+import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type Problem, type RouteRoles } from './basics.js';
 import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
 import { ProxyTrust } from './client-address.js';
 
+export { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type Problem, type RouteRoles } from './basics.js';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** Who may call a route: anyone, any authenticated user or token, or a user holding one of these roles. */
-export type RouteRoles = 'public' | 'authenticated' | readonly Role[];
 
 /** Query parameters as sent: a repeated key becomes an array. */
 export type QueryObject = Record<string, string | string[]>;
 
-/** pino's Logger satisfies this; so does `silentLogger`. */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** What the server needs from authentication (implemented by `Auth`). */
-export interface Authenticator {
-  /** The user behind the request's bearer token or session cookie; null if none, or not valid. */
-  authenticate(req: IncomingMessage): Promise<AuthUser | null>;
-  /** Whether a cookie-authenticated request carries its session's CSRF token. */
-  checkCsrf(user: AuthUser, header: string | undefined): boolean;
-  hasAnyRole(user: AuthUser, roles: readonly Role[]): boolean;
-}
-
-/** An error a handler (or anything it calls) throws to answer with this status and code. */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  /** Every problem found, when the request was checked as a whole (sent as `error.problems`). */
-  problems: readonly string[] | undefined;
-
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-
-  /** A 400 naming every problem: the message lists them all, and `problems` has one per line. */
-  static invalid(code: string, problems: readonly string[]): HttpError {
-    const e = new HttpError(400, code, problems.join('; '));
-    e.problems = problems;
-    return e;
-  }
-}
 
 export interface RequestContext<P, Q, B, U> {
   /** The caller; null on public routes (which never authenticate). */
@@ -327,7 +289,7 @@ export class ApiServer {
     } catch (err) {
       if (err instanceof HttpError) {
         await recordWrite(err.status, err.code);
-        sendError(res, err.status, err.code, err.message, err.headers, err.problems ? { problems: err.problems } : {});
+        sendError(res, err.status, err.code, err.message, err.headers, err.found ? { problems: err.found } : {});
       } else {
         this.#o.log.error({ requestId, route: routeLabel, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'handler failed');
         await recordWrite(500, 'INTERNAL');
@@ -447,7 +409,7 @@ function validate<S extends z.ZodType>(schema: S | undefined, value: unknown, so
   if (!schema) return value as z.output<S>;
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  throw HttpError.invalid('VALIDATION_FAILED', r.error.issues.map((issue) => `${[source, ...issue.path.map(String)].join('.')}: ${issue.message}`));
+  throw HttpError.invalid('VALIDATION_FAILED', r.error.issues.map((issue) => ({ field: [source, ...issue.path.map(String)].join('.'), message: issue.message })));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -492,7 +454,7 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
   }
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string | readonly string[]> = {}): void {
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string | readonly Problem[]> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

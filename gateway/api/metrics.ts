@@ -17,7 +17,6 @@
  *   reported, and the other metrics are still rendered (prom-client would fail the whole scrape).
  */
 import client from 'prom-client';
-import type { ApiServer, RouteRoles } from './http.js';
 
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -264,26 +263,4 @@ export class Metrics {
     this.#metrics.set(m.name, m);
     return m;
   }
-}
-
-export interface MetricsRouteOptions {
-  /** Who may scrape (default `authenticated`: any signed-in user or API token). */
-  roles?: RouteRoles;
-  path?: string;
-}
-
-/**
- * `GET /metrics`. It requires authentication by default: Prometheus scrapes with an API token
- * (`authorization: { credentials_file: … }` in its scrape config).
- */
-export function registerMetricsRoute(server: ApiServer, metrics: Metrics, options: MetricsRouteOptions = {}): void {
-  server.route({
-    method: 'GET',
-    path: options.path ?? '/metrics',
-    roles: options.roles ?? 'authenticated',
-    handle: async (ctx) => ({
-      raw: await metrics.expose((metric, err) => ctx.log.error({ metric, err: String(err) }, 'metrics collect failed')),
-      headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
-    }),
-  });
 }

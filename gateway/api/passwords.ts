@@ -5,10 +5,10 @@
  * sliding-window limit on failed attempts.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { HttpError } from './http.js';
+import { HttpError } from './basics.js';
+import { passwordProblems } from './user-rules.js';
 
-export const MIN_PASSWORD_LENGTH = 12;
-export const MAX_PASSWORD_LENGTH = 1024;
+export { MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from './user-rules.js';
 export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
@@ -55,12 +55,15 @@ export function isCurrentHashFormat(encoded: string): boolean {
   return encoded.startsWith(`scrypt$${N}$${r}$${p}$`);
 }
 
-/** Refuses, naming the rule, a password that is too short, too long or equal to the username. */
+/** Refuses, naming the rule (user-rules.ts), a password that is too short, too long or equal to the username. */
 export function checkPasswordRules(username: string, password: string): void {
-  const length = [...password].length;
-  if (length < MIN_PASSWORD_LENGTH) throw new HttpError(400, 'WEAK_PASSWORD', `a password has at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (length > MAX_PASSWORD_LENGTH) throw new HttpError(400, 'WEAK_PASSWORD', `a password has at most ${MAX_PASSWORD_LENGTH} characters`);
-  if (password.toLowerCase() === username.toLowerCase()) throw new HttpError(400, 'WEAK_PASSWORD', 'a password may not be the username');
+  const problem = passwordProblems(username, password)[0];
+  if (problem) throw new HttpError(400, 'WEAK_PASSWORD', problem.message);
+}
+
+/** A password that obeys the rules, for an admin's reset: 24 characters from 18 random bytes. */
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 /** Failed attempts per key in a sliding window, in memory, bounded in keys. */

@@ -15,7 +15,7 @@ export type { Role };
 
 export interface ApiErrorBody {
   /** `problems`: every problem found in the request, when it was checked as a whole (a 400 names them all). */
-  error: { code: string; message: string; requestId?: string; problems?: string[] };
+  error: { code: string; message: string; requestId?: string; problems?: { field: string; message: string }[] };
 }
 
 // ── sign-in ─────────────────────────────────────────────────────────────────────────────────
@@ -665,4 +665,80 @@ export interface ReviewDetailResponse {
     custody: ReviewCustodyJson | null;
     history: ReviewStepJson[];
   };
+}
+
+// ── admin: users and API tokens (admin-routes.ts) ───────────────────────────────────────────
+
+/** A user as an admin sees it (never a password or its hash). */
+export interface UserAccountJson {
+  username: string;
+  roles: Role[];
+  offices: string[];
+  personId: string | null;
+  createdAt: number;
+  disabledAt: number | null;
+}
+
+export interface UsersResponse {
+  users: UserAccountJson[];
+}
+
+export interface UserAccountResponse {
+  user: UserAccountJson;
+}
+
+/** One rule of gateway/api/user-rules.ts a request broke. */
+export interface UserProblemJson {
+  field: 'username' | 'password' | 'roles' | 'offices';
+  message: string;
+}
+
+/** A 400 from a user route: every rule broken at once, the message naming them all. */
+export interface UserProblemsErrorBody {
+  error: { code: string; message: string; problems: UserProblemJson[] };
+}
+
+/** An admin's password reset: `password` only when the gateway generated it (shown this once). */
+export interface PasswordResetResponse {
+  username: string;
+  generated: boolean;
+  password?: string;
+}
+
+/** An API token as listed: never its secret, which only its hash on the gateway matches. */
+export interface ApiTokenJson {
+  id: number;
+  username: string;
+  name: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface ApiTokensResponse {
+  tokens: ApiTokenJson[];
+}
+
+/** A token just created: `token` is its secret, shown this once. */
+export interface CreatedApiTokenResponse {
+  token: string;
+  id: number;
+  username: string;
+  name: string;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+// ── audit: what an entry is about, for reading it as a sentence ─────────────────────────────
+
+/** The people and clips a page of entries names, so each entry can read as a sentence. */
+export interface AuditContextJson {
+  /** Users named by an entry's actor or subject (`user:<name>`), with their current roles. */
+  people: Record<string, { roles: Role[] }>;
+  /** Clips named by an entry's subject (a manifest hash). */
+  clips: Record<string, { deviceId: string; cameraSerial: string; clipId: string; startedAt: number | null }>;
+}
+
+export interface AuditSearchResponse extends AuditEntriesResponse {
+  context: AuditContextJson;
 }

@@ -38,7 +38,7 @@ export type AuthzErrorCode = 'BAD_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'SELF_DEC
 export class AuthzError extends Error {
   override name = 'AuthzError';
   /** Every problem, when the input was checked as a whole. */
-  constructor(readonly code: AuthzErrorCode, message: string, readonly problems?: readonly string[]) {
+  constructor(readonly code: AuthzErrorCode, message: string, readonly problems?: readonly { field: string; message: string }[]) {
     super(message);
   }
 }
@@ -136,11 +136,8 @@ export interface RequestRow {
 
 /** Every zod issue as "field: message", all in one error (the form shows them together). */
 function invalid(e: z.ZodError): AuthzError {
-  const problems = e.issues.map((i) => {
-    const path = i.path.join('.');
-    return path ? `${path}: ${i.message}` : i.message;
-  });
-  return new AuthzError('BAD_INPUT', problems.join('; '), problems);
+  const problems = e.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+  return new AuthzError('BAD_INPUT', problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '), problems);
 }
 
 /**

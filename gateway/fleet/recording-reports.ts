@@ -32,12 +32,13 @@ export class RecordingReports {
   /** Hours an unclassified clip waits for a late tag: the policy bundle's `reviewGraceHours`. */
   readonly #graceHours: () => number;
   /** The review queue every report also opens an item in (DESIGN §6); none: alerts only. */
-  review: ReviewSink | null = null;
+  review: ReviewSink | null;
 
-  constructor(db: Db, alerts: Alerts, graceHours: () => number = () => DEFAULT_REVIEW_GRACE_HOURS) {
+  constructor(db: Db, alerts: Alerts, graceHours: () => number = () => DEFAULT_REVIEW_GRACE_HOURS, review: ReviewSink | null = null) {
     this.#db = db;
     this.#alerts = alerts;
     this.#graceHours = graceHours;
+    this.review = review;
   }
 
   /** A decision a dock signed about a recording (at start, at stop, after a late tag), received at `at`. */

@@ -17,7 +17,7 @@ import { toHex } from '../../proto/bytes.js';
 import type { Db } from '../store/db.js';
 import { actorOf, type AuditAppender } from '../audit/log.js';
 import type { Alerts } from './alerts.js';
-import { RecordingReports } from './recording-reports.js';
+import { RecordingReports, type ReviewSink } from './recording-reports.js';
 
 export class FleetError extends Error {
   override name = 'FleetError';
@@ -110,6 +110,8 @@ export class Fleet {
     db: Db; alerts: Alerts; fleet: string; now?: () => number; thresholds?: Partial<FleetThresholds>; audit?: AuditAppender | null;
     /** The review grace period of the policy in force, in hours (default: DEFAULT_REVIEW_GRACE_HOURS, recording-reports.ts). */
     reviewGraceHours?: () => number;
+    /** The review queue every report also opens an item in (DESIGN §6); none: alerts only. */
+    review?: ReviewSink | null;
   }) {
     this.#db = options.db;
     this.#alerts = options.alerts;
@@ -117,7 +119,7 @@ export class Fleet {
     this.fleet = options.fleet;
     this.#now = options.now ?? Date.now;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
-    this.reports = new RecordingReports(options.db, options.alerts, options.reviewGraceHours);
+    this.reports = new RecordingReports(options.db, options.alerts, options.reviewGraceHours, options.review ?? null);
   }
 
   // ── enrollment ────────────────────────────────────────────────────────────────────────────

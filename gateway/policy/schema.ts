@@ -3,7 +3,7 @@
  * policy objects it holds, each with the time it first held it, and its own decision about every
  * decision a dock recorded.
  */
-import type { Migration } from '../store/schema.js';
+import type { Migration } from '../store/migration.js';
 
 export const SECOND_DECISION_MIGRATION: Migration = {
   version: 11,

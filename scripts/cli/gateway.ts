@@ -1,7 +1,8 @@
 /**
- * `bwc gateway`: runs the gateway; `bwc gateway user add` and `bwc gateway device add|token`
- * bootstrap people and devices from the machine the gateway runs on (the API does the same for
- * signed-in operators); `bwc gateway config-reference` prints the configuration reference generated
+ * `bwc gateway`: runs the gateway; `bwc gateway user add|list|access|disable|enable|password`,
+ * `bwc gateway token create|list|revoke` and `bwc gateway device add|token` manage people, their
+ * API tokens and devices from the machine the gateway runs on (the API and the dashboard's Admin
+ * page do the same for signed-in admins and operators, with the same rules, user-rules.ts); `bwc gateway config-reference` prints the configuration reference generated
  * from the schema.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,10 @@ import { loadGatewayConfig, resolvedPaths, ConfigError, GatewayConfigSchema, GAT
 import { startGateway } from '../../gateway/gateway.js';
 import { openGatewayDb } from '../../gateway/store/open.js';
 import { Auth } from '../../gateway/api/auth.js';
-import { ROLES, type Role } from '../../gateway/api/roles.js';
+import { generatePassword } from '../../gateway/api/passwords.js';
+import { ROLES } from '../../gateway/api/roles.js';
+import { describeProblems, newUserProblems } from '../../gateway/api/user-rules.js';
+import { AuditLog } from '../../gateway/audit/log.js';
 import { Alerts } from '../../gateway/fleet/alerts.js';
 import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
@@ -83,20 +87,97 @@ export function registerGateway(program: Command): void {
   withCommon(user.command('add <username>').description('Create a user; the password is read from stdin.'))
     .requiredOption('--role <role>', `a role (repeatable): ${ROLES.join(', ')}`, collect, [])
     .option('--office <code>', 'an office the user acts for (repeatable)', collect, [])
+    .option('--by <name>', 'who creates it (recorded in the audit log)', process.env.USER ?? 'cli')
     .addHelpText('after', '\nExample:\n  $ printf %s "$ADMIN_PASSWORD" | bwc gateway user add alice --role admin\n')
-    .action(async (username: string, o: Common & { role: string[]; office: string[] }) => {
-      const bad = o.role.find((r) => !(ROLES as readonly string[]).includes(r));
-      if (bad) throw new CliError(`--role ${bad} is not a role (${ROLES.join(', ')})`);
+    .action(async (username: string, o: Common & { role: string[]; office: string[]; by: string }) => {
       const password = readStdin();
-      await withDb(o, async (_c, db) => {
-        const auth = new Auth({ db });
+      // The same rules, and the same words, as the admin API and the dashboard (gateway/api/user-rules.ts).
+      const problems = newUserProblems({ username, password, roles: o.role, offices: o.office });
+      if (problems.length > 0) throw new CliError(describeProblems(problems));
+      await withDb(o, async (c, db) => {
+        const audit = new AuditLog({ db, gatewayId: c.gatewayId, fleet: c.fleet });
+        const auth = new Auth({ db, audit: { log: audit, actor: audit.actor } });
         try {
-          await auth.createUser({ username, password, roles: o.role as Role[], offices: o.office, personId: null });
+          await auth.createUser({ username, password, roles: o.role, offices: o.office, personId: null }, o.by);
         } catch (e) {
           throw new CliError((e as Error).message);
         }
       });
       process.stdout.write(`user ${username} created with roles ${o.role.join(', ')}\n`);
+    });
+
+  /** Auth on the configured database, recording in its audit log; `HttpError`s become one-line CLI errors. */
+  const withAuth = <T>(o: Common, fn: (auth: Auth) => Promise<T>): Promise<T> => withDb(o, async (c, db) => {
+    const audit = new AuditLog({ db, gatewayId: c.gatewayId, fleet: c.fleet });
+    try {
+      return await fn(new Auth({ db, audit: { log: audit, actor: audit.actor } }));
+    } catch (e) {
+      throw e instanceof CliError ? e : new CliError((e as Error).message);
+    }
+  });
+  const by = (c: Command) => c.option('--by <name>', 'who makes the change (recorded in the audit log)', process.env.USER ?? 'cli');
+
+  withCommon(user.command('list').description('List users: one JSON line each (never a password).'))
+    .addHelpText('after', '\nExample:\n  $ bwc gateway user list --config /etc/bwc/gateway.yaml\n')
+    .action(async (o: Common) => {
+      const users = await withAuth(o, (auth) => auth.listUsers());
+      for (const u of users) process.stdout.write(`${JSON.stringify(u)}\n`);
+    });
+
+  by(withCommon(user.command('access <username>').description("Replace a user's roles and offices (the same rules as the Admin page).")))
+    .requiredOption('--role <role>', `a role (repeatable): ${ROLES.join(', ')}`, collect, [])
+    .option('--office <code>', 'an office the user acts for (repeatable)', collect, [])
+    .addHelpText('after', '\nExample:\n  $ bwc gateway user access olga --role supervisor --office SEA --office PDX\n')
+    .action(async (username: string, o: Common & { role: string[]; office: string[]; by: string }) => {
+      const u = await withAuth(o, (auth) => auth.setAccess(username, { roles: o.role, offices: o.office }, o.by));
+      process.stdout.write(`user ${u.username} now has roles ${u.roles.join(', ')}${u.offices.length ? ` and offices ${u.offices.join(', ')}` : ''}\n`);
+    });
+
+  for (const action of ['disable', 'enable'] as const) {
+    by(withCommon(user.command(`${action} <username>`).description(action === 'disable' ? 'Disable a user: sessions end, API tokens stop.' : 'Enable a disabled user.')))
+      .addHelpText('after', `\nExample:\n  $ bwc gateway user ${action} olga --config /etc/bwc/gateway.yaml\n`)
+      .action(async (username: string, o: Common & { by: string }) => {
+        await withAuth(o, (auth) => (action === 'disable' ? auth.disableUser(username, o.by) : auth.enableUser(username, o.by)));
+        process.stdout.write(`user ${username} ${action}d\n`);
+      });
+  }
+
+  by(withCommon(user.command('password <username>').description("Set a user's password from stdin, or --generate one (printed once); their sessions end.")))
+    .option('--generate', 'generate a password and print it once')
+    .addHelpText('after', '\nExample:\n  $ printf %s "$NEW_PASSWORD" | bwc gateway user password olga\n  $ bwc gateway user password olga --generate\n')
+    .action(async (username: string, o: Common & { by: string; generate?: boolean }) => {
+      const password = o.generate ? generatePassword() : readStdin();
+      await withAuth(o, async (auth) => {
+        if (!(await auth.getUser(username))) throw new CliError(`no user ${username}`);
+        await auth.setPassword(username, password, o.by, { generated: o.generate === true });
+      });
+      process.stdout.write(o.generate ? `${JSON.stringify({ username, password })}\n` : `password of ${username} set\n`);
+    });
+
+  const token = gw.command('token').description("API tokens for people's scripts (the secret is shown once; only its hash is kept).");
+  by(withCommon(token.command('create <username>').description('Create an API token acting for a user; prints it once.')))
+    .requiredOption('--name <name>', 'what it is for')
+    .option('--days <n>', 'expires after this many days (1 to 3650; default never)')
+    .addHelpText('after', '\nExample:\n  $ bwc gateway token create rita --name "nightly export" --days 90 > rita.token\n')
+    .action(async (username: string, o: Common & { by: string; name: string; days?: string }) => {
+      const days = o.days === undefined ? undefined : Number(o.days);
+      const r = await withAuth(o, (auth) => auth.createApiToken(username, o.name, days, o.by));
+      process.stdout.write(`${JSON.stringify({ token: r.token, id: r.info.id, username: r.info.username, name: r.info.name, expiresAt: r.info.expiresAt })}\n`);
+    });
+  withCommon(token.command('list').description("List API tokens (never their secrets): one JSON line each, newest first."))
+    .option('--user <username>', "only this user's tokens")
+    .addHelpText('after', '\nExample:\n  $ bwc gateway token list --user rita\n')
+    .action(async (o: Common & { user?: string }) => {
+      const tokens = await withAuth(o, (auth) => auth.listAllApiTokens());
+      for (const t of tokens.filter((x) => o.user === undefined || x.username === o.user)) process.stdout.write(`${JSON.stringify(t)}\n`);
+    });
+  by(withCommon(token.command('revoke <id>').description('Revoke an API token at once.')))
+    .addHelpText('after', '\nExample:\n  $ bwc gateway token revoke 7\n')
+    .action(async (id: string, o: Common & { by: string }) => {
+      if (!/^[1-9]\d{0,15}$/.test(id)) throw new CliError(`a token id is a positive whole number, got "${id}"`);
+      const revoked = await withAuth(o, (auth) => auth.revokeApiToken(Number(id), o.by));
+      if (!revoked) throw new CliError(`no token ${id} to revoke (unknown, or revoked already)`);
+      process.stdout.write(`token ${id} revoked\n`);
     });
 
   const device = gw.command('device').description('Enroll devices (docks and wearables).');

@@ -107,10 +107,19 @@ async function errorOf(res: Response, isLogin: boolean): Promise<ApiError> {
   }
   const err = body?.error && typeof body.error.message === 'string'
     ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId,
-      Array.isArray(body.error.problems) ? body.error.problems.filter((p): p is string => typeof p === 'string') : [])
+      Array.isArray(body.error.problems) ? body.error.problems.map(problemText).filter((p) => p !== '') : [])
     : new ApiError(res.status, `HTTP_${res.status}`, `The gateway answered ${res.status} ${res.statusText}`.trim(), requestId);
   if (res.status === 401 && !isLogin) sessionEnded?.();
   return err;
+}
+
+/** One of the gateway's problems as a line: "field: message". */
+function problemText(p: unknown): string {
+  if (typeof p === 'string') return p;
+  if (p === null || typeof p !== 'object') return '';
+  const { field, message } = p as { field?: unknown; message?: unknown };
+  if (typeof message !== 'string') return '';
+  return typeof field === 'string' && field ? `${field}: ${message}` : message;
 }
 
 async function json<T>(method: Method, path: string, options: SendOptions = {}): Promise<T> {

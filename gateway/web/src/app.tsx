@@ -71,7 +71,7 @@ export function App() {
   }
 }
 
-/** `roles`: shown only to these (their page is theirs alone); otherwise to everyone. */
+/** `roles`: shown only to users holding one of them (the gateway checks anyway). */
 const NAV: readonly { label: string; hash: string; pages: readonly Route['page'][]; roles?: readonly Role[] }[] = [
   { label: 'Overview', hash: '#/overview', pages: ['overview'] },
   { label: 'Fleet', hash: '#/fleet', pages: ['fleet', 'device'] },
@@ -82,6 +82,7 @@ const NAV: readonly { label: string; hash: string; pages: readonly Route['page']
   { label: 'Records', hash: '#/records', pages: ['records'] },
   { label: 'Audit', hash: '#/audit', pages: ['audit'] },
   { label: 'Review', hash: '#/review', pages: ['review', 'review-item'], roles: WHO.review },
+  { label: 'Admin', hash: '#/admin', pages: ['admin'], roles: ['admin'] },
 ];
 
 function Shell({ user, onSignedOut }: { user: UserProfile; onSignedOut: () => void }) {

@@ -17,9 +17,10 @@ export type Route =
   | { page: 'audit' }
   | { page: 'review' }
   | { page: 'review-item'; id: number }
+  | { page: 'admin' }
   | { page: 'not-found'; path: string };
 
-const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit', 'review'] as const;
+const SIMPLE = ['overview', 'fleet', 'cameras', 'alerts', 'clips', 'authz', 'records', 'audit', 'review', 'admin'] as const;
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\?.*$/, '');

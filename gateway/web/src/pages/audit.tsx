@@ -1,17 +1,20 @@
 /**
- * Audit (`#/audit`, 1061.2 §6): the gateway's hash-chained audit log, page by page in sequence
- * order, filtered by subject on the gateway and by action or actor here; "Verify chain" has the
- * gateway recompute every link and check the signed checkpoints.
+ * Audit (`#/audit`, 1061.2 §6): the gateway's hash-chained audit log, newest first, each entry read
+ * as a sentence (who did what to which clip, device, request or person, when; the wording is
+ * gateway/api/audit-sentences.ts) with its raw JSON a click away. The filters — user, kind of
+ * action, subject, time range — are applied by the gateway. "Verify chain" has the gateway
+ * recompute every link and check the signed checkpoints.
  */
 import { useState } from 'preact/hooks';
-import type { AuditEntriesResponse, AuditVerifyResponse } from '../../../api/types.js';
+import type { AuditEntryJson, AuditSearchResponse, AuditVerifyResponse } from '../../../api/types.js';
+import { auditSentence } from '../../../api/audit-sentences.js';
 import { api, query } from '../api.js';
 import { ErrorBanner } from '../components/ErrorBanner.js';
-import { TextField } from '../components/Fields.js';
+import { SelectField, TextField } from '../components/Fields.js';
 import { Loading, Page, Panel } from '../components/Page.js';
 import { RoleGate } from '../components/RoleGate.js';
 import { Time } from '../components/Time.js';
-import { formatCount, shortHash, summarize } from '../format.js';
+import { formatCount, localInputToMs, shortHash } from '../format.js';
 import { useAction, useResource } from '../hooks.js';
 import { WHO } from '../session.js';
 
@@ -66,80 +69,111 @@ function VerifyChain() {
   );
 }
 
+/** The kinds of action, as the gateway groups them (the part of an action before its dot). */
+const KINDS: readonly { value: string; label: string }[] = [
+  { value: '', label: 'Any action' },
+  { value: 'auth', label: 'Sign-ins and sign-outs (auth)' },
+  { value: 'user', label: 'Changes to users (user)' },
+  { value: 'token', label: 'API tokens (token)' },
+  { value: 'clip', label: 'Clips: viewing, download, ingest (clip)' },
+  { value: 'records', label: 'Records: holds, disposition, export (records)' },
+  { value: 'authz', label: 'Authorization requests (authz)' },
+  { value: 'policy', label: 'Policy bundles (policy)' },
+  { value: 'device', label: 'Devices (device)' },
+  { value: 'camera', label: 'Cameras (camera)' },
+  { value: 'alert', label: 'Alerts (alert)' },
+  { value: 'api', label: 'API requests (api)' },
+];
+
+/** "2026-11-02 14:03", local time: how a sentence says when. */
+function sentenceTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+interface Filters { user: string; action: string; subject: string; since: string; until: string }
+const NO_FILTERS: Filters = { user: '', action: '', subject: '', since: '', until: '' };
+
 function Entries() {
-  const [subjectInput, setSubjectInput] = useState('');
-  const [fromInput, setFromInput] = useState('');
-  const [filter, setFilter] = useState('');
-  const [page, setPage] = useState<{ from: number; subject: string; back: number[] }>({ from: 1, subject: '', back: [] });
+  const [input, setInput] = useState<Filters>(NO_FILTERS);
+  const [applied, setApplied] = useState<Filters>(NO_FILTERS);
+  // Newest first: a page is the entries below `before` (undefined: from the head), and `back` the pages above.
+  const [page, setPage] = useState<{ before: number | undefined; back: (number | undefined)[] }>({ before: undefined, back: [] });
   const entries = useResource(
-    (s) => api.get<AuditEntriesResponse>(`/api/v1/audit/entries${query({ from: page.from, limit: PAGE, subject: page.subject })}`, s),
-    [page.from, page.subject],
+    (s) => api.get<AuditSearchResponse>(`/api/v1/audit/entries${query({
+      order: 'desc', limit: PAGE, before: page.before, user: applied.user, action: applied.action, subject: applied.subject,
+      since: localInputToMs(applied.since), until: localInputToMs(applied.until),
+    })}`, s),
+    [page.before, applied],
   );
   const data = entries.data;
-  const f = filter.trim().toLowerCase();
-  const shown = (data?.entries ?? []).filter((e) => !f || e.action.toLowerCase().includes(f) || e.actor.toLowerCase().includes(f));
-  const lastSeq = data?.entries[data.entries.length - 1]?.seq;
+  const oldestSeq = data?.entries[data.entries.length - 1]?.seq;
   const headSeq = data?.head?.seq ?? 0;
+  const filtered = Object.values(applied).some((v) => v !== '');
+  const set = (k: keyof Filters) => (v: string) => setInput((f) => ({ ...f, [k]: v }));
 
   const apply = (e: Event) => {
     e.preventDefault();
-    const from = Number.parseInt(fromInput, 10);
-    setPage({ from: Number.isFinite(from) && from >= 1 ? from : 1, subject: subjectInput.trim(), back: [] });
+    setApplied({ ...input, user: input.user.trim(), subject: input.subject.trim() });
+    setPage({ before: undefined, back: [] });
+  };
+  const clear = () => {
+    setInput(NO_FILTERS);
+    setApplied(NO_FILTERS);
+    setPage({ before: undefined, back: [] });
   };
   // While a page loads, the buttons wait (they page from the entries on screen).
-  const next = () => !entries.loading && lastSeq !== undefined && setPage((p) => ({ ...p, from: lastSeq + 1, back: [...p.back, p.from] }));
-  const previous = () => !entries.loading && setPage((p) => {
+  const older = () => !entries.loading && oldestSeq !== undefined && setPage((p) => ({ before: oldestSeq, back: [...p.back, p.before] }));
+  const newer = () => !entries.loading && setPage((p) => {
     const back = [...p.back];
-    const from = back.pop() ?? Math.max(1, p.from - PAGE);
-    return { ...p, from, back };
+    return { before: back.pop(), back };
   });
-  const newest = () => !entries.loading && setPage((p) => ({ ...p, from: Math.max(1, headSeq - PAGE + 1), back: [...p.back, p.from] }));
 
   return (
     <Panel title="Entries" id="audit-entries" actions={<a class="btn" href="/api/v1/audit/export" download="">Export log (NDJSON)</a>}>
       <form class="toolbar" onSubmit={apply} aria-label="Audit filters">
-        <TextField label="Subject" value={subjectInput} onInput={setSubjectInput} hint="Exact subject, e.g. a request id or manifest hash" />
-        <TextField label="From seq" type="number" inputMode="numeric" value={fromInput} onInput={setFromInput} />
+        <TextField label="User" value={input.user} onInput={set('user')} hint="Entries by or about this username" />
+        <SelectField label="Action" value={input.action} onChange={set('action')} options={KINDS} />
+        <TextField label="Subject" value={input.subject} onInput={set('subject')} hint="Exact: a manifest hash, device id, request id, user:name" />
+        <TextField label="From" type="datetime-local" value={input.since} onInput={set('since')} />
+        <TextField label="Until" type="datetime-local" value={input.until} onInput={set('until')} />
         <button type="submit" class="btn">Apply</button>
-        <TextField label="Filter by action or actor" type="search" value={filter} onInput={setFilter} hint="On this page only" />
+        {filtered ? <button type="button" class="btn btn-quiet" onClick={clear}>Clear filters</button> : null}
       </form>
       <ErrorBanner error={entries.error} context="Could not load the audit log" />
       {!data && entries.loading ? <Loading what="audit entries" /> : null}
       {data ? (
         <>
           <nav class="pager" aria-label="Audit log pages">
-            <button type="button" class="btn btn-small" disabled={page.from <= 1} aria-disabled={entries.loading} onClick={previous}>Previous</button>
+            <button type="button" class="btn btn-small" disabled={page.back.length === 0} aria-disabled={entries.loading} onClick={newer}>Newer</button>
             <span class="muted" aria-live="polite">
-              {data.entries.length ? `Entries ${data.entries[0]!.seq}–${lastSeq}` : 'No entries'} of {formatCount(headSeq)}{page.subject ? ` (subject ${page.subject})` : ''}
-              {f ? `; ${shown.length} match the filter` : ''}
+              {data.entries.length ? `Entries ${data.entries[0]!.seq}–${oldestSeq}` : 'No entries'} of {formatCount(headSeq)}{filtered ? ' matching the filters' : ''}
             </span>
-            <button type="button" class="btn btn-small" disabled={data.entries.length < PAGE} aria-disabled={entries.loading} onClick={next}>Next</button>
-            <button type="button" class="btn btn-small btn-quiet" disabled={lastSeq === headSeq} aria-disabled={entries.loading} onClick={newest}>Newest</button>
+            <button type="button" class="btn btn-small" disabled={data.entries.length < PAGE} aria-disabled={entries.loading} onClick={older}>Older</button>
           </nav>
-          {shown.length === 0 ? <p class="empty">No entries{f ? ' match the filter on this page' : ''}.</p> : (
-            <div class="table-wrap">
-              <table class="table audit">
-                <thead>
-                  <tr><th scope="col" class="num">Seq</th><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Subject</th><th scope="col">Detail</th><th scope="col">Hash</th></tr>
-                </thead>
-                <tbody>
-                  {shown.map((e) => (
-                    <tr key={e.seq}>
-                      <th scope="row" class="num">{e.seq}</th>
-                      <td><Time at={e.at} compact /></td>
-                      <td>{e.actor}</td>
-                      <td><code>{e.action}</code></td>
-                      <td class="wrap"><code>{e.subject}</code></td>
-                      <td class="wrap detail" title={summarize(e.detail, 2000)}>{summarize(e.detail)}</td>
-                      <td><code title={e.hash}>{shortHash(e.hash, 12)}</code></td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+          {data.entries.length === 0 ? <p class="empty">No entries{filtered ? ' match the filters' : ''}.</p> : (
+            <ol class="audit-entries" reversed>
+              {data.entries.map((e) => <EntryRow key={e.seq} entry={e} context={data.context} />)}
+            </ol>
           )}
         </>
       ) : null}
     </Panel>
+  );
+}
+
+function EntryRow({ entry, context }: { entry: AuditEntryJson; context: AuditSearchResponse['context'] }) {
+  return (
+    <li class="audit-entry" data-seq={entry.seq} value={entry.seq}>
+      <p class="audit-sentence">
+        <span class="audit-seq muted">#{entry.seq}</span>{' '}
+        {auditSentence(entry, { context, time: sentenceTime })}
+      </p>
+      <details class="audit-raw">
+        <summary>Raw entry <code class="muted">{entry.action}</code> <Time at={entry.at} compact /> <code title={entry.hash}>{shortHash(entry.hash, 12)}</code></summary>
+        <pre>{JSON.stringify(entry, null, 2)}</pre>
+      </details>
+    </li>
   );
 }

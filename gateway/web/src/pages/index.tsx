@@ -3,6 +3,7 @@ import type { Route } from '../router.js';
 import { Page } from '../components/Page.js';
 import { AlertsPage } from './alerts.js';
 import { AuditPage } from './audit.js';
+import { AdminPage } from './admin.js';
 import { AuthzPage } from './authz.js';
 import { CamerasPage } from './cameras.js';
 import { ClipPage } from './clip.js';
@@ -27,6 +28,7 @@ export function PageFor({ route }: { route: Route }) {
     case 'audit': return <AuditPage />;
     case 'review': return <ReviewPage id={null} />;
     case 'review-item': return <ReviewPage key={route.id} id={route.id} />;
+    case 'admin': return <AdminPage />;
     case 'not-found':
       return (
         <Page title="Page not found">
