@@ -9,79 +9,44 @@
  * dist/test-artifacts/dashboard/ (BWC_ARTIFACTS_DIR overrides).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyDir } from '../proto/keydir.js';
 import { FACTORS } from '../proto/policy-vocab.js';
 import { bundleFromSource, signPolicyObject } from '../proto/policy.js';
-import { parseGatewayConfig } from '../gateway/config.js';
-import { startGateway, type RunningGateway } from '../gateway/gateway.js';
-import { silentLogger } from '../gateway/api/http.js';
-import type { Role } from '../gateway/api/roles.js';
-import { ptyPair, ROOT, runBwcAsync, tempDir, until } from './helpers.js';
-import { agencyTrust, exited, killAll, spawnBwc, OFFICER, type AgencyTrust, type BwcProcess } from './dock.fixtures.js';
+import type { RunningGateway } from '../gateway/gateway.js';
+import { ptyPair, runBwcAsync, tempDir, until } from './helpers.js';
+import { exited, killAll, spawnBwc, OFFICER, type AgencyTrust, type BwcProcess } from './dock.fixtures.js';
+import { startDashboard, type Dashboard, type DashboardUser } from './dashboard.fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FLEET = 'ui';
 const DEVICE = 'dock-ui-1';
 const CAMERA = 'CAM-UI-1';
-const ARTIFACTS = process.env.BWC_ARTIFACTS_DIR ?? join(ROOT, 'dist', 'test-artifacts', 'dashboard');
 
 const dir = tempDir('bwc-ui-');
 const stateDir = join(dir, 'dock-state');
 const storage = join(dir, 'camera-storage');
+let dash: Dashboard;
 let gw: RunningGateway;
 let root: AgencyTrust['root'];
 let base: string;
-let browser: Browser;
 let dock: BwcProcess | null = null;
 let camPort = '';
-const tokens: Record<string, string> = {};
-const password = (u: string) => `${u}-password-long-enough`;
-/** Errors the pages raised (uncaught exceptions, CSP violations): none are allowed. */
-const pageErrors: string[] = [];
-/** The gateway's clock runs this far ahead of the real one (the records test moves it, never back). */
-const skew = { ms: 0 };
-/** Every URL the pages asked for: all on the gateway's own origin (no CDN, nothing outside). */
-const requested = new Set<string>();
 
-async function api(who: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, any> }> {
-  const r = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: r.status, json: (await r.json().catch(() => ({}))) as Record<string, any> };
-}
+const api: Dashboard['api'] = (...a) => dash.api(...a);
+const signIn: Dashboard['signIn'] = (...a) => dash.signIn(...a);
+const shot: Dashboard['shot'] = (...a) => dash.shot(...a);
 
-/** A new browser context (its own cookies), signed in as `who`, at the page for `hash`. */
-async function signIn(who: string, hash = '#/overview', viewport = { width: 1280, height: 860 }): Promise<{ page: Page; context: BrowserContext }> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`${who}: ${e.message}`));
-  page.on('request', (r) => requested.add(r.url()));
-  page.on('console', (m) => {
-    // A refused request (401 before sign-in, a 403 the test provokes) is logged by Chromium as a
-    // failed resource load; anything else at error level is a fault of the page.
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (400|401|403|409)/.test(m.text())) pageErrors.push(`${who}: ${m.text()}`);
-  });
-  await page.goto(`${base}/${hash}`);
-  // By keyboard, as labelled: the username field, Tab to the password, Enter.
-  await page.getByLabel('Username').focus();
-  await page.keyboard.type(who);
-  await page.keyboard.press('Tab');
-  expect(await page.getByLabel('Password').evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
-  await page.keyboard.type(password(who));
-  await page.keyboard.press('Enter');
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  await page.getByTestId('live-status').filter({ hasText: /^live$/ }).waitFor();
-  return { page, context };
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
+/** Everyone the dashboard tests sign in as. */
+const DASHBOARD_USERS: readonly DashboardUser[] = [
+  ['otto', ['operator', 'supervisor'], [], null],
+  ['olive', ['requester'], ['SEA'], OFFICER],
+  ['fred', ['approver_fro', 'requester'], ['SEA'], 'U7'],
+  ['rita', ['records_officer'], [], 'R1'],
+  ['aldo', ['auditor'], [], 'A1'],
+  ['dora', ['director'], ['HQ'], 'D1'],
+];
 
 async function record(clip: string, activity: string): Promise<void> {
   const scenario = join(dir, `${clip}.json`);
@@ -97,21 +62,11 @@ const clipHash = async (clipId: string): Promise<string> => until(`manifest of $
   (await gw.db.get<{ manifest_hash: string }>('SELECT manifest_hash FROM manifests WHERE device_id = ? AND clip_id = ? AND state = \'VERIFIED\'', [DEVICE, clipId]))?.manifest_hash, 30_000);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   mkdirSync(storage, { recursive: true });
-  const gwData = join(dir, 'gateway');
-  const issuerKeysDir = join(dir, 'issuer-keys');
-  const fro = generateKeyDir(join(issuerKeysDir, 'U7'));
-  ({ root } = agencyTrust(dir, gwData, { fleet: FLEET, gatewayId: 'gw-ui', issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }] }));
-  gw = await startGateway({
-    log: silentLogger,
-    now: () => Date.now() + skew.ms,
-    config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: 'gw-ui', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
-      trust: { rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, 'gw-ui.cert'), bundle: join(dir, 'policy.bundle') },
-      authz: { issuerKeysDir },
-      dashboard: { sampleIntervalMs: 1000, liveKeepAliveMs: 2000 },
+  dash = await startDashboard({
+    dir, fleet: FLEET, gatewayId: 'gw-ui', users: DASHBOARD_USERS,
+    issuers: [{ name: 'FRO Seattle', personId: 'U7', roles: ['FRO'] }],
+    config: {
       // Routine recordings may go at once here, so that a disposition has something to take.
       records: {
         schedules: {
@@ -120,35 +75,18 @@ beforeAll(async () => {
         },
         mapping: { categories: { directive_authorized: 'test-routine' }, decisions: {}, kinds: { authz_request: 'authz-paperwork', authz_approval: 'authz-paperwork', authz_denial: 'authz-paperwork', authz_revocation: 'authz-paperwork' } },
       },
-    }),
+    },
   });
-  base = `http://127.0.0.1:${gw.httpPort}`;
-  const users: [string, Role[], string[], string | null][] = [
-    ['otto', ['operator', 'supervisor'], [], null],
-    ['olive', ['requester'], ['SEA'], OFFICER],
-    ['fred', ['approver_fro', 'requester'], ['SEA'], 'U7'],
-    ['rita', ['records_officer'], [], 'R1'],
-    ['aldo', ['auditor'], [], 'A1'],
-    ['dora', ['director'], ['HQ'], 'D1'],
-  ];
-  for (const [username, roles, offices, personId] of users) {
-    await gw.auth.createUser({ username, password: password(username), roles, offices, personId });
-    tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
-  }
+  ({ gw, base, root } = dash);
   await gw.fleet.assign(CAMERA, OFFICER, 'otto', 'operator');
   const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'otto');
   const e = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', base, '--token', token, '--device-id', DEVICE, '--root-fingerprint', root.keyId]);
   expect(e.code, e.stderr).toBe(0);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 }, 90_000);
 
 afterAll(async () => {
-  await browser?.close();
   killAll();
-  await gw?.stop();
+  await dash?.stop();
 });
 
 describe('the dashboard in Chromium', () => {
@@ -284,10 +222,13 @@ describe('the dashboard in Chromium', () => {
     const [held, free] = [await clipHash('ui-arrest-1'), await clipHash('ui-arrest-2')];
     // Routine recordings are kept to the end of the day they were verified (retention 0 days): the
     // gateway's clock moves on two days.
-    skew.ms = 2 * 86_400_000;
+    dash.skew.ms = 2 * 86_400_000;
     const before = (await api('rita', 'GET', '/api/v1/records/disposition')).json as { items: { manifestHash: string }[] };
     expect(before.items.map((i) => i.manifestHash).sort(), JSON.stringify(before)).toEqual([held, free].sort());
     const { page, context } = await signIn('rita', '#/records');
+    // 4007.1 schedules in years and months: the paperwork's 2190 days are six years.
+    await page.getByRole('cell', { name: 'destroyed 6 years after cutoff' }).waitFor();
+    await page.getByRole('cell', { name: 'destroyed at cutoff' }).waitFor();
     await page.getByLabel('Reason', { exact: true }).fill('Doe v. Agency, preservation letter of 2026-11-20');
     await page.getByLabel('Hold id').fill('HOLD-DOE');
     await page.getByLabel('Manifest hash').fill(held);
@@ -382,9 +323,9 @@ describe('the dashboard in Chromium', () => {
     await page.locator('[data-device-id="dock-09999"]').waitFor();
     expect(await page.locator('[data-device-id]').count()).toBe(1);
     await context.close();
-    expect(pageErrors).toEqual([]);
-    const elsewhere = [...requested].filter((u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'));
+    expect(dash.pageErrors).toEqual([]);
+    const elsewhere = [...dash.requested].filter((u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'));
     expect(elsewhere).toEqual([]);
-    expect([...requested].some((u) => u.endsWith('/assets/app.js'))).toBe(true);
+    expect([...dash.requested].some((u) => u.endsWith('/assets/app.js'))).toBe(true);
   }, 120_000);
 });

@@ -567,6 +567,14 @@ describe('requests and errors', () => {
     expect((await call(g, 'GET', '/test/items/7?__proto__=a&__proto__=b&limit=6')).json).toEqual({ kind: 'item', id: 7, limit: 6 });
   });
 
+  it('names every field that failed validation at once, in the message and as a list of problems', async () => {
+    const empty = await call(g, 'POST', '/api/v1/login', { json: { username: 7 } });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error.code).toBe('VALIDATION_FAILED');
+    expect(empty.json.error.problems).toMatchObject([{ field: 'body.username', message: expect.any(String) }, { field: 'body.password', message: expect.any(String) }]);
+    expect(empty.json.error.message).toBe(empty.json.error.problems.map((p: { field: string; message: string }) => `${p.field}: ${p.message}`).join('; '));
+  });
+
   it('routes literal segments before parameters', async () => {
     expect((await call(g, 'GET', '/test/items/latest')).json).toEqual({ kind: 'latest' });
   });

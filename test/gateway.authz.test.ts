@@ -124,6 +124,13 @@ describe('authorization requests over the API (1061.2 §5)', () => {
       expect((r.json.error as { message: string }).message, field).toMatch(new RegExp(`^${field.replace('.', '\\.')}\\b`));
       expect((r.json.error as { message: string }).message, field).toMatch(/1061\.2 §5\.2|§5\.2/);
     }
+    // An empty request: every missing field at once, each with its clause.
+    const empty = await api('officer', 'POST', '/api/v1/authz/requests', { category: 'prior_authorization' });
+    expect(empty.status).toBe(400);
+    const problems = (empty.json.error as { problems: { field: string; message: string }[] }).problems;
+    for (const field of ['reason', 'purpose', 'methods', 'minimization', 'anticipated', 'expiresAt']) {
+      expect(problems.some((p) => p.field.startsWith(field)), `${field} in ${JSON.stringify(problems)}`).toBe(true);
+    }
     expect((await api('officer', 'GET', '/api/v1/authz/requests')).json.requests).toEqual([]);
   });
 

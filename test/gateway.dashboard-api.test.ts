@@ -142,6 +142,18 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     expect((await get('/api/v1/devices/dock-dash/events?limit=0')).status).toBe(400);
   });
 
+  it('names the clip an alert is about: a recording report by its dock, camera and clip id, a rejected chunk by its manifest hash', async () => {
+    const alerts = (await get('/api/v1/alerts?kind=PROHIBITED_RECORDING')).json.alerts as { subject: string; manifestHash: string | null }[];
+    expect(alerts).toMatchObject([{ subject: prohibited.clipId, manifestHash: prohibited.hashHex }]);
+    const id = await gw.alerts.raise({ kind: 'CHUNK_REJECTED', deviceId: 'dock-dash', subject: clip.hashHex, message: 'chunk 0 does not match', dedupeKey: null });
+    const other = await gw.alerts.raise({ kind: 'UPLOAD_OVERDUE', deviceId: 'dock-dash', message: 'overdue', dedupeKey: null });
+    const listed = (await get('/api/v1/alerts')).json.alerts as { id: number; manifestHash: string | null }[];
+    expect(listed.find((a) => a.id === id)?.manifestHash).toBe(clip.hashHex);
+    expect(listed.find((a) => a.id === other)?.manifestHash).toBeNull();
+    await gw.alerts.resolve(id, 'vera');
+    await gw.alerts.resolve(other, 'vera');
+  });
+
   it('searches clips by officer, decision, category, state and recording date', async () => {
     const hashes = async (q: string) => ((await get(`/api/v1/clips?${q}`)).json.clips as { manifestHash: string }[]).map((c) => c.manifestHash);
     expect(await hashes('officer=O-17')).toEqual([clip.hashHex]);
@@ -289,8 +301,8 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
       expect(changed.devices).toHaveLength(1);
       const id = await gw.alerts.raise({ kind: 'TAMPER', deviceId: 'dock-dash', message: 'case opened', dedupeKey: null });
       expect((await live.next('alert', (d) => d.alert.id === id)).alert).toMatchObject({ kind: 'TAMPER', severity: 'critical', resolvedAt: null });
-      await gw.alerts.resolve(id, 'vera');
-      expect((await live.next('alert', (d) => d.alert.id === id && d.alert.resolvedAt !== null)).alert.resolvedBy).toBe('vera');
+      await gw.alerts.resolve(id, 'vera', 'case inspected and resealed');
+      expect((await live.next('alert', (d) => d.alert.id === id && d.alert.resolvedAt !== null)).alert).toMatchObject({ resolvedBy: 'vera', resolutionNote: 'case inspected and resealed' });
       const more = dock.clip(10_000, { seed: 99 });
       await gw.ingest.handle(dock.topic('manifest'), more.manifest);
       expect((await live.next('clip', (d) => d.clip.manifestHash === more.hashHex)).clip.state).toBe('RECEIVED');

@@ -622,9 +622,9 @@ describe.each(engines())('fleet on %s', (engine) => {
       expect(await h.alerts.acknowledge(id, 'otto')).toBe(true);
       expect(await h.alerts.acknowledge(id, 'sue')).toBe(false);
       h.clock.now = T0 + MINUTE;
-      expect(await h.alerts.resolve(id, 'sue')).toBe(true);
-      expect(await h.alerts.resolve(id, 'otto')).toBe(false);
-      expect(await h.alerts.get(id)).toMatchObject({ acked_by: 'otto', acked_at: T0, resolved_by: 'sue', resolved_at: T0 + MINUTE });
+      expect(await h.alerts.resolve(id, 'sue', 'case resealed')).toBe(true);
+      expect(await h.alerts.resolve(id, 'otto', 'again')).toBe(false);
+      expect(await h.alerts.get(id)).toMatchObject({ acked_by: 'otto', acked_at: T0, resolved_by: 'sue', resolved_at: T0 + MINUTE, resolution_note: 'case resealed' });
       const next = await raise();
       expect(next).not.toBe(id);
       expect(await h.alerts.get(next)).toMatchObject({ count: 1, resolved_at: null, acked_at: null });
@@ -736,7 +736,7 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect((await call('DELETE', '/api/v1/cameras/CAM-R/assignment', { as: 'otto' })).status).toBe(404);
     expect((await call('POST', `/api/v1/alerts/${alertId}/ack`, { as: 'otto' }))).toMatchObject({ status: 200, json: { id: alertId, ackedBy: 'otto' } });
     expect((await call('POST', `/api/v1/alerts/${alertId}/ack`, { as: 'sue' })).status).toBe(409);
-    expect((await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'sue' }))).toMatchObject({ status: 200, json: { id: alertId, resolvedBy: 'sue' } });
+    expect((await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'sue', json: { note: 'case resealed at the dock' } }))).toMatchObject({ status: 200, json: { id: alertId, resolvedBy: 'sue' } });
     expect((await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'otto' })).status).toBe(409);
     expect((await call('POST', '/api/v1/alerts/999999/resolve', { as: 'otto' })).status).toBe(404);
     // An admin may run the fleet too.
@@ -746,6 +746,29 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
       { officerId: 'O-1', assignedBy: 'otto', source: 'operator', to: expect.any(Number) },
       { officerId: 'O-2', assignedBy: 'ada', source: 'operator', to: null },
     ]);
+  });
+
+  it('refuses to resolve a critical alert without a resolution note (400, naming the need), keeps the note and shows it; a warning resolves without one', async () => {
+    const critical = await gw.alerts.raise({ kind: 'TAMPER', deviceId: 'dock-n', subject: 'TAMPER_KIND_CASE_OPENED', message: 'case opened', dedupeKey: null });
+    for (const json of [undefined, {}, { note: '' }, { note: '   ' }]) {
+      const refused = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json });
+      expect(refused.status, JSON.stringify(json)).toBe(400);
+      expect(refused.json.error).toMatchObject({ code: 'NOTE_REQUIRED', message: expect.stringMatching(/critical: resolving it needs a note/) });
+    }
+    expect(await gw.alerts.get(critical)).toMatchObject({ resolved_at: null, resolution_note: null });
+    const tooLong = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json: { note: 'x'.repeat(4001) } });
+    expect([tooLong.status, tooLong.json.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    const done = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json: { note: '  Case checked at the dock: seal intact, camera swapped.  ' } });
+    expect(done).toMatchObject({ status: 200, json: { id: critical, resolvedBy: 'otto', resolutionNote: 'Case checked at the dock: seal intact, camera swapped.' } });
+    const shown = (await call('GET', '/api/v1/alerts?open=false', { as: 'vera' })).json.alerts.find((a: { id: number }) => a.id === critical);
+    expect(shown).toMatchObject({ resolvedBy: 'otto', resolutionNote: 'Case checked at the dock: seal intact, camera swapped.' });
+    const audited = await gw.db.get<{ detail: string }>(`SELECT detail_json AS detail FROM audit_log WHERE action = 'alert.resolved' AND subject = ?`, [`alert:${critical}`]);
+    expect(JSON.parse(audited!.detail)).toEqual({ note: 'Case checked at the dock: seal intact, camera swapped.' });
+    // Already resolved: 409 whether or not a note is given.
+    expect((await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto' })).status).toBe(409);
+
+    const warning = await gw.alerts.raise({ kind: 'STORAGE_LOW', deviceId: 'dock-n', message: 'low', dedupeKey: null });
+    expect(await call('POST', `/api/v1/alerts/${warning}/resolve`, { as: 'otto' })).toMatchObject({ status: 200, json: { resolvedBy: 'otto', resolutionNote: null } });
   });
 
   it('asks a cookie-signed-in operator for the CSRF token on writes', async () => {

@@ -9,7 +9,7 @@ export const UNIT_FILES = [
   'dock.forged-traffic', 'dock.sync', 'dock.units', 'gateway.api', 'gateway.authz-rules', 'gateway.broker',
   'gateway.crypto', 'gateway.proxy', 'io.indicator', 'link.codec', 'link.endpoint', 'link.sim-video',
   'policy.decide', 'policy.properties', 'policy.second-round', 'policy.store', 'proto.ed25519', 'proto.envelope',
-  'proto.fuzz', 'proto.merkle', 'proto.topics',
+  'proto.fuzz', 'proto.merkle', 'proto.topics', 'dashboard.words',
   // Gateway tests on SQLite; their PostgreSQL halves run in the full tier (tiers.ts engines()).
   'gateway.audit', 'gateway.dashboard-api', 'gateway.fleet-races', 'gateway.fleet', 'gateway.ingest', 'gateway.late-tag',
   'gateway.records', 'gateway.second-decision', 'gateway.store',

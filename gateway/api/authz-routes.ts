@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { AuthzError, mayRead, requestJson, type Authorizations, type RequestRow } from '../authz/workflow.js';
-import type { PublishBundleResponse, RequestState } from './types.js';
+import type { PolicyBundleResponse, PublishBundleResponse, RequestState } from './types.js';
 import type { PolicyBundles } from '../authz/bundles.js';
 import { bundleToSource } from '../../proto/policy.js';
 import { HttpError, type ApiServer } from './http.js';
@@ -31,6 +31,7 @@ const IdParam = z.strictObject({ id: z.string().regex(/^AR-[0-9]{8}-[0-9a-f]{8}$
 function authzError(e: unknown): never {
   if (e instanceof AuthzError) {
     const status = { BAD_INPUT: 400, NOT_FOUND: 404, FORBIDDEN: 403, SELF_DECISION: 403, OUT_OF_SCOPE: 403, CONFLICT: 409, NO_ISSUER_KEY: 409 }[e.code];
+    if (e.problems && status === 400) throw HttpError.invalid(e.code, e.problems);
     throw new HttpError(status, e.code, e.message);
   }
   throw e;
@@ -50,7 +51,10 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
       const c = bundles.current();
       if (!c) throw new HttpError(404, 'NOT_FOUND', 'no policy bundle is in force on this gateway');
       return { body: { version: c.bundle.version, hash: c.bundle.hash, issuedAt: new Date(c.bundle.issuedAt).toISOString(), expiresAt: new Date(c.bundle.expiresAt).toISOString(),
-        draftSource: { ...bundleToSource(c.bytes), version: c.bundle.version + 1 }, envelope: Buffer.from(c.bytes).toString('base64') } };
+        draftSource: { ...bundleToSource(c.bytes), version: c.bundle.version + 1 }, envelope: Buffer.from(c.bytes).toString('base64'),
+        issuers: [...c.bundle.issuers.values()].map((i) => ({
+          name: i.name, personId: i.personId, roles: [...i.roles], keyId: i.keyId, publicKey: i.publicKey.toString('hex'), compromised: i.compromised,
+        })) } satisfies PolicyBundleResponse };
     },
   });
 

@@ -41,6 +41,8 @@ export interface Authenticator {
 /** An error a handler (or anything it calls) throws to answer with this status and code. */
 export class HttpError extends Error {
   override name = 'HttpError';
+  /** Every problem found, when the request was checked as a whole (sent as `error.problems`). */
+  found: readonly Problem[] | undefined;
 
   constructor(
     readonly status: number,
@@ -50,4 +52,17 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+
+  /** A 400 naming every problem: the message lists them all ("field: message; …"), and `problems` has one entry each. */
+  static invalid(code: string, problems: readonly Problem[]): HttpError {
+    const e = new HttpError(400, code, problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '));
+    e.found = problems;
+    return e;
+  }
+}
+
+/** One problem in a request: the field (its path, e.g. `body.password`; '' for the whole) and what is wrong. */
+export interface Problem {
+  field: string;
+  message: string;
 }

@@ -7,7 +7,7 @@
  * | `GET /clips/:hash/content` (the clip itself, with Range; each viewing or download is audited once per session) | records officer, auditor, supervisor |
  * | `POST /devices` (register with a public key), `POST /devices/:id/enrollment-token`, `POST /devices/:id/decommission` | operator, admin |
  * | `PUT /cameras/:serial/assignment`, `DELETE /cameras/:serial/assignment` | operator, admin |
- * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` | operator, supervisor, admin |
+ * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` (`{ note }`: required for a critical alert) | operator, supervisor, admin |
  * | `POST /enroll` (a device redeems its one-time token with a signed EnrollmentRequest) | the device (public route; the token and the signature are the credentials) |
  *
  * Enrollment answers with an EnrollmentResponse signed by the gateway key (DESIGN §8): the gateway's
@@ -27,7 +27,7 @@ import type { Db } from '../store/db.js';
 import type { Fleet } from '../fleet/registry.js';
 import { FleetError } from '../fleet/registry.js';
 import type { Alerts } from '../fleet/alerts.js';
-import { ALERT_KINDS } from '../fleet/alerts.js';
+import { ALERT_KINDS, AlertError, RESOLUTION_NOTE_MAX } from '../fleet/alerts.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { GatewayMessenger } from '../messenger.js';
 import type { GatewayTrust } from '../trust.js';
@@ -265,20 +265,33 @@ export function registerFleetRoutes(server: ApiServer, deps: {
     },
   });
 
-  for (const action of ['ack', 'resolve'] as const) {
-    server.route({
-      method: 'POST', path: `/api/v1/alerts/:id/${action}`, roles: RESPONDERS, params: AlertParam,
-      handle: async ({ params, user }) => {
-        const ok = action === 'ack' ? await alerts.acknowledge(params.id, user.username) : await alerts.resolve(params.id, user.username);
-        if (!ok) {
-          const a = await alerts.get(params.id);
-          if (!a) throw new HttpError(404, 'NOT_FOUND', `no alert ${params.id}`);
-          throw new HttpError(409, 'CONFLICT', `alert ${params.id} is already ${action === 'ack' ? 'acknowledged' : 'resolved'}`);
-        }
-        return { body: (action === 'ack' ? { id: params.id, ackedBy: user.username } : { id: params.id, resolvedBy: user.username }) satisfies AlertActionResponse };
-      },
-    });
-  }
+  const answer = async (id: number, ok: boolean, action: 'acknowledged' | 'resolved'): Promise<void> => {
+    if (ok) return;
+    if (!(await alerts.get(id))) throw new HttpError(404, 'NOT_FOUND', `no alert ${id}`);
+    throw new HttpError(409, 'CONFLICT', `alert ${id} is already ${action}`);
+  };
+
+  server.route({
+    method: 'POST', path: '/api/v1/alerts/:id/ack', roles: RESPONDERS, params: AlertParam,
+    handle: async ({ params, user }) => {
+      await answer(params.id, await alerts.acknowledge(params.id, user.username), 'acknowledged');
+      return { body: { id: params.id, ackedBy: user.username } satisfies AlertActionResponse };
+    },
+  });
+
+  server.route({
+    method: 'POST', path: '/api/v1/alerts/:id/resolve', roles: RESPONDERS, params: AlertParam,
+    body: z.strictObject({ note: z.string().max(RESOLUTION_NOTE_MAX, `must be at most ${RESOLUTION_NOTE_MAX} characters`).optional() }).optional(),
+    handle: async ({ params, body, user }) => {
+      const note = body?.note?.trim() || null;
+      const ok = await alerts.resolve(params.id, user.username, note).catch((e: unknown) => {
+        if (e instanceof AlertError) throw new HttpError(400, e.code, e.message);
+        throw e;
+      });
+      await answer(params.id, ok, 'resolved');
+      return { body: { id: params.id, resolvedBy: user.username, resolutionNote: note } satisfies AlertActionResponse };
+    },
+  });
 }
 
 /** A stored Event envelope, decoded for the device page (it was verified when it arrived). */

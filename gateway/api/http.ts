@@ -17,12 +17,12 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type RouteRoles } from './basics.js';
+import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type Problem, type RouteRoles } from './basics.js';
 import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
 import { ProxyTrust } from './client-address.js';
 
-export { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type RouteRoles } from './basics.js';
+export { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type Problem, type RouteRoles } from './basics.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -289,7 +289,7 @@ export class ApiServer {
     } catch (err) {
       if (err instanceof HttpError) {
         await recordWrite(err.status, err.code);
-        sendError(res, err.status, err.code, err.message, err.headers);
+        sendError(res, err.status, err.code, err.message, err.headers, err.found ? { problems: err.found } : {});
       } else {
         this.#o.log.error({ requestId, route: routeLabel, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'handler failed');
         await recordWrite(500, 'INTERNAL');
@@ -409,9 +409,7 @@ function validate<S extends z.ZodType>(schema: S | undefined, value: unknown, so
   if (!schema) return value as z.output<S>;
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = [source, ...issue.path.map(String)].join('.');
-  throw new HttpError(400, 'VALIDATION_FAILED', `${field}: ${issue.message}`);
+  throw HttpError.invalid('VALIDATION_FAILED', r.error.issues.map((issue) => ({ field: [source, ...issue.path.map(String)].join('.'), message: issue.message })));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -456,7 +454,7 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
   }
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string> = {}): void {
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string | readonly Problem[]> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -14,7 +14,8 @@ export type { DecisionJson };
 export type { Role };
 
 export interface ApiErrorBody {
-  error: { code: string; message: string; requestId?: string };
+  /** `problems`: every problem found in the request, when it was checked as a whole (a 400 names them all). */
+  error: { code: string; message: string; requestId?: string; problems?: { field: string; message: string }[] };
 }
 
 // ── sign-in ─────────────────────────────────────────────────────────────────────────────────
@@ -290,6 +291,10 @@ export interface AlertJson {
   ackedBy: string | null;
   resolvedAt: number | null;
   resolvedBy: string | null;
+  /** What the person who resolved it found and did (required for a critical alert). */
+  resolutionNote: string | null;
+  /** The clip the alert is about, when it names one (its manifest hash, for `#/clips/:hash`). */
+  manifestHash: string | null;
 }
 
 export interface AlertsResponse {
@@ -301,6 +306,12 @@ export interface AlertActionResponse {
   id: number;
   ackedBy?: string;
   resolvedBy?: string;
+  resolutionNote?: string | null;
+}
+
+/** `POST /alerts/:id/resolve`: a note is required when the alert is critical. */
+export interface ResolveAlertInput {
+  note?: string;
 }
 
 // ── authorizations (1061.2 §5) ──────────────────────────────────────────────────────────────
@@ -386,6 +397,19 @@ export interface PolicyBundleResponse {
   /** The bundle's source with its version bumped: the next draft, to sign offline with the root key. */
   draftSource: unknown;
   envelope: string;
+  /** The officials whose keys the bundle trusts to sign grants and standing policies. */
+  issuers: PolicyIssuerJson[];
+}
+
+export interface PolicyIssuerJson {
+  name: string;
+  personId: string;
+  roles: string[];
+  /** Hex SHA-256 of the raw public key: its fingerprint. */
+  keyId: string;
+  /** The raw Ed25519 public key, hex. */
+  publicKey: string;
+  compromised: boolean;
 }
 
 // ── records ─────────────────────────────────────────────────────────────────────────────────

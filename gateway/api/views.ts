@@ -59,6 +59,7 @@ export function alertJson(a: AlertRow): AlertJson {
     id: Number(a.id), kind: a.kind, severity: a.severity, deviceId: a.device_id, cameraSerial: a.camera_serial, subject: a.subject, message: a.message,
     detail: a.detail_json ? JSON.parse(a.detail_json) as unknown : null, count: Number(a.count), raisedAt: Number(a.raised_at), lastAt: Number(a.last_at),
     ackedAt: num(a.acked_at), ackedBy: a.acked_by, resolvedAt: num(a.resolved_at), resolvedBy: a.resolved_by,
+    resolutionNote: a.resolution_note ?? null, manifestHash: a.manifest_hash ?? null,
   };
 }
 

@@ -37,7 +37,8 @@ export type AuthzErrorCode = 'BAD_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'SELF_DEC
 
 export class AuthzError extends Error {
   override name = 'AuthzError';
-  constructor(readonly code: AuthzErrorCode, message: string) {
+  /** Every problem, when the input was checked as a whole. */
+  constructor(readonly code: AuthzErrorCode, message: string, readonly problems?: readonly { field: string; message: string }[]) {
     super(message);
   }
 }
@@ -133,11 +134,10 @@ export interface RequestRow {
   disposition_id: string | null;
 }
 
-/** The first zod issue as "field: message". */
-function firstIssue(e: z.ZodError): string {
-  const i = e.issues[0]!;
-  const path = i.path.join('.');
-  return path ? `${path}: ${i.message}` : i.message;
+/** Every zod issue as "field: message", all in one error (the form shows them together). */
+function invalid(e: z.ZodError): AuthzError {
+  const problems = e.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+  return new AuthzError('BAD_INPUT', problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '), problems);
 }
 
 /**
@@ -170,7 +170,7 @@ export class Authorizations {
   /** Files a request for the signed-in officer (the requester is always the filer's person id). */
   async request(actor: Actor, raw: unknown): Promise<RequestRow> {
     const parsed = RequestInput.safeParse(raw ?? {});
-    if (!parsed.success) throw new AuthzError('BAD_INPUT', firstIssue(parsed.error));
+    if (!parsed.success) throw invalid(parsed.error);
     const r = parsed.data;
     if (!actor.personId) throw new AuthzError('BAD_INPUT', `user ${actor.username} has no person id: a request is filed by the officer who will record`);
     const office = r.office ?? actor.offices[0];
@@ -267,7 +267,7 @@ export class Authorizations {
       ]), { error: 'is required: the 1061.2 §5.3 factors considered' }),
       note: z.string().max(4000).default(''),
     }).safeParse(raw ?? {});
-    if (!body.success) throw new AuthzError('BAD_INPUT', firstIssue(body.error));
+    if (!body.success) throw invalid(body.error);
     const factors = body.data.factorsConsidered.map((f) => (typeof f === 'string' ? { factor: f, note: '' } : f));
     const missing = (Object.keys(FACTORS) as Factor[]).filter((k) => !factors.some((f) => f.factor === k));
     if (missing.length) throw new AuthzError('BAD_INPUT', `factorsConsidered: the approval must record every 1061.2 §5.3 factor; missing: ${missing.join(', ')}`);
@@ -311,7 +311,7 @@ export class Authorizations {
 
   async deny(actor: Actor, requestId: string, raw: unknown): Promise<RequestRow> {
     const body = z.strictObject({ reason: z.string().trim().min(1, 'is required: why the request is denied').max(4000) }).safeParse(raw ?? {});
-    if (!body.success) throw new AuthzError('BAD_INPUT', firstIssue(body.error));
+    if (!body.success) throw invalid(body.error);
     const row = await this.get(requestId);
     if (!row) throw new AuthzError('NOT_FOUND', `no request ${requestId}`);
     const roles = this.#mayDecide(actor, row, 'denial');
@@ -334,7 +334,7 @@ export class Authorizations {
    */
   async revoke(actor: Actor, requestId: string, raw: unknown): Promise<{ request: RequestRow; revocationHash: string; delivered: number }> {
     const body = z.strictObject({ reason: z.string().trim().min(1, 'is required: why the grant is revoked').max(4000) }).safeParse(raw ?? {});
-    if (!body.success) throw new AuthzError('BAD_INPUT', firstIssue(body.error));
+    if (!body.success) throw invalid(body.error);
     const row = await this.get(requestId);
     if (!row) throw new AuthzError('NOT_FOUND', `no request ${requestId}`);
     if (row.state !== 'APPROVED' || !row.grant_hash) throw new AuthzError('CONFLICT', `request ${row.id} is ${row.state}; only an approved grant is revoked`);

@@ -6,32 +6,31 @@
  */
 import type { Db, Queryable } from '../store/db.js';
 import type { AuditAppender } from '../audit/log.js';
+import type { Migration } from '../store/migration.js';
+import { ALERT_KINDS, type AlertKind, type Severity } from './alert-kinds.js';
 
-export const ALERT_KINDS = {
-  DEVICE_OFFLINE: 'warning',
-  UNAUTHORIZED_RECORDING: 'warning', // 1061.2 §4: supervisor report
-  CLOCK_FLAGGED_RECORDING: 'warning', // an authorized recording decided on an unsynchronized clock: its time, for the supervisor's review (DESIGN §6)
-  DECISION_MISMATCH: 'warning', // DESIGN §5: the gateway, deciding again, disagrees with the dock (critical when only the dock says AUTHORIZED)
-  GRANT_FILED_LATE: 'warning', // DESIGN §5: a grant reached the gateway long after its claimed signing, and after the recording it authorizes started
-  PROHIBITED_RECORDING: 'critical', // 1061.2 §4 and BWC-2024: first-amendment-only, to the supervisor at once
-  TAMPER: 'critical',
-  CHAIN_GAP: 'warning',
-  CHAIN_FORK: 'critical',
-  UNKNOWN_DEVICE: 'warning', // 2013 memo §1: only enrolled, government-issued equipment
-  BAD_SIGNATURE: 'critical',
-  ID_MISMATCH: 'critical',
-  SEQ_REUSED: 'critical',
-  MALFORMED_MESSAGE: 'warning',
-  CHUNK_REJECTED: 'warning',
-  CLIP_REJECTED: 'critical',
-  CLOCK_DRIFT: 'warning',
-  STORAGE_LOW: 'warning',
-  UPLOAD_OVERDUE: 'warning',
-  COMMAND_REFUSED: 'critical', // a dock refused a command: unsigned, forged or altered on the way
-  DOCK_SYNC_ERROR: 'warning', // a dock refused an ack or could not apply something from the gateway
-} as const;
-export type AlertKind = keyof typeof ALERT_KINDS;
-export type Severity = 'info' | 'warning' | 'critical';
+export { ALERT_KINDS, type AlertKind, type Severity };
+
+/** The longest resolution note kept. */
+export const RESOLUTION_NOTE_MAX = 4000;
+
+/** The note a person gives when resolving an alert: what was found and what was done. */
+export const ALERT_RESOLUTION_MIGRATION: Migration = {
+  version: 13,
+  name: 'alert resolution notes',
+  sql: `
+-- A critical alert is resolved only with a note saying what was found and done (gateway/fleet/alerts.ts).
+ALTER TABLE alerts ADD COLUMN resolution_note TEXT;
+`,
+};
+
+/** Why an alert could not be resolved as asked. */
+export class AlertError extends Error {
+  override name = 'AlertError';
+  constructor(readonly code: 'NOTE_REQUIRED' | 'BAD_INPUT', message: string) {
+    super(message);
+  }
+}
 
 export interface RaiseAlert {
   kind: AlertKind;
@@ -61,7 +60,22 @@ export interface AlertRow {
   acked_by: string | null;
   resolved_at: number | null;
   resolved_by: string | null;
+  resolution_note: string | null;
+  /** The manifest the alert is about: its subject when that is a manifest hash, else the clip its dock, camera and clip id name. */
+  manifest_hash: string | null;
 }
+
+/**
+ * An alert with the manifest it is about. Clip-level kinds name the manifest hash as their subject
+ * (CHUNK_REJECTED, CLIP_REJECTED, ID_MISMATCH of a chunk); recording reports name the clip id with
+ * their dock and camera, and the newest manifest of that clip is the one linked (found through the
+ * `manifests_device_clip` index).
+ */
+const SELECT_ALERT = `SELECT a.*, COALESCE(
+    (SELECT m.manifest_hash FROM manifests m WHERE m.manifest_hash = a.subject),
+    (SELECT m.manifest_hash FROM manifests m WHERE m.device_id = a.device_id AND m.clip_id = a.subject
+       AND (a.camera_serial IS NULL OR m.camera_serial = a.camera_serial) ORDER BY m.received_at DESC LIMIT 1)
+  ) AS manifest_hash FROM alerts a`;
 
 export interface AlertFilter {
   open?: boolean;
@@ -122,17 +136,17 @@ export class Alerts {
   async list(f: AlertFilter = {}): Promise<AlertRow[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (f.open === true) where.push('resolved_at IS NULL');
-    if (f.open === false) where.push('resolved_at IS NOT NULL');
-    if (f.kind) { where.push('kind = ?'); params.push(f.kind); }
-    if (f.deviceId) { where.push('device_id = ?'); params.push(f.deviceId); }
+    if (f.open === true) where.push('a.resolved_at IS NULL');
+    if (f.open === false) where.push('a.resolved_at IS NOT NULL');
+    if (f.kind) { where.push('a.kind = ?'); params.push(f.kind); }
+    if (f.deviceId) { where.push('a.device_id = ?'); params.push(f.deviceId); }
     params.push(Math.min(Math.max(f.limit ?? 200, 1), 1000));
     return this.#db.all<AlertRow>(
-      `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_at DESC, id DESC LIMIT ?`, params);
+      `${SELECT_ALERT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.last_at DESC, a.id DESC LIMIT ?`, params);
   }
 
   async get(id: number): Promise<AlertRow | undefined> {
-    return this.#db.get<AlertRow>('SELECT * FROM alerts WHERE id = ?', [id]);
+    return this.#db.get<AlertRow>(`${SELECT_ALERT} WHERE a.id = ?`, [id]);
   }
 
   /** Marks an alert seen. Returns false if it does not exist or is already acknowledged. */
@@ -144,15 +158,26 @@ export class Alerts {
     }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
   }
 
-  /** Closes an alert; a later repeat raises a new one. Returns false if absent or already resolved. */
-  async resolve(id: number, by: string): Promise<boolean> {
+  /**
+   * Closes an alert; a later repeat raises a new one. Returns false if absent or already resolved.
+   * A critical alert needs a note saying what was found and done (AlertError NOTE_REQUIRED); the
+   * note is kept with the alert and in the audit log.
+   */
+  async resolve(id: number, by: string, note: string | null = null): Promise<boolean> {
     const now = this.#now();
+    const text = note?.trim() || null;
+    if (text !== null && text.length > RESOLUTION_NOTE_MAX) throw new AlertError('BAD_INPUT', `the resolution note is longer than ${RESOLUTION_NOTE_MAX} characters`);
     return this.#db.tx(async (q) => {
+      const row = await q.get<{ severity: Severity; resolved_at: number | null }>('SELECT severity, resolved_at FROM alerts WHERE id = ?', [id]);
+      if (!row || row.resolved_at !== null) return false;
+      if (row.severity === 'critical' && text === null) {
+        throw new AlertError('NOTE_REQUIRED', `alert ${id} is critical: resolving it needs a note saying what was found and what was done`);
+      }
       const r = await q.run(
-        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL,
+        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, resolution_note = ?, dedupe_key = NULL,
            acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ? AND resolved_at IS NULL`,
-        [now, by, now, by, id]);
-      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.resolved', subject: `alert:${id}`, detail: {} });
+        [now, by, text, now, by, id]);
+      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.resolved', subject: `alert:${id}`, detail: text === null ? {} : { note: text } });
       return r.changes === 1;
     }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
   }

@@ -16,6 +16,7 @@ import type { Migration } from './migration.js';
 import { AUTHZ_DISPOSITION_MIGRATION, AUTHZ_MIGRATION } from '../authz/schema.js';
 import { SECOND_DECISION_MIGRATION } from '../policy/schema.js';
 import { REVIEW_MIGRATION } from '../review/schema.js';
+import { ALERT_RESOLUTION_MIGRATION } from '../fleet/alerts.js';
 
 export type { Migration };
 
@@ -398,4 +399,5 @@ CREATE TABLE chain_gaps (
   },
   SECOND_DECISION_MIGRATION,
   REVIEW_MIGRATION,
+  ALERT_RESOLUTION_MIGRATION,
 ];

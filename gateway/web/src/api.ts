@@ -15,13 +15,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly requestId: string | null;
+  /** Every problem the gateway found in the request, when it names several (a 400). */
+  readonly problems: readonly string[];
 
-  constructor(status: number, code: string, message: string, requestId: string | null = null) {
+  constructor(status: number, code: string, message: string, requestId: string | null = null, problems: readonly string[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.requestId = requestId;
+    this.problems = problems;
   }
 }
 
@@ -103,10 +106,20 @@ async function errorOf(res: Response, isLogin: boolean): Promise<ApiError> {
     body = null;
   }
   const err = body?.error && typeof body.error.message === 'string'
-    ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId)
+    ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId,
+      Array.isArray(body.error.problems) ? body.error.problems.map(problemText).filter((p) => p !== '') : [])
     : new ApiError(res.status, `HTTP_${res.status}`, `The gateway answered ${res.status} ${res.statusText}`.trim(), requestId);
   if (res.status === 401 && !isLogin) sessionEnded?.();
   return err;
+}
+
+/** One of the gateway's problems as a line: "field: message". */
+function problemText(p: unknown): string {
+  if (typeof p === 'string') return p;
+  if (p === null || typeof p !== 'object') return '';
+  const { field, message } = p as { field?: unknown; message?: unknown };
+  if (typeof message !== 'string') return '';
+  return typeof field === 'string' && field ? `${field}: ${message}` : message;
 }
 
 async function json<T>(method: Method, path: string, options: SendOptions = {}): Promise<T> {

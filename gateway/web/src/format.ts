@@ -99,3 +99,46 @@ export function summarize(value: unknown, max = 120): string {
   }
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/** Days in an average Gregorian month (365.2425 / 12). */
+const DAYS_PER_MONTH = 30.436875;
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * How long a record is kept, in years and months as a records schedule says it (4007.1):
+ * `{ years: 3 }` → "3 years", `{ months: 18 }` → "1 year 6 months", `{ days: 2190 }` → "6 years".
+ * Days are rounded to the nearest month ("about" when that moves them by more than three days);
+ * under four weeks they stay days. Zero is "none".
+ */
+export function formatRetention(period: { years: number } | { months: number } | { days: number }): string {
+  let months: number;
+  let about = false;
+  if ('years' in period) months = period.years * 12;
+  else if ('months' in period) months = period.months;
+  else {
+    const days = period.days;
+    if (!Number.isFinite(days) || days < 0) return '—';
+    if (days === 0) return 'none';
+    if (days < 28) return plural(Math.round(days), 'day');
+    months = Math.round(days / DAYS_PER_MONTH);
+    about = Math.abs(days - months * DAYS_PER_MONTH) > 3;
+  }
+  if (!Number.isFinite(months) || months < 0) return '—';
+  if (months === 0) return 'none';
+  const whole = Math.round(months);
+  const y = Math.floor(whole / 12);
+  const m = whole % 12;
+  const text = [y ? plural(y, 'year') : '', m ? plural(m, 'month') : ''].filter(Boolean).join(' ');
+  return about ? `about ${text}` : text;
+}
+
+/**
+ * A key id (hex SHA-256 of the public key) grouped in fours for reading aloud and comparing:
+ * "3f1c 9a0b …". The same digits `bwc` prints and `--root-fingerprint` takes, ungrouped.
+ */
+export function formatFingerprint(keyId: string): string {
+  return keyId.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+}

@@ -1,20 +1,26 @@
 /**
  * Alerts (`#/alerts`): open alerts, critical first and newest first, kept current by the live
- * `alert` event. Operators, supervisors and admins acknowledge and resolve them.
+ * `alert` event. Each is named in words with its code beside it, links to its clip and its device,
+ * and says how often it was raised. Operators, supervisors and admins acknowledge and resolve
+ * them; a critical alert is resolved only with a note (the gateway refuses it without one).
  */
 import { useState } from 'preact/hooks';
 import type { AlertActionResponse, AlertJson, AlertsResponse, Severity } from '../../../api/types.js';
 import { api, query, seg } from '../api.js';
 import { SeverityBadge } from '../components/Badges.js';
-import { ErrorBanner } from '../components/ErrorBanner.js';
-import { Checkbox } from '../components/Fields.js';
+import { ErrorBanner, FormProblem } from '../components/ErrorBanner.js';
+import { Checkbox, TextArea } from '../components/Fields.js';
 import { Loading, Page } from '../components/Page.js';
 import { Time } from '../components/Time.js';
-import { formatCount } from '../format.js';
+import { alertTitle } from '../alert-words.js';
+import { formatCount, shortHash } from '../format.js';
 import { useAction, useNow, useResource } from '../hooks.js';
 import { useLiveEvent, useOnReconnect } from '../live.js';
 import { href } from '../router.js';
 import { useHasRole, WHO } from '../session.js';
+
+/** The longest note the gateway keeps (gateway/fleet/alerts.ts). */
+const RESOLUTION_NOTE_MAX = 4000;
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
@@ -59,14 +65,12 @@ export function AlertsPage() {
       {!alerts.data && alerts.loading ? <Loading what="alerts" /> : null}
       {alerts.data && list.length === 0 ? <p class="empty">{showResolved ? 'No alerts.' : 'No open alerts.'}</p> : null}
       {list.length > 0 ? (
-        <div class="table-wrap">
+        <div class="table-fit">
           <table class="table alerts">
             <caption class="vh">{showResolved ? 'All alerts' : 'Open alerts'}, critical first, newest first</caption>
             <thead>
               <tr>
-                <th scope="col">Severity</th><th scope="col">Kind</th><th scope="col">Message</th><th scope="col">Device / camera</th>
-                <th scope="col" class="num">Count</th><th scope="col">Raised</th><th scope="col">Last</th>
-                <th scope="col">Acknowledged</th><th scope="col">Resolved</th>
+                <th scope="col">Alert</th><th scope="col">About</th><th scope="col">Activity</th>
                 {canRespond ? <th scope="col"><span class="vh">Actions</span></th> : null}
               </tr>
             </thead>
@@ -80,44 +84,91 @@ export function AlertsPage() {
   );
 }
 
+/** "raised once, 3 min ago" or "raised 5 times, first … last …": what the count means. */
+function Occurrences({ alert: a, now }: { alert: AlertJson; now: number }) {
+  if (a.count <= 1) return <>Raised once, <Time at={a.raisedAt} relativeTo={now} /></>;
+  return <>Raised {formatCount(a.count)} times, first <Time at={a.raisedAt} relativeTo={now} />, last <Time at={a.lastAt} relativeTo={now} /></>;
+}
+
 function AlertRow({ alert: a, now, canRespond, onChanged }: { alert: AlertJson; now: number; canRespond: boolean; onChanged: () => void }) {
-  const act = useAction(async (action: 'ack' | 'resolve') => {
-    await api.post<AlertActionResponse>(`/api/v1/alerts/${seg(a.id)}/${action}`);
+  const [resolving, setResolving] = useState(false);
+  const ack = useAction(async () => {
+    await api.post<AlertActionResponse>(`/api/v1/alerts/${seg(a.id)}/ack`);
     onChanged();
   });
+  const title = alertTitle(a);
+  const critical = a.severity === 'critical';
+  const columns = canRespond ? 4 : 3;
   return (
     <>
       <tr data-alert-id={String(a.id)} class={`alert-row severity-row-${a.severity}${a.resolvedAt ? ' is-resolved' : ''}`}>
-        <td><SeverityBadge severity={a.severity} /></td>
-        <td><code>{a.kind}</code></td>
-        <td class="wrap" id={`alert-${a.id}-msg`}>{a.message}</td>
-        <td>
-          {a.deviceId ? <a href={href.device(a.deviceId)}>{a.deviceId}</a> : null}
-          {a.deviceId && a.cameraSerial ? ' / ' : null}
-          {a.cameraSerial ? <span>camera {a.cameraSerial}</span> : null}
-          {!a.deviceId && !a.cameraSerial ? (a.subject ?? <span class="muted">—</span>) : null}
+        <td class="wrap alert-what">
+          <SeverityBadge severity={a.severity} />
+          <strong class="alert-words">{title.words}</strong> <code class="code-aside">{title.code}</code>
+          <div class="alert-message-text" id={`alert-${a.id}-msg`}>{a.message}</div>
         </td>
-        <td class="num">{formatCount(a.count)}</td>
-        <td><Time at={a.raisedAt} relativeTo={now} /></td>
-        <td><Time at={a.lastAt} relativeTo={now} /></td>
-        <td>{a.ackedAt ? <>{a.ackedBy ?? 'someone'}, <Time at={a.ackedAt} relativeTo={now} /></> : <span class="muted">no</span>}</td>
-        <td>{a.resolvedAt ? <>{a.resolvedBy ?? 'someone'}, <Time at={a.resolvedAt} relativeTo={now} /></> : <span class="muted">no</span>}</td>
+        <td class="alert-about">
+          {a.manifestHash ? <div><a href={href.clip(a.manifestHash)}>Clip {a.subject && a.subject !== a.manifestHash ? a.subject : shortHash(a.manifestHash, 10)}</a></div> : null}
+          {a.deviceId ? <div><a href={href.device(a.deviceId)}>Device {a.deviceId}</a></div> : null}
+          {a.cameraSerial ? <div>Camera {a.cameraSerial}</div> : null}
+          {!a.deviceId && !a.cameraSerial && !a.manifestHash ? (a.subject ?? <span class="muted">—</span>) : null}
+        </td>
+        <td class="wrap alert-activity">
+          <div><Occurrences alert={a} now={now} /></div>
+          <div>{a.ackedAt ? <>Acknowledged by {a.ackedBy ?? 'someone'}, <Time at={a.ackedAt} relativeTo={now} /></> : <span class="muted">Not acknowledged</span>}</div>
+          {a.resolvedAt ? <div>Resolved by {a.resolvedBy ?? 'someone'}, <Time at={a.resolvedAt} relativeTo={now} /></div> : null}
+          {a.resolutionNote ? <blockquote class="resolution-note" aria-label="Resolution note">{a.resolutionNote}</blockquote> : null}
+        </td>
         {canRespond ? (
           <td class="actions-cell">
             {a.resolvedAt === null && a.ackedAt === null
-              ? <button type="button" class="btn btn-small" aria-disabled={act.busy} onClick={() => void act.run('ack')} aria-describedby={`alert-${a.id}-msg`}>Acknowledge</button>
+              ? <button type="button" class="btn btn-small" aria-disabled={ack.busy} onClick={() => void ack.run()} aria-describedby={`alert-${a.id}-msg`}>Acknowledge</button>
               : null}
-            {a.resolvedAt === null
-              ? <button type="button" class="btn btn-small" aria-disabled={act.busy} onClick={() => void act.run('resolve')} aria-describedby={`alert-${a.id}-msg`}>Resolve</button>
+            {a.resolvedAt === null && !resolving
+              ? <button type="button" class="btn btn-small" aria-expanded="false" onClick={() => setResolving(true)} aria-describedby={`alert-${a.id}-msg`}>Resolve</button>
               : null}
           </td>
         ) : null}
       </tr>
-      {act.error ? (
+      {ack.error ? (
         <tr class="row-error">
-          <td colSpan={canRespond ? 10 : 9}><ErrorBanner error={act.error} context={`Alert ${a.id}`} /></td>
+          <td colSpan={columns}><ErrorBanner error={ack.error} context={`Alert ${a.id}`} /></td>
+        </tr>
+      ) : null}
+      {resolving && a.resolvedAt === null ? (
+        <tr class="row-detail">
+          <td colSpan={columns}>
+            <ResolveForm alert={a} critical={critical} words={title.words} onDone={() => { setResolving(false); onChanged(); }} onCancel={() => setResolving(false)} />
+          </td>
         </tr>
       ) : null}
     </>
+  );
+}
+
+/** Resolving: a note of what was found and done, required for a critical alert (said before sending). */
+function ResolveForm({ alert: a, critical, words, onDone, onCancel }: { alert: AlertJson; critical: boolean; words: string; onDone: () => void; onCancel: () => void }) {
+  const [note, setNote] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const resolve = useAction((text: string) => api.post<AlertActionResponse>(`/api/v1/alerts/${seg(a.id)}/resolve`, text ? { note: text } : {}));
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const text = note.trim();
+    if (critical && text === '') return setProblem('A critical alert is resolved only with a note: say what was found and what was done.');
+    if (text.length > RESOLUTION_NOTE_MAX) return setProblem(`The note is ${formatCount(text.length)} characters long; at most ${formatCount(RESOLUTION_NOTE_MAX)} are kept.`);
+    setProblem(null);
+    if (await resolve.run(text)) onDone();
+  };
+  return (
+    <form class="resolve-form" onSubmit={(e) => void submit(e)} aria-label={`Resolve alert ${a.id}: ${words}`}>
+      <TextArea label="Resolution note" needed={critical} value={note} onInput={setNote}
+        hint={critical ? 'Required: this alert is critical. Say what was found and what was done; the note is kept with the alert and in the audit log.' : 'Optional: what was found and what was done.'} />
+      <FormProblem message={problem} />
+      <ErrorBanner error={resolve.error} context={`Alert ${a.id} was not resolved`} />
+      <div class="actions">
+        <button type="submit" class="btn btn-primary" aria-disabled={resolve.busy}>{resolve.busy ? 'Resolving…' : 'Resolve alert'}</button>
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
   );
 }

@@ -1,13 +1,13 @@
 /**
  * Filing a recording-authorization request: every field 1061.2 §5.2 asks a written request to
- * articulate. The gateway checks them and names the missing field and its clause; that message is
- * shown as it comes.
+ * articulate. The form lists every missing field with its clause before sending; the gateway checks
+ * again and names every problem it finds, and those are shown as they come.
  */
 import { useState } from 'preact/hooks';
 import type { AuthzRequestInput, AuthzRequestJson, AuthzRequestResponse, AuthzScope } from '../../../api/types.js';
 import { CATEGORIES, categoryClause } from '../../../../proto/policy-vocab.js';
 import { api } from '../api.js';
-import { ErrorBanner } from '../components/ErrorBanner.js';
+import { ErrorBanner, FormProblem } from '../components/ErrorBanner.js';
 import { Checkbox, SelectField, TextArea, TextField } from '../components/Fields.js';
 import { localInputToMs, splitIds } from '../format.js';
 import { useAction } from '../hooks.js';
@@ -65,10 +65,32 @@ export function toRequestInput(d: Draft): AuthzRequestInput {
   };
 }
 
+/**
+ * Everything missing from a draft, all at once, each with its clause (1061.2 §5.2). The gateway
+ * checks again, and names every problem it finds too.
+ */
+export function draftProblems(d: Draft): string[] {
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
+  need(d.reason.trim() !== '', 'Reason is required (1061.2 §5.2(1)).');
+  need(d.purpose.trim() !== '', 'Purpose is required (1061.2 §5.2(1)).');
+  need(d.methods.length > 0, 'Choose at least one method (1061.2 §5.2(2)).');
+  need(d.minimization.trim() !== '', 'Minimization is required (1061.2 §5.2(3)).');
+  need(localInputToMs(d.from) !== null, 'Anticipated from is required (1061.2 §5.2(4)).');
+  need(localInputToMs(d.to) !== null, 'Anticipated to is required (1061.2 §5.2(4)).');
+  need(d.location.trim() !== '', 'Location is required (1061.2 §5.2(4)).');
+  need(localInputToMs(d.expiresAt) !== null, 'Expires at is required (1061.2 §5.2(5)).');
+  const from = localInputToMs(d.from);
+  const to = localInputToMs(d.to);
+  if (from !== null && to !== null && to < from) problems.push('Anticipated to is before Anticipated from.');
+  return problems;
+}
+
 export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJson) => void }) {
   const user = useUser();
   const [d, setD] = useState<Draft>(EMPTY);
   const [filed, setFiled] = useState<AuthzRequestJson | null>(null);
+  const [problems, setProblems] = useState<string[]>([]);
   // The scope defaults to the requester alone; its four fields open on demand.
   const [scoped, setScoped] = useState(false);
   const file = useAction(() => api.post<AuthzRequestResponse>('/api/v1/authz/requests', toRequestInput(d)));
@@ -78,6 +100,9 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
   const submit = async (e: Event) => {
     e.preventDefault();
     setFiled(null);
+    const found = draftProblems(d);
+    setProblems(found);
+    if (found.length > 0) return;
     const r = await file.run();
     if (!r) return;
     setFiled(r.value.request);
@@ -130,6 +155,7 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
           </p>
         )}
       </fieldset>
+      <FormProblem message={problems} />
       <ErrorBanner error={file.error} context="The request was not filed" />
       {filed ? <p class="notice notice-ok" role="status">Filed request <strong>{filed.id}</strong>: {filed.state}. It appears in the list below.</p> : null}
       <div class="actions">

@@ -1,6 +1,7 @@
 /**
  * Authorizations (`#/authz`, 1061.2 §5): filing requests, the queue of requests with their
- * decisions, and the policy bundle. Live: an `authz` event fetches the request that changed.
+ * decisions (for an approving official, the queue with its pending requests comes first), and the
+ * policy bundle. Live: an `authz` event fetches the request that changed.
  */
 import { useState } from 'preact/hooks';
 import type { AuthzRequestJson, AuthzRequestResponse, AuthzRequestsResponse, RequestState } from '../../../api/types.js';
@@ -36,6 +37,7 @@ export function AuthzPage() {
 
 function Requests() {
   const mayFile = useHasRole(WHO.fileAuthz);
+  const mayDecide = useHasRole(WHO.decideAuthz);
   const [state, setState] = useState<'' | RequestState>('');
   const requests = useResource((s) => api.get<AuthzRequestsResponse>(`/api/v1/authz/requests${query({ state })}`, s), [state]);
   const [liveError, setLiveError] = useState<ReturnType<typeof toApiError> | null>(null);
@@ -58,24 +60,27 @@ function Requests() {
   useOnReconnect(requests.reload);
   const list = requests.data ? order(requests.data.requests) : [];
 
-  return (
-    <>
-      {mayFile ? (
-        <Panel title="New request" id="authz-new">
-          <NewRequestForm onFiled={upsert} />
-        </Panel>
-      ) : null}
-      <Panel title="Requests" id="authz-queue" actions={
-        <SelectField label="State" value={state} onChange={(v) => setState(v as '' | RequestState)} options={[{ value: '', label: 'all' }, ...STATES]} />
-      }>
-        <ErrorBanner error={requests.error} context="Could not load the requests" />
-        <ErrorBanner error={liveError} context="Could not fetch a request that changed" />
-        {!requests.data && requests.loading ? <Loading what="requests" /> : null}
-        {requests.data && list.length === 0 ? <p class="empty">No requests{state ? ` in state ${state}` : ''}.</p> : null}
-        <div class="requests">
-          {list.map((r) => <RequestCard key={r.id} request={r} onChanged={upsert} />)}
-        </div>
-      </Panel>
-    </>
+  const form = mayFile ? (
+    <Panel title="New request" id="authz-new">
+      <NewRequestForm onFiled={upsert} />
+    </Panel>
+  ) : null;
+  const pending = list.filter((r) => r.state === 'PENDING').length;
+  const queue = (
+    <Panel title={mayDecide ? 'Requests to decide and filed' : 'Requests'} id="authz-queue" actions={
+      <SelectField label="State" value={state} onChange={(v) => setState(v as '' | RequestState)} options={[{ value: '', label: 'all' }, ...STATES]} />
+    }>
+      {mayDecide && requests.data ? <p class="muted" aria-live="polite">{pending === 0 ? 'Nothing is waiting for a decision.' : `${pending} pending, shown first.`}</p> : null}
+      <ErrorBanner error={requests.error} context="Could not load the requests" />
+      <ErrorBanner error={liveError} context="Could not fetch a request that changed" />
+      {!requests.data && requests.loading ? <Loading what="requests" /> : null}
+      {requests.data && list.length === 0 ? <p class="empty">No requests{state ? ` in state ${state}` : ''}.</p> : null}
+      <div class="requests">
+        {list.map((r) => <RequestCard key={r.id} request={r} onChanged={upsert} />)}
+      </div>
+    </Panel>
   );
+
+  // An approving official's work is the queue: it comes first, the form for their own requests after.
+  return mayDecide ? <>{queue}{form}</> : <>{form}{queue}</>;
 }

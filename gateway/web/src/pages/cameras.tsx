@@ -46,10 +46,10 @@ export function CameraTable({ cameras, onChanged }: { cameras: readonly CameraJs
       <table class="table cameras">
         <thead>
           <tr>
-            <th scope="col">Serial</th><th scope="col">Model</th><th scope="col">Firmware</th>
-            <th scope="col" class="num">Battery</th><th scope="col" class="num">Storage free</th><th scope="col" class="num">Temperature</th>
-            <th scope="col">Last dock</th><th scope="col">Last seen</th><th scope="col">Officer</th>
-            <th scope="col" class="num">Clips not verified</th><th scope="col">History</th>
+            <th scope="col">Serial</th><th scope="col" class="col-wide">Model</th><th scope="col" class="col-wide">Firmware</th>
+            <th scope="col" class="num col-mid">Battery</th><th scope="col" class="num col-wide">Storage free</th><th scope="col" class="num col-wide">Temperature</th>
+            <th scope="col" class="col-mid">Last dock</th><th scope="col" class="col-mid">Last seen</th><th scope="col">Officer</th>
+            <th scope="col" class="num col-mid">Clips not verified</th><th scope="col">History</th>
             {canAssign ? <th scope="col">Assignment</th> : null}
           </tr>
         </thead>
@@ -78,15 +78,15 @@ function CameraRow({ camera: c, now, canAssign, columns, onChanged }: { camera: 
     <>
       <tr data-camera-serial={c.cameraSerial}>
         <th scope="row">{c.cameraSerial}</th>
-        <td>{c.model ?? <span class="muted">—</span>}</td>
-        <td>{c.firmware ?? <span class="muted">—</span>}</td>
-        <td class={c.batteryPct !== null && c.batteryPct < 20 ? 'num warn' : 'num'}>{c.batteryPct === null ? '—' : `${c.batteryPct} %`}</td>
-        <td class="num">{formatBytes(c.storageFree)}</td>
-        <td class="num">{c.temperatureC === null ? '—' : `${c.temperatureC.toFixed(1)} °C`}</td>
-        <td>{c.lastDock ? <a href={href.device(c.lastDock)}>{c.lastDock}</a> : <span class="muted">—</span>}</td>
-        <td><Time at={c.lastSeen} relativeTo={now} none="never" /></td>
+        <td class="col-wide">{c.model ?? <span class="muted">—</span>}</td>
+        <td class="col-wide">{c.firmware ?? <span class="muted">—</span>}</td>
+        <td class={c.batteryPct !== null && c.batteryPct < 20 ? 'num warn col-mid' : 'num col-mid'}>{c.batteryPct === null ? '—' : `${c.batteryPct} %`}</td>
+        <td class="num col-wide">{formatBytes(c.storageFree)}</td>
+        <td class="num col-wide">{c.temperatureC === null ? '—' : `${c.temperatureC.toFixed(1)} °C`}</td>
+        <td class="col-mid id-cell">{c.lastDock ? <a href={href.device(c.lastDock)}>{c.lastDock}</a> : <span class="muted">—</span>}</td>
+        <td class="col-mid"><Time at={c.lastSeen} relativeTo={now} none="never" /></td>
         <td>{c.officerId ?? <span class="muted">unassigned</span>}</td>
-        <td class={c.clipsNotVerified > 0 ? 'num warn' : 'num'}>{formatCount(c.clipsNotVerified)}</td>
+        <td class={c.clipsNotVerified > 0 ? 'num warn col-mid' : 'num col-mid'}>{formatCount(c.clipsNotVerified)}</td>
         <td>
           <button type="button" class="btn btn-small" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)}>History</button>
         </td>

@@ -18,7 +18,7 @@ import { Loading, Page, Panel } from '../components/Page.js';
 import { Time } from '../components/Time.js';
 import { CustodyTimeline } from '../components/Timeline.js';
 import { base64ToBytes, saveBlob } from '../download.js';
-import { formatBytes, formatCount } from '../format.js';
+import { formatBytes, formatCount, formatFingerprint } from '../format.js';
 import { useAction, useResource } from '../hooks.js';
 import { useLiveEvent, useOnReconnect } from '../live.js';
 import { href } from '../router.js';
@@ -68,7 +68,7 @@ function ClipDetail({ clip: c }: { clip: ClipDetailJson }) {
           ['Chunks', `${formatCount(c.chunkCount)} of ${formatBytes(c.chunkSize)}`],
           c.missingChunks.length ? ['Chunks not yet uploaded', missing(c.missingChunks)] : null,
           ['Media type', <code>{c.mediaType}</code>],
-          ['Signing key', <code>{c.keyId}</code>],
+          ['Signing key (fingerprint)', <><code class="fingerprint" title={`key id ${c.keyId}`}>{formatFingerprint(c.keyId)}</code> <a href={href.device(c.deviceId)}>the dock's keys</a></>],
           ['Previous manifest', <code class="hash">{c.prevHash}</code>],
           ['Decision', <VerdictBadge verdict={c.decision} />],
           ['Category', c.category ? <>{c.category} <span class="clause">({categoryClause(c.category)})</span></> : '—'],

@@ -5,6 +5,7 @@
  * clips is not verified).
  */
 import type { CamerasResponse, ChainGapJson, ClipsResponse, DecommissionResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DeviceJson } from '../../../api/types.js';
+import { alertWords } from '../alert-words.js';
 import { api, query, seg } from '../api.js';
 import { DeviceStateBadge } from '../components/Badges.js';
 import { ClipTable, upsertClip } from '../components/ClipTable.js';
@@ -12,9 +13,10 @@ import { ConfirmAction } from '../components/Confirm.js';
 import { DecisionView } from '../components/Decision.js';
 import { ErrorBanner } from '../components/ErrorBanner.js';
 import { FactList } from '../components/Fields.js';
+import { KeyFingerprint } from '../components/KeyFingerprint.js';
 import { Loading, Page, Panel } from '../components/Page.js';
 import { Time } from '../components/Time.js';
-import { formatBytes, formatCount, formatDuration, shortHash } from '../format.js';
+import { formatBytes, formatCount, formatDuration } from '../format.js';
 import { useNow, useResource } from '../hooks.js';
 import { useLiveEvent, useOnReconnect } from '../live.js';
 import { useHasRole, WHO } from '../session.js';
@@ -65,12 +67,11 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           {detail.data.keys.length === 0 ? <p class="empty">No keys on record.</p> : (
             <div class="table-wrap">
               <table class="table">
-                <thead><tr><th scope="col">Key id</th><th scope="col">Public key</th><th scope="col">Valid from</th><th scope="col">Revoked</th></tr></thead>
+                <thead><tr><th scope="col">Fingerprint (key id)</th><th scope="col">Valid from</th><th scope="col">Revoked</th></tr></thead>
                 <tbody>
                   {detail.data.keys.map((k) => (
                     <tr key={k.keyId}>
-                      <th scope="row"><code>{k.keyId}</code></th>
-                      <td><code title={k.publicKey}>{shortHash(k.publicKey, 24)}</code></td>
+                      <td class="wrap"><KeyFingerprint keyId={k.keyId} publicKey={k.publicKey} label={`${deviceId}'s key`} /></td>
                       <td><Time at={k.validFrom} /></td>
                       <td>{k.revokedAt === null ? <span class="muted">no</span> : <Time at={k.revokedAt} />}</td>
                     </tr>
@@ -157,8 +158,8 @@ function EventTable({ events }: { events: readonly DeviceEventJson[] }) {
               <td>{e.officerId ?? <span class="muted">—</span>}</td>
               <td class="wrap details-cell">
                 {e.decision ? <DecisionView decision={e.decision} compact /> : null}
-                {e.tamper ? <p><strong>Tamper:</strong> {e.tamper}</p> : null}
-                {e.alert ? <p><strong>Alert:</strong> {e.alert}</p> : null}
+                {e.tamper ? <p><strong>Tamper:</strong> {alertWords(`TAMPER_KIND_${e.tamper.toUpperCase()}`)} <code class="code-aside">{e.tamper}</code></p> : null}
+                {e.alert ? <p><strong>Alert:</strong> {alertWords(e.alert)} <code class="code-aside">{e.alert}</code></p> : null}
                 {e.detail ? <p>{e.detail}</p> : null}
               </td>
             </tr>

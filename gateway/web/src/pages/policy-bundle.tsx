@@ -1,12 +1,14 @@
 /**
  * The policy bundle in force, the next draft to sign offline with the agency root key
- * (`bwc authz sign-bundle`), and for the Director, putting a signed bundle in force.
+ * (`bwc authz sign-bundle`), the officials whose keys it trusts (each key's fingerprint, and its
+ * public key to copy), and for the Director, putting a signed bundle in force.
  */
 import { useRef, useState } from 'preact/hooks';
 import type { PolicyBundleResponse, PublishBundleResponse } from '../../../api/types.js';
 import { api } from '../api.js';
 import { ErrorBanner } from '../components/ErrorBanner.js';
 import { FactList } from '../components/Fields.js';
+import { KeyFingerprint } from '../components/KeyFingerprint.js';
 import { Loading, Panel } from '../components/Page.js';
 import { Time } from '../components/Time.js';
 import { bytesToBase64, saveBlob } from '../download.js';
@@ -43,6 +45,23 @@ export function PolicyBundlePanel() {
             ['Issued', <Time at={b.issuedAt} />],
             ['Expires', <Time at={b.expiresAt} />],
           ]} />
+          {b.issuers.length > 0 ? (
+            <div class="table-fit">
+              <table class="table issuers">
+                <caption>Officials whose keys the bundle trusts</caption>
+                <thead><tr><th scope="col">Official</th><th scope="col">Roles</th><th scope="col">Key fingerprint</th></tr></thead>
+                <tbody>
+                  {b.issuers.map((i) => (
+                    <tr key={i.keyId} data-issuer={i.personId}>
+                      <th scope="row">{i.name} <span class="sub">({i.personId})</span>{i.compromised ? <> <span class="badge key-REVOKED_AT_RECORDING_TIME">compromised</span></> : null}</th>
+                      <td>{i.roles.join(', ')}</td>
+                      <td class="wrap"><KeyFingerprint keyId={i.keyId} publicKey={i.publicKey} label={`${i.name} (${i.personId})`} /></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
           <div class="actions">
             <button type="button" class="btn" onClick={downloadDraft}>Download draft</button>
             <span class="hint">The source of the bundle in force with its version raised: edit it, then sign it offline with the root key (<code>bwc authz sign-bundle FILE --key ROOT-KEY --out FILE.bundle</code>).</span>

@@ -8,7 +8,7 @@ import { ErrorBanner } from '../components/ErrorBanner.js';
 import { Loading, Page, Panel } from '../components/Page.js';
 import { RoleGate } from '../components/RoleGate.js';
 import { Time } from '../components/Time.js';
-import { shortHash } from '../format.js';
+import { formatRetention, shortHash } from '../format.js';
 import { href } from '../router.js';
 import { useResource } from '../hooks.js';
 import { WHO } from '../session.js';
@@ -42,8 +42,10 @@ function asSchedule(v: unknown): ScheduleView {
 }
 
 function keeping(s: ScheduleView): string {
-  if (s.type === 'temporary' && s.retentionDays !== undefined) return `destroyed ${s.retentionDays} days after cutoff`;
-  if (s.type === 'permanent' && s.transferAfterYears !== undefined) return `transferred ${s.transferAfterYears} years after cutoff`;
+  if (s.type === 'temporary' && s.retentionDays !== undefined) {
+    return s.retentionDays === 0 ? 'destroyed at cutoff' : `destroyed ${formatRetention({ days: s.retentionDays })} after cutoff`;
+  }
+  if (s.type === 'permanent' && s.transferAfterYears !== undefined) return `transferred ${formatRetention({ years: s.transferAfterYears })} after cutoff`;
   if (s.type === 'unscheduled') return 'kept indefinitely';
   return '—';
 }
