@@ -8,6 +8,7 @@ import { pb } from '../proto/wire.js';
 import { ALERT_KINDS } from '../gateway/fleet/alert-kinds.js';
 import { ALERT_KIND_WORDS, TAMPER_KIND_WORDS, alertTitle, alertWords } from '../gateway/web/src/alert-words.js';
 import { formatFingerprint, formatRetention } from '../gateway/web/src/format.js';
+import { holdProblems } from '../gateway/web/src/hold-problems.js';
 
 describe('formatRetention', () => {
   it('says years and months, never days or milliseconds, for what a schedule keeps', () => {
@@ -66,5 +67,19 @@ describe('alert wording', () => {
     expect(alertWords('batteryTooHot')).toBe('Battery too hot');
     expect(alertWords('constructor')).toBe('Constructor');
     expect(alertWords('')).toBe('');
+  });
+});
+
+describe('the hold form', () => {
+  it('names every problem of a hold at once', () => {
+    expect(holdProblems({ reason: '', manifestHash: 'abc', fromAt: 2_000, toAt: 1_000 })).toEqual([
+      'Give the reason for the hold (the matter it preserves records for).',
+      'A manifest hash is 64 hexadecimal characters (copy it from the clip page).',
+      '"From" must come before "To".',
+    ]);
+    expect(holdProblems({ reason: 'Doe v. Agency' })).toEqual([
+      'Name at least one criterion besides the reason: a manifest hash, device, officer, camera or date range.',
+    ]);
+    expect(holdProblems({ reason: 'Doe v. Agency', officerId: 'O-17' })).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import type { HoldInput, HoldJson, HoldResponse, HoldsResponse } from '../../../
 import { api, query, seg } from '../api.js';
 import { ConfirmAction } from '../components/Confirm.js';
 import { ErrorBanner, FormProblem } from '../components/ErrorBanner.js';
+import { holdProblems } from '../hold-problems.js';
 import { Checkbox, TextArea, TextField } from '../components/Fields.js';
 import { Loading, Panel } from '../components/Page.js';
 import { Time } from '../components/Time.js';
@@ -106,7 +107,7 @@ function toHoldInput(d: HoldDraft): HoldInput {
 
 function PlaceHold({ onPlaced }: { onPlaced: () => void }) {
   const [d, setD] = useState<HoldDraft>(EMPTY);
-  const [problem, setProblem] = useState<string | null>(null);
+  const [problems, setProblems] = useState<string[]>([]);
   const [placed, setPlaced] = useState<string | null>(null);
   const place = useAction((input: HoldInput) => api.post<HoldResponse>('/api/v1/records/holds', input));
   const set = (k: keyof HoldDraft) => (v: string) => setD((x) => ({ ...x, [k]: v }));
@@ -115,10 +116,9 @@ function PlaceHold({ onPlaced }: { onPlaced: () => void }) {
     e.preventDefault();
     setPlaced(null);
     const input = toHoldInput(d);
-    if (!input.reason) return setProblem('Give the reason for the hold (the matter it preserves records for).');
-    const { reason: _reason, holdId: _holdId, ...criteria } = input;
-    if (Object.keys(criteria).length === 0) return setProblem('Name at least one criterion besides the reason: a manifest hash, device, officer, camera or date range.');
-    setProblem(null);
+    const found = holdProblems(input);
+    setProblems(found);
+    if (found.length) return;
     const r = await place.run(input);
     if (!r) return;
     setPlaced(r.value.hold.holdId);
@@ -139,7 +139,7 @@ function PlaceHold({ onPlaced }: { onPlaced: () => void }) {
         <TextField label="From" type="datetime-local" value={d.from} onInput={set('from')} />
         <TextField label="To" type="datetime-local" value={d.to} onInput={set('to')} />
       </div>
-      <FormProblem message={problem} />
+      <FormProblem message={problems} />
       <ErrorBanner error={place.error} context="The hold was not placed" />
       {placed ? <p class="notice notice-ok" role="status">Placed hold {placed}.</p> : null}
       <div class="actions">
