@@ -14,6 +14,7 @@ import { openGatewayDb } from '../gateway/store/open.js';
 import { openPostgres } from '../gateway/store/postgres.js';
 import { MIGRATIONS } from '../gateway/store/schema.js';
 import { openSqlite } from '../gateway/store/sqlite.js';
+import { TxBatcher } from '../gateway/ingest/batcher.js';
 import { tempDir } from './helpers.js';
 import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
@@ -395,6 +396,8 @@ describe('SQLite writes resolve only once durable', () => {
     return { calls, fsyncWal };
   }
   const settle = () => new Promise((r) => setImmediate(r));
+  /** Waits, turn of the event loop by turn, for a state the code under test reaches by itself. */
+  const until = async (ok: () => boolean) => { while (!ok()) await settle(); };
 
   it('holds a write until an fsync that started after it has finished, and lets concurrent writes share one', async () => {
     const { calls, fsyncWal } = manualFsync();
@@ -442,6 +445,35 @@ describe('SQLite writes resolve only once durable', () => {
     await expect(w).rejects.toThrow(/cannot make the write durable \(fsync of the WAL failed: EIO: i\/o error\)/);
     await db.close();
   });
+
+  it('starts the next group-commit batch while the one before waits for its fsync, and resolves neither before its own', async () => {
+    const { calls, fsyncWal } = manualFsync();
+    const db = openSqlite(join(tempDir(), 'batches.db'), { fsyncWal });
+    const create = db.run('CREATE TABLE t (x INTEGER)');
+    await settle();
+    calls.shift()!.release();
+    await create;
+    const batcher = new TxBatcher(db, { delayMs: 0 });
+    let firstDone = false;
+    const first = batcher.run((q) => q.run('INSERT INTO t (x) VALUES (1)'), { savepoint: false }).then(() => { firstDone = true; });
+    await until(() => calls.length === 1); // the first batch committed; its fsync runs
+    // A unit queued now runs in the next batch while that fsync is still under way.
+    let secondRan!: () => void;
+    const ran = new Promise<void>((r) => { secondRan = r; });
+    let secondDone = false;
+    const second = batcher.run(async (q) => { secondRan(); return q.run('INSERT INTO t (x) VALUES (2)'); }, { savepoint: false }).then(() => { secondDone = true; });
+    await ran;
+    expect(firstDone).toBe(false);
+    await until(() => calls.length === 1 && batcher.stats.batches === 0);
+    calls.shift()!.release(); // the first fsync started before the second commit: it covers only the first
+    await first;
+    expect(secondDone).toBe(false);
+    await until(() => calls.length === 1);
+    calls.shift()!.release();
+    await second;
+    expect(await db.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }]);
+    await db.close();
+  }, 10_000);
 
   it('syncs the real WAL file by default', async () => {
     const path = join(tempDir(), 'real.db');

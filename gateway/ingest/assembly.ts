@@ -96,7 +96,11 @@ export class ClipAssembly {
     await this.#c.store.stageChunk(hash, idx, c.data, info.chunkSize);
     const ins = await this.#c.batcher.run((q) => q.run('INSERT INTO chunks (manifest_hash, idx, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [hash, idx, this.#c.now()]), { savepoint: false });
     this.#c.count(ins.changes === 1 ? 'accepted' : 'duplicates', 'ClipChunk');
-    const verified = await this.maybeComplete(hash);
+    // Until every chunk is recorded there is nothing to finish: one indexed count, then the full
+    // check (the manifest's state, the stored content) only once the count is complete. Content
+    // stored meanwhile under another manifest is found then, when this clip is finished.
+    const have = await this.#c.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE manifest_hash = ?', [hash]);
+    const verified = Number(have?.n ?? 0) >= info.chunkCount && await this.maybeComplete(hash);
     return { status: ins.changes === 1 ? 'accepted' : 'duplicate', type: 'ClipChunk', deviceId, hash, ...(verified ? { verified } : {}) } as IngestResult;
   }
 

@@ -66,10 +66,28 @@ export class TxBatcher {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
-      let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-      try {
-        await this.#db.tx(async (q) => {
-          outcomes = [];
+      let ran!: () => void;
+      const unitsRan = new Promise<void>((resolve) => { ran = resolve; });
+      const settled = this.#commit(batch, ran);
+      // On SQLite a transaction's promise resolves only once its commit is durable (an fsync of the
+      // WAL on libuv's pool), while the connection is free again as soon as it has committed. The
+      // next batch therefore starts once this one's units have run: its BEGIN waits for this
+      // COMMIT (the engine's mutex), its own commit shares or follows this fsync, and no caller
+      // hears of its unit before the fsync that covers it. On PostgreSQL COMMIT is the durable
+      // step and overlapping batches would only conflict on the rows they all update (the audit
+      // head), so the next batch waits for this one to settle.
+      await (this.#db.dialect === 'sqlite' ? Promise.race([unitsRan, settled]) : settled);
+    }
+    this.#running = false;
+  }
+
+  /** One batch in one transaction; `ran` is called once its units have run (before COMMIT). */
+  async #commit(batch: Unit[], ran: () => void): Promise<void> {
+    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await this.#db.tx(async (q) => {
+        outcomes = [];
+        try {
           for (const u of batch) {
             if (!u.savepoint) {
               try {
@@ -92,19 +110,20 @@ export class TxBatcher {
               outcomes.push({ ok: false, error });
             }
           }
-        });
-      } catch (error) {
-        for (const u of batch) u.reject(error);
-        continue;
-      }
-      this.stats.batches++;
-      this.stats.units += batch.length;
-      batch.forEach((u, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) u.resolve(o.value);
-        else u.reject(o.error);
+        } finally {
+          ran();
+        }
       });
+    } catch (error) {
+      for (const u of batch) u.reject(error);
+      return;
     }
-    this.#running = false;
+    this.stats.batches++;
+    this.stats.units += batch.length;
+    batch.forEach((u, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) u.resolve(o.value);
+      else u.reject(o.error);
+    });
   }
 }

@@ -21,7 +21,7 @@
  * PostgreSQL BIGINT), rather than rounded silently.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { open } from 'node:fs/promises';
+import { closeSync, fdatasync, fstatSync, open as fsOpen } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DbError, type Db, type Queryable, type Row, type SqlValue } from './db.js';
@@ -37,19 +37,48 @@ export interface SqliteOptions {
   fsyncWal?: (walPath: string) => Promise<void>;
 }
 
-/** datasync on the WAL file; a missing WAL (just checkpointed and removed) has nothing to sync. */
-async function datasyncFile(path: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
+/**
+ * fdatasync of the `-wal` file on libuv's pool, through a descriptor opened once and kept: opening
+ * and closing the file for every sync cost two more trips to the pool and a FileHandle each. While
+ * this connection is open SQLite never removes its WAL (only the last connection's close does), and
+ * restarting or cutting the WAL back keeps the same file; should the file have been unlinked even
+ * so (nlink 0), it is opened again by name before the sync. A missing WAL has nothing to sync.
+ */
+class WalSyncer {
+  #fd: number | null = null;
+  #closed = false;
+
+  constructor(private readonly path: string) {}
+
+  async sync(): Promise<void> {
+    if (this.#fd !== null && fstatSync(this.#fd).nlink === 0) this.#drop();
+    if (this.#fd === null) {
+      let fd: number;
+      try {
+        fd = await new Promise<number>((res, rej) => fsOpen(this.path, 'r', (e, f) => (e ? rej(e) : res(f))));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      if (this.#closed || this.#fd !== null) {
+        closeSync(fd); // closed meanwhile, or another sync opened it first
+        if (this.#closed) return;
+      } else {
+        this.#fd = fd;
+      }
+    }
+    const fd = this.#fd!;
+    await new Promise<void>((res, rej) => fdatasync(fd, (e) => (e ? rej(e) : res())));
   }
-  try {
-    await fh.datasync();
-  } finally {
-    await fh.close();
+
+  #drop(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#drop();
   }
 }
 
@@ -72,7 +101,8 @@ export function openSqlite(path: string, options: SqliteOptions = {}): Db {
     throw new DbError(`cannot open ${description}: ${(err as Error).message}`, { cause: err });
   }
   const wal = path === ':memory:' ? null : `${resolve(path)}-wal`;
-  return new SqliteDb(sqlite, description, wal, options.fsyncWal ?? datasyncFile, path === ':memory:' ? null : resolve(path));
+  const syncer = wal !== null && !options.fsyncWal ? new WalSyncer(wal) : null;
+  return new SqliteDb(sqlite, description, wal, options.fsyncWal ?? (() => syncer!.sync()), path === ':memory:' ? null : resolve(path), syncer);
 }
 
 /** One open transaction; `open` turns false when it ends, so a leaked Queryable cannot write later. */
@@ -104,7 +134,7 @@ class SqliteDb implements Db {
   constructor(
     private readonly sqlite: Database.Database, readonly description: string,
     private readonly walPath: string | null, private readonly fsyncWal: (walPath: string) => Promise<void>,
-    private readonly file: string | null = null,
+    private readonly file: string | null = null, private readonly walSyncer: WalSyncer | null = null,
   ) {
     this.checkpointer = file === null ? null : new Checkpointer(file, BUSY_TIMEOUT_MS, () => {
       if (!this.closed) this.sqlite.pragma('wal_autocheckpoint = 1000'); // SQLite's default: checkpoints inside COMMIT again
@@ -249,6 +279,7 @@ class SqliteDb implements Db {
     this.reader?.close();
     this.reader = null;
     this.sqlite.close();
+    this.walSyncer?.close();
     this.release();
   }
 

@@ -45,12 +45,14 @@ import { loadOrCreateGatewayKey, type GatewaySigner } from '../../gateway/signer
 import { checkLean, leanNote, leanRound, type LeanRoundResult } from './gateway-lean.js';
 import { BENCH_FLEET as FLEET, buildCorpus, type BenchManifest, type Corpus } from './gateway-corpus.js';
 import {
-  BenchCheckError, interleave, now, quantile, row, threadCpu, threadSplit, timeLoop,
+  BenchCheckError, interleave, now, pairedRatios, pairedRow, quantile, row, threadCpu, threadSplit, timeLoop,
   type BenchContext, type BenchRow, type Benchmark, type Contender,
 } from './harness.js';
 
 const GATEWAY_ID = 'gw-bench';
 const RATIO_TARGET = 0.6;
+/** Ingest against the required work written plainly, on the same engine in the same round. */
+const LEAN_TARGET = 0.9;
 const ABSOLUTE_REFERENCE = 8_000;
 /** Each bare round verifies the N envelopes as many times as it takes to last about this long. */
 const BARE_ROUND_MS = 400;
@@ -79,7 +81,7 @@ function settings(): Settings {
     manifests: envInt('BWC_BENCH_GATEWAY_N', 4_000, 8, 1_000_000),
     docks: envInt('BWC_BENCH_GATEWAY_DOCKS', 8, 1, 10_000),
     inFlight: envInt('BWC_BENCH_GATEWAY_INFLIGHT', 256, 1, 100_000),
-    rounds: envInt('BWC_BENCH_GATEWAY_ROUNDS', 3, 1, 50),
+    rounds: envInt('BWC_BENCH_GATEWAY_ROUNDS', 8, 1, 50),
     pgUrl: process.env.BWC_BENCH_GATEWAY_PG || null,
   };
 }
@@ -130,7 +132,8 @@ export async function sqliteRoundDb(dir: string): Promise<RoundDb> {
 
 let pgDatabases = 0;
 
-async function postgresRoundDb(adminUrl: string): Promise<RoundDb> {
+/** A new empty database on the cluster at `adminUrl` (which may CREATE DATABASE): its URL, and a way to drop it. */
+async function createPgDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `bwc_bench_${process.pid}_${++pgDatabases}`;
   const admin = async (sql: string) => {
     const c = new pg.Client({ connectionString: adminUrl });
@@ -144,14 +147,19 @@ async function postgresRoundDb(adminUrl: string): Promise<RoundDb> {
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function postgresRoundDb(adminUrl: string): Promise<RoundDb> {
+  const created = await createPgDatabase(adminUrl);
   let db: Db;
   try {
-    db = await openGatewayDb(url.toString());
+    db = await openGatewayDb(created.url);
   } catch (e) {
-    await admin(`DROP DATABASE IF EXISTS ${name}`);
+    await created.drop();
     throw e;
   }
-  return { db, dispose: async () => { await db.close(); await admin(`DROP DATABASE IF EXISTS ${name}`); } };
+  return { db, dispose: async () => { await db.close(); await created.drop(); } };
 }
 
 /**
@@ -343,14 +351,6 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     { name: 'bare', round: () => timeLoop(passes, bare) / passes },
     { name: 'bareSign', round: () => timeLoop(passes, bareSign) / passes },
     {
-      name: 'ingest',
-      round: async () => {
-        const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-${++round}`), openSqliteRound, s.inFlight, 1);
-        ingestRounds.push(r);
-        return r.ms;
-      },
-    },
-    {
       name: 'ingestInline',
       round: async () => {
         const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-inline-${++round}`), openSqliteRound, s.inFlight, 0);
@@ -371,33 +371,42 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
       },
     },
   ];
-  // What any gateway must do with a manifest, written plainly (gateway-lean.ts): the measure of
-  // whether the target is the machine's limit or our code's.
+  // Ingest and what any gateway must do with a manifest, written plainly (gateway-lean.ts), run
+  // one right after the other in every round (adjacent here, so in the reversed order too): each
+  // round's ratio of the two is taken under the same load, and the row is their median.
   const leanRounds: LeanRoundResult[] = [];
+  const leanPgRounds: LeanRoundResult[] = [];
+  const lean = (pgUrl: string | null, into: LeanRoundResult[]): Contender['round'] => async () => {
+    const dir = join(root, `round-lean-${++round}`);
+    mkdirSync(dir, { recursive: true });
+    const pgDb = pgUrl ? await createPgDatabase(pgUrl) : null;
+    try {
+      const r = await leanRound(manifests, keys, gatewaySigner, GATEWAY_ID, FLEET, pgDb ? { postgresUrl: pgDb.url } : { sqliteDir: dir });
+      checkLean(r, manifests, gatewayKey);
+      into.push(r);
+      return r.ms;
+    } finally {
+      await pgDb?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   contenders.push({
-    name: 'lean',
+    name: 'ingest',
     round: async () => {
-      const dir = join(root, `round-lean-${++round}`);
-      mkdirSync(dir, { recursive: true });
-      try {
-        const r = await leanRound(manifests, keys, gatewaySigner, GATEWAY_ID, FLEET, dir);
-        checkLean(r, manifests, gatewayKey);
-        leanRounds.push(r);
-        return r.ms;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-${++round}`), openSqliteRound, s.inFlight, 1);
+      ingestRounds.push(r);
+      return r.ms;
     },
-  });
+  }, { name: 'lean', round: lean(null, leanRounds) });
   if (openPgRound) {
     contenders.push({
       name: 'ingestPg',
       round: async () => {
-        const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-pg-${++round}`), openPgRound, s.inFlight);
+        const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-pg-${++round}`), openPgRound, s.inFlight, 1);
         pgRounds.push(r);
         return r.ms;
       },
-    });
+    }, { name: 'leanPg', round: lean(s.pgUrl, leanPgRounds) });
   }
   const label: Record<string, string> = {
     bare: `bare verify (${passes} × ${manifests.length})`, bareSign: `bare verify + sign (${passes} × ${manifests.length})`,
@@ -407,6 +416,7 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
   label.ingestInline = `ingest of ${manifests.length} on SQLite, crypto on the main thread`;
   label.bare2 = `bare verify on two worker threads (${manifests.length})`;
   label.lean = `the required work, lean, on ${manifests.length}`;
+  label.leanPg = `the required work, lean, on PostgreSQL, on ${manifests.length}`;
   let result;
   try {
     result = await interleave(contenders, s.rounds, (name, r, n) => ctx.progress(`gateway: ${label[name]} (round ${r}/${n})…`));
@@ -430,7 +440,8 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     row('ingest manifests (SQLite) vs bare verify + ack sign', ingestRate, bareSignRate, 'manifests/s', null),
     row('bare verify + ack sign vs bare verify (ceiling)', bareSignRate, bareRate, 'manifests/s', null),
     row('the required work, lean (same schema, plain better-sqlite3) vs bare verify loop', perSec(result.median.lean!), bareRate, 'manifests/s', null),
-    row('ingest manifests (SQLite) vs the required work, lean', ingestRate, perSec(result.median.lean!), 'manifests/s', null),
+    pairedRow('ingest manifests (SQLite) vs the required work, lean: median of paired rounds', ingestRate, perSec(result.median.lean!), 'manifests/s', LEAN_TARGET,
+      pairedRatios(result.times.ingest!, result.times.lean!)),
     row(`ingest manifests (SQLite) vs ${ABSOLUTE_REFERENCE.toLocaleString('en-US')}/s`, ingestRate, ABSOLUTE_REFERENCE, 'manifests/s', null),
   ];
   const describe = (rounds: IngestRoundResult[], engine: string): string[] => {
@@ -461,6 +472,8 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     medianMs: result.median,
     bestMs: result.best,
     perSecond: { bare: bareRate, bareSign: bareSignRate, ingest: ingestRate },
+    pairedIngestVsLean: pairedRatios(result.times.ingest!, result.times.lean!),
+    ...(openPgRound ? { pairedIngestPgVsLeanPg: pairedRatios(result.times.ingestPg!, result.times.leanPg!) } : {}),
     ingestRounds: ingestRounds.map((r) => ({
       ms: r.ms, setupMs: r.setupMs, checkMs: r.checkMs, cpuUs: r.cpuUs, eventLoopUtilization: r.eventLoopUtilization, batches: r.batches,
       latencyMs: { p50: quantile(r.latenciesMs, 0.5), p99: quantile(r.latenciesMs, 0.99), max: Math.max(...r.latenciesMs) },
@@ -469,7 +482,9 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
   if (openPgRound) {
     const pgRate = perSec(result.median.ingestPg!);
     rows.push(row('ingest manifests (PostgreSQL) vs bare verify loop', pgRate, bareRate, 'manifests/s', null));
-    notes.push(...describe(pgRounds, 'PostgreSQL'));
+    rows.push(pairedRow('ingest manifests (PostgreSQL) vs the required work, lean, on PostgreSQL: median of paired rounds', pgRate, perSec(result.median.leanPg!), 'manifests/s', LEAN_TARGET,
+      pairedRatios(result.times.ingestPg!, result.times.leanPg!)));
+    notes.push(...describe(pgRounds, 'PostgreSQL'), ...leanNote(leanPgRounds, manifests.length, 'PostgreSQL'));
     details.perSecond = { ...(details.perSecond as object), ingestPg: pgRate };
     details.pgRounds = pgRounds.map((r) => ({ ms: r.ms, setupMs: r.setupMs, cpuUs: r.cpuUs, eventLoopUtilization: r.eventLoopUtilization, batches: r.batches }));
   } else {

@@ -25,6 +25,11 @@ export interface BenchRow {
   readonly target: number | null;
   /** ratio >= target; null without a target. */
   readonly pass: boolean | null;
+  /**
+   * For a paired row: the lowest and highest of the per-round ratios (the ratio itself is their
+   * median) and how many rounds were paired.
+   */
+  readonly spread?: { readonly min: number; readonly max: number; readonly rounds: number };
 }
 
 /** What a benchmark hands back: its rows, free-form details for the JSON, notes for the reader. */
@@ -53,6 +58,32 @@ export function row(name: string, ours: number, baseline: number | null, unit: s
   const ratio = baseline === null || baseline <= 0 ? null : ours / baseline;
   const pass = target === null || ratio === null ? null : ratio >= target;
   return { name, ours, baseline, unit, ratio, target, pass };
+}
+
+/**
+ * The ratio of two contenders round by round. Each round of `interleave` runs them one right after
+ * the other (adjacent in the contender list, so in every round's order too), so each round's ratio
+ * compares the two under the same load; the median of those ratios is steadier than the ratio of
+ * the two medians on a shared machine. `ours` and `base` are milliseconds per round (lower is
+ * better): a round's throughput ratio is base / ours.
+ */
+export function pairedRatios(ours: readonly number[], base: readonly number[]): { median: number; min: number; max: number; ratios: number[] } {
+  const n = Math.min(ours.length, base.length);
+  const ratios = Array.from({ length: n }, (_, i) => base[i]! / ours[i]!);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const median = n === 0 ? NaN : n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return { median, min: sorted[0] ?? NaN, max: sorted[n - 1] ?? NaN, ratios };
+}
+
+/**
+ * A throughput row whose ratio is the median of per-round paired ratios (`pairedRatios`), with
+ * their spread; `ours` and `baseline` are shown as the medians of the two sides' throughputs.
+ */
+export function pairedRow(name: string, ours: number, baseline: number, unit: string, target: number | null,
+  paired: { median: number; min: number; max: number; ratios: readonly number[] }): BenchRow {
+  const ratio = Number.isFinite(paired.median) ? paired.median : null;
+  const pass = target === null || ratio === null ? null : ratio >= target;
+  return { name, ours, baseline, unit, ratio, target, pass, spread: { min: paired.min, max: paired.max, rounds: paired.ratios.length } };
 }
 
 /**

@@ -12,7 +12,7 @@
  * with --strict.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
-import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -102,10 +102,11 @@ function fmtPass(p: boolean | null): string {
 
 /** An aligned text table: text columns left-aligned, number columns right-aligned. */
 export function renderTable(results: ReadonlyArray<{ bench: string; row: BenchRow }>): string {
-  const header = ['benchmark', 'measure', 'ours', 'baseline', 'unit', 'ratio', 'target', 'result'];
-  const right = [false, false, true, true, false, true, true, false];
+  const header = ['benchmark', 'measure', 'ours', 'baseline', 'unit', 'ratio', 'spread (paired rounds)', 'target', 'result'];
+  const right = [false, false, true, true, false, true, false, true, false];
   const lines = results.map(({ bench, row }) => [
-    bench, row.name, fmtNumber(row.ours), fmtNumber(row.baseline), row.unit, fmtRatio(row.ratio), fmtTarget(row.target), fmtPass(row.pass),
+    bench, row.name, fmtNumber(row.ours), fmtNumber(row.baseline), row.unit, fmtRatio(row.ratio),
+    row.spread ? `${row.spread.min.toFixed(2)}–${row.spread.max.toFixed(2)}× (${row.spread.rounds})` : '', fmtTarget(row.target), fmtPass(row.pass),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -162,6 +163,8 @@ async function main(argv: string[]): Promise<number> {
     const started = new Date();
     const t0 = performance.now();
     const progress = (message: string) => process.stderr.write(`[bench ${bench.name} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+    // The machine is shared: its load when the benchmark started and ended goes with the results.
+    const loadBefore = loadavg();
     let outcome: BenchOutcome;
     try {
       progress('starting');
@@ -172,6 +175,9 @@ async function main(argv: string[]): Promise<number> {
       continue;
     }
     const seconds = (performance.now() - t0) / 1000;
+    const loadAfter = loadavg();
+    const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    outcome = { ...outcome, notes: [...outcome.notes, `load average (1, 5, 15 min) at the start ${fmtLoad(loadBefore)}, at the end ${fmtLoad(loadAfter)}, on ${cpus().length} CPUs`] };
     progress(`done in ${seconds.toFixed(1)} s`);
     for (const r of outcome.rows) table.push({ bench: bench.name, row: r });
     const report = {
@@ -179,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
       startedAt: started.toISOString(),
       seconds,
       host: hostInfo,
+      loadAverage: { start: loadBefore, end: loadAfter },
       rows: outcome.rows,
       notes: outcome.notes,
       details: outcome.details,

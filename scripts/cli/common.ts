@@ -1,5 +1,5 @@
 /** What every `bwc` command shares: one-line errors with an exit code, progress on a terminal. */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 
 /** An error the command prints as one line (no stack trace) before exiting with `exitCode`. */
 export class CliError extends Error {
@@ -26,6 +26,8 @@ const MIN_BYTES_FOR_BAR = 32 * 1024 * 1024;
  */
 export function byteProgress(label: string, totalBytes: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY || totalBytes < MIN_BYTES_FOR_BAR) return { update: () => {}, stop: () => {} };
+  // Loaded only when a bar is drawn: the dock service never draws one (its memory budget, DESIGN §3).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar({
     stream,
     format: `${label} [{bar}] {percentage}% {done}/{all} MiB {speed} MB/s`,

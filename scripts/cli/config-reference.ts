@@ -12,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { CliError, writeJson } from './common.js';
 
 /** Environment variable → the path of the setting it overrides. */
@@ -242,7 +242,7 @@ export function renderConfigReference(schema: z.ZodType, env: EnvTable): string 
     lines.push(`| \`${s.path}\` | ${cell(s.type)} | ${cell(defaultCell(s))} | ${envCell(s)} | ${cell(s.description)} |`);
     if (s.defaultText === undefined && s.default !== undefined && inlineDefault(s.default) === null) setPath(long, s.path.split('.'), s.default);
   }
-  if (Object.keys(long).length) lines.push('', 'The defaults marked *below*:', '', '```yaml', stringify(long, { lineWidth: 0 }).trimEnd(), '```');
+  if (Object.keys(long).length) lines.push('', 'The defaults marked *below*:', '', '```yaml', (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(long, { lineWidth: 0 }).trimEnd(), '```');
   return `${lines.join('\n')}\n`;
 }
 
