@@ -44,5 +44,5 @@ try {
   const copy = new Uint8Array(out); // own ArrayBuffer, safe to transfer
   parentPort.postMessage({ type: 'done', bytes: pos, digest: copy }, [copy.buffer]);
 } catch (e) {
-  parentPort.postMessage({ type: 'error', code: e && e.code, message: String(e && e.message ? e.message : e) });
+  parentPort.postMessage({ type: 'error', code: e?.code, message: String(e?.message ? e.message : e) });
 }

@@ -207,7 +207,7 @@ export class Recording {
    */
   #coverEnded(serial: string, clipId: string): void {
     const row = this.#o.clips.get(serial, clipId);
-    if (!row || row.state !== 'RECORDING') return;
+    if (row?.state !== 'RECORDING') return;
     const facts = factsOf(row);
     if (facts.stoppedAtMs !== null) return;
     const before = facts.decision;

@@ -13,7 +13,7 @@
  * (auth.ts).
  */
 import { z } from 'zod';
-import { Auth, type AuthUser, type User } from './auth.js';
+import type { Auth, AuthUser, User } from './auth.js';
 import { HttpError, type ApiServer } from './http.js';
 import type { UserProfile } from './types.js';
 

@@ -188,10 +188,11 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       const mediaType = /^[a-z]+\/[A-Za-z0-9.+-]+$/.test(manifest.mediaType) ? manifest.mediaType : 'application/octet-stream';
       // <camera>_<start>_<hash8>.<ext>: what the clip is, when it was recorded, which bytes.
       const started = manifest.startedAtMs ? new Date(manifest.startedAtMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') : 'unknown';
-      const name = `${row.camera_serial || row.device_id}_${started}_${row.clip_sha256.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_') + `.${EXTENSIONS[mediaType] ?? 'bin'}`;
+      const stem = `${row.camera_serial || row.device_id}_${started}_${row.clip_sha256.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+      const fileName = `${stem}.${EXTENSIONS[mediaType] ?? 'bin'}`;
       const headers = {
         'content-type': mediaType, 'accept-ranges': 'bytes', 'x-clip-sha256': row.clip_sha256,
-        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${name}"`, 'cache-control': 'private, no-store',
+        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${fileName}"`, 'cache-control': 'private, no-store',
       };
       if (range.kind === 'part') {
         return {

@@ -18,7 +18,6 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger, type Problem, type RouteRoles } from './basics.js';
-import type { Role } from './roles.js';
 import type { Counter, Histogram, Metrics } from './metrics.js';
 import { ProxyTrust } from './client-address.js';
 

@@ -91,8 +91,8 @@ export async function startGatewayMqtt(o: {
         handle(packet.topic, payload).finally(() => {
           inFlight--;
           inFlightBytes -= payload.byteLength;
-          if (room() && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; w.forEach((f) => f()); }
-          if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; w.forEach((f) => f()); }
+          if (room() && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; for (const f of w) f(); }
+          if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; for (const f of w) f(); }
         });
         if (room()) done();
         else slotWaiters.push(() => done());

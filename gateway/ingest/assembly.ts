@@ -112,7 +112,7 @@ export class ClipAssembly {
    */
   async maybeComplete(hash: string, ackedHash?: Uint8Array): Promise<boolean> {
     const info = await this.#c.manifests.info(hash);
-    if (!info || info.state !== 'RECEIVED') return false;
+    if (info?.state !== 'RECEIVED') return false;
     const stored = await this.#c.store.hasBlob(info.clipSha256);
     if (stored === null) {
       const n = await this.#c.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE manifest_hash = ?', [hash]);

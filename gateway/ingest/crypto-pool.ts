@@ -66,7 +66,7 @@ function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify
     offsets[o++] = wellFormed ? 1 : 0;
     if (wellFormed) {
       data.set(m.root, at);
-      m.leaves.forEach((l, i) => data.set(l, at + 32 + 32 * i));
+      m.leaves.forEach((l, i) => { data.set(l, at + 32 + 32 * i); });
     }
     at += 32 + 32 * m.leaves.length;
   }
@@ -151,8 +151,8 @@ export class CryptoPool {
     const batch = inflight.get(r.id);
     if (!batch) return;
     inflight.delete(r.id);
-    batch.verify.forEach((v, i) => v.resolve(r.verified[i] === 1));
-    batch.merkle.forEach((m, i) => m.resolve(r.merkleOk[i] === 1));
+    batch.verify.forEach((v, i) => { v.resolve(r.verified[i] === 1); });
+    batch.merkle.forEach((m, i) => { m.resolve(r.merkleOk[i] === 1); });
     const sigs = Buffer.from(r.sigs.buffer, r.sigs.byteOffset, r.sigs.byteLength);
     batch.sign.forEach((s, i) => {
       if (sigs.byteLength >= (i + 1) * 64) s.resolve(sigs.subarray(i * 64, (i + 1) * 64));
@@ -163,9 +163,7 @@ export class CryptoPool {
 
   #fail(inflight: Map<number, Pending>, e: Error): void {
     for (const batch of inflight.values()) {
-      batch.verify.forEach((v) => v.reject(e));
-      batch.sign.forEach((s) => s.reject(e));
-      batch.merkle.forEach((m) => m.reject(e));
+      for (const p of [...batch.verify, ...batch.sign, ...batch.merkle]) p.reject(e);
     }
     inflight.clear();
   }

@@ -33,8 +33,8 @@ import { TxBatcher } from './batcher.js';
 import { ClipAssembly } from './assembly.js';
 import { ManifestCache, manifestRow, type ManifestRow } from './manifest-cache.js';
 import { Reject } from './reject.js';
-import {
-  type FleetMessage, type IngestAlert, type IngestCounters, type IngestOptions, type IngestResult, type RejectReason,
+import type {
+  FleetMessage, IngestAlert, IngestCounters, IngestOptions, IngestResult, RejectReason,
 } from './types.js';
 
 const KIND_TYPES: Record<DockKind, string> = {

@@ -354,7 +354,7 @@ export class SecondDecisions {
   async #filedLate(gw: DecisionJson, a: Activation): Promise<{ hash: string; createdAt: number; receivedAt: number } | null> {
     if (gw.decision !== 'AUTHORIZED' || gw.basis?.kind !== 'grant' || !gw.basis.hash) return null;
     const held = await this.#o.objects.get(gw.basis.hash);
-    if (!held || held.type !== 'AuthorizationGrant') return null;
+    if (held?.type !== 'AuthorizationGrant') return null;
     if (held.receivedAt - held.createdAt <= this.#lateMs || a.at >= held.receivedAt) return null;
     return { hash: held.hash, createdAt: held.createdAt, receivedAt: held.receivedAt };
   }

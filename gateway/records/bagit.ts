@@ -53,7 +53,7 @@ export function makeBag(name: string, payload: readonly PayloadFile[], info: rea
   const bagInfo = Buffer.from(`${infoText}\n`);
   const manifest = Buffer.from(`${lines.join('\n')}\n`);
   const tagmanifest = Buffer.from(
-    [['bagit.txt', bagit], ['bag-info.txt', bagInfo], ['manifest-sha256.txt', manifest]].map(([n, b]) => `${sha256(b as Buffer)}  ${n as string}`).join('\n') + '\n');
+    `${[['bagit.txt', bagit], ['bag-info.txt', bagInfo], ['manifest-sha256.txt', manifest]].map(([n, b]) => `${sha256(b as Buffer)}  ${n as string}`).join('\n')}\n`);
   return {
     name,
     files: [

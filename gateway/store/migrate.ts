@@ -23,8 +23,12 @@ export interface ScriptRunner {
   [execScript](sql: string): Promise<void>;
 }
 
-/** pg_advisory_xact_lock key held while migrating ("bwcmigr" in ASCII). */
-export const MIGRATION_LOCK_KEY = 0x6277636d696772;
+/**
+ * pg_advisory_xact_lock key held while migrating: "bwcmigr" in ASCII (0x6277636d696772) as a
+ * double rounds it, which is the key every version has taken, so replicas of two versions still
+ * exclude each other during an upgrade.
+ */
+export const MIGRATION_LOCK_KEY = '27715816638736240';
 
 const TYPE_TOKENS: Record<Queryable['dialect'], Record<string, string>> = {
   sqlite: {

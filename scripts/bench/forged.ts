@@ -31,9 +31,9 @@ export const forged: Benchmark = {
     const gateway = signerFromSeed(pseudoRandomBytes(32, 12));
     const certificate = signGatewayCertificate({ gatewayId: 'gw-bench', fleet: 'f1', publicKey: gateway.publicKey, notBeforeMs: Date.now() - 3600_000, notAfterMs: Date.now() + 86_400_000 }, root);
     const broker = await startEmbeddedBroker({ fleet: 'f1', port: 0, gatewaySecret: SECRET, checkDevice: async (id, pw) => id === 'dock-bench' && pw === 'dock-pw' });
-    const child = fork(CHILD, [], { execArgv: process.env.BWC_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BWC_BENCH_PROF] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(CHILD, [], { execArgv: process.env.BWC_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BWC_BENCH_PROF}`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const messages: Record<string, unknown>[] = [];
-    const next = (key: string) => new Promise<any>((resolve, reject) => {
+    const next = (key: string) => new Promise<unknown>((resolve, reject) => {
       const found = () => messages.find((m) => key in m);
       const check = () => { const m = found(); if (m) { child.off('message', onMsg); resolve(m[key]); } };
       const onMsg = (m: Record<string, unknown>) => { if ('fault' in m) ctx.progress(`dock fault: ${String(m.fault)}`); messages.push(m); check(); };

@@ -318,7 +318,7 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
             pending--;
             const w = held;
             held = [];
-            w.forEach((f) => f());
+            for (const f of w) f();
             received++;
             bytes += payload.length;
             if (received === count) {
@@ -381,7 +381,7 @@ async function offloadRound(rig: Rig, round: number, bytes: number): Promise<Off
   if (released < verified) throw new BenchCheckError(`offload round ${round}: RELEASED before VERIFIED`);
   const m = await rig.gw.db.get<{ state: string; clip_sha256: string; byte_length: number }>(
     'SELECT state, clip_sha256, byte_length FROM manifests WHERE device_id = ? AND clip_id = ?', [DEVICE, clip]);
-  if (!m || m.state !== 'VERIFIED') throw new BenchCheckError(`offload round ${round}: the gateway has ${clip} as ${m?.state ?? 'nothing'}`);
+  if (m?.state !== 'VERIFIED') throw new BenchCheckError(`offload round ${round}: the gateway has ${clip} as ${m?.state ?? 'nothing'}`);
   const blob = new ClipStore(resolvedPaths(rig.gw.config).clips).blobPath(m.clip_sha256);
   if (!existsSync(blob) || statSync(blob).size !== bytes || Number(m.byte_length) !== bytes) {
     throw new BenchCheckError(`offload round ${round}: the stored clip is not ${bytes} bytes`);

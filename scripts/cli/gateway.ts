@@ -19,7 +19,7 @@ import { Alerts } from '../../gateway/fleet/alerts.js';
 import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { isWireError } from '../../proto/errors.js';
-import { CliError, writeJson } from './common.js';
+import { CliError, } from './common.js';
 import { registerConfigReference } from './config-reference.js';
 
 interface Common { config?: string; dataDir?: string }

@@ -129,7 +129,7 @@ function Shell({ user, onSignedOut }: { user: UserProfile; onSignedOut: () => vo
     <UserContext.Provider value={user}>
       <LiveContext.Provider value={feed}>
         <DeviceStoreContext.Provider value={store}>
-          <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
+          <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>Skip to content</button>
           <header class="top">
             <a class="brand" href="#/overview">BWC Companion</a>
             <LiveIndicator />

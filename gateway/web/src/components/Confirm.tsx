@@ -60,7 +60,7 @@ export function ConfirmAction({ label, confirmLabel, prompt, reason, danger = fa
     );
   }
   return (
-    <div class="confirm" role="group" aria-label={label}>
+    <fieldset class="confirm" aria-label={label}>
       <div class="confirm-prompt">{prompt}</div>
       {reason ? (
         <div class="field">
@@ -76,6 +76,6 @@ export function ConfirmAction({ label, confirmLabel, prompt, reason, danger = fa
         </button>
         <button type="button" class="btn btn-quiet" onClick={close}>Cancel</button>
       </div>
-    </div>
+    </fieldset>
   );
 }

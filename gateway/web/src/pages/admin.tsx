@@ -127,7 +127,7 @@ function PasswordField({ label, value, onInput }: { label: string; value: string
   return (
     <div class="field">
       <span class="label-row"><label for={id}>{label}</label><span class="req" aria-hidden="true">*</span></span>
-      <input id={id} type="password" autocomplete="new-password" value={value} aria-required onInput={(e) => onInput(e.currentTarget.value)} />
+      <input id={id} type="password" autocomplete="new-password" value={value} required onInput={(e) => onInput(e.currentTarget.value)} />
       <small class="hint">At least 12 characters, not the username</small>
     </div>
   );

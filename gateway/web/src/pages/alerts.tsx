@@ -49,7 +49,8 @@ export function AlertsPage() {
   const now = useNow();
   const canRespond = useHasRole(WHO.respondToAlerts);
   const list = alerts.data ? sortAlerts(alerts.data.alerts) : [];
-  const counts = list.reduce<Record<Severity, number>>((c, a) => ({ ...c, [a.severity]: c[a.severity] + (a.resolvedAt === null ? 1 : 0) }), { critical: 0, warning: 0, info: 0 });
+  const counts: Record<Severity, number> = { critical: 0, warning: 0, info: 0 };
+  for (const a of list) if (a.resolvedAt === null) counts[a.severity]++;
 
   return (
     <Page title="Alerts">

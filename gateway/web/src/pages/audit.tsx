@@ -55,10 +55,10 @@ function VerifyChain() {
                   : `Chain not verified: ${result.problems[0] ?? 'see the problems below'}`}
             </p>
             <p class="muted">
-              Intact through entry {result.intactThrough}; head <code title={result.head}>{shortHash(result.head, 16)}</code>;
-              {' '}{result.checkpoints.verified} of {result.checkpoints.given} checkpoints verified
-              {result.checkpoints.newest ? <> (newest: {formatCount(result.checkpoints.newest.entryCount)} entries, <Time at={result.checkpoints.newest.at} />, {result.checkpoints.newest.source})</> : null};
-              {' '}checked <Time at={result.checkedAt} /> in {result.ms} ms.
+              Intact through entry {result.intactThrough}; head <code title={result.head}>{shortHash(result.head, 16)}</code>
+              {'; '}{result.checkpoints.verified} of {result.checkpoints.given} checkpoints verified
+              {result.checkpoints.newest ? <> (newest: {formatCount(result.checkpoints.newest.entryCount)} entries, <Time at={result.checkpoints.newest.at} />, {result.checkpoints.newest.source})</> : null}
+              {'; '}checked <Time at={result.checkedAt} /> in {result.ms} ms.
             </p>
             {result.problems.length > 0 ? <><h3 class="h-small">Problems</h3><ul class="problems">{result.problems.map((p, i) => <li key={i}>{p}</li>)}</ul></> : null}
             {result.warnings.length > 0 ? <><h3 class="h-small">Warnings</h3><ul class="warnings">{result.warnings.map((w, i) => <li key={i}>{w}</li>)}</ul></> : null}

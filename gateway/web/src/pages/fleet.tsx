@@ -108,7 +108,7 @@ export function FleetPage() {
       </p>
       <ErrorBanner error={fleet.error} context="Could not load the devices" />
       {!fleet.loaded && fleet.loading ? <Loading what="devices" /> : null}
-      <div class="table-wrap vscroll" ref={scrollRef} tabIndex={0} role="region" aria-label="Devices table">
+      <section class="table-wrap vscroll" ref={scrollRef} tabIndex={0} aria-label="Devices table">
         <table class="table fleet-table" aria-rowcount={rows.length + 1}>
           <thead>
             <tr aria-rowindex={1}>
@@ -118,18 +118,18 @@ export function FleetPage() {
             </tr>
           </thead>
           <tbody>
-            {padTop > 0 ? <tr class="spacer" aria-hidden="true"><td colSpan={HEADERS.length} style={{ height: `${padTop}px` }} /></tr> : null}
+            {padTop > 0 ? <tr class="spacer"><td colSpan={HEADERS.length} style={{ height: `${padTop}px` }} /></tr> : null}
             {items.map((item) => {
               const d = rows[item.index];
               return d ? <DeviceRow key={d.deviceId} device={d} index={item.index} now={now} /> : null;
             })}
-            {padBottom > 0 ? <tr class="spacer" aria-hidden="true"><td colSpan={HEADERS.length} style={{ height: `${padBottom}px` }} /></tr> : null}
+            {padBottom > 0 ? <tr class="spacer"><td colSpan={HEADERS.length} style={{ height: `${padBottom}px` }} /></tr> : null}
           </tbody>
         </table>
         {fleet.loaded && rows.length === 0 ? (
           <p class="empty">{fleet.devices.length === 0 ? 'No devices are enrolled yet.' : 'No devices match the search and filter.'}</p>
         ) : null}
-      </div>
+      </section>
     </Page>
   );
 }
