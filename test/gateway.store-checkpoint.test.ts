@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { openSqlite } from '../gateway/store/sqlite.js';
 import type { Db } from '../gateway/store/db.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 
 const BLOCK = Buffer.alloc(64 * 1024, 7); // one write of about 16 pages
 
@@ -62,12 +62,10 @@ describe('SQLite checkpoints off the event loop', () => {
       // The open connection keeps working under the new name; a new connection to the old path cannot open.
       renameSync(path, join(dir, 'moved.db'));
       await writeMany(db, 0, 40);
-      const deadline = Date.now() + 10_000;
-      let setting = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
-      while (setting?.wal_autocheckpoint === 8192 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        setting = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
-      }
+      const setting = await until('SQLite\'s automatic checkpoints back on', async () => {
+        const s = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
+        return s?.wal_autocheckpoint === 8192 ? undefined : s;
+      }, 10_000).catch(() => db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'));
       expect(setting).toEqual({ wal_autocheckpoint: 1000 });
       expect(await db.get('SELECT COUNT(*) AS n FROM scratch')).toEqual({ n: 40 });
     } finally {
