@@ -45,16 +45,17 @@ function runTool(tool: string, args: string[], input?: string): string {
 }
 
 async function waitForPort(port: number, proc: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
-    const ok = await new Promise<boolean>((r) => {
-      const c = createConnection({ port, host: '127.0.0.1' }, () => { c.end(); r(true); });
-      c.once('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await until(`mosquitto listening on ${port}`, async () => {
+      if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
+      return new Promise<boolean>((r) => {
+        const c = createConnection({ port, host: '127.0.0.1' }, () => { c.end(); r(true); });
+        c.once('error', () => r(false));
+      });
+    }, 10_000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${log()}`);
   }
-  throw new Error(`mosquitto did not listen on ${port}: ${log()}`);
 }
 
 interface Broker {
@@ -298,11 +299,12 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
     await a.subscribeAsync([topic('dock-a', 'ack'), `bwc/v1/${FLEET}/_gateway/+/state`], { qos: 1 });
     await until("the replica's presence at the dock", () => atA.payloads.get(`bwc/v1/${FLEET}/_gateway/gw-sea-2/state`)?.length, 5000);
     // The share group now has two members: publish until the replica has had one.
-    for (let i = 0; i < 20 && !atReplica.topics.includes(topic('dock-a', 'event')); i++) {
-      await a.publishAsync(topic('dock-a', 'event'), `event ${i}`, { qos: 1 });
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    await until('an event at the replica', () => atReplica.topics.includes(topic('dock-a', 'event')), 5000);
+    let sent = 0;
+    await until('an event at the replica', async () => {
+      if (atReplica.topics.includes(topic('dock-a', 'event'))) return true;
+      await a.publishAsync(topic('dock-a', 'event'), `event ${sent++}`, { qos: 1 });
+      return false;
+    }, 5000);
     await replica.publishAsync(topic('dock-a', 'ack'), 'ack from replica 2', { qos: 1 });
     await until("the replica's ack at the dock", () => atA.payloads.get(topic('dock-a', 'ack'))?.includes('ack from replica 2'), 5000);
     await Promise.all([a.endAsync(), replica.endAsync()]);

@@ -660,7 +660,8 @@ describe('a camera that stops answering for a few seconds while the dock has a f
       const messenger = new GatewayMessenger({ db: gw.db, signer: gw.signer, gatewayId: GATEWAY_ID, fleet: FLEET });
       await gwClient.publishAsync(deviceTopic(FLEET, DOCK_STALL, 'cmd'), Buffer.from(await messenger.sealCommand({ statusRequest: {} }, DOCK_STALL)), { qos: 1 });
       await until('status request applied', () => dockDb(DOCK_STALL, (db) => (db.prepare(`select count(*) as n from commands where outcome = 'status sent'`).get() as { n: number }).n) === 1, 20_000);
-      await sleep(4000); // longer than the dock's 8 retransmissions of 250 ms
+      // Every retransmission unacked: the dock gives the link up and reopens the port.
+      await until('the dock reopening the link', () => new RegExp(`camera ${CAM_STALL}: .*; reopening the link`).test(dock.output()), 20_000);
       cam.kill('SIGCONT');
 
       // The camera answers again: its reply to the status request and its recording reach the dock.

@@ -419,8 +419,9 @@ describe('a full state directory', () => {
   let mounted = false;
 
   afterAll(async () => {
+    const exits = procs.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => new Promise((r) => p.once('exit', r)));
     killProcs();
-    await new Promise((r) => setTimeout(r, 300)); // the killed dock lets go of its files
+    await Promise.all(exits); // the killed dock lets go of its files
     if (mounted) {
       const u = spawnSync('umount', [mountPoint], { encoding: 'utf8' });
       if (u.status !== 0) spawnSync('umount', ['-l', mountPoint]);

@@ -64,8 +64,9 @@ describe('Mosquitto with a per-device ACL', () => {
     try {
       await dock.publishAsync(`bwc/v1/${FLEET}/dock-f-2/log`, Buffer.from('forged'), { qos: 1 });
       await dock.publishAsync(`bwc/v1/${FLEET}/${DEVICE}/log`, Buffer.from('own'), { qos: 1 });
+      // Mosquitto delivers one client's QoS 1 messages in the order published: the forged one, sent
+      // first, would have arrived before the device's own.
       await until('own message delivered', () => seen.includes(`bwc/v1/${FLEET}/${DEVICE}/log`), 5000);
-      await new Promise((r) => setTimeout(r, 300));
       expect(seen).not.toContain(`bwc/v1/${FLEET}/dock-f-2/log`);
       // Nor may a device read another's commands: Mosquitto grants the subscription but delivers nothing.
       const got: string[] = [];
@@ -145,9 +146,11 @@ describe('faults during hashing and offload', () => {
 
       // 2. The broker stops in the middle of an upload and comes back.
       await until('upload under way', async () => ((await chunksStored('big-hash')) + (await chunksStored('upload')) >= 3 ? true : undefined), 90_000);
+      const lost = () => (dock.output().match(/mqtt: .*; reconnecting with backoff/g) ?? []).length;
+      const lostBefore = lost();
       await mosq.stop();
       log.push('broker stopped');
-      await new Promise((r) => setTimeout(r, 1500));
+      await until('the dock retrying the stopped broker', () => lost() > lostBefore, 30_000);
       await mosq.restart();
       log.push('broker restarted');
 
@@ -159,8 +162,8 @@ describe('faults during hashing and offload', () => {
       log.push(`killed mid-upload (${(await chunksStored('big-hash')) + (await chunksStored('upload'))} chunks stored)`);
       dock = spawnBwc(['dock', '--config', config], 'dock #3');
 
-      // 4. The gateway restarts.
-      await new Promise((r) => setTimeout(r, 500));
+      // 4. The gateway restarts, once the new dock is connected to the broker.
+      await until('dock #3 connected', () => /mqtt: connected to /.test(dock.output()), 30_000);
       await gw!.stop();
       gw = null;
       log.push('gateway stopped');

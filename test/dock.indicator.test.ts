@@ -48,7 +48,7 @@ describe('the status light and button of a running dock', () => {
     };
     let camEnd: Duplex | null = null;
     const dockPort: LinkPort = { path: 'memory:cam', open: async () => { const [d, c] = memoryDuplexPair(); camEnd = c; return d; } };
-    const camPort: LinkPort = { path: 'memory:cam', open: async () => { while (!camEnd) await new Promise((r) => setTimeout(r, 10)); return camEnd; } };
+    const camPort: LinkPort = { path: 'memory:cam', open: () => until<Duplex>('the dock\'s end of the link open', () => camEnd ?? undefined) };
     const storage = join(dir, 'camera');
     const lines: string[] = [];
     const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m), debug: () => {}, trace: () => {}, fatal: () => {} };

@@ -144,6 +144,7 @@ describe('uploader', () => {
     let outstanding = 0;
     let maxOutstanding = 0;
     const done: string[] = [];
+    const pubacks: (() => void)[] = [];
     const u = new Uploader({
       window: 2, canSend: () => true, onSent: (h) => done.push(h), onError: (_h, e) => { throw e; },
       publish: async (payload) => {
@@ -151,7 +152,7 @@ describe('uploader', () => {
         expect(sha256(c.data).equals(Buffer.from(hashes[c.index]!))).toBe(true);
         outstanding++;
         maxOutstanding = Math.max(maxOutstanding, outstanding);
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise<void>((r) => pubacks.push(r)); // the broker's PUBACK, given below
         // Message buffers are reused for later chunks, but never before their PUBACK (this resolve).
         const still = pb.ClipChunk.decode(openEnvelope(payload).body);
         expect([still.index, sha256(still.data).equals(Buffer.from(hashes[c.index]!))]).toEqual([c.index, true]);
@@ -160,7 +161,12 @@ describe('uploader', () => {
       },
     });
     u.request(source, [{ start: 0, end: 2 }, { start: 3, end: 6 }]);
-    await until('upload done', () => done.length === 1, 5000);
+    // PUBACK the oldest chunk in flight once the window is full (or the last chunks are out).
+    await until('upload done', () => {
+      if (done.length === 1) return true;
+      if (pubacks.length === 2 || (pubacks.length > 0 && sent.length + pubacks.length === 5)) pubacks.shift()!();
+      return false;
+    }, 5000);
     expect(sent.sort()).toEqual([0, 1, 3, 4, 5]);
     expect(maxOutstanding).toBeLessThanOrEqual(2);
     expect(u.bytesSent).toBe(chunkSize * 4 + 100);
@@ -193,13 +199,14 @@ describe('uploader', () => {
 
   it('holds chunks back while the outbox has messages waiting (priority to manifests and alerts)', async () => {
     let open = false;
+    let asked = 0;
     const sent: number[] = [];
     const u = new Uploader({
-      window: 4, canSend: () => open, onSent: () => {}, onError: (_h, e) => { throw e; },
+      window: 4, canSend: () => { asked++; return open; }, onSent: () => {}, onError: (_h, e) => { throw e; },
       publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
     });
     u.request(source, [{ start: 0, end: 6 }]);
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the uploader asking whether it may send', () => asked > 0, 5000);
     expect(sent).toEqual([]);
     open = true;
     u.pump();

@@ -299,8 +299,11 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       expect(revoked.status, JSON.stringify(revoked.json)).toBe(200);
       const revocationHash = revoked.json.revocationHash as string;
       await until('the revocation in the dock\'s policy cache', () => policyObjects().some((o) => o.hash === revocationHash && o.type === 'Revocation'), 20_000);
-      // Revocations are not retroactive, and the dock judges an activation as of its own time.
-      await new Promise((r) => setTimeout(r, 1100));
+      // Revocations are not retroactive, and the dock judges an activation as of its own time (the
+      // dock and the camera share this machine's clock): record once that clock has entered the
+      // whole second after the revocation.
+      const revokedAt = Date.parse((revoked.json.request as { revocation: { at: string } }).revocation.at);
+      await until('the clock past the second of the revocation', () => Date.now() >= Math.floor(revokedAt / 1000) * 1000 + 1100, 5000);
       const after = await record('az-revoked', pty.cam);
       expect(after.decision).toBe('UNAUTHORIZED');
       expect(after.reasons).toContain('GRANT_REVOKED');

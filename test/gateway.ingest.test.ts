@@ -257,12 +257,13 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
   });
 
   it('raises a chain gap only after the settle window and asks the dock for the missing manifests', async () => {
-    const h = await harness(engine, { gapSettleMs: 0 });
+    const clock = { now: Date.UTC(2026, 11, 1) };
+    const h = await harness(engine, { gapSettleMs: 0, now: () => clock.now });
     h.dock.clip(100, { chunkSize: 4096 }); // seq 1, never delivered
     h.dock.clip(100, { chunkSize: 4096, seed: 2 }); // seq 2, never delivered
     const three = h.dock.clip(100, { chunkSize: 4096, seed: 3 });
     await h.send('manifest', three.manifest);
-    await new Promise((r) => setTimeout(r, 5));
+    clock.now += 1; // past the (empty) settle window
     const swept = await h.ingest.sweep();
     expect(swept.gaps).toBe(1);
     const gap = (await h.alerts.list({ kind: 'CHAIN_GAP' }))[0]!;

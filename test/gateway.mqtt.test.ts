@@ -211,7 +211,13 @@ describe('two gateways, one Mosquitto with shared subscriptions, one PostgreSQL'
     for (let i = 0; i < docks.length; i++) {
       for (const c of clips[i]!) await until(`VERIFIED ${c.clipId}`, () => docks[i]!.verifiedAcks(c, keys).length > 0);
     }
-    await new Promise((r) => setTimeout(r, 300)); // any second VERIFIED would have arrived by now
+    // Every message taken is handled, and every ack the replicas sent has reached its dock: a second
+    // VERIFIED would be among them.
+    await until('every ack sent delivered', async () => {
+      await Promise.all(gws.map((g) => g.idle()));
+      const sent = gws.reduce((n, g) => n + g.ingest.counters.acksSent, 0);
+      return docks.reduce((n, d) => n + d.acks.length, 0) >= sent;
+    });
     for (let i = 0; i < docks.length; i++) {
       for (const c of clips[i]!) expect(docks[i]!.verifiedAcks(c, keys), c.clipId).toHaveLength(1);
     }

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { openSqlite } from '../gateway/store/sqlite.js';
+import type { Checkpointer } from '../gateway/store/checkpointer.js';
 import type { Db } from '../gateway/store/db.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 
 const BLOCK = Buffer.alloc(64 * 1024, 7); // one write of about 16 pages
 
@@ -31,10 +32,14 @@ describe('SQLite checkpoints off the event loop', () => {
       await db.run('CREATE TABLE scratch (k INTEGER PRIMARY KEY, v BLOB NOT NULL)');
       // Bursts of 20 commits of 64 KiB with pauses: 15 MiB through the WAL. Without checkpoints that
       // let SQLite start the file over, the WAL would hold all of it.
+      const checkpointer = (db as Db & { checkpointer?: Checkpointer | null }).checkpointer;
+      if (!checkpointer) throw new Error('a gateway database file without its checkpoint thread');
       let largest = 0;
       for (let round = 0; round < 12; round++) {
         await writeMany(db, round * 20, 20);
-        await new Promise((r) => setTimeout(r, 400)); // a pause: the checkpoint thread copies the rest
+        // A pause in the writes: the checkpoint thread's next checkpoint copies the rest.
+        const runs = checkpointer.stats.runs;
+        await until('a checkpoint that copied the whole WAL after the burst', () => checkpointer.stats.runs > runs && checkpointer.stats.checkpointed === checkpointer.stats.log, 10_000);
         largest = Math.max(largest, statSync(`${path}-wal`).size);
       }
       expect(largest).toBeLessThan(4 * 1024 * 1024);
@@ -62,12 +67,10 @@ describe('SQLite checkpoints off the event loop', () => {
       // The open connection keeps working under the new name; a new connection to the old path cannot open.
       renameSync(path, join(dir, 'moved.db'));
       await writeMany(db, 0, 40);
-      const deadline = Date.now() + 10_000;
-      let setting = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
-      while (setting?.wal_autocheckpoint === 8192 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        setting = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
-      }
+      const setting = await until('SQLite\'s automatic checkpoints back on', async () => {
+        const s = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
+        return s?.wal_autocheckpoint === 8192 ? undefined : s;
+      }, 10_000).catch(() => db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'));
       expect(setting).toEqual({ wal_autocheckpoint: 1000 });
       expect(await db.get('SELECT COUNT(*) AS n FROM scratch')).toEqual({ n: 40 });
     } finally {

@@ -216,7 +216,7 @@ describe('gateway store on SQLite', () => {
     await db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['c', 0]);
     const increment = () => db.tx(async (q) => {
       const { n } = (await q.get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['c']))!;
-      await new Promise((r) => setTimeout(r, Math.random() * 3)); // another task could run here
+      await new Promise((r) => setImmediate(r)); // another task could run here
       await q.run('UPDATE scratch SET n = ? WHERE k = ?', [n + 1, 'c']);
     });
     await Promise.all(Array.from({ length: 50 }, increment));
@@ -228,14 +228,17 @@ describe('gateway store on SQLite', () => {
     await scratch(db);
     let inside!: () => void;
     const written = new Promise<void>((r) => { inside = r; });
+    let asked!: () => void;
+    const outsideAsked = new Promise<void>((r) => { asked = r; });
     const tx = db.tx(async (q) => {
       await q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['uncommitted', 1]);
       inside();
-      await new Promise((r) => setTimeout(r, 20));
+      await outsideAsked; // the statement outside is issued while this transaction is open
       throw new Error('rolled back');
     });
     await written;
     const seen = db.all('SELECT k FROM scratch'); // same connection: without the mutex it would read the open tx
+    asked();
     await expect(tx).rejects.toThrow('rolled back');
     expect(await seen).toEqual([]);
   });

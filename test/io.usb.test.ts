@@ -214,7 +214,9 @@ describe('USB hotplug', () => {
     expect(await libusbBackend(root).probe()).toBe(`no ${root}/bus/usb/devices (no USB bus visible here)`);
     const w = new UsbCameraWatcher({ match: [CAM], sysRoot: root, log: (l, m) => logs.push(`${l}: ${m}`) });
     expect(await w.start()).toBe(false);
-    await new Promise((r) => setTimeout(r, 300)); // an uncaught error from the native watcher would surface here
+    // Hotplug never started, so there is no native watcher to fail later; an error from the start itself
+    // would surface on the next turn of the event loop.
+    await new Promise((r) => setImmediate(r));
     expect(logs).toEqual([`warn: usb: hotplug off (no ${root}/bus/usb/devices (no USB bus visible here)); using the configured ports only`]);
     expect(w.unavailable).toMatch(/no USB bus/);
   });

@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { serialLinkPort } from '../device/link/transport.js';
 import { LinkPortRunner } from '../device/link/port-runner.js';
 import { memoryEventNoStore, type CameraEvent } from '../device/link/camera-link.js';
-import { BWC, ptyPair, runBwcAsync, tempDir } from './helpers.js';
+import { BWC, ptyPair, runBwcAsync, tempDir, until } from './helpers.js';
 
 interface MonitorLine { kind: string; eventNo?: number; camera?: string; [k: string]: unknown }
 
@@ -94,9 +94,12 @@ describe('BWC-Link over a socat pty pair', () => {
     ];
     const sim = new CameraSim({ scenario: parseScenario({ steps }), storageDir: `${dir}/storage`, port: serialLinkPort(pty.cam), retransmitMs: 100, settleMs: 20_000 });
     const running = sim.run();
-    await new Promise((r) => setTimeout(r, 700));
+    // Pulled while the camera is in its wait, once the first five events are in; put back once the
+    // dock has seen its link go down.
+    await until('the events before the pull', () => events.length >= 5, 20_000);
+    const down = new Promise<string>((r) => runner.once('down', r));
     await pty.kill();
-    await new Promise((r) => setTimeout(r, 300));
+    await down;
     await pty.restart();
     const result = await running;
     runner.stop();

@@ -13,7 +13,7 @@ import { CameraLink, type CameraEvent } from '../device/link/camera-link.js';
 import { CameraSim } from '../device/link/sim/camera.js';
 import { parseScenario } from '../device/link/sim/scenario.js';
 import { memoryDuplexPair, type LinkPort } from '../device/link/transport.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 
 const gateway = signerFromSeed(Buffer.alloc(32, 0x61));
 const gatewayKey = trustPublicKey(gateway.publicKey);
@@ -72,7 +72,7 @@ describe('VerifiedClip: the only way to a ReleaseClip', () => {
     };
     const scenario = parseScenario({ steps: [{ start: { clip: 'c1', activity: 'search_warrant' } }, { stop: { clip: 'c1' } }, { ready: { clip: 'c1', size: 5000 } }, { wait: 300 }] });
     const running = new CameraSim({ scenario, storageDir: storage, port, settleMs: 3000 }).run();
-    while (ready.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until('the ClipReady at the dock', () => ready.length > 0);
     const file = join(storage, ready[0]!.frame.clipReady!.path!);
     const bytes = readFileSync(file);
     // A gateway that verified other bytes than the camera holds (a dock bug, a swapped card):

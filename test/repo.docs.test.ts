@@ -64,3 +64,54 @@ describe('documentation', () => {
     expect(checkBwc(['dock', 'status', '--jsn'])).toEqual(['bwc dock status: no option --jsn']);
   });
 });
+
+/** Test sources under test/ (vendored code aside). */
+function testSources(dir = join(ROOT, 'test')): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    if (SKIP.has(f)) return [];
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return testSources(p);
+    return f.endsWith('.ts') ? [relative(ROOT, p)] : [];
+  });
+}
+
+/** A fixed pause: a promise's resolve handed to setTimeout, a `sleep(` call, or node:timers/promises. */
+const FIXED_WAIT = /setTimeout\(\s*[A-Za-z_$][\w$]*\s*,|\bsleep\(|timers\/promises/g;
+
+/** Pauses still waiting to be replaced by the event or state they stand for; this list only shrinks. */
+const PAUSES_LEFT: Record<string, number> = {
+  'test/dock.cases.test.ts': 4, // camera B held and let go around its scripted wait; a camera's TimeSync acked (twice)
+  'test/dock.env.test.ts': 1, // resends onto a full disk
+  'test/dock.indicator.test.ts': 1, // a button held past its debounce
+  'test/gateway.audit.test.ts': 1, // work inside a transaction while another replica appends
+};
+
+describe('tests', () => {
+  it('wait for the event or state, never a fixed time (only `until` in helpers.ts polls on a timer)', () => {
+    const found: Record<string, number> = {};
+    for (const file of testSources()) {
+      if (file === 'test/repo.docs.test.ts') continue; // its own samples below
+      let text = read(file);
+      if (file === 'test/helpers.ts') {
+        // The one timer allowed: the poll inside `until`.
+        const start = text.indexOf('export async function until');
+        const end = text.indexOf('\n}\n', start);
+        expect(start, 'until in test/helpers.ts').toBeGreaterThan(-1);
+        text = text.slice(0, start) + text.slice(end);
+      }
+      const n = [...text.matchAll(FIXED_WAIT)].length;
+      if (n > 0) found[file] = n;
+    }
+    expect(found).toEqual(PAUSES_LEFT);
+  });
+
+  it('the fixed-wait pattern finds the forms of a pause', () => {
+    const count = (s: string) => [...s.matchAll(FIXED_WAIT)].length;
+    expect(count('await new Promise((r) => setTimeout(r, 300));')).toBe(1);
+    expect(count('await new Promise((res) => setTimeout( res , 20));')).toBe(1);
+    expect(count('await sleep(4000);')).toBe(1);
+    expect(count("import { setTimeout as wait } from 'node:timers/promises';")).toBe(1);
+    expect(count("await until('acked', () => acked);")).toBe(0);
+    expect(count('const t = setTimeout(() => resolve(null), timeoutMs);')).toBe(0);
+  });
+});
