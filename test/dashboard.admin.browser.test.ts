@@ -53,7 +53,7 @@ describe('the Admin and Audit pages in Chromium', () => {
     expect(await raw.isVisible()).toBe(false);
     await row.getByText('Raw entry').click();
     await raw.waitFor({ state: 'visible' });
-    const json = JSON.parse(await raw.innerText()) as { action: string; actor: string; detail: { ip: string } };
+    const json = JSON.parse((await raw.textContent()) ?? '') as { action: string; actor: string; detail: { ip: string } };
     expect(json).toMatchObject({ action: 'auth.sign_in', actor: 'user:vic', detail: { ip: '127.0.0.1' } });
 
     // "Verify chain" still works here.
@@ -72,7 +72,7 @@ describe('the Admin and Audit pages in Chromium', () => {
     await form.getByRole('button', { name: 'Create user' }).click();
     const problems = form.getByRole('alert');
     await problems.waitFor();
-    const text = await problems.innerText();
+    const text = (await problems.textContent()) ?? '';
     for (const rule of ['a username is 1 to 64', 'at least 12 characters', 'at least one role']) expect(text).toContain(rule);
 
     await form.getByLabel('Username').fill('nora');
@@ -88,7 +88,7 @@ describe('the Admin and Audit pages in Chromium', () => {
     await tokens.getByLabel('Owner').selectOption('nora');
     await tokens.getByLabel('Token name').fill('camera sync');
     await tokens.getByRole('button', { name: 'Create token' }).click();
-    const secret = (await tokens.getByTestId('secret-once').locator('code').innerText()).trim();
+    const secret = (await tokens.getByTestId('secret-once').locator('code').textContent() ?? '').trim();
     expect(secret).toMatch(/^bwc_[A-Za-z0-9_-]{43}$/);
     expect((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
 

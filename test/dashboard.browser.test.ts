@@ -17,7 +17,7 @@ import { FACTORS } from '../proto/policy-vocab.js';
 import { bundleFromSource, signPolicyObject } from '../proto/policy.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { ptyPair, runBwcAsync, tempDir, until } from './helpers.js';
-import { exited, killAll, spawnBwc, OFFICER, type AgencyTrust, type BwcProcess } from './dock.fixtures.js';
+import { exited, killAll, spawnBwc, OFFICER, type AgencyTrust } from './dock.fixtures.js';
 import { startDashboard, type Dashboard, type DashboardUser } from './dashboard.fixtures.js';
 
 const FLEET = 'ui';
@@ -31,7 +31,6 @@ let dash: Dashboard;
 let gw: RunningGateway;
 let root: AgencyTrust['root'];
 let base: string;
-let dock: BwcProcess | null = null;
 let camPort = '';
 
 const api: Dashboard['api'] = (...a) => dash.api(...a);
@@ -101,7 +100,7 @@ describe('the dashboard in Chromium', () => {
       stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
       sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
     }));
-    dock = spawnBwc(['dock', '--config', config], 'dock');
+    spawnBwc(['dock', '--config', config], 'dock');
     const row = page.locator(`[data-device-id="${DEVICE}"]`);
     await row.filter({ hasText: /\bonline\b/ }).waitFor({ timeout: 30_000 });
     // Its Status reports the free space of its state directory (statfs), shown in the row.

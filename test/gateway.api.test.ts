@@ -193,13 +193,13 @@ function parseExposition(text: string): { types: Map<string, string>; help: Map<
   const types = new Map<string, string>();
   const help = new Map<string, string>();
   const samples: Sample[] = [];
-  const unescape = (s: string) => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+  const unescaped = (s: string) => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   for (const line of text.slice(0, -1).split('\n')) {
     if (line === '') continue; // "Empty lines are ignored" (exposition format 0.0.4); prom-client puts one between families
     let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
     if (m) {
       if (help.has(m[1]!)) throw new Error(`second HELP for ${m[1]}`);
-      help.set(m[1]!, unescape(m[2]!));
+      help.set(m[1]!, unescaped(m[2]!));
       continue;
     }
     m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
@@ -215,7 +215,7 @@ function parseExposition(text: string): { types: Map<string, string>; help: Map<
     while (rest.length > 0) {
       const lm = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/.exec(rest);
       if (!lm) throw new Error(`bad labels in ${JSON.stringify(line)}`);
-      labels[lm[1]!] = unescape(lm[2]!);
+      labels[lm[1]!] = unescaped(lm[2]!);
       rest = rest.slice(lm[0].length);
     }
     const v = m[3]!;

@@ -10,7 +10,7 @@ import type { AuditEntryJson, AuditSearchResponse } from '../gateway/api/types.j
 import { auditSentence } from '../gateway/api/audit-sentences.js';
 import { call, signIn, startTestGateway } from './gateway.http.js';
 
-const HASH = 'ab'.repeat(28) + '12cd34ef';
+const HASH = `${'ab'.repeat(28)}12cd34ef`;
 const STARTED = Date.UTC(2026, 10, 2, 14, 3);
 let gw: RunningGateway;
 let base: string;

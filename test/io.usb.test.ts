@@ -45,7 +45,7 @@ class FakeSys {
     writeFileSync(join(dev, 'idVendor'), `${ids.vendorId.toString(16).padStart(4, '0')}\n`);
     writeFileSync(join(dev, 'idProduct'), `${ids.productId.toString(16).padStart(4, '0')}\n`);
     if (serial !== null) writeFileSync(join(dev, 'serial'), `${serial}\n`);
-    ttys.forEach((tty, i) => this.addTty(port, i, tty));
+    ttys.forEach((tty, i) => { this.addTty(port, i, tty); });
     return name;
   }
 
@@ -224,7 +224,7 @@ describe('USB hotplug', () => {
   it('reports a USB library that fails to list devices as one line, not a crash', async () => {
     const logs: string[] = [];
     const w = new UsbCameraWatcher({
-      match: [CAM], log: (l, m) => logs.push(m),
+      match: [CAM], log: (_level, m) => logs.push(m),
       backend: { probe: () => Promise.resolve(null), list: () => Promise.reject(new Error('LIBUSB_ERROR_ACCESS')), watch: () => () => {} },
     });
     expect(await w.start()).toBe(false);

@@ -46,7 +46,11 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     const dropped = new Set<number>();
     const { a, b, got } = pair({
       clock,
-      filter: (dir, bytes, n) => (dir === 'ab' && (n === 1 || n === 4) && !dropped.has(n) ? (dropped.add(n), []) : [bytes]),
+      filter: (dir, bytes, n) => {
+        if (dir !== 'ab' || (n !== 1 && n !== 4) || dropped.has(n)) return [bytes];
+        dropped.add(n);
+        return [];
+      },
     });
     for (let i = 1; i <= 6; i++) a.send(event(i));
     for (let i = 0; i < 40; i++) { await flush(); clock.advance(25); }
@@ -59,7 +63,11 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
   it('delivers a duplicated frame once, and acks a late duplicate again', async () => {
     const clock = new FakeClock();
     const sent: Buffer[] = [];
-    const { a, b, got, decoders } = pair({ clock, filter: (dir, bytes) => (dir === 'ab' ? (sent.push(bytes), [bytes, bytes, bytes]) : [bytes]) });
+    const { a, b, got, decoders } = pair({ clock, filter: (dir, bytes) => {
+      if (dir !== 'ab') return [bytes];
+      sent.push(bytes);
+      return [bytes, bytes, bytes];
+    } });
     for (let i = 1; i <= 5; i++) a.send(event(i));
     for (let i = 0; i < 10; i++) { await flush(); clock.advance(10); }
     expect(got).toHaveLength(5);

@@ -18,7 +18,7 @@ const ROOTS = [
   '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
 ];
 
-const sha = (...parts: Uint8Array[]) => { const h = createHash('sha256'); parts.forEach((p) => h.update(p)); return h.digest(); };
+const sha = (...parts: Uint8Array[]) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest(); };
 
 /** RFC 6962 §2.1, written the way the RFC states it (recursive split), to check the iterative one. */
 function mthByDefinition(d: Buffer[]): Buffer {
