@@ -354,7 +354,7 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     await until('camera B linked', () => lastEventNo(DOCK_BIG, CAM_B) >= 1, 30_000);
     // Idle in its wait, B acks the dock's TimeSync at once; hold it only then, with nothing in flight to it
     // (a frame in flight to a held camera makes the dock reopen the link: the stalled-camera test below).
-    await sleep(300);
+    await until('camera B answered the dock\'s TimeSync', () => /time sync from the dock/.test(camB.output()), 20_000);
     camB.kill('SIGSTOP');
     const heldAt = Date.now();
     expect(dockClip(DOCK_BIG, CAM_B, 'b-excluded'), 'camera B started recording before the test could hold it (set-up, not the dock)').toBeUndefined();
@@ -653,7 +653,7 @@ describe('a camera that stops answering for a few seconds while the dock has a f
     const gwClient = await mqtt.connectAsync(gw.mqttUrl, { username: GATEWAY_MQTT_USER, password: gw.gatewaySecret, clientId: 'cases-stall', protocolVersion: 4 });
     try {
       await until('camera linked', () => lastEventNo(DOCK_STALL, CAM_STALL) >= 1, 30_000);
-      await sleep(300); // its TimeSync acked
+      await until('its TimeSync answered', () => /time sync from the dock/.test(cam.output()), 20_000);
       cam.kill('SIGSTOP');
       // A frame for the camera while it does not answer: the gateway asks for a status, and the dock
       // sends a RequestStatus to every linked camera.

@@ -187,6 +187,7 @@ export class CameraSim {
     if (f.timeSync) {
       this.#result.timeSyncs++;
       this.#answered = true;
+      this.#log('time sync from the dock');
     } else if (f.alert) {
       this.#result.alerts.push(pb.Alert.decode(pb.Alert.encode(f.alert).finish()));
       this.#log(`alert ${pb.AlertKind[f.alert.kind ?? 0]} ${f.alert.clipId ?? ''} ${f.alert.message ?? ''}`.trim());
