@@ -23,7 +23,8 @@ import { isWireError } from '../../proto/errors.js';
 import type { GatewayCert } from '../../proto/gateway-cert.js';
 import type { Outbox, OutboxKind } from '../store/outbox.js';
 import type { DockState } from '../store/state.js';
-import { MqttSession, type MqttSessionOptions, type SessionLog } from './session.js';
+import { pino, type Logger } from 'pino';
+import { MqttSession, type MqttSessionOptions } from './session.js';
 import { Uploader, type UploadSource } from './uploader.js';
 import type { GatewayTrust } from './trust.js';
 import { Budget, INBOUND_LIMITS, Recent, RefusalLedger, type InboundKind, type InboundLimits } from './inbound.js';
@@ -80,7 +81,11 @@ export interface DockSyncOptions {
    * on; what failed is retried (the outbox keeps every unacked message, the gateway resends).
    */
   onFault(what: string, error: unknown): void;
-  log: SessionLog & { error(msg: string): void };
+  /**
+   * The `sync` part of the dock's logger (device/log.ts). A bare object with pino's four methods is
+   * still taken (scripts/bench/forged-dock.ts passes one); the session then logs nothing.
+   */
+  log: Logger | Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
   now?: () => number;
   /** At most one aggregated report of refused gateway traffic per this many ms (default 60 s). */
   refusalReportMs?: number;
@@ -147,7 +152,7 @@ export class DockSync {
         o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
       },
       onMessage: (topic, payload) => void this.#onMessage(topic, payload).catch((e: unknown) => o.onFault('gateway message', e)),
-      log: o.log,
+      log: 'child' in o.log ? o.log.child({ part: 'session' }) : pino({ level: 'silent' }),
       now: this.#now,
     });
     this.uploader = new Uploader({
