@@ -7,11 +7,15 @@ import { describe, expect, it } from 'vitest';
 import type { Logger } from 'pino';
 import { gatewayLogger } from '../gateway/log.js';
 import { dockLogger } from '../device/log.js';
+import { parseGatewayConfig } from '../gateway/config.js';
+import { startGateway } from '../gateway/gateway.js';
+import { tempDir, until } from './helpers.js';
+import { dockSync } from './dock.sync.fixtures.js';
 
 function capture(make: (d: { write(s: string): void }) => Logger): { log: Logger; out: () => string; lines: () => Record<string, unknown>[] } {
   let text = '';
   const log = make({ write: (s: string) => { text += s; } });
-  return { log, out: () => text, lines: () => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { log, out: () => text, lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 /** One object carrying every secret the loggers must never write, each with a value of its own. */
@@ -59,5 +63,44 @@ describe('the dock logger level', () => {
   it('BWC_LOG_LEVEL overrides the configured level', () => {
     expect(dockLogger({ level: 'info', env: { BWC_LOG_LEVEL: 'warn' }, destination: { write() {} } }).level).toBe('warn');
     expect(dockLogger({ level: 'debug', env: {}, destination: { write() {} } }).level).toBe('debug');
+  });
+});
+
+describe('the running gateway', () => {
+  it('logs each part through a child named for it, and never its MQTT secret', async () => {
+    const { log, out, lines } = capture((d) => gatewayLogger({ level: 'info', destination: d }));
+    const gatewaySecret = 'gateway-secret-never-logged';
+    const gw = await startGateway({
+      config: parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir(), mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000 }),
+      log, gatewaySecret,
+    });
+    try {
+      await until('the dashboard line', () => lines().some((l) => String(l.msg).startsWith('dashboard on http://')));
+      const partOf = (start: string) => lines().find((l) => String(l.msg).startsWith(start))?.part;
+      expect(partOf('embedded MQTT broker (MQTT 3.1.1) listening')).toBe('broker');
+      expect(partOf('trust: no agency root key')).toBe('trust');
+      expect(partOf('second decision: no agency root key')).toBe('second-decision');
+      expect(partOf('dashboard on http://')).toBe('api');
+      for (const l of lines()) expect(l.name).toBe('bwc-gateway');
+      expect(out()).not.toContain(gatewaySecret);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('the dock', () => {
+  it('logs its MQTT session through the `session` child of the sync part', async () => {
+    const { log, lines } = capture((d) => dockLogger({ level: 'info', destination: d, env: {} }));
+    const t = dockSync({ log: log.child({ part: 'sync' }) });
+    try {
+      t.sync.start();
+      await until('a reconnect line', () => lines().some((l) => String(l.msg).includes('reconnecting with backoff')));
+      const line = lines().find((l) => String(l.msg).includes('reconnecting with backoff'));
+      expect(line).toMatchObject({ name: 'bwc-dock', part: 'session', level: 40 });
+    } finally {
+      await t.sync.stop();
+      t.close();
+    }
   });
 });
