@@ -109,7 +109,7 @@ export class DockAgent {
       onConnected: () => this.#custody.resumeAtGateway(), onAck: (ack, bytes, gw) => this.#custody.onAck(ack, bytes, gw),
       onUploadSent: (h) => this.#custody.uploadSent(h), onUploadError: (h, e) => this.#custody.uploadFailed(h, e, e instanceof ChunkChangedError),
       onUploadProgress: (h, done, total) => this.#custody.uploadProgress(h, done, total), onFault: fault, now,
-      log: log.child({ part: 'sync' }),
+      log,
     });
     this.#ports = new CameraPorts({
       ...(o.ports ? { ports: o.ports } : {}), config: c.link, onLink: (link) => this.#cameras.watch(link), log,

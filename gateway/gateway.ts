@@ -145,7 +145,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
     const mqtt = await startGatewayMqtt({
-      config: c, signer, certificate: trust?.certificate ?? null, gatewaySecret, now, log: log.child({ part: 'mqtt' }), shutdown,
+      config: c, signer, certificate: trust?.certificate ?? null, gatewaySecret, now, log, shutdown,
       checkDevice: (id, pw) => fleet.checkMqttPassword(id, pw),
     });
     const commands = new DockCommands({ db, fleet, fleetId: c.fleet, messenger, log: log.child({ part: 'commands' }), publish: mqtt.publish });

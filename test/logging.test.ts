@@ -82,6 +82,7 @@ describe('the running gateway', () => {
       expect(partOf('second decision: no agency root key')).toBe('second-decision');
       expect(partOf('dashboard on http://')).toBe('api');
       for (const l of lines()) expect(l.name).toBe('bwc-gateway');
+      for (const l of out().trim().split('\n')) expect(l.match(/"part":/g)?.length ?? 0, l).toBeLessThanOrEqual(1);
       expect(out()).not.toContain(gatewaySecret);
     } finally {
       await gw.stop();
@@ -90,14 +91,15 @@ describe('the running gateway', () => {
 });
 
 describe('the dock', () => {
-  it('logs its MQTT session through the `session` child of the sync part', async () => {
-    const { log, lines } = capture((d) => dockLogger({ level: 'info', destination: d, env: {} }));
-    const t = dockSync({ log: log.child({ part: 'sync' }) });
+  it('logs its MQTT session through the `session` child of its logger', async () => {
+    const { log, out, lines } = capture((d) => dockLogger({ level: 'info', destination: d, env: {} }));
+    const t = dockSync({ log });
     try {
       t.sync.start();
       await until('a reconnect line', () => lines().some((l) => String(l.msg).includes('reconnecting with backoff')));
       const line = lines().find((l) => String(l.msg).includes('reconnecting with backoff'));
       expect(line).toMatchObject({ name: 'bwc-dock', part: 'session', level: 40 });
+      expect(out().match(/"part":/g)?.length).toBe(lines().length); // one part per line, never a part inside a part
     } finally {
       await t.sync.stop();
       t.close();

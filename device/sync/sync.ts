@@ -82,8 +82,9 @@ export interface DockSyncOptions {
    */
   onFault(what: string, error: unknown): void;
   /**
-   * The `sync` part of the dock's logger (device/log.ts). A bare object with pino's four methods is
-   * still taken (scripts/bench/forged-dock.ts passes one); the session then logs nothing.
+   * The dock's logger (device/log.ts): DockSync logs through its `sync` child, the MQTT connection
+   * through its `session` child. A bare object with pino's four methods is still taken
+   * (scripts/bench/forged-dock.ts passes one): DockSync logs to it, the session logs nothing.
    */
   log: Logger | Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
   now?: () => number;
@@ -133,9 +134,10 @@ export class DockSync {
   #started = false;
 
   constructor(options: DockSyncOptions) {
-    this.#o = options;
+    const root = options.log;
+    this.#o = { ...options, log: 'child' in root ? root.child({ part: 'sync' }) : root };
     this.#now = options.now ?? Date.now;
-    const o = options;
+    const o = this.#o;
     const limit = (k: InboundKind): InboundLimits => ({ ...INBOUND_LIMITS[k], ...o.inboundLimits?.[k] });
     this.#limits = { ack: limit('ack'), cmd: limit('cmd'), state: limit('state') };
     const budget = (k: InboundKind) => new Budget(this.#limits[k].verifyPerSecond, this.#limits[k].verifyBurst, this.#now);
@@ -152,7 +154,7 @@ export class DockSync {
         o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
       },
       onMessage: (topic, payload) => void this.#onMessage(topic, payload).catch((e: unknown) => o.onFault('gateway message', e)),
-      log: 'child' in o.log ? o.log.child({ part: 'session' }) : pino({ level: 'silent' }),
+      log: 'child' in root ? root.child({ part: 'session' }) : pino({ level: 'silent' }),
       now: this.#now,
     });
     this.uploader = new Uploader({

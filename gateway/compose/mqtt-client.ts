@@ -37,14 +37,16 @@ export async function startGatewayMqtt(o: {
   shutdown: Shutdown; checkDevice: (deviceId: string, password: string) => Promise<boolean>;
 }): Promise<GatewayMqtt> {
   const c = o.config;
-  const { log, now, signer } = o;
+  // The gateway's logger: the client logs through its `mqtt` child, the embedded broker through its `broker` child.
+  const log = o.log.child({ part: 'mqtt' });
+  const { now, signer } = o;
   let broker: EmbeddedBroker | null = null;
   let url = c.mqtt.url;
   if (!url) {
     broker = await startEmbeddedBroker({
       fleet: c.fleet, host: c.mqtt.embedded.host, port: c.mqtt.embedded.port, gatewaySecret: o.gatewaySecret,
       checkDevice: o.checkDevice,
-      log: log.child({ part: 'broker' }),
+      log: o.log.child({ part: 'broker' }),
     });
     const b = broker;
     o.shutdown.add(() => b.close());
