@@ -81,17 +81,17 @@ export class DockAgent {
     const fault = (what: string, e: unknown): void => this.#faults.fault(what, e);
     const officer = (serial: string, at: number): string | null => officerAt(this.state, serial, at);
 
-    this.#faults = new DockFaults({ dir: d.paths.dir, state: this.state, now, log, report, onWritable: () => this.#custody.resumeLocal() });
-    this.#cameras = new DockCameras({ now, log, report, onLinked: (serial) => this.#custody.releaseVerified(serial), onHandlerError: fault });
+    this.#faults = new DockFaults({ dir: d.paths.dir, state: this.state, now, log: log.child({ part: 'faults' }), report, onWritable: () => this.#custody.resumeLocal() });
+    this.#cameras = new DockCameras({ now, log: log.child({ part: 'cameras' }), report, onLinked: (serial) => this.#custody.releaseVerified(serial), onHandlerError: fault });
     this.#recording = new Recording({
-      deviceId: d.deviceId, office: c.office ?? null, clips: this.clips, policy: d.policy, officerAt: officer, clockSynced: synced, now, log, report,
+      deviceId: d.deviceId, office: c.office ?? null, clips: this.clips, policy: d.policy, officerAt: officer, clockSynced: synced, now, log: log.child({ part: 'recording' }), report,
       alertCamera: (serial, alert) => this.#cameras.alert(serial, alert), onUnauthorized: (what) => { this.#indicator?.flagUnauthorized(what); },
       onClipReady: (serial, clipId) => this.#custody.hashAndSign(serial, clipId), guard: (what, fn) => this.#faults.guard(what, fn),
     });
     this.#custody = new Custody({
       deviceId: d.deviceId, fleet: d.fleet, signer: d.signer, storage: c.storage, clips: this.clips, outbox: this.outbox, state: this.state,
       transfers: this.#transfers, camera: (serial) => this.#cameras.port(serial), ackSigner: (ack) => d.trust.open(ack, 'Ack', now()).gateway.key,
-      ackTimeoutMs: c.sync.ackTimeoutMs, fault, storeOpen: () => d.db.open, now, log,
+      ackTimeoutMs: c.sync.ackTimeoutMs, fault, storeOpen: () => d.db.open, now, log: log.child({ part: 'custody' }),
       gateway: {
         connected: () => this.sync.connected, report, upload: (clip, ranges, options) => this.sync.upload(clip, ranges, options), flush: () => this.sync.pump(),
         cancelUpload: (hash) => this.sync.uploader.cancel(hash), resend: (hash, manifest, key) => this.sync.requeue('manifest', 'ClipManifest', hash, manifest, key),
@@ -109,10 +109,10 @@ export class DockAgent {
       onConnected: () => this.#custody.resumeAtGateway(), onAck: (ack, bytes, gw) => this.#custody.onAck(ack, bytes, gw),
       onUploadSent: (h) => this.#custody.uploadSent(h), onUploadError: (h, e) => this.#custody.uploadFailed(h, e, e instanceof ChunkChangedError),
       onUploadProgress: (h, done, total) => this.#custody.uploadProgress(h, done, total), onFault: fault, now,
-      log: { info: (m) => log.info(m), warn: (m) => log.warn(m), debug: (m) => log.debug(m), error: (m) => log.error(m) },
+      log,
     });
     this.#ports = new CameraPorts({
-      ...(o.ports ? { ports: o.ports } : {}), config: c.link, onLink: (link) => this.#cameras.watch(link), log: (level, m) => log[level](m),
+      ...(o.ports ? { ports: o.ports } : {}), config: c.link, onLink: (link) => this.#cameras.watch(link), log,
       link: { onEvent: (ev) => this.#onCameraEvent(ev), dockClockSynced: synced, eventNos: this.state.eventNos() },
     });
   }
@@ -129,7 +129,7 @@ export class DockAgent {
     this.sync.start();
     await this.#ports.start();
     this.#indicator = configuredIndicator(this.config.io, {
-      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}), log: this.log, signals: this.#telemetry.signals(),
+      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}), log: this.log.child({ part: 'io' }), signals: this.#telemetry.signals(),
       onShortPress: () => this.log.info(`button: ${this.#telemetry.statusLine()}`),
       onLongPress: () => {
         this.log.info('button held: re-sync requested (a Status now, and every unfinished clip\'s manifest again)');
@@ -183,7 +183,7 @@ export class DockAgent {
 
   #onCommand(cmd: bwc.v1.Command): Promise<string> {
     return applyCommand(cmd, {
-      now: this.#o.now ?? Date.now, policy: this.policy, sync: this.sync, state: this.state, clips: this.clips, log: this.log,
+      now: this.#o.now ?? Date.now, policy: this.policy, sync: this.sync, state: this.state, clips: this.clips, log: this.log.child({ part: 'commands' }),
       reloadPolicy: () => this.#recording.policyChanged(), requestCameraStatus: () => this.#cameras.requestStatus(),
     });
   }

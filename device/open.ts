@@ -5,14 +5,15 @@
  * do; nothing here runs in the background.
  */
 import { mkdirSync, accessSync, constants as fsc, existsSync, readFileSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { dockLogger } from './log.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { loadDeviceKey, type DeviceKey } from './custody/keys.js';
 import { PolicyStore } from './policy/store.js';
 import { openDockDb, type Db } from './store/dock-db.js';
 import { DockState } from './store/state.js';
 import { GatewayTrust } from './sync/trust.js';
-import { readEnrollment, EnrollmentError } from './sync/enroll.js';
+import { readEnrollment, type EnrollmentError } from './sync/enroll.js';
 import type { SessionSettings } from './sync/sync.js';
 import { statePaths, type DockConfig } from './config.js';
 
@@ -33,7 +34,7 @@ export interface OpenedDock {
 
 /** The agent's log: JSON lines on stderr. */
 export function defaultDockLogger(level = 'info'): Logger {
-  return pino({ name: 'bwc-dock', level }, pino.destination(2));
+  return dockLogger({ level });
 }
 
 /** Opens the state directory of an enrolled dock. Throws DockError with what to do. */

@@ -18,6 +18,7 @@
 import { createServer, type Server } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Aedes, type Client } from 'aedes';
+import type { Logger } from 'pino';
 import { DOCK_KINDS, TOPIC_ROOT, isValidId } from '../proto/topics.js';
 
 export interface EmbeddedBrokerOptions {
@@ -27,7 +28,8 @@ export interface EmbeddedBrokerOptions {
   /** The password gateway clients present (username `_gateway`). */
   gatewaySecret: string;
   checkDevice(deviceId: string, password: string): Promise<boolean>;
-  log?(level: 'info' | 'warn', message: string): void;
+  /** The `broker` part of the gateway's logger (gateway/log.ts). */
+  log?: Logger;
 }
 
 export interface EmbeddedBroker {
@@ -147,7 +149,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? DEFAULT_MQTT_PORT);
-  o.log?.('info', `embedded MQTT broker (MQTT 3.1.1) listening on ${host}:${port}`);
+  o.log?.info(`embedded MQTT broker (MQTT 3.1.1) listening on ${host}:${port}`);
   return {
     port,
     url: `mqtt://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
@@ -165,7 +167,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;
-      o.log?.('warn', `embedded MQTT broker: outage for ${ms} ms (every connection dropped)`);
+      o.log?.warn(`embedded MQTT broker: outage for ${ms} ms (every connection dropped)`);
       await new Promise((r) => setTimeout(r, ms));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -174,7 +176,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
           resolve();
         });
       });
-      o.log?.('info', `embedded MQTT broker listening again on ${host}:${port}`);
+      o.log?.info(`embedded MQTT broker listening again on ${host}:${port}`);
     },
   };
 }

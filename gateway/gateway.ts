@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { pino } from 'pino';
+import { gatewayLogger } from './log.js';
 import type { Db } from './store/db.js';
 import { openGatewayDb } from './store/open.js';
 import { ClipStore } from './ingest/clip-store.js';
@@ -97,7 +97,7 @@ export interface RunningGateway {
 
 /** JSON lines on stderr (pino); secrets never reach it. */
 export function defaultGatewayLogger(): Logger {
-  return pino({ name: 'bwc-gateway', level: process.env.BWC_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  return gatewayLogger();
 }
 
 /** The parts, in the order they start; each registers its stop, and they stop in reverse. */
@@ -117,7 +117,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const { signer, created } = loadOrCreateGatewayKey(paths.keyDir);
     log.info({}, `gateway ${c.gatewayId} key ${signer.keyId.slice(0, 16)}…${created ? ' (new)' : ''}`);
     const loaded = loadGatewayTrust(c, signer.keyId, now());
-    reportTrust(loaded, log, now());
+    reportTrust(loaded, log.child({ part: 'trust' }), now());
     const trust = loaded?.trust ?? null;
     const { cryptoThreads, ...ingestOptions } = c.ingest;
     const pool = cryptoThreads > 0 ? new CryptoPool(cryptoThreads, signer.keyObject) : null;
@@ -138,9 +138,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       reviewGraceHours: () => inForce.policy?.bundles.current()?.bundle.reviewGraceHours ?? DEFAULT_REVIEW_GRACE_HOURS,
     });
     const history = new FleetHistory(db, { intervalMs: c.dashboard.sampleIntervalMs, retainMs: c.dashboard.sampleRetentionDays * 86_400_000 });
-    const auth = new Auth({ db, now, metrics, log, behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor } });
+    const auth = new Auth({ db, now, metrics, log: log.child({ part: 'auth' }), behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor } });
     // The dashboard's live stream; sessions are checked again without counting as activity.
-    const live = new LiveFeed({ db, log, keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate: (req) => auth.authenticate(req, { touch: false }) });
+    const live = new LiveFeed({ db, log: log.child({ part: 'live' }), keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate: (req) => auth.authenticate(req, { touch: false }) });
     alerts.onChange = (id) => live.alertChanged(id);
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
@@ -148,9 +148,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       config: c, signer, certificate: trust?.certificate ?? null, gatewaySecret, now, log, shutdown,
       checkDevice: (id, pw) => fleet.checkMqttPassword(id, pw),
     });
-    const commands = new DockCommands({ db, fleet, fleetId: c.fleet, messenger, log, publish: mqtt.publish });
+    const commands = new DockCommands({ db, fleet, fleetId: c.fleet, messenger, log: log.child({ part: 'commands' }), publish: mqtt.publish });
     const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now, notify: (h) => commands.holdChanged(h) });
-    const policy = await startPolicy({ config: c, db, now, log, audit, alerts, review, loaded, messenger, commands, shutdown });
+    const policy = await startPolicy({ config: c, db, now, log: log.child({ part: 'second-decision' }), audit, alerts, review, loaded, messenger, commands, shutdown });
     inForce.policy = policy;
     const ingest = new Ingest({
       db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}), audit,
@@ -160,28 +160,30 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       ingest.keys.forget(id);
       live.deviceChanged(id);
       // A decommissioned device keeps no session on the embedded broker (an external broker's ACL is the operator's).
-      if (status === 'decommissioned' && mqtt.broker?.disconnect(id)) log.info({ deviceId: id }, `mqtt: ended the session of decommissioned device ${id}`);
+      if (status === 'decommissioned' && mqtt.broker?.disconnect(id)) log.child({ part: 'mqtt' }).info({ device: id }, `mqtt: ended the session of decommissioned device ${id}`);
     };
     fleet.onAssignmentsChanged = async () => {
       const assignments = await fleet.assignmentsForDocks();
       await commands.toDocks((id) => messenger.sealCameraAssignments(assignments, id));
     };
+    const ingestLog = log.child({ part: 'ingest' });
     await mqtt.consume(async (topic, payload) => {
       try {
         const r = await ingest.handle(topic, payload);
-        if (r.status === 'rejected') log.warn({ reason: r.reason }, `ingest: ${topic}: ${r.reason}: ${r.detail}`);
+        if (r.status === 'rejected') ingestLog.warn({ reason: r.reason }, `ingest: ${topic}: ${r.reason}: ${r.detail}`);
       } catch (e) {
-        log.error({}, `ingest: ${topic}: ${(e as Error).message}`);
+        ingestLog.error({ err: e }, `ingest: ${topic}: ${(e as Error).message}`);
       }
     });
     registerGatewayMetrics(metrics, { ingest, db, alerts });
     const httpPort = await startHttpApi({
-      config: c, log, now, db, auth, metrics, audit, fleet, alerts, ingest, store, messenger, signer, trust, mqttUrl: mqtt.url,
+      config: c, log: log.child({ part: 'api' }), now, db, auth, metrics, audit, fleet, alerts, ingest, store, messenger, signer, trust, mqttUrl: mqtt.url,
       bundles: policy.bundles, authz: policy.authz, records, review, history, live, shutdown,
     });
+    const sweepLog = log.child({ part: 'sweep' });
     const sweeper = new Sweeper({
-      log, now, steps: [
-        { name: 'ingest', run: async () => { for (const f of (await ingest.sweep()).failed) log.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`); } },
+      log: sweepLog, now, steps: [
+        { name: 'ingest', run: async () => { for (const f of (await ingest.sweep()).failed) sweepLog.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`); } },
         { name: 'fleet', run: async () => { await fleet.sweep(); } },
         { name: 'second decision', run: async () => { await policy.secondDecisions.sweep(); } },
         { name: 'sessions', run: async () => { await auth.pruneSessions(); } },

@@ -70,7 +70,7 @@ describe('DESIGN §5 whole-recording coverage on a live recording', () => {
         stateDir: join(dir, 'dock'), link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
         sync: { statusIntervalS: 2, ackTimeoutMs: 3000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
       }),
-      log: silentLogger as never,
+      log: silentLogger,
     });
     const alerts: { line: string; at: number }[] = [];
     await agent.start();

@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { parseDockConfig } from '../device/config.js';
 import { DockAgent } from '../device/agent.js';
+import { textLogger } from '../device/log.js';
 import { enrollDock } from '../device/enrollment.js';
 import { CameraSim } from '../device/link/sim/camera.js';
 import { parseScenario } from '../device/link/sim/scenario.js';
@@ -51,13 +52,13 @@ describe('the status light and button of a running dock', () => {
     const camPort: LinkPort = { path: 'memory:cam', open: () => until<Duplex>('the dock\'s end of the link open', () => camEnd ?? undefined) };
     const storage = join(dir, 'camera');
     const lines: string[] = [];
-    const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m), debug: () => {}, trace: () => {}, fatal: () => {} };
+    const log = textLogger((_level, m) => lines.push(m));
     const agent = DockAgent.open({
       config: parseDockConfig({
         stateDir: join(dir, 'dock'), storage: { mounts: { 'CAM-LT-1': storage } }, clock: { ntp: 'synced' }, io: { led: 17, button: 27 },
         sync: { statusIntervalS: 2, ackTimeoutMs: 3000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
       }),
-      ports: [dockPort], gpio, log: log as never,
+      ports: [dockPort], gpio, log,
     });
     const seen = new Set<string>();
     const watch = setInterval(() => { const s = agent.light; if (s) seen.add(s); }, 20);

@@ -25,6 +25,7 @@ import { DockCameras, type CameraPort } from '../device/link/cameras.js';
 import type { CameraInfo } from '../device/link/camera-link.js';
 import { Telemetry } from '../device/sync/telemetry.js';
 import { DockFaults } from '../device/store/faults.js';
+import { textLogger } from '../device/log.js';
 import { openDockDb, type Db } from '../device/store/dock-db.js';
 import { Clips } from '../device/store/clips.js';
 import { Outbox } from '../device/store/outbox.js';
@@ -35,7 +36,6 @@ import { tempDir, writeClip } from './helpers.js';
 type EventBody = Omit<bwc.v1.Event.$Properties, 'header'>;
 
 const silent = pino({ level: 'silent' });
-const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 const SERIAL = 'CAM-P1';
 const NOW = T0 + 2 * DAY;
 
@@ -69,7 +69,7 @@ function recording(policy: MemoryPolicyCache = cache()) {
   const ready: string[] = [];
   const part = new Recording({
     deviceId: 'DOCK-P', office: 'SEA', clips: s.clips, policy: { load: () => policy }, officerAt: () => 'O1', clockSynced: () => true,
-    now: () => NOW, log: quiet, report: (e) => reports.push(e), alertCamera: (serial, alert) => alerts.push({ serial, alert }),
+    now: () => NOW, log: silent, report: (e) => reports.push(e), alertCamera: (serial, alert) => alerts.push({ serial, alert }),
     onUnauthorized: (what) => flagged.push(what), onClipReady: (serial, clipId) => ready.push(`${serial}/${clipId}`), guard: (_w, fn) => fn(),
   });
   const decisions = () => reports.filter((r) => r.kind === pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED).map((r) => ({ verdict: pb.Verdict[r.decision!.decision!], why: r.detail }));
@@ -304,7 +304,7 @@ describe('cameras: the linked cameras and what reaches them', () => {
   it('reports a camera that links, sends it what it is owed, and delivers alerts only while it is linked', () => {
     const reports: EventBody[] = [];
     const owed: string[] = [];
-    const part = new DockCameras({ now: () => NOW, log: quiet, report: (e) => reports.push(e), onLinked: (s) => owed.push(s), onHandlerError: () => {} });
+    const part = new DockCameras({ now: () => NOW, log: silent, report: (e) => reports.push(e), onLinked: (s) => owed.push(s), onHandlerError: () => {} });
     const alerts: bwc.v1.Alert.$Properties[] = [];
     part.alert(SERIAL, { clipId: 'x0' });
     const port: CameraPort = { alert: (a) => alerts.push(a), releaseClip: () => {}, requestStatus: () => {} };
@@ -317,7 +317,7 @@ describe('cameras: the linked cameras and what reaches them', () => {
 
   it('keeps a camera\'s last status and reports its tamper event at the corrected time', () => {
     const reports: EventBody[] = [];
-    const part = new DockCameras({ now: () => NOW, log: quiet, report: (e) => reports.push(e), onLinked: () => {}, onHandlerError: () => {} });
+    const part = new DockCameras({ now: () => NOW, log: silent, report: (e) => reports.push(e), onLinked: () => {}, onHandlerError: () => {} });
     part.linked(info, { alert: () => {}, releaseClip: () => {}, requestStatus: () => {} });
     part.onCameraEvent({ ...cameraEvent({ status: { batteryPct: 42 } }), kind: 'status', camera: info, cameraTimeMs: 0 });
     expect(part.list()[0]!.status?.batteryPct).toBe(42);
@@ -383,7 +383,7 @@ describe('faults: a full state directory', () => {
     const reports: EventBody[] = [];
     let resumed = 0;
     const part = new DockFaults({
-      dir: '/state', now: () => now, log: { error: (m) => errors.push(m), warn: () => {} }, report: (e) => reports.push(e), onWritable: () => { resumed++; },
+      dir: '/state', now: () => now, log: textLogger((level, m) => { if (level === 'error') errors.push(m); }), report: (e) => reports.push(e), onWritable: () => { resumed++; },
       state: { set: () => { if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); } },
     });
     const diskFull = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
@@ -406,7 +406,7 @@ describe('faults: a full state directory', () => {
 
   it('logs any other failure every time, without marking the directory full', () => {
     const errors: string[] = [];
-    const part = new DockFaults({ dir: '/state', now: () => NOW, log: { error: (m) => errors.push(m), warn: () => {} }, report: () => {}, onWritable: () => {}, state: { set: () => {} } });
+    const part = new DockFaults({ dir: '/state', now: () => NOW, log: textLogger((level, m) => { if (level === 'error') errors.push(m); }), report: () => {}, onWritable: () => {}, state: { set: () => {} } });
     part.guard('progress', () => { throw new Error('boom'); });
     part.guard('progress', () => { throw new Error('boom'); });
     expect(errors).toEqual(['progress: boom', 'progress: boom']);

@@ -2,6 +2,7 @@
  * A DockSync on an in-memory dock database, for tests of the dock's side of the MQTT contract.
  * Not started unless the test starts it; `brokerUrl` is where it would connect.
  */
+import { pino } from 'pino';
 import { DockSync, type DockSyncOptions } from '../device/sync/sync.js';
 import { GatewayTrust } from '../device/sync/trust.js';
 import { openDockDb } from '../device/store/dock-db.js';
@@ -36,7 +37,7 @@ export function dockSync(o: Partial<DockSyncOptions> & { brokerUrl?: string; roo
     onUploadSent: () => {},
     onUploadError: () => {},
     onFault: (what, e) => { throw new Error(`${what}: ${(e as Error).message}`); },
-    log: { info: () => {}, debug: () => {}, warn: () => {}, error: () => {} },
+    log: pino({ level: 'silent' }),
     ...o,
   });
   return { sync, outbox, state, trust, close: () => db.close() };

@@ -11,6 +11,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { pb, type bwc } from '../proto/wire.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { parseGatewayConfig } from '../gateway/config.js';
@@ -98,7 +99,7 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
         dashboard: { sampleIntervalMs: 1000, liveKeepAliveMs: 500 },
         ...(engine === 'postgres' ? { db: { url: await pg.newDatabase() } } : {}),
       }),
-      log: process.env.DEBUG_LOG ? { info() {}, warn: (o: object, m?: string) => console.error(m, o), error: (o: object, m?: string) => console.error(m, JSON.stringify(o)) } : silentLogger,
+      log: process.env.DEBUG_LOG ? pino({ level: 'warn' }, pino.destination(2)) : silentLogger,
     });
     for (const [username, roles] of [['vera', ['viewer']], ['rita', ['records_officer']], ['aldo', ['auditor']]] as const) {
       await gw.auth.createUser({ username, password: PASSWORD, roles: [...roles], offices: [], personId: null });

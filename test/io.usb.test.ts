@@ -11,6 +11,7 @@ import {
   UsbCameraWatcher, type CameraPort, type UsbBackend, type UsbDeviceRef,
 } from '../device/io/usb.js';
 import { FakeClock } from '../device/link/clock.js';
+import { textLogger } from '../device/log.js';
 import { runBwc, tempDir } from './helpers.js';
 
 const CAM = { vendorId: 0x1209, productId: 0xb0c0 };
@@ -137,7 +138,7 @@ describe('USB hotplug', () => {
     const events: string[] = [];
     const w = new UsbCameraWatcher({
       match: [CAM], backend: hot.backend, sysRoot: sys.root, devRoot: '/dev', timers: clock, settleMs: 500, ttyWaitMs: 2000, pollMs: 200,
-      listSerial: () => Promise.reject(new Error('spawn udevadm ENOENT')), log: (l, m) => logs.push(`${l}: ${m}`),
+      listSerial: () => Promise.reject(new Error('spawn udevadm ENOENT')), log: textLogger((l, m) => logs.push(`${l}: ${m}`)),
     });
     w.on('attach', (p) => events.push(`attach ${p.path} ${p.serialNumber ?? ''}`));
     w.on('detach', (p) => events.push(`detach ${p.path}`));
@@ -212,7 +213,7 @@ describe('USB hotplug', () => {
     const logs: string[] = [];
     const root = tempDir();
     expect(await libusbBackend(root).probe()).toBe(`no ${root}/bus/usb/devices (no USB bus visible here)`);
-    const w = new UsbCameraWatcher({ match: [CAM], sysRoot: root, log: (l, m) => logs.push(`${l}: ${m}`) });
+    const w = new UsbCameraWatcher({ match: [CAM], sysRoot: root, log: textLogger((l, m) => logs.push(`${l}: ${m}`)) });
     expect(await w.start()).toBe(false);
     // Hotplug never started, so there is no native watcher to fail later; an error from the start itself
     // would surface on the next turn of the event loop.
@@ -224,7 +225,7 @@ describe('USB hotplug', () => {
   it('reports a USB library that fails to list devices as one line, not a crash', async () => {
     const logs: string[] = [];
     const w = new UsbCameraWatcher({
-      match: [CAM], log: (_level, m) => logs.push(m),
+      match: [CAM], log: textLogger((_level, m) => logs.push(m)),
       backend: { probe: () => Promise.resolve(null), list: () => Promise.reject(new Error('LIBUSB_ERROR_ACCESS')), watch: () => () => {} },
     });
     expect(await w.start()).toBe(false);
@@ -247,7 +248,7 @@ describe('one link session per camera port', () => {
         log.push(`start ${p.path} ${p.source}`);
         return { stop: () => log.push(`stop ${p.path}`) };
       },
-      log: (_l, m) => log.push(m),
+      log: textLogger((_l, m) => log.push(m)),
     });
     await supervisor.start();
     expect(log).toEqual(['start /dev/ttyAMA0 static', 'start /dev/ttyACM1 static']);

@@ -159,7 +159,7 @@ export class Custody {
           const t = this.#o.now();
           if (t - lastLog >= 5000 && total > 0) {
             lastLog = t;
-            log.info({ clip: key, phase: 'hash', doneBytes: done, totalBytes: total }, `hashing ${key}: ${Math.floor((done / total) * 100)}%`);
+            log.info({ camera: serial, clip: clipId, phase: 'hash', doneBytes: done, totalBytes: total }, `hashing ${key}: ${Math.floor((done / total) * 100)}%`);
           }
         },
       });
@@ -167,7 +167,7 @@ export class Custody {
       if (e instanceof ClipPathError || e instanceof ClipFileError) {
         clips.update(serial, clipId, { state: 'FAILED', error: e.message }, this.#o.now(), e.message);
         this.#o.gateway.report({ kind: pb.EventKind.EVENT_KIND_LINK_ERROR, cameraSerial: serial, clipId, occurredAtMs: this.#o.now(), detail: `clip cannot be read: ${e.message}` });
-        log.error(`clip ${serial}/${clipId} cannot be read; kept FAILED until the camera announces it again: ${e.message}`);
+        log.error({ camera: serial, clip: clipId, err: e }, `clip ${serial}/${clipId} cannot be read; kept FAILED until the camera announces it again: ${e.message}`);
         return;
       }
       throw e;
@@ -197,7 +197,7 @@ export class Custody {
     });
     if (!signed) return;
     this.#bytes.set(signed.hash, bytesOf(clips.get(serial, clipId)!, digest.chunks));
-    this.#o.log.info(`clip ${serial}/${clipId} signed: manifest ${signed.hash.slice(0, 16)}…`);
+    this.#o.log.info({ camera: serial, clip: clipId, manifestHash: signed.hash }, `clip ${serial}/${clipId} signed: manifest ${signed.hash.slice(0, 16)}…`);
     this.#o.gateway.flush();
   }
 
@@ -217,7 +217,7 @@ export class Custody {
     if (!manifestHash) return;
     const row = clips.byManifestHash(manifestHash);
     if (!row) {
-      log.warn(`ack ${pb.AckKind[ack.kind]} names manifest ${manifestHash.slice(0, 16)}…, which this dock does not hold`);
+      log.warn({ manifestHash }, `ack ${pb.AckKind[ack.kind]} names manifest ${manifestHash.slice(0, 16)}…, which this dock does not hold`);
       return;
     }
     const serial = row.camera_serial;
@@ -238,7 +238,7 @@ export class Custody {
           // A chunk the gateway refused (CHUNK_REJECTED) is checked here before it is sent again.
           this.#o.gateway.upload(await this.#bytesOf(clips.get(serial, clipId)!), ranges, { check: ack.reason === 'CHUNK_REJECTED' });
         } catch (e) {
-          log.warn(`clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`);
+          log.warn({ camera: serial, clip: clipId, err: e }, `clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`);
         }
         return;
       }
@@ -252,7 +252,7 @@ export class Custody {
         this.#o.gateway.cancelUpload(manifestHash);
         this.#o.transfers.uploadDone(manifestHash);
         clips.update(serial, clipId, { state: 'VERIFIED', verified_ack: Buffer.from(bytes) }, now, `VERIFIED by gateway ${gateway.gatewayId}`);
-        log.info(`clip ${serial}/${clipId} VERIFIED by gateway ${gateway.gatewayId}`);
+        log.info({ camera: serial, clip: clipId }, `clip ${serial}/${clipId} VERIFIED by gateway ${gateway.gatewayId}`);
         this.#o.camera(serial)?.releaseClip(verified);
         return;
       }
@@ -260,7 +260,7 @@ export class Custody {
         if (row.state === 'VERIFIED' || row.state === 'RELEASED') return;
         this.#o.gateway.cancelUpload(manifestHash);
         clips.update(serial, clipId, { state: 'REJECTED', error: ack.reason }, now, `REJECTED by gateway ${gateway.gatewayId}: ${ack.reason}`);
-        log.error(`clip ${serial}/${clipId} REJECTED by the gateway (${ack.reason}); the clip is kept on the camera`);
+        log.error({ camera: serial, clip: clipId }, `clip ${serial}/${clipId} REJECTED by the gateway (${ack.reason}); the clip is kept on the camera`);
         this.#o.gateway.report({ kind: pb.EventKind.EVENT_KIND_CLIP_REJECTED, cameraSerial: serial, clipId, manifestHash: Buffer.from(manifestHash, 'hex'), detail: ack.reason, occurredAtMs: now });
         return;
       }
@@ -281,7 +281,7 @@ export class Custody {
     this.#o.transfers.uploadDone(manifestHash);
     const row = this.#o.clips.byManifestHash(manifestHash);
     if (!row) return;
-    this.#o.log.error(`clip ${row.camera_serial}/${row.clip_id}: upload stopped: ${e.message}`);
+    this.#o.log.error({ camera: row.camera_serial, clip: row.clip_id, err: e }, `clip ${row.camera_serial}/${row.clip_id}: upload stopped: ${e.message}`);
     this.#o.clips.update(row.camera_serial, row.clip_id, { error: e.message }, this.#o.now());
     if (bytesChanged) {
       this.#o.gateway.report({
@@ -309,7 +309,7 @@ export class Custody {
           deviceId: this.#o.deviceId, clipId: row.clip_id, manifestHash: Buffer.from(row.manifest_hash!, 'hex'), sha256: Buffer.from(row.sha256!, 'hex'), byteLength: row.byte_length!,
         }));
       } catch (e) {
-        this.#o.log.error(`clip ${serial}/${row.clip_id}: stored VERIFIED ack no longer checks (${(e as Error).message}); not released`);
+        this.#o.log.error({ camera: serial, clip: row.clip_id, err: e }, `clip ${serial}/${row.clip_id}: stored VERIFIED ack no longer checks (${(e as Error).message}); not released`);
       }
     }
   }
@@ -329,7 +329,7 @@ export class Custody {
         clipSha256: r.sha256, ...(row.manifest_hash ? { manifestHash: Buffer.from(row.manifest_hash, 'hex') } : {}), detail: r.detail,
       });
     } else {
-      this.#o.log.warn(`camera ${serial} clip ${r.clipId}: release not confirmed (freed ${r.freed}, ${same ? 'same' : 'other'} SHA-256, state ${row.state}): ${r.detail}`);
+      this.#o.log.warn({ camera: serial, clip: r.clipId }, `camera ${serial} clip ${r.clipId}: release not confirmed (freed ${r.freed}, ${same ? 'same' : 'other'} SHA-256, state ${row.state}): ${r.detail}`);
     }
   }
 }

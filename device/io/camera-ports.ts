@@ -4,6 +4,7 @@
  * (usb.ts). Each port keeps one camera link running (device/link/port-runner.ts), reopened
  * whenever it goes away, until `stop()`.
  */
+import type { Logger } from 'pino';
 import { LinkPortRunner } from '../link/port-runner.js';
 import { serialLinkPort, type LinkPort } from '../link/transport.js';
 import type { CameraLink, CameraLinkOptions } from '../link/camera-link.js';
@@ -17,7 +18,8 @@ export interface CameraPortsOptions {
   link: Omit<CameraLinkOptions, 'transport'>;
   /** A link opened on a port (each reopening gives a new one). */
   onLink(link: CameraLink): void;
-  log(level: 'info' | 'warn', message: string): void;
+  /** The dock's logger (device/log.ts): USB messages go to its `usb` child, link messages to its `link` child. */
+  log: Logger;
 }
 
 export class CameraPorts {
@@ -35,7 +37,8 @@ export class CameraPorts {
       for (const p of this.#o.ports) this.#run(p);
       return;
     }
-    const watcher = c.usb.length > 0 ? new UsbCameraWatcher({ match: c.usb.map(parseUsbMatch), log }) : undefined;
+    const usbLog = log.child({ part: 'usb' });
+    const watcher = c.usb.length > 0 ? new UsbCameraWatcher({ match: c.usb.map(parseUsbMatch), log: usbLog }) : undefined;
     this.#supervisor = new PortSupervisor({
       staticPorts: c.ports,
       ...(watcher ? { watcher } : {}),
@@ -43,7 +46,7 @@ export class CameraPorts {
         const r = this.#run(serialLinkPort(port.path, c.baudRate));
         return { stop: () => r.stop() };
       },
-      log,
+      log: usbLog,
     });
     await this.#supervisor.start();
   }
@@ -54,7 +57,7 @@ export class CameraPorts {
   }
 
   #run(port: LinkPort): LinkPortRunner {
-    const r = new LinkPortRunner({ port, link: this.#o.link, log: (level, m) => this.#o.log(level, `link ${m}`), onLink: (l) => this.#o.onLink(l) }).start();
+    const r = new LinkPortRunner({ port, link: this.#o.link, log: this.#o.log.child({ part: 'link' }, { msgPrefix: 'link ' }), onLink: (l) => this.#o.onLink(l) }).start();
     this.#runners.push(r);
     return r;
   }

@@ -14,6 +14,7 @@
  * A short press also writes a status line to the log (for field IT at the dock); a long press asks
  * for a re-sync now (a Status, and every unfinished clip's manifest sent again).
  */
+import type { Logger } from 'pino';
 import { mostUrgent, openGpio, StatusLed, Button, type GpioBackend, type LedState } from './gpio.js';
 import { systemTimers, type Timers } from './timers.js';
 
@@ -120,7 +121,7 @@ export class DockIndicator {
  */
 export function configuredIndicator(
   io: { led?: number | undefined; button?: number | undefined; buttonActiveLow: boolean },
-  o: Pick<DockIndicatorOptions, 'signals' | 'onShortPress' | 'onLongPress'> & { gpio?: GpioBackend; log: { info(m: string): void; warn(m: string): void } },
+  o: Pick<DockIndicatorOptions, 'signals' | 'onShortPress' | 'onLongPress'> & { gpio?: GpioBackend; log: Logger },
 ): DockIndicator | null {
   if (io.led === undefined && io.button === undefined) return null;
   return new DockIndicator({

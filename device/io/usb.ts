@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { Logger } from 'pino';
 import { systemTimers, type Timers } from './timers.js';
 
 export interface UsbMatch {
@@ -251,7 +252,8 @@ export interface UsbWatcherOptions {
   ttyWaitMs?: number;
   pollMs?: number;
   timers?: Timers;
-  log?(level: 'info' | 'warn', message: string): void;
+  /** The dock's logger (device/log.ts), or a child of it. */
+  log?: Logger;
 }
 
 export interface UsbWatcherEvents {
@@ -294,7 +296,7 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
     }
     this.unavailable = reason;
     if (reason !== null) {
-      this.#o.log?.('warn', `usb: hotplug off (${reason}); using the configured ports only`);
+      this.#o.log?.warn(`usb: hotplug off (${reason}); using the configured ports only`);
       return false;
     }
     try {
@@ -302,12 +304,12 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
       for (const d of await this.#backend.list()) this.#connect(d);
     } catch (e) {
       this.unavailable = (e as Error).message;
-      this.#o.log?.('warn', `usb: hotplug failed (${this.unavailable}); using the configured ports only`);
+      this.#o.log?.warn(`usb: hotplug failed (${this.unavailable}); using the configured ports only`);
       this.#unwatch?.();
       this.#unwatch = null;
       return false;
     }
-    this.#o.log?.('info', `usb: watching for ${this.#o.match.map((m) => `${hex4(m.vendorId)}:${hex4(m.productId)}`).join(', ')}`);
+    this.#o.log?.info(`usb: watching for ${this.#o.match.map((m) => `${hex4(m.vendorId)}:${hex4(m.productId)}`).join(', ')}`);
     return true;
   }
 
@@ -336,12 +338,12 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
       if (path) {
         const port: CameraPort = { path, source: 'usb', vendorId: d.vendorId, productId: d.productId, serialNumber: d.serialNumber, sysfsName: d.sysfsName };
         this.#attached.set(d.handle, port);
-        this.#o.log?.('info', `usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.serialNumber ? ` ${d.serialNumber}` : ''} on ${path}`);
+        this.#o.log?.info(`usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.serialNumber ? ` ${d.serialNumber}` : ''} on ${path}`);
         this.emit('attach', port);
       } else if (this.#timers.now() < deadline) {
         this.#pending.set(d.handle, this.#timers.setTimeout(() => void attempt(), this.#o.pollMs ?? 200));
       } else {
-        this.#o.log?.('warn', `usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.sysfsName ? ` at ${d.sysfsName}` : ''} has no tty; is its CDC-ACM driver loaded?`);
+        this.#o.log?.warn(`usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.sysfsName ? ` at ${d.sysfsName}` : ''} has no tty; is its CDC-ACM driver loaded?`);
       }
     };
     this.#pending.set(d.handle, this.#timers.setTimeout(() => void attempt(), this.#o.settleMs ?? 500));
@@ -356,7 +358,7 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
     const port = this.#attached.get(d.handle);
     if (!port) return;
     this.#attached.delete(d.handle);
-    this.#o.log?.('info', `usb: camera on ${port.path} unplugged`);
+    this.#o.log?.info(`usb: camera on ${port.path} unplugged`);
     this.emit('detach', port);
   }
 }
@@ -373,7 +375,8 @@ export interface SupervisorOptions {
   staticPorts: readonly string[];
   watcher?: UsbCameraWatcher;
   start(port: CameraPort): PortSession;
-  log?(level: 'info' | 'warn', message: string): void;
+  /** The dock's logger (device/log.ts), or a child of it. */
+  log?: Logger;
 }
 
 /**
@@ -426,7 +429,7 @@ export class PortSupervisor {
     try {
       this.#sessions.set(port.path, { port, session: this.#o.start(port) });
     } catch (e) {
-      this.#o.log?.('warn', `${port.path}: cannot start a link session: ${(e as Error).message}`);
+      this.#o.log?.warn(`${port.path}: cannot start a link session: ${(e as Error).message}`);
     }
   }
 }

@@ -5,6 +5,7 @@
  * again. Camera-level events (connected, disconnected, tamper) are reported to the gateway through
  * `report`; this part does not know how they travel.
  */
+import type { Logger } from 'pino';
 import { pb, type bwc } from '../../proto/wire.js';
 import type { VerifiedClip } from '../../proto/ack.js';
 import type { CameraEvent, CameraInfo, CameraLink } from './camera-link.js';
@@ -21,7 +22,8 @@ export type CameraPort = Pick<CameraLink, 'alert' | 'releaseClip' | 'requestStat
 
 export interface DockCamerasOptions {
   now(): number;
-  log: { info(m: string): void; warn(m: string): void };
+  /** The `cameras` part of the dock's logger (device/log.ts). */
+  log: Logger;
   /** An event for the gateway. */
   report(event: Omit<bwc.v1.Event.$Properties, 'header'>): void;
   /** A camera linked (again): what it is owed can be sent now. */

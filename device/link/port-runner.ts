@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { CameraLink, type CameraLinkOptions } from './camera-link.js';
+import type { Logger } from 'pino';
 import type { LinkPort } from './transport.js';
 
 export interface PortRunnerOptions {
@@ -12,7 +13,8 @@ export interface PortRunnerOptions {
   link: Omit<CameraLinkOptions, 'transport'>;
   retryMs?: number;
   onLink?(link: CameraLink): void;
-  log?(level: 'info' | 'warn', message: string): void;
+  /** The `link` part of the dock's logger (device/log.ts). */
+  log?: Logger;
 }
 
 export interface PortRunnerEvents {
@@ -56,11 +58,11 @@ export class LinkPortRunner extends EventEmitter<PortRunnerEvents> {
       const link = new CameraLink({ ...this.#o.link, transport }).start();
       this.#link = link;
       this.opened++;
-      this.#o.log?.('info', `${this.#o.port.path}: link open`);
+      this.#o.log?.info(`${this.#o.port.path}: link open`);
       link.once('closed', () => {
         if (this.#link === link) this.#link = null;
         if (this.#stopped) return;
-        this.#o.log?.('warn', `${this.#o.port.path}: link closed; reopening`);
+        this.#o.log?.warn(`${this.#o.port.path}: link closed; reopening`);
         this.emit('down', 'closed');
         this.#retry();
       });
@@ -68,7 +70,7 @@ export class LinkPortRunner extends EventEmitter<PortRunnerEvents> {
       this.emit('link', link);
     } catch (e) {
       const message = (e as Error).message;
-      if (message !== this.#lastError) this.#o.log?.('warn', `${this.#o.port.path}: ${message}; retrying every ${this.#o.retryMs ?? 1000} ms`);
+      if (message !== this.#lastError) this.#o.log?.warn(`${this.#o.port.path}: ${message}; retrying every ${this.#o.retryMs ?? 1000} ms`);
       this.#lastError = message;
       this.#retry();
     }

@@ -13,6 +13,7 @@
  * This part writes clip facts and the RECORDING → CLOSED step; custody (hashing, signing, upload)
  * starts from `onClipReady`. It does not know how its reports travel or how a camera is reached.
  */
+import type { Logger } from 'pino';
 import { pb, type bwc } from '../../proto/wire.js';
 import { decide } from '../../proto/decide.js';
 import { decisionToProto, type DecisionJson } from '../../proto/decision.js';
@@ -51,7 +52,8 @@ export interface RecordingOptions {
   officerAt(cameraSerial: string, atMs: number): string | null;
   clockSynced(): boolean;
   now(): number;
-  log: { warn(m: string): void; info(m: string): void };
+  /** The `recording` part of the dock's logger (device/log.ts). */
+  log: Logger;
   /** An event for the gateway. */
   report(event: EventBody): void;
   /** An alert for the officer, on the camera that recorded. */

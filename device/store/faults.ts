@@ -6,6 +6,7 @@
  * what is unacked). `probe()` finds out when the directory can be written again, says so once and
  * tells the gateway (a STORAGE_LOW alert there).
  */
+import type { Logger } from 'pino';
 import { pb, type bwc } from '../../proto/wire.js';
 import type { DockState } from './state.js';
 
@@ -21,7 +22,8 @@ export interface DockFaultsOptions {
   /** Where a probe writes (a key in the dock's state table). */
   state: Pick<DockState, 'set'>;
   now(): number;
-  log: { error(m: string): void; warn(m: string): void };
+  /** The `faults` part of the dock's logger (device/log.ts). */
+  log: Logger;
   /** An event for the gateway. */
   report(event: Omit<bwc.v1.Event.$Properties, 'header'>): void;
   /** The directory is writable again: custody resumes. */

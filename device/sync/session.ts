@@ -13,12 +13,7 @@
  * - The Will is asked for anew before every connection (a Death signed with the new bdSeq).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-
-export interface SessionLog {
-  info(msg: string): void;
-  warn(msg: string): void;
-  debug(msg: string): void;
-}
+import type { Logger } from 'pino';
 
 export interface MqttSessionOptions {
   url: string;
@@ -41,7 +36,8 @@ export interface MqttSessionOptions {
   onConnected(): void;
   onDisconnected(reason: string): void;
   onMessage(topic: string, payload: Buffer): void;
-  log: SessionLog;
+  /** The `session` part of the dock's logger (device/log.ts). */
+  log: Logger;
   random?: () => number;
   now?: () => number;
 }

@@ -23,7 +23,8 @@ import { isWireError } from '../../proto/errors.js';
 import type { GatewayCert } from '../../proto/gateway-cert.js';
 import type { Outbox, OutboxKind } from '../store/outbox.js';
 import type { DockState } from '../store/state.js';
-import { MqttSession, type MqttSessionOptions, type SessionLog } from './session.js';
+import { pino, type Logger } from 'pino';
+import { MqttSession, type MqttSessionOptions } from './session.js';
 import { Uploader, type UploadSource } from './uploader.js';
 import type { GatewayTrust } from './trust.js';
 import { Budget, INBOUND_LIMITS, Recent, RefusalLedger, type InboundKind, type InboundLimits } from './inbound.js';
@@ -80,7 +81,12 @@ export interface DockSyncOptions {
    * on; what failed is retried (the outbox keeps every unacked message, the gateway resends).
    */
   onFault(what: string, error: unknown): void;
-  log: SessionLog & { error(msg: string): void };
+  /**
+   * The dock's logger (device/log.ts): DockSync logs through its `sync` child, the MQTT connection
+   * through its `session` child. A bare object with pino's four methods is still taken
+   * (scripts/bench/forged-dock.ts passes one): DockSync logs to it, the session logs nothing.
+   */
+  log: Logger | Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
   now?: () => number;
   /** At most one aggregated report of refused gateway traffic per this many ms (default 60 s). */
   refusalReportMs?: number;
@@ -128,9 +134,10 @@ export class DockSync {
   #started = false;
 
   constructor(options: DockSyncOptions) {
-    this.#o = options;
+    const root = options.log;
+    this.#o = { ...options, log: 'child' in root ? root.child({ part: 'sync' }) : root };
     this.#now = options.now ?? Date.now;
-    const o = options;
+    const o = this.#o;
     const limit = (k: InboundKind): InboundLimits => ({ ...INBOUND_LIMITS[k], ...o.inboundLimits?.[k] });
     this.#limits = { ack: limit('ack'), cmd: limit('cmd'), state: limit('state') };
     const budget = (k: InboundKind) => new Budget(this.#limits[k].verifyPerSecond, this.#limits[k].verifyBurst, this.#now);
@@ -147,7 +154,7 @@ export class DockSync {
         o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
       },
       onMessage: (topic, payload) => void this.#onMessage(topic, payload).catch((e: unknown) => o.onFault('gateway message', e)),
-      log: o.log,
+      log: 'child' in root ? root.child({ part: 'session' }) : pino({ level: 'silent' }),
       now: this.#now,
     });
     this.uploader = new Uploader({

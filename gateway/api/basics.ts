@@ -4,19 +4,17 @@
  * throws, and the logger.
  */
 import type { IncomingMessage } from 'node:http';
+import { pino, type Logger } from 'pino';
 import type { Role } from './roles.js';
 
 /** Who may call a route: anyone, any authenticated user or token, or a user holding one of these roles. */
 export type RouteRoles = 'public' | 'authenticated' | readonly Role[];
 
-/** pino's Logger satisfies this; so does `silentLogger`. */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The gateway's logger (gateway/log.ts): pino's, or a child of it. */
+export type { Logger };
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+/** A logger that writes nothing (parts made without one). */
+export const silentLogger: Logger = pino({ level: 'silent' });
 
 /** The caller of a request: a user, and how it proved who it is. */
 export interface AuthUser {

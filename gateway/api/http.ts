@@ -224,7 +224,7 @@ export class ApiServer {
       try {
         await this.#o.onWrite({ ...write, status, code });
       } catch (e) {
-        this.#o.log.error({ requestId, route: routeLabel, err: (e as Error).message }, 'could not record the request in the audit log');
+        this.#o.log.error({ requestId, route: routeLabel, err: e }, 'could not record the request in the audit log');
       }
     };
     res.once('close', () => {
@@ -290,7 +290,7 @@ export class ApiServer {
         await recordWrite(err.status, err.code);
         sendError(res, err.status, err.code, err.message, err.headers, err.found ? { problems: err.found } : {});
       } else {
-        this.#o.log.error({ requestId, route: routeLabel, err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'handler failed');
+        this.#o.log.error({ requestId, route: routeLabel, err }, 'handler failed');
         await recordWrite(500, 'INTERNAL');
         sendError(res, 500, 'INTERNAL', `internal error; request id ${requestId}`, {}, { requestId });
       }
@@ -448,7 +448,7 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
   } catch (e) {
     // Headers are gone: the client sees a cut-off download (the length or the format tells it).
     // A client that went away (a closed tab, a cancelled download) is not a fault here.
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ requestId, err: (e as Error).message }, 'streamed answer failed');
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ requestId, err: e }, 'streamed answer failed');
     res.destroy();
   }
 }

@@ -147,7 +147,7 @@ export class LiveFeed {
           this.#clips.clear();
         }
       } catch (e) {
-        this.#o.log.warn({}, `live: could not send device updates: ${(e as Error).message}`);
+        this.#o.log.warn({ err: e }, `live: could not send device updates: ${(e as Error).message}`);
       }
     })().finally(() => { this.#flushing = null; });
     await this.#flushing;

@@ -18,7 +18,7 @@ export function registerMetricsRoute(server: ApiServer, metrics: Metrics, option
     path: options.path ?? '/metrics',
     roles: options.roles ?? 'authenticated',
     handle: async (ctx) => ({
-      raw: await metrics.expose((metric, err) => ctx.log.error({ metric, err: String(err) }, 'metrics collect failed')),
+      raw: await metrics.expose((metric, err) => ctx.log.error({ metric, err }, 'metrics collect failed')),
       headers: { 'content-type': EXPOSITION_CONTENT_TYPE },
     }),
   });

@@ -60,7 +60,7 @@ export class DockCommands {
       const sent = await this.toDocks((id) => messenger.sealCommand({ holdNotice }, id), devices);
       log.info({ holdId: h.holdId }, `records: hold ${h.holdId} ${holdNotice.released ? 'released' : 'placed'}; notice sent to ${sent} dock(s)`);
     } catch (e) {
-      log.warn({ holdId: h.holdId }, `records: hold ${h.holdId} stands, but its notice to the docks failed: ${(e as Error).message}`);
+      log.warn({ holdId: h.holdId, err: e }, `records: hold ${h.holdId} stands, but its notice to the docks failed: ${(e as Error).message}`);
     }
   }
 
@@ -78,7 +78,7 @@ export class DockCommands {
         await this.send(deviceId, await messenger.sealCommand(o.kind === 'grant' ? { grant: o.envelope } : { revocation: o.envelope }, deviceId));
       }
     } catch (e) {
-      log.warn({ deviceId }, `birth: could not send ${deviceId} its policy bundle, camera assignments, grants and revocations: ${(e as Error).message}`);
+      log.warn({ device: deviceId, err: e }, `birth: could not send ${deviceId} its policy bundle, camera assignments, grants and revocations: ${(e as Error).message}`);
     }
   }
 }

@@ -37,14 +37,16 @@ export async function startGatewayMqtt(o: {
   shutdown: Shutdown; checkDevice: (deviceId: string, password: string) => Promise<boolean>;
 }): Promise<GatewayMqtt> {
   const c = o.config;
-  const { log, now, signer } = o;
+  // The gateway's logger: the client logs through its `mqtt` child, the embedded broker through its `broker` child.
+  const log = o.log.child({ part: 'mqtt' });
+  const { now, signer } = o;
   let broker: EmbeddedBroker | null = null;
   let url = c.mqtt.url;
   if (!url) {
     broker = await startEmbeddedBroker({
       fleet: c.fleet, host: c.mqtt.embedded.host, port: c.mqtt.embedded.port, gatewaySecret: o.gatewaySecret,
       checkDevice: o.checkDevice,
-      log: (level, m) => log[level]({}, m),
+      log: o.log.child({ part: 'broker' }),
     });
     const b = broker;
     o.shutdown.add(() => b.close());
@@ -80,7 +82,7 @@ export async function startGatewayMqtt(o: {
     broker, url,
     publish: async (topic, payload) => {
       client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (e) => {
-        if (e) log.warn({}, `mqtt publish to ${topic}: ${e.message}`);
+        if (e) log.warn({ err: e }, `mqtt publish to ${topic}: ${e.message}`);
       });
     },
     consume: async (handle) => {
@@ -100,7 +102,7 @@ export async function startGatewayMqtt(o: {
       const filters = DOCK_KINDS.map((k) => fleetFilter(c.fleet, k, c.mqtt.shared ? c.mqtt.shareGroup : undefined));
       await client.subscribeAsync(filters, { qos: 1 });
       await client.publishAsync(presence, state(true), { qos: 1, retain: true });
-      client.on('error', (e) => log.warn({}, `mqtt: ${e.message}`));
+      client.on('error', (e) => log.warn({ err: e }, `mqtt: ${e.message}`));
     },
     idle,
   };

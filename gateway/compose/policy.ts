@@ -48,9 +48,9 @@ export async function startPolicy(o: {
     objectWaitMs: c.secondDecision.objectWaitMs, grantFiledLateMs: c.secondDecision.grantFiledLateHours * 3600_000,
     request: async (deviceId, hashes) => {
       await commands.send(deviceId, await messenger.sealCommand({ policyObjectRequest: { hashes: hashes.map((h) => Buffer.from(h, 'hex')) } }, deviceId));
-      log.info({ deviceId }, `second decision: asked ${deviceId} for ${hashes.length} policy object(s) its decisions name`);
+      log.info({ device: deviceId }, `second decision: asked ${deviceId} for ${hashes.length} policy object(s) its decisions name`);
     },
-    log: (level, m) => log[level]({}, m),
+    log,
   });
   if (!objects.enabled) log.warn({}, 'second decision: no agency root key (trust.rootPublicKey): docks\' decisions are not decided again');
   o.shutdown.add(() => secondDecisions.idle());

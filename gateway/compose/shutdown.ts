@@ -22,7 +22,7 @@ export class Shutdown {
       try {
         await f();
       } catch (e) {
-        this.#log.warn({}, `shutdown: ${(e as Error).message}`);
+        this.#log.warn({ err: e }, `shutdown: ${(e as Error).message}`);
       }
     }
     this.#steps.length = 0;

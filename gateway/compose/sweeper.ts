@@ -30,7 +30,7 @@ export class Sweeper {
       try {
         for (const s of this.#steps) await s.run(this.#now());
       } catch (e) {
-        this.#log.warn({}, `sweep: ${(e as Error).message}`);
+        this.#log.warn({ err: e }, `sweep: ${(e as Error).message}`);
       }
     })().finally(() => { this.#sweeping = null; });
     await this.#sweeping;

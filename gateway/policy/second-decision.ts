@@ -25,6 +25,7 @@ import { sameId } from '../../proto/canonical.js';
 import { openEnvelope } from '../../proto/envelope.js';
 import { toHex } from '../../proto/bytes.js';
 import { pb, type bwc } from '../../proto/wire.js';
+import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { Alerts } from '../fleet/alerts.js';
 import type { ReviewSink } from '../fleet/recording-reports.js';
@@ -41,7 +42,8 @@ export interface SecondDecisionOptions {
   /** A grant first held this long after its claimed created-at is filed late (default 24 h). */
   grantFiledLateMs?: number;
   now?: () => number;
-  log?: (level: 'info' | 'warn', message: string) => void;
+  /** The `second-decision` part of the gateway's logger (gateway/log.ts). */
+  log?: Logger;
   /** The review queue: a grant filed late sends the recording to the supervisor (DESIGN §6). */
   review?: Pick<ReviewSink, 'flag'> | null;
 }
@@ -164,7 +166,7 @@ export class SecondDecisions {
         this.#refused.set(hash, e.message);
         if (/no cached policy bundle names/.test(e.message) && this.#orphans.size < 64) this.#orphans.set(hash, { deviceId, bytes, at: receivedAt });
       }
-      this.#o.log?.('warn', `second decision: ${deviceId} sent a policy object that is not held: ${e.message}`);
+      this.#o.log?.warn({ device: deviceId, err: e }, `second decision: ${deviceId} sent a policy object that is not held: ${e.message}`);
       return false;
     }
   }
@@ -180,7 +182,7 @@ export class SecondDecisions {
           await this.#drain();
         } while (this.#again || this.#queue.length > 0);
       } catch (e) {
-        this.#o.log?.('warn', `second decision: ${(e as Error).message}; tried again at the next sweep`);
+        this.#o.log?.warn({ err: e }, `second decision: ${(e as Error).message}; tried again at the next sweep`);
       }
     })().finally(() => { this.#draining = null; });
   }
@@ -331,7 +333,7 @@ export class SecondDecisions {
     try {
       await this.#o.request(deviceId, fresh);
     } catch (e) {
-      this.#o.log?.('warn', `second decision: could not ask ${deviceId} for ${fresh.length} policy object(s): ${(e as Error).message}`);
+      this.#o.log?.warn({ device: deviceId, err: e }, `second decision: could not ask ${deviceId} for ${fresh.length} policy object(s): ${(e as Error).message}`);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   Button, headerChip, LED_PATTERNS, LED_STATES, listGpioChips, openGpio, StatusLed, sysfsGpioNumber, type GpioBackend,
 } from '../../device/io/gpio.js';
 import { join } from 'node:path';
+import { textLogger } from '../../device/log.js';
 import { hex4, parseUsbMatch, usbTtys, UsbCameraWatcher, type UsbMatch } from '../../device/io/usb.js';
 import { CliError } from './common.js';
 
@@ -86,7 +87,7 @@ async function check(opts: CheckOptions): Promise<void> {
       .map((t) => ({ path: join(opts.dev, t.tty), vendorId: hex4(t.usb.vendorId), productId: hex4(t.usb.productId), serial: t.usb.serial, usb: t.usb.name }));
     report.usbTtys = present;
     for (const p of present) say(`usb: camera ${p.vendorId}:${p.productId}${p.serial ? ` ${p.serial}` : ''} at ${p.usb} on ${p.path}`);
-    watcher = new UsbCameraWatcher({ match, sysRoot: opts.sys, devRoot: opts.dev, settleMs: 0, log: (_l, m) => note(m) });
+    watcher = new UsbCameraWatcher({ match, sysRoot: opts.sys, devRoot: opts.dev, settleMs: 0, log: textLogger((_l, m) => note(m)) });
     watcher.on('attach', (p) => cameras.push(p));
     report.usbHotplug = await watcher.start();
     if (watcher.unavailable) report.usbUnavailable = watcher.unavailable;

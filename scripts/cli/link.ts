@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { pb } from '../../proto/wire.js';
 import { toHex } from '../../proto/bytes.js';
 import { LinkPortRunner } from '../../device/link/port-runner.js';
+import { textLogger } from '../../device/log.js';
 import { serialLinkPort, DEFAULT_BAUD } from '../../device/link/transport.js';
 import type { CameraEvent, CameraLink, LinkCounters } from '../../device/link/camera-link.js';
 import { CliError } from './common.js';
@@ -61,7 +62,7 @@ async function monitor(opts: { port: string[]; usb: string[]; baud: string; json
     throw new CliError(`--usb: ${(e as Error).message}`);
   }
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const log = (level: string, message: string) => process.stderr.write(`${level}: ${message}\n`);
+  const log = textLogger((level, message) => process.stderr.write(`${level}: ${message}\n`));
   const links: CameraLink[] = [];
   const startRunner = (port: CameraPort) => new LinkPortRunner({
     port: serialLinkPort(port.path, baud),

@@ -25,6 +25,7 @@ import { Outbox } from '../../device/store/outbox.js';
 import { DockState } from '../../device/store/state.js';
 import { GatewayTrust } from '../../device/sync/trust.js';
 import { DockSync } from '../../device/sync/sync.js';
+import { textLogger } from '../../device/log.js';
 import type { UploadSource } from '../../device/sync/uploader.js';
 
 export interface FleetOptions {
@@ -183,7 +184,7 @@ export class SimFleet {
         onUploadSent: () => {},
         onUploadError: (h, e) => o.log(`${id}: upload of ${h.slice(0, 12)}… failed: ${e.message}`),
         onFault: (what, e) => o.log(`${id}: ${what}: ${(e as Error).message}`),
-        log: { info: () => {}, debug: () => {}, warn: () => {}, error: (m) => o.log(`${id}: ${m}`) },
+        log: textLogger((_level, m) => o.log(`${id}: ${m}`), 'error'),
       }),
     };
     return dock;
