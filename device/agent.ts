@@ -77,42 +77,113 @@ export class DockAgent {
     [this.outbox, this.clips, this.state] = [new Outbox(d.db), new Clips(d.db), new DockState(d.db)];
     this.#clock = clockSyncSource(c.clock.ntp);
     const synced = (): boolean => this.#clock.synced();
-    const report = (event: Omit<bwc.v1.Event.$Properties, 'header'>): void => { this.sync.send('event', 'Event', event); };
+    const report = (event: Omit<bwc.v1.Event.$Properties, 'header'>): void => {
+      this.sync.send('event', 'Event', event);
+    };
     const fault = (what: string, e: unknown): void => this.#faults.fault(what, e);
     const officer = (serial: string, at: number): string | null => officerAt(this.state, serial, at);
 
-    this.#faults = new DockFaults({ dir: d.paths.dir, state: this.state, now, log: log.child({ part: 'faults' }), report, onWritable: () => this.#custody.resumeLocal() });
-    this.#cameras = new DockCameras({ now, log: log.child({ part: 'cameras' }), report, onLinked: (serial) => this.#custody.releaseVerified(serial), onHandlerError: fault });
+    this.#faults = new DockFaults({
+      dir: d.paths.dir,
+      state: this.state,
+      now,
+      log: log.child({ part: 'faults' }),
+      report,
+      onWritable: () => this.#custody.resumeLocal(),
+    });
+    this.#cameras = new DockCameras({
+      now,
+      log: log.child({ part: 'cameras' }),
+      report,
+      onLinked: (serial) => this.#custody.releaseVerified(serial),
+      onHandlerError: fault,
+    });
     this.#recording = new Recording({
-      deviceId: d.deviceId, office: c.office ?? null, clips: this.clips, policy: d.policy, officerAt: officer, clockSynced: synced, now, log: log.child({ part: 'recording' }), report,
-      alertCamera: (serial, alert) => this.#cameras.alert(serial, alert), onUnauthorized: (what) => { this.#indicator?.flagUnauthorized(what); },
-      onClipReady: (serial, clipId) => this.#custody.hashAndSign(serial, clipId), guard: (what, fn) => this.#faults.guard(what, fn),
+      deviceId: d.deviceId,
+      office: c.office ?? null,
+      clips: this.clips,
+      policy: d.policy,
+      officerAt: officer,
+      clockSynced: synced,
+      now,
+      log: log.child({ part: 'recording' }),
+      report,
+      alertCamera: (serial, alert) => this.#cameras.alert(serial, alert),
+      onUnauthorized: (what) => {
+        this.#indicator?.flagUnauthorized(what);
+      },
+      onClipReady: (serial, clipId) => this.#custody.hashAndSign(serial, clipId),
+      guard: (what, fn) => this.#faults.guard(what, fn),
     });
     this.#custody = new Custody({
-      deviceId: d.deviceId, fleet: d.fleet, signer: d.signer, storage: c.storage, clips: this.clips, outbox: this.outbox, state: this.state,
-      transfers: this.#transfers, camera: (serial) => this.#cameras.port(serial), ackSigner: (ack) => d.trust.open(ack, 'Ack', now()).gateway.key,
-      ackTimeoutMs: c.sync.ackTimeoutMs, fault, storeOpen: () => d.db.open, now, log: log.child({ part: 'custody' }),
+      deviceId: d.deviceId,
+      fleet: d.fleet,
+      signer: d.signer,
+      storage: c.storage,
+      clips: this.clips,
+      outbox: this.outbox,
+      state: this.state,
+      transfers: this.#transfers,
+      camera: (serial) => this.#cameras.port(serial),
+      ackSigner: (ack) => d.trust.open(ack, 'Ack', now()).gateway.key,
+      ackTimeoutMs: c.sync.ackTimeoutMs,
+      fault,
+      storeOpen: () => d.db.open,
+      now,
+      log: log.child({ part: 'custody' }),
       gateway: {
-        connected: () => this.sync.connected, report, upload: (clip, ranges, options) => this.sync.upload(clip, ranges, options), flush: () => this.sync.pump(),
-        cancelUpload: (hash) => this.sync.uploader.cancel(hash), resend: (hash, manifest, key) => this.sync.requeue('manifest', 'ClipManifest', hash, manifest, key),
+        connected: () => this.sync.connected,
+        report,
+        upload: (clip, ranges, options) => this.sync.upload(clip, ranges, options),
+        flush: () => this.sync.pump(),
+        cancelUpload: (hash) => this.sync.uploader.cancel(hash),
+        resend: (hash, manifest, key) => this.sync.requeue('manifest', 'ClipManifest', hash, manifest, key),
       },
     });
     this.#telemetry = new Telemetry({
-      dir: d.paths.dir, bootedAtMs, now, clips: this.clips, outbox: this.outbox, cameras: () => this.#cameras.list(), officerAt: officer,
-      policyVersion: () => this.#recording.policyVersion, clockSynced: synced, transfers: () => this.#transfers.list(),
-      connected: () => this.sync.connected, stateFull: () => this.#faults.full, light: () => this.light,
+      dir: d.paths.dir,
+      bootedAtMs,
+      now,
+      clips: this.clips,
+      outbox: this.outbox,
+      cameras: () => this.#cameras.list(),
+      officerAt: officer,
+      policyVersion: () => this.#recording.policyVersion,
+      clockSynced: synced,
+      transfers: () => this.#transfers.list(),
+      connected: () => this.sync.connected,
+      stateFull: () => this.#faults.full,
+      light: () => this.light,
     });
     this.sync = new DockSync({
-      deviceId: d.deviceId, fleet: d.fleet, signer: d.signer, state: this.state, outbox: this.outbox, trust: d.trust, session: d.session,
-      maxInFlight: c.sync.maxInFlight, chunkWindow: c.sync.chunkWindow, ackTimeoutMs: c.sync.ackTimeoutMs, statusIntervalMs: c.sync.statusIntervalS * 1000,
-      birth: () => this.#telemetry.birth(), status: () => this.#telemetry.status(), onCommand: (cmd) => this.#onCommand(cmd),
-      onConnected: () => this.#custody.resumeAtGateway(), onAck: (ack, bytes, gw) => this.#custody.onAck(ack, bytes, gw),
-      onUploadSent: (h) => this.#custody.uploadSent(h), onUploadError: (h, e) => this.#custody.uploadFailed(h, e, e instanceof ChunkChangedError),
-      onUploadProgress: (h, done, total) => this.#custody.uploadProgress(h, done, total), onFault: fault, now,
+      deviceId: d.deviceId,
+      fleet: d.fleet,
+      signer: d.signer,
+      state: this.state,
+      outbox: this.outbox,
+      trust: d.trust,
+      session: d.session,
+      maxInFlight: c.sync.maxInFlight,
+      chunkWindow: c.sync.chunkWindow,
+      ackTimeoutMs: c.sync.ackTimeoutMs,
+      statusIntervalMs: c.sync.statusIntervalS * 1000,
+      birth: () => this.#telemetry.birth(),
+      status: () => this.#telemetry.status(),
+      onCommand: (cmd) => this.#onCommand(cmd),
+      onConnected: () => this.#custody.resumeAtGateway(),
+      onAck: (ack, bytes, gw) => this.#custody.onAck(ack, bytes, gw),
+      onUploadSent: (h) => this.#custody.uploadSent(h),
+      onUploadError: (h, e) => this.#custody.uploadFailed(h, e, e instanceof ChunkChangedError),
+      onUploadProgress: (h, done, total) => this.#custody.uploadProgress(h, done, total),
+      onFault: fault,
+      now,
       log,
     });
     this.#ports = new CameraPorts({
-      ...(o.ports ? { ports: o.ports } : {}), config: c.link, onLink: (link) => this.#cameras.watch(link), log,
+      ...(o.ports ? { ports: o.ports } : {}),
+      config: c.link,
+      onLink: (link) => this.#cameras.watch(link),
+      log,
       link: { onEvent: (ev) => this.#onCameraEvent(ev), dockClockSynced: synced, eventNos: this.state.eventNos() },
     });
   }
@@ -124,21 +195,31 @@ export class DockAgent {
   }
 
   async start(): Promise<void> {
-    this.log.info(`dock ${this.deviceId} (fleet ${this.fleet}) starting; ${this.clips.countNotVerified()} clip(s) not yet verified, outbox ${this.outbox.depth().messages}`);
+    this.log.info(
+      `dock ${this.deviceId} (fleet ${this.fleet}) starting; ${this.clips.countNotVerified()} clip(s) not yet verified, outbox ${this.outbox.depth().messages}`,
+    );
     this.#custody.resumeLocal();
     this.sync.start();
     await this.#ports.start();
     this.#indicator = configuredIndicator(this.config.io, {
-      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}), log: this.log.child({ part: 'io' }), signals: this.#telemetry.signals(),
+      ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}),
+      log: this.log.child({ part: 'io' }),
+      signals: this.#telemetry.signals(),
       onShortPress: () => this.log.info(`button: ${this.#telemetry.statusLine()}`),
       onLongPress: () => {
-        this.log.info('button held: re-sync requested (a Status now, and every unfinished clip\'s manifest again)');
-        this.#faults.guard('re-sync', () => { this.sync.sendStatus(); this.#custody.resumeAtGateway(); });
+        this.log.info("button held: re-sync requested (a Status now, and every unfinished clip's manifest again)");
+        this.#faults.guard('re-sync', () => {
+          this.sync.sendStatus();
+          this.#custody.resumeAtGateway();
+        });
       },
     });
     if (this.#indicator) this.#every(500, 'status light', () => this.#indicator?.refresh());
     this.#every(5000, 'stalled clips', () => this.#custody.checkStalled());
-    this.#every(2000, 'progress', () => { this.#telemetry.writeProgress(); if (!this.#stopping) this.#faults.probe(); });
+    this.#every(2000, 'progress', () => {
+      this.#telemetry.writeProgress();
+      if (!this.#stopping) this.#faults.probe();
+    });
   }
 
   /** Graceful stop: finishes the custody step under way, publishes a clean Death, closes SQLite. */
@@ -183,8 +264,14 @@ export class DockAgent {
 
   #onCommand(cmd: bwc.v1.Command): Promise<string> {
     return applyCommand(cmd, {
-      now: this.#o.now ?? Date.now, policy: this.policy, sync: this.sync, state: this.state, clips: this.clips, log: this.log.child({ part: 'commands' }),
-      reloadPolicy: () => this.#recording.policyChanged(), requestCameraStatus: () => this.#cameras.requestStatus(),
+      now: this.#o.now ?? Date.now,
+      policy: this.policy,
+      sync: this.sync,
+      state: this.state,
+      clips: this.clips,
+      log: this.log.child({ part: 'commands' }),
+      reloadPolicy: () => this.#recording.policyChanged(),
+      requestCameraStatus: () => this.#cameras.requestStatus(),
     });
   }
 }

@@ -27,7 +27,9 @@ export interface Assignment {
 /** The officer the camera was assigned to at `atMs` (the latest assignment in force then), or null. */
 export function officerAt(state: Pick<DockState, 'json'>, cameraSerial: string, atMs: number): string | null {
   const list = state.json<Assignment[]>('assignments') ?? [];
-  const hit = list.filter((a) => sameId(a.cameraSerial, cameraSerial) && a.fromMs <= atMs && (a.toMs === 0 || atMs < a.toMs)).sort((a, b) => b.fromMs - a.fromMs)[0];
+  const hit = list
+    .filter((a) => sameId(a.cameraSerial, cameraSerial) && a.fromMs <= atMs && (a.toMs === 0 || atMs < a.toMs))
+    .sort((a, b) => b.fromMs - a.fromMs)[0];
   return hit?.officerId ?? null;
 }
 
@@ -56,14 +58,25 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
     case 'operationPlan': {
       const bytes = cmd[cmd.cmd]!;
       try {
-        const r = cmd.cmd === 'policyBundle' ? c.policy.addBundle(bytes)
-          : c.policy.add(({ grant: 'AuthorizationGrant', revocation: 'Revocation', operationPlan: 'OperationPlan' } as const)[cmd.cmd], bytes);
+        const r =
+          cmd.cmd === 'policyBundle'
+            ? c.policy.addBundle(bytes)
+            : c.policy.add(({ grant: 'AuthorizationGrant', revocation: 'Revocation', operationPlan: 'OperationPlan' } as const)[cmd.cmd], bytes);
         if (r.added) c.reloadPolicy();
-        c.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_POLICY_APPLIED, occurredAtMs: now, detail: `${cmd.cmd} ${r.hash.slice(0, 16)}… ${r.added ? 'applied' : 'already held'}` });
+        c.sync.send('event', 'Event', {
+          kind: pb.EventKind.EVENT_KIND_POLICY_APPLIED,
+          occurredAtMs: now,
+          detail: `${cmd.cmd} ${r.hash.slice(0, 16)}… ${r.added ? 'applied' : 'already held'}`,
+        });
         return r.added ? `applied ${r.hash.slice(0, 16)}…` : 'already held';
       } catch (e) {
         if (!(e instanceof PolicyStoreError)) throw e;
-        c.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `command refused: ${cmd.cmd}: ${e.message}` });
+        c.sync.send('event', 'Event', {
+          kind: pb.EventKind.EVENT_KIND_ALERT,
+          alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR,
+          occurredAtMs: now,
+          detail: `command refused: ${cmd.cmd}: ${e.message}`,
+        });
         return `refused: ${e.message}`;
       }
     }
@@ -72,7 +85,12 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
       const at = Number(a.header?.createdAtMs ?? cmd.header?.createdAtMs ?? 0);
       const held = Number(c.state.get('assignments_at') ?? '0');
       if (at < held) return `refused: older than the assignments held (${new Date(held).toISOString()})`;
-      const list: Assignment[] = (a.assignments as bwc.v1.CameraAssignment[]).map((x) => ({ cameraSerial: x.cameraSerial, officerId: x.officerId, fromMs: Number(x.fromMs), toMs: Number(x.toMs) }));
+      const list: Assignment[] = (a.assignments as bwc.v1.CameraAssignment[]).map((x) => ({
+        cameraSerial: x.cameraSerial,
+        officerId: x.officerId,
+        fromMs: Number(x.fromMs),
+        toMs: Number(x.toMs),
+      }));
       c.state.transaction(() => {
         c.state.setJson('assignments', list);
         c.state.set('assignments_at', String(at));
@@ -95,7 +113,12 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
     case 'decommission': {
       const open = c.clips.countNotVerified();
       if (open > 0) {
-        c.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, occurredAtMs: now, detail: `decommission refused: ${open} clip(s) not yet VERIFIED (4007.1 §4.7)` });
+        c.sync.send('event', 'Event', {
+          kind: pb.EventKind.EVENT_KIND_ALERT,
+          alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR,
+          occurredAtMs: now,
+          detail: `decommission refused: ${open} clip(s) not yet VERIFIED (4007.1 §4.7)`,
+        });
         return `refused: ${open} clip(s) not yet VERIFIED`;
       }
       c.state.set('decommission_requested', new Date(now).toISOString());
@@ -105,7 +128,8 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
     case 'manifestRequest': {
       const m = cmd.manifestRequest!;
       const rows = c.clips.byManifestSeq(Number(m.fromSeq), Number(m.toSeq));
-      for (const r of rows) if (r.manifest && r.manifest_hash) c.sync.requeue('manifest', 'ClipManifest', r.manifest_hash, r.manifest, clipKey(r.camera_serial, r.clip_id));
+      for (const r of rows)
+        if (r.manifest && r.manifest_hash) c.sync.requeue('manifest', 'ClipManifest', r.manifest_hash, r.manifest, clipKey(r.camera_serial, r.clip_id));
       return `resent ${rows.length} manifest(s)`;
     }
     case 'policyObjectRequest': {
@@ -116,11 +140,20 @@ export async function applyCommand(cmd: bwc.v1.Command, c: CommandContext): Prom
       const missing: string[] = [];
       for (const hash of wanted) {
         const held = hash.length === 64 ? c.policy.envelopeByHash(hash) : null;
-        if (!held) { missing.push(hash); continue; }
-        c.sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_POLICY_OBJECT, occurredAtMs: now, policyObject: held.envelope, detail: `${held.type} ${hash.slice(0, 16)}…` });
+        if (!held) {
+          missing.push(hash);
+          continue;
+        }
+        c.sync.send('event', 'Event', {
+          kind: pb.EventKind.EVENT_KIND_POLICY_OBJECT,
+          occurredAtMs: now,
+          policyObject: held.envelope,
+          detail: `${held.type} ${hash.slice(0, 16)}…`,
+        });
         sent++;
       }
-      if (missing.length) c.log.warn(`the gateway asked for ${missing.length} policy object(s) this dock does not hold: ${missing.map((h) => `${h.slice(0, 16)}…`).join(', ')}`);
+      if (missing.length)
+        c.log.warn(`the gateway asked for ${missing.length} policy object(s) this dock does not hold: ${missing.map((h) => `${h.slice(0, 16)}…`).join(', ')}`);
       return `sent ${sent} of ${wanted.length} policy object(s) asked for`;
     }
     default:

@@ -26,14 +26,31 @@ export interface DockEnrolled {
 }
 
 /** Throws EnrollmentError (what to do) or KeyFileError (the key directory). */
-export async function enrollDock(o: { stateDir: string; gatewayUrl: string; deviceId: string; token: string; rootFingerprint: string; hardware?: string; fetchImpl?: typeof fetch }): Promise<DockEnrolled> {
+export async function enrollDock(o: {
+  stateDir: string;
+  gatewayUrl: string;
+  deviceId: string;
+  token: string;
+  rootFingerprint: string;
+  hardware?: string;
+  fetchImpl?: typeof fetch;
+}): Promise<DockEnrolled> {
   const paths = statePaths({ stateDir: o.stateDir });
-  if (existsSync(paths.enrollment)) throw new EnrollmentError(`this state directory is already enrolled (${paths.enrollment}); use another state directory to enroll again`);
+  if (existsSync(paths.enrollment))
+    throw new EnrollmentError(`this state directory is already enrolled (${paths.enrollment}); use another state directory to enroll again`);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   if (!existsSync(`${paths.keyDir}/${PRIVATE_KEY_FILE}`)) generateKeyDir(paths.keyDir);
   const signer = loadDeviceKey(paths.keyDir);
   // The key is kept even when enrollment fails: a retry is the same device, key and token.
-  const r = await enroll({ gatewayUrl: o.gatewayUrl, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint, signer, ...(o.hardware ? { hardware: o.hardware } : {}), ...(o.fetchImpl ? { fetchImpl: o.fetchImpl } : {}) });
+  const r = await enroll({
+    gatewayUrl: o.gatewayUrl,
+    deviceId: o.deviceId,
+    token: o.token,
+    rootFingerprint: o.rootFingerprint,
+    signer,
+    ...(o.hardware ? { hardware: o.hardware } : {}),
+    ...(o.fetchImpl ? { fetchImpl: o.fetchImpl } : {}),
+  });
   const policy = PolicyStore.open(paths.policyDb, { root: r.root });
   try {
     if (r.bundle) policy.addBundle(r.bundle);
@@ -45,7 +62,15 @@ export async function enrollDock(o: { stateDir: string; gatewayUrl: string; devi
     const state = new DockState(db);
     state.setJson('gateway_certs', [r.record.gatewayCertificate]);
     if (r.assignments) {
-      state.setJson('assignments', r.assignments.assignments.map((a) => ({ cameraSerial: a.cameraSerial, officerId: a.officerId, fromMs: Number(a.fromMs), toMs: Number(a.toMs) })));
+      state.setJson(
+        'assignments',
+        r.assignments.assignments.map((a) => ({
+          cameraSerial: a.cameraSerial,
+          officerId: a.officerId,
+          fromMs: Number(a.fromMs),
+          toMs: Number(a.toMs),
+        })),
+      );
       state.set('assignments_at', String(Number(r.assignments.header?.createdAtMs ?? 0)));
     }
   } finally {
@@ -53,5 +78,13 @@ export async function enrollDock(o: { stateDir: string; gatewayUrl: string; devi
   }
   writePrivateFile(paths.mqttPassword, `${r.mqttPassword}\n`, 0o600);
   writePrivateFile(paths.enrollment, `${JSON.stringify(r.record, null, 2)}\n`, 0o600);
-  return { deviceId: r.record.deviceId, fleet: r.record.fleet, keyId: signer.keyId, broker: r.record.brokerUrl, gateway: r.gateway.gatewayId, policyBundle: r.bundle !== null, stateDir: paths.dir };
+  return {
+    deviceId: r.record.deviceId,
+    fleet: r.record.fleet,
+    keyId: signer.keyId,
+    broker: r.record.brokerUrl,
+    gateway: r.gateway.gatewayId,
+    policyBundle: r.bundle !== null,
+    stateDir: paths.dir,
+  };
 }

@@ -8,20 +8,37 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 /** Fields whose values never reach the log; each is written as `[redacted]`. */
 export const DOCK_REDACT: readonly string[] = [
-  'password', '*.password', 'token', '*.token', 'mqttPassword', '*.mqttPassword',
-  'authorization', '*.authorization', 'cookie', '*.cookie',
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
-  'csrfToken', '*.csrfToken', 'secret', '*.secret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'mqttPassword',
+  '*.mqttPassword',
+  'authorization',
+  '*.authorization',
+  'cookie',
+  '*.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'csrfToken',
+  '*.csrfToken',
+  'secret',
+  '*.secret',
 ];
 
 /** Makes the dock's logger. The level: `BWC_LOG_LEVEL`, else `level` (config `log.level`), else `info`. */
 export function dockLogger(o: { level?: string; destination?: DestinationStream; env?: NodeJS.ProcessEnv } = {}): Logger {
-  return pino({
-    name: 'bwc-dock',
-    level: (o.env ?? process.env).BWC_LOG_LEVEL || o.level || 'info',
-    redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
-  }, o.destination ?? pino.destination(2));
+  return pino(
+    {
+      name: 'bwc-dock',
+      level: (o.env ?? process.env).BWC_LOG_LEVEL || o.level || 'info',
+      redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    o.destination ?? pino.destination(2),
+  );
 }
 
 /**
@@ -29,13 +46,19 @@ export function dockLogger(o: { level?: string; destination?: DestinationStream;
  * its level name and message, secrets redacted as above.
  */
 export function textLogger(write: (level: string, msg: string) => void, level = 'info'): Logger {
-  return pino({
-    level, base: null, timestamp: false, formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
-  }, {
-    write(line: string) {
-      const j = JSON.parse(line) as { level: string; msg?: string };
-      write(j.level, j.msg ?? '');
+  return pino(
+    {
+      level,
+      base: null,
+      timestamp: false,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
     },
-  });
+    {
+      write(line: string) {
+        const j = JSON.parse(line) as { level: string; msg?: string };
+        write(j.level, j.msg ?? '');
+      },
+    },
+  );
 }

@@ -53,7 +53,8 @@ export function openDock(c: DockConfig, log: Logger, now: number): OpenedDock {
     throw new DockError((e as EnrollmentError).message);
   }
   if (!enrollment) throw new DockError(`this dock is not enrolled (no ${paths.enrollment}); run \`bwc dock enroll\` first`);
-  if (c.deviceId && c.deviceId !== enrollment.deviceId) throw new DockError(`config deviceId ${c.deviceId} differs from the enrolled device ${enrollment.deviceId}`);
+  if (c.deviceId && c.deviceId !== enrollment.deviceId)
+    throw new DockError(`config deviceId ${c.deviceId} differs from the enrolled device ${enrollment.deviceId}`);
   if (c.fleet && c.fleet !== enrollment.fleet) throw new DockError(`config fleet ${c.fleet} differs from the enrolled fleet ${enrollment.fleet}`);
   let signer: DeviceKey;
   try {
@@ -86,8 +87,18 @@ export function openDock(c: DockConfig, log: Logger, now: number): OpenedDock {
   const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : undefined;
   const username = c.mqtt.username ?? (enrollment.mqttUsername || undefined);
   return {
-    deviceId: enrollment.deviceId, fleet: enrollment.fleet, signer, db, policy, trust, paths,
-    session: sessionSettings(c, { url: c.mqtt.url ?? enrollment.brokerUrl, ...(username ? { username } : {}), ...(password ? { password } : {}) }),
+    deviceId: enrollment.deviceId,
+    fleet: enrollment.fleet,
+    signer,
+    db,
+    policy,
+    trust,
+    paths,
+    session: sessionSettings(c, {
+      url: c.mqtt.url ?? enrollment.brokerUrl,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+    }),
   };
 }
 
@@ -104,8 +115,13 @@ function sessionSettings(c: DockConfig, mqtt: { url: string; username?: string; 
   };
   const tls = c.mqtt.tls ? { rejectUnauthorized: c.mqtt.tls.rejectUnauthorized, ...tlsFile('ca'), ...tlsFile('cert'), ...tlsFile('key') } : undefined;
   return {
-    url: mqtt.url, protocolVersion: c.mqtt.protocolVersion, keepaliveS: c.mqtt.keepaliveS, connectTimeoutMs: c.mqtt.connectTimeoutMs,
-    backoffMinMs: c.mqtt.backoffMinMs, backoffMaxMs: c.mqtt.backoffMaxMs, watchdogMs: c.mqtt.watchdogMs,
+    url: mqtt.url,
+    protocolVersion: c.mqtt.protocolVersion,
+    keepaliveS: c.mqtt.keepaliveS,
+    connectTimeoutMs: c.mqtt.connectTimeoutMs,
+    backoffMinMs: c.mqtt.backoffMinMs,
+    backoffMaxMs: c.mqtt.backoffMaxMs,
+    watchdogMs: c.mqtt.watchdogMs,
     ...(mqtt.username !== undefined ? { username: mqtt.username } : {}),
     ...(mqtt.password !== undefined ? { password: mqtt.password } : {}),
     ...(tls ? { tls } : {}),

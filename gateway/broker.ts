@@ -61,7 +61,9 @@ function safeEqual(a: string, b: string): boolean {
 
 export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied: Record<string, number> = {};
-  const deny = (reason: string) => { denied[reason] = (denied[reason] ?? 0) + 1; };
+  const deny = (reason: string) => {
+    denied[reason] = (denied[reason] ?? 0) + 1;
+  };
   const prefix = `${TOPIC_ROOT}/${o.fleet}/`;
   // Rights belong to the connection (the aedes Client object), never to a client id: when a dock
   // reconnects while the broker still holds its half-open old connection, aedes takes the old one
@@ -88,18 +90,21 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
         done(Object.assign(new Error('client id must equal the device id'), { returnCode: 2 }), false);
         return;
       }
-      o.checkDevice(user, pass).then((ok) => {
-        if (ok) {
-          roles.set(client, { kind: 'device', deviceId: user });
-          done(null, true);
-        } else {
-          deny('unknown device or wrong password');
-          done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
-        }
-      }, () => {
-        deny('credential check failed');
-        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
-      });
+      o.checkDevice(user, pass).then(
+        (ok) => {
+          if (ok) {
+            roles.set(client, { kind: 'device', deviceId: user });
+            done(null, true);
+          } else {
+            deny('unknown device or wrong password');
+            done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+          }
+        },
+        () => {
+          deny('credential check failed');
+          done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
+        },
+      );
     },
     authorizePublish: (client, packet, callback) => {
       // client is null for messages the broker itself publishes (e.g. $SYS); those pass.
@@ -160,9 +165,10 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       client.close();
       return true;
     },
-    close: () => new Promise<void>((resolve) => {
-      aedes.close(() => server.close(() => resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        aedes.close(() => server.close(() => resolve()));
+      }),
     interrupt: async (ms) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();

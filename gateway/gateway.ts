@@ -122,45 +122,127 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const { cryptoThreads, ...ingestOptions } = c.ingest;
     const pool = cryptoThreads > 0 ? new CryptoPool(cryptoThreads, signer.keyObject) : null;
     if (pool) shutdown.add(() => pool.close());
-    const messenger = new GatewayMessenger({ db, signer, gatewayId: c.gatewayId, fleet: c.fleet, now, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
+    const messenger = new GatewayMessenger({
+      db,
+      signer,
+      gatewayId: c.gatewayId,
+      fleet: c.fleet,
+      now,
+      ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}),
+    });
     const metrics = new Metrics();
     // Every state change below is recorded in the audit log, in the transaction that makes it.
     const audit = new AuditLog({
-      db, gatewayId: c.gatewayId, fleet: c.fleet, now, signer, certificate: trust?.certificate ?? null,
-      checkpointEvery: c.audit.checkpointEvery, checkpointIntervalMs: c.audit.checkpointIntervalMs,
+      db,
+      gatewayId: c.gatewayId,
+      fleet: c.fleet,
+      now,
+      signer,
+      certificate: trust?.certificate ?? null,
+      checkpointEvery: c.audit.checkpointEvery,
+      checkpointIntervalMs: c.audit.checkpointIntervalMs,
     });
     const alerts = new Alerts(db, now, { log: audit, actor: audit.actor });
     // The review grace period is policy: the bundle in force names it (read when a clip is held).
     const inForce: { policy: GatewayPolicy | null } = { policy: null };
     const review = new ReviewQueue({ db, audit, gatewayId: c.gatewayId, now });
     const fleet = new Fleet({
-      db, alerts, fleet: c.fleet, now, thresholds: c.thresholds, audit, review,
+      db,
+      alerts,
+      fleet: c.fleet,
+      now,
+      thresholds: c.thresholds,
+      audit,
+      review,
       reviewGraceHours: () => inForce.policy?.bundles.current()?.bundle.reviewGraceHours ?? DEFAULT_REVIEW_GRACE_HOURS,
     });
-    const history = new FleetHistory(db, { intervalMs: c.dashboard.sampleIntervalMs, retainMs: c.dashboard.sampleRetentionDays * 86_400_000 });
-    const auth = new Auth({ db, now, metrics, log: log.child({ part: 'auth' }), behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor } });
+    const history = new FleetHistory(db, {
+      intervalMs: c.dashboard.sampleIntervalMs,
+      retainMs: c.dashboard.sampleRetentionDays * 86_400_000,
+    });
+    const auth = new Auth({
+      db,
+      now,
+      metrics,
+      log: log.child({ part: 'auth' }),
+      behindTls: c.http.behindTls,
+      audit: { log: audit, actor: audit.actor },
+    });
     // The dashboard's live stream; sessions are checked again without counting as activity.
-    const live = new LiveFeed({ db, log: log.child({ part: 'live' }), keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate: (req) => auth.authenticate(req, { touch: false }) });
+    const live = new LiveFeed({
+      db,
+      log: log.child({ part: 'live' }),
+      keepAliveMs: c.dashboard.liveKeepAliveMs,
+      authenticate: (req) => auth.authenticate(req, { touch: false }),
+    });
     alerts.onChange = (id) => live.alertChanged(id);
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');
 
     const mqtt = await startGatewayMqtt({
-      config: c, signer, certificate: trust?.certificate ?? null, gatewaySecret, now, log, shutdown,
+      config: c,
+      signer,
+      certificate: trust?.certificate ?? null,
+      gatewaySecret,
+      now,
+      log,
+      shutdown,
       checkDevice: (id, pw) => fleet.checkMqttPassword(id, pw),
     });
-    const commands = new DockCommands({ db, fleet, fleetId: c.fleet, messenger, log: log.child({ part: 'commands' }), publish: mqtt.publish });
-    const records = new Records({ db, audit, config: c.records, signer, gatewayId: c.gatewayId, blobPath: (sha) => store.blobPath(sha), now, notify: (h) => commands.holdChanged(h) });
-    const policy = await startPolicy({ config: c, db, now, log: log.child({ part: 'second-decision' }), audit, alerts, review, loaded, messenger, commands, shutdown });
+    const commands = new DockCommands({
+      db,
+      fleet,
+      fleetId: c.fleet,
+      messenger,
+      log: log.child({ part: 'commands' }),
+      publish: mqtt.publish,
+    });
+    const records = new Records({
+      db,
+      audit,
+      config: c.records,
+      signer,
+      gatewayId: c.gatewayId,
+      blobPath: (sha) => store.blobPath(sha),
+      now,
+      notify: (h) => commands.holdChanged(h),
+    });
+    const policy = await startPolicy({
+      config: c,
+      db,
+      now,
+      log: log.child({ part: 'second-decision' }),
+      audit,
+      alerts,
+      review,
+      loaded,
+      messenger,
+      commands,
+      shutdown,
+    });
     inForce.policy = policy;
     const ingest = new Ingest({
-      db, store, sealer: messenger, fleet: c.fleet, now, ...ingestOptions, ...(pool ? { verifier: pool } : {}), audit,
-      sink: { publish: mqtt.publish, alert: async (a) => { await alerts.raise(a); }, accepted: acceptedMessages({ fleet, commands, policy, live }) },
+      db,
+      store,
+      sealer: messenger,
+      fleet: c.fleet,
+      now,
+      ...ingestOptions,
+      ...(pool ? { verifier: pool } : {}),
+      audit,
+      sink: {
+        publish: mqtt.publish,
+        alert: async (a) => {
+          await alerts.raise(a);
+        },
+        accepted: acceptedMessages({ fleet, commands, policy, live }),
+      },
     });
     fleet.onTrustChanged = (id, status) => {
       ingest.keys.forget(id);
       live.deviceChanged(id);
       // A decommissioned device keeps no session on the embedded broker (an external broker's ACL is the operator's).
-      if (status === 'decommissioned' && mqtt.broker?.disconnect(id)) log.child({ part: 'mqtt' }).info({ device: id }, `mqtt: ended the session of decommissioned device ${id}`);
+      if (status === 'decommissioned' && mqtt.broker?.disconnect(id))
+        log.child({ part: 'mqtt' }).info({ device: id }, `mqtt: ended the session of decommissioned device ${id}`);
     };
     fleet.onAssignmentsChanged = async () => {
       const assignments = await fleet.assignmentsForDocks();
@@ -177,18 +259,70 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     });
     registerGatewayMetrics(metrics, { ingest, db, alerts });
     const httpPort = await startHttpApi({
-      config: c, log: log.child({ part: 'api' }), now, db, auth, metrics, audit, fleet, alerts, ingest, store, messenger, signer, trust, mqttUrl: mqtt.url,
-      bundles: policy.bundles, authz: policy.authz, records, review, history, live, shutdown,
+      config: c,
+      log: log.child({ part: 'api' }),
+      now,
+      db,
+      auth,
+      metrics,
+      audit,
+      fleet,
+      alerts,
+      ingest,
+      store,
+      messenger,
+      signer,
+      trust,
+      mqttUrl: mqtt.url,
+      bundles: policy.bundles,
+      authz: policy.authz,
+      records,
+      review,
+      history,
+      live,
+      shutdown,
     });
     const sweepLog = log.child({ part: 'sweep' });
     const sweeper = new Sweeper({
-      log: sweepLog, now, steps: [
-        { name: 'ingest', run: async () => { for (const f of (await ingest.sweep()).failed) sweepLog.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`); } },
-        { name: 'fleet', run: async () => { await fleet.sweep(); } },
-        { name: 'second decision', run: async () => { await policy.secondDecisions.sweep(); } },
-        { name: 'sessions', run: async () => { await auth.pruneSessions(); } },
-        { name: 'audit', run: async () => { await audit.sweep(paths.auditExportDir); } },
-        { name: 'history', run: async (t) => { await history.maybeSample(t); } },
+      log: sweepLog,
+      now,
+      steps: [
+        {
+          name: 'ingest',
+          run: async () => {
+            for (const f of (await ingest.sweep()).failed) sweepLog.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`);
+          },
+        },
+        {
+          name: 'fleet',
+          run: async () => {
+            await fleet.sweep();
+          },
+        },
+        {
+          name: 'second decision',
+          run: async () => {
+            await policy.secondDecisions.sweep();
+          },
+        },
+        {
+          name: 'sessions',
+          run: async () => {
+            await auth.pruneSessions();
+          },
+        },
+        {
+          name: 'audit',
+          run: async () => {
+            await audit.sweep(paths.auditExportDir);
+          },
+        },
+        {
+          name: 'history',
+          run: async (t) => {
+            await history.maybeSample(t);
+          },
+        },
       ],
     });
     sweeper.start(c.sweepIntervalMs, shutdown);
@@ -196,9 +330,30 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     shutdown.add(() => mqtt.idle());
 
     return {
-      config: c, db, fleet, alerts, ingest, store, auth, metrics, signer, mqttUrl: mqtt.url, httpPort, broker: mqtt.broker, trust, gatewaySecret,
-      sweep: () => sweeper.sweep(), authz: policy.authz, bundles: policy.bundles, audit, records, policyObjects: policy.objects,
-      secondDecisions: policy.secondDecisions, review, idle: () => mqtt.idle(), stop: () => shutdown.run(),
+      config: c,
+      db,
+      fleet,
+      alerts,
+      ingest,
+      store,
+      auth,
+      metrics,
+      signer,
+      mqttUrl: mqtt.url,
+      httpPort,
+      broker: mqtt.broker,
+      trust,
+      gatewaySecret,
+      sweep: () => sweeper.sweep(),
+      authz: policy.authz,
+      bundles: policy.bundles,
+      audit,
+      records,
+      policyObjects: policy.objects,
+      secondDecisions: policy.secondDecisions,
+      review,
+      idle: () => mqtt.idle(),
+      stop: () => shutdown.run(),
     };
   } catch (e) {
     await shutdown.run();
@@ -212,8 +367,13 @@ function reportTrust(loaded: LoadedTrust | null, log: Logger, now: number): void
     log.warn({}, 'trust: no agency root key configured (trust.rootPublicKey, trust.certificate): devices cannot enroll');
     return;
   }
-  log.info({}, `trust: root key ${loaded.trust.root.keyId.slice(0, 16)}…, certificate ${loaded.cert.hash.slice(0, 16)}… valid until ${new Date(loaded.cert.notAfterMs).toISOString()}` +
-    (loaded.bundle ? `, policy bundle v${loaded.bundle.version}` : ', no policy bundle'));
-  if (loaded.cert.notAfterMs - now < 30 * 24 * 3600_000) log.warn({}, `trust: the gateway certificate expires at ${new Date(loaded.cert.notAfterMs).toISOString()}; sign a new one (bwc authz sign-gateway-cert)`);
-  if (loaded.bundle && loaded.bundle.expiresAt <= now) log.warn({}, `trust: policy bundle v${loaded.bundle.version} expired at ${new Date(loaded.bundle.expiresAt).toISOString()}`);
+  log.info(
+    {},
+    `trust: root key ${loaded.trust.root.keyId.slice(0, 16)}…, certificate ${loaded.cert.hash.slice(0, 16)}… valid until ${new Date(loaded.cert.notAfterMs).toISOString()}` +
+      (loaded.bundle ? `, policy bundle v${loaded.bundle.version}` : ', no policy bundle'),
+  );
+  if (loaded.cert.notAfterMs - now < 30 * 24 * 3600_000)
+    log.warn({}, `trust: the gateway certificate expires at ${new Date(loaded.cert.notAfterMs).toISOString()}; sign a new one (bwc authz sign-gateway-cert)`);
+  if (loaded.bundle && loaded.bundle.expiresAt <= now)
+    log.warn({}, `trust: policy bundle v${loaded.bundle.version} expired at ${new Date(loaded.bundle.expiresAt).toISOString()}`);
 }

@@ -23,7 +23,14 @@ export class GatewayMessenger {
   readonly #blocks = new Map<string, { next: number; end: number; pending: Promise<void> | null }>();
 
   /** `signWith`: sign elsewhere (a worker thread) with the same key as `signer`. */
-  constructor(options: { db: Db; signer: Signer; gatewayId: string; fleet: string; now?: () => number; signWith?: (msg: Uint8Array) => Promise<Uint8Array> }) {
+  constructor(options: {
+    db: Db;
+    signer: Signer;
+    gatewayId: string;
+    fleet: string;
+    now?: () => number;
+    signWith?: (msg: Uint8Array) => Promise<Uint8Array>;
+  }) {
     this.#signWith = options.signWith ?? null;
     this.#db = options.db;
     this.signer = options.signer;
@@ -39,7 +46,9 @@ export class GatewayMessenger {
       this.#blocks.set(type, b);
     }
     while (b.next >= b.end) {
-      b.pending ??= this.#reserve(type, b).finally(() => { b.pending = null; });
+      b.pending ??= this.#reserve(type, b).finally(() => {
+        b.pending = null;
+      });
       await b.pending;
     }
     return b.next++;
@@ -48,7 +57,11 @@ export class GatewayMessenger {
   async #reserve(type: string, b: { next: number; end: number }): Promise<void> {
     const end = await this.#db.tx(async (q) => {
       await q.run('INSERT INTO gateway_seq (gateway_id, type, seq) VALUES (?, ?, 0) ON CONFLICT DO NOTHING', [this.gatewayId, type]);
-      const row = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + ? WHERE gateway_id = ? AND type = ? RETURNING seq', [BLOCK, this.gatewayId, type]);
+      const row = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + ? WHERE gateway_id = ? AND type = ? RETURNING seq', [
+        BLOCK,
+        this.gatewayId,
+        type,
+      ]);
       return Number(row!.seq);
     });
     b.next = end - BLOCK + 1;

@@ -55,7 +55,10 @@ export function loadGatewayTrust(c: Pick<GatewayConfig, 'trust' | 'fleet' | 'gat
     if (t.bundle) throw new ConfigError('trust.bundle: a bundle needs trust.rootPublicKey, the agency root key that signed it');
     return null;
   }
-  if (!t.certificate) throw new ConfigError("trust.certificate is required with trust.rootPublicKey: this gateway's certificate signed by that root (bwc authz sign-gateway-cert)");
+  if (!t.certificate)
+    throw new ConfigError(
+      "trust.certificate is required with trust.rootPublicKey: this gateway's certificate signed by that root (bwc authz sign-gateway-cert)",
+    );
   const rootPath = resolve(t.rootPublicKey);
   let root: TrustedKey;
   try {
@@ -73,8 +76,10 @@ export function loadGatewayTrust(c: Pick<GatewayConfig, 'trust' | 'fleet' | 'gat
     throw e;
   }
   if (cert.key.keyId !== gatewayKeyId) {
-    throw new ConfigError(`trust.certificate ${certPath} certifies key ${cert.key.keyId.slice(0, 16)}…, not this gateway's key ${gatewayKeyId.slice(0, 16)}… ` +
-      '(sign a certificate for the public.hex in {dataDir}/keys/gateway with bwc authz sign-gateway-cert)');
+    throw new ConfigError(
+      `trust.certificate ${certPath} certifies key ${cert.key.keyId.slice(0, 16)}…, not this gateway's key ${gatewayKeyId.slice(0, 16)}… ` +
+        '(sign a certificate for the public.hex in {dataDir}/keys/gateway with bwc authz sign-gateway-cert)',
+    );
   }
   let bundleBytes: Uint8Array | null = null;
   let bundle: Bundle | null = null;

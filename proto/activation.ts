@@ -31,22 +31,32 @@ export interface Activation {
 const time = zTime;
 const oneOf = (codes: readonly string[]) => z.string().refine((s) => codes.includes(s), `must be one of: ${codes.join(', ')}`);
 
-export const ActivationSchema = z.object({
-  cameraSerial: zId,
-  officerId: zId.nullable().default(null),
-  deviceId: zId.nullable().default(null),
-  deviceRole: oneOf(DEVICE_ROLES.codes).default('bwc'),
-  trigger: oneOf(TRIGGERS.codes),
-  activity: zCode.nullable().default(null),
-  purposes: z.array(zCode).default([]),
-  method: oneOf(METHODS.codes).default('video'),
-  location: z.object({ office: zId.optional() }).strict().nullable().default(null),
-  at: time,
-  stoppedAt: time.nullable().default(null),
-  clock: z.object({ synced: z.boolean(), offsetMs: z.number().int().default(0) }).strict().nullable().default(null),
-  replayed: z.boolean().default(false),
-  clipId: z.string().min(1).max(256).nullable().default(null),
-}).strict().refine((a) => a.stoppedAt === null || timeOrNull(a.stoppedAt)! >= timeOrNull(a.at)!, { path: ['stoppedAt'], message: 'must not be before at' });
+export const ActivationSchema = z
+  .object({
+    cameraSerial: zId,
+    officerId: zId.nullable().default(null),
+    deviceId: zId.nullable().default(null),
+    deviceRole: oneOf(DEVICE_ROLES.codes).default('bwc'),
+    trigger: oneOf(TRIGGERS.codes),
+    activity: zCode.nullable().default(null),
+    purposes: z.array(zCode).default([]),
+    method: oneOf(METHODS.codes).default('video'),
+    location: z.object({ office: zId.optional() }).strict().nullable().default(null),
+    at: time,
+    stoppedAt: time.nullable().default(null),
+    clock: z
+      .object({ synced: z.boolean(), offsetMs: z.number().int().default(0) })
+      .strict()
+      .nullable()
+      .default(null),
+    replayed: z.boolean().default(false),
+    clipId: z.string().min(1).max(256).nullable().default(null),
+  })
+  .strict()
+  .refine((a) => a.stoppedAt === null || timeOrNull(a.stoppedAt)! >= timeOrNull(a.at)!, {
+    path: ['stoppedAt'],
+    message: 'must not be before at',
+  });
 
 export class ActivationError extends Error {
   constructor(message: string) {
@@ -63,8 +73,19 @@ export function activationFromJson(raw: unknown, source = 'activation'): Activat
   }
   const a = r.data;
   return {
-    cameraSerial: a.cameraSerial, officerId: a.officerId, deviceId: a.deviceId, deviceRole: a.deviceRole, trigger: a.trigger,
-    activity: a.activity, purposes: a.purposes, method: a.method, office: a.location?.office ?? null,
-    at: timeOrNull(a.at)!, stoppedAt: a.stoppedAt ? timeOrNull(a.stoppedAt)! : null, clock: a.clock, replayed: a.replayed, clipId: a.clipId,
+    cameraSerial: a.cameraSerial,
+    officerId: a.officerId,
+    deviceId: a.deviceId,
+    deviceRole: a.deviceRole,
+    trigger: a.trigger,
+    activity: a.activity,
+    purposes: a.purposes,
+    method: a.method,
+    office: a.location?.office ?? null,
+    at: timeOrNull(a.at)!,
+    stoppedAt: a.stoppedAt ? timeOrNull(a.stoppedAt)! : null,
+    clock: a.clock,
+    replayed: a.replayed,
+    clipId: a.clipId,
   };
 }

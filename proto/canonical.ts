@@ -17,7 +17,10 @@ import { z } from 'zod';
 
 /** A refused input, naming the field it came from. */
 export class InputError extends Error {
-  constructor(readonly field: string, readonly problem: string) {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
     super(field ? `${field}: ${problem}` : problem);
     this.name = 'InputError';
   }
@@ -131,5 +134,8 @@ export const zId = z.string({ error: ID_RULE }).superRefine((s, ctx) => {
 });
 export const zCode = zId.transform((s) => s.toLowerCase());
 /** A required articulated text of 1061.2 §5.2; `clause` is named in the message. */
-export const zText = (clause: string) => z.string({ error: `is required (1061.2 ${clause})` }).max(4000)
-  .refine(isArticulated, `is required (1061.2 ${clause}) and ${TEXT_RULE}`);
+export const zText = (clause: string) =>
+  z
+    .string({ error: `is required (1061.2 ${clause})` })
+    .max(4000)
+    .refine(isArticulated, `is required (1061.2 ${clause}) and ${TEXT_RULE}`);

@@ -154,8 +154,12 @@ interface PassResult {
 }
 
 function runPass(
-  mode: 'whole' | 'chunks', fd: number, length: number, chunkSize: number,
-  onProgress: (bytes: number) => void, signal: AbortSignal | undefined,
+  mode: 'whole' | 'chunks',
+  fd: number,
+  length: number,
+  chunkSize: number,
+  onProgress: (bytes: number) => void,
+  signal: AbortSignal | undefined,
 ): Promise<PassResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./hash-worker.mjs', import.meta.url), {
@@ -192,8 +196,28 @@ async function hashWithWorkers(fd: number, length: number, chunkSize: number, op
   const progress = { whole: 0, chunks: 0 };
   const report = () => options.onProgress?.(Math.min(progress.whole, progress.chunks), length);
   const [whole, chunks] = await Promise.all([
-    runPass('whole', fd, length, chunkSize, (b) => { progress.whole = b; report(); }, options.signal),
-    runPass('chunks', fd, length, chunkSize, (b) => { progress.chunks = b; report(); }, options.signal),
+    runPass(
+      'whole',
+      fd,
+      length,
+      chunkSize,
+      (b) => {
+        progress.whole = b;
+        report();
+      },
+      options.signal,
+    ),
+    runPass(
+      'chunks',
+      fd,
+      length,
+      chunkSize,
+      (b) => {
+        progress.chunks = b;
+        report();
+      },
+      options.signal,
+    ),
   ]);
   if (whole.bytes !== chunks.bytes) {
     throw new ClipFileError('CHANGED', `clip changed while it was hashed (${whole.bytes} vs ${chunks.bytes} bytes read)`);

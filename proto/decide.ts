@@ -22,7 +22,15 @@ import type { DecisionJson } from './decision.js';
 import type { Bundle, Grant, Issuer, Plan, Scope, StandingPolicy } from './policy.js';
 import { missingPriorAuthorizationFields } from './policy.js';
 import {
-  categoryClause, EXECUTIVE_ROLES, factorCodesIn, FIXED_CAMERA_ROLES, PROMULGATING_ROLES, PUBLIC_INTERACTION, REASONS, type ReasonCode, type Role,
+  categoryClause,
+  EXECUTIVE_ROLES,
+  factorCodesIn,
+  FIXED_CAMERA_ROLES,
+  PROMULGATING_ROLES,
+  PUBLIC_INTERACTION,
+  REASONS,
+  type ReasonCode,
+  type Role,
 } from './policy-vocab.js';
 import type { Activation } from './activation.js';
 import type { PolicyCache } from './policy-cache.js';
@@ -102,8 +110,13 @@ const minTime = (...xs: (number | null)[]) => {
 
 /** The codes the policy in force knows (DESIGN §5 exact inputs): any other is UNKNOWN_ACTIVITY. */
 function knows(bundle: Bundle, cache: PolicyCache, code: string): boolean {
-  return bundle.triggers.has(code) || bundle.excluded.has(code) || bundle.prohibited.has(code) || cache.planCodes.has(code)
-    || bundle.standingPolicies.some((sp) => sp.activities.has(code));
+  return (
+    bundle.triggers.has(code) ||
+    bundle.excluded.has(code) ||
+    bundle.prohibited.has(code) ||
+    cache.planCodes.has(code) ||
+    bundle.standingPolicies.some((sp) => sp.activities.has(code))
+  );
 }
 
 /** Trigger basis: a body-worn camera, an issued officer, a declared trigger that is not excluded. */
@@ -122,8 +135,14 @@ function triggerBasis(a: Activation, bundle: Bundle, codes: readonly string[], w
     return null;
   }
   let ok = true;
-  if (a.deviceRole !== 'bwc') { why.add('DEVICE_NOT_BWC'); ok = false; }
-  if (!a.officerId || !bundle.officersIssued.has(idKey(a.officerId))) { why.add('OFFICER_NOT_ISSUED'); ok = false; }
+  if (a.deviceRole !== 'bwc') {
+    why.add('DEVICE_NOT_BWC');
+    ok = false;
+  }
+  if (!a.officerId || !bundle.officersIssued.has(idKey(a.officerId))) {
+    why.add('OFFICER_NOT_ISSUED');
+    ok = false;
+  }
   return ok ? substantive[0]! : null;
 }
 
@@ -132,7 +151,12 @@ function triggerBasis(a: Activation, bundle: Bundle, codes: readonly string[], w
  * covers it, or is the Director or Deputy Director; it takes effect at effectiveAt, never before it
  * was made. Returns the instant the object stops counting, or null if no revocation applies.
  */
-function revokedAt(target: { hash: string; signerKeyId: string; role: Role | null; offices: readonly string[] }, cache: PolicyCache, bundle: Bundle, current: Bundle | null): number | null {
+function revokedAt(
+  target: { hash: string; signerKeyId: string; role: Role | null; offices: readonly string[] },
+  cache: PolicyCache,
+  bundle: Bundle,
+  current: Bundle | null,
+): number | null {
   let first: number | null = null;
   for (const r of cache.revocationsOf(target.hash)) {
     const from = Math.max(r.effectiveAt, r.createdAt);
@@ -140,7 +164,8 @@ function revokedAt(target: { hash: string; signerKeyId: string; role: Role | nul
     if (!counts) {
       const issuer = trustedIssuer(r.signerKeyId, bundle, current);
       if (issuer) {
-        const covers = issuer.scope.offices.length === 0 || (target.offices.length > 0 && target.offices.every((t) => issuer.scope.offices.some((m) => sameId(m, t))));
+        const covers =
+          issuer.scope.offices.length === 0 || (target.offices.length > 0 && target.offices.every((t) => issuer.scope.offices.some((m) => sameId(m, t))));
         counts = executive(issuer.roles) || (target.role !== null && issuer.roles.has(target.role) && covers);
       }
     }
@@ -165,7 +190,16 @@ function notePartial(partial: Partial, until: number): void {
 }
 
 /** The plan basis among the plans that apply (applicablePlans, found once per decision; `planWhy` holds why the others did not). */
-function planBasis(a: Activation, span: Span, plans: readonly ApplicablePlan[], planWhy: Reasons, cache: PolicyCache, bundle: Bundle, why: Reasons, partial: Partial): Candidate<{ plan: Plan; code: string }> | null {
+function planBasis(
+  a: Activation,
+  span: Span,
+  plans: readonly ApplicablePlan[],
+  planWhy: Reasons,
+  cache: PolicyCache,
+  bundle: Bundle,
+  why: Reasons,
+  partial: Partial,
+): Candidate<{ plan: Plan; code: string }> | null {
   why.add(...planWhy.set);
   for (const plan of plans) {
     const code = triggerBasis(a, bundle, plan.codes, why);
@@ -195,15 +229,33 @@ function applicablePlans(a: Activation, cache: PolicyCache, bundle: Bundle, curr
   if (a.activity || !a.officerId) return [];
   const out: ApplicablePlan[] = [];
   for (const plan of cache.plansFor(a.officerId)) {
-    if (a.at < plan.from || a.at >= plan.to) { why.add('PLAN_OUTSIDE_WINDOW'); continue; }
+    if (a.at < plan.from || a.at >= plan.to) {
+      why.add('PLAN_OUTSIDE_WINDOW');
+      continue;
+    }
     const issuer = trustedIssuer(plan.signerKeyId, bundle, current);
-    if (!issuer) { why.add('UNTRUSTED_ISSUER'); continue; }
-    if (![...issuer.roles].some((r) => PROMULGATING_ROLES.has(r))) { why.add('APPROVER_ROLE_INVALID'); continue; }
-    if (!inScope(issuer.scope, a)) { why.add('SCOPE_MISMATCH'); continue; }
-    if (ownRecording(a, issuer)) { why.add('SELF_APPROVED'); continue; }
+    if (!issuer) {
+      why.add('UNTRUSTED_ISSUER');
+      continue;
+    }
+    if (![...issuer.roles].some((r) => PROMULGATING_ROLES.has(r))) {
+      why.add('APPROVER_ROLE_INVALID');
+      continue;
+    }
+    if (!inScope(issuer.scope, a)) {
+      why.add('SCOPE_MISMATCH');
+      continue;
+    }
+    if (ownRecording(a, issuer)) {
+      why.add('SELF_APPROVED');
+      continue;
+    }
     const role = [...issuer.roles].find((r) => PROMULGATING_ROLES.has(r)) ?? null;
     const revoked = revokedAt({ hash: plan.hash, signerKeyId: plan.signerKeyId, role, offices: issuer.scope.offices }, cache, bundle, current);
-    if (revoked !== null && revoked <= a.at) { why.add('PLAN_REVOKED'); continue; }
+    if (revoked !== null && revoked <= a.at) {
+      why.add('PLAN_REVOKED');
+      continue;
+    }
     out.push({ plan, codes: [...new Set(plan.activities.map(codeKey))], revokedAt: revoked });
   }
   return out;
@@ -221,13 +273,15 @@ function grantProblems(g: Grant, a: Activation, bundle: Bundle, current: Bundle 
   const exec = EXECUTIVE_ROLES.has(role) && issuer.roles.has(role);
   if (!issuer.roles.has(role) || !mayIssue(bundle, role, g.category) || !sameId(g.approver, issuer.personId)) problems.push('APPROVER_ROLE_INVALID');
   // 1061.2 §5.1: nobody approves their own request, nor authorizes their own recording, whatever the scope says.
-  if (!exec && (sameId(g.requester, g.approver) || sameId(g.requester, issuer.personId) || sameId(a.officerId, issuer.personId))) problems.push('SELF_APPROVED');
+  if (!exec && (sameId(g.requester, g.approver) || sameId(g.requester, issuer.personId) || sameId(a.officerId, issuer.personId)))
+    problems.push('SELF_APPROVED');
   if (g.category === 'physical_security' && !FIXED_CAMERA_ROLES.has(a.deviceRole)) problems.push('CATEGORY_NOT_FOR_DEVICE');
   if (g.category === 'prior_authorization') {
     if (missingPriorAuthorizationFields({ ...g, methods: [...g.methods], expiresAt: g.expiresAt || null }).length) problems.push('MISSING_REQUIRED_FIELD');
     if (factorCodesIn(g.factorsConsidered).length === 0) problems.push('FACTORS_NOT_CONSIDERED');
   }
-  if (g.anticipated && (g.anticipated.from < g.notBefore || g.anticipated.to > g.expiresAt || g.anticipated.to < g.anticipated.from)) problems.push('GRANT_WINDOW_INVALID');
+  if (g.anticipated && (g.anticipated.from < g.notBefore || g.anticipated.to > g.expiresAt || g.anticipated.to < g.anticipated.from))
+    problems.push('GRANT_WINDOW_INVALID');
   if (a.at < g.notBefore) problems.push('GRANT_NOT_YET_VALID');
   // 1061.2 §5.1: authorization comes before the recording; an earlier notBefore grants nothing before it was signed.
   if (a.at < g.createdAt - bundle.clockSkewMs) problems.push('GRANT_SIGNED_AFTER_START');
@@ -237,17 +291,33 @@ function grantProblems(g: Grant, a: Activation, bundle: Bundle, current: Bundle 
   return { problems, issuer };
 }
 
-function grantBasis(a: Activation, span: Span, cache: PolicyCache, bundle: Bundle, current: Bundle | null, why: Reasons, partial: Partial): Candidate<Grant> | null {
+function grantBasis(
+  a: Activation,
+  span: Span,
+  cache: PolicyCache,
+  bundle: Bundle,
+  current: Bundle | null,
+  why: Reasons,
+  partial: Partial,
+): Candidate<Grant> | null {
   for (const g of cache.grantsFor(a)) {
     const { problems, issuer } = grantProblems(g, a, bundle, current);
-    const revoked = issuer ? revokedAt({ hash: g.hash, signerKeyId: g.signerKeyId, role: g.approverRole as Role, offices: g.scope.offices }, cache, bundle, current) : null;
+    const revoked = issuer
+      ? revokedAt({ hash: g.hash, signerKeyId: g.signerKeyId, role: g.approverRole as Role, offices: g.scope.offices }, cache, bundle, current)
+      : null;
     if (revoked !== null && revoked <= a.at) problems.push('GRANT_REVOKED');
-    if (problems.length) { why.add(...problems); continue; }
+    if (problems.length) {
+      why.add(...problems);
+      continue;
+    }
     const withdrawn = issuerWithdrawnAt(cache, g.signerKeyId, g.approverRole as Role, span);
     const until = minTime(g.expiresAt, revoked, withdrawn);
     if (!coversSpan(until, span)) {
-      why.add(until === g.expiresAt && (revoked === null || revoked > g.expiresAt) && (withdrawn === null || withdrawn > g.expiresAt)
-        ? 'GRANT_EXPIRED_DURING_RECORDING' : 'GRANT_REVOKED_DURING_RECORDING');
+      why.add(
+        until === g.expiresAt && (revoked === null || revoked > g.expiresAt) && (withdrawn === null || withdrawn > g.expiresAt)
+          ? 'GRANT_EXPIRED_DURING_RECORDING'
+          : 'GRANT_REVOKED_DURING_RECORDING',
+      );
       notePartial(partial, until!);
       continue;
     }
@@ -256,17 +326,44 @@ function grantBasis(a: Activation, span: Span, cache: PolicyCache, bundle: Bundl
   return null;
 }
 
-function standingBasis(a: Activation, span: Span, codes: readonly string[], cache: PolicyCache, bundle: Bundle, current: Bundle | null, why: Reasons, partial: Partial): Candidate<StandingPolicy> | null {
+function standingBasis(
+  a: Activation,
+  span: Span,
+  codes: readonly string[],
+  cache: PolicyCache,
+  bundle: Bundle,
+  current: Bundle | null,
+  why: Reasons,
+  partial: Partial,
+): Candidate<StandingPolicy> | null {
   for (const sp of bundle.standingPolicies) {
     if (!codes.some((c) => sp.activities.has(c))) continue;
     const issuer = trustedIssuer(sp.issuerKeyId, bundle, current);
-    if (!issuer) { why.add('UNTRUSTED_ISSUER'); continue; }
+    if (!issuer) {
+      why.add('UNTRUSTED_ISSUER');
+      continue;
+    }
     // 1061.2 §5.1: standing local policies are promulgated by FROs and HROs.
-    if (![...issuer.roles].some((r) => PROMULGATING_ROLES.has(r))) { why.add('STANDING_POLICY_ISSUER_INVALID'); continue; }
-    if (![...issuer.roles].some((r) => mayIssue(bundle, r, sp.category))) { why.add('APPROVER_ROLE_INVALID'); continue; }
-    if (sp.category === 'physical_security' && !FIXED_CAMERA_ROLES.has(a.deviceRole)) { why.add('CATEGORY_NOT_FOR_DEVICE'); continue; }
-    if (!inScope(sp.scope, a) || !inScope(issuer.scope, a)) { why.add('SCOPE_MISMATCH'); continue; }
-    if (!sp.methods.has(a.method)) { why.add('METHOD_NOT_COVERED'); continue; }
+    if (![...issuer.roles].some((r) => PROMULGATING_ROLES.has(r))) {
+      why.add('STANDING_POLICY_ISSUER_INVALID');
+      continue;
+    }
+    if (![...issuer.roles].some((r) => mayIssue(bundle, r, sp.category))) {
+      why.add('APPROVER_ROLE_INVALID');
+      continue;
+    }
+    if (sp.category === 'physical_security' && !FIXED_CAMERA_ROLES.has(a.deviceRole)) {
+      why.add('CATEGORY_NOT_FOR_DEVICE');
+      continue;
+    }
+    if (!inScope(sp.scope, a) || !inScope(issuer.scope, a)) {
+      why.add('SCOPE_MISMATCH');
+      continue;
+    }
+    if (!sp.methods.has(a.method)) {
+      why.add('METHOD_NOT_COVERED');
+      continue;
+    }
     const until = standingWithdrawnAt(cache, sp, span);
     if (!coversSpan(until, span)) {
       why.add('STANDING_POLICY_ENDED_DURING_RECORDING');
@@ -283,7 +380,10 @@ function standingWithdrawnAt(cache: PolicyCache, sp: StandingPolicy, span: Span)
   if (span.end === null) return null;
   for (const b of cache.bundles) {
     if (b.issuedAt <= span.at || b.issuedAt > span.end) continue;
-    const still = b.standingPolicies.some((x) => x.id === sp.id && x.issuerKeyId === sp.issuerKeyId) && b.issuers.has(sp.issuerKeyId) && !b.issuers.get(sp.issuerKeyId)!.compromised;
+    const still =
+      b.standingPolicies.some((x) => x.id === sp.id && x.issuerKeyId === sp.issuerKeyId) &&
+      b.issuers.has(sp.issuerKeyId) &&
+      !b.issuers.get(sp.issuerKeyId)!.compromised;
     if (!still) return b.issuedAt;
   }
   return null;
@@ -301,16 +401,38 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   const running = a.stoppedAt === null;
   const span: Span = { at: a.at, end: running ? (options.through ?? null) : a.stoppedAt, running };
 
-  const finish = (decision: DecisionJson['decision'], basis: Basis | null, main: ReasonCode[], extraClauses: string[] = [], coveredUntil: number | null = null): DecisionJson => {
+  const finish = (
+    decision: DecisionJson['decision'],
+    basis: Basis | null,
+    main: ReasonCode[],
+    extraClauses: string[] = [],
+    coveredUntil: number | null = null,
+  ): DecisionJson => {
     const reasons = [...new Set<ReasonCode>([...main, ...flags])];
     const clauses = [...new Set([...extraClauses, ...reasons.map((r) => REASONS[r].clause)])];
     return {
-      decision, basis, reasons, clauses, policyVersion: bundle?.version ?? 0, cacheAgeMs: Math.max(0, decidedAt - cache.updatedAt),
-      evaluatedAt: formatTime(a.at), decidedAt: formatTime(decidedAt), bundleHash: bundle?.hash ?? null,
+      decision,
+      basis,
+      reasons,
+      clauses,
+      policyVersion: bundle?.version ?? 0,
+      cacheAgeMs: Math.max(0, decidedAt - cache.updatedAt),
+      evaluatedAt: formatTime(a.at),
+      decidedAt: formatTime(decidedAt),
+      bundleHash: bundle?.hash ?? null,
       activation: {
-        cameraSerial: a.cameraSerial, officerId: a.officerId, deviceRole: a.deviceRole, trigger: a.trigger, activity: a.activity,
-        purposes: [...a.purposes], method: a.method, location: a.office ? { office: a.office } : null, at: formatTime(a.at),
-        stoppedAt: a.stoppedAt !== null ? formatTime(a.stoppedAt) : null, clock: a.clock, replayed: a.replayed,
+        cameraSerial: a.cameraSerial,
+        officerId: a.officerId,
+        deviceRole: a.deviceRole,
+        trigger: a.trigger,
+        activity: a.activity,
+        purposes: [...a.purposes],
+        method: a.method,
+        location: a.office ? { office: a.office } : null,
+        at: formatTime(a.at),
+        stoppedAt: a.stoppedAt !== null ? formatTime(a.stoppedAt) : null,
+        clock: a.clock,
+        replayed: a.replayed,
         ...(a.clipId ? { clipId: a.clipId } : {}),
       },
       coveredUntil: coveredUntil === null ? null : formatTime(coveredUntil),
@@ -344,13 +466,23 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   const ends = (until: number | null) => (running ? until : null);
   const trigger = triggerBasis(a, bundle, declared, why);
   if (trigger) {
-    return finish('AUTHORIZED', { kind: 'trigger', id: trigger, category: 'directive_authorized', hash: bundle.hash }, ['TRIGGER_ACTIVITY'], [categoryClause('directive_authorized')]);
+    return finish(
+      'AUTHORIZED',
+      { kind: 'trigger', id: trigger, category: 'directive_authorized', hash: bundle.hash },
+      ['TRIGGER_ACTIVITY'],
+      [categoryClause('directive_authorized')],
+    );
   }
   const planned = planBasis(a, span, plans, planWhy, cache, bundle, why, partial);
   if (planned) {
     const { plan } = planned.basis;
-    return finish('AUTHORIZED', { kind: 'plan', id: plan.id, category: 'directive_authorized', hash: plan.hash }, ['PLAN_ACTIVITY', 'TRIGGER_ACTIVITY'],
-      [categoryClause('directive_authorized')], ends(planned.until));
+    return finish(
+      'AUTHORIZED',
+      { kind: 'plan', id: plan.id, category: 'directive_authorized', hash: plan.hash },
+      ['PLAN_ACTIVITY', 'TRIGGER_ACTIVITY'],
+      [categoryClause('directive_authorized')],
+      ends(planned.until),
+    );
   }
   const granted = grantBasis(a, span, cache, bundle, current, why, partial);
   if (granted) {
@@ -362,8 +494,13 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   const standing = standingBasis(a, span, declared, cache, bundle, current, why, partial);
   if (standing) {
     const sp = standing.basis;
-    return finish('AUTHORIZED', { kind: 'standing_policy', id: sp.id, category: sp.category, hash: bundle.hash }, ['STANDING_POLICY'],
-      [categoryClause(sp.category)], ends(standing.until));
+    return finish(
+      'AUTHORIZED',
+      { kind: 'standing_policy', id: sp.id, category: sp.category, hash: bundle.hash },
+      ['STANDING_POLICY'],
+      [categoryClause(sp.category)],
+      ends(standing.until),
+    );
   }
 
   // 3. Still recording, nothing declared, nothing ended: wait for the tag.
@@ -374,4 +511,3 @@ export function decide(a: Activation, cache: PolicyCache, decidedAt: number, opt
   if (!a.activity && !running) main.push('UNCLASSIFIED');
   return finish('UNAUTHORIZED', null, main, ['1061.2§4'], partial.coveredUntil);
 }
-

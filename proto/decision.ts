@@ -48,9 +48,14 @@ export function decisionToProto(d: DecisionJson): bwc.v1.ActivationDecision.$Pro
   if (d.basis?.hash && !basisHash) throw new RangeError('basis.hash: not 64 hex characters');
   return {
     decision: need(VERDICTS.value(d.decision), 'decision', d.decision),
-    basis: d.basis ? {
-      kind: need(BASIS_KINDS.value(d.basis.kind), 'basis.kind', d.basis.kind), id: d.basis.id, category: d.basis.category ?? '', hash: basisHash ?? new Uint8Array(0),
-    } : null,
+    basis: d.basis
+      ? {
+          kind: need(BASIS_KINDS.value(d.basis.kind), 'basis.kind', d.basis.kind),
+          id: d.basis.id,
+          category: d.basis.category ?? '',
+          hash: basisHash ?? new Uint8Array(0),
+        }
+      : null,
     reasons: d.reasons,
     clauses: d.clauses,
     policyVersion: d.policyVersion,
@@ -69,10 +74,17 @@ function iso(t: number | null | undefined): string | null {
 
 export function activationToJson(a: bwc.v1.Activation.$Properties): ActivationJson {
   return {
-    cameraSerial: a.cameraSerial ?? '', officerId: a.officerId || null, deviceRole: DEVICE_ROLES.code(a.deviceRole) ?? 'unspecified',
-    trigger: TRIGGERS.code(a.trigger) ?? 'unspecified', activity: a.activity || null, purposes: a.purposes ?? [],
-    method: METHODS.code(a.method) ?? 'unspecified', location: a.location?.office ? { office: a.location.office } : null,
-    at: iso(a.atMs) ?? '', stoppedAt: iso(a.stoppedAtMs), replayed: a.replayed ?? false,
+    cameraSerial: a.cameraSerial ?? '',
+    officerId: a.officerId || null,
+    deviceRole: DEVICE_ROLES.code(a.deviceRole) ?? 'unspecified',
+    trigger: TRIGGERS.code(a.trigger) ?? 'unspecified',
+    activity: a.activity || null,
+    purposes: a.purposes ?? [],
+    method: METHODS.code(a.method) ?? 'unspecified',
+    location: a.location?.office ? { office: a.location.office } : null,
+    at: iso(a.atMs) ?? '',
+    stoppedAt: iso(a.stoppedAtMs),
+    replayed: a.replayed ?? false,
     clock: a.clock ? { synced: a.clock.synced ?? false, offsetMs: a.clock.offsetMs ?? 0 } : null,
     ...(a.clipId ? { clipId: a.clipId } : {}),
   };
@@ -81,12 +93,20 @@ export function activationToJson(a: bwc.v1.Activation.$Properties): ActivationJs
 export function decisionToJson(d: bwc.v1.ActivationDecision.$Properties): DecisionJson {
   return {
     decision: (VERDICTS.code(d.decision) ?? 'UNAUTHORIZED') as DecisionJson['decision'],
-    basis: d.basis ? {
-      kind: BASIS_KINDS.code(d.basis.kind) ?? 'unspecified', id: d.basis.id ?? '', category: d.basis.category ?? '',
-      ...(d.basis.hash?.byteLength ? { hash: toHex(d.basis.hash) } : {}),
-    } : null,
-    reasons: d.reasons ?? [], clauses: d.clauses ?? [], policyVersion: d.policyVersion ?? 0, cacheAgeMs: d.cacheAgeMs ?? 0,
-    evaluatedAt: iso(d.evaluatedAtMs) ?? '', decidedAt: iso(d.decidedAtMs) ?? '',
+    basis: d.basis
+      ? {
+          kind: BASIS_KINDS.code(d.basis.kind) ?? 'unspecified',
+          id: d.basis.id ?? '',
+          category: d.basis.category ?? '',
+          ...(d.basis.hash?.byteLength ? { hash: toHex(d.basis.hash) } : {}),
+        }
+      : null,
+    reasons: d.reasons ?? [],
+    clauses: d.clauses ?? [],
+    policyVersion: d.policyVersion ?? 0,
+    cacheAgeMs: d.cacheAgeMs ?? 0,
+    evaluatedAt: iso(d.evaluatedAtMs) ?? '',
+    decidedAt: iso(d.decidedAtMs) ?? '',
     ...(d.activation ? { activation: activationToJson(d.activation) } : {}),
     bundleHash: d.bundleHash?.byteLength ? toHex(d.bundleHash) : null,
     coveredUntil: iso(d.coveredUntilMs),

@@ -44,7 +44,12 @@ export function sealEnvelope(type: MessageType, body: Uint8Array, signer: Signer
   const bytes = pb.Envelope.encode({ type, body, keyId: signer.keyId, sig }).finish();
   let hash: Buffer | null = null;
   // Computed on first use: a gateway signing thousands of acks a second never reads it.
-  return { bytes, get hash() { return (hash ??= sha256(input)); } };
+  return {
+    bytes,
+    get hash() {
+      return (hash ??= sha256(input));
+    },
+  };
 }
 
 /** A ClipChunk travels unsigned: empty key_id and sig. */
@@ -55,7 +60,10 @@ export function encodeUnsignedEnvelope(type: 'ClipChunk', body: Uint8Array): Uin
 /** Bytes of a protobuf varint. */
 function varint(n: number): number[] {
   const out: number[] = [];
-  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); }
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
   out.push(n);
   return out;
 }
@@ -75,15 +83,14 @@ export function chunkEnvelopeFrame(manifestHash: Uint8Array, index: number, data
   const head = [
     ...(manifestHash.length ? [0x0a, ...varint(manifestHash.length), ...manifestHash] : []),
     ...(index !== 0 ? [0x10, ...varint(index)] : []),
-    0x1a, ...varint(dataLength),
+    0x1a,
+    ...varint(dataLength),
   ];
   const bodyLength = head.length + dataLength;
   // Envelope: 1 type, 2 body; key_id and sig empty.
   const prefix = Buffer.from([0x0a, ...varint(type.length), ...type, 0x12, ...varint(bodyLength), ...head]);
   const size = prefix.length + dataLength;
-  const bytes = reuse && reuse.byteOffset === 0 && reuse.buffer.byteLength >= size
-    ? Buffer.from(reuse.buffer, 0, size)
-    : Buffer.allocUnsafeSlow(size); // never a slice of Node's shared pool, so it can be reused
+  const bytes = reuse && reuse.byteOffset === 0 && reuse.buffer.byteLength >= size ? Buffer.from(reuse.buffer, 0, size) : Buffer.allocUnsafeSlow(size); // never a slice of Node's shared pool, so it can be reused
   prefix.copy(bytes, 0);
   return { bytes, data: bytes.subarray(prefix.length) };
 }
@@ -144,7 +151,11 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions = {}): Open
   let input: Buffer | null = null;
   let hash: Buffer | null = null;
   return {
-    type, body, keyId, sig, signed: keyId !== '' || sig.byteLength > 0,
+    type,
+    body,
+    keyId,
+    sig,
+    signed: keyId !== '' || sig.byteLength > 0,
     // Both computed on first use: an unsigned ClipChunk needs neither, and copying and hashing a
     // 1 MiB chunk for nothing costs the gateway a third of its offload speed.
     get signedInput() {

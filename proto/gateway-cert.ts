@@ -75,8 +75,11 @@ export function signGatewayCertificate(input: GatewayCertificateInput, root: Sig
   checkWindow(input.notBeforeMs, input.notAfterMs);
   const body = pb.GatewayCertificate.encode({
     header: { issuer: root.keyId, fleet: input.fleet, seq: 0, createdAtMs },
-    gatewayId: input.gatewayId, publicKey: input.publicKey, fleet: input.fleet,
-    notBeforeMs: input.notBeforeMs, notAfterMs: input.notAfterMs,
+    gatewayId: input.gatewayId,
+    publicKey: input.publicKey,
+    fleet: input.fleet,
+    notBeforeMs: input.notBeforeMs,
+    notAfterMs: input.notAfterMs,
   }).finish();
   return sealEnvelope('GatewayCertificate', body, root).bytes;
 }
@@ -124,7 +127,8 @@ export function verifyGatewayCertificate(bytes: Uint8Array, root: TrustedKey, op
     throw new WireError('INCONSISTENT', `gateway certificate is for gateway ${gatewayId}, not ${opts.gatewayId}`);
   }
   const at = opts.at ?? Date.now();
-  if (at < notBeforeMs) throw new WireError('NOT_YET_VALID', `gateway certificate of ${gatewayId} is not valid until ${iso(notBeforeMs)} (checked at ${iso(at)})`);
+  if (at < notBeforeMs)
+    throw new WireError('NOT_YET_VALID', `gateway certificate of ${gatewayId} is not valid until ${iso(notBeforeMs)} (checked at ${iso(at)})`);
   if (at > notAfterMs) throw new WireError('EXPIRED', `gateway certificate of ${gatewayId} expired at ${iso(notAfterMs)} (checked at ${iso(at)})`);
   return { gatewayId, fleet, publicKey: key.raw, key, notBeforeMs, notAfterMs, hash: toHex(env.hash), bytes };
 }

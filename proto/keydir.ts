@@ -106,8 +106,10 @@ export function readPrivateKey(dirOrFile: string): PrivateKeyFile {
     if (!st.isFile()) throw new KeyFileError('INVALID', `private key ${path} is not a regular file`);
     const mode = st.mode & 0o777;
     if (mode & 0o077) {
-      throw new KeyFileError('PERMISSIONS',
-        `private key ${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); fix it with: chmod 600 ${path}`);
+      throw new KeyFileError(
+        'PERMISSIONS',
+        `private key ${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); fix it with: chmod 600 ${path}`,
+      );
     }
     if (st.size > 16 * 1024) throw new KeyFileError('INVALID', `private key ${path} is ${st.size} bytes; not a key file`);
     pem = readFileSync(fd, 'utf8');

@@ -44,12 +44,20 @@ export interface OpenedKeyring {
 
 /** Signs a keyring with the gateway key; `certificate` is the gateway's root-signed certificate envelope. */
 export function sealKeyring(
-  entries: readonly KeyringEntry[], certificate: Uint8Array, signer: Signer, o: { gatewayId: string; fleet: string; createdAtMs: number },
+  entries: readonly KeyringEntry[],
+  certificate: Uint8Array,
+  signer: Signer,
+  o: { gatewayId: string; fleet: string; createdAtMs: number },
 ): Uint8Array {
   const body = pb.Keyring.encode({
     header: { issuer: o.gatewayId, fleet: o.fleet, seq: 0, createdAtMs: o.createdAtMs },
     keys: entries.map((e) => ({
-      deviceId: e.deviceId, keyId: e.keyId, publicKey: e.publicKey, validFromMs: e.validFromMs, revokedAtMs: e.revokedAtMs, lastSeqBeforeRevocation: e.lastSeqBeforeRevocation,
+      deviceId: e.deviceId,
+      keyId: e.keyId,
+      publicKey: e.publicKey,
+      validFromMs: e.validFromMs,
+      revokedAtMs: e.revokedAtMs,
+      lastSeqBeforeRevocation: e.lastSeqBeforeRevocation,
     })),
     gatewayCertificate: certificate,
   }).finish();
@@ -78,16 +86,25 @@ export function openKeyring(bytes: Uint8Array, root: TrustedKey): OpenedKeyring 
     throw new WireError('INCONSISTENT', `the keyring names issuer "${k.header?.issuer ?? ''}", but carries the certificate of gateway ${gateway.gatewayId}`);
   }
   if (env.keyId !== gateway.key.keyId) {
-    throw new WireError('BAD_SIGNATURE', `the keyring is signed by key ${env.keyId.slice(0, 16)}…, not by gateway ${gateway.gatewayId}'s certified key ${gateway.key.keyId.slice(0, 16)}…`);
+    throw new WireError(
+      'BAD_SIGNATURE',
+      `the keyring is signed by key ${env.keyId.slice(0, 16)}…, not by gateway ${gateway.gatewayId}'s certified key ${gateway.key.keyId.slice(0, 16)}…`,
+    );
   }
   assertEnvelopeSigned(env, gateway.key);
   const entries = k.keys.map((e, i) => {
     const deviceId = e.deviceId ?? '';
     assertId(deviceId, `keyring entry ${i + 1}'s device id`);
     const key = trustPublicKey(e.publicKey ?? new Uint8Array(0), `keyring entry ${i + 1} (${deviceId})`);
-    if ((e.keyId ?? '') !== keyIdOf(key.raw)) throw new WireError('INCONSISTENT', `keyring entry ${i + 1} (${deviceId}) names key id ${(e.keyId ?? '').slice(0, 16)}…, not its key's id`);
+    if ((e.keyId ?? '') !== keyIdOf(key.raw))
+      throw new WireError('INCONSISTENT', `keyring entry ${i + 1} (${deviceId}) names key id ${(e.keyId ?? '').slice(0, 16)}…, not its key's id`);
     return {
-      deviceId, keyId: key.keyId, publicKey: key.raw, key, validFromMs: Number(e.validFromMs), revokedAtMs: Number(e.revokedAtMs),
+      deviceId,
+      keyId: key.keyId,
+      publicKey: key.raw,
+      key,
+      validFromMs: Number(e.validFromMs),
+      revokedAtMs: Number(e.revokedAtMs),
       lastSeqBeforeRevocation: Number(e.lastSeqBeforeRevocation),
     };
   });
@@ -105,7 +122,11 @@ export function keyringKeys(ring: OpenedKeyring): KeySource {
       const own = ring.entries.filter((e) => e.deviceId === deviceId);
       const e = own.find((x) => x.keyId === keyId);
       if (!e) {
-        if (own.length === 0) return { verdict: 'UNKNOWN_KEY', detail: `the keyring of gateway ${ring.gateway.gatewayId} lists no key of device ${deviceId || '(none)'}` };
+        if (own.length === 0)
+          return {
+            verdict: 'UNKNOWN_KEY',
+            detail: `the keyring of gateway ${ring.gateway.gatewayId} lists no key of device ${deviceId || '(none)'}`,
+          };
         return {
           verdict: 'KEY_CHANGED',
           detail: `signed by key ${short(keyId) || '(none)'}, which is not one of device ${deviceId}'s enrolled keys (${own.map((x) => short(x.keyId)).join(', ')})`,
@@ -116,16 +137,29 @@ export function keyringKeys(ring: OpenedKeyring): KeySource {
         const claimed = Number(manifest.header?.createdAtMs ?? 0);
         if (seq > e.lastSeqBeforeRevocation) {
           return {
-            verdict: 'REVOKED_AT_RECORDING_TIME', key: e.key,
+            verdict: 'REVOKED_AT_RECORDING_TIME',
+            key: e.key,
             detail: `key ${short(keyId)} of ${deviceId} was revoked at ${iso(e.revokedAtMs)}, after seq ${e.lastSeqBeforeRevocation}; this manifest is seq ${seq}`,
           };
         }
         if (claimed >= e.revokedAtMs) {
-          return { verdict: 'REVOKED_AT_RECORDING_TIME', key: e.key, detail: `key ${short(keyId)} of ${deviceId} was revoked at ${iso(e.revokedAtMs)}; this manifest claims ${iso(claimed)}` };
+          return {
+            verdict: 'REVOKED_AT_RECORDING_TIME',
+            key: e.key,
+            detail: `key ${short(keyId)} of ${deviceId} was revoked at ${iso(e.revokedAtMs)}; this manifest claims ${iso(claimed)}`,
+          };
         }
-        return { verdict: 'OK', key: e.key, detail: `signed by ${deviceId}'s key ${short(keyId)}, revoked later (${iso(e.revokedAtMs)}, after seq ${e.lastSeqBeforeRevocation})` };
+        return {
+          verdict: 'OK',
+          key: e.key,
+          detail: `signed by ${deviceId}'s key ${short(keyId)}, revoked later (${iso(e.revokedAtMs)}, after seq ${e.lastSeqBeforeRevocation})`,
+        };
       }
-      return { verdict: 'OK', key: e.key, detail: `signed by ${deviceId}'s enrolled key ${short(keyId)} (keyring of gateway ${ring.gateway.gatewayId})` };
+      return {
+        verdict: 'OK',
+        key: e.key,
+        detail: `signed by ${deviceId}'s enrolled key ${short(keyId)} (keyring of gateway ${ring.gateway.gatewayId})`,
+      };
     },
   };
 }

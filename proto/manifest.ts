@@ -35,8 +35,10 @@ export function decodeManifest(bytes: Uint8Array, maxBytes?: number): DecodedMan
     throw new WireError('UNDECODABLE', `manifest body is not a ClipManifest: ${(e as Error).message}`, { cause: e });
   }
   if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
-    throw new WireError('UNSUPPORTED_VERSION',
-      `manifest schema version ${manifest.schemaVersion} is not supported (this build reads version ${MANIFEST_SCHEMA_VERSION})`);
+    throw new WireError(
+      'UNSUPPORTED_VERSION',
+      `manifest schema version ${manifest.schemaVersion} is not supported (this build reads version ${MANIFEST_SCHEMA_VERSION})`,
+    );
   }
   return { envelope, manifest };
 }
@@ -86,8 +88,11 @@ export function manifestToJson(m: ClipManifest): Record<string, unknown> {
     schemaVersion: m.schemaVersion,
     manifestId: m.manifestId,
     header: {
-      issuer: m.header?.issuer ?? '', subjectDevice: m.header?.subjectDevice ?? '', fleet: m.header?.fleet ?? '',
-      seq: m.header?.seq ?? 0, createdAt: iso(m.header?.createdAtMs),
+      issuer: m.header?.issuer ?? '',
+      subjectDevice: m.header?.subjectDevice ?? '',
+      fleet: m.header?.fleet ?? '',
+      seq: m.header?.seq ?? 0,
+      createdAt: iso(m.header?.createdAtMs),
     },
     deviceId: m.deviceId,
     keyId: m.keyId,
@@ -106,8 +111,10 @@ export function manifestToJson(m: ClipManifest): Record<string, unknown> {
     endedAt: iso(m.endedAtMs),
     preEventBufferS: m.preEventBufferS,
     clock: {
-      source: CLOCK_SOURCES.code(m.clock?.source) ?? null, synced: m.clock?.synced ?? false,
-      offsetMs: m.clock?.offsetMs ?? 0, offsetUncertaintyMs: m.clock?.offsetUncertaintyMs ?? 0,
+      source: CLOCK_SOURCES.code(m.clock?.source) ?? null,
+      synced: m.clock?.synced ?? false,
+      offsetMs: m.clock?.offsetMs ?? 0,
+      offsetUncertaintyMs: m.clock?.offsetUncertaintyMs ?? 0,
     },
     trigger: TRIGGERS.code(m.trigger) ?? null,
     method: METHODS.code(m.method) ?? null,

@@ -6,9 +6,8 @@ import * as crypto from 'node:crypto';
 
 // One-shot SHA-256 of a small buffer: crypto.hash (Node >= 20.12) is about twice as fast as
 // createHash().update().digest() on 33-65 bytes, and a long clip's manifest has thousands of nodes.
-const sha256Small = typeof crypto.hash === 'function'
-  ? (data) => crypto.hash('sha256', data, 'buffer')
-  : (data) => crypto.createHash('sha256').update(data).digest();
+const sha256Small =
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'buffer') : (data) => crypto.createHash('sha256').update(data).digest();
 
 export function leafHash(input) {
   const buf = Buffer.allocUnsafe(1 + input.byteLength);

@@ -43,7 +43,13 @@ export class MemoryPolicyCache implements PolicyCache {
   readonly #plans = new Map<string, Plan[]>();
   readonly planCodes: ReadonlySet<string>;
 
-  constructor(input: { bundles: readonly Bundle[]; grants?: readonly Grant[]; revocations?: readonly Revocation[]; plans?: readonly Plan[]; updatedAt: number }) {
+  constructor(input: {
+    bundles: readonly Bundle[];
+    grants?: readonly Grant[];
+    revocations?: readonly Revocation[];
+    plans?: readonly Plan[];
+    updatedAt: number;
+  }) {
     this.bundles = [...input.bundles].sort((a, b) => a.issuedAt - b.issuedAt || a.version - b.version);
     this.updatedAt = input.updatedAt;
     for (const g of input.grants ?? []) {

@@ -6,9 +6,19 @@
 
 /** 1061.2 §2.1 items 1–13, in order. */
 export const CATEGORIES = [
-  'physical_security', 'directive_authorized', 'opr_investigation', 'disciplinary_reply', 'legal_proceeding',
-  'opa_ope_ocr', 'public_affairs_production', 'authorized_investigation', 'eeo_investigation', 'reasonable_accommodation',
-  'training_town_hall', 'work_duty_authorized', 'prior_authorization',
+  'physical_security',
+  'directive_authorized',
+  'opr_investigation',
+  'disciplinary_reply',
+  'legal_proceeding',
+  'opa_ope_ocr',
+  'public_affairs_production',
+  'authorized_investigation',
+  'eeo_investigation',
+  'reasonable_accommodation',
+  'training_town_hall',
+  'work_duty_authorized',
+  'prior_authorization',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -53,8 +63,16 @@ export function categoryClause(category: string): string {
 
 /** The 2024 BWC policy's activities (trigger codes of the default bundle). */
 export const DEFAULT_TRIGGERS = [
-  'at_large_arrest', 'investigatory_detention', 'arrest_warrant', 'in_person_subpoena', 'search_warrant', 'removal_order',
-  'facility_protection', 'facility_disturbance', 'public_interaction', 'emergency_response',
+  'at_large_arrest',
+  'investigatory_detention',
+  'arrest_warrant',
+  'in_person_subpoena',
+  'search_warrant',
+  'removal_order',
+  'facility_protection',
+  'facility_disturbance',
+  'public_interaction',
+  'emergency_response',
 ] as const;
 
 /** Counts only alongside another trigger: the policy covers public interaction *during* the listed activities. */
@@ -91,21 +109,51 @@ export const REASONS = {
   UNTRUSTED_ISSUER: { clause: '1061.2§5.1', text: 'signed by a key the policy bundle does not trust' },
   PLAN_OUTSIDE_WINDOW: { clause: 'BWC-2021:pre-planned-operations', text: 'outside the operation plan window' },
   PLAN_REVOKED: { clause: '1061.2§5.1', text: 'the operation plan was revoked' },
-  STANDING_POLICY_ISSUER_INVALID: { clause: '1061.2§5.1', text: 'standing local policies come only from an FRO or HRO (or the Director); this one does not' },
-  CATEGORY_NOT_FOR_DEVICE: { clause: '1061.2§2.1(1)', text: 'the category does not fit the recording: physical security covers fixed cameras only' },
+  STANDING_POLICY_ISSUER_INVALID: {
+    clause: '1061.2§5.1',
+    text: 'standing local policies come only from an FRO or HRO (or the Director); this one does not',
+  },
+  CATEGORY_NOT_FOR_DEVICE: {
+    clause: '1061.2§2.1(1)',
+    text: 'the category does not fit the recording: physical security covers fixed cameras only',
+  },
   FACTORS_NOT_CONSIDERED: { clause: '1061.2§5.3', text: 'the prior authorization names none of the §5.3 factors its approver considered' },
-  GRANT_WINDOW_INVALID: { clause: '1061.2§5.2(4)', text: 'the anticipated recording lies outside the grant\'s own validity' },
+  GRANT_WINDOW_INVALID: { clause: '1061.2§5.2(4)', text: "the anticipated recording lies outside the grant's own validity" },
   // whole-recording coverage (1061.2 §5.1: before the recording; §5.2(5): an expiration)
-  GRANT_SIGNED_AFTER_START: { clause: '1061.2§5.1', text: 'the grant was signed after the recording started; authorization comes before the recording' },
-  GRANT_EXPIRED_DURING_RECORDING: { clause: '1061.2§5.2(5)', text: 'the grant expired while the recording ran; covered only until coveredUntil' },
-  GRANT_REVOKED_DURING_RECORDING: { clause: '1061.2§5.1', text: 'the grant was revoked, or its issuer withdrawn, while the recording ran; covered only until coveredUntil' },
-  PLAN_ENDED_DURING_RECORDING: { clause: 'BWC-2021:pre-planned-operations', text: 'the operation plan ended while the recording ran; covered only until coveredUntil' },
-  STANDING_POLICY_ENDED_DURING_RECORDING: { clause: '1061.2§5.1', text: 'the standing policy was withdrawn while the recording ran; covered only until coveredUntil' },
+  GRANT_SIGNED_AFTER_START: {
+    clause: '1061.2§5.1',
+    text: 'the grant was signed after the recording started; authorization comes before the recording',
+  },
+  GRANT_EXPIRED_DURING_RECORDING: {
+    clause: '1061.2§5.2(5)',
+    text: 'the grant expired while the recording ran; covered only until coveredUntil',
+  },
+  GRANT_REVOKED_DURING_RECORDING: {
+    clause: '1061.2§5.1',
+    text: 'the grant was revoked, or its issuer withdrawn, while the recording ran; covered only until coveredUntil',
+  },
+  PLAN_ENDED_DURING_RECORDING: {
+    clause: 'BWC-2021:pre-planned-operations',
+    text: 'the operation plan ended while the recording ran; covered only until coveredUntil',
+  },
+  STANDING_POLICY_ENDED_DURING_RECORDING: {
+    clause: '1061.2§5.1',
+    text: 'the standing policy was withdrawn while the recording ran; covered only until coveredUntil',
+  },
   // the inputs themselves
-  UNKNOWN_ACTIVITY: { clause: 'BWC-2024:covered-activities', text: 'a declared code the policy in force does not know; kept, and no purpose of its own' },
-  STOPPED_BEFORE_START: { clause: '1061.2§4', text: 'the recording claims to stop before it started; its times are malformed and reviewed' },
+  UNKNOWN_ACTIVITY: {
+    clause: 'BWC-2024:covered-activities',
+    text: 'a declared code the policy in force does not know; kept, and no purpose of its own',
+  },
+  STOPPED_BEFORE_START: {
+    clause: '1061.2§4',
+    text: 'the recording claims to stop before it started; its times are malformed and reviewed',
+  },
   // raised by the gateway (review items)
-  GRANT_FILED_LATE: { clause: '1061.2§5.1', text: 'the grant reached the gateway long after its claimed signing time and authorizes a recording made before the gateway had it' },
+  GRANT_FILED_LATE: {
+    clause: '1061.2§5.1',
+    text: 'the grant reached the gateway long after its claimed signing time and authorizes a recording made before the gateway had it',
+  },
   DECISION_MISMATCH: { clause: '1061.2§4', text: 'the gateway, deciding again from the signed objects it holds, disagrees with the dock' },
   // flags on any decision
   POLICY_STALE: { clause: '1061.2§5.1', text: 'decided on an expired policy bundle' },

@@ -70,17 +70,34 @@ export interface VerificationReport {
   readonly problems: readonly string[];
   readonly summary: string;
   readonly manifest: {
-    readonly hash: string; readonly keyId: string; readonly deviceId: string; readonly seq: number;
-    readonly cameraSerial: string; readonly clipId: string; readonly officerId: string;
-    readonly byteLength: number; readonly sha256: string; readonly chunkSize: number; readonly merkleRoot: string;
+    readonly hash: string;
+    readonly keyId: string;
+    readonly deviceId: string;
+    readonly seq: number;
+    readonly cameraSerial: string;
+    readonly clipId: string;
+    readonly officerId: string;
+    readonly byteLength: number;
+    readonly sha256: string;
+    readonly chunkSize: number;
+    readonly merkleRoot: string;
     readonly startedAt: string | null;
   };
   readonly clip: { readonly path: string; readonly byteLength: number; readonly sha256: string | null };
 }
 
 export type VerifyInputCode =
-  | 'MANIFEST_EMPTY' | 'MANIFEST_TOO_LARGE' | 'MANIFEST_TRUNCATED' | 'MANIFEST_GARBAGE' | 'MANIFEST_NON_CANONICAL' | 'NOT_A_MANIFEST'
-  | 'UNSUPPORTED_VERSION' | 'CLIP_NOT_FOUND' | 'CLIP_NOT_A_FILE' | 'CLIP_SYMLINK' | 'CLIP_UNREADABLE';
+  | 'MANIFEST_EMPTY'
+  | 'MANIFEST_TOO_LARGE'
+  | 'MANIFEST_TRUNCATED'
+  | 'MANIFEST_GARBAGE'
+  | 'MANIFEST_NON_CANONICAL'
+  | 'NOT_A_MANIFEST'
+  | 'UNSUPPORTED_VERSION'
+  | 'CLIP_NOT_FOUND'
+  | 'CLIP_NOT_A_FILE'
+  | 'CLIP_SYMLINK'
+  | 'CLIP_UNREADABLE';
 
 export interface VerifyInputError {
   readonly error: VerifyInputCode;
@@ -112,21 +129,26 @@ export function readManifest(bytes: Uint8Array, maxBytes?: number): DecodedManif
   } catch (e) {
     if (!isWireError(e)) return inputError('MANIFEST_GARBAGE', `manifest cannot be read: ${(e as Error).message}`);
     switch (e.code) {
-      case 'EMPTY': return inputError('MANIFEST_EMPTY', 'manifest is empty (0 bytes)');
-      case 'TOO_LARGE': return inputError('MANIFEST_TOO_LARGE', `manifest is too large: ${e.message}`);
-      case 'UNSUPPORTED_VERSION': return inputError('UNSUPPORTED_VERSION', e.message);
-      case 'WRONG_TYPE': return inputError('NOT_A_MANIFEST', `not a clip manifest: ${e.message}`);
-      case 'NON_CANONICAL': return inputError('MANIFEST_NON_CANONICAL', `manifest file was altered: ${e.message}`);
-      case 'TRUNCATED': return inputError('MANIFEST_TRUNCATED', 'manifest is truncated: it ends inside a field');
-      default: return inputError('MANIFEST_GARBAGE', `manifest is not a bwc manifest: ${e.message}`);
+      case 'EMPTY':
+        return inputError('MANIFEST_EMPTY', 'manifest is empty (0 bytes)');
+      case 'TOO_LARGE':
+        return inputError('MANIFEST_TOO_LARGE', `manifest is too large: ${e.message}`);
+      case 'UNSUPPORTED_VERSION':
+        return inputError('UNSUPPORTED_VERSION', e.message);
+      case 'WRONG_TYPE':
+        return inputError('NOT_A_MANIFEST', `not a clip manifest: ${e.message}`);
+      case 'NON_CANONICAL':
+        return inputError('MANIFEST_NON_CANONICAL', `manifest file was altered: ${e.message}`);
+      case 'TRUNCATED':
+        return inputError('MANIFEST_TRUNCATED', 'manifest is truncated: it ends inside a field');
+      default:
+        return inputError('MANIFEST_GARBAGE', `manifest is not a bwc manifest: ${e.message}`);
     }
   }
 }
 
 /** Verifies a clip file against manifest bytes. Never throws. */
-export async function verifyClip(
-  clipPath: string, manifestBytes: Uint8Array, keys: KeySource, options: VerifyOptions = {},
-): Promise<VerifyOutcome> {
+export async function verifyClip(clipPath: string, manifestBytes: Uint8Array, keys: KeySource, options: VerifyOptions = {}): Promise<VerifyOutcome> {
   const decoded = readManifest(manifestBytes, options.manifestMaxBytes);
   if ('error' in decoded) return decoded;
   const m = decoded.manifest;
@@ -142,14 +164,16 @@ export async function verifyClip(
     fileSize = st.size;
     if (chunkSizeOk) {
       digest = await hashClipFile(clipPath, {
-        chunkSize: m.chunkSize, maxBytes: m.byteLength,
+        chunkSize: m.chunkSize,
+        maxBytes: m.byteLength,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     }
   } catch (e) {
     if (e instanceof ClipFileError) {
-      const code = ({ NOT_FOUND: 'CLIP_NOT_FOUND', NOT_A_FILE: 'CLIP_NOT_A_FILE', SYMLINK: 'CLIP_SYMLINK' } as const)[
-        e.code as 'NOT_FOUND' | 'NOT_A_FILE' | 'SYMLINK'] ?? 'CLIP_UNREADABLE';
+      const code =
+        ({ NOT_FOUND: 'CLIP_NOT_FOUND', NOT_A_FILE: 'CLIP_NOT_A_FILE', SYMLINK: 'CLIP_SYMLINK' } as const)[e.code as 'NOT_FOUND' | 'NOT_A_FILE' | 'SYMLINK'] ??
+        'CLIP_UNREADABLE';
       return inputError(code, e.message);
     }
     return inputError('CLIP_UNREADABLE', `clip ${clipPath} cannot be read: ${(e as Error).message}`);
@@ -158,9 +182,7 @@ export async function verifyClip(
 }
 
 /** The pure part of verification: manifest, key source and the clip's digest in, report out. */
-export function judge(
-  decoded: DecodedManifest, keys: KeySource, clipPath: string, fileSize: number, digest: ClipDigest | null,
-): VerificationReport {
+export function judge(decoded: DecodedManifest, keys: KeySource, clipPath: string, fileSize: number, digest: ClipDigest | null): VerificationReport {
   const { envelope, manifest: m } = decoded;
   const problems = manifestProblems(decoded);
 
@@ -175,7 +197,9 @@ export function judge(
   // Chunks.
   const total = m.chunkSha256.length;
   const marks: ChunkMark[] = [];
-  let ok = 0; let altered = 0; let missing = 0;
+  let ok = 0;
+  let altered = 0;
+  let missing = 0;
   const have = digest?.byteLength ?? 0;
   let partial: { index: number; have: number; want: number } | null = null;
   for (let i = 0; i < total; i++) {
@@ -192,7 +216,9 @@ export function judge(
       partial = { index: i, have: haveLen, want: wantLen };
     } else mark = bytesEqual(actual, m.chunkSha256[i]!) ? '.' : 'N';
     marks.push(mark);
-    if (mark === '.') ok++; else if (mark === 'N') altered++; else missing++;
+    if (mark === '.') ok++;
+    else if (mark === 'N') altered++;
+    else missing++;
   }
   const mismatched = partial ? altered - 1 : altered;
   if (fileSize > m.byteLength) problems.push(`the clip has ${fileSize - m.byteLength} bytes beyond the signed length`);
@@ -201,10 +227,18 @@ export function judge(
     problems.push('the whole-file SHA-256 does not match the manifest');
   }
   if (partial) {
-    problems.push(`chunk ${partial.index} is cut short (${partial.have} of ${partial.want} bytes), so its bytes cannot be verified; ` +
-      `a copy cut at byte ${partial.index * m.chunkSize} would show the chunks before it`);
+    problems.push(
+      `chunk ${partial.index} is cut short (${partial.have} of ${partial.want} bytes), so its bytes cannot be verified; ` +
+        `a copy cut at byte ${partial.index * m.chunkSize} would show the chunks before it`,
+    );
   }
-  if (mismatched > 0) problems.push(`${mismatched} chunk${mismatched === 1 ? '' : 's'} altered: ${listMarks(marks.map((x, i) => (partial?.index === i ? '.' : x)), 'N')}`);
+  if (mismatched > 0)
+    problems.push(
+      `${mismatched} chunk${mismatched === 1 ? '' : 's'} altered: ${listMarks(
+        marks.map((x, i) => (partial?.index === i ? '.' : x)),
+        'N',
+      )}`,
+    );
   // AUTHENTIC_WITH_GAPS means every byte present is the signed clip's: with no chunk verified, nothing is.
   if (total > 0 && ok === 0 && altered === 0 && problems.length === 0) problems.push(`no chunk of the signed clip is present (the file has ${fileSize} bytes)`);
 
@@ -217,10 +251,19 @@ export function judge(
   const key = keyJudgement.verdict;
   let verdict: ContentVerdict | KeyVerdict;
   let exitCode: number;
-  if (content === 'NOT_AUTHENTIC' || content === 'NOT_SIGNED') { verdict = content; exitCode = EXIT.NOT_AUTHENTIC; }
-  else if (key !== 'OK') { verdict = key; exitCode = EXIT.KEY; }
-  else if (content === 'AUTHENTIC_WITH_GAPS') { verdict = content; exitCode = EXIT.GAPS; }
-  else { verdict = 'AUTHENTIC'; exitCode = EXIT.AUTHENTIC; }
+  if (content === 'NOT_AUTHENTIC' || content === 'NOT_SIGNED') {
+    verdict = content;
+    exitCode = EXIT.NOT_AUTHENTIC;
+  } else if (key !== 'OK') {
+    verdict = key;
+    exitCode = EXIT.KEY;
+  } else if (content === 'AUTHENTIC_WITH_GAPS') {
+    verdict = content;
+    exitCode = EXIT.GAPS;
+  } else {
+    verdict = 'AUTHENTIC';
+    exitCode = EXIT.AUTHENTIC;
+  }
 
   const seq = m.header?.seq ?? 0;
   const who = `device ${m.deviceId || '?'}, seq ${seq}, key ${short(envelope.keyId)}`;
@@ -246,18 +289,33 @@ export function judge(
   }
 
   return {
-    verdict, exitCode, content, key, keyDetail: keyJudgement.detail, signature,
-    chunkMap: marks.join(''), chunks: { total, ok, altered, missing }, problems, summary,
+    verdict,
+    exitCode,
+    content,
+    key,
+    keyDetail: keyJudgement.detail,
+    signature,
+    chunkMap: marks.join(''),
+    chunks: { total, ok, altered, missing },
+    problems,
+    summary,
     manifest: {
-      hash: toHex(envelope.hash), keyId: envelope.keyId, deviceId: m.deviceId, seq,
-      cameraSerial: m.cameraSerial, clipId: m.clipId, officerId: m.officerId,
-      byteLength: m.byteLength, sha256: toHex(m.sha256), chunkSize: m.chunkSize, merkleRoot: toHex(m.merkleRoot),
+      hash: toHex(envelope.hash),
+      keyId: envelope.keyId,
+      deviceId: m.deviceId,
+      seq,
+      cameraSerial: m.cameraSerial,
+      clipId: m.clipId,
+      officerId: m.officerId,
+      byteLength: m.byteLength,
+      sha256: toHex(m.sha256),
+      chunkSize: m.chunkSize,
+      merkleRoot: toHex(m.merkleRoot),
       startedAt: m.startedAtMs ? new Date(m.startedAtMs).toISOString() : null,
     },
     clip: { path: clipPath, byteLength: fileSize, sha256: digest && digest.byteLength === fileSize ? toHex(digest.sha256) : null },
   };
 }
-
 
 function short(keyId: string): string {
   return keyId ? `${keyId.slice(0, 16)}…` : '';

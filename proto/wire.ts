@@ -19,8 +19,7 @@ export class IntegerRangeError extends RangeError {
 interface LongBitsLike {
   toNumber(unsigned?: boolean): number;
 }
-const LongBits = (($protobuf as unknown as { util: { LongBits: { prototype: LongBitsLike & { toLong: unknown } } } })
-  .util.LongBits);
+const LongBits = ($protobuf as unknown as { util: { LongBits: { prototype: LongBitsLike & { toLong: unknown } } } }).util.LongBits;
 
 // The generated decoders call reader.uint64() & co., which end in LongBits#toLong (protobufjs picks
 // toLong whenever the `long` package is present, which it always is as its dependency). Returning
@@ -48,9 +47,24 @@ export type { bwc };
 
 /** Message names that may appear in Envelope.type. */
 export const MESSAGE_TYPES = [
-  'Birth', 'Death', 'Status', 'Event', 'ClipManifest', 'ClipChunk', 'Log',
-  'EnrollmentRequest', 'EnrollmentResponse', 'Ack', 'Command',
-  'PolicyBundle', 'AuthorizationGrant', 'Revocation', 'OperationPlan', 'CameraAssignments',
-  'GatewayCertificate', 'AuditCheckpoint', 'Keyring',
+  'Birth',
+  'Death',
+  'Status',
+  'Event',
+  'ClipManifest',
+  'ClipChunk',
+  'Log',
+  'EnrollmentRequest',
+  'EnrollmentResponse',
+  'Ack',
+  'Command',
+  'PolicyBundle',
+  'AuthorizationGrant',
+  'Revocation',
+  'OperationPlan',
+  'CameraAssignments',
+  'GatewayCertificate',
+  'AuditCheckpoint',
+  'Keyring',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];

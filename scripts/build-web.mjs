@@ -50,17 +50,24 @@ export async function buildWeb({ root, outdir, log = (line) => console.log(line)
   // uPlot's own stylesheet first, so ours can adjust it.
   const css = esbuild.build({
     ...common,
-    stdin: { contents: '@import "uplot/dist/uPlot.min.css";\n@import "./style.css";\n', resolveDir: join(web, 'src'), loader: 'css', sourcefile: 'app.css' },
+    stdin: {
+      contents: '@import "uplot/dist/uPlot.min.css";\n@import "./style.css";\n',
+      resolveDir: join(web, 'src'),
+      loader: 'css',
+      sourcefile: 'app.css',
+    },
     outfile: join(assets, 'app.css'),
     loader: { '.css': 'css' },
   });
   const results = await Promise.allSettled([js, css]);
   const failures = results.filter((r) => r.status === 'rejected');
   if (failures.length > 0) {
-    const messages = await Promise.all(failures.map(async (f) => {
-      const e = /** @type {{ errors?: esbuild.Message[], message?: string }} */ (f.reason);
-      return e.errors ? (await esbuild.formatMessages(e.errors, { kind: 'error' })).join('\n') : String(e.message ?? e);
-    }));
+    const messages = await Promise.all(
+      failures.map(async (f) => {
+        const e = /** @type {{ errors?: esbuild.Message[], message?: string }} */ (f.reason);
+        return e.errors ? (await esbuild.formatMessages(e.errors, { kind: 'error' })).join('\n') : String(e.message ?? e);
+      }),
+    );
     throw new Error(`dashboard build failed:\n${messages.join('\n')}`);
   }
 
@@ -77,7 +84,11 @@ export async function buildWeb({ root, outdir, log = (line) => console.log(line)
     for (const out of Object.keys(r.value.metafile.outputs)) {
       if (out.endsWith('.map')) continue;
       const bytes = readFileSync(resolve(root, out));
-      files.push({ file: relative(outdir, resolve(root, out)), bytes: bytes.byteLength, gzipBytes: gzipSync(bytes, { level: 9 }).byteLength });
+      files.push({
+        file: relative(outdir, resolve(root, out)),
+        bytes: bytes.byteLength,
+        gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
+      });
     }
   }
   const jsGzipBytes = files.filter((f) => f.file.endsWith('.js')).reduce((n, f) => n + f.gzipBytes, 0);

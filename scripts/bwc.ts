@@ -41,7 +41,10 @@ export async function buildProgram(only?: string): Promise<Command> {
     .configureOutput({ outputError: (text, write) => write(text) });
   const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
   for (const name of names) (await COMMANDS[name]!())(program);
-  const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override); };
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
   override(program);
   return program;
 }
@@ -55,7 +58,9 @@ function commandPath(c: Command): string {
 async function main(argv: string[]): Promise<void> {
   const program = await buildProgram(argv[2]);
   let name = 'bwc';
-  program.hook('preAction', (_root, action) => { name = commandPath(action); });
+  program.hook('preAction', (_root, action) => {
+    name = commandPath(action);
+  });
   try {
     await program.parseAsync(argv);
   } catch (e) {

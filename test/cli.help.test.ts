@@ -47,7 +47,14 @@ function runnable(c: Command): Command[] {
 /** The complete help of a command, as `bwc … --help` prints it. */
 function helpOf(c: Command): string {
   let out = '';
-  c.configureOutput({ writeOut: (s) => { out += s; }, writeErr: (s) => { out += s; } });
+  c.configureOutput({
+    writeOut: (s) => {
+      out += s;
+    },
+    writeErr: (s) => {
+      out += s;
+    },
+  });
   c.outputHelp();
   return out;
 }
@@ -84,11 +91,27 @@ function shellCommands(text: string): string[][] {
   };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
-    if (ch === '\\' && text[i + 1] === '\n') { i++; continue; }
-    if (ch === '\\') { word = (word ?? '') + (text[++i] ?? ''); continue; }
-    if (/\s/.test(ch)) { end(); continue; }
-    if (ch === '#' && word === null) { while (i < text.length && text[i] !== '\n') i++; continue; }
-    if (ch === '|' || ch === '&' || ch === ';') { end(); if (commands.at(-1)!.length) commands.push([]); continue; }
+    if (ch === '\\' && text[i + 1] === '\n') {
+      i++;
+      continue;
+    }
+    if (ch === '\\') {
+      word = (word ?? '') + (text[++i] ?? '');
+      continue;
+    }
+    if (/\s/.test(ch)) {
+      end();
+      continue;
+    }
+    if (ch === '#' && word === null) {
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    if (ch === '|' || ch === '&' || ch === ';') {
+      end();
+      if (commands.at(-1)!.length) commands.push([]);
+      continue;
+    }
     if ((ch === '>' || ch === '<') && (word === null || /^\d$/.test(word))) {
       word = null;
       while (text[i + 1] === '>' || text[i + 1] === '&') i++;
@@ -129,7 +152,10 @@ function shellCommands(text: string): string[][] {
   return commands.filter((c) => c.length > 0);
 }
 
-interface Invocation { text: string; words: string[] }
+interface Invocation {
+  text: string;
+  words: string[];
+}
 
 /** The `bwc …` commands of an example (after any VAR=value assignments), without the `bwc`. */
 function bwcInvocations(example: string): Invocation[] {
@@ -182,7 +208,8 @@ async function problems(words: string[]): Promise<string[]> {
   const required = declared.filter((a) => a.required).length;
   const variadic = declared.some((a) => a.variadic);
   if (parsed.operands.length < required) out.push(`${pathOf(command)}: ${required} argument(s) needed, got ${parsed.operands.length}`);
-  if (!variadic && parsed.operands.length > declared.length) out.push(`${pathOf(command)}: extra argument(s) ${parsed.operands.slice(declared.length).join(' ')}`);
+  if (!variadic && parsed.operands.length > declared.length)
+    out.push(`${pathOf(command)}: extra argument(s) ${parsed.operands.slice(declared.length).join(' ')}`);
   return out;
 }
 
@@ -191,9 +218,14 @@ const commands = runnable(program);
 
 describe('the shell reading of examples', () => {
   it('splits pipelines, keeps quoted words whole, and drops comments and redirections', () => {
-    expect(shellCommands(`printf %s "$PW" | BWC_TOKEN=$(cat ~/t x) bwc a b --r "x y" > out.json # note | bwc c`))
-      .toEqual([['printf', '%s', '$PW'], ['BWC_TOKEN=$(cat ~/t x)', 'bwc', 'a', 'b', '--r', 'x y']]);
-    expect(shellCommands(`echo '{"a":\n 1}' |\n    bwc p d --f k="v w" \\\n  --g 2>&1 &`)).toEqual([['echo', '{"a":\n 1}'], ['bwc', 'p', 'd', '--f', 'k=v w', '--g']]);
+    expect(shellCommands(`printf %s "$PW" | BWC_TOKEN=$(cat ~/t x) bwc a b --r "x y" > out.json # note | bwc c`)).toEqual([
+      ['printf', '%s', '$PW'],
+      ['BWC_TOKEN=$(cat ~/t x)', 'bwc', 'a', 'b', '--r', 'x y'],
+    ]);
+    expect(shellCommands(`echo '{"a":\n 1}' |\n    bwc p d --f k="v w" \\\n  --g 2>&1 &`)).toEqual([
+      ['echo', '{"a":\n 1}'],
+      ['bwc', 'p', 'd', '--f', 'k=v w', '--g'],
+    ]);
   });
 
   it('finds the bwc invocations of an example, and only those', () => {
@@ -215,7 +247,15 @@ describe('the shell reading of examples', () => {
 describe('bwc --help: examples on every command', () => {
   it('walks the whole tree', () => {
     const paths = commands.map(pathOf);
-    for (const p of ['bwc verify', 'bwc dock run', 'bwc dock config-reference', 'bwc gateway config-reference', 'bwc gateway device token', 'bwc records release', 'bwc authz show']) {
+    for (const p of [
+      'bwc verify',
+      'bwc dock run',
+      'bwc dock config-reference',
+      'bwc gateway config-reference',
+      'bwc gateway device token',
+      'bwc records release',
+      'bwc authz show',
+    ]) {
       expect(paths).toContain(p);
     }
     expect(paths.length).toBeGreaterThan(35);
@@ -224,7 +264,9 @@ describe('bwc --help: examples on every command', () => {
   it.each(commands.map((c) => [pathOf(c), c] as const))('%s --help has an example that runs it', (path, c) => {
     const help = helpOf(c);
     expect(help, `${path} --help`).toMatch(/^Examples?:\s*$/m);
-    const runs = examples(help).flatMap(bwcInvocations).filter((i) => resolve(program, i.words)?.command === c);
+    const runs = examples(help)
+      .flatMap(bwcInvocations)
+      .filter((i) => resolve(program, i.words)?.command === c);
     expect(runs.length, `${path} --help shows no "$ ${path} …" example:\n${help}`).toBeGreaterThan(0);
   });
 

@@ -46,7 +46,8 @@ describe('bwc manifest sign', () => {
   ])('refuses %j with a one-line reason', (extra, message) => {
     const args = ['manifest', 'sign', clip, '--key', key, '--device-id', 'WEAR-01', '--out', join(dir, `x-${Math.random()}.manifest`)];
     const at = args.indexOf(extra[0]!);
-    if (at >= 0) args.splice(at, 2, ...extra); else args.push(...extra);
+    if (at >= 0) args.splice(at, 2, ...extra);
+    else args.push(...extra);
     const r = runBwc(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
@@ -60,27 +61,49 @@ describe('bwc manifest sign', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/meta file .*bad-meta\.json: trigger: must be one of: button, holster, vehicle, sensor, other/);
     writeFileSync(meta, JSON.stringify({ officer: 'O1' }));
-    expect(runBwc(['manifest', 'sign', clip, '--key', key, '--device-id', 'WEAR-01', '--meta', meta, '--out', join(dir, 'bm2.manifest')]).stderr)
-      .toMatch(/Unrecognized key.*officer/i);
+    expect(runBwc(['manifest', 'sign', clip, '--key', key, '--device-id', 'WEAR-01', '--meta', meta, '--out', join(dir, 'bm2.manifest')]).stderr).toMatch(
+      /Unrecognized key.*officer/i,
+    );
   });
 
   it('embeds a decision given in the DESIGN §5 JSON form', () => {
     const meta = join(dir, 'decision.json');
-    writeFileSync(meta, JSON.stringify({
-      cameraSerial: 'CAM-0042', officerId: 'O1', activity: 'at_large_arrest',
-      decision: {
-        decision: 'AUTHORIZED', basis: { kind: 'trigger', id: 'at_large_arrest', category: 'directive_authorized' },
-        reasons: ['BWC_TRIGGER'], clauses: ['1061.2§2.1(2)'], policyVersion: 5, cacheAgeMs: 0,
-        evaluatedAt: '2026-11-22T14:03:00Z', decidedAt: '2026-11-22T14:03:01Z',
-        activation: { cameraSerial: 'CAM-0042', officerId: 'O1', deviceRole: 'bwc', trigger: 'button', activity: 'at_large_arrest',
-          method: 'video', at: '2026-11-22T14:03:00Z', clock: { synced: true, offsetMs: 120 } },
-      },
-    }));
+    writeFileSync(
+      meta,
+      JSON.stringify({
+        cameraSerial: 'CAM-0042',
+        officerId: 'O1',
+        activity: 'at_large_arrest',
+        decision: {
+          decision: 'AUTHORIZED',
+          basis: { kind: 'trigger', id: 'at_large_arrest', category: 'directive_authorized' },
+          reasons: ['BWC_TRIGGER'],
+          clauses: ['1061.2§2.1(2)'],
+          policyVersion: 5,
+          cacheAgeMs: 0,
+          evaluatedAt: '2026-11-22T14:03:00Z',
+          decidedAt: '2026-11-22T14:03:01Z',
+          activation: {
+            cameraSerial: 'CAM-0042',
+            officerId: 'O1',
+            deviceRole: 'bwc',
+            trigger: 'button',
+            activity: 'at_large_arrest',
+            method: 'video',
+            at: '2026-11-22T14:03:00Z',
+            clock: { synced: true, offsetMs: 120 },
+          },
+        },
+      }),
+    );
     const out = join(dir, 'dec.manifest');
     expect(runBwc(['manifest', 'sign', clip, '--key', key, '--device-id', 'DOCK-7', '--meta', meta, '--out', out]).code).toBe(0);
     const shown = JSON.parse(runBwc(['manifest', 'show', out, '--json']).stdout);
     expect(shown.manifest.decision).toMatchObject({
-      decision: 'AUTHORIZED', basis: { kind: 'trigger', id: 'at_large_arrest' }, clauses: ['1061.2§2.1(2)'], policyVersion: 5,
+      decision: 'AUTHORIZED',
+      basis: { kind: 'trigger', id: 'at_large_arrest' },
+      clauses: ['1061.2§2.1(2)'],
+      policyVersion: 5,
       activation: { deviceRole: 'bwc', trigger: 'button', officerId: 'O1', at: '2026-11-22T14:03:00.000Z' },
     });
     const human = runBwc(['manifest', 'show', out]);
@@ -96,7 +119,14 @@ describe('bwc manifest show', () => {
     const j = JSON.parse(runBwc(['manifest', 'show', out, '--json']).stdout);
     expect(j.type).toBe('ClipManifest');
     expect(Buffer.from(j.sig, 'base64')).toHaveLength(64);
-    expect(j.manifest).toMatchObject({ deviceId: 'WEAR-01', byteLength: 1_500_000, chunkCount: 2, flags: ['OUTSIDE_PIPELINE'], clipId: 'clip.mp4', mediaType: 'video/mp4' });
+    expect(j.manifest).toMatchObject({
+      deviceId: 'WEAR-01',
+      byteLength: 1_500_000,
+      chunkCount: 2,
+      flags: ['OUTSIDE_PIPELINE'],
+      clipId: 'clip.mp4',
+      mediaType: 'video/mp4',
+    });
   });
 
   it('refuses a file that is not a manifest', () => {

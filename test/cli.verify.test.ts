@@ -29,11 +29,21 @@ beforeAll(() => {
   expect(runBwc(['keygen', '--out', join(dir, 'key')]).code).toBe(0);
   pub = join(dir, 'key', 'public.hex');
   clip = writeClip(dir, 'clip.mp4', 3 * MiB + 500_000, 11);
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({
-    fleet: 'sea', cameraSerial: 'CAM-0042', officerId: 'O1', clipId: 'clip-0001',
-    startedAt: '2026-11-22T14:03:00Z', endedAt: '2026-11-22T14:05:00Z', trigger: 'button', method: 'video',
-    activity: 'at_large_arrest', clock: { source: 'ntp', synced: true, offsetMs: 120 },
-  }));
+  writeFileSync(
+    join(dir, 'meta.json'),
+    JSON.stringify({
+      fleet: 'sea',
+      cameraSerial: 'CAM-0042',
+      officerId: 'O1',
+      clipId: 'clip-0001',
+      startedAt: '2026-11-22T14:03:00Z',
+      endedAt: '2026-11-22T14:05:00Z',
+      trigger: 'button',
+      method: 'video',
+      activity: 'at_large_arrest',
+      clock: { source: 'ntp', synced: true, offsetMs: 120 },
+    }),
+  );
   manifest = join(dir, 'clip.manifest');
   const signed = runBwc(['manifest', 'sign', clip, '--key', join(dir, 'key'), '--device-id', 'DOCK-7', '--meta', join(dir, 'meta.json'), '--out', manifest]);
   expect(signed.stderr).toBe('');
@@ -54,8 +64,13 @@ describe('bwc verify: verdicts and exit codes (proto/README.md, "Verification")'
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({
-      verdict: 'AUTHENTIC', content: 'AUTHENTIC', key: 'OK', signature: 'VALID', chunkMap: '....',
-      chunks: { total: 4, ok: 4, altered: 0, missing: 0 }, exitCode: 0,
+      verdict: 'AUTHENTIC',
+      content: 'AUTHENTIC',
+      key: 'OK',
+      signature: 'VALID',
+      chunkMap: '....',
+      chunks: { total: 4, ok: 4, altered: 0, missing: 0 },
+      exitCode: 0,
       manifest: { deviceId: 'DOCK-7', seq: 1, cameraSerial: 'CAM-0042', clipId: 'clip-0001', byteLength: 3 * MiB + 500_000 },
     });
     expect(j.clip.sha256).toBe(j.manifest.sha256);
@@ -164,9 +179,19 @@ describe('bwc verify: verdicts and exit codes (proto/README.md, "Verification")'
 describe('bwc verify: bad input gets one line, a distinct message and no stack trace', () => {
   const cases: [string, () => string[], number, RegExp][] = [
     ['an empty manifest', () => [clip, writeTo('empty.manifest', Buffer.alloc(0)), '--pubkey', pub], 2, /manifest is empty/],
-    ['a garbage manifest', () => [clip, writeTo('garbage.manifest', Buffer.from('this is not protobuf at all \xff\xfe')), '--pubkey', pub], 2, /not a bwc manifest/],
+    [
+      'a garbage manifest',
+      () => [clip, writeTo('garbage.manifest', Buffer.from('this is not protobuf at all \xff\xfe')), '--pubkey', pub],
+      2,
+      /not a bwc manifest/,
+    ],
     ['a truncated manifest', () => [clip, writeTo('trunc.manifest', readFileSync(manifest).subarray(0, 200)), '--pubkey', pub], 2, /manifest is truncated/],
-    ['a manifest with bytes appended', () => [clip, writeTo('appended.manifest', Buffer.concat([readFileSync(manifest), Buffer.from([0x15, 0, 0, 0, 0])])), '--pubkey', pub], 2, /manifest file was altered: .*appended/],
+    [
+      'a manifest with bytes appended',
+      () => [clip, writeTo('appended.manifest', Buffer.concat([readFileSync(manifest), Buffer.from([0x15, 0, 0, 0, 0])])), '--pubkey', pub],
+      2,
+      /manifest file was altered: .*appended/,
+    ],
     ['an oversize manifest', () => [clip, writeTo('huge.manifest', Buffer.alloc(8 * MiB + 1)), '--pubkey', pub], 2, /above the 8388608-byte limit/],
     ['a manifest of a future schema version', () => [clip, futureVersion(), '--pubkey', pub], 2, /schema version 2 is not supported/],
     ['another message type', () => [clip, otherType(), '--pubkey', pub], 2, /not a clip manifest: envelope holds a Status/],

@@ -11,9 +11,8 @@ const MiB = 1024 * 1024;
 
 describe('clip hasher: whole-file SHA-256, chunk SHA-256s and Merkle root', () => {
   it('gives the same digest however the bytes are split', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 0, max: 40_000 }), fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 8 }),
-      (length, cuts) => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40_000 }), fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 8 }), (length, cuts) => {
         const data = pseudoRandomBytes(length, length + 1);
         const whole = new ClipHasher(4096).update(data).digest();
         const split = new ClipHasher(4096);
@@ -28,11 +27,14 @@ describe('clip hasher: whole-file SHA-256, chunk SHA-256s and Merkle root', () =
         expect(d.chunks.map((c) => c.toString('hex'))).toEqual(whole.chunks.map((c) => c.toString('hex')));
         expect(d.chunks.length).toBe(Math.ceil(length / 4096));
         expect(d.merkleRoot.equals(merkleRoot(d.chunks))).toBe(true);
-      }), { numRuns: 60 });
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it.each([0, 1, MiB - 1, MiB, MiB + 1, 9 * MiB + 123, 16 * MiB])(
-    'hashes a %i-byte file on worker threads exactly as the stream hasher does', async (length) => {
+    'hashes a %i-byte file on worker threads exactly as the stream hasher does',
+    async (length) => {
       const path = writeClip(dir, `clip-${length}.bin`, length, length + 7);
       const streamed = new ClipHasher().update(pseudoRandomBytes(length, length + 7)).digest();
       const progress: number[] = [];
@@ -42,7 +44,8 @@ describe('clip hasher: whole-file SHA-256, chunk SHA-256s and Merkle root', () =
       expect(file.chunks.map((c) => c.toString('hex'))).toEqual(streamed.chunks.map((c) => c.toString('hex')));
       expect(file.merkleRoot.equals(streamed.merkleRoot)).toBe(true);
       expect(progress.at(-1)).toBe(length);
-    });
+    },
+  );
 
   it('agrees with sha256sum', async () => {
     const path = writeClip(dir, 'coreutils.bin', 20 * MiB + 5, 42);

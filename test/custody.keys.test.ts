@@ -46,7 +46,8 @@ describe('device keys (DESIGN §8: generated on the device, private key mode 060
     const key = generateKeyDir(join(dir, 'k4'));
     chmodSync(key.files.privateKey, 0o644);
     expect(() => loadDeviceKey(join(dir, 'k4'))).toThrow(
-      `private key ${key.files.privateKey} is readable by group or others (mode 0644); fix it with: chmod 600 ${key.files.privateKey}`);
+      `private key ${key.files.privateKey} is readable by group or others (mode 0644); fix it with: chmod 600 ${key.files.privateKey}`,
+    );
     chmodSync(key.files.privateKey, 0o640);
     expect(() => loadDeviceKey(key.files.privateKey)).toThrow(/mode 0640/);
   });

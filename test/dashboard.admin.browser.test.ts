@@ -58,7 +58,10 @@ describe('the Admin and Audit pages in Chromium', () => {
 
     // "Verify chain" still works here.
     await page.getByRole('button', { name: 'Verify chain' }).click();
-    await page.getByTestId('verify-result').filter({ hasText: /Chain intact/ }).waitFor();
+    await page
+      .getByTestId('verify-result')
+      .filter({ hasText: /Chain intact/ })
+      .waitFor();
     await context.close();
     expect(pageErrors).toEqual([]);
   }, 90_000);
@@ -88,7 +91,7 @@ describe('the Admin and Audit pages in Chromium', () => {
     await tokens.getByLabel('Owner').selectOption('nora');
     await tokens.getByLabel('Token name').fill('camera sync');
     await tokens.getByRole('button', { name: 'Create token' }).click();
-    const secret = (await tokens.getByTestId('secret-once').locator('code').textContent() ?? '').trim();
+    const secret = ((await tokens.getByTestId('secret-once').locator('code').textContent()) ?? '').trim();
     expect(secret).toMatch(/^bwc_[A-Za-z0-9_-]{43}$/);
     expect((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
 
@@ -97,7 +100,9 @@ describe('the Admin and Audit pages in Chromium', () => {
     await row.getByRole('button', { name: 'Revoke token camera sync' }).click();
     await row.filter({ hasText: 'Revoked' }).waitFor();
     expect((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
-    const audited = await gw.db.all<{ action: string; actor: string; subject: string }>(`SELECT action, actor, subject FROM audit_log WHERE action IN ('user.created', 'token.created', 'token.revoked') AND subject = 'user:nora' ORDER BY seq`);
+    const audited = await gw.db.all<{ action: string; actor: string; subject: string }>(
+      `SELECT action, actor, subject FROM audit_log WHERE action IN ('user.created', 'token.created', 'token.revoked') AND subject = 'user:nora' ORDER BY seq`,
+    );
     expect(audited).toEqual([
       { action: 'user.created', actor: 'user:ada', subject: 'user:nora' },
       { action: 'token.created', actor: 'user:ada', subject: 'user:nora' },

@@ -49,37 +49,83 @@ const DASHBOARD_USERS: readonly DashboardUser[] = [
 
 async function record(clip: string, activity: string): Promise<void> {
   const scenario = join(dir, `${clip}.json`);
-  writeFileSync(scenario, JSON.stringify({
-    camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
-    steps: [{ start: { clip, activity, preEventBufferS: 0 } }, { stop: { clip } }, { ready: { clip, size: 120_000 } }],
-  }));
-  const cam = spawnBwc(['sim', 'camera', '--port', camPort, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'], `camera ${clip}`);
+  writeFileSync(
+    scenario,
+    JSON.stringify({
+      camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
+      steps: [{ start: { clip, activity, preEventBufferS: 0 } }, { stop: { clip } }, { ready: { clip, size: 120_000 } }],
+    }),
+  );
+  const cam = spawnBwc(
+    ['sim', 'camera', '--port', camPort, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'],
+    `camera ${clip}`,
+  );
   expect(await exited(cam, 90_000), cam.output()).toBe(0);
 }
 
-const clipHash = async (clipId: string): Promise<string> => until(`manifest of ${clipId}`, async () =>
-  (await gw.db.get<{ manifest_hash: string }>('SELECT manifest_hash FROM manifests WHERE device_id = ? AND clip_id = ? AND state = \'VERIFIED\'', [DEVICE, clipId]))?.manifest_hash, 30_000);
+const clipHash = async (clipId: string): Promise<string> =>
+  until(
+    `manifest of ${clipId}`,
+    async () =>
+      (
+        await gw.db.get<{ manifest_hash: string }>("SELECT manifest_hash FROM manifests WHERE device_id = ? AND clip_id = ? AND state = 'VERIFIED'", [
+          DEVICE,
+          clipId,
+        ])
+      )?.manifest_hash,
+    30_000,
+  );
 
 beforeAll(async () => {
   mkdirSync(storage, { recursive: true });
   dash = await startDashboard({
-    dir, fleet: FLEET, gatewayId: 'gw-ui', users: DASHBOARD_USERS,
+    dir,
+    fleet: FLEET,
+    gatewayId: 'gw-ui',
+    users: DASHBOARD_USERS,
     issuers: [{ name: 'FRO Seattle', personId: 'U7', roles: ['FRO'] }],
     config: {
       // Routine recordings may go at once here, so that a disposition has something to take.
       records: {
         schedules: {
-          'test-routine': { type: 'temporary', retentionDays: 0, cutoff: 'verified', description: 'routine recordings (test: no retention)' },
+          'test-routine': {
+            type: 'temporary',
+            retentionDays: 0,
+            cutoff: 'verified',
+            description: 'routine recordings (test: no retention)',
+          },
           'authz-paperwork': { type: 'temporary', retentionDays: 2190, cutoff: 'calendar_year' },
         },
-        mapping: { categories: { directive_authorized: 'test-routine' }, decisions: {}, kinds: { authz_request: 'authz-paperwork', authz_approval: 'authz-paperwork', authz_denial: 'authz-paperwork', authz_revocation: 'authz-paperwork' } },
+        mapping: {
+          categories: { directive_authorized: 'test-routine' },
+          decisions: {},
+          kinds: {
+            authz_request: 'authz-paperwork',
+            authz_approval: 'authz-paperwork',
+            authz_denial: 'authz-paperwork',
+            authz_revocation: 'authz-paperwork',
+          },
+        },
       },
     },
   });
   ({ gw, base, root } = dash);
   await gw.fleet.assign(CAMERA, OFFICER, 'otto', 'operator');
   const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'otto');
-  const e = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', base, '--token', token, '--device-id', DEVICE, '--root-fingerprint', root.keyId]);
+  const e = await runBwcAsync([
+    'dock',
+    'enroll',
+    '--state-dir',
+    stateDir,
+    '--gateway',
+    base,
+    '--token',
+    token,
+    '--device-id',
+    DEVICE,
+    '--root-fingerprint',
+    root.keyId,
+  ]);
   expect(e.code, e.stderr).toBe(0);
 }, 90_000);
 
@@ -96,21 +142,35 @@ describe('the dashboard in Chromium', () => {
     const pty = await ptyPair(dir, 'ui');
     camPort = pty.cam;
     const config = join(dir, 'dock.json');
-    writeFileSync(config, JSON.stringify({
-      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-      sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir,
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 5000 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
+      }),
+    );
     spawnBwc(['dock', '--config', config], 'dock');
     const row = page.locator(`[data-device-id="${DEVICE}"]`);
     await row.filter({ hasText: /\bonline\b/ }).waitFor({ timeout: 30_000 });
     // Its Status reports the free space of its state directory (statfs), shown in the row.
-    const free = await until('the dock\'s free space', async () => Number((await gw.db.get<{ storage_free: number | null }>('SELECT storage_free FROM devices WHERE device_id = ?', [DEVICE]))?.storage_free) || undefined);
+    const free = await until(
+      "the dock's free space",
+      async () =>
+        Number((await gw.db.get<{ storage_free: number | null }>('SELECT storage_free FROM devices WHERE device_id = ?', [DEVICE]))?.storage_free) || undefined,
+    );
     expect(free).toBeGreaterThan(0);
     await row.filter({ hasText: /\d(\.\d+)? (GiB|MiB|TiB)/ }).waitFor();
     await shot(page, 'fleet');
 
     await page.getByRole('link', { name: 'Alerts' }).click();
-    await page.getByRole('heading', { name: /Alerts/ }).first().waitFor();
+    await page
+      .getByRole('heading', { name: /Alerts/ })
+      .first()
+      .waitFor();
     await record('ui-protest', 'first_amendment_activity');
     const alert = page.locator('[data-alert-id]').filter({ hasText: 'PROHIBITED_RECORDING' });
     await alert.waitFor({ timeout: 30_000 });
@@ -135,12 +195,15 @@ describe('the dashboard in Chromium', () => {
     await cam.getByRole('button', { name: 'Assign', exact: true }).click();
     await cam.filter({ hasText: OFFICER }).waitFor();
     const history = await gw.fleet.assignmentHistory(CAMERA);
-    expect(history.map((a) => [a.officer_id, a.assigned_by, a.to_at === null])).toEqual([[OFFICER, 'otto', false], [OFFICER, 'otto', true]]);
+    expect(history.map((a) => [a.officer_id, a.assigned_by, a.to_at === null])).toEqual([
+      [OFFICER, 'otto', false],
+      [OFFICER, 'otto', true],
+    ]);
     await shot(page, 'cameras');
     await context.close();
   }, 180_000);
 
-  it('files a request as an officer and approves it as the FRO with the nine §5.3 factors; the FRO\'s own request offers no approval, and the server refuses it', async () => {
+  it("files a request as an officer and approves it as the FRO with the nine §5.3 factors; the FRO's own request offers no approval, and the server refuses it", async () => {
     const officer = await signIn('olive', '#/authz');
     const p = officer.page;
     const local = (ms: number) => new Date(ms - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
@@ -161,19 +224,27 @@ describe('the dashboard in Chromium', () => {
     await p.getByRole('alert').filter({ hasText: /§5\.2/ }).first().waitFor();
     // So is a grant that would expire before its own anticipated recording ends (1061.2 §5.2(4)–(5)).
     await fill(p, 'buy-bust meeting with a cooperating witness', Date.now() + 1800_000);
-    await p.getByRole('alert').filter({ hasText: /anticipated\.to: is after expiresAt/ }).first().waitFor();
+    await p
+      .getByRole('alert')
+      .filter({ hasText: /anticipated\.to: is after expiresAt/ })
+      .first()
+      .waitFor();
     expect((await api('olive', 'GET', '/api/v1/authz/requests')).json.requests).toEqual([]);
     await fill(p, 'buy-bust meeting with a cooperating witness');
-    const filed = await until('the officer\'s request', async () => (await api('olive', 'GET', '/api/v1/authz/requests')).json.requests?.[0] as { id: string } | undefined);
+    const filed = await until(
+      "the officer's request",
+      async () => (await api('olive', 'GET', '/api/v1/authz/requests')).json.requests?.[0] as { id: string } | undefined,
+    );
     await p.locator(`[data-request-id="${filed.id}"]`).filter({ hasText: 'PENDING' }).waitFor();
     await shot(p, 'authz-officer');
     await officer.context.close();
 
     const fro = await signIn('fred', '#/authz');
     const f = fro.page;
-    await fill(f, 'the FRO\'s own meeting');
-    const own = await until('the FRO\'s own request', async () =>
-      ((await api('fred', 'GET', '/api/v1/authz/requests')).json.requests as { id: string; requester: string }[]).find((r) => r.requester === 'U7'));
+    await fill(f, "the FRO's own meeting");
+    const own = await until("the FRO's own request", async () =>
+      ((await api('fred', 'GET', '/api/v1/authz/requests')).json.requests as { id: string; requester: string }[]).find((r) => r.requester === 'U7'),
+    );
     const ownCard = f.locator(`[data-request-id="${own.id}"]`);
     await ownCard.getByText('You cannot approve your own request').waitFor();
     expect(await ownCard.getByRole('button', { name: 'Approve' }).count()).toBe(0);
@@ -189,7 +260,11 @@ describe('the dashboard in Chromium', () => {
     await shot(f, 'authz-approver');
     await approve.click();
     await card.filter({ hasText: 'APPROVED' }).waitFor();
-    const approved = (await api('fred', 'GET', `/api/v1/authz/requests/${filed.id}`)).json.request as { state: string; decision: { personId: string; factorsConsidered: unknown[] }; grant: { id: string } };
+    const approved = (await api('fred', 'GET', `/api/v1/authz/requests/${filed.id}`)).json.request as {
+      state: string;
+      decision: { personId: string; factorsConsidered: unknown[] };
+      grant: { id: string };
+    };
     expect(approved).toMatchObject({ state: 'APPROVED', decision: { personId: 'U7' }, grant: { id: `G-${filed.id}` } });
     expect(approved.decision.factorsConsidered).toHaveLength(9);
     await fro.context.close();
@@ -210,7 +285,12 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Publish bundle' }).click();
     await page.getByRole('status').filter({ hasText: 'Bundle version 4 is in force' }).waitFor();
     expect((await api('otto', 'GET', '/api/v1/policy/bundle')).json).toMatchObject({ version: 4, hash: signed.hash });
-    await until('the dock on policy version 4', async () => Number((await gw.db.get<{ policy_version: number }>('SELECT policy_version FROM devices WHERE device_id = ?', [DEVICE]))?.policy_version) === 4, 30_000);
+    await until(
+      'the dock on policy version 4',
+      async () =>
+        Number((await gw.db.get<{ policy_version: number }>('SELECT policy_version FROM devices WHERE device_id = ?', [DEVICE]))?.policy_version) === 4,
+      30_000,
+    );
     await shot(page, 'authz-director');
     await context.close();
   }, 90_000);
@@ -240,7 +320,10 @@ describe('the dashboard in Chromium', () => {
     await expect(dry.textContent()).resolves.toMatch(/HELD: 1/);
     await shot(page, 'records');
     // The server agrees: the held clip is kept.
-    const server = (await api('rita', 'GET', '/api/v1/records/disposition')).json as { items: { manifestHash: string }[]; kept: Record<string, number> };
+    const server = (await api('rita', 'GET', '/api/v1/records/disposition')).json as {
+      items: { manifestHash: string }[];
+      kept: Record<string, number>;
+    };
     expect(server.items.map((i) => i.manifestHash)).toEqual([free]);
     expect(server.kept.HELD).toBe(1);
 
@@ -262,8 +345,14 @@ describe('the dashboard in Chromium', () => {
 
   /** What the test uses of an HTMLVideoElement (the tests' TypeScript has no DOM library). */
   type Video = {
-    currentTime: number; readonly duration: number; readonly error: { code: number } | null; readonly readyState: number; muted: boolean;
-    play(): Promise<void>; pause(): void; addEventListener(type: string, f: () => void, o?: { once: boolean }): void;
+    currentTime: number;
+    readonly duration: number;
+    readonly error: { code: number } | null;
+    readonly readyState: number;
+    muted: boolean;
+    play(): Promise<void>;
+    pause(): void;
+    addEventListener(type: string, f: () => void, o?: { once: boolean }): void;
   };
   // DESIGN §6: evidence is watched. The simulated camera records real H.264 video (device/link/sim/clip-content.ts).
   it('plays a verified clip on its page: the video advances and seeks (Range), and the viewing is audited once', async () => {
@@ -273,16 +362,24 @@ describe('the dashboard in Chromium', () => {
     const video = page.locator('video.clip-player');
     await video.waitFor({ timeout: 30_000 });
     const state = () => video.evaluate((v: Video) => ({ t: v.currentTime, d: v.duration, err: v.error?.code ?? null, ready: v.readyState }));
-    await video.evaluate(async (v: Video) => { v.muted = true; await v.play(); });
+    await video.evaluate(async (v: Video) => {
+      v.muted = true;
+      await v.play();
+    });
     await until('the video advances', async () => ((await state()).t > 0.5 ? true : undefined), 20_000);
     const played = await state();
     expect(played.err).toBeNull();
     expect(played.d).toBeGreaterThan(3.5);
-    await video.evaluate((v: Video) => { v.pause(); });
-    const seeked = await video.evaluate((v: Video) => new Promise<number>((resolve) => {
-      v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
-      v.currentTime = 3;
-    }));
+    await video.evaluate((v: Video) => {
+      v.pause();
+    });
+    const seeked = await video.evaluate(
+      (v: Video) =>
+        new Promise<number>((resolve) => {
+          v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
+          v.currentTime = 3;
+        }),
+    );
     expect(seeked).toBeGreaterThan(2.9);
     expect(seeked).toBeLessThan(3.1);
     await shot(page, 'clip-player');
@@ -308,8 +405,11 @@ describe('the dashboard in Chromium', () => {
   it('keeps the fleet table virtualized with 10,000 devices, on a tablet-sized screen', async () => {
     await gw.db.tx(async (q) => {
       for (let i = 0; i < 10_000; i++) {
-        await q.run(`INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by, online, last_seen, agent_version, outbox_depth, storage_free)
-          VALUES (?, ?, 'enrolled', ?, 'load', ?, ?, '0.1.0', ?, ?)`, [`dock-${String(i).padStart(5, '0')}`, FLEET, Date.now(), i % 3 === 0 ? 1 : 0, Date.now() - i * 1000, i % 50, 8e9]);
+        await q.run(
+          `INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by, online, last_seen, agent_version, outbox_depth, storage_free)
+          VALUES (?, ?, 'enrolled', ?, 'load', ?, ?, '0.1.0', ?, ?)`,
+          [`dock-${String(i).padStart(5, '0')}`, FLEET, Date.now(), i % 3 === 0 ? 1 : 0, Date.now() - i * 1000, i % 50, 8e9],
+        );
       }
     });
     const { page, context } = await signIn('otto', '#/fleet', { width: 768, height: 1024 });

@@ -77,8 +77,17 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     log: silentLogger,
     now: () => Date.now() + skew.ms,
     config: parseGatewayConfig({
-      fleet: o.fleet, gatewayId: o.gatewayId, dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
-      trust: { rootPublicKey: join(o.dir, 'root.hex'), certificate: join(o.dir, `${o.gatewayId}.cert`), bundle: join(o.dir, 'policy.bundle') },
+      fleet: o.fleet,
+      gatewayId: o.gatewayId,
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      sweepIntervalMs: 500,
+      trust: {
+        rootPublicKey: join(o.dir, 'root.hex'),
+        certificate: join(o.dir, `${o.gatewayId}.cert`),
+        bundle: join(o.dir, 'policy.bundle'),
+      },
       authz: { issuerKeysDir },
       dashboard: { sampleIntervalMs: 1000, liveKeepAliveMs: 2000 },
       ...o.config,
@@ -95,10 +104,18 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const requested = new Set<string>();
 
   return {
-    gw, base, root, browser, tokens, pageErrors, requested, skew,
+    gw,
+    base,
+    root,
+    browser,
+    tokens,
+    pageErrors,
+    requested,
+    skew,
     async api(who, method, path, body) {
       const r = await fetch(`${base}${path}`, {
-        method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        method,
+        headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       return { status: r.status, json: (await r.json().catch(() => ({}))) as Record<string, any> };
@@ -111,7 +128,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       page.on('console', (m) => {
         // A refused request (401 before sign-in, a 403 the test provokes) is logged by Chromium as a
         // failed resource load; anything else at error level is a fault of the page.
-        if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (400|401|403|409)/.test(m.text())) pageErrors.push(`${who}: ${m.text()}`);
+        if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (400|401|403|409)/.test(m.text()))
+          pageErrors.push(`${who}: ${m.text()}`);
       });
       await page.goto(`${base}/${hash}`);
       // By keyboard, as labelled: the username field, Tab to the password, Enter.
@@ -122,7 +140,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       await page.keyboard.type(password(who));
       await page.keyboard.press('Enter');
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
-      await page.getByTestId('live-status').filter({ hasText: /^live$/ }).waitFor();
+      await page
+        .getByTestId('live-status')
+        .filter({ hasText: /^live$/ })
+        .waitFor();
       return { page, context };
     },
     async shot(page, name) {

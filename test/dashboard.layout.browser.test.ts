@@ -24,13 +24,19 @@ function decision(verdict: 'AUTHORIZED' | 'PROHIBITED', category: string | null,
   return {
     decision: verdict === 'AUTHORIZED' ? pb.Verdict.VERDICT_AUTHORIZED : pb.Verdict.VERDICT_PROHIBITED,
     ...(category ? { basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'at_large_arrest', category } } : {}),
-    reasons, clauses, policyVersion: 3, evaluatedAtMs: Date.now(), decidedAtMs: Date.now(),
+    reasons,
+    clauses,
+    policyVersion: 3,
+    evaluatedAtMs: Date.now(),
+    decidedAtMs: Date.now(),
   };
 }
 
 beforeAll(async () => {
   dash = await startDashboard({
-    dir, fleet: FLEET, gatewayId: 'gw-layout',
+    dir,
+    fleet: FLEET,
+    gatewayId: 'gw-layout',
     users: [
       ['otto', ['operator', 'supervisor'], [], null],
       ['olive', ['requester'], ['SEA'], OFFICER],
@@ -50,30 +56,76 @@ beforeAll(async () => {
     expect((await gw.ingest.handle(dock.topic(kind), payload)).status).toBe('accepted');
   };
   await send('birth', dock.birth({ cameras: [{ cameraSerial: 'CAM-LAYOUT-0001' }, { cameraSerial: 'CAM-LAYOUT-0002' }] }));
-  await send('status', dock.status({ cameras: [{ cameraSerial: 'CAM-LAYOUT-0001', model: 'BWC-9000 Pro' }, { cameraSerial: 'CAM-LAYOUT-0002', model: 'BWC-9000 Pro' }] }));
-  const clip = dock.clip(200_000, { facts: { cameraSerial: 'CAM-LAYOUT-0001', decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), officerId: 'O-1234567' } });
+  await send(
+    'status',
+    dock.status({
+      cameras: [
+        { cameraSerial: 'CAM-LAYOUT-0001', model: 'BWC-9000 Pro' },
+        { cameraSerial: 'CAM-LAYOUT-0002', model: 'BWC-9000 Pro' },
+      ],
+    }),
+  );
+  const clip = dock.clip(200_000, {
+    facts: {
+      cameraSerial: 'CAM-LAYOUT-0001',
+      decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']),
+      officerId: 'O-1234567',
+    },
+  });
   await send('manifest', clip.manifest);
   for (let i = 0; i < clip.chunks.length; i++) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
   const p = decision('PROHIBITED', null, ['FIRST_AMENDMENT_ONLY'], ['BWC-2024:first-amendment']);
   const prohibited = dock.clip(70_000, { seed: 5, facts: { cameraSerial: 'CAM-LAYOUT-0001', decision: p, officerId: 'O-7654321' } });
-  await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-LAYOUT-0001', clipId: prohibited.clipId, officerId: 'O-7654321', decision: p }));
+  await send(
+    'event',
+    dock.event({
+      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+      cameraSerial: 'CAM-LAYOUT-0001',
+      clipId: prohibited.clipId,
+      officerId: 'O-7654321',
+      decision: p,
+    }),
+  );
   await send('manifest', prohibited.manifest);
-  await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED, cameraSerial: 'CAM-LAYOUT-0002', detail: 'rear screw seal broken; the case was opened while docked' }));
+  await send(
+    'event',
+    dock.event({
+      kind: pb.EventKind.EVENT_KIND_TAMPER,
+      tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED,
+      cameraSerial: 'CAM-LAYOUT-0002',
+      detail: 'rear screw seal broken; the case was opened while docked',
+    }),
+  );
   await gw.fleet.assign('CAM-LAYOUT-0001', OFFICER, 'otto', 'operator');
   // Alerts with long words and a large count.
   for (let i = 0; i < 5; i++) {
     await gw.alerts.raise({
-      kind: 'BAD_SIGNATURE', deviceId: dock.deviceId, dedupeKey: 'layout-bad-signature',
+      kind: 'BAD_SIGNATURE',
+      deviceId: dock.deviceId,
+      dedupeKey: 'layout-bad-signature',
       message: `Status for ${dock.deviceId} signed by an unknown key 9f3a0c55d1e2b7a4c0ffee00deadbeef0123456789abcdef0123456789abcdef…`,
     });
   }
-  await gw.alerts.raise({ kind: 'UPLOAD_OVERDUE', deviceId: dock.deviceId, message: `${dock.deviceId} has 12 clip(s) not uploaded 24 h after their manifests arrived`, dedupeKey: null });
+  await gw.alerts.raise({
+    kind: 'UPLOAD_OVERDUE',
+    deviceId: dock.deviceId,
+    message: `${dock.deviceId} has 12 clip(s) not uploaded 24 h after their manifests arrived`,
+    dedupeKey: null,
+  });
   // A pending request in Seattle, for the FRO's queue.
   const local = Date.now();
   const filed = await dash.api('olive', 'POST', '/api/v1/authz/requests', {
-    category: 'prior_authorization', office: 'SEA', reason: 'buy-bust meeting with a cooperating witness', purpose: 'evidence of the transaction',
-    methods: ['video'], minimization: 'camera on only inside the meeting room; no bystanders',
-    anticipated: { from: new Date(local + 600_000).toISOString(), to: new Date(local + 3_600_000).toISOString(), location: 'Seattle field office, room 4' },
+    category: 'prior_authorization',
+    office: 'SEA',
+    reason: 'buy-bust meeting with a cooperating witness',
+    purpose: 'evidence of the transaction',
+    methods: ['video'],
+    minimization: 'camera on only inside the meeting room; no bystanders',
+    anticipated: {
+      from: new Date(local + 600_000).toISOString(),
+      to: new Date(local + 3_600_000).toISOString(),
+      location: 'Seattle field office, room 4',
+    },
     expiresAt: new Date(local + 7_200_000).toISOString(),
   });
   expect(filed.status, JSON.stringify(filed.json)).toBe(201);
@@ -86,7 +138,10 @@ afterAll(async () => {
 
 /** The document's width against the window's, and each shown button's left and right edges. */
 async function measure(page: Page, actions: readonly (string | RegExp)[], columns: readonly string[]) {
-  const doc = await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })') as { scrollWidth: number; clientWidth: number };
+  const doc = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })')) as {
+    scrollWidth: number;
+    clientWidth: number;
+  };
   const offscreen: string[] = [];
   const missing: string[] = [];
   const check = async (what: string, boxes: ({ x: number; width: number } | null)[]) => {
@@ -105,7 +160,7 @@ async function measure(page: Page, actions: readonly (string | RegExp)[], column
   return { ...doc, offscreen, missing };
 }
 
-describe('the dashboard\'s layout in Chromium', () => {
+describe("the dashboard's layout in Chromium", () => {
   const users = [...new Set(DASHBOARD_PAGES.map((p) => p.who))];
   for (const who of users) {
     it(`fits every page ${who} sees at ${VIEWPORTS.map((v) => v.name).join(', ')}: no sideways scrolling, every action on screen`, async () => {
@@ -134,10 +189,13 @@ describe('the dashboard\'s layout in Chromium', () => {
     }, 180_000);
   }
 
-  it('copies a dock\'s full public key from its fingerprint, shown in groups of four', async () => {
+  it("copies a dock's full public key from its fingerprint, shown in groups of four", async () => {
     const { page, context } = await dash.signIn('otto', `#/devices/${encodeURIComponent(seeded.deviceId)}`);
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: dash.base });
-    const key = (await dash.api('otto', 'GET', `/api/v1/devices/${encodeURIComponent(seeded.deviceId)}`)).json.keys[0] as { keyId: string; publicKey: string };
+    const key = (await dash.api('otto', 'GET', `/api/v1/devices/${encodeURIComponent(seeded.deviceId)}`)).json.keys[0] as {
+      keyId: string;
+      publicKey: string;
+    };
     const shown = page.locator(`[data-key-id="${key.keyId}"]`);
     await expect(shown.locator('.fingerprint').textContent()).resolves.toBe(key.keyId.match(/.{4}/g)!.join(' '));
     await shown.getByRole('button', { name: /^Copy the public key/ }).click();
@@ -146,14 +204,16 @@ describe('the dashboard\'s layout in Chromium', () => {
     await context.close();
   }, 60_000);
 
-  it('asks for a note before resolving a critical alert, shows the gateway\'s answer, then the note with the alert', async () => {
+  it("asks for a note before resolving a critical alert, shows the gateway's answer, then the note with the alert", async () => {
     const { page, context } = await dash.signIn('otto', '#/alerts');
     const tamper = page.locator('[data-alert-id]').filter({ hasText: 'Camera case opened' });
     await expect(tamper.textContent()).resolves.toMatch(/TAMPER_KIND_CASE_OPENED/);
     await expect(tamper.getByRole('link', { name: `Device ${seeded.deviceId}` }).getAttribute('href')).resolves.toBe(`#/devices/${seeded.deviceId}`);
     const prohibited = page.locator('[data-alert-id]').filter({ hasText: 'Prohibited recording' });
     await expect(prohibited.getByRole('link', { name: /^Clip / }).getAttribute('href')).resolves.toMatch(/^#\/clips\/[0-9a-f]{64}$/);
-    await expect(page.locator('[data-alert-id]').filter({ hasText: 'Signature does not verify' }).textContent()).resolves.toMatch(/Raised 5 times, first .*, last /);
+    await expect(page.locator('[data-alert-id]').filter({ hasText: 'Signature does not verify' }).textContent()).resolves.toMatch(
+      /Raised 5 times, first .*, last /,
+    );
 
     await tamper.getByRole('button', { name: 'Resolve' }).click();
     const form = page.getByRole('form', { name: /Camera case opened/ });
@@ -165,7 +225,10 @@ describe('the dashboard\'s layout in Chromium', () => {
     await form.getByLabel('Resolution note').fill('Seal checked at the dock: camera swapped, case sent to the vendor.');
     await form.getByRole('button', { name: 'Resolve alert' }).click();
     await tamper.waitFor({ state: 'detached' });
-    expect(await dash.gw.alerts.get(id)).toMatchObject({ resolved_by: 'otto', resolution_note: 'Seal checked at the dock: camera swapped, case sent to the vendor.' });
+    expect(await dash.gw.alerts.get(id)).toMatchObject({
+      resolved_by: 'otto',
+      resolution_note: 'Seal checked at the dock: camera swapped, case sent to the vendor.',
+    });
     await page.getByLabel('Show resolved').check();
     await page.locator(`[data-alert-id="${id}"]`).getByText('Seal checked at the dock').waitFor();
     await context.close();

@@ -27,22 +27,80 @@ export interface DashboardPage {
   open?: (page: Page) => Promise<void>;
 }
 
-const heading = (name: string | RegExp) => async (page: Page) => { await page.getByRole('heading', { name }).first().waitFor(); };
-const button = (name: string | RegExp) => async (page: Page) => { await page.getByRole('button', { name }).first().waitFor(); };
+const heading = (name: string | RegExp) => async (page: Page) => {
+  await page.getByRole('heading', { name }).first().waitFor();
+};
+const button = (name: string | RegExp) => async (page: Page) => {
+  await page.getByRole('button', { name }).first().waitFor();
+};
 
 export const DASHBOARD_PAGES: readonly DashboardPage[] = [
   { name: 'overview', hash: () => '#/overview', who: 'otto', actions: [], ready: heading('Activations per day') },
-  { name: 'fleet', hash: () => '#/fleet', who: 'otto', actions: [], ready: async (page) => { await page.locator('[data-device-id]').first().waitFor(); } },
-  { name: 'device', hash: (s) => `#/devices/${encodeURIComponent(s.deviceId)}`, who: 'otto', actions: ['Decommission', /^Copy the public key/, 'History'], ready: button('Decommission') },
-  { name: 'cameras', hash: () => '#/cameras', who: 'otto', actions: ['Refresh', 'History', 'Assign', 'Unassign'], ready: button('Unassign') },
   {
-    name: 'alerts', hash: () => '#/alerts', who: 'otto', actions: ['Refresh', 'Acknowledge', 'Resolve', 'Resolve alert', 'Cancel'], ready: button('Acknowledge'),
-    open: async (page) => { await page.locator('[data-alert-id]').first().getByRole('button', { name: 'Resolve' }).click(); await button('Resolve alert')(page); },
+    name: 'fleet',
+    hash: () => '#/fleet',
+    who: 'otto',
+    actions: [],
+    ready: async (page) => {
+      await page.locator('[data-device-id]').first().waitFor();
+    },
   },
-  { name: 'clips', hash: () => '#/clips', who: 'otto', actions: ['Search', 'Clear'], columns: ['Decision', 'State'], ready: async (page) => { await page.locator('[data-manifest-hash]').first().waitFor(); } },
-  { name: 'clip', hash: (s) => `#/clips/${s.manifestHash}`, who: 'rita', actions: ['Verify now', 'Download manifest'], ready: button('Verify now') },
-  { name: 'authorizations (approver)', hash: () => '#/authz', who: 'fred', actions: ['Approve', 'Deny', 'File request', 'Download draft', /^Copy the public key/], ready: button('Approve') },
-  { name: 'authorizations (director)', hash: () => '#/authz', who: 'dora', actions: ['File request', 'Publish bundle', 'Download draft'], ready: button('Publish bundle') },
+  {
+    name: 'device',
+    hash: (s) => `#/devices/${encodeURIComponent(s.deviceId)}`,
+    who: 'otto',
+    actions: ['Decommission', /^Copy the public key/, 'History'],
+    ready: button('Decommission'),
+  },
+  {
+    name: 'cameras',
+    hash: () => '#/cameras',
+    who: 'otto',
+    actions: ['Refresh', 'History', 'Assign', 'Unassign'],
+    ready: button('Unassign'),
+  },
+  {
+    name: 'alerts',
+    hash: () => '#/alerts',
+    who: 'otto',
+    actions: ['Refresh', 'Acknowledge', 'Resolve', 'Resolve alert', 'Cancel'],
+    ready: button('Acknowledge'),
+    open: async (page) => {
+      await page.locator('[data-alert-id]').first().getByRole('button', { name: 'Resolve' }).click();
+      await button('Resolve alert')(page);
+    },
+  },
+  {
+    name: 'clips',
+    hash: () => '#/clips',
+    who: 'otto',
+    actions: ['Search', 'Clear'],
+    columns: ['Decision', 'State'],
+    ready: async (page) => {
+      await page.locator('[data-manifest-hash]').first().waitFor();
+    },
+  },
+  {
+    name: 'clip',
+    hash: (s) => `#/clips/${s.manifestHash}`,
+    who: 'rita',
+    actions: ['Verify now', 'Download manifest'],
+    ready: button('Verify now'),
+  },
+  {
+    name: 'authorizations (approver)',
+    hash: () => '#/authz',
+    who: 'fred',
+    actions: ['Approve', 'Deny', 'File request', 'Download draft', /^Copy the public key/],
+    ready: button('Approve'),
+  },
+  {
+    name: 'authorizations (director)',
+    hash: () => '#/authz',
+    who: 'dora',
+    actions: ['File request', 'Publish bundle', 'Download draft'],
+    ready: button('Publish bundle'),
+  },
   { name: 'records', hash: () => '#/records', who: 'rita', actions: ['Place hold', 'Dry run'], ready: button('Place hold') },
   { name: 'audit', hash: () => '#/audit', who: 'aldo', actions: ['Verify chain', 'Apply'], ready: button('Verify chain') },
   { name: 'review', hash: () => '#/review', who: 'otto', actions: ['Refresh'], ready: heading('Queue') },

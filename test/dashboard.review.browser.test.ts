@@ -30,7 +30,14 @@ const dock = new TestDock('dock-review-ui', 'f1', 5151);
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   gw = await startGateway({
-    config: parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir('bwc-review-ui-'), mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000 }),
+    config: parseGatewayConfig({
+      fleet: 'f1',
+      gatewayId: 'gw1',
+      dataDir: tempDir('bwc-review-ui-'),
+      mqtt: { embedded: { port: 0 } },
+      http: { port: 0 },
+      sweepIntervalMs: 600_000,
+    }),
     log: silentLogger,
   });
   base = `http://127.0.0.1:${gw.httpPort}`;
@@ -43,10 +50,27 @@ beforeAll(async () => {
   await send('birth', dock.birth({ cameras: [{ cameraSerial: 'CAM-1' }] }));
   const at = Date.now() - 600_000;
   const prohibited = {
-    decision: pb.Verdict.VERDICT_PROHIBITED, reasons: ['FIRST_AMENDMENT_ONLY'], clauses: ['BWC-2024:first-amendment'], policyVersion: 3, evaluatedAtMs: at, decidedAtMs: at,
+    decision: pb.Verdict.VERDICT_PROHIBITED,
+    reasons: ['FIRST_AMENDMENT_ONLY'],
+    clauses: ['BWC-2024:first-amendment'],
+    policyVersion: 3,
+    evaluatedAtMs: at,
+    decidedAtMs: at,
   };
-  clip = dock.clip(0, { bytes: sampleVideo(), facts: { clipId: 'clip-protest', cameraSerial: 'CAM-1', officerId: 'O-17', decision: prohibited } });
-  await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: 'clip-protest', officerId: 'O-17', decision: prohibited }));
+  clip = dock.clip(0, {
+    bytes: sampleVideo(),
+    facts: { clipId: 'clip-protest', cameraSerial: 'CAM-1', officerId: 'O-17', decision: prohibited },
+  });
+  await send(
+    'event',
+    dock.event({
+      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+      cameraSerial: 'CAM-1',
+      clipId: 'clip-protest',
+      officerId: 'O-17',
+      decision: prohibited,
+    }),
+  );
   await send('manifest', clip.manifest);
   for (let i = 0; i < clip.chunks.length; i++) await send('chunk', dock.chunk(clip, i));
   browser = await launchChromium();
@@ -57,7 +81,12 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-interface Video { currentTime: number; muted: boolean; readonly error: { code: number } | null; play(): Promise<void> }
+interface Video {
+  currentTime: number;
+  muted: boolean;
+  readonly error: { code: number } | null;
+  play(): Promise<void>;
+}
 
 describe('the review page in Chromium', () => {
   it('shows a supervisor her queue, the item with its decision and a playing recording, and resolves it with a note', async () => {
@@ -77,7 +106,10 @@ describe('the review page in Chromium', () => {
 
     const video = page.locator('video.clip-player');
     await video.waitFor();
-    await video.evaluate(async (v: Video) => { v.muted = true; await v.play(); });
+    await video.evaluate(async (v: Video) => {
+      v.muted = true;
+      await v.play();
+    });
     await until('the recording plays', async () => ((await video.evaluate((v: Video) => v.currentTime)) > 0.5 ? true : undefined), 20_000);
     expect(await video.evaluate((v: Video) => v.error?.code ?? null)).toBeNull();
     await page.screenshot({ path: join(ARTIFACTS, 'review-item.png'), fullPage: true });
@@ -87,9 +119,7 @@ describe('the review page in Chromium', () => {
     await form.getByRole('button', { name: 'Resolve' }).click();
     const problems = form.getByRole('alert');
     await problems.waitFor();
-    expect(await problems.locator('li').allTextContents()).toEqual([
-      'Choose an outcome.', 'Write a note: it is recorded with this step and in the audit log.',
-    ]);
+    expect(await problems.locator('li').allTextContents()).toEqual(['Choose an outcome.', 'Write a note: it is recorded with this step and in the audit log.']);
     expect((await gw.review.list({ username: 'sam', roles: ['supervisor'], offices: ['SEA'], personId: null }))[0]!.item.state).toBe('open');
 
     await form.getByLabel('Outcome').selectOption('counselled');
@@ -102,10 +132,14 @@ describe('the review page in Chromium', () => {
 
     const [item] = await gw.review.list({ username: 'sam', roles: ['supervisor'], offices: ['SEA'], personId: null });
     expect(item!.item).toMatchObject({ state: 'resolved', outcome: 'counselled', closed_by: 'user:sam' });
-    const audit = await gw.db.all<{ actor: string; action: string }>(`SELECT actor, action FROM audit_log WHERE action LIKE 'review.%' OR action = 'clip.content_view' ORDER BY seq`);
+    const audit = await gw.db.all<{ actor: string; action: string }>(
+      `SELECT actor, action FROM audit_log WHERE action LIKE 'review.%' OR action = 'clip.content_view' ORDER BY seq`,
+    );
     expect(audit).toEqual([
-      { actor: 'gateway:gw1', action: 'review.opened' }, { actor: 'user:sam', action: 'review.viewed' },
-      { actor: 'user:sam', action: 'clip.content_view' }, { actor: 'user:sam', action: 'review.resolved' },
+      { actor: 'gateway:gw1', action: 'review.opened' },
+      { actor: 'user:sam', action: 'review.viewed' },
+      { actor: 'user:sam', action: 'clip.content_view' },
+      { actor: 'user:sam', action: 'review.resolved' },
     ]);
     expect(pageErrors).toEqual([]);
   }, 90_000);

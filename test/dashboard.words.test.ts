@@ -55,8 +55,14 @@ describe('alert wording', () => {
   });
 
   it('titles a tamper alert by what was tampered with, the code beside it', () => {
-    expect(alertTitle({ kind: 'TAMPER', subject: 'TAMPER_KIND_CASE_OPENED' })).toEqual({ words: 'Camera case opened', code: 'TAMPER_KIND_CASE_OPENED' });
-    expect(alertTitle({ kind: 'PROHIBITED_RECORDING', subject: 'clip-7' })).toEqual({ words: 'Prohibited recording', code: 'PROHIBITED_RECORDING' });
+    expect(alertTitle({ kind: 'TAMPER', subject: 'TAMPER_KIND_CASE_OPENED' })).toEqual({
+      words: 'Camera case opened',
+      code: 'TAMPER_KIND_CASE_OPENED',
+    });
+    expect(alertTitle({ kind: 'PROHIBITED_RECORDING', subject: 'clip-7' })).toEqual({
+      words: 'Prohibited recording',
+      code: 'PROHIBITED_RECORDING',
+    });
     expect(alertTitle({ kind: 'TAMPER', subject: null })).toEqual({ words: 'Tampering reported', code: 'TAMPER' });
   });
 

@@ -15,7 +15,11 @@ function groupMembers(pgid: number): string[] {
   const members: string[] = [];
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     let stat: string;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; } // gone meanwhile
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    } // gone meanwhile
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`);
   }
@@ -58,24 +62,38 @@ describe('bwc demo --exit-when-done', () => {
   for (const how of ['SIGTERM to npm', 'Ctrl-C'] as const) {
     it(`npm start stopped by ${how} leaves no process behind`, async () => {
       const npm = spawn('npm', ['start', '--', '--port', '0', '--link', 'pty'], {
-        cwd: resolve(import.meta.dirname, '..'), detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: resolve(import.meta.dirname, '..'),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
-      npm.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-      npm.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+      npm.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
+      npm.stderr.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
       const pgid = npm.pid!;
       try {
         await until('the demo to be up', () => /The shift plays/.test(out), 120_000);
         const data = /data in (\S+?)[,)]/.exec(out)?.[1];
         expect(data, out).toBeTruthy();
-        expect(groupMembers(pgid).some((m) => m.endsWith(' socat')), groupMembers(pgid).join('\n')).toBe(true);
+        expect(
+          groupMembers(pgid).some((m) => m.endsWith(' socat')),
+          groupMembers(pgid).join('\n'),
+        ).toBe(true);
         if (how === 'Ctrl-C') process.kill(-pgid, 'SIGINT');
         else process.kill(pgid, 'SIGTERM');
-        await until('every process of the group to exit', () => groupMembers(pgid).length === 0, 30_000)
-          .catch((e: Error) => { throw new Error(`${e.message}; left: ${groupMembers(pgid).join(', ')}\n${out}`); });
+        await until('every process of the group to exit', () => groupMembers(pgid).length === 0, 30_000).catch((e: Error) => {
+          throw new Error(`${e.message}; left: ${groupMembers(pgid).join(', ')}\n${out}`);
+        });
         expect(existsSync(data!)).toBe(false);
       } finally {
-        try { process.kill(-pgid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
     }, 180_000);
   }

@@ -39,7 +39,10 @@ describe('the deployment guides', () => {
   it.each(GUIDES)('%s: bwc-mqtt-user and bwc-mqtt-pki are called with their own actions and options', (file) => {
     const lines = shellLines(guide(file));
     const usage = (tool: string) => /usage: (.*)"/.exec(readFileSync(join(DEPLOY, 'mosquitto', tool), 'utf8'))![1]!;
-    for (const [tool, actions] of [['bwc-mqtt-user', ['add', 'delete']], ['bwc-mqtt-pki', ['ca', 'server', 'client']]] as const) {
+    for (const [tool, actions] of [
+      ['bwc-mqtt-user', ['add', 'delete']],
+      ['bwc-mqtt-pki', ['ca', 'server', 'client']],
+    ] as const) {
       const calls = lines.flatMap((l) => invocations(l.replace(/\S*\/(bwc-mqtt-(?:user|pki))\b/g, '$1'), tool));
       for (const args of calls) {
         expect(actions, `${tool} ${args.join(' ')}`).toContain(args[0]);
@@ -61,7 +64,9 @@ describe('the deployment guides', () => {
 
   it("README.md's table lists every deployment file", () => {
     const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    const files = walk(DEPLOY).map((f) => relative(DEPLOY, f)).filter((f) => dirname(f) !== '.');
+    const files = walk(DEPLOY)
+      .map((f) => relative(DEPLOY, f))
+      .filter((f) => dirname(f) !== '.');
     expect(files.length).toBeGreaterThan(10);
     const readme = guide('README.md');
     for (const f of files) expect(readme, f).toContain(`\`${f}\``);

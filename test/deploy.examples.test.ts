@@ -21,12 +21,14 @@ const text = (name: string) => readFileSync(example(name), 'utf8');
 function uncommented(name: string, keys: readonly string[]): string {
   const dir = tempDir('bwc-deploy-example-');
   let n = 0;
-  const out = text(name).split('\n').map((line) => {
-    const m = /^(\s*)#( +)([A-Za-z]+):(.*)$/.exec(line);
-    if (!m || !keys.includes(m[3]!)) return line;
-    n++;
-    return `${m[1]}${m[2]!.slice(1)}${m[3]}:${m[4]}`;
-  });
+  const out = text(name)
+    .split('\n')
+    .map((line) => {
+      const m = /^(\s*)#( +)([A-Za-z]+):(.*)$/.exec(line);
+      if (!m || !keys.includes(m[3]!)) return line;
+      n++;
+      return `${m[1]}${m[2]!.slice(1)}${m[3]}:${m[4]}`;
+    });
   expect(n, `commented settings ${keys.join(', ')} in ${name}`).toBe(keys.length);
   const file = join(dir, name);
   writeFileSync(file, out.join('\n'));
@@ -35,9 +37,14 @@ function uncommented(name: string, keys: readonly string[]): string {
 
 /** The overrides an environment file offers: `#NAME=value` or `NAME=value` lines. */
 function envLines(name: string): [string, string][] {
-  const lines = text(name).split('\n').filter((l) => l.trim() !== '');
+  const lines = text(name)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   for (const l of lines) expect(l, `${name}: a comment or NAME=value`).toMatch(/^(#.*|[A-Z_][A-Z0-9_]*=\S*)$/);
-  return lines.map((l) => /^#?([A-Z_][A-Z0-9_]*)=(\S+)$/.exec(l)).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]);
+  return lines
+    .map((l) => /^#?([A-Z_][A-Z0-9_]*)=(\S+)$/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => [m[1]!, m[2]!]);
 }
 
 const bwcConf = readFileSync(join(ROOT, 'scripts', 'deploy', 'mosquitto', 'bwc.conf'), 'utf8');
@@ -99,7 +106,11 @@ describe('gateway examples', () => {
     expect(acl).toMatch(new RegExp(`^user ${c.mqtt.username}$`, 'm'));
     expect(c.mqtt.shared).toBe(false);
     expect(c.http).toMatchObject({ host: '127.0.0.1', behindTls: true });
-    expect(c.trust).toEqual({ rootPublicKey: '/etc/bwc/trust/root.hex', certificate: '/etc/bwc/trust/gw-sea-1.cert', bundle: '/etc/bwc/trust/policy.bundle' });
+    expect(c.trust).toEqual({
+      rootPublicKey: '/etc/bwc/trust/root.hex',
+      certificate: '/etc/bwc/trust/gw-sea-1.cert',
+      bundle: '/etc/bwc/trust/policy.bundle',
+    });
   });
 
   it("gateway.yaml's commented alternatives (PostgreSQL, an audit export dir) load too", () => {
@@ -135,7 +146,12 @@ describe('gateway examples', () => {
     const read = [...new Set(readFileSync(join(ROOT, 'gateway', 'config.ts'), 'utf8').match(/\bBWC_GATEWAY_[A-Z][A-Z_]*/g))].sort();
     expect(read.length).toBeGreaterThanOrEqual(8);
     const offered = envLines('gateway.env');
-    expect(offered.map(([k]) => k).filter((k) => k.startsWith('BWC_')).sort()).toEqual(read);
+    expect(
+      offered
+        .map(([k]) => k)
+        .filter((k) => k.startsWith('BWC_'))
+        .sort(),
+    ).toEqual(read);
     expect(offered.map(([k]) => k)).toContain('NODE_EXTRA_CA_CERTS');
     // The file shows the production values, mostly gateway.yaml's own: each override is also tried
     // with a value of its kind that differs, to see it replace the file's.

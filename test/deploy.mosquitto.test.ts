@@ -29,7 +29,11 @@ import { BWC, ROOT, runBwc, tempDir, until } from './helpers.js';
 const DEPLOY = join(ROOT, 'scripts', 'deploy', 'mosquitto');
 const FLEET = 'sea';
 const GW_USER = 'bwc-gateway';
-const PASSWORDS: Record<string, string> = { 'dock-a': 'password-of-dock-a', 'dock-b': 'password-of-dock-b', [GW_USER]: 'password-of-the-gateway' };
+const PASSWORDS: Record<string, string> = {
+  'dock-a': 'password-of-dock-a',
+  'dock-b': 'password-of-dock-b',
+  [GW_USER]: 'password-of-the-gateway',
+};
 const topic = (device: string, kind: string) => `bwc/v1/${FLEET}/${device}/${kind}`;
 
 /** `text` with `from` replaced by `to` everywhere; fails when `from` is not there (the shipped file changed). */
@@ -46,13 +50,20 @@ function runTool(tool: string, args: string[], input?: string): string {
 
 async function waitForPort(port: number, proc: ChildProcess, log: () => string): Promise<void> {
   try {
-    await until(`mosquitto listening on ${port}`, async () => {
-      if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
-      return new Promise<boolean>((r) => {
-        const c = createConnection({ port, host: '127.0.0.1' }, () => { c.end(); r(true); });
-        c.once('error', () => r(false));
-      });
-    }, 10_000);
+    await until(
+      `mosquitto listening on ${port}`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
+        return new Promise<boolean>((r) => {
+          const c = createConnection({ port, host: '127.0.0.1' }, () => {
+            c.end();
+            r(true);
+          });
+          c.once('error', () => r(false));
+        });
+      },
+      10_000,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}: ${log()}`);
   }
@@ -104,29 +115,50 @@ async function startBroker(clientCerts: boolean): Promise<Broker> {
   // What Debian's /etc/mosquitto/mosquitto.conf holds, with the log on stderr. As root, Mosquitto
   // would drop to the `mosquitto` user, which cannot read this temp dir (DESIGN §9).
   const main = join(dir, 'mosquitto.conf');
-  writeFileSync(main, [
-    'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
-    'connection_messages true', `include_dir ${confd}`, ...(process.getuid?.() === 0 ? ['user root'] : []), '',
-  ].join('\n'));
+  writeFileSync(
+    main,
+    [
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      'connection_messages true',
+      `include_dir ${confd}`,
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      '',
+    ].join('\n'),
+  );
   const proc = spawn('mosquitto', ['-c', main], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  proc.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-1_000_000); });
-  proc.once('error', (e) => { log += `${e.message}\n`; });
+  proc.stderr!.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-1_000_000);
+  });
+  proc.once('error', (e) => {
+    log += `${e.message}\n`;
+  });
   await waitForPort(tlsPort, proc, () => log);
   await waitForPort(plainPort, proc, () => log);
   const broker: Broker = {
-    tlsUrl: `mqtts://127.0.0.1:${tlsPort}`, tlsPort, plainUrl: `mqtt://127.0.0.1:${plainPort}`, ca: readFileSync(join(pki, 'ca.crt')), pki, etc,
+    tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,
+    tlsPort,
+    plainUrl: `mqtt://127.0.0.1:${plainPort}`,
+    ca: readFileSync(join(pki, 'ca.crt')),
+    pki,
+    etc,
     log: () => log,
     reload: async () => {
       const before = log.length;
       proc.kill('SIGHUP');
       await until('mosquitto to reload its config', () => log.slice(before).includes('Reloading config'), 5000);
     },
-    stop: () => new Promise<void>((resolve) => {
-      if (proc.exitCode !== null) return resolve();
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
   };
   brokers.push(broker);
   return broker;
@@ -177,10 +209,15 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
     broker = await startBroker(false);
     gateway = await connect(broker.plainUrl, { username: GW_USER, password: PASSWORDS[GW_USER]!, clientId: 'bwc-gw-gw-sea-1' });
     atGateway = collect(gateway);
-    const granted = await gateway.subscribeAsync([
-      ...DOCK_KINDS.map((k) => `$share/bwc-gateway/bwc/v1/${FLEET}/+/${k}`),
-      `bwc/v1/${FLEET}/+/cmd`, `bwc/v1/${FLEET}/+/ack`, `bwc/v1/${FLEET}/_gateway/+/state`,
-    ], { qos: 1 });
+    const granted = await gateway.subscribeAsync(
+      [
+        ...DOCK_KINDS.map((k) => `$share/bwc-gateway/bwc/v1/${FLEET}/+/${k}`),
+        `bwc/v1/${FLEET}/+/cmd`,
+        `bwc/v1/${FLEET}/+/ack`,
+        `bwc/v1/${FLEET}/_gateway/+/state`,
+      ],
+      { qos: 1 },
+    );
     // The gateway may read every dock's messages (through a shared subscription too); the watch on
     // cmd, ack and presence is the ACL's: the gateway itself never subscribes there.
     expect(granted.slice(0, DOCK_KINDS.length).map((g) => g.qos)).toEqual(DOCK_KINDS.map(() => 1));
@@ -244,9 +281,14 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
   it("grants the dock agent's own subscriptions and Will, and delivers the gateway's retained presence and its acks", async () => {
     await gateway.publishAsync(`bwc/v1/${FLEET}/_gateway/gw-sea-1/state`, '{"online":true}', { qos: 1, retain: true });
     // What device/sync/sync.ts subscribes to; the agent treats any refusal as a failed connection.
-    const a = await dock('dock-a', { clean: false, will: { topic: topic('dock-a', 'death'), payload: Buffer.from('will of dock-a'), qos: 1, retain: false } });
+    const a = await dock('dock-a', {
+      clean: false,
+      will: { topic: topic('dock-a', 'death'), payload: Buffer.from('will of dock-a'), qos: 1, retain: false },
+    });
     const atA = collect(a);
-    const granted = await a.subscribeAsync([topic('dock-a', 'cmd'), topic('dock-a', 'ack'), `bwc/v1/${FLEET}/_gateway/+/state`], { qos: 1 });
+    const granted = await a.subscribeAsync([topic('dock-a', 'cmd'), topic('dock-a', 'ack'), `bwc/v1/${FLEET}/_gateway/+/state`], {
+      qos: 1,
+    });
     expect(granted.map((g) => g.qos)).toEqual([1, 1, 1]);
     await until('the retained presence', () => atA.topics.includes(`bwc/v1/${FLEET}/_gateway/gw-sea-1/state`), 5000);
     await gateway.publishAsync(topic('dock-a', 'ack'), 'an ack', { qos: 1 });
@@ -259,15 +301,21 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
   it('refuses anonymous clients and wrong passwords on both listeners', async () => {
     expect(await refused(broker.tlsUrl, { ca: broker.ca, clientId: 'anon-tls' })).toMatch(/Not authorized|Bad username or password/i);
     expect(await refused(broker.plainUrl, { clientId: 'anon-plain' })).toMatch(/Not authorized|Bad username or password/i);
-    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-a', password: 'not-the-password', clientId: 'dock-a' })).toMatch(/Not authorized|Bad username or password/i);
-    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-z', password: PASSWORDS['dock-a']!, clientId: 'dock-z' })).toMatch(/Not authorized|Bad username or password/i);
+    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-a', password: 'not-the-password', clientId: 'dock-a' })).toMatch(
+      /Not authorized|Bad username or password/i,
+    );
+    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-z', password: PASSWORDS['dock-a']!, clientId: 'dock-z' })).toMatch(
+      /Not authorized|Bad username or password/i,
+    );
   });
 
-  it('a dock that claims another dock\'s client id does not take over its session (use_username_as_clientid)', async () => {
+  it("a dock that claims another dock's client id does not take over its session (use_username_as_clientid)", async () => {
     const b = await dock('dock-b');
     const first = await dock('dock-a');
     let firstClosed = false;
-    first.once('close', () => { firstClosed = true; });
+    first.once('close', () => {
+      firstClosed = true;
+    });
     // Mosquitto renames this connection "dock-a" (its username): it replaces dock-a's own older
     // connection, and dock-b's stays up.
     const second = await dock('dock-a', { clientId: 'dock-b' });
@@ -286,11 +334,18 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
     const line = guide.split('\n').find((l) => l.startsWith('{ echo "user bwc-gw-sea-2"'));
     expect(line, 'the ACL copy command in scale-out.md').toBeDefined();
     const acl = join(broker.etc, 'acl');
-    const r = spawnSync('bash', ['-c', line!.replace('| sudo tee -a /etc/mosquitto/bwc/acl', `| tee -a ${acl}`).split('/etc/mosquitto/bwc/acl').join(acl)], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', line!.replace('| sudo tee -a /etc/mosquitto/bwc/acl', `| tee -a ${acl}`).split('/etc/mosquitto/bwc/acl').join(acl)], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     runTool('bwc-mqtt-user', ['add', 'bwc-gw-sea-2', '--file', join(broker.etc, 'passwd'), '--no-reload'], 'password-of-replica-2\n');
     await broker.reload();
-    const replica = await connect(broker.tlsUrl, { ca: broker.ca, username: 'bwc-gw-sea-2', password: 'password-of-replica-2', clientId: 'bwc-gw-gw-sea-2' });
+    const replica = await connect(broker.tlsUrl, {
+      ca: broker.ca,
+      username: 'bwc-gw-sea-2',
+      password: 'password-of-replica-2',
+      clientId: 'bwc-gw-gw-sea-2',
+    });
     const atReplica = collect(replica);
     await replica.subscribeAsync(`$share/bwc-gateway/bwc/v1/${FLEET}/+/event`, { qos: 1 });
     await replica.publishAsync(`bwc/v1/${FLEET}/_gateway/gw-sea-2/state`, '{"online":true}', { qos: 1, retain: true });
@@ -300,11 +355,15 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
     await until("the replica's presence at the dock", () => atA.payloads.get(`bwc/v1/${FLEET}/_gateway/gw-sea-2/state`)?.length, 5000);
     // The share group now has two members: publish until the replica has had one.
     let sent = 0;
-    await until('an event at the replica', async () => {
-      if (atReplica.topics.includes(topic('dock-a', 'event'))) return true;
-      await a.publishAsync(topic('dock-a', 'event'), `event ${sent++}`, { qos: 1 });
-      return false;
-    }, 5000);
+    await until(
+      'an event at the replica',
+      async () => {
+        if (atReplica.topics.includes(topic('dock-a', 'event'))) return true;
+        await a.publishAsync(topic('dock-a', 'event'), `event ${sent++}`, { qos: 1 });
+        return false;
+      },
+      5000,
+    );
     await replica.publishAsync(topic('dock-a', 'ack'), 'ack from replica 2', { qos: 1 });
     await until("the replica's ack at the dock", () => atA.payloads.get(topic('dock-a', 'ack'))?.includes('ack from replica 2'), 5000);
     await Promise.all([a.endAsync(), replica.endAsync()]);
@@ -317,7 +376,9 @@ describe('Mosquitto with bwc.conf and the per-device ACL (passwords)', () => {
     await c.endAsync();
     runTool('bwc-mqtt-user', ['delete', 'dock-c', '--file', join(broker.etc, 'passwd'), '--no-reload']);
     await broker.reload();
-    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-c', password: 'password-of-dock-c', clientId: 'dock-c' })).toMatch(/Not authorized|Bad username or password/i);
+    expect(await refused(broker.tlsUrl, { ca: broker.ca, username: 'dock-c', password: 'password-of-dock-c', clientId: 'dock-c' })).toMatch(
+      /Not authorized|Bad username or password/i,
+    );
   });
 });
 
@@ -332,19 +393,45 @@ describe('Mosquitto with client certificates (require_certificate, use_identity_
     // As on a dock: the key and request made there, the request signed by the broker's CA.
     certOf = (id) => {
       const dir = tempDir('bwc-deploy-client-');
-      const r = spawnSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-        '-keyout', join(dir, 'mqtt-client.key'), '-subj', `/CN=${id}`, '-out', join(dir, `${id}.csr`)], { encoding: 'utf8' });
+      const r = spawnSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          join(dir, 'mqtt-client.key'),
+          '-subj',
+          `/CN=${id}`,
+          '-out',
+          join(dir, `${id}.csr`),
+        ],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(r.stderr);
       runTool('bwc-mqtt-pki', ['client', broker.pki, join(dir, `${id}.csr`)]);
       return { cert: readFileSync(join(broker.pki, `${id}.crt`)), key: readFileSync(join(dir, 'mqtt-client.key')) };
     };
     gateway = await connect(broker.plainUrl, { username: GW_USER, password: PASSWORDS[GW_USER]!, clientId: 'bwc-gw-gw-sea-1' });
     atGateway = collect(gateway);
-    await gateway.subscribeAsync(DOCK_KINDS.map((k) => `bwc/v1/${FLEET}/+/${k}`), { qos: 1 });
+    await gateway.subscribeAsync(
+      DOCK_KINDS.map((k) => `bwc/v1/${FLEET}/+/${k}`),
+      { qos: 1 },
+    );
   });
 
   it("binds a dock to its certificate's CN, whatever username it claims", async () => {
-    const a = await connect(broker.tlsUrl, { ca: broker.ca, ...certOf('dock-a'), username: 'dock-b', password: 'ignored', clientId: 'dock-a' });
+    const a = await connect(broker.tlsUrl, {
+      ca: broker.ca,
+      ...certOf('dock-a'),
+      username: 'dock-b',
+      password: 'ignored',
+      clientId: 'dock-a',
+    });
     await a.publishAsync(topic('dock-b', 'status'), 'claiming to be dock-b', { qos: 1 });
     await a.publishAsync(topic('dock-a', 'status'), 'dock-a by certificate', { qos: 1 });
     await until('the certified status', () => atGateway.payloads.get(topic('dock-a', 'status'))?.includes('dock-a by certificate'), 5000);
@@ -361,9 +448,28 @@ describe('Mosquitto with client certificates (require_certificate, use_identity_
     const other = tempDir('bwc-deploy-otherca-');
     runTool('bwc-mqtt-pki', ['ca', other]);
     const dir = tempDir('bwc-deploy-client-');
-    spawnSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k'), '-subj', '/CN=dock-a', '-out', join(dir, 'dock-a.csr')]);
+    spawnSync('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(dir, 'k'),
+      '-subj',
+      '/CN=dock-a',
+      '-out',
+      join(dir, 'dock-a.csr'),
+    ]);
     runTool('bwc-mqtt-pki', ['client', other, join(dir, 'dock-a.csr')]);
-    const message = await refused(broker.tlsUrl, { ca: broker.ca, cert: readFileSync(join(other, 'dock-a.crt')), key: readFileSync(join(dir, 'k')), clientId: 'dock-a' });
+    const message = await refused(broker.tlsUrl, {
+      ca: broker.ca,
+      cert: readFileSync(join(other, 'dock-a.crt')),
+      key: readFileSync(join(dir, 'k')),
+      clientId: 'dock-a',
+    });
     expect(message).not.toBe('connected');
   });
 });
@@ -373,7 +479,10 @@ describe('Mosquitto with client certificates (require_certificate, use_identity_
 /** A setting of a systemd unit file (the last assignment wins, as in systemd). */
 function unitSetting(unit: string, key: string): string {
   const text = readFileSync(join(ROOT, 'scripts', 'deploy', 'systemd', unit), 'utf8');
-  const values = text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1).trim());
+  const values = text
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1).trim());
   if (values.length === 0) throw new Error(`${unit} has no ${key}=`);
   return values.at(-1)!;
 }
@@ -388,8 +497,13 @@ function bwcChild(args: string[]): { p: ChildProcess; out(): string; stdout(): s
   children.push(p);
   let out = '';
   let stdout = '';
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString(); stdout += d.toString(); });
-  p.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
+  p.stderr!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  });
   return { p, out: () => out, stdout: () => stdout };
 }
 
@@ -423,10 +537,30 @@ describe("the guide's site setup, end to end", () => {
     const rootOut = bwcOk(['authz', 'keygen', '--out', join(dir, 'root-key')]);
     const rootKeyId = /key id ([0-9a-f]{64})/.exec(rootOut)![1]!;
     bwcOk(['keygen', '--out', join(gwData, 'keys', 'gateway')]);
-    bwcOk(['authz', 'sign-gateway-cert', '--key', join(dir, 'root-key'), '--gateway-key', join(gwData, 'keys', 'gateway', 'public.hex'),
-      '--gateway-id', 'gw-sea-1', '--fleet', 'sea', '--out', join(trust, 'gw-sea-1.cert')]);
+    bwcOk([
+      'authz',
+      'sign-gateway-cert',
+      '--key',
+      join(dir, 'root-key'),
+      '--gateway-key',
+      join(gwData, 'keys', 'gateway', 'public.hex'),
+      '--gateway-id',
+      'gw-sea-1',
+      '--fleet',
+      'sea',
+      '--out',
+      join(trust, 'gw-sea-1.cert'),
+    ]);
     copyFileSync(join(dir, 'root-key', 'public.hex'), join(trust, 'root.hex'));
-    bwcOk(['authz', 'sign-bundle', join(ROOT, 'device', 'policy', 'default-policy.yaml'), '--key', join(dir, 'root-key'), '--out', join(trust, 'policy.bundle')]);
+    bwcOk([
+      'authz',
+      'sign-bundle',
+      join(ROOT, 'device', 'policy', 'default-policy.yaml'),
+      '--key',
+      join(dir, 'root-key'),
+      '--out',
+      join(trust, 'policy.bundle'),
+    ]);
 
     // The gateway, from examples/gateway.yaml.
     let gwYaml = readFileSync(join(ROOT, 'scripts', 'deploy', 'examples', 'gateway.yaml'), 'utf8');
@@ -440,25 +574,50 @@ describe("the guide's site setup, end to end", () => {
     const gwConfig = join(dir, 'gateway.yaml');
     writeFileSync(gwConfig, gwYaml);
     const gateway = bwcChild(['gateway', '--config', gwConfig]);
-    const started = await until('the gateway to start', () => {
-      if (gateway.p.exitCode !== null) throw new Error(`the gateway exited: ${gateway.out()}`);
-      const line = gateway.stdout().split('\n').find((l) => l.startsWith('{'));
-      return line ? (JSON.parse(line) as { http: number }) : undefined;
-    }, 30_000);
+    const started = await until(
+      'the gateway to start',
+      () => {
+        if (gateway.p.exitCode !== null) throw new Error(`the gateway exited: ${gateway.out()}`);
+        const line = gateway
+          .stdout()
+          .split('\n')
+          .find((l) => l.startsWith('{'));
+        return line ? (JSON.parse(line) as { http: number }) : undefined;
+      },
+      30_000,
+    );
 
     // The operator's one-time token; the dock enrolls with it and the root fingerprint.
-    const { token } = JSON.parse(bwcOk(['gateway', 'device', 'token', '--config', gwConfig, '--device-id', 'dock-sea-01'])) as { token: string };
+    const { token } = JSON.parse(bwcOk(['gateway', 'device', 'token', '--config', gwConfig, '--device-id', 'dock-sea-01'])) as {
+      token: string;
+    };
     let dockYaml = readFileSync(join(ROOT, 'scripts', 'deploy', 'examples', 'dock.yaml'), 'utf8');
     dockYaml = rewrite(dockYaml, 'stateDir: /var/lib/bwc-dock', `stateDir: ${dockState}`);
     dockYaml = rewrite(dockYaml, 'ca: /etc/bwc/mqtt-ca.pem', `ca: ${join(broker.pki, 'ca.crt')}`);
     const dockConfig = join(dir, 'dock.yaml');
     writeFileSync(dockConfig, dockYaml);
-    const enrolled = bwcOk(['dock', 'enroll', '--config', dockConfig, '--gateway', `http://127.0.0.1:${started.http}`, '--device-id', 'dock-sea-01',
-      '--token', token, '--root-fingerprint', rootKeyId]);
+    const enrolled = bwcOk([
+      'dock',
+      'enroll',
+      '--config',
+      dockConfig,
+      '--gateway',
+      `http://127.0.0.1:${started.http}`,
+      '--device-id',
+      'dock-sea-01',
+      '--token',
+      token,
+      '--root-fingerprint',
+      rootKeyId,
+    ]);
     expect(enrolled).toContain(`broker ${broker.tlsUrl}`);
 
     // The dock's MQTT password, registered with the broker.
-    runTool('bwc-mqtt-user', ['add', 'dock-sea-01', '--file', join(broker.etc, 'passwd'), '--no-reload'], readFileSync(join(dockState, 'mqtt-password'), 'utf8'));
+    runTool(
+      'bwc-mqtt-user',
+      ['add', 'dock-sea-01', '--file', join(broker.etc, 'passwd'), '--no-reload'],
+      readFileSync(join(dockState, 'mqtt-password'), 'utf8'),
+    );
     await broker.reload();
 
     const dock = bwcChild(['dock', '--config', dockConfig]);
@@ -471,10 +630,16 @@ describe("the guide's site setup, end to end", () => {
         db.close();
       }
     };
-    await until('the dock online at the gateway', () => {
-      if (dock.p.exitCode !== null) throw new Error(`the dock exited: ${dock.out()}`);
-      return online() === 1;
-    }, 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${dock.out()}\n${gateway.out()}\n${broker.log()}`); });
+    await until(
+      'the dock online at the gateway',
+      () => {
+        if (dock.p.exitCode !== null) throw new Error(`the dock exited: ${dock.out()}`);
+        return online() === 1;
+      },
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${dock.out()}\n${gateway.out()}\n${broker.log()}`);
+    });
     expect(bwcOk(['dock', 'status', '--config', dockConfig])).toContain('dock dock-sea-01 fleet sea');
 
     // systemd's stop: SIGTERM, then SIGKILL after TimeoutStopSec. The dock's clean Death reaches

@@ -49,7 +49,9 @@ const units = {
 };
 
 function sysusers(file: string): string[][] {
-  return readFileSync(join(DEPLOY, 'sysusers', file), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'))
+  return readFileSync(join(DEPLOY, 'sysusers', file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'))
     .map((l) => l.match(/"[^"]*"|\S+/g)!);
 }
 
@@ -117,7 +119,7 @@ describe.each([
     expect(get(unit, 'Install', 'WantedBy')).toBe('multi-user.target');
   });
 
-  it("is the state directory the example configuration names", () => {
+  it('is the state directory the example configuration names', () => {
     const dir = `/var/lib/${get(unit, 'Service', 'StateDirectory')}`;
     expect(get(unit, 'Service', 'WorkingDirectory')).toBe(dir);
     if (name === 'dock') expect(loadDockConfig(join(DEPLOY, 'examples', 'dock.yaml'), {}).stateDir).toBe(dir);
@@ -141,7 +143,11 @@ describe.each([
     // export); the gateway needs neither.
     // --threshold is in tenths of the printed exposure level (0.0 safest … 10.0 unsafe).
     const threshold = name === 'dock' ? 30 : 20;
-    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', `--threshold=${threshold}`, '--no-pager', join(DEPLOY, 'systemd', `${user}.service`)], { encoding: 'utf8' });
+    const r = spawnSync(
+      'systemd-analyze',
+      ['security', '--offline=yes', `--threshold=${threshold}`, '--no-pager', join(DEPLOY, 'systemd', `${user}.service`)],
+      { encoding: 'utf8' },
+    );
     const overall = /Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout)?.[1];
     expect(overall, r.stderr).toBeDefined();
     expect(r.status, `exposure ${overall} above ${threshold / 10}\n${r.stdout}`).toBe(0);
@@ -154,7 +160,10 @@ describe('the dock unit keeps what the hardware needs', () => {
   it('joins dialout (serial ports) and gpio (LED, button), and sysusers makes bwc-dock a member of both', () => {
     const groups = get(dock, 'Service', 'SupplementaryGroups')!.split(/\s+/).sort();
     expect(groups).toEqual(['dialout', 'gpio']);
-    const members = sysusers('bwc-dock.conf').filter((f) => f[0] === 'm' && f[1] === 'bwc-dock').map((f) => f[2]).sort();
+    const members = sysusers('bwc-dock.conf')
+      .filter((f) => f[0] === 'm' && f[1] === 'bwc-dock')
+      .map((f) => f[2])
+      .sort();
     expect(members).toEqual(groups);
   });
 
@@ -174,13 +183,17 @@ describe('the dock unit keeps what the hardware needs', () => {
 });
 
 describe('sysusers', () => {
-  it(`creates the users, their groups and memberships in an empty root ${SYSTEMD_TOOLS ? '' : SKIP_REASON}`.trim(), { skip: !SYSTEMD_TOOLS }, () => {
+  it(`creates the users, their groups and memberships in an empty root ${SYSTEMD_TOOLS ? '' : SKIP_REASON}`.trim(), {
+    skip: !SYSTEMD_TOOLS,
+  }, () => {
     const root = tempDir('bwc-deploy-sysusers-');
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
     writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
     for (const f of ['bwc-dock.conf', 'bwc-gateway.conf']) copyFileSync(join(DEPLOY, 'sysusers', f), join(root, f));
-    const r = spawnSync('systemd-sysusers', [`--root=${root}`, join(root, 'bwc-dock.conf'), join(root, 'bwc-gateway.conf')], { encoding: 'utf8' });
+    const r = spawnSync('systemd-sysusers', [`--root=${root}`, join(root, 'bwc-dock.conf'), join(root, 'bwc-gateway.conf')], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const passwd = readFileSync(join(root, 'etc', 'passwd'), 'utf8');
     const group = readFileSync(join(root, 'etc', 'group'), 'utf8');

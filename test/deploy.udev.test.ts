@@ -15,10 +15,30 @@ import { ROOT } from './helpers.js';
 
 const DEPLOY = join(ROOT, 'scripts', 'deploy');
 
-interface Key { key: string; attr: string | null; op: string; value: string }
+interface Key {
+  key: string;
+  attr: string | null;
+  op: string;
+  value: string;
+}
 type Rule = Key[];
 
-const MATCH_ONLY = new Set(['ACTION', 'DEVPATH', 'KERNEL', 'KERNELS', 'SUBSYSTEM', 'SUBSYSTEMS', 'DRIVER', 'DRIVERS', 'ATTRS', 'TAGS', 'TEST', 'PROGRAM', 'RESULT', 'CONST']);
+const MATCH_ONLY = new Set([
+  'ACTION',
+  'DEVPATH',
+  'KERNEL',
+  'KERNELS',
+  'SUBSYSTEM',
+  'SUBSYSTEMS',
+  'DRIVER',
+  'DRIVERS',
+  'ATTRS',
+  'TAGS',
+  'TEST',
+  'PROGRAM',
+  'RESULT',
+  'CONST',
+]);
 const ASSIGN_ONLY = new Set(['OWNER', 'GROUP', 'MODE', 'SECLABEL', 'RUN', 'LABEL', 'GOTO', 'IMPORT', 'OPTIONS']);
 const EITHER = new Set(['NAME', 'SYMLINK', 'ATTR', 'SYSCTL', 'ENV', 'TAG']);
 const NEEDS_ATTR = new Set(['ATTR', 'ATTRS', 'ENV', 'SYSCTL', 'CONST', 'IMPORT', 'SECLABEL']);
@@ -59,8 +79,10 @@ const value = (rule: Rule, key: string, attr: string | null = null, ops = MATCH_
   rule.find((k) => k.key === key && k.attr === attr && ops.has(k.op))?.value;
 const assigned = (rule: Rule, key: string, attr: string | null = null) => value(rule, key, attr, ASSIGN_OPS);
 const matching = (pred: (r: Rule) => boolean) => rules.filter(pred);
-const sysusersMembers = readFileSync(join(DEPLOY, 'sysusers', 'bwc-dock.conf'), 'utf8').split('\n')
-  .filter((l) => /^m\s+bwc-dock\s/.test(l)).map((l) => l.split(/\s+/)[2]);
+const sysusersMembers = readFileSync(join(DEPLOY, 'sysusers', 'bwc-dock.conf'), 'utf8')
+  .split('\n')
+  .filter((l) => /^m\s+bwc-dock\s/.test(l))
+  .map((l) => l.split(/\s+/)[2]);
 
 describe('99-bwc-camera.rules', () => {
   it('parses as udev rules: known keys, the right operators, a match and an assignment in each', () => {
@@ -84,7 +106,10 @@ describe('99-bwc-camera.rules', () => {
     const m = parseUsbMatch(id!);
     for (const example of ['dock.yaml', 'dock-wearable.yaml']) {
       const usb = loadDockConfig(join(DEPLOY, 'examples', example), {}).link.usb.map(parseUsbMatch);
-      expect(usb.map((u) => `${hex4(u.vendorId)}:${hex4(u.productId)}`), example).toContain(`${hex4(m.vendorId)}:${hex4(m.productId)}`);
+      expect(
+        usb.map((u) => `${hex4(u.vendorId)}:${hex4(u.productId)}`),
+        example,
+      ).toContain(`${hex4(m.vendorId)}:${hex4(m.productId)}`);
     }
   });
 
@@ -131,7 +156,9 @@ describe('99-bwc-camera.rules', () => {
   });
 
   const hasSystemdMount = spawnSync('sh', ['-c', 'command -v systemd-mount']).status === 0;
-  it(`uses only systemd-mount options that exist${hasSystemdMount ? '' : ' (skipped: systemd-mount not installed; Debian package systemd)'}`, { skip: !hasSystemdMount }, () => {
+  it(`uses only systemd-mount options that exist${hasSystemdMount ? '' : ' (skipped: systemd-mount not installed; Debian package systemd)'}`, {
+    skip: !hasSystemdMount,
+  }, () => {
     const help = spawnSync('systemd-mount', ['--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     const run = assigned(matching((r) => value(r, 'SUBSYSTEM') === 'block')[0]!, 'RUN', 'program')!;

@@ -65,19 +65,39 @@ beforeAll(async () => {
   gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: GATEWAY_ID, dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
+      fleet: FLEET,
+      gatewayId: GATEWAY_ID,
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      sweepIntervalMs: 500,
       trust: agency.trust,
     }),
   });
   for (const cam of [...CAMS_MULTI, CAM_A, CAM_B, CAM_CMD, CAM_STALL]) await gw.fleet.assign(cam, OFFICER, 'operator-1', 'operator');
   const gatewayUrl = `http://127.0.0.1:${gw.httpPort}`;
-  await Promise.all([DOCK_MULTI, DOCK_BIG, DOCK_CMD, DOCK_STALL].map(async (deviceId) => {
-    const { token } = await gw.fleet.createEnrollmentToken(deviceId, 'operator-1');
-    const stateDir = join(dir, `${deviceId}-state`);
-    const r = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', gatewayUrl, '--token', token, '--device-id', deviceId, '--root-fingerprint', agency.root.keyId]);
-    if (r.code !== 0) throw new Error(`enroll ${deviceId} failed: ${r.stderr}`);
-    stateDirs[deviceId] = stateDir;
-  }));
+  await Promise.all(
+    [DOCK_MULTI, DOCK_BIG, DOCK_CMD, DOCK_STALL].map(async (deviceId) => {
+      const { token } = await gw.fleet.createEnrollmentToken(deviceId, 'operator-1');
+      const stateDir = join(dir, `${deviceId}-state`);
+      const r = await runBwcAsync([
+        'dock',
+        'enroll',
+        '--state-dir',
+        stateDir,
+        '--gateway',
+        gatewayUrl,
+        '--token',
+        token,
+        '--device-id',
+        deviceId,
+        '--root-fingerprint',
+        agency.root.keyId,
+      ]);
+      if (r.code !== 0) throw new Error(`enroll ${deviceId} failed: ${r.stderr}`);
+      stateDirs[deviceId] = stateDir;
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -99,12 +119,25 @@ function dockDb<T>(deviceId: string, fn: (db: Database.Database) => T, file = 'd
   }
 }
 
-interface ClipState { state: string; path: string | null; facts: string }
+interface ClipState {
+  state: string;
+  path: string | null;
+  facts: string;
+}
 function dockClip(deviceId: string, serial: string, clipId: string): ClipState | undefined {
-  return dockDb(deviceId, (db) => db.prepare('select state, path, facts from clips where camera_serial = ? and clip_id = ?').get(serial, clipId) as ClipState | undefined);
+  return dockDb(
+    deviceId,
+    (db) => db.prepare('select state, path, facts from clips where camera_serial = ? and clip_id = ?').get(serial, clipId) as ClipState | undefined,
+  );
 }
 
-interface HistoryRow { id: number; camera_serial: string; clip_id: string; state: string; detail: string | null }
+interface HistoryRow {
+  id: number;
+  camera_serial: string;
+  clip_id: string;
+  state: string;
+  detail: string | null;
+}
 function dockHistory(deviceId: string): HistoryRow[] {
   return dockDb(deviceId, (db) => db.prepare('select id, camera_serial, clip_id, state, detail from clip_history order by id').all() as HistoryRow[]);
 }
@@ -123,10 +156,17 @@ async function dockStatus(deviceId: string): Promise<StatusJson> {
 
 function writeDockConfig(deviceId: string, ports: string[], mounts: Record<string, string>): string {
   const file = join(dir, `${deviceId}.yaml`);
-  writeFileSync(file, JSON.stringify({
-    stateDir: stateDirs[deviceId], link: { ports }, storage: { mounts }, clock: { ntp: 'synced' },
-    sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      stateDir: stateDirs[deviceId],
+      link: { ports },
+      storage: { mounts },
+      clock: { ntp: 'synced' },
+      sync: { statusIntervalS: 2, ackTimeoutMs: 5000 },
+      mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
+    }),
+  );
   return file;
 }
 
@@ -136,14 +176,21 @@ function writeScenario(name: string, scenario: object): string {
   return file;
 }
 
-interface SimJson { released: string[]; releaseRefused: string[]; alerts: { kind: number; clipId: string }[]; unacked: number }
+interface SimJson {
+  released: string[];
+  releaseRefused: string[];
+  alerts: { kind: number; clipId: string }[];
+  unacked: number;
+}
 function simResult(p: BwcProcess): SimJson {
   return JSON.parse(p.stdoutText()) as SimJson;
 }
 
 /** The dock's events as the gateway stored them (messages table), decoded, in the dock's seq order. */
 async function gatewayEvents(deviceId: string): Promise<{ seq: number; event: bwc.v1.Event }[]> {
-  const rows = await gw.db.all<{ envelope: Buffer; seq: number }>(`SELECT envelope, seq FROM messages WHERE device_id = ? AND type = 'Event' ORDER BY seq`, [deviceId]);
+  const rows = await gw.db.all<{ envelope: Buffer; seq: number }>(`SELECT envelope, seq FROM messages WHERE device_id = ? AND type = 'Event' ORDER BY seq`, [
+    deviceId,
+  ]);
   return rows.map((r) => ({ seq: Number(r.seq), event: pb.Event.decode(openEnvelope(r.envelope).body) }));
 }
 
@@ -176,7 +223,11 @@ describe('several cameras on one dock at once', () => {
     const ptys = await Promise.all(CAMS_MULTI.map((_, i) => ptyPair(dir, `mc${i + 1}`)));
     const storage = Object.fromEntries(CAMS_MULTI.map((c) => [c, join(dir, `storage-${c}`)]));
     for (const s of Object.values(storage)) mkdirSync(s, { recursive: true });
-    const config = writeDockConfig(DOCK_MULTI, ptys.map((p) => p.dock), storage);
+    const config = writeDockConfig(
+      DOCK_MULTI,
+      ptys.map((p) => p.dock),
+      storage,
+    );
     // Long first recordings so the three cameras are recording at once; starts and stops interleave.
     const scenarios: Record<string, object[]> = {
       'CAM-MC-1': [
@@ -217,15 +268,33 @@ describe('several cameras on one dock at once', () => {
       ],
     };
     const expectedClips: Record<string, string[]> = {
-      'CAM-MC-1': ['clip-0001', 'mc1-warrant'], 'CAM-MC-2': ['clip-0001', 'mc2-late'], 'CAM-MC-3': ['clip-0001', 'mc3-protest'],
+      'CAM-MC-1': ['clip-0001', 'mc1-warrant'],
+      'CAM-MC-2': ['clip-0001', 'mc2-late'],
+      'CAM-MC-3': ['clip-0001', 'mc3-protest'],
     };
     const expectedDecision = (cam: string, clip: string) =>
       cam === 'CAM-MC-2' && clip === 'clip-0001' ? 'UNAUTHORIZED' : cam === 'CAM-MC-3' && clip === 'mc3-protest' ? 'PROHIBITED' : 'AUTHORIZED';
     const total = Object.values(expectedClips).flat().length;
 
     const dock = spawnBwc(['dock', '--config', config], 'dock multi');
-    const cams = CAMS_MULTI.map((cam, i) => spawnBwc(['sim', 'camera', '--port', ptys[i]!.cam, '--storage', storage[cam]!,
-      '--scenario', writeScenario(`multi-${cam}`, { camera: { serial: cam }, steps: scenarios[cam] }), '--until-released', '90', '--json'], cam));
+    const cams = CAMS_MULTI.map((cam, i) =>
+      spawnBwc(
+        [
+          'sim',
+          'camera',
+          '--port',
+          ptys[i]!.cam,
+          '--storage',
+          storage[cam]!,
+          '--scenario',
+          writeScenario(`multi-${cam}`, { camera: { serial: cam }, steps: scenarios[cam] }),
+          '--until-released',
+          '90',
+          '--json',
+        ],
+        cam,
+      ),
+    );
     const outputs = () => cams.map((c) => c.output()).join('\n') + dock.output();
     try {
       const codes = await Promise.all(cams.map((c) => exited(c, 120_000)));
@@ -241,41 +310,77 @@ describe('several cameras on one dock at once', () => {
         // A decision is taken again at the stop, so an alert may come twice; what matters is which clips.
         const serious = [...new Set(alerted.filter((a) => /UNAUTHORIZED|PROHIBITED/.test(a)))].sort();
         expect(serious, cam).toEqual(
-          cam === 'CAM-MC-2' ? ['clip-0001:ALERT_KIND_UNAUTHORIZED'] : cam === 'CAM-MC-3' ? ['mc3-protest:ALERT_KIND_PROHIBITED'] : []);
+          cam === 'CAM-MC-2' ? ['clip-0001:ALERT_KIND_UNAUTHORIZED'] : cam === 'CAM-MC-3' ? ['mc3-protest:ALERT_KIND_PROHIBITED'] : [],
+        );
         for (const clip of expectedClips[cam]!) expect(existsSync(join(storage[cam]!, 'DCIM', `${clip}.mp4`)), `${cam}/${clip}`).toBe(false);
       }
 
       // The gateway: one manifest per (camera, clip), all VERIFIED, chained 1..N with no gap and no fork.
-      const rows = await until('every manifest VERIFIED at the gateway', async () => {
-        const r = await gw.db.all<{ manifest_hash: string; prev_hash: string; seq: number; camera_serial: string; clip_id: string; state: string; clip_sha256: string; byte_length: number; decision: string | null }>(
-          'SELECT manifest_hash, prev_hash, seq, camera_serial, clip_id, state, clip_sha256, byte_length, decision FROM manifests WHERE device_id = ? ORDER BY seq', [DOCK_MULTI]);
-        return r.length === total && r.every((x) => x.state === 'VERIFIED') ? r : undefined;
-      }, 30_000);
+      const rows = await until(
+        'every manifest VERIFIED at the gateway',
+        async () => {
+          const r = await gw.db.all<{
+            manifest_hash: string;
+            prev_hash: string;
+            seq: number;
+            camera_serial: string;
+            clip_id: string;
+            state: string;
+            clip_sha256: string;
+            byte_length: number;
+            decision: string | null;
+          }>(
+            'SELECT manifest_hash, prev_hash, seq, camera_serial, clip_id, state, clip_sha256, byte_length, decision FROM manifests WHERE device_id = ? ORDER BY seq',
+            [DOCK_MULTI],
+          );
+          return r.length === total && r.every((x) => x.state === 'VERIFIED') ? r : undefined;
+        },
+        30_000,
+      );
       expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       expect(rows[0]!.prev_hash).toBe('');
       for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash, `seq ${i + 1}`).toBe(rows[i - 1]!.manifest_hash);
       const keyOf = (cam: string, clip: string) => `${cam}/${clip}`;
       expect(rows.map((r) => keyOf(r.camera_serial, r.clip_id)).sort()).toEqual(
-        Object.entries(expectedClips).flatMap(([cam, clips]) => clips.map((c) => keyOf(cam, c))).sort());
+        Object.entries(expectedClips)
+          .flatMap(([cam, clips]) => clips.map((c) => keyOf(cam, c)))
+          .sort(),
+      );
       for (const r of rows) expect(r.decision, keyOf(r.camera_serial, r.clip_id)).toBe(expectedDecision(r.camera_serial, r.clip_id));
       expect(new Set(rows.map((r) => r.clip_sha256)).size).toBe(total);
-      const chainAlerts = await gw.db.all<{ kind: string }>(`SELECT kind FROM alerts WHERE device_id = ? AND kind IN ('CHAIN_GAP', 'CHAIN_FORK', 'SEQ_REUSED', 'BAD_SIGNATURE', 'ID_MISMATCH')`, [DOCK_MULTI]);
+      const chainAlerts = await gw.db.all<{ kind: string }>(
+        `SELECT kind FROM alerts WHERE device_id = ? AND kind IN ('CHAIN_GAP', 'CHAIN_FORK', 'SEQ_REUSED', 'BAD_SIGNATURE', 'ID_MISMATCH')`,
+        [DOCK_MULTI],
+      );
       expect(chainAlerts).toEqual([]);
       const byKey = new Map(rows.map((r) => [keyOf(r.camera_serial, r.clip_id), r]));
 
       // Supervisor alerts name the right camera and clip, and only those (1061.2 §4).
-      const alerts = await until('recording alerts at the gateway', async () => {
-        const a = await gw.db.all<{ kind: string; camera_serial: string | null; subject: string | null }>(
-          `SELECT kind, camera_serial, subject FROM alerts WHERE device_id = ? AND kind IN ('UNAUTHORIZED_RECORDING', 'PROHIBITED_RECORDING')`, [DOCK_MULTI]);
-        return a.length >= 2 ? a : undefined;
-      }, 15_000);
-      expect(alerts.map((a) => `${a.kind} ${a.camera_serial}/${a.subject}`).sort()).toEqual(['PROHIBITED_RECORDING CAM-MC-3/mc3-protest', 'UNAUTHORIZED_RECORDING CAM-MC-2/clip-0001']);
+      const alerts = await until(
+        'recording alerts at the gateway',
+        async () => {
+          const a = await gw.db.all<{ kind: string; camera_serial: string | null; subject: string | null }>(
+            `SELECT kind, camera_serial, subject FROM alerts WHERE device_id = ? AND kind IN ('UNAUTHORIZED_RECORDING', 'PROHIBITED_RECORDING')`,
+            [DOCK_MULTI],
+          );
+          return a.length >= 2 ? a : undefined;
+        },
+        15_000,
+      );
+      expect(alerts.map((a) => `${a.kind} ${a.camera_serial}/${a.subject}`).sort()).toEqual([
+        'PROHIBITED_RECORDING CAM-MC-3/mc3-protest',
+        'UNAUTHORIZED_RECORDING CAM-MC-2/clip-0001',
+      ]);
 
       // The dock: every clip RELEASED, each with the SHA-256 and chain seq the gateway verified for that camera's clip.
-      const status = await until('every clip RELEASED on the dock', async () => {
-        const s = await dockStatus(DOCK_MULTI);
-        return s.clips.length === total && s.clips.every((c) => c.state === 'RELEASED') ? s : undefined;
-      }, 20_000);
+      const status = await until(
+        'every clip RELEASED on the dock',
+        async () => {
+          const s = await dockStatus(DOCK_MULTI);
+          return s.clips.length === total && s.clips.every((c) => c.state === 'RELEASED') ? s : undefined;
+        },
+        20_000,
+      );
       expect(status.notVerified).toBe(0);
       for (const c of status.clips) {
         const g = byKey.get(keyOf(c.cameraSerial, c.clipId));
@@ -283,12 +388,17 @@ describe('several cameras on one dock at once', () => {
         expect([c.sha256, c.manifestSeq, c.bytes], keyOf(c.cameraSerial, c.clipId)).toEqual([g!.clip_sha256, Number(g!.seq), Number(g!.byte_length)]);
       }
       // The cameras' release confirmations reached the gateway, each naming its own camera's verified bytes.
-      const released = await until('CLIP_RELEASED events at the gateway', async () => {
-        const ev = (await gatewayEvents(DOCK_MULTI)).filter((e) => e.event.kind === pb.EventKind.EVENT_KIND_CLIP_RELEASED);
-        return ev.length >= total ? ev : undefined;
-      }, 15_000);
-      expect(released.map((e) => `${keyOf(e.event.cameraSerial, e.event.clipId)} ${Buffer.from(e.event.clipSha256).toString('hex')}`).sort())
-        .toEqual([...byKey.entries()].map(([k, r]) => `${k} ${r.clip_sha256}`).sort());
+      const released = await until(
+        'CLIP_RELEASED events at the gateway',
+        async () => {
+          const ev = (await gatewayEvents(DOCK_MULTI)).filter((e) => e.event.kind === pb.EventKind.EVENT_KIND_CLIP_RELEASED);
+          return ev.length >= total ? ev : undefined;
+        },
+        15_000,
+      );
+      expect(released.map((e) => `${keyOf(e.event.cameraSerial, e.event.clipId)} ${Buffer.from(e.event.clipSha256).toString('hex')}`).sort()).toEqual(
+        [...byKey.entries()].map(([k, r]) => `${k} ${r.clip_sha256}`).sort(),
+      );
 
       // Custody order per clip, and proof the cameras really recorded at the same time: some clip of one
       // camera started before a clip of another camera had stopped, and vice versa.
@@ -298,13 +408,23 @@ describe('several cameras on one dock at once', () => {
         const h = history.filter((x) => keyOf(x.camera_serial, x.clip_id) === k);
         const states = h.map((x) => x.state);
         const order = ['RECORDING', 'CLOSED', 'SIGNED', 'MANIFEST_ACKED', 'VERIFIED', 'RELEASED'].map((s) => states.indexOf(s));
-        expect(order.every((i) => i >= 0), `${k}: ${states.join(' → ')}`).toBe(true);
-        expect([...order].sort((a, b) => a - b), `${k}: ${states.join(' → ')}`).toEqual(order);
-        expect(states.filter((s) => s === 'VERIFIED'), k).toHaveLength(1);
+        expect(
+          order.every((i) => i >= 0),
+          `${k}: ${states.join(' → ')}`,
+        ).toBe(true);
+        expect(
+          [...order].sort((a, b) => a - b),
+          `${k}: ${states.join(' → ')}`,
+        ).toEqual(order);
+        expect(
+          states.filter((s) => s === 'VERIFIED'),
+          k,
+        ).toHaveLength(1);
         span.set(k, { rec: h.find((x) => x.state === 'RECORDING')!.id, closed: h.find((x) => x.state === 'CLOSED')!.id });
       }
-      const overlapping = [...span.entries()].some(([k1, a]) => [...span.entries()].some(([k2, b]) =>
-        k1.split('/')[0] !== k2.split('/')[0] && a.rec < b.closed && b.rec < a.closed));
+      const overlapping = [...span.entries()].some(([k1, a]) =>
+        [...span.entries()].some(([k2, b]) => k1.split('/')[0] !== k2.split('/')[0] && a.rec < b.closed && b.rec < a.closed),
+      );
       expect(overlapping, 'no two cameras were recording at the same time: the test did not exercise concurrency').toBe(true);
       expect(running(dock), dock.output()).toBe(true);
     } finally {
@@ -324,28 +444,34 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
   let camA: BwcProcess;
   let camB: BwcProcess;
 
-  it('decides and alerts camera B while camera A\'s 1 GiB clip is still being hashed (shown by order)', async () => {
+  it("decides and alerts camera B while camera A's 1 GiB clip is still being hashed (shown by order)", async () => {
     mkdirSync(storageA, { recursive: true });
     mkdirSync(storageB, { recursive: true });
     const [ptyA, ptyB] = [await ptyPair(dir, 'biga'), await ptyPair(dir, 'bigb')];
     const config = writeDockConfig(DOCK_BIG, [ptyA.dock, ptyB.dock], { [CAM_A]: storageA, [CAM_B]: storageB });
-    const scenarioA = writeScenario('big-a', { camera: { serial: CAM_A }, steps: [
-      { start: { clip: 'a-big', trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } },
-      { stop: { clip: 'a-big' } },
-      // The simulator writes the clip synchronously and answers nothing meanwhile: let it ack the dock's
-      // TimeSync first, or a slow write leaves the dock's link to A down for good (the stalled-camera test).
-      { wait: 500 },
-      { ready: { clip: 'a-big', size: BIG } },
-    ] });
+    const scenarioA = writeScenario('big-a', {
+      camera: { serial: CAM_A },
+      steps: [
+        { start: { clip: 'a-big', trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } },
+        { stop: { clip: 'a-big' } },
+        // The simulator writes the clip synchronously and answers nothing meanwhile: let it ack the dock's
+        // TimeSync first, or a slow write leaves the dock's link to A down for good (the stalled-camera test).
+        { wait: 500 },
+        { ready: { clip: 'a-big', size: BIG } },
+      ],
+    });
     const HOLD_MS = 1500;
-    const scenarioB = writeScenario('big-b', { camera: { serial: CAM_B }, steps: [
-      { status: { docked: true } },
-      // Camera B is held (SIGSTOP) during this wait and let go once camera A's ClipReady is applied.
-      { wait: HOLD_MS },
-      { start: { clip: 'b-excluded', activity: 'undercover_operation', preEventBufferS: 0 } },
-      { stop: { clip: 'b-excluded' } },
-      { ready: { clip: 'b-excluded', size: 100_000 } },
-    ] });
+    const scenarioB = writeScenario('big-b', {
+      camera: { serial: CAM_B },
+      steps: [
+        { status: { docked: true } },
+        // Camera B is held (SIGSTOP) during this wait and let go once camera A's ClipReady is applied.
+        { wait: HOLD_MS },
+        { start: { clip: 'b-excluded', activity: 'undercover_operation', preEventBufferS: 0 } },
+        { stop: { clip: 'b-excluded' } },
+        { ready: { clip: 'b-excluded', size: 100_000 } },
+      ],
+    });
     dock = spawnBwc(['dock', '--config', config], 'dock big');
     camB = spawnBwc(['sim', 'camera', '--port', ptyB.cam, '--storage', storageB, '--scenario', scenarioB, '--until-released', '150', '--json'], CAM_B);
     const outputs = () => [camA?.output() ?? '', camB.output(), dock.output()].join('\n');
@@ -354,7 +480,7 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     await until('camera B linked', () => lastEventNo(DOCK_BIG, CAM_B) >= 1, 30_000);
     // Idle in its wait, B acks the dock's TimeSync at once; hold it only then, with nothing in flight to it
     // (a frame in flight to a held camera makes the dock reopen the link: the stalled-camera test below).
-    await until('camera B answered the dock\'s TimeSync', () => /time sync from the dock/.test(camB.output()), 20_000);
+    await until("camera B answered the dock's TimeSync", () => /time sync from the dock/.test(camB.output()), 20_000);
     camB.kill('SIGSTOP');
     const heldAt = Date.now();
     expect(dockClip(DOCK_BIG, CAM_B, 'b-excluded'), 'camera B started recording before the test could hold it (set-up, not the dock)').toBeUndefined();
@@ -362,12 +488,16 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
 
     // 2. Camera A readies its 1 GiB clip; once the dock has applied the ClipReady (hashing has begun), B goes on.
     camA = spawnBwc(['sim', 'camera', '--port', ptyA.cam, '--storage', storageA, '--scenario', scenarioA, '--until-released', '150', '--json'], CAM_A);
-    await until('camera A\'s ClipReady applied', () => {
-      const a = dockClip(DOCK_BIG, CAM_A, 'a-big');
-      return a && a.path !== null && a.state !== 'RECORDING' ? a : undefined;
-    }, 60_000);
+    await until(
+      "camera A's ClipReady applied",
+      () => {
+        const a = dockClip(DOCK_BIG, CAM_A, 'a-big');
+        return a && a.path !== null && a.state !== 'RECORDING' ? a : undefined;
+      },
+      60_000,
+    );
     const atRelease = dockClip(DOCK_BIG, CAM_A, 'a-big')!.state;
-    expect(atRelease, 'camera A\'s clip was hashed before camera B could be let go (set-up, not the dock)').toBe('CLOSED');
+    expect(atRelease, "camera A's clip was hashed before camera B could be let go (set-up, not the dock)").toBe('CLOSED');
 
     // 3. The moment camera B reports the UNAUTHORIZED alert, look at camera A's clip.
     let seenAtAlert: { state: string; history: string[] } | null = null;
@@ -375,7 +505,9 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
       if (seenAtAlert || !/alert ALERT_KIND_UNAUTHORIZED b-excluded/.test(camB.output())) return;
       seenAtAlert = {
         state: dockClip(DOCK_BIG, CAM_A, 'a-big')!.state,
-        history: dockHistory(DOCK_BIG).filter((h) => h.camera_serial === CAM_A).map((h) => h.state),
+        history: dockHistory(DOCK_BIG)
+          .filter((h) => h.camera_serial === CAM_A)
+          .map((h) => h.state),
       };
     };
     camB.stderr!.on('data', onData);
@@ -388,10 +520,14 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     expect(atAlert.history).not.toContain('HASHED');
 
     // 4. The dock's own record, in the order it committed: A ready → B started and decided → A HASHED.
-    const history = await until('camera A\'s clip HASHED', () => {
-      const h = dockHistory(DOCK_BIG);
-      return h.some((x) => x.camera_serial === CAM_A && x.state === 'HASHED') ? h : undefined;
-    }, 120_000);
+    const history = await until(
+      "camera A's clip HASHED",
+      () => {
+        const h = dockHistory(DOCK_BIG);
+        return h.some((x) => x.camera_serial === CAM_A && x.state === 'HASHED') ? h : undefined;
+      },
+      120_000,
+    );
     const aReady = history.find((x) => x.camera_serial === CAM_A && x.state === 'CLOSED' && /^ready:/.test(x.detail ?? ''));
     const aHashed = history.find((x) => x.camera_serial === CAM_A && x.state === 'HASHED')!;
     const bStarted = history.find((x) => x.camera_serial === CAM_B && x.clip_id === 'b-excluded' && x.state === 'RECORDING');
@@ -400,17 +536,26 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     expect(aReady!.id).toBeLessThan(bStarted!.id);
     expect(bStarted!.id).toBeLessThan(aHashed.id);
     // The decision taken in that transaction: UNAUTHORIZED, for the excluded activity.
-    const bFacts = JSON.parse(dockClip(DOCK_BIG, CAM_B, 'b-excluded')!.facts) as { decision: { decision: string; reasons: string[] } | null };
+    const bFacts = JSON.parse(dockClip(DOCK_BIG, CAM_B, 'b-excluded')!.facts) as {
+      decision: { decision: string; reasons: string[] } | null;
+    };
     expect(bFacts.decision?.decision).toBe('UNAUTHORIZED');
     expect(bFacts.decision?.reasons).toContain('EXCLUDED_ACTIVITY');
     // And it reached the gateway: the decision event and the supervisor alert (1061.2 §4).
-    await until('UNAUTHORIZED_RECORDING alert for camera B at the gateway', async () => {
-      const a = await gw.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM alerts WHERE device_id = ? AND kind = 'UNAUTHORIZED_RECORDING' AND camera_serial = ? AND subject = 'b-excluded'`, [DOCK_BIG, CAM_B]);
-      return Number(a?.n ?? 0) === 1;
-    }, 20_000);
+    await until(
+      'UNAUTHORIZED_RECORDING alert for camera B at the gateway',
+      async () => {
+        const a = await gw.db.get<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM alerts WHERE device_id = ? AND kind = 'UNAUTHORIZED_RECORDING' AND camera_serial = ? AND subject = 'b-excluded'`,
+          [DOCK_BIG, CAM_B],
+        );
+        return Number(a?.n ?? 0) === 1;
+      },
+      20_000,
+    );
   }, 180_000);
 
-  it('shows the big clip\'s transfer in `bwc dock status` (JSON and text) with doneBytes growing toward totalBytes, and not once it is done', async () => {
+  it("shows the big clip's transfer in `bwc dock status` (JSON and text) with doneBytes growing toward totalBytes, and not once it is done", async () => {
     expect(dock, 'the previous test did not start the dock').toBeDefined();
     type Transfer = { phase: string; doneBytes: number; totalBytes: number };
     const samples: Transfer[] = [];
@@ -449,10 +594,14 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     for (const l of textLines) expect(l).toMatch(new RegExp(`^\\s+(hash|upload) ${CAM_A}/a-big: [\\d.]+ (B|KiB|MiB|GiB) of 1\\.00 GiB$`));
 
     // Afterwards the transfer is gone from both forms.
-    await until('the transfer gone from bwc dock status', async () => {
-      const s = await dockStatus(DOCK_BIG);
-      return s.progress !== null && !(s.progress.transfers ?? []).some((x) => x.cameraSerial === CAM_A) ? s : undefined;
-    }, 20_000);
+    await until(
+      'the transfer gone from bwc dock status',
+      async () => {
+        const s = await dockStatus(DOCK_BIG);
+        return s.progress !== null && !(s.progress.transfers ?? []).some((x) => x.cameraSerial === CAM_A) ? s : undefined;
+      },
+      20_000,
+    );
     const text = await runBwcAsync(['dock', 'status', '--state-dir', stateDirs[DOCK_BIG]!]);
     expect(text.stdout).not.toMatch(new RegExp(`(hash|upload) ${CAM_A}/a-big:`));
     expect(text.stdout).toMatch(new RegExp(`${CAM_A}\\s+a-big\\s+(VERIFIED|RELEASED)\\s+1\\.00 GiB`));
@@ -480,33 +629,68 @@ describe('commands that are not signed by a root-certified gateway key', () => {
     const dock = spawnBwc(['dock', '--config', config], 'dock cmd');
     const messenger = new GatewayMessenger({ db: gw.db, signer: gw.signer, gatewayId: GATEWAY_ID, fleet: FLEET });
     const topic = deviceTopic(FLEET, DOCK_CMD, 'cmd');
-    const forger = await mqtt.connectAsync(gw.mqttUrl, { username: GATEWAY_MQTT_USER, password: gw.gatewaySecret, clientId: 'cases-forger', protocolVersion: 4 });
+    const forger = await mqtt.connectAsync(gw.mqttUrl, {
+      username: GATEWAY_MQTT_USER,
+      password: gw.gatewaySecret,
+      clientId: 'cases-forger',
+      protocolVersion: 4,
+    });
     const rogueTopic = gatewayStateTopic(FLEET, 'gw-rogue');
     try {
       // Connected, born, and brought up to date (bundle v3 and camera assignments, both applied by command id).
-      await until('dock online with its Birth commands applied', async () => {
-        const d = await gw.db.get<{ online: number; policy_version: number }>('SELECT online, policy_version FROM devices WHERE device_id = ?', [DOCK_CMD]);
-        const applied = dockDb(DOCK_CMD, (db) => (db.prepare('select count(*) as n from commands').get() as { n: number }).n);
-        return d && Number(d.online) === 1 && applied >= 2 ? d : undefined;
-      }, 30_000);
+      await until(
+        'dock online with its Birth commands applied',
+        async () => {
+          const d = await gw.db.get<{ online: number; policy_version: number }>('SELECT online, policy_version FROM devices WHERE device_id = ?', [DOCK_CMD]);
+          const applied = dockDb(DOCK_CMD, (db) => (db.prepare('select count(*) as n from commands').get() as { n: number }).n);
+          return d && Number(d.online) === 1 && applied >= 2 ? d : undefined;
+        },
+        30_000,
+      );
 
       const now = Date.now();
-      const header = (seq: number, subject = DOCK_CMD) => ({ issuer: GATEWAY_ID, subjectDevice: subject, fleet: FLEET, seq, createdAtMs: Date.now() });
-      const assignment = (officerId: string) => ({ cameraSerial: CAM_CMD, officerId, fromMs: now - 60_000, toMs: 0, assignedBy: 'operator-1' });
-      const assignmentsBody = (commandId: string, officerId: string, seq: number) => pb.Command.encode({
-        commandId, header: header(seq), cameraAssignments: { header: header(seq), assignments: [assignment(officerId)] },
-      }).finish();
+      const header = (seq: number, subject = DOCK_CMD) => ({
+        issuer: GATEWAY_ID,
+        subjectDevice: subject,
+        fleet: FLEET,
+        seq,
+        createdAtMs: Date.now(),
+      });
+      const assignment = (officerId: string) => ({
+        cameraSerial: CAM_CMD,
+        officerId,
+        fromMs: now - 60_000,
+        toMs: 0,
+        assignedBy: 'operator-1',
+      });
+      const assignmentsBody = (commandId: string, officerId: string, seq: number) =>
+        pb.Command.encode({
+          commandId,
+          header: header(seq),
+          cameraAssignments: { header: header(seq), assignments: [assignment(officerId)] },
+        }).finish();
       // Bundle v4, properly root-signed: only the command around it decides whether it may enter.
-      const bundleV4 = signPolicyObject('PolicyBundle', bundleFromSource({
-        version: 4, issuedAt: new Date(now - 3600_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
-        triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'], excludedActivities: ['undercover_operation'],
-        prohibitedPurposes: ['first_amendment_activity'], officersIssued: [OFFICER],
-      }), agency.root).bytes;
+      const bundleV4 = signPolicyObject(
+        'PolicyBundle',
+        bundleFromSource({
+          version: 4,
+          issuedAt: new Date(now - 3600_000).toISOString(),
+          expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+          triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'],
+          excludedActivities: ['undercover_operation'],
+          prohibitedPurposes: ['first_amendment_activity'],
+          officersIssued: [OFFICER],
+        }),
+        agency.root,
+      ).bytes;
 
       const freshKey = signerFromSeed(pseudoRandomBytes(32, 7001));
       const rogueRoot = signerFromSeed(pseudoRandomBytes(32, 7002));
       const rogueGw = signerFromSeed(pseudoRandomBytes(32, 7003));
-      const rogueCert = signGatewayCertificate({ gatewayId: 'gw-rogue', fleet: FLEET, publicKey: rogueGw.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 86_400_000 }, rogueRoot);
+      const rogueCert = signGatewayCertificate(
+        { gatewayId: 'gw-rogue', fleet: FLEET, publicKey: rogueGw.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 86_400_000 },
+        rogueRoot,
+      );
 
       // (d): signed by the certified gateway key, then one officer id changed in the body.
       const signed = await messenger.sealCameraAssignments([assignment('O-SIGNED-D')], DOCK_CMD);
@@ -516,37 +700,116 @@ describe('commands that are not signed by a root-certified gateway key', () => {
       const at = tamperedBody.indexOf('O-SIGNED-D');
       expect(at).toBeGreaterThan(0);
       tamperedBody.write('O-FORGED-D', at);
-      const tampered = pb.Envelope.encode({ type: signedEnv.type, body: tamperedBody, keyId: signedEnv.keyId, sig: signedEnv.sig }).finish();
+      const tampered = pb.Envelope.encode({
+        type: signedEnv.type,
+        body: tamperedBody,
+        keyId: signedEnv.keyId,
+        sig: signedEnv.sig,
+      }).finish();
 
       // (f): a correctly signed command carrying a bundle the agency root did not sign (the inner layer).
-      const unrootedBundle = signPolicyObject('PolicyBundle', bundleFromSource({
-        version: 5, issuedAt: new Date(now - 60_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
-        triggers: ['at_large_arrest', 'undercover_operation'], officersIssued: [OFFICER],
-      }), freshKey).bytes;
+      const unrootedBundle = signPolicyObject(
+        'PolicyBundle',
+        bundleFromSource({
+          version: 5,
+          issuedAt: new Date(now - 60_000).toISOString(),
+          expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+          triggers: ['at_large_arrest', 'undercover_operation'],
+          officersIssued: [OFFICER],
+        }),
+        freshKey,
+      ).bytes;
 
-      const cases: { name: string; payload: Uint8Array; before?: () => Promise<void>; reason: RegExp; recorded?: { id: string; outcome: RegExp } }[] = [
+      const cases: {
+        name: string;
+        payload: Uint8Array;
+        before?: () => Promise<void>;
+        reason: RegExp;
+        recorded?: { id: string; outcome: RegExp };
+      }[] = [
         { name: '(a) garbage bytes', payload: pseudoRandomBytes(300, 7004), reason: /^command refused: / },
-        { name: '(b) a Command with no signature', reason: /^command refused: Command is not signed/,
-          payload: pb.Envelope.encode({ type: 'Command', body: assignmentsBody('forged-b', 'O-FORGED-B', 900_001) }).finish() },
-        { name: '(b2) a Command naming the gateway key, with an empty signature', reason: /^command refused: .*signature does not verify/,
-          payload: pb.Envelope.encode({ type: 'Command', body: assignmentsBody('forged-b2', 'O-FORGED-B2', 900_002), keyId: gw.signer.keyId }).finish() },
-        { name: '(c) a Command signed by a fresh key', reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
-          payload: sealEnvelope('Command', assignmentsBody('forged-c', 'O-FORGED-C', 900_003), freshKey).bytes },
-        { name: '(c2) a root-signed bundle v4 in a Command signed by a fresh key', reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
-          payload: sealEnvelope('Command', pb.Command.encode({ commandId: 'forged-c2', header: header(900_004), policyBundle: bundleV4 }).finish(), freshKey).bytes },
-        { name: '(c3) a Command signed by a gateway key another root certified, announced in a retained presence', reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
-          before: async () => { await forger.publishAsync(rogueTopic, JSON.stringify({ gatewayId: 'gw-rogue', online: true, certificate: Buffer.from(rogueCert).toString('base64') }), { qos: 1, retain: true }); },
-          payload: sealEnvelope('Command', assignmentsBody('forged-c3', 'O-FORGED-C3', 900_005), rogueGw).bytes },
-        { name: '(d) a signed Command whose body was changed', reason: /^command refused: Command signature does not verify/, payload: tampered },
-        { name: '(e) a signed Command addressed to another dock', reason: /^command refused: the command is addressed to dock-cases-other/,
-          payload: await messenger.sealCommand({ commandId: 'forged-e', cameraAssignments: { header: header(900_006, 'dock-cases-other'), assignments: [assignment('O-FORGED-E')] } }, 'dock-cases-other') },
-        { name: '(f) a signed Command carrying a bundle the root did not sign', reason: /^command refused: policyBundle: PolicyBundle rejected: /,
-          payload: await messenger.sealCommand({ commandId: 'forged-f', policyBundle: unrootedBundle }, DOCK_CMD), recorded: { id: 'forged-f', outcome: /^refused: PolicyBundle rejected: / } },
+        {
+          name: '(b) a Command with no signature',
+          reason: /^command refused: Command is not signed/,
+          payload: pb.Envelope.encode({ type: 'Command', body: assignmentsBody('forged-b', 'O-FORGED-B', 900_001) }).finish(),
+        },
+        {
+          name: '(b2) a Command naming the gateway key, with an empty signature',
+          reason: /^command refused: .*signature does not verify/,
+          payload: pb.Envelope.encode({
+            type: 'Command',
+            body: assignmentsBody('forged-b2', 'O-FORGED-B2', 900_002),
+            keyId: gw.signer.keyId,
+          }).finish(),
+        },
+        {
+          name: '(c) a Command signed by a fresh key',
+          reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
+          payload: sealEnvelope('Command', assignmentsBody('forged-c', 'O-FORGED-C', 900_003), freshKey).bytes,
+        },
+        {
+          name: '(c2) a root-signed bundle v4 in a Command signed by a fresh key',
+          reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
+          payload: sealEnvelope('Command', pb.Command.encode({ commandId: 'forged-c2', header: header(900_004), policyBundle: bundleV4 }).finish(), freshKey)
+            .bytes,
+        },
+        {
+          name: '(c3) a Command signed by a gateway key another root certified, announced in a retained presence',
+          reason: /^command refused: Command signed by key [0-9a-f]{16}…, which no root-certified gateway/,
+          before: async () => {
+            await forger.publishAsync(
+              rogueTopic,
+              JSON.stringify({ gatewayId: 'gw-rogue', online: true, certificate: Buffer.from(rogueCert).toString('base64') }),
+              { qos: 1, retain: true },
+            );
+          },
+          payload: sealEnvelope('Command', assignmentsBody('forged-c3', 'O-FORGED-C3', 900_005), rogueGw).bytes,
+        },
+        {
+          name: '(d) a signed Command whose body was changed',
+          reason: /^command refused: Command signature does not verify/,
+          payload: tampered,
+        },
+        {
+          name: '(e) a signed Command addressed to another dock',
+          reason: /^command refused: the command is addressed to dock-cases-other/,
+          payload: await messenger.sealCommand(
+            {
+              commandId: 'forged-e',
+              cameraAssignments: { header: header(900_006, 'dock-cases-other'), assignments: [assignment('O-FORGED-E')] },
+            },
+            'dock-cases-other',
+          ),
+        },
+        {
+          name: '(f) a signed Command carrying a bundle the root did not sign',
+          reason: /^command refused: policyBundle: PolicyBundle rejected: /,
+          payload: await messenger.sealCommand({ commandId: 'forged-f', policyBundle: unrootedBundle }, DOCK_CMD),
+          recorded: { id: 'forged-f', outcome: /^refused: PolicyBundle rejected: / },
+        },
       ];
 
-      const commands = () => dockDb(DOCK_CMD, (db) => Object.fromEntries((db.prepare('select command_id, outcome from commands').all() as { command_id: string; outcome: string }[]).map((r) => [r.command_id, r.outcome])));
-      const assignments = () => dockDb(DOCK_CMD, (db) => JSON.parse((db.prepare(`select value from kv where key = 'assignments'`).get() as { value: string }).value) as { cameraSerial: string; officerId: string }[]);
-      const bundleVersions = () => dockDb(DOCK_CMD, (db) => (db.prepare('select version from policy_bundles order by version').all() as { version: number }[]).map((r) => r.version), 'policy.db');
+      const commands = () =>
+        dockDb(DOCK_CMD, (db) =>
+          Object.fromEntries(
+            (db.prepare('select command_id, outcome from commands').all() as { command_id: string; outcome: string }[]).map((r) => [r.command_id, r.outcome]),
+          ),
+        );
+      const assignments = () =>
+        dockDb(
+          DOCK_CMD,
+          (db) =>
+            JSON.parse((db.prepare(`select value from kv where key = 'assignments'`).get() as { value: string }).value) as {
+              cameraSerial: string;
+              officerId: string;
+            }[],
+        );
+      const bundleVersions = () =>
+        dockDb(
+          DOCK_CMD,
+          (db) => (db.prepare('select version from policy_bundles order by version').all() as { version: number }[]).map((r) => r.version),
+          'policy.db',
+        );
       const idsSeen = Object.keys(commands()).sort();
       const assignmentsBefore = assignments();
       expect(bundleVersions()).toEqual([3]);
@@ -556,16 +819,21 @@ describe('commands that are not signed by a root-certified gateway key', () => {
       // applied and reported in aggregate (DESIGN §8, second round): one SYNC_ERROR counting them by
       // reason, not one per forgery. A genuine command whose content is refused (f) is reported alone.
       const forged = cases.filter((c) => !c.recorded);
-      const refusedTotal = (e: { detail: string }[]) => e.slice(errorsBefore).reduce((n, x) => n + Number(/^(\d+) gateway message\(s\) refused/.exec(x.detail)?.[1] ?? 0), 0);
+      const refusedTotal = (e: { detail: string }[]) =>
+        e.slice(errorsBefore).reduce((n, x) => n + Number(/^(\d+) gateway message\(s\) refused/.exec(x.detail)?.[1] ?? 0), 0);
       for (const c of forged) {
         await c.before?.();
         await forger.publishAsync(topic, Buffer.from(c.payload), { qos: 1 });
       }
       // The rogue presence's certificate is refused too (state), besides the commands.
-      const reports = await until('the aggregated refusal report at the gateway', async () => {
-        const e = await syncErrors(DOCK_CMD);
-        return refusedTotal(e) >= forged.length + 1 ? e.slice(errorsBefore) : undefined;
-      }, 30_000);
+      const reports = await until(
+        'the aggregated refusal report at the gateway',
+        async () => {
+          const e = await syncErrors(DOCK_CMD);
+          return refusedTotal(e) >= forged.length + 1 ? e.slice(errorsBefore) : undefined;
+        },
+        30_000,
+      );
       expect(reports.length).toBeLessThanOrEqual(2);
       const text = reports.map((r) => r.detail).join('\n');
       expect(text).toMatch(/cmd: /);
@@ -580,10 +848,14 @@ describe('commands that are not signed by a root-certified gateway key', () => {
       for (const c of cases.filter((x) => x.recorded)) {
         await forger.publishAsync(topic, Buffer.from(c.payload), { qos: 1 });
         idsSeen.push(c.recorded!.id);
-        const errors = await until(`${c.name}: reported at the gateway`, async () => {
-          const e = await syncErrors(DOCK_CMD);
-          return e.length > errorsAfterForged && Object.keys(commands()).includes(c.recorded!.id) ? e : undefined;
-        }, 20_000);
+        const errors = await until(
+          `${c.name}: reported at the gateway`,
+          async () => {
+            const e = await syncErrors(DOCK_CMD);
+            return e.length > errorsAfterForged && Object.keys(commands()).includes(c.recorded!.id) ? e : undefined;
+          },
+          20_000,
+        );
         expect(errors.at(-1)!.detail, c.name).toMatch(c.reason);
         expect(commands()[c.recorded!.id], c.name).toMatch(c.recorded!.outcome);
         expect(assignments(), c.name).toEqual(assignmentsBefore);
@@ -597,22 +869,42 @@ describe('commands that are not signed by a root-certified gateway key', () => {
       const okBundle = await messenger.sealCommand({ policyBundle: bundleV4 }, DOCK_CMD);
       const okBundleId = pb.Command.decode(openEnvelope(okBundle).body).commandId;
       await forger.publishAsync(topic, Buffer.from(okBundle), { qos: 1 });
-      const outcomes = await until('both signed commands recorded as applied', () => {
-        const o = dockDb(DOCK_CMD, (db) => db.prepare(`select command_id, outcome from commands where command_id in (?, ?)`).all(okId, okBundleId) as { command_id: string; outcome: string }[]);
-        return o.length === 2 ? o : undefined;
-      }, 20_000);
-      expect(Object.fromEntries(outcomes.map((o) => [o.command_id, o.outcome]))).toEqual({ [okId]: 'applied 1 assignment(s)', [okBundleId]: expect.stringMatching(/^applied /) });
+      const outcomes = await until(
+        'both signed commands recorded as applied',
+        () => {
+          const o = dockDb(
+            DOCK_CMD,
+            (db) =>
+              db.prepare(`select command_id, outcome from commands where command_id in (?, ?)`).all(okId, okBundleId) as {
+                command_id: string;
+                outcome: string;
+              }[],
+          );
+          return o.length === 2 ? o : undefined;
+        },
+        20_000,
+      );
+      expect(Object.fromEntries(outcomes.map((o) => [o.command_id, o.outcome]))).toEqual({
+        [okId]: 'applied 1 assignment(s)',
+        [okBundleId]: expect.stringMatching(/^applied /),
+      });
       expect(assignments().some((a) => a.cameraSerial === CAM_CMD && a.officerId === 'O-SIGNED-OK')).toBe(true);
       expect(bundleVersions()).toEqual([3, 4]);
       // The new policy is in force on the dock: its Status reports version 4 to the gateway.
-      await until('policy v4 reported to the gateway', async () => {
-        const d = await gw.db.get<{ policy_version: number }>('SELECT policy_version FROM devices WHERE device_id = ?', [DOCK_CMD]);
-        return Number(d?.policy_version) === 4;
-      }, 20_000);
+      await until(
+        'policy v4 reported to the gateway',
+        async () => {
+          const d = await gw.db.get<{ policy_version: number }>('SELECT policy_version FROM devices WHERE device_id = ?', [DOCK_CMD]);
+          return Number(d?.policy_version) === 4;
+        },
+        20_000,
+      );
       expect(running(dock), dock.output()).toBe(true);
       // Operators see it: one open critical COMMAND_REFUSED alert for the dock, counting each report.
       const refused = await gw.db.all<{ severity: string; count: number; message: string }>(
-        "SELECT severity, count, message FROM alerts WHERE kind = 'COMMAND_REFUSED' AND device_id = ?", [DOCK_CMD]);
+        "SELECT severity, count, message FROM alerts WHERE kind = 'COMMAND_REFUSED' AND device_id = ?",
+        [DOCK_CMD],
+      );
       const all = await gw.db.all<{ kind: string; count: number; message: string }>('SELECT kind, count, message FROM alerts WHERE device_id = ?', [DOCK_CMD]);
       expect(refused, JSON.stringify({ all, reports })).toHaveLength(1);
       expect(refused[0]!.severity).toBe('critical');
@@ -641,16 +933,24 @@ describe('a camera that stops answering for a few seconds while the dock has a f
     const storage = join(dir, 'storage-stall');
     mkdirSync(storage, { recursive: true });
     const config = writeDockConfig(DOCK_STALL, [pty.dock], { [CAM_STALL]: storage });
-    const scenario = writeScenario('stall', { camera: { serial: CAM_STALL }, steps: [
-      { status: { docked: true } },
-      { wait: 2000 }, // the camera is stopped (SIGSTOP) during this wait, and records as soon as it is let go
-      { start: { clip: 's-excluded', activity: 'undercover_operation', preEventBufferS: 0 } },
-      { stop: { clip: 's-excluded' } },
-      { ready: { clip: 's-excluded', size: 65_536 } },
-    ] });
+    const scenario = writeScenario('stall', {
+      camera: { serial: CAM_STALL },
+      steps: [
+        { status: { docked: true } },
+        { wait: 2000 }, // the camera is stopped (SIGSTOP) during this wait, and records as soon as it is let go
+        { start: { clip: 's-excluded', activity: 'undercover_operation', preEventBufferS: 0 } },
+        { stop: { clip: 's-excluded' } },
+        { ready: { clip: 's-excluded', size: 65_536 } },
+      ],
+    });
     const dock = spawnBwc(['dock', '--config', config], 'dock stall');
     const cam = spawnBwc(['sim', 'camera', '--port', pty.cam, '--storage', storage, '--scenario', scenario, '--until-released', '20', '--json'], CAM_STALL);
-    const gwClient = await mqtt.connectAsync(gw.mqttUrl, { username: GATEWAY_MQTT_USER, password: gw.gatewaySecret, clientId: 'cases-stall', protocolVersion: 4 });
+    const gwClient = await mqtt.connectAsync(gw.mqttUrl, {
+      username: GATEWAY_MQTT_USER,
+      password: gw.gatewaySecret,
+      clientId: 'cases-stall',
+      protocolVersion: 4,
+    });
     try {
       await until('camera linked', () => lastEventNo(DOCK_STALL, CAM_STALL) >= 1, 30_000);
       await until('its TimeSync answered', () => /time sync from the dock/.test(cam.output()), 20_000);
@@ -658,25 +958,41 @@ describe('a camera that stops answering for a few seconds while the dock has a f
       // A frame for the camera while it does not answer: the gateway asks for a status, and the dock
       // sends a RequestStatus to every linked camera.
       const messenger = new GatewayMessenger({ db: gw.db, signer: gw.signer, gatewayId: GATEWAY_ID, fleet: FLEET });
-      await gwClient.publishAsync(deviceTopic(FLEET, DOCK_STALL, 'cmd'), Buffer.from(await messenger.sealCommand({ statusRequest: {} }, DOCK_STALL)), { qos: 1 });
-      await until('status request applied', () => dockDb(DOCK_STALL, (db) => (db.prepare(`select count(*) as n from commands where outcome = 'status sent'`).get() as { n: number }).n) === 1, 20_000);
+      await gwClient.publishAsync(deviceTopic(FLEET, DOCK_STALL, 'cmd'), Buffer.from(await messenger.sealCommand({ statusRequest: {} }, DOCK_STALL)), {
+        qos: 1,
+      });
+      await until(
+        'status request applied',
+        () => dockDb(DOCK_STALL, (db) => (db.prepare(`select count(*) as n from commands where outcome = 'status sent'`).get() as { n: number }).n) === 1,
+        20_000,
+      );
       // Every retransmission unacked: the dock gives the link up and reopens the port.
       await until('the dock reopening the link', () => new RegExp(`camera ${CAM_STALL}: .*; reopening the link`).test(dock.output()), 20_000);
       cam.kill('SIGCONT');
 
       // The camera answers again: its reply to the status request and its recording reach the dock.
       await until('the camera heard from again', () => lastEventNo(DOCK_STALL, CAM_STALL) >= 3, 30_000);
-      const rows = await until('the excluded recording VERIFIED at the gateway', async () => {
-        const r = await gw.db.all<{ state: string; decision: string }>(`SELECT state, decision FROM manifests WHERE device_id = ? AND clip_id = 's-excluded'`, [DOCK_STALL]);
-        return r.length === 1 && r[0]!.state === 'VERIFIED' ? r : undefined;
-      }, 30_000);
+      const rows = await until(
+        'the excluded recording VERIFIED at the gateway',
+        async () => {
+          const r = await gw.db.all<{ state: string; decision: string }>(
+            `SELECT state, decision FROM manifests WHERE device_id = ? AND clip_id = 's-excluded'`,
+            [DOCK_STALL],
+          );
+          return r.length === 1 && r[0]!.state === 'VERIFIED' ? r : undefined;
+        },
+        30_000,
+      );
       expect(rows[0]!.decision).toBe('UNAUTHORIZED');
 
       const code = await exited(cam, 60_000);
       expect(code, cam.output() + dock.output()).toBe(0);
       const r = simResult(cam);
       // Both reach the camera over the reopened link.
-      expect(r.alerts.map((a) => `${a.clipId}:${pb.AlertKind[a.kind]}`), cam.output()).toContain('s-excluded:ALERT_KIND_UNAUTHORIZED');
+      expect(
+        r.alerts.map((a) => `${a.clipId}:${pb.AlertKind[a.kind]}`),
+        cam.output(),
+      ).toContain('s-excluded:ALERT_KIND_UNAUTHORIZED');
       expect(r.released, cam.output()).toEqual(['s-excluded']);
       expect(existsSync(join(storage, 'DCIM', 's-excluded.mp4'))).toBe(false);
     } finally {

@@ -34,28 +34,57 @@ let agency: AgencyTrust;
 beforeAll(async () => {
   const gwData = join(dir, 'gateway');
   agency = agencyTrust(dir, gwData, {
-    fleet: 'cov', gatewayId: 'gw-cov', issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }],
+    fleet: 'cov',
+    gatewayId: 'gw-cov',
+    issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }],
   });
   gw = await startGateway({
     log: silentLogger,
-    config: parseGatewayConfig({ fleet: 'cov', gatewayId: 'gw-cov', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, trust: agency.trust, sweepIntervalMs: 1000 }),
+    config: parseGatewayConfig({
+      fleet: 'cov',
+      gatewayId: 'gw-cov',
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      trust: agency.trust,
+      sweepIntervalMs: 1000,
+    }),
   });
   await gw.fleet.assign(CAMERA, OFFICER, 'otto', 'operator', Date.now() - 3600_000);
   const { token } = await gw.fleet.createEnrollmentToken('dock-cov-1', 'otto');
-  await enrollDock({ stateDir: join(dir, 'dock'), gatewayUrl: `http://127.0.0.1:${gw.httpPort}`, deviceId: 'dock-cov-1', token, rootFingerprint: agency.root.keyId });
+  await enrollDock({
+    stateDir: join(dir, 'dock'),
+    gatewayUrl: `http://127.0.0.1:${gw.httpPort}`,
+    deviceId: 'dock-cov-1',
+    token,
+    rootFingerprint: agency.root.keyId,
+  });
 }, 60_000);
 
-afterAll(async () => { await gw?.stop(); });
+afterAll(async () => {
+  await gw?.stop();
+});
 
 describe('DESIGN §5 whole-recording coverage on a live recording', () => {
-  it('alerts the officer on the camera within a second of the grant\'s expiry, reports it, and decides the stopped clip UNAUTHORIZED with coveredUntil', async () => {
+  it("alerts the officer on the camera within a second of the grant's expiry, reports it, and decides the stopped clip UNAUTHORIZED with coveredUntil", async () => {
     // An undercover investigation (excluded from the BWC triggers) authorized by an FRO's grant
     // (1061.2 §2.1(8)) that expires a few seconds into the recording.
     const expiresAt = Date.now() + 6000;
-    const grant = signPolicyObject('AuthorizationGrant', grantFromSource({
-      id: 'G-COV', category: 'authorized_investigation', requester: OFFICER, approver: 'U7', approverRole: 'FRO', scope: { officers: [OFFICER] },
-      methods: ['video'], notBefore: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(expiresAt).toISOString(),
-    }), fro);
+    const grant = signPolicyObject(
+      'AuthorizationGrant',
+      grantFromSource({
+        id: 'G-COV',
+        category: 'authorized_investigation',
+        requester: OFFICER,
+        approver: 'U7',
+        approverRole: 'FRO',
+        scope: { officers: [OFFICER] },
+        methods: ['video'],
+        notBefore: new Date(Date.now() - 60_000).toISOString(),
+        expiresAt: new Date(expiresAt).toISOString(),
+      }),
+      fro,
+    );
     const store = PolicyStore.open(statePaths({ stateDir: join(dir, 'dock') }).policyDb, { root: trustPublicKey(agency.root.publicKey) });
     try {
       expect(store.add('AuthorizationGrant', grant.bytes).added).toBe(true);
@@ -67,8 +96,12 @@ describe('DESIGN §5 whole-recording coverage on a live recording', () => {
     const storage = join(dir, 'camera');
     const agent = DockAgent.open({
       config: parseDockConfig({
-        stateDir: join(dir, 'dock'), link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-        sync: { statusIntervalS: 2, ackTimeoutMs: 3000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
+        stateDir: join(dir, 'dock'),
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 3000 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
       }),
       log: silentLogger,
     });
@@ -76,17 +109,25 @@ describe('DESIGN §5 whole-recording coverage on a live recording', () => {
     await agent.start();
     try {
       const sim = new CameraSim({
-        scenario: parseScenario({ camera: { serial: CAMERA }, steps: [
-          { start: { clip: 'cov-1', activity: 'undercover_operation', preEventBufferS: 0 } },
-          { wait: Math.max(0, expiresAt - Date.now()) + 2500 },
-          { stop: { clip: 'cov-1' } },
-          { ready: { clip: 'cov-1', size: 200_000 } },
-        ] }),
-        storageDir: storage, port: serialLinkPort(pty.cam), settleMs: 3000, untilReleasedMs: 60_000,
-        log: (line) => { if (line.startsWith('alert ')) alerts.push({ line, at: Date.now() }); },
+        scenario: parseScenario({
+          camera: { serial: CAMERA },
+          steps: [
+            { start: { clip: 'cov-1', activity: 'undercover_operation', preEventBufferS: 0 } },
+            { wait: Math.max(0, expiresAt - Date.now()) + 2500 },
+            { stop: { clip: 'cov-1' } },
+            { ready: { clip: 'cov-1', size: 200_000 } },
+          ],
+        }),
+        storageDir: storage,
+        port: serialLinkPort(pty.cam),
+        settleMs: 3000,
+        untilReleasedMs: 60_000,
+        log: (line) => {
+          if (line.startsWith('alert ')) alerts.push({ line, at: Date.now() });
+        },
       });
       const running = sim.run();
-      const ended = await until('the alert at the grant\'s expiry', () => alerts.find((a) => /^alert ALERT_KIND_UNAUTHORIZED cov-1/.test(a.line)), 20_000);
+      const ended = await until("the alert at the grant's expiry", () => alerts.find((a) => /^alert ALERT_KIND_UNAUTHORIZED cov-1/.test(a.line)), 20_000);
       // Authorized at its start: no alert before the expiry; the alert comes within a second of it.
       expect(alerts.filter((a) => a.at < expiresAt - 20)).toEqual([]);
       expect(ended.at - expiresAt).toBeLessThan(1000);
@@ -101,10 +142,16 @@ describe('DESIGN §5 whole-recording coverage on a live recording', () => {
       expect(final.clauses).toContain('1061.2§5.2(5)');
 
       // The gateway heard of it at once, as an unauthorized recording (1061.2 §4).
-      const alert = await until('the supervisor alert at the gateway', async () => {
-        const rows = await gw.db.all<{ kind: string; subject: string | null; message: string }>("SELECT kind, subject, message FROM alerts WHERE kind = 'UNAUTHORIZED_RECORDING'");
-        return rows.find((r) => r.subject === 'cov-1');
-      }, 20_000);
+      const alert = await until(
+        'the supervisor alert at the gateway',
+        async () => {
+          const rows = await gw.db.all<{ kind: string; subject: string | null; message: string }>(
+            "SELECT kind, subject, message FROM alerts WHERE kind = 'UNAUTHORIZED_RECORDING'",
+          );
+          return rows.find((r) => r.subject === 'cov-1');
+        },
+        20_000,
+      );
       expect(alert.message).toMatch(/GRANT_EXPIRED_DURING_RECORDING/);
     } finally {
       await agent.stop();

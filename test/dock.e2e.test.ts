@@ -35,7 +35,12 @@ beforeAll(async () => {
   gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: 'gw-e2e', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
+      fleet: FLEET,
+      gatewayId: 'gw-e2e',
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      sweepIntervalMs: 500,
       trust,
     }),
   });
@@ -56,15 +61,40 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
     // A gateway whose root is not the one given out of band is not trusted: nothing is written.
     const other = await gw.fleet.createEnrollmentToken('dock-e2e-other', 'operator-1');
     const otherState = join(dir, 'other-state');
-    const wrong = await runBwcAsync(['dock', 'enroll', '--state-dir', otherState, '--gateway', gatewayUrl, '--token', other.token,
-      '--device-id', 'dock-e2e-other', '--root-fingerprint', 'ab'.repeat(32)]);
+    const wrong = await runBwcAsync([
+      'dock',
+      'enroll',
+      '--state-dir',
+      otherState,
+      '--gateway',
+      gatewayUrl,
+      '--token',
+      other.token,
+      '--device-id',
+      'dock-e2e-other',
+      '--root-fingerprint',
+      'ab'.repeat(32),
+    ]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/fingerprint/);
     expect(existsSync(join(otherState, 'enrollment.json'))).toBe(false);
     expect(existsSync(join(otherState, 'mqtt-password'))).toBe(false);
     const fresh = await gw.fleet.createEnrollmentToken(DEVICE, 'operator-1');
-    const r = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', gatewayUrl, '--token', fresh.token,
-      '--device-id', DEVICE, '--root-fingerprint', root.keyId, '--json']);
+    const r = await runBwcAsync([
+      'dock',
+      'enroll',
+      '--state-dir',
+      stateDir,
+      '--gateway',
+      gatewayUrl,
+      '--token',
+      fresh.token,
+      '--device-id',
+      DEVICE,
+      '--root-fingerprint',
+      root.keyId,
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { deviceId: string; fleet: string; policyBundle: boolean };
@@ -79,38 +109,52 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
     mkdirSync(storage, { recursive: true });
     const pty = await ptyPair(dir, 'cam1');
     const config = join(dir, 'dock.yaml');
-    writeFileSync(config, JSON.stringify({
-      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-      sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir,
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 5000 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
+      }),
+    );
     const scenario = join(dir, 'shift.yaml');
-    writeFileSync(scenario, JSON.stringify({
-      camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
-      steps: [
-        { start: { clip: 'c1-arrest', trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } },
-        { mute: { clip: 'c1-arrest', reason: 'conversation with counsel' } },
-        { unmute: { clip: 'c1-arrest' } },
-        { stop: { clip: 'c1-arrest' } },
-        { ready: { clip: 'c1-arrest', size: '3MiB' } },
-        { start: { clip: 'c2-undercover', activity: 'undercover_operation', preEventBufferS: 0 } },
-        { stop: { clip: 'c2-undercover' } },
-        { ready: { clip: 'c2-undercover', size: 200000 } },
-        { start: { clip: 'c3-protest', activity: 'first_amendment_activity', preEventBufferS: 0 } },
-        { stop: { clip: 'c3-protest' } },
-        { ready: { clip: 'c3-protest', size: 150000 } },
-        { start: { clip: 'c4-late', preEventBufferS: 0 } },
-        { wait: 200 },
-        { tag: { clip: 'c4-late', activity: 'search_warrant' } },
-        { stop: { clip: 'c4-late' } },
-        { ready: { clip: 'c4-late', size: '1.5MiB' } },
-      ],
-    }));
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
+        steps: [
+          { start: { clip: 'c1-arrest', trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } },
+          { mute: { clip: 'c1-arrest', reason: 'conversation with counsel' } },
+          { unmute: { clip: 'c1-arrest' } },
+          { stop: { clip: 'c1-arrest' } },
+          { ready: { clip: 'c1-arrest', size: '3MiB' } },
+          { start: { clip: 'c2-undercover', activity: 'undercover_operation', preEventBufferS: 0 } },
+          { stop: { clip: 'c2-undercover' } },
+          { ready: { clip: 'c2-undercover', size: 200000 } },
+          { start: { clip: 'c3-protest', activity: 'first_amendment_activity', preEventBufferS: 0 } },
+          { stop: { clip: 'c3-protest' } },
+          { ready: { clip: 'c3-protest', size: 150000 } },
+          { start: { clip: 'c4-late', preEventBufferS: 0 } },
+          { wait: 200 },
+          { tag: { clip: 'c4-late', activity: 'search_warrant' } },
+          { stop: { clip: 'c4-late' } },
+          { ready: { clip: 'c4-late', size: '1.5MiB' } },
+        ],
+      }),
+    );
     const dock = spawnBwc(['dock', '--config', config], 'dock');
     const cam = spawnBwc(['sim', 'camera', '--port', pty.cam, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'], 'camera');
     try {
       const camExit = await exited(cam, 90_000);
       expect(camExit, cam.output() + dock.output()).toBe(0);
-      const camResult = JSON.parse(cam.stdoutText()) as { released: string[]; releaseRefused: string[]; alerts: { kind: number; clipId: string }[] };
+      const camResult = JSON.parse(cam.stdoutText()) as {
+        released: string[];
+        releaseRefused: string[];
+        alerts: { kind: number; clipId: string }[];
+      };
       expect(camResult.released.sort()).toEqual(['c1-arrest', 'c2-undercover', 'c3-protest', 'c4-late']);
       expect(camResult.releaseRefused).toEqual([]);
       // The camera was alerted live for the unauthorized and prohibited activations, and asked to tag c4.
@@ -121,11 +165,22 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
       for (const c of ['c1-arrest', 'c2-undercover', 'c3-protest', 'c4-late']) expect(existsSync(join(storage, 'DCIM', `${c}.mp4`))).toBe(false);
 
       // The gateway: four manifests of this dock, each VERIFIED once, chained 1..4.
-      const rows = await until('four verified manifests', async () => {
-        const r = await gw.db.all<{ manifest_hash: string; clip_id: string; state: string; seq: number; clip_sha256: string; officer_id: string; decision: string | null }>(
-          'SELECT manifest_hash, clip_id, state, seq, clip_sha256, officer_id, decision FROM manifests WHERE device_id = ? ORDER BY seq', [DEVICE]);
-        return r.length === 4 && r.every((x) => x.state === 'VERIFIED') ? r : undefined;
-      }, 30_000);
+      const rows = await until(
+        'four verified manifests',
+        async () => {
+          const r = await gw.db.all<{
+            manifest_hash: string;
+            clip_id: string;
+            state: string;
+            seq: number;
+            clip_sha256: string;
+            officer_id: string;
+            decision: string | null;
+          }>('SELECT manifest_hash, clip_id, state, seq, clip_sha256, officer_id, decision FROM manifests WHERE device_id = ? ORDER BY seq', [DEVICE]);
+          return r.length === 4 && r.every((x) => x.state === 'VERIFIED') ? r : undefined;
+        },
+        30_000,
+      );
       expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
       const byClip = Object.fromEntries(rows.map((r) => [r.clip_id, r]));
       expect(byClip['c1-arrest']!.decision).toBe('AUTHORIZED');
@@ -135,19 +190,27 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
       expect(rows.every((r) => r.officer_id === OFFICER)).toBe(true);
 
       // Alerts at the gateway: the unauthorized and the prohibited recording (1061.2 §4).
-      const alerts = await until('alerts', async () => {
-        const a = await gw.db.all<{ kind: string; subject: string | null }>('SELECT kind, subject FROM alerts');
-        return a.some((x) => x.kind === 'PROHIBITED_RECORDING') && a.some((x) => x.kind === 'UNAUTHORIZED_RECORDING') ? a : undefined;
-      }, 15_000);
+      const alerts = await until(
+        'alerts',
+        async () => {
+          const a = await gw.db.all<{ kind: string; subject: string | null }>('SELECT kind, subject FROM alerts');
+          return a.some((x) => x.kind === 'PROHIBITED_RECORDING') && a.some((x) => x.kind === 'UNAUTHORIZED_RECORDING') ? a : undefined;
+        },
+        15_000,
+      );
       expect(alerts.find((a) => a.kind === 'PROHIBITED_RECORDING')!.subject).toBe('c3-protest');
       expect(alerts.find((a) => a.kind === 'UNAUTHORIZED_RECORDING')!.subject).toBe('c2-undercover');
 
       // The dock's custody table: all RELEASED, nothing pending, VERIFIED recorded before RELEASED.
-      const status = await until('dock status all RELEASED', async () => {
-        const s = await runBwcAsync(['dock', 'status', '--state-dir', stateDir, '--json']);
-        const j = JSON.parse(s.stdout) as { notVerified: number; clips: { clipId: string; state: string }[] };
-        return j.clips.length === 4 && j.clips.every((c) => c.state === 'RELEASED') ? j : undefined;
-      }, 20_000);
+      const status = await until(
+        'dock status all RELEASED',
+        async () => {
+          const s = await runBwcAsync(['dock', 'status', '--state-dir', stateDir, '--json']);
+          const j = JSON.parse(s.stdout) as { notVerified: number; clips: { clipId: string; state: string }[] };
+          return j.clips.length === 4 && j.clips.every((c) => c.state === 'RELEASED') ? j : undefined;
+        },
+        20_000,
+      );
       expect(status.notVerified).toBe(0);
       const { default: Database } = await import('better-sqlite3');
       const ddb = new Database(join(stateDir, 'dock.db'), { readonly: true });
@@ -155,7 +218,10 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
         for (const c of ['c1-arrest', 'c2-undercover', 'c3-protest', 'c4-late']) {
           const states = (ddb.prepare('select state from clip_history where clip_id = ? order by id').all(c) as { state: string }[]).map((h) => h.state);
           const order = ['SIGNED', 'MANIFEST_ACKED', 'VERIFIED', 'RELEASED'].map((s) => states.indexOf(s));
-          expect(order.every((i) => i >= 0), `${c}: ${states.join(' → ')}`).toBe(true);
+          expect(
+            order.every((i) => i >= 0),
+            `${c}: ${states.join(' → ')}`,
+          ).toBe(true);
           expect([...order].sort((a, b) => a - b)).toEqual(order);
         }
       } finally {
@@ -181,10 +247,14 @@ describe('dock agent end to end over a pty, the embedded broker and the gateway'
       expect(code, dock.output()).toBe(0);
     }
     // A clean stop published a clean Death: the gateway shows the dock offline.
-    await until('dock offline at the gateway', async () => {
-      const d = await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]);
-      return d && Number(d.online) === 0 ? d : undefined;
-    }, 10_000);
+    await until(
+      'dock offline at the gateway',
+      async () => {
+        const d = await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]);
+        return d && Number(d.online) === 0 ? d : undefined;
+      },
+      10_000,
+    );
   }, 150_000);
 });
 

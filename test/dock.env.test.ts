@@ -61,8 +61,13 @@ function spawnProc(cmd: string, args: string[]): Proc {
   const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let all = '';
   let out = '';
-  const keep = (s: string) => { all = (all + s).slice(-4_000_000); };
-  p.stdout!.on('data', (d: Buffer) => { keep(d.toString()); out += d.toString(); });
+  const keep = (s: string) => {
+    all = (all + s).slice(-4_000_000);
+  };
+  p.stdout!.on('data', (d: Buffer) => {
+    keep(d.toString());
+    out += d.toString();
+  });
   p.stderr!.on('data', (d: Buffer) => keep(d.toString()));
   p.once('error', (e) => keep(`spawn error: ${e.message}\n`));
   procs.push(p);
@@ -84,7 +89,10 @@ function killProcs(): void {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 
-interface LogLine { level: number; msg: string }
+interface LogLine {
+  level: number;
+  msg: string;
+}
 
 /** The dock's pino JSON lines on stderr (other lines, e.g. a crash's stack trace, are skipped). */
 function logLines(text: string): LogLine[] {
@@ -119,24 +127,77 @@ function openssl(args: string[]): void {
 function makePki(pkiDir: string): Pki {
   mkdirSync(pkiDir, { recursive: true });
   const cnf = join(pkiDir, 'openssl.cnf');
-  writeFileSync(cnf, [
-    '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = unused',
-    '[ca_ext]', 'basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', 'subjectKeyIdentifier = hash',
-    '[server_ext]', 'basicConstraints = CA:FALSE', 'keyUsage = critical, digitalSignature', 'extendedKeyUsage = serverAuth',
-    'subjectAltName = IP:127.0.0.1, DNS:localhost', 'authorityKeyIdentifier = keyid',
-    '[client_ext]', 'basicConstraints = CA:FALSE', 'keyUsage = critical, digitalSignature', 'extendedKeyUsage = clientAuth', 'authorityKeyIdentifier = keyid',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    cnf,
+    [
+      '[req]',
+      'distinguished_name = dn',
+      'prompt = no',
+      '[dn]',
+      'CN = unused',
+      '[ca_ext]',
+      'basicConstraints = critical, CA:TRUE',
+      'keyUsage = critical, keyCertSign, cRLSign',
+      'subjectKeyIdentifier = hash',
+      '[server_ext]',
+      'basicConstraints = CA:FALSE',
+      'keyUsage = critical, digitalSignature',
+      'extendedKeyUsage = serverAuth',
+      'subjectAltName = IP:127.0.0.1, DNS:localhost',
+      'authorityKeyIdentifier = keyid',
+      '[client_ext]',
+      'basicConstraints = CA:FALSE',
+      'keyUsage = critical, digitalSignature',
+      'extendedKeyUsage = clientAuth',
+      'authorityKeyIdentifier = keyid',
+      '',
+    ].join('\n'),
+  );
   const p = (name: string) => join(pkiDir, name);
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  const selfSigned = (name: string, cn: string) => openssl(['req', '-config', cnf, '-x509', ...newKey, '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`),
-    '-days', '2', '-subj', `/CN=${cn}`, '-extensions', 'ca_ext']);
+  const selfSigned = (name: string, cn: string) =>
+    openssl([
+      'req',
+      '-config',
+      cnf,
+      '-x509',
+      ...newKey,
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-extensions',
+      'ca_ext',
+    ]);
   selfSigned('ca', 'bwc test CA');
   selfSigned('other-ca', 'bwc test CA'); // the same name, another key: only the signature tells them apart
   const issue = (name: string, cn: string, ext: string) => {
     openssl(['req', '-config', cnf, '-new', ...newKey, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`]);
-    openssl(['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-CAserial', p('ca.srl'),
-      '-out', p(`${name}.crt`), '-days', '2', '-extfile', cnf, '-extensions', ext]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-CAserial',
+      p('ca.srl'),
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '2',
+      '-extfile',
+      cnf,
+      '-extensions',
+      ext,
+    ]);
     return { cert: p(`${name}.crt`), key: p(`${name}.key`) };
   };
   const server = issue('server', 'localhost', 'server_ext');
@@ -155,8 +216,21 @@ interface TlsMosquitto {
 }
 
 async function startTlsMosquitto(mdir: string, pki: Pki, o: { users: Record<string, string>; acl: string }): Promise<TlsMosquitto> {
-  const m = await startMosquitto({ dir: mdir, users: o.users, acl: o.acl, tls: { cafile: pki.ca, certfile: pki.server.cert, keyfile: pki.server.key }, verbose: true });
-  return { plainUrl: m.url, tlsUrl: m.tlsUrl!, tlsPort: m.tlsPort!, log: () => m.log(), setUsers: (u) => m.setUsers(u), stop: () => m.stop() };
+  const m = await startMosquitto({
+    dir: mdir,
+    users: o.users,
+    acl: o.acl,
+    tls: { cafile: pki.ca, certfile: pki.server.cert, keyfile: pki.server.key },
+    verbose: true,
+  });
+  return {
+    plainUrl: m.url,
+    tlsUrl: m.tlsUrl!,
+    tlsPort: m.tlsPort!,
+    log: () => m.log(),
+    setUsers: (u) => m.setUsers(u),
+    stop: () => m.stop(),
+  };
 }
 
 // ── the dock's database, read from outside ───────────────────────────────────────────────────
@@ -178,11 +252,19 @@ function withDockDb<T>(stateDir: string, fn: (db: Database.Database) => T): T | 
 }
 
 function clipStates(stateDir: string): Record<string, string> {
-  return withDockDb(stateDir, (db) => Object.fromEntries((db.prepare('select clip_id, state from clips').all() as { clip_id: string; state: string }[]).map((r) => [r.clip_id, r.state]))) ?? {};
+  return (
+    withDockDb(stateDir, (db) =>
+      Object.fromEntries((db.prepare('select clip_id, state from clips').all() as { clip_id: string; state: string }[]).map((r) => [r.clip_id, r.state])),
+    ) ?? {}
+  );
 }
 
 function clipHistory(stateDir: string, clipId: string): string[] {
-  return withDockDb(stateDir, (db) => (db.prepare('select state from clip_history where clip_id = ? order by id').all(clipId) as { state: string }[]).map((r) => r.state)) ?? [];
+  return (
+    withDockDb(stateDir, (db) =>
+      (db.prepare('select state from clip_history where clip_id = ? order by id').all(clipId) as { state: string }[]).map((r) => r.state),
+    ) ?? []
+  );
 }
 
 function integrity(stateDir: string): string {
@@ -199,8 +281,20 @@ const users: Record<string, string> = { [GW_USER]: GW_PASSWORD };
 
 async function enroll(deviceId: string, stateDir: string): Promise<void> {
   const { token } = await gw.fleet.createEnrollmentToken(deviceId, 'operator-1');
-  const r = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token', token,
-    '--device-id', deviceId, '--root-fingerprint', agency.root.keyId]);
+  const r = await runBwcAsync([
+    'dock',
+    'enroll',
+    '--state-dir',
+    stateDir,
+    '--gateway',
+    `http://127.0.0.1:${gw.httpPort}`,
+    '--token',
+    token,
+    '--device-id',
+    deviceId,
+    '--root-fingerprint',
+    agency.root.keyId,
+  ]);
   if (r.code !== 0) throw new Error(`enroll ${deviceId} failed (${r.code}): ${r.stderr}`);
 }
 
@@ -222,7 +316,10 @@ function scenarioFile(name: string, camera: string, clips: { id: string; size: s
 }
 
 async function gatewayManifests(deviceId: string): Promise<{ clip_id: string; state: string; byte_length: number }[]> {
-  const rows = await gw.db.all<{ clip_id: string; state: string; byte_length: number }>('SELECT clip_id, state, byte_length FROM manifests WHERE device_id = ? ORDER BY seq', [deviceId]);
+  const rows = await gw.db.all<{ clip_id: string; state: string; byte_length: number }>(
+    'SELECT clip_id, state, byte_length FROM manifests WHERE device_id = ? ORDER BY seq',
+    [deviceId],
+  );
   return rows.map((r) => ({ ...r, byte_length: Number(r.byte_length) }));
 }
 
@@ -241,7 +338,12 @@ beforeAll(async () => {
   gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: GW_ID, dataDir: gwData, http: { port: 0 }, sweepIntervalMs: 500, trust: agency.trust,
+      fleet: FLEET,
+      gatewayId: GW_ID,
+      dataDir: gwData,
+      http: { port: 0 },
+      sweepIntervalMs: 500,
+      trust: agency.trust,
       mqtt: { url: mosq.plainUrl, username: GW_USER, password: GW_PASSWORD },
     }),
   });
@@ -274,14 +376,37 @@ describe('TLS to Mosquitto with client certificates', () => {
     mkdirSync(storage);
     const pty = await ptyPair(dir, 'tls');
     const config = dockConfig('tls-dock', {
-      stateDir: tlsState, link: { ports: [pty.dock] }, storage: { mounts: { [TLS_CAMERA]: storage } }, clock: { ntp: 'synced' },
+      stateDir: tlsState,
+      link: { ports: [pty.dock] },
+      storage: { mounts: { [TLS_CAMERA]: storage } },
+      clock: { ntp: 'synced' },
       sync: { ackTimeoutMs: 5000, chunkWindow: 4 },
-      mqtt: { url: mosq.tlsUrl, tls: { ca: pki.ca, cert: client.cert, key: client.key }, backoffMinMs: 100, backoffMaxMs: 1000, connectTimeoutMs: 5000 },
+      mqtt: {
+        url: mosq.tlsUrl,
+        tls: { ca: pki.ca, cert: client.cert, key: client.key },
+        backoffMinMs: 100,
+        backoffMaxMs: 1000,
+        connectTimeoutMs: 5000,
+      },
     });
     const dock = bwc(['dock', '--config', config]);
-    const cam = bwc(['sim', 'camera', '--port', pty.cam, '--storage', storage, '--scenario', scenarioFile('tls-shift', TLS_CAMERA, [{ id: 'tls-clip', size: '3MiB' }]),
-      '--settle', '60', '--until-released', '90', '--json']);
-    const why = () => `\n--- dock ---\n${dock.text().slice(-10_000)}\n--- camera ---\n${cam.text().slice(-5_000)}\n--- mosquitto ---\n${mosq.log().slice(-5_000)}`;
+    const cam = bwc([
+      'sim',
+      'camera',
+      '--port',
+      pty.cam,
+      '--storage',
+      storage,
+      '--scenario',
+      scenarioFile('tls-shift', TLS_CAMERA, [{ id: 'tls-clip', size: '3MiB' }]),
+      '--settle',
+      '60',
+      '--until-released',
+      '90',
+      '--json',
+    ]);
+    const why = () =>
+      `\n--- dock ---\n${dock.text().slice(-10_000)}\n--- camera ---\n${cam.text().slice(-5_000)}\n--- mosquitto ---\n${mosq.log().slice(-5_000)}`;
     try {
       const camExit = await exited(cam.p, 120_000);
       expect(camExit, why()).toBe(0);
@@ -290,14 +415,24 @@ describe('TLS to Mosquitto with client certificates', () => {
       expect(result.releaseRefused).toEqual([]);
       expect(await gatewayManifests(TLS_DOCK), why()).toEqual([{ clip_id: 'tls-clip', state: 'VERIFIED', byte_length: 3 * 1024 * 1024 }]);
       const states = clipHistory(tlsState, 'tls-clip');
-      expect(states.filter((s) => s === 'VERIFIED'), states.join(' → ')).toHaveLength(1);
+      expect(
+        states.filter((s) => s === 'VERIFIED'),
+        states.join(' → '),
+      ).toHaveLength(1);
       expect(states.indexOf('RELEASED'), states.join(' → ')).toBeGreaterThan(states.indexOf('VERIFIED'));
       // The dock reached the broker on the TLS listener, and its certificate authenticated it: the
       // password file has no entry for this device, so only the certificate's CN made it a user.
-      expect(logLines(dock.text()).some((l) => l.msg.includes(`connected to ${mosq.tlsUrl}`)), why()).toBe(true);
+      expect(
+        logLines(dock.text()).some((l) => l.msg.includes(`connected to ${mosq.tlsUrl}`)),
+        why(),
+      ).toBe(true);
       expect(users[TLS_DOCK]).toBeUndefined();
-      expect(mosq.log(), why()).toMatch(new RegExp(`New connection from 127\\.0\\.0\\.1:(\\d+) on port ${mosq.tlsPort}\\.[\\s\\S]*?`
-        + `New client connected from 127\\.0\\.0\\.1:\\1 as ${TLS_DOCK} \\([^)]*u'${TLS_DOCK}'\\)`));
+      expect(mosq.log(), why()).toMatch(
+        new RegExp(
+          `New connection from 127\\.0\\.0\\.1:(\\d+) on port ${mosq.tlsPort}\\.[\\s\\S]*?` +
+            `New client connected from 127\\.0\\.0\\.1:\\1 as ${TLS_DOCK} \\([^)]*u'${TLS_DOCK}'\\)`,
+        ),
+      );
     } finally {
       await stopProc(dock);
       await stopProc(cam);
@@ -307,7 +442,10 @@ describe('TLS to Mosquitto with client certificates', () => {
   /** Runs a dock whose TLS setup cannot work until it has failed `attempts` times, then stops it. */
   async function neverConnects(deviceId: string, stateDir: string, tls: Record<string, string>, reason: RegExp): Promise<void> {
     const config = dockConfig(`${deviceId}-dock`, {
-      stateDir, clock: { ntp: 'synced' }, log: { level: 'debug' }, sync: { statusIntervalS: 1 },
+      stateDir,
+      clock: { ntp: 'synced' },
+      log: { level: 'debug' },
+      sync: { statusIntervalS: 1 },
       mqtt: { url: mosq.tlsUrl, tls, backoffMinMs: 100, backoffMaxMs: 400, connectTimeoutMs: 3000 },
     });
     const dock = bwc(['dock', '--config', config]);
@@ -315,8 +453,18 @@ describe('TLS to Mosquitto with client certificates', () => {
     try {
       // Three attempts (the first is logged as a warning, later ones of the same kind at debug), and a Status queued meanwhile.
       const connected = () => logLines(dock.text()).some((l) => /mqtt: connected/.test(l.msg));
-      await until(`${deviceId}: three failed TLS connection attempts`, () => logLines(dock.text()).filter((l) => reason.test(l.msg)).length >= 3 || connected() || dock.p.exitCode !== null, 60_000);
-      await until(`${deviceId}: a Status queued in the outbox`, () => (withDockDb(stateDir, (db) => (db.prepare("select count(*) as n from outbox where kind = 'status'").get() as { n: number }).n) ?? 0) > 0 || dock.p.exitCode !== null, 30_000);
+      await until(
+        `${deviceId}: three failed TLS connection attempts`,
+        () => logLines(dock.text()).filter((l) => reason.test(l.msg)).length >= 3 || connected() || dock.p.exitCode !== null,
+        60_000,
+      );
+      await until(
+        `${deviceId}: a Status queued in the outbox`,
+        () =>
+          (withDockDb(stateDir, (db) => (db.prepare("select count(*) as n from outbox where kind = 'status'").get() as { n: number }).n) ?? 0) > 0 ||
+          dock.p.exitCode !== null,
+        30_000,
+      );
       expect(dock.p.exitCode, why()).toBeNull(); // it keeps trying: a broker certificate may be fixed without touching the dock
     } finally {
       await stopProc(dock);
@@ -326,11 +474,21 @@ describe('TLS to Mosquitto with client certificates', () => {
     const warned = lines.filter((l) => l.level >= 40 && reason.test(l.msg));
     expect(warned.length, why()).toBeGreaterThanOrEqual(1);
     expect(warned[0]!.msg, why()).toMatch(/^mqtt: /);
-    expect(lines.some((l) => /mqtt: connected/.test(l.msg)), why()).toBe(false);
+    expect(
+      lines.some((l) => /mqtt: connected/.test(l.msg)),
+      why(),
+    ).toBe(false);
     // Nothing recorded as sent: every outbox row is still unsent, and the gateway heard nothing.
-    const outbox = withDockDb(stateDir, (db) => db.prepare('select kind, attempts, sent_at from outbox').all() as { kind: string; attempts: number; sent_at: number | null }[]) ?? [];
+    const outbox =
+      withDockDb(
+        stateDir,
+        (db) => db.prepare('select kind, attempts, sent_at from outbox').all() as { kind: string; attempts: number; sent_at: number | null }[],
+      ) ?? [];
     expect(outbox.length, why()).toBeGreaterThan(0);
-    expect(outbox.filter((r) => r.attempts > 0 || r.sent_at !== null), why()).toEqual([]);
+    expect(
+      outbox.filter((r) => r.attempts > 0 || r.sent_at !== null),
+      why(),
+    ).toEqual([]);
     expect(await gatewayMessages(deviceId)).toBe(0);
     const device = await gw.db.get<{ birth_at: number | null; online: number }>('SELECT birth_at, online FROM devices WHERE device_id = ?', [deviceId]);
     expect(device?.birth_at ?? null).toBeNull();
@@ -341,10 +499,14 @@ describe('TLS to Mosquitto with client certificates', () => {
     await neverConnects(NOCERT_DOCK, nocertState, { ca: pki.ca }, /certificate required|peer did not return a certificate|handshake failure/i);
   }, 120_000);
 
-  it('a dock trusting another CA than the broker\'s never connects and says the server certificate is not trusted', async () => {
+  it("a dock trusting another CA than the broker's never connects and says the server certificate is not trusted", async () => {
     const client = pki.client(BADCA_DOCK);
-    await neverConnects(BADCA_DOCK, badcaState, { ca: pki.otherCa, cert: client.cert, key: client.key },
-      /self[- ]signed certificate|unable to (get local issuer|verify)|certificate (verify|signature) fail/i);
+    await neverConnects(
+      BADCA_DOCK,
+      badcaState,
+      { ca: pki.otherCa, cert: client.cert, key: client.key },
+      /self[- ]signed certificate|unable to (get local issuer|verify)|certificate (verify|signature) fail/i,
+    );
   }, 120_000);
 
   it('refuses mqtt.tls with a certificate and no key, naming the field and the file', async () => {
@@ -428,96 +590,142 @@ describe('a full state directory', () => {
     }
   });
 
-  it.skipIf(noTmpfs !== null)(`reports a full state dir clearly, releases nothing unverified, keeps dock.db sound, and recovers every clip once space is freed${noTmpfs ? ` (skipped: ${noTmpfs})` : ''}`, async () => {
-    mkdirSync(mountPoint, { recursive: true });
-    const m = run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mountPoint]);
-    expect(m.code, m.stderr).toBe(0);
-    mounted = true;
-    await enroll(SMALL_DOCK, stateDir);
-    users[SMALL_DOCK] = readFileSync(join(stateDir, 'mqtt-password'), 'utf8').trim();
-    await mosq.setUsers(users);
+  it.skipIf(noTmpfs !== null)(
+    `reports a full state dir clearly, releases nothing unverified, keeps dock.db sound, and recovers every clip once space is freed${noTmpfs ? ` (skipped: ${noTmpfs})` : ''}`,
+    async () => {
+      mkdirSync(mountPoint, { recursive: true });
+      const m = run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mountPoint]);
+      expect(m.code, m.stderr).toBe(0);
+      mounted = true;
+      await enroll(SMALL_DOCK, stateDir);
+      users[SMALL_DOCK] = readFileSync(join(stateDir, 'mqtt-password'), 'utf8').trim();
+      await mosq.setUsers(users);
 
-    const storage = join(dir, 'tmpfs-camera');
-    mkdirSync(storage);
-    const pty = await ptyPair(dir, 'tmpfs');
-    const config = dockConfig('tmpfs-dock', {
-      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [SMALL_CAMERA]: storage } }, clock: { ntp: 'synced' },
-      sync: { statusIntervalS: 2, ackTimeoutMs: 3000, chunkWindow: 2 },
-      mqtt: { url: mosq.plainUrl, backoffMinMs: 100, backoffMaxMs: 1000, connectTimeoutMs: 3000 },
-    });
-    const clips = ['tmpfs-1', 'tmpfs-2', 'tmpfs-3'];
-    // tmpfs-1 is in custody when the disk fills; tmpfs-2 and tmpfs-3 are recorded on a full state dir.
-    const scenario = scenarioFile('tmpfs-shift', SMALL_CAMERA, [{ id: 'tmpfs-1', size: '24MiB' }, { id: 'tmpfs-2', size: '2MiB', waitBefore: 3000 }, { id: 'tmpfs-3', size: '2MiB' }]);
-    let dock = bwc(['dock', '--config', config]);
-    const firstDock = dock;
-    const filler = join(mountPoint, 'filler');
-    const cam = bwc(['sim', 'camera', '--port', pty.cam, '--storage', storage, '--scenario', scenario, '--settle', '150', '--until-released', '150', '--json']);
-    const released = () => [...cam.text().matchAll(new RegExp(`^${SMALL_CAMERA}: released (\\S+)$`, 'gm'))].map((x) => x[1]!);
-    const why = () => `\n--- dock (current) ---\n${dock.text().slice(-12_000)}\n--- camera ---\n${cam.text().slice(-4_000)}`;
-    const steps: string[] = [];
-    try {
-      await until('tmpfs-1 signed (its manifest queued)', () => {
-        const s = clipStates(stateDir)['tmpfs-1'];
-        return s !== undefined && !['RECORDING', 'CLOSED', 'HASHED'].includes(s);
-      }, 60_000);
-      const free = statfsSync(mountPoint);
-      const filled = fillUp(filler);
-      steps.push(`filled ${filled} bytes (${free.bavail * free.bsize} were free) with tmpfs-1 ${clipStates(stateDir)['tmpfs-1']}`);
-
-      // The dock meets ENOSPC / SQLITE_FULL: it says so (or it exits). Either way it must say it clearly.
-      const fullRe = /\bfull\b|ENOSPC|no space|SQLITE_FULL/i;
-      await until('the dock reporting the full disk, or exiting', () => fullRe.test(dock.text()) || dock.p.exitCode !== null || dock.p.signalCode !== null, 90_000);
-      // Let the recordings made on the full disk reach the dock too (the camera resends what is not acked).
-      await until('the camera to have offered tmpfs-3', () => existsSync(join(storage, 'DCIM', 'tmpfs-3.mp4')) || released().length === clips.length, 60_000);
-      await new Promise((r) => setTimeout(r, 2000)); // not an assertion: a few resends of tmpfs-3's events onto the full disk
-      steps.push(`while full: dock states ${JSON.stringify(clipStates(stateDir))}, camera released [${released().join(', ')}]`);
-
-      // Nothing released that the dock does not hold VERIFIED (evidence is never destroyed by the device).
-      const held = clipStates(stateDir);
-      for (const c of released()) expect(['VERIFIED', 'RELEASED'], `${c} released while ${held[c]}; ${steps.join('; ')}${why()}`).toContain(held[c]);
-      for (const c of clips) {
-        expect(released().includes(c) || existsSync(join(storage, 'DCIM', `${c}.mp4`)), `${c} vanished from the camera without a release; ${steps.join('; ')}${why()}`).toBe(true);
-      }
-
-      const stoppedCode = await stopProc(dock);
-      steps.push(`dock #1 ended with ${stoppedCode} / ${firstDock.p.signalCode}`);
-      const firstOut = firstDock.text();
-      // A clear error: a line that says the state directory is full (by name or by its path).
-      const clear = firstOut.split('\n').filter((l) => (/state dir/i.test(l) || l.includes(stateDir)) && /\bfull\b|no space|ENOSPC|SQLITE_FULL/i.test(l));
-      expect.soft(clear.length, `no line says the state directory is full; ${steps.join('; ')}\n--- dock #1 ---\n${firstOut.slice(-12_000)}`).toBeGreaterThan(0);
-      // No crash: no uncaught exception, no stack trace, no "internal error".
-      expect.soft(firstOut, `dock #1 crashed; ${steps.join('; ')}`).not.toMatch(CRASH);
-      expect.soft(firstDock.p.signalCode, steps.join('; ')).toBeNull();
-
-      // dock.db is sound on the full disk.
-      expect(integrity(stateDir), steps.join('; ')).toBe('ok');
-
-      // Space freed, the dock restarted: every clip ends VERIFIED at the gateway, then released.
-      rmSync(filler);
-      steps.push('space freed');
-      dock = bwc(['dock', '--config', config]);
-      const camExit = await exited(cam.p, 200_000);
-      expect(camExit, `${steps.join('; ')}${why()}`).toBe(0);
-      const result = JSON.parse(cam.stdout()) as { released: string[]; releaseRefused: string[] };
-      expect([...result.released].sort(), `${steps.join('; ')}${why()}`).toEqual(clips);
-      expect(result.releaseRefused).toEqual([]);
-      const rows = await gatewayManifests(SMALL_DOCK);
-      expect(rows.map((r) => [r.clip_id, r.state, r.byte_length]).sort(), `${steps.join('; ')}${why()}`).toEqual([
-        ['tmpfs-1', 'VERIFIED', 24 * 1024 * 1024], ['tmpfs-2', 'VERIFIED', 2 * 1024 * 1024], ['tmpfs-3', 'VERIFIED', 2 * 1024 * 1024],
+      const storage = join(dir, 'tmpfs-camera');
+      mkdirSync(storage);
+      const pty = await ptyPair(dir, 'tmpfs');
+      const config = dockConfig('tmpfs-dock', {
+        stateDir,
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [SMALL_CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 3000, chunkWindow: 2 },
+        mqtt: { url: mosq.plainUrl, backoffMinMs: 100, backoffMaxMs: 1000, connectTimeoutMs: 3000 },
+      });
+      const clips = ['tmpfs-1', 'tmpfs-2', 'tmpfs-3'];
+      // tmpfs-1 is in custody when the disk fills; tmpfs-2 and tmpfs-3 are recorded on a full state dir.
+      const scenario = scenarioFile('tmpfs-shift', SMALL_CAMERA, [
+        { id: 'tmpfs-1', size: '24MiB' },
+        { id: 'tmpfs-2', size: '2MiB', waitBefore: 3000 },
+        { id: 'tmpfs-3', size: '2MiB' },
       ]);
-      await until('the dock recording every release', () => clips.every((c) => clipStates(stateDir)[c] === 'RELEASED'), 30_000);
-      for (const c of clips) {
-        const states = clipHistory(stateDir, c);
-        expect(states.filter((s) => s === 'VERIFIED'), `${c}: ${states.join(' → ')}`).toHaveLength(1);
-        expect(states.filter((s) => s === 'SIGNED'), `${c}: ${states.join(' → ')}`).toHaveLength(1);
-        expect(states.indexOf('RELEASED'), `${c}: ${states.join(' → ')}`).toBeGreaterThan(states.indexOf('VERIFIED'));
+      let dock = bwc(['dock', '--config', config]);
+      const firstDock = dock;
+      const filler = join(mountPoint, 'filler');
+      const cam = bwc([
+        'sim',
+        'camera',
+        '--port',
+        pty.cam,
+        '--storage',
+        storage,
+        '--scenario',
+        scenario,
+        '--settle',
+        '150',
+        '--until-released',
+        '150',
+        '--json',
+      ]);
+      const released = () => [...cam.text().matchAll(new RegExp(`^${SMALL_CAMERA}: released (\\S+)$`, 'gm'))].map((x) => x[1]!);
+      const why = () => `\n--- dock (current) ---\n${dock.text().slice(-12_000)}\n--- camera ---\n${cam.text().slice(-4_000)}`;
+      const steps: string[] = [];
+      try {
+        await until(
+          'tmpfs-1 signed (its manifest queued)',
+          () => {
+            const s = clipStates(stateDir)['tmpfs-1'];
+            return s !== undefined && !['RECORDING', 'CLOSED', 'HASHED'].includes(s);
+          },
+          60_000,
+        );
+        const free = statfsSync(mountPoint);
+        const filled = fillUp(filler);
+        steps.push(`filled ${filled} bytes (${free.bavail * free.bsize} were free) with tmpfs-1 ${clipStates(stateDir)['tmpfs-1']}`);
+
+        // The dock meets ENOSPC / SQLITE_FULL: it says so (or it exits). Either way it must say it clearly.
+        const fullRe = /\bfull\b|ENOSPC|no space|SQLITE_FULL/i;
+        await until(
+          'the dock reporting the full disk, or exiting',
+          () => fullRe.test(dock.text()) || dock.p.exitCode !== null || dock.p.signalCode !== null,
+          90_000,
+        );
+        // Let the recordings made on the full disk reach the dock too (the camera resends what is not acked).
+        await until('the camera to have offered tmpfs-3', () => existsSync(join(storage, 'DCIM', 'tmpfs-3.mp4')) || released().length === clips.length, 60_000);
+        await new Promise((r) => setTimeout(r, 2000)); // not an assertion: a few resends of tmpfs-3's events onto the full disk
+        steps.push(`while full: dock states ${JSON.stringify(clipStates(stateDir))}, camera released [${released().join(', ')}]`);
+
+        // Nothing released that the dock does not hold VERIFIED (evidence is never destroyed by the device).
+        const held = clipStates(stateDir);
+        for (const c of released()) expect(['VERIFIED', 'RELEASED'], `${c} released while ${held[c]}; ${steps.join('; ')}${why()}`).toContain(held[c]);
+        for (const c of clips) {
+          expect(
+            released().includes(c) || existsSync(join(storage, 'DCIM', `${c}.mp4`)),
+            `${c} vanished from the camera without a release; ${steps.join('; ')}${why()}`,
+          ).toBe(true);
+        }
+
+        const stoppedCode = await stopProc(dock);
+        steps.push(`dock #1 ended with ${stoppedCode} / ${firstDock.p.signalCode}`);
+        const firstOut = firstDock.text();
+        // A clear error: a line that says the state directory is full (by name or by its path).
+        const clear = firstOut.split('\n').filter((l) => (/state dir/i.test(l) || l.includes(stateDir)) && /\bfull\b|no space|ENOSPC|SQLITE_FULL/i.test(l));
+        expect
+          .soft(clear.length, `no line says the state directory is full; ${steps.join('; ')}\n--- dock #1 ---\n${firstOut.slice(-12_000)}`)
+          .toBeGreaterThan(0);
+        // No crash: no uncaught exception, no stack trace, no "internal error".
+        expect.soft(firstOut, `dock #1 crashed; ${steps.join('; ')}`).not.toMatch(CRASH);
+        expect.soft(firstDock.p.signalCode, steps.join('; ')).toBeNull();
+
+        // dock.db is sound on the full disk.
+        expect(integrity(stateDir), steps.join('; ')).toBe('ok');
+
+        // Space freed, the dock restarted: every clip ends VERIFIED at the gateway, then released.
+        rmSync(filler);
+        steps.push('space freed');
+        dock = bwc(['dock', '--config', config]);
+        const camExit = await exited(cam.p, 200_000);
+        expect(camExit, `${steps.join('; ')}${why()}`).toBe(0);
+        const result = JSON.parse(cam.stdout()) as { released: string[]; releaseRefused: string[] };
+        expect([...result.released].sort(), `${steps.join('; ')}${why()}`).toEqual(clips);
+        expect(result.releaseRefused).toEqual([]);
+        const rows = await gatewayManifests(SMALL_DOCK);
+        expect(rows.map((r) => [r.clip_id, r.state, r.byte_length]).sort(), `${steps.join('; ')}${why()}`).toEqual([
+          ['tmpfs-1', 'VERIFIED', 24 * 1024 * 1024],
+          ['tmpfs-2', 'VERIFIED', 2 * 1024 * 1024],
+          ['tmpfs-3', 'VERIFIED', 2 * 1024 * 1024],
+        ]);
+        await until('the dock recording every release', () => clips.every((c) => clipStates(stateDir)[c] === 'RELEASED'), 30_000);
+        for (const c of clips) {
+          const states = clipHistory(stateDir, c);
+          expect(
+            states.filter((s) => s === 'VERIFIED'),
+            `${c}: ${states.join(' → ')}`,
+          ).toHaveLength(1);
+          expect(
+            states.filter((s) => s === 'SIGNED'),
+            `${c}: ${states.join(' → ')}`,
+          ).toHaveLength(1);
+          expect(states.indexOf('RELEASED'), `${c}: ${states.join(' → ')}`).toBeGreaterThan(states.indexOf('VERIFIED'));
+        }
+        await stopProc(dock);
+        expect(dock.text(), 'dock #2 crashed').not.toMatch(CRASH);
+        expect(integrity(stateDir)).toBe('ok');
+      } finally {
+        await stopProc(dock);
+        await stopProc(cam);
       }
-      await stopProc(dock);
-      expect(dock.text(), 'dock #2 crashed').not.toMatch(CRASH);
-      expect(integrity(stateDir)).toBe('ok');
-    } finally {
-      await stopProc(dock);
-      await stopProc(cam);
-    }
-  }, 420_000);
+    },
+    420_000,
+  );
 });

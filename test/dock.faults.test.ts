@@ -36,13 +36,31 @@ beforeAll(async () => {
   const gwData = join(dir, 'gateway');
   agency = agencyTrust(dir, gwData, { fleet: FLEET, gatewayId: 'gw-f' });
   gwConfig = parseGatewayConfig({
-    fleet: FLEET, gatewayId: 'gw-f', dataDir: gwData, http: { port: 0 }, sweepIntervalMs: 500,
-    mqtt: { url: mosq.url, username: GW_USER, password: GW_PASSWORD }, trust: agency.trust,
+    fleet: FLEET,
+    gatewayId: 'gw-f',
+    dataDir: gwData,
+    http: { port: 0 },
+    sweepIntervalMs: 500,
+    mqtt: { url: mosq.url, username: GW_USER, password: GW_PASSWORD },
+    trust: agency.trust,
   });
   gw = await startGateway({ config: gwConfig, log: silentLogger });
   await gw.fleet.assign(CAMERA, OFFICER, 'operator-1', 'operator');
   const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'operator-1');
-  const r = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token', token, '--device-id', DEVICE, '--root-fingerprint', agency.root.keyId]);
+  const r = await runBwcAsync([
+    'dock',
+    'enroll',
+    '--state-dir',
+    stateDir,
+    '--gateway',
+    `http://127.0.0.1:${gw.httpPort}`,
+    '--token',
+    token,
+    '--device-id',
+    DEVICE,
+    '--root-fingerprint',
+    agency.root.keyId,
+  ]);
   if (r.code !== 0) throw new Error(`enroll failed: ${r.stderr}`);
   dockPassword = readFileSync(join(stateDir, 'mqtt-password'), 'utf8').trim();
   await mosq.setUsers({ [GW_USER]: GW_PASSWORD, [DEVICE]: dockPassword, 'dock-f-2': 'other-password' });
@@ -55,7 +73,7 @@ afterAll(async () => {
 });
 
 describe('Mosquitto with a per-device ACL', () => {
-  it('carries a device\'s own messages and drops one published under another device\'s prefix', async () => {
+  it("carries a device's own messages and drops one published under another device's prefix", async () => {
     const watcher = await mqtt.connectAsync(mosq.url, { username: GW_USER, password: GW_PASSWORD, clientId: 'acl-watcher' });
     const seen: string[] = [];
     watcher.on('message', (t) => seen.push(t));
@@ -84,7 +102,10 @@ describe('Mosquitto with a per-device ACL', () => {
   }, 30_000);
 });
 
-interface ClipHistory { clip_id: string; state: string }
+interface ClipHistory {
+  clip_id: string;
+  state: string;
+}
 
 function dockHistory(): ClipHistory[] {
   const db = new Database(join(stateDir, 'dock.db'), { readonly: true });
@@ -106,7 +127,9 @@ function dockClipState(clipId: string): { state: string; path: string | null } |
 }
 
 async function chunksStored(clipId: string): Promise<number> {
-  const r = await gw!.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks c JOIN manifests m ON m.manifest_hash = c.manifest_hash WHERE m.clip_id = ?', [clipId]);
+  const r = await gw!.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks c JOIN manifests m ON m.manifest_hash = c.manifest_hash WHERE m.clip_id = ?', [
+    clipId,
+  ]);
   return Number(r?.n ?? 0);
 }
 
@@ -116,28 +139,38 @@ describe('faults during hashing and offload', () => {
     mkdirSync(storage, { recursive: true });
     const pty = await ptyPair(dir, 'camf');
     const config = join(dir, 'dock.yaml');
-    writeFileSync(config, JSON.stringify({
-      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-      sync: { statusIntervalS: 2, ackTimeoutMs: 3000, chunkWindow: 2 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 1000, connectTimeoutMs: 3000 },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir,
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 3000, chunkWindow: 2 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 1000, connectTimeoutMs: 3000 },
+      }),
+    );
     const scenario = join(dir, 'shift.yaml');
-    writeFileSync(scenario, JSON.stringify({
-      camera: { serial: CAMERA },
-      steps: [
-        { start: { clip: 'big-hash', activity: 'at_large_arrest', preEventBufferS: 0 } },
-        { stop: { clip: 'big-hash' } },
-        { ready: { clip: 'big-hash', size: '400MiB' } },
-        { start: { clip: 'upload', activity: 'search_warrant', preEventBufferS: 0 } },
-        { stop: { clip: 'upload' } },
-        { ready: { clip: 'upload', size: '48MiB' } },
-      ],
-    }));
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        camera: { serial: CAMERA },
+        steps: [
+          { start: { clip: 'big-hash', activity: 'at_large_arrest', preEventBufferS: 0 } },
+          { stop: { clip: 'big-hash' } },
+          { ready: { clip: 'big-hash', size: '400MiB' } },
+          { start: { clip: 'upload', activity: 'search_warrant', preEventBufferS: 0 } },
+          { stop: { clip: 'upload' } },
+          { ready: { clip: 'upload', size: '48MiB' } },
+        ],
+      }),
+    );
     let dock: BwcProcess = spawnBwc(['dock', '--config', config], 'dock #1');
     const cam = spawnBwc(['sim', 'camera', '--port', pty.cam, '--storage', storage, '--scenario', scenario, '--until-released', '150', '--json'], 'camera');
     const log: string[] = [];
     try {
       // 1. SIGKILL while the 400 MiB clip is being hashed (it is CLOSED with its path, not yet HASHED).
-      await until('big clip hashing', () => dockClipState('big-hash')?.state === 'CLOSED' && dockClipState('big-hash')?.path ? true : undefined, 60_000);
+      await until('big clip hashing', () => (dockClipState('big-hash')?.state === 'CLOSED' && dockClipState('big-hash')?.path ? true : undefined), 60_000);
       dock.kill('SIGKILL');
       await exited(dock);
       log.push(`killed mid-hash (state ${dockClipState('big-hash')?.state})`);
@@ -176,18 +209,30 @@ describe('faults during hashing and offload', () => {
       expect(result.released.sort(), log.join('; ') + cam.output() + dock.output()).toEqual(['big-hash', 'upload']);
       expect(result.releaseRefused).toEqual([]);
 
-      const rows = await gw.db.all<{ clip_id: string; state: string; byte_length: number }>('SELECT clip_id, state, byte_length FROM manifests WHERE device_id = ? ORDER BY seq', [DEVICE]);
+      const rows = await gw.db.all<{ clip_id: string; state: string; byte_length: number }>(
+        'SELECT clip_id, state, byte_length FROM manifests WHERE device_id = ? ORDER BY seq',
+        [DEVICE],
+      );
       // In either order: the killed hash restarted after the second clip may have been signed first.
-      expect(rows.map((r) => [r.clip_id, r.state, Number(r.byte_length)]).sort()).toEqual([['big-hash', 'VERIFIED', 400 * 1024 * 1024], ['upload', 'VERIFIED', 48 * 1024 * 1024]]);
+      expect(rows.map((r) => [r.clip_id, r.state, Number(r.byte_length)]).sort()).toEqual([
+        ['big-hash', 'VERIFIED', 400 * 1024 * 1024],
+        ['upload', 'VERIFIED', 48 * 1024 * 1024],
+      ]);
       const blobs = await gw.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM blobs');
       expect(Number(blobs[0]!.n)).toBe(2);
       // Exactly once: one VERIFIED entry per clip in the dock's history, and RELEASED only after it.
       const history = dockHistory();
       for (const clip of ['big-hash', 'upload']) {
         const states = history.filter((h) => h.clip_id === clip).map((h) => h.state);
-        expect(states.filter((s) => s === 'VERIFIED'), states.join(' → ')).toHaveLength(1);
+        expect(
+          states.filter((s) => s === 'VERIFIED'),
+          states.join(' → '),
+        ).toHaveLength(1);
         expect(states.indexOf('RELEASED'), states.join(' → ')).toBeGreaterThan(states.indexOf('VERIFIED'));
-        expect(states.filter((s) => s === 'SIGNED'), states.join(' → ')).toHaveLength(1);
+        expect(
+          states.filter((s) => s === 'SIGNED'),
+          states.join(' → '),
+        ).toHaveLength(1);
       }
     } finally {
       dock.kill('SIGTERM');

@@ -21,8 +21,13 @@ export function spawnBwc(args: string[], name: string): BwcProcess {
   const p = spawn(process.execPath, [BWC, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString(); stdout += d.toString(); });
-  p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
+  p.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   running.push(p);
   return Object.assign(p, { output: () => `--- ${name} ---\n${out.slice(-20_000)}`, stdoutText: () => stdout });
 }
@@ -35,6 +40,9 @@ export async function exited(p: ChildProcess, timeoutMs = 60_000): Promise<numbe
   if (p.exitCode !== null) return p.exitCode;
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(null), timeoutMs);
-    p.once('exit', (code) => { clearTimeout(t); resolve(code); });
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
   });
 }

@@ -23,26 +23,58 @@ let gatewayKey: DeviceKey;
 let certificate: Uint8Array;
 
 beforeAll(async () => {
-  broker = await startEmbeddedBroker({ fleet: 'f1', port: 0, gatewaySecret: SECRET, checkDevice: async (id, pw) => id === 'dock-s' && pw === 'pw' });
+  broker = await startEmbeddedBroker({
+    fleet: 'f1',
+    port: 0,
+    gatewaySecret: SECRET,
+    checkDevice: async (id, pw) => id === 'dock-s' && pw === 'pw',
+  });
   root = signerFromSeed(pseudoRandomBytes(32, 4242));
   gatewayKey = signerFromSeed(pseudoRandomBytes(32, 77));
-  certificate = signGatewayCertificate({ gatewayId: 'gw1', fleet: 'f1', publicKey: gatewayKey.publicKey, notBeforeMs: Date.now() - 3600_000, notAfterMs: Date.now() + 86_400_000 }, root);
+  certificate = signGatewayCertificate(
+    {
+      gatewayId: 'gw1',
+      fleet: 'f1',
+      publicKey: gatewayKey.publicKey,
+      notBeforeMs: Date.now() - 3600_000,
+      notAfterMs: Date.now() + 86_400_000,
+    },
+    root,
+  );
 });
-afterAll(async () => { await broker?.close(); });
+afterAll(async () => {
+  await broker?.close();
+});
 
 /** An ack the real gateway would send: RECEIVED for `hash`, signed by the certified key. */
 function genuineAck(hash: string, subject = 'dock-s'): Buffer {
   const body = pb.Ack.encode({
     header: { issuer: 'gw1', subjectDevice: subject, fleet: 'f1', seq: Math.floor(Math.random() * 1e9), createdAtMs: Date.now() },
-    kind: pb.AckKind.ACK_KIND_RECEIVED, deviceId: 'dock-s', ackedHash: Buffer.from(hash, 'hex'), ackedType: 'Event', storedAtMs: Date.now(),
+    kind: pb.AckKind.ACK_KIND_RECEIVED,
+    deviceId: 'dock-s',
+    ackedHash: Buffer.from(hash, 'hex'),
+    ackedType: 'Event',
+    storedAtMs: Date.now(),
   }).finish();
   return Buffer.from(sealEnvelope('Ack', body, gatewayKey).bytes);
 }
 
 async function connectedDock(): Promise<TestDockSync> {
-  const d = dockSync({ brokerUrl: broker.url, root: root.publicKey, session: {
-    url: broker.url, username: 'dock-s', password: 'pw', protocolVersion: 4, keepaliveS: 60, connectTimeoutMs: 5_000, backoffMinMs: 50, backoffMaxMs: 500, watchdogMs: 30_000,
-  } });
+  const d = dockSync({
+    brokerUrl: broker.url,
+    root: root.publicKey,
+    session: {
+      url: broker.url,
+      username: 'dock-s',
+      password: 'pw',
+      protocolVersion: 4,
+      keepaliveS: 60,
+      connectTimeoutMs: 5_000,
+      backoffMinMs: 50,
+      backoffMaxMs: 500,
+      watchdogMs: 30_000,
+    },
+  });
   d.trust.addCertificate(certificate, Date.now());
   d.sync.start();
   await until('the dock connected', () => d.sync.connected);
@@ -54,7 +86,9 @@ describe('a dock under forged acks and commands', () => {
   beforeAll(async () => {
     forger = await mqtt.connectAsync(broker.url, { clientId: 'forger', username: GATEWAY_MQTT_USER, password: SECRET, reconnectPeriod: 0 });
   });
-  afterAll(async () => { await forger?.endAsync(); });
+  afterAll(async () => {
+    await forger?.endAsync();
+  });
 
   it('refuses each kind cheaply, stores one aggregated report, and acts on the genuine ack among them', async () => {
     const d = await connectedDock();
@@ -73,10 +107,21 @@ describe('a dock under forged acks and commands', () => {
     }
     // How soon it is acted on is a speed target, measured by `npm run bench -- forged` (limit 1 s).
     await until('the genuine ack acted on', () => d.outbox.get(pending) === undefined);
-    await until('every forgery refused or dropped', () => d.sync.counters.acksRefused + d.sync.counters.commandsRefused + d.sync.counters.replays >= forged.length);
+    await until(
+      'every forgery refused or dropped',
+      () => d.sync.counters.acksRefused + d.sync.counters.commandsRefused + d.sync.counters.replays >= forged.length,
+    );
     const total = d.sync.refusals.total;
-    expect(total).toMatchObject({ 'ack|malformed': 100, 'cmd|malformed': 100, 'ack|too large': 200, 'ack|unknown key': 200,
-      'ack|bad signature': 200, 'ack|not for this dock': 200, 'cmd|bad signature': 200, 'cmd|unknown key': 200 });
+    expect(total).toMatchObject({
+      'ack|malformed': 100,
+      'cmd|malformed': 100,
+      'ack|too large': 200,
+      'ack|unknown key': 200,
+      'ack|bad signature': 200,
+      'ack|not for this dock': 200,
+      'cmd|bad signature': 200,
+      'cmd|unknown key': 200,
+    });
     // Replays of the genuine ack are dropped after one hash, and not reported (a QoS 1 redelivery looks the same).
     expect(d.sync.counters.replays).toBe(200);
     expect(total).not.toHaveProperty('ack|replayed');
@@ -105,4 +150,3 @@ describe('a dock under forged acks and commands', () => {
     d.close();
   });
 });
-

@@ -30,14 +30,30 @@ beforeAll(async () => {
   const { root, trust } = agencyTrust(dir, gwData, { fleet: 'lt', gatewayId: 'gw-lt' });
   gw = await startGateway({
     log: silentLogger,
-    config: parseGatewayConfig({ fleet: 'lt', gatewayId: 'gw-lt', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, trust, sweepIntervalMs: 1000 }),
+    config: parseGatewayConfig({
+      fleet: 'lt',
+      gatewayId: 'gw-lt',
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      trust,
+      sweepIntervalMs: 1000,
+    }),
   });
   await gw.fleet.assign('CAM-LT-1', OFFICER, 'otto', 'operator', Date.now() - 3600_000);
   const { token } = await gw.fleet.createEnrollmentToken('dock-lt-1', 'otto');
-  await enrollDock({ stateDir: join(dir, 'dock'), gatewayUrl: `http://127.0.0.1:${gw.httpPort}`, deviceId: 'dock-lt-1', token, rootFingerprint: root.keyId });
+  await enrollDock({
+    stateDir: join(dir, 'dock'),
+    gatewayUrl: `http://127.0.0.1:${gw.httpPort}`,
+    deviceId: 'dock-lt-1',
+    token,
+    rootFingerprint: root.keyId,
+  });
 }, 60_000);
 
-afterAll(async () => { await gw?.stop(); });
+afterAll(async () => {
+  await gw?.stop();
+});
 
 describe('the status light and button of a running dock', () => {
   it('shows recording, the unauthorized flicker until a press, syncing, then idle', async () => {
@@ -45,49 +61,85 @@ describe('the status light and button of a running dock', () => {
     const gpio: GpioBackend = {
       kind: 'sysfs',
       output: () => ({ write: () => {}, close: () => {} }),
-      input: () => ({ read: () => 1, watch: (cb) => { buttonEdge = cb; }, close: () => {} }),
+      input: () => ({
+        read: () => 1,
+        watch: (cb) => {
+          buttonEdge = cb;
+        },
+        close: () => {},
+      }),
     };
     let camEnd: Duplex | null = null;
-    const dockPort: LinkPort = { path: 'memory:cam', open: async () => { const [d, c] = memoryDuplexPair(); camEnd = c; return d; } };
-    const camPort: LinkPort = { path: 'memory:cam', open: () => until<Duplex>('the dock\'s end of the link open', () => camEnd ?? undefined) };
+    const dockPort: LinkPort = {
+      path: 'memory:cam',
+      open: async () => {
+        const [d, c] = memoryDuplexPair();
+        camEnd = c;
+        return d;
+      },
+    };
+    const camPort: LinkPort = {
+      path: 'memory:cam',
+      open: () => until<Duplex>("the dock's end of the link open", () => camEnd ?? undefined),
+    };
     const storage = join(dir, 'camera');
     const lines: string[] = [];
     const log = textLogger((_level, m) => lines.push(m));
     const agent = DockAgent.open({
       config: parseDockConfig({
-        stateDir: join(dir, 'dock'), storage: { mounts: { 'CAM-LT-1': storage } }, clock: { ntp: 'synced' }, io: { led: 17, button: 27 },
-        sync: { statusIntervalS: 2, ackTimeoutMs: 3000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
+        stateDir: join(dir, 'dock'),
+        storage: { mounts: { 'CAM-LT-1': storage } },
+        clock: { ntp: 'synced' },
+        io: { led: 17, button: 27 },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 3000 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 1000 },
       }),
-      ports: [dockPort], gpio, log,
+      ports: [dockPort],
+      gpio,
+      log,
     });
     const seen = new Set<string>();
-    const watch = setInterval(() => { const s = agent.light; if (s) seen.add(s); }, 20);
+    const watch = setInterval(() => {
+      const s = agent.light;
+      if (s) seen.add(s);
+    }, 20);
     await agent.start();
     try {
       const sim = new CameraSim({
-        scenario: parseScenario({ camera: { serial: 'CAM-LT-1' }, steps: [
-          // An arrest: the light is solid while it records.
-          { start: { clip: 'lt-0', activity: 'at_large_arrest', preEventBufferS: 0 } },
-          { wait: 1500 },
-          { stop: { clip: 'lt-0' } },
-          { ready: { clip: 'lt-0', size: 2_000_000 } },
-          // An excluded activity without a grant: UNAUTHORIZED (the camera and the light say so).
-          { start: { clip: 'lt-1', activity: 'undercover_operation', preEventBufferS: 0 } },
-          { wait: 1200 },
-          { stop: { clip: 'lt-1' } },
-          { ready: { clip: 'lt-1', size: '160MiB' } },
-        ] }),
-        storageDir: storage, port: camPort, settleMs: 5000, untilReleasedMs: 60_000,
+        scenario: parseScenario({
+          camera: { serial: 'CAM-LT-1' },
+          steps: [
+            // An arrest: the light is solid while it records.
+            { start: { clip: 'lt-0', activity: 'at_large_arrest', preEventBufferS: 0 } },
+            { wait: 1500 },
+            { stop: { clip: 'lt-0' } },
+            { ready: { clip: 'lt-0', size: 2_000_000 } },
+            // An excluded activity without a grant: UNAUTHORIZED (the camera and the light say so).
+            { start: { clip: 'lt-1', activity: 'undercover_operation', preEventBufferS: 0 } },
+            { wait: 1200 },
+            { stop: { clip: 'lt-1' } },
+            { ready: { clip: 'lt-1', size: '160MiB' } },
+          ],
+        }),
+        storageDir: storage,
+        port: camPort,
+        settleMs: 5000,
+        untilReleasedMs: 60_000,
       });
       const running = sim.run();
-      await until('the light solid while recording', () => seen.has('recording') || undefined, 20_000).catch((e: Error) => { throw new Error(`${e.message}: seen ${[...seen].join(',')}\n${lines.join('\n')}`); });
+      await until('the light solid while recording', () => seen.has('recording') || undefined, 20_000).catch((e: Error) => {
+        throw new Error(`${e.message}: seen ${[...seen].join(',')}\n${lines.join('\n')}`);
+      });
       await until('the unauthorized flicker', () => agent.light === 'unauthorized' || undefined, 20_000);
       // The officer presses the button: acknowledged, and a status line for field IT.
       buttonEdge!(0);
       await new Promise((r) => setTimeout(r, 60));
       buttonEdge!(1);
       await until('the flicker acknowledged', () => agent.light !== 'unauthorized' || undefined, 5_000);
-      expect(lines.some((l) => /^button: light \w+; connected to the broker; \d+ clip\(s\) not yet verified/.test(l)), lines.join('\n')).toBe(true);
+      expect(
+        lines.some((l) => /^button: light \w+; connected to the broker; \d+ clip\(s\) not yet verified/.test(l)),
+        lines.join('\n'),
+      ).toBe(true);
       const result = await running;
       expect(result.released.sort()).toEqual(['lt-0', 'lt-1']);
       await until('the idle heartbeat once everything is at the gateway', () => agent.light === 'idle' || undefined, 20_000);

@@ -51,12 +51,25 @@ function store(): { dir: string; db: Db; clips: Clips; outbox: Outbox; state: Do
   return { dir, db, clips: new Clips(db), outbox: new Outbox(db), state: new DockState(db) };
 }
 
-const camera: RecordingEvent['camera'] = { cameraSerial: SERIAL, model: 'P1', firmware: '1.0', deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC, offsetMs: 0, storageLabel: SERIAL };
+const camera: RecordingEvent['camera'] = {
+  cameraSerial: SERIAL,
+  model: 'P1',
+  firmware: '1.0',
+  deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC,
+  offsetMs: 0,
+  storageLabel: SERIAL,
+};
 let eventNo = 0;
 
 /** A camera event as the link delivers it, its frame through the wire encoding. */
 function cameraEvent(frame: bwc.v1.LinkFrame.$Properties, o: { replayed?: boolean; atMs?: number } = {}): RecordingEvent {
-  return { camera, eventNo: ++eventNo, atMs: o.atMs ?? NOW, replayed: o.replayed ?? false, frame: pb.LinkFrame.decode(pb.LinkFrame.encode(frame).finish()) };
+  return {
+    camera,
+    eventNo: ++eventNo,
+    atMs: o.atMs ?? NOW,
+    replayed: o.replayed ?? false,
+    frame: pb.LinkFrame.decode(pb.LinkFrame.encode(frame).finish()),
+  };
 }
 
 // ── recording ───────────────────────────────────────────────────────────────────────────────
@@ -68,16 +81,33 @@ function recording(policy: MemoryPolicyCache = cache()) {
   const flagged: string[] = [];
   const ready: string[] = [];
   const part = new Recording({
-    deviceId: 'DOCK-P', office: 'SEA', clips: s.clips, policy: { load: () => policy }, officerAt: () => 'O1', clockSynced: () => true,
-    now: () => NOW, log: silent, report: (e) => reports.push(e), alertCamera: (serial, alert) => alerts.push({ serial, alert }),
-    onUnauthorized: (what) => flagged.push(what), onClipReady: (serial, clipId) => ready.push(`${serial}/${clipId}`), guard: (_w, fn) => fn(),
+    deviceId: 'DOCK-P',
+    office: 'SEA',
+    clips: s.clips,
+    policy: { load: () => policy },
+    officerAt: () => 'O1',
+    clockSynced: () => true,
+    now: () => NOW,
+    log: silent,
+    report: (e) => reports.push(e),
+    alertCamera: (serial, alert) => alerts.push({ serial, alert }),
+    onUnauthorized: (what) => flagged.push(what),
+    onClipReady: (serial, clipId) => ready.push(`${serial}/${clipId}`),
+    guard: (_w, fn) => fn(),
   });
-  const decisions = () => reports.filter((r) => r.kind === pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED).map((r) => ({ verdict: pb.Verdict[r.decision!.decision!], why: r.detail }));
+  const decisions = () =>
+    reports.filter((r) => r.kind === pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED).map((r) => ({ verdict: pb.Verdict[r.decision!.decision!], why: r.detail }));
   return { ...s, part, reports, alerts, flagged, ready, decisions };
 }
 
 const start = (clipId: string, fields: Partial<bwc.v1.RecordingStarted.$Properties> = {}): bwc.v1.LinkFrame.$Properties => ({
-  recordingStarted: { clipId, startedAtMs: NOW, trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON, method: pb.RecordingMethod.RECORDING_METHOD_VIDEO, ...fields },
+  recordingStarted: {
+    clipId,
+    startedAtMs: NOW,
+    trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON,
+    method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+    ...fields,
+  },
 });
 
 describe('recording: camera events become decisions (1061.2 §4, DESIGN §5)', () => {
@@ -141,12 +171,22 @@ describe('recording: camera events become decisions (1061.2 §4, DESIGN §5)', (
 const device = signerFromSeed(Buffer.alloc(32, 0x51));
 const gatewaySigner = signerFromSeed(Buffer.alloc(32, 0x52));
 const gateway: GatewayCert = {
-  gatewayId: 'gw-p', fleet: 'fleet-p', publicKey: gatewaySigner.publicKey, key: trustPublicKey(gatewaySigner.publicKey),
-  notBeforeMs: 0, notAfterMs: Number.MAX_SAFE_INTEGER, hash: '00'.repeat(32), bytes: new Uint8Array(),
+  gatewayId: 'gw-p',
+  fleet: 'fleet-p',
+  publicKey: gatewaySigner.publicKey,
+  key: trustPublicKey(gatewaySigner.publicKey),
+  notBeforeMs: 0,
+  notAfterMs: Number.MAX_SAFE_INTEGER,
+  hash: '00'.repeat(32),
+  bytes: new Uint8Array(),
 };
 
 function ackFor(fields: Partial<bwc.v1.Ack.$Properties>, signer = gatewaySigner): { ack: bwc.v1.Ack; bytes: Uint8Array } {
-  const body = pb.Ack.encode({ header: { issuer: 'gw-p', fleet: 'fleet-p', seq: 1, createdAtMs: NOW }, deviceId: 'DOCK-P', ...fields }).finish();
+  const body = pb.Ack.encode({
+    header: { issuer: 'gw-p', fleet: 'fleet-p', seq: 1, createdAtMs: NOW },
+    deviceId: 'DOCK-P',
+    ...fields,
+  }).finish();
   const bytes = sealEnvelope('Ack', body, signer).bytes;
   return { ack: pb.Ack.decode(openEnvelope(bytes).body), bytes };
 }
@@ -158,13 +198,28 @@ class FakeGateway implements CustodyGateway {
   readonly resent: string[] = [];
   #flushed: () => void = () => {};
   /** Resolves at the next flush (custody flushes once a manifest is queued). */
-  flushed = (): Promise<void> => new Promise((resolve) => { this.#flushed = resolve; });
-  connected(): boolean { return true; }
-  report(event: EventBody): void { this.reports.push(event); }
-  upload(clip: ClipBytes, ranges: readonly { start: number; end: number }[], options: { check: boolean }): void { this.uploads.push({ clip, ranges, check: options.check }); }
-  cancelUpload(hash: string): void { this.cancelled.push(hash); }
-  resend(hash: string): void { this.resent.push(hash); }
-  flush(): void { this.#flushed(); }
+  flushed = (): Promise<void> =>
+    new Promise((resolve) => {
+      this.#flushed = resolve;
+    });
+  connected(): boolean {
+    return true;
+  }
+  report(event: EventBody): void {
+    this.reports.push(event);
+  }
+  upload(clip: ClipBytes, ranges: readonly { start: number; end: number }[], options: { check: boolean }): void {
+    this.uploads.push({ clip, ranges, check: options.check });
+  }
+  cancelUpload(hash: string): void {
+    this.cancelled.push(hash);
+  }
+  resend(hash: string): void {
+    this.resent.push(hash);
+  }
+  flush(): void {
+    this.#flushed();
+  }
 }
 
 async function signedClip(o: { linked?: boolean } = {}) {
@@ -178,12 +233,35 @@ async function signedClip(o: { linked?: boolean } = {}) {
   let linked = o.linked ?? true;
   const transfers = new Transfers();
   const part = new Custody({
-    deviceId: 'DOCK-P', fleet: 'fleet-p', signer: device, storage: { mountTemplate: '/nonexistent/{label}', mounts: { [SERIAL]: storage } },
-    clips: s.clips, outbox: s.outbox, state: s.state, transfers, gateway: gw, camera: () => (linked ? port : null), ackSigner: () => gateway.key,
-    ackTimeoutMs: 60_000, fault: (what, e) => { throw new Error(`${what}: ${(e as Error).message}`); }, storeOpen: () => s.db.open, now: () => NOW, log: silent,
+    deviceId: 'DOCK-P',
+    fleet: 'fleet-p',
+    signer: device,
+    storage: { mountTemplate: '/nonexistent/{label}', mounts: { [SERIAL]: storage } },
+    clips: s.clips,
+    outbox: s.outbox,
+    state: s.state,
+    transfers,
+    gateway: gw,
+    camera: () => (linked ? port : null),
+    ackSigner: () => gateway.key,
+    ackTimeoutMs: 60_000,
+    fault: (what, e) => {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    },
+    storeOpen: () => s.db.open,
+    now: () => NOW,
+    log: silent,
   });
   const facts = startedFacts(pb.RecordingStarted.create({ clipId: 'c1', startedAtMs: NOW }), {
-    model: 'P1', firmware: '1.0', deviceRole: 'bwc', offsetMs: 0, atMs: NOW, replayed: false, clockSynced: true, office: 'SEA', officerAt: () => 'O1',
+    model: 'P1',
+    firmware: '1.0',
+    deviceRole: 'bwc',
+    offsetMs: 0,
+    atMs: NOW,
+    replayed: false,
+    clockSynced: true,
+    office: 'SEA',
+    officerAt: () => 'O1',
   });
   s.clips.ensure(SERIAL, 'c1', 'CLOSED', facts, NOW);
   s.clips.update(SERIAL, 'c1', { path: 'DCIM/c1.mp4', size: 300_000, storage_label: SERIAL }, NOW);
@@ -192,14 +270,28 @@ async function signedClip(o: { linked?: boolean } = {}) {
   await signed;
   const row = s.clips.get(SERIAL, 'c1')!;
   return {
-    ...s, gw, part, released, transfers, row, storage, link: (up: boolean) => { linked = up; },
-    verified: (over: Partial<bwc.v1.Ack.$Properties> = {}) => ackFor({
-      kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(row.manifest_hash!, 'hex'), clipSha256: Buffer.from(row.sha256!, 'hex'), byteLength: row.byte_length!, ...over,
-    }),
+    ...s,
+    gw,
+    part,
+    released,
+    transfers,
+    row,
+    storage,
+    link: (up: boolean) => {
+      linked = up;
+    },
+    verified: (over: Partial<bwc.v1.Ack.$Properties> = {}) =>
+      ackFor({
+        kind: pb.AckKind.ACK_KIND_VERIFIED,
+        manifestHash: Buffer.from(row.manifest_hash!, 'hex'),
+        clipSha256: Buffer.from(row.sha256!, 'hex'),
+        byteLength: row.byte_length!,
+        ...over,
+      }),
   };
 }
 
-describe('custody: hash, sign, the gateway\'s acks, release (DESIGN §3)', () => {
+describe("custody: hash, sign, the gateway's acks, release (DESIGN §3)", () => {
   it('hashes a closed clip and signs its manifest: SIGNED, queued in the outbox, the chain head advanced', async () => {
     const c = await signedClip();
     await c.part.stop();
@@ -210,7 +302,7 @@ describe('custody: hash, sign, the gateway\'s acks, release (DESIGN §3)', () =>
     expect(c.transfers.list()).toEqual([]);
   });
 
-  it('never releases a clip before the gateway\'s signed VERIFIED ack; releases exactly those bytes after it, and records RELEASED when the camera frees them', async () => {
+  it("never releases a clip before the gateway's signed VERIFIED ack; releases exactly those bytes after it, and records RELEASED when the camera frees them", async () => {
     const c = await signedClip();
     const manifestHash = Buffer.from(c.row.manifest_hash!, 'hex');
     const received = ackFor({ kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, manifestHash, missingChunks: [{ start: 0, end: 2 }] });
@@ -246,10 +338,18 @@ describe('custody: hash, sign, the gateway\'s acks, release (DESIGN §3)', () =>
     expect(c.released).toEqual([]);
   });
 
-  it('refuses a VERIFIED ack signed by any key but the gateway\'s', async () => {
+  it("refuses a VERIFIED ack signed by any key but the gateway's", async () => {
     const c = await signedClip();
     const row = c.row;
-    const forged = ackFor({ kind: pb.AckKind.ACK_KIND_VERIFIED, manifestHash: Buffer.from(row.manifest_hash!, 'hex'), clipSha256: Buffer.from(row.sha256!, 'hex'), byteLength: row.byte_length! }, signerFromSeed(Buffer.alloc(32, 0x53)));
+    const forged = ackFor(
+      {
+        kind: pb.AckKind.ACK_KIND_VERIFIED,
+        manifestHash: Buffer.from(row.manifest_hash!, 'hex'),
+        clipSha256: Buffer.from(row.sha256!, 'hex'),
+        byteLength: row.byte_length!,
+      },
+      signerFromSeed(Buffer.alloc(32, 0x53)),
+    );
     await expect(c.part.onAck(forged.ack, forged.bytes, gateway)).rejects.toThrow(/signed by key/);
     expect(c.clips.get(SERIAL, 'c1')!.state).toBe('SIGNED');
     expect(c.released).toEqual([]);
@@ -257,7 +357,11 @@ describe('custody: hash, sign, the gateway\'s acks, release (DESIGN §3)', () =>
 
   it('keeps a REJECTED clip on the camera and tells the gateway; a later release attempt frees nothing', async () => {
     const c = await signedClip();
-    const rejected = ackFor({ kind: pb.AckKind.ACK_KIND_REJECTED, manifestHash: Buffer.from(c.row.manifest_hash!, 'hex'), reason: 'CHAIN_GAP' });
+    const rejected = ackFor({
+      kind: pb.AckKind.ACK_KIND_REJECTED,
+      manifestHash: Buffer.from(c.row.manifest_hash!, 'hex'),
+      reason: 'CHAIN_GAP',
+    });
     await c.part.onAck(rejected.ack, rejected.bytes, gateway);
     expect(c.clips.get(SERIAL, 'c1')!.state).toBe('REJECTED');
     expect(c.gw.reports.map((e) => [pb.EventKind[e.kind!], e.detail])).toEqual([['EVENT_KIND_CLIP_REJECTED', 'CHAIN_GAP']]);
@@ -299,29 +403,54 @@ describe('custody: hash, sign, the gateway\'s acks, release (DESIGN §3)', () =>
 // ── cameras ─────────────────────────────────────────────────────────────────────────────────
 
 describe('cameras: the linked cameras and what reaches them', () => {
-  const info: CameraInfo = { ...camera, sessionId: 1, storageMode: pb.StorageMode.STORAGE_MODE_UNSPECIFIED, connectedAtMs: NOW, offsetMs: 1500 };
+  const info: CameraInfo = {
+    ...camera,
+    sessionId: 1,
+    storageMode: pb.StorageMode.STORAGE_MODE_UNSPECIFIED,
+    connectedAtMs: NOW,
+    offsetMs: 1500,
+  };
 
   it('reports a camera that links, sends it what it is owed, and delivers alerts only while it is linked', () => {
     const reports: EventBody[] = [];
     const owed: string[] = [];
-    const part = new DockCameras({ now: () => NOW, log: silent, report: (e) => reports.push(e), onLinked: (s) => owed.push(s), onHandlerError: () => {} });
+    const part = new DockCameras({
+      now: () => NOW,
+      log: silent,
+      report: (e) => reports.push(e),
+      onLinked: (s) => owed.push(s),
+      onHandlerError: () => {},
+    });
     const alerts: bwc.v1.Alert.$Properties[] = [];
     part.alert(SERIAL, { clipId: 'x0' });
     const port: CameraPort = { alert: (a) => alerts.push(a), releaseClip: () => {}, requestStatus: () => {} };
     part.linked(info, port);
-    expect(reports.map((e) => [pb.EventKind[e.kind!], e.cameraSerial, e.detail])).toEqual([['EVENT_KIND_CAMERA_CONNECTED', SERIAL, 'P1 1.0; clock offset 1500 ms']]);
+    expect(reports.map((e) => [pb.EventKind[e.kind!], e.cameraSerial, e.detail])).toEqual([
+      ['EVENT_KIND_CAMERA_CONNECTED', SERIAL, 'P1 1.0; clock offset 1500 ms'],
+    ]);
     expect(owed).toEqual([SERIAL]);
     part.alert(SERIAL, { clipId: 'x1' });
     expect(alerts.map((a) => a.clipId)).toEqual(['x1']);
   });
 
-  it('keeps a camera\'s last status and reports its tamper event at the corrected time', () => {
+  it("keeps a camera's last status and reports its tamper event at the corrected time", () => {
     const reports: EventBody[] = [];
-    const part = new DockCameras({ now: () => NOW, log: silent, report: (e) => reports.push(e), onLinked: () => {}, onHandlerError: () => {} });
+    const part = new DockCameras({
+      now: () => NOW,
+      log: silent,
+      report: (e) => reports.push(e),
+      onLinked: () => {},
+      onHandlerError: () => {},
+    });
     part.linked(info, { alert: () => {}, releaseClip: () => {}, requestStatus: () => {} });
     part.onCameraEvent({ ...cameraEvent({ status: { batteryPct: 42 } }), kind: 'status', camera: info, cameraTimeMs: 0 });
     expect(part.list()[0]!.status?.batteryPct).toBe(42);
-    part.onCameraEvent({ ...cameraEvent({ tamper: { kind: pb.TamperKind.TAMPER_KIND_OTHER, detail: 'case opened', atMs: NOW - 10_000 } }), kind: 'tamper', camera: info, cameraTimeMs: 0 });
+    part.onCameraEvent({
+      ...cameraEvent({ tamper: { kind: pb.TamperKind.TAMPER_KIND_OTHER, detail: 'case opened', atMs: NOW - 10_000 } }),
+      kind: 'tamper',
+      camera: info,
+      cameraTimeMs: 0,
+    });
     const tamper = reports.find((e) => e.kind === pb.EventKind.EVENT_KIND_TAMPER)!;
     expect([tamper.detail, tamper.occurredAtMs]).toEqual(['case opened', NOW - 10_000 + 1500]);
   });
@@ -335,8 +464,19 @@ describe('telemetry: what the dock says about itself', () => {
     const transfers = new Transfers();
     s.clips.ensure(SERIAL, 'c1', 'CLOSED', {}, NOW);
     const part = new Telemetry({
-      dir: s.dir, bootedAtMs: NOW - 90_000, now: () => NOW, clips: s.clips, outbox: s.outbox, cameras: () => [], officerAt: () => 'O1',
-      policyVersion: () => 5, clockSynced: () => true, transfers: () => transfers.list(), connected: () => true, stateFull: () => false, light: () => 'syncing',
+      dir: s.dir,
+      bootedAtMs: NOW - 90_000,
+      now: () => NOW,
+      clips: s.clips,
+      outbox: s.outbox,
+      cameras: () => [],
+      officerAt: () => 'O1',
+      policyVersion: () => 5,
+      clockSynced: () => true,
+      transfers: () => transfers.list(),
+      connected: () => true,
+      stateFull: () => false,
+      light: () => 'syncing',
       cpuTemperatureDc: () => 512,
     });
     transfers.hashing(`${SERIAL}/c1`, { cameraSerial: SERIAL, clipId: 'c1', doneBytes: 1000, totalBytes: 4000 });
@@ -345,7 +485,11 @@ describe('telemetry: what the dock says about itself', () => {
     expect([status.clipsUnverified, status.uptimeS, status.policyVersion, status.cpuTemperatureDc]).toEqual([1, 90, 5, 512]);
     expect(part.statusLine()).toBe('light syncing; connected to the broker; 1 clip(s) not yet verified; outbox 0 message(s); 1 transfer(s) under way');
     part.writeProgress();
-    const progress = JSON.parse(readFileSync(join(s.dir, 'progress.json'), 'utf8')) as { transfers: unknown[]; light: string; connected: boolean };
+    const progress = JSON.parse(readFileSync(join(s.dir, 'progress.json'), 'utf8')) as {
+      transfers: unknown[];
+      light: string;
+      connected: boolean;
+    };
     expect([progress.transfers.length, progress.light, progress.connected]).toEqual([1, 'syncing', true]);
 
     expect(part.signals().busy()).toBe(true);
@@ -357,15 +501,25 @@ describe('telemetry: what the dock says about itself', () => {
     expect((JSON.parse(readFileSync(join(s.dir, 'progress.json'), 'utf8')) as { transfers: unknown[] }).transfers).toEqual([]);
   });
 
-  it('names each camera\'s officer and its clips not yet verified in the Birth', () => {
+  it("names each camera's officer and its clips not yet verified in the Birth", () => {
     const s = store();
     s.clips.ensure(SERIAL, 'c1', 'UPLOADED', {}, NOW);
     s.clips.ensure(SERIAL, 'c2', 'VERIFIED', {}, NOW);
     const info: CameraInfo = { ...camera, sessionId: 1, storageMode: pb.StorageMode.STORAGE_MODE_UNSPECIFIED, connectedAtMs: NOW };
     const part = new Telemetry({
-      dir: s.dir, bootedAtMs: NOW, now: () => NOW, clips: s.clips, outbox: s.outbox, cameras: () => [{ info, link: null, status: null, lastSeenMs: NOW }],
-      officerAt: (serial) => (serial === SERIAL ? 'O2' : null), policyVersion: () => 5, clockSynced: () => false, transfers: () => [],
-      connected: () => false, stateFull: () => false, light: () => null,
+      dir: s.dir,
+      bootedAtMs: NOW,
+      now: () => NOW,
+      clips: s.clips,
+      outbox: s.outbox,
+      cameras: () => [{ info, link: null, status: null, lastSeenMs: NOW }],
+      officerAt: (serial) => (serial === SERIAL ? 'O2' : null),
+      policyVersion: () => 5,
+      clockSynced: () => false,
+      transfers: () => [],
+      connected: () => false,
+      stateFull: () => false,
+      light: () => null,
     });
     const birth = part.birth();
     expect(birth.cameras!.map((c) => [c.cameraSerial, c.officerId, c.unverifiedClips, c.connected])).toEqual([[SERIAL, 'O2', 1, false]]);
@@ -383,8 +537,20 @@ describe('faults: a full state directory', () => {
     const reports: EventBody[] = [];
     let resumed = 0;
     const part = new DockFaults({
-      dir: '/state', now: () => now, log: textLogger((level, m) => { if (level === 'error') errors.push(m); }), report: (e) => reports.push(e), onWritable: () => { resumed++; },
-      state: { set: () => { if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); } },
+      dir: '/state',
+      now: () => now,
+      log: textLogger((level, m) => {
+        if (level === 'error') errors.push(m);
+      }),
+      report: (e) => reports.push(e),
+      onWritable: () => {
+        resumed++;
+      },
+      state: {
+        set: () => {
+          if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        },
+      },
     });
     const diskFull = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
     part.fault('camera event', diskFull);
@@ -400,15 +566,30 @@ describe('faults: a full state directory', () => {
     full = false;
     part.probe();
     expect(part.full).toBe(false);
-    expect(reports.map((e) => [pb.AlertKind[e.alert!], e.detail])).toEqual([['ALERT_KIND_STORAGE_LOW', 'dock state directory was full for 30 s; camera events were held on the cameras']]);
+    expect(reports.map((e) => [pb.AlertKind[e.alert!], e.detail])).toEqual([
+      ['ALERT_KIND_STORAGE_LOW', 'dock state directory was full for 30 s; camera events were held on the cameras'],
+    ]);
     expect(resumed).toBe(1);
   });
 
   it('logs any other failure every time, without marking the directory full', () => {
     const errors: string[] = [];
-    const part = new DockFaults({ dir: '/state', now: () => NOW, log: textLogger((level, m) => { if (level === 'error') errors.push(m); }), report: () => {}, onWritable: () => {}, state: { set: () => {} } });
-    part.guard('progress', () => { throw new Error('boom'); });
-    part.guard('progress', () => { throw new Error('boom'); });
+    const part = new DockFaults({
+      dir: '/state',
+      now: () => NOW,
+      log: textLogger((level, m) => {
+        if (level === 'error') errors.push(m);
+      }),
+      report: () => {},
+      onWritable: () => {},
+      state: { set: () => {} },
+    });
+    part.guard('progress', () => {
+      throw new Error('boom');
+    });
+    part.guard('progress', () => {
+      throw new Error('boom');
+    });
     expect(errors).toEqual(['progress: boom', 'progress: boom']);
     expect(part.full).toBe(false);
   });

@@ -27,16 +27,34 @@ export function dockSync(o: Partial<DockSyncOptions> & { brokerUrl?: string; roo
   const root = o.root ?? signerFromSeed(pseudoRandomBytes(32, 4242)).publicKey;
   const trust = o.trust ?? new GatewayTrust(trustPublicKey(root), 'f1');
   const sync = new DockSync({
-    deviceId: 'dock-s', fleet: 'f1', signer: signerFromSeed(pseudoRandomBytes(32, 4243)), state, outbox, trust,
-    session: { url: o.brokerUrl ?? 'mqtt://127.0.0.1:1', protocolVersion: 4, keepaliveS: 60, connectTimeoutMs: 5_000, backoffMinMs: 50, backoffMaxMs: 500, watchdogMs: 30_000 },
-    maxInFlight: 16, chunkWindow: 4, ackTimeoutMs: 30_000, statusIntervalMs: 3_600_000,
+    deviceId: 'dock-s',
+    fleet: 'f1',
+    signer: signerFromSeed(pseudoRandomBytes(32, 4243)),
+    state,
+    outbox,
+    trust,
+    session: {
+      url: o.brokerUrl ?? 'mqtt://127.0.0.1:1',
+      protocolVersion: 4,
+      keepaliveS: 60,
+      connectTimeoutMs: 5_000,
+      backoffMinMs: 50,
+      backoffMaxMs: 500,
+      watchdogMs: 30_000,
+    },
+    maxInFlight: 16,
+    chunkWindow: 4,
+    ackTimeoutMs: 30_000,
+    statusIntervalMs: 3_600_000,
     birth: () => ({ agentVersion: 'test', policyVersion: 0, clock: { synced: true, offsetMs: 0 } }),
     status: () => ({ agentVersion: 'test', outboxDepth: 0 }),
     onAck: () => {},
     onCommand: async () => 'applied',
     onUploadSent: () => {},
     onUploadError: () => {},
-    onFault: (what, e) => { throw new Error(`${what}: ${(e as Error).message}`); },
+    onFault: (what, e) => {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    },
     log: pino({ level: 'silent' }),
     ...o,
   });

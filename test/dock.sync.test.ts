@@ -13,7 +13,12 @@ describe('DockSync.send: one payload type per message kind', () => {
     const hash = sync.send('event', 'Event', { kind: pb.EventKind.EVENT_KIND_CLOCK, detail: 'x', occurredAtMs: 5 });
     const row = outbox.due(Date.now(), 10).find((r) => r.hash === hash)!;
     const ev = pb.Event.decode(openEnvelope(row.envelope, { expectType: 'Event' }).body);
-    expect(ev).toMatchObject({ kind: pb.EventKind.EVENT_KIND_CLOCK, detail: 'x', occurredAtMs: 5, header: { issuer: 'dock-s', subjectDevice: 'dock-s', fleet: 'f1' } });
+    expect(ev).toMatchObject({
+      kind: pb.EventKind.EVENT_KIND_CLOCK,
+      detail: 'x',
+      occurredAtMs: 5,
+      header: { issuer: 'dock-s', subjectDevice: 'dock-s', fleet: 'f1' },
+    });
     close();
   });
 

@@ -146,7 +146,12 @@ describe('uploader', () => {
     const done: string[] = [];
     const pubacks: (() => void)[] = [];
     const u = new Uploader({
-      window: 2, canSend: () => true, onSent: (h) => done.push(h), onError: (_h, e) => { throw e; },
+      window: 2,
+      canSend: () => true,
+      onSent: (h) => done.push(h),
+      onError: (_h, e) => {
+        throw e;
+      },
       publish: async (payload) => {
         const c = pb.ClipChunk.decode(openEnvelope(payload).body);
         expect(sha256(c.data).equals(Buffer.from(hashes[c.index]!))).toBe(true);
@@ -160,13 +165,20 @@ describe('uploader', () => {
         sent.push(c.index);
       },
     });
-    u.request(source, [{ start: 0, end: 2 }, { start: 3, end: 6 }]);
+    u.request(source, [
+      { start: 0, end: 2 },
+      { start: 3, end: 6 },
+    ]);
     // PUBACK the oldest chunk in flight once the window is full (or the last chunks are out).
-    await until('upload done', () => {
-      if (done.length === 1) return true;
-      if (pubacks.length === 2 || (pubacks.length > 0 && sent.length + pubacks.length === 5)) pubacks.shift()!();
-      return false;
-    }, 5000);
+    await until(
+      'upload done',
+      () => {
+        if (done.length === 1) return true;
+        if (pubacks.length === 2 || (pubacks.length > 0 && sent.length + pubacks.length === 5)) pubacks.shift()!();
+        return false;
+      },
+      5000,
+    );
     expect(sent.sort()).toEqual([0, 1, 3, 4, 5]);
     expect(maxOutstanding).toBeLessThanOrEqual(2);
     expect(u.bytesSent).toBe(chunkSize * 4 + 100);
@@ -177,14 +189,24 @@ describe('uploader', () => {
     const bad = { ...source, chunkHashes: hashes.map((h, i) => (i === 1 ? sha256(Buffer.from('other')) : h)) };
     const sent: number[] = [];
     const u = new Uploader({
-      window: 1, canSend: () => true, onSent: () => {}, onError: (_h, e) => errors.push(e),
-      publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
+      window: 1,
+      canSend: () => true,
+      onSent: () => {},
+      onError: (_h, e) => errors.push(e),
+      publish: async (payload) => {
+        sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index);
+      },
     });
     // The hot path leaves the check to the gateway: the changed chunk goes out once…
     const done: string[] = [];
     const first = new Uploader({
-      window: 1, canSend: () => true, onSent: (h) => done.push(h), onError: (_h, e) => errors.push(e),
-      publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
+      window: 1,
+      canSend: () => true,
+      onSent: (h) => done.push(h),
+      onError: (_h, e) => errors.push(e),
+      publish: async (payload) => {
+        sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index);
+      },
     });
     first.request(bad, [{ start: 0, end: 3 }]);
     await until('first upload', () => done.length === 1, 5000);
@@ -202,8 +224,18 @@ describe('uploader', () => {
     let asked = 0;
     const sent: number[] = [];
     const u = new Uploader({
-      window: 4, canSend: () => { asked++; return open; }, onSent: () => {}, onError: (_h, e) => { throw e; },
-      publish: async (payload) => { sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index); },
+      window: 4,
+      canSend: () => {
+        asked++;
+        return open;
+      },
+      onSent: () => {},
+      onError: (_h, e) => {
+        throw e;
+      },
+      publish: async (payload) => {
+        sent.push(pb.ClipChunk.decode(openEnvelope(payload).body).index);
+      },
     });
     u.request(source, [{ start: 0, end: 6 }]);
     await until('the uploader asking whether it may send', () => asked > 0, 5000);

@@ -68,4 +68,3 @@ export function checkBwc(args: string[]): string[] {
   }
   return problems;
 }
-

@@ -56,8 +56,12 @@ function bash(cwd: string, script: string): Promise<RunResult> {
     const p = spawn('bash', ['-c', full], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -74,12 +78,23 @@ beforeAll(async () => {
   const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
   gw = await startGateway({
     config: parseGatewayConfig({
-      fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+      fleet: 'f1',
+      gatewayId: 'gw1',
+      dataDir,
+      mqtt: { embedded: { port: 0 } },
+      http: { port: 0 },
+      sweepIntervalMs: 600_000,
       trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
     }),
     log: silentLogger,
   });
-  await gw.auth.createUser({ username: 'audra', password: 'correct horse battery staple', roles: ['auditor'], offices: [], personId: null });
+  await gw.auth.createUser({
+    username: 'audra',
+    password: 'correct horse battery staple',
+    roles: ['auditor'],
+    offices: [],
+    personId: null,
+  });
   const token = (await gw.auth.createApiToken('audra', 'guide')).token;
   await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
   expect((await gw.ingest.handle(dock.topic('birth'), dock.birth())).status).toBe('accepted');
@@ -102,8 +117,16 @@ afterAll(async () => {
 describe('the auditor guide names the ways to the three files', () => {
   it('points at the dashboard buttons, the API routes and the BagIt paths the gateway serves', () => {
     const guide = README.slice(README.indexOf('## For auditors: verifying a clip'), README.indexOf('## Files'));
-    for (const s of ['**Download clip**', '**Download manifest**', '**Export BagIt**', '`GET /api/v1/clips/:hash/content`', '`clip.manifestEnvelope`',
-      '`GET /api/v1/devices/:id`', '`data/clip/signer-public-key.hex`']) expect(guide).toContain(s);
+    for (const s of [
+      '**Download clip**',
+      '**Download manifest**',
+      '**Export BagIt**',
+      '`GET /api/v1/clips/:hash/content`',
+      '`clip.manifestEnvelope`',
+      '`GET /api/v1/devices/:id`',
+      '`data/clip/signer-public-key.hex`',
+    ])
+      expect(guide).toContain(s);
   });
 });
 
@@ -115,7 +138,7 @@ const sources = [
 describe.each(sources)('with the files from $what', ({ name, run }) => {
   const cwd = tempDir('bwc-auditor-');
 
-  it.skipIf(!run)('gets the clip, its signed manifest and the signer\'s public key', async () => {
+  it.skipIf(!run)("gets the clip, its signed manifest and the signer's public key", async () => {
     const r = await bash(cwd, block(name));
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(readFileSync(await guideVar(cwd, 'CLIP')).equals(clip.bytes)).toBe(true);
@@ -133,7 +156,7 @@ describe.each(sources)('with the files from $what', ({ name, run }) => {
     expect(r.stdout).toMatch(/^AUTHENTIC: all 3 chunks and the whole-file SHA-256 match/m);
   });
 
-  it.skipIf(!run)('OpenSSL alone verifies the signature, and the clip\'s SHA-256 and length match the manifest', async () => {
+  it.skipIf(!run)("OpenSSL alone verifies the signature, and the clip's SHA-256 and length match the manifest", async () => {
     const r = await bash(cwd, block('openssl'));
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain(`${dock.key.keyId}  -`);
@@ -146,7 +169,7 @@ describe.each(sources)('with the files from $what', ({ name, run }) => {
     expect(r.stdout).toMatch(new RegExp(`^SHA-256 match: ${createHash('sha256').update(clip.bytes).digest('hex')}$`, 'm'));
   });
 
-  it.skipIf(!run)('with another dock\'s public key, bwc verify exits 4 and OpenSSL refuses the signature', async () => {
+  it.skipIf(!run)("with another dock's public key, bwc verify exits 4 and OpenSSL refuses the signature", async () => {
     const other = new TestDock('dock-other', 'f1', 99);
     mkdirSync(join(cwd, 'other'), { recursive: true });
     writeFileSync(join(cwd, 'other', 'public.hex'), `${Buffer.from(other.key.publicKey).toString('hex')}\n`);

@@ -27,14 +27,20 @@ beforeAll(async () => {
   t = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1', bundle: true });
   gw = await startGateway({
     config: parseGatewayConfig({
-      fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 },
+      fleet: 'f1',
+      gatewayId: 'gw1',
+      dataDir,
+      mqtt: { embedded: { port: 0 } },
+      http: { port: 0 },
       trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle },
     }),
     log: silentLogger,
   });
   url = `http://127.0.0.1:${gw.httpPort}`;
 });
-afterAll(async () => { await gw?.stop(); });
+afterAll(async () => {
+  await gw?.stop();
+});
 
 /** fetch, recording what was asked, with a way to lose the answer to the POST. */
 function spyFetch(o: { losePostAnswer?: boolean } = {}) {
@@ -57,8 +63,14 @@ describe('the gateway proves itself before the token leaves the dock', () => {
   it('answers GET /api/v1/enroll with its certificate, the root key and its signature over the nonce', async () => {
     const res = await fetch(`${url}/api/v1/enroll?nonce=${'ab'.repeat(32)}`);
     expect(res.status).toBe(200);
-    const j = await res.json() as Record<string, string>;
-    expect(j).toMatchObject({ gatewayId: 'gw1', fleet: 'f1', rootPublicKey: t.root.publicKeyHex, certificate: expect.any(String), nonceSignature: expect.any(String) });
+    const j = (await res.json()) as Record<string, string>;
+    expect(j).toMatchObject({
+      gatewayId: 'gw1',
+      fleet: 'f1',
+      rootPublicKey: t.root.publicKeyHex,
+      certificate: expect.any(String),
+      nonceSignature: expect.any(String),
+    });
     expect((await fetch(`${url}/api/v1/enroll?nonce=xyz`)).status).toBe(400);
   });
 
@@ -66,8 +78,9 @@ describe('the gateway proves itself before the token leaves the dock', () => {
     const { token } = await gw.fleet.createEnrollmentToken('dock-fp', 'otto');
     const spy = spyFetch();
     const key = signer(501);
-    await expect(enroll({ gatewayUrl: url, deviceId: 'dock-fp', token, rootFingerprint: 'ab'.repeat(32), signer: key, fetchImpl: spy.impl }))
-      .rejects.toThrow(/fingerprint/);
+    await expect(enroll({ gatewayUrl: url, deviceId: 'dock-fp', token, rootFingerprint: 'ab'.repeat(32), signer: key, fetchImpl: spy.impl })).rejects.toThrow(
+      /fingerprint/,
+    );
     expect(spy.calls.map((c) => c.method)).toEqual(['GET']);
     expect(spy.calls.some((c) => c.body.includes(token) || c.url.includes(token))).toBe(false);
     expect(await gw.fleet.device('dock-fp')).toBeUndefined();
@@ -78,13 +91,32 @@ describe('the gateway proves itself before the token leaves the dock', () => {
   it('refuses plain http:// to a host that is not loopback, with a clear message and no request at all', async () => {
     const spy = spyFetch();
     for (const u of ['http://gw.example.org:8080', 'http://10.0.0.5:8080', 'ftp://127.0.0.1/']) {
-      const e = await enroll({ gatewayUrl: u, deviceId: 'dock-h', token: 'bwc_enr_x', rootFingerprint: t.root.keyId, signer: signer(502), fetchImpl: spy.impl }).catch((x: unknown) => x);
+      const e = await enroll({
+        gatewayUrl: u,
+        deviceId: 'dock-h',
+        token: 'bwc_enr_x',
+        rootFingerprint: t.root.keyId,
+        signer: signer(502),
+        fetchImpl: spy.impl,
+      }).catch((x: unknown) => x);
       expect(e, u).toBeInstanceOf(EnrollmentError);
       expect((e as Error).message, u).toMatch(/https:\/\/.*loopback/);
     }
     expect(spy.calls).toHaveLength(0);
-    const cli = runBwc(['dock', 'enroll', '--state-dir', tempDir(), '--gateway', 'http://gw.example.org:8080', '--token', 'bwc_enr_x',
-      '--device-id', 'dock-h', '--root-fingerprint', t.root.keyId]);
+    const cli = runBwc([
+      'dock',
+      'enroll',
+      '--state-dir',
+      tempDir(),
+      '--gateway',
+      'http://gw.example.org:8080',
+      '--token',
+      'bwc_enr_x',
+      '--device-id',
+      'dock-h',
+      '--root-fingerprint',
+      t.root.keyId,
+    ]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/plain http:\/\/ .*gw\.example\.org.*https:\/\//);
   });
@@ -96,8 +128,9 @@ describe('a lost answer never burns the token', () => {
     const stateDir = join(tempDir(), 'dock');
     // The first answer is lost on the way back: the gateway enrolled the device, the dock never knew.
     const lossy = spyFetch({ losePostAnswer: true });
-    await expect(enrollDock({ stateDir, gatewayUrl: url, deviceId: 'dock-lost', token, rootFingerprint: t.root.keyId, fetchImpl: lossy.impl }))
-      .rejects.toThrow(/run the same command again/);
+    await expect(enrollDock({ stateDir, gatewayUrl: url, deviceId: 'dock-lost', token, rootFingerprint: t.root.keyId, fetchImpl: lossy.impl })).rejects.toThrow(
+      /run the same command again/,
+    );
     expect(await gw.fleet.device('dock-lost')).toMatchObject({ status: 'enrolled' });
     expect(existsSync(join(stateDir, 'enrollment.json'))).toBe(false);
     // The same command again: the same key (kept in the state directory), the same token.

@@ -45,38 +45,69 @@ function bwc(args: string[], input: string): Promise<RunResult> {
     const p = spawn(process.execPath, [BWC, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
     p.stdin.end(input);
   });
 }
 
 async function entries(action: string): Promise<AuditEntryJson[]> {
-  const rows = await gw.db.all<{ seq: number; actor: string; action: string; subject: string; detail_json: string }>('SELECT * FROM audit_log WHERE action = ? ORDER BY seq', [action]);
-  return rows.map((r) => ({ seq: r.seq, at: 0, actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail_json) as Record<string, unknown>, prev: '', hash: '' }));
+  const rows = await gw.db.all<{ seq: number; actor: string; action: string; subject: string; detail_json: string }>(
+    'SELECT * FROM audit_log WHERE action = ? ORDER BY seq',
+    [action],
+  );
+  return rows.map((r) => ({
+    seq: r.seq,
+    at: 0,
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject,
+    detail: JSON.parse(r.detail_json) as Record<string, unknown>,
+    prev: '',
+    hash: '',
+  }));
 }
 
 describe('users', () => {
   it('creates a user with roles, offices and a password, and audits it with the admin and the new user', async () => {
     secrets.add('olga-initial-password');
-    const r = await call(base, ada, 'POST', '/api/v1/users', { username: 'olga', password: 'olga-initial-password', roles: ['operator', 'supervisor'], offices: ['SEA'] });
+    const r = await call(base, ada, 'POST', '/api/v1/users', {
+      username: 'olga',
+      password: 'olga-initial-password',
+      roles: ['operator', 'supervisor'],
+      offices: ['SEA'],
+    });
     expect(r.status).toBe(201);
     expect(r.json.user).toMatchObject({ username: 'olga', roles: ['operator', 'supervisor'], offices: ['SEA'], disabledAt: null });
     await signIn(base, 'olga', 'olga-initial-password');
     const list = await call(base, ada, 'GET', '/api/v1/users');
     expect(list.json.users.map((u: { username: string }) => u.username)).toEqual(['ada', 'olga', 'vic']);
     const created = (await entries('user.created')).find((e) => e.subject === 'user:olga');
-    expect(created).toMatchObject({ actor: 'user:ada', subject: 'user:olga', detail: { username: 'olga', roles: ['operator', 'supervisor'], offices: ['SEA'] } });
+    expect(created).toMatchObject({
+      actor: 'user:ada',
+      subject: 'user:olga',
+      detail: { username: 'olga', roles: ['operator', 'supervisor'], offices: ['SEA'] },
+    });
   });
 
   it('names every rule a new user breaks at once', async () => {
-    const r = await call(base, ada, 'POST', '/api/v1/users', { username: 'Bad Name', password: 'short', roles: ['wizard'], offices: ['no spaces!'] });
+    const r = await call(base, ada, 'POST', '/api/v1/users', {
+      username: 'Bad Name',
+      password: 'short',
+      roles: ['wizard'],
+      offices: ['no spaces!'],
+    });
     expect(r.status).toBe(400);
     expect(r.json.error.problems.map((p: { field: string }) => p.field)).toEqual(['username', 'password', 'roles', 'offices']);
     expect(r.json.error.message).toBe(
       'username: a username is 1 to 64 of a-z, 0-9, ".", "_" and "-", starting with a letter or digit; password: a password has at least 12 characters; ' +
-      `roles: unknown role "wizard"; roles are ${ROLES.join(', ')}; offices: invalid office code "no spaces!"`);
+        `roles: unknown role "wizard"; roles are ${ROLES.join(', ')}; offices: invalid office code "no spaces!"`,
+    );
   });
 
   it('refuses the same bad input with the same words as `bwc gateway user add`', async () => {
@@ -90,7 +121,16 @@ describe('users', () => {
     for (const c of cases) {
       const api = await call(base, ada, 'POST', '/api/v1/users', c);
       expect(api.status).toBe(400);
-      const args = ['gateway', 'user', 'add', c.username, ...c.roles.flatMap((r) => ['--role', r]), ...c.offices.flatMap((o) => ['--office', o]), '--data-dir', join(data, 'gw')];
+      const args = [
+        'gateway',
+        'user',
+        'add',
+        c.username,
+        ...c.roles.flatMap((r) => ['--role', r]),
+        ...c.offices.flatMap((o) => ['--office', o]),
+        '--data-dir',
+        join(data, 'gw'),
+      ];
       const cli = await bwc(args, c.password);
       expect(cli.code).toBe(2);
       expect(cli.stderr.trim()).toBe(`bwc gateway user add: ${api.json.error.message as string}`);
@@ -106,7 +146,11 @@ describe('users', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error.problems).toHaveLength(2);
     const [changed] = await entries('user.access_changed');
-    expect(changed).toMatchObject({ actor: 'user:ada', subject: 'user:olga', detail: { roles: { from: ['operator', 'supervisor'], to: ['viewer'] }, offices: { from: ['SEA'], to: ['SEA', 'PDX'] } } });
+    expect(changed).toMatchObject({
+      actor: 'user:ada',
+      subject: 'user:olga',
+      detail: { roles: { from: ['operator', 'supervisor'], to: ['viewer'] }, offices: { from: ['SEA'], to: ['SEA', 'PDX'] } },
+    });
   });
 
   it('does not let an admin remove their own admin role or disable themself, and says so', async () => {
@@ -144,7 +188,10 @@ describe('users', () => {
     expect(password.length).toBeGreaterThanOrEqual(12);
     secrets.add(password);
     await signIn(base, 'olga', password);
-    expect((await entries('user.password_set')).map((e) => [e.actor, e.subject, e.detail.generated])).toEqual([['user:ada', 'user:olga', false], ['user:ada', 'user:olga', true]]);
+    expect((await entries('user.password_set')).map((e) => [e.actor, e.subject, e.detail.generated])).toEqual([
+      ['user:ada', 'user:olga', false],
+      ['user:ada', 'user:olga', true],
+    ]);
   });
 
   it('refuses every one of these to a user without the admin role (403)', async () => {
@@ -209,13 +256,18 @@ describe('the same from the CLI on the gateway machine', () => {
       return r.stdout;
     };
     await run(['user', 'add', 'olga', '--role', 'operator', '--by', 'root'], 'olga-initial-password');
-    expect(await run(['user', 'access', 'olga', '--role', 'supervisor', '--office', 'SEA', '--by', 'root'])).toBe('user olga now has roles supervisor and offices SEA\n');
+    expect(await run(['user', 'access', 'olga', '--role', 'supervisor', '--office', 'SEA', '--by', 'root'])).toBe(
+      'user olga now has roles supervisor and offices SEA\n',
+    );
     const bad = await bwc(['gateway', 'user', 'access', 'olga', '--role', 'wizard', '--office', 'x y', ...common], '');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe(`bwc gateway user access: roles: unknown role "wizard"; roles are ${ROLES.join(', ')}; offices: invalid office code "x y"`);
     const generated = JSON.parse(await run(['user', 'password', 'olga', '--generate', '--by', 'root'])) as { password: string };
     expect(generated.password.length).toBeGreaterThanOrEqual(12);
-    const created = JSON.parse(await run(['token', 'create', 'olga', '--name', 'sync', '--days', '7', '--by', 'root'])) as { token: string; id: number };
+    const created = JSON.parse(await run(['token', 'create', 'olga', '--name', 'sync', '--days', '7', '--by', 'root'])) as {
+      token: string;
+      id: number;
+    };
     expect(created.token).toMatch(/^bwc_/);
     const listed = await run(['token', 'list', '--user', 'olga']);
     expect(listed).toContain('"name":"sync"');
@@ -225,7 +277,9 @@ describe('the same from the CLI on the gateway machine', () => {
 
     const db = await openGatewayDb(resolvedPaths(parseGatewayConfig({ dataDir })).db);
     try {
-      const log = await db.all<{ actor: string; action: string; subject: string; detail_json: string }>('SELECT actor, action, subject, detail_json FROM audit_log ORDER BY seq');
+      const log = await db.all<{ actor: string; action: string; subject: string; detail_json: string }>(
+        'SELECT actor, action, subject, detail_json FROM audit_log ORDER BY seq',
+      );
       expect(log.map((e) => [e.actor, e.action, e.subject])).toEqual([
         ['user:root', 'user.created', 'user:olga'],
         ['user:root', 'user.access_changed', 'user:olga'],

@@ -172,7 +172,11 @@ async function user(g: Gateway, username: string, roles: Role[], offices: string
 }
 
 async function apiToken(g: Gateway, s: Session, name = 'automation', expiresInDays?: number): Promise<{ id: number; token: string }> {
-  const r = await call(g, 'POST', '/api/v1/tokens', { cookie: s.cookie, csrf: s.csrf, json: { name, ...(expiresInDays ? { expiresInDays } : {}) } });
+  const r = await call(g, 'POST', '/api/v1/tokens', {
+    cookie: s.cookie,
+    csrf: s.csrf,
+    json: { name, ...(expiresInDays ? { expiresInDays } : {}) },
+  });
   expect(r.status, JSON.stringify(r.json)).toBe(201);
   secrets.add(r.json.token);
   bearerSecrets.add(r.json.token);
@@ -231,7 +235,9 @@ function parseExposition(text: string): { types: Map<string, string>; help: Map<
 }
 
 function sampleValue(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  return samples.find((s) => s.name === name && Object.keys(labels).every((k) => s.labels[k] === labels[k]) && Object.keys(s.labels).length === Object.keys(labels).length)?.value;
+  return samples.find(
+    (s) => s.name === name && Object.keys(labels).every((k) => s.labels[k] === labels[k]) && Object.keys(s.labels).length === Object.keys(labels).length,
+  )?.value;
 }
 
 // ───────────────────────── tests ─────────────────────────
@@ -260,10 +266,17 @@ describe('sessions', () => {
     expect(attrs).toContain('Path=/');
     expect(attrs).toContain(`Max-Age=${12 * 3600}`);
     expect(attrs).not.toContain('Secure');
-    expect(s.body).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [], personId: null }, csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(s.body).toEqual({
+      user: { username: 'ada', roles: ['admin'], offices: [], personId: null },
+      csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
     const me = await call(g, 'GET', '/api/v1/me', { cookie: s.cookie });
     expect(me.status).toBe(200);
-    expect(me.json).toEqual({ user: { username: 'ada', roles: ['admin'], offices: [], personId: null }, via: 'session', csrfToken: s.csrf });
+    expect(me.json).toEqual({
+      user: { username: 'ada', roles: ['admin'], offices: [], personId: null },
+      via: 'session',
+      csrfToken: s.csrf,
+    });
   });
 
   it('marks the cookie Secure when the gateway is behind TLS', async () => {
@@ -407,7 +420,11 @@ describe('roles and users', () => {
 
   it('refuses a password shorter than 12 characters', async () => {
     const a = await login(g, admin.username, admin.password);
-    const r = await call(g, 'POST', '/api/v1/users', { cookie: a.cookie, csrf: a.csrf, json: { username: 'shorty', password: 'elevenchars', roles: ['viewer'] } });
+    const r = await call(g, 'POST', '/api/v1/users', {
+      cookie: a.cookie,
+      csrf: a.csrf,
+      json: { username: 'shorty', password: 'elevenchars', roles: ['viewer'] },
+    });
     expect(r.status).toBe(400);
     expect(r.json.error.code).toBe('WEAK_PASSWORD');
     expect(await g.auth.getUser('shorty')).toBeNull();
@@ -415,7 +432,19 @@ describe('roles and users', () => {
 
   it('does not make admin an approver: roles are explicit', async () => {
     expect(hasAnyRole({ roles: ['admin'] }, ['approver_fro', 'approver_hro', 'director'])).toBe(false);
-    expect(ROLES).toEqual(['viewer', 'operator', 'supervisor', 'requester', 'approver_fro', 'approver_hro', 'director', 'records_officer', 'auditor', 'opr', 'admin']);
+    expect(ROLES).toEqual([
+      'viewer',
+      'operator',
+      'supervisor',
+      'requester',
+      'approver_fro',
+      'approver_hro',
+      'director',
+      'records_officer',
+      'auditor',
+      'opr',
+      'admin',
+    ]);
     const a = await login(g, admin.username, admin.password);
     expect((await call(g, 'POST', '/test/approve', { cookie: a.cookie, csrf: a.csrf })).status).toBe(403);
     const fro = await user(g, 'fiona', ['approver_fro'], ['SEA']);
@@ -462,11 +491,19 @@ describe('roles and users', () => {
     secrets.add(next);
     const noCurrent = await call(g, 'POST', '/api/v1/users/pat/password', { cookie: s.cookie, csrf: s.csrf, json: { password: next } });
     expect(noCurrent.status).toBe(400);
-    const badCurrent = await call(g, 'POST', '/api/v1/users/pat/password', { cookie: s.cookie, csrf: s.csrf, json: { password: next, currentPassword: 'wrong-current-pw' } });
+    const badCurrent = await call(g, 'POST', '/api/v1/users/pat/password', {
+      cookie: s.cookie,
+      csrf: s.csrf,
+      json: { password: next, currentPassword: 'wrong-current-pw' },
+    });
     expect(badCurrent.status).toBe(401);
     const notMine = await call(g, 'POST', '/api/v1/users/quinn/password', { cookie: s.cookie, csrf: s.csrf, json: { password: next } });
     expect(notMine.status).toBe(403);
-    const changed = await call(g, 'POST', '/api/v1/users/pat/password', { cookie: s.cookie, csrf: s.csrf, json: { password: next, currentPassword: u.password } });
+    const changed = await call(g, 'POST', '/api/v1/users/pat/password', {
+      cookie: s.cookie,
+      csrf: s.csrf,
+      json: { password: next, currentPassword: u.password },
+    });
     expect(changed.status).toBe(204);
     // The password change ended the session it came from; the new password signs in, the old does not.
     expect((await call(g, 'GET', '/api/v1/me', { cookie: s.cookie })).status).toBe(401);
@@ -502,7 +539,9 @@ describe('API tokens', () => {
     expect((await call(g, 'DELETE', `/api/v1/tokens/${t.id}`, { cookie: a.cookie, csrf: a.csrf })).status).toBe(204);
     const after = await call(g, 'GET', '/api/v1/me', { token: t.token });
     expect(after.status).toBe(401);
-    expect((await call(g, 'GET', '/api/v1/tokens', { cookie: a.cookie })).json.tokens).toContainEqual(expect.objectContaining({ id: t.id, revokedAt: g.clock.now }));
+    expect((await call(g, 'GET', '/api/v1/tokens', { cookie: a.cookie })).json.tokens).toContainEqual(
+      expect.objectContaining({ id: t.id, revokedAt: g.clock.now }),
+    );
   });
 
   it('stops working at its expiry', async () => {
@@ -544,7 +583,10 @@ describe('requests and errors', () => {
     const bad = await call(g, 'POST', '/api/v1/login', { raw: '{"username": "ada", ' });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('INVALID_JSON');
-    const form = await call(g, 'POST', '/api/v1/login', { raw: 'username=ada&password=x', contentType: 'application/x-www-form-urlencoded' });
+    const form = await call(g, 'POST', '/api/v1/login', {
+      raw: 'username=ada&password=x',
+      contentType: 'application/x-www-form-urlencoded',
+    });
     expect(form.status).toBe(415);
     expect(form.json.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
@@ -555,7 +597,11 @@ describe('requests and errors', () => {
     expect(noPassword.json.error.code).toBe('VALIDATION_FAILED');
     expect(noPassword.json.error.message).toMatch(/^body\.password: /);
     const a = await login(g, admin.username, admin.password);
-    const badRole = await call(g, 'POST', '/api/v1/users', { cookie: a.cookie, csrf: a.csrf, json: { username: 'zed', password: 'a-long-enough-pw', roles: ['viewer', 7] } });
+    const badRole = await call(g, 'POST', '/api/v1/users', {
+      cookie: a.cookie,
+      csrf: a.csrf,
+      json: { username: 'zed', password: 'a-long-enough-pw', roles: ['viewer', 7] },
+    });
     expect(badRole.status).toBe(400);
     expect(badRole.json.error.message).toMatch(/^body\.roles\.1: /);
     const badQuery = await call(g, 'GET', '/test/items/7?limit=1000');
@@ -571,7 +617,10 @@ describe('requests and errors', () => {
     const empty = await call(g, 'POST', '/api/v1/login', { json: { username: 7 } });
     expect(empty.status).toBe(400);
     expect(empty.json.error.code).toBe('VALIDATION_FAILED');
-    expect(empty.json.error.problems).toMatchObject([{ field: 'body.username', message: expect.any(String) }, { field: 'body.password', message: expect.any(String) }]);
+    expect(empty.json.error.problems).toMatchObject([
+      { field: 'body.username', message: expect.any(String) },
+      { field: 'body.password', message: expect.any(String) },
+    ]);
     expect(empty.json.error.message).toBe(empty.json.error.problems.map((p: { field: string; message: string }) => `${p.field}: ${p.message}`).join('; '));
   });
 
@@ -665,7 +714,9 @@ describe('metrics', () => {
     expect(sampleValue(samples, 'bwc_auth_sessions', {})).toBeGreaterThanOrEqual(1);
     expect(sampleValue(samples, 'bwc_http_auth_failures_total', { reason: 'unauthenticated' })).toBeGreaterThanOrEqual(1);
     // Histogram buckets are cumulative and +Inf equals the count.
-    const buckets = samples.filter((s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.method === 'GET' && s.labels.route === key.route && s.labels.status === '200');
+    const buckets = samples.filter(
+      (s) => s.name === 'bwc_http_request_duration_seconds_bucket' && s.labels.method === 'GET' && s.labels.route === key.route && s.labels.status === '200',
+    );
     const values = buckets.map((b) => b.value);
     expect(values).toEqual([...values].sort((x, y) => x - y));
     expect(buckets.at(-1)!.labels.le).toBe('+Inf');
@@ -685,7 +736,11 @@ describe('metrics', () => {
     const { help, samples } = parseExposition(await m.expose());
     expect(help.get('odd_total')).toBe('back\\slash and\nnewline');
     expect(sampleValue(samples, 'odd_total', { v: tricky })).toBe(2);
-    expect(samples.filter((s) => s.name === 'lat_seconds_bucket').map((s) => [s.labels.le, s.value])).toEqual([['0.1', 1], ['1', 2], ['+Inf', 3]]);
+    expect(samples.filter((s) => s.name === 'lat_seconds_bucket').map((s) => [s.labels.le, s.value])).toEqual([
+      ['0.1', 1],
+      ['1', 2],
+      ['+Inf', 3],
+    ]);
     expect(sampleValue(samples, 'lat_seconds_sum', {})).toBeCloseTo(5.55);
     expect(sampleValue(samples, 'read_at_scrape', {})).toBe(42);
   });
@@ -701,7 +756,13 @@ describe('metrics', () => {
 
   it('exposes the process metrics too (CPU, memory, event-loop lag, GC), and keeps a failing collect from spoiling the scrape', async () => {
     const m = new Metrics();
-    m.gauge({ name: 'broken', help: 'g', collect: () => { throw new Error('database gone'); } });
+    m.gauge({
+      name: 'broken',
+      help: 'g',
+      collect: () => {
+        throw new Error('database gone');
+      },
+    });
     m.gauge({ name: 'fine', help: 'g', collect: (g) => g.set(1) });
     const failed: string[] = [];
     const { types, samples } = parseExposition(await m.expose((metric) => failed.push(metric)));

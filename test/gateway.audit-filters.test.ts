@@ -25,7 +25,8 @@ beforeAll(async () => {
   await gw.db.run(
     `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, officer_id, started_at, received_at, state)
      VALUES (?, 'dock-7', 1, '', 'k', ?, ?, 10, 10, 1, 'CAM-7', 'clip-1', 'O1', ?, ?, 'VERIFIED')`,
-    [HASH, Buffer.from('x'), 'ff'.repeat(32), STARTED, Date.now()]);
+    [HASH, Buffer.from('x'), 'ff'.repeat(32), STARTED, Date.now()],
+  );
   await signIn(base, 'alice', 'alice-records-pw');
   await gw.audit.append(gw.db, { actor: 'user:alice', action: 'clip.content_view', subject: HASH, detail: { requestId: 'r1' } });
   await gw.audit.append(gw.db, { actor: 'user:aldo', action: 'clip.content_download', subject: HASH, detail: {} });
@@ -89,8 +90,12 @@ describe('entries as sentences', () => {
   it('says who did what to which clip, when', async () => {
     const r = await search(`subject=${HASH}`);
     const [view, download] = r.entries as [AuditEntryJson, AuditEntryJson];
-    expect(auditSentence(view, { context: r.context, time: utc })).toBe(`alice (records officer) viewed clip CAM-7 2026-11-02 14:03 (…12cd34ef) at ${utc(view.at)}`);
-    expect(auditSentence(download, { context: r.context, time: utc })).toBe(`aldo (auditor) downloaded clip CAM-7 2026-11-02 14:03 (…12cd34ef) at ${utc(download.at)}`);
+    expect(auditSentence(view, { context: r.context, time: utc })).toBe(
+      `alice (records officer) viewed clip CAM-7 2026-11-02 14:03 (…12cd34ef) at ${utc(view.at)}`,
+    );
+    expect(auditSentence(download, { context: r.context, time: utc })).toBe(
+      `aldo (auditor) downloaded clip CAM-7 2026-11-02 14:03 (…12cd34ef) at ${utc(download.at)}`,
+    );
   });
 
   it('says who signed in, and who failed as whom and why', async () => {
@@ -105,7 +110,9 @@ describe('entries as sentences', () => {
     const entry = (action: string, detail: Record<string, unknown>, subject = HASH) =>
       ({ seq: 1, at: Date.UTC(2026, 10, 3, 9, 0), actor: 'user:sam', action, subject, detail, prev: '', hash: '' }) as AuditEntryJson;
     const say = (e: AuditEntryJson) => auditSentence(e, { context, time: utc }).replace(/ at \d{4}-.*$/, '');
-    expect(say(entry('review.resolved', { reviewId: 4, outcome: 'no_violation', note: 'n' }))).toBe('sam (supervisor) resolved review item #4 for clip …12cd34ef as no violation');
+    expect(say(entry('review.resolved', { reviewId: 4, outcome: 'no_violation', note: 'n' }))).toBe(
+      'sam (supervisor) resolved review item #4 for clip …12cd34ef as no violation',
+    );
     expect(say(entry('review.referred', { reviewId: 4, note: 'n' }))).toBe('sam (supervisor) referred review item #4 for clip …12cd34ef to OPR');
     expect(say(entry('review.viewed', { reviewId: 5 }, 'review:5'))).toBe('sam (supervisor) looked at review item #5 for a clip not yet received');
   });

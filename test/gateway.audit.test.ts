@@ -33,8 +33,12 @@ const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 const HOUR = 3600_000;
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 interface Log {
   db: Db;
@@ -53,7 +57,14 @@ async function freshLog(engine: 'sqlite' | 'postgres', o: { checkpointEvery?: nu
   const db = await openGatewayDb(target);
   const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
   const clock = { now: T0 };
-  const audit = new AuditLog({ db, gatewayId: o.gatewayId ?? 'gw1', fleet: 'f1', now: () => clock.now, signer, checkpointEvery: o.checkpointEvery ?? 5 });
+  const audit = new AuditLog({
+    db,
+    gatewayId: o.gatewayId ?? 'gw1',
+    fleet: 'f1',
+    now: () => clock.now,
+    signer,
+    checkpointEvery: o.checkpointEvery ?? 5,
+  });
   return { db, target, audit, signer, keyFile: join(dir, 'key', 'public.hex'), clock, dir };
 }
 
@@ -61,11 +72,23 @@ async function freshLog(engine: 'sqlite' | 'postgres', o: { checkpointEvery?: nu
 async function twelve(l: Log): Promise<void> {
   for (let n = 1; n <= 12; n++) {
     l.clock.now += 60_000;
-    await l.audit.append(l.db, { actor: n % 2 ? 'user:rita' : 'gateway:gw1', action: n % 3 ? 'test.step' : 'test.other', subject: `s-${n}`, detail: { n, note: `step ${n}` } });
+    await l.audit.append(l.db, {
+      actor: n % 2 ? 'user:rita' : 'gateway:gw1',
+      action: n % 3 ? 'test.step' : 'test.other',
+      subject: `s-${n}`,
+      detail: { n, note: `step ${n}` },
+    });
   }
 }
 
-interface VerifyJson { ok: boolean; entries: number; firstBroken: { seq: number; reason: string } | null; problems: string[]; warnings: string[]; checkpoints: { verified: number; newest: { entryCount: number } | null } }
+interface VerifyJson {
+  ok: boolean;
+  entries: number;
+  firstBroken: { seq: number; reason: string } | null;
+  problems: string[];
+  warnings: string[];
+  checkpoints: { verified: number; newest: { entryCount: number } | null };
+}
 
 function verifyCli(l: Log, extra: string[] = []): { code: number | null; report: VerifyJson; stderr: string } {
   const r = runBwc(['audit', 'verify', '--db', l.target, '--pubkey', l.keyFile, '--json', ...extra]);
@@ -80,9 +103,21 @@ function verifyCli(l: Log, extra: string[] = []): { code: number | null; report:
 
 describe('entry hashes', () => {
   it('are the same whether the writer hashes the detail text it stored or the verifier the parsed entry', () => {
-    const details = [{}, { b: 1, a: [1, 2.5, -0.001, 1e21], z: null }, { 'ü': 'naïve "quoted" \\ \u2028', nested: { y: true, x: 'é' } }, { n: Number.MAX_SAFE_INTEGER }];
+    const details = [
+      {},
+      { b: 1, a: [1, 2.5, -0.001, 1e21], z: null },
+      { ü: 'naïve "quoted" \\ \u2028', nested: { y: true, x: 'é' } },
+      { n: Number.MAX_SAFE_INTEGER },
+    ];
     for (const [i, detail] of details.entries()) {
-      const e = { seq: 10 + i, at: 1_780_000_000_123 + i, actor: 'user:zoë', action: 'x.y', subject: i % 2 ? '' : 'ab'.repeat(32), prev: GENESIS_HASH };
+      const e = {
+        seq: 10 + i,
+        at: 1_780_000_000_123 + i,
+        actor: 'user:zoë',
+        action: 'x.y',
+        subject: i % 2 ? '' : 'ab'.repeat(32),
+        prev: GENESIS_HASH,
+      };
       expect(entryHashFromDetailText(e, canonicalJson(detail)), JSON.stringify(detail)).toBe(entryHash({ ...e, detail: detail as never }));
     }
   });
@@ -100,12 +135,18 @@ describe.each(engines())('audit log on %s', (engine) => {
     // The hash an auditor recomputes from the JSON alone (gateway/audit/entry.ts).
     const e = entries[6]!;
     const { createHash } = await import('node:crypto');
-    const expected = createHash('sha256').update('bwc/v1/AuditEntry\n').update(canonicalJson({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, detail: e.detail, prev: e.prev })).digest('hex');
+    const expected = createHash('sha256')
+      .update('bwc/v1/AuditEntry\n')
+      .update(canonicalJson({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, detail: e.detail, prev: e.prev }))
+      .digest('hex');
     expect(e.hash).toBe(expected);
     expect(entryHash(e)).toBe(expected);
 
     const cps = (await l.audit.checkpoints()).reverse();
-    expect(cps.map((c) => [c.entry_count, c.head_hash])).toEqual([[5, entries[4]!.hash], [10, entries[9]!.hash]]);
+    expect(cps.map((c) => [c.entry_count, c.head_hash])).toEqual([
+      [5, entries[4]!.hash],
+      [10, entries[9]!.hash],
+    ]);
     const env = openEnvelope(cps[1]!.envelope, { expectType: 'AuditCheckpoint' });
     assertEnvelopeSigned(env, trustPublicKey(l.signer.publicKey));
     const body = pb.AuditCheckpoint.decode(env.body);
@@ -113,7 +154,12 @@ describe.each(engines())('audit log on %s', (engine) => {
 
     const ok = verifyCli(l);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.report).toMatchObject({ ok: true, entries: 12, firstBroken: null, checkpoints: { verified: 2, newest: { entryCount: 10 } } });
+    expect(ok.report).toMatchObject({
+      ok: true,
+      entries: 12,
+      firstBroken: null,
+      checkpoints: { verified: 2, newest: { entryCount: 10 } },
+    });
     expect(ok.report.warnings.join(' ')).toMatch(/entries 11–12 are not yet covered/);
     await l.db.close();
   });
@@ -134,9 +180,19 @@ describe.each(engines())('audit log on %s', (engine) => {
 
     const store = await new ClipStore(join(l.dir, 'clips')).init();
     const ingest = new Ingest({
-      db: l.db, store, fleet: 'f1', now, audit: l.audit,
+      db: l.db,
+      store,
+      fleet: 'f1',
+      now,
+      audit: l.audit,
       sealer: new GatewayMessenger({ db: l.db, signer: l.signer, gatewayId: 'gw1', fleet: 'f1', now }),
-      sink: { publish: async () => {}, alert: async (a) => { await alerts.raise(a); }, accepted: async () => {} },
+      sink: {
+        publish: async () => {},
+        alert: async (a) => {
+          await alerts.raise(a);
+        },
+        accepted: async () => {},
+      },
     });
     const clip = dock.clip(150_000);
     expect((await ingest.handle(dock.topic('manifest'), clip.manifest)).status).toBe('accepted');
@@ -158,29 +214,71 @@ describe.each(engines())('audit log on %s', (engine) => {
 
   describe.skipIf(UNIT_TIER)('bwc audit verify names the first broken entry', () => {
     const tamper: [string, (l: Log) => Promise<void>, number, RegExp][] = [
-      ['an entry edited', async (l) => { await l.db.run('UPDATE audit_log SET detail_json = ? WHERE seq = 7', [canonicalJson({ n: 7, note: 'nothing happened' })]); }, 7, /entry 7: was altered/],
-      ['an entry edited and re-hashed (the next link breaks)', async (l) => {
-        const r = (await l.db.get<Parameters<typeof entryFromRow>[0]>('SELECT * FROM audit_log WHERE seq = 7'))!;
-        const e = { ...entryFromRow(r), actor: 'user:mallory' };
-        await l.db.run('UPDATE audit_log SET actor = ?, entry_hash = ? WHERE seq = 7', [e.actor, entryHash(e)]);
-      }, 8, /entry 8: does not link to entry 7/],
-      ['an entry deleted', async (l) => { await l.db.run('DELETE FROM audit_log WHERE seq = 4'); }, 4, /entry 4: is missing/],
-      ['two entries swapped', async (l) => {
-        await l.db.run('UPDATE audit_log SET seq = 1000 WHERE seq = 6');
-        await l.db.run('UPDATE audit_log SET seq = 6 WHERE seq = 7');
-        await l.db.run('UPDATE audit_log SET seq = 7 WHERE seq = 1000');
-      }, 6, /entry 6: was altered/],
-      ['the tail truncated, head row rewound (a checkpoint counts 10)', async (l) => {
-        const h = (await l.db.get<{ entry_hash: string }>('SELECT entry_hash FROM audit_log WHERE seq = 8'))!;
-        await l.db.run('DELETE FROM audit_log WHERE seq > 8');
-        await l.db.run('UPDATE audit_head SET seq = 8, entry_hash = ? WHERE id = 1', [h.entry_hash]);
-      }, 9, /entry 9: is missing: the log ends at entry 8, but the checkpoint .* counts 10 entries/],
-      ['an entry appended behind the log\'s back', async (l) => {
-        const last = entryFromRow((await l.db.get<Parameters<typeof entryFromRow>[0]>('SELECT * FROM audit_log WHERE seq = 12'))!);
-        const e = { seq: 13, at: last.at + 1, actor: 'user:mallory', action: 'test.step', subject: '', detail: {}, prev: last.hash };
-        await l.db.run('INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          [13, e.at, e.actor, e.action, '', '{}', e.prev, entryHash(e)]);
-      }, 13, /entry 13: was added behind the log's back/],
+      [
+        'an entry edited',
+        async (l) => {
+          await l.db.run('UPDATE audit_log SET detail_json = ? WHERE seq = 7', [canonicalJson({ n: 7, note: 'nothing happened' })]);
+        },
+        7,
+        /entry 7: was altered/,
+      ],
+      [
+        'an entry edited and re-hashed (the next link breaks)',
+        async (l) => {
+          const r = (await l.db.get<Parameters<typeof entryFromRow>[0]>('SELECT * FROM audit_log WHERE seq = 7'))!;
+          const e = { ...entryFromRow(r), actor: 'user:mallory' };
+          await l.db.run('UPDATE audit_log SET actor = ?, entry_hash = ? WHERE seq = 7', [e.actor, entryHash(e)]);
+        },
+        8,
+        /entry 8: does not link to entry 7/,
+      ],
+      [
+        'an entry deleted',
+        async (l) => {
+          await l.db.run('DELETE FROM audit_log WHERE seq = 4');
+        },
+        4,
+        /entry 4: is missing/,
+      ],
+      [
+        'two entries swapped',
+        async (l) => {
+          await l.db.run('UPDATE audit_log SET seq = 1000 WHERE seq = 6');
+          await l.db.run('UPDATE audit_log SET seq = 6 WHERE seq = 7');
+          await l.db.run('UPDATE audit_log SET seq = 7 WHERE seq = 1000');
+        },
+        6,
+        /entry 6: was altered/,
+      ],
+      [
+        'the tail truncated, head row rewound (a checkpoint counts 10)',
+        async (l) => {
+          const h = (await l.db.get<{ entry_hash: string }>('SELECT entry_hash FROM audit_log WHERE seq = 8'))!;
+          await l.db.run('DELETE FROM audit_log WHERE seq > 8');
+          await l.db.run('UPDATE audit_head SET seq = 8, entry_hash = ? WHERE id = 1', [h.entry_hash]);
+        },
+        9,
+        /entry 9: is missing: the log ends at entry 8, but the checkpoint .* counts 10 entries/,
+      ],
+      [
+        "an entry appended behind the log's back",
+        async (l) => {
+          const last = entryFromRow((await l.db.get<Parameters<typeof entryFromRow>[0]>('SELECT * FROM audit_log WHERE seq = 12'))!);
+          const e = { seq: 13, at: last.at + 1, actor: 'user:mallory', action: 'test.step', subject: '', detail: {}, prev: last.hash };
+          await l.db.run('INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+            13,
+            e.at,
+            e.actor,
+            e.action,
+            '',
+            '{}',
+            e.prev,
+            entryHash(e),
+          ]);
+        },
+        13,
+        /entry 13: was added behind the log's back/,
+      ],
     ];
     for (const [what, change, seq, reason] of tamper) {
       it(`${what}: exit 1, first broken entry ${seq}`, async () => {
@@ -232,8 +330,14 @@ describe.each(engines())('audit log on %s', (engine) => {
       await twelve(other);
       // Another gateway's checkpoint, stored as if it were ours.
       const cp = (await other.audit.checkpoints({ limit: 1 }))[0]!;
-      await l.db.run('INSERT INTO audit_checkpoints (entry_count, head_hash, at, gateway_id, key_id, envelope) VALUES (?, ?, ?, ?, ?, ?)',
-        [cp.entry_count, cp.head_hash, cp.at, cp.gateway_id, cp.key_id, cp.envelope]);
+      await l.db.run('INSERT INTO audit_checkpoints (entry_count, head_hash, at, gateway_id, key_id, envelope) VALUES (?, ?, ?, ?, ?, ?)', [
+        cp.entry_count,
+        cp.head_hash,
+        cp.at,
+        cp.gateway_id,
+        cp.key_id,
+        cp.envelope,
+      ]);
       const untrusted = verifyCli(l);
       expect(untrusted.code).toBe(1);
       expect(untrusted.report.problems.join('\n')).toMatch(/signed by key .* which is not trusted/);
@@ -272,12 +376,14 @@ describe.each(engines())('audit log on %s', (engine) => {
 describe.skipIf(!engines().includes('postgres'))('gateway replicas on one PostgreSQL database', () => {
   it('append concurrently, inside their own transactions and alone, without forking the chain', async () => {
     const url = await pg.newDatabase();
-    const replicas = await Promise.all(['gw-a', 'gw-b'].map(async (id, i) => {
-      const db = await openGatewayDb(url);
-      const { signer } = loadOrCreateGatewayKey(join(tempDir(), 'key'));
-      const audit = new AuditLog({ db, gatewayId: id, fleet: 'f1', signer, checkpointEvery: 7 });
-      return { id, db, signer, audit, alerts: new Alerts(db, Date.now, { log: audit, actor: audit.actor }), i };
-    }));
+    const replicas = await Promise.all(
+      ['gw-a', 'gw-b'].map(async (id, i) => {
+        const db = await openGatewayDb(url);
+        const { signer } = loadOrCreateGatewayKey(join(tempDir(), 'key'));
+        const audit = new AuditLog({ db, gatewayId: id, fleet: 'f1', signer, checkpointEvery: 7 });
+        return { id, db, signer, audit, alerts: new Alerts(db, Date.now, { log: audit, actor: audit.actor }), i };
+      }),
+    );
     const work: Promise<unknown>[] = [];
     for (const r of replicas) {
       for (let n = 0; n < 5; n++) {
@@ -295,31 +401,38 @@ describe.skipIf(!engines().includes('postgres'))('gateway replicas on one Postgr
     expect(Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM alerts'))!.n)).toBe(10);
     const cps = await db.all<{ entry_count: number; gateway_id: string; envelope: Buffer; certificate: null }>('SELECT * FROM audit_checkpoints ORDER BY id');
     expect(cps.map((c) => Number(c.entry_count))).toEqual([7, 14]);
-    const report = await verifyAuditLog(rows, cps.map((c) => ({ source: 'db', checkpoint: { envelope: Buffer.from(c.envelope).toString('base64'), certificate: null } })),
-      { keys: replicas.map((r) => trustPublicKey(r.signer.publicKey)) });
+    const report = await verifyAuditLog(
+      rows,
+      cps.map((c) => ({ source: 'db', checkpoint: { envelope: Buffer.from(c.envelope).toString('base64'), certificate: null } })),
+      { keys: replicas.map((r) => trustPublicKey(r.signer.publicKey)) },
+    );
     expect(report).toMatchObject({ ok: true, entries: 20, firstBroken: null, checkpoints: { verified: 2 } });
     for (const r of replicas) await r.db.close();
   });
 
-  it('keep appending under contention: a transaction loses to another replica\'s append at most once', async () => {
+  it("keep appending under contention: a transaction loses to another replica's append at most once", async () => {
     // Each transaction takes its snapshot, works for a while, then appends: the other replica's
     // appends land inside that window again and again. Retried optimistically, a transaction could
     // lose every time and give up; the retry takes the audit head's lock before its snapshot.
     const url = await pg.newDatabase();
-    const replicas = await Promise.all(['gw-a', 'gw-b'].map(async (id) => {
-      const db = await openGatewayDb(url);
-      return { id, db, audit: new AuditLog({ db, gatewayId: id, fleet: 'f1', checkpointEvery: 1000 }) };
-    }));
+    const replicas = await Promise.all(
+      ['gw-a', 'gw-b'].map(async (id) => {
+        const db = await openGatewayDb(url);
+        return { id, db, audit: new AuditLog({ db, gatewayId: id, fleet: 'f1', checkpointEvery: 1000 }) };
+      }),
+    );
     const attempts: number[] = [];
-    const work = replicas.flatMap((r) => Array.from({ length: 30 }, (_, n) => {
-      const k = attempts.push(0) - 1;
-      return r.db.tx(async (q) => {
-        attempts[k]!++;
-        await q.get('SELECT COUNT(*) AS n FROM manifests'); // the snapshot is taken here
-        await new Promise((res) => setTimeout(res, 15));
-        await r.audit.append(q, { actor: `gateway:${r.id}`, action: 'test.contended', detail: { n } });
-      });
-    }));
+    const work = replicas.flatMap((r) =>
+      Array.from({ length: 30 }, (_, n) => {
+        const k = attempts.push(0) - 1;
+        return r.db.tx(async (q) => {
+          attempts[k]!++;
+          await q.get('SELECT COUNT(*) AS n FROM manifests'); // the snapshot is taken here
+          await new Promise((res) => setTimeout(res, 15));
+          await r.audit.append(q, { actor: `gateway:${r.id}`, action: 'test.contended', detail: { n } });
+        });
+      }),
+    );
     const outcomes = await Promise.allSettled(work);
     expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
     expect(Math.max(...attempts)).toBeLessThanOrEqual(2);

@@ -38,7 +38,8 @@ const tokens: Record<string, string> = {};
 
 async function api(who: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    method,
+    headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: r.status, json: (await r.json().catch(() => ({}))) as Record<string, unknown> };
@@ -47,10 +48,17 @@ async function api(who: string, method: string, path: string, body?: unknown): P
 function request(over: Record<string, unknown> = {}): Record<string, unknown> {
   const now = Date.now();
   return {
-    category: 'prior_authorization', office: 'SEA',
-    reason: 'buy-bust meeting with a cooperating witness', purpose: 'evidence of the transaction',
-    methods: ['video', 'audio'], minimization: 'camera on only inside the meeting room; no bystanders',
-    anticipated: { from: new Date(now - 60_000).toISOString(), to: new Date(now + 3600_000).toISOString(), location: 'Seattle field office, room 4' },
+    category: 'prior_authorization',
+    office: 'SEA',
+    reason: 'buy-bust meeting with a cooperating witness',
+    purpose: 'evidence of the transaction',
+    methods: ['video', 'audio'],
+    minimization: 'camera on only inside the meeting room; no bystanders',
+    anticipated: {
+      from: new Date(now - 60_000).toISOString(),
+      to: new Date(now + 3600_000).toISOString(),
+      location: 'Seattle field office, room 4',
+    },
     expiresAt: new Date(now + 2 * 3600_000).toISOString(),
     ...over,
   };
@@ -61,17 +69,25 @@ beforeAll(async () => {
   const issuerKeysDir = join(dir, 'issuer-keys');
   const fro = generateKeyDir(join(issuerKeysDir, 'U7'));
   const director = generateKeyDir(join(issuerKeysDir, 'D1'));
-  ({ root } = { root: agencyTrust(dir, gwData, {
-    fleet: FLEET, gatewayId: 'gw-az',
-    issuers: [
-      { name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] },
-      { name: 'Director', personId: 'D1', publicKey: director.publicKeyHex, roles: ['DIRECTOR'] },
-    ],
-  }).root });
+  ({ root } = {
+    root: agencyTrust(dir, gwData, {
+      fleet: FLEET,
+      gatewayId: 'gw-az',
+      issuers: [
+        { name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] },
+        { name: 'Director', personId: 'D1', publicKey: director.publicKeyHex, roles: ['DIRECTOR'] },
+      ],
+    }).root,
+  });
   gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: 'gw-az', dataDir: gwData, http: { port: 0 }, mqtt: { embedded: { port: 0 } }, sweepIntervalMs: 500,
+      fleet: FLEET,
+      gatewayId: 'gw-az',
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { embedded: { port: 0 } },
+      sweepIntervalMs: 500,
       trust: { rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, 'gw-az.cert'), bundle: join(dir, 'policy.bundle') },
       authz: { issuerKeysDir },
     }),
@@ -115,8 +131,12 @@ describe('policy bundle source', () => {
 describe('authorization requests over the API (1061.2 §5)', () => {
   it('refuses a request missing any §5.2 field, naming the field', async () => {
     for (const [field, without] of [
-      ['reason', { reason: undefined }], ['purpose', { purpose: ' ' }], ['methods', { methods: [] }], ['minimization', { minimization: undefined }],
-      ['anticipated', { anticipated: undefined }], ['anticipated.location', { anticipated: { from: new Date().toISOString(), to: new Date(Date.now() + 1000).toISOString() } }],
+      ['reason', { reason: undefined }],
+      ['purpose', { purpose: ' ' }],
+      ['methods', { methods: [] }],
+      ['minimization', { minimization: undefined }],
+      ['anticipated', { anticipated: undefined }],
+      ['anticipated.location', { anticipated: { from: new Date().toISOString(), to: new Date(Date.now() + 1000).toISOString() } }],
       ['expiresAt', { expiresAt: undefined }],
     ] as const) {
       const r = await api('officer', 'POST', '/api/v1/authz/requests', JSON.parse(JSON.stringify(request(without as Record<string, unknown>))));
@@ -129,7 +149,10 @@ describe('authorization requests over the API (1061.2 §5)', () => {
     expect(empty.status).toBe(400);
     const problems = (empty.json.error as { problems: { field: string; message: string }[] }).problems;
     for (const field of ['reason', 'purpose', 'methods', 'minimization', 'anticipated', 'expiresAt']) {
-      expect(problems.some((p) => p.field.startsWith(field)), `${field} in ${JSON.stringify(problems)}`).toBe(true);
+      expect(
+        problems.some((p) => p.field.startsWith(field)),
+        `${field} in ${JSON.stringify(problems)}`,
+      ).toBe(true);
     }
     expect((await api('officer', 'GET', '/api/v1/authz/requests')).json.requests).toEqual([]);
   });
@@ -185,8 +208,26 @@ describe('the same through `bwc authz request|approve|deny|revoke|list`', () => 
   const fields = () => {
     const r = request();
     const a = r.anticipated as { from: string; to: string; location: string };
-    return ['--reason', r.reason as string, '--purpose', r.purpose as string, '--method', 'video', '--minimization', r.minimization as string,
-      '--from', a.from, '--to', a.to, '--location', a.location, '--expires', r.expiresAt as string, '--office', 'SEA'];
+    return [
+      '--reason',
+      r.reason as string,
+      '--purpose',
+      r.purpose as string,
+      '--method',
+      'video',
+      '--minimization',
+      r.minimization as string,
+      '--from',
+      a.from,
+      '--to',
+      a.to,
+      '--location',
+      a.location,
+      '--expires',
+      r.expiresAt as string,
+      '--office',
+      'SEA',
+    ];
   };
 
   it('files, refuses self-approval and a missing field, approves with the §5.3 factors, lists and revokes', async () => {
@@ -208,7 +249,10 @@ describe('the same through `bwc authz request|approve|deny|revoke|list`', () => 
     expect([noFactors.code, noFactors.stderr]).toEqual([2, expect.stringMatching(/--considered is required/)]);
     const approved = await bwc('fro', ['approve', id, '--considered', 'all', '--factor-note', 'notification=not possible: covert meeting', '--json']);
     expect(approved.code, approved.stderr).toBe(0);
-    const a = JSON.parse(approved.stdout) as { grantHash: string; request: { state: string; decision: { factorsConsidered: { factor: string; note: string }[] } } };
+    const a = JSON.parse(approved.stdout) as {
+      grantHash: string;
+      request: { state: string; decision: { factorsConsidered: { factor: string; note: string }[] } };
+    };
     expect(a.request.state).toBe('APPROVED');
     expect(a.grantHash).toMatch(/^[0-9a-f]{64}$/);
     expect(a.request.decision.factorsConsidered.find((f) => f.factor === 'notification')?.note).toBe('not possible: covert meeting');
@@ -231,20 +275,29 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
 
   async function record(clip: string, camPort: string): Promise<{ decision: string; basisId: string | null; reasons: string[] }> {
     const scenario = join(dir, `${clip}.json`);
-    writeFileSync(scenario, JSON.stringify({
-      camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
-      steps: [
-        { start: { clip, activity: 'undercover_operation', preEventBufferS: 0 } },
-        { stop: { clip } },
-        { ready: { clip, size: 50_000 } },
-      ],
-    }));
-    const cam = spawnBwc(['sim', 'camera', '--port', camPort, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'], `camera ${clip}`);
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
+        steps: [{ start: { clip, activity: 'undercover_operation', preEventBufferS: 0 } }, { stop: { clip } }, { ready: { clip, size: 50_000 } }],
+      }),
+    );
+    const cam = spawnBwc(
+      ['sim', 'camera', '--port', camPort, '--storage', storage, '--scenario', scenario, '--until-released', '60', '--json'],
+      `camera ${clip}`,
+    );
     expect(await exited(cam, 90_000), cam.output()).toBe(0);
-    const row = await until(`${clip} at the gateway`, async () => {
-      const m = await gw.db.get<{ decision: string; decision_json: string }>('SELECT decision, decision_json FROM manifests WHERE device_id = ? AND clip_id = ?', [DEVICE, clip]);
-      return m ?? undefined;
-    }, 30_000);
+    const row = await until(
+      `${clip} at the gateway`,
+      async () => {
+        const m = await gw.db.get<{ decision: string; decision_json: string }>(
+          'SELECT decision, decision_json FROM manifests WHERE device_id = ? AND clip_id = ?',
+          [DEVICE, clip],
+        );
+        return m ?? undefined;
+      },
+      30_000,
+    );
     const d = JSON.parse(row.decision_json) as { basis?: { id?: string } | null; reasons: string[] };
     return { decision: row.decision, basisId: d.basis?.id ?? null, reasons: d.reasons };
   }
@@ -261,17 +314,41 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
   it('authorizes an excluded activity under an approved grant, then refuses it once revoked (GRANT_REVOKED)', async () => {
     mkdirSync(storage, { recursive: true });
     const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'operator-1');
-    const e = await runBwcAsync(['dock', 'enroll', '--state-dir', stateDir, '--gateway', base, '--token', token, '--device-id', DEVICE, '--root-fingerprint', root.keyId]);
+    const e = await runBwcAsync([
+      'dock',
+      'enroll',
+      '--state-dir',
+      stateDir,
+      '--gateway',
+      base,
+      '--token',
+      token,
+      '--device-id',
+      DEVICE,
+      '--root-fingerprint',
+      root.keyId,
+    ]);
     expect(e.code, e.stderr).toBe(0);
     const pty = await ptyPair(dir, 'az');
     const config = join(dir, 'dock.json');
-    writeFileSync(config, JSON.stringify({
-      stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-      sync: { statusIntervalS: 2, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir,
+        link: { ports: [pty.dock] },
+        storage: { mounts: { [CAMERA]: storage } },
+        clock: { ntp: 'synced' },
+        sync: { statusIntervalS: 2, ackTimeoutMs: 5000 },
+        mqtt: { backoffMinMs: 100, backoffMaxMs: 2000 },
+      }),
+    );
     const dock = spawnBwc(['dock', '--config', config], 'dock');
     try {
-      await until('dock online', async () => Number((await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]))?.online) === 1, 30_000);
+      await until(
+        'dock online',
+        async () => Number((await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]))?.online) === 1,
+        30_000,
+      );
       // Without a grant the undercover activity is excluded from the BWC triggers: UNAUTHORIZED.
       const before = await record('az-before', pty.cam);
       expect(before.decision).toBe('UNAUTHORIZED');
@@ -280,17 +357,22 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       expect(filed.status, JSON.stringify(filed.json)).toBe(201);
       const id = (filed.json.request as { id: string }).id;
       const approved = await api('fro', 'POST', `/api/v1/authz/requests/${id}/approve`, {
-        factorsConsidered: ALL_FACTORS.map((f) => ({ factor: f, note: f === 'less_intrusive_means' ? 'none achieve the purpose' : '' })), note: 'approved for the meeting only',
+        factorsConsidered: ALL_FACTORS.map((f) => ({ factor: f, note: f === 'less_intrusive_means' ? 'none achieve the purpose' : '' })),
+        note: 'approved for the meeting only',
       });
       expect(approved.status, JSON.stringify(approved.json)).toBe(200);
       const grantHash = approved.json.grantHash as string;
-      const req = approved.json.request as { state: string; grant: { id: string; hash: string }; decision: { role: string; personId: string; factorsConsidered: unknown[] } };
+      const req = approved.json.request as {
+        state: string;
+        grant: { id: string; hash: string };
+        decision: { role: string; personId: string; factorsConsidered: unknown[] };
+      };
       expect(req.state).toBe('APPROVED');
       expect(req.grant).toMatchObject({ id: `G-${id}`, hash: grantHash });
       expect(req.decision).toMatchObject({ role: 'FRO', personId: 'U7' });
       expect(req.decision.factorsConsidered).toHaveLength(9);
       expect(approved.json.deliveredTo).toBe(1);
-      await until('the grant in the dock\'s policy cache', () => policyObjects().some((o) => o.hash === grantHash && o.type === 'AuthorizationGrant'), 20_000);
+      await until("the grant in the dock's policy cache", () => policyObjects().some((o) => o.hash === grantHash && o.type === 'AuthorizationGrant'), 20_000);
 
       const during = await record('az-granted', pty.cam);
       expect(during).toMatchObject({ decision: 'AUTHORIZED', basisId: `G-${id}` });
@@ -298,7 +380,7 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       const revoked = await api('fro', 'POST', `/api/v1/authz/requests/${id}/revoke`, { reason: 'meeting cancelled' });
       expect(revoked.status, JSON.stringify(revoked.json)).toBe(200);
       const revocationHash = revoked.json.revocationHash as string;
-      await until('the revocation in the dock\'s policy cache', () => policyObjects().some((o) => o.hash === revocationHash && o.type === 'Revocation'), 20_000);
+      await until("the revocation in the dock's policy cache", () => policyObjects().some((o) => o.hash === revocationHash && o.type === 'Revocation'), 20_000);
       // Revocations are not retroactive, and the dock judges an activation as of its own time (the
       // dock and the camera share this machine's clock): record once that clock has entered the
       // whole second after the revocation.
@@ -318,7 +400,10 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       expect((await api('viewer', 'POST', '/api/v1/policy/bundles', { envelope })).status).toBe(403);
       const forged = signPolicyObject('PolicyBundle', bundleFromSource({ ...draft, version: 9 }), signerFromSeed(Buffer.alloc(32, 3)));
       const refused = await api('director', 'POST', '/api/v1/policy/bundles', { envelope: Buffer.from(forged.bytes).toString('base64') });
-      expect([refused.status, (refused.json.error as { message: string }).message]).toEqual([400, expect.stringMatching(/not a policy bundle signed by the agency root/)]);
+      expect([refused.status, (refused.json.error as { message: string }).message]).toEqual([
+        400,
+        expect.stringMatching(/not a policy bundle signed by the agency root/),
+      ]);
       // Drafted and published with the CLI as an official would.
       const draftFile = join(dir, 'v4-draft.json');
       const drafted = await runBwcAsync(['authz', 'draft-bundle', '--out', draftFile, '--gateway', base, '--token-file', tokenFile('viewer')]);
@@ -332,14 +417,18 @@ describe('a grant reaches the dock and authorizes; its revocation reaches the do
       expect(JSON.parse(published.stdout)).toMatchObject({ version: 4, hash: v4.hash, deliveredTo: 1 });
       expect((await api('director', 'POST', '/api/v1/policy/bundles', { envelope })).status).toBe(409);
       expect((await api('viewer', 'GET', '/api/v1/policy/bundle')).json.version).toBe(4);
-      await until('bundle v4 on the dock', () => {
-        const db = new Database(join(stateDir, 'policy.db'), { readonly: true });
-        try {
-          return (db.prepare('select version from policy_bundles where hash = ?').get(v4.hash) as { version: number } | undefined)?.version === 4;
-        } finally {
-          db.close();
-        }
-      }, 20_000);
+      await until(
+        'bundle v4 on the dock',
+        () => {
+          const db = new Database(join(stateDir, 'policy.db'), { readonly: true });
+          try {
+            return (db.prepare('select version from policy_bundles where hash = ?').get(v4.hash) as { version: number } | undefined)?.version === 4;
+          } finally {
+            db.close();
+          }
+        },
+        20_000,
+      );
     } finally {
       dock.kill('SIGTERM');
       expect(await exited(dock, 15_000), dock.output()).toBe(0);

@@ -16,13 +16,17 @@ describe('embedded broker: rights belong to the connection', () => {
   let broker: EmbeddedBroker;
   beforeAll(async () => {
     broker = await startEmbeddedBroker({
-      fleet: 'f1', port: 0, gatewaySecret: SECRET,
+      fleet: 'f1',
+      port: 0,
+      gatewaySecret: SECRET,
       checkDevice: async (id, pw) => id === 'dock-1' && pw === 'pw-1',
     });
   });
-  afterAll(async () => { await broker?.close(); });
+  afterAll(async () => {
+    await broker?.close();
+  });
 
-  it('keeps a reconnecting dock\'s rights when it takes over its half-open old connection', async () => {
+  it("keeps a reconnecting dock's rights when it takes over its half-open old connection", async () => {
     const gateway = await connect(broker.url, 'bwc-gw-gw1', GATEWAY_MQTT_USER, SECRET);
     await gateway.subscribeAsync('bwc/v1/f1/+/status', { qos: 1 });
     const statuses: string[] = [];
@@ -51,7 +55,7 @@ describe('embedded broker: rights belong to the connection', () => {
     await gateway.endAsync();
   });
 
-  it('keeps a reconnecting gateway client\'s rights the same way', async () => {
+  it("keeps a reconnecting gateway client's rights the same way", async () => {
     const old = await connect(broker.url, 'bwc-gw-gw2', GATEWAY_MQTT_USER, SECRET);
     const oldClosed = new Promise<void>((r) => old.once('close', () => r()));
     const fresh = await connect(broker.url, 'bwc-gw-gw2', GATEWAY_MQTT_USER, SECRET);

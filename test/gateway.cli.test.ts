@@ -41,7 +41,9 @@ describe('bwc gateway user add', () => {
     expect(none.code).toBe(2);
     expect(lines(none.stderr)).toEqual([expect.stringMatching(/at least one role/)]);
 
-    const ok = runBwc(['gateway', 'user', 'add', 'alice', '--role', 'admin', '--role', 'operator', '--data-dir', data], { input: `${PASSWORD}\n` });
+    const ok = runBwc(['gateway', 'user', 'add', 'alice', '--role', 'admin', '--role', 'operator', '--data-dir', data], {
+      input: `${PASSWORD}\n`,
+    });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('user alice created with roles admin, operator\n');
     for (const r of [short, role, none, ok]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
@@ -59,7 +61,12 @@ describe('bwc gateway device add and device token', () => {
     const r = runBwc(['gateway', 'device', 'add', '--device-id', 'dock-1', '--pubkey', join(keys, 'a', 'public.hex'), '--data-dir', data]);
     expect(r.code, r.stderr).toBe(0);
     expect(lines(r.stdout)).toHaveLength(1);
-    expect(JSON.parse(r.stdout)).toEqual({ deviceId: 'dock-1', keyId: a.keyId, mqttUsername: 'dock-1', mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/) });
+    expect(JSON.parse(r.stdout)).toEqual({
+      deviceId: 'dock-1',
+      keyId: a.keyId,
+      mqttUsername: 'dock-1',
+      mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/),
+    });
 
     const again = runBwc(['gateway', 'device', 'add', '--device-id', 'dock-1', '--pubkey', join(keys, 'a', 'public.hex'), '--data-dir', data]);
     expect(again.code).toBe(2);
@@ -96,7 +103,11 @@ describe('bwc gateway device add and device token', () => {
     const expires = Date.parse(t.expiresAt);
     expect(expires).toBeGreaterThanOrEqual(before + 2 * 3600_000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 2 * 3600_000);
-    for (const args of [['--device-id', '_dock'], ['--device-id', 'dock-9', '--hours', '0'], ['--device-id', 'dock-9', '--hours', 'soon']]) {
+    for (const args of [
+      ['--device-id', '_dock'],
+      ['--device-id', 'dock-9', '--hours', '0'],
+      ['--device-id', 'dock-9', '--hours', 'soon'],
+    ]) {
       const bad = runBwc(['gateway', 'device', 'token', ...args, '--data-dir', data]);
       expect(bad.code, args.join(' ')).toBe(2);
       expect(lines(bad.stderr), args.join(' ')).toHaveLength(1);
@@ -123,7 +134,12 @@ describe('bwc gateway with a bad configuration or option', () => {
 
   it('refuses a port option that is not a port, naming the option, before starting anything', () => {
     const dir = tempDir();
-    for (const [option, value] of [['--http-port', 'abc'], ['--http-port', '-5'], ['--mqtt-port', '70000'], ['--mqtt-port', '1883x']]) {
+    for (const [option, value] of [
+      ['--http-port', 'abc'],
+      ['--http-port', '-5'],
+      ['--mqtt-port', '70000'],
+      ['--mqtt-port', '1883x'],
+    ]) {
       const r = runBwc(['gateway', '--data-dir', dir, '--http-port', '0', '--mqtt-port', '0', option!, value!]);
       expect(r.code, `${option} ${value}`).toBe(2);
       expect(lines(r.stderr), `${option} ${value}`).toEqual([`bwc gateway run: ${option} must be a port number from 0 to 65535, got "${value}"`]);
@@ -154,8 +170,20 @@ describe('bwc gateway as a running process', () => {
     // it, an agency root, and the root's certificate for that key.
     keygen(join(data, 'keys', 'gateway'));
     expect(runBwc(['authz', 'keygen', '--out', join(keys, 'root')]).code).toBe(0);
-    const signed = runBwc(['authz', 'sign-gateway-cert', '--key', join(keys, 'root'), '--gateway-key', join(data, 'keys', 'gateway', 'public.pem'),
-      '--gateway-id', 'gw-cli', '--fleet', 'default', '--out', join(keys, 'gw-cli.cert')]);
+    const signed = runBwc([
+      'authz',
+      'sign-gateway-cert',
+      '--key',
+      join(keys, 'root'),
+      '--gateway-key',
+      join(data, 'keys', 'gateway', 'public.pem'),
+      '--gateway-id',
+      'gw-cli',
+      '--fleet',
+      'default',
+      '--out',
+      join(keys, 'gw-cli.cert'),
+    ]);
     expect(signed.code, signed.stderr).toBe(0);
     writeFileSync(join(keys, 'gateway.yaml'), 'gatewayId: gw-cli\n');
 
@@ -183,7 +211,13 @@ describe('bwc gateway as a running process', () => {
   });
 
   it('prints one JSON line with its ports and key id', () => {
-    expect(started).toEqual({ gatewayId: 'gw-cli', fleet: 'default', http: expect.any(Number), mqtt: expect.stringMatching(/^mqtt:\/\/127\.0\.0\.1:\d+$/), keyId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(started).toEqual({
+      gatewayId: 'gw-cli',
+      fleet: 'default',
+      http: expect.any(Number),
+      mqtt: expect.stringMatching(/^mqtt:\/\/127\.0\.0\.1:\d+$/),
+      keyId: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(started.http).toBeGreaterThan(0);
     expect(Number(new URL(started.mqtt).port)).toBeGreaterThan(0);
     expect(readFileSync(join(data, 'keys', 'gateway', 'public.hex'), 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
@@ -193,35 +227,67 @@ describe('bwc gateway as a running process', () => {
     const anon = await fetch(`${base()}/api/v1/me`);
     expect(anon.status).toBe(401);
     expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
-    const wrong = await fetch(`${base()}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: `${PASSWORD}!` }) });
+    const wrong = await fetch(`${base()}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: `${PASSWORD}!` }),
+    });
     expect(wrong.status).toBe(401);
-    const login = await fetch(`${base()}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
+    const login = await fetch(`${base()}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: PASSWORD }),
+    });
     expect(login.status).toBe(200);
     const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
     const me = await fetch(`${base()}/api/v1/me`, { headers: { cookie } });
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ user: { username: 'alice', roles: ['operator'] }, via: 'session' });
-    const devices = (await (await fetch(`${base()}/api/v1/devices`, { headers: { cookie } })).json()) as { devices: { deviceId: string; status: string }[] };
+    const devices = (await (await fetch(`${base()}/api/v1/devices`, { headers: { cookie } })).json()) as {
+      devices: { deviceId: string; status: string }[];
+    };
     expect(devices.devices).toEqual([expect.objectContaining({ deviceId: 'dock-1', status: 'enrolled' })]);
   });
 
   it('lets a device in with the MQTT credentials `device add` printed, and not with others', async () => {
-    await expect(mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: 'dock-1', password: `${device.mqttPassword}x`, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
-    const client = await mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: device.mqttUsername, password: device.mqttPassword, reconnectPeriod: 0 });
-    const state = new Promise<{ online: boolean; keyId: string; certificate: string }>((resolve) => client.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as { online: boolean; keyId: string; certificate: string })));
+    await expect(
+      mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: 'dock-1', password: `${device.mqttPassword}x`, reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized/i);
+    const client = await mqtt.connectAsync(started.mqtt, {
+      clientId: 'dock-1',
+      username: device.mqttUsername,
+      password: device.mqttPassword,
+      reconnectPeriod: 0,
+    });
+    const state = new Promise<{ online: boolean; keyId: string; certificate: string }>((resolve) =>
+      client.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as { online: boolean; keyId: string; certificate: string })),
+    );
     await client.subscribeAsync(`bwc/v1/${started.fleet}/_gateway/+/state`, { qos: 1 });
     const presence = await state;
     expect(presence).toMatchObject({ online: true, keyId: started.keyId }); // retained
-    const cert = verifyGatewayCertificate(Buffer.from(presence.certificate, 'base64'), loadPublicKeyFile(join(keys, 'root', 'public.hex')), { fleet: 'default', gatewayId: 'gw-cli' });
+    const cert = verifyGatewayCertificate(Buffer.from(presence.certificate, 'base64'), loadPublicKeyFile(join(keys, 'root', 'public.hex')), {
+      fleet: 'default',
+      gatewayId: 'gw-cli',
+    });
     expect(cert.key.keyId).toBe(started.keyId);
     await client.endAsync();
   });
 
   it('enrolls a device that redeems the token `device token` issued', async () => {
     const key = loadDeviceKey(join(keys, 'new'));
-    const body = pb.EnrollmentRequest.encode({ header: { issuer: 'dock-2', seq: 1, createdAtMs: Date.now() }, deviceId: 'dock-2', publicKey: key.publicKey, token }).finish();
+    const body = pb.EnrollmentRequest.encode({
+      header: { issuer: 'dock-2', seq: 1, createdAtMs: Date.now() },
+      deviceId: 'dock-2',
+      publicKey: key.publicKey,
+      token,
+    }).finish();
     const request = Buffer.from(sealEnvelope('EnrollmentRequest', body, key).bytes).toString('base64');
-    const post = () => fetch(`${base()}/api/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request }) });
+    const post = () =>
+      fetch(`${base()}/api/v1/enroll`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ request }),
+      });
     const r = await post();
     expect(r.status).toBe(201);
     const json = (await r.json()) as { response: string };
@@ -235,13 +301,23 @@ describe('bwc gateway as a running process', () => {
     // The same request again (the answer was lost): the same credentials, until the first MQTT connection (DESIGN §8).
     const again = (await (await post()).json()) as { response: string };
     expect(pb.EnrollmentResponse.decode(openEnvelope(Buffer.from(again.response, 'base64')).body).mqttPassword).toBe(response.mqttPassword);
-    const client = await mqtt.connectAsync(started.mqtt, { clientId: 'dock-2', username: 'dock-2', password: response.mqttPassword, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(started.mqtt, {
+      clientId: 'dock-2',
+      username: 'dock-2',
+      password: response.mqttPassword,
+      reconnectPeriod: 0,
+    });
     await client.endAsync();
     expect((await post()).status).toBe(403);
   });
 
   it('stops on SIGTERM with exit 0, announcing itself offline first', async () => {
-    const client = await mqtt.connectAsync(started.mqtt, { clientId: 'dock-1', username: device.mqttUsername, password: device.mqttPassword, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(started.mqtt, {
+      clientId: 'dock-1',
+      username: device.mqttUsername,
+      password: device.mqttPassword,
+      reconnectPeriod: 0,
+    });
     const states: { online: boolean }[] = [];
     client.on('message', (_t, p) => states.push(JSON.parse(p.toString()) as { online: boolean }));
     client.on('error', () => {}); // the broker goes away with the gateway

@@ -22,7 +22,10 @@ function malleate(sig: Buffer): Buffer {
   for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]!);
   s += ED25519_ORDER;
   const out = Buffer.from(sig);
-  for (let i = 32; i < 64; i++) { out[i] = Number(s & 0xffn); s >>= 8n; }
+  for (let i = 32; i < 64; i++) {
+    out[i] = Number(s & 0xffn);
+    s >>= 8n;
+  }
   return out;
 }
 
@@ -63,7 +66,11 @@ describe('crypto worker pool', () => {
       return { leaves, root: merkleRoot(leaves) };
     });
     expect(await Promise.all(cases.map((c) => pool.merkleMatches(c.leaves, c.root)))).toEqual(cases.map(() => true));
-    const wrong = cases.map((c) => { const r = Buffer.from(c.root); r[5] = r[5]! ^ 1; return pool.merkleMatches(c.leaves, r); });
+    const wrong = cases.map((c) => {
+      const r = Buffer.from(c.root);
+      r[5] = r[5]! ^ 1;
+      return pool.merkleMatches(c.leaves, r);
+    });
     expect(await Promise.all(wrong)).toEqual(cases.map(() => false));
     const swapped = cases[7]!.leaves.slice().reverse();
     expect(await pool.merkleMatches(swapped, cases[7]!.root)).toBe(false);

@@ -33,7 +33,11 @@ function decision(verdict: 'AUTHORIZED' | 'PROHIBITED', category: string | null,
   return {
     decision: verdict === 'AUTHORIZED' ? pb.Verdict.VERDICT_AUTHORIZED : pb.Verdict.VERDICT_PROHIBITED,
     ...(category ? { basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'at_large_arrest', category } } : {}),
-    reasons, clauses, policyVersion: 3, evaluatedAtMs: Date.now(), decidedAtMs: Date.now(),
+    reasons,
+    clauses,
+    policyVersion: 3,
+    evaluatedAtMs: Date.now(),
+    decidedAtMs: Date.now(),
   };
 }
 
@@ -62,12 +66,17 @@ class EventStream {
             if (event && data) this.events.push({ event, data: JSON.parse(data) });
           }
         }
-      } catch { /* aborted */ }
+      } catch {
+        /* aborted */
+      }
       this.ended = true;
     })();
   }
 
-  async next<E extends keyof LiveEvents | 'signedout'>(event: E, match: (d: E extends keyof LiveEvents ? LiveEvents[E] : unknown) => boolean = () => true): Promise<E extends keyof LiveEvents ? LiveEvents[E] : unknown> {
+  async next<E extends keyof LiveEvents | 'signedout'>(
+    event: E,
+    match: (d: E extends keyof LiveEvents ? LiveEvents[E] : unknown) => boolean = () => true,
+  ): Promise<E extends keyof LiveEvents ? LiveEvents[E] : unknown> {
     type D = E extends keyof LiveEvents ? LiveEvents[E] : unknown;
     const hit = await until(`live event ${event}`, () => this.events.find((e) => e.event === event && match(e.data as D)), 15_000);
     return hit.data as D;
@@ -79,8 +88,12 @@ class EventStream {
 }
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 describe.each(engines())('the dashboard API on %s', (engine) => {
   let gw: RunningGateway;
@@ -94,14 +107,23 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
       config: parseGatewayConfig({
-        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir,
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
         trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
         dashboard: { sampleIntervalMs: 1000, liveKeepAliveMs: 500 },
         ...(engine === 'postgres' ? { db: { url: await pg.newDatabase() } } : {}),
       }),
       log: process.env.DEBUG_LOG ? pino({ level: 'warn' }, pino.destination(2)) : silentLogger,
     });
-    for (const [username, roles] of [['vera', ['viewer']], ['rita', ['records_officer']], ['aldo', ['auditor']]] as const) {
+    for (const [username, roles] of [
+      ['vera', ['viewer']],
+      ['rita', ['records_officer']],
+      ['aldo', ['auditor']],
+    ] as const) {
       await gw.auth.createUser({ username, password: PASSWORD, roles: [...roles], offices: [], personId: null });
       tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
     }
@@ -111,32 +133,51 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     };
     await send('birth', dock.birth({ cameras: [{ cameraSerial: 'CAM-1' }] }));
     await send('status', dock.status({ cameras: [{ cameraSerial: 'CAM-1', model: 'BWC-9' }] }));
-    clip = dock.clip(200_000, { facts: { decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), officerId: 'O-17' } });
+    clip = dock.clip(200_000, {
+      facts: { decision: decision('AUTHORIZED', 'directive_authorized', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), officerId: 'O-17' },
+    });
     await send('manifest', clip.manifest);
     for (let i = 0; i < clip.chunks.length; i++) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
     await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_CLIP_RELEASED, cameraSerial: 'CAM-1', clipId: clip.clipId, manifestHash: clip.hash }));
     const p = decision('PROHIBITED', null, ['FIRST_AMENDMENT_ONLY'], ['BWC-2024:first-amendment']);
     prohibited = dock.clip(70_000, { facts: { decision: p, officerId: 'O-18', startedAtMs: Date.now() - 3 * DAY } });
-    await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: prohibited.clipId, officerId: 'O-18', decision: p }));
+    await send(
+      'event',
+      dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+        cameraSerial: 'CAM-1',
+        clipId: prohibited.clipId,
+        officerId: 'O-18',
+        decision: p,
+      }),
+    );
     await send('manifest', prohibited.manifest);
   });
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   const url = (path: string) => `http://127.0.0.1:${gw.httpPort}${path}`;
   async function get(path: string, as = 'vera'): Promise<{ status: number; json: any; headers: Headers }> {
     const res = await fetch(url(path), { headers: { authorization: `Bearer ${tokens[as]}` } });
     const text = await res.text();
-    return { status: res.status, json: text && res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text, headers: res.headers };
+    return {
+      status: res.status,
+      json: text && res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text,
+      headers: res.headers,
+    };
   }
 
-  it('lists devices with their cameras and open alerts, and a device\'s events with each decision\'s reasons and clauses', async () => {
+  it("lists devices with their cameras and open alerts, and a device's events with each decision's reasons and clauses", async () => {
     const devices = (await get('/api/v1/devices')).json as DevicesResponse;
     expect(devices.devices).toMatchObject([{ deviceId: 'dock-dash', online: true, cameras: ['CAM-1'], alertsOpen: 1, agentVersion: '0.1.0' }]);
     expect((await get('/api/v1/devices/dock-dash')).json).toMatchObject({ device: { deviceId: 'dock-dash' }, chainGaps: [] });
     const events = (await get('/api/v1/devices/dock-dash/events')).json as DeviceEventsResponse;
     expect(events.events.map((e) => e.kind)).toEqual(['ACTIVATION_DECIDED', 'CLIP_RELEASED']);
     expect(events.events[0]).toMatchObject({
-      clipId: prohibited.clipId, officerId: 'O-18', cameraSerial: 'CAM-1',
+      clipId: prohibited.clipId,
+      officerId: 'O-18',
+      cameraSerial: 'CAM-1',
       decision: { decision: 'PROHIBITED', reasons: ['FIRST_AMENDMENT_ONLY'], clauses: ['BWC-2024:first-amendment'] },
     });
     expect((await get('/api/v1/devices/dock-dash/events?limit=5&before=2')).json.events.map((e: { kind: string }) => e.kind)).toEqual(['CLIP_RELEASED']);
@@ -144,9 +185,18 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
   });
 
   it('names the clip an alert is about: a recording report by its dock, camera and clip id, a rejected chunk by its manifest hash', async () => {
-    const alerts = (await get('/api/v1/alerts?kind=PROHIBITED_RECORDING')).json.alerts as { subject: string; manifestHash: string | null }[];
+    const alerts = (await get('/api/v1/alerts?kind=PROHIBITED_RECORDING')).json.alerts as {
+      subject: string;
+      manifestHash: string | null;
+    }[];
     expect(alerts).toMatchObject([{ subject: prohibited.clipId, manifestHash: prohibited.hashHex }]);
-    const id = await gw.alerts.raise({ kind: 'CHUNK_REJECTED', deviceId: 'dock-dash', subject: clip.hashHex, message: 'chunk 0 does not match', dedupeKey: null });
+    const id = await gw.alerts.raise({
+      kind: 'CHUNK_REJECTED',
+      deviceId: 'dock-dash',
+      subject: clip.hashHex,
+      message: 'chunk 0 does not match',
+      dedupeKey: null,
+    });
     const other = await gw.alerts.raise({ kind: 'UPLOAD_OVERDUE', deviceId: 'dock-dash', message: 'overdue', dedupeKey: null });
     const listed = (await get('/api/v1/alerts')).json.alerts as { id: number; manifestHash: string | null }[];
     expect(listed.find((a) => a.id === id)?.manifestHash).toBe(clip.hashHex);
@@ -168,11 +218,18 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     expect(bad.json.error.message).toMatch(/^query\.category/);
   });
 
-  it('shows a clip\'s custody timeline from recording to release', async () => {
+  it("shows a clip's custody timeline from recording to release", async () => {
     const detail = (await get(`/api/v1/clips/${clip.hashHex}`)).json as ClipDetailResponse;
     const steps = Object.fromEntries(detail.clip.timeline.map((s) => [s.step, s]));
-    expect(detail.clip).toMatchObject({ state: 'VERIFIED', category: 'directive_authorized', mediaType: 'video/mp4', missingChunks: [], decisionDetail: { decision: 'AUTHORIZED' } });
-    for (const step of ['recorded', 'stopped', 'signed', 'received', 'uploaded', 'verified', 'released']) expect(steps[step]!.at, step).toEqual(expect.any(Number));
+    expect(detail.clip).toMatchObject({
+      state: 'VERIFIED',
+      category: 'directive_authorized',
+      mediaType: 'video/mp4',
+      missingChunks: [],
+      decisionDetail: { decision: 'AUTHORIZED' },
+    });
+    for (const step of ['recorded', 'stopped', 'signed', 'received', 'uploaded', 'verified', 'released'])
+      expect(steps[step]!.at, step).toEqual(expect.any(Number));
     expect(steps.recorded!.source).toBe('device');
     expect(steps.verified!.source).toBe('gateway');
     expect(steps.released!.at!).toBeGreaterThanOrEqual(steps.verified!.at!);
@@ -182,26 +239,37 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     expect(waiting.clip.missingChunks).toEqual([{ start: 0, end: prohibited.chunks.length }]);
   });
 
-  it('hands a clip\'s content only to records officers, auditors and supervisors, and records each read in the audit log', async () => {
+  it("hands a clip's content only to records officers, auditors and supervisors, and records each read in the audit log", async () => {
     expect((await get(`/api/v1/clips/${clip.hashHex}/content`, 'vera')).status).toBe(403);
     const res = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { headers: { authorization: `Bearer ${tokens.rita}` } });
     expect(res.status).toBe(200);
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(clip.bytes).digest('hex'));
     const detail = (await get(`/api/v1/clips/${clip.hashHex}`)).json as ClipDetailResponse;
-    const started = new Date(detail.clip.startedAt!).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const started = new Date(detail.clip.startedAt!)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     // Named <camera>_<start>_<hash8>.<ext>; inline for the player, an attachment with ?download=1.
     expect(res.headers.get('content-disposition')).toBe(`inline; filename="${detail.clip.cameraSerial}_${started}_${bytesSha(clip.bytes).slice(0, 8)}.mp4"`);
     expect(res.headers.get('accept-ranges')).toBe('bytes');
-    const dl = await fetch(url(`/api/v1/clips/${clip.hashHex}/content?download=1`), { headers: { authorization: `Bearer ${tokens.rita}` } });
+    const dl = await fetch(url(`/api/v1/clips/${clip.hashHex}/content?download=1`), {
+      headers: { authorization: `Bearer ${tokens.rita}` },
+    });
     expect(dl.headers.get('content-disposition')).toMatch(/^attachment; filename="CAM-1_\d{8}T\d{6}Z_[0-9a-f]{8}\.mp4"$/);
     await dl.arrayBuffer();
-    const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
+    const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as {
+      action: string;
+      actor: string;
+    }[];
     expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_view', actor: 'user:rita' }));
     expect(entries).toContainEqual(expect.objectContaining({ action: 'clip.content_download', actor: 'user:rita' }));
     // HEAD tells the size and type without sending (or recording as read) a byte: the auditor's
     // first request for the clip is a HEAD, and no entry names the auditor.
-    const head = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { method: 'HEAD', headers: { authorization: `Bearer ${tokens.aldo}` } });
+    const head = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${tokens.aldo}` },
+    });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(clip.bytes.byteLength));
     expect(head.headers.get('accept-ranges')).toBe('bytes');
@@ -217,8 +285,14 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     const auth = { authorization: `Bearer ${tokens.aldo}` };
     const size = clip.bytes.length;
     const part = async (range: string) => fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { headers: { ...auth, range } });
-    const cases: [string, number, number][] = [['bytes=0-0', 0, 0], ['bytes=0-1023', 0, 1023], ['bytes=1000-', 1000, size - 1], ['bytes=-500', size - 500, size - 1],
-      [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1], ['bytes=65536-196607', 65536, 196607]];
+    const cases: [string, number, number][] = [
+      ['bytes=0-0', 0, 0],
+      ['bytes=0-1023', 0, 1023],
+      ['bytes=1000-', 1000, size - 1],
+      ['bytes=-500', size - 500, size - 1],
+      [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1],
+      ['bytes=65536-196607', 65536, 196607],
+    ];
     for (const [range, start, end] of cases) {
       const r = await part(range);
       expect(r.status, range).toBe(206);
@@ -238,13 +312,21 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
       expect(r.status, range).toBe(200);
       expect(Buffer.from(await r.arrayBuffer()).length).toBe(size);
     }
-    const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as { action: string; actor: string }[];
+    const entries = (await get(`/api/v1/audit/entries?subject=${clip.hashHex}`, 'aldo')).json.entries as {
+      action: string;
+      actor: string;
+    }[];
     expect(entries.filter((e) => e.actor === 'user:aldo' && e.action === 'clip.content_view')).toHaveLength(1);
   });
 
   it('reports on the stored clip with the enrolled key, chunk by chunk, and sees bytes altered on disk', async () => {
     const ok = (await get(`/api/v1/clips/${clip.hashHex}/report`)).json as ClipReportResponse;
-    expect(ok.report).toMatchObject({ content: 'AUTHENTIC', key: 'OK', signature: 'VALID', chunks: { total: clip.chunks.length, ok: clip.chunks.length } });
+    expect(ok.report).toMatchObject({
+      content: 'AUTHENTIC',
+      key: 'OK',
+      signature: 'VALID',
+      chunks: { total: clip.chunks.length, ok: clip.chunks.length },
+    });
     expect(ok.report!.chunkMap).toBe('.'.repeat(clip.chunks.length));
     const none = (await get(`/api/v1/clips/${prohibited.hashHex}/report`)).json as ClipReportResponse;
     expect(none).toMatchObject({ report: null, why: expect.stringMatching(/RECEIVED/) });
@@ -265,7 +347,12 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
 
   it('verifies the audit chain on request, and names the first entry altered in the database', async () => {
     expect((await fetch(url('/api/v1/audit/verify'), { method: 'POST', headers: { authorization: `Bearer ${tokens.vera}` } })).status).toBe(403);
-    const verify = async () => (await (await fetch(url('/api/v1/audit/verify'), { method: 'POST', headers: { authorization: `Bearer ${tokens.aldo}` } })).json()) as { ok: boolean; entries: number; firstBroken: { seq: number } | null };
+    const verify = async () =>
+      (await (await fetch(url('/api/v1/audit/verify'), { method: 'POST', headers: { authorization: `Bearer ${tokens.aldo}` } })).json()) as {
+        ok: boolean;
+        entries: number;
+        firstBroken: { seq: number } | null;
+      };
     const good = await verify();
     expect(good).toMatchObject({ ok: true, firstBroken: null });
     expect(good.entries).toBeGreaterThan(3);
@@ -286,14 +373,20 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     expect(act.days.at(-1)).toEqual({ day: today, counts: { AUTHORIZED: 1, UNAUTHORIZED: 0, PROHIBITED: 0, PENDING_CLASSIFICATION: 0 } });
     expect(act.days.find((d) => d.day === threeAgo)!.counts.PROHIBITED).toBe(1);
     await gw.sweep();
-    const hist = (await get('/api/v1/stats/history?hours=1')).json as { samples: { devicesOnline: number; devicesEnrolled: number; backlogClips: number; backlogBytes: number }[] };
+    const hist = (await get('/api/v1/stats/history?hours=1')).json as {
+      samples: { devicesOnline: number; devicesEnrolled: number; backlogClips: number; backlogBytes: number }[];
+    };
     expect(hist.samples.at(-1)).toMatchObject({ devicesOnline: 1, devicesEnrolled: 1, backlogClips: 1, backlogBytes: 70_000 });
   });
 
   it('streams device, alert and clip changes live, and ends the stream when its session ends', async () => {
-    const login = await fetch(url('/api/v1/login'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'vera', password: PASSWORD }) });
+    const login = await fetch(url('/api/v1/login'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'vera', password: PASSWORD }),
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const { csrfToken } = await login.json() as { csrfToken: string };
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
     const live = new EventStream(url('/api/v1/live'), { cookie });
     try {
       expect(await live.next('hello')).toMatchObject({ username: 'vera' });
@@ -301,9 +394,16 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
       const changed = await live.next('devices', (d) => d.devices.some((x) => x.outboxDepth === 42));
       expect(changed.devices).toHaveLength(1);
       const id = await gw.alerts.raise({ kind: 'TAMPER', deviceId: 'dock-dash', message: 'case opened', dedupeKey: null });
-      expect((await live.next('alert', (d) => d.alert.id === id)).alert).toMatchObject({ kind: 'TAMPER', severity: 'critical', resolvedAt: null });
+      expect((await live.next('alert', (d) => d.alert.id === id)).alert).toMatchObject({
+        kind: 'TAMPER',
+        severity: 'critical',
+        resolvedAt: null,
+      });
       await gw.alerts.resolve(id, 'vera', 'case inspected and resealed');
-      expect((await live.next('alert', (d) => d.alert.id === id && d.alert.resolvedAt !== null)).alert).toMatchObject({ resolvedBy: 'vera', resolutionNote: 'case inspected and resealed' });
+      expect((await live.next('alert', (d) => d.alert.id === id && d.alert.resolvedAt !== null)).alert).toMatchObject({
+        resolvedBy: 'vera',
+        resolutionNote: 'case inspected and resealed',
+      });
       const more = dock.clip(10_000, { seed: 99 });
       await gw.ingest.handle(dock.topic('manifest'), more.manifest);
       expect((await live.next('clip', (d) => d.clip.manifestHash === more.hashHex)).clip.state).toBe('RECEIVED');
@@ -354,16 +454,38 @@ describe('migration 6 on a database of version 5', () => {
   it('fills in the category of clips received before it', async () => {
     const db = openSqlite(join(tempDir(), 'gateway.db'));
     try {
-      await migrate(db, MIGRATIONS.filter((m) => m.version <= 5));
-      const d = JSON.stringify({ decision: 'AUTHORIZED', basis: { kind: 'trigger', id: 'x', category: 'search_warrant' }, reasons: [], clauses: [] });
-      for (const [hash, json] of [['a'.repeat(64), d], ['b'.repeat(64), null]] as const) {
-        await db.run(`INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
+      await migrate(
+        db,
+        MIGRATIONS.filter((m) => m.version <= 5),
+      );
+      const d = JSON.stringify({
+        decision: 'AUTHORIZED',
+        basis: { kind: 'trigger', id: 'x', category: 'search_warrant' },
+        reasons: [],
+        clauses: [],
+      });
+      for (const [hash, json] of [
+        ['a'.repeat(64), d],
+        ['b'.repeat(64), null],
+      ] as const) {
+        await db.run(
+          `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
           camera_serial, clip_id, officer_id, decision_json, received_at, state) VALUES (?, 'd', ?, '', 'k', ?, 'c', 1, 1, 1, 'C', ?, 'O', ?, 1, 'RECEIVED')`,
-        [hash, hash === 'a'.repeat(64) ? 1 : 2, Buffer.alloc(1), hash.slice(0, 4), json]);
+          [hash, hash === 'a'.repeat(64) ? 1 : 2, Buffer.alloc(1), hash.slice(0, 4), json],
+        );
       }
-      expect((await migrate(db, MIGRATIONS.filter((m) => m.version <= 6))).applied).toEqual([6]);
+      expect(
+        (
+          await migrate(
+            db,
+            MIGRATIONS.filter((m) => m.version <= 6),
+          )
+        ).applied,
+      ).toEqual([6]);
       expect(await db.all('SELECT manifest_hash, category FROM manifests ORDER BY manifest_hash')).toEqual([
-        { manifest_hash: 'a'.repeat(64), category: 'search_warrant' }, { manifest_hash: 'b'.repeat(64), category: null }]);
+        { manifest_hash: 'a'.repeat(64), category: 'search_warrant' },
+        { manifest_hash: 'b'.repeat(64), category: null },
+      ]);
     } finally {
       await db.close();
     }

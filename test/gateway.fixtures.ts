@@ -37,7 +37,11 @@ export class TestDock {
   /** The Header's subject device; none by default (a forger may set another device's id). */
   subject: string | null = null;
 
-  constructor(readonly deviceId: string, readonly fleet = 'f1', seed = 7) {
+  constructor(
+    readonly deviceId: string,
+    readonly fleet = 'f1',
+    seed = 7,
+  ) {
     this.key = signerFromSeed(pseudoRandomBytes(32, seed));
   }
 
@@ -48,12 +52,25 @@ export class TestDock {
   header(type: string, seq?: number): bwc.v1.IHeader {
     const next = seq ?? (this.seqs.get(type) ?? 0) + 1;
     this.seqs.set(type, Math.max(next, this.seqs.get(type) ?? 0));
-    return { issuer: this.deviceId, ...(this.subject !== null ? { subjectDevice: this.subject } : {}), fleet: this.fleet, seq: next, createdAtMs: Date.now() };
+    return {
+      issuer: this.deviceId,
+      ...(this.subject !== null ? { subjectDevice: this.subject } : {}),
+      fleet: this.fleet,
+      seq: next,
+      createdAtMs: Date.now(),
+    };
   }
 
   birth(extra: Partial<bwc.v1.Birth.$Properties> = {}): Uint8Array {
     this.bdSeq++;
-    const body = pb.Birth.encode({ header: this.header('Birth'), bdSeq: this.bdSeq, agentVersion: '0.1.0', policyVersion: 3, clock: { synced: true, offsetMs: 12 }, ...extra }).finish();
+    const body = pb.Birth.encode({
+      header: this.header('Birth'),
+      bdSeq: this.bdSeq,
+      agentVersion: '0.1.0',
+      policyVersion: 3,
+      clock: { synced: true, offsetMs: 12 },
+      ...extra,
+    }).finish();
     return sealEnvelope('Birth', body, this.key).bytes;
   }
 
@@ -63,7 +80,13 @@ export class TestDock {
   }
 
   status(extra: Partial<bwc.v1.Status.$Properties> = {}, seq?: number): Uint8Array {
-    const body = pb.Status.encode({ header: this.header('Status', seq), outboxDepth: 2, diskFreeBytes: 50 * 1024 ** 3, clock: { synced: true, offsetMs: 5 }, ...extra }).finish();
+    const body = pb.Status.encode({
+      header: this.header('Status', seq),
+      outboxDepth: 2,
+      diskFreeBytes: 50 * 1024 ** 3,
+      clock: { synced: true, offsetMs: 5 },
+      ...extra,
+    }).finish();
     return sealEnvelope('Status', body, this.key).bytes;
   }
 
@@ -73,7 +96,10 @@ export class TestDock {
   }
 
   /** Signs a manifest for `length` pseudo-random bytes, chained after the previous one. */
-  clip(length: number, options: { chunkSize?: number; seed?: number; seq?: number; prev?: Buffer | null; facts?: Partial<ClipFacts>; bytes?: Buffer } = {}): TestClip {
+  clip(
+    length: number,
+    options: { chunkSize?: number; seed?: number; seq?: number; prev?: Buffer | null; facts?: Partial<ClipFacts>; bytes?: Buffer } = {},
+  ): TestClip {
     const chunkSize = options.chunkSize ?? 64 * 1024;
     const bytes = options.bytes ?? pseudoRandomBytes(length, options.seed ?? length + 1);
     const digest = new ClipHasher(chunkSize).update(bytes).digest();
@@ -82,9 +108,16 @@ export class TestDock {
     const prev = options.prev === undefined ? (seq === 1 ? null : this.lastManifestHash) : options.prev;
     const clipId = `clip-${this.deviceId}-${seq}`;
     const facts: ClipFacts = {
-      cameraSerial: 'CAM-1', officerId: 'O-17', clipId, mediaType: 'video/mp4', startedAtMs: Date.now() - 60_000, endedAtMs: Date.now(),
-      clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: 0 }, trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON,
-      method: pb.RecordingMethod.RECORDING_METHOD_VIDEO, ...options.facts,
+      cameraSerial: 'CAM-1',
+      officerId: 'O-17',
+      clipId,
+      mediaType: 'video/mp4',
+      startedAtMs: Date.now() - 60_000,
+      endedAtMs: Date.now(),
+      clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: 0 },
+      trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON,
+      method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+      ...options.facts,
     };
     const signed = signManifest(facts, digest, { deviceId: this.deviceId, fleet: this.fleet, seq, prevManifestHash: prev }, this.key);
     this.lastManifestHash = signed.hash;
@@ -117,25 +150,53 @@ export interface TrustFiles {
  * `gatewayId` in `fleet` (valid from an hour ago for `days`), and with `bundle: true` a root-signed
  * policy bundle. `certify` replaces the certified key or window (to make bad certificates).
  */
-export function trustFiles(dataDir: string, o: { gatewayId: string; fleet: string; seed?: number; bundle?: boolean; certify?: Partial<{ publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; gatewayId: string; fleet: string }> }): TrustFiles {
+export function trustFiles(
+  dataDir: string,
+  o: {
+    gatewayId: string;
+    fleet: string;
+    seed?: number;
+    bundle?: boolean;
+    certify?: Partial<{ publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; gatewayId: string; fleet: string }>;
+  },
+): TrustFiles {
   const root = signerFromSeed(pseudoRandomBytes(32, o.seed ?? 9001));
   const { signer: gatewayKey } = loadOrCreateGatewayKey(join(dataDir, 'keys', 'gateway'));
   const dir = tempDir('bwc-trust-');
   const now = Date.now();
-  const certificateBytes = signGatewayCertificate({
-    gatewayId: o.gatewayId, fleet: o.fleet, publicKey: gatewayKey.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 365 * 86_400_000, ...o.certify,
-  }, root);
+  const certificateBytes = signGatewayCertificate(
+    {
+      gatewayId: o.gatewayId,
+      fleet: o.fleet,
+      publicKey: gatewayKey.publicKey,
+      notBeforeMs: now - 3600_000,
+      notAfterMs: now + 365 * 86_400_000,
+      ...o.certify,
+    },
+    root,
+  );
   const files: TrustFiles = {
-    root, rootKey: trustPublicKey(root.publicKey), gatewayKey, certificateBytes,
-    rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, `${o.gatewayId}.cert`),
+    root,
+    rootKey: trustPublicKey(root.publicKey),
+    gatewayKey,
+    certificateBytes,
+    rootPublicKey: join(dir, 'root.hex'),
+    certificate: join(dir, `${o.gatewayId}.cert`),
   };
   writeFileSync(files.rootPublicKey, `${root.publicKeyHex}\n`);
   writeFileSync(files.certificate, certificateBytes);
   if (o.bundle) {
-    files.bundleBytes = signPolicyObject('PolicyBundle', bundleFromSource({
-      version: 4, issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
-      triggers: [...DEFAULT_TRIGGERS], officersIssued: ['O-17'],
-    }), root).bytes;
+    files.bundleBytes = signPolicyObject(
+      'PolicyBundle',
+      bundleFromSource({
+        version: 4,
+        issuedAt: new Date(now - 86_400_000).toISOString(),
+        expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+        triggers: [...DEFAULT_TRIGGERS],
+        officersIssued: ['O-17'],
+      }),
+      root,
+    ).bytes;
     files.bundle = join(dir, 'policy-v4.bundle');
     writeFileSync(files.bundle, files.bundleBytes);
   }

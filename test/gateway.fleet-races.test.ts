@@ -18,8 +18,12 @@ import { tempDir } from './helpers.js';
 import { engines } from './tiers.js';
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 describe.each(engines())('camera assignments on %s', (engine) => {
   const open = async () => openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(tempDir(), 'gw.db'));
@@ -37,8 +41,14 @@ describe.each(engines())('camera assignments on %s', (engine) => {
 
   it('refuses a second open assignment written behind the registry', async () => {
     const db = await open();
-    const insert = (officer: string) => db.run(
-      'INSERT INTO camera_assignments (camera_serial, officer_id, from_at, assigned_by, source) VALUES (?, ?, ?, ?, ?)', ['CAM-8', officer, 1, 'x', 'operator']);
+    const insert = (officer: string) =>
+      db.run('INSERT INTO camera_assignments (camera_serial, officer_id, from_at, assigned_by, source) VALUES (?, ?, ?, ?, ?)', [
+        'CAM-8',
+        officer,
+        1,
+        'x',
+        'operator',
+      ]);
     await insert('O-1');
     await expect(insert('O-2')).rejects.toThrow(/unique|UNIQUE/);
     await db.close();
@@ -54,12 +64,23 @@ describe('decommission on the embedded broker', () => {
     try {
       const dock = new TestDock('dock-d', 'f1', 31);
       const creds = await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
-      const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-d', username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(gw.mqttUrl, {
+        clientId: 'dock-d',
+        username: creds.mqttUsername,
+        password: creds.mqttPassword,
+        reconnectPeriod: 0,
+      });
       const closed = new Promise<void>((r) => client.once('close', () => r()));
       await gw.fleet.decommission('dock-d', 'ops');
       await closed;
-      await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-d', username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 }))
-        .rejects.toThrow(/Not authorized/i);
+      await expect(
+        mqtt.connectAsync(gw.mqttUrl, {
+          clientId: 'dock-d',
+          username: creds.mqttUsername,
+          password: creds.mqttPassword,
+          reconnectPeriod: 0,
+        }),
+      ).rejects.toThrow(/Not authorized/i);
       client.end(true);
     } finally {
       await gw.stop();

@@ -52,18 +52,28 @@ const WEAK_KEYS: [string, RegExp][] = [
 /** A device key nobody else in this file uses. */
 const keyOf = (seed: number) => signerFromSeed(pseudoRandomBytes(32, seed));
 
-
 /** The FleetError a call was refused with (fails the test if it was not refused with one). */
 async function refusal(p: Promise<unknown>): Promise<FleetError> {
-  const e = await p.then(() => null, (err: unknown) => err);
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e, 'refused with a FleetError').toBeInstanceOf(FleetError);
   return e as FleetError;
 }
 
 function decision(verdict: 'AUTHORIZED' | 'UNAUTHORIZED' | 'PROHIBITED', reasons: string[], clauses: string[]): bwc.v1.IActivationDecision {
   return {
-    decision: { AUTHORIZED: pb.Verdict.VERDICT_AUTHORIZED, UNAUTHORIZED: pb.Verdict.VERDICT_UNAUTHORIZED, PROHIBITED: pb.Verdict.VERDICT_PROHIBITED }[verdict],
-    reasons, clauses, policyVersion: 3, evaluatedAtMs: T0, decidedAtMs: T0,
+    decision: {
+      AUTHORIZED: pb.Verdict.VERDICT_AUTHORIZED,
+      UNAUTHORIZED: pb.Verdict.VERDICT_UNAUTHORIZED,
+      PROHIBITED: pb.Verdict.VERDICT_PROHIBITED,
+    }[verdict],
+    reasons,
+    clauses,
+    policyVersion: 3,
+    evaluatedAtMs: T0,
+    decidedAtMs: T0,
   };
 }
 
@@ -87,8 +97,12 @@ interface Harness {
 }
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dir = tempDir();
@@ -101,29 +115,55 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const fleet = new Fleet({ db, alerts, fleet: 'f1', now, thresholds: THRESHOLDS });
   // Wired as gateway/gateway.ts wires them.
   const ingest = new Ingest({
-    db, store, sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }), fleet: 'f1', now, gapSettleMs: 0,
+    db,
+    store,
+    sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }),
+    fleet: 'f1',
+    now,
+    gapSettleMs: 0,
     sink: {
       publish: async () => {},
-      alert: async (a) => { await alerts.raise(a); },
+      alert: async (a) => {
+        await alerts.raise(a);
+      },
       accepted: async (m) => {
         switch (m.type) {
-          case 'Birth': await fleet.applyBirth(m.deviceId, m.body, m.receivedAt); break;
-          case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
-          case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
-          case 'Event': await fleet.applyEvent(m.deviceId, m.body, m.receivedAt); break;
-          default: break;
+          case 'Birth':
+            await fleet.applyBirth(m.deviceId, m.body, m.receivedAt);
+            break;
+          case 'Death':
+            await fleet.applyDeath(m.deviceId, m.body, m.receivedAt);
+            break;
+          case 'Status':
+            await fleet.applyStatus(m.deviceId, m.body, m.receivedAt);
+            break;
+          case 'Event':
+            await fleet.applyEvent(m.deviceId, m.body, m.receivedAt);
+            break;
+          default:
+            break;
         }
       },
     },
   });
   fleet.onTrustChanged = (id) => ingest.keys.forget(id);
   const pushes = { count: 0 };
-  fleet.onAssignmentsChanged = async () => { pushes.count++; };
+  fleet.onAssignmentsChanged = async () => {
+    pushes.count++;
+  };
   const dock = new TestDock('dock-1');
   const { mqttPassword } = await fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
   const send = (kind: Parameters<TestDock['topic']>[0], payload: Uint8Array, d = dock) => ingest.handle(d.topic(kind), payload);
   return {
-    db, fleet, alerts, ingest, clock, dock, mqttPassword, pushes, send,
+    db,
+    fleet,
+    alerts,
+    ingest,
+    clock,
+    dock,
+    mqttPassword,
+    pushes,
+    send,
     upload: async (clip, d = dock) => {
       for (let i = 0; i < clip.chunks.length; i++) expect((await send('chunk', d.chunk(clip, i), d)).status).not.toBe('rejected');
     },
@@ -182,11 +222,17 @@ describe.each(engines())('fleet on %s', (engine) => {
         expect(JSON.stringify(await h.db.all(`SELECT * FROM ${table}`)), table).not.toContain(creds.mqttPassword);
       }
       expect(await h.fleet.keysOf('dock-2')).toMatchObject([{ key_id: dock.key.keyId, valid_from: T0, revoked_at: null }]);
-      expect(await h.fleet.device('dock-2')).toMatchObject({ status: 'enrolled', fleet: 'f1', enrolled_at: T0, enrolled_by: 'otto', online: 0 });
+      expect(await h.fleet.device('dock-2')).toMatchObject({
+        status: 'enrolled',
+        fleet: 'f1',
+        enrolled_at: T0,
+        enrolled_by: 'otto',
+        online: 0,
+      });
       await h.close();
     });
 
-    it('checks MQTT passwords: the device\'s own only, and none once it is decommissioned', async () => {
+    it("checks MQTT passwords: the device's own only, and none once it is decommissioned", async () => {
       const h = await harness(engine);
       const other = await h.fleet.enroll('dock-2', keyOf(503).publicKey, 'otto');
       expect(await h.fleet.checkMqttPassword('dock-1', h.mqttPassword)).toBe(true);
@@ -230,7 +276,10 @@ describe.each(engines())('fleet on %s', (engine) => {
       expect((await refusal(h.fleet.redeemEnrollmentToken(token, 'dock-9', hex(WEAK_KEYS[0]![0])))).code).toBe('BAD_INPUT');
       expect((await refusal(h.fleet.redeemEnrollmentToken(token, 'dock-9', h.dock.key.publicKey))).code).toBe('EXISTS');
       const key = keyOf(512);
-      await expect(h.fleet.redeemEnrollmentToken(token, 'dock-9', key.publicKey)).resolves.toMatchObject({ deviceId: 'dock-9', keyId: key.keyId });
+      await expect(h.fleet.redeemEnrollmentToken(token, 'dock-9', key.publicKey)).resolves.toMatchObject({
+        deviceId: 'dock-9',
+        keyId: key.keyId,
+      });
       await h.close();
     });
 
@@ -312,30 +361,82 @@ describe.each(engines())('fleet on %s', (engine) => {
 
     it('keeps the last Status: outbox, storage, clock, versions, and the cameras docked', async () => {
       const h = await harness(engine);
-      const r = await h.send('status', h.dock.status({
-        outboxDepth: 7, outboxBytes: 4096, clipsUnverified: 3, diskFreeBytes: 40 * GiB, agentVersion: '0.2.1', policyVersion: 5,
-        clock: { synced: true, offsetMs: 150 }, uptimeS: 3600, cpuTemperatureDc: 512,
-        cameras: [
-          { cameraSerial: 'CAM-7', model: 'X1', firmware: '2.1.0', connected: true, status: { batteryPct: 81, storageFreeBytes: 5_000_000_000, temperatureDc: 312 } },
-          { cameraSerial: 'not a serial!', model: 'X1' },
-        ],
-      }));
+      const r = await h.send(
+        'status',
+        h.dock.status({
+          outboxDepth: 7,
+          outboxBytes: 4096,
+          clipsUnverified: 3,
+          diskFreeBytes: 40 * GiB,
+          agentVersion: '0.2.1',
+          policyVersion: 5,
+          clock: { synced: true, offsetMs: 150 },
+          uptimeS: 3600,
+          cpuTemperatureDc: 512,
+          cameras: [
+            {
+              cameraSerial: 'CAM-7',
+              model: 'X1',
+              firmware: '2.1.0',
+              connected: true,
+              status: { batteryPct: 81, storageFreeBytes: 5_000_000_000, temperatureDc: 312 },
+            },
+            { cameraSerial: 'not a serial!', model: 'X1' },
+          ],
+        }),
+      );
       expect(r.status).toBe('accepted');
       const d = (await h.fleet.device('dock-1'))!;
       expect(d).toMatchObject({
-        online: 1, last_seen: T0, outbox_depth: 7, storage_free: 40 * GiB, clock_synced: 1, clock_offset_ms: 150, agent_version: '0.2.1', policy_version: 5,
+        online: 1,
+        last_seen: T0,
+        outbox_depth: 7,
+        storage_free: 40 * GiB,
+        clock_synced: 1,
+        clock_offset_ms: 150,
+        agent_version: '0.2.1',
+        policy_version: 5,
       });
-      expect(JSON.parse(d.state_json!)).toMatchObject({ clipsUnverified: 3, outboxBytes: 4096, uptimeS: 3600, cpuTemperatureC: 51.2, clock: { synced: true, offsetMs: 150 } });
-      expect(await h.fleet.cameras()).toEqual([expect.objectContaining({
-        camera_serial: 'CAM-7', model: 'X1', firmware: '2.1.0', battery_pct: 81, storage_free: 5_000_000_000, temperature_c: 31, last_dock: 'dock-1',
-        last_seen: T0, first_seen: T0, officer_id: null, unverified: 0,
-      })]);
+      expect(JSON.parse(d.state_json!)).toMatchObject({
+        clipsUnverified: 3,
+        outboxBytes: 4096,
+        uptimeS: 3600,
+        cpuTemperatureC: 51.2,
+        clock: { synced: true, offsetMs: 150 },
+      });
+      expect(await h.fleet.cameras()).toEqual([
+        expect.objectContaining({
+          camera_serial: 'CAM-7',
+          model: 'X1',
+          firmware: '2.1.0',
+          battery_pct: 81,
+          storage_free: 5_000_000_000,
+          temperature_c: 31,
+          last_dock: 'dock-1',
+          last_seen: T0,
+          first_seen: T0,
+          officer_id: null,
+          unverified: 0,
+        }),
+      ]);
       // The camera moves to another dock; what that dock does not report is kept.
       const dock2 = new TestDock('dock-2', 'f1', 21);
       await h.fleet.enroll('dock-2', dock2.key.publicKey, 'otto');
       h.clock.now = T0 + MINUTE;
-      expect((await h.send('status', dock2.status({ cameras: [{ cameraSerial: 'CAM-7', status: { batteryPct: 64, storageFreeBytes: 4_000_000_000 } }] }), dock2)).status).toBe('accepted');
-      expect(await h.fleet.cameras()).toEqual([expect.objectContaining({ camera_serial: 'CAM-7', model: 'X1', battery_pct: 64, last_dock: 'dock-2', last_seen: T0 + MINUTE, first_seen: T0 })]);
+      expect(
+        (await h.send('status', dock2.status({ cameras: [{ cameraSerial: 'CAM-7', status: { batteryPct: 64, storageFreeBytes: 4_000_000_000 } }] }), dock2))
+          .status,
+      ).toBe('accepted');
+      expect(await h.fleet.cameras()).toEqual([
+        expect.objectContaining({
+          camera_serial: 'CAM-7',
+          model: 'X1',
+          battery_pct: 64,
+          last_dock: 'dock-2',
+          last_seen: T0 + MINUTE,
+          first_seen: T0,
+        }),
+      ]);
       expect(await h.alerts.list({})).toEqual([]);
       await h.close();
     });
@@ -378,9 +479,17 @@ describe.each(engines())('fleet on %s', (engine) => {
       const h = await harness(engine);
       const unauthorized = decision('UNAUTHORIZED', ['NO_BASIS', 'CAMERA_UNASSIGNED'], ['1061.2§4.1', 'BWC-2024§3']);
       const prohibited = decision('PROHIBITED', ['FIRST_AMENDMENT_ONLY'], ['1061.2§2.2']);
-      const send = (d: bwc.v1.IActivationDecision, clipId: string) => h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17', decision: d,
-      }));
+      const send = (d: bwc.v1.IActivationDecision, clipId: string) =>
+        h.send(
+          'event',
+          h.dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+            cameraSerial: 'CAM-1',
+            clipId,
+            officerId: 'O-17',
+            decision: d,
+          }),
+        );
       expect((await send(decision('AUTHORIZED', [], ['1061.2§5.1']), 'clip-a')).status).toBe('accepted');
       expect(await h.alerts.list({})).toEqual([]);
       expect((await send(unauthorized, 'clip-b')).status).toBe('accepted');
@@ -388,12 +497,18 @@ describe.each(engines())('fleet on %s', (engine) => {
       const [u] = await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' });
       expect(u).toMatchObject({ severity: 'warning', device_id: 'dock-1', camera_serial: 'CAM-1', subject: 'clip-b' });
       for (const s of ['NO_BASIS', 'CAMERA_UNASSIGNED', '1061.2§4.1', 'BWC-2024§3', 'O-17']) expect(u!.message).toContain(s);
-      expect(JSON.parse(u!.detail_json!)).toMatchObject({ officerId: 'O-17', decision: { decision: 'UNAUTHORIZED', reasons: ['NO_BASIS', 'CAMERA_UNASSIGNED'], clauses: ['1061.2§4.1', 'BWC-2024§3'] } });
+      expect(JSON.parse(u!.detail_json!)).toMatchObject({
+        officerId: 'O-17',
+        decision: { decision: 'UNAUTHORIZED', reasons: ['NO_BASIS', 'CAMERA_UNASSIGNED'], clauses: ['1061.2§4.1', 'BWC-2024§3'] },
+      });
       const [p] = await h.alerts.list({ kind: 'PROHIBITED_RECORDING' });
       expect(p).toMatchObject({ severity: 'critical', subject: 'clip-c' });
       for (const s of ['FIRST_AMENDMENT_ONLY', '1061.2§2.2']) expect(p!.message).toContain(s);
       // A late tag authorizes clip-b: its report is cleared by the gateway; the prohibited one stays.
-      const later = (v: 'AUTHORIZED' | 'UNAUTHORIZED', ms: number) => ({ ...decision(v, v === 'AUTHORIZED' ? ['TRIGGER_ACTIVITY'] : ['NO_BASIS'], ['1061.2§2.1(2)']), decidedAtMs: T0 + ms });
+      const later = (v: 'AUTHORIZED' | 'UNAUTHORIZED', ms: number) => ({
+        ...decision(v, v === 'AUTHORIZED' ? ['TRIGGER_ACTIVITY'] : ['NO_BASIS'], ['1061.2§2.1(2)']),
+        decidedAtMs: T0 + ms,
+      });
       expect((await send(later('AUTHORIZED', 2000), 'clip-b')).status).toBe('accepted');
       expect((await h.alerts.list({ open: true })).map((a) => a.kind)).toEqual(['PROHIBITED_RECORDING']);
       expect(await h.alerts.get(u!.id)).toMatchObject({ resolved_by: expect.stringMatching(/^gateway/), resolved_at: expect.any(Number) });
@@ -404,32 +519,70 @@ describe.each(engines())('fleet on %s', (engine) => {
       expect((await send(later('UNAUTHORIZED', 3000), 'clip-b')).status).toBe('accepted');
       expect((await h.alerts.list({ open: true })).map((a) => a.kind).sort()).toEqual(['PROHIBITED_RECORDING', 'UNAUTHORIZED_RECORDING']);
       // Another camera's clip of the same id is another clip: its authorization clears nothing here.
-      expect((await h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-2', clipId: 'clip-b', officerId: 'O-18', decision: later('AUTHORIZED', 4000),
-      }))).status).toBe('accepted');
-      expect((await h.alerts.list({ open: true })).map((a) => `${a.kind} ${a.camera_serial}`).sort()).toEqual(['PROHIBITED_RECORDING CAM-1', 'UNAUTHORIZED_RECORDING CAM-1']);
+      expect(
+        (
+          await h.send(
+            'event',
+            h.dock.event({
+              kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+              cameraSerial: 'CAM-2',
+              clipId: 'clip-b',
+              officerId: 'O-18',
+              decision: later('AUTHORIZED', 4000),
+            }),
+          )
+        ).status,
+      ).toBe('accepted');
+      expect((await h.alerts.list({ open: true })).map((a) => `${a.kind} ${a.camera_serial}`).sort()).toEqual([
+        'PROHIBITED_RECORDING CAM-1',
+        'UNAUTHORIZED_RECORDING CAM-1',
+      ]);
       await h.close();
     });
 
     it('holds a clip untagged at stop for the grace period: a late tag within it reports nothing; one still untagged is reported when it ends (DESIGN §5, 1061.2 §4.4)', async () => {
       const h = await harness(engine);
       const grace = 72 * HOUR; // the policy bundle format's default, with no bundle in force
-      const untagged = (clipId: string, ms = 0) => h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
-        decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: T0 + ms },
-      }));
-      const tagged = (clipId: string, ms: number) => h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
-        decision: { ...decision('AUTHORIZED', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), decidedAtMs: T0 + ms },
-      }));
+      const untagged = (clipId: string, ms = 0) =>
+        h.send(
+          'event',
+          h.dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+            cameraSerial: 'CAM-1',
+            clipId,
+            officerId: 'O-17',
+            decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: T0 + ms },
+          }),
+        );
+      const tagged = (clipId: string, ms: number) =>
+        h.send(
+          'event',
+          h.dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED,
+            cameraSerial: 'CAM-1',
+            clipId,
+            officerId: 'O-17',
+            decision: { ...decision('AUTHORIZED', ['TRIGGER_ACTIVITY'], ['1061.2§2.1(2)']), decidedAtMs: T0 + ms },
+          }),
+        );
       const reports = async () => (await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).map((a) => a.subject).sort();
       expect((await untagged('clip-late-tag')).status).toBe('accepted');
       expect((await untagged('clip-never-tagged')).status).toBe('accepted');
       // Unauthorized for another reason: reported at once, as before.
-      expect((await h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: 'clip-unassigned', officerId: 'O-17',
-        decision: decision('UNAUTHORIZED', ['NO_BASIS', 'CAMERA_UNASSIGNED'], ['1061.2§4.1']),
-      }))).status).toBe('accepted');
+      expect(
+        (
+          await h.send(
+            'event',
+            h.dock.event({
+              kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+              cameraSerial: 'CAM-1',
+              clipId: 'clip-unassigned',
+              officerId: 'O-17',
+              decision: decision('UNAUTHORIZED', ['NO_BASIS', 'CAMERA_UNASSIGNED'], ['1061.2§4.1']),
+            }),
+          )
+        ).status,
+      ).toBe('accepted');
       expect(await reports()).toEqual(['clip-unassigned']);
 
       h.clock.now = T0 + grace - 1;
@@ -443,7 +596,11 @@ describe.each(engines())('fleet on %s', (engine) => {
       const [late] = (await h.alerts.list({ kind: 'UNAUTHORIZED_RECORDING' })).filter((a) => a.subject === 'clip-never-tagged');
       expect(late).toMatchObject({ raised_at: T0 + grace, camera_serial: 'CAM-1', device_id: 'dock-1' });
       expect(late!.message).toMatch(/UNCLASSIFIED.*still untagged when its 72 h grace period ended/);
-      expect(JSON.parse(late!.detail_json!)).toMatchObject({ officerId: 'O-17', graceEndedAt: T0 + grace, decision: { decision: 'UNAUTHORIZED', reasons: ['NO_BASIS', 'UNCLASSIFIED'] } });
+      expect(JSON.parse(late!.detail_json!)).toMatchObject({
+        officerId: 'O-17',
+        graceEndedAt: T0 + grace,
+        decision: { decision: 'UNAUTHORIZED', reasons: ['NO_BASIS', 'UNCLASSIFIED'] },
+      });
       // Reported once: later sweeps, and a resend of the same untagged decision, do not report it again.
       h.clock.now = T0 + 2 * grace;
       expect(await h.fleet.sweep()).toMatchObject({ unclassified: 0 });
@@ -454,10 +611,17 @@ describe.each(engines())('fleet on %s', (engine) => {
       // The grace period is the policy's: the bundle in force names it (here 2 h).
       const underPolicy = new Fleet({ db: h.db, alerts: h.alerts, fleet: 'f1', now: () => h.clock.now, reviewGraceHours: () => 2 });
       const held = h.clock.now;
-      await underPolicy.applyEvent('dock-1', pb.Event.create({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-2', clipId: 'clip-policy', officerId: 'O-9',
-        decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: held },
-      }), held);
+      await underPolicy.applyEvent(
+        'dock-1',
+        pb.Event.create({
+          kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+          cameraSerial: 'CAM-2',
+          clipId: 'clip-policy',
+          officerId: 'O-9',
+          decision: { ...decision('UNAUTHORIZED', ['NO_BASIS', 'UNCLASSIFIED'], ['1061.2§4.4']), decidedAtMs: held },
+        }),
+        held,
+      );
       h.clock.now = held + 2 * HOUR - 1;
       expect(await underPolicy.sweep()).toMatchObject({ unclassified: 0 });
       h.clock.now = held + 2 * HOUR;
@@ -467,12 +631,19 @@ describe.each(engines())('fleet on %s', (engine) => {
       await h.close();
     });
 
-    it('sends an authorized recording decided on an unsynchronized clock to the supervisor\'s review, once (DESIGN §6)', async () => {
+    it("sends an authorized recording decided on an unsynchronized clock to the supervisor's review, once (DESIGN §6)", async () => {
       const h = await harness(engine);
-      const send = (clipId: string, reasons: string[], ms = 0) => h.send('event', h.dock.event({
-        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId, officerId: 'O-17',
-        decision: { ...decision('AUTHORIZED', reasons, ['1061.2§2.1(2)', '1061.2§6']), decidedAtMs: T0 + ms },
-      }));
+      const send = (clipId: string, reasons: string[], ms = 0) =>
+        h.send(
+          'event',
+          h.dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+            cameraSerial: 'CAM-1',
+            clipId,
+            officerId: 'O-17',
+            decision: { ...decision('AUTHORIZED', reasons, ['1061.2§2.1(2)', '1061.2§6']), decidedAtMs: T0 + ms },
+          }),
+        );
       expect((await send('clip-synced', ['TRIGGER_ACTIVITY'])).status).toBe('accepted');
       expect(await h.alerts.list({ kind: 'CLOCK_FLAGGED_RECORDING' })).toEqual([]);
       expect((await send('clip-unsynced', ['TRIGGER_ACTIVITY', 'CLOCK_UNSYNCED'])).status).toBe('accepted');
@@ -486,7 +657,15 @@ describe.each(engines())('fleet on %s', (engine) => {
 
     it('raises TAMPER (critical) naming the camera and what happened', async () => {
       const h = await harness(engine);
-      const r = await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_TAMPER, cameraSerial: 'CAM-1', tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED, detail: 'seal broken' }));
+      const r = await h.send(
+        'event',
+        h.dock.event({
+          kind: pb.EventKind.EVENT_KIND_TAMPER,
+          cameraSerial: 'CAM-1',
+          tamper: pb.TamperKind.TAMPER_KIND_CASE_OPENED,
+          detail: 'seal broken',
+        }),
+      );
       expect(r.status).toBe('accepted');
       const [t] = await h.alerts.list({ kind: 'TAMPER' });
       expect(t).toMatchObject({ severity: 'critical', device_id: 'dock-1', camera_serial: 'CAM-1' });
@@ -498,7 +677,15 @@ describe.each(engines())('fleet on %s', (engine) => {
       const h = await harness(engine);
       await h.fleet.assign('CAM-1', 'O-1', 'otto', 'operator');
       h.clock.now = T0 + HOUR;
-      const r = await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT, cameraSerial: 'CAM-1', officerId: 'O-2', occurredAtMs: T0 + 30 * MINUTE }));
+      const r = await h.send(
+        'event',
+        h.dock.event({
+          kind: pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT,
+          cameraSerial: 'CAM-1',
+          officerId: 'O-2',
+          occurredAtMs: T0 + 30 * MINUTE,
+        }),
+      );
       expect(r.status).toBe('accepted');
       expect(await h.fleet.assignmentHistory('CAM-1')).toMatchObject([
         { officer_id: 'O-1', from_at: T0, to_at: T0 + 30 * MINUTE, source: 'operator', assigned_by: 'otto' },
@@ -509,9 +696,10 @@ describe.each(engines())('fleet on %s', (engine) => {
       await h.close();
     });
 
-    it('bounds a self-checkout\'s claimed time by what the gateway observed (DESIGN §8): never ahead of receipt, never before the camera\'s last change', async () => {
+    it("bounds a self-checkout's claimed time by what the gateway observed (DESIGN §8): never ahead of receipt, never before the camera's last change", async () => {
       const h = await harness(engine);
-      const checkout = (officerId: string, occurredAtMs: number) => h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT, cameraSerial: 'CAM-1', officerId, occurredAtMs }));
+      const checkout = (officerId: string, occurredAtMs: number) =>
+        h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CAMERA_CHECKOUT, cameraSerial: 'CAM-1', officerId, occurredAtMs }));
       await h.fleet.assign('CAM-1', 'O-1', 'otto', 'operator'); // T0
       h.clock.now = T0 + HOUR;
       // A dock whose clock is days ahead.
@@ -549,7 +737,14 @@ describe.each(engines())('fleet on %s', (engine) => {
     it('keeps the history, treats re-assigning the same officer as a no-op, and unassigns', async () => {
       const h = await harness(engine);
       const first = await h.fleet.assign('CAM-5', 'O-1', 'otto', 'operator');
-      expect(first).toMatchObject({ camera_serial: 'CAM-5', officer_id: 'O-1', from_at: T0, to_at: null, assigned_by: 'otto', source: 'operator' });
+      expect(first).toMatchObject({
+        camera_serial: 'CAM-5',
+        officer_id: 'O-1',
+        from_at: T0,
+        to_at: null,
+        assigned_by: 'otto',
+        source: 'operator',
+      });
       expect(h.pushes.count).toBe(1);
       h.clock.now = T0 + 10 * MINUTE;
       const same = await h.fleet.assign('CAM-5', 'O-1', 'ada', 'operator');
@@ -624,7 +819,13 @@ describe.each(engines())('fleet on %s', (engine) => {
       h.clock.now = T0 + MINUTE;
       expect(await h.alerts.resolve(id, 'sue', 'case resealed')).toBe(true);
       expect(await h.alerts.resolve(id, 'otto', 'again')).toBe(false);
-      expect(await h.alerts.get(id)).toMatchObject({ acked_by: 'otto', acked_at: T0, resolved_by: 'sue', resolved_at: T0 + MINUTE, resolution_note: 'case resealed' });
+      expect(await h.alerts.get(id)).toMatchObject({
+        acked_by: 'otto',
+        acked_at: T0,
+        resolved_by: 'sue',
+        resolved_at: T0 + MINUTE,
+        resolution_note: 'case resealed',
+      });
       const next = await raise();
       expect(next).not.toBe(id);
       expect(await h.alerts.get(next)).toMatchObject({ count: 1, resolved_at: null, acked_at: null });
@@ -656,17 +857,29 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
       config: parseGatewayConfig({
-        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir,
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
         trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
       }),
       log: silentLogger,
     });
-    for (const [username, roles] of [['vera', ['viewer']], ['otto', ['operator']], ['sue', ['supervisor']], ['ada', ['admin']]] as const) {
+    for (const [username, roles] of [
+      ['vera', ['viewer']],
+      ['otto', ['operator']],
+      ['sue', ['supervisor']],
+      ['ada', ['admin']],
+    ] as const) {
       await gw.auth.createUser({ username, password: PASSWORD, roles: [...roles], offices: [], personId: null });
       tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
     }
   });
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   async function call(method: string, path: string, o: { as?: string; json?: unknown; cookie?: string; csrf?: string } = {}): Promise<Reply> {
     const headers: Record<string, string> = {};
@@ -674,7 +887,11 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     if (o.cookie) headers.cookie = o.cookie;
     if (o.csrf) headers['x-csrf-token'] = o.csrf;
     if (o.json !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, { method, headers, body: o.json === undefined ? undefined : JSON.stringify(o.json) });
+    const res = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, {
+      method,
+      headers,
+      body: o.json === undefined ? undefined : JSON.stringify(o.json),
+    });
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined };
   }
@@ -682,7 +899,11 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
   function enrollmentRequest(o: { deviceId: string; token: string; publicKey: Uint8Array; signer: Signer; issuer?: string }): string {
     const body = pb.EnrollmentRequest.encode({
       header: { issuer: o.issuer ?? o.deviceId, fleet: 'f1', seq: 1, createdAtMs: Date.now() },
-      deviceId: o.deviceId, publicKey: o.publicKey, token: o.token, agentVersion: '0.1.0', hardware: 'rpi4',
+      deviceId: o.deviceId,
+      publicKey: o.publicKey,
+      token: o.token,
+      agentVersion: '0.1.0',
+      hardware: 'rpi4',
     }).finish();
     return Buffer.from(sealEnvelope('EnrollmentRequest', body, o.signer).bytes).toString('base64');
   }
@@ -707,7 +928,15 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
       expect(viewer.status, `${method} ${path} as viewer`).toBe(403);
       expect(viewer.json.error.code).toBe('FORBIDDEN');
     }
-    for (const path of ['/api/v1/devices', '/api/v1/devices/dock-r', '/api/v1/cameras', '/api/v1/cameras/CAM-R/assignments', '/api/v1/clips', `/api/v1/clips/${'0'.repeat(64)}`, '/api/v1/alerts']) {
+    for (const path of [
+      '/api/v1/devices',
+      '/api/v1/devices/dock-r',
+      '/api/v1/cameras',
+      '/api/v1/cameras/CAM-R/assignments',
+      '/api/v1/clips',
+      `/api/v1/clips/${'0'.repeat(64)}`,
+      '/api/v1/alerts',
+    ]) {
       expect((await call('GET', path)).status, path).toBe(401);
     }
     // A supervisor responds to alerts but does not run the fleet.
@@ -724,19 +953,34 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect(enrolled.json).toMatchObject({ deviceId: 'dock-r', keyId: key.keyId, mqttUsername: 'dock-r', mqttPassword: expect.any(String) });
     const shown = await call('GET', '/api/v1/devices/dock-r', { as: 'vera' });
     expect(shown.status).toBe(200);
-    expect(shown.json).toMatchObject({ device: { deviceId: 'dock-r', status: 'enrolled', enrolledBy: 'otto' }, keys: [{ keyId: key.keyId, publicKey: toHex(key.publicKey), revokedAt: null }] });
+    expect(shown.json).toMatchObject({
+      device: { deviceId: 'dock-r', status: 'enrolled', enrolledBy: 'otto' },
+      keys: [{ keyId: key.keyId, publicKey: toHex(key.publicKey), revokedAt: null }],
+    });
     expect(JSON.stringify(shown.json)).not.toContain(enrolled.json.mqttPassword);
     expect(JSON.stringify((await call('GET', '/api/v1/devices', { as: 'vera' })).json)).not.toContain(enrolled.json.mqttPassword);
     const token = await call('POST', '/api/v1/devices/dock-r2/enrollment-token', { as: 'otto' });
     expect(token.status).toBe(201);
     expect(token.json).toMatchObject({ deviceId: 'dock-r2', token: expect.stringMatching(/^bwcenroll_/) });
-    expect((await call('POST', '/api/v1/devices/dock-r/decommission', { as: 'otto' }))).toMatchObject({ status: 200, json: { deviceId: 'dock-r', status: 'decommissioned' } });
-    expect((await call('PUT', '/api/v1/cameras/CAM-R/assignment', { as: 'otto', json: { officerId: 'O-1' } }))).toMatchObject({ status: 200, json: { cameraSerial: 'CAM-R', officerId: 'O-1' } });
+    expect(await call('POST', '/api/v1/devices/dock-r/decommission', { as: 'otto' })).toMatchObject({
+      status: 200,
+      json: { deviceId: 'dock-r', status: 'decommissioned' },
+    });
+    expect(await call('PUT', '/api/v1/cameras/CAM-R/assignment', { as: 'otto', json: { officerId: 'O-1' } })).toMatchObject({
+      status: 200,
+      json: { cameraSerial: 'CAM-R', officerId: 'O-1' },
+    });
     expect((await call('DELETE', '/api/v1/cameras/CAM-R/assignment', { as: 'otto' })).status).toBe(204);
     expect((await call('DELETE', '/api/v1/cameras/CAM-R/assignment', { as: 'otto' })).status).toBe(404);
-    expect((await call('POST', `/api/v1/alerts/${alertId}/ack`, { as: 'otto' }))).toMatchObject({ status: 200, json: { id: alertId, ackedBy: 'otto' } });
+    expect(await call('POST', `/api/v1/alerts/${alertId}/ack`, { as: 'otto' })).toMatchObject({
+      status: 200,
+      json: { id: alertId, ackedBy: 'otto' },
+    });
     expect((await call('POST', `/api/v1/alerts/${alertId}/ack`, { as: 'sue' })).status).toBe(409);
-    expect((await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'sue', json: { note: 'case resealed at the dock' } }))).toMatchObject({ status: 200, json: { id: alertId, resolvedBy: 'sue' } });
+    expect(await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'sue', json: { note: 'case resealed at the dock' } })).toMatchObject({
+      status: 200,
+      json: { id: alertId, resolvedBy: 'sue' },
+    });
     expect((await call('POST', `/api/v1/alerts/${alertId}/resolve`, { as: 'otto' })).status).toBe(409);
     expect((await call('POST', '/api/v1/alerts/999999/resolve', { as: 'otto' })).status).toBe(404);
     // An admin may run the fleet too.
@@ -749,31 +993,53 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
   });
 
   it('refuses to resolve a critical alert without a resolution note (400, naming the need), keeps the note and shows it; a warning resolves without one', async () => {
-    const critical = await gw.alerts.raise({ kind: 'TAMPER', deviceId: 'dock-n', subject: 'TAMPER_KIND_CASE_OPENED', message: 'case opened', dedupeKey: null });
+    const critical = await gw.alerts.raise({
+      kind: 'TAMPER',
+      deviceId: 'dock-n',
+      subject: 'TAMPER_KIND_CASE_OPENED',
+      message: 'case opened',
+      dedupeKey: null,
+    });
     for (const json of [undefined, {}, { note: '' }, { note: '   ' }]) {
       const refused = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json });
       expect(refused.status, JSON.stringify(json)).toBe(400);
-      expect(refused.json.error).toMatchObject({ code: 'NOTE_REQUIRED', message: expect.stringMatching(/critical: resolving it needs a note/) });
+      expect(refused.json.error).toMatchObject({
+        code: 'NOTE_REQUIRED',
+        message: expect.stringMatching(/critical: resolving it needs a note/),
+      });
     }
     expect(await gw.alerts.get(critical)).toMatchObject({ resolved_at: null, resolution_note: null });
     const tooLong = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json: { note: 'x'.repeat(4001) } });
     expect([tooLong.status, tooLong.json.error.code]).toEqual([400, 'VALIDATION_FAILED']);
-    const done = await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto', json: { note: '  Case checked at the dock: seal intact, camera swapped.  ' } });
-    expect(done).toMatchObject({ status: 200, json: { id: critical, resolvedBy: 'otto', resolutionNote: 'Case checked at the dock: seal intact, camera swapped.' } });
+    const done = await call('POST', `/api/v1/alerts/${critical}/resolve`, {
+      as: 'otto',
+      json: { note: '  Case checked at the dock: seal intact, camera swapped.  ' },
+    });
+    expect(done).toMatchObject({
+      status: 200,
+      json: { id: critical, resolvedBy: 'otto', resolutionNote: 'Case checked at the dock: seal intact, camera swapped.' },
+    });
     const shown = (await call('GET', '/api/v1/alerts?open=false', { as: 'vera' })).json.alerts.find((a: { id: number }) => a.id === critical);
     expect(shown).toMatchObject({ resolvedBy: 'otto', resolutionNote: 'Case checked at the dock: seal intact, camera swapped.' });
-    const audited = await gw.db.get<{ detail: string }>(`SELECT detail_json AS detail FROM audit_log WHERE action = 'alert.resolved' AND subject = ?`, [`alert:${critical}`]);
+    const audited = await gw.db.get<{ detail: string }>(`SELECT detail_json AS detail FROM audit_log WHERE action = 'alert.resolved' AND subject = ?`, [
+      `alert:${critical}`,
+    ]);
     expect(JSON.parse(audited!.detail)).toEqual({ note: 'Case checked at the dock: seal intact, camera swapped.' });
     // Already resolved: 409 whether or not a note is given.
     expect((await call('POST', `/api/v1/alerts/${critical}/resolve`, { as: 'otto' })).status).toBe(409);
 
     const warning = await gw.alerts.raise({ kind: 'STORAGE_LOW', deviceId: 'dock-n', message: 'low', dedupeKey: null });
-    expect(await call('POST', `/api/v1/alerts/${warning}/resolve`, { as: 'otto' })).toMatchObject({ status: 200, json: { resolvedBy: 'otto', resolutionNote: null } });
+    expect(await call('POST', `/api/v1/alerts/${warning}/resolve`, { as: 'otto' })).toMatchObject({
+      status: 200,
+      json: { resolvedBy: 'otto', resolutionNote: null },
+    });
   });
 
   it('asks a cookie-signed-in operator for the CSRF token on writes', async () => {
     const login = await fetch(`http://127.0.0.1:${gw.httpPort}/api/v1/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'otto', password: PASSWORD }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'otto', password: PASSWORD }),
     });
     expect(login.status).toBe(200);
     const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
@@ -782,7 +1048,9 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect(without).toMatchObject({ status: 403, json: { error: { code: 'CSRF_TOKEN_INVALID' } } });
     expect(await gw.fleet.assignmentHistory('CAM-S')).toEqual([]);
     expect((await call('PUT', '/api/v1/cameras/CAM-S/assignment', { cookie, csrf: csrfToken, json: { officerId: 'O-3' } })).status).toBe(200);
-    expect((await call('GET', '/api/v1/cameras', { cookie })).json.cameras).toContainEqual(expect.objectContaining({ cameraSerial: 'CAM-S', officerId: 'O-3' }));
+    expect((await call('GET', '/api/v1/cameras', { cookie })).json.cameras).toContainEqual(
+      expect.objectContaining({ cameraSerial: 'CAM-S', officerId: 'O-3' }),
+    );
   });
 
   it('names the field in validation errors, and refuses weak keys and duplicates', async () => {
@@ -812,14 +1080,22 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
       expect(r.json.error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(problem) });
     }
     expect((await call('POST', '/api/v1/devices', { as: 'otto', json: { deviceId: 'dock-v', publicKey: good.toUpperCase() } })).status).toBe(201);
-    expect((await call('POST', '/api/v1/devices', { as: 'otto', json: { deviceId: 'dock-v', publicKey: good } }))).toMatchObject({ status: 409, json: { error: { code: 'EXISTS' } } });
-    expect((await call('POST', '/api/v1/devices/dock-404/decommission', { as: 'otto' }))).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
+    expect(await call('POST', '/api/v1/devices', { as: 'otto', json: { deviceId: 'dock-v', publicKey: good } })).toMatchObject({
+      status: 409,
+      json: { error: { code: 'EXISTS' } },
+    });
+    expect(await call('POST', '/api/v1/devices/dock-404/decommission', { as: 'otto' })).toMatchObject({
+      status: 404,
+      json: { error: { code: 'NOT_FOUND' } },
+    });
     expect((await call('GET', '/api/v1/devices/dock-404', { as: 'vera' })).status).toBe(404);
   });
 
   it('enrolls a device that redeems its token with an EnrollmentRequest signed by the key it carries', async () => {
     const key = keyOf(620);
-    const { token } = (await call('POST', '/api/v1/devices/dock-e1/enrollment-token', { as: 'otto', json: { ttlHours: 1 } })).json as { token: string };
+    const { token } = (await call('POST', '/api/v1/devices/dock-e1/enrollment-token', { as: 'otto', json: { ttlHours: 1 } })).json as {
+      token: string;
+    };
     const enroll = (request: string) => call('POST', '/api/v1/enroll', { json: { request } });
 
     const forged = await enroll(enrollmentRequest({ deviceId: 'dock-e1', token, publicKey: key.publicKey, signer: keyOf(621) }));
@@ -841,10 +1117,21 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     const env = openEnvelope(Buffer.from(ok.json.response, 'base64'), { expectType: 'EnrollmentResponse' });
     assertEnvelopeSigned(env, trustPublicKey(gw.signer.publicKey));
     const response = pb.EnrollmentResponse.decode(env.body);
-    expect(response).toMatchObject({ deviceId: 'dock-e1', fleet: 'f1', mqttUsername: 'dock-e1', mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/), brokerUrl: gw.mqttUrl });
+    expect(response).toMatchObject({
+      deviceId: 'dock-e1',
+      fleet: 'f1',
+      mqttUsername: 'dock-e1',
+      mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/),
+      brokerUrl: gw.mqttUrl,
+    });
     expect(await gw.fleet.device('dock-e1')).toMatchObject({ status: 'enrolled', enrolled_by: 'token:dock-e1' });
     // The credentials open the broker.
-    const client = await mqtt.connectAsync(response.brokerUrl, { clientId: 'dock-e1', username: response.mqttUsername, password: response.mqttPassword, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(response.brokerUrl, {
+      clientId: 'dock-e1',
+      username: response.mqttUsername,
+      password: response.mqttPassword,
+      reconnectPeriod: 0,
+    });
     await client.endAsync();
     // Replayed: the token is spent.
     expect(await enroll(request)).toMatchObject({ status: 403, json: { error: { code: 'TOKEN_INVALID' } } });
@@ -872,29 +1159,61 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect(shown.device).toMatchObject({ status: 'decommissioned', online: false });
     expect(shown.keys).toMatchObject([{ keyId: dock.key.keyId, revokedAt: expect.any(Number) }]);
     expect((await gw.ingest.handle(dock.topic('status'), dock.status())).status).toBe('rejected');
-    await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-d', username: 'dock-d', password: creds.mqttPassword, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
+    await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-d', username: 'dock-d', password: creds.mqttPassword, reconnectPeriod: 0 })).rejects.toThrow(
+      /Not authorized/i,
+    );
   });
 
   it('serves the clips ingest stored, and the cameras with their officer and clips not yet verified', async () => {
     const dock = new TestDock('dock-c', 'f1', 640);
     await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
     const clip = dock.clip(3 * 4096 + 5, { chunkSize: 4096, facts: { cameraSerial: 'CAM-C', officerId: 'O-44' } });
-    expect((await gw.ingest.handle(dock.topic('status'), dock.status({ cameras: [{ cameraSerial: 'CAM-C', model: 'X1', status: { batteryPct: 55 } }] }))).status).toBe('accepted');
+    expect(
+      (await gw.ingest.handle(dock.topic('status'), dock.status({ cameras: [{ cameraSerial: 'CAM-C', model: 'X1', status: { batteryPct: 55 } }] }))).status,
+    ).toBe('accepted');
     expect((await gw.ingest.handle(dock.topic('manifest'), clip.manifest)).status).toBe('accepted');
     await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, 1));
 
     const list = await call('GET', '/api/v1/clips?device=dock-c', { as: 'vera' });
     expect(list.status).toBe(200);
-    expect(list.json.clips).toEqual([expect.objectContaining({
-      manifestHash: clip.hashHex, deviceId: 'dock-c', seq: 1, cameraSerial: 'CAM-C', clipId: clip.clipId, officerId: 'O-44',
-      sha256: toHex(sha256(clip.bytes)), byteLength: clip.bytes.byteLength, state: 'RECEIVED', verifiedAt: null,
-    })]);
+    expect(list.json.clips).toEqual([
+      expect.objectContaining({
+        manifestHash: clip.hashHex,
+        deviceId: 'dock-c',
+        seq: 1,
+        cameraSerial: 'CAM-C',
+        clipId: clip.clipId,
+        officerId: 'O-44',
+        sha256: toHex(sha256(clip.bytes)),
+        byteLength: clip.bytes.byteLength,
+        state: 'RECEIVED',
+        verifiedAt: null,
+      }),
+    ]);
     const one = await call('GET', `/api/v1/clips/${clip.hashHex}`, { as: 'vera' });
     expect(one.status).toBe(200);
-    expect(one.json.clip).toMatchObject({ manifestHash: clip.hashHex, chunkCount: 4, chunkSize: 4096, keyId: dock.key.keyId, missingChunks: [{ start: 0, end: 1 }, { start: 2, end: 4 }] });
+    expect(one.json.clip).toMatchObject({
+      manifestHash: clip.hashHex,
+      chunkCount: 4,
+      chunkSize: 4096,
+      keyId: dock.key.keyId,
+      missingChunks: [
+        { start: 0, end: 1 },
+        { start: 2, end: 4 },
+      ],
+    });
     expect(Buffer.from(one.json.clip.manifestEnvelope, 'base64')).toEqual(Buffer.from(clip.manifest));
     let cams = (await call('GET', '/api/v1/cameras', { as: 'vera' })).json.cameras;
-    expect(cams).toContainEqual(expect.objectContaining({ cameraSerial: 'CAM-C', model: 'X1', batteryPct: 55, lastDock: 'dock-c', officerId: null, clipsNotVerified: 1 }));
+    expect(cams).toContainEqual(
+      expect.objectContaining({
+        cameraSerial: 'CAM-C',
+        model: 'X1',
+        batteryPct: 55,
+        lastDock: 'dock-c',
+        officerId: null,
+        clipsNotVerified: 1,
+      }),
+    );
 
     expect((await call('PUT', '/api/v1/cameras/CAM-C/assignment', { as: 'otto', json: { officerId: 'O-44' } })).status).toBe(200);
     for (const i of [0, 2, 3]) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
@@ -902,53 +1221,66 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     expect(cams).toContainEqual(expect.objectContaining({ cameraSerial: 'CAM-C', officerId: 'O-44', clipsNotVerified: 0 }));
     const verified = (await call('GET', `/api/v1/clips/${clip.hashHex}`, { as: 'vera' })).json.clip;
     expect(verified).toMatchObject({ state: 'VERIFIED', missingChunks: [], verifiedAt: expect.any(Number) });
-    expect((await call('GET', '/api/v1/clips?camera=CAM-C&state=VERIFIED', { as: 'vera' })).json.clips.map((c: { manifestHash: string }) => c.manifestHash)).toEqual([clip.hashHex]);
+    expect(
+      (await call('GET', '/api/v1/clips?camera=CAM-C&state=VERIFIED', { as: 'vera' })).json.clips.map((c: { manifestHash: string }) => c.manifestHash),
+    ).toEqual([clip.hashHex]);
     expect((await call('GET', '/api/v1/clips?camera=CAM-C&state=RECEIVED', { as: 'vera' })).json.clips).toEqual([]);
-    expect(await call('GET', `/api/v1/clips/${'ab'.repeat(32)}`, { as: 'vera' })).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
+    expect(await call('GET', `/api/v1/clips/${'ab'.repeat(32)}`, { as: 'vera' })).toMatchObject({
+      status: 404,
+      json: { error: { code: 'NOT_FOUND' } },
+    });
   });
 
-  it.skipIf(UNIT_TIER)('exports a keyring of every device key, signed by the gateway, that opens through the root key; a decommission records the last seq before the revocation', async () => {
-    const dock = new TestDock('dock-k1', 'f1', 680);
-    await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
-    const signedBefore: TestClip[] = [];
-    for (const seq of [1, 2]) {
-      const clip = dock.clip(5_000, { chunkSize: 4096, seq });
-      signedBefore.push(clip);
-      expect((await gw.ingest.handle(dock.topic('manifest'), clip.manifest)).status).toBe('accepted');
-      for (let i = 0; i < clip.chunks.length; i++) expect((await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i))).status).not.toBe('rejected');
-    }
-    const fetchRing = async () => {
-      const r = await call('GET', '/api/v1/keyring', { as: 'vera' });
-      expect(r.status).toBe(200);
-      return openKeyring(Buffer.from(r.json.keyring, 'base64'), trust.rootKey);
-    };
-    const before = (await fetchRing()).entries.find((e) => e.deviceId === 'dock-k1');
-    expect(before).toMatchObject({ keyId: dock.key.keyId, revokedAtMs: 0, lastSeqBeforeRevocation: 0 });
-    expect((await call('POST', '/api/v1/devices/dock-k1/decommission', { as: 'otto' })).status).toBe(200);
-    const after = await fetchRing();
-    expect(after.gateway.gatewayId).toBe('gw1');
-    expect(after.entries.find((e) => e.deviceId === 'dock-k1')).toMatchObject({ revokedAtMs: expect.any(Number), lastSeqBeforeRevocation: 2 });
-    expect(after.entries.find((e) => e.deviceId === 'dock-k1')!.revokedAtMs).toBeGreaterThan(0);
-    expect((await call('GET', '/api/v1/keyring')).status).toBe(401);
+  it.skipIf(UNIT_TIER)(
+    'exports a keyring of every device key, signed by the gateway, that opens through the root key; a decommission records the last seq before the revocation',
+    async () => {
+      const dock = new TestDock('dock-k1', 'f1', 680);
+      await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
+      const signedBefore: TestClip[] = [];
+      for (const seq of [1, 2]) {
+        const clip = dock.clip(5_000, { chunkSize: 4096, seq });
+        signedBefore.push(clip);
+        expect((await gw.ingest.handle(dock.topic('manifest'), clip.manifest)).status).toBe('accepted');
+        for (let i = 0; i < clip.chunks.length; i++) expect((await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i))).status).not.toBe('rejected');
+      }
+      const fetchRing = async () => {
+        const r = await call('GET', '/api/v1/keyring', { as: 'vera' });
+        expect(r.status).toBe(200);
+        return openKeyring(Buffer.from(r.json.keyring, 'base64'), trust.rootKey);
+      };
+      const before = (await fetchRing()).entries.find((e) => e.deviceId === 'dock-k1');
+      expect(before).toMatchObject({ keyId: dock.key.keyId, revokedAtMs: 0, lastSeqBeforeRevocation: 0 });
+      expect((await call('POST', '/api/v1/devices/dock-k1/decommission', { as: 'otto' })).status).toBe(200);
+      const after = await fetchRing();
+      expect(after.gateway.gatewayId).toBe('gw1');
+      expect(after.entries.find((e) => e.deviceId === 'dock-k1')).toMatchObject({
+        revokedAtMs: expect.any(Number),
+        lastSeqBeforeRevocation: 2,
+      });
+      expect(after.entries.find((e) => e.deviceId === 'dock-k1')!.revokedAtMs).toBeGreaterThan(0);
+      expect((await call('GET', '/api/v1/keyring')).status).toBe(401);
 
-    // The auditor's round: export the keyring with bwc, then check clips with it and the root key alone.
-    const dir = tempDir();
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, tokens.vera!);
-    const ring = join(dir, 'fleet.keyring');
-    const exported = await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile]);
-    expect(exported.code, exported.stderr).toBe(0);
-    expect(exported.stdout).toMatch(/device key\(s\), signed by gateway gw1/);
-    expect((await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile])).stderr).toMatch(/already exists/);
-    const check = async (clip: TestClip) => {
-      writeFileSync(join(dir, 'clip'), clip.bytes);
-      writeFileSync(join(dir, 'manifest'), clip.manifest);
-      const r = await runBwcAsync(['verify', join(dir, 'clip'), join(dir, 'manifest'), '--keyring', ring, '--root-pubkey', trust.rootPublicKey, '--json']);
-      return { code: r.code, key: (JSON.parse(r.stdout) as { key: string }).key };
-    };
-    expect(await check(signedBefore[1]!)).toEqual({ code: 0, key: 'OK' }); // seq 2, signed before the decommission
-    expect(await check(dock.clip(3_000, { chunkSize: 4096, seq: 3 }))).toEqual({ code: 4, key: 'REVOKED_AT_RECORDING_TIME' }); // signed with the revoked key
-  });
+      // The auditor's round: export the keyring with bwc, then check clips with it and the root key alone.
+      const dir = tempDir();
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, tokens.vera!);
+      const ring = join(dir, 'fleet.keyring');
+      const exported = await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toMatch(/device key\(s\), signed by gateway gw1/);
+      expect(
+        (await runBwcAsync(['records', 'keyring', '--out', ring, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--token-file', tokenFile])).stderr,
+      ).toMatch(/already exists/);
+      const check = async (clip: TestClip) => {
+        writeFileSync(join(dir, 'clip'), clip.bytes);
+        writeFileSync(join(dir, 'manifest'), clip.manifest);
+        const r = await runBwcAsync(['verify', join(dir, 'clip'), join(dir, 'manifest'), '--keyring', ring, '--root-pubkey', trust.rootPublicKey, '--json']);
+        return { code: r.code, key: (JSON.parse(r.stdout) as { key: string }).key };
+      };
+      expect(await check(signedBefore[1]!)).toEqual({ code: 0, key: 'OK' }); // seq 2, signed before the decommission
+      expect(await check(dock.clip(3_000, { chunkSize: 4096, seq: 3 }))).toEqual({ code: 4, key: 'REVOKED_AT_RECORDING_TIME' }); // signed with the revoked key
+    },
+  );
 
   it('tells the docks of a litigation hold placed or released with a signed HoldNotice: the dock named, the dock of the clip named, or every dock', async () => {
     const gatewayKey = trustPublicKey(gw.signer.publicKey);
@@ -957,7 +1289,12 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     const clients: MqttClient[] = [];
     for (const d of docks) {
       const creds = await gw.fleet.enroll(d.deviceId, d.key.publicKey, 'otto');
-      const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: d.deviceId, username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(gw.mqttUrl, {
+        clientId: d.deviceId,
+        username: creds.mqttUsername,
+        password: creds.mqttPassword,
+        reconnectPeriod: 0,
+      });
       received.set(d.deviceId, []);
       client.on('message', (topic, payload) => {
         if (topic !== deviceTopic('f1', d.deviceId, 'cmd')) return;
@@ -997,9 +1334,16 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     const clients: MqttClient[] = [];
     for (const d of docks) {
       const creds = await gw.fleet.enroll(d.deviceId, d.key.publicKey, 'otto');
-      const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: d.deviceId, username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(gw.mqttUrl, {
+        clientId: d.deviceId,
+        username: creds.mqttUsername,
+        password: creds.mqttPassword,
+        reconnectPeriod: 0,
+      });
       received.set(d.deviceId, []);
-      client.on('message', (topic, payload) => { if (topic === deviceTopic('f1', d.deviceId, 'cmd')) received.get(d.deviceId)!.push(payload); });
+      client.on('message', (topic, payload) => {
+        if (topic === deviceTopic('f1', d.deviceId, 'cmd')) received.get(d.deviceId)!.push(payload);
+      });
       await client.subscribeAsync(d.topic('cmd'), { qos: 1 });
       clients.push(client);
     }
@@ -1009,13 +1353,19 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
       return pb.Command.decode(env.body);
     };
     const pushed = (c: bwc.v1.Command) => (c.cameraAssignments?.assignments ?? []).filter((a) => a.cameraSerial === 'CAM-P');
-    const current = (c: bwc.v1.Command) => pushed(c).filter((a) => Number(a.toMs) === 0).map((a) => a.officerId);
+    const current = (c: bwc.v1.Command) =>
+      pushed(c)
+        .filter((a) => Number(a.toMs) === 0)
+        .map((a) => a.officerId);
 
     expect((await call('PUT', '/api/v1/cameras/CAM-P/assignment', { as: 'otto', json: { officerId: 'O-1' } })).status).toBe(200);
     expect((await call('PUT', '/api/v1/cameras/CAM-P/assignment', { as: 'otto', json: { officerId: 'O-1' } })).status).toBe(200); // a no-op
     expect((await call('PUT', '/api/v1/cameras/CAM-P/assignment', { as: 'otto', json: { officerId: 'O-2' } })).status).toBe(200);
     for (const d of docks) {
-      const msgs = await until(`two commands for ${d.deviceId}`, () => { const m = received.get(d.deviceId)!; return m.length >= 2 && current(open(m[m.length - 1]!)).includes('O-2') ? m : undefined; });
+      const msgs = await until(`two commands for ${d.deviceId}`, () => {
+        const m = received.get(d.deviceId)!;
+        return m.length >= 2 && current(open(m[m.length - 1]!)).includes('O-2') ? m : undefined;
+      });
       // The broker keeps order: a push for the no-op would have come between the two.
       expect(msgs, d.deviceId).toHaveLength(2);
       const [first, second] = msgs.map(open);
@@ -1034,7 +1384,10 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     // Unassigning is a change too.
     expect((await call('DELETE', '/api/v1/cameras/CAM-P/assignment', { as: 'otto' })).status).toBe(204);
     for (const d of docks) {
-      const last = await until(`the unassignment for ${d.deviceId}`, () => { const m = received.get(d.deviceId)!; return m.length === 3 ? m[2] : undefined; });
+      const last = await until(`the unassignment for ${d.deviceId}`, () => {
+        const m = received.get(d.deviceId)!;
+        return m.length === 3 ? m[2] : undefined;
+      });
       expect(current(open(last))).toEqual([]);
     }
     for (const c of clients) await c.endAsync();

@@ -12,7 +12,12 @@ export async function startTestGateway(prefix: string): Promise<{ gw: RunningGat
   const gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir(prefix), mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+      fleet: 'f1',
+      gatewayId: 'gw1',
+      dataDir: tempDir(prefix),
+      mqtt: { embedded: { port: 0 } },
+      http: { port: 0 },
+      sweepIntervalMs: 600_000,
     }),
   });
   return { gw, base: `http://127.0.0.1:${gw.httpPort}` };
@@ -47,7 +52,11 @@ export async function call(base: string, who: Caller, method: string, path: stri
 
 /** Signs in with a password, as the dashboard does: the session cookie and its CSRF token. */
 export async function signIn(base: string, username: string, password: string): Promise<{ cookie: string; csrf: string }> {
-  const r = await fetch(`${base}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const r = await fetch(`${base}/api/v1/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
   if (r.status !== 200) throw new Error(`sign-in of ${username}: ${r.status} ${await r.text()}`);
   const body = (await r.json()) as { csrfToken: string };
   const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]!;

@@ -29,8 +29,12 @@ import { tempDir } from './helpers.js';
 import { engines } from './tiers.js';
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 type Engine = 'sqlite' | 'postgres' | 'sqlite + crypto workers';
 
@@ -56,19 +60,38 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
   const pool = engine === 'sqlite + crypto workers' ? new CryptoPool(2, loadOrCreateGatewayKey(join(dir, 'key')).signer.keyObject) : null;
   const store = await new ClipStore(join(dir, 'clips')).init();
   const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
-  const messenger = new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
+  const messenger = new GatewayMessenger({
+    db,
+    signer,
+    gatewayId: 'gw1',
+    fleet: 'f1',
+    ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}),
+  });
   const alerts = new Alerts(db);
   const fleet = new Fleet({ db, alerts, fleet: 'f1' });
   const published: Harness['published'] = [];
   const raised: IngestAlert[] = [];
   const accepted: FleetMessage[] = [];
   const ingest = new Ingest({
-    db, store, sealer: messenger, fleet: 'f1', ...(pool ? { verifier: pool } : {}), gapSettleMs: options.gapSettleMs ?? 0, ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
+    db,
+    store,
+    sealer: messenger,
+    fleet: 'f1',
+    ...(pool ? { verifier: pool } : {}),
+    gapSettleMs: options.gapSettleMs ?? 0,
+    ...(options.maxEnvelopeBytes ? { maxEnvelopeBytes: options.maxEnvelopeBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
     sink: {
-      publish: async (topic, payload) => { published.push({ topic, payload }); },
-      alert: async (a) => { raised.push(a); await alerts.raise(a); },
-      accepted: async (m) => { accepted.push(m); },
+      publish: async (topic, payload) => {
+        published.push({ topic, payload });
+      },
+      alert: async (a) => {
+        raised.push(a);
+        await alerts.raise(a);
+      },
+      accepted: async (m) => {
+        accepted.push(m);
+      },
     },
   });
   fleet.onTrustChanged = (id) => ingest.keys.forget(id);
@@ -76,10 +99,22 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
   await fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
   const gatewayKey = trustPublicKey(signer.publicKey);
   return {
-    db, ingest, fleet, alerts, store, published, raised, accepted, gatewayKey, dock,
+    db,
+    ingest,
+    fleet,
+    alerts,
+    store,
+    published,
+    raised,
+    accepted,
+    gatewayKey,
+    dock,
     send: (kind, payload, d = dock) => ingest.handle(d.topic(kind), payload),
     acks: () => published.filter((p) => p.topic.endsWith('/ack')).map((p) => openAck(p.payload, gatewayKey)),
-    close: async () => { await pool?.close(); await db.close(); },
+    close: async () => {
+      await pool?.close();
+      await db.close();
+    },
   };
 }
 
@@ -117,7 +152,13 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     const verified = h.acks().filter((a) => a.kind === pb.AckKind.ACK_KIND_VERIFIED);
     expect(verified).toHaveLength(1);
     const ackBytes = h.published.filter((p) => p.topic === 'bwc/v1/f1/dock-1/ack').at(-1)!.payload;
-    const released = VerifiedClip.fromAck(ackBytes, h.gatewayKey, { deviceId: 'dock-1', clipId: clip.clipId, manifestHash: clip.hash, sha256: sha256(clip.bytes), byteLength: clip.bytes.byteLength });
+    const released = VerifiedClip.fromAck(ackBytes, h.gatewayKey, {
+      deviceId: 'dock-1',
+      clipId: clip.clipId,
+      manifestHash: clip.hash,
+      sha256: sha256(clip.bytes),
+      byteLength: clip.bytes.byteLength,
+    });
     expect(released.byteLength).toBe(300_000);
     expect(await manifestState(h, clip.hashHex)).toBe('VERIFIED');
     // The stored blob is exactly the clip, named by its SHA-256.
@@ -139,7 +180,11 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     await h.send('manifest', clip.manifest); // the dock reconnects and asks again
     const resume = h.acks().at(-1)!;
     expect(resume.kind).toBe(pb.AckKind.ACK_KIND_MANIFEST_RECEIVED);
-    expect(resume.missingChunks.map((c) => [c.start, c.end])).toEqual([[2, 4], [5, 7], [9, 11]]);
+    expect(resume.missingChunks.map((c) => [c.start, c.end])).toEqual([
+      [2, 4],
+      [5, 7],
+      [9, 11],
+    ]);
     await h.close();
   });
 
@@ -152,7 +197,12 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     const r = await h.send('chunk', h.dock.chunk(clip, 1, forged));
     expect(r).toMatchObject({ status: 'rejected', reason: 'CHUNK_HASH_MISMATCH' });
     expect(h.acks().at(-1)).toMatchObject({ kind: pb.AckKind.ACK_KIND_CHUNKS_MISSING });
-    expect(h.acks().at(-1)!.missingChunks.map((c) => [c.start, c.end])).toEqual([[1, 2]]);
+    expect(
+      h
+        .acks()
+        .at(-1)!
+        .missingChunks.map((c) => [c.start, c.end]),
+    ).toEqual([[1, 2]]);
     expect(await h.store.stagingSize(clip.hashHex)).toBeNull();
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 1, clip.chunks[1]!.subarray(0, 100))))).toBe('CHUNK_BAD_LENGTH');
     expect(reasonOf(await h.send('chunk', h.dock.chunk(clip, 3)))).toBe('CHUNK_BAD_INDEX');
@@ -198,9 +248,13 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     const breakVerify = async () => {
       if (engine === 'postgres') {
         await h.db.run(`CREATE OR REPLACE FUNCTION refuse_verified() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$`);
-        await h.db.run(`CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests FOR EACH ROW WHEN (NEW.state = 'VERIFIED') EXECUTE FUNCTION refuse_verified()`);
+        await h.db.run(
+          `CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests FOR EACH ROW WHEN (NEW.state = 'VERIFIED') EXECUTE FUNCTION refuse_verified()`,
+        );
       } else {
-        await h.db.run(`CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests WHEN NEW.state = 'VERIFIED' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`);
+        await h.db.run(
+          `CREATE TRIGGER refuse_verified BEFORE UPDATE OF state ON manifests WHEN NEW.state = 'VERIFIED' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`,
+        );
       }
     };
     const repair = () => h.db.run(engine === 'postgres' ? 'DROP TRIGGER refuse_verified ON manifests' : 'DROP TRIGGER refuse_verified');
@@ -293,7 +347,14 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     // Raised after the settle window, then 30 s, 1, 2, 4, 8, 16, 32 min, then hourly.
     expect(at).toEqual([45, 75, 135, 255, 495, 975, 1935, 3855]);
     const [gap] = await h.ingest.chainGaps('dock-1');
-    expect(gap).toMatchObject({ deviceId: 'dock-1', fromSeq: 1, toSeq: 1, requests: at.length, firstSeenAt: t0 + 45_000, lastRequestAt: t0 + at.at(-1)! * 1000 });
+    expect(gap).toMatchObject({
+      deviceId: 'dock-1',
+      fromSeq: 1,
+      toSeq: 1,
+      requests: at.length,
+      firstSeenAt: t0 + 45_000,
+      lastRequestAt: t0 + at.at(-1)! * 1000,
+    });
     expect(gap!.nextRequestAt - gap!.lastRequestAt!).toBe(3_600_000);
     // The missing manifest arrives: the gap is closed and no longer asked for.
     expect((await h.send('manifest', lost.manifest)).status).toBe('accepted');
@@ -334,7 +395,15 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     expect(await h.send('status', good)).toMatchObject({ status: 'accepted' });
     const kinds = new Set(h.raised.map((a) => a.kind));
     for (const k of ['MALFORMED_MESSAGE', 'UNKNOWN_DEVICE', 'BAD_SIGNATURE', 'ID_MISMATCH'] as const) expect(kinds.has(k), k).toBe(true);
-    expect(h.ingest.counters.rejected).toMatchObject({ UNDECODABLE: 1, EMPTY: 1, TOO_LARGE: 1, UNKNOWN_DEVICE: 1, KEY_MISMATCH: 1, BAD_SIGNATURE: 1, ID_MISMATCH: 1 });
+    expect(h.ingest.counters.rejected).toMatchObject({
+      UNDECODABLE: 1,
+      EMPTY: 1,
+      TOO_LARGE: 1,
+      UNKNOWN_DEVICE: 1,
+      KEY_MISMATCH: 1,
+      BAD_SIGNATURE: 1,
+      ID_MISMATCH: 1,
+    });
     await h.close();
   });
 
@@ -344,8 +413,11 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     h.dock.subject = 'dock-2';
     const manifest = h.dock.clip(5000, { chunkSize: 4096 });
     const cases: [Parameters<TestDock['topic']>[0], Uint8Array][] = [
-      ['status', h.dock.status()], ['birth', h.dock.birth()], ['event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CLOCK })],
-      ['death', h.dock.death()], ['manifest', resignWithSubject(h.dock, manifest.manifest, 'dock-2')],
+      ['status', h.dock.status()],
+      ['birth', h.dock.birth()],
+      ['event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_CLOCK })],
+      ['death', h.dock.death()],
+      ['manifest', resignWithSubject(h.dock, manifest.manifest, 'dock-2')],
     ];
     for (const [kind, payload] of cases) expect(await h.send(kind, payload), kind).toMatchObject({ status: 'rejected', reason: 'SUBJECT_MISMATCH' });
     expect(h.ingest.counters.rejected.SUBJECT_MISMATCH).toBe(cases.length);
@@ -384,7 +456,11 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     const m2 = pb.ClipManifest.decode(openEnvelope(clip.manifest).body);
     m2.merkleRoot = Buffer.alloc(32, 0xab); // a root the chunk hashes do not produce
     const badRoot = sealEnvelope('ClipManifest', pb.ClipManifest.encode(m2).finish(), h.dock.key).bytes;
-    expect(await h.send('manifest', badRoot)).toMatchObject({ status: 'rejected', reason: 'MANIFEST_INCONSISTENT', detail: 'merkle_root does not match the chunk hashes' });
+    expect(await h.send('manifest', badRoot)).toMatchObject({
+      status: 'rejected',
+      reason: 'MANIFEST_INCONSISTENT',
+      detail: 'merkle_root does not match the chunk hashes',
+    });
     expect(h.acks().at(-1)).toMatchObject({ kind: pb.AckKind.ACK_KIND_REJECTED });
     const signedChunk = sealEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: clip.hash, index: 0, data: clip.chunks[0]! }).finish(), h.dock.key).bytes;
     expect((await h.send('chunk', signedChunk)).status).toBe('rejected');
@@ -426,7 +502,10 @@ describe('clip store staging (chunks written in place, hashed as they arrive)', 
     expect(await second.finish(mh, clipOf(sha))).toMatchObject({ sha256: sha, existed: false });
     expect(readFileSync(second.blobPath(sha)).equals(bytes)).toBe(true);
     const { StagingIncompleteError } = await import('../gateway/ingest/clip-store.js');
-    await expect(second.finish('ab'.repeat(32), clipOf('ee'.repeat(32)))).rejects.toMatchObject({ name: 'StagingIncompleteError', chunks: [0, 1, 2, 3, 4] });
+    await expect(second.finish('ab'.repeat(32), clipOf('ee'.repeat(32)))).rejects.toMatchObject({
+      name: 'StagingIncompleteError',
+      chunks: [0, 1, 2, 3, 4],
+    });
     await second.close();
     // A staged chunk damaged on this side is named, to be asked for again.
     const root3 = join(tempDir(), 'clips');

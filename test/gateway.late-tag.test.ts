@@ -20,7 +20,11 @@ function decision(verdict: 'AUTHORIZED' | 'UNAUTHORIZED', at: number, category: 
   return {
     decision: verdict === 'AUTHORIZED' ? pb.Verdict.VERDICT_AUTHORIZED : pb.Verdict.VERDICT_UNAUTHORIZED,
     ...(category ? { basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'search_warrant', category } } : {}),
-    reasons, clauses: [], policyVersion: 3, evaluatedAtMs: at, decidedAtMs: at,
+    reasons,
+    clauses: [],
+    policyVersion: 3,
+    evaluatedAtMs: at,
+    decidedAtMs: at,
   };
 }
 
@@ -38,13 +42,24 @@ describe.each(engines())('a late tag on %s', (engine) => {
     const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
       config: parseGatewayConfig({
-        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir,
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
         trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
         ...(pg ? { db: { url: await pg.newDatabase() } } : {}),
       }),
       log: silentLogger,
     });
-    await gw.auth.createUser({ username: 'rita', password: 'correct horse battery staple', roles: ['records_officer'], offices: [], personId: null });
+    await gw.auth.createUser({
+      username: 'rita',
+      password: 'correct horse battery staple',
+      roles: ['records_officer'],
+      offices: [],
+      personId: null,
+    });
     token = (await gw.auth.createApiToken('rita', 'test')).token;
     await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
     const send = async (kind: Parameters<TestDock['topic']>[0], payload: Uint8Array) => {
@@ -53,7 +68,16 @@ describe.each(engines())('a late tag on %s', (engine) => {
     await send('birth', dock.birth({ cameras: [{ cameraSerial: 'CAM-1' }] }));
     const untagged = decision('UNAUTHORIZED', stoppedAt, null, ['NO_BASIS', 'UNCLASSIFIED']);
     clip = dock.clip(90_000, { facts: { decision: untagged, officerId: 'O-17' } });
-    await send('event', dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: clip.clipId, officerId: 'O-17', decision: untagged }));
+    await send(
+      'event',
+      dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+        cameraSerial: 'CAM-1',
+        clipId: clip.clipId,
+        officerId: 'O-17',
+        decision: untagged,
+      }),
+    );
     await send('manifest', clip.manifest);
     for (let i = 0; i < clip.chunks.length; i++) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
   }, 60_000);
@@ -65,7 +89,7 @@ describe.each(engines())('a late tag on %s', (engine) => {
   const get = async <T>(path: string): Promise<T> => {
     const r = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, { headers: { authorization: `Bearer ${token}` } });
     expect(r.status, path).toBe(200);
-    return await r.json() as T;
+    return (await r.json()) as T;
   };
 
   it('shows the current decision in Clips, on the clip page and in Records, with the signed one as history', async () => {
@@ -74,10 +98,22 @@ describe.each(engines())('a late tag on %s', (engine) => {
     const unscheduled = await get<{ record: { schedule: unknown } }>(`/api/v1/records/clips/${clip.hashHex}`);
 
     const tagged = decision('AUTHORIZED', stoppedAt + 60_000, 'directive_authorized', ['TRIGGER_ACTIVITY']);
-    expect((await gw.ingest.handle(dock.topic('event'), dock.event({
-      kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, cameraSerial: 'CAM-1', clipId: clip.clipId, officerId: 'O-17', activity: 'search_warrant',
-      manifestHash: clip.hash, decision: tagged,
-    }))).status).toBe('accepted');
+    expect(
+      (
+        await gw.ingest.handle(
+          dock.topic('event'),
+          dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED,
+            cameraSerial: 'CAM-1',
+            clipId: clip.clipId,
+            officerId: 'O-17',
+            activity: 'search_warrant',
+            manifestHash: clip.hash,
+            decision: tagged,
+          }),
+        )
+      ).status,
+    ).toBe('accepted');
 
     const after = await get<ClipsResponse>('/api/v1/clips');
     expect(after.clips[0]).toMatchObject({ manifestHash: clip.hashHex, decision: 'AUTHORIZED', category: 'directive_authorized' });
@@ -89,10 +125,20 @@ describe.each(engines())('a late tag on %s', (engine) => {
     expect(JSON.stringify(scheduled.record)).toMatch(/bwc-routine/);
 
     // An older decision arriving late (a resend) never replaces the newer one.
-    expect((await gw.ingest.handle(dock.topic('event'), dock.event({
-      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: 'CAM-1', clipId: clip.clipId, officerId: 'O-17',
-      decision: decision('UNAUTHORIZED', stoppedAt - 1000, null, ['NO_BASIS', 'PENDING_ACTIVITY']),
-    }))).status).toBe('accepted');
+    expect(
+      (
+        await gw.ingest.handle(
+          dock.topic('event'),
+          dock.event({
+            kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+            cameraSerial: 'CAM-1',
+            clipId: clip.clipId,
+            officerId: 'O-17',
+            decision: decision('UNAUTHORIZED', stoppedAt - 1000, null, ['NO_BASIS', 'PENDING_ACTIVITY']),
+          }),
+        )
+      ).status,
+    ).toBe('accepted');
     expect((await get<ClipsResponse>('/api/v1/clips')).clips[0]).toMatchObject({ decision: 'AUTHORIZED' });
   });
 });

@@ -18,11 +18,13 @@ import { startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { tempDir, until } from './helpers.js';
 
-
 /** A dock's MQTT side for tests: publishes signed messages and collects the gateway's acks. */
 class MqttDock {
   readonly acks: { topic: string; payload: Buffer }[] = [];
-  constructor(readonly dock: TestDock, readonly client: MqttClient) {
+  constructor(
+    readonly dock: TestDock,
+    readonly client: MqttClient,
+  ) {
     client.on('message', (topic, payload) => this.acks.push({ topic, payload }));
   }
 
@@ -62,13 +64,25 @@ class MqttDock {
 }
 
 function config(dataDir: string, extra: Record<string, unknown> = {}) {
-  return parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 200, ...extra });
+  return parseGatewayConfig({
+    fleet: 'f1',
+    gatewayId: 'gw1',
+    dataDir,
+    mqtt: { embedded: { port: 0 } },
+    http: { port: 0 },
+    sweepIntervalMs: 200,
+    ...extra,
+  });
 }
 
 describe('gateway on its embedded broker', () => {
   let gw: RunningGateway;
-  beforeAll(async () => { gw = await startGateway({ config: config(tempDir()), log: silentLogger }); });
-  afterAll(async () => { await gw?.stop(); });
+  beforeAll(async () => {
+    gw = await startGateway({ config: config(tempDir()), log: silentLogger });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('takes an enrolled dock from birth to a VERIFIED clip the dock can release', async () => {
     const dock = new TestDock('dock-1');
@@ -79,19 +93,37 @@ describe('gateway on its embedded broker', () => {
     await until('dock online', async () => (await gw.fleet.device('dock-1'))?.online === 1);
     const clip = dock.clip(200_000, { chunkSize: 64 * 1024 });
     await d.offload(clip, [key]);
-    const [verified] = await until('VERIFIED ack', () => { const v = d.verifiedAcks(clip, [key]); return v.length ? v : undefined; });
-    const released = VerifiedClip.fromAck(verified!.bytes, key, { deviceId: 'dock-1', clipId: clip.clipId, manifestHash: clip.hash, sha256: sha256(clip.bytes), byteLength: clip.bytes.byteLength });
+    const [verified] = await until('VERIFIED ack', () => {
+      const v = d.verifiedAcks(clip, [key]);
+      return v.length ? v : undefined;
+    });
+    const released = VerifiedClip.fromAck(verified!.bytes, key, {
+      deviceId: 'dock-1',
+      clipId: clip.clipId,
+      manifestHash: clip.hash,
+      sha256: sha256(clip.bytes),
+      byteLength: clip.bytes.byteLength,
+    });
     expect(released.clipId).toBe(clip.clipId);
     await d.client.endAsync();
   });
 
   it('keeps out unknown devices and wrong passwords, and a device publishing under another device', async () => {
     const stranger = new TestDock('dock-x', 'f1', 3);
-    await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-x', username: 'dock-x', password: 'guess', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad username/i);
+    await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-x', username: 'dock-x', password: 'guess', reconnectPeriod: 0 })).rejects.toThrow(
+      /Not authorized|Bad username/i,
+    );
     const dock = new TestDock('dock-2', 'f1', 11);
     const creds = await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'test');
-    await expect(mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-2', username: 'dock-2', password: `${creds.mqttPassword}x`, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
-    const c = await mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-2', username: 'dock-2', password: creds.mqttPassword, reconnectPeriod: 0 });
+    await expect(
+      mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-2', username: 'dock-2', password: `${creds.mqttPassword}x`, reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized/i);
+    const c = await mqtt.connectAsync(gw.mqttUrl, {
+      clientId: 'dock-2',
+      username: 'dock-2',
+      password: creds.mqttPassword,
+      reconnectPeriod: 0,
+    });
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     c.publish(stranger.topic('status'), Buffer.from(stranger.status()), { qos: 1 });
     await closed; // MQTT 3.1.1 has no negative PUBACK: the broker drops the client
@@ -108,7 +140,10 @@ describe('gateway behind Mosquitto', () => {
     mosq = await startMosquitto();
     gw = await startGateway({ config: config(tempDir(), { mqtt: { url: mosq.url } }), log: silentLogger });
   }, 30_000);
-  afterAll(async () => { await gw?.stop(); await mosq?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+    await mosq?.stop();
+  });
 
   it('refuses every bad input arriving over the broker, counts it by reason, raises alerts, and keeps serving', async () => {
     const dock = new TestDock('dock-1');
@@ -137,17 +172,28 @@ describe('gateway behind Mosquitto', () => {
     await d.publish('manifest', dock.clip(7000, { chunkSize: 4096, seq: 1, prev: null }).manifest);
     const res = await until('all counted', () => {
       const k = gw.ingest.counters;
-      return (k.accepted.Status ?? 0) === 1 && (k.duplicates.Status ?? 0) === 1 && Object.values(k.rejected).reduce((a, b) => a + (b ?? 0), 0) >= 8 ? k : undefined;
+      return (k.accepted.Status ?? 0) === 1 && (k.duplicates.Status ?? 0) === 1 && Object.values(k.rejected).reduce((a, b) => a + (b ?? 0), 0) >= 8
+        ? k
+        : undefined;
     });
     expect(res.rejected).toMatchObject({
-      UNDECODABLE: 1, BAD_SIGNATURE: 1, UNKNOWN_DEVICE: 1, ID_MISMATCH: 1, CHUNK_UNKNOWN_MANIFEST: 1, TOO_LARGE: 1, CHUNK_HASH_MISMATCH: 1, CHAIN_FORK: 1,
+      UNDECODABLE: 1,
+      BAD_SIGNATURE: 1,
+      UNKNOWN_DEVICE: 1,
+      ID_MISMATCH: 1,
+      CHUNK_UNKNOWN_MANIFEST: 1,
+      TOO_LARGE: 1,
+      CHUNK_HASH_MISMATCH: 1,
+      CHAIN_FORK: 1,
     });
     // Operators see it through the API: alerts and Prometheus counters.
     await gw.auth.createUser({ username: 'ops', password: 'correct horse battery', roles: ['operator'], offices: [], personId: null });
     const { token } = await gw.auth.createApiToken('ops', 'test');
     const get = (p: string) => fetch(`http://127.0.0.1:${gw.httpPort}${p}`, { headers: { authorization: `Bearer ${token}` } });
     const alerts = (await (await get('/api/v1/alerts?open=true')).json()) as { alerts: { kind: string }[] };
-    expect(new Set(alerts.alerts.map((a) => a.kind))).toEqual(new Set(['MALFORMED_MESSAGE', 'BAD_SIGNATURE', 'UNKNOWN_DEVICE', 'ID_MISMATCH', 'CHUNK_REJECTED', 'CHAIN_FORK']));
+    expect(new Set(alerts.alerts.map((a) => a.kind))).toEqual(
+      new Set(['MALFORMED_MESSAGE', 'BAD_SIGNATURE', 'UNKNOWN_DEVICE', 'ID_MISMATCH', 'CHUNK_REJECTED', 'CHAIN_FORK']),
+    );
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/bwc_ingest_rejected_total\{reason="BAD_SIGNATURE"\} 1/);
     expect(metrics).toMatch(/bwc_ingest_messages_total\{type="Status",outcome="duplicates"\} 1/);
@@ -187,9 +233,12 @@ describe('two gateways, one Mosquitto with shared subscriptions, one PostgreSQL'
     const dbUrl = await pg.newDatabase();
     const clipsDir = join(tempDir(), 'shared-clips');
     for (const id of ['gw-a', 'gw-b']) {
-      gws.push(await startGateway({
-        config: config(tempDir(), { gatewayId: id, clipsDir, db: { url: dbUrl }, mqtt: { url: mosq.url, shared: true } }), log: silentLogger,
-      }));
+      gws.push(
+        await startGateway({
+          config: config(tempDir(), { gatewayId: id, clipsDir, db: { url: dbUrl }, mqtt: { url: mosq.url, shared: true } }),
+          log: silentLogger,
+        }),
+      );
     }
   }, 60_000);
   afterAll(async () => {
@@ -207,7 +256,11 @@ describe('two gateways, one Mosquitto with shared subscriptions, one PostgreSQL'
       docks.push(await MqttDock.connect(mosq.url, dock));
     }
     const clips = docks.map((d, i) => Array.from({ length: 8 }, (_, j) => d.dock.clip(3 * 4096 + j * 100, { chunkSize: 4096, seed: 100 * i + j + 1 })));
-    await Promise.all(docks.map(async (d, i) => { for (const c of clips[i]!) await d.offload(c, keys); }));
+    await Promise.all(
+      docks.map(async (d, i) => {
+        for (const c of clips[i]!) await d.offload(c, keys);
+      }),
+    );
     for (let i = 0; i < docks.length; i++) {
       for (const c of clips[i]!) await until(`VERIFIED ${c.clipId}`, () => docks[i]!.verifiedAcks(c, keys).length > 0);
     }

@@ -41,17 +41,28 @@ describe('the client address behind proxies', () => {
 
 describe('a gateway behind a proxy on loopback', () => {
   let gw: RunningGateway;
-  const login = (xff: string, password: string) => fetch(`http://127.0.0.1:${gw.httpPort}/api/v1/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': xff }, body: JSON.stringify({ username: 'rita', password }),
-  });
+  const login = (xff: string, password: string) =>
+    fetch(`http://127.0.0.1:${gw.httpPort}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': xff },
+      body: JSON.stringify({ username: 'rita', password }),
+    });
   beforeAll(async () => {
     gw = await startGateway({
-      config: parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir(), mqtt: { embedded: { port: 0 } }, http: { port: 0, trustProxy: ['127.0.0.1', '::1'] } }),
+      config: parseGatewayConfig({
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir: tempDir(),
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0, trustProxy: ['127.0.0.1', '::1'] },
+      }),
       log: silentLogger,
     });
     await gw.auth.createUser({ username: 'rita', password: 'rita-password-long', roles: ['viewer'], offices: [], personId: null });
   });
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('blocks the attacker after five wrong guesses, and lets the user sign in from her own address', async () => {
     for (let i = 0; i < 5; i++) expect((await login(ATTACKER, `guess-${i}`)).status).toBe(401);
@@ -59,7 +70,9 @@ describe('a gateway behind a proxy on loopback', () => {
     expect((await login(`${VICTIM}, ${ATTACKER}`, 'guess-6')).status).toBe(429); // forging a hop in front does not help
     expect((await login(VICTIM, 'rita-password-long')).status).toBe(200);
     // The audit log names the client, not the proxy.
-    const ips = (await gw.db.all<{ detail_json: string }>(`SELECT detail_json FROM audit_log WHERE action = 'api.request'`)).map((r) => JSON.parse(r.detail_json).ip as string);
+    const ips = (await gw.db.all<{ detail_json: string }>(`SELECT detail_json FROM audit_log WHERE action = 'api.request'`)).map(
+      (r) => JSON.parse(r.detail_json).ip as string,
+    );
     expect(ips).toContain(ATTACKER);
     expect(ips).not.toContain('127.0.0.1');
   });

@@ -33,21 +33,39 @@ describe('authorization paperwork disposed of under its schedule', () => {
     const audit = new AuditLog({ db, gatewayId: 'gw-1', fleet: 'f1', now: clock, signer });
     const fro = generateKeyDir(join(dir, 'issuers', 'U7'));
     const root = signerFromSeed(Buffer.alloc(32, 9));
-    const bundle = verifyBundle(signPolicyObject('PolicyBundle', bundleFromSource({
-      version: 1, issuedAt: new Date(T0 - DAY).toISOString(), expiresAt: new Date(T0 + 400 * DAY).toISOString(), triggers: ['at_large_arrest'],
-      issuers: [{ name: 'FRO', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }],
-    }), root).bytes, trustPublicKey(root.publicKey));
+    const bundle = verifyBundle(
+      signPolicyObject(
+        'PolicyBundle',
+        bundleFromSource({
+          version: 1,
+          issuedAt: new Date(T0 - DAY).toISOString(),
+          expiresAt: new Date(T0 + 400 * DAY).toISOString(),
+          triggers: ['at_large_arrest'],
+          issuers: [{ name: 'FRO', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] }],
+        }),
+        root,
+      ).bytes,
+      trustPublicKey(root.publicKey),
+    );
     const authz = new Authorizations({
-      db, now: clock, issuerKeysDir: join(dir, 'issuers'), bundle: () => bundle, deliver: async () => 0,
+      db,
+      now: clock,
+      issuerKeysDir: join(dir, 'issuers'),
+      bundle: () => bundle,
+      deliver: async () => 0,
       audit: (q, e) => audit.append(q, { ...e, actor: `user:${e.actor}` }).then(() => undefined),
     });
     const officer = (personId: string): Actor => ({ username: `officer-${personId}`, roles: ['requester'], offices: ['SEA'], personId });
     const froActor: Actor = { username: 'fro', roles: ['approver_fro'], offices: ['SEA'], personId: 'U7' };
-    const file = (who: string, hours: number) => authz.request(officer(who), {
-      reason: 'a witness meeting', purpose: 'evidence', methods: ['video'], minimization: 'room only',
-      anticipated: { from: new Date(now).toISOString(), to: new Date(now + 3600_000).toISOString(), location: 'room 4' },
-      expiresAt: new Date(now + hours * 3600_000).toISOString(),
-    });
+    const file = (who: string, hours: number) =>
+      authz.request(officer(who), {
+        reason: 'a witness meeting',
+        purpose: 'evidence',
+        methods: ['video'],
+        minimization: 'room only',
+        anticipated: { from: new Date(now).toISOString(), to: new Date(now + 3600_000).toISOString(), location: 'room 4' },
+        expiresAt: new Date(now + hours * 3600_000).toISOString(),
+      });
     const factors = { factorsConsidered: Object.keys(FACTORS) };
 
     const denied = await file('O-1', 2);
@@ -65,7 +83,10 @@ describe('authorization paperwork disposed of under its schedule', () => {
 
     const config = RecordsConfigSchema.parse({
       schedules: { paper: { type: 'temporary', retentionDays: 30, cutoff: 'verified' } },
-      mapping: { categories: {}, kinds: { authz_request: 'paper', authz_approval: 'paper', authz_denial: 'paper', authz_revocation: 'paper' } },
+      mapping: {
+        categories: {},
+        kinds: { authz_request: 'paper', authz_approval: 'paper', authz_denial: 'paper', authz_revocation: 'paper' },
+      },
     });
     const records = new Records({ db, audit, config, signer, gatewayId: 'gw-1', blobPath: (sha) => join(dir, 'blobs', sha), now: clock });
     await records.placeHold({ reason: 'litigation about O-9', officerId: 'O-9' }, 'records-officer');
@@ -74,24 +95,47 @@ describe('authorization paperwork disposed of under its schedule', () => {
     expect((await records.dryRun()).paperwork).toEqual([]); // closed, not yet due
     now = T0 + 40 * DAY;
     const dry = await records.dryRun();
-    expect(dry.paperwork.map((p) => [p.requestId, p.kind]).sort()).toEqual([
-      [denied.id, 'authz_denial'], [expired.id, 'authz_approval'], [revoked.id, 'authz_revocation'],
-    ].sort());
+    expect(dry.paperwork.map((p) => [p.requestId, p.kind]).sort()).toEqual(
+      [
+        [denied.id, 'authz_denial'],
+        [expired.id, 'authz_approval'],
+        [revoked.id, 'authz_revocation'],
+      ].sort(),
+    );
     expect(dry.kept).toMatchObject({ 'paperwork OPEN': 2, 'paperwork HELD': 1 });
 
     // Unnamed kinds are unscheduled: never disposed of.
-    const unscheduled = new Records({ db, audit, config: RecordsConfigSchema.parse({ schedules: {}, mapping: { categories: {}, kinds: {} } }), signer, gatewayId: 'gw-1', blobPath: (s) => s, now: clock });
+    const unscheduled = new Records({
+      db,
+      audit,
+      config: RecordsConfigSchema.parse({ schedules: {}, mapping: { categories: {}, kinds: {} } }),
+      signer,
+      gatewayId: 'gw-1',
+      blobPath: (s) => s,
+      now: clock,
+    });
     expect((await unscheduled.dryRun()).paperwork).toEqual([]);
     await expect(unscheduled.dispose(dry.hash, 'records-officer')).rejects.toMatchObject({ code: 'ELIGIBLE_SET_CHANGED' });
 
     const done = await records.dispose(dry.hash, 'records-officer', 'schedule paper');
     expect(done.records).toBe(3);
-    expect((done.statement as { paperwork: { requestId: string }[] }).paperwork.map((p) => p.requestId).sort()).toEqual([denied.id, expired.id, revoked.id].sort());
+    expect((done.statement as { paperwork: { requestId: string }[] }).paperwork.map((p) => p.requestId).sort()).toEqual(
+      [denied.id, expired.id, revoked.id].sort(),
+    );
     const row = async (id: string) => (await authz.get(id))!;
     for (const id of [denied.id, expired.id, revoked.id]) {
       const r: RequestRow = await row(id);
       // Content gone…
-      expect([r.reason, r.purpose, r.minimization, r.location, r.decision_note, r.factors_json, r.grant_envelope, r.revocation_envelope]).toEqual(['', '', '', '', null, null, null, null]);
+      expect([r.reason, r.purpose, r.minimization, r.location, r.decision_note, r.factors_json, r.grant_envelope, r.revocation_envelope]).toEqual([
+        '',
+        '',
+        '',
+        '',
+        null,
+        null,
+        null,
+        null,
+      ]);
       // …metadata kept.
       expect(r.disposition_id).toBe(done.dispositionId);
       expect(r.requester).toMatch(/^O-/);

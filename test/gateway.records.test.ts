@@ -57,7 +57,13 @@ const RECORDS = {
 
 function decision(category: string | null): bwc.v1.ActivationDecision.$Properties {
   return category
-    ? { decision: pb.Verdict.VERDICT_AUTHORIZED, basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'at_large_arrest', category }, reasons: ['TRIGGER_ACTIVITY'], clauses: ['BWC-2024'], policyVersion: 3 }
+    ? {
+        decision: pb.Verdict.VERDICT_AUTHORIZED,
+        basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'at_large_arrest', category },
+        reasons: ['TRIGGER_ACTIVITY'],
+        clauses: ['BWC-2024'],
+        policyVersion: 3,
+      }
     : { decision: pb.Verdict.VERDICT_UNAUTHORIZED, reasons: ['NO_BASIS'], clauses: ['1061.2§2.1'], policyVersion: 3 };
 }
 
@@ -67,8 +73,12 @@ function bwcAsync(args: string[]): Promise<RunResult> {
     const p = spawn(process.execPath, [BWC, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -89,17 +99,26 @@ function validateBag(bagDir: string): { bagit: { code: number | null; out: strin
 }
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 describe('schedules', () => {
   const config = RecordsConfigSchema.parse(RECORDS);
   it('maps a clip by its category, or by its verdict when it has no basis; anything the mapping does not name is UNSCHEDULED', () => {
     expect(scheduleForClip(config, { decision: 'AUTHORIZED', basis: { kind: 'trigger', id: 'x', category: 'directive_authorized' } }).name).toBe('short');
-    expect(scheduleForClip(config, { decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G1', category: 'opa_ope_ocr' } })).toMatchObject({ name: 'UNSCHEDULED', type: 'unscheduled' });
+    expect(scheduleForClip(config, { decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G1', category: 'opa_ope_ocr' } })).toMatchObject({
+      name: 'UNSCHEDULED',
+      type: 'unscheduled',
+    });
     expect(scheduleForClip(config, { decision: 'UNAUTHORIZED', basis: null })).toMatchObject({ type: 'unscheduled' });
     expect(scheduleForClip(config, null)).toMatchObject({ type: 'unscheduled' });
-    expect(scheduleForClip(config, { decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G1', category: 'constructor' } })).toMatchObject({ type: 'unscheduled' });
+    expect(scheduleForClip(config, { decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G1', category: 'constructor' } })).toMatchObject({
+      type: 'unscheduled',
+    });
     expect(scheduleForKind(config, 'authz_request').name).toBe('long');
     expect(scheduleForKind(config, 'authz_denial')).toMatchObject({ type: 'unscheduled' });
     // The shipped defaults: authorization paperwork has its own schedule; unauthorized recordings are unscheduled.
@@ -136,15 +155,42 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const alerts = new Alerts(db, now, { log: audit, actor: audit.actor });
   const fleet = new Fleet({ db, alerts, fleet: 'f1', now, audit });
   const ingest = new Ingest({
-    db, store, fleet: 'f1', now, audit, sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }),
-    sink: { publish: async () => {}, alert: async (a) => { await alerts.raise(a); }, accepted: async () => {} },
+    db,
+    store,
+    fleet: 'f1',
+    now,
+    audit,
+    sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }),
+    sink: {
+      publish: async () => {},
+      alert: async (a) => {
+        await alerts.raise(a);
+      },
+      accepted: async () => {},
+    },
   });
-  const records = new Records({ db, audit, config: RecordsConfigSchema.parse(RECORDS), signer, gatewayId: 'gw1', blobPath: (s) => store.blobPath(s), now });
+  const records = new Records({
+    db,
+    audit,
+    config: RecordsConfigSchema.parse(RECORDS),
+    signer,
+    gatewayId: 'gw1',
+    blobPath: (s) => store.blobPath(s),
+    now,
+  });
   const enrolled = new Set<string>();
   return {
-    db, store, audit, records, signer, clock,
+    db,
+    store,
+    audit,
+    records,
+    signer,
+    clock,
     send: async (dock, clip) => {
-      if (!enrolled.has(dock.deviceId)) { await fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto'); enrolled.add(dock.deviceId); }
+      if (!enrolled.has(dock.deviceId)) {
+        await fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
+        enrolled.add(dock.deviceId);
+      }
       const r = await ingest.handle(dock.topic('manifest'), clip.manifest);
       expect(r.status, JSON.stringify(r)).toBe('accepted');
       for (let i = 0; i < clip.chunks.length; i++) await ingest.handle(dock.topic('chunk'), dock.chunk(clip, i));
@@ -160,7 +206,11 @@ describe.each(engines())('records on %s', (engine) => {
   const clips: Record<string, TestClip> = {};
   const shared = pseudoRandomBytes(70_000, 4242);
   const clip = (dock: TestDock, name: string, length: number, category: string | null, facts: Record<string, unknown> = {}, bytes?: Buffer) => {
-    clips[name] = dock.clip(length, { seed: length + name.charCodeAt(0), facts: { decision: decision(category), clipId: `clip-${name}`, ...facts }, ...(bytes ? { bytes } : {}) });
+    clips[name] = dock.clip(length, {
+      seed: length + name.charCodeAt(0),
+      facts: { decision: decision(category), clipId: `clip-${name}`, ...facts },
+      ...(bytes ? { bytes } : {}),
+    });
     return clips[name]!;
   };
   const status = async (name: string) => (await h.records.record(clips[name]!.hashHex))!.assessment;
@@ -189,7 +239,10 @@ describe.each(engines())('records on %s', (engine) => {
     await h.send(dock1, clip(dock1, 'R', 20_000, 'directive_authorized'));
     h.clock.now = T0 + 45 * DAY;
   }, 120_000);
-  afterAll(async () => { await h?.store.close(); await h?.db.close(); });
+  afterAll(async () => {
+    await h?.store.close();
+    await h?.db.close();
+  });
 
   it('classifies every record: eligible, held (clip, device, officer, a date range placed before it arrived), not due, permanent, unscheduled', async () => {
     const got = Object.fromEntries(await Promise.all(Object.keys(clips).map(async (n) => [n, await status(n)] as const)));
@@ -234,9 +287,11 @@ describe.each(engines())('records on %s', (engine) => {
     expect((await h.records.dryRun()).hash).toBe(dryRun.hash);
   });
 
-  it('execution disposes of exactly the dry run\'s list: content gone, metadata kept, a shared blob kept, nothing held, permanent or unscheduled touched, a signed statement in the audit log', async () => {
+  it("execution disposes of exactly the dry run's list: content gone, metadata kept, a shared blob kept, nothing held, permanent or unscheduled touched, a signed statement in the audit log", async () => {
     const done = await h.records.dispose(dryRun.hash, 'rita', 'routine');
-    const disposed = (await h.db.all<{ manifest_hash: string }>('SELECT manifest_hash FROM disposed_records ORDER BY manifest_hash')).map((r) => r.manifest_hash);
+    const disposed = (await h.db.all<{ manifest_hash: string }>('SELECT manifest_hash FROM disposed_records ORDER BY manifest_hash')).map(
+      (r) => r.manifest_hash,
+    );
     expect(disposed).toEqual(dryRun.items.map((i) => i.manifestHash));
     expect(done.records).toBe(2);
     // A's content was its own: the blob is gone. S shares its bytes with T, which is held: the blob stays.
@@ -261,14 +316,28 @@ describe.each(engines())('records on %s', (engine) => {
     // The statement, signed by the gateway key, in the audit log.
     const entry = (await h.audit.entries({ subject: done.dispositionId }))[0]!;
     expect(entry).toMatchObject({ action: 'records.disposition_executed', actor: 'user:rita', seq: done.auditSeq });
-    const { statement, signature } = entry.detail as { statement: Record<string, unknown>; signature: { keyId: string; publicKey: string; sig: string } };
-    expect(statement).toMatchObject({ listHash: dryRun.hash, dispositionId: done.dispositionId, records: dryRun.items.map((i) => expect.objectContaining({ manifestHash: i.manifestHash })) });
+    const { statement, signature } = entry.detail as {
+      statement: Record<string, unknown>;
+      signature: { keyId: string; publicKey: string; sig: string };
+    };
+    expect(statement).toMatchObject({
+      listHash: dryRun.hash,
+      dispositionId: done.dispositionId,
+      records: dryRun.items.map((i) => expect.objectContaining({ manifestHash: i.manifestHash })),
+    });
     const input = Buffer.concat([Buffer.from(`${DISPOSITION_DOMAIN}\n`), Buffer.from(canonicalJson(statement))]);
     expect(signature.keyId).toBe(h.signer.keyId);
     expect(edVerify(null, input, createPublicKey(publicKeyToPem(h.signer.publicKey)), Buffer.from(signature.sig, 'base64'))).toBe(true);
-    expect(edVerify(null, Buffer.concat([input, Buffer.from(' ')]), createPublicKey(publicKeyToPem(h.signer.publicKey)), Buffer.from(signature.sig, 'base64'))).toBe(false);
+    expect(
+      edVerify(null, Buffer.concat([input, Buffer.from(' ')]), createPublicKey(publicKeyToPem(h.signer.publicKey)), Buffer.from(signature.sig, 'base64')),
+    ).toBe(false);
     // Each disposed clip's own history says so.
-    expect((await h.audit.entries({ subject: clips.A!.hashHex })).map((e) => e.action)).toEqual(['clip.manifest_stored', 'clip.verified', 'records.held', 'records.content_disposed']);
+    expect((await h.audit.entries({ subject: clips.A!.hashHex })).map((e) => e.action)).toEqual([
+      'clip.manifest_stored',
+      'clip.verified',
+      'records.held',
+      'records.content_disposed',
+    ]);
     // Nothing is left to dispose of.
     const again = await h.records.dryRun();
     expect(again.items).toEqual([]);
@@ -297,18 +366,33 @@ describe.each(engines())('records on %s', (engine) => {
     expect(ok.sha256sum.out.trim().split('\n')).toHaveLength(5);
     expect(readdirSync(join(dir, 'data', 'clip')).sort()).toEqual(['clip-F.manifest', 'clip-F.mp4', 'signer-public-key.hex']);
     const info = readFileSync(join(dir, 'bag-info.txt'), 'utf8');
-    const payload = ['clip/clip-F.mp4', 'clip/clip-F.manifest', 'clip/signer-public-key.hex', 'verification.json', 'audit-extract.ndjson'].map((p) => statSync(join(dir, 'data', p)).size);
+    const payload = ['clip/clip-F.mp4', 'clip/clip-F.manifest', 'clip/signer-public-key.hex', 'verification.json', 'audit-extract.ndjson'].map(
+      (p) => statSync(join(dir, 'data', p)).size,
+    );
     expect(info).toContain(`Payload-Oxum: ${payload.reduce((a, b) => a + b, 0)}.5\n`);
     expect(payload[0]).toBe(200_000);
     expect(info).toContain(`External-Identifier: ${clips.F!.hashHex}`);
     expect(info).toContain('BWC-Record-Schedule: forever (permanent)');
     // The verification report is the one `bwc verify --json` prints, and an auditor gets the same verdict from the bag alone.
-    const report = JSON.parse(readFileSync(join(dir, 'data', 'verification.json'), 'utf8')) as { verdict: string; clip: { path: string } };
+    const report = JSON.parse(readFileSync(join(dir, 'data', 'verification.json'), 'utf8')) as {
+      verdict: string;
+      clip: { path: string };
+    };
     expect(report).toMatchObject({ verdict: 'AUTHENTIC', clip: { path: 'data/clip/clip-F.mp4' } });
-    const v = runBwc(['verify', join(dir, 'data/clip/clip-F.mp4'), join(dir, 'data/clip/clip-F.manifest'), '--pubkey', join(dir, 'data/clip/signer-public-key.hex'), '--json']);
+    const v = runBwc([
+      'verify',
+      join(dir, 'data/clip/clip-F.mp4'),
+      join(dir, 'data/clip/clip-F.manifest'),
+      '--pubkey',
+      join(dir, 'data/clip/signer-public-key.hex'),
+      '--json',
+    ]);
     expect(v.code, v.stderr).toBe(0);
     // The audit extract: every entry about the record, each hash recomputable, the export itself included.
-    const lines = readFileSync(join(dir, 'data', 'audit-extract.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry & { type: string });
+    const lines = readFileSync(join(dir, 'data', 'audit-extract.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry & { type: string });
     const entries = lines.filter((l) => l.type === 'entry');
     expect(entries.map((e) => e.action)).toEqual(['clip.manifest_stored', 'clip.verified', 'records.exported']);
     for (const e of entries) expect(entryHash(e)).toBe(e.hash);
@@ -345,13 +429,24 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
   beforeAll(async () => {
     gw = await startGateway({
       config: parseGatewayConfig({
-        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000, records: RECORDS,
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir,
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
+        records: RECORDS,
       }),
       log: silentLogger,
       now: () => clock.now,
     });
     base = `http://127.0.0.1:${gw.httpPort}`;
-    for (const [username, roles] of [['rita', ['records_officer']], ['aud', ['auditor']], ['vera', ['viewer']], ['ada', ['admin']]] as const) {
+    for (const [username, roles] of [
+      ['rita', ['records_officer']],
+      ['aud', ['auditor']],
+      ['vera', ['viewer']],
+      ['ada', ['admin']],
+    ] as const) {
       await gw.auth.createUser({ username, password: 'correct horse battery', roles: [...roles], offices: [], personId: null });
       tokens[username] = (await gw.auth.createApiToken(username, 'test')).token;
       tokenFiles[username] = join(tempDir(), 'token');
@@ -365,12 +460,17 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
       for (let i = 0; i < c.chunks.length; i++) await gw.ingest.handle(dock.topic('chunk'), dock.chunk(c, i));
     }
   }, 60_000);
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   async function call(user: string | null, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; raw: Response }> {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { ...(user ? { authorization: `Bearer ${tokens[user]}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        ...(user ? { authorization: `Bearer ${tokens[user]}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const type = res.headers.get('content-type') ?? '';
@@ -404,7 +504,11 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
     const { entries } = (await call('aud', 'GET', `/api/v1/audit/entries?limit=10000`)).json as { entries: AuditEntry[] };
     const writes = entries.filter((e) => e.action === 'api.request' && e.subject === 'POST /api/v1/records/holds');
     expect(writes.map((e) => [e.actor, e.detail.status, e.detail.code])).toEqual([
-      ['user:vera', 403, 'FORBIDDEN'], ['user:ada', 403, 'FORBIDDEN'], ['user:aud', 403, 'FORBIDDEN'], ['anonymous', 401, 'UNAUTHENTICATED'], ['user:rita', 201, null],
+      ['user:vera', 403, 'FORBIDDEN'],
+      ['user:ada', 403, 'FORBIDDEN'],
+      ['user:aud', 403, 'FORBIDDEN'],
+      ['anonymous', 401, 'UNAUTHENTICATED'],
+      ['user:rita', 201, null],
     ]);
     expect(writes.every((e) => e.at === clock.now && typeof e.detail.requestId === 'string')).toBe(true);
     // The change itself has its own entry, written with it.
@@ -442,7 +546,10 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
     expect((await as('aud', ['dispose', '--hash', hash])).code).toBe(1); // an auditor reads; only a records officer disposes
     const done = await as('rita', ['dispose', '--hash', hash, '--json']);
     expect(done.code, done.stderr).toBe(0);
-    expect(JSON.parse(done.stdout)).toMatchObject({ records: 1, blobsDeleted: [createHash('sha256').update(clip.routine!.bytes).digest('hex')] });
+    expect(JSON.parse(done.stdout)).toMatchObject({
+      records: 1,
+      blobsDeleted: [createHash('sha256').update(clip.routine!.bytes).digest('hex')],
+    });
     expect((await as('rita', ['dispose', '--hash', hash])).stderr).toMatch(/409 (ELIGIBLE_SET_CHANGED|NOTHING_ELIGIBLE)/);
 
     const out = tempDir('bwc-export-');
@@ -465,7 +572,7 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
     expect((await as('aud', ['export', clip.routine!.hashHex, '--out', out])).stderr).toMatch(/409 NO_CONTENT/);
   });
 
-  it('bwc audit verify on the running gateway\'s data dir and on an export', async () => {
+  it("bwc audit verify on the running gateway's data dir and on an export", async () => {
     await gw.audit.checkpoint();
     const local = await bwcAsync(['audit', 'verify', '--data-dir', dataDir, '--json']);
     expect(local.code, local.stdout + local.stderr).toBe(0);

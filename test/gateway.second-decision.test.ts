@@ -15,7 +15,18 @@ import { pino } from 'pino';
 import { pb, type bwc } from '../proto/wire.js';
 import { openEnvelope, assertEnvelopeSigned } from '../proto/envelope.js';
 import { trustPublicKey } from '../proto/ed25519.js';
-import { bundleFromSource, grantFromSource, revocationFromSource, signPolicyObject, verifyBundle, verifyGrant, verifyRevocation, type Bundle, type BundleSource, type Grant } from '../proto/policy.js';
+import {
+  bundleFromSource,
+  grantFromSource,
+  revocationFromSource,
+  signPolicyObject,
+  verifyBundle,
+  verifyGrant,
+  verifyRevocation,
+  type Bundle,
+  type BundleSource,
+  type Grant,
+} from '../proto/policy.js';
 import { DEFAULT_TRIGGERS } from '../proto/policy-vocab.js';
 import { MemoryPolicyCache } from '../proto/policy-cache.js';
 import { decide } from '../proto/decide.js';
@@ -59,14 +70,19 @@ const fro = signerFromSeed(pseudoRandomBytes(32, 9102)); // FRO Seattle, person 
 
 function bundleSource(over: Partial<BundleSource>): BundleSource {
   return {
-    version: 4, issuedAt: iso(T0 - 10 * DAY), expiresAt: iso(T0 + 60 * DAY),
-    triggers: [...DEFAULT_TRIGGERS], excludedActivities: ['undercover_operation'], prohibitedPurposes: ['first_amendment_activity'],
+    version: 4,
+    issuedAt: iso(T0 - 10 * DAY),
+    expiresAt: iso(T0 + 60 * DAY),
+    triggers: [...DEFAULT_TRIGGERS],
+    excludedActivities: ['undercover_operation'],
+    prohibitedPurposes: ['first_amendment_activity'],
     officersIssued: ['O-1', 'O-2'],
     issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'], scope: { offices: ['SEA'] } }],
     ...over,
   };
 }
-const signBundle = (over: Partial<BundleSource>) => signPolicyObject('PolicyBundle', bundleFromSource(bundleSource(over)), root, Date.parse(bundleSource(over).issuedAt)).bytes;
+const signBundle = (over: Partial<BundleSource>) =>
+  signPolicyObject('PolicyBundle', bundleFromSource(bundleSource(over)), root, Date.parse(bundleSource(over).issuedAt)).bytes;
 
 /** v4, and v5 that supersedes it from T0 − 2 days: facility protection is no longer a BWC trigger. */
 const V4 = signBundle({});
@@ -76,17 +92,37 @@ const v5 = verifyBundle(V5, rootKey);
 
 /** A §5.1 prior authorization for one officer at SEA, signed by the FRO at `createdAt`, in force over [from, to). */
 function signGrant(id: string, officer: string, createdAt: number, from: number, to: number): { bytes: Uint8Array; grant: Grant } {
-  const bytes = signPolicyObject('AuthorizationGrant', grantFromSource({
-    id, category: 'prior_authorization', requester: officer, approver: 'U7', approverRole: 'FRO',
-    scope: { officers: [officer], cameras: [], devices: [], offices: ['SEA'] }, methods: ['video'], notBefore: iso(from), expiresAt: iso(to),
-    reason: 'document the intake of seized property', purpose: 'chain of custody', minimization: 'only the intake counter is in view',
-    anticipated: { from: iso(from), to: iso(to), location: 'SEA intake room' }, factorsConsidered: ['reason_need', 'minimization', 'privacy_impact'],
-  }), fro, createdAt).bytes;
+  const bytes = signPolicyObject(
+    'AuthorizationGrant',
+    grantFromSource({
+      id,
+      category: 'prior_authorization',
+      requester: officer,
+      approver: 'U7',
+      approverRole: 'FRO',
+      scope: { officers: [officer], cameras: [], devices: [], offices: ['SEA'] },
+      methods: ['video'],
+      notBefore: iso(from),
+      expiresAt: iso(to),
+      reason: 'document the intake of seized property',
+      purpose: 'chain of custody',
+      minimization: 'only the intake counter is in view',
+      anticipated: { from: iso(from), to: iso(to), location: 'SEA intake room' },
+      factorsConsidered: ['reason_need', 'minimization', 'privacy_impact'],
+    }),
+    fro,
+    createdAt,
+  ).bytes;
   return { bytes, grant: verifyGrant(bytes, [v4, v5]) };
 }
 
 function signRevocation(g: Grant, at: number): Uint8Array {
-  const bytes = signPolicyObject('Revocation', revocationFromSource({ id: `R-${g.id}`, revokes: g.hash, effectiveAt: iso(at), reason: 'the intake was cancelled' }, at), fro, at).bytes;
+  const bytes = signPolicyObject(
+    'Revocation',
+    revocationFromSource({ id: `R-${g.id}`, revokes: g.hash, effectiveAt: iso(at), reason: 'the intake was cancelled' }, at),
+    fro,
+    at,
+  ).bytes;
   verifyRevocation(bytes, [v4, v5]);
   return bytes;
 }
@@ -94,8 +130,21 @@ function signRevocation(g: Grant, at: number): Uint8Array {
 /** A stopped recording by officer O-2 at SEA, as a dock records it. */
 function activation(clipId: string, over: Partial<Activation> = {}): Activation {
   return {
-    cameraSerial: 'CAM-7', officerId: 'O-2', deviceId: 'dock-1', deviceRole: 'bwc', trigger: 'button', activity: null, purposes: [], method: 'video',
-    office: 'SEA', at: T0 - 2 * HOUR, stoppedAt: T0 - 2 * HOUR + 10 * 60_000, clock: { synced: true, offsetMs: 3 }, replayed: false, clipId, ...over,
+    cameraSerial: 'CAM-7',
+    officerId: 'O-2',
+    deviceId: 'dock-1',
+    deviceRole: 'bwc',
+    trigger: 'button',
+    activity: null,
+    purposes: [],
+    method: 'video',
+    office: 'SEA',
+    at: T0 - 2 * HOUR,
+    stoppedAt: T0 - 2 * HOUR + 10 * 60_000,
+    clock: { synced: true, offsetMs: 3 },
+    replayed: false,
+    clipId,
+    ...over,
   };
 }
 
@@ -130,8 +179,12 @@ interface Harness {
 }
 
 let pg: TestPostgres;
-beforeAll(async () => { if (engines().includes('postgres')) pg = await startPostgres(); }, 60_000);
-afterAll(async () => { await pg?.stop(); });
+beforeAll(async () => {
+  if (engines().includes('postgres')) pg = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+});
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dir = tempDir();
@@ -145,15 +198,29 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const objects = new PolicyObjects({ db, root: rootKey, now });
   const requests: Harness['requests'] = [];
   const second = new SecondDecisions({
-    db, objects, alerts, now, objectWaitMs: 10 * 60_000, grantFiledLateMs: DAY,
-    request: async (deviceId, hashes) => { requests.push({ deviceId, hashes }); },
+    db,
+    objects,
+    alerts,
+    now,
+    objectWaitMs: 10 * 60_000,
+    grantFiledLateMs: DAY,
+    request: async (deviceId, hashes) => {
+      requests.push({ deviceId, hashes });
+    },
   });
   // Wired as gateway/gateway.ts wires them.
   const ingest = new Ingest({
-    db, store, sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }), fleet: 'f1', now, gapSettleMs: 0,
+    db,
+    store,
+    sealer: new GatewayMessenger({ db, signer, gatewayId: 'gw1', fleet: 'f1', now }),
+    fleet: 'f1',
+    now,
+    gapSettleMs: 0,
     sink: {
       publish: async () => {},
-      alert: async (a) => { await alerts.raise(a); },
+      alert: async (a) => {
+        await alerts.raise(a);
+      },
       accepted: async (m) => {
         if (m.type === 'Event') {
           await fleet.applyEvent(m.deviceId, m.body, m.receivedAt);
@@ -166,20 +233,34 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dock = new TestDock('dock-1');
   await fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
   return {
-    db, alerts, objects, second, clock, dock, requests,
+    db,
+    alerts,
+    objects,
+    second,
+    clock,
+    dock,
+    requests,
     send: async (kind, payload) => {
       const r = await ingest.handle(dock.topic(kind), payload);
       expect(r.status, JSON.stringify(r)).toBe('accepted');
       await second.idle();
     },
-    manifest: (a, d) => dock.clip(64 * 1024, {
-      facts: {
-        cameraSerial: a.cameraSerial, officerId: a.officerId ?? '', clipId: a.clipId!, startedAtMs: a.at, endedAtMs: a.stoppedAt ?? a.at,
-        decision: decisionToProto(d),
-      },
-    }).manifest,
+    manifest: (a, d) =>
+      dock.clip(64 * 1024, {
+        facts: {
+          cameraSerial: a.cameraSerial,
+          officerId: a.officerId ?? '',
+          clipId: a.clipId!,
+          startedAtMs: a.at,
+          endedAtMs: a.stoppedAt ?? a.at,
+          decision: decisionToProto(d),
+        },
+      }).manifest,
     mismatches: () => alerts.list({ kind: 'DECISION_MISMATCH' }),
-    close: async () => { await second.idle(); await db.close(); },
+    close: async () => {
+      await second.idle();
+      await db.close();
+    },
   };
 }
 
@@ -187,8 +268,15 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
 async function dockAnswers(store: PolicyStore, hashes: string[]): Promise<bwc.v1.IEvent[]> {
   const sent: bwc.v1.IEvent[] = [];
   const ctx = {
-    now: () => T0, policy: store, reloadPolicy: () => {}, log: pino({ level: 'silent' }),
-    sync: { send: (_kind: string, _type: string, body: bwc.v1.IEvent) => { sent.push(body); } },
+    now: () => T0,
+    policy: store,
+    reloadPolicy: () => {},
+    log: pino({ level: 'silent' }),
+    sync: {
+      send: (_kind: string, _type: string, body: bwc.v1.IEvent) => {
+        sent.push(body);
+      },
+    },
   } as unknown as CommandContext;
   const cmd = pb.Command.decode(pb.Command.encode({ commandId: 'c1', policyObjectRequest: { hashes: hashes.map((h) => Buffer.from(h, 'hex')) } }).finish());
   const outcome = await applyCommand(cmd, ctx);
@@ -214,7 +302,9 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
     await h.objects.hold(G_REVOKED.bytes, 'workflow', T0 - 3 * DAY);
     await h.objects.hold(REVOCATION, 'workflow', T0 - DAY);
   }, 60_000);
-  afterAll(async () => { await h?.close(); });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   it('raises DECISION_MISMATCH, once per clip and showing both decisions, for a dock still holding a grant the gateway revoked (1061.2 §4, §5.1)', async () => {
     const a = activation('clip-revoked');
@@ -223,7 +313,16 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
     expect(dock).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G-REVOKED', hash: G_REVOKED.grant.hash } });
     await h.send('manifest', h.manifest(a, dock));
     // The same decision reported as an event: still one alert for the clip.
-    await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: a.cameraSerial, clipId: a.clipId!, officerId: 'O-2', decision: decisionToProto(dock) }));
+    await h.send(
+      'event',
+      h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+        cameraSerial: a.cameraSerial,
+        clipId: a.clipId!,
+        officerId: 'O-2',
+        decision: decisionToProto(dock),
+      }),
+    );
 
     const alerts = (await h.mismatches()).filter((x) => x.subject === 'clip-revoked');
     expect(alerts).toHaveLength(1);
@@ -243,13 +342,26 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
     // The tampered cache: v5 deleted, so v4's trigger still applies.
     const dock = dockDecides(a, [v4]);
     expect(dock).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'trigger', id: 'facility_protection', hash: v4.hash } });
-    await h.send('event', h.dock.event({ kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, cameraSerial: a.cameraSerial, clipId: a.clipId!, activity: 'facility_protection', decision: decisionToProto(dock) }));
+    await h.send(
+      'event',
+      h.dock.event({
+        kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED,
+        cameraSerial: a.cameraSerial,
+        clipId: a.clipId!,
+        activity: 'facility_protection',
+        decision: decisionToProto(dock),
+      }),
+    );
 
     const [m] = (await h.mismatches()).filter((x) => x.subject === 'clip-superseded');
     expect(m, 'a DECISION_MISMATCH alert for the clip').toBeDefined();
     expect(m!.message).toContain('the dock decided AUTHORIZED on trigger facility_protection (directive_authorized): TRIGGER_ACTIVITY');
     expect(m!.message).toMatch(/decides UNAUTHORIZED with no basis: [^;]*NOT_A_TRIGGER/);
-    expect((JSON.parse(m!.detail_json!) as { gateway: DecisionJson }).gateway).toMatchObject({ decision: 'UNAUTHORIZED', policyVersion: 5, bundleHash: v5.hash });
+    expect((JSON.parse(m!.detail_json!) as { gateway: DecisionJson }).gateway).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      policyVersion: 5,
+      bundleHash: v5.hash,
+    });
   });
 
   it('raises nothing for a decision the gateway reaches too', async () => {
@@ -270,7 +382,10 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
 
     // Asked, and nothing raised while the object is outstanding.
     expect(h.requests.at(-1)).toEqual({ deviceId: 'dock-1', hashes: [G_OFFLINE.grant.hash] });
-    expect(await h.db.get('SELECT state, waiting_for FROM second_decisions WHERE outcome IS NULL AND clip_id = ?', ['clip-offline'])).toEqual({ state: 'WAITING', waiting_for: G_OFFLINE.grant.hash });
+    expect(await h.db.get('SELECT state, waiting_for FROM second_decisions WHERE outcome IS NULL AND clip_id = ?', ['clip-offline'])).toEqual({
+      state: 'WAITING',
+      waiting_for: G_OFFLINE.grant.hash,
+    });
     expect((await h.mismatches()).filter((x) => x.subject === 'clip-offline')).toEqual([]);
 
     // The dock answers from its policy store with the grant's own signed bytes.
@@ -282,8 +397,15 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
     expect(Buffer.from(answer[0]!.policyObject!)).toEqual(Buffer.from(G_OFFLINE.bytes));
     await h.send('event', h.dock.event(answer[0]!));
 
-    expect(await h.objects.get(G_OFFLINE.grant.hash)).toMatchObject({ type: 'AuthorizationGrant', source: 'device:dock-1', receivedAt: T0 });
-    expect(await h.db.get('SELECT state, outcome FROM second_decisions WHERE clip_id = ?', ['clip-offline'])).toEqual({ state: 'DONE', outcome: 'AGREE' });
+    expect(await h.objects.get(G_OFFLINE.grant.hash)).toMatchObject({
+      type: 'AuthorizationGrant',
+      source: 'device:dock-1',
+      receivedAt: T0,
+    });
+    expect(await h.db.get('SELECT state, outcome FROM second_decisions WHERE clip_id = ?', ['clip-offline'])).toEqual({
+      state: 'DONE',
+      outcome: 'AGREE',
+    });
     expect((await h.mismatches()).filter((x) => x.subject === 'clip-offline')).toEqual([]);
     expect(await h.alerts.list({ kind: 'GRANT_FILED_LATE' })).toEqual([]); // signed 5 h before it reached the gateway: timely
   });
@@ -347,7 +469,9 @@ describe.each(engines())('the gateway decides again, on %s', (engine) => {
 describe('over MQTT on a running gateway', () => {
   let gw: RunningGateway;
   const dock = new TestDock('dock-m', 'f1', 77);
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('sends a signed PolicyObjectRequest to the dock whose decision names an object it lacks, and decides again once the dock answers (DESIGN §5)', async () => {
     const dataDir = tempDir();
@@ -356,13 +480,23 @@ describe('over MQTT on a running gateway', () => {
     writeFileSync(bundleFile, V5); // only v5: not v4, and not the dock's offline grant
     gw = await startGateway({
       config: parseGatewayConfig({
-        fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000,
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir,
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
         trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate, bundle: bundleFile },
       }),
       log: silentLogger,
     });
     const { mqttPassword } = await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
-    const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: dock.deviceId, username: dock.deviceId, password: mqttPassword, protocolVersion: 4 });
+    const client = await mqtt.connectAsync(gw.mqttUrl, {
+      clientId: dock.deviceId,
+      username: dock.deviceId,
+      password: mqttPassword,
+      protocolVersion: 4,
+    });
     try {
       const commands: bwc.v1.Command[] = [];
       client.on('message', (_t, payload) => {
@@ -373,11 +507,25 @@ describe('over MQTT on a running gateway', () => {
       await client.subscribeAsync(dock.topic('cmd'), { qos: 1 });
 
       // The dock decided on v4 and v5 and a grant signed offline; the gateway holds only v5.
-      const a = activation('clip-m', { officerId: 'O-6', deviceId: dock.deviceId, at: Date.now() - HOUR, stoppedAt: Date.now() - HOUR + 60_000 });
+      const a = activation('clip-m', {
+        officerId: 'O-6',
+        deviceId: dock.deviceId,
+        at: Date.now() - HOUR,
+        stoppedAt: Date.now() - HOUR + 60_000,
+      });
       const g = signGrant('G-M', 'O-6', Date.now() - 2 * HOUR, Date.now() - 2 * HOUR, Date.now() + DAY);
       const d = dockDecides(a, [v4, v5], [g.grant]);
       expect(d).toMatchObject({ decision: 'AUTHORIZED', basis: { id: 'G-M' } });
-      const manifest = dock.clip(1024, { facts: { cameraSerial: 'CAM-7', officerId: 'O-6', clipId: 'clip-m', startedAtMs: a.at, endedAtMs: a.stoppedAt!, decision: decisionToProto(d) } }).manifest;
+      const manifest = dock.clip(1024, {
+        facts: {
+          cameraSerial: 'CAM-7',
+          officerId: 'O-6',
+          clipId: 'clip-m',
+          startedAtMs: a.at,
+          endedAtMs: a.stoppedAt!,
+          decision: decisionToProto(d),
+        },
+      }).manifest;
       await client.publishAsync(dock.topic('manifest'), Buffer.from(manifest), { qos: 1 });
 
       const request = await until('a PolicyObjectRequest', () => commands.find((c) => c.cmd === 'policyObjectRequest'));
@@ -391,8 +539,14 @@ describe('over MQTT on a running gateway', () => {
       store.close();
       await client.publishAsync(dock.topic('event'), Buffer.from(dock.event(answer!)), { qos: 1 });
 
-      await until('the clip decided again', async () => (await gw.db.get<{ outcome: string | null }>('SELECT outcome FROM second_decisions WHERE clip_id = ?', ['clip-m']))?.outcome);
-      expect(await gw.db.get('SELECT state, outcome FROM second_decisions WHERE clip_id = ?', ['clip-m'])).toEqual({ state: 'DONE', outcome: 'AGREE' });
+      await until(
+        'the clip decided again',
+        async () => (await gw.db.get<{ outcome: string | null }>('SELECT outcome FROM second_decisions WHERE clip_id = ?', ['clip-m']))?.outcome,
+      );
+      expect(await gw.db.get('SELECT state, outcome FROM second_decisions WHERE clip_id = ?', ['clip-m'])).toEqual({
+        state: 'DONE',
+        outcome: 'AGREE',
+      });
       expect(await gw.policyObjects.get(g.grant.hash)).toMatchObject({ source: `device:${dock.deviceId}` });
       expect(await gw.alerts.list({ kind: 'DECISION_MISMATCH' })).toEqual([]);
     } finally {

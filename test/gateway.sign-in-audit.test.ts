@@ -9,7 +9,12 @@ import type { RunningGateway } from '../gateway/gateway.js';
 import type { AuditEntryJson } from '../gateway/api/types.js';
 import { call, signIn, startTestGateway } from './gateway.http.js';
 
-const PASSWORDS = { alice: 'alice-correct-horse', bob: 'bob-battery-staple', carol: 'carol-disabled-pw', aldo: 'aldo-auditor-pw-1' } as const;
+const PASSWORDS = {
+  alice: 'alice-correct-horse',
+  bob: 'bob-battery-staple',
+  carol: 'carol-disabled-pw',
+  aldo: 'aldo-auditor-pw-1',
+} as const;
 const WRONG = 'Wr0ng-Guess-7731';
 let gw: RunningGateway;
 let base: string;
@@ -81,7 +86,8 @@ describe('sign-ins in the audit log', () => {
     expect(log).toContain('"action":"auth.sign_in"');
     const tables = await gw.db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'");
     let dump = '';
-    for (const t of tables) dump += JSON.stringify(await gw.db.all(`SELECT * FROM "${t.name}"`), (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
+    for (const t of tables)
+      dump += JSON.stringify(await gw.db.all(`SELECT * FROM "${t.name}"`), (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
     expect(dump).toContain('auth.sign_in_failed');
     for (const secret of [...Object.values(PASSWORDS), WRONG]) {
       expect(log, 'audit export').not.toContain(secret);

@@ -24,7 +24,7 @@ async function writeMany(db: Db, from: number, count: number): Promise<void> {
 }
 
 describe('SQLite checkpoints off the event loop', () => {
-  it('keeps the WAL bounded with the writer\'s own checkpoints only past 32 MiB, and loses nothing across close and reopen', async () => {
+  it("keeps the WAL bounded with the writer's own checkpoints only past 32 MiB, and loses nothing across close and reopen", async () => {
     const path = join(tempDir('bwc-ckpt-'), 'gw.db');
     const db = await openGatewayDb(path);
     try {
@@ -39,7 +39,11 @@ describe('SQLite checkpoints off the event loop', () => {
         await writeMany(db, round * 20, 20);
         // A pause in the writes: the checkpoint thread's next checkpoint copies the rest.
         const runs = checkpointer.stats.runs;
-        await until('a checkpoint that copied the whole WAL after the burst', () => checkpointer.stats.runs > runs && checkpointer.stats.checkpointed === checkpointer.stats.log, 10_000);
+        await until(
+          'a checkpoint that copied the whole WAL after the burst',
+          () => checkpointer.stats.runs > runs && checkpointer.stats.checkpointed === checkpointer.stats.log,
+          10_000,
+        );
         largest = Math.max(largest, statSync(`${path}-wal`).size);
       }
       expect(largest).toBeLessThan(4 * 1024 * 1024);
@@ -57,7 +61,7 @@ describe('SQLite checkpoints off the event loop', () => {
     }
   });
 
-  it('goes back to SQLite\'s automatic checkpoints when the checkpoint thread cannot open the database', async () => {
+  it("goes back to SQLite's automatic checkpoints when the checkpoint thread cannot open the database", async () => {
     const dir = tempDir('bwc-ckpt-fail-');
     const path = join(dir, 'gw.db');
     const db = openSqlite(path);
@@ -67,10 +71,14 @@ describe('SQLite checkpoints off the event loop', () => {
       // The open connection keeps working under the new name; a new connection to the old path cannot open.
       renameSync(path, join(dir, 'moved.db'));
       await writeMany(db, 0, 40);
-      const setting = await until('SQLite\'s automatic checkpoints back on', async () => {
-        const s = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
-        return s?.wal_autocheckpoint === 8192 ? undefined : s;
-      }, 10_000).catch(() => db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'));
+      const setting = await until(
+        "SQLite's automatic checkpoints back on",
+        async () => {
+          const s = await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
+          return s?.wal_autocheckpoint === 8192 ? undefined : s;
+        },
+        10_000,
+      ).catch(() => db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'));
       expect(setting).toEqual({ wal_autocheckpoint: 1000 });
       expect(await db.get('SELECT COUNT(*) AS n FROM scratch')).toEqual({ n: 40 });
     } finally {

@@ -14,9 +14,13 @@ describe('SQLite reads beside a transaction', () => {
     try {
       await db.run(`INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by) VALUES ('d-1', 'f', 'enrolled', 1, 't')`);
       let release!: () => void;
-      const gate = new Promise<void>((r) => { release = r; });
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
       let inside!: () => void;
-      const entered = new Promise<void>((r) => { inside = r; });
+      const entered = new Promise<void>((r) => {
+        inside = r;
+      });
       const tx = db.tx(async (q) => {
         await q.run(`INSERT INTO devices (device_id, fleet, status, enrolled_at, enrolled_by) VALUES ('d-2', 'f', 'enrolled', 2, 't')`);
         inside();
@@ -36,7 +40,10 @@ describe('SQLite reads beside a transaction', () => {
       release();
       await tx;
       await write;
-      expect(await db.all('SELECT device_id, online FROM devices ORDER BY device_id')).toEqual([{ device_id: 'd-1', online: 1 }, { device_id: 'd-2', online: 0 }]);
+      expect(await db.all('SELECT device_id, online FROM devices ORDER BY device_id')).toEqual([
+        { device_id: 'd-1', online: 1 },
+        { device_id: 'd-2', online: 0 },
+      ]);
     } finally {
       await db.close();
     }

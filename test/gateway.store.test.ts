@@ -28,7 +28,10 @@ interface Engine {
 
 const LATEST = MIGRATIONS.at(-1)!.version;
 const opened: Db[] = [];
-const track = <T extends Db>(db: T): T => { opened.push(db); return db; };
+const track = <T extends Db>(db: T): T => {
+  opened.push(db);
+  return db;
+};
 afterEach(async () => {
   for (const db of opened.splice(0)) await db.close();
 });
@@ -36,14 +39,21 @@ afterEach(async () => {
 const openMigrated = async (engine: Engine) => track(await openGatewayDb(await engine.target()));
 
 async function scratch(db: Db): Promise<void> {
-  await db.run(`CREATE TABLE scratch (k TEXT PRIMARY KEY, n ${db.dialect === 'postgres' ? 'BIGINT' : 'INTEGER'}, b ${db.dialect === 'postgres' ? 'BYTEA' : 'BLOB'})`);
+  await db.run(
+    `CREATE TABLE scratch (k TEXT PRIMARY KEY, n ${db.dialect === 'postgres' ? 'BIGINT' : 'INTEGER'}, b ${db.dialect === 'postgres' ? 'BYTEA' : 'BLOB'})`,
+  );
 }
 
 async function insertMessage(q: Queryable, hash: string, seq: number, suffix = ''): Promise<{ changes: number }> {
-  return q.run(
-    `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)${suffix}`,
-    [hash, 'dock-1', 'status', seq, null, 1_700_000_000_000, Buffer.from([1, 2, 3])],
-  );
+  return q.run(`INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)${suffix}`, [
+    hash,
+    'dock-1',
+    'status',
+    seq,
+    null,
+    1_700_000_000_000,
+    Buffer.from([1, 2, 3]),
+  ]);
 }
 
 function storeSuite(engine: () => Engine): void {
@@ -106,19 +116,23 @@ function storeSuite(engine: () => Engine): void {
       return 'done';
     });
     expect(value).toBe('done');
-    await expect(db.tx(async (q) => {
-      await q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['lost', 2]);
-      await q.run('UPDATE scratch SET n = ? WHERE k = ?', [9, 'kept']);
-      expect(await q.get('SELECT n FROM scratch WHERE k = ?', ['lost'])).toEqual({ n: 2 });
-      throw new Error('abandon');
-    })).rejects.toThrow('abandon');
+    await expect(
+      db.tx(async (q) => {
+        await q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['lost', 2]);
+        await q.run('UPDATE scratch SET n = ? WHERE k = ?', [9, 'kept']);
+        expect(await q.get('SELECT n FROM scratch WHERE k = ?', ['lost'])).toEqual({ n: 2 });
+        throw new Error('abandon');
+      }),
+    ).rejects.toThrow('abandon');
     expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([{ k: 'kept', n: 1 }]);
   });
 
   it('refuses a Queryable used after its transaction ended', async () => {
     const db = await openMigrated(engine());
     let leaked: Queryable | undefined;
-    await db.tx(async (q) => { leaked = q; });
+    await db.tx(async (q) => {
+      leaked = q;
+    });
     await expect(leaked!.all('SELECT 1 AS one')).rejects.toThrow(/transaction has ended/);
   });
 
@@ -137,16 +151,27 @@ function storeSuite(engine: () => Engine): void {
   it('round-trips integers up to ±(2^53−1) as numbers, and refuses a stored integer beyond', async () => {
     const db = await openMigrated(engine());
     await scratch(db);
-    await db.run('INSERT INTO scratch (k, n) VALUES (?, ?), (?, ?), (?, ?)', ['max', Number.MAX_SAFE_INTEGER, 'min', Number.MIN_SAFE_INTEGER, 'ms', 1_763_900_000_123]);
+    await db.run('INSERT INTO scratch (k, n) VALUES (?, ?), (?, ?), (?, ?)', [
+      'max',
+      Number.MAX_SAFE_INTEGER,
+      'min',
+      Number.MIN_SAFE_INTEGER,
+      'ms',
+      1_763_900_000_123,
+    ]);
     expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([
-      { k: 'max', n: Number.MAX_SAFE_INTEGER }, { k: 'min', n: Number.MIN_SAFE_INTEGER }, { k: 'ms', n: 1_763_900_000_123 },
+      { k: 'max', n: Number.MAX_SAFE_INTEGER },
+      { k: 'min', n: Number.MIN_SAFE_INTEGER },
+      { k: 'ms', n: 1_763_900_000_123 },
     ]);
     expect(await db.get('SELECT count(*) AS c FROM scratch')).toEqual({ c: 3 });
     await db.run('UPDATE scratch SET n = n + 1 WHERE k = ?', ['max']);
     const read = db.get('SELECT n FROM scratch WHERE k = ?', ['max']);
     await expect(read).rejects.toThrow(DbError);
     await expect(read).rejects.toThrow(/9007199254740992.*beyond ±\(2\^53−1\)/);
-    await expect(db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['over', 2 ** 53])).rejects.toThrow(/parameter 2 \(9007199254740992\) is an integer beyond/);
+    await expect(db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['over', 2 ** 53])).rejects.toThrow(
+      /parameter 2 \(9007199254740992\) is an integer beyond/,
+    );
   });
 
   it('stores an integer given for a TEXT column as its decimal digits', async () => {
@@ -214,11 +239,12 @@ describe('gateway store on SQLite', () => {
     const db = await openMigrated(sqlite);
     await scratch(db);
     await db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['c', 0]);
-    const increment = () => db.tx(async (q) => {
-      const { n } = (await q.get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['c']))!;
-      await new Promise((r) => setImmediate(r)); // another task could run here
-      await q.run('UPDATE scratch SET n = ? WHERE k = ?', [n + 1, 'c']);
-    });
+    const increment = () =>
+      db.tx(async (q) => {
+        const { n } = (await q.get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['c']))!;
+        await new Promise((r) => setImmediate(r)); // another task could run here
+        await q.run('UPDATE scratch SET n = ? WHERE k = ?', [n + 1, 'c']);
+      });
     await Promise.all(Array.from({ length: 50 }, increment));
     expect(await db.get('SELECT n FROM scratch WHERE k = ?', ['c'])).toEqual({ n: 50 });
   });
@@ -227,9 +253,13 @@ describe('gateway store on SQLite', () => {
     const db = await openMigrated(sqlite);
     await scratch(db);
     let inside!: () => void;
-    const written = new Promise<void>((r) => { inside = r; });
+    const written = new Promise<void>((r) => {
+      inside = r;
+    });
     let asked!: () => void;
-    const outsideAsked = new Promise<void>((r) => { asked = r; });
+    const outsideAsked = new Promise<void>((r) => {
+      asked = r;
+    });
     const tx = db.tx(async (q) => {
       await q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['uncommitted', 1]);
       inside();
@@ -260,7 +290,10 @@ describe('gateway store on SQLite', () => {
     const path = join(dir, 'not-a-dir');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path, 'a file, not a directory');
-    const err = await openGatewayDb(join(path, 'gateway.db')).then(() => null, (e: unknown) => e);
+    const err = await openGatewayDb(join(path, 'gateway.db')).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DbError);
     expect((err as Error).message).toContain(path);
     expect((err as Error).message).not.toContain('\n');
@@ -269,8 +302,12 @@ describe('gateway store on SQLite', () => {
 
 describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', () => {
   let cluster: TestPostgres | undefined;
-  beforeAll(async () => { cluster = await startPostgres(); });
-  afterAll(async () => { await cluster?.stop(); });
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
   const postgres: Engine = {
     target: () => cluster!.newDatabase(),
     connect: (url) => openPostgres(url),
@@ -298,15 +335,18 @@ describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', 
     await db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['c', 0]);
     let reads = 0;
     let bothRead!: () => void;
-    const barrier = new Promise<void>((r) => { bothRead = r; });
-    let attempts = 0;
-    const increment = () => db.tx(async (q) => {
-      attempts++;
-      const { n } = (await q.get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['c']))!;
-      if (++reads === 2) bothRead();
-      await barrier; // both have read 0 before either writes
-      await q.run('UPDATE scratch SET n = ? WHERE k = ?', [n + 1, 'c']);
+    const barrier = new Promise<void>((r) => {
+      bothRead = r;
     });
+    let attempts = 0;
+    const increment = () =>
+      db.tx(async (q) => {
+        attempts++;
+        const { n } = (await q.get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['c']))!;
+        if (++reads === 2) bothRead();
+        await barrier; // both have read 0 before either writes
+        await q.run('UPDATE scratch SET n = ? WHERE k = ?', [n + 1, 'c']);
+      });
     await Promise.all([increment(), increment()]);
     expect(await db.get('SELECT n FROM scratch WHERE k = ?', ['c'])).toEqual({ n: 2 });
     expect(attempts).toBe(3);
@@ -327,11 +367,19 @@ describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', 
       expect(await db.get('SELECT n FROM scratch WHERE k = ?', [code])).toEqual({ n: 3 }); // earlier runs rolled back
     }
     let attempts = 0;
-    const hopeless = db.tx(async (q) => { attempts++; await q.run(failWith('40001')); });
+    const hopeless = db.tx(async (q) => {
+      attempts++;
+      await q.run(failWith('40001'));
+    });
     await expect(hopeless).rejects.toMatchObject({ code: '40001' });
     expect(attempts).toBe(6);
     let other = 0;
-    await expect(db.tx(async (q) => { other++; await q.run(failWith('23505')); })).rejects.toMatchObject({ code: '23505' });
+    await expect(
+      db.tx(async (q) => {
+        other++;
+        await q.run(failWith('23505'));
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
     expect(other).toBe(1);
   });
 
@@ -340,7 +388,8 @@ describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', 
     const setup = track(await openPostgres(url));
     await scratch(setup);
     await expect(openPostgres(url, { lockOnRetry: ['scratch; DROP TABLE scratch'] })).rejects.toThrow(/not a plain table name/);
-    const held = (q: Queryable) => q.all<{ mode: string }>(`SELECT mode FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass('scratch') AND pid = pg_backend_pid()`);
+    const held = (q: Queryable) =>
+      q.all<{ mode: string }>(`SELECT mode FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass('scratch') AND pid = pg_backend_pid()`);
     const failOnce = async (db: Db) => {
       const seen: string[][] = [];
       await db.tx(async (q) => {
@@ -360,15 +409,21 @@ describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', 
     await db.run('INSERT INTO scratch (k, n) VALUES (?, ?), (?, ?)', ['a', 0, 'b', 0]);
     let locked = 0;
     let bothLocked!: () => void;
-    const barrier = new Promise<void>((r) => { bothLocked = r; });
-    const move = (first: string, second: string) => db.tx(async (q) => {
-      await q.run('UPDATE scratch SET n = n + 1 WHERE k = ?', [first]);
-      if (++locked === 2) bothLocked();
-      await barrier;
-      await q.run('UPDATE scratch SET n = n + 1 WHERE k = ?', [second]);
+    const barrier = new Promise<void>((r) => {
+      bothLocked = r;
     });
+    const move = (first: string, second: string) =>
+      db.tx(async (q) => {
+        await q.run('UPDATE scratch SET n = n + 1 WHERE k = ?', [first]);
+        if (++locked === 2) bothLocked();
+        await barrier;
+        await q.run('UPDATE scratch SET n = n + 1 WHERE k = ?', [second]);
+      });
     await Promise.all([move('a', 'b'), move('b', 'a')]);
-    expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([{ k: 'a', n: 2 }, { k: 'b', n: 2 }]);
+    expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([
+      { k: 'a', n: 2 },
+      { k: 'b', n: 2 },
+    ]);
   });
 
   it('never puts the password in its description or its errors', async () => {
@@ -377,7 +432,10 @@ describe.skipIf(!engines().includes('postgres'))('gateway store on PostgreSQL', 
     expect(db.description).toMatch(/^postgres:\/\/127\.0\.0\.1:\d+\/bwc_\d+$/);
     expect(db.description).not.toContain('s3cret-pw');
     const unreachable = url.replace(/:(\d+)\//, ':1/');
-    const err = await openGatewayDb(unreachable).then(() => null, (e: unknown) => e);
+    const err = await openGatewayDb(unreachable).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DbError);
     expect((err as Error).message).toMatch(/^cannot connect to postgres:\/\/127\.0\.0\.1:1\/bwc_\d+: .*ECONNREFUSED/);
     expect((err as Error).message).not.toContain('s3cret-pw');
@@ -395,12 +453,17 @@ describe('SQLite writes resolve only once durable', () => {
   /** An fsync the test releases by hand, recording what each one covered. */
   function manualFsync() {
     const calls: { release: () => void; fail: (e: Error) => void }[] = [];
-    const fsyncWal = (_wal: string) => new Promise<void>((resolve, reject) => { calls.push({ release: resolve, fail: reject }); });
+    const fsyncWal = (_wal: string) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push({ release: resolve, fail: reject });
+      });
     return { calls, fsyncWal };
   }
   const settle = () => new Promise((r) => setImmediate(r));
   /** Waits, turn of the event loop by turn, for a state the code under test reaches by itself. */
-  const until = async (ok: () => boolean) => { while (!ok()) await settle(); };
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await settle();
+  };
 
   it('holds a write until an fsync that started after it has finished, and lets concurrent writes share one', async () => {
     const { calls, fsyncWal } = manualFsync();
@@ -410,14 +473,24 @@ describe('SQLite writes resolve only once durable', () => {
     calls.shift()!.release();
     await create;
     let first = false;
-    const w1 = db.run('INSERT INTO t (x) VALUES (1)').then(() => { first = true; });
+    const w1 = db.run('INSERT INTO t (x) VALUES (1)').then(() => {
+      first = true;
+    });
     await settle();
     expect(calls).toHaveLength(1);
     expect(first).toBe(false);
     // Two more writes while that fsync runs: they need the next one, and share it.
     let second = 0;
-    const w2 = db.run('INSERT INTO t (x) VALUES (2)').then(() => { second++; });
-    const w3 = db.tx(async (q) => { await q.run('INSERT INTO t (x) VALUES (3)'); }).then(() => { second++; });
+    const w2 = db.run('INSERT INTO t (x) VALUES (2)').then(() => {
+      second++;
+    });
+    const w3 = db
+      .tx(async (q) => {
+        await q.run('INSERT INTO t (x) VALUES (3)');
+      })
+      .then(() => {
+        second++;
+      });
     await settle();
     expect(second).toBe(0);
     calls.shift()!.release();
@@ -458,13 +531,29 @@ describe('SQLite writes resolve only once durable', () => {
     await create;
     const batcher = new TxBatcher(db, { delayMs: 0 });
     let firstDone = false;
-    const first = batcher.run((q) => q.run('INSERT INTO t (x) VALUES (1)'), { savepoint: false }).then(() => { firstDone = true; });
+    const first = batcher
+      .run((q) => q.run('INSERT INTO t (x) VALUES (1)'), { savepoint: false })
+      .then(() => {
+        firstDone = true;
+      });
     await until(() => calls.length === 1); // the first batch committed; its fsync runs
     // A unit queued now runs in the next batch while that fsync is still under way.
     let secondRan!: () => void;
-    const ran = new Promise<void>((r) => { secondRan = r; });
+    const ran = new Promise<void>((r) => {
+      secondRan = r;
+    });
     let secondDone = false;
-    const second = batcher.run(async (q) => { secondRan(); return q.run('INSERT INTO t (x) VALUES (2)'); }, { savepoint: false }).then(() => { secondDone = true; });
+    const second = batcher
+      .run(
+        async (q) => {
+          secondRan();
+          return q.run('INSERT INTO t (x) VALUES (2)');
+        },
+        { savepoint: false },
+      )
+      .then(() => {
+        secondDone = true;
+      });
     await ran;
     expect(firstDone).toBe(false);
     await until(() => calls.length === 1 && batcher.stats.batches === 0);

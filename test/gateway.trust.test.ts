@@ -59,7 +59,12 @@ function wireError(fn: () => unknown): WireError {
 function rawCertificate(fields: Partial<bwc.v1.GatewayCertificate.$Properties>, signer: Signer = root): Uint8Array {
   const body = pb.GatewayCertificate.encode({
     header: { issuer: signer.keyId, fleet: CERT.fleet, seq: 0, createdAtMs: T0 },
-    gatewayId: CERT.gatewayId, fleet: CERT.fleet, publicKey: CERT.publicKey, notBeforeMs: CERT.notBeforeMs, notAfterMs: CERT.notAfterMs, ...fields,
+    gatewayId: CERT.gatewayId,
+    fleet: CERT.fleet,
+    publicKey: CERT.publicKey,
+    notBeforeMs: CERT.notBeforeMs,
+    notAfterMs: CERT.notAfterMs,
+    ...fields,
   }).finish();
   return sealEnvelope('GatewayCertificate', body, signer).bytes;
 }
@@ -160,8 +165,12 @@ describe('gateway certificates (proto/gateway-cert.ts)', () => {
     const input = signedInput(env.type, env.body);
     writeFileSync(join(dir, 'signed.bin'), input);
     writeFileSync(join(dir, 'sig.bin'), env.sig);
-    writeFileSync(join(dir, 'root.pem'), `-----BEGIN PUBLIC KEY-----\n${Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), root.publicKey]).toString('base64')}\n-----END PUBLIC KEY-----\n`);
-    const verify = (file: string) => run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'root.pem'), '-rawin', '-in', join(dir, file), '-sigfile', join(dir, 'sig.bin')]);
+    writeFileSync(
+      join(dir, 'root.pem'),
+      `-----BEGIN PUBLIC KEY-----\n${Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), root.publicKey]).toString('base64')}\n-----END PUBLIC KEY-----\n`,
+    );
+    const verify = (file: string) =>
+      run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'root.pem'), '-rawin', '-in', join(dir, file), '-sigfile', join(dir, 'sig.bin')]);
     const ok = verify('signed.bin');
     expect(ok.stdout + ok.stderr).toMatch(/Signature Verified Successfully/);
     expect(ok.code).toBe(0);
@@ -189,13 +198,39 @@ describe('bwc authz sign-gateway-cert', () => {
 
   it("certifies a gateway's public.hex or public.pem for N days; the certificate verifies against the root; `show` checks it", () => {
     const before = Date.now();
-    const r = runBwc(['authz', 'sign-gateway-cert', '--key', p('root'), '--gateway-key', p('gw/public.hex'), '--gateway-id', 'gw-sea-1', '--fleet', 'sea', '--days', '30', '--out', p('gw.cert'), '--json']);
+    const r = runBwc([
+      'authz',
+      'sign-gateway-cert',
+      '--key',
+      p('root'),
+      '--gateway-key',
+      p('gw/public.hex'),
+      '--gateway-id',
+      'gw-sea-1',
+      '--fleet',
+      'sea',
+      '--days',
+      '30',
+      '--out',
+      p('gw.cert'),
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const rootPub = readFileSync(p('root/public.hex'), 'utf8').trim();
     const gwPub = readFileSync(p('gw/public.hex'), 'utf8').trim();
     const out = JSON.parse(r.stdout) as Record<string, string>;
-    expect(out).toMatchObject({ out: p('gw.cert'), type: 'GatewayCertificate', gatewayId: 'gw-sea-1', fleet: 'sea', gatewayKeyId: keyIdOf(Buffer.from(gwPub, 'hex')), keyId: keyIdOf(Buffer.from(rootPub, 'hex')) });
-    const c = verifyGatewayCertificate(readFileSync(p('gw.cert')), trustPublicKey(Buffer.from(rootPub, 'hex')), { fleet: 'sea', gatewayId: 'gw-sea-1' });
+    expect(out).toMatchObject({
+      out: p('gw.cert'),
+      type: 'GatewayCertificate',
+      gatewayId: 'gw-sea-1',
+      fleet: 'sea',
+      gatewayKeyId: keyIdOf(Buffer.from(gwPub, 'hex')),
+      keyId: keyIdOf(Buffer.from(rootPub, 'hex')),
+    });
+    const c = verifyGatewayCertificate(readFileSync(p('gw.cert')), trustPublicKey(Buffer.from(rootPub, 'hex')), {
+      fleet: 'sea',
+      gatewayId: 'gw-sea-1',
+    });
     expect(toHex(c.publicKey)).toBe(gwPub);
     expect(c.hash).toBe(out.hash);
     expect(c.notAfterMs - c.notBeforeMs).toBeGreaterThanOrEqual(30 * DAY);
@@ -205,16 +240,35 @@ describe('bwc authz sign-gateway-cert', () => {
     expect(new Date(out.notAfter!).getTime()).toBe(c.notAfterMs);
 
     // The PEM form of the key, the default validity (365 days), and the text output.
-    const pem = runBwc(['authz', 'sign-gateway-cert', '--key', p('root'), '--gateway-key', p('gw/public.pem'), '--gateway-id', 'gw-sea-1', '--fleet', 'sea', '--out', p('gw-pem.cert')]);
+    const pem = runBwc([
+      'authz',
+      'sign-gateway-cert',
+      '--key',
+      p('root'),
+      '--gateway-key',
+      p('gw/public.pem'),
+      '--gateway-id',
+      'gw-sea-1',
+      '--fleet',
+      'sea',
+      '--out',
+      p('gw-pem.cert'),
+    ]);
     expect(pem.code, pem.stderr).toBe(0);
-    expect(pem.stdout).toMatch(/^wrote .*gw-pem\.cert: GatewayCertificate [0-9a-f]{64}\ngateway gw-sea-1 of fleet sea, key [0-9a-f]{64}\nvalid \S+ to \S+\nsigned by root key [0-9a-f]{64}\n$/);
+    expect(pem.stdout).toMatch(
+      /^wrote .*gw-pem\.cert: GatewayCertificate [0-9a-f]{64}\ngateway gw-sea-1 of fleet sea, key [0-9a-f]{64}\nvalid \S+ to \S+\nsigned by root key [0-9a-f]{64}\n$/,
+    );
     const year = verifyGatewayCertificate(readFileSync(p('gw-pem.cert')), trustPublicKey(Buffer.from(rootPub, 'hex')));
     expect(year.notAfterMs - Date.now()).toBeGreaterThan(364 * DAY);
 
     const shown = runBwc(['authz', 'show', p('gw.cert'), '--root-pubkey', p('root/public.hex'), '--json']);
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({
-      type: 'GatewayCertificate', hash: out.hash, keyId: out.keyId, signature: 'VALID', detail: expect.stringMatching(/certifies gateway gw-sea-1 of fleet sea/),
+      type: 'GatewayCertificate',
+      hash: out.hash,
+      keyId: out.keyId,
+      signature: 'VALID',
+      detail: expect.stringMatching(/certifies gateway gw-sea-1 of fleet sea/),
       body: { gatewayId: 'gw-sea-1', fleet: 'sea', publicKey: gwPub, notAfterMs: out.notAfter, header: { issuer: out.keyId } },
     });
     const unchecked = runBwc(['authz', 'show', p('gw.cert'), '--json']);
@@ -251,11 +305,25 @@ describe('bwc authz sign-gateway-cert', () => {
 // ───────────────────────── the gateway's trust configuration ─────────────────────────
 
 function gatewayConfig(dataDir: string, extra: Record<string, unknown> = {}) {
-  return parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir, mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000, ...extra });
+  return parseGatewayConfig({
+    fleet: 'f1',
+    gatewayId: 'gw1',
+    dataDir,
+    mqtt: { embedded: { port: 0 } },
+    http: { port: 0 },
+    sweepIntervalMs: 600_000,
+    ...extra,
+  });
 }
 
 async function startupError(config: ReturnType<typeof gatewayConfig>): Promise<Error> {
-  const e = await startGateway({ config, log: silentLogger }).then(async (gw) => { await gw.stop(); return null; }, (err: unknown) => err as Error);
+  const e = await startGateway({ config, log: silentLogger }).then(
+    async (gw) => {
+      await gw.stop();
+      return null;
+    },
+    (err: unknown) => err as Error,
+  );
   expect(e, 'startup refused').toBeInstanceOf(Error);
   return e!;
 }
@@ -263,14 +331,31 @@ async function startupError(config: ReturnType<typeof gatewayConfig>): Promise<E
 describe('trust configuration', () => {
   it('reads trust.* from the file and BWC_GATEWAY_ROOT_PUBKEY, _CERT, _BUNDLE, and mqtt.publicUrl; refuses a certificate or bundle without a root key and a root key without a certificate', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'gw.yaml'), 'trust:\n  rootPublicKey: /etc/bwc/root.hex\n  certificate: /etc/bwc/gw.cert\nmqtt:\n  publicUrl: mqtts://broker.example:8883\n');
+    writeFileSync(
+      join(dir, 'gw.yaml'),
+      'trust:\n  rootPublicKey: /etc/bwc/root.hex\n  certificate: /etc/bwc/gw.cert\nmqtt:\n  publicUrl: mqtts://broker.example:8883\n',
+    );
     expect(loadGatewayConfig(join(dir, 'gw.yaml'), {})).toMatchObject({
-      trust: { rootPublicKey: '/etc/bwc/root.hex', certificate: '/etc/bwc/gw.cert' }, mqtt: { publicUrl: 'mqtts://broker.example:8883' },
+      trust: { rootPublicKey: '/etc/bwc/root.hex', certificate: '/etc/bwc/gw.cert' },
+      mqtt: { publicUrl: 'mqtts://broker.example:8883' },
     });
-    expect(loadGatewayConfig(join(dir, 'gw.yaml'), { BWC_GATEWAY_ROOT_PUBKEY: 'r.pem', BWC_GATEWAY_CERT: 'g.cert', BWC_GATEWAY_BUNDLE: 'p.bundle' }).trust)
-      .toEqual({ rootPublicKey: 'r.pem', certificate: 'g.cert', bundle: 'p.bundle' });
+    expect(
+      loadGatewayConfig(join(dir, 'gw.yaml'), {
+        BWC_GATEWAY_ROOT_PUBKEY: 'r.pem',
+        BWC_GATEWAY_CERT: 'g.cert',
+        BWC_GATEWAY_BUNDLE: 'p.bundle',
+      }).trust,
+    ).toEqual({ rootPublicKey: 'r.pem', certificate: 'g.cert', bundle: 'p.bundle' });
     expect(loadGatewayConfig(undefined, {}).trust).toEqual({});
-    const refused = (raw: unknown) => { try { parseGatewayConfig(raw); } catch (e) { expect(e).toBeInstanceOf(ConfigError); return (e as Error).message; } return 'accepted'; };
+    const refused = (raw: unknown) => {
+      try {
+        parseGatewayConfig(raw);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
     expect(refused({ trust: { certificate: 'g.cert' } })).toMatch(/^configuration: trust\.certificate: a certificate needs trust\.rootPublicKey/);
     expect(refused({ trust: { rootPublicKey: 'r.hex', certificate: 'g.cert', bundle: 'p.bundle' } })).toBe('accepted');
     expect(refused({ trust: { bundle: 'p.bundle' } })).toMatch(/trust\.bundle: a bundle needs trust\.rootPublicKey/);
@@ -283,31 +368,62 @@ describe('trust configuration', () => {
     const dataDir = tempDir();
     const t = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1', bundle: true });
     const dir = tempDir();
-    const write = (name: string, bytes: Uint8Array) => { writeFileSync(join(dir, name), bytes); return join(dir, name); };
+    const write = (name: string, bytes: Uint8Array) => {
+      writeFileSync(join(dir, name), bytes);
+      return join(dir, name);
+    };
     const now = Date.now();
-    const cert = (o: Partial<typeof CERT>) => signGatewayCertificate({ gatewayId: 'gw1', fleet: 'f1', publicKey: t.gatewayKey.publicKey, notBeforeMs: now - DAY, notAfterMs: now + DAY, ...o }, t.root);
+    const cert = (o: Partial<typeof CERT>) =>
+      signGatewayCertificate({ gatewayId: 'gw1', fleet: 'f1', publicKey: t.gatewayKey.publicKey, notBeforeMs: now - DAY, notAfterMs: now + DAY, ...o }, t.root);
     const cases: [Record<string, string>, RegExp][] = [
-      [{ certificate: write('other-key.cert', cert({ publicKey: gatewayKey.publicKey })) }, /trust\.certificate .*other-key\.cert certifies key [0-9a-f]{16}…, not this gateway's key [0-9a-f]{16}…/],
+      [
+        { certificate: write('other-key.cert', cert({ publicKey: gatewayKey.publicKey })) },
+        /trust\.certificate .*other-key\.cert certifies key [0-9a-f]{16}…, not this gateway's key [0-9a-f]{16}…/,
+      ],
       [{ certificate: write('other-id.cert', cert({ gatewayId: 'gw2' })) }, /other-id\.cert: gateway certificate is for gateway gw2, not gw1/],
       [{ certificate: write('other-fleet.cert', cert({ fleet: 'f2' })) }, /other-fleet\.cert: gateway certificate is for fleet f2, not f1/],
-      [{ certificate: write('expired.cert', cert({ notBeforeMs: now - 3 * DAY, notAfterMs: now - DAY })) }, /expired\.cert: gateway certificate of gw1 expired at/],
-      [{ certificate: write('future.cert', cert({ notBeforeMs: now + DAY, notAfterMs: now + 3 * DAY })) }, /future\.cert: gateway certificate of gw1 is not valid until/],
-      [{ certificate: write('rogue.cert', signGatewayCertificate({ gatewayId: 'gw1', fleet: 'f1', publicKey: t.gatewayKey.publicKey, notBeforeMs: now - DAY, notAfterMs: now + DAY }, otherRoot)) },
-        /rogue\.cert: gateway certificate is signed by key .*not by the root key/],
+      [
+        { certificate: write('expired.cert', cert({ notBeforeMs: now - 3 * DAY, notAfterMs: now - DAY })) },
+        /expired\.cert: gateway certificate of gw1 expired at/,
+      ],
+      [
+        { certificate: write('future.cert', cert({ notBeforeMs: now + DAY, notAfterMs: now + 3 * DAY })) },
+        /future\.cert: gateway certificate of gw1 is not valid until/,
+      ],
+      [
+        {
+          certificate: write(
+            'rogue.cert',
+            signGatewayCertificate(
+              { gatewayId: 'gw1', fleet: 'f1', publicKey: t.gatewayKey.publicKey, notBeforeMs: now - DAY, notAfterMs: now + DAY },
+              otherRoot,
+            ),
+          ),
+        },
+        /rogue\.cert: gateway certificate is signed by key .*not by the root key/,
+      ],
       [{ certificate: write('bundle-as-cert', t.bundleBytes!) }, /bundle-as-cert: envelope holds a PolicyBundle, not a GatewayCertificate/],
       [{ certificate: join(dir, 'missing.cert') }, /trust\.certificate .*missing\.cert does not exist/],
       [{ bundle: write('cert-as-bundle', t.certificateBytes) }, /trust\.bundle .*cert-as-bundle: envelope holds a GatewayCertificate, not a PolicyBundle/],
-      [{ bundle: write('rogue.bundle', sealEnvelope('PolicyBundle', openEnvelope(t.bundleBytes!).body, otherRoot).bytes) }, /trust\.bundle .*rogue\.bundle: PolicyBundle is signed by key/],
+      [
+        { bundle: write('rogue.bundle', sealEnvelope('PolicyBundle', openEnvelope(t.bundleBytes!).body, otherRoot).bytes) },
+        /trust\.bundle .*rogue\.bundle: PolicyBundle is signed by key/,
+      ],
       [{ rootPublicKey: join(dir, 'missing.hex') }, /trust\.rootPublicKey: public key .*missing\.hex does not exist/],
       [{ rootPublicKey: write('weak.hex', Buffer.from(`${WEAK_KEYS[0]![0]}\n`)) }, /trust\.rootPublicKey: public key .*weak\.hex is a small-order/],
     ];
     for (const [override, message] of cases) {
-      const e = await startupError(gatewayConfig(dataDir, { trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle, ...override } }));
+      const e = await startupError(
+        gatewayConfig(dataDir, { trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle, ...override } }),
+      );
       expect(e, JSON.stringify(override)).toBeInstanceOf(ConfigError);
       expect(e.message, JSON.stringify(override)).toMatch(message);
     }
     // The same files, right, start it.
-    const gw = await startGateway({ config: gatewayConfig(dataDir, { trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle } }), log: silentLogger });
+    const gw = await startGateway({
+      config: gatewayConfig(dataDir, { trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle } }),
+      log: silentLogger,
+    });
     expect(gw.trust!.root.keyId).toBe(t.rootKey.keyId);
     await gw.stop();
   });
@@ -315,10 +431,17 @@ describe('trust configuration', () => {
 
 // ───────────────────────── a running gateway with trust ─────────────────────────
 
-interface Reply { status: number; json: any }
+interface Reply {
+  status: number;
+  json: any;
+}
 
 async function post(gw: RunningGateway, path: string, json: unknown): Promise<Reply> {
-  const res = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
+  const res = await fetch(`http://127.0.0.1:${gw.httpPort}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(json),
+  });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
@@ -326,16 +449,28 @@ async function post(gw: RunningGateway, path: string, json: unknown): Promise<Re
 function enrollmentRequest(dock: TestDock, token: string, subject = dock.deviceId): string {
   const body = pb.EnrollmentRequest.encode({
     header: { issuer: dock.deviceId, subjectDevice: subject, seq: 0, createdAtMs: Date.now() },
-    deviceId: dock.deviceId, publicKey: dock.key.publicKey, token, agentVersion: '0.1.0', hardware: 'rpi4',
+    deviceId: dock.deviceId,
+    publicKey: dock.key.publicKey,
+    token,
+    agentVersion: '0.1.0',
+    hardware: 'rpi4',
   }).finish();
   return Buffer.from(sealEnvelope('EnrollmentRequest', body, dock.key).bytes).toString('base64');
 }
 
 /** An MQTT client as a dock: subscribed to its cmd topic, collecting what arrives there. */
 async function dockClient(gw: RunningGateway, dock: TestDock, creds: { username: string; password: string }): Promise<{ client: MqttClient; cmds: Buffer[] }> {
-  const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: dock.deviceId, ...creds, protocolVersion: 4, clean: false, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(gw.mqttUrl, {
+    clientId: dock.deviceId,
+    ...creds,
+    protocolVersion: 4,
+    clean: false,
+    reconnectPeriod: 0,
+  });
   const cmds: Buffer[] = [];
-  client.on('message', (topic, payload) => { if (topic === deviceTopic('f1', dock.deviceId, 'cmd')) cmds.push(payload); });
+  client.on('message', (topic, payload) => {
+    if (topic === deviceTopic('f1', dock.deviceId, 'cmd')) cmds.push(payload);
+  });
   await client.subscribeAsync(dock.topic('cmd'), { qos: 1 });
   return { client, cmds };
 }
@@ -351,12 +486,17 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
     const dataDir = tempDir();
     t = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1', bundle: true });
     gw = await startGateway({
-      config: gatewayConfig(dataDir, { mqtt: { embedded: { port: 0 }, publicUrl: PUBLIC_URL }, trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle } }),
+      config: gatewayConfig(dataDir, {
+        mqtt: { embedded: { port: 0 }, publicUrl: PUBLIC_URL },
+        trust: { rootPublicKey: t.rootPublicKey, certificate: t.certificate, bundle: t.bundle },
+      }),
       log: pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) }),
     });
     cert = verifyGatewayCertificate(t.certificateBytes, t.rootKey, { fleet: 'f1', gatewayId: 'gw1' });
   });
-  afterAll(async () => { await gw?.stop(); });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('exposes its trust: the root key, its certificate and the bundle, as read from the files', () => {
     expect(gw.trust).not.toBeNull();
@@ -369,8 +509,17 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
   it('publishes its certificate in its retained presence, so docks learn its certified key', async () => {
     const dock = new TestDock('dock-presence', 'f1', 7100);
     const creds = await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
-    const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: dock.deviceId, username: creds.mqttUsername, password: creds.mqttPassword, reconnectPeriod: 0 });
-    const state = new Promise<Record<string, unknown>>((resolve) => client.on('message', (topic, p) => { if (topic === gatewayStateTopic('f1', 'gw1')) resolve(JSON.parse(p.toString()) as Record<string, unknown>); }));
+    const client = await mqtt.connectAsync(gw.mqttUrl, {
+      clientId: dock.deviceId,
+      username: creds.mqttUsername,
+      password: creds.mqttPassword,
+      reconnectPeriod: 0,
+    });
+    const state = new Promise<Record<string, unknown>>((resolve) =>
+      client.on('message', (topic, p) => {
+        if (topic === gatewayStateTopic('f1', 'gw1')) resolve(JSON.parse(p.toString()) as Record<string, unknown>);
+      }),
+    );
     await client.subscribeAsync('bwc/v1/f1/_gateway/+/state', { qos: 1 });
     const presence = await state;
     await client.endAsync();
@@ -401,7 +550,13 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
 
     expect(resp.header).toMatchObject({ issuer: 'gw1', subjectDevice: 'dock-t1', fleet: 'f1' });
     expect(Number(resp.header!.seq)).toBeGreaterThanOrEqual(1);
-    expect(resp).toMatchObject({ deviceId: 'dock-t1', fleet: 'f1', brokerUrl: PUBLIC_URL, mqttUsername: 'dock-t1', mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/) });
+    expect(resp).toMatchObject({
+      deviceId: 'dock-t1',
+      fleet: 'f1',
+      brokerUrl: PUBLIC_URL,
+      mqttUsername: 'dock-t1',
+      mqttPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32,}$/),
+    });
     expect(Buffer.from(resp.gatewayCertificate).equals(Buffer.from(t.certificateBytes))).toBe(true);
     expect(Buffer.from(resp.policyBundle).equals(Buffer.from(t.bundleBytes!))).toBe(true);
     expect(verifyBundle(resp.policyBundle, trustPublicKey(resp.rootPublicKey)).version).toBe(4);
@@ -412,11 +567,18 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
     expect(assignments.assignments).toEqual([expect.objectContaining({ cameraSerial: 'CAM-T1', officerId: 'O-17', assignedBy: 'otto' })]);
 
     // The credentials open the broker (the public URL is for docks elsewhere; this test is local).
-    const client = await mqtt.connectAsync(gw.mqttUrl, { clientId: 'dock-t1', username: resp.mqttUsername, password: resp.mqttPassword, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(gw.mqttUrl, {
+      clientId: 'dock-t1',
+      username: resp.mqttUsername,
+      password: resp.mqttPassword,
+      reconnectPeriod: 0,
+    });
     await client.endAsync();
     // A second enrollment gets a higher EnrollmentResponse seq.
     const dock2 = new TestDock('dock-t2', 'f1', 7102);
-    const second = await post(gw, '/api/v1/enroll', { request: enrollmentRequest(dock2, (await gw.fleet.createEnrollmentToken('dock-t2', 'otto')).token) });
+    const second = await post(gw, '/api/v1/enroll', {
+      request: enrollmentRequest(dock2, (await gw.fleet.createEnrollmentToken('dock-t2', 'otto')).token),
+    });
     const resp2 = pb.EnrollmentResponse.decode(openEnvelope(Buffer.from(second.json.response, 'base64')).body);
     expect(Number(resp2.header!.seq)).toBeGreaterThan(Number(resp.header!.seq));
     // Secrets never reach the log.
@@ -467,8 +629,12 @@ describe('a gateway with a root key, a certificate and a bundle', () => {
 
 describe('a gateway without trust configured', () => {
   let gw: RunningGateway;
-  beforeAll(async () => { gw = await startGateway({ config: gatewayConfig(tempDir()), log: silentLogger }); });
-  afterAll(async () => { await gw?.stop(); });
+  beforeAll(async () => {
+    gw = await startGateway({ config: gatewayConfig(tempDir()), log: silentLogger });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('refuses enrollment with 503, telling the operator what to configure, and leaves the token usable', async () => {
     expect(gw.trust).toBeNull();
@@ -487,7 +653,11 @@ describe('a gateway without trust configured', () => {
     const dock = new TestDock('dock-n2', 'f1', 7201);
     const creds = await gw.fleet.enroll(dock.deviceId, dock.key.publicKey, 'otto');
     const { client, cmds } = await dockClient(gw, dock, { username: creds.mqttUsername, password: creds.mqttPassword });
-    const state = new Promise<Record<string, unknown>>((resolve) => client.on('message', (topic, p) => { if (topic.endsWith('/state')) resolve(JSON.parse(p.toString()) as Record<string, unknown>); }));
+    const state = new Promise<Record<string, unknown>>((resolve) =>
+      client.on('message', (topic, p) => {
+        if (topic.endsWith('/state')) resolve(JSON.parse(p.toString()) as Record<string, unknown>);
+      }),
+    );
     await client.subscribeAsync('bwc/v1/f1/_gateway/+/state', { qos: 1 });
     const presence = await state;
     expect(presence).toMatchObject({ gatewayId: 'gw1', online: true });

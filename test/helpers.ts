@@ -54,7 +54,10 @@ export interface RunResult {
 
 export function runBwc(args: string[], options: { cwd?: string; input?: string } = {}): RunResult {
   const r = spawnSync(process.execPath, [BWC, ...args], {
-    cwd: options.cwd ?? ROOT, encoding: 'utf8', input: options.input, timeout: 120_000,
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+    input: options.input,
+    timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -81,8 +84,12 @@ export async function runBwcAsync(args: string[]): Promise<RunResult> {
     const p = spawn(process.execPath, [BWC, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

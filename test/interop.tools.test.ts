@@ -30,8 +30,18 @@ describe('OpenSSL verifies our Ed25519 envelope signatures', () => {
   it('accepts the signed input rebuilt from `bwc manifest show --json`', () => {
     writeFileSync(join(dir, 'signed.bin'), signedInputFromShow());
     writeFileSync(join(dir, 'sig.bin'), Buffer.from(shown.sig, 'base64'));
-    const r = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'key', 'public.pem'), '-rawin',
-      '-in', join(dir, 'signed.bin'), '-sigfile', join(dir, 'sig.bin')]);
+    const r = run('openssl', [
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      join(dir, 'key', 'public.pem'),
+      '-rawin',
+      '-in',
+      join(dir, 'signed.bin'),
+      '-sigfile',
+      join(dir, 'sig.bin'),
+    ]);
     expect(r.stdout + r.stderr).toMatch(/Signature Verified Successfully/);
     expect(r.code).toBe(0);
   });
@@ -41,8 +51,18 @@ describe('OpenSSL verifies our Ed25519 envelope signatures', () => {
     tampered[tampered.length - 3]! ^= 0x04;
     writeFileSync(join(dir, 'tampered.bin'), tampered);
     writeFileSync(join(dir, 'sig.bin'), Buffer.from(shown.sig, 'base64'));
-    const r = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'key', 'public.pem'), '-rawin',
-      '-in', join(dir, 'tampered.bin'), '-sigfile', join(dir, 'sig.bin')]);
+    const r = run('openssl', [
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      join(dir, 'key', 'public.pem'),
+      '-rawin',
+      '-in',
+      join(dir, 'tampered.bin'),
+      '-sigfile',
+      join(dir, 'sig.bin'),
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/Signature Verification Failure/);
   });
@@ -55,8 +75,7 @@ describe('OpenSSL verifies our Ed25519 envelope signatures', () => {
 });
 
 describe('protoc decodes our bytes with proto/bwc.proto', () => {
-  const protoc = (type: string, input: Buffer) =>
-    run('protoc', [`--proto_path=${join(ROOT, 'proto')}`, `--decode=bwc.v1.${type}`, 'bwc.proto'], { input });
+  const protoc = (type: string, input: Buffer) => run('protoc', [`--proto_path=${join(ROOT, 'proto')}`, `--decode=bwc.v1.${type}`, 'bwc.proto'], { input });
 
   it('decodes the envelope', () => {
     const r = protoc('Envelope', readFileSync(manifest));

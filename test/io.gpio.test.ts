@@ -8,8 +8,20 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  Button, GpioMapError, headerChip, LED_PATTERNS, LED_STATES, listGpioChips, mostUrgent, noGpio, openGpio, StatusLed,
-  sysfsGpioNumber, type InputPin, type OutputPin, type PinValue,
+  Button,
+  GpioMapError,
+  headerChip,
+  LED_PATTERNS,
+  LED_STATES,
+  listGpioChips,
+  mostUrgent,
+  noGpio,
+  openGpio,
+  StatusLed,
+  sysfsGpioNumber,
+  type InputPin,
+  type OutputPin,
+  type PinValue,
 } from '../device/io/gpio.js';
 import { FakeClock } from '../device/link/clock.js';
 import { runBwc, tempDir } from './helpers.js';
@@ -30,13 +42,21 @@ function fakeSysfs(chips: { base: number; ngpio: number; label: string }[]): str
 }
 
 // Chip tables as the kernels publish them.
-const PI4_BOOKWORM = [{ base: 512, ngpio: 58, label: 'pinctrl-bcm2711' }, { base: 570, ngpio: 8, label: 'raspberrypi-exp-gpio' }];
+const PI4_BOOKWORM = [
+  { base: 512, ngpio: 58, label: 'pinctrl-bcm2711' },
+  { base: 570, ngpio: 8, label: 'raspberrypi-exp-gpio' },
+];
 const PI5_BOOKWORM = [
-  { base: 512, ngpio: 32, label: 'gpio-brcmstb@107d508500' }, { base: 544, ngpio: 4, label: 'gpio-brcmstb@107d508520' },
-  { base: 548, ngpio: 17, label: 'gpio-brcmstb@107d517c00' }, { base: 565, ngpio: 6, label: 'gpio-brcmstb@107d517c20' },
+  { base: 512, ngpio: 32, label: 'gpio-brcmstb@107d508500' },
+  { base: 544, ngpio: 4, label: 'gpio-brcmstb@107d508520' },
+  { base: 548, ngpio: 17, label: 'gpio-brcmstb@107d517c00' },
+  { base: 565, ngpio: 6, label: 'gpio-brcmstb@107d517c20' },
   { base: 571, ngpio: 54, label: 'pinctrl-rp1' },
 ];
-const PI3_LEGACY = [{ base: 0, ngpio: 54, label: 'pinctrl-bcm2835' }, { base: 504, ngpio: 8, label: 'raspberrypi-exp-gpio' }];
+const PI3_LEGACY = [
+  { base: 0, ngpio: 54, label: 'pinctrl-bcm2835' },
+  { base: 504, ngpio: 8, label: 'raspberrypi-exp-gpio' },
+];
 
 describe('BCM → sysfs GPIO number (kernel ≥ 6.6 numbers from the chip base)', () => {
   it.each([
@@ -58,7 +78,12 @@ describe('BCM → sysfs GPIO number (kernel ≥ 6.6 numbers from the chip base)'
     const pi4 = listGpioChips(fakeSysfs(PI4_BOOKWORM));
     expect(() => sysfsGpioNumber(58, pi4)).toThrow(/BCM 58 is beyond gpiochip512 "pinctrl-bcm2711" \(58 lines\)/);
     expect(() => sysfsGpioNumber(-1, pi4)).toThrow(GpioMapError);
-    const other = listGpioChips(fakeSysfs([{ base: 0, ngpio: 32, label: 'gpio-a' }, { base: 32, ngpio: 32, label: 'gpio-b' }]));
+    const other = listGpioChips(
+      fakeSysfs([
+        { base: 0, ngpio: 32, label: 'gpio-a' },
+        { base: 32, ngpio: 32, label: 'gpio-b' },
+      ]),
+    );
     expect(() => sysfsGpioNumber(3, other)).toThrow(/no GPIO chip with a Raspberry Pi header label .*found gpiochip0 "gpio-a", gpiochip32 "gpio-b"/);
   });
 
@@ -77,9 +102,16 @@ function fakeOnoff(accessible: boolean) {
   class Gpio {
     static accessible = accessible;
     rec: { n: number; dir: string; writes: number[] };
-    constructor(n: number, dir: string) { this.rec = { n, dir, writes: [] }; made.push(this.rec); }
-    readSync(): PinValue { return 1; }
-    writeSync(v: PinValue) { this.rec.writes.push(v); }
+    constructor(n: number, dir: string) {
+      this.rec = { n, dir, writes: [] };
+      made.push(this.rec);
+    }
+    readSync(): PinValue {
+      return 1;
+    }
+    writeSync(v: PinValue) {
+      this.rec.writes.push(v);
+    }
     watch() {}
     unwatchAll() {}
     unexport() {}
@@ -95,7 +127,10 @@ describe('choosing a GPIO backend', () => {
     expect(gpio.kind).toBe('sysfs');
     gpio.output(17).write(1);
     gpio.input(27);
-    expect(made).toEqual([{ n: 529, dir: 'out', writes: [1] }, { n: 539, dir: 'in', writes: [] }]);
+    expect(made).toEqual([
+      { n: 529, dir: 'out', writes: [1] },
+      { n: 539, dir: 'in', writes: [] },
+    ]);
     expect(logs).toEqual(['gpio: using gpiochip512 "pinctrl-bcm2711" (BCM n is sysfs 512+n)']);
   });
 
@@ -131,7 +166,12 @@ function recordingPin(clock: FakeClock) {
   const t0 = clock.now();
   const writes: [number, PinValue][] = [];
   let closed = false;
-  const pin: OutputPin = { write: (v) => writes.push([clock.now() - t0, v]), close: () => { closed = true; } };
+  const pin: OutputPin = {
+    write: (v) => writes.push([clock.now() - t0, v]),
+    close: () => {
+      closed = true;
+    },
+  };
   return { pin, writes, closed: () => closed };
 }
 
@@ -147,7 +187,15 @@ describe('status LED patterns', () => {
     const led = new StatusLed(pin, clock);
     led.show('idle');
     clock.advance(4100);
-    expect(writes).toEqual([[0, 0], [0, 1], [100, 0], [2000, 1], [2100, 0], [4000, 1], [4100, 0]]);
+    expect(writes).toEqual([
+      [0, 0],
+      [0, 1],
+      [100, 0],
+      [2000, 1],
+      [2100, 0],
+      [4000, 1],
+      [4100, 0],
+    ]);
   });
 
   it('holds solid while recording and leaves one timer at most when states change', () => {
@@ -184,8 +232,22 @@ describe('status LED patterns', () => {
 function drivenPin(initial: PinValue) {
   let level = initial;
   let cb: ((v: PinValue) => void) | null = null;
-  const pin: InputPin = { read: () => level, watch: (f) => { cb = f; }, close: () => { cb = null; } };
-  return { pin, set: (v: PinValue) => { level = v; cb?.(v); } };
+  const pin: InputPin = {
+    read: () => level,
+    watch: (f) => {
+      cb = f;
+    },
+    close: () => {
+      cb = null;
+    },
+  };
+  return {
+    pin,
+    set: (v: PinValue) => {
+      level = v;
+      cb?.(v);
+    },
+  };
 }
 
 describe('button', () => {
@@ -194,9 +256,15 @@ describe('button', () => {
     const { pin, set } = drivenPin(1);
     const presses: string[] = [];
     const b = new Button(pin, { timers: clock, debounceMs: 30, onPress: (k) => presses.push(k) });
-    for (const v of [0, 1, 0, 1, 0] as PinValue[]) { set(v); clock.advance(3); }
+    for (const v of [0, 1, 0, 1, 0] as PinValue[]) {
+      set(v);
+      clock.advance(3);
+    }
     clock.advance(200);
-    for (const v of [1, 0, 1] as PinValue[]) { set(v); clock.advance(2); }
+    for (const v of [1, 0, 1] as PinValue[]) {
+      set(v);
+      clock.advance(2);
+    }
     clock.advance(100);
     expect(presses).toEqual(['short']);
     expect(b.presses).toEqual({ short: 1, long: 0 });
@@ -207,7 +275,10 @@ describe('button', () => {
     const { pin, set } = drivenPin(1);
     const presses: string[] = [];
     new Button(pin, { timers: clock, debounceMs: 30, onPress: (k) => presses.push(k) });
-    set(0); clock.advance(10); set(1); clock.advance(100);
+    set(0);
+    clock.advance(10);
+    set(1);
+    clock.advance(100);
     expect(presses).toEqual([]);
   });
 
@@ -222,7 +293,8 @@ describe('button', () => {
     clock.advance(1);
     expect(presses).toEqual(['long']);
     clock.advance(5000);
-    set(0); clock.advance(50);
+    set(0);
+    clock.advance(50);
     expect(presses).toEqual(['long']);
     b.close();
     expect(clock.pending).toBe(0);
@@ -234,7 +306,11 @@ describe('bwc io check', () => {
     const sys = fakeSysfs(PI5_BOOKWORM);
     const r = runBwc(['io', 'check', '--sys', sys, '--led', '17', '--button', '27', '--seconds', '0', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { gpioChip: { label: string; base: number }; pins: Record<string, { sysfs: number }>; gpioBackend: string };
+    const report = JSON.parse(r.stdout) as {
+      gpioChip: { label: string; base: number };
+      pins: Record<string, { sysfs: number }>;
+      gpioBackend: string;
+    };
     expect(report.gpioChip).toMatchObject({ label: 'pinctrl-rp1', base: 571 });
     expect(report.pins.led?.sysfs).toBe(588);
     expect(report.pins.button?.sysfs).toBe(598);

@@ -14,8 +14,19 @@ function fakeGpio() {
   let onValue: ((v: PinValue) => void) | null = null;
   const gpio: GpioBackend = {
     kind: 'sysfs',
-    output: () => ({ write: (v) => { writes.push(v); }, close: () => {} }),
-    input: () => ({ read: () => 1, watch: (cb) => { onValue = cb; }, close: () => {} }),
+    output: () => ({
+      write: (v) => {
+        writes.push(v);
+      },
+      close: () => {},
+    }),
+    input: () => ({
+      read: () => 1,
+      watch: (cb) => {
+        onValue = cb;
+      },
+      close: () => {},
+    }),
   };
   return { gpio, writes, press: (v: PinValue) => onValue?.(v) };
 }
@@ -27,9 +38,15 @@ describe('the dock indicator', () => {
     const sig = { recording: false, busy: false, fault: false, connected: true };
     const presses: string[] = [];
     const ind = new DockIndicator({
-      gpio: g.gpio, led: 17, button: 27, timers: clock, flagMs: 600_000, offlineAfterMs: 60_000,
+      gpio: g.gpio,
+      led: 17,
+      button: 27,
+      timers: clock,
+      flagMs: 600_000,
+      offlineAfterMs: 60_000,
       signals: { recording: () => sig.recording, busy: () => sig.busy, fault: () => sig.fault, connected: () => sig.connected },
-      onShortPress: () => presses.push('short'), onLongPress: () => presses.push('long'),
+      onShortPress: () => presses.push('short'),
+      onLongPress: () => presses.push('long'),
     });
     ind.refresh();
     expect(ind.state).toBe('idle');
@@ -89,7 +106,8 @@ describe('the dock indicator', () => {
 
   it('works without a light or a button, reporting what it would show', () => {
     const ind = new DockIndicator({
-      gpio: fakeGpio().gpio, timers: new FakeClock(0),
+      gpio: fakeGpio().gpio,
+      timers: new FakeClock(0),
       signals: { recording: () => false, busy: () => true, fault: () => false, connected: () => true },
     });
     expect(ind.state).toBe('syncing');

@@ -7,8 +7,17 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  libusbBackend, parseUsbMatch, PortSupervisor, sysfsNameOf, ttysForUsbDevice, ttysFromSerialList, usbTtys,
-  UsbCameraWatcher, type CameraPort, type UsbBackend, type UsbDeviceRef,
+  libusbBackend,
+  parseUsbMatch,
+  PortSupervisor,
+  sysfsNameOf,
+  ttysForUsbDevice,
+  ttysFromSerialList,
+  usbTtys,
+  UsbCameraWatcher,
+  type CameraPort,
+  type UsbBackend,
+  type UsbDeviceRef,
 } from '../device/io/usb.js';
 import { FakeClock } from '../device/link/clock.js';
 import { textLogger } from '../device/log.js';
@@ -46,7 +55,9 @@ class FakeSys {
     writeFileSync(join(dev, 'idVendor'), `${ids.vendorId.toString(16).padStart(4, '0')}\n`);
     writeFileSync(join(dev, 'idProduct'), `${ids.productId.toString(16).padStart(4, '0')}\n`);
     if (serial !== null) writeFileSync(join(dev, 'serial'), `${serial}\n`);
-    ttys.forEach((tty, i) => { this.addTty(port, i, tty); });
+    ttys.forEach((tty, i) => {
+      this.addTty(port, i, tty);
+    });
     return name;
   }
 
@@ -59,7 +70,13 @@ class FakeSys {
   }
 }
 
-const ref = (over: Partial<UsbDeviceRef> = {}): UsbDeviceRef => ({ handle: 'h1', ...CAM, serialNumber: 'CAM-0001', sysfsName: null, ...over });
+const ref = (over: Partial<UsbDeviceRef> = {}): UsbDeviceRef => ({
+  handle: 'h1',
+  ...CAM,
+  serialNumber: 'CAM-0001',
+  sysfsName: null,
+  ...over,
+});
 
 describe('USB device → tty through sysfs', () => {
   it('lists only the ttys that sit on a USB device', () => {
@@ -121,7 +138,14 @@ function fakeBackend(initial: UsbDeviceRef[] = []) {
   const backend: UsbBackend = {
     probe: () => Promise.resolve(null),
     list: () => Promise.resolve(initial),
-    watch: (c, d) => { on = c; off = d; return () => { on = null; off = null; }; },
+    watch: (c, d) => {
+      on = c;
+      off = d;
+      return () => {
+        on = null;
+        off = null;
+      };
+    },
   };
   return { backend, connect: (d: UsbDeviceRef) => on?.(d), disconnect: (d: UsbDeviceRef) => off?.(d), watching: () => on !== null };
 }
@@ -137,12 +161,23 @@ describe('USB hotplug', () => {
     const logs: string[] = [];
     const events: string[] = [];
     const w = new UsbCameraWatcher({
-      match: [CAM], backend: hot.backend, sysRoot: sys.root, devRoot: '/dev', timers: clock, settleMs: 500, ttyWaitMs: 2000, pollMs: 200,
-      listSerial: () => Promise.reject(new Error('spawn udevadm ENOENT')), log: textLogger((l, m) => logs.push(`${l}: ${m}`)),
+      match: [CAM],
+      backend: hot.backend,
+      sysRoot: sys.root,
+      devRoot: '/dev',
+      timers: clock,
+      settleMs: 500,
+      ttyWaitMs: 2000,
+      pollMs: 200,
+      listSerial: () => Promise.reject(new Error('spawn udevadm ENOENT')),
+      log: textLogger((l, m) => logs.push(`${l}: ${m}`)),
     });
     w.on('attach', (p) => events.push(`attach ${p.path} ${p.serialNumber ?? ''}`));
     w.on('detach', (p) => events.push(`detach ${p.path}`));
-    const step = async (ms: number) => { clock.advance(ms); await settle(); };
+    const step = async (ms: number) => {
+      clock.advance(ms);
+      await settle();
+    };
     return { sys, clock, hot, logs, events, w, step };
   }
 
@@ -225,7 +260,8 @@ describe('USB hotplug', () => {
   it('reports a USB library that fails to list devices as one line, not a crash', async () => {
     const logs: string[] = [];
     const w = new UsbCameraWatcher({
-      match: [CAM], log: textLogger((_level, m) => logs.push(m)),
+      match: [CAM],
+      log: textLogger((_level, m) => logs.push(m)),
       backend: { probe: () => Promise.resolve(null), list: () => Promise.reject(new Error('LIBUSB_ERROR_ACCESS')), watch: () => () => {} },
     });
     expect(await w.start()).toBe(false);
@@ -238,7 +274,14 @@ describe('one link session per camera port', () => {
     const sys = new FakeSys();
     const clock = new FakeClock();
     const hot = fakeBackend();
-    const watcher = new UsbCameraWatcher({ match: [CAM], backend: hot.backend, sysRoot: sys.root, devRoot: '/dev', timers: clock, settleMs: 100 });
+    const watcher = new UsbCameraWatcher({
+      match: [CAM],
+      backend: hot.backend,
+      sysRoot: sys.root,
+      devRoot: '/dev',
+      timers: clock,
+      settleMs: 100,
+    });
     const log: string[] = [];
     const supervisor = new PortSupervisor({
       staticPorts: ['/dev/ttyAMA0', '/dev/ttyACM1'],

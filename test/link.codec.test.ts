@@ -18,8 +18,35 @@ function decodeAll(chunks: Buffer[]): { frames: LinkFrame[]; decoder: FrameDecod
 
 // One frame of every message kind, camera -> dock and dock -> camera.
 const EVERY_MESSAGE: LinkFrameInit[] = [
-  { seq: 1, hello: { cameraSerial: 'CAM-0042', model: 'X2', firmware: '1.4.2', sessionId: 77, cameraTimeMs: 1_763_820_000_000, storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE, storageLabel: 'CAM0042', linkVersion: 1, pendingEvents: 3, lastEventNo: 41 } },
-  { seq: 2, eventNo: 42, cameraTimeMs: 1, recordingStarted: { clipId: 'c1', startedAtMs: 5, trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER, activity: 'at_large_arrest', method: pb.RecordingMethod.RECORDING_METHOD_VIDEO, preEventBufferS: 30, purposes: ['x'] } },
+  {
+    seq: 1,
+    hello: {
+      cameraSerial: 'CAM-0042',
+      model: 'X2',
+      firmware: '1.4.2',
+      sessionId: 77,
+      cameraTimeMs: 1_763_820_000_000,
+      storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE,
+      storageLabel: 'CAM0042',
+      linkVersion: 1,
+      pendingEvents: 3,
+      lastEventNo: 41,
+    },
+  },
+  {
+    seq: 2,
+    eventNo: 42,
+    cameraTimeMs: 1,
+    recordingStarted: {
+      clipId: 'c1',
+      startedAtMs: 5,
+      trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER,
+      activity: 'at_large_arrest',
+      method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+      preEventBufferS: 30,
+      purposes: ['x'],
+    },
+  },
   { seq: 3, eventNo: 43, activityTagged: { clipId: 'c1', activity: 'investigatory_detention' } },
   { seq: 4, eventNo: 44, muted: { clipId: 'c1', reason: 'privileged conversation' } },
   { seq: 5, eventNo: 45, unmuted: { clipId: 'c1' } },
@@ -30,8 +57,19 @@ const EVERY_MESSAGE: LinkFrameInit[] = [
   { seq: 10, eventNo: 50, clipReleased: { clipId: 'c1', sha256: Buffer.alloc(32, 1), freed: true } },
   { seq: 11, eventNo: 51, replayComplete: { lastEventNo: 51 } },
   { ack: { ackedSeq: 11 } },
-  { seq: 1, timeSync: { dockTimeMs: 1_763_820_000_120, echoCameraTimeMs: 1_763_820_000_000, dockClockSynced: true, measuredOffsetMs: 120 } },
-  { seq: 2, alert: { kind: pb.AlertKind.ALERT_KIND_PROHIBITED, clipId: 'c1', vibrate: { onOffMs: [200, 100], repeat: 3 }, message: 'FIRST_AMENDMENT_ONLY' } },
+  {
+    seq: 1,
+    timeSync: { dockTimeMs: 1_763_820_000_120, echoCameraTimeMs: 1_763_820_000_000, dockClockSynced: true, measuredOffsetMs: 120 },
+  },
+  {
+    seq: 2,
+    alert: {
+      kind: pb.AlertKind.ALERT_KIND_PROHIBITED,
+      clipId: 'c1',
+      vibrate: { onOffMs: [200, 100], repeat: 3 },
+      message: 'FIRST_AMENDMENT_ONLY',
+    },
+  },
   { seq: 3, releaseClip: { clipId: 'c1', sha256: Buffer.alloc(32, 2), byteLength: 123_456_789 } },
   { seq: 4, requestStatus: {} },
 ];
@@ -43,8 +81,12 @@ describe('CRC-32/IEEE and COBS against published vectors', () => {
   });
 
   it.each([
-    ['00', '01 01'], ['00 00', '01 01 01'], ['00 11 00', '01 02 11 01'], ['11 22 00 33', '03 11 22 02 33'],
-    ['11 22 33 44', '05 11 22 33 44'], ['11 00 00 00', '02 11 01 01 01'],
+    ['00', '01 01'],
+    ['00 00', '01 01 01'],
+    ['00 11 00', '01 02 11 01'],
+    ['11 22 00 33', '03 11 22 02 33'],
+    ['11 22 33 44', '05 11 22 33 44'],
+    ['11 00 00 00', '02 11 01 01 01'],
   ])('COBS encodes %s as %s (Wikipedia examples)', (raw, enc) => {
     expect(cobsEncode(h(raw)).toString('hex')).toBe(h(enc).toString('hex'));
     expect(cobsDecode(h(enc))!.toString('hex')).toBe(h(raw).toString('hex'));
@@ -60,17 +102,20 @@ describe('CRC-32/IEEE and COBS against published vectors', () => {
   });
 
   it('COBS round-trips any bytes and never emits a zero', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
-      const enc = cobsEncode(data);
-      expect(enc.includes(0)).toBe(false);
-      expect(cobsDecode(enc)).toEqual(Buffer.from(data));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
+        const enc = cobsEncode(data);
+        expect(enc.includes(0)).toBe(false);
+        expect(cobsDecode(enc)).toEqual(Buffer.from(data));
+      }),
+    );
   });
 });
 
 describe('BWC-Link v1 frames', () => {
   it.each(EVERY_MESSAGE.map((f) => [Object.keys(f).find((k) => !['seq', 'eventNo', 'cameraTimeMs'].includes(k))!, f] as const))(
-    'round-trips %s', (_kind, frame) => {
+    'round-trips %s',
+    (_kind, frame) => {
       const bytes = encodeFrame(frame);
       expect(bytes.at(-1)).toBe(0);
       expect(bytes.subarray(0, -1).includes(0)).toBe(false);
@@ -78,7 +123,8 @@ describe('BWC-Link v1 frames', () => {
       expect(frames).toHaveLength(1);
       expect(pb.LinkFrame.encode(frames[0]!).finish()).toEqual(pb.LinkFrame.encode(frame).finish());
       expect(decoder.counters.framesOk).toBe(1);
-    });
+    },
+  );
 
   it('decodes frames split at every byte boundary', () => {
     const stream = Buffer.concat(EVERY_MESSAGE.map(encodeFrame));
@@ -128,32 +174,41 @@ describe('BWC-Link v1 frames', () => {
   });
 
   it('never throws on arbitrary bytes and never holds more than one frame', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 10 }), (chunks) => {
-      const decoder = new FrameDecoder();
-      decoder.on('data', () => {});
-      for (const c of chunks) {
-        decoder.write(Buffer.from(c));
-        expect(decoder.buffered).toBeLessThanOrEqual(MAX_ENCODED_FRAME);
-      }
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 10 }), (chunks) => {
+        const decoder = new FrameDecoder();
+        decoder.on('data', () => {});
+        for (const c of chunks) {
+          decoder.write(Buffer.from(c));
+          expect(decoder.buffered).toBeLessThanOrEqual(MAX_ENCODED_FRAME);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('recovers every valid frame, in order, from a stream interleaved with garbage', () => {
     const garbage = fc.uint8Array({ maxLength: 300 }).map((g) => Buffer.concat([Buffer.from(g), Buffer.from([0])]));
-    fc.assert(fc.property(
-      fc.array(fc.tuple(garbage, fc.integer({ min: 0, max: EVERY_MESSAGE.length - 1 })), { minLength: 1, maxLength: 30 }),
-      fc.integer({ min: 1, max: 97 }),
-      (parts, split) => {
-        const stream = Buffer.concat(parts.flatMap(([g, i]) => [g, encodeFrame({ ...EVERY_MESSAGE[i]!, seq: 0 }), encodeFrame(EVERY_MESSAGE[i]!)]));
-        const chunks: Buffer[] = [];
-        for (let i = 0; i < stream.length; i += split) chunks.push(stream.subarray(i, i + split));
-        const seqs = decodeAll(chunks).frames.filter((f) => f.seq > 0 || f.ack).map((f) => JSON.stringify(pb.LinkFrame.encode(f).finish()));
-        const want = parts.map(([, i]) => JSON.stringify(pb.LinkFrame.encode(EVERY_MESSAGE[i]!).finish()));
-        // Garbage can by chance form a valid frame with seq > 0 (CRC-32 makes that ~2^-32); the
-        // ones we sent must all be there, in order.
-        let at = 0;
-        for (const s of seqs) if (s === want[at]) at++;
-        expect(at).toBe(want.length);
-      }), { numRuns: 150 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(garbage, fc.integer({ min: 0, max: EVERY_MESSAGE.length - 1 })), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 97 }),
+        (parts, split) => {
+          const stream = Buffer.concat(parts.flatMap(([g, i]) => [g, encodeFrame({ ...EVERY_MESSAGE[i]!, seq: 0 }), encodeFrame(EVERY_MESSAGE[i]!)]));
+          const chunks: Buffer[] = [];
+          for (let i = 0; i < stream.length; i += split) chunks.push(stream.subarray(i, i + split));
+          const seqs = decodeAll(chunks)
+            .frames.filter((f) => f.seq > 0 || f.ack)
+            .map((f) => JSON.stringify(pb.LinkFrame.encode(f).finish()));
+          const want = parts.map(([, i]) => JSON.stringify(pb.LinkFrame.encode(EVERY_MESSAGE[i]!).finish()));
+          // Garbage can by chance form a valid frame with seq > 0 (CRC-32 makes that ~2^-32); the
+          // ones we sent must all be there, in order.
+          let at = 0;
+          for (const s of seqs) if (s === want[at]) at++;
+          expect(at).toBe(want.length);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

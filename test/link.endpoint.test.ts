@@ -4,21 +4,39 @@ import { LinkEndpoint, type OutgoingFrame } from '../device/link/endpoint.js';
 import { FrameDecoder, type LinkFrame } from '../device/link/framing.js';
 
 /** Two endpoints joined by a channel the test controls: it may drop, duplicate or hold bytes. */
-function pair(options: { clock: FakeClock; filter?: (dir: 'ab' | 'ba', bytes: Buffer, n: number) => Buffer[]; deliverB?: (f: LinkFrame) => void | Promise<void> }) {
+function pair(options: {
+  clock: FakeClock;
+  filter?: (dir: 'ab' | 'ba', bytes: Buffer, n: number) => Buffer[];
+  deliverB?: (f: LinkFrame) => void | Promise<void>;
+}) {
   const got: LinkFrame[] = [];
   const downs: string[] = [];
   let n = 0;
   const decoders = { a: new FrameDecoder(), b: new FrameDecoder() };
   const a: LinkEndpoint = new LinkEndpoint({
-    clock: options.clock, retransmitMs: 100, maxRetries: 5, window: 4,
-    write: (bytes) => { for (const out of options.filter?.('ab', bytes, n++) ?? [bytes]) decoders.b.write(out); },
+    clock: options.clock,
+    retransmitMs: 100,
+    maxRetries: 5,
+    window: 4,
+    write: (bytes) => {
+      for (const out of options.filter?.('ab', bytes, n++) ?? [bytes]) decoders.b.write(out);
+    },
     deliver: () => {},
     onLinkDown: (r) => downs.push(r),
   });
   const b: LinkEndpoint = new LinkEndpoint({
-    clock: options.clock, retransmitMs: 100, maxRetries: 5, window: 4,
-    write: (bytes) => { for (const out of options.filter?.('ba', bytes, n++) ?? [bytes]) decoders.a.write(out); },
-    deliver: options.deliverB ?? ((f) => { got.push(f); }),
+    clock: options.clock,
+    retransmitMs: 100,
+    maxRetries: 5,
+    window: 4,
+    write: (bytes) => {
+      for (const out of options.filter?.('ba', bytes, n++) ?? [bytes]) decoders.a.write(out);
+    },
+    deliver:
+      options.deliverB ??
+      ((f) => {
+        got.push(f);
+      }),
   });
   decoders.a.on('data', (f: LinkFrame) => a.receive(f));
   decoders.b.on('data', (f: LinkFrame) => b.receive(f));
@@ -33,7 +51,10 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     const clock = new FakeClock();
     const { a, b, got } = pair({ clock });
     for (let i = 1; i <= 20; i++) a.send(event(i));
-    for (let i = 0; i < 20; i++) { await flush(); clock.advance(10); }
+    for (let i = 0; i < 20; i++) {
+      await flush();
+      clock.advance(10);
+    }
     expect(got.map((f) => f.eventNo)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(got.map((f) => f.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(a.pending).toBe(0);
@@ -53,7 +74,10 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
       },
     });
     for (let i = 1; i <= 6; i++) a.send(event(i));
-    for (let i = 0; i < 40; i++) { await flush(); clock.advance(25); }
+    for (let i = 0; i < 40; i++) {
+      await flush();
+      clock.advance(25);
+    }
     expect(got.map((f) => f.eventNo)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(a.counters.retransmits).toBeGreaterThanOrEqual(2);
     expect(b.counters.outOfOrder).toBeGreaterThan(0);
@@ -63,13 +87,19 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
   it('delivers a duplicated frame once, and acks a late duplicate again', async () => {
     const clock = new FakeClock();
     const sent: Buffer[] = [];
-    const { a, b, got, decoders } = pair({ clock, filter: (dir, bytes) => {
-      if (dir !== 'ab') return [bytes];
-      sent.push(bytes);
-      return [bytes, bytes, bytes];
-    } });
+    const { a, b, got, decoders } = pair({
+      clock,
+      filter: (dir, bytes) => {
+        if (dir !== 'ab') return [bytes];
+        sent.push(bytes);
+        return [bytes, bytes, bytes];
+      },
+    });
     for (let i = 1; i <= 5; i++) a.send(event(i));
-    for (let i = 0; i < 10; i++) { await flush(); clock.advance(10); }
+    for (let i = 0; i < 10; i++) {
+      await flush();
+      clock.advance(10);
+    }
     expect(got).toHaveLength(5);
     expect(b.counters.duplicates).toBe(10);
     const acks = b.counters.acksSent;
@@ -83,13 +113,27 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
   it('acks only after the handler has finished, so a crash before that loses nothing', async () => {
     const clock = new FakeClock();
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
-    const { a, got } = pair({ clock, deliverB: async (f) => { await gate; got.push(f); } });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const { a, got } = pair({
+      clock,
+      deliverB: async (f) => {
+        await gate;
+        got.push(f);
+      },
+    });
     a.send(event(1));
-    for (let i = 0; i < 3; i++) { await flush(); clock.advance(50); }
+    for (let i = 0; i < 3; i++) {
+      await flush();
+      clock.advance(50);
+    }
     expect(a.pending).toBe(1); // still unacked while the handler works
     release();
-    for (let i = 0; i < 3; i++) { await flush(); clock.advance(10); }
+    for (let i = 0; i < 3; i++) {
+      await flush();
+      clock.advance(10);
+    }
     expect(got).toHaveLength(1);
     expect(a.pending).toBe(0);
   });
@@ -98,10 +142,19 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     const clock = new FakeClock();
     let failures = 1;
     const got: number[] = [];
-    const { a, b } = pair({ clock, deliverB: (f) => { if (failures-- > 0) throw new Error('disk busy'); got.push(f.eventNo); } });
+    const { a, b } = pair({
+      clock,
+      deliverB: (f) => {
+        if (failures-- > 0) throw new Error('disk busy');
+        got.push(f.eventNo);
+      },
+    });
     a.send(event(1));
     a.send(event(2));
-    for (let i = 0; i < 20; i++) { await flush(); clock.advance(30); }
+    for (let i = 0; i < 20; i++) {
+      await flush();
+      clock.advance(30);
+    }
     expect(got).toEqual([1, 2]);
     expect(b.counters.handlerErrors).toBe(1);
   });
@@ -110,7 +163,10 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     const clock = new FakeClock();
     const { a, downs } = pair({ clock, filter: (dir, bytes) => (dir === 'ab' ? [] : [bytes]) });
     for (let i = 1; i <= 6; i++) a.send(event(i));
-    for (let i = 0; i < 20; i++) { await flush(); clock.advance(100); }
+    for (let i = 0; i < 20; i++) {
+      await flush();
+      clock.advance(100);
+    }
     expect(downs).toHaveLength(1);
     expect(a.counters.retransmits).toBe(5 * 4); // window 4, five retries each
     const pending = a.newSession(0);
@@ -124,17 +180,26 @@ describe('BWC-Link reliability: seq, ack, retransmit, dedupe', () => {
     a.newSession(5);
     b.newSession(5);
     for (let i = 1; i <= 4; i++) a.send(event(i));
-    for (let i = 0; i < 5; i++) { await flush(); clock.advance(10); }
+    for (let i = 0; i < 5; i++) {
+      await flush();
+      clock.advance(10);
+    }
     expect(got).toHaveLength(4);
     // The sender starts session 6 (its Hello lost on the way): b, still in 5, must not ack seq 1..4 as duplicates.
     a.newSession(6);
     for (let i = 5; i <= 8; i++) a.send(event(i));
-    for (let i = 0; i < 3; i++) { await flush(); clock.advance(50); }
+    for (let i = 0; i < 3; i++) {
+      await flush();
+      clock.advance(50);
+    }
     expect(got).toHaveLength(4);
     expect(b.counters.wrongSession).toBeGreaterThan(0);
     expect(a.pending).toBe(4);
     b.newSession(6); // the Hello got through
-    for (let i = 0; i < 10; i++) { await flush(); clock.advance(50); }
+    for (let i = 0; i < 10; i++) {
+      await flush();
+      clock.advance(50);
+    }
     expect(got.map((f) => f.eventNo)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(a.pending).toBe(0);
   });

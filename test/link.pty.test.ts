@@ -12,38 +12,86 @@ import { LinkPortRunner } from '../device/link/port-runner.js';
 import { memoryEventNoStore, type CameraEvent } from '../device/link/camera-link.js';
 import { BWC, ptyPair, runBwcAsync, tempDir, until } from './helpers.js';
 
-interface MonitorLine { kind: string; eventNo?: number; camera?: string; [k: string]: unknown }
+interface MonitorLine {
+  kind: string;
+  eventNo?: number;
+  camera?: string;
+  [k: string]: unknown;
+}
 
 /** Runs `bwc link monitor --json` until stopped; returns its JSON lines. */
 function startMonitor(port: string, extra: string[] = []) {
   const proc = spawn(process.execPath, [BWC, 'link', 'monitor', '--port', port, '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   let err = '';
-  const ready = new Promise<void>((resolve) => proc.stderr.on('data', (d: Buffer) => { err += d.toString(); if (/link open/.test(err)) resolve(); }));
+  const ready = new Promise<void>((resolve) =>
+    proc.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/link open/.test(err)) resolve();
+    }),
+  );
   return {
     /** Resolves once the dock end holds the port, so no frame of the first session is missed. */
     ready,
     stderr: () => err,
     stop: async (): Promise<MonitorLine[]> => {
-      await new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGINT'); });
-      return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MonitorLine);
+      await new Promise<void>((r) => {
+        proc.once('exit', () => r());
+        proc.kill('SIGINT');
+      });
+      return out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as MonitorLine);
     },
   };
 }
 
 describe('BWC-Link over a socat pty pair', () => {
-  it.each([['a clean line', '0'], ['20% line noise', '0.2']])('plays a whole shift on %s: every event once, in order', async (_name, chaos) => {
+  it.each([
+    ['a clean line', '0'],
+    ['20% line noise', '0.2'],
+  ])('plays a whole shift on %s: every event once, in order', async (_name, chaos) => {
     const dir = tempDir();
     const pty = await ptyPair(dir);
     // The default shift (clips, mutes, tags, a tamper, an unplug) with a burst of status reports.
     const scenario = `${dir}/shift.json`;
-    writeFileSync(scenario, JSON.stringify({ ...DEFAULT_SCENARIO, steps: [...DEFAULT_SCENARIO.steps, ...Array.from({ length: 100 }, (_, i) => ({ status: { battery: 100 - (i % 100) } }))] }));
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        ...DEFAULT_SCENARIO,
+        steps: [...DEFAULT_SCENARIO.steps, ...Array.from({ length: 100 }, (_, i) => ({ status: { battery: 100 - (i % 100) } }))],
+      }),
+    );
     const monitor = startMonitor(pty.dock);
     await monitor.ready;
-    const sim = await runBwcAsync(['sim', 'camera', '--port', pty.cam, '--storage', `${dir}/storage`, '--scenario', scenario, '--speed', '5', '--chaos', chaos, '--json']);
+    const sim = await runBwcAsync([
+      'sim',
+      'camera',
+      '--port',
+      pty.cam,
+      '--storage',
+      `${dir}/storage`,
+      '--scenario',
+      scenario,
+      '--speed',
+      '5',
+      '--chaos',
+      chaos,
+      '--json',
+    ]);
     expect(sim.code, sim.stderr).toBe(0);
-    const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number; unacked: number; sessions: number; chaos: { corrupted: number; garbage: number } };
+    const result = JSON.parse(sim.stdout) as {
+      firstEventNo: number;
+      lastEventNo: number;
+      unacked: number;
+      sessions: number;
+      chaos: { corrupted: number; garbage: number };
+    };
     expect(result.unacked).toBe(0);
     const lines = await monitor.stop();
     const events = lines.filter((l) => l.eventNo !== undefined);
@@ -74,9 +122,13 @@ describe('BWC-Link over a socat pty pair', () => {
     const result = JSON.parse(sim.stdout) as { firstEventNo: number; lastEventNo: number };
     const lines = await monitor.stop();
     expect(lines.filter((l) => l.eventNo !== undefined)).toHaveLength(result.lastEventNo - result.firstEventNo + 1);
-    const usbLines = monitor.stderr().split('\n').filter((l) => /^(info|warn): usb: /.test(l));
+    const usbLines = monitor
+      .stderr()
+      .split('\n')
+      .filter((l) => /^(info|warn): usb: /.test(l));
     expect(usbLines, monitor.stderr()).toHaveLength(1);
-    if (!existsSync('/sys/bus/usb/devices')) expect(usbLines[0]).toMatch(/^warn: usb: hotplug off \(no \/sys\/bus\/usb\/devices .*\); using the configured ports only$/);
+    if (!existsSync('/sys/bus/usb/devices'))
+      expect(usbLines[0]).toMatch(/^warn: usb: hotplug off \(no \/sys\/bus\/usb\/devices .*\); using the configured ports only$/);
   });
 
   it('recovers when the ttys vanish mid-shift and come back (cable pulled, replugged)', async () => {
@@ -84,15 +136,28 @@ describe('BWC-Link over a socat pty pair', () => {
     const pty = await ptyPair(dir, 'pull');
     const events: CameraEvent[] = [];
     const runner = new LinkPortRunner({
-      port: serialLinkPort(pty.dock), retryMs: 100,
-      link: { onEvent: (e) => { events.push(e); }, eventNos: memoryEventNoStore(), retransmitMs: 100 },
+      port: serialLinkPort(pty.dock),
+      retryMs: 100,
+      link: {
+        onEvent: (e) => {
+          events.push(e);
+        },
+        eventNos: memoryEventNoStore(),
+        retransmitMs: 100,
+      },
     }).start();
     const steps = [
       ...Array.from({ length: 5 }, (_, i) => ({ tamper: { kind: 'other', detail: `before-${i}` } })),
       { wait: 1500 },
       ...Array.from({ length: 5 }, (_, i) => ({ tamper: { kind: 'other', detail: `after-${i}` } })),
     ];
-    const sim = new CameraSim({ scenario: parseScenario({ steps }), storageDir: `${dir}/storage`, port: serialLinkPort(pty.cam), retransmitMs: 100, settleMs: 20_000 });
+    const sim = new CameraSim({
+      scenario: parseScenario({ steps }),
+      storageDir: `${dir}/storage`,
+      port: serialLinkPort(pty.cam),
+      retransmitMs: 100,
+      settleMs: 20_000,
+    });
     const running = sim.run();
     // Pulled while the camera is in its wait, once the first five events are in; put back once the
     // dock has seen its link go down.
@@ -104,7 +169,9 @@ describe('BWC-Link over a socat pty pair', () => {
     const result = await running;
     runner.stop();
     expect(result.unacked).toBe(0);
-    expect(events.map((e) => e.frame.tamper?.detail)).toEqual(steps.filter((s) => 'tamper' in s).map((s) => (s as { tamper: { detail: string } }).tamper.detail));
+    expect(events.map((e) => e.frame.tamper?.detail)).toEqual(
+      steps.filter((s) => 'tamper' in s).map((s) => (s as { tamper: { detail: string } }).tamper.detail),
+    );
     expect(runner.opened).toBeGreaterThanOrEqual(2);
   });
 

@@ -21,8 +21,13 @@ const manifestHash = Buffer.alloc(32, 0x33);
 
 function ack(fields: Partial<bwc.v1.Ack.$Properties>, signer = gateway): Uint8Array {
   const body = pb.Ack.encode({
-    header: { issuer: 'gw-1', fleet: 'f', seq: 1, createdAtMs: Date.now() }, kind: pb.AckKind.ACK_KIND_VERIFIED, deviceId: 'DOCK-1',
-    manifestHash, clipSha256: Buffer.alloc(32, 1), byteLength: 100, ...fields,
+    header: { issuer: 'gw-1', fleet: 'f', seq: 1, createdAtMs: Date.now() },
+    kind: pb.AckKind.ACK_KIND_VERIFIED,
+    deviceId: 'DOCK-1',
+    manifestHash,
+    clipSha256: Buffer.alloc(32, 1),
+    byteLength: 100,
+    ...fields,
   }).finish();
   return sealEnvelope('Ack', body, signer).bytes;
 }
@@ -70,7 +75,9 @@ describe('VerifiedClip: the only way to a ReleaseClip', () => {
         return cam;
       },
     };
-    const scenario = parseScenario({ steps: [{ start: { clip: 'c1', activity: 'search_warrant' } }, { stop: { clip: 'c1' } }, { ready: { clip: 'c1', size: 5000 } }, { wait: 300 }] });
+    const scenario = parseScenario({
+      steps: [{ start: { clip: 'c1', activity: 'search_warrant' } }, { stop: { clip: 'c1' } }, { ready: { clip: 'c1', size: 5000 } }, { wait: 300 }],
+    });
     const running = new CameraSim({ scenario, storageDir: storage, port, settleMs: 3000 }).run();
     await until('the ClipReady at the dock', () => ready.length > 0);
     const file = join(storage, ready[0]!.frame.clipReady!.path!);

@@ -23,21 +23,34 @@ function dockedPort(onEvent: (e: CameraEvent) => void | Promise<void>, eventNos:
 
 function seeded(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return () => (x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 }
 
 describe('camera link sessions (simulator ↔ dock over memory)', () => {
   it('plays the default shift: every event once, in order, times corrected by the clock offset', async () => {
     const events: CameraEvent[] = [];
-    const { port, links } = dockedPort((e) => { events.push(e); }, memoryEventNoStore());
+    const { port, links } = dockedPort((e) => {
+      events.push(e);
+    }, memoryEventNoStore());
     const scenario = { ...DEFAULT_SCENARIO, clockSkewMs: -90_000 };
     const sim = new CameraSim({ scenario, storageDir: tempDir(), port, speed: 5, retransmitMs: 80 });
     const result = await sim.run();
     expect(result.unacked).toBe(0);
     expect(events.map((e) => e.eventNo)).toEqual(Array.from({ length: result.eventsSent }, (_, i) => result.firstEventNo + i));
     expect(events.map((e) => e.kind)).toEqual([
-      'status', 'recordingStarted', 'muted', 'unmuted', 'recordingStopped', 'clipReady', 'recordingStarted', 'activityTagged',
-      'recordingStopped', 'clipReady', 'status', 'tamper', 'status',
+      'status',
+      'recordingStarted',
+      'muted',
+      'unmuted',
+      'recordingStopped',
+      'clipReady',
+      'recordingStarted',
+      'activityTagged',
+      'recordingStopped',
+      'clipReady',
+      'status',
+      'tamper',
+      'status',
     ]);
     expect(links.length).toBe(2); // the unplug made a second link
     expect(links[0]!.camera).toMatchObject({ cameraSerial: 'CAM-0001', model: 'SIM-1' });
@@ -49,9 +62,19 @@ describe('camera link sessions (simulator ↔ dock over memory)', () => {
 
   it('delivers everything exactly once and in order through heavy line noise', async () => {
     const events: CameraEvent[] = [];
-    const { port, links } = dockedPort((e) => { events.push(e); }, memoryEventNoStore());
+    const { port, links } = dockedPort((e) => {
+      events.push(e);
+    }, memoryEventNoStore());
     const steps = Array.from({ length: 60 }, (_, i) => ({ tamper: { kind: 'other', detail: `n${i}` } }));
-    const sim = new CameraSim({ scenario: parseScenario({ steps }), storageDir: tempDir(), port, chaos: 0.3, random: seeded(7), retransmitMs: 40, settleMs: 30_000 });
+    const sim = new CameraSim({
+      scenario: parseScenario({ steps }),
+      storageDir: tempDir(),
+      port,
+      chaos: 0.3,
+      random: seeded(7),
+      retransmitMs: 40,
+      settleMs: 30_000,
+    });
     const result = await sim.run();
     expect(result.unacked).toBe(0);
     expect(events.map((e) => e.frame.tamper?.detail)).toEqual(steps.map((s) => s.tamper.detail));
@@ -66,8 +89,12 @@ describe('camera link sessions (simulator ↔ dock over memory)', () => {
     const store = memoryEventNoStore();
     let drop = true;
     // The dock handles event 2 but the camera is unplugged before the ack reaches it.
-    const { port } = dockedPort((e) => { events.push(e.eventNo); }, store);
-    const scenario = parseScenario({ steps: [{ tamper: { kind: 'other' } }, { tamper: { kind: 'other' } }, { unplug: { ms: 50 } }, { tamper: { kind: 'other' } }] });
+    const { port } = dockedPort((e) => {
+      events.push(e.eventNo);
+    }, store);
+    const scenario = parseScenario({
+      steps: [{ tamper: { kind: 'other' } }, { tamper: { kind: 'other' } }, { unplug: { ms: 50 } }, { tamper: { kind: 'other' } }],
+    });
     const sim = new CameraSim({ scenario, storageDir: tempDir(), port, retransmitMs: 60 });
     // Lose the dock's acks on the first link only, so both events are resent in the second session.
     const open = port.open.bind(port);
@@ -88,10 +115,12 @@ describe('camera link sessions (simulator ↔ dock over memory)', () => {
 
   it('replays a shift recorded unlinked, oldest first, flagged replayed, with the original camera times', async () => {
     const events: CameraEvent[] = [];
-    const { port } = dockedPort((e) => { events.push(e); }, memoryEventNoStore());
-    const scenario = parseScenario({ steps: [
-      { start: { clip: 'a', activity: 'search_warrant' } }, { wait: 3_600_000 }, { stop: { clip: 'a' } }, { ready: { clip: 'a', size: 1000 } },
-    ] });
+    const { port } = dockedPort((e) => {
+      events.push(e);
+    }, memoryEventNoStore());
+    const scenario = parseScenario({
+      steps: [{ start: { clip: 'a', activity: 'search_warrant' } }, { wait: 3_600_000 }, { stop: { clip: 'a' } }, { ready: { clip: 'a', size: 1000 } }],
+    });
     const result = await new CameraSim({ scenario, storageDir: tempDir(), port, dockedAfterShift: true }).run();
     expect(result.unacked).toBe(0);
     expect(events.map((e) => e.kind)).toEqual(['recordingStarted', 'recordingStopped', 'clipReady', 'replayComplete']);

@@ -12,7 +12,7 @@ import { CLIP_META_UUID, sampleVideo, videoClipLayout } from '../device/link/sim
 /** The top-level boxes of an MP4: type and size, reading 32- and 64-bit sizes. */
 function boxes(file: Buffer): { type: string; size: number; at: number }[] {
   const out: { type: string; size: number; at: number }[] = [];
-  for (let at = 0; at < file.length;) {
+  for (let at = 0; at < file.length; ) {
     let size = file.readUInt32BE(at);
     const type = file.toString('ascii', at + 4, at + 8);
     if (size === 1) size = Number(file.readBigUInt64BE(at + 8));
@@ -29,7 +29,7 @@ const build = (size: number | undefined): Buffer | null => {
   return layout ? Buffer.concat([layout.head, Buffer.alloc(layout.randomTail, 7)]) : null;
 };
 
-describe('the simulated camera\'s video clips', () => {
+describe("the simulated camera's video clips", () => {
   it('starts with the H.264 sample (ftyp, then moov before mdat), then a uuid box naming the clip', () => {
     const file = build(undefined)!;
     const types = boxes(file).map((b) => b.type);
@@ -38,7 +38,11 @@ describe('the simulated camera\'s video clips', () => {
     expect(types.at(-1)).toBe('uuid');
     const uuid = boxes(file).at(-1)!;
     expect(file.subarray(uuid.at + 8, uuid.at + 24).equals(CLIP_META_UUID)).toBe(true);
-    expect(JSON.parse(file.subarray(uuid.at + 24, uuid.at + uuid.size).toString())).toMatchObject({ camera: 'CAM-1', clip: 'c1', startedAt: '2026-12-05T09:00:00.000Z' });
+    expect(JSON.parse(file.subarray(uuid.at + 24, uuid.at + uuid.size).toString())).toMatchObject({
+      camera: 'CAM-1',
+      clip: 'c1',
+      startedAt: '2026-12-05T09:00:00.000Z',
+    });
     expect(file.subarray(0, sampleVideo().length).equals(sampleVideo())).toBe(true);
   });
 

@@ -12,19 +12,44 @@ import { startGateway } from '../gateway/gateway.js';
 import { tempDir, until } from './helpers.js';
 import { dockSync } from './dock.sync.fixtures.js';
 
-function capture(make: (d: { write(s: string): void }) => Logger): { log: Logger; out: () => string; lines: () => Record<string, unknown>[] } {
+function capture(make: (d: { write(s: string): void }) => Logger): {
+  log: Logger;
+  out: () => string;
+  lines: () => Record<string, unknown>[];
+} {
   let text = '';
-  const log = make({ write: (s: string) => { text += s; } });
-  return { log, out: () => text, lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const log = make({
+    write: (s: string) => {
+      text += s;
+    },
+  });
+  return {
+    log,
+    out: () => text,
+    lines: () =>
+      text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** One object carrying every secret the loggers must never write, each with a value of its own. */
 function secrets(): { fields: Record<string, unknown>; values: string[] } {
   const values: string[] = [];
-  const v = (name: string) => { const s = `SECRET-${name}-${values.length}`; values.push(s); return s; };
+  const v = (name: string) => {
+    const s = `SECRET-${name}-${values.length}`;
+    values.push(s);
+    return s;
+  };
   const fields = {
-    password: v('password'), token: v('token'), mqttPassword: v('mqttPassword'), authorization: v('authorization'),
-    cookie: v('cookie'), csrfToken: v('csrfToken'), secret: v('secret'),
+    password: v('password'),
+    token: v('token'),
+    mqttPassword: v('mqttPassword'),
+    authorization: v('authorization'),
+    cookie: v('cookie'),
+    csrfToken: v('csrfToken'),
+    secret: v('secret'),
     user: { password: v('user.password'), token: v('user.token') },
     config: { mqttPassword: v('config.mqttPassword'), secret: v('config.secret') },
     headers: { authorization: v('headers.authorization'), cookie: v('headers.cookie') },
@@ -54,7 +79,13 @@ describe.each([
     const { log, lines } = capture(make);
     log.child({ part: 'ingest' }).error({ err: new TypeError('no such clip'), clip: 'c1', camera: 'CAM1', manifestHash: 'ab' }, 'failed');
     const [line] = lines();
-    expect(line).toMatchObject({ part: 'ingest', clip: 'c1', camera: 'CAM1', manifestHash: 'ab', err: { type: 'TypeError', message: 'no such clip' } });
+    expect(line).toMatchObject({
+      part: 'ingest',
+      clip: 'c1',
+      camera: 'CAM1',
+      manifestHash: 'ab',
+      err: { type: 'TypeError', message: 'no such clip' },
+    });
     expect((line!.err as { stack: string }).stack).toContain('TypeError: no such clip');
   });
 });
@@ -71,8 +102,16 @@ describe('the running gateway', () => {
     const { log, out, lines } = capture((d) => gatewayLogger({ level: 'info', destination: d }));
     const gatewaySecret = 'gateway-secret-never-logged';
     const gw = await startGateway({
-      config: parseGatewayConfig({ fleet: 'f1', gatewayId: 'gw1', dataDir: tempDir(), mqtt: { embedded: { port: 0 } }, http: { port: 0 }, sweepIntervalMs: 600_000 }),
-      log, gatewaySecret,
+      config: parseGatewayConfig({
+        fleet: 'f1',
+        gatewayId: 'gw1',
+        dataDir: tempDir(),
+        mqtt: { embedded: { port: 0 } },
+        http: { port: 0 },
+        sweepIntervalMs: 600_000,
+      }),
+      log,
+      gatewaySecret,
     });
     try {
       await until('the dashboard line', () => lines().some((l) => String(l.msg).startsWith('dashboard on http://')));

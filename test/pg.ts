@@ -39,16 +39,17 @@ export function pgAvailable(): boolean {
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = pgBinDir();
   if (!bin) {
-    throw new Error(`PostgreSQL is not installed (no ${PG_ROOT}/*/bin/initdb): install the Debian package \`postgresql\` (.ci/run does) to run the gateway's PostgreSQL tests`);
+    throw new Error(
+      `PostgreSQL is not installed (no ${PG_ROOT}/*/bin/initdb): install the Debian package \`postgresql\` (.ci/run does) to run the gateway's PostgreSQL tests`,
+    );
   }
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? postgresUser() : null;
   const dir = mkdtempSync(join(tmpdir(), 'bwc-pg-'));
   if (owner) chownSync(dir, owner.uid, owner.gid);
   const data = join(dir, 'data');
-  const tool = (name: string, args: string[]) => asRoot
-    ? runTool('runuser', ['-u', 'postgres', '--', join(bin, name), ...args], dir)
-    : runTool(join(bin, name), args, dir);
+  const tool = (name: string, args: string[]) =>
+    asRoot ? runTool('runuser', ['-u', 'postgres', '--', join(bin, name), ...args], dir) : runTool(join(bin, name), args, dir);
 
   let running = false;
   const stop = async () => {
@@ -72,26 +73,31 @@ export async function startPostgres(): Promise<TestPostgres> {
   try {
     await tool('initdb', ['-D', data, '-A', 'trust', '-U', SUPERUSER, '-E', 'UTF8', '--locale=C', '--no-sync']);
     // postgresql.conf keeps its owner when appended to, so the server can read it.
-    appendFileSync(join(data, 'postgresql.conf'), [
-      '',
-      "listen_addresses = '127.0.0.1'",
-      `unix_socket_directories = '${dir}'`,
-      'fsync = off',
-      'synchronous_commit = off',
-      'full_page_writes = off',
-      "deadlock_timeout = '100ms'",
-      'max_connections = 100',
-      '',
-    ].join('\n'));
+    appendFileSync(
+      join(data, 'postgresql.conf'),
+      [
+        '',
+        "listen_addresses = '127.0.0.1'",
+        `unix_socket_directories = '${dir}'`,
+        'fsync = off',
+        'synchronous_commit = off',
+        'full_page_writes = off',
+        "deadlock_timeout = '100ms'",
+        'max_connections = 100',
+        '',
+      ].join('\n'),
+    );
     let port = 0;
     for (let attempt = 1; !running; attempt++) {
       port = await freePort();
-      const started = await tool('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${port}`, 'start'])
-        .then(() => true, (err: Error) => {
+      const started = await tool('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${port}`, 'start']).then(
+        () => true,
+        (err: Error) => {
           // Another process may have taken the port between freePort() and the server's bind.
           if (attempt < 3 && /could not bind|already in use/i.test(serverLog(dir))) return false;
           throw new Error(`${err.message}\n${serverLog(dir)}`);
-        });
+        },
+      );
       running = started;
     }
     const base = `postgres://${SUPERUSER}@127.0.0.1:${port}`;
@@ -115,7 +121,9 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) {
     throw new Error('running as root, but there is no `postgres` user to run the PostgreSQL cluster as (the Debian package `postgresql` creates it)');
@@ -127,8 +135,12 @@ function runTool(cmd: string, args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    p.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     p.on('error', reject);
     p.on('close', (code) => {
       if (code === 0) resolve();

@@ -3,27 +3,40 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../proto/decide.js';
 import { CATEGORIES, DEFAULT_CATEGORY_ISSUERS, DEFAULT_TRIGGERS, REASONS, type Category } from '../proto/policy-vocab.js';
 import { verifyGrant } from '../proto/policy.js';
-import {
-  activation, bundle, cache, DAY, director, fro, grant, hro, opr, plan, rawGrant, revocation, T0, iso,
-} from './policy.fixtures.js';
+import { activation, bundle, cache, DAY, director, fro, grant, hro, opr, plan, rawGrant, revocation, T0, iso } from './policy.fixtures.js';
 
 const now = T0 + 3 * DAY;
 
 describe('BWC policy 2024: triggers, exclusions, First Amendment', () => {
   it.each(DEFAULT_TRIGGERS.filter((t) => t !== 'public_interaction'))('authorizes the trigger %s for an issued officer on a BWC', (t) => {
     const d = decide(activation({ activity: t }), cache(), now);
-    expect(d).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'trigger', id: t, category: 'directive_authorized' }, reasons: ['TRIGGER_ACTIVITY'] });
+    expect(d).toMatchObject({
+      decision: 'AUTHORIZED',
+      basis: { kind: 'trigger', id: t, category: 'directive_authorized' },
+      reasons: ['TRIGGER_ACTIVITY'],
+    });
     expect(d.clauses).toEqual(expect.arrayContaining(['1061.2§2.1(2)', 'BWC-2024:covered-activities']));
   });
 
   it('BWC-2024: public interaction counts only during a listed activity', () => {
-    expect(decide(activation({ activity: 'public_interaction' }), cache(), now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['NO_BASIS', 'PUBLIC_INTERACTION_ALONE']) });
-    expect(decide(activation({ activity: 'public_interaction', purposes: ['search_warrant'] }), cache(), now)).toMatchObject({ decision: 'AUTHORIZED', basis: { id: 'search_warrant' } });
+    expect(decide(activation({ activity: 'public_interaction' }), cache(), now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['NO_BASIS', 'PUBLIC_INTERACTION_ALONE']),
+    });
+    expect(decide(activation({ activity: 'public_interaction', purposes: ['search_warrant'] }), cache(), now)).toMatchObject({
+      decision: 'AUTHORIZED',
+      basis: { id: 'search_warrant' },
+    });
   });
 
   it('BWC-2024: never for the sole purpose of recording First Amendment activity → PROHIBITED', () => {
     const d = decide(activation({ activity: 'first_amendment_activity' }), cache(), now);
-    expect(d).toMatchObject({ decision: 'PROHIBITED', basis: null, reasons: ['FIRST_AMENDMENT_ONLY'], clauses: ['BWC-2024:first-amendment'] });
+    expect(d).toMatchObject({
+      decision: 'PROHIBITED',
+      basis: null,
+      reasons: ['FIRST_AMENDMENT_ONLY'],
+      clauses: ['BWC-2024:first-amendment'],
+    });
     expect(decide(activation({ activity: null, purposes: ['first_amendment_activity'] }), cache(), now).decision).toBe('PROHIBITED');
   });
 
@@ -43,18 +56,34 @@ describe('BWC policy 2024: triggers, exclusions, First Amendment', () => {
   });
 
   it('1061.2 §2.1(8): a grant may still authorize an excluded activity (undercover investigation)', () => {
-    const g = grant({ id: 'G-UC', category: 'authorized_investigation', requester: 'O1', scope: { officers: ['O1'] }, notBefore: iso(T0), reason: '', purpose: '', minimization: '', anticipated: undefined });
+    const g = grant({
+      id: 'G-UC',
+      category: 'authorized_investigation',
+      requester: 'O1',
+      scope: { officers: ['O1'] },
+      notBefore: iso(T0),
+      reason: '',
+      purpose: '',
+      minimization: '',
+      anticipated: undefined,
+    });
     const d = decide(activation({ activity: 'undercover_operation' }), cache({ grants: [g] }), now);
     expect(d).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G-UC', category: 'authorized_investigation' } });
     expect(d.clauses).toContain('1061.2§2.1(8)');
   });
 
   it('NOT_A_TRIGGER for an activity the bundle does not list', () => {
-    expect(decide(activation({ activity: 'lunch_break' }), cache(), now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['NO_BASIS', 'NOT_A_TRIGGER']) });
+    expect(decide(activation({ activity: 'lunch_break' }), cache(), now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['NO_BASIS', 'NOT_A_TRIGGER']),
+    });
   });
 
   it('OFFICER_NOT_ISSUED: the trigger basis needs an officer issued a BWC', () => {
-    expect(decide(activation({ officerId: 'O9' }), cache(), now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['OFFICER_NOT_ISSUED']) });
+    expect(decide(activation({ officerId: 'O9' }), cache(), now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['OFFICER_NOT_ISSUED']),
+    });
   });
 
   it('CAMERA_UNASSIGNED: a BWC with no assignment is never given a guessed officer', () => {
@@ -64,13 +93,19 @@ describe('BWC policy 2024: triggers, exclusions, First Amendment', () => {
   });
 
   it('DEVICE_NOT_BWC: triggers apply to body-worn cameras only', () => {
-    expect(decide(activation({ deviceRole: 'facility-camera' }), cache(), now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['DEVICE_NOT_BWC']) });
+    expect(decide(activation({ deviceRole: 'facility-camera' }), cache(), now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['DEVICE_NOT_BWC']),
+    });
   });
 });
 
 describe('classification: pending, unclassified, plans', () => {
   it('PENDING_CLASSIFICATION while recording with no activity declared', () => {
-    expect(decide(activation({ activity: null }), cache(), now)).toMatchObject({ decision: 'PENDING_CLASSIFICATION', reasons: ['PENDING_ACTIVITY'] });
+    expect(decide(activation({ activity: null }), cache(), now)).toMatchObject({
+      decision: 'PENDING_CLASSIFICATION',
+      reasons: ['PENDING_ACTIVITY'],
+    });
   });
 
   it('UNCLASSIFIED: still untagged at stop → UNAUTHORIZED (1061.2 §4.4 review after the grace period)', () => {
@@ -87,12 +122,19 @@ describe('classification: pending, unclassified, plans', () => {
 
   it('a pre-planned operation classifies an untagged activation of a listed officer inside its window, citing the plan', () => {
     const d = decide(activation({ activity: null, at: T0 + 2 * DAY + 3_600_000 }), cache({ plans: [plan()] }), now);
-    expect(d).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'plan', id: 'OP-1' }, reasons: expect.arrayContaining(['PLAN_ACTIVITY']) });
+    expect(d).toMatchObject({
+      decision: 'AUTHORIZED',
+      basis: { kind: 'plan', id: 'OP-1' },
+      reasons: expect.arrayContaining(['PLAN_ACTIVITY']),
+    });
   });
 
   it('a plan does not apply outside its window, to an unlisted officer, or when an activity was declared', () => {
     const c = cache({ plans: [plan()] });
-    expect(decide(activation({ activity: null, at: T0 + 4 * DAY }), c, now)).toMatchObject({ decision: 'PENDING_CLASSIFICATION', reasons: expect.arrayContaining(['PLAN_OUTSIDE_WINDOW']) });
+    expect(decide(activation({ activity: null, at: T0 + 4 * DAY }), c, now)).toMatchObject({
+      decision: 'PENDING_CLASSIFICATION',
+      reasons: expect.arrayContaining(['PLAN_OUTSIDE_WINDOW']),
+    });
     expect(decide(activation({ activity: null, officerId: 'O3', at: T0 + 2 * DAY + 3_600_000 }), c, now).decision).toBe('PENDING_CLASSIFICATION');
     expect(decide(activation({ activity: 'lunch_break', at: T0 + 2 * DAY + 3_600_000 }), c, now).decision).toBe('UNAUTHORIZED');
   });
@@ -104,42 +146,65 @@ describe('1061.2 §5: authorization grants', () => {
 
   it('1061.2 §5.1: a prior authorization with every §5.2 field, approved by an FRO, authorizes in scope', () => {
     const d = decide(o2(), cache({ grants: [grant()] }), now);
-    expect(d).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', id: 'G6', category: 'prior_authorization' }, reasons: ['GRANT'] });
+    expect(d).toMatchObject({
+      decision: 'AUTHORIZED',
+      basis: { kind: 'grant', id: 'G6', category: 'prior_authorization' },
+      reasons: ['GRANT'],
+    });
     expect(d.clauses).toEqual(expect.arrayContaining(['1061.2§5.1', '1061.2§5.2', '1061.2§5.3']));
   });
 
   it.each(CATEGORIES.map((c) => [c] as const))('1061.2 §2.1: a grant of category %s by a role that may issue it authorizes', (category: Category) => {
     const allowed = DEFAULT_CATEGORY_ISSUERS[category];
-    const [signer, role, person] = allowed.includes('FRO') ? [fro, 'FRO', 'U7'] as const : allowed.includes('OPR') ? [opr, 'OPR', 'U9'] as const : [director, 'DIRECTOR', 'U1'] as const;
+    const [signer, role, person] = allowed.includes('FRO')
+      ? ([fro, 'FRO', 'U7'] as const)
+      : allowed.includes('OPR')
+        ? ([opr, 'OPR', 'U9'] as const)
+        : ([director, 'DIRECTOR', 'U1'] as const);
     const g = grant({ id: `G-${category}`, category, approver: person, approverRole: role }, signer);
     // DESIGN §2 table: physical security is for fixed cameras only.
     const deviceRole = category === 'physical_security' ? 'facility-camera' : 'bwc';
-    expect(decide(o2({ deviceRole }), cache({ grants: [g] }), now)).toMatchObject({ decision: 'AUTHORIZED', basis: { kind: 'grant', category, hash: g.hash } });
+    expect(decide(o2({ deviceRole }), cache({ grants: [g] }), now)).toMatchObject({
+      decision: 'AUTHORIZED',
+      basis: { kind: 'grant', category, hash: g.hash },
+    });
   });
 
   it('GRANT_NOT_YET_VALID before notBefore, GRANT_EXPIRED from expiresAt', () => {
     const c = cache({ grants: [grant()] });
-    expect(decide(o2({ at: T0 + 1 }), c, now)).toMatchObject({ decision: 'PENDING_CLASSIFICATION', reasons: expect.arrayContaining(['GRANT_NOT_YET_VALID']) });
-    expect(decide(o2({ at: T0 + 10 * DAY, stoppedAt: T0 + 10 * DAY + 1 }), c, now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['GRANT_EXPIRED']) });
+    expect(decide(o2({ at: T0 + 1 }), c, now)).toMatchObject({
+      decision: 'PENDING_CLASSIFICATION',
+      reasons: expect.arrayContaining(['GRANT_NOT_YET_VALID']),
+    });
+    expect(decide(o2({ at: T0 + 10 * DAY, stoppedAt: T0 + 10 * DAY + 1 }), c, now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['GRANT_EXPIRED']),
+    });
   });
 
-  it('GRANT_REVOKED from the revocation\'s effectiveAt, not before', () => {
+  it("GRANT_REVOKED from the revocation's effectiveAt, not before", () => {
     const g = grant();
     const c = cache({ grants: [g], revocations: [revocation(g, T0 + 3 * DAY)] });
     expect(decide(o2({ at: T0 + 2 * DAY }), c, now).decision).toBe('AUTHORIZED');
-    expect(decide(o2({ at: T0 + 4 * DAY, stoppedAt: T0 + 4 * DAY + 1 }), c, now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: expect.arrayContaining(['GRANT_REVOKED']) });
+    expect(decide(o2({ at: T0 + 4 * DAY, stoppedAt: T0 + 4 * DAY + 1 }), c, now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: expect.arrayContaining(['GRANT_REVOKED']),
+    });
   });
 
-  it('a revocation counts only from the grant\'s signer, the same role over its scope, or the Director', () => {
+  it("a revocation counts only from the grant's signer, the same role over its scope, or the Director", () => {
     const g = grant();
     const later = o2({ at: T0 + 4 * DAY, stoppedAt: T0 + 4 * DAY + 1 });
     expect(decide(later, cache({ grants: [g], revocations: [revocation(g, T0 + 3 * DAY, opr)] }), now).decision).toBe('AUTHORIZED');
     expect(decide(later, cache({ grants: [g], revocations: [revocation(g, T0 + 3 * DAY, director)] }), now).decision).toBe('UNAUTHORIZED');
   });
 
-  it('SCOPE_MISMATCH: the grant\'s scope is intersected with its issuer\'s (FRO Seattle cannot reach Portland)', () => {
+  it("SCOPE_MISMATCH: the grant's scope is intersected with its issuer's (FRO Seattle cannot reach Portland)", () => {
     const g = grant({ scope: { officers: ['O2'], offices: [] } });
-    expect(decide(o2({ office: 'PDX' }), cache({ grants: [g] }), now)).toMatchObject({ decision: 'PENDING_CLASSIFICATION', reasons: expect.arrayContaining(['SCOPE_MISMATCH']) });
+    expect(decide(o2({ office: 'PDX' }), cache({ grants: [g] }), now)).toMatchObject({
+      decision: 'PENDING_CLASSIFICATION',
+      reasons: expect.arrayContaining(['SCOPE_MISMATCH']),
+    });
     expect(decide(o2({ office: null }), cache({ grants: [g] }), now).reasons).toContain('SCOPE_MISMATCH');
   });
 
@@ -149,7 +214,10 @@ describe('1061.2 §5: authorization grants', () => {
 
   it('1061.2 §5.1: SELF_APPROVED — nobody approves their own request', () => {
     const g = verifyGrant(rawGrant({ requester: 'U7', scope: { officers: ['O2'] } }), [bundle()]);
-    expect(decide(o2(), cache({ grants: [g] }), now)).toMatchObject({ decision: 'PENDING_CLASSIFICATION', reasons: expect.arrayContaining(['SELF_APPROVED']) });
+    expect(decide(o2(), cache({ grants: [g] }), now)).toMatchObject({
+      decision: 'PENDING_CLASSIFICATION',
+      reasons: expect.arrayContaining(['SELF_APPROVED']),
+    });
   });
 
   it('1061.2 §5.1: the Director may approve their own request', () => {
@@ -174,7 +242,20 @@ describe('1061.2 §5: authorization grants', () => {
   it('UNTRUSTED_ISSUER: a key the current bundle marks compromised is distrusted at every time', () => {
     const g = grant();
     const v5 = bundle();
-    const v6 = bundle({ version: 6, issuedAt: iso(T0 + 5 * DAY), issuers: [{ name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'], scope: { offices: ['SEA'] }, compromised: true }] });
+    const v6 = bundle({
+      version: 6,
+      issuedAt: iso(T0 + 5 * DAY),
+      issuers: [
+        {
+          name: 'FRO Seattle',
+          personId: 'U7',
+          publicKey: fro.publicKeyHex,
+          roles: ['FRO'],
+          scope: { offices: ['SEA'] },
+          compromised: true,
+        },
+      ],
+    });
     const d = decide(o2(), cache({ bundles: [v5, v6], grants: [g] }), now);
     expect(d.reasons).toContain('UNTRUSTED_ISSUER');
     expect(d.decision).not.toBe('AUTHORIZED');
@@ -193,7 +274,7 @@ describe('1061.2 §5.1: standing local policies', () => {
     expect(d.clauses).toContain('1061.2§2.1(12)');
   });
 
-  it('do not reach outside their issuer\'s office', () => {
+  it("do not reach outside their issuer's office", () => {
     expect(decide(activation({ activity: 'evidence_intake', office: 'PDX' }), cache(), now).reasons).toContain('SCOPE_MISMATCH');
   });
 });
@@ -202,12 +283,23 @@ describe('time: the policy in force at the recording, and the flags', () => {
   it('judges a replayed activation by the bundle in force at its own time', () => {
     const v6 = bundle({ version: 6, issuedAt: iso(T0 + 5 * DAY), officersIssued: ['O2'] });
     const c = cache({ bundles: [bundle(), v6] });
-    expect(decide(activation({ at: T0 + 2 * DAY, replayed: true }), c, T0 + 9 * DAY)).toMatchObject({ decision: 'AUTHORIZED', policyVersion: 5 });
-    expect(decide(activation({ at: T0 + 6 * DAY }), c, T0 + 9 * DAY)).toMatchObject({ decision: 'UNAUTHORIZED', policyVersion: 6, reasons: expect.arrayContaining(['OFFICER_NOT_ISSUED']) });
+    expect(decide(activation({ at: T0 + 2 * DAY, replayed: true }), c, T0 + 9 * DAY)).toMatchObject({
+      decision: 'AUTHORIZED',
+      policyVersion: 5,
+    });
+    expect(decide(activation({ at: T0 + 6 * DAY }), c, T0 + 9 * DAY)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      policyVersion: 6,
+      reasons: expect.arrayContaining(['OFFICER_NOT_ISSUED']),
+    });
   });
 
   it('NO_POLICY before any bundle was issued', () => {
-    expect(decide(activation({ at: T0 - DAY }), cache(), now)).toMatchObject({ decision: 'UNAUTHORIZED', reasons: ['NO_POLICY', 'NO_BASIS'], policyVersion: 0 });
+    expect(decide(activation({ at: T0 - DAY }), cache(), now)).toMatchObject({
+      decision: 'UNAUTHORIZED',
+      reasons: ['NO_POLICY', 'NO_BASIS'],
+      policyVersion: 0,
+    });
   });
 
   it('POLICY_STALE: an expired bundle still decides, flagged', () => {
@@ -245,7 +337,11 @@ describe('DESIGN §2: the officer is alerted, the recording is never stopped', (
       decide(activation({ activity: 'lunch' }), cache(), now),
       decide(activation({ activity: null }), cache(), now),
     ].map((d) => alertFor(d, 'c1'));
-    expect(kinds.map((a) => a?.kind)).toEqual([pb.AlertKind.ALERT_KIND_PROHIBITED, pb.AlertKind.ALERT_KIND_UNAUTHORIZED, pb.AlertKind.ALERT_KIND_PENDING_CLASSIFICATION]);
+    expect(kinds.map((a) => a?.kind)).toEqual([
+      pb.AlertKind.ALERT_KIND_PROHIBITED,
+      pb.AlertKind.ALERT_KIND_UNAUTHORIZED,
+      pb.AlertKind.ALERT_KIND_PENDING_CLASSIFICATION,
+    ]);
     expect(new Set(kinds.map((a) => JSON.stringify(a?.vibrate))).size).toBe(3);
     expect(alertFor(decide(activation(), cache(), now), 'c1')).toBeNull();
     expect(alertFor(decide(activation({ clock: { synced: false, offsetMs: 0 } }), cache(), now), 'c1')?.kind).toBe(pb.AlertKind.ALERT_KIND_CLOCK_UNSYNCED);

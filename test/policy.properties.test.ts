@@ -9,7 +9,15 @@ import { activation, bundle, cache, DAY, fro, grant, hro, plan, rawGrant, revoca
 import { activationFromJson } from '../proto/activation.js';
 import type { Activation } from '../proto/activation.js';
 
-const codes = fc.constantFrom('at_large_arrest', 'public_interaction', 'undercover_operation', 'first_amendment_activity', 'evidence_intake', 'lunch', 'search_warrant');
+const codes = fc.constantFrom(
+  'at_large_arrest',
+  'public_interaction',
+  'undercover_operation',
+  'first_amendment_activity',
+  'evidence_intake',
+  'lunch',
+  'search_warrant',
+);
 const arbActivation: fc.Arbitrary<Activation> = fc.record({
   cameraSerial: fc.constantFrom('CAM-0042', 'CAM-1', ''),
   officerId: fc.option(fc.constantFrom('O1', 'O2', 'O3', 'O9', 'U7'), { nil: null }),
@@ -27,46 +35,72 @@ const arbActivation: fc.Arbitrary<Activation> = fc.record({
   clipId: fc.option(fc.string(), { nil: null }),
 });
 
-const fullCache = cache({ grants: [grant(), grant({ id: 'G7', category: 'physical_security', scope: { cameras: ['CAM-1'] }, reason: '', purpose: '', minimization: '', anticipated: undefined })], plans: [plan()] });
+const fullCache = cache({
+  grants: [
+    grant(),
+    grant({
+      id: 'G7',
+      category: 'physical_security',
+      scope: { cameras: ['CAM-1'] },
+      reason: '',
+      purpose: '',
+      minimization: '',
+      anticipated: undefined,
+    }),
+  ],
+  plans: [plan()],
+});
 
 describe('decide() properties', () => {
   it('never throws on arbitrary activations, empty or full caches, at any decision time', () => {
     const empty = new MemoryPolicyCache({ bundles: [], updatedAt: 0 });
-    fc.assert(fc.property(arbActivation, fc.integer({ min: 0, max: T0 + 400 * DAY }), (a, now) => {
-      for (const c of [empty, fullCache]) {
-        const d = decide(a, c, now);
-        expect(['AUTHORIZED', 'UNAUTHORIZED', 'PROHIBITED', 'PENDING_CLASSIFICATION']).toContain(d.decision);
-        expect(d.reasons.length).toBeGreaterThan(0);
-        expect(d.clauses.length).toBeGreaterThan(0);
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(arbActivation, fc.integer({ min: 0, max: T0 + 400 * DAY }), (a, now) => {
+        for (const c of [empty, fullCache]) {
+          const d = decide(a, c, now);
+          expect(['AUTHORIZED', 'UNAUTHORIZED', 'PROHIBITED', 'PENDING_CLASSIFICATION']).toContain(d.decision);
+          expect(d.reasons.length).toBeGreaterThan(0);
+          expect(d.clauses.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('is deterministic: identical inputs, identical decisions', () => {
-    fc.assert(fc.property(arbActivation, fc.integer({ min: T0, max: T0 + 100 * DAY }), (a, now) => {
-      expect(decide({ ...a }, fullCache, now)).toEqual(decide({ ...a }, fullCache, now));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(arbActivation, fc.integer({ min: T0, max: T0 + 100 * DAY }), (a, now) => {
+        expect(decide({ ...a }, fullCache, now)).toEqual(decide({ ...a }, fullCache, now));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('a grant whose signature does not verify under a trusted key never yields AUTHORIZED', () => {
-    fc.assert(fc.property(fc.nat(), fc.integer({ min: 1, max: 255 }), (at, xor) => {
-      const bytes = Buffer.from(rawGrant({ scope: {} }));
-      const env = pb.Envelope.decode(bytes);
-      const sig = Buffer.from(env.sig);
-      sig[at % 64]! ^= xor;
-      const forged = pb.Envelope.encode({ ...env, sig }).finish();
-      expect(() => verifyGrant(forged, [bundle()])).toThrow();
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+        const bytes = Buffer.from(rawGrant({ scope: {} }));
+        const env = pb.Envelope.decode(bytes);
+        const sig = Buffer.from(env.sig);
+        sig[at % 64]! ^= xor;
+        const forged = pb.Envelope.encode({ ...env, sig }).finish();
+        expect(() => verifyGrant(forged, [bundle()])).toThrow();
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('an unscoped grant is the only basis for an officer with no trigger, and it stops authorizing once outside its window', () => {
     const g = grant({ id: 'G-ANY', scope: {}, requester: 'O3' });
     const c = cache({ grants: [g] });
-    fc.assert(fc.property(fc.integer({ min: T0, max: T0 + 20 * DAY }), (at) => {
-      const d = decide(activation({ officerId: 'O9', activity: null, at, stoppedAt: at + 1 }), c, at);
-      const inWindow = at >= g.notBefore && at < g.expiresAt;
-      expect(d.decision === 'AUTHORIZED').toBe(inWindow);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.integer({ min: T0, max: T0 + 20 * DAY }), (at) => {
+        const d = decide(activation({ officerId: 'O9', activity: null, at, stoppedAt: at + 1 }), c, at);
+        const inWindow = at >= g.notBefore && at < g.expiresAt;
+        expect(d.decision === 'AUTHORIZED').toBe(inWindow);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -79,35 +113,47 @@ describe('decide() properties, second round (DESIGN §5)', () => {
   });
 
   it('1061.2 §5.1: no grant ever authorizes a recording by its own approver (FRO, HRO), whatever its scope or requester says', () => {
-    fc.assert(fc.property(arbGrantOver, fc.integer({ min: T0 + DAY, max: T0 + 9 * DAY }), fc.constantFrom('U7', 'u7', 'U8', 'u8'), (o, at, officerId) => {
-      const [signer, approver, role] = o.signer === 'fro' ? [fro, 'U7', 'FRO'] as const : [hro, 'U8', 'HRO'] as const;
-      const g = verifyGrant(rawGrant({ requester: o.requester, approver, approverRole: role, scope: { officers: o.scopeOfficers } }, signer), [bundle()]);
-      const d = decide(activation({ officerId, activity: null, at, office: 'SEA' }), cache({ grants: [g] }), at);
-      if (officerId.toLowerCase() === approver.toLowerCase()) expect(d.decision).not.toBe('AUTHORIZED');
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(arbGrantOver, fc.integer({ min: T0 + DAY, max: T0 + 9 * DAY }), fc.constantFrom('U7', 'u7', 'U8', 'u8'), (o, at, officerId) => {
+        const [signer, approver, role] = o.signer === 'fro' ? ([fro, 'U7', 'FRO'] as const) : ([hro, 'U8', 'HRO'] as const);
+        const g = verifyGrant(rawGrant({ requester: o.requester, approver, approverRole: role, scope: { officers: o.scopeOfficers } }, signer), [bundle()]);
+        const d = decide(activation({ officerId, activity: null, at, office: 'SEA' }), cache({ grants: [g] }), at);
+        if (officerId.toLowerCase() === approver.toLowerCase()) expect(d.decision).not.toBe('AUTHORIZED');
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('the decision is the same under any TZ: times are read from their explicit offsets only', () => {
     const zones = ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Pacific/Chatham', 'America/St_Johns'];
     const saved = process.env.TZ;
     try {
-      fc.assert(fc.property(fc.integer({ min: T0, max: T0 + 20 * DAY }), fc.integer({ min: -14 * 60, max: 14 * 60 }), fc.boolean(), (at, offsetMin, withOffset) => {
-        const local = new Date(at + offsetMin * 60_000).toISOString().slice(0, 19);
-        const sign = offsetMin < 0 ? '-' : '+';
-        const abs = Math.abs(offsetMin);
-        const text = withOffset ? `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}` : local;
-        const outcomes = zones.map((tz) => {
-          process.env.TZ = tz;
-          try {
-            const a = activationFromJson({ cameraSerial: 'CAM-0042', officerId: 'O2', trigger: 'button', at: text, location: { office: 'SEA' } });
-            return JSON.stringify(decide(a, cache({ grants: [grant()] }), T0 + 30 * DAY));
-          } catch (e) {
-            return `refused: ${(e as Error).message}`;
-          }
-        });
-        expect(new Set(outcomes).size).toBe(1);
-        if (!withOffset) expect(outcomes[0]).toMatch(/^refused: .*at: .*RFC 3339/);
-      }), { numRuns: 200 });
+      fc.assert(
+        fc.property(fc.integer({ min: T0, max: T0 + 20 * DAY }), fc.integer({ min: -14 * 60, max: 14 * 60 }), fc.boolean(), (at, offsetMin, withOffset) => {
+          const local = new Date(at + offsetMin * 60_000).toISOString().slice(0, 19);
+          const sign = offsetMin < 0 ? '-' : '+';
+          const abs = Math.abs(offsetMin);
+          const text = withOffset ? `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}` : local;
+          const outcomes = zones.map((tz) => {
+            process.env.TZ = tz;
+            try {
+              const a = activationFromJson({
+                cameraSerial: 'CAM-0042',
+                officerId: 'O2',
+                trigger: 'button',
+                at: text,
+                location: { office: 'SEA' },
+              });
+              return JSON.stringify(decide(a, cache({ grants: [grant()] }), T0 + 30 * DAY));
+            } catch (e) {
+              return `refused: ${(e as Error).message}`;
+            }
+          });
+          expect(new Set(outcomes).size).toBe(1);
+          if (!withOffset) expect(outcomes[0]).toMatch(/^refused: .*at: .*RFC 3339/);
+        }),
+        { numRuns: 200 },
+      );
     } finally {
       process.env.TZ = saved;
     }
@@ -118,18 +164,21 @@ describe('decide() properties, second round (DESIGN §5)', () => {
     const p = plan();
     const r = revocation(g, T0 + 6 * DAY);
     const c = cache({ grants: [g], plans: [p], revocations: [r] });
-    fc.assert(fc.property(fc.integer({ min: T0, max: T0 + 12 * DAY }), fc.integer({ min: 0, max: 8 * DAY }), fc.constantFrom('O1', 'O2'), (at, length, officerId) => {
-      const stoppedAt = at + length;
-      const d = decide(activation({ officerId, activity: null, at, stoppedAt }), c, stoppedAt);
-      if (d.decision === 'AUTHORIZED') {
-        const end = d.basis?.kind === 'grant' ? Math.min(g.expiresAt, r.effectiveAt) : p.to;
-        expect(stoppedAt).toBeLessThanOrEqual(end);
-        expect(at).toBeGreaterThanOrEqual(d.basis?.kind === 'grant' ? g.notBefore : p.from);
-      } else if (d.coveredUntil) {
-        const until = Date.parse(d.coveredUntil);
-        expect(until).toBeGreaterThan(at);
-        expect(until).toBeLessThan(stoppedAt);
-      }
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.integer({ min: T0, max: T0 + 12 * DAY }), fc.integer({ min: 0, max: 8 * DAY }), fc.constantFrom('O1', 'O2'), (at, length, officerId) => {
+        const stoppedAt = at + length;
+        const d = decide(activation({ officerId, activity: null, at, stoppedAt }), c, stoppedAt);
+        if (d.decision === 'AUTHORIZED') {
+          const end = d.basis?.kind === 'grant' ? Math.min(g.expiresAt, r.effectiveAt) : p.to;
+          expect(stoppedAt).toBeLessThanOrEqual(end);
+          expect(at).toBeGreaterThanOrEqual(d.basis?.kind === 'grant' ? g.notBefore : p.from);
+        } else if (d.coveredUntil) {
+          const until = Date.parse(d.coveredUntil);
+          expect(until).toBeGreaterThan(at);
+          expect(until).toBeLessThan(stoppedAt);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -1,9 +1,7 @@
 import { createPublicKey, generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import {
-  ED25519_ORDER, isCanonicalSignature, keyIdOf, publicKeyProblem, publicKeyToSpkiDer, trustPublicKey, verifyStrict,
-} from '../proto/ed25519.js';
+import { ED25519_ORDER, isCanonicalSignature, keyIdOf, publicKeyProblem, publicKeyToSpkiDer, trustPublicKey, verifyStrict } from '../proto/ed25519.js';
 import { sha256, toHex } from '../proto/bytes.js';
 import { signerFromSeed } from '../device/custody/keys.js';
 

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pb, IntegerRangeError } from '../proto/wire.js';
 import {
-  assertEnvelopeSigned, chunkEnvelopeFrame, encodeUnsignedEnvelope, envelopeSignatureValid, MAX_ENVELOPE_BYTES, openEnvelope, sealEnvelope, signedInput,
+  assertEnvelopeSigned,
+  chunkEnvelopeFrame,
+  encodeUnsignedEnvelope,
+  envelopeSignatureValid,
+  MAX_ENVELOPE_BYTES,
+  openEnvelope,
+  sealEnvelope,
+  signedInput,
 } from '../proto/envelope.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { signerFromSeed } from '../device/custody/keys.js';
@@ -64,7 +71,13 @@ describe('signed envelopes', () => {
 
   it('lays out a ClipChunk envelope with room for its data: the same bytes protobufjs encodes', () => {
     const mh = Buffer.alloc(32, 7);
-    for (const [index, length] of [[0, 1], [1, 127], [2, 128], [300, 1024 * 1024], [0xffffffff, 20_000]] as const) {
+    for (const [index, length] of [
+      [0, 1],
+      [1, 127],
+      [2, 128],
+      [300, 1024 * 1024],
+      [0xffffffff, 20_000],
+    ] as const) {
       const frame = chunkEnvelopeFrame(mh, index, length);
       for (let i = 0; i < length; i++) frame.data[i] = (i * 31 + index) & 0xff;
       const expected = encodeUnsignedEnvelope('ClipChunk', pb.ClipChunk.encode({ manifestHash: mh, index, data: Buffer.from(frame.data) }).finish());
@@ -118,7 +131,10 @@ describe('64-bit integers are safe JavaScript numbers (proto/README.md)', () => 
     // Header.seq (field 4, varint) = 2^53, hand-encoded.
     const varint: number[] = [];
     let v = 2n ** 53n;
-    while (v >= 0x80n) { varint.push(Number((v & 0x7fn) | 0x80n)); v >>= 7n; }
+    while (v >= 0x80n) {
+      varint.push(Number((v & 0x7fn) | 0x80n));
+      v >>= 7n;
+    }
     varint.push(Number(v));
     const bytes = Buffer.from([0x20, ...varint]);
     expect(() => pb.Header.decode(bytes)).toThrow(IntegerRangeError);

@@ -5,8 +5,7 @@ import { leafHash, merkleRoot } from '../proto/merkle.js';
 
 // RFC 6962 test vectors (certificate-transparency reference implementation, merkle_tree_test):
 // the roots of the trees over the first n of these leaf inputs.
-const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f']
-  .map((h) => Buffer.from(h, 'hex'));
+const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => Buffer.from(h, 'hex'));
 const ROOTS = [
   '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
   'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
@@ -18,7 +17,11 @@ const ROOTS = [
   '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
 ];
 
-const sha = (...parts: Uint8Array[]) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest(); };
+const sha = (...parts: Uint8Array[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
 
 /** RFC 6962 §2.1, written the way the RFC states it (recursive split), to check the iterative one. */
 function mthByDefinition(d: Buffer[]): Buffer {
@@ -43,9 +46,12 @@ describe('RFC 6962 Merkle Tree Hash', () => {
   });
 
   it('equals the recursive definition for any number of 32-byte chunk digests', () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 70 }), (digests) => {
-      const leaves = digests.map((d) => Buffer.from(d));
-      expect(merkleRoot(leaves).equals(mthByDefinition(leaves))).toBe(true);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 70 }), (digests) => {
+        const leaves = digests.map((d) => Buffer.from(d));
+        expect(merkleRoot(leaves).equals(mthByDefinition(leaves))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

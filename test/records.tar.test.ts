@@ -49,7 +49,11 @@ describe('tar: what the export writes, the reader reads back', () => {
     // GNU tar agrees.
     const gnu = tempDir();
     writeFileSync(join(gnu, 'x.tar'), tar);
-    expect(run('tar', ['-tf', join(gnu, 'x.tar')]).stdout.split('\n').filter(Boolean)).toHaveLength(4);
+    expect(
+      run('tar', ['-tf', join(gnu, 'x.tar')])
+        .stdout.split('\n')
+        .filter(Boolean),
+    ).toHaveLength(4);
   });
 });
 

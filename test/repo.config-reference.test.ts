@@ -13,8 +13,15 @@ import { describe, expect, it } from 'vitest';
 import { DOCK_ENV, DockConfigSchema, loadDockConfig, parseDockConfig } from '../device/config.js';
 import { GATEWAY_ENV, GatewayConfigSchema, loadGatewayConfig, parseGatewayConfig } from '../gateway/config.js';
 import {
-  configJsonSchema, configSettings, defaultCell, MAP_KEY, readmeSection, renderConfigReference, withReadmeSection,
-  type ConfigSetting, type EnvTable,
+  configJsonSchema,
+  configSettings,
+  defaultCell,
+  MAP_KEY,
+  readmeSection,
+  renderConfigReference,
+  withReadmeSection,
+  type ConfigSetting,
+  type EnvTable,
 } from '../scripts/cli/config-reference.js';
 import { ROOT, runBwc, tempDir } from './helpers.js';
 
@@ -29,7 +36,14 @@ interface Program {
 
 const PROGRAMS: Program[] = [
   { name: 'dock', readme: 'device/README.md', schema: DockConfigSchema, env: DOCK_ENV, parse: parseDockConfig, load: loadDockConfig },
-  { name: 'gateway', readme: 'gateway/README.md', schema: GatewayConfigSchema, env: GATEWAY_ENV, parse: parseGatewayConfig, load: loadGatewayConfig },
+  {
+    name: 'gateway',
+    readme: 'gateway/README.md',
+    schema: GatewayConfigSchema,
+    env: GATEWAY_ENV,
+    parse: parseGatewayConfig,
+    load: loadGatewayConfig,
+  },
 ];
 
 const refresh = (p: Program) => `node scripts/build.mjs && node dist/scripts/bwc.js ${p.name} config-reference --write-readme ${p.readme}`;
@@ -63,7 +77,7 @@ function sample(name: string, s: ConfigSetting): { text: string; value: unknown 
     return { text: String(v), value: v };
   }
   if (j.type === 'integer') {
-    const n = Math.min(j.maximum ?? Number.MAX_SAFE_INTEGER, (typeof s.default === 'number' ? s.default : j.minimum ?? 0) + 1);
+    const n = Math.min(j.maximum ?? Number.MAX_SAFE_INTEGER, (typeof s.default === 'number' ? s.default : (j.minimum ?? 0)) + 1);
     return { text: String(n), value: n };
   }
   if (j.type === 'array') return { text: `/env/${name}/a, /env/${name}/b`, value: [`/env/${name}/a`, `/env/${name}/b`] };
@@ -91,7 +105,11 @@ describe.each(PROGRAMS)('the $name configuration reference', (p) => {
     expect(md.stdout).toBe(markdown);
     const json = runBwc([p.name, 'config-reference', '--json']);
     expect(JSON.parse(json.stdout)).toEqual(configJsonSchema(p.schema));
-    expect(JSON.parse(json.stdout)).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', additionalProperties: false });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      additionalProperties: false,
+    });
   });
 
   it('--write-readme replaces only the marked section, and says when it was current already', () => {
@@ -159,7 +177,11 @@ describe.each(PROGRAMS)('the $name configuration reference', (p) => {
     const loaded = p.load(undefined, env);
     for (const [name, path, value] of expected) expect(at(loaded, path), name).toEqual(value);
     const withEnv = settings.filter((s) => s.env.length > 0).map((s) => s.path);
-    expect(withEnv.sort()).toEqual(Object.values(p.env).map((x) => x.join('.')).sort());
+    expect(withEnv.sort()).toEqual(
+      Object.values(p.env)
+        .map((x) => x.join('.'))
+        .sort(),
+    );
   });
 
   it('parses the example configuration of its README', () => {
@@ -175,7 +197,9 @@ describe('what the references say', () => {
   const gateway = renderConfigReference(GatewayConfigSchema, GATEWAY_ENV);
 
   it('the gateway listens on port 8080 unless BWC_GATEWAY_HTTP_PORT says otherwise', () => {
-    expect(row(gateway, 'http.port')).toBe(`| \`http.port\` | integer (0–65535) | \`8080\` | \`BWC_GATEWAY_HTTP_PORT\` | ${GatewayConfigSchema.shape.http.unwrap().shape.port.description} |`);
+    expect(row(gateway, 'http.port')).toBe(
+      `| \`http.port\` | integer (0–65535) | \`8080\` | \`BWC_GATEWAY_HTTP_PORT\` | ${GatewayConfigSchema.shape.http.unwrap().shape.port.description} |`,
+    );
     expect(parseGatewayConfig({}).http.port).toBe(8080);
     expect(loadGatewayConfig(undefined, { BWC_GATEWAY_HTTP_PORT: '9443' }).http.port).toBe(9443);
   });
@@ -201,9 +225,15 @@ describe('what the references say', () => {
     expect(row(gateway, `records.schedules.${MAP_KEY}.type`)).toContain('| `temporary` \\| `permanent` \\| `unscheduled` | required |');
     expect(row(gateway, `records.schedules.${MAP_KEY}.retentionDays`)).toContain('| integer (0–73000); with type `temporary` only | required |');
     expect(row(gateway, `records.schedules.${MAP_KEY}.transferAfterYears`)).toContain('| integer (0–200); with type `permanent` only | required |');
-    expect(row(gateway, `records.schedules.${MAP_KEY}.cutoff`)).toContain('| `received` \\| `verified` \\| `calendar_year`; with type `temporary`, `permanent` only | `verified` |');
+    expect(row(gateway, `records.schedules.${MAP_KEY}.cutoff`)).toContain(
+      '| `received` \\| `verified` \\| `calendar_year`; with type `temporary`, `permanent` only | `verified` |',
+    );
     const records = (schedules: unknown) => parseGatewayConfig({ records: { schedules, mapping: { categories: {}, kinds: {} } } }).records;
-    expect(records({ short: { type: 'temporary', retentionDays: 30 } }).schedules.short).toEqual({ type: 'temporary', retentionDays: 30, cutoff: 'verified' });
+    expect(records({ short: { type: 'temporary', retentionDays: 30 } }).schedules.short).toEqual({
+      type: 'temporary',
+      retentionDays: 30,
+      cutoff: 'verified',
+    });
     expect(() => records({ short: { type: 'temporary' } })).toThrow(/retentionDays/);
     expect(() => records({ keep: { type: 'unscheduled', cutoff: 'received' } })).toThrow(/cutoff/);
   });

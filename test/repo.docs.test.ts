@@ -34,14 +34,17 @@ describe('documentation', () => {
   });
 
   it.each(DOCS)('%s: every bwc command in it exists with the options it uses', (file) => {
-    const problems = shellLines(read(file)).flatMap((l) => invocations(l, 'bwc')).flatMap(checkBwc);
+    const problems = shellLines(read(file))
+      .flatMap((l) => invocations(l, 'bwc'))
+      .flatMap(checkBwc);
     expect(problems).toEqual([]);
   });
 
   it.each(DOCS)('%s: every npm run names a script of package.json, and every benchmark exists', (file) => {
     const scripts = Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts);
     // A benchmark is an exported object whose top-level `name:` is its name.
-    const benches = readdirSync(join(ROOT, 'scripts', 'bench')).filter((f) => f.endsWith('.ts'))
+    const benches = readdirSync(join(ROOT, 'scripts', 'bench'))
+      .filter((f) => f.endsWith('.ts'))
       .flatMap((f) => [...read(`scripts/bench/${f}`).matchAll(/^ {2}name: '([\w-]+)'/gm)].map((m) => m[1]!));
     expect(benches).toContain('custody');
     for (const m of read(file).matchAll(/npm run ([\w:-]+)(?: -- ([\w-]+))?/g)) {

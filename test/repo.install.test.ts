@@ -39,7 +39,10 @@ describe('native modules built by npm install scripts', () => {
   it('usb loads its prebuilt native module (its WebUSB object answers, with devices or a reason)', async () => {
     const { usb } = await import('usb');
     expect(typeof usb.addEventListener).toBe('function');
-    const answer = await usb.getDevices().then((d) => `devices: ${d.length}`, (e: Error) => `error: ${e.message}`);
+    const answer = await usb.getDevices().then(
+      (d) => `devices: ${d.length}`,
+      (e: Error) => `error: ${e.message}`,
+    );
     expect(answer).toMatch(/^(devices: \d+|error: getDevices error: .+)$/);
   });
 });

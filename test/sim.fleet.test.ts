@@ -29,7 +29,12 @@ beforeAll(async () => {
   gw = await startGateway({
     log: silentLogger,
     config: parseGatewayConfig({
-      fleet: 'f1', gatewayId: 'gw-fleet', dataDir, http: { port: 0 }, mqtt: { url: mosquitto.url }, sweepIntervalMs: 600_000,
+      fleet: 'f1',
+      gatewayId: 'gw-fleet',
+      dataDir,
+      http: { port: 0 },
+      mqtt: { url: mosquitto.url },
+      sweepIntervalMs: 600_000,
       trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate },
     }),
   });
@@ -46,14 +51,43 @@ afterAll(async () => {
 describe('bwc sim fleet through Mosquitto', () => {
   it(`brings ${N} docks online at the gateway, ingests their statuses and verifies their clips, then takes them offline cleanly`, async () => {
     const run = runBwcAsync([
-      'sim', 'fleet', '--devices', String(N), '--broker', mosquitto.url, '--gateway', `http://127.0.0.1:${gw.httpPort}`, '--root-pubkey', rootFile,
-      '--token-file', tokenFile, '--fleet', 'f1', '--status-interval', '2', '--clip-every', '20', '--clip-bytes', '150000', '--duration', '15', '--json',
+      'sim',
+      'fleet',
+      '--devices',
+      String(N),
+      '--broker',
+      mosquitto.url,
+      '--gateway',
+      `http://127.0.0.1:${gw.httpPort}`,
+      '--root-pubkey',
+      rootFile,
+      '--token-file',
+      tokenFile,
+      '--fleet',
+      'f1',
+      '--status-interval',
+      '2',
+      '--clip-every',
+      '20',
+      '--clip-bytes',
+      '150000',
+      '--duration',
+      '15',
+      '--json',
     ]);
     const online = async () => Number((await gw.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM devices WHERE online = 1`))?.n);
     await until(`${N} docks online`, async () => (await online()) === N, 60_000);
     const r = await run;
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { registered: number; connected: number; births: number; statuses: number; clips: number; verified: number; acksRefused: number };
+    const summary = JSON.parse(r.stdout) as {
+      registered: number;
+      connected: number;
+      births: number;
+      statuses: number;
+      clips: number;
+      verified: number;
+      acksRefused: number;
+    };
     expect(summary).toMatchObject({ registered: N, connected: N, acksRefused: 0 });
     expect(summary.births).toBeGreaterThanOrEqual(N);
     expect(summary.statuses).toBeGreaterThanOrEqual(N);

@@ -8,7 +8,8 @@ import { syncBuiltinESMExports } from 'node:module';
 const starters = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'] as const;
 for (const name of starters) {
   Object.defineProperty(childProcess, name, {
-    configurable: true, writable: true,
+    configurable: true,
+    writable: true,
     value: (program: unknown) => {
       throw new Error(`the unit tier starts no process (${name} ${String(program)}): this test belongs to the full tier (npm test) only`);
     },

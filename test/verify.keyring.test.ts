@@ -21,7 +21,12 @@ let trust: TrustFiles;
 const now = Date.now();
 const docks = { one: new TestDock('dock-1', 'f1', 31), two: new TestDock('dock-2', 'f1', 32), four: new TestDock('dock-4', 'f1', 34) };
 const entry = (d: TestDock, revokedAtMs = 0, lastSeqBeforeRevocation = 0): KeyringEntry => ({
-  deviceId: d.deviceId, keyId: keyIdOf(d.key.publicKey), publicKey: d.key.publicKey, validFromMs: now - 24 * HOUR, revokedAtMs, lastSeqBeforeRevocation,
+  deviceId: d.deviceId,
+  keyId: keyIdOf(d.key.publicKey),
+  publicKey: d.key.publicKey,
+  validFromMs: now - 24 * HOUR,
+  revokedAtMs,
+  lastSeqBeforeRevocation,
 });
 const ENTRIES = [
   entry(docks.one, now + HOUR, 2), // revoked later, after seq 2
@@ -51,7 +56,11 @@ describe('openKeyring', () => {
     const bytes = sealKeyring(ENTRIES, trust.certificateBytes, trust.gatewayKey, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now });
     const k = openKeyring(bytes, trust.rootKey);
     expect(k.gateway.gatewayId).toBe('gw1');
-    expect(k.entries.map((e) => [e.deviceId, e.revokedAtMs, e.lastSeqBeforeRevocation])).toEqual([['dock-1', now + HOUR, 2], ['dock-2', now - HOUR, 5], ['dock-4', 0, 0]]);
+    expect(k.entries.map((e) => [e.deviceId, e.revokedAtMs, e.lastSeqBeforeRevocation])).toEqual([
+      ['dock-1', now + HOUR, 2],
+      ['dock-2', now - HOUR, 5],
+      ['dock-4', 0, 0],
+    ]);
   });
 
   it('refuses another root, an altered byte, a key the certificate does not name, a weak key and a wrong key id', () => {
@@ -62,16 +71,19 @@ describe('openKeyring', () => {
     altered[altered.byteLength - 70]! ^= 0x01; // inside the signature
     expect(() => openKeyring(altered, trust.rootKey)).toThrow();
     const stranger = signerFromSeed(pseudoRandomBytes(32, 78));
-    expect(() => openKeyring(sealKeyring(ENTRIES, trust.certificateBytes, stranger, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey))
-      .toThrow(/not by gateway gw1's certified key/);
+    expect(() =>
+      openKeyring(sealKeyring(ENTRIES, trust.certificateBytes, stranger, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey),
+    ).toThrow(/not by gateway gw1's certified key/);
     // The identity point, encoded canonically: node:crypto would accept any signature under it.
     const identity = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]);
     const weak = { ...entry(docks.four), publicKey: identity, keyId: keyIdOf(identity) };
-    expect(() => openKeyring(sealKeyring([weak], trust.certificateBytes, trust.gatewayKey, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey))
-      .toThrow(expect.objectContaining({ code: 'WEAK_KEY' }));
+    expect(() =>
+      openKeyring(sealKeyring([weak], trust.certificateBytes, trust.gatewayKey, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey),
+    ).toThrow(expect.objectContaining({ code: 'WEAK_KEY' }));
     const misnamed = { ...entry(docks.four), keyId: keyIdOf(docks.one.key.publicKey) };
-    expect(() => openKeyring(sealKeyring([misnamed], trust.certificateBytes, trust.gatewayKey, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey))
-      .toThrow(/not its key's id/);
+    expect(() =>
+      openKeyring(sealKeyring([misnamed], trust.certificateBytes, trust.gatewayKey, { gatewayId: 'gw1', fleet: 'f1', createdAtMs: now }), trust.rootKey),
+    ).toThrow(/not its key's id/);
     // A Keyring without a certificate ties nothing to the root.
     const bare = sealEnvelope('Keyring', pb.Keyring.encode({ header: { issuer: 'gw1', createdAtMs: now }, keys: [] }).finish(), trust.gatewayKey).bytes;
     expect(() => openKeyring(bare, trust.rootKey)).toThrow(/carries no gateway certificate/);

@@ -16,7 +16,8 @@ export class ClipPathError extends Error {
 export function storageMount(label: string, o: { mountTemplate: string; mounts: Record<string, string> }): string {
   const explicit = o.mounts[label];
   if (explicit) return explicit;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(label)) throw new ClipPathError(`storage label "${label.slice(0, 80)}" is not a plain name; configure storage.mounts for it`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(label))
+    throw new ClipPathError(`storage label "${label.slice(0, 80)}" is not a plain name; configure storage.mounts for it`);
   return o.mountTemplate.replaceAll('{label}', label);
 }
 
@@ -24,8 +25,10 @@ export function storageMount(label: string, o: { mountTemplate: string; mounts: 
 export async function resolveClipPath(mount: string, relative: string): Promise<string> {
   if (relative.length === 0) throw new ClipPathError('ClipReady names no path');
   if (relative.includes('\0')) throw new ClipPathError('the clip path holds a NUL byte');
-  if (isAbsolute(relative) || relative.startsWith('\\')) throw new ClipPathError(`the clip path ${relative.slice(0, 200)} is absolute; it must be relative to the camera storage`);
-  if (relative.split(/[\\/]/).some((part) => part === '..')) throw new ClipPathError(`the clip path ${relative.slice(0, 200)} climbs out of the camera storage`);
+  if (isAbsolute(relative) || relative.startsWith('\\'))
+    throw new ClipPathError(`the clip path ${relative.slice(0, 200)} is absolute; it must be relative to the camera storage`);
+  if (relative.split(/[\\/]/).some((part) => part === '..'))
+    throw new ClipPathError(`the clip path ${relative.slice(0, 200)} climbs out of the camera storage`);
   let root: string;
   try {
     root = await realpath(mount);

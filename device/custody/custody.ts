@@ -101,12 +101,14 @@ export class Custody {
   hashAndSign(serial: string, clipId: string): void {
     const key = clipKey(serial, clipId);
     if (this.#work.has(key) || this.#stopping) return;
-    const work = this.#hashThenSign(serial, clipId).catch((e: unknown) => {
-      this.#o.fault(`custody of clip ${key} (resumed when the state directory can be written)`, e);
-    }).finally(() => {
-      this.#work.delete(key);
-      this.#o.transfers.hashDone(key);
-    });
+    const work = this.#hashThenSign(serial, clipId)
+      .catch((e: unknown) => {
+        this.#o.fault(`custody of clip ${key} (resumed when the state directory can be written)`, e);
+      })
+      .finally(() => {
+        this.#work.delete(key);
+        this.#o.transfers.hashDone(key);
+      });
     this.#work.set(key, work);
   }
 
@@ -159,23 +161,46 @@ export class Custody {
           const t = this.#o.now();
           if (t - lastLog >= 5000 && total > 0) {
             lastLog = t;
-            log.info({ camera: serial, clip: clipId, phase: 'hash', doneBytes: done, totalBytes: total }, `hashing ${key}: ${Math.floor((done / total) * 100)}%`);
+            log.info(
+              { camera: serial, clip: clipId, phase: 'hash', doneBytes: done, totalBytes: total },
+              `hashing ${key}: ${Math.floor((done / total) * 100)}%`,
+            );
           }
         },
       });
     } catch (e) {
       if (e instanceof ClipPathError || e instanceof ClipFileError) {
         clips.update(serial, clipId, { state: 'FAILED', error: e.message }, this.#o.now(), e.message);
-        this.#o.gateway.report({ kind: pb.EventKind.EVENT_KIND_LINK_ERROR, cameraSerial: serial, clipId, occurredAtMs: this.#o.now(), detail: `clip cannot be read: ${e.message}` });
-        log.error({ camera: serial, clip: clipId, err: e }, `clip ${serial}/${clipId} cannot be read; kept FAILED until the camera announces it again: ${e.message}`);
+        this.#o.gateway.report({
+          kind: pb.EventKind.EVENT_KIND_LINK_ERROR,
+          cameraSerial: serial,
+          clipId,
+          occurredAtMs: this.#o.now(),
+          detail: `clip cannot be read: ${e.message}`,
+        });
+        log.error(
+          { camera: serial, clip: clipId, err: e },
+          `clip ${serial}/${clipId} cannot be read; kept FAILED until the camera announces it again: ${e.message}`,
+        );
         return;
       }
       throw e;
     }
     if (this.#stopping && !this.#o.storeOpen()) return;
     const partial = row.size !== null && digest.byteLength < row.size;
-    clips.update(serial, clipId, { state: 'HASHED', sha256: toHex(digest.sha256), byte_length: digest.byteLength, chunk_size: digest.chunkSize, chunk_count: digest.chunks.length }, this.#o.now(),
-      `SHA-256 ${toHex(digest.sha256).slice(0, 16)}…, ${digest.byteLength} bytes${partial ? ` (PARTIAL: ${row.size} announced)` : ''}`);
+    clips.update(
+      serial,
+      clipId,
+      {
+        state: 'HASHED',
+        sha256: toHex(digest.sha256),
+        byte_length: digest.byteLength,
+        chunk_size: digest.chunkSize,
+        chunk_count: digest.chunks.length,
+      },
+      this.#o.now(),
+      `SHA-256 ${toHex(digest.sha256).slice(0, 16)}…, ${digest.byteLength} bytes${partial ? ` (PARTIAL: ${row.size} announced)` : ''}`,
+    );
     this.#sign(serial, clipId, digest, partial);
   }
 
@@ -188,9 +213,26 @@ export class Custody {
       if (row.state !== 'HASHED') return null;
       const chain = state.json<{ seq: number; hash: string | null }>('chain') ?? { seq: 0, hash: null };
       const facts = manifestFacts(serial, clipId, JSON.parse(row.facts) as RecordFacts, { partial });
-      const s = signManifest(facts, digest, { deviceId: this.#o.deviceId, fleet: this.#o.fleet, seq: chain.seq + 1, prevManifestHash: chain.hash ? fromHex(chain.hash, 32) : null }, this.#o.signer, { createdAtMs: now });
+      const s = signManifest(
+        facts,
+        digest,
+        {
+          deviceId: this.#o.deviceId,
+          fleet: this.#o.fleet,
+          seq: chain.seq + 1,
+          prevManifestHash: chain.hash ? fromHex(chain.hash, 32) : null,
+        },
+        this.#o.signer,
+        { createdAtMs: now },
+      );
       const hash = toHex(s.hash);
-      clips.update(serial, clipId, { state: 'SIGNED', manifest: Buffer.from(s.bytes), manifest_hash: hash, manifest_seq: chain.seq + 1 }, now, `manifest seq ${chain.seq + 1} ${hash.slice(0, 16)}…`);
+      clips.update(
+        serial,
+        clipId,
+        { state: 'SIGNED', manifest: Buffer.from(s.bytes), manifest_hash: hash, manifest_seq: chain.seq + 1 },
+        now,
+        `manifest seq ${chain.seq + 1} ${hash.slice(0, 16)}…`,
+      );
       outbox.add({ kind: 'manifest', type: 'ClipManifest', hash, envelope: s.bytes, subject: clipKey(serial, clipId) }, now);
       state.setJson('chain', { seq: chain.seq + 1, hash });
       return { hash };
@@ -213,7 +255,12 @@ export class Custody {
 
   async onAck(ack: bwc.v1.Ack, bytes: Uint8Array, gateway: GatewayCert): Promise<void> {
     const { clips, log } = this.#o;
-    const manifestHash = ack.manifestHash.byteLength === 32 ? toHex(ack.manifestHash) : ack.ackedType === 'ClipManifest' && ack.ackedHash.byteLength === 32 ? toHex(ack.ackedHash) : '';
+    const manifestHash =
+      ack.manifestHash.byteLength === 32
+        ? toHex(ack.manifestHash)
+        : ack.ackedType === 'ClipManifest' && ack.ackedHash.byteLength === 32
+          ? toHex(ack.ackedHash)
+          : '';
     if (!manifestHash) return;
     const row = clips.byManifestHash(manifestHash);
     if (!row) {
@@ -233,12 +280,16 @@ export class Custody {
           if (row.state !== 'UPLOADED') clips.update(serial, clipId, { state: 'UPLOADED' }, now, 'the gateway holds every chunk');
           return;
         }
-        if (row.state === 'UPLOADED') clips.update(serial, clipId, { state: 'MANIFEST_ACKED' }, now, `the gateway asks for ${ranges.length} chunk range(s) again`);
+        if (row.state === 'UPLOADED')
+          clips.update(serial, clipId, { state: 'MANIFEST_ACKED' }, now, `the gateway asks for ${ranges.length} chunk range(s) again`);
         try {
           // A chunk the gateway refused (CHUNK_REJECTED) is checked here before it is sent again.
           this.#o.gateway.upload(await this.#bytesOf(clips.get(serial, clipId)!), ranges, { check: ack.reason === 'CHUNK_REJECTED' });
         } catch (e) {
-          log.warn({ camera: serial, clip: clipId, err: e }, `clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`);
+          log.warn(
+            { camera: serial, clip: clipId, err: e },
+            `clip ${serial}/${clipId}: cannot upload now: ${(e as Error).message}; retried when the manifest is next answered`,
+          );
         }
         return;
       }
@@ -247,7 +298,11 @@ export class Custody {
         // DESIGN §3: a VerifiedClip exists only for a VERIFIED ack signed by the gateway that names
         // this device, this manifest, and the clip's exact SHA-256 and length; it throws otherwise.
         const verified = VerifiedClip.fromAck(bytes, gateway.key, {
-          deviceId: this.#o.deviceId, clipId, manifestHash: Buffer.from(manifestHash, 'hex'), sha256: Buffer.from(row.sha256 ?? '', 'hex'), byteLength: row.byte_length ?? -1,
+          deviceId: this.#o.deviceId,
+          clipId,
+          manifestHash: Buffer.from(manifestHash, 'hex'),
+          sha256: Buffer.from(row.sha256 ?? '', 'hex'),
+          byteLength: row.byte_length ?? -1,
         });
         this.#o.gateway.cancelUpload(manifestHash);
         this.#o.transfers.uploadDone(manifestHash);
@@ -261,7 +316,14 @@ export class Custody {
         this.#o.gateway.cancelUpload(manifestHash);
         clips.update(serial, clipId, { state: 'REJECTED', error: ack.reason }, now, `REJECTED by gateway ${gateway.gatewayId}: ${ack.reason}`);
         log.error({ camera: serial, clip: clipId }, `clip ${serial}/${clipId} REJECTED by the gateway (${ack.reason}); the clip is kept on the camera`);
-        this.#o.gateway.report({ kind: pb.EventKind.EVENT_KIND_CLIP_REJECTED, cameraSerial: serial, clipId, manifestHash: Buffer.from(manifestHash, 'hex'), detail: ack.reason, occurredAtMs: now });
+        this.#o.gateway.report({
+          kind: pb.EventKind.EVENT_KIND_CLIP_REJECTED,
+          cameraSerial: serial,
+          clipId,
+          manifestHash: Buffer.from(manifestHash, 'hex'),
+          detail: ack.reason,
+          occurredAtMs: now,
+        });
         return;
       }
       default:
@@ -273,7 +335,8 @@ export class Custody {
   uploadSent(manifestHash: string): void {
     this.#o.transfers.uploadDone(manifestHash);
     const row = this.#o.clips.byManifestHash(manifestHash);
-    if (row && row.state === 'MANIFEST_ACKED') this.#o.clips.update(row.camera_serial, row.clip_id, { state: 'UPLOADED' }, this.#o.now(), 'every requested chunk sent');
+    if (row && row.state === 'MANIFEST_ACKED')
+      this.#o.clips.update(row.camera_serial, row.clip_id, { state: 'UPLOADED' }, this.#o.now(), 'every requested chunk sent');
   }
 
   /** Sending stopped; `bytesChanged`: a chunk no longer matches its hash (reported as tamper, never sent). */
@@ -285,15 +348,25 @@ export class Custody {
     this.#o.clips.update(row.camera_serial, row.clip_id, { error: e.message }, this.#o.now());
     if (bytesChanged) {
       this.#o.gateway.report({
-        kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: pb.TamperKind.TAMPER_KIND_OTHER, cameraSerial: row.camera_serial, clipId: row.clip_id,
-        detail: `clip bytes changed after hashing: ${e.message}`, occurredAtMs: this.#o.now(),
+        kind: pb.EventKind.EVENT_KIND_TAMPER,
+        tamper: pb.TamperKind.TAMPER_KIND_OTHER,
+        cameraSerial: row.camera_serial,
+        clipId: row.clip_id,
+        detail: `clip bytes changed after hashing: ${e.message}`,
+        occurredAtMs: this.#o.now(),
       });
     }
   }
 
   uploadProgress(manifestHash: string, done: number, total: number): void {
     const row = this.#o.clips.byManifestHash(manifestHash);
-    if (row) this.#o.transfers.uploading(manifestHash, { cameraSerial: row.camera_serial, clipId: row.clip_id, doneBytes: done, totalBytes: total });
+    if (row)
+      this.#o.transfers.uploading(manifestHash, {
+        cameraSerial: row.camera_serial,
+        clipId: row.clip_id,
+        doneBytes: done,
+        totalBytes: total,
+      });
   }
 
   // ── release ───────────────────────────────────────────────────────────────────────────────
@@ -305,11 +378,20 @@ export class Custody {
     for (const row of this.#o.clips.inStates(['VERIFIED'])) {
       if (row.camera_serial !== serial || !row.verified_ack) continue;
       try {
-        camera.releaseClip(VerifiedClip.fromAck(row.verified_ack, this.#o.ackSigner(row.verified_ack), {
-          deviceId: this.#o.deviceId, clipId: row.clip_id, manifestHash: Buffer.from(row.manifest_hash!, 'hex'), sha256: Buffer.from(row.sha256!, 'hex'), byteLength: row.byte_length!,
-        }));
+        camera.releaseClip(
+          VerifiedClip.fromAck(row.verified_ack, this.#o.ackSigner(row.verified_ack), {
+            deviceId: this.#o.deviceId,
+            clipId: row.clip_id,
+            manifestHash: Buffer.from(row.manifest_hash!, 'hex'),
+            sha256: Buffer.from(row.sha256!, 'hex'),
+            byteLength: row.byte_length!,
+          }),
+        );
       } catch (e) {
-        this.#o.log.error({ camera: serial, clip: row.clip_id, err: e }, `clip ${serial}/${row.clip_id}: stored VERIFIED ack no longer checks (${(e as Error).message}); not released`);
+        this.#o.log.error(
+          { camera: serial, clip: row.clip_id, err: e },
+          `clip ${serial}/${row.clip_id}: stored VERIFIED ack no longer checks (${(e as Error).message}); not released`,
+        );
       }
     }
   }
@@ -325,11 +407,19 @@ export class Custody {
     if (r.freed && same && row.state === 'VERIFIED') {
       this.#o.clips.update(serial, r.clipId, { state: 'RELEASED' }, this.#o.now(), 'the camera freed the verified bytes');
       this.#o.gateway.report({
-        kind: pb.EventKind.EVENT_KIND_CLIP_RELEASED, cameraSerial: serial, clipId: r.clipId, occurredAtMs: this.#o.now(),
-        clipSha256: r.sha256, ...(row.manifest_hash ? { manifestHash: Buffer.from(row.manifest_hash, 'hex') } : {}), detail: r.detail,
+        kind: pb.EventKind.EVENT_KIND_CLIP_RELEASED,
+        cameraSerial: serial,
+        clipId: r.clipId,
+        occurredAtMs: this.#o.now(),
+        clipSha256: r.sha256,
+        ...(row.manifest_hash ? { manifestHash: Buffer.from(row.manifest_hash, 'hex') } : {}),
+        detail: r.detail,
       });
     } else {
-      this.#o.log.warn({ camera: serial, clip: r.clipId }, `camera ${serial} clip ${r.clipId}: release not confirmed (freed ${r.freed}, ${same ? 'same' : 'other'} SHA-256, state ${row.state}): ${r.detail}`);
+      this.#o.log.warn(
+        { camera: serial, clip: r.clipId },
+        `camera ${serial} clip ${r.clipId}: release not confirmed (freed ${r.freed}, ${same ? 'same' : 'other'} SHA-256, state ${row.state}): ${r.detail}`,
+      );
     }
   }
 }
@@ -337,5 +427,11 @@ export class Custody {
 /** A signed clip's chunk layout, from its row (and the chunk hashes, read from its manifest when not given). */
 function bytesOf(row: ClipRow, chunkHashes?: readonly Uint8Array[]): ClipBytes {
   const hashes = chunkHashes ?? pb.ClipManifest.decode(openEnvelope(row.manifest!).body).chunkSha256;
-  return { manifestHash: row.manifest_hash!, path: '', byteLength: row.byte_length ?? 0, chunkSize: row.chunk_size ?? 0, chunkHashes: hashes };
+  return {
+    manifestHash: row.manifest_hash!,
+    path: '',
+    byteLength: row.byte_length ?? 0,
+    chunkSize: row.chunk_size ?? 0,
+    chunkHashes: hashes,
+  };
 }

@@ -62,7 +62,10 @@ function check(condition: boolean, message: string): asserts condition {
 }
 
 export function buildManifest(
-  facts: ClipFacts, digest: ClipDigest, chain: ChainPosition, signer: Signer,
+  facts: ClipFacts,
+  digest: ClipDigest,
+  chain: ChainPosition,
+  signer: Signer,
   options: { createdAtMs?: number; manifestId?: string } = {},
 ): bwc.v1.ClipManifest.$Properties {
   assertId(chain.deviceId, 'device id');
@@ -76,7 +79,10 @@ export function buildManifest(
   check(facts.endedAtMs === 0 || facts.endedAtMs >= facts.startedAtMs, 'endedAt is before startedAt');
   return {
     header: {
-      issuer: chain.deviceId, subjectDevice: chain.deviceId, fleet: chain.fleet, seq: chain.seq,
+      issuer: chain.deviceId,
+      subjectDevice: chain.deviceId,
+      fleet: chain.fleet,
+      seq: chain.seq,
       createdAtMs: options.createdAtMs ?? Date.now(),
     },
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -114,7 +120,10 @@ export function buildManifest(
 
 /** Builds, encodes and signs a manifest with the device key. */
 export function signManifest(
-  facts: ClipFacts, digest: ClipDigest, chain: ChainPosition, signer: Signer,
+  facts: ClipFacts,
+  digest: ClipDigest,
+  chain: ChainPosition,
+  signer: Signer,
   options: { createdAtMs?: number; manifestId?: string } = {},
 ): SignedManifest {
   const manifest = buildManifest(facts, digest, chain, signer, options);

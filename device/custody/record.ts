@@ -57,10 +57,26 @@ function corrected(cameraMs: number | null | undefined, e: EventContext): number
 
 function base(e: EventContext, startedAtMs: number): RecordFacts {
   return {
-    cameraModel: e.model, firmware: e.firmware, deviceRole: e.deviceRole, startedAtMs, trigger: 'other', activity: null, purposes: [],
-    method: 'video', preEventBufferS: 0, office: e.office, mutes: [], stoppedAtMs: null, stopReason: null, stopDetail: '',
-    clock: { synced: e.clockSynced, offsetMs: e.offsetMs }, replayed: e.replayed, officerId: e.officerAt(startedAtMs),
-    decision: null, mediaType: '', endedAtMs: 0,
+    cameraModel: e.model,
+    firmware: e.firmware,
+    deviceRole: e.deviceRole,
+    startedAtMs,
+    trigger: 'other',
+    activity: null,
+    purposes: [],
+    method: 'video',
+    preEventBufferS: 0,
+    office: e.office,
+    mutes: [],
+    stoppedAtMs: null,
+    stopReason: null,
+    stopDetail: '',
+    clock: { synced: e.clockSynced, offsetMs: e.offsetMs },
+    replayed: e.replayed,
+    officerId: e.officerAt(startedAtMs),
+    decision: null,
+    mediaType: '',
+    endedAtMs: 0,
   };
 }
 
@@ -68,8 +84,12 @@ export function startedFacts(s: bwc.v1.RecordingStarted, e: EventContext): Recor
   const startedAtMs = corrected(s.startedAtMs, e);
   return {
     ...base(e, startedAtMs),
-    trigger: TRIGGERS.code(s.trigger) ?? 'other', activity: s.activity || null, purposes: [...s.purposes],
-    method: METHODS.code(s.method) ?? 'video', preEventBufferS: s.preEventBufferS, office: s.location?.office || e.office,
+    trigger: TRIGGERS.code(s.trigger) ?? 'other',
+    activity: s.activity || null,
+    purposes: [...s.purposes],
+    method: METHODS.code(s.method) ?? 'video',
+    preEventBufferS: s.preEventBufferS,
+    office: s.location?.office || e.office,
   };
 }
 
@@ -109,13 +129,28 @@ export function manifestFacts(cameraSerial: string, clipId: string, f: RecordFac
   if (f.replayed) flags.push(pb.ManifestFlag.MANIFEST_FLAG_REPLAYED);
   if (f.stopReason === 'power_loss') flags.push(pb.ManifestFlag.MANIFEST_FLAG_RECOVERED_AFTER_POWER_LOSS);
   return {
-    cameraSerial, cameraModel: f.cameraModel, firmwareVersion: f.firmware, officerId: f.officerId ?? '', clipId,
-    mediaType: f.mediaType || 'application/octet-stream', startedAtMs: f.startedAtMs, endedAtMs: Math.max(f.endedAtMs, f.startedAtMs),
+    cameraSerial,
+    cameraModel: f.cameraModel,
+    firmwareVersion: f.firmware,
+    officerId: f.officerId ?? '',
+    clipId,
+    mediaType: f.mediaType || 'application/octet-stream',
+    startedAtMs: f.startedAtMs,
+    endedAtMs: Math.max(f.endedAtMs, f.startedAtMs),
     preEventBufferS: f.preEventBufferS,
-    clock: { source: f.clock.synced ? pb.ClockSource.CLOCK_SOURCE_NTP : pb.ClockSource.CLOCK_SOURCE_SYSTEM, synced: f.clock.synced, offsetMs: f.clock.offsetMs },
-    trigger: TRIGGERS.value(f.trigger) ?? pb.TriggerSource.TRIGGER_SOURCE_OTHER, method: METHODS.value(f.method) ?? pb.RecordingMethod.RECORDING_METHOD_VIDEO,
-    activity: f.activity ?? '', purposes: f.purposes, mutes: f.mutes,
+    clock: {
+      source: f.clock.synced ? pb.ClockSource.CLOCK_SOURCE_NTP : pb.ClockSource.CLOCK_SOURCE_SYSTEM,
+      synced: f.clock.synced,
+      offsetMs: f.clock.offsetMs,
+    },
+    trigger: TRIGGERS.value(f.trigger) ?? pb.TriggerSource.TRIGGER_SOURCE_OTHER,
+    method: METHODS.value(f.method) ?? pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+    activity: f.activity ?? '',
+    purposes: f.purposes,
+    mutes: f.mutes,
     stopReason: (f.stopReason ? STOP_REASONS.value(f.stopReason) : undefined) ?? pb.StopReason.STOP_REASON_UNSPECIFIED,
-    stopDetail: f.stopDetail, decision: f.decision ? decisionToProto(f.decision) : null, flags,
+    stopDetail: f.stopDetail,
+    decision: f.decision ? decisionToProto(f.decision) : null,
+    flags,
   };
 }

@@ -57,7 +57,12 @@ export class CameraPorts {
   }
 
   #run(port: LinkPort): LinkPortRunner {
-    const r = new LinkPortRunner({ port, link: this.#o.link, log: this.#o.log.child({ part: 'link' }, { msgPrefix: 'link ' }), onLink: (l) => this.#o.onLink(l) }).start();
+    const r = new LinkPortRunner({
+      port,
+      link: this.#o.link,
+      log: this.#o.log.child({ part: 'link' }, { msgPrefix: 'link ' }),
+      onLink: (l) => this.#o.onLink(l),
+    }).start();
     this.#runners.push(r);
     return r;
   }

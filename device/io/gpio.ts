@@ -122,7 +122,10 @@ export function sysfsGpio(chips: readonly GpioChip[], onoff: OnoffModule = loadO
       const pin = new onoff.Gpio(sysfsGpioNumber(bcm, chips), 'out');
       return {
         write: (v) => pin.writeSync(v),
-        close: () => { pin.writeSync(0); pin.unexport(); },
+        close: () => {
+          pin.writeSync(0);
+          pin.unexport();
+        },
       };
     },
     input(bcm) {
@@ -130,7 +133,10 @@ export function sysfsGpio(chips: readonly GpioChip[], onoff: OnoffModule = loadO
       return {
         read: () => pin.readSync(),
         watch: (onValue, onError) => pin.watch((err, v) => (err ? onError(err) : onValue(v))),
-        close: () => { pin.unwatchAll(); pin.unexport(); },
+        close: () => {
+          pin.unwatchAll();
+          pin.unexport();
+        },
       };
     },
   };
@@ -279,7 +285,10 @@ export class Button {
     this.#pin = pin;
     this.#o = { activeLow: true, debounceMs: 30, longPressMs: 3000, timers: systemTimers, ...options };
     this.#stable = this.#pressed(pin.read());
-    pin.watch((v) => this.#edge(v), (e) => this.#o.onError?.(e));
+    pin.watch(
+      (v) => this.#edge(v),
+      (e) => this.#o.onError?.(e),
+    );
   }
 
   /** One edge from the pin: the level must hold `debounceMs` before it counts. */
@@ -293,12 +302,15 @@ export class Button {
       this.#stable = pressed;
       if (pressed) {
         this.#longFired = false;
-        this.#longTimer = t.setTimeout(() => {
-          this.#longTimer = null;
-          this.#longFired = true;
-          this.presses.long++;
-          this.#o.onPress?.('long');
-        }, Math.max(0, this.#o.longPressMs - this.#o.debounceMs));
+        this.#longTimer = t.setTimeout(
+          () => {
+            this.#longTimer = null;
+            this.#longFired = true;
+            this.presses.long++;
+            this.#o.onPress?.('long');
+          },
+          Math.max(0, this.#o.longPressMs - this.#o.debounceMs),
+        );
       } else {
         if (this.#longTimer !== null) t.clearTimeout(this.#longTimer);
         this.#longTimer = null;

@@ -60,21 +60,25 @@ export class DockIndicator {
     this.#o = { flagMs: 10 * 60_000, offlineAfterMs: 60_000, timers: systemTimers, ...o };
     const t = this.#o.timers;
     this.#led = o.led === undefined ? null : new StatusLed(o.gpio.output(o.led), t);
-    this.#button = o.button === undefined ? null : new Button(o.gpio.input(o.button), {
-      activeLow: o.buttonActiveLow ?? true, timers: t,
-      onPress: (kind) => {
-        if (kind === 'short') {
-          // Seen: these recordings do not flag again (a decision is taken again at the stop).
-          for (const key of this.#flags.keys()) this.#acknowledged.add(key);
-          this.#flags.clear();
-          o.onShortPress?.();
-        } else {
-          o.onLongPress?.();
-        }
-        this.refresh();
-      },
-      onError: (e) => o.log?.(`button: ${e.message}`),
-    });
+    this.#button =
+      o.button === undefined
+        ? null
+        : new Button(o.gpio.input(o.button), {
+            activeLow: o.buttonActiveLow ?? true,
+            timers: t,
+            onPress: (kind) => {
+              if (kind === 'short') {
+                // Seen: these recordings do not flag again (a decision is taken again at the stop).
+                for (const key of this.#flags.keys()) this.#acknowledged.add(key);
+                this.#flags.clear();
+                o.onShortPress?.();
+              } else {
+                o.onLongPress?.();
+              }
+              this.refresh();
+            },
+            onError: (e) => o.log?.(`button: ${e.message}`),
+          });
   }
 
   /** What the light shows now (also when there is no LED, for the status report). */
@@ -126,9 +130,12 @@ export function configuredIndicator(
   if (io.led === undefined && io.button === undefined) return null;
   return new DockIndicator({
     gpio: o.gpio ?? openGpio({ log: (m) => o.log.info(m) }),
-    ...(io.led !== undefined ? { led: io.led } : {}), ...(io.button !== undefined ? { button: io.button } : {}),
-    buttonActiveLow: io.buttonActiveLow, signals: o.signals,
-    ...(o.onShortPress ? { onShortPress: o.onShortPress } : {}), ...(o.onLongPress ? { onLongPress: o.onLongPress } : {}),
+    ...(io.led !== undefined ? { led: io.led } : {}),
+    ...(io.button !== undefined ? { button: io.button } : {}),
+    buttonActiveLow: io.buttonActiveLow,
+    signals: o.signals,
+    ...(o.onShortPress ? { onShortPress: o.onShortPress } : {}),
+    ...(o.onLongPress ? { onLongPress: o.onLongPress } : {}),
     log: (m) => o.log.warn(m),
   });
 }

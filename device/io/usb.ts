@@ -135,8 +135,10 @@ export function ttysForUsbDevice(d: UsbDeviceRef, options: { sysRoot?: string; d
   const devRoot = options.devRoot ?? '/dev';
   const all = usbTtys(options.sysRoot);
   const byName = d.sysfsName ? all.filter((t) => t.usb.name === d.sysfsName) : [];
-  const chosen = byName.length > 0 ? byName : all.filter((t) =>
-    t.usb.vendorId === d.vendorId && t.usb.productId === d.productId && (d.serialNumber === null || t.usb.serial === d.serialNumber));
+  const chosen =
+    byName.length > 0
+      ? byName
+      : all.filter((t) => t.usb.vendorId === d.vendorId && t.usb.productId === d.productId && (d.serialNumber === null || t.usb.serial === d.serialNumber));
   return chosen.map((t) => join(devRoot, t.tty));
 }
 
@@ -157,8 +159,12 @@ export async function ttysFromSerialList(d: UsbDeviceRef, list: () => Promise<Li
     return [];
   }
   return ports
-    .filter((p) => p.vendorId?.toLowerCase() === hex4(d.vendorId) && p.productId?.toLowerCase() === hex4(d.productId) &&
-      (d.serialNumber === null || p.serialNumber === d.serialNumber))
+    .filter(
+      (p) =>
+        p.vendorId?.toLowerCase() === hex4(d.vendorId) &&
+        p.productId?.toLowerCase() === hex4(d.productId) &&
+        (d.serialNumber === null || p.serialNumber === d.serialNumber),
+    )
     .map((p) => p.path)
     .sort();
 }
@@ -196,7 +202,10 @@ function refOf(d: WebUsbDevice): UsbDeviceRef {
   }
   return {
     handle: d.handle ?? `${sysfsName ?? '?'}:${hex4(d.vendorId)}:${hex4(d.productId)}`,
-    vendorId: d.vendorId, productId: d.productId, serialNumber, sysfsName,
+    vendorId: d.vendorId,
+    productId: d.productId,
+    serialNumber,
+    sysfsName,
   };
 }
 
@@ -205,7 +214,13 @@ function refOf(d: WebUsbDevice): UsbDeviceRef {
  * /sys/bus/usb/devices is missing, so `probe()` checks that first and every call here is guarded.
  */
 export function libusbBackend(sysRoot = '/sys'): UsbBackend {
-  type UsbModule = { usb: { addEventListener(t: string, l: (ev: { device: WebUsbDevice }) => void): void; removeEventListener(t: string, l: (ev: { device: WebUsbDevice }) => void): void; getDevices(): Promise<WebUsbDevice[]> } };
+  type UsbModule = {
+    usb: {
+      addEventListener(t: string, l: (ev: { device: WebUsbDevice }) => void): void;
+      removeEventListener(t: string, l: (ev: { device: WebUsbDevice }) => void): void;
+      getDevices(): Promise<WebUsbDevice[]>;
+    };
+  };
   let mod: UsbModule | null = null;
   return {
     async probe() {
@@ -300,7 +315,10 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
       return false;
     }
     try {
-      this.#unwatch = this.#backend.watch((d) => this.#connect(d), (d) => this.#disconnect(d));
+      this.#unwatch = this.#backend.watch(
+        (d) => this.#connect(d),
+        (d) => this.#disconnect(d),
+      );
       for (const d of await this.#backend.list()) this.#connect(d);
     } catch (e) {
       this.unavailable = (e as Error).message;
@@ -336,17 +354,32 @@ export class UsbCameraWatcher extends EventEmitter<UsbWatcherEvents> {
       if (this.#stopped) return;
       const path = ttys[0];
       if (path) {
-        const port: CameraPort = { path, source: 'usb', vendorId: d.vendorId, productId: d.productId, serialNumber: d.serialNumber, sysfsName: d.sysfsName };
+        const port: CameraPort = {
+          path,
+          source: 'usb',
+          vendorId: d.vendorId,
+          productId: d.productId,
+          serialNumber: d.serialNumber,
+          sysfsName: d.sysfsName,
+        };
         this.#attached.set(d.handle, port);
         this.#o.log?.info(`usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.serialNumber ? ` ${d.serialNumber}` : ''} on ${path}`);
         this.emit('attach', port);
       } else if (this.#timers.now() < deadline) {
-        this.#pending.set(d.handle, this.#timers.setTimeout(() => void attempt(), this.#o.pollMs ?? 200));
+        this.#pending.set(
+          d.handle,
+          this.#timers.setTimeout(() => void attempt(), this.#o.pollMs ?? 200),
+        );
       } else {
-        this.#o.log?.warn(`usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.sysfsName ? ` at ${d.sysfsName}` : ''} has no tty; is its CDC-ACM driver loaded?`);
+        this.#o.log?.warn(
+          `usb: camera ${hex4(d.vendorId)}:${hex4(d.productId)}${d.sysfsName ? ` at ${d.sysfsName}` : ''} has no tty; is its CDC-ACM driver loaded?`,
+        );
       }
     };
-    this.#pending.set(d.handle, this.#timers.setTimeout(() => void attempt(), this.#o.settleMs ?? 500));
+    this.#pending.set(
+      d.handle,
+      this.#timers.setTimeout(() => void attempt(), this.#o.settleMs ?? 500),
+    );
   }
 
   #disconnect(d: UsbDeviceRef): void {

@@ -19,8 +19,16 @@ import { closeTransport } from './transport.js';
 import { encodeFrame } from './frame-codec.js';
 
 export const CAMERA_EVENT_KINDS = [
-  'recordingStarted', 'activityTagged', 'muted', 'unmuted', 'recordingStopped', 'clipReady', 'status', 'tamper',
-  'clipReleased', 'replayComplete',
+  'recordingStarted',
+  'activityTagged',
+  'muted',
+  'unmuted',
+  'recordingStopped',
+  'clipReady',
+  'status',
+  'tamper',
+  'clipReleased',
+  'replayComplete',
 ] as const;
 export type CameraEventKind = (typeof CAMERA_EVENT_KINDS)[number];
 
@@ -106,8 +114,12 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#eventNos = options.eventNos ?? memoryEventNoStore();
     this.counters = {
-      decoder: newDecoderCounters(), endpoint: newEndpointCounters(),
-      eventsDelivered: 0, eventDuplicates: 0, framesBeforeHello: 0, sessions: 0,
+      decoder: newDecoderCounters(),
+      endpoint: newEndpointCounters(),
+      eventsDelivered: 0,
+      eventDuplicates: 0,
+      framesBeforeHello: 0,
+      sessions: 0,
     };
     this.#decoder = new FrameDecoder({ counters: this.counters.decoder, onFault: (f) => this.emit('fault', f) });
     this.#endpoint = new LinkEndpoint({
@@ -184,9 +196,13 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
     }
     const cameraTimeMs = frame.cameraTimeMs;
     await this.#o.onEvent({
-      kind, camera, eventNo, cameraTimeMs,
+      kind,
+      camera,
+      eventNo,
+      cameraTimeMs,
       atMs: cameraTimeMs ? cameraTimeMs + camera.offsetMs : this.#clock.now(),
-      replayed: frame.replayed, frame,
+      replayed: frame.replayed,
+      frame,
     });
     if (eventNo > 0) this.#eventNos.record(camera.cameraSerial, eventNo);
     this.counters.eventsDelivered++;
@@ -196,15 +212,25 @@ export class CameraLink extends EventEmitter<CameraLinkEvents> {
     const now = this.#clock.now();
     const cameraTimeMs = h.cameraTimeMs ?? 0;
     const camera: CameraInfo = {
-      cameraSerial: h.cameraSerial ?? '', model: h.model ?? '', firmware: h.firmware ?? '', sessionId: h.sessionId ?? 0,
-      storageMode: h.storageMode ?? pb.StorageMode.STORAGE_MODE_UNSPECIFIED, storageLabel: h.storageLabel ?? '',
+      cameraSerial: h.cameraSerial ?? '',
+      model: h.model ?? '',
+      firmware: h.firmware ?? '',
+      sessionId: h.sessionId ?? 0,
+      storageMode: h.storageMode ?? pb.StorageMode.STORAGE_MODE_UNSPECIFIED,
+      storageLabel: h.storageLabel ?? '',
       deviceRole: h.deviceRole || pb.DeviceRole.DEVICE_ROLE_BWC,
-      offsetMs: cameraTimeMs ? now - cameraTimeMs : 0, connectedAtMs: now,
+      offsetMs: cameraTimeMs ? now - cameraTimeMs : 0,
+      connectedAtMs: now,
     };
     this.#camera = camera;
     this.counters.sessions++;
     this.#endpoint.send({
-      timeSync: { dockTimeMs: now, echoCameraTimeMs: cameraTimeMs, dockClockSynced: this.#o.dockClockSynced?.() ?? false, measuredOffsetMs: camera.offsetMs },
+      timeSync: {
+        dockTimeMs: now,
+        echoCameraTimeMs: cameraTimeMs,
+        dockClockSynced: this.#o.dockClockSynced?.() ?? false,
+        measuredOffsetMs: camera.offsetMs,
+      },
     });
     for (const f of this.#resend) this.#endpoint.send(f);
     this.#resend = [];

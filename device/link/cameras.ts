@@ -68,7 +68,9 @@ export class DockCameras {
     this.#seen.set(info.cameraSerial, { info, link, status: seen?.status ?? null, lastSeenMs: this.#o.now() });
     this.#o.log.info(`camera ${info.cameraSerial} (${info.model} ${info.firmware}) connected, clock offset ${info.offsetMs} ms`);
     this.#o.report({
-      kind: pb.EventKind.EVENT_KIND_CAMERA_CONNECTED, cameraSerial: info.cameraSerial, occurredAtMs: this.#o.now(),
+      kind: pb.EventKind.EVENT_KIND_CAMERA_CONNECTED,
+      cameraSerial: info.cameraSerial,
+      occurredAtMs: this.#o.now(),
       detail: `${info.model} ${info.firmware}; clock offset ${info.offsetMs} ms`,
     });
     this.#o.onLinked(info.cameraSerial);
@@ -86,7 +88,12 @@ export class DockCameras {
       const t = f.tamper as bwc.v1.Tamper;
       this.#o.log.warn(`camera ${serial}: tamper ${pb.TamperKind[t.kind]}: ${t.detail}`);
       this.#o.report({
-        cameraSerial: serial, cameraEventNo: ev.eventNo, replayed: ev.replayed, kind: pb.EventKind.EVENT_KIND_TAMPER, tamper: t.kind, detail: t.detail,
+        cameraSerial: serial,
+        cameraEventNo: ev.eventNo,
+        replayed: ev.replayed,
+        kind: pb.EventKind.EVENT_KIND_TAMPER,
+        tamper: t.kind,
+        detail: t.detail,
         occurredAtMs: t.atMs ? t.atMs + ev.camera.offsetMs : ev.atMs,
       });
     } else if (ev.kind === 'replayComplete' && f.replayComplete) {

@@ -35,7 +35,18 @@ export interface EndpointCounters {
 }
 
 export function newEndpointCounters(): EndpointCounters {
-  return { wrongSession: 0, framesSent: 0, retransmits: 0, acksSent: 0, acksReceived: 0, duplicates: 0, outOfOrder: 0, staleAcks: 0, handlerErrors: 0, linkDowns: 0 };
+  return {
+    wrongSession: 0,
+    framesSent: 0,
+    retransmits: 0,
+    acksSent: 0,
+    acksReceived: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    staleAcks: 0,
+    handlerErrors: 0,
+    linkDowns: 0,
+  };
 }
 
 /** A frame to send: everything but the seq, which the endpoint assigns. */

@@ -29,7 +29,10 @@ export interface FaultInfo {
 }
 
 const COUNTER: Record<FrameFault, keyof DecoderCounters> = {
-  BAD_COBS: 'badCobs', BAD_CRC: 'badCrc', OVERSIZE: 'oversize', UNDECODABLE: 'undecodable',
+  BAD_COBS: 'badCobs',
+  BAD_CRC: 'badCrc',
+  OVERSIZE: 'oversize',
+  UNDECODABLE: 'undecodable',
 };
 
 export class FrameDecoder extends Transform {

@@ -18,13 +18,14 @@ export const DEFAULT_BAUD = 115_200;
 export function serialLinkPort(path: string, baudRate = DEFAULT_BAUD): LinkPort {
   return {
     path,
-    open: () => new Promise<Duplex>((resolve, reject) => {
-      const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: false });
-      port.open((err) => {
-        if (err) reject(new Error(`cannot open ${path}: ${err.message}`));
-        else resolve(port);
-      });
-    }),
+    open: () =>
+      new Promise<Duplex>((resolve, reject) => {
+        const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: false });
+        port.open((err) => {
+          if (err) reject(new Error(`cannot open ${path}: ${err.message}`));
+          else resolve(port);
+        });
+      }),
   };
 }
 
@@ -72,7 +73,9 @@ class MemoryEnd extends Duplex {
 
   override _destroy(err: Error | null, done: (e?: Error | null) => void): void {
     const peer = this.peer;
-    process.nextTick(() => { if (peer && !peer.destroyed) peer.destroy(); });
+    process.nextTick(() => {
+      if (peer && !peer.destroyed) peer.destroy();
+    });
     done(err);
   }
 }

@@ -21,7 +21,13 @@ export function alertFor(d: DecisionJson, clipId: string): bwc.v1.Alert.$Propert
     case 'UNAUTHORIZED':
       return { kind: pb.AlertKind.ALERT_KIND_UNAUTHORIZED, clipId, vibrate: PATTERNS.unauthorized, led: PATTERNS.unauthorized, message };
     case 'PENDING_CLASSIFICATION':
-      return { kind: pb.AlertKind.ALERT_KIND_PENDING_CLASSIFICATION, clipId, vibrate: PATTERNS.pending, led: PATTERNS.pending, message: 'TAG ACTIVITY' };
+      return {
+        kind: pb.AlertKind.ALERT_KIND_PENDING_CLASSIFICATION,
+        clipId,
+        vibrate: PATTERNS.pending,
+        led: PATTERNS.pending,
+        message: 'TAG ACTIVITY',
+      };
     default:
       if (d.reasons.includes('CLOCK_UNSYNCED')) return { kind: pb.AlertKind.ALERT_KIND_CLOCK_UNSYNCED, clipId, led: PATTERNS.clock, message: 'CLOCK_UNSYNCED' };
       return null;

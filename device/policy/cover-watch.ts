@@ -39,15 +39,18 @@ export class CoverWatch {
     this.clear(key);
     const arm = (): void => {
       const delay = Math.max(0, endsAt - this.#o.now());
-      const handle = this.#o.setTimer(() => {
-        if (this.#timers.get(key)?.handle !== handle) return;
-        if (endsAt - this.#o.now() > 0) {
-          arm(); // a far end is reached in steps, or the timer fired early
-          return;
-        }
-        this.#timers.delete(key);
-        onEnd();
-      }, Math.min(delay, MAX_DELAY_MS));
+      const handle = this.#o.setTimer(
+        () => {
+          if (this.#timers.get(key)?.handle !== handle) return;
+          if (endsAt - this.#o.now() > 0) {
+            arm(); // a far end is reached in steps, or the timer fired early
+            return;
+          }
+          this.#timers.delete(key);
+          onEnd();
+        },
+        Math.min(delay, MAX_DELAY_MS),
+      );
       this.#timers.set(key, { endsAt, handle });
     };
     arm();

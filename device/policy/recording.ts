@@ -31,8 +31,12 @@ type EventBody = Omit<bwc.v1.Event.$Properties, 'header'>;
 /** A camera event as the camera link delivers it (a CameraEvent: device/link/camera-link.ts). */
 export interface RecordingEvent {
   readonly camera: {
-    readonly cameraSerial: string; readonly model: string; readonly firmware: string; readonly deviceRole: bwc.v1.DeviceRole;
-    readonly offsetMs: number; readonly storageLabel: string;
+    readonly cameraSerial: string;
+    readonly model: string;
+    readonly firmware: string;
+    readonly deviceRole: bwc.v1.DeviceRole;
+    readonly offsetMs: number;
+    readonly storageLabel: string;
   };
   readonly eventNo: number;
   /** The camera's time of the event, corrected by its offset. */
@@ -97,7 +101,13 @@ export class Recording {
     } else if (f.activityTagged) {
       const t = f.activityTagged as bwc.v1.ActivityTagged;
       this.#updateFacts(serial, t.clipId, ev);
-      this.#o.report({ ...base, kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED, clipId: t.clipId, activity: t.activity, ...this.#manifestRef(serial, t.clipId) });
+      this.#o.report({
+        ...base,
+        kind: pb.EventKind.EVENT_KIND_ACTIVITY_TAGGED,
+        clipId: t.clipId,
+        activity: t.activity,
+        ...this.#manifestRef(serial, t.clipId),
+      });
       this.#decide(serial, t.clipId, ev, 'tagged');
     } else if (f.muted) {
       const m = f.muted as bwc.v1.Muted;
@@ -111,8 +121,14 @@ export class Recording {
       const s = f.recordingStopped as bwc.v1.RecordingStopped;
       this.#updateFacts(serial, s.clipId, ev);
       const row = this.#o.clips.get(serial, s.clipId);
-      if (row?.state === 'RECORDING') this.#o.clips.update(serial, s.clipId, { state: 'CLOSED' }, this.#o.now(), `stopped (${STOP_REASONS.code(s.reason) ?? 'unspecified'})`);
-      this.#o.report({ ...base, kind: pb.EventKind.EVENT_KIND_RECORDING_STOPPED, clipId: s.clipId, detail: STOP_REASONS.code(s.reason) ?? '' });
+      if (row?.state === 'RECORDING')
+        this.#o.clips.update(serial, s.clipId, { state: 'CLOSED' }, this.#o.now(), `stopped (${STOP_REASONS.code(s.reason) ?? 'unspecified'})`);
+      this.#o.report({
+        ...base,
+        kind: pb.EventKind.EVENT_KIND_RECORDING_STOPPED,
+        clipId: s.clipId,
+        detail: STOP_REASONS.code(s.reason) ?? '',
+      });
       this.#decide(serial, s.clipId, ev, 'stopped');
     } else if (f.clipReady) {
       this.#clipReady(ev, f.clipReady as bwc.v1.ClipReady);
@@ -136,8 +152,14 @@ export class Recording {
   #context(ev: RecordingEvent): EventContext {
     const serial = ev.camera.cameraSerial;
     return {
-      model: ev.camera.model, firmware: ev.camera.firmware, deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc', offsetMs: ev.camera.offsetMs,
-      atMs: ev.atMs, replayed: ev.replayed, clockSynced: this.#o.clockSynced(), office: this.#o.office,
+      model: ev.camera.model,
+      firmware: ev.camera.firmware,
+      deviceRole: DEVICE_ROLES.code(ev.camera.deviceRole) ?? 'bwc',
+      offsetMs: ev.camera.offsetMs,
+      atMs: ev.atMs,
+      replayed: ev.replayed,
+      clockSynced: this.#o.clockSynced(),
+      office: this.#o.office,
       officerAt: (at) => this.#o.officerAt(serial, at),
     };
   }
@@ -160,8 +182,20 @@ export class Recording {
 
   #activation(serial: string, clipId: string, f: RecordFacts): Activation {
     return {
-      cameraSerial: serial, officerId: f.officerId, deviceId: this.#o.deviceId, deviceRole: f.deviceRole, trigger: f.trigger, activity: f.activity,
-      purposes: f.purposes, method: f.method, office: f.office, at: f.startedAtMs, stoppedAt: f.stoppedAtMs, clock: f.clock, replayed: f.replayed, clipId,
+      cameraSerial: serial,
+      officerId: f.officerId,
+      deviceId: this.#o.deviceId,
+      deviceRole: f.deviceRole,
+      trigger: f.trigger,
+      activity: f.activity,
+      purposes: f.purposes,
+      method: f.method,
+      office: f.office,
+      at: f.startedAtMs,
+      stoppedAt: f.stoppedAtMs,
+      clock: f.clock,
+      replayed: f.replayed,
+      clipId,
     };
   }
 
@@ -174,8 +208,15 @@ export class Recording {
     facts.decision = d;
     this.#o.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, this.#o.now());
     this.#o.report({
-      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED, cameraSerial: serial, clipId, decision: decisionToProto(d), occurredAtMs: facts.startedAtMs,
-      cameraEventNo: ev.eventNo, replayed: ev.replayed, officerId: facts.officerId ?? '', detail: why,
+      kind: pb.EventKind.EVENT_KIND_ACTIVATION_DECIDED,
+      cameraSerial: serial,
+      clipId,
+      decision: decisionToProto(d),
+      occurredAtMs: facts.startedAtMs,
+      cameraEventNo: ev.eventNo,
+      replayed: ev.replayed,
+      officerId: facts.officerId ?? '',
+      detail: why,
     });
     if (d.decision !== 'AUTHORIZED') this.#o.log.warn(`camera ${serial} clip ${clipId} (${why}): ${d.decision} ${d.reasons.join(', ')}`);
     if (!ev.replayed) this.#alert(serial, clipId, d);
@@ -216,17 +257,30 @@ export class Recording {
     const now = this.#o.now();
     const d = decide(this.#activation(serial, clipId, facts), this.#cache, now, { through: now });
     facts.decision = d;
-    this.#o.clips.update(serial, clipId, { facts: JSON.stringify(facts) }, now, d.decision === 'AUTHORIZED' ? undefined : `basis ended: ${d.reasons.join(', ')}`);
+    this.#o.clips.update(
+      serial,
+      clipId,
+      { facts: JSON.stringify(facts) },
+      now,
+      d.decision === 'AUTHORIZED' ? undefined : `basis ended: ${d.reasons.join(', ')}`,
+    );
     if (d.decision === 'AUTHORIZED') {
       this.#watchCover(serial, clipId, facts, d, false);
       return;
     }
     if (before?.decision !== 'AUTHORIZED') return; // already alerted for this clip
     this.#o.report({
-      kind: pb.EventKind.EVENT_KIND_BASIS_ENDED, cameraSerial: serial, clipId, decision: decisionToProto(d), occurredAtMs: now,
-      officerId: facts.officerId ?? '', detail: `basis ${before.basis?.kind ?? ''} ${before.basis?.id ?? ''} ended at ${d.coveredUntil ?? 'now'}; recording goes on`,
+      kind: pb.EventKind.EVENT_KIND_BASIS_ENDED,
+      cameraSerial: serial,
+      clipId,
+      decision: decisionToProto(d),
+      occurredAtMs: now,
+      officerId: facts.officerId ?? '',
+      detail: `basis ${before.basis?.kind ?? ''} ${before.basis?.id ?? ''} ended at ${d.coveredUntil ?? 'now'}; recording goes on`,
     });
-    this.#o.log.warn(`camera ${serial} clip ${clipId}: its basis ended at ${d.coveredUntil ?? new Date(now).toISOString()} while recording: ${d.decision} ${d.reasons.join(', ')}`);
+    this.#o.log.warn(
+      `camera ${serial} clip ${clipId}: its basis ended at ${d.coveredUntil ?? new Date(now).toISOString()} while recording: ${d.decision} ${d.reasons.join(', ')}`,
+    );
     this.#alert(serial, clipId, d);
   }
 
@@ -239,7 +293,13 @@ export class Recording {
       return;
     }
     const facts = this.#updateFacts(serial, r.clipId, ev);
-    this.#o.clips.update(serial, r.clipId, { state: 'CLOSED', path: r.path, size: Number(r.size), storage_label: ev.camera.storageLabel || serial, error: null }, this.#o.now(), `ready: ${r.path} (${r.size} bytes)`);
+    this.#o.clips.update(
+      serial,
+      r.clipId,
+      { state: 'CLOSED', path: r.path, size: Number(r.size), storage_label: ev.camera.storageLabel || serial, error: null },
+      this.#o.now(),
+      `ready: ${r.path} (${r.size} bytes)`,
+    );
     if (facts.decision === null) this.#decide(serial, r.clipId, ev, 'ready');
     this.#o.onClipReady(serial, r.clipId);
   }

@@ -12,22 +12,27 @@ import { verifyBundle, verifyGrant, verifyPlan, verifyRevocation, type Bundle } 
 import { MemoryPolicyCache } from '../../proto/policy-cache.js';
 import { openDatabase, type Db, type Migration } from '../store/sqlite.js';
 
-const MIGRATIONS: Migration[] = [{
-  version: 1,
-  name: 'policy cache',
-  sql: `
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'policy cache',
+    sql: `
     create table policy_bundles (hash text primary key, version integer not null unique, issued_at integer not null, envelope blob not null, received_at integer not null);
     create table policy_objects (hash text primary key, type text not null, envelope blob not null, received_at integer not null);
     create index policy_objects_type on policy_objects (type);
     create table policy_rejections (id integer primary key, at integer not null, type text not null, hash text not null, reason text not null);
     create table policy_meta (key text primary key, value integer not null);
   `,
-}];
+  },
+];
 
 export type PolicyObjectType = 'AuthorizationGrant' | 'Revocation' | 'OperationPlan';
 
 export class PolicyStoreError extends Error {
-  constructor(readonly code: 'ROLLBACK' | 'CONFLICT' | 'UNTRUSTED' | 'FULL', message: string) {
+  constructor(
+    readonly code: 'ROLLBACK' | 'CONFLICT' | 'UNTRUSTED' | 'FULL',
+    message: string,
+  ) {
     super(message);
     this.name = 'PolicyStoreError';
   }
@@ -92,7 +97,8 @@ export class PolicyStore {
       if (count >= this.#o.maxBundles) {
         this.#db.prepare('delete from policy_bundles where hash = (select hash from policy_bundles order by issued_at limit 1)').run();
       }
-      this.#db.prepare('insert into policy_bundles (hash, version, issued_at, envelope, received_at) values (?, ?, ?, ?, ?)')
+      this.#db
+        .prepare('insert into policy_bundles (hash, version, issued_at, envelope, received_at) values (?, ?, ?, ?, ?)')
         .run(bundle.hash, bundle.version, bundle.issuedAt, Buffer.from(bytes), this.#o.now());
       this.#touch();
     })();
@@ -113,7 +119,10 @@ export class PolicyStore {
       if (this.#db.prepare('select 1 from policy_objects where hash = ?').get(hash)) return { added: false, hash };
       const n = (this.#db.prepare('select count(*) n from policy_objects').get() as { n: number }).n;
       if (n >= this.#o.maxObjects) {
-        throw new PolicyStoreError('FULL', `the policy cache holds ${n} grants, revocations and plans, its limit; raise policy.maxObjects or prune expired grants`);
+        throw new PolicyStoreError(
+          'FULL',
+          `the policy cache holds ${n} grants, revocations and plans, its limit; raise policy.maxObjects or prune expired grants`,
+        );
       }
       this.#db.prepare('insert into policy_objects (hash, type, envelope, received_at) values (?, ?, ?, ?)').run(hash, type, Buffer.from(bytes), this.#o.now());
       this.#touch();
@@ -122,7 +131,7 @@ export class PolicyStore {
   }
 
   #touch(): void {
-    this.#db.prepare('insert into policy_meta (key, value) values (\'updated_at\', ?) on conflict(key) do update set value = excluded.value').run(this.#o.now());
+    this.#db.prepare("insert into policy_meta (key, value) values ('updated_at', ?) on conflict(key) do update set value = excluded.value").run(this.#o.now());
   }
 
   /**
@@ -133,25 +142,34 @@ export class PolicyStore {
   envelopeByHash(hash: string): { type: PolicyObjectType | 'PolicyBundle'; envelope: Buffer } | null {
     const bundle = this.#db.prepare('select envelope from policy_bundles where hash = ?').get(hash) as { envelope: Buffer } | undefined;
     if (bundle) return { type: 'PolicyBundle', envelope: bundle.envelope };
-    const o = this.#db.prepare('select type, envelope from policy_objects where hash = ?').get(hash) as { type: PolicyObjectType; envelope: Buffer } | undefined;
+    const o = this.#db.prepare('select type, envelope from policy_objects where hash = ?').get(hash) as
+      | { type: PolicyObjectType; envelope: Buffer }
+      | undefined;
     return o ? { type: o.type, envelope: o.envelope } : null;
   }
 
   rejections(): { at: number; type: string; hash: string; reason: string }[] {
-    return this.#db.prepare('select at, type, hash, reason from policy_rejections order by id').all() as { at: number; type: string; hash: string; reason: string }[];
+    return this.#db.prepare('select at, type, hash, reason from policy_rejections order by id').all() as {
+      at: number;
+      type: string;
+      hash: string;
+      reason: string;
+    }[];
   }
 
   /** Builds the in-memory cache decide() reads, re-verifying everything it holds. */
   load(): MemoryPolicyCache {
     const bundles = this.#bundles();
     const rows = this.#db.prepare('select type, envelope from policy_objects').all() as { type: PolicyObjectType; envelope: Buffer }[];
-    const grants = []; const revocations = []; const plans = [];
+    const grants = [];
+    const revocations = [];
+    const plans = [];
     for (const r of rows) {
       if (r.type === 'AuthorizationGrant') grants.push(verifyGrant(r.envelope, bundles));
       else if (r.type === 'Revocation') revocations.push(verifyRevocation(r.envelope, bundles));
       else plans.push(verifyPlan(r.envelope, bundles));
     }
-    const updated = this.#db.prepare('select value from policy_meta where key = \'updated_at\'').get() as { value: number } | undefined;
+    const updated = this.#db.prepare("select value from policy_meta where key = 'updated_at'").get() as { value: number } | undefined;
     return new MemoryPolicyCache({ bundles, grants, revocations, plans, updatedAt: updated?.value ?? 0 });
   }
 }

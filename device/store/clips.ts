@@ -44,7 +44,22 @@ export interface ClipRow {
 
 export type ClipUpdate = Partial<Omit<ClipRow, 'camera_serial' | 'clip_id' | 'created_at' | 'updated_at'>>;
 
-const COLUMNS = new Set(['state', 'facts', 'path', 'size', 'storage_label', 'sha256', 'byte_length', 'chunk_size', 'chunk_count', 'manifest_hash', 'manifest_seq', 'manifest', 'verified_ack', 'error']);
+const COLUMNS = new Set([
+  'state',
+  'facts',
+  'path',
+  'size',
+  'storage_label',
+  'sha256',
+  'byte_length',
+  'chunk_size',
+  'chunk_count',
+  'manifest_hash',
+  'manifest_seq',
+  'manifest',
+  'verified_ack',
+  'error',
+]);
 
 export class Clips {
   readonly #db: Db;
@@ -55,7 +70,9 @@ export class Clips {
   constructor(db: Db) {
     this.#db = db;
     this.#get = db.prepare('select * from clips where camera_serial = ? and clip_id = ?');
-    this.#insert = db.prepare('insert into clips (camera_serial, clip_id, state, facts, created_at, updated_at) values (?, ?, ?, ?, ?, ?) on conflict do nothing');
+    this.#insert = db.prepare(
+      'insert into clips (camera_serial, clip_id, state, facts, created_at, updated_at) values (?, ?, ?, ?, ?, ?) on conflict do nothing',
+    );
     this.#history = db.prepare('insert into clip_history (camera_serial, clip_id, state, at, detail) values (?, ?, ?, ?, ?)');
   }
 
@@ -102,11 +119,17 @@ export class Clips {
   }
 
   history(cameraSerial: string, clipId: string): { state: string; at: number; detail: string | null }[] {
-    return this.#db.prepare('select state, at, detail from clip_history where camera_serial = ? and clip_id = ? order by id').all(cameraSerial, clipId) as { state: string; at: number; detail: string | null }[];
+    return this.#db.prepare('select state, at, detail from clip_history where camera_serial = ? and clip_id = ? order by id').all(cameraSerial, clipId) as {
+      state: string;
+      at: number;
+      detail: string | null;
+    }[];
   }
 
   countNotVerified(): number {
-    return (this.#db.prepare(`select count(*) as n from clips where state in (${NOT_VERIFIED.map(() => '?').join(', ')})`).get(...NOT_VERIFIED) as { n: number }).n;
+    return (
+      this.#db.prepare(`select count(*) as n from clips where state in (${NOT_VERIFIED.map(() => '?').join(', ')})`).get(...NOT_VERIFIED) as { n: number }
+    ).n;
   }
 
   countByState(): Record<string, number> {

@@ -13,10 +13,11 @@
  */
 import { openDatabase, type Db, type Migration } from './sqlite.js';
 
-const MIGRATIONS: Migration[] = [{
-  version: 1,
-  name: 'dock outbox, custody and counters',
-  sql: `
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'dock outbox, custody and counters',
+    sql: `
     create table kv (key text primary key, value text not null);
     create table seqs (type text primary key, seq integer not null);
     create table outbox (
@@ -59,7 +60,8 @@ const MIGRATIONS: Migration[] = [{
     create table event_nos (camera_serial text primary key, last integer not null);
     create table commands (command_id text primary key, applied_at integer not null, outcome text not null);
   `,
-}];
+  },
+];
 
 export function openDockDb(path: string): Db {
   return openDatabase(path, MIGRATIONS);

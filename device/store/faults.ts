@@ -13,7 +13,12 @@ import type { DockState } from './state.js';
 /** SQLite or the file system says the disk (or quota) is full. */
 export function isStorageFull(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || /database or disk is full|no space left on device/i.test((e as Error | null)?.message ?? '');
+  return (
+    code === 'SQLITE_FULL' ||
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    /database or disk is full|no space left on device/i.test((e as Error | null)?.message ?? '')
+  );
 }
 
 export interface DockFaultsOptions {
@@ -62,7 +67,9 @@ export class DockFaults {
       this.#fullSince ??= now;
       if (now - this.#fullLogged >= FULL_REPEAT_MS) {
         this.#fullLogged = now;
-        this.#o.log.error(`state directory ${this.#o.dir} is full: ${what} not saved (${(e as Error).message}); nothing is lost, it is retried when space is freed`);
+        this.#o.log.error(
+          `state directory ${this.#o.dir} is full: ${what} not saved (${(e as Error).message}); nothing is lost, it is retried when space is freed`,
+        );
       }
       return;
     }
@@ -83,7 +90,12 @@ export class DockFaults {
     this.#fullLogged = 0;
     const detail = `dock state directory was full for ${Math.round((this.#o.now() - since) / 1000)} s; camera events were held on the cameras`;
     this.#o.log.warn(`state directory ${this.#o.dir} is writable again: ${detail}`);
-    this.#o.report({ kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_STORAGE_LOW, occurredAtMs: this.#o.now(), detail });
+    this.#o.report({
+      kind: pb.EventKind.EVENT_KIND_ALERT,
+      alert: pb.AlertKind.ALERT_KIND_STORAGE_LOW,
+      occurredAtMs: this.#o.now(),
+      detail,
+    });
     this.#o.onWritable();
   }
 }

@@ -33,7 +33,9 @@ export class Outbox {
   constructor(db: Db) {
     this.#db = db;
     this.#stmts = {
-      add: db.prepare('insert into outbox (priority, kind, type, hash, envelope, subject, created_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (hash) do nothing'),
+      add: db.prepare(
+        'insert into outbox (priority, kind, type, hash, envelope, subject, created_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (hash) do nothing',
+      ),
       due: db.prepare('select * from outbox where sent_at is null or sent_at <= ? order by priority, id limit ?'),
       sent: db.prepare('update outbox set sent_at = ?, attempts = attempts + 1 where id = ?'),
       byHash: db.prepare('select * from outbox where hash = ?'),

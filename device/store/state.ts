@@ -16,7 +16,9 @@ export class DockState {
       del: db.prepare('delete from kv where key = ?'),
       seq: db.prepare('insert into seqs (type, seq) values (?, 1) on conflict (type) do update set seq = seq + 1 returning seq'),
       eventNo: db.prepare('select last from event_nos where camera_serial = ?'),
-      setEventNo: db.prepare('insert into event_nos (camera_serial, last) values (?, ?) on conflict (camera_serial) do update set last = max(last, excluded.last)'),
+      setEventNo: db.prepare(
+        'insert into event_nos (camera_serial, last) values (?, ?) on conflict (camera_serial) do update set last = max(last, excluded.last)',
+      ),
       command: db.prepare('select outcome from commands where command_id = ?'),
       setCommand: db.prepare('insert into commands (command_id, applied_at, outcome) values (?, ?, ?) on conflict do nothing'),
     };

@@ -60,17 +60,30 @@ export interface EnrollmentResult {
   assignments: bwc.v1.CameraAssignments | null;
 }
 
-export function buildEnrollmentRequest(o: { deviceId: string; token: string; signer: Signer & { publicKey: Uint8Array }; hardware?: string; now?: number }): Uint8Array {
+export function buildEnrollmentRequest(o: {
+  deviceId: string;
+  token: string;
+  signer: Signer & { publicKey: Uint8Array };
+  hardware?: string;
+  now?: number;
+}): Uint8Array {
   assertId(o.deviceId, 'device id');
   const body = pb.EnrollmentRequest.encode({
     header: { issuer: o.deviceId, subjectDevice: o.deviceId, seq: 0, createdAtMs: o.now ?? Date.now() },
-    deviceId: o.deviceId, publicKey: o.signer.publicKey, token: o.token, agentVersion: SOFTWARE_VERSION, hardware: o.hardware ?? '',
+    deviceId: o.deviceId,
+    publicKey: o.signer.publicKey,
+    token: o.token,
+    agentVersion: SOFTWARE_VERSION,
+    hardware: o.hardware ?? '',
   }).finish();
   return sealEnvelope('EnrollmentRequest', body, o.signer).bytes;
 }
 
 /** Checks a gateway's EnrollmentResponse against the fingerprint given out of band. */
-export function checkEnrollmentResponse(bytes: Uint8Array, o: { deviceId: string; rootFingerprint: string; now: number }): Omit<EnrollmentResult, 'record'> & { response: bwc.v1.EnrollmentResponse } {
+export function checkEnrollmentResponse(
+  bytes: Uint8Array,
+  o: { deviceId: string; rootFingerprint: string; now: number },
+): Omit<EnrollmentResult, 'record'> & { response: bwc.v1.EnrollmentResponse } {
   const fail = (m: string): never => {
     throw new EnrollmentError(`enrollment response refused: ${m}`);
   };
@@ -79,7 +92,8 @@ export function checkEnrollmentResponse(bytes: Uint8Array, o: { deviceId: string
     const r = pb.EnrollmentResponse.decode(env.body);
     if (r.rootPublicKey.byteLength !== 32) fail('it carries no root public key');
     const fingerprint = keyIdOf(r.rootPublicKey);
-    if (fingerprint !== o.rootFingerprint.toLowerCase()) fail(`the root key's fingerprint is ${fingerprint}, not the ${o.rootFingerprint} given with --root-fingerprint`);
+    if (fingerprint !== o.rootFingerprint.toLowerCase())
+      fail(`the root key's fingerprint is ${fingerprint}, not the ${o.rootFingerprint} given with --root-fingerprint`);
     const root = trustPublicKey(r.rootPublicKey, 'root public key');
     const gateway = verifyGatewayCertificate(r.gatewayCertificate, root, { fleet: r.fleet, at: o.now });
     if (env.keyId !== gateway.key.keyId) fail(`it is signed by key ${env.keyId.slice(0, 16)}…, not by the certified gateway ${gateway.gatewayId}`);
@@ -122,8 +136,10 @@ export function checkGatewayUrl(gatewayUrl: string): URL {
   if (u.protocol === 'https:') return u;
   if (u.protocol === 'http:' && isLoopback(u.hostname)) return u;
   if (u.protocol === 'http:') {
-    throw new EnrollmentError(`refusing to send the enrollment token over plain http:// to ${u.hostname}: anyone on the way could read it and the MQTT password. ` +
-      'Use https:// (the gateway behind a TLS proxy, scripts/deploy/README.md); plain http:// only to a loopback address (127.0.0.1, ::1, localhost)');
+    throw new EnrollmentError(
+      `refusing to send the enrollment token over plain http:// to ${u.hostname}: anyone on the way could read it and the MQTT password. ` +
+        'Use https:// (the gateway behind a TLS proxy, scripts/deploy/README.md); plain http:// only to a loopback address (127.0.0.1, ::1, localhost)',
+    );
   }
   throw new EnrollmentError(`--gateway must be an https:// URL (or http:// to a loopback address), not ${u.protocol}//`);
 }
@@ -134,7 +150,11 @@ const reason = (e: unknown) => ((e as Error).cause instanceof Error ? ((e as Err
  * Asks the gateway to prove itself (GET /api/v1/enroll with a fresh nonce) and checks the proof
  * against the pinned root fingerprint. Nothing secret is sent.
  */
-export async function checkGatewayProof(base: URL, rootFingerprint: string, o: { now: number; fetchImpl?: typeof fetch }): Promise<{ root: TrustedKey; gateway: GatewayCert }> {
+export async function checkGatewayProof(
+  base: URL,
+  rootFingerprint: string,
+  o: { now: number; fetchImpl?: typeof fetch },
+): Promise<{ root: TrustedKey; gateway: GatewayCert }> {
   const nonce = randomBytes(32);
   const url = new URL(`/api/v1/enroll?nonce=${nonce.toString('hex')}`, base).toString();
   let res: Response;
@@ -150,19 +170,23 @@ export async function checkGatewayProof(base: URL, rootFingerprint: string, o: {
   } catch {
     // reported below
   }
-  if (!res.ok) throw new EnrollmentError(`the gateway cannot enroll devices (HTTP ${res.status}): ${j.error?.message ?? text.slice(0, 200)}; the token was not sent`);
+  if (!res.ok)
+    throw new EnrollmentError(`the gateway cannot enroll devices (HTTP ${res.status}): ${j.error?.message ?? text.slice(0, 200)}; the token was not sent`);
   const fail = (m: string): never => {
     throw new EnrollmentError(`the gateway at ${base.origin} did not prove itself, so the token was not sent: ${m}`);
   };
-  if (typeof j.rootPublicKey !== 'string' || typeof j.certificate !== 'string' || typeof j.nonceSignature !== 'string') fail('its answer lacks the root key, the certificate or the signature');
+  if (typeof j.rootPublicKey !== 'string' || typeof j.certificate !== 'string' || typeof j.nonceSignature !== 'string')
+    fail('its answer lacks the root key, the certificate or the signature');
   const rootRaw = Buffer.from(j.rootPublicKey!, 'hex');
   if (rootRaw.byteLength !== 32) fail('the root public key is not 32 bytes');
   const fingerprint = keyIdOf(rootRaw);
-  if (fingerprint !== rootFingerprint.toLowerCase()) fail(`the root key's fingerprint is ${fingerprint}, not the ${rootFingerprint} given with --root-fingerprint`);
+  if (fingerprint !== rootFingerprint.toLowerCase())
+    fail(`the root key's fingerprint is ${fingerprint}, not the ${rootFingerprint} given with --root-fingerprint`);
   try {
     const root = trustPublicKey(rootRaw, 'root public key');
     const gateway = verifyGatewayCertificate(Buffer.from(j.certificate!, 'base64'), root, { at: o.now });
-    if (!verifyEnrollmentProof(gateway.key, nonce, Buffer.from(j.nonceSignature!, 'base64'))) fail(`gateway ${gateway.gatewayId} did not sign this dock's nonce with its certified key`);
+    if (!verifyEnrollmentProof(gateway.key, nonce, Buffer.from(j.nonceSignature!, 'base64')))
+      fail(`gateway ${gateway.gatewayId} did not sign this dock's nonce with its certified key`);
     return { root, gateway };
   } catch (e) {
     if (e instanceof EnrollmentError) throw e;
@@ -176,24 +200,40 @@ export async function checkGatewayProof(base: URL, rootFingerprint: string, o: {
  * `{gatewayUrl}/api/v1/enroll`, then the answer checked.
  */
 export async function enroll(o: {
-  gatewayUrl: string; deviceId: string; token: string; rootFingerprint: string;
-  signer: Signer & { publicKey: Uint8Array }; hardware?: string; now?: () => number; fetchImpl?: typeof fetch;
+  gatewayUrl: string;
+  deviceId: string;
+  token: string;
+  rootFingerprint: string;
+  signer: Signer & { publicKey: Uint8Array };
+  hardware?: string;
+  now?: () => number;
+  fetchImpl?: typeof fetch;
 }): Promise<EnrollmentResult> {
-  if (!/^[0-9a-f]{64}$/i.test(o.rootFingerprint)) throw new EnrollmentError('--root-fingerprint must be the root key id: 64 hex digits (bwc authz keygen prints it)');
+  if (!/^[0-9a-f]{64}$/i.test(o.rootFingerprint))
+    throw new EnrollmentError('--root-fingerprint must be the root key id: 64 hex digits (bwc authz keygen prints it)');
   const base = checkGatewayUrl(o.gatewayUrl);
   const now = o.now ?? Date.now;
   await checkGatewayProof(base, o.rootFingerprint, { now: now(), ...(o.fetchImpl ? { fetchImpl: o.fetchImpl } : {}) });
-  const request = buildEnrollmentRequest({ deviceId: o.deviceId, token: o.token, signer: o.signer, ...(o.hardware ? { hardware: o.hardware } : {}), now: now() });
+  const request = buildEnrollmentRequest({
+    deviceId: o.deviceId,
+    token: o.token,
+    signer: o.signer,
+    ...(o.hardware ? { hardware: o.hardware } : {}),
+    now: now(),
+  });
   const url = new URL('/api/v1/enroll', base).toString();
   let res: Response;
   try {
     res = await (o.fetchImpl ?? fetch)(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ request: Buffer.from(request).toString('base64') }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
-    throw new EnrollmentError(`no answer from the gateway at ${url}: ${reason(e)}. The token is not spent by a lost answer: run the same command again (same state directory, same token)`);
+    throw new EnrollmentError(
+      `no answer from the gateway at ${url}: ${reason(e)}. The token is not spent by a lost answer: run the same command again (same state directory, same token)`,
+    );
   }
   const text = await res.text();
   let json: { response?: string; error?: { message?: string }; message?: string } = {};
@@ -202,17 +242,33 @@ export async function enroll(o: {
   } catch {
     // reported below
   }
-  if (!res.ok) throw new EnrollmentError(`the gateway refused the enrollment (HTTP ${res.status}): ${json.error?.message ?? json.message ?? text.slice(0, 200)}`);
+  if (!res.ok)
+    throw new EnrollmentError(`the gateway refused the enrollment (HTTP ${res.status}): ${json.error?.message ?? json.message ?? text.slice(0, 200)}`);
   if (!json.response) throw new EnrollmentError(`the gateway's answer carries no signed response (HTTP ${res.status})`);
-  const checked = checkEnrollmentResponse(Buffer.from(json.response, 'base64'), { deviceId: o.deviceId, rootFingerprint: o.rootFingerprint, now: now() });
+  const checked = checkEnrollmentResponse(Buffer.from(json.response, 'base64'), {
+    deviceId: o.deviceId,
+    rootFingerprint: o.rootFingerprint,
+    now: now(),
+  });
   const r = checked.response;
   const record: EnrollmentRecord = {
-    deviceId: o.deviceId, fleet: r.fleet, brokerUrl: r.brokerUrl, mqttUsername: r.mqttUsername,
+    deviceId: o.deviceId,
+    fleet: r.fleet,
+    brokerUrl: r.brokerUrl,
+    mqttUsername: r.mqttUsername,
     rootPublicKey: Buffer.from(r.rootPublicKey).toString('hex'),
     gatewayCertificate: Buffer.from(r.gatewayCertificate).toString('base64'),
-    gatewayUrl: o.gatewayUrl, enrolledAt: new Date(now()).toISOString(),
+    gatewayUrl: o.gatewayUrl,
+    enrolledAt: new Date(now()).toISOString(),
   };
-  return { record, mqttPassword: checked.mqttPassword, gateway: checked.gateway, root: checked.root, bundle: checked.bundle, assignments: checked.assignments };
+  return {
+    record,
+    mqttPassword: checked.mqttPassword,
+    gateway: checked.gateway,
+    root: checked.root,
+    bundle: checked.bundle,
+    assignments: checked.assignments,
+  };
 }
 
 /** Writes a file atomically with `mode` (temp file, then rename). */

@@ -39,7 +39,11 @@ export class Budget {
   #tokens: number;
   #at: number;
 
-  constructor(readonly perSecond: number, readonly burst: number, readonly now: () => number) {
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    readonly now: () => number,
+  ) {
     this.#tokens = burst;
     this.#at = now();
   }

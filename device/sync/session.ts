@@ -64,7 +64,14 @@ export class NotConnectedError extends Error {
 }
 
 export class MqttSession {
-  readonly counters: SessionCounters = { connects: 0, connectFailures: 0, disconnects: 0, watchdogResets: 0, published: 0, publishFailures: 0 };
+  readonly counters: SessionCounters = {
+    connects: 0,
+    connectFailures: 0,
+    disconnects: 0,
+    watchdogResets: 0,
+    published: 0,
+    publishFailures: 0,
+  };
   readonly #o: MqttSessionOptions;
   readonly #random: () => number;
   readonly #now: () => number;

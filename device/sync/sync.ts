@@ -112,7 +112,16 @@ const PUMP_TICK_MS = 1000;
 const OUTBOX_DUE_CACHE_MS = 20;
 
 export class DockSync {
-  readonly counters: SyncCounters = { acks: 0, acksRefused: 0, commands: 0, commandsRefused: 0, resent: 0, signatureChecks: 0, refusalReports: 0, replays: 0 };
+  readonly counters: SyncCounters = {
+    acks: 0,
+    acksRefused: 0,
+    commands: 0,
+    commandsRefused: 0,
+    resent: 0,
+    signatureChecks: 0,
+    refusalReports: 0,
+    replays: 0,
+  };
   /** Refused gateway traffic by `topic|reason`, since start. */
   readonly refusals = new RefusalLedger();
   readonly #limits: Record<InboundKind, InboundLimits>;
@@ -227,7 +236,13 @@ export class DockSync {
     for (const field of Object.keys(message)) {
       if (field === 'header' || !(field in codec.prototype)) throw new TypeError(`${type} has no field ${JSON.stringify(field)}`);
     }
-    const header: bwc.v1.IHeader = { issuer: o.deviceId, subjectDevice: o.deviceId, fleet: o.fleet, seq: o.state.nextSeq(type), createdAtMs: this.#now() };
+    const header: bwc.v1.IHeader = {
+      issuer: o.deviceId,
+      subjectDevice: o.deviceId,
+      fleet: o.fleet,
+      seq: o.state.nextSeq(type),
+      createdAtMs: this.#now(),
+    };
     const sealed = sealEnvelope(type, codec.encode({ ...message, header }).finish(), o.signer);
     return { bytes: sealed.bytes, hash: toHex(sealed.hash) };
   }
@@ -326,9 +341,12 @@ export class DockSync {
         for (const row of o.outbox.due(resendBefore, room)) {
           if (row.attempts > 0) this.counters.resent++;
           o.outbox.markSent(row.id, now);
-          this.session.publish(this.#topic(row.kind), row.envelope).then(() => this.uploader.pump(), () => {
-            // Not sent (the connection went): the next connection resends every unacked row.
-          });
+          this.session.publish(this.#topic(row.kind), row.envelope).then(
+            () => this.uploader.pump(),
+            () => {
+              // Not sent (the connection went): the next connection resends every unacked row.
+            },
+          );
         }
       }
     } finally {
@@ -392,8 +410,13 @@ export class DockSync {
    * The checks every ack and command goes through, cheapest first; the signature last, within the
    * topic's budget. Returns the opened message, or null when it was refused (and counted).
    */
-  #admit<T extends { header?: bwc.v1.IHeader | null }>(kind: 'ack' | 'cmd', type: 'Ack' | 'Command', payload: Buffer,
-    decode: (body: Uint8Array) => T, addressed: (m: T) => string | null): { message: T; gateway: GatewayCert; hash: string } | null {
+  #admit<T extends { header?: bwc.v1.IHeader | null }>(
+    kind: 'ack' | 'cmd',
+    type: 'Ack' | 'Command',
+    payload: Buffer,
+    decode: (body: Uint8Array) => T,
+    addressed: (m: T) => string | null,
+  ): { message: T; gateway: GatewayCert; hash: string } | null {
     const o = this.#o;
     if (payload.byteLength > this.#limits[kind].maxBytes) return this.#refuse(kind, 'too large', `${payload.byteLength} bytes`);
     // Refusals here are thrown errors; a stack trace is most of what one costs, and nobody reads
@@ -446,10 +469,16 @@ export class DockSync {
 
   async #onAck(payload: Buffer): Promise<void> {
     const o = this.#o;
-    const admitted = this.#admit('ack', 'Ack', payload, (b) => pb.Ack.decode(b), (ack) => {
-      if (ack.deviceId !== o.deviceId) return `the ack names device ${ack.deviceId}`;
-      return this.#addressedToMe(ack.header, 'ack');
-    });
+    const admitted = this.#admit(
+      'ack',
+      'Ack',
+      payload,
+      (b) => pb.Ack.decode(b),
+      (ack) => {
+        if (ack.deviceId !== o.deviceId) return `the ack names device ${ack.deviceId}`;
+        return this.#addressedToMe(ack.header, 'ack');
+      },
+    );
     if (!admitted) return;
     const { message: ack, gateway } = admitted;
     this.counters.acks++;
@@ -464,9 +493,15 @@ export class DockSync {
 
   async #onCommand(payload: Buffer): Promise<void> {
     const o = this.#o;
-    const admitted = this.#admit('cmd', 'Command', payload, (b) => pb.Command.decode(b), (cmd) => {
-      return this.#addressedToMe(cmd.header, 'command') ?? (cmd.commandId ? null : 'the command has no id');
-    });
+    const admitted = this.#admit(
+      'cmd',
+      'Command',
+      payload,
+      (b) => pb.Command.decode(b),
+      (cmd) => {
+        return this.#addressedToMe(cmd.header, 'command') ?? (cmd.commandId ? null : 'the command has no id');
+      },
+    );
     if (!admitted) return;
     const { message: cmd, gateway } = admitted;
     const seen = o.state.commandOutcome(cmd.commandId);
@@ -517,7 +552,10 @@ export class DockSync {
     this.counters.refusalReports++;
     this.#o.log.warn(text);
     this.send('event', 'Event', {
-      kind: pb.EventKind.EVENT_KIND_ALERT, alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR, detail: text, occurredAtMs: this.#now(),
+      kind: pb.EventKind.EVENT_KIND_ALERT,
+      alert: pb.AlertKind.ALERT_KIND_SYNC_ERROR,
+      detail: text,
+      occurredAtMs: this.#now(),
     });
   }
 }

@@ -47,18 +47,32 @@ export class Telemetry {
 
   birth(): Omit<bwc.v1.Birth.$Properties, 'header' | 'bdSeq'> {
     return {
-      agentVersion: SOFTWARE_VERSION, hardware: hostname(), policyVersion: this.#o.policyVersion(), cameras: this.#cameraSummaries(),
-      outboxDepth: this.#o.outbox.depth().messages, bootedAtMs: this.#o.bootedAtMs, clock: this.#clockState(),
+      agentVersion: SOFTWARE_VERSION,
+      hardware: hostname(),
+      policyVersion: this.#o.policyVersion(),
+      cameras: this.#cameraSummaries(),
+      outboxDepth: this.#o.outbox.depth().messages,
+      bootedAtMs: this.#o.bootedAtMs,
+      clock: this.#clockState(),
     };
   }
 
   status(): Omit<bwc.v1.Status.$Properties, 'header'> {
     const depth = this.#o.outbox.depth();
     return {
-      policyVersion: this.#o.policyVersion(), outboxDepth: depth.messages, outboxBytes: depth.bytes, clipsUnverified: this.#o.clips.countNotVerified(),
-      uptimeS: Math.floor((this.#o.now() - this.#o.bootedAtMs) / 1000), clock: this.#clockState(), cameras: this.#cameraSummaries(), agentVersion: SOFTWARE_VERSION,
-      diskFreeBytes: this.#diskFree(), cpuTemperatureDc: (this.#o.cpuTemperatureDc ?? cpuTemperatureDc)(),
-      transfers: this.#o.transfers().map((p) => ({ cameraSerial: p.cameraSerial, clipId: p.clipId, phase: p.phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes })),
+      policyVersion: this.#o.policyVersion(),
+      outboxDepth: depth.messages,
+      outboxBytes: depth.bytes,
+      clipsUnverified: this.#o.clips.countNotVerified(),
+      uptimeS: Math.floor((this.#o.now() - this.#o.bootedAtMs) / 1000),
+      clock: this.#clockState(),
+      cameras: this.#cameraSummaries(),
+      agentVersion: SOFTWARE_VERSION,
+      diskFreeBytes: this.#diskFree(),
+      cpuTemperatureDc: (this.#o.cpuTemperatureDc ?? cpuTemperatureDc)(),
+      transfers: this.#o
+        .transfers()
+        .map((p) => ({ cameraSerial: p.cameraSerial, clipId: p.clipId, phase: p.phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes })),
     };
   }
 
@@ -75,8 +89,10 @@ export class Telemetry {
   /** One line for field IT at the dock (a short press of the button). */
   statusLine(): string {
     const depth = this.#o.outbox.depth();
-    return `light ${this.#o.light() ?? 'none'}; ${this.#o.connected() ? 'connected' : 'not connected'} to the broker; ` +
-      `${this.#o.clips.countNotVerified()} clip(s) not yet verified; outbox ${depth.messages} message(s); ${this.#o.transfers().length} transfer(s) under way`;
+    return (
+      `light ${this.#o.light() ?? 'none'}; ${this.#o.connected() ? 'connected' : 'not connected'} to the broker; ` +
+      `${this.#o.clips.countNotVerified()} clip(s) not yet verified; outbox ${depth.messages} message(s); ${this.#o.transfers().length} transfer(s) under way`
+    );
   }
 
   /** progress.json in the state dir, for `bwc dock status` while the agent runs (written to a temporary name, then renamed). */
@@ -85,10 +101,24 @@ export class Telemetry {
     try {
       const tmp = `${file}.tmp`;
       const m = process.memoryUsage();
-      const memory = { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
-      writeFileSync(tmp, JSON.stringify({
-        at: new Date(this.#o.now()).toISOString(), connected: this.#o.connected(), stateFull: this.#o.stateFull(), light: this.#o.light(), memory, transfers: this.#o.transfers(),
-      }));
+      const memory = {
+        rssBytes: m.rss,
+        heapUsedBytes: m.heapUsed,
+        heapTotalBytes: m.heapTotal,
+        externalBytes: m.external,
+        arrayBuffersBytes: m.arrayBuffers,
+      };
+      writeFileSync(
+        tmp,
+        JSON.stringify({
+          at: new Date(this.#o.now()).toISOString(),
+          connected: this.#o.connected(),
+          stateFull: this.#o.stateFull(),
+          light: this.#o.light(),
+          memory,
+          transfers: this.#o.transfers(),
+        }),
+      );
       renameSync(tmp, file);
     } catch {
       // progress is informational; a full disk shows up in the database writes
@@ -100,9 +130,15 @@ export class Telemetry {
     for (const r of this.#o.clips.inStates(NOT_VERIFIED)) unverified.set(r.camera_serial, (unverified.get(r.camera_serial) ?? 0) + 1);
     const synced = this.#o.clockSynced();
     return this.#o.cameras().map((c) => ({
-      cameraSerial: c.info.cameraSerial, model: c.info.model, firmware: c.info.firmware, connected: c.link !== null,
-      status: c.status, officerId: this.#o.officerAt(c.info.cameraSerial, this.#o.now()) ?? '', unverifiedClips: unverified.get(c.info.cameraSerial) ?? 0,
-      lastSeenMs: c.lastSeenMs, clock: { source: pb.ClockSource.CLOCK_SOURCE_CAMERA, synced, offsetMs: c.info.offsetMs },
+      cameraSerial: c.info.cameraSerial,
+      model: c.info.model,
+      firmware: c.info.firmware,
+      connected: c.link !== null,
+      status: c.status,
+      officerId: this.#o.officerAt(c.info.cameraSerial, this.#o.now()) ?? '',
+      unverifiedClips: unverified.get(c.info.cameraSerial) ?? 0,
+      lastSeenMs: c.lastSeenMs,
+      clock: { source: pb.ClockSource.CLOCK_SOURCE_CAMERA, synced, offsetMs: c.info.offsetMs },
     }));
   }
 

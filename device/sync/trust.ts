@@ -56,8 +56,10 @@ export class GatewayTrust {
     const env = openEnvelope(bytes, { expectType: type, ...(maxBytes ? { maxBytes } : {}) });
     if (!env.signed) throw new WireError('NOT_SIGNED', `${type} is not signed`);
     const gateway = this.#byKeyId.get(env.keyId);
-    if (!gateway) throw new WireError('BAD_KEY', `${type} signed by key ${env.keyId.slice(0, 16)}…, which no root-certified gateway of fleet ${this.fleet} holds`);
-    if (at < gateway.notBeforeMs || at > gateway.notAfterMs) throw new WireError('BAD_KEY', `${type} signed by gateway ${gateway.gatewayId}, whose certificate is not valid now`);
+    if (!gateway)
+      throw new WireError('BAD_KEY', `${type} signed by key ${env.keyId.slice(0, 16)}…, which no root-certified gateway of fleet ${this.fleet} holds`);
+    if (at < gateway.notBeforeMs || at > gateway.notAfterMs)
+      throw new WireError('BAD_KEY', `${type} signed by gateway ${gateway.gatewayId}, whose certificate is not valid now`);
     return { env, gateway };
   }
 

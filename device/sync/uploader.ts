@@ -160,27 +160,31 @@ export class Uploader {
         continue;
       }
       if (!job.inFlight.has(index)) continue; // the connection was lost meanwhile: back in the queue
-      if (job.failed) { // cancelled meanwhile
+      if (job.failed) {
+        // cancelled meanwhile
         job.inFlight.delete(index);
         this.#inFlight--;
         continue;
       }
-      this.#o.publish(payload).then(() => {
-        this.#recycle(payload);
-        if (!job.inFlight.delete(index)) return; // reset by a lost connection meanwhile
-        this.#inFlight--;
-        const len = this.#chunkLength(job.source, index);
-        job.sentBytes += len;
-        this.chunksSent++;
-        this.bytesSent += len;
-        this.#o.onProgress?.(job.source.manifestHash, job.sentBytes, job.totalBytes);
-        if (job.pending.length === 0 && job.inFlight.size === 0) this.#finish(job);
-        this.pump();
-      }, () => {
-        if (!job.inFlight.delete(index)) return;
-        this.#inFlight--;
-        job.pending.unshift(index); // sent again on the next connection
-      });
+      this.#o.publish(payload).then(
+        () => {
+          this.#recycle(payload);
+          if (!job.inFlight.delete(index)) return; // reset by a lost connection meanwhile
+          this.#inFlight--;
+          const len = this.#chunkLength(job.source, index);
+          job.sentBytes += len;
+          this.chunksSent++;
+          this.bytesSent += len;
+          this.#o.onProgress?.(job.source.manifestHash, job.sentBytes, job.totalBytes);
+          if (job.pending.length === 0 && job.inFlight.size === 0) this.#finish(job);
+          this.pump();
+        },
+        () => {
+          if (!job.inFlight.delete(index)) return;
+          this.#inFlight--;
+          job.pending.unshift(index); // sent again on the next connection
+        },
+      );
     }
   }
 

@@ -22,7 +22,15 @@ import { zId } from '../../proto/canonical.js';
 import { UserRulesError, type Auth, type AuthUser, type User } from './auth.js';
 import { HttpError, type ApiServer, type HandlerResult } from './http.js';
 import { generatePassword } from './passwords.js';
-import type { ApiTokensResponse, CreatedApiTokenResponse, PasswordResetResponse, UserAccountJson, UserAccountResponse, UserProblemsErrorBody, UsersResponse } from './types.js';
+import type {
+  ApiTokensResponse,
+  CreatedApiTokenResponse,
+  PasswordResetResponse,
+  UserAccountJson,
+  UserAccountResponse,
+  UserProblemsErrorBody,
+  UsersResponse,
+} from './types.js';
 
 const ADMIN = ['admin'] as const;
 
@@ -57,7 +65,14 @@ const NewToken = z.strictObject({
 });
 
 export function account(u: User): UserAccountJson {
-  return { username: u.username, roles: [...u.roles], offices: [...u.offices], personId: u.personId, createdAt: u.createdAt, disabledAt: u.disabledAt };
+  return {
+    username: u.username,
+    roles: [...u.roles],
+    offices: [...u.offices],
+    personId: u.personId,
+    createdAt: u.createdAt,
+    disabledAt: u.disabledAt,
+  };
 }
 
 /** A refusal by the user rules as a 400 naming every problem; anything else is thrown on. */
@@ -66,7 +81,9 @@ async function withRules(fn: () => Promise<HandlerResult>): Promise<HandlerResul
     return await fn();
   } catch (e) {
     if (!(e instanceof UserRulesError)) throw e;
-    const body: UserProblemsErrorBody = { error: { code: e.code, message: e.message, problems: e.problems.map((p) => ({ field: p.field, message: p.message })) } };
+    const body: UserProblemsErrorBody = {
+      error: { code: e.code, message: e.message, problems: e.problems.map((p) => ({ field: p.field, message: p.message })) },
+    };
     return { status: 400, body };
   }
 }
@@ -83,29 +100,43 @@ function isAdmin(user: AuthUser): boolean {
 
 export function registerAdminRoutes(server: ApiServer, auth: Auth): void {
   server.route({
-    method: 'GET', path: '/api/v1/users', roles: ADMIN,
+    method: 'GET',
+    path: '/api/v1/users',
+    roles: ADMIN,
     handle: async () => ({ body: { users: (await auth.listUsers()).map(account) } satisfies UsersResponse }),
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/users', roles: ADMIN, body: NewUser,
-    handle: ({ body, user }) => withRules(async () => {
-      const created = await auth.createUser(body, user.username);
-      return { status: 201, body: { user: account(created) } satisfies UserAccountResponse };
-    }),
+    method: 'POST',
+    path: '/api/v1/users',
+    roles: ADMIN,
+    body: NewUser,
+    handle: ({ body, user }) =>
+      withRules(async () => {
+        const created = await auth.createUser(body, user.username);
+        return { status: 201, body: { user: account(created) } satisfies UserAccountResponse };
+      }),
   });
 
   server.route({
-    method: 'PUT', path: '/api/v1/users/:username/access', roles: ADMIN, params: UsernameParam, body: Access,
-    handle: ({ params, body, user }) => withRules(async () => {
-      const updated = await auth.setAccess(params.username, body, user.username);
-      return { body: { user: account(updated) } satisfies UserAccountResponse };
-    }),
+    method: 'PUT',
+    path: '/api/v1/users/:username/access',
+    roles: ADMIN,
+    params: UsernameParam,
+    body: Access,
+    handle: ({ params, body, user }) =>
+      withRules(async () => {
+        const updated = await auth.setAccess(params.username, body, user.username);
+        return { body: { user: account(updated) } satisfies UserAccountResponse };
+      }),
   });
 
   for (const action of ['disable', 'enable'] as const) {
     server.route({
-      method: 'POST', path: `/api/v1/users/:username/${action}`, roles: ADMIN, params: UsernameParam,
+      method: 'POST',
+      path: `/api/v1/users/:username/${action}`,
+      roles: ADMIN,
+      params: UsernameParam,
       handle: async ({ params, user }) => {
         if (action === 'disable') await auth.disableUser(params.username, user.username);
         else await auth.enableUser(params.username, user.username);
@@ -115,12 +146,17 @@ export function registerAdminRoutes(server: ApiServer, auth: Auth): void {
   }
 
   server.route({
-    method: 'POST', path: '/api/v1/users/:username/password', roles: 'authenticated', params: UsernameParam, body: NewPassword,
+    method: 'POST',
+    path: '/api/v1/users/:username/password',
+    roles: 'authenticated',
+    params: UsernameParam,
+    body: NewPassword,
     handle: async ({ params, body, user, ip }) => {
       const self = params.username === user.username;
       if (self) {
         if ('generate' in body) throw new HttpError(400, 'VALIDATION_FAILED', 'body: choose your own password, with your current one');
-        if (body.currentPassword === undefined) throw new HttpError(400, 'CURRENT_PASSWORD_REQUIRED', 'body.currentPassword: required to change your own password');
+        if (body.currentPassword === undefined)
+          throw new HttpError(400, 'CURRENT_PASSWORD_REQUIRED', 'body.currentPassword: required to change your own password');
         await auth.changePassword(user.username, body.currentPassword, body.password, ip);
         // Setting a password ends the user's sessions, this one included.
         const headers: Record<string, string> = user.via === 'session' ? { 'set-cookie': auth.clearSessionCookie() } : {};
@@ -138,15 +174,28 @@ export function registerAdminRoutes(server: ApiServer, auth: Auth): void {
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/admin/tokens', roles: ADMIN,
+    method: 'GET',
+    path: '/api/v1/admin/tokens',
+    roles: ADMIN,
     handle: async () => ({ body: { tokens: await auth.listAllApiTokens() } satisfies ApiTokensResponse }),
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/users/:username/tokens', roles: ADMIN, params: UsernameParam, body: NewToken,
+    method: 'POST',
+    path: '/api/v1/users/:username/tokens',
+    roles: ADMIN,
+    params: UsernameParam,
+    body: NewToken,
     handle: async ({ params, body, user }) => {
       const { token, info } = await auth.createApiToken(params.username, body.name, body.expiresInDays, user.username);
-      const answer: CreatedApiTokenResponse = { token, id: info.id, username: info.username, name: info.name, createdAt: info.createdAt, expiresAt: info.expiresAt };
+      const answer: CreatedApiTokenResponse = {
+        token,
+        id: info.id,
+        username: info.username,
+        name: info.name,
+        createdAt: info.createdAt,
+        expiresAt: info.expiresAt,
+      };
       return { status: 201, body: answer };
     },
   });

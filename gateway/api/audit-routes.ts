@@ -42,7 +42,13 @@ const EntriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   subject: z.string().min(1).max(200).optional(),
   user: z.string().trim().min(1).max(64).optional(),
-  action: z.string().trim().min(1).max(100).regex(/^[a-z0-9_.]+$/, 'an action is lower-case letters, digits, "_" and "."').optional(),
+  action: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z0-9_.]+$/, 'an action is lower-case letters, digits, "_" and "."')
+    .optional(),
   since: msNumber.optional(),
   until: msNumber.optional(),
 });
@@ -56,16 +62,39 @@ export async function searchEntries(q: Queryable, f: EntriesFilter): Promise<Aud
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (f.order === 'desc') {
-    if (f.before !== undefined) { where.push('seq < ?'); args.push(f.before); }
-  } else { where.push('seq >= ?'); args.push(f.from); }
-  if (f.subject !== undefined) { where.push('subject = ?'); args.push(f.subject); }
-  if (f.user !== undefined) { where.push('(actor = ? OR subject = ?)'); args.push(actorOf.user(f.user), actorOf.user(f.user)); }
-  if (f.action !== undefined) {
-    if (f.action.includes('.')) { where.push('action = ?'); args.push(f.action); }
-    else { where.push("action LIKE ? ESCAPE '!'"); args.push(`${likeEscape(f.action)}.%`); }
+    if (f.before !== undefined) {
+      where.push('seq < ?');
+      args.push(f.before);
+    }
+  } else {
+    where.push('seq >= ?');
+    args.push(f.from);
   }
-  if (f.since !== undefined) { where.push('at >= ?'); args.push(f.since); }
-  if (f.until !== undefined) { where.push('at < ?'); args.push(f.until); }
+  if (f.subject !== undefined) {
+    where.push('subject = ?');
+    args.push(f.subject);
+  }
+  if (f.user !== undefined) {
+    where.push('(actor = ? OR subject = ?)');
+    args.push(actorOf.user(f.user), actorOf.user(f.user));
+  }
+  if (f.action !== undefined) {
+    if (f.action.includes('.')) {
+      where.push('action = ?');
+      args.push(f.action);
+    } else {
+      where.push("action LIKE ? ESCAPE '!'");
+      args.push(`${likeEscape(f.action)}.%`);
+    }
+  }
+  if (f.since !== undefined) {
+    where.push('at >= ?');
+    args.push(f.since);
+  }
+  if (f.until !== undefined) {
+    where.push('at < ?');
+    args.push(f.until);
+  }
   const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${f.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`;
   return (await q.all<AuditRow>(sql, [...args, f.limit])).map(entryFromRow);
 }
@@ -82,14 +111,27 @@ async function contextOf(q: Queryable, entries: readonly AuditEntry[]): Promise<
   }
   const context: AuditContextJson = { people: {}, clips: {} };
   for (const batch of batches([...names])) {
-    const rows = await q.all<{ username: string; roles: string }>(`SELECT username, roles FROM users WHERE username IN (${batch.map(() => '?').join(', ')})`, batch);
+    const rows = await q.all<{ username: string; roles: string }>(
+      `SELECT username, roles FROM users WHERE username IN (${batch.map(() => '?').join(', ')})`,
+      batch,
+    );
     for (const r of rows) context.people[r.username] = { roles: r.roles === '' ? [] : r.roles.split(',').filter(isRole) };
   }
   for (const batch of batches([...hashes])) {
-    const rows = await q.all<{ manifest_hash: string; device_id: string; camera_serial: string; clip_id: string; started_at: number | null }>(
-      `SELECT manifest_hash, device_id, camera_serial, clip_id, started_at FROM manifests WHERE manifest_hash IN (${batch.map(() => '?').join(', ')})`, batch);
+    const rows = await q.all<{
+      manifest_hash: string;
+      device_id: string;
+      camera_serial: string;
+      clip_id: string;
+      started_at: number | null;
+    }>(`SELECT manifest_hash, device_id, camera_serial, clip_id, started_at FROM manifests WHERE manifest_hash IN (${batch.map(() => '?').join(', ')})`, batch);
     for (const r of rows) {
-      context.clips[r.manifest_hash] = { deviceId: r.device_id, cameraSerial: r.camera_serial, clipId: r.clip_id, startedAt: r.started_at === null ? null : Number(r.started_at) };
+      context.clips[r.manifest_hash] = {
+        deviceId: r.device_id,
+        cameraSerial: r.camera_serial,
+        clipId: r.clip_id,
+        startedAt: r.started_at === null ? null : Number(r.started_at),
+      };
     }
   }
   return context;
@@ -101,24 +143,38 @@ function batches<T>(items: readonly T[], size = 500): T[][] {
   return out;
 }
 
-export function registerAuditRoutes(server: ApiServer, deps: { audit: AuditLog; db: Db; trust: { keys: readonly TrustedKey[]; root: TrustedKey | null } }): void {
+export function registerAuditRoutes(
+  server: ApiServer,
+  deps: { audit: AuditLog; db: Db; trust: { keys: readonly TrustedKey[]; root: TrustedKey | null } },
+): void {
   const { audit, db, trust } = deps;
 
   server.route({
-    method: 'POST', path: '/api/v1/audit/verify', roles: READERS,
+    method: 'POST',
+    path: '/api/v1/audit/verify',
+    roles: READERS,
     handle: async () => {
       const started = Date.now();
-      const checkpoints: CheckpointSource[] = (await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id'))
-        .map((r) => ({ source: `database checkpoint #${r.id}`, checkpoint: checkpointJson(r) }));
+      const checkpoints: CheckpointSource[] = (await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id')).map((r) => ({
+        source: `database checkpoint #${r.id}`,
+        checkpoint: checkpointJson(r),
+      }));
       const head = await db.get<{ seq: number; entry_hash: string }>('SELECT seq, entry_hash FROM audit_head WHERE id = 1');
-      const entries = (async function* () { for await (const r of allEntryRows(db)) yield entryFromRow(r); })();
-      const report = await verifyAuditLog(entries, checkpoints, trust, { head: head ? { seq: Number(head.seq), hash: head.entry_hash } : null });
+      const entries = (async function* () {
+        for await (const r of allEntryRows(db)) yield entryFromRow(r);
+      })();
+      const report = await verifyAuditLog(entries, checkpoints, trust, {
+        head: head ? { seq: Number(head.seq), hash: head.entry_hash } : null,
+      });
       return { body: { ...report, checkedAt: started, ms: Date.now() - started } satisfies AuditVerifyResponse };
     },
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/audit/entries', roles: READERS, query: EntriesQuery,
+    method: 'GET',
+    path: '/api/v1/audit/entries',
+    roles: READERS,
+    query: EntriesQuery,
     handle: async ({ query }) => {
       const entries = await searchEntries(db, query);
       return { body: { entries, head: await audit.head(), context: await contextOf(db, entries) } satisfies AuditSearchResponse };
@@ -126,18 +182,24 @@ export function registerAuditRoutes(server: ApiServer, deps: { audit: AuditLog; 
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/audit/checkpoints', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/audit/checkpoints',
+    roles: READERS,
     query: z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(100) }),
     handle: async ({ query }) => ({ body: { checkpoints: (await audit.checkpoints({ limit: query.limit })).map(checkpointJson) } }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/audit/export', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/audit/export',
+    roles: READERS,
     handle: async () => ({
-      stream: Readable.from((async function* () {
-        for await (const r of allEntryRows(db)) yield `${entryLine(entryFromRow(r))}\n`;
-        for (const c of await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id')) yield `${canonicalJson(checkpointJson(c))}\n`;
-      })()),
+      stream: Readable.from(
+        (async function* () {
+          for await (const r of allEntryRows(db)) yield `${entryLine(entryFromRow(r))}\n`;
+          for (const c of await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id')) yield `${canonicalJson(checkpointJson(c))}\n`;
+        })(),
+      ),
       headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="audit-log.ndjson"' },
     }),
   });

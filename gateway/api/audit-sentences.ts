@@ -25,7 +25,11 @@ const ROLE_WORDS: Record<Role, string> = {
   admin: 'admin',
 };
 
-const FAILURES: Record<string, string> = { bad_password: 'wrong password', unknown_user: 'no such user', disabled: 'the account is disabled' };
+const FAILURES: Record<string, string> = {
+  bad_password: 'wrong password',
+  unknown_user: 'no such user',
+  disabled: 'the account is disabled',
+};
 
 export interface SentenceOptions {
   context: AuditContextJson;
@@ -72,7 +76,10 @@ function describeSubject(e: AuditEntryJson, o: SentenceOptions): string {
   const s = e.subject;
   if (s === '') return 'nothing in particular';
   if (s.startsWith('user:')) return `user ${s.slice(5)}`;
-  if (/^[0-9a-f]{64}$/.test(s)) return o.context.clips[s] || e.action.startsWith('clip.') || e.action.startsWith('records.') || e.action.startsWith('review.') ? describeClip(s, o) : `…${s.slice(-8)}`;
+  if (/^[0-9a-f]{64}$/.test(s))
+    return o.context.clips[s] || e.action.startsWith('clip.') || e.action.startsWith('records.') || e.action.startsWith('review.')
+      ? describeClip(s, o)
+      : `…${s.slice(-8)}`;
   if (s.startsWith('alert:')) return `alert ${s.slice(6)}`;
   if (s.startsWith('review:')) return 'a clip not yet received';
   const family = e.action.split('.')[0];
@@ -90,8 +97,10 @@ function phrase(e: AuditEntryJson, o: SentenceOptions): string | null {
   const target = str(d.username) ?? (e.subject.startsWith('user:') ? e.subject.slice(5) : e.subject);
   const from = str(d.ip) ? ` from ${String(d.ip)}` : '';
   switch (e.action) {
-    case 'auth.sign_in': return `signed in${from}`;
-    case 'auth.sign_out': return `signed out${from}`;
+    case 'auth.sign_in':
+      return `signed in${from}`;
+    case 'auth.sign_out':
+      return `signed out${from}`;
     case 'auth.sign_in_failed': {
       const why = FAILURES[str(d.reason) ?? ''] ?? str(d.reason) ?? 'refused';
       return `${d.via === 'password_change' ? 'gave a wrong current password changing the password of' : 'failed to sign in as'} ${target}: ${why}`;
@@ -103,58 +112,102 @@ function phrase(e: AuditEntryJson, o: SentenceOptions): string | null {
         ? `was refused signing in as ${target}: locked out${forHow} after too many failures`
         : `was locked out of signing in as ${target}${forHow} after ${num(d.failures) ?? 'too many'} failures`;
     }
-    case 'user.created': return `created user ${target} with roles ${list(d.roles).join(', ') || 'none'}${list(d.offices).length ? ` for offices ${list(d.offices).join(', ')}` : ''}`;
+    case 'user.created':
+      return `created user ${target} with roles ${list(d.roles).join(', ') || 'none'}${list(d.offices).length ? ` for offices ${list(d.offices).join(', ')}` : ''}`;
     case 'user.access_changed': {
       const roles = (d.roles ?? {}) as Detail;
       const offices = (d.offices ?? {}) as Detail;
-      return `changed the roles of ${target} from ${list(roles.from).join(', ') || 'none'} to ${list(roles.to).join(', ') || 'none'}` +
-        ` and offices from ${list(offices.from).join(', ') || 'none'} to ${list(offices.to).join(', ') || 'none'}`;
+      return (
+        `changed the roles of ${target} from ${list(roles.from).join(', ') || 'none'} to ${list(roles.to).join(', ') || 'none'}` +
+        ` and offices from ${list(offices.from).join(', ') || 'none'} to ${list(offices.to).join(', ') || 'none'}`
+      );
     }
-    case 'user.disabled': return `disabled user ${target}`;
-    case 'user.enabled': return `enabled user ${target}`;
-    case 'user.password_set': return d.generated === true ? `reset the password of ${target} to a generated one` : `set a new password for ${target}`;
-    case 'user.password_changed': return 'changed their own password';
-    case 'token.created': return `created API token ${quoted(str(d.name) ?? '?')} (#${num(d.tokenId) ?? '?'}) for ${target}`;
-    case 'token.revoked': return `revoked API token ${quoted(str(d.name) ?? '?')} (#${num(d.tokenId) ?? '?'}) of ${target}`;
-    case 'clip.content_view': return `viewed ${subject}`;
-    case 'clip.content_download': return `downloaded ${subject}`;
-    case 'clip.manifest_stored': return `sent the manifest of ${subject}`;
-    case 'clip.verified': return `verified ${subject}`;
-    case 'clip.rejected': return `rejected ${subject}${str(d.reason) ? `: ${String(d.reason)}` : ''}`;
-    case 'records.hold_placed': return `placed litigation hold ${e.subject}`;
-    case 'records.held': return `put ${subject} under litigation hold ${str(d.holdId) ?? ''}`.trimEnd();
-    case 'records.hold_released': return `released litigation hold ${e.subject}${str(d.reason) ? `: ${String(d.reason)}` : ''}`;
-    case 'records.content_disposed': return `disposed of the content of ${subject}`;
-    case 'records.disposition_executed': return `executed disposition ${e.subject}`;
-    case 'records.exported': return `exported ${subject} as a BagIt package`;
-    case 'authz.request': return `filed ${subject}`;
-    case 'authz.approve': return `approved ${subject}`;
-    case 'authz.deny': return `denied ${subject}`;
-    case 'authz.revoke': return `revoked ${subject}`;
-    case 'policy.publish': return `published policy bundle v${num(d.version) ?? '?'} (…${e.subject.slice(-8)})`;
-    case 'device.enrolled': return `enrolled ${subject}`;
-    case 'device.enrollment_repeated': return `repeated the enrollment of ${subject}`;
-    case 'device.enrollment_token_issued': return `issued an enrollment token for ${subject}`;
-    case 'device.decommissioned': return `decommissioned ${subject}`;
-    case 'camera.assigned': return `assigned ${subject}${str(d.officerId) ? ` to officer ${String(d.officerId)}` : ''}`;
-    case 'camera.unassigned': return `unassigned ${subject}`;
-    case 'alert.raised': return `raised ${subject}`;
-    case 'alert.acknowledged': return `acknowledged ${subject}`;
-    case 'alert.resolved': return `resolved ${subject}`;
-    case 'alert.cleared': return `cleared ${subject}`;
-    case 'review.opened': return `opened review item #${num(d.reviewId) ?? '?'} for ${subject}`;
-    case 'review.flagged': return `added a reason to review item #${num(d.reviewId) ?? '?'} for ${subject}`;
-    case 'review.viewed': return `looked at review item #${num(d.reviewId) ?? '?'} for ${subject}`;
-    case 'review.resolved': return `resolved review item #${num(d.reviewId) ?? '?'} for ${subject}${str(d.outcome) ? ` as ${String(d.outcome).replace(/_/g, ' ')}` : ''}`;
-    case 'review.referred': return `referred review item #${num(d.reviewId) ?? '?'} for ${subject} to OPR`;
-    case 'review.closed': return `closed the referral of review item #${num(d.reviewId) ?? '?'} for ${subject}${str(d.outcome) ? ` as ${String(d.outcome).replace(/_/g, ' ')}` : ''}`;
-    case 'review.tagged_late': return `closed review item #${num(d.reviewId) ?? '?'} for ${subject}: the recording was tagged late`;
-    case 'review.tagged': return `noted a late tag on review item #${num(d.reviewId) ?? '?'} for ${subject}`;
+    case 'user.disabled':
+      return `disabled user ${target}`;
+    case 'user.enabled':
+      return `enabled user ${target}`;
+    case 'user.password_set':
+      return d.generated === true ? `reset the password of ${target} to a generated one` : `set a new password for ${target}`;
+    case 'user.password_changed':
+      return 'changed their own password';
+    case 'token.created':
+      return `created API token ${quoted(str(d.name) ?? '?')} (#${num(d.tokenId) ?? '?'}) for ${target}`;
+    case 'token.revoked':
+      return `revoked API token ${quoted(str(d.name) ?? '?')} (#${num(d.tokenId) ?? '?'}) of ${target}`;
+    case 'clip.content_view':
+      return `viewed ${subject}`;
+    case 'clip.content_download':
+      return `downloaded ${subject}`;
+    case 'clip.manifest_stored':
+      return `sent the manifest of ${subject}`;
+    case 'clip.verified':
+      return `verified ${subject}`;
+    case 'clip.rejected':
+      return `rejected ${subject}${str(d.reason) ? `: ${String(d.reason)}` : ''}`;
+    case 'records.hold_placed':
+      return `placed litigation hold ${e.subject}`;
+    case 'records.held':
+      return `put ${subject} under litigation hold ${str(d.holdId) ?? ''}`.trimEnd();
+    case 'records.hold_released':
+      return `released litigation hold ${e.subject}${str(d.reason) ? `: ${String(d.reason)}` : ''}`;
+    case 'records.content_disposed':
+      return `disposed of the content of ${subject}`;
+    case 'records.disposition_executed':
+      return `executed disposition ${e.subject}`;
+    case 'records.exported':
+      return `exported ${subject} as a BagIt package`;
+    case 'authz.request':
+      return `filed ${subject}`;
+    case 'authz.approve':
+      return `approved ${subject}`;
+    case 'authz.deny':
+      return `denied ${subject}`;
+    case 'authz.revoke':
+      return `revoked ${subject}`;
+    case 'policy.publish':
+      return `published policy bundle v${num(d.version) ?? '?'} (…${e.subject.slice(-8)})`;
+    case 'device.enrolled':
+      return `enrolled ${subject}`;
+    case 'device.enrollment_repeated':
+      return `repeated the enrollment of ${subject}`;
+    case 'device.enrollment_token_issued':
+      return `issued an enrollment token for ${subject}`;
+    case 'device.decommissioned':
+      return `decommissioned ${subject}`;
+    case 'camera.assigned':
+      return `assigned ${subject}${str(d.officerId) ? ` to officer ${String(d.officerId)}` : ''}`;
+    case 'camera.unassigned':
+      return `unassigned ${subject}`;
+    case 'alert.raised':
+      return `raised ${subject}`;
+    case 'alert.acknowledged':
+      return `acknowledged ${subject}`;
+    case 'alert.resolved':
+      return `resolved ${subject}`;
+    case 'alert.cleared':
+      return `cleared ${subject}`;
+    case 'review.opened':
+      return `opened review item #${num(d.reviewId) ?? '?'} for ${subject}`;
+    case 'review.flagged':
+      return `added a reason to review item #${num(d.reviewId) ?? '?'} for ${subject}`;
+    case 'review.viewed':
+      return `looked at review item #${num(d.reviewId) ?? '?'} for ${subject}`;
+    case 'review.resolved':
+      return `resolved review item #${num(d.reviewId) ?? '?'} for ${subject}${str(d.outcome) ? ` as ${String(d.outcome).replace(/_/g, ' ')}` : ''}`;
+    case 'review.referred':
+      return `referred review item #${num(d.reviewId) ?? '?'} for ${subject} to OPR`;
+    case 'review.closed':
+      return `closed the referral of review item #${num(d.reviewId) ?? '?'} for ${subject}${str(d.outcome) ? ` as ${String(d.outcome).replace(/_/g, ' ')}` : ''}`;
+    case 'review.tagged_late':
+      return `closed review item #${num(d.reviewId) ?? '?'} for ${subject}: the recording was tagged late`;
+    case 'review.tagged':
+      return `noted a late tag on review item #${num(d.reviewId) ?? '?'} for ${subject}`;
     case 'api.request': {
       const status = num(d.status);
       return `sent ${e.subject}${status !== null ? `, answered ${status}${str(d.code) ? ` ${String(d.code)}` : ''}` : ''}`;
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 

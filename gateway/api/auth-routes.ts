@@ -93,7 +93,8 @@ export function registerAuthRoutes(server: ApiServer, auth: Auth): void {
       // Someone else's token reads as no token at all, unless the caller is an admin.
       if (!token || (token.username !== user.username && !isAdmin(user))) throw new HttpError(404, 'TOKEN_NOT_FOUND', `no token ${params.id}`);
       await auth.revokeApiToken(token.id, user.username);
-      if (token.username !== user.username) log.info({ event: 'admin_token_revoked', by: user.username, tokenId: token.id, owner: token.username }, 'token revoked by admin');
+      if (token.username !== user.username)
+        log.info({ event: 'admin_token_revoked', by: user.username, tokenId: token.id, owner: token.username }, 'token revoked by admin');
       return { status: 204 };
     },
   });

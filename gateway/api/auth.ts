@@ -35,7 +35,12 @@ import { USERNAME_PATTERN, accessProblems, describeProblems, newUserProblems, no
 
 export { USERNAME_PATTERN, OFFICE_PATTERN } from './user-rules.js';
 
-const PROBLEM_CODES: Record<UserProblem['field'], string> = { username: 'INVALID_USERNAME', password: 'WEAK_PASSWORD', roles: 'INVALID_ROLES', offices: 'INVALID_OFFICE' };
+const PROBLEM_CODES: Record<UserProblem['field'], string> = {
+  username: 'INVALID_USERNAME',
+  password: 'WEAK_PASSWORD',
+  roles: 'INVALID_ROLES',
+  offices: 'INVALID_OFFICE',
+};
 
 /** A user refused by the rules of user-rules.ts: every problem, the code naming the first. */
 export class UserRulesError extends HttpError {
@@ -61,7 +66,6 @@ export interface User {
   readonly createdAt: number;
   readonly disabledAt: number | null;
 }
-
 
 export interface NewUser {
   username: string;
@@ -127,7 +131,14 @@ function toUser(row: UserRow): User {
 }
 
 function toToken(row: TokenRow): ApiToken {
-  return { id: row.id, username: row.username, name: row.name, createdAt: row.created_at, expiresAt: row.expires_at, revokedAt: row.revoked_at };
+  return {
+    id: row.id,
+    username: row.username,
+    name: row.name,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
 }
 
 // ───────────────────────── credentials ─────────────────────────
@@ -155,7 +166,6 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
   }
   return undefined;
 }
-
 
 export interface AuthOptions {
   db: Db;
@@ -224,7 +234,10 @@ export class Auth implements Authenticator {
       help: 'Browser sessions neither expired nor idle.',
       collect: async (g) => {
         const now = this.#now();
-        const row = await this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ? AND last_used_at > ?', [now, now - this.#idleMs]);
+        const row = await this.#db.get<{ n: number }>('SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ? AND last_used_at > ?', [
+          now,
+          now - this.#idleMs,
+        ]);
         g.set(Number(row?.n ?? 0));
       },
     });
@@ -243,7 +256,12 @@ export class Auth implements Authenticator {
     const created = await this.#db.tx(async (q) => {
       if (await q.get('SELECT 1 AS x FROM users WHERE username = ?', [username])) return false;
       await q.run('INSERT INTO users (username, password_hash, roles, offices, person_id, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
-        username, hash, roles.join(','), offices.join(','), u.personId ?? null, now,
+        username,
+        hash,
+        roles.join(','),
+        offices.join(','),
+        u.personId ?? null,
+        now,
       ]);
       await this.#record(q, by, 'user.created', username, { username, roles, offices, personId: u.personId ?? null });
       return true;
@@ -274,7 +292,10 @@ export class Auth implements Authenticator {
       const r = await q.run('UPDATE users SET password_hash = ? WHERE username = ?', [hash, username]);
       if (r.changes === 0) return false;
       await q.run('DELETE FROM sessions WHERE username = ?', [username]);
-      await this.#record(q, by, by === username ? 'user.password_changed' : 'user.password_set', username, { username, generated: o.generated ?? false });
+      await this.#record(q, by, by === username ? 'user.password_changed' : 'user.password_set', username, {
+        username,
+        generated: o.generated ?? false,
+      });
       return true;
     });
     if (!changed) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${username}`);
@@ -342,7 +363,9 @@ export class Auth implements Authenticator {
       }
       await q.run('UPDATE users SET roles = ?, offices = ? WHERE username = ?', [next.roles.join(','), next.offices.join(','), username]);
       await this.#record(q, by, 'user.access_changed', username, {
-        username, roles: { from: [...before.roles], to: next.roles }, offices: { from: [...before.offices], to: next.offices },
+        username,
+        roles: { from: [...before.roles], to: next.roles },
+        offices: { from: [...before.offices], to: next.offices },
       });
       return { ...before, roles: next.roles, offices: next.offices };
     });
@@ -365,7 +388,12 @@ export class Auth implements Authenticator {
     await this.#db.tx(async (q) => {
       await this.#pruneSessions(q, now);
       await q.run('INSERT INTO sessions (token_hash, username, csrf_token, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)', [
-        sha256Hex(sessionToken), row.username, csrfToken, now, expiresAt, now,
+        sha256Hex(sessionToken),
+        row.username,
+        csrfToken,
+        now,
+        expiresAt,
+        now,
       ]);
       await this.#record(q, row.username, 'auth.sign_in', row.username, { username: row.username, ip });
     });
@@ -448,8 +476,16 @@ export class Auth implements Authenticator {
     const row = await this.#db.tx(async (q) => {
       const user = await q.get<UserRow>('SELECT * FROM users WHERE username = ? AND disabled_at IS NULL', [username]);
       if (!user) throw new HttpError(404, 'USER_NOT_FOUND', `no enabled user ${username}`);
-      await q.run('INSERT INTO api_tokens (token_hash, username, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [sha256Hex(token), username, trimmed, now, expiresAt]);
-      const created = await q.get<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?', [sha256Hex(token)]);
+      await q.run('INSERT INTO api_tokens (token_hash, username, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [
+        sha256Hex(token),
+        username,
+        trimmed,
+        now,
+        expiresAt,
+      ]);
+      const created = await q.get<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?', [
+        sha256Hex(token),
+      ]);
       await this.#record(q, by, 'token.created', username, { username, tokenId: Number(created!.id), name: trimmed, expiresAt });
       return created;
     });
@@ -464,7 +500,9 @@ export class Auth implements Authenticator {
   }
 
   async listApiTokens(username: string): Promise<ApiToken[]> {
-    const rows = await this.#db.all<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE username = ? ORDER BY id', [username]);
+    const rows = await this.#db.all<TokenRow>('SELECT id, username, name, created_at, expires_at, revoked_at FROM api_tokens WHERE username = ? ORDER BY id', [
+      username,
+    ]);
     return rows.map(toToken);
   }
 
@@ -503,7 +541,9 @@ export class Auth implements Authenticator {
       this.#log.warn({ event: 'login_rate_limited', ip }, 'too many failed logins');
       const retryAfterSeconds = Math.ceil(wait / 1000);
       await this.#recordAttempt('auth.locked_out', attempted, { username: attempted, ip, via, refused: true, retryAfterSeconds });
-      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', { 'retry-after': String(retryAfterSeconds) });
+      throw new HttpError(429, 'TOO_MANY_ATTEMPTS', 'too many failed attempts; try again later', {
+        'retry-after': String(retryAfterSeconds),
+      });
     }
     const row = USERNAME_PATTERN.test(username) ? await this.#db.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]) : undefined;
     // An unknown user costs the same scrypt as a known one.
@@ -517,7 +557,14 @@ export class Auth implements Authenticator {
       // This failure may be the one that starts a lockout.
       const lockedFor = this.#limiter.retryAfter(key);
       if (lockedFor > 0) {
-        await this.#recordAttempt('auth.locked_out', name, { username: name, ip, via, refused: false, failures: this.#limiter.max, retryAfterSeconds: Math.ceil(lockedFor / 1000) });
+        await this.#recordAttempt('auth.locked_out', name, {
+          username: name,
+          ip,
+          via,
+          refused: false,
+          failures: this.#limiter.max,
+          retryAfterSeconds: Math.ceil(lockedFor / 1000),
+        });
       }
       // The username is logged only when it names a user: a password typed into the username field stays out of the log.
       this.#log.warn({ event: 'login_failed', ip, ...(row ? { username: row.username } : {}) }, 'login failed');
@@ -534,7 +581,12 @@ export class Auth implements Authenticator {
   /** An audit entry about a user (`user:<username>`), made by `by` (or the configured actor). */
   async #record(q: Queryable, by: string | undefined, action: string, username: string, detail: Record<string, unknown>): Promise<void> {
     if (!this.#audit) return;
-    await this.#audit.log.append(q, { actor: by !== undefined ? actorOf.user(by) : this.#audit.actor, action, subject: actorOf.user(username), detail });
+    await this.#audit.log.append(q, {
+      actor: by !== undefined ? actorOf.user(by) : this.#audit.actor,
+      action,
+      subject: actorOf.user(username),
+      detail,
+    });
   }
 
   /** A refused attempt: its actor is nobody proven (`anonymous`), its subject the username tried. */

@@ -30,37 +30,71 @@ const IdParam = z.strictObject({ id: z.string().regex(/^AR-[0-9]{8}-[0-9a-f]{8}$
 
 function authzError(e: unknown): never {
   if (e instanceof AuthzError) {
-    const status = { BAD_INPUT: 400, NOT_FOUND: 404, FORBIDDEN: 403, SELF_DECISION: 403, OUT_OF_SCOPE: 403, CONFLICT: 409, NO_ISSUER_KEY: 409 }[e.code];
+    const status = {
+      BAD_INPUT: 400,
+      NOT_FOUND: 404,
+      FORBIDDEN: 403,
+      SELF_DECISION: 403,
+      OUT_OF_SCOPE: 403,
+      CONFLICT: 409,
+      NO_ISSUER_KEY: 409,
+    }[e.code];
     if (e.problems && status === 400) throw HttpError.invalid(e.code, e.problems);
     throw new HttpError(status, e.code, e.message);
   }
   throw e;
 }
 
-export function registerAuthzRoutes(server: ApiServer, deps: {
-  authz: Authorizations; bundles: PolicyBundles;
-  /** A request was filed or decided (the dashboard's live feed). */
-  changed?: (id: string, state: RequestState) => void;
-}): void {
+export function registerAuthzRoutes(
+  server: ApiServer,
+  deps: {
+    authz: Authorizations;
+    bundles: PolicyBundles;
+    /** A request was filed or decided (the dashboard's live feed). */
+    changed?: (id: string, state: RequestState) => void;
+  },
+): void {
   const { authz, bundles } = deps;
   const changed = (r: RequestRow) => deps.changed?.(r.id, r.state);
 
   server.route({
-    method: 'GET', path: '/api/v1/policy/bundle', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/policy/bundle',
+    roles: 'authenticated',
     handle: async () => {
       const c = bundles.current();
       if (!c) throw new HttpError(404, 'NOT_FOUND', 'no policy bundle is in force on this gateway');
-      return { body: { version: c.bundle.version, hash: c.bundle.hash, issuedAt: new Date(c.bundle.issuedAt).toISOString(), expiresAt: new Date(c.bundle.expiresAt).toISOString(),
-        draftSource: { ...bundleToSource(c.bytes), version: c.bundle.version + 1 }, envelope: Buffer.from(c.bytes).toString('base64'),
-        issuers: [...c.bundle.issuers.values()].map((i) => ({
-          name: i.name, personId: i.personId, roles: [...i.roles], keyId: i.keyId, publicKey: i.publicKey.toString('hex'), compromised: i.compromised,
-        })) } satisfies PolicyBundleResponse };
+      return {
+        body: {
+          version: c.bundle.version,
+          hash: c.bundle.hash,
+          issuedAt: new Date(c.bundle.issuedAt).toISOString(),
+          expiresAt: new Date(c.bundle.expiresAt).toISOString(),
+          draftSource: { ...bundleToSource(c.bytes), version: c.bundle.version + 1 },
+          envelope: Buffer.from(c.bytes).toString('base64'),
+          issuers: [...c.bundle.issuers.values()].map((i) => ({
+            name: i.name,
+            personId: i.personId,
+            roles: [...i.roles],
+            keyId: i.keyId,
+            publicKey: i.publicKey.toString('hex'),
+            compromised: i.compromised,
+          })),
+        } satisfies PolicyBundleResponse,
+      };
     },
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/policy/bundles', roles: PUBLISHERS,
-    body: z.strictObject({ envelope: z.string().min(1).max(11 * 1024 * 1024) }),
+    method: 'POST',
+    path: '/api/v1/policy/bundles',
+    roles: PUBLISHERS,
+    body: z.strictObject({
+      envelope: z
+        .string()
+        .min(1)
+        .max(11 * 1024 * 1024),
+    }),
     handle: async ({ body, user }) => {
       const r = await bundles.publish(user, Buffer.from(body.envelope, 'base64')).catch(authzError);
       return { status: 201, body: { version: r.version, hash: r.hash, deliveredTo: r.delivered } satisfies PublishBundleResponse };
@@ -68,7 +102,10 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/authz/requests', roles: FILERS, body: z.unknown(),
+    method: 'POST',
+    path: '/api/v1/authz/requests',
+    roles: FILERS,
+    body: z.unknown(),
     handle: async ({ body, user }) => {
       const r = await authz.request(user, body).catch(authzError);
       changed(r);
@@ -77,13 +114,20 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/authz/requests', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/authz/requests',
+    roles: READERS,
     query: z.strictObject({ state: z.enum(['PENDING', 'APPROVED', 'DENIED', 'REVOKED']).optional() }),
-    handle: async ({ user, query }) => ({ body: { requests: (await authz.list(user, query.state ? { state: query.state } : {})).map(requestJson) } }),
+    handle: async ({ user, query }) => ({
+      body: { requests: (await authz.list(user, query.state ? { state: query.state } : {})).map(requestJson) },
+    }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/authz/requests/:id', roles: READERS, params: IdParam,
+    method: 'GET',
+    path: '/api/v1/authz/requests/:id',
+    roles: READERS,
+    params: IdParam,
     handle: async ({ params, user }) => {
       const row = await authz.get(params.id);
       const visible = row && mayRead(user, row) ? row : undefined;
@@ -93,7 +137,11 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/authz/requests/:id/approve', roles: DECIDERS, params: IdParam, body: z.unknown(),
+    method: 'POST',
+    path: '/api/v1/authz/requests/:id/approve',
+    roles: DECIDERS,
+    params: IdParam,
+    body: z.unknown(),
     handle: async ({ params, body, user }) => {
       const r = await authz.approve(user, params.id, body).catch(authzError);
       changed(r.request);
@@ -102,7 +150,11 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/authz/requests/:id/deny', roles: DECIDERS, params: IdParam, body: z.unknown(),
+    method: 'POST',
+    path: '/api/v1/authz/requests/:id/deny',
+    roles: DECIDERS,
+    params: IdParam,
+    body: z.unknown(),
     handle: async ({ params, body, user }) => {
       const r = await authz.deny(user, params.id, body).catch(authzError);
       changed(r);
@@ -111,7 +163,11 @@ export function registerAuthzRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/authz/requests/:id/revoke', roles: DECIDERS, params: IdParam, body: z.unknown(),
+    method: 'POST',
+    path: '/api/v1/authz/requests/:id/revoke',
+    roles: DECIDERS,
+    params: IdParam,
+    body: z.unknown(),
     handle: async ({ params, body, user }) => {
       const r = await authz.revoke(user, params.id, body).catch(authzError);
       changed(r.request);

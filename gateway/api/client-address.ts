@@ -46,7 +46,10 @@ export class ProxyTrust {
    */
   client(peer: string, forwardedFor: string | undefined): string {
     if (!this.#any || !this.trusts(peer) || !forwardedFor) return peer;
-    const hops = forwardedFor.split(',').map((h) => h.trim()).filter(Boolean);
+    const hops = forwardedFor
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
     let client = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!;

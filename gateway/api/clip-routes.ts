@@ -41,52 +41,93 @@ const HashParam = z.strictObject({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'mus
 const Time = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const EXTENSIONS: Readonly<Record<string, string>> = {
-  'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-matroska': 'mkv', 'video/webm': 'webm', 'video/x-msvideo': 'avi',
-  'audio/wav': 'wav', 'audio/mp4': 'm4a', 'audio/mpeg': 'mp3', 'image/jpeg': 'jpg', 'image/png': 'png',
+  'video/mp4': 'mp4',
+  'video/quicktime': 'mov',
+  'video/x-matroska': 'mkv',
+  'video/webm': 'webm',
+  'video/x-msvideo': 'avi',
+  'audio/wav': 'wav',
+  'audio/mp4': 'm4a',
+  'audio/mpeg': 'mp3',
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
 };
 
 /** Who is asking, for "once per session": the session cookie or the API token, hashed (never kept as is). */
 function sessionKey(req: import('node:http').IncomingMessage, username: string): string {
-  const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
+  const cookie =
+    (req.headers.cookie ?? '')
+      .split(';')
+      .map((c) => c.trim())
+      .find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
   const credential = cookie || String(req.headers.authorization ?? '');
   return `${username}|${createHash('sha256').update(credential).digest('hex').slice(0, 32)}`;
 }
 
-export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: Ingest; fleet: Fleet; blobPath: (sha256: string) => string; audit: AuditAppender | null }): void {
+export function registerClipRoutes(
+  server: ApiServer,
+  deps: { db: Db; ingest: Ingest; fleet: Fleet; blobPath: (sha256: string) => string; audit: AuditAppender | null },
+): void {
   const { db, ingest, fleet, blobPath, audit } = deps;
   const audited = new OncePerSession();
 
   server.route({
-    method: 'GET', path: '/api/v1/clips', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/clips',
+    roles: 'authenticated',
     query: z.object({
-      device: Id.optional(), camera: Id.optional(), officer: Id.optional(),
-      decision: z.enum(VERDICTS as [string, ...string[]]).optional(), category: z.enum(CATEGORIES).optional(),
+      device: Id.optional(),
+      camera: Id.optional(),
+      officer: Id.optional(),
+      decision: z.enum(VERDICTS as [string, ...string[]]).optional(),
+      category: z.enum(CATEGORIES).optional(),
       state: z.enum(['RECEIVED', 'VERIFIED', 'REJECTED']).optional(),
-      from: Time.optional(), to: Time.optional(), before: Time.optional(),
+      from: Time.optional(),
+      to: Time.optional(),
+      before: Time.optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
     handle: async ({ query }) => {
       const where: string[] = [];
       const params: (string | number)[] = [];
-      const eq = (column: string, v: string | undefined) => { if (v !== undefined) { where.push(`${column} = ?`); params.push(v); } };
+      const eq = (column: string, v: string | undefined) => {
+        if (v !== undefined) {
+          where.push(`${column} = ?`);
+          params.push(v);
+        }
+      };
       eq('device_id', query.device);
       eq('camera_serial', query.camera);
       eq('officer_id', query.officer);
       eq('decision', query.decision);
       eq('category', query.category);
       eq('state', query.state);
-      if (query.from !== undefined) { where.push('COALESCE(started_at, received_at) >= ?'); params.push(query.from); }
-      if (query.to !== undefined) { where.push('COALESCE(started_at, received_at) <= ?'); params.push(query.to); }
-      if (query.before !== undefined) { where.push('received_at < ?'); params.push(query.before); }
+      if (query.from !== undefined) {
+        where.push('COALESCE(started_at, received_at) >= ?');
+        params.push(query.from);
+      }
+      if (query.to !== undefined) {
+        where.push('COALESCE(started_at, received_at) <= ?');
+        params.push(query.to);
+      }
+      if (query.before !== undefined) {
+        where.push('received_at < ?');
+        params.push(query.before);
+      }
       params.push(query.limit);
       const rows = await db.all<Record<string, unknown>>(
-        `SELECT ${CLIP_COLUMNS} FROM manifests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at DESC, manifest_hash LIMIT ?`, params);
+        `SELECT ${CLIP_COLUMNS} FROM manifests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at DESC, manifest_hash LIMIT ?`,
+        params,
+      );
       return { body: { clips: rows.map(clipJson) } satisfies ClipsResponse };
     },
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/clips/:hash', roles: 'authenticated', params: HashParam,
+    method: 'GET',
+    path: '/api/v1/clips/:hash',
+    roles: 'authenticated',
+    params: HashParam,
     handle: async ({ params }) => {
       const row = await db.get<Record<string, unknown>>('SELECT * FROM manifests WHERE manifest_hash = ?', [params.hash]);
       if (!row) throw new HttpError(404, 'NOT_FOUND', `no manifest ${params.hash}`);
@@ -107,14 +148,23 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       ];
       // The current decision (a late tag may have replaced it), and the one the manifest signed
       // when it differs: the earlier decision stays visible as history (DESIGN §6).
-      const current = row.decision_json ? JSON.parse(String(row.decision_json)) as DecisionJson : null;
+      const current = row.decision_json ? (JSON.parse(String(row.decision_json)) as DecisionJson) : null;
       const signed = m.decision ? decisionToJson(m.decision) : null;
       const history = signed && current && (signed.decidedAt !== current.decidedAt || signed.decision !== current.decision) ? [signed] : [];
       const body: ClipDetailResponse = {
         clip: {
-          ...clipJson(row), chunkCount: Number(row.chunk_count), chunkSize: Number(row.chunk_size), prevHash: String(row.prev_hash), keyId: String(row.key_id),
-          decisionDetail: current, decisionHistory: history, missingChunks: missing, mediaType: m.mediaType,
-          manifestEnvelope: Buffer.from(row.envelope as Buffer).toString('base64'), timeline, releasedAt: observed(row.released_at),
+          ...clipJson(row),
+          chunkCount: Number(row.chunk_count),
+          chunkSize: Number(row.chunk_size),
+          prevHash: String(row.prev_hash),
+          keyId: String(row.key_id),
+          decisionDetail: current,
+          decisionHistory: history,
+          missingChunks: missing,
+          mediaType: m.mediaType,
+          manifestEnvelope: Buffer.from(row.envelope as Buffer).toString('base64'),
+          timeline,
+          releasedAt: observed(row.released_at),
         },
       };
       return { body };
@@ -124,11 +174,23 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
   // What an auditor runs with `bwc verify`, run here on the clip held, against the key the
   // device enrolled (the manifest names its key; an unknown key is said, never assumed).
   server.route({
-    method: 'GET', path: '/api/v1/clips/:hash/report', roles: 'authenticated', params: HashParam,
+    method: 'GET',
+    path: '/api/v1/clips/:hash/report',
+    roles: 'authenticated',
+    params: HashParam,
     handle: async ({ params }) => {
-      const row = await db.get<{ device_id: string; envelope: Buffer; clip_sha256: string; state: string; received_at: number; disposition_id: string | null }>(
+      const row = await db.get<{
+        device_id: string;
+        envelope: Buffer;
+        clip_sha256: string;
+        state: string;
+        received_at: number;
+        disposition_id: string | null;
+      }>(
         `SELECT m.device_id, m.envelope, m.clip_sha256, m.state, m.received_at, d.disposition_id
-           FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`, [params.hash]);
+           FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`,
+        [params.hash],
+      );
       if (!row) throw new HttpError(404, 'NOT_FOUND', `no manifest ${params.hash}`);
       const none = (why: string): { body: ClipReportResponse } => ({ body: { manifestHash: params.hash, report: null, why } });
       if (row.disposition_id) return none(`the content was disposed of (disposition ${row.disposition_id}); the manifest and its record remain`);
@@ -140,7 +202,11 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
           if (!k) return { verdict: 'UNKNOWN_KEY', detail: `signed by key ${keyId.slice(0, 16)}…, which ${row.device_id} never enrolled` };
           const key = trustPublicKey(k.public_key, `key of ${row.device_id}`);
           if (k.revoked_at !== null && Number(k.revoked_at) <= Number(row.received_at)) {
-            return { verdict: 'REVOKED_AT_RECORDING_TIME', key, detail: `key ${keyId.slice(0, 16)}… of ${row.device_id} was revoked before the manifest arrived` };
+            return {
+              verdict: 'REVOKED_AT_RECORDING_TIME',
+              key,
+              detail: `key ${keyId.slice(0, 16)}… of ${row.device_id} was revoked before the manifest arrived`,
+            };
           }
           return { verdict: 'OK', key, detail: `signed by ${row.device_id}'s enrolled key ${keyId.slice(0, 16)}…` };
         },
@@ -149,10 +215,19 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
       if (isInputError(r)) return none(`${r.error}: ${r.message}`);
       return {
         body: {
-          manifestHash: params.hash, why: null,
+          manifestHash: params.hash,
+          why: null,
           report: {
-            verdict: r.verdict, content: r.content, key: r.key, keyDetail: r.keyDetail, signature: r.signature, chunkMap: r.chunkMap, chunks: r.chunks,
-            problems: [...r.problems], summary: r.summary, checkedAt: Date.now(),
+            verdict: r.verdict,
+            content: r.content,
+            key: r.key,
+            keyDetail: r.keyDetail,
+            signature: r.signature,
+            chunkMap: r.chunkMap,
+            chunks: r.chunks,
+            problems: [...r.problems],
+            summary: r.summary,
+            checkedAt: Date.now(),
           },
         } satisfies ClipReportResponse,
       };
@@ -160,44 +235,82 @@ export function registerClipRoutes(server: ApiServer, deps: { db: Db; ingest: In
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/clips/:hash/content', roles: CONTENT_READERS, params: HashParam,
+    method: 'GET',
+    path: '/api/v1/clips/:hash/content',
+    roles: CONTENT_READERS,
+    params: HashParam,
     query: z.strictObject({ download: z.enum(['0', '1']).optional() }),
     handle: async ({ params, query, user, requestId, req, head }) => {
-      const row = await db.get<{ device_id: string; clip_id: string; camera_serial: string; clip_sha256: string; byte_length: number; state: string; envelope: Buffer; disposition_id: string | null }>(
+      const row = await db.get<{
+        device_id: string;
+        clip_id: string;
+        camera_serial: string;
+        clip_sha256: string;
+        byte_length: number;
+        state: string;
+        envelope: Buffer;
+        disposition_id: string | null;
+      }>(
         `SELECT m.device_id, m.clip_id, m.camera_serial, m.clip_sha256, m.byte_length, m.state, m.envelope, d.disposition_id
-           FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`, [params.hash]);
+           FROM manifests m LEFT JOIN disposed_records d ON d.manifest_hash = m.manifest_hash WHERE m.manifest_hash = ?`,
+        [params.hash],
+      );
       if (!row) throw new HttpError(404, 'NOT_FOUND', `no manifest ${params.hash}`);
       if (row.disposition_id) throw new HttpError(410, 'DISPOSED', `the content of this clip was disposed of (disposition ${row.disposition_id})`);
       if (row.state !== 'VERIFIED') throw new HttpError(409, 'NOT_VERIFIED', `the clip is ${row.state}; only verified content is served`);
       const path = blobPath(row.clip_sha256);
-      const size = await stat(path).then((s) => s.size, () => null);
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => null,
+      );
       if (size === null) throw new HttpError(410, 'NO_CONTENT', `the gateway holds no content for clip ${row.clip_sha256}`);
       const download = query.download === '1';
       const range = byteRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
       if (range.kind === 'unsatisfiable') {
-        throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', `the clip has ${size} bytes; the range asked for lies outside them`, { 'content-range': `bytes */${size}`, 'accept-ranges': 'bytes' });
+        throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', `the clip has ${size} bytes; the range asked for lies outside them`, {
+          'content-range': `bytes */${size}`,
+          'accept-ranges': 'bytes',
+        });
       }
       // Evidence read: who, which clip, viewed or downloaded, when; once per session, not once per
       // range request (DESIGN §6), and recorded before the first byte leaves. A HEAD reads
       // nothing: it is not recorded, and the file is not opened.
       const kind = download ? 'download' : 'view';
       if (!head && audited.first(`${sessionKey(req, user.username)}|${params.hash}|${kind}`, Date.now())) {
-        await audit?.append(db, { actor: actorOf.user(user.username), action: download ? 'clip.content_download' : 'clip.content_view', subject: params.hash, detail: { sha256: row.clip_sha256, bytes: size, requestId } });
+        await audit?.append(db, {
+          actor: actorOf.user(user.username),
+          action: download ? 'clip.content_download' : 'clip.content_view',
+          subject: params.hash,
+          detail: { sha256: row.clip_sha256, bytes: size, requestId },
+        });
       }
       const { manifest } = decodeManifest(row.envelope);
       const mediaType = /^[a-z]+\/[A-Za-z0-9.+-]+$/.test(manifest.mediaType) ? manifest.mediaType : 'application/octet-stream';
       // <camera>_<start>_<hash8>.<ext>: what the clip is, when it was recorded, which bytes.
-      const started = manifest.startedAtMs ? new Date(manifest.startedAtMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '') : 'unknown';
+      const started = manifest.startedAtMs
+        ? new Date(manifest.startedAtMs)
+            .toISOString()
+            .replace(/[-:]/g, '')
+            .replace(/\.\d{3}/, '')
+        : 'unknown';
       const stem = `${row.camera_serial || row.device_id}_${started}_${row.clip_sha256.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
       const fileName = `${stem}.${EXTENSIONS[mediaType] ?? 'bin'}`;
       const headers = {
-        'content-type': mediaType, 'accept-ranges': 'bytes', 'x-clip-sha256': row.clip_sha256,
-        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${fileName}"`, 'cache-control': 'private, no-store',
+        'content-type': mediaType,
+        'accept-ranges': 'bytes',
+        'x-clip-sha256': row.clip_sha256,
+        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${fileName}"`,
+        'cache-control': 'private, no-store',
       };
       if (range.kind === 'part') {
         return {
-          status: 206, ...(head ? {} : { stream: createReadStream(path, { start: range.start, end: range.end }) }),
-          headers: { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${size}` },
+          status: 206,
+          ...(head ? {} : { stream: createReadStream(path, { start: range.start, end: range.end }) }),
+          headers: {
+            ...headers,
+            'content-length': String(range.end - range.start + 1),
+            'content-range': `bytes ${range.start}-${range.end}/${size}`,
+          },
         };
       }
       return { ...(head ? { status: 200 } : { stream: createReadStream(path) }), headers: { ...headers, 'content-length': String(size) } };

@@ -39,7 +39,19 @@ import { enrollmentProofInput, NONCE_HEX, type EnrollmentProof } from '../../pro
 import { HttpError, type ApiServer } from './http.js';
 import { alertJson, deviceViews } from './views.js';
 import { registerClipRoutes } from './clip-routes.js';
-import type { AlertActionResponse, AssignResponse, DecommissionResponse, AlertsResponse, AssignmentsResponse, CamerasResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DevicesResponse, KeyringResponse } from './types.js';
+import type {
+  AlertActionResponse,
+  AssignResponse,
+  DecommissionResponse,
+  AlertsResponse,
+  AssignmentsResponse,
+  CamerasResponse,
+  DeviceDetailResponse,
+  DeviceEventJson,
+  DeviceEventsResponse,
+  DevicesResponse,
+  KeyringResponse,
+} from './types.js';
 import type { Role } from './roles.js';
 
 const OPERATORS: readonly Role[] = ['operator', 'admin'];
@@ -69,45 +81,77 @@ export interface EnrollmentDeps {
   bundle(): Uint8Array | null;
 }
 
-export function registerFleetRoutes(server: ApiServer, deps: {
-  fleet: Fleet; alerts: Alerts; db: Db; ingest: Ingest; enrollment: EnrollmentDeps;
-  /** Where the clip store keeps a verified clip's content. */
-  blobPath: (sha256: string) => string;
-  audit: AuditAppender | null;
-}): void {
+export function registerFleetRoutes(
+  server: ApiServer,
+  deps: {
+    fleet: Fleet;
+    alerts: Alerts;
+    db: Db;
+    ingest: Ingest;
+    enrollment: EnrollmentDeps;
+    /** Where the clip store keeps a verified clip's content. */
+    blobPath: (sha256: string) => string;
+    audit: AuditAppender | null;
+  },
+): void {
   const { fleet, alerts, db, ingest, enrollment, blobPath, audit } = deps;
 
   server.route({
-    method: 'GET', path: '/api/v1/devices', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/devices',
+    roles: 'authenticated',
     handle: async () => ({ body: { devices: await deviceViews(db) } satisfies DevicesResponse }),
   });
 
   // The keyring an auditor checks clips against (`bwc verify --keyring`): every device key, signed
   // by this gateway and carrying its root-signed certificate, so the file stands alone.
   server.route({
-    method: 'GET', path: '/api/v1/keyring', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/keyring',
+    roles: 'authenticated',
     handle: async () => {
       const { trust, messenger } = enrollment;
       if (!trust) throw new HttpError(409, 'NO_TRUST', 'this gateway has no certificate (trust.certificate): nobody could tie its keyring to the agency root');
       const keys = await fleet.keyring();
-      const keyring = sealKeyring(keys, trust.certificate, messenger.signer, { gatewayId: messenger.gatewayId, fleet: messenger.fleet, createdAtMs: Date.now() });
-      return { body: { gatewayId: messenger.gatewayId, keys: keys.length, keyring: Buffer.from(keyring).toString('base64') } satisfies KeyringResponse };
+      const keyring = sealKeyring(keys, trust.certificate, messenger.signer, {
+        gatewayId: messenger.gatewayId,
+        fleet: messenger.fleet,
+        createdAtMs: Date.now(),
+      });
+      return {
+        body: {
+          gatewayId: messenger.gatewayId,
+          keys: keys.length,
+          keyring: Buffer.from(keyring).toString('base64'),
+        } satisfies KeyringResponse,
+      };
     },
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/devices/:id', roles: 'authenticated', params: DeviceParam,
+    method: 'GET',
+    path: '/api/v1/devices/:id',
+    roles: 'authenticated',
+    params: DeviceParam,
     handle: async ({ params }) => {
       const [d] = await deviceViews(db, [params.id]);
       if (!d) throw new HttpError(404, 'NOT_FOUND', `device ${params.id} is not enrolled`);
-      const keys = (await fleet.keysOf(params.id)).map((k) => ({ keyId: k.key_id, publicKey: toHex(k.public_key), validFrom: Number(k.valid_from), revokedAt: k.revoked_at === null ? null : Number(k.revoked_at) }));
+      const keys = (await fleet.keysOf(params.id)).map((k) => ({
+        keyId: k.key_id,
+        publicKey: toHex(k.public_key),
+        validFrom: Number(k.valid_from),
+        revokedAt: k.revoked_at === null ? null : Number(k.revoked_at),
+      }));
       const chainGaps = (await ingest.chainGaps(params.id)).map(({ deviceId: _, ...g }) => g);
       return { body: { device: d, keys, chainGaps } satisfies DeviceDetailResponse };
     },
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/devices/:id/events', roles: 'authenticated', params: DeviceParam,
+    method: 'GET',
+    path: '/api/v1/devices/:id/events',
+    roles: 'authenticated',
+    params: DeviceParam,
     query: z.object({
       limit: z.coerce.number().int().min(1).max(1000).default(200),
       before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -115,14 +159,20 @@ export function registerFleetRoutes(server: ApiServer, deps: {
     handle: async ({ params, query }) => {
       const rows = await db.all<{ hash: string; seq: number; received_at: number; envelope: Buffer }>(
         `SELECT hash, seq, received_at, envelope FROM messages WHERE device_id = ? AND type = 'Event' ${query.before ? 'AND seq < ?' : ''} ORDER BY seq DESC LIMIT ?`,
-        query.before ? [params.id, query.before, query.limit] : [params.id, query.limit]);
+        query.before ? [params.id, query.before, query.limit] : [params.id, query.limit],
+      );
       return { body: { events: rows.map(eventJson) } satisfies DeviceEventsResponse };
     },
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/devices', roles: OPERATORS,
-    body: z.strictObject({ deviceId: Id, publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the 32-byte Ed25519 public key in hex (public.hex)') }),
+    method: 'POST',
+    path: '/api/v1/devices',
+    roles: OPERATORS,
+    body: z.strictObject({
+      deviceId: Id,
+      publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the 32-byte Ed25519 public key in hex (public.hex)'),
+    }),
     handle: async ({ body, user }) => {
       const r = await fleet.enroll(body.deviceId, fromHex(body.publicKey.toLowerCase(), 32)!, user.username).catch(fleetError);
       return { status: 201, body: { ...r, note: 'the MQTT password is shown once' } };
@@ -130,8 +180,19 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/devices/:id/enrollment-token', roles: OPERATORS, params: DeviceParam,
-    body: z.strictObject({ ttlHours: z.number().positive().max(24 * 30).default(24) }).default({ ttlHours: 24 }),
+    method: 'POST',
+    path: '/api/v1/devices/:id/enrollment-token',
+    roles: OPERATORS,
+    params: DeviceParam,
+    body: z
+      .strictObject({
+        ttlHours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+      })
+      .default({ ttlHours: 24 }),
     handle: async ({ params, body, user }) => {
       const r = await fleet.createEnrollmentToken(params.id, user.username, body.ttlHours * 3600_000).catch(fleetError);
       return { status: 201, body: { deviceId: params.id, token: r.token, expiresAt: r.expiresAt } };
@@ -139,7 +200,10 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/devices/:id/decommission', roles: OPERATORS, params: DeviceParam,
+    method: 'POST',
+    path: '/api/v1/devices/:id/decommission',
+    roles: OPERATORS,
+    params: DeviceParam,
     handle: async ({ params, user }) => {
       await fleet.decommission(params.id, user.username).catch(fleetError);
       return { body: { deviceId: params.id, status: 'decommissioned' } satisfies DecommissionResponse };
@@ -148,33 +212,53 @@ export function registerFleetRoutes(server: ApiServer, deps: {
 
   // DESIGN §8 (second round): the gateway proves itself before a dock sends its token.
   server.route({
-    method: 'GET', path: '/api/v1/enroll', roles: 'public',
+    method: 'GET',
+    path: '/api/v1/enroll',
+    roles: 'public',
     query: z.strictObject({ nonce: z.string().regex(NONCE_HEX, 'hex of 16 to 64 random bytes') }),
     handle: async ({ query }) => {
       const trust = enrollment.trust;
       if (!trust) {
-        throw new HttpError(503, 'TRUST_NOT_CONFIGURED', 'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
-          'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway');
+        throw new HttpError(
+          503,
+          'TRUST_NOT_CONFIGURED',
+          'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
+            'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway',
+        );
       }
       const { messenger } = enrollment;
       const signature = messenger.signer.sign(enrollmentProofInput(Buffer.from(query.nonce, 'hex')));
       return {
         body: {
-          gatewayId: messenger.gatewayId, fleet: messenger.fleet, certificate: Buffer.from(trust.certificate).toString('base64'),
-          rootPublicKey: toHex(trust.root.raw), nonceSignature: Buffer.from(signature).toString('base64'),
+          gatewayId: messenger.gatewayId,
+          fleet: messenger.fleet,
+          certificate: Buffer.from(trust.certificate).toString('base64'),
+          rootPublicKey: toHex(trust.root.raw),
+          nonceSignature: Buffer.from(signature).toString('base64'),
         } satisfies EnrollmentProof,
       };
     },
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/enroll', roles: 'public',
-    body: z.strictObject({ request: z.string().min(1).max(64 * 1024) }),
+    method: 'POST',
+    path: '/api/v1/enroll',
+    roles: 'public',
+    body: z.strictObject({
+      request: z
+        .string()
+        .min(1)
+        .max(64 * 1024),
+    }),
     handle: async ({ body }) => {
       const trust = enrollment.trust;
       if (!trust) {
-        throw new HttpError(503, 'TRUST_NOT_CONFIGURED', 'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
-          'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway');
+        throw new HttpError(
+          503,
+          'TRUST_NOT_CONFIGURED',
+          'this gateway cannot enroll devices yet: it has no agency root key and gateway certificate. ' +
+            'The operator must configure trust.rootPublicKey and trust.certificate (sign one with `bwc authz sign-gateway-cert`) and restart the gateway',
+        );
       }
       const bytes = Buffer.from(body.request, 'base64');
       let req;
@@ -193,46 +277,72 @@ export function registerFleetRoutes(server: ApiServer, deps: {
       const assignments = await fleet.assignmentsForDocks();
       const r = await fleet.redeemEnrollmentToken(req.token, req.deviceId, req.publicKey).catch(fleetError);
       const { messenger } = enrollment;
-      const response = await messenger.sealEnrollmentResponse({
-        deviceId: r.deviceId,
-        gatewayCertificate: trust.certificate,
-        rootPublicKey: trust.root.raw,
-        policyBundle: enrollment.bundle() ?? new Uint8Array(0),
-        brokerUrl: enrollment.brokerUrl,
-        mqttUsername: r.mqttUsername,
-        mqttPassword: r.mqttPassword,
-        cameraAssignments: await messenger.sealCameraAssignmentsEnvelope(assignments, r.deviceId),
-        fleet: fleet.fleet,
-      }, r.deviceId);
-      return { status: 201, body: { deviceId: r.deviceId, keyId: r.keyId, fleet: fleet.fleet, response: Buffer.from(response).toString('base64') } };
+      const response = await messenger.sealEnrollmentResponse(
+        {
+          deviceId: r.deviceId,
+          gatewayCertificate: trust.certificate,
+          rootPublicKey: trust.root.raw,
+          policyBundle: enrollment.bundle() ?? new Uint8Array(0),
+          brokerUrl: enrollment.brokerUrl,
+          mqttUsername: r.mqttUsername,
+          mqttPassword: r.mqttPassword,
+          cameraAssignments: await messenger.sealCameraAssignmentsEnvelope(assignments, r.deviceId),
+          fleet: fleet.fleet,
+        },
+        r.deviceId,
+      );
+      return {
+        status: 201,
+        body: { deviceId: r.deviceId, keyId: r.keyId, fleet: fleet.fleet, response: Buffer.from(response).toString('base64') },
+      };
     },
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/cameras', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/cameras',
+    roles: 'authenticated',
     handle: async () => ({
       body: {
         cameras: (await fleet.cameras()).map((c) => ({
-          cameraSerial: c.camera_serial, model: c.model, firmware: c.firmware, batteryPct: c.battery_pct, storageFree: c.storage_free,
-          temperatureC: c.temperature_c, lastDock: c.last_dock, lastSeen: c.last_seen, officerId: c.officer_id, clipsNotVerified: Number(c.unverified),
+          cameraSerial: c.camera_serial,
+          model: c.model,
+          firmware: c.firmware,
+          batteryPct: c.battery_pct,
+          storageFree: c.storage_free,
+          temperatureC: c.temperature_c,
+          lastDock: c.last_dock,
+          lastSeen: c.last_seen,
+          officerId: c.officer_id,
+          clipsNotVerified: Number(c.unverified),
         })),
       } satisfies CamerasResponse,
     }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/cameras/:serial/assignments', roles: 'authenticated', params: SerialParam,
+    method: 'GET',
+    path: '/api/v1/cameras/:serial/assignments',
+    roles: 'authenticated',
+    params: SerialParam,
     handle: async ({ params }) => ({
       body: {
         assignments: (await fleet.assignmentHistory(params.serial)).map((a) => ({
-          officerId: a.officer_id, from: a.from_at, to: a.to_at, assignedBy: a.assigned_by, source: a.source,
+          officerId: a.officer_id,
+          from: a.from_at,
+          to: a.to_at,
+          assignedBy: a.assigned_by,
+          source: a.source,
         })),
       } satisfies AssignmentsResponse,
     }),
   });
 
   server.route({
-    method: 'PUT', path: '/api/v1/cameras/:serial/assignment', roles: OPERATORS, params: SerialParam,
+    method: 'PUT',
+    path: '/api/v1/cameras/:serial/assignment',
+    roles: OPERATORS,
+    params: SerialParam,
     body: z.strictObject({ officerId: zId }),
     handle: async ({ params, body, user }) => {
       const a = await fleet.assign(params.serial, body.officerId, user.username, 'operator').catch(fleetError);
@@ -241,9 +351,13 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'DELETE', path: '/api/v1/cameras/:serial/assignment', roles: OPERATORS, params: SerialParam,
+    method: 'DELETE',
+    path: '/api/v1/cameras/:serial/assignment',
+    roles: OPERATORS,
+    params: SerialParam,
     handle: async ({ params, user }) => {
-      if (!(await fleet.unassign(params.serial, undefined, user.username))) throw new HttpError(404, 'NOT_FOUND', `camera ${params.serial} has no current assignment`);
+      if (!(await fleet.unassign(params.serial, undefined, user.username)))
+        throw new HttpError(404, 'NOT_FOUND', `camera ${params.serial} has no current assignment`);
       return { status: 204 };
     },
   });
@@ -251,15 +365,21 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   registerClipRoutes(server, { db, ingest, fleet, blobPath, audit });
 
   server.route({
-    method: 'GET', path: '/api/v1/alerts', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/alerts',
+    roles: 'authenticated',
     query: z.object({
-      open: z.enum(['true', 'false']).optional(), kind: z.enum(Object.keys(ALERT_KINDS) as [keyof typeof ALERT_KINDS]).optional(),
-      device: Id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200),
+      open: z.enum(['true', 'false']).optional(),
+      kind: z.enum(Object.keys(ALERT_KINDS) as [keyof typeof ALERT_KINDS]).optional(),
+      device: Id.optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(200),
     }),
     handle: async ({ query }) => {
       const rows = await alerts.list({
-        ...(query.open ? { open: query.open === 'true' } : {}), ...(query.kind ? { kind: query.kind } : {}),
-        ...(query.device ? { deviceId: query.device } : {}), limit: query.limit,
+        ...(query.open ? { open: query.open === 'true' } : {}),
+        ...(query.kind ? { kind: query.kind } : {}),
+        ...(query.device ? { deviceId: query.device } : {}),
+        limit: query.limit,
       });
       return { body: { alerts: rows.map(alertJson) } satisfies AlertsResponse };
     },
@@ -272,7 +392,10 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   };
 
   server.route({
-    method: 'POST', path: '/api/v1/alerts/:id/ack', roles: RESPONDERS, params: AlertParam,
+    method: 'POST',
+    path: '/api/v1/alerts/:id/ack',
+    roles: RESPONDERS,
+    params: AlertParam,
     handle: async ({ params, user }) => {
       await answer(params.id, await alerts.acknowledge(params.id, user.username), 'acknowledged');
       return { body: { id: params.id, ackedBy: user.username } satisfies AlertActionResponse };
@@ -280,7 +403,10 @@ export function registerFleetRoutes(server: ApiServer, deps: {
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/alerts/:id/resolve', roles: RESPONDERS, params: AlertParam,
+    method: 'POST',
+    path: '/api/v1/alerts/:id/resolve',
+    roles: RESPONDERS,
+    params: AlertParam,
     body: z.strictObject({ note: z.string().max(RESOLUTION_NOTE_MAX, `must be at most ${RESOLUTION_NOTE_MAX} characters`).optional() }).optional(),
     handle: async ({ params, body, user }) => {
       const note = body?.note?.trim() || null;
@@ -298,9 +424,18 @@ export function registerFleetRoutes(server: ApiServer, deps: {
 function eventJson(r: { hash: string; seq: number; received_at: number; envelope: Buffer }): DeviceEventJson {
   const e = pb.Event.decode(openEnvelope(r.envelope, { expectType: 'Event' }).body);
   return {
-    hash: r.hash, seq: Number(r.seq), kind: EVENT_KINDS.code(e.kind) ?? String(e.kind), occurredAt: Number(e.occurredAtMs) || null, receivedAt: Number(r.received_at),
-    cameraSerial: e.cameraSerial || null, clipId: e.clipId || null, manifestHash: e.manifestHash?.length ? toHex(e.manifestHash) : null,
-    officerId: e.officerId || null, detail: e.detail || null,
-    decision: e.decision ? decisionToJson(e.decision) : null, tamper: TAMPER_KINDS.code(e.tamper) ?? null, alert: DOCK_ALERT_KINDS.code(e.alert) ?? null,
+    hash: r.hash,
+    seq: Number(r.seq),
+    kind: EVENT_KINDS.code(e.kind) ?? String(e.kind),
+    occurredAt: Number(e.occurredAtMs) || null,
+    receivedAt: Number(r.received_at),
+    cameraSerial: e.cameraSerial || null,
+    clipId: e.clipId || null,
+    manifestHash: e.manifestHash?.length ? toHex(e.manifestHash) : null,
+    officerId: e.officerId || null,
+    detail: e.detail || null,
+    decision: e.decision ? decisionToJson(e.decision) : null,
+    tamper: TAMPER_KINDS.code(e.tamper) ?? null,
+    alert: DOCK_ALERT_KINDS.code(e.alert) ?? null,
   };
 }

@@ -26,12 +26,8 @@ export { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-
 /** Query parameters as sent: a repeated key becomes an array. */
 export type QueryObject = Record<string, string | string[]>;
-
-
-
 
 export interface RequestContext<P, Q, B, U> {
   /** The caller; null on public routes (which never authenticate). */
@@ -234,7 +230,19 @@ export class ApiServer {
       this.#duration.observe({ method: methodLabel, route: routeLabel, status }, seconds);
       // The path without its query string: nothing a client put in a query is logged.
       const path = truncate((req.url ?? '').split('?')[0]!);
-      this.#o.log.info({ requestId, method: methodLabel, route: routeLabel, path, status, ms: Math.round(seconds * 1000), user: username, aborted: !res.writableFinished }, 'request');
+      this.#o.log.info(
+        {
+          requestId,
+          method: methodLabel,
+          route: routeLabel,
+          path,
+          status,
+          ms: Math.round(seconds * 1000),
+          user: username,
+          aborted: !res.writableFinished,
+        },
+        'request',
+      );
     });
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (this.#o.behindTls) res.setHeader('strict-transport-security', 'max-age=31536000');
@@ -246,7 +254,9 @@ export class ApiServer {
       const match = this.#match(method, rawPath);
       if (match.kind === 'none') throw new HttpError(404, 'NOT_FOUND', `no route for ${methodLabel} ${truncate(rawPath)}`);
       if (match.kind === 'method') {
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${methodLabel} is not allowed here; allowed: ${match.allow.join(', ')}`, { allow: match.allow.join(', ') });
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${methodLabel} is not allowed here; allowed: ${match.allow.join(', ')}`, {
+          allow: match.allow.join(', '),
+        });
       }
       const { route, params: rawParams } = match;
       const def = route.def;
@@ -264,7 +274,7 @@ export class ApiServer {
         username = user.username;
         if (user.via === 'session' && method !== 'GET' && !this.#o.auth.checkCsrf(user, header(req, 'x-csrf-token'))) {
           this.#authFailures.inc({ reason: 'csrf' });
-          throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'a request signed in by cookie must send its session\'s CSRF token in x-csrf-token');
+          throw new HttpError(403, 'CSRF_TOKEN_INVALID', "a request signed in by cookie must send its session's CSRF token in x-csrf-token");
         }
         if (def.roles !== 'authenticated' && !this.#o.auth.hasAnyRole(user, def.roles)) {
           this.#authFailures.inc({ reason: 'forbidden' });
@@ -297,10 +307,10 @@ export class ApiServer {
     }
   }
 
-  #match(method: string, path: string):
-    | { kind: 'route'; route: CompiledRoute; params: Record<string, string> }
-    | { kind: 'method'; allow: string[] }
-    | { kind: 'none' } {
+  #match(
+    method: string,
+    path: string,
+  ): { kind: 'route'; route: CompiledRoute; params: Record<string, string> } | { kind: 'method'; allow: string[] } | { kind: 'none' } {
     const parts = path.split('/').slice(1);
     const candidates: { route: CompiledRoute; params: Record<string, string>; score: string }[] = [];
     for (const route of this.#routes) {
@@ -375,7 +385,10 @@ export class ApiServer {
     if (forwarded && !this.#proxies.trusts(peer) && !this.#warnedUntrusted) {
       // Most likely a proxy the configuration does not name: every client then shares its address.
       this.#warnedUntrusted = true;
-      this.#o.log.warn({ peer }, 'requests carry X-Forwarded-For from an address http.trustProxy does not name; it is ignored, and clients behind it share that address (sign-in limits included)');
+      this.#o.log.warn(
+        { peer },
+        'requests carry X-Forwarded-For from an address http.trustProxy does not name; it is ignored, and clients behind it share that address (sign-in limits included)',
+      );
     }
     return this.#proxies.client(peer, forwarded);
   }
@@ -408,7 +421,10 @@ function validate<S extends z.ZodType>(schema: S | undefined, value: unknown, so
   if (!schema) return value as z.output<S>;
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  throw HttpError.invalid('VALIDATION_FAILED', r.error.issues.map((issue) => ({ field: [source, ...issue.path.map(String)].join('.'), message: issue.message })));
+  throw HttpError.invalid(
+    'VALIDATION_FAILED',
+    r.error.issues.map((issue) => ({ field: [source, ...issue.path.map(String)].join('.'), message: issue.message })),
+  );
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -453,7 +469,14 @@ async function sendStream(res: ServerResponse, result: HandlerResult, log: Logge
   }
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>>, extra: Record<string, string | readonly Problem[]> = {}): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Readonly<Record<string, string>>,
+  extra: Record<string, string | readonly Problem[]> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -72,7 +72,9 @@ export class LiveFeed {
 
   register(server: ApiServer): void {
     server.route({
-      method: 'GET', path: '/api/v1/live', roles: 'authenticated',
+      method: 'GET',
+      path: '/api/v1/live',
+      roles: 'authenticated',
       handle: async ({ req, user }) => {
         if (this.#closed) return { status: 503, body: { error: { code: 'SHUTTING_DOWN', message: 'the gateway is stopping' } } };
         const stream = new PassThrough();
@@ -92,7 +94,12 @@ export class LiveFeed {
         this.#send(client, 'hello', { at: Date.now(), username: user.username });
         return {
           stream,
-          headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' },
+          headers: {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-store',
+            'x-accel-buffering': 'no',
+            connection: 'keep-alive',
+          },
         };
       },
     });
@@ -149,7 +156,9 @@ export class LiveFeed {
       } catch (e) {
         this.#o.log.warn({ err: e }, `live: could not send device updates: ${(e as Error).message}`);
       }
-    })().finally(() => { this.#flushing = null; });
+    })().finally(() => {
+      this.#flushing = null;
+    });
     await this.#flushing;
   }
 

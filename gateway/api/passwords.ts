@@ -116,7 +116,10 @@ export class HashGate {
   #active = 0;
   readonly #queue: (() => void)[] = [];
 
-  constructor(readonly limit: number, readonly maxQueued: number) {}
+  constructor(
+    readonly limit: number,
+    readonly maxQueued: number,
+  ) {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#active < this.limit) this.#active++;

@@ -35,12 +35,17 @@ export function registerRecordsRoutes(server: ApiServer, deps: { records: Record
   const { records } = deps;
 
   server.route({
-    method: 'GET', path: '/api/v1/records/schedules', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/records/schedules',
+    roles: READERS,
     handle: async () => ({ body: records.schedules() }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/records/clips/:hash', roles: READERS, params: z.strictObject({ hash: Hash }),
+    method: 'GET',
+    path: '/api/v1/records/clips/:hash',
+    roles: READERS,
+    params: z.strictObject({ hash: Hash }),
     handle: async ({ params }) => {
       const r = await records.record(params.hash);
       if (!r) throw new HttpError(404, 'NOT_FOUND', `no record ${params.hash}`);
@@ -49,50 +54,86 @@ export function registerRecordsRoutes(server: ApiServer, deps: { records: Record
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/records/holds', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/records/holds',
+    roles: READERS,
     query: z.object({ active: z.enum(['true', 'false']).optional() }),
-    handle: async ({ query }) => ({ body: { holds: await records.holds(query.active ? { active: query.active === 'true' } : {}) } satisfies HoldsResponse }),
-  });
-
-  server.route({
-    method: 'POST', path: '/api/v1/records/holds', roles: OFFICERS,
-    body: z.strictObject({
-      reason: z.string().min(1).max(1000), holdId: Id.optional(), manifestHash: Hash.optional(), deviceId: Id.optional(), officerId: Id.optional(),
-      cameraSerial: Id.optional(), fromAt: Time.optional(), toAt: Time.optional(),
+    handle: async ({ query }) => ({
+      body: { holds: await records.holds(query.active ? { active: query.active === 'true' } : {}) } satisfies HoldsResponse,
     }),
-    handle: async ({ body, user }) => ({ status: 201, body: { hold: await records.placeHold(body, user.username).catch(recordsError) } satisfies HoldResponse }),
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/records/holds/:id/release', roles: OFFICERS, params: z.strictObject({ id: Id }),
+    method: 'POST',
+    path: '/api/v1/records/holds',
+    roles: OFFICERS,
+    body: z.strictObject({
+      reason: z.string().min(1).max(1000),
+      holdId: Id.optional(),
+      manifestHash: Hash.optional(),
+      deviceId: Id.optional(),
+      officerId: Id.optional(),
+      cameraSerial: Id.optional(),
+      fromAt: Time.optional(),
+      toAt: Time.optional(),
+    }),
+    handle: async ({ body, user }) => ({
+      status: 201,
+      body: { hold: await records.placeHold(body, user.username).catch(recordsError) } satisfies HoldResponse,
+    }),
+  });
+
+  server.route({
+    method: 'POST',
+    path: '/api/v1/records/holds/:id/release',
+    roles: OFFICERS,
+    params: z.strictObject({ id: Id }),
     body: z.strictObject({ reason: z.string().min(1).max(1000) }),
-    handle: async ({ params, body, user }) => ({ body: { hold: await records.releaseHold(params.id, body.reason, user.username).catch(recordsError) } satisfies HoldResponse }),
+    handle: async ({ params, body, user }) => ({
+      body: { hold: await records.releaseHold(params.id, body.reason, user.username).catch(recordsError) } satisfies HoldResponse,
+    }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/records/disposition', roles: READERS,
-    handle: async () => ({ body: await records.dryRun() satisfies DispositionDryRun }),
+    method: 'GET',
+    path: '/api/v1/records/disposition',
+    roles: READERS,
+    handle: async () => ({ body: (await records.dryRun()) satisfies DispositionDryRun }),
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/records/dispositions', roles: OFFICERS,
+    method: 'POST',
+    path: '/api/v1/records/dispositions',
+    roles: OFFICERS,
     body: z.strictObject({ hash: Hash, reason: z.string().max(1000).default('') }),
-    handle: async ({ body, user }) => ({ status: 201, body: await records.dispose(body.hash, user.username, body.reason).catch(recordsError) satisfies DispositionExecuted }),
+    handle: async ({ body, user }) => ({
+      status: 201,
+      body: (await records.dispose(body.hash, user.username, body.reason).catch(recordsError)) satisfies DispositionExecuted,
+    }),
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/records/dispositions', roles: READERS,
+    method: 'GET',
+    path: '/api/v1/records/dispositions',
+    roles: READERS,
     query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
     handle: async ({ query }) => ({ body: { dispositions: await records.dispositions(query.limit) } satisfies DispositionsResponse }),
   });
 
   server.route({
-    method: 'POST', path: '/api/v1/records/clips/:hash/export', roles: READERS, params: z.strictObject({ hash: Hash }),
+    method: 'POST',
+    path: '/api/v1/records/clips/:hash/export',
+    roles: READERS,
+    params: z.strictObject({ hash: Hash }),
     handle: async ({ params, user }) => {
       const bag = await records.exportBag(params.hash, user.username).catch(recordsError);
       return {
         stream: tarStream(bagTarEntries(bag, Date.now())),
-        headers: { 'content-type': 'application/x-tar', 'content-disposition': `attachment; filename="${bag.name}.tar"`, 'x-bag-name': bag.name },
+        headers: {
+          'content-type': 'application/x-tar',
+          'content-disposition': `attachment; filename="${bag.name}.tar"`,
+          'x-bag-name': bag.name,
+        },
       };
     },
   });

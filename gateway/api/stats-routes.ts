@@ -18,13 +18,17 @@ export function registerStatsRoutes(server: ApiServer, deps: { db: Db; history: 
   const { db, history, now } = deps;
 
   server.route({
-    method: 'GET', path: '/api/v1/stats/activations', roles: 'authenticated',
+    method: 'GET',
+    path: '/api/v1/stats/activations',
+    roles: 'authenticated',
     query: z.object({ days: z.coerce.number().int().min(1).max(366).default(30) }),
     handle: async ({ query }) => {
       const first = Math.floor(now() / DAY_MS) - query.days + 1;
       const rows = await db.all<{ day: number; decision: string | null; n: number }>(
         `SELECT (COALESCE(started_at, received_at) / ${DAY_MS}) AS day, decision, COUNT(*) AS n FROM manifests
-          WHERE COALESCE(started_at, received_at) >= ? GROUP BY (COALESCE(started_at, received_at) / ${DAY_MS}), decision`, [first * DAY_MS]);
+          WHERE COALESCE(started_at, received_at) >= ? GROUP BY (COALESCE(started_at, received_at) / ${DAY_MS}), decision`,
+        [first * DAY_MS],
+      );
       const days = Array.from({ length: query.days }, (_, i) => ({
         day: new Date((first + i) * DAY_MS).toISOString().slice(0, 10),
         counts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>,
@@ -39,8 +43,17 @@ export function registerStatsRoutes(server: ApiServer, deps: { db: Db; history: 
   });
 
   server.route({
-    method: 'GET', path: '/api/v1/stats/history', roles: 'authenticated',
-    query: z.object({ hours: z.coerce.number().int().min(1).max(24 * 366).default(24) }),
+    method: 'GET',
+    path: '/api/v1/stats/history',
+    roles: 'authenticated',
+    query: z.object({
+      hours: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 366)
+        .default(24),
+    }),
     handle: async ({ query }) => ({ body: { samples: await history.since(now() - query.hours * 3_600_000) } satisfies HistoryResponse }),
   });
 }

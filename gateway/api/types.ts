@@ -344,7 +344,11 @@ export interface AuthzRequestJson {
   state: RequestState;
   filedAt: string;
   decision: {
-    at: string; by: string | null; personId: string | null; role: string | null; note: string | null;
+    at: string;
+    by: string | null;
+    personId: string | null;
+    role: string | null;
+    note: string | null;
     factorsConsidered: { factor: string; note: string }[] | null;
   } | null;
   grant: { id: string | null; hash: string; envelope: string | null } | null;
@@ -503,9 +507,23 @@ export interface DispositionsResponse {
 
 export interface ClipRecordResponse {
   record: {
-    manifestHash: string; deviceId: string; officerId: string; cameraSerial: string; clipSha256: string; byteLength: number; state: string;
-    receivedAt: number; verifiedAt: number | null; startedAt: number | null; disposedBy: string | null;
-    recordClass: string; status: RecordStatus; schedule: ScheduleJson; cutoffAt: number | null; dueAt: number | null; holds: string[];
+    manifestHash: string;
+    deviceId: string;
+    officerId: string;
+    cameraSerial: string;
+    clipSha256: string;
+    byteLength: number;
+    state: string;
+    receivedAt: number;
+    verifiedAt: number | null;
+    startedAt: number | null;
+    disposedBy: string | null;
+    recordClass: string;
+    status: RecordStatus;
+    schedule: ScheduleJson;
+    cutoffAt: number | null;
+    dueAt: number | null;
+    holds: string[];
   };
 }
 
@@ -532,7 +550,11 @@ export interface AuditVerifyResponse {
   entries: number;
   intactThrough: number;
   head: string;
-  checkpoints: { given: number; verified: number; newest: { entryCount: number; headHash: string; at: number; gatewayId: string; source: string } | null };
+  checkpoints: {
+    given: number;
+    verified: number;
+    newest: { entryCount: number; headHash: string; at: number; gatewayId: string; source: string } | null;
+  };
   firstBroken: { seq: number; reason: string } | null;
   problems: string[];
   warnings: string[];

@@ -40,7 +40,9 @@ export function rolesProblems(roles: readonly string[]): UserProblem[] {
 }
 
 export function officesProblems(offices: readonly string[]): UserProblem[] {
-  const problems: UserProblem[] = offices.filter((o) => !OFFICE_PATTERN.test(o)).map((o) => ({ field: 'offices', message: `invalid office code ${JSON.stringify(o)}` }));
+  const problems: UserProblem[] = offices
+    .filter((o) => !OFFICE_PATTERN.test(o))
+    .map((o) => ({ field: 'offices', message: `invalid office code ${JSON.stringify(o)}` }));
   if (offices.length > MAX_OFFICES) problems.push({ field: 'offices', message: `a user has at most ${MAX_OFFICES} offices` });
   return problems;
 }

@@ -16,12 +16,18 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { HttpError, type ApiServer, type HandlerResult } from './http.js';
 
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; " +
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
 };
 
 interface WebFile {
@@ -42,7 +48,12 @@ export function findWebDir(): string | null {
 
 function load(path: string): WebFile {
   const body = readFileSync(path);
-  return { type: TYPES[extname(path)] ?? 'application/octet-stream', body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+  return {
+    type: TYPES[extname(path)] ?? 'application/octet-stream',
+    body,
+    gzip: gzipSync(body, { level: 9 }),
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+  };
 }
 
 export function registerWebRoutes(server: ApiServer, options: { dir: string | null }): { dir: string | null; files: number } {
@@ -57,19 +68,29 @@ export function registerWebRoutes(server: ApiServer, options: { dir: string | nu
   }
 
   const answer = (req: IncomingMessage, f: WebFile, cache: string, extra: Record<string, string> = {}): HandlerResult => {
-    const headers: Record<string, string> = { 'content-type': f.type, etag: f.etag, 'cache-control': cache, vary: 'accept-encoding', ...extra };
+    const headers: Record<string, string> = {
+      'content-type': f.type,
+      etag: f.etag,
+      'cache-control': cache,
+      vary: 'accept-encoding',
+      ...extra,
+    };
     if (req.headers['if-none-match'] === f.etag) return { status: 304, headers };
     const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && f.gzip.length < f.body.length;
     return { status: 200, raw: gzip ? f.gzip : f.body, headers: gzip ? { ...headers, 'content-encoding': 'gzip' } : headers };
   };
 
   server.route({
-    method: 'GET', path: '/', roles: 'public',
+    method: 'GET',
+    path: '/',
+    roles: 'public',
     handle: async ({ req }) => {
       if (!index) {
         return {
-          status: 503, raw: '<!doctype html><html lang="en"><title>bwc gateway</title><h1>The dashboard is not built</h1>' +
-            '<p>Run <code>npm run build</code> in the gateway\'s source tree and restart it. The HTTP API under /api/v1/ works without it.</p></html>',
+          status: 503,
+          raw:
+            '<!doctype html><html lang="en"><title>bwc gateway</title><h1>The dashboard is not built</h1>' +
+            "<p>Run <code>npm run build</code> in the gateway's source tree and restart it. The HTTP API under /api/v1/ works without it.</p></html>",
           headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP },
         };
       }
@@ -78,7 +99,10 @@ export function registerWebRoutes(server: ApiServer, options: { dir: string | nu
   });
 
   server.route({
-    method: 'GET', path: '/assets/:file', roles: 'public', params: z.strictObject({ file: z.string().max(100) }),
+    method: 'GET',
+    path: '/assets/:file',
+    roles: 'public',
+    params: z.strictObject({ file: z.string().max(100) }),
     handle: async ({ req, params }) => {
       const f = files.get(params.file);
       if (!f) throw new HttpError(404, 'NOT_FOUND', `no dashboard file ${params.file}`);

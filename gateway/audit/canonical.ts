@@ -27,8 +27,13 @@ export function canonicalJson(value: unknown, path = '$'): string {
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((v, i) => canonicalJson(v, `${path}[${i}]`)).join(',')}]`;
       const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) throw new CanonicalJsonError(`${path}: a ${(value as object).constructor?.name ?? 'non-plain'} object is not JSON (convert it first, e.g. bytes to hex)`);
-      const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+      if (proto !== Object.prototype && proto !== null)
+        throw new CanonicalJsonError(
+          `${path}: a ${(value as object).constructor?.name ?? 'non-plain'} object is not JSON (convert it first, e.g. bytes to hex)`,
+        );
+      const keys = Object.keys(value)
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], `${path}.${k}`)}`).join(',')}}`;
     }
     default:

@@ -33,7 +33,15 @@ export interface AuditEntry {
 
 /** The hash an entry must carry. */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  return canonicalHash(ENTRY_DOMAIN, { seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, detail: e.detail, prev: e.prev });
+  return canonicalHash(ENTRY_DOMAIN, {
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    subject: e.subject,
+    detail: e.detail,
+    prev: e.prev,
+  });
 }
 
 /**
@@ -67,7 +75,16 @@ export function entryFromRow(r: AuditRow): AuditEntry {
   } catch {
     detail = { unparsable: r.detail_json };
   }
-  return { seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, subject: r.subject, detail, prev: r.prev_hash, hash: r.entry_hash };
+  return {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject,
+    detail,
+    prev: r.prev_hash,
+    hash: r.entry_hash,
+  };
 }
 
 /** One line of an export (`GET /api/v1/audit/export`, NDJSON) or of a BagIt audit extract. */

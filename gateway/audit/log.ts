@@ -73,8 +73,14 @@ export interface CheckpointRow {
 
 export function checkpointJson(r: CheckpointRow): CheckpointJson {
   return {
-    type: 'checkpoint', entryCount: Number(r.entry_count), headHash: r.head_hash, at: Number(r.at), gatewayId: r.gateway_id, keyId: r.key_id,
-    envelope: Buffer.from(r.envelope).toString('base64'), certificate: r.certificate ? Buffer.from(r.certificate).toString('base64') : null,
+    type: 'checkpoint',
+    entryCount: Number(r.entry_count),
+    headHash: r.head_hash,
+    at: Number(r.at),
+    gatewayId: r.gateway_id,
+    keyId: r.key_id,
+    envelope: Buffer.from(r.envelope).toString('base64'),
+    certificate: r.certificate ? Buffer.from(r.certificate).toString('base64') : null,
   };
 }
 
@@ -128,15 +134,36 @@ export class AuditLog implements AuditAppender {
 
   async #append(q: Queryable, e: AuditEntryInput, detailText: string): Promise<AuditEntry> {
     const head = await q.get<{ seq: number; entry_hash: string }>(
-      `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`);
+      `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
+    );
     if (!head) throw new Error('audit_head is missing: the database was not migrated (schema version 3)');
-    const entry = { seq: Number(head.seq) + 1, at: this.#now(), actor: e.actor, action: e.action, subject: e.subject ?? '', prev: head.entry_hash };
+    const entry = {
+      seq: Number(head.seq) + 1,
+      at: this.#now(),
+      actor: e.actor,
+      action: e.action,
+      subject: e.subject ?? '',
+      prev: head.entry_hash,
+    };
     const hash = entryHashFromDetailText(entry, detailText);
-    await q.run(
-      'INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [entry.seq, entry.at, entry.actor, entry.action, entry.subject, detailText, entry.prev, hash]);
+    await q.run('INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      entry.seq,
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.subject,
+      detailText,
+      entry.prev,
+      hash,
+    ]);
     let detail: JsonObject | null = null;
-    const full: AuditEntry = { ...entry, hash, get detail() { return (detail ??= JSON.parse(detailText) as JsonObject); } };
+    const full: AuditEntry = {
+      ...entry,
+      hash,
+      get detail() {
+        return (detail ??= JSON.parse(detailText) as JsonObject);
+      },
+    };
     await q.run('UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1', [full.seq, full.hash]);
     if (this.#signer && full.seq % this.checkpointEvery === 0) await this.#sign(q, full.seq, full.hash, full.at);
     return full;
@@ -145,15 +172,22 @@ export class AuditLog implements AuditAppender {
   async #sign(q: Queryable, count: number, headHash: string, at: number): Promise<CheckpointRow> {
     const signer = this.#signer!;
     await q.run('INSERT INTO gateway_seq (gateway_id, type, seq) VALUES (?, ?, 0) ON CONFLICT DO NOTHING', [this.gatewayId, 'AuditCheckpoint']);
-    const s = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + 1 WHERE gateway_id = ? AND type = ? RETURNING seq', [this.gatewayId, 'AuditCheckpoint']);
+    const s = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + 1 WHERE gateway_id = ? AND type = ? RETURNING seq', [
+      this.gatewayId,
+      'AuditCheckpoint',
+    ]);
     const body = pb.AuditCheckpoint.encode({
       header: { issuer: this.gatewayId, fleet: this.fleet, seq: Number(s!.seq), createdAtMs: at },
-      entryCount: count, headHash: Buffer.from(headHash, 'hex'), atMs: at,
+      entryCount: count,
+      headHash: Buffer.from(headHash, 'hex'),
+      atMs: at,
     }).finish();
     const envelope = Buffer.from(sealEnvelope('AuditCheckpoint', body, signer).bytes);
     const row = await q.get<CheckpointRow>(
       `INSERT INTO audit_checkpoints (entry_count, head_hash, at, gateway_id, key_id, envelope, certificate) VALUES (?, ?, ?, ?, ?, ?, ?)
-       RETURNING *`, [count, headHash, at, this.gatewayId, signer.keyId, envelope, this.#certificate]);
+       RETURNING *`,
+      [count, headHash, at, this.gatewayId, signer.keyId, envelope, this.#certificate],
+    );
     return row!;
   }
 
@@ -161,7 +195,9 @@ export class AuditLog implements AuditAppender {
   async checkpoint(): Promise<CheckpointRow | null> {
     if (!this.#signer) return null;
     return this.#standalone(this.#db, async (q) => {
-      const head = (await q.get<{ seq: number; entry_hash: string }>(`SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`))!;
+      const head = (await q.get<{ seq: number; entry_hash: string }>(
+        `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
+      ))!;
       return this.#sign(q, Number(head.seq), head.entry_hash, this.#now());
     });
   }
@@ -218,9 +254,10 @@ export class AuditLog implements AuditAppender {
   /** Entries in seq order from `fromSeq`, optionally only those about `subject`. */
   async entries(o: { fromSeq?: number; limit?: number; subject?: string } = {}, q: Queryable = this.#db): Promise<AuditEntry[]> {
     const limit = Math.min(Math.max(o.limit ?? 1000, 1), 10_000);
-    const rows = o.subject !== undefined
-      ? await q.all<AuditRow>('SELECT * FROM audit_log WHERE subject = ? AND seq >= ? ORDER BY seq LIMIT ?', [o.subject, o.fromSeq ?? 1, limit])
-      : await q.all<AuditRow>('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?', [o.fromSeq ?? 1, limit]);
+    const rows =
+      o.subject !== undefined
+        ? await q.all<AuditRow>('SELECT * FROM audit_log WHERE subject = ? AND seq >= ? ORDER BY seq LIMIT ?', [o.subject, o.fromSeq ?? 1, limit])
+        : await q.all<AuditRow>('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?', [o.fromSeq ?? 1, limit]);
     return rows.map(entryFromRow);
   }
 
@@ -233,9 +270,10 @@ export class AuditLog implements AuditAppender {
 export async function* allEntryRows(q: Queryable, pageSize = 5000): AsyncGenerator<AuditRow> {
   let after = -Infinity;
   for (;;) {
-    const rows = after === -Infinity
-      ? await q.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq LIMIT ?', [pageSize])
-      : await q.all<AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [after, pageSize]);
+    const rows =
+      after === -Infinity
+        ? await q.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq LIMIT ?', [pageSize])
+        : await q.all<AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [after, pageSize]);
     for (const r of rows) yield r;
     if (rows.length < pageSize) return;
     after = Number(rows.at(-1)!.seq);

@@ -40,14 +40,24 @@ export interface AuditVerifyReport {
   entries: number;
   intactThrough: number;
   head: string;
-  checkpoints: { given: number; verified: number; newest: { entryCount: number; headHash: string; at: number; gatewayId: string; source: string } | null };
+  checkpoints: {
+    given: number;
+    verified: number;
+    newest: { entryCount: number; headHash: string; at: number; gatewayId: string; source: string } | null;
+  };
   /** The first broken entry (the lowest seq among the problems), or null. */
   firstBroken: BrokenEntry | null;
   problems: string[];
   warnings: string[];
 }
 
-interface DecodedCheckpoint { entryCount: number; headHash: string; at: number; gatewayId: string; source: string }
+interface DecodedCheckpoint {
+  entryCount: number;
+  headHash: string;
+  at: number;
+  gatewayId: string;
+  source: string;
+}
 
 function decodeCheckpoint(c: CheckpointSource, trust: VerifyTrust): DecodedCheckpoint | string {
   let env;
@@ -72,13 +82,20 @@ function decodeCheckpoint(c: CheckpointSource, trust: VerifyTrust): DecodedCheck
       return `${c.source}: the certificate stored with the checkpoint does not verify against the root key: ${(e as Error).message}`;
     }
   }
-  if (!key) return `${c.source}: the checkpoint is signed by key ${env.keyId.slice(0, 16)}…, which is not trusted here (give the gateway's public key, or the root key that certified it)`;
+  if (!key)
+    return `${c.source}: the checkpoint is signed by key ${env.keyId.slice(0, 16)}…, which is not trusted here (give the gateway's public key, or the root key that certified it)`;
   try {
     assertEnvelopeSigned(env, key);
   } catch {
     return `${c.source}: the checkpoint's signature does not verify`;
   }
-  return { entryCount: Number(body.entryCount), headHash: toHex(body.headHash), at, gatewayId: body.header?.issuer ?? '', source: c.source };
+  return {
+    entryCount: Number(body.entryCount),
+    headHash: toHex(body.headHash),
+    at,
+    gatewayId: body.header?.issuer ?? '',
+    source: c.source,
+  };
 }
 
 /**
@@ -110,14 +127,25 @@ export async function verifyAuditLog(
   for await (const e of entries) {
     count++;
     if (!intact) continue;
-    const broken = (reason: string, seq = e.seq) => { problems.push({ seq, text: `entry ${seq}: ${reason}` }); intact = false; };
+    const broken = (reason: string, seq = e.seq) => {
+      problems.push({ seq, text: `entry ${seq}: ${reason}` });
+      intact = false;
+    };
     if (e.seq !== expected) {
       if (e.seq > expected) broken(`is missing (deleted): the log goes from entry ${expected - 1} to ${e.seq}`, expected);
       else broken(`is out of order: found after entry ${expected - 1}`);
       continue;
     }
-    if (entryHash(e) !== e.hash) { broken(`was altered: its hash does not match its content (${e.action} by ${e.actor})`); continue; }
-    if (e.prev !== prev) { broken(`does not link to entry ${e.seq - 1}: it names ${e.prev.slice(0, 16)}…, entry ${e.seq - 1} is ${prev.slice(0, 16)}… (one of them, or the link, was changed)`); continue; }
+    if (entryHash(e) !== e.hash) {
+      broken(`was altered: its hash does not match its content (${e.action} by ${e.actor})`);
+      continue;
+    }
+    if (e.prev !== prev) {
+      broken(
+        `does not link to entry ${e.seq - 1}: it names ${e.prev.slice(0, 16)}…, entry ${e.seq - 1} is ${prev.slice(0, 16)}… (one of them, or the link, was changed)`,
+      );
+      continue;
+    }
     if (wanted.has(e.seq)) hashAt.set(e.seq, e.hash);
     prev = e.hash;
     expected++;
@@ -127,23 +155,41 @@ export async function verifyAuditLog(
   for (const d of decoded) {
     const when = new Date(d.at).toISOString();
     if (d.entryCount > count) {
-      problems.push({ seq: count + 1, text: `entry ${count + 1}: is missing: the log ends at entry ${count}, but the checkpoint signed by ${d.gatewayId} at ${when} (${d.source}) counts ${d.entryCount} entries (the tail was truncated)` });
+      problems.push({
+        seq: count + 1,
+        text: `entry ${count + 1}: is missing: the log ends at entry ${count}, but the checkpoint signed by ${d.gatewayId} at ${when} (${d.source}) counts ${d.entryCount} entries (the tail was truncated)`,
+      });
       continue;
     }
     const h = hashAt.get(d.entryCount);
     if (h === undefined) continue; // beyond the first break: that break is reported
     if (h !== d.headHash) {
-      problems.push({ seq: d.entryCount, text: `entry ${d.entryCount}: is not the entry the checkpoint signed by ${d.gatewayId} at ${when} (${d.source}) names (${d.headHash.slice(0, 16)}…)` });
+      problems.push({
+        seq: d.entryCount,
+        text: `entry ${d.entryCount}: is not the entry the checkpoint signed by ${d.gatewayId} at ${when} (${d.source}) names (${d.headHash.slice(0, 16)}…)`,
+      });
     }
   }
   if (options.head && intact) {
-    if (options.head.seq > count) problems.push({ seq: count + 1, text: `entry ${count + 1}: is missing: the log's head row counts ${options.head.seq} entries, the log holds ${count} (the tail was deleted)` });
-    else if (options.head.seq < count) problems.push({ seq: options.head.seq + 1, text: `entry ${options.head.seq + 1}: was added behind the log's back: the head row counts ${options.head.seq} entries, the log holds ${count}` });
+    if (options.head.seq > count)
+      problems.push({
+        seq: count + 1,
+        text: `entry ${count + 1}: is missing: the log's head row counts ${options.head.seq} entries, the log holds ${count} (the tail was deleted)`,
+      });
+    else if (options.head.seq < count)
+      problems.push({
+        seq: options.head.seq + 1,
+        text: `entry ${options.head.seq + 1}: was added behind the log's back: the head row counts ${options.head.seq} entries, the log holds ${count}`,
+      });
     else if (count > 0 && options.head.hash !== prev) problems.push({ seq: count, text: `entry ${count}: differs from the log's head row` });
   }
-  const newest = decoded.reduce<DecodedCheckpoint | null>((best, d) => (!best || d.entryCount > best.entryCount || (d.entryCount === best.entryCount && d.at > best.at) ? d : best), null);
+  const newest = decoded.reduce<DecodedCheckpoint | null>(
+    (best, d) => (!best || d.entryCount > best.entryCount || (d.entryCount === best.entryCount && d.at > best.at) ? d : best),
+    null,
+  );
   if (!newest) warnings.push('no signed checkpoint was checked: a truncated tail cannot be detected');
-  else if (newest.entryCount < count) warnings.push(`entries ${newest.entryCount + 1}–${count} are not yet covered by a checkpoint: their truncation could not be detected`);
+  else if (newest.entryCount < count)
+    warnings.push(`entries ${newest.entryCount + 1}–${count} are not yet covered by a checkpoint: their truncation could not be detected`);
 
   const withSeq = problems.filter((p) => p.seq !== null).sort((a, b) => a.seq! - b.seq!);
   const first = withSeq[0];

@@ -66,12 +66,23 @@ export class PolicyBundles {
     }
     const now = (this.#o.now ?? Date.now)();
     const current = this.#current?.bundle.version ?? 0;
-    if (bundle.version <= current) throw new AuthzError('CONFLICT', `bundle version ${bundle.version} is not above the one in force (v${current}); bump the version and sign it again`);
+    if (bundle.version <= current)
+      throw new AuthzError('CONFLICT', `bundle version ${bundle.version} is not above the one in force (v${current}); bump the version and sign it again`);
     if (bundle.expiresAt <= now) throw new AuthzError('BAD_INPUT', `bundle v${bundle.version} expired at ${new Date(bundle.expiresAt).toISOString()}`);
     await this.#o.db.tx(async (q) => {
-      await q.run('INSERT INTO policy_bundles (version, hash, envelope, published_at, published_by) VALUES (?, ?, ?, ?, ?)',
-        [bundle.version, bundle.hash, Buffer.from(bytes), now, actor.username]);
-      await this.#o.audit?.(q, { actor: actor.username, action: 'policy.publish', subject: bundle.hash, detail: { version: bundle.version, previous: current, expiresAt: bundle.expiresAt } });
+      await q.run('INSERT INTO policy_bundles (version, hash, envelope, published_at, published_by) VALUES (?, ?, ?, ?, ?)', [
+        bundle.version,
+        bundle.hash,
+        Buffer.from(bytes),
+        now,
+        actor.username,
+      ]);
+      await this.#o.audit?.(q, {
+        actor: actor.username,
+        action: 'policy.publish',
+        subject: bundle.hash,
+        detail: { version: bundle.version, previous: current, expiresAt: bundle.expiresAt },
+      });
     });
     this.#current = { bytes, bundle };
     const delivered = await this.#o.deliver(bytes);

@@ -17,8 +17,12 @@ export function acceptedMessages(o: { fleet: Fleet; commands: DockCommands; poli
         await fleet.applyBirth(m.deviceId, m.body, m.receivedAt);
         await commands.bringUpToDate(m.deviceId, policy);
         break;
-      case 'Death': await fleet.applyDeath(m.deviceId, m.body, m.receivedAt); break;
-      case 'Status': await fleet.applyStatus(m.deviceId, m.body, m.receivedAt); break;
+      case 'Death':
+        await fleet.applyDeath(m.deviceId, m.body, m.receivedAt);
+        break;
+      case 'Status':
+        await fleet.applyStatus(m.deviceId, m.body, m.receivedAt);
+        break;
       case 'Event':
         await fleet.applyEvent(m.deviceId, m.body, m.receivedAt);
         await policy.secondDecisions.noteEvent(m.deviceId, m.hash, m.body, m.receivedAt);
@@ -28,8 +32,11 @@ export function acceptedMessages(o: { fleet: Fleet; commands: DockCommands; poli
         policy.secondDecisions.noteManifest(m.deviceId, m.hash, m.body, m.receivedAt);
         live.clipChanged(m.hash);
         break;
-      case 'ClipVerified': live.clipChanged(m.hash); break;
-      default: break;
+      case 'ClipVerified':
+        live.clipChanged(m.hash);
+        break;
+      default:
+        break;
     }
     live.deviceChanged(m.deviceId);
   };

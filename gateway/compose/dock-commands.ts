@@ -50,11 +50,17 @@ export class DockCommands {
     try {
       // The dock the hold names, or the one that recorded the clip it names; otherwise every
       // enrolled dock (an officer, a camera, a date range or a clip not yet here: anywhere).
-      const clipDock = h.manifestHash && !h.deviceId
-        ? (await db.get<{ device_id: string }>('SELECT device_id FROM manifests WHERE manifest_hash = ?', [h.manifestHash]))?.device_id ?? null : null;
+      const clipDock =
+        h.manifestHash && !h.deviceId
+          ? ((await db.get<{ device_id: string }>('SELECT device_id FROM manifests WHERE manifest_hash = ?', [h.manifestHash]))?.device_id ?? null)
+          : null;
       const devices = h.deviceId ? [h.deviceId] : clipDock ? [clipDock] : [];
       const holdNotice = {
-        holdId: h.holdId, reason: h.reason, fromMs: h.fromAt ?? 0, toMs: h.toAt ?? 0, released: h.releasedAt !== null,
+        holdId: h.holdId,
+        reason: h.reason,
+        fromMs: h.fromAt ?? 0,
+        toMs: h.toAt ?? 0,
+        released: h.releasedAt !== null,
         scope: { officers: h.officerId ? [h.officerId] : [], cameras: h.cameraSerial ? [h.cameraSerial] : [], devices, offices: [] },
       };
       const sent = await this.toDocks((id) => messenger.sealCommand({ holdNotice }, id), devices);
@@ -78,7 +84,10 @@ export class DockCommands {
         await this.send(deviceId, await messenger.sealCommand(o.kind === 'grant' ? { grant: o.envelope } : { revocation: o.envelope }, deviceId));
       }
     } catch (e) {
-      log.warn({ device: deviceId, err: e }, `birth: could not send ${deviceId} its policy bundle, camera assignments, grants and revocations: ${(e as Error).message}`);
+      log.warn(
+        { device: deviceId, err: e },
+        `birth: could not send ${deviceId} its policy bundle, camera assignments, grants and revocations: ${(e as Error).message}`,
+      );
     }
   }
 }

@@ -10,12 +10,30 @@ import type { Db } from '../store/db.js';
 
 export function registerGatewayMetrics(metrics: Metrics, o: { ingest: Ingest; db: Db; alerts: Alerts }): void {
   const { ingest, db, alerts } = o;
-  const ingestCounter = metrics.counter({ name: 'bwc_ingest_messages_total', help: 'Messages received from docks, by type and outcome.', labelNames: ['type', 'outcome'] });
-  const rejected = metrics.counter({ name: 'bwc_ingest_rejected_total', help: 'Messages refused by ingest, by reason.', labelNames: ['reason'] });
-  const verifyHist = metrics.histogram({ name: 'bwc_ingest_verify_seconds', help: 'Strict signature verification time per message.', buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01] });
-  const seen = { received: {} as Record<string, number>, accepted: {} as Record<string, number>, duplicates: {} as Record<string, number>, rejected: {} as Record<string, number> };
+  const ingestCounter = metrics.counter({
+    name: 'bwc_ingest_messages_total',
+    help: 'Messages received from docks, by type and outcome.',
+    labelNames: ['type', 'outcome'],
+  });
+  const rejected = metrics.counter({
+    name: 'bwc_ingest_rejected_total',
+    help: 'Messages refused by ingest, by reason.',
+    labelNames: ['reason'],
+  });
+  const verifyHist = metrics.histogram({
+    name: 'bwc_ingest_verify_seconds',
+    help: 'Strict signature verification time per message.',
+    buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01],
+  });
+  const seen = {
+    received: {} as Record<string, number>,
+    accepted: {} as Record<string, number>,
+    duplicates: {} as Record<string, number>,
+    rejected: {} as Record<string, number>,
+  };
   metrics.gauge({
-    name: 'bwc_ingest_collect', help: 'Internal: folds ingest counters into the exported counters at scrape time (always 1).',
+    name: 'bwc_ingest_collect',
+    help: 'Internal: folds ingest counters into the exported counters at scrape time (always 1).',
     collect: (g) => {
       const k = ingest.counters;
       for (const outcome of ['received', 'accepted', 'duplicates'] as const) {
@@ -35,16 +53,28 @@ export function registerGatewayMetrics(metrics: Metrics, o: { ingest: Ingest; db
       g.set({}, 1);
     },
   });
-  metrics.gauge({ name: 'bwc_clips_verified_total', help: 'Clips verified by this gateway process.', collect: (g) => g.set({}, ingest.counters.verified) });
   metrics.gauge({
-    name: 'bwc_devices_online', help: 'Enrolled devices online.',
-    collect: async (g) => { const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM devices WHERE online = 1 AND status = 'enrolled'`); g.set({}, Number(r?.n ?? 0)); },
+    name: 'bwc_clips_verified_total',
+    help: 'Clips verified by this gateway process.',
+    collect: (g) => g.set({}, ingest.counters.verified),
   });
   metrics.gauge({
-    name: 'bwc_device_outbox_depth', help: 'Messages waiting in each device outbox (last reported).', labelNames: ['device'],
+    name: 'bwc_devices_online',
+    help: 'Enrolled devices online.',
+    collect: async (g) => {
+      const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM devices WHERE online = 1 AND status = 'enrolled'`);
+      g.set({}, Number(r?.n ?? 0));
+    },
+  });
+  metrics.gauge({
+    name: 'bwc_device_outbox_depth',
+    help: 'Messages waiting in each device outbox (last reported).',
+    labelNames: ['device'],
     collect: async (g) => {
       g.reset();
-      for (const d of await db.all<{ device_id: string; outbox_depth: number | null }>(`SELECT device_id, outbox_depth FROM devices WHERE status = 'enrolled'`)) {
+      for (const d of await db.all<{ device_id: string; outbox_depth: number | null }>(
+        `SELECT device_id, outbox_depth FROM devices WHERE status = 'enrolled'`,
+      )) {
         g.set({ device: d.device_id }, Number(d.outbox_depth ?? 0));
       }
     },

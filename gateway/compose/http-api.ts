@@ -35,10 +35,28 @@ import type { GatewayTrust } from '../trust.js';
 import type { Shutdown } from './shutdown.js';
 
 export interface HttpParts {
-  config: GatewayConfig; log: Logger; now: () => number; db: Db; auth: Auth; metrics: Metrics; audit: AuditLog;
-  fleet: Fleet; alerts: Alerts; ingest: Ingest; store: ClipStore; messenger: GatewayMessenger; signer: GatewaySigner;
-  trust: GatewayTrust | null; mqttUrl: string; bundles: PolicyBundles; authz: Authorizations; records: Records;
-  review: ReviewQueue; history: FleetHistory; live: LiveFeed; shutdown: Shutdown;
+  config: GatewayConfig;
+  log: Logger;
+  now: () => number;
+  db: Db;
+  auth: Auth;
+  metrics: Metrics;
+  audit: AuditLog;
+  fleet: Fleet;
+  alerts: Alerts;
+  ingest: Ingest;
+  store: ClipStore;
+  messenger: GatewayMessenger;
+  signer: GatewaySigner;
+  trust: GatewayTrust | null;
+  mqttUrl: string;
+  bundles: PolicyBundles;
+  authz: Authorizations;
+  records: Records;
+  review: ReviewQueue;
+  history: FleetHistory;
+  live: LiveFeed;
+  shutdown: Shutdown;
 }
 
 /** Serves the API and the dashboard; returns the port it listens on. */
@@ -46,11 +64,17 @@ export async function startHttpApi(p: HttpParts): Promise<number> {
   const c = p.config;
   const { db, auth, audit, live, log } = p;
   const api = new ApiServer({
-    auth, metrics: p.metrics, log, behindTls: c.http.behindTls, trustProxy: c.http.trustProxy,
+    auth,
+    metrics: p.metrics,
+    log,
+    behindTls: c.http.behindTls,
+    trustProxy: c.http.trustProxy,
     // Every API write, answered or refused: who, what, when (the change itself has its own entry).
     onWrite: async (w) => {
       await audit.append(db, {
-        actor: w.user ? actorOf.user(w.user.username) : 'anonymous', action: 'api.request', subject: `${w.method} ${w.route}`,
+        actor: w.user ? actorOf.user(w.user.username) : 'anonymous',
+        action: 'api.request',
+        subject: `${w.method} ${w.route}`,
         detail: { params: w.params, status: w.status, code: w.code, requestId: w.requestId, ip: w.ip, via: w.user?.via ?? null },
       });
     },
@@ -59,13 +83,27 @@ export async function startHttpApi(p: HttpParts): Promise<number> {
   registerAdminRoutes(api, auth);
   registerMetricsRoute(api, p.metrics);
   registerFleetRoutes(api, {
-    fleet: p.fleet, alerts: p.alerts, db, ingest: p.ingest, blobPath: (sha) => p.store.blobPath(sha), audit,
-    enrollment: { trust: p.trust, messenger: p.messenger, brokerUrl: c.mqtt.publicUrl ?? p.mqttUrl, bundle: () => p.bundles.current()?.bytes ?? null },
+    fleet: p.fleet,
+    alerts: p.alerts,
+    db,
+    ingest: p.ingest,
+    blobPath: (sha) => p.store.blobPath(sha),
+    audit,
+    enrollment: {
+      trust: p.trust,
+      messenger: p.messenger,
+      brokerUrl: c.mqtt.publicUrl ?? p.mqttUrl,
+      bundle: () => p.bundles.current()?.bytes ?? null,
+    },
   });
   registerAuthzRoutes(api, { authz: p.authz, bundles: p.bundles, changed: (id, state) => live.authzChanged(id, state) });
   registerRecordsRoutes(api, { records: p.records });
   registerReviewRoutes(api, { db, review: p.review });
-  registerAuditRoutes(api, { audit, db, trust: { keys: [trustPublicKey(Buffer.from(p.signer.publicKeyHex, 'hex'), 'the gateway key')], root: p.trust?.root ?? null } });
+  registerAuditRoutes(api, {
+    audit,
+    db,
+    trust: { keys: [trustPublicKey(Buffer.from(p.signer.publicKeyHex, 'hex'), 'the gateway key')], root: p.trust?.root ?? null },
+  });
   registerStatsRoutes(api, { db, history: p.history, now: p.now });
   live.register(api);
   const web = registerWebRoutes(api, { dir: c.http.webDir ?? findWebDir() });

@@ -33,8 +33,14 @@ export interface GatewayMqtt {
 }
 
 export async function startGatewayMqtt(o: {
-  config: GatewayConfig; signer: GatewaySigner; certificate: Uint8Array | null; gatewaySecret: string; now: () => number; log: Logger;
-  shutdown: Shutdown; checkDevice: (deviceId: string, password: string) => Promise<boolean>;
+  config: GatewayConfig;
+  signer: GatewaySigner;
+  certificate: Uint8Array | null;
+  gatewaySecret: string;
+  now: () => number;
+  log: Logger;
+  shutdown: Shutdown;
+  checkDevice: (deviceId: string, password: string) => Promise<boolean>;
 }): Promise<GatewayMqtt> {
   const c = o.config;
   // The gateway's logger: the client logs through its `mqtt` child, the embedded broker through its `broker` child.
@@ -44,7 +50,10 @@ export async function startGatewayMqtt(o: {
   let url = c.mqtt.url;
   if (!url) {
     broker = await startEmbeddedBroker({
-      fleet: c.fleet, host: c.mqtt.embedded.host, port: c.mqtt.embedded.port, gatewaySecret: o.gatewaySecret,
+      fleet: c.fleet,
+      host: c.mqtt.embedded.host,
+      port: c.mqtt.embedded.port,
+      gatewaySecret: o.gatewaySecret,
       checkDevice: o.checkDevice,
       log: o.log.child({ part: 'broker' }),
     });
@@ -54,9 +63,16 @@ export async function startGatewayMqtt(o: {
   }
   const presence = gatewayStateTopic(c.fleet, c.gatewayId);
   const certificate = o.certificate ? Buffer.from(o.certificate).toString('base64') : null;
-  const state = (online: boolean) => JSON.stringify({
-    gatewayId: c.gatewayId, online, version: SOFTWARE_VERSION, keyId: signer.keyId, publicKey: signer.publicKeyHex, ...(certificate ? { certificate } : {}), at: now(),
-  });
+  const state = (online: boolean) =>
+    JSON.stringify({
+      gatewayId: c.gatewayId,
+      online,
+      version: SOFTWARE_VERSION,
+      keyId: signer.keyId,
+      publicKey: signer.publicKeyHex,
+      ...(certificate ? { certificate } : {}),
+      at: now(),
+    });
   const client: MqttClient = await mqtt.connectAsync(url, {
     clientId: `bwc-gw-${c.gatewayId}`,
     clean: false,
@@ -79,7 +95,8 @@ export async function startGatewayMqtt(o: {
   const idle = () => new Promise<void>((r) => (inFlight === 0 ? r() : idleWaiters.push(r)));
 
   return {
-    broker, url,
+    broker,
+    url,
     publish: async (topic, payload) => {
       client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (e) => {
         if (e) log.warn({ err: e }, `mqtt publish to ${topic}: ${e.message}`);
@@ -93,8 +110,16 @@ export async function startGatewayMqtt(o: {
         handle(packet.topic, payload).finally(() => {
           inFlight--;
           inFlightBytes -= payload.byteLength;
-          if (room() && slotWaiters.length) { const w = slotWaiters; slotWaiters = []; for (const f of w) f(); }
-          if (inFlight === 0) { const w = idleWaiters; idleWaiters = []; for (const f of w) f(); }
+          if (room() && slotWaiters.length) {
+            const w = slotWaiters;
+            slotWaiters = [];
+            for (const f of w) f();
+          }
+          if (inFlight === 0) {
+            const w = idleWaiters;
+            idleWaiters = [];
+            for (const f of w) f();
+          }
         });
         if (room()) done();
         else slotWaiters.push(() => done());

@@ -28,8 +28,17 @@ export interface GatewayPolicy {
 }
 
 export async function startPolicy(o: {
-  config: GatewayConfig; db: Db; now: () => number; log: Logger; audit: AuditLog; alerts: Alerts; review: ReviewQueue;
-  loaded: LoadedTrust | null; messenger: GatewayMessenger; commands: DockCommands; shutdown: Shutdown;
+  config: GatewayConfig;
+  db: Db;
+  now: () => number;
+  log: Logger;
+  audit: AuditLog;
+  alerts: Alerts;
+  review: ReviewQueue;
+  loaded: LoadedTrust | null;
+  messenger: GatewayMessenger;
+  commands: DockCommands;
+  shutdown: Shutdown;
 }): Promise<GatewayPolicy> {
   const { config: c, db, now, log, messenger, commands } = o;
   const trust = o.loaded?.trust ?? null;
@@ -44,15 +53,20 @@ export async function startPolicy(o: {
   const imported = await objects.importHeld(trust?.bundle ?? null);
   for (const r of imported.refused) log.warn({}, `second decision: not held: ${r}`);
   const secondDecisions = new SecondDecisions({
-    db, objects, alerts: o.alerts, now, review: o.review,
-    objectWaitMs: c.secondDecision.objectWaitMs, grantFiledLateMs: c.secondDecision.grantFiledLateHours * 3600_000,
+    db,
+    objects,
+    alerts: o.alerts,
+    now,
+    review: o.review,
+    objectWaitMs: c.secondDecision.objectWaitMs,
+    grantFiledLateMs: c.secondDecision.grantFiledLateHours * 3600_000,
     request: async (deviceId, hashes) => {
       await commands.send(deviceId, await messenger.sealCommand({ policyObjectRequest: { hashes: hashes.map((h) => Buffer.from(h, 'hex')) } }, deviceId));
       log.info({ device: deviceId }, `second decision: asked ${deviceId} for ${hashes.length} policy object(s) its decisions name`);
     },
     log,
   });
-  if (!objects.enabled) log.warn({}, 'second decision: no agency root key (trust.rootPublicKey): docks\' decisions are not decided again');
+  if (!objects.enabled) log.warn({}, "second decision: no agency root key (trust.rootPublicKey): docks' decisions are not decided again");
   o.shutdown.add(() => secondDecisions.idle());
 
   // The authorization workflow names users by username; the audit log's actors are `user:<name>`.
@@ -61,7 +75,11 @@ export async function startPolicy(o: {
   };
   // The policy bundle in force: the configured one, or a newer one published through the API.
   const bundles = await new PolicyBundles({
-    db, now, audit, root: trust?.root ?? null, configured: trust?.bundle && o.loaded?.bundle ? { bytes: trust.bundle, bundle: o.loaded.bundle } : null,
+    db,
+    now,
+    audit,
+    root: trust?.root ?? null,
+    configured: trust?.bundle && o.loaded?.bundle ? { bytes: trust.bundle, bundle: o.loaded.bundle } : null,
     deliver: async (bytes) => {
       await holdOwn(bytes, 'published');
       return commands.toDocks((id) => messenger.sealCommand({ policyBundle: bytes }, id));
@@ -70,7 +88,11 @@ export async function startPolicy(o: {
   // An approved grant or a revocation goes to every enrolled dock its scope names, or to all of
   // them when it names none (an officer docks anywhere).
   const authz = new Authorizations({
-    db, now, audit, issuerKeysDir: c.authz.issuerKeysDir ?? null, bundle: () => bundles.current()?.bundle ?? null,
+    db,
+    now,
+    audit,
+    issuerKeysDir: c.authz.issuerKeysDir ?? null,
+    bundle: () => bundles.current()?.bundle ?? null,
     deliver: async (kind, envelope, scope) => {
       await holdOwn(envelope, 'workflow');
       return commands.toDocks((id) => messenger.sealCommand(kind === 'grant' ? { grant: envelope } : { revocation: envelope }, id), scope.devices);

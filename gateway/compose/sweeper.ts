@@ -32,7 +32,9 @@ export class Sweeper {
       } catch (e) {
         this.#log.warn({ err: e }, `sweep: ${(e as Error).message}`);
       }
-    })().finally(() => { this.#sweeping = null; });
+    })().finally(() => {
+      this.#sweeping = null;
+    });
     await this.#sweeping;
   }
 
@@ -40,6 +42,9 @@ export class Sweeper {
   start(intervalMs: number, shutdown: Shutdown): void {
     const timer = setInterval(() => void this.sweep(), intervalMs);
     timer.unref();
-    shutdown.add(async () => { clearInterval(timer); await this.#sweeping; });
+    shutdown.add(async () => {
+      clearInterval(timer);
+      await this.#sweeping;
+    });
   }
 }

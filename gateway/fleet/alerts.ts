@@ -27,7 +27,10 @@ ALTER TABLE alerts ADD COLUMN resolution_note TEXT;
 /** Why an alert could not be resolved as asked. */
 export class AlertError extends Error {
   override name = 'AlertError';
-  constructor(readonly code: 'NOTE_REQUIRED' | 'BAD_INPUT', message: string) {
+  constructor(
+    readonly code: 'NOTE_REQUIRED' | 'BAD_INPUT',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -104,8 +107,7 @@ export class Alerts {
     const now = this.#now();
     const key = a.dedupeKey === undefined ? `${a.kind}|${a.deviceId ?? ''}|${a.subject ?? ''}` : a.dedupeKey;
     if (key !== null) {
-      const bumped = await q.get<{ id: number }>(
-        'UPDATE alerts SET count = count + 1, last_at = ? WHERE dedupe_key = ? RETURNING id', [now, key]);
+      const bumped = await q.get<{ id: number }>('UPDATE alerts SET count = count + 1, last_at = ? WHERE dedupe_key = ? RETURNING id', [now, key]);
       if (bumped) {
         this.onChange?.(Number(bumped.id));
         return bumped.id;
@@ -117,13 +119,33 @@ export class Alerts {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
          ON CONFLICT (dedupe_key) DO UPDATE SET count = alerts.count + 1, last_at = excluded.last_at
          RETURNING id, count`,
-        [a.kind, a.severity ?? ALERT_KINDS[a.kind], a.deviceId ?? null, a.cameraSerial ?? null, a.subject ?? null, a.message,
-          a.detail ? JSON.stringify(a.detail) : null, key, now, now]))!;
+        [
+          a.kind,
+          a.severity ?? ALERT_KINDS[a.kind],
+          a.deviceId ?? null,
+          a.cameraSerial ?? null,
+          a.subject ?? null,
+          a.message,
+          a.detail ? JSON.stringify(a.detail) : null,
+          key,
+          now,
+          now,
+        ],
+      ))!;
       // A new alert is a state change; a repeat only counts (a flood stays one entry).
       if (this.#audit && Number(row.count) === 1) {
         await this.#audit.log.append(t, {
-          actor: this.#audit.actor, action: 'alert.raised', subject: `alert:${row.id}`,
-          detail: { kind: a.kind, severity: a.severity ?? ALERT_KINDS[a.kind], deviceId: a.deviceId ?? null, cameraSerial: a.cameraSerial ?? null, about: a.subject ?? null, message: a.message },
+          actor: this.#audit.actor,
+          action: 'alert.raised',
+          subject: `alert:${row.id}`,
+          detail: {
+            kind: a.kind,
+            severity: a.severity ?? ALERT_KINDS[a.kind],
+            deviceId: a.deviceId ?? null,
+            cameraSerial: a.cameraSerial ?? null,
+            about: a.subject ?? null,
+            message: a.message,
+          },
         });
       }
       return row;
@@ -138,11 +160,16 @@ export class Alerts {
     const params: (string | number)[] = [];
     if (f.open === true) where.push('a.resolved_at IS NULL');
     if (f.open === false) where.push('a.resolved_at IS NOT NULL');
-    if (f.kind) { where.push('a.kind = ?'); params.push(f.kind); }
-    if (f.deviceId) { where.push('a.device_id = ?'); params.push(f.deviceId); }
+    if (f.kind) {
+      where.push('a.kind = ?');
+      params.push(f.kind);
+    }
+    if (f.deviceId) {
+      where.push('a.device_id = ?');
+      params.push(f.deviceId);
+    }
     params.push(Math.min(Math.max(f.limit ?? 200, 1), 1000));
-    return this.#db.all<AlertRow>(
-      `${SELECT_ALERT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.last_at DESC, a.id DESC LIMIT ?`, params);
+    return this.#db.all<AlertRow>(`${SELECT_ALERT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.last_at DESC, a.id DESC LIMIT ?`, params);
   }
 
   async get(id: number): Promise<AlertRow | undefined> {
@@ -151,11 +178,16 @@ export class Alerts {
 
   /** Marks an alert seen. Returns false if it does not exist or is already acknowledged. */
   async acknowledge(id: number, by: string): Promise<boolean> {
-    return this.#db.tx(async (q) => {
-      const r = await q.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
-      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.acknowledged', subject: `alert:${id}`, detail: {} });
-      return r.changes === 1;
-    }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
+    return this.#db
+      .tx(async (q) => {
+        const r = await q.run('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL', [this.#now(), by, id]);
+        if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.acknowledged', subject: `alert:${id}`, detail: {} });
+        return r.changes === 1;
+      })
+      .then((ok) => {
+        if (ok) this.onChange?.(id);
+        return ok;
+      });
   }
 
   /**
@@ -166,20 +198,33 @@ export class Alerts {
   async resolve(id: number, by: string, note: string | null = null): Promise<boolean> {
     const now = this.#now();
     const text = note?.trim() || null;
-    if (text !== null && text.length > RESOLUTION_NOTE_MAX) throw new AlertError('BAD_INPUT', `the resolution note is longer than ${RESOLUTION_NOTE_MAX} characters`);
-    return this.#db.tx(async (q) => {
-      const row = await q.get<{ severity: Severity; resolved_at: number | null }>('SELECT severity, resolved_at FROM alerts WHERE id = ?', [id]);
-      if (!row || row.resolved_at !== null) return false;
-      if (row.severity === 'critical' && text === null) {
-        throw new AlertError('NOTE_REQUIRED', `alert ${id} is critical: resolving it needs a note saying what was found and what was done`);
-      }
-      const r = await q.run(
-        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, resolution_note = ?, dedupe_key = NULL,
+    if (text !== null && text.length > RESOLUTION_NOTE_MAX)
+      throw new AlertError('BAD_INPUT', `the resolution note is longer than ${RESOLUTION_NOTE_MAX} characters`);
+    return this.#db
+      .tx(async (q) => {
+        const row = await q.get<{ severity: Severity; resolved_at: number | null }>('SELECT severity, resolved_at FROM alerts WHERE id = ?', [id]);
+        if (!row || row.resolved_at !== null) return false;
+        if (row.severity === 'critical' && text === null) {
+          throw new AlertError('NOTE_REQUIRED', `alert ${id} is critical: resolving it needs a note saying what was found and what was done`);
+        }
+        const r = await q.run(
+          `UPDATE alerts SET resolved_at = ?, resolved_by = ?, resolution_note = ?, dedupe_key = NULL,
            acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?) WHERE id = ? AND resolved_at IS NULL`,
-        [now, by, text, now, by, id]);
-      if (r.changes === 1) await this.#audit?.log.append(q, { actor: `user:${by}`, action: 'alert.resolved', subject: `alert:${id}`, detail: text === null ? {} : { note: text } });
-      return r.changes === 1;
-    }).then((ok) => { if (ok) this.onChange?.(id); return ok; });
+          [now, by, text, now, by, id],
+        );
+        if (r.changes === 1)
+          await this.#audit?.log.append(q, {
+            actor: `user:${by}`,
+            action: 'alert.resolved',
+            subject: `alert:${id}`,
+            detail: text === null ? {} : { note: text },
+          });
+        return r.changes === 1;
+      })
+      .then((ok) => {
+        if (ok) this.onChange?.(id);
+        return ok;
+      });
   }
 
   /**
@@ -193,7 +238,9 @@ export class Alerts {
     const run = within ? <T>(f: (q: Queryable) => Promise<T>) => f(within) : <T>(f: (q: Queryable) => Promise<T>) => this.#db.tx(f);
     const id = await run(async (q) => {
       const row = await q.get<{ id: number }>(
-        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL WHERE dedupe_key = ? AND resolved_at IS NULL RETURNING id`, [now, by, dedupeKey]);
+        `UPDATE alerts SET resolved_at = ?, resolved_by = ?, dedupe_key = NULL WHERE dedupe_key = ? AND resolved_at IS NULL RETURNING id`,
+        [now, by, dedupeKey],
+      );
       if (!row) return null;
       await this.#audit?.log.append(q, { actor: by, action: 'alert.cleared', subject: `alert:${row.id}`, detail: { why } });
       return Number(row.id);

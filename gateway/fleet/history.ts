@@ -38,29 +38,46 @@ export class FleetHistory {
   async sample(at: number): Promise<FleetSample> {
     const d = await this.#db.get<{ online: number; enrolled: number; outbox: number | null }>(
       `SELECT COALESCE(SUM(CASE WHEN online = 1 THEN 1 ELSE 0 END), 0) AS online, COUNT(*) AS enrolled, COALESCE(SUM(outbox_depth), 0) AS outbox
-         FROM devices WHERE status = 'enrolled'`);
+         FROM devices WHERE status = 'enrolled'`,
+    );
     const b = await this.#db.get<{ n: number; bytes: number | null }>(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(byte_length), 0) AS bytes FROM manifests WHERE state = 'RECEIVED'`);
+      `SELECT COUNT(*) AS n, COALESCE(SUM(byte_length), 0) AS bytes FROM manifests WHERE state = 'RECEIVED'`,
+    );
     const s: FleetSample = {
-      at, devicesOnline: Number(d?.online ?? 0), devicesEnrolled: Number(d?.enrolled ?? 0),
-      backlogClips: Number(b?.n ?? 0), backlogBytes: Number(b?.bytes ?? 0), outboxDepth: Number(d?.outbox ?? 0),
+      at,
+      devicesOnline: Number(d?.online ?? 0),
+      devicesEnrolled: Number(d?.enrolled ?? 0),
+      backlogClips: Number(b?.n ?? 0),
+      backlogBytes: Number(b?.bytes ?? 0),
+      outboxDepth: Number(d?.outbox ?? 0),
     };
     await this.#db.tx(async (q) => {
       await q.run(
         `INSERT INTO fleet_samples (at, devices_online, devices_enrolled, backlog_clips, backlog_bytes, outbox_depth) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (at) DO NOTHING`,
-        [s.at, s.devicesOnline, s.devicesEnrolled, s.backlogClips, s.backlogBytes, s.outboxDepth]);
+        [s.at, s.devicesOnline, s.devicesEnrolled, s.backlogClips, s.backlogBytes, s.outboxDepth],
+      );
       await q.run('DELETE FROM fleet_samples WHERE at < ?', [at - this.#retainMs]);
     });
     return s;
   }
 
   async since(fromMs: number, limit = 5000): Promise<FleetSample[]> {
-    const rows = await this.#db.all<{ at: number; devices_online: number; devices_enrolled: number; backlog_clips: number; backlog_bytes: number; outbox_depth: number }>(
-      'SELECT * FROM (SELECT * FROM fleet_samples WHERE at >= ? ORDER BY at DESC LIMIT ?) s ORDER BY at', [fromMs, limit]);
+    const rows = await this.#db.all<{
+      at: number;
+      devices_online: number;
+      devices_enrolled: number;
+      backlog_clips: number;
+      backlog_bytes: number;
+      outbox_depth: number;
+    }>('SELECT * FROM (SELECT * FROM fleet_samples WHERE at >= ? ORDER BY at DESC LIMIT ?) s ORDER BY at', [fromMs, limit]);
     return rows.map((r) => ({
-      at: Number(r.at), devicesOnline: Number(r.devices_online), devicesEnrolled: Number(r.devices_enrolled),
-      backlogClips: Number(r.backlog_clips), backlogBytes: Number(r.backlog_bytes), outboxDepth: Number(r.outbox_depth),
+      at: Number(r.at),
+      devicesOnline: Number(r.devices_online),
+      devicesEnrolled: Number(r.devices_enrolled),
+      backlogClips: Number(r.backlog_clips),
+      backlogBytes: Number(r.backlog_bytes),
+      outboxDepth: Number(r.outbox_depth),
     }));
   }
 }

@@ -64,12 +64,18 @@ export class RecordingReports {
            ON CONFLICT (device_id, camera_serial, clip_id) DO UPDATE SET decided_at = excluded.decided_at, decision = excluded.decision,
              report_due_at = excluded.report_due_at, report_json = excluded.report_json
            WHERE excluded.decided_at >= clip_decisions.decided_at
-         RETURNING decided_at`, [deviceId, camera ?? '', clipId, decidedAt, d.decision, dueAt, report]);
+         RETURNING decided_at`,
+        [deviceId, camera ?? '', clipId, decidedAt, d.decision, dueAt, report],
+      );
       if (!newest) return; // a newer decision about this clip was already applied
       await this.#current(q, deviceId, camera, clipId, d, decidedAt);
       if (d.decision === 'AUTHORIZED') {
         // A fresh decision (a late tag) authorized a clip reported unauthorized: that report is over.
-        await this.#alerts.resolveCleared(recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'), `${clipId} authorized by a later decision (${d.reasons.join(', ')})`, q);
+        await this.#alerts.resolveCleared(
+          recordingKey(deviceId, camera, clipId, 'UNAUTHORIZED'),
+          `${clipId} authorized by a later decision (${d.reasons.join(', ')})`,
+          q,
+        );
         await this.review?.taggedLate(q, { deviceId, camera, clipId, officerId, decision: d });
         await this.#clockFlag(deviceId, camera, clipId, officerId, d, q);
       } else if (d.decision === 'PROHIBITED' || (d.decision === 'UNAUTHORIZED' && !unclassified)) {
@@ -86,13 +92,19 @@ export class RecordingReports {
    */
   async #current(q: Queryable, deviceId: string, camera: string | null, clipId: string, d: Decision, decidedAt: number): Promise<void> {
     const rows = await q.all<{ manifest_hash: string; decision_json: string | null }>(
-      'SELECT manifest_hash, decision_json FROM manifests WHERE device_id = ? AND camera_serial = ? AND clip_id = ?', [deviceId, camera ?? '', clipId]);
+      'SELECT manifest_hash, decision_json FROM manifests WHERE device_id = ? AND camera_serial = ? AND clip_id = ?',
+      [deviceId, camera ?? '', clipId],
+    );
     for (const r of rows) {
-      const held = r.decision_json ? JSON.parse(r.decision_json) as Decision : null;
-      const heldAt = held ? timeOrNull(held.decidedAt) ?? 0 : 0;
+      const held = r.decision_json ? (JSON.parse(r.decision_json) as Decision) : null;
+      const heldAt = held ? (timeOrNull(held.decidedAt) ?? 0) : 0;
       if (held && heldAt >= decidedAt) continue;
-      await q.run('UPDATE manifests SET decision = ?, decision_json = ?, category = ? WHERE manifest_hash = ?',
-        [d.decision, JSON.stringify(d), d.basis?.category || null, r.manifest_hash]);
+      await q.run('UPDATE manifests SET decision = ?, decision_json = ?, category = ? WHERE manifest_hash = ?', [
+        d.decision,
+        JSON.stringify(d),
+        d.basis?.category || null,
+        r.manifest_hash,
+      ]);
     }
   }
 
@@ -102,17 +114,32 @@ export class RecordingReports {
    * Returns how many.
    */
   async reportDue(now: number): Promise<number> {
-    const due = await this.#db.all<{ device_id: string; camera_serial: string; clip_id: string; report_due_at: number; report_json: string }>(
-      'SELECT device_id, camera_serial, clip_id, report_due_at, report_json FROM clip_decisions WHERE report_due_at <= ? ORDER BY report_due_at LIMIT 500', [now]);
+    const due = await this.#db.all<{
+      device_id: string;
+      camera_serial: string;
+      clip_id: string;
+      report_due_at: number;
+      report_json: string;
+    }>('SELECT device_id, camera_serial, clip_id, report_due_at, report_json FROM clip_decisions WHERE report_due_at <= ? ORDER BY report_due_at LIMIT 500', [
+      now,
+    ]);
     let reported = 0;
     for (const r of due) {
-      const { decision, officerId, graceHours } = JSON.parse(r.report_json) as { decision: Decision; officerId: string; graceHours: number };
+      const { decision, officerId, graceHours } = JSON.parse(r.report_json) as {
+        decision: Decision;
+        officerId: string;
+        graceHours: number;
+      };
       await this.#db.tx(async (q) => {
         const claimed = await q.run(
           'UPDATE clip_decisions SET report_due_at = NULL, report_json = NULL WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND report_due_at = ?',
-          [r.device_id, r.camera_serial, r.clip_id, r.report_due_at]);
+          [r.device_id, r.camera_serial, r.clip_id, r.report_due_at],
+        );
         if (claimed.changes !== 1) return; // another replica, or a newer decision, got there first
-        await this.#report(r.device_id, r.camera_serial || null, r.clip_id, officerId, decision, q, { endedAt: Number(r.report_due_at), hours: graceHours });
+        await this.#report(r.device_id, r.camera_serial || null, r.clip_id, officerId, decision, q, {
+          endedAt: Number(r.report_due_at),
+          hours: graceHours,
+        });
         reported++;
       });
     }
@@ -126,12 +153,21 @@ export class RecordingReports {
    */
   async #clockFlag(deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, q: Queryable): Promise<void> {
     if (!d.reasons.includes('CLOCK_UNSYNCED')) return;
-    const message = `recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}) was authorized (${d.reasons.join(', ')}) on an unsynchronized clock` +
+    const message =
+      `recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}) was authorized (${d.reasons.join(', ')}) on an unsynchronized clock` +
       ` (${d.clauses.join(', ')}): its time is flagged for the supervisor's review`;
-    await this.#alerts.raise({
-      kind: 'CLOCK_FLAGGED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
-      message, detail: { decision: d, officerId }, dedupeKey: recordingKey(deviceId, camera, clipId, 'CLOCK'),
-    }, q);
+    await this.#alerts.raise(
+      {
+        kind: 'CLOCK_FLAGGED_RECORDING',
+        deviceId,
+        cameraSerial: camera,
+        subject: clipId || null,
+        message,
+        detail: { decision: d, officerId },
+        dedupeKey: recordingKey(deviceId, camera, clipId, 'CLOCK'),
+      },
+      q,
+    );
     await this.review?.flag(q, { kind: 'CLOCK_FLAGGED', deviceId, camera, clipId, officerId, decision: d, message });
   }
 
@@ -140,19 +176,41 @@ export class RecordingReports {
    * ones at once). `graceEnded`: an unclassified clip still untagged when its grace period ended.
    */
   async #report(
-    deviceId: string, camera: string | null, clipId: string, officerId: string, d: Decision, q: Queryable,
+    deviceId: string,
+    camera: string | null,
+    clipId: string,
+    officerId: string,
+    d: Decision,
+    q: Queryable,
     grace?: { endedAt: number; hours: number },
   ): Promise<void> {
     const prohibited = d.decision === 'PROHIBITED';
     const untagged = grace === undefined ? '' : `; still untagged when its ${grace.hours} h grace period ended`;
-    const message = `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
+    const message =
+      `${prohibited ? 'prohibited' : 'unauthorized'} recording ${clipId || '?'} on camera ${camera ?? '?'} (officer ${officerId || '?'}): ${d.reasons.join(', ')}` +
       ` (${d.clauses.join(', ')})${untagged}; the clip is kept for the supervisor's review (1061.2 §4)`;
-    await this.#alerts.raise({
-      kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING', deviceId, cameraSerial: camera, subject: clipId || null,
-      message, detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) }, dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
-    }, q);
+    await this.#alerts.raise(
+      {
+        kind: prohibited ? 'PROHIBITED_RECORDING' : 'UNAUTHORIZED_RECORDING',
+        deviceId,
+        cameraSerial: camera,
+        subject: clipId || null,
+        message,
+        detail: { decision: d, officerId, ...(grace === undefined ? {} : { graceEndedAt: grace.endedAt }) },
+        dedupeKey: recordingKey(deviceId, camera, clipId, d.decision),
+      },
+      q,
+    );
     // 1061.2 §4.4: a review item for the supervisor of the officer's office (prohibited: at once).
-    await this.review?.flag(q, { kind: prohibited ? 'PROHIBITED' : grace === undefined ? 'UNAUTHORIZED' : 'UNCLASSIFIED', deviceId, camera, clipId, officerId, decision: d, message });
+    await this.review?.flag(q, {
+      kind: prohibited ? 'PROHIBITED' : grace === undefined ? 'UNAUTHORIZED' : 'UNCLASSIFIED',
+      deviceId,
+      camera,
+      clipId,
+      officerId,
+      decision: d,
+      message,
+    });
   }
 }
 

@@ -67,7 +67,9 @@ export class TxBatcher {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       let ran!: () => void;
-      const unitsRan = new Promise<void>((resolve) => { ran = resolve; });
+      const unitsRan = new Promise<void>((resolve) => {
+        ran = resolve;
+      });
       const settled = this.#commit(batch, ran);
       // On SQLite a transaction's promise resolves only once its commit is durable (an fsync of the
       // WAL on libuv's pool), while the connection is free again as soon as it has committed. The

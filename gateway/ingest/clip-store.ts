@@ -35,7 +35,10 @@ export class ClipStoreError extends Error {
 /** Staged chunks were lost or damaged on the gateway: they must be sent again (nothing is wrong with the clip). */
 export class StagingIncompleteError extends ClipStoreError {
   override name = 'StagingIncompleteError';
-  constructor(message: string, readonly chunks: number[]) {
+  constructor(
+    message: string,
+    readonly chunks: number[],
+  ) {
     super(message);
   }
 }
@@ -73,12 +76,23 @@ class GroupSync {
 
   sync(): Promise<void> {
     if (!this.#running) return this.#start();
-    this.#next ??= this.#running.then(() => { this.#next = null; return this.#start(); }, () => { this.#next = null; return this.#start(); });
+    this.#next ??= this.#running.then(
+      () => {
+        this.#next = null;
+        return this.#start();
+      },
+      () => {
+        this.#next = null;
+        return this.#start();
+      },
+    );
     return this.#next;
   }
 
   #start(): Promise<void> {
-    const p = this.fh.datasync().finally(() => { if (this.#running === p) this.#running = null; });
+    const p = this.fh.datasync().finally(() => {
+      if (this.#running === p) this.#running = null;
+    });
     this.#running = p;
     return p;
   }
@@ -158,7 +172,18 @@ export class ClipStore {
     if (!pending) {
       pending = (async () => {
         const fh = await open(this.#staging(manifestHash), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
-        const st: Staging = { fh, sync: new GroupSync(fh), chunkSize, hash: createHash('sha256'), next: 0, ahead: new Map(), early: new Map(), hashing: Promise.resolve(), busy: 0, broken: false };
+        const st: Staging = {
+          fh,
+          sync: new GroupSync(fh),
+          chunkSize,
+          hash: createHash('sha256'),
+          next: 0,
+          ahead: new Map(),
+          early: new Map(),
+          hashing: Promise.resolve(),
+          busy: 0,
+          broken: false,
+        };
         // A staging file that already has bytes was started before (a restart, a replica): its
         // in-order hash cannot be known here.
         if ((await fh.stat()).size > 0) st.broken = true;
@@ -207,24 +232,31 @@ export class ClipStore {
           st.early.set(index, data);
           this.#earlyBytes += data.byteLength;
         }
-        st.hashing = st.hashing.then(async () => {
-          // Hash every chunk from `next` on that is on disk; one that came early is read back.
-          while (!st.broken && st.ahead.has(st.next)) {
-            const i = st.next;
-            const len = st.ahead.get(i)!;
-            let buf: Uint8Array | undefined = i === index ? data : st.early.get(i);
-            if (st.early.delete(i)) this.#earlyBytes -= len;
-            if (!buf) {
-              const back = Buffer.allocUnsafe(len);
-              const { bytesRead } = await st.fh.read(back, 0, len, i * chunkSize);
-              if (bytesRead !== len) { st.broken = true; break; }
-              buf = back;
+        st.hashing = st.hashing
+          .then(async () => {
+            // Hash every chunk from `next` on that is on disk; one that came early is read back.
+            while (!st.broken && st.ahead.has(st.next)) {
+              const i = st.next;
+              const len = st.ahead.get(i)!;
+              let buf: Uint8Array | undefined = i === index ? data : st.early.get(i);
+              if (st.early.delete(i)) this.#earlyBytes -= len;
+              if (!buf) {
+                const back = Buffer.allocUnsafe(len);
+                const { bytesRead } = await st.fh.read(back, 0, len, i * chunkSize);
+                if (bytesRead !== len) {
+                  st.broken = true;
+                  break;
+                }
+                buf = back;
+              }
+              st.hash.update(buf);
+              st.ahead.delete(i);
+              st.next = i + 1;
             }
-            st.hash.update(buf);
-            st.ahead.delete(i);
-            st.next = i + 1;
-          }
-        }).catch(() => { st.broken = true; });
+          })
+          .catch(() => {
+            st.broken = true;
+          });
       }
     } finally {
       st.busy--;
@@ -271,7 +303,10 @@ export class ClipStore {
    * chunk matches and the whole file still does not, the manifest contradicts itself:
    * ClipStoreError (the clip is refused; the staging file stays for a look).
    */
-  async finish(manifestHash: string, clip: { chunkSize: number; chunkHashes: readonly Uint8Array[]; sha256: string; byteLength: number }): Promise<AssembleResult> {
+  async finish(
+    manifestHash: string,
+    clip: { chunkSize: number; chunkHashes: readonly Uint8Array[]; sha256: string; byteLength: number },
+  ): Promise<AssembleResult> {
     const { chunkSize, chunkHashes, sha256: expectSha256, byteLength: expectLength } = clip;
     checkHex(expectSha256, 'clip SHA-256');
     const part = this.#staging(manifestHash);
@@ -287,20 +322,30 @@ export class ClipStore {
       await fh.close();
     }
     const size = await this.stagingSize(manifestHash);
-    if (size === null) throw new StagingIncompleteError(`nothing of clip ${expectSha256.slice(0, 16)}… is staged`, chunkHashes.map((_, i) => i));
+    if (size === null)
+      throw new StagingIncompleteError(
+        `nothing of clip ${expectSha256.slice(0, 16)}… is staged`,
+        chunkHashes.map((_, i) => i),
+      );
     const sha = size === expectLength ? await this.#digest(manifestHash, chunkHashes.length) : null;
     if (sha !== expectSha256) {
       const damaged = await this.#damagedChunks(manifestHash, chunkSize, chunkHashes, expectLength);
       if (damaged.length > 0) {
         throw new StagingIncompleteError(`${damaged.length} staged chunk(s) of clip ${expectSha256.slice(0, 16)}… are missing or damaged`, damaged);
       }
-      throw new ClipStoreError(`every chunk matches the manifest, but the clip's SHA-256 is ${sha?.slice(0, 16) ?? '?'}…, not ${expectSha256.slice(0, 16)}… (${size} bytes, ${expectLength} in the manifest)`);
+      throw new ClipStoreError(
+        `every chunk matches the manifest, but the clip's SHA-256 is ${sha?.slice(0, 16) ?? '?'}…, not ${expectSha256.slice(0, 16)}… (${size} bytes, ${expectLength} in the manifest)`,
+      );
     }
     const st = this.#open_.get(manifestHash);
     if (st) await st.sync.sync();
     else {
       const fh = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try { await fh.datasync(); } finally { await fh.close(); }
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
     }
     await this.#closeStaging(manifestHash);
     await chmod(part, 0o440);

@@ -66,7 +66,9 @@ function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify
     offsets[o++] = wellFormed ? 1 : 0;
     if (wellFormed) {
       data.set(m.root, at);
-      m.leaves.forEach((l, i) => { data.set(l, at + 32 + 32 * i); });
+      m.leaves.forEach((l, i) => {
+        data.set(l, at + 32 + 32 * i);
+      });
     }
     at += 32 + 32 * m.leaves.length;
   }
@@ -135,7 +137,11 @@ export class CryptoPool {
     }
     const p = this.#pending;
     while (p.verify.length > 0 || p.sign.length > 0 || p.merkle.length > 0) {
-      const batch: Pending = { verify: p.verify.splice(0, MAX_BATCH), sign: p.sign.splice(0, MAX_BATCH), merkle: p.merkle.splice(0, MAX_BATCH) };
+      const batch: Pending = {
+        verify: p.verify.splice(0, MAX_BATCH),
+        sign: p.sign.splice(0, MAX_BATCH),
+        merkle: p.merkle.splice(0, MAX_BATCH),
+      };
       const entry = this.#workers[this.#next++ % this.#workers.length]!;
       const id = ++this.#id;
       entry.inflight.set(id, batch);
@@ -151,8 +157,12 @@ export class CryptoPool {
     const batch = inflight.get(r.id);
     if (!batch) return;
     inflight.delete(r.id);
-    batch.verify.forEach((v, i) => { v.resolve(r.verified[i] === 1); });
-    batch.merkle.forEach((m, i) => { m.resolve(r.merkleOk[i] === 1); });
+    batch.verify.forEach((v, i) => {
+      v.resolve(r.verified[i] === 1);
+    });
+    batch.merkle.forEach((m, i) => {
+      m.resolve(r.merkleOk[i] === 1);
+    });
     const sigs = Buffer.from(r.sigs.buffer, r.sigs.byteOffset, r.sigs.byteLength);
     batch.sign.forEach((s, i) => {
       if (sigs.byteLength >= (i + 1) * 64) s.resolve(sigs.subarray(i * 64, (i + 1) * 64));

@@ -33,11 +33,15 @@ export class DeviceKeys {
     const hit = this.#cache.get(deviceId);
     if (hit && now - hit.at < this.#ttlMs) return hit.trust;
     const device = await this.#db.get<{ device_id: string; fleet: string; status: string }>(
-      'SELECT device_id, fleet, status FROM devices WHERE device_id = ?', [deviceId]);
+      'SELECT device_id, fleet, status FROM devices WHERE device_id = ?',
+      [deviceId],
+    );
     let trust: DeviceTrust | null = null;
     if (device) {
       const rows = await this.#db.all<{ key_id: string; public_key: Buffer }>(
-        'SELECT key_id, public_key FROM device_keys WHERE device_id = ? AND revoked_at IS NULL', [deviceId]);
+        'SELECT key_id, public_key FROM device_keys WHERE device_id = ? AND revoked_at IS NULL',
+        [deviceId],
+      );
       const keys = new Map<string, TrustedKey>();
       for (const r of rows) {
         try {

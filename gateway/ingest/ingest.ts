@@ -33,12 +33,16 @@ import { TxBatcher } from './batcher.js';
 import { ClipAssembly } from './assembly.js';
 import { ManifestCache, manifestRow, type ManifestRow } from './manifest-cache.js';
 import { Reject } from './reject.js';
-import type {
-  FleetMessage, IngestAlert, IngestCounters, IngestOptions, IngestResult, RejectReason,
-} from './types.js';
+import type { FleetMessage, IngestAlert, IngestCounters, IngestOptions, IngestResult, RejectReason } from './types.js';
 
 const KIND_TYPES: Record<DockKind, string> = {
-  birth: 'Birth', death: 'Death', status: 'Status', event: 'Event', manifest: 'ClipManifest', chunk: 'ClipChunk', log: 'Log',
+  birth: 'Birth',
+  death: 'Death',
+  status: 'Status',
+  event: 'Event',
+  manifest: 'ClipManifest',
+  chunk: 'ClipChunk',
+  log: 'Log',
 };
 
 /** Room for the envelope, ClipChunk fields and the MQTT header around a chunk's data. */
@@ -63,14 +67,26 @@ export class Ingest {
   constructor(options: IngestOptions & { audit?: AuditAppender | null }) {
     this.#audit = options.audit ?? null;
     this.#o = {
-      maxEnvelopeBytes: 8 * 1024 * 1024, gapSettleMs: 30_000, leaseMs: 120_000, now: Date.now, ...options,
+      maxEnvelopeBytes: 8 * 1024 * 1024,
+      gapSettleMs: 30_000,
+      leaseMs: 120_000,
+      now: Date.now,
+      ...options,
     } as Required<Omit<IngestOptions, 'keys' | 'verifier'>> & Pick<IngestOptions, 'verifier'>;
     this.keys = options.keys ?? new DeviceKeys(options.db, { now: this.#o.now });
     this.batcher = new TxBatcher(options.db);
     this.#manifests = new ManifestCache(options.db, this.#o.maxEnvelopeBytes);
     this.assembly = new ClipAssembly({
-      db: options.db, store: this.#o.store, batcher: this.batcher, manifests: this.#manifests, audit: this.#audit, sink: this.#o.sink,
-      counters: this.counters, gatewayId: this.#o.sealer.gatewayId, leaseMs: this.#o.leaseMs, now: this.#o.now,
+      db: options.db,
+      store: this.#o.store,
+      batcher: this.batcher,
+      manifests: this.#manifests,
+      audit: this.#audit,
+      sink: this.#o.sink,
+      counters: this.counters,
+      gatewayId: this.#o.sealer.gatewayId,
+      leaseMs: this.#o.leaseMs,
+      now: this.#o.now,
       count: (which, type) => this.#count(which, type),
       ack: (deviceId, ack) => this.#ack(deviceId, ack),
       alert: (a) => this.#alert(a),
@@ -104,8 +120,12 @@ export class Ingest {
       type = typeOfTopicKind(parsed.kind);
       this.#count('received', type ?? parsed.kind);
       if (payload.byteLength > this.#o.maxEnvelopeBytes) {
-        throw new Reject('TOO_LARGE', `${payload.byteLength} bytes is above the ${this.#o.maxEnvelopeBytes}-byte limit`,
-          { kind: 'MALFORMED_MESSAGE', deviceId, message: `oversize ${parsed.kind} message on ${topic}`, dedupeKey: `MALFORMED|${deviceId}|TOO_LARGE` });
+        throw new Reject('TOO_LARGE', `${payload.byteLength} bytes is above the ${this.#o.maxEnvelopeBytes}-byte limit`, {
+          kind: 'MALFORMED_MESSAGE',
+          deviceId,
+          message: `oversize ${parsed.kind} message on ${topic}`,
+          dedupeKey: `MALFORMED|${deviceId}|TOO_LARGE`,
+        });
       }
       let env: OpenedEnvelope;
       try {
@@ -113,8 +133,12 @@ export class Ingest {
       } catch (e) {
         const code = isWireError(e) ? e.code : 'UNDECODABLE';
         const reason: RejectReason = (['EMPTY', 'TOO_LARGE', 'TRUNCATED', 'NON_CANONICAL', 'BAD_TYPE'] as const).find((r) => r === code) ?? 'UNDECODABLE';
-        throw new Reject(reason, (e as Error).message,
-          { kind: 'MALFORMED_MESSAGE', deviceId, message: `malformed ${parsed.kind} message on ${topic}: ${(e as Error).message}`, dedupeKey: `MALFORMED|${deviceId}|${reason}` });
+        throw new Reject(reason, (e as Error).message, {
+          kind: 'MALFORMED_MESSAGE',
+          deviceId,
+          message: `malformed ${parsed.kind} message on ${topic}: ${(e as Error).message}`,
+          dedupeKey: `MALFORMED|${deviceId}|${reason}`,
+        });
       }
       if (env.type !== type) throw new Reject('TYPE_TOPIC_MISMATCH', `a ${env.type} on a ${parsed.kind} topic`);
       if (env.type === 'ClipChunk') return await this.assembly.chunk(deviceId, env);
@@ -149,15 +173,23 @@ export class Ingest {
     const t0 = performance.now();
     const trust = await this.keys.get(deviceId);
     if (!trust) {
-      throw new Reject('UNKNOWN_DEVICE', `device ${deviceId} is not enrolled`,
-        { kind: 'UNKNOWN_DEVICE', deviceId, message: `messages from device ${deviceId}, which is not enrolled (only enrolled, government-issued equipment is accepted)`, dedupeKey: `UNKNOWN_DEVICE|${deviceId}` });
+      throw new Reject('UNKNOWN_DEVICE', `device ${deviceId} is not enrolled`, {
+        kind: 'UNKNOWN_DEVICE',
+        deviceId,
+        message: `messages from device ${deviceId}, which is not enrolled (only enrolled, government-issued equipment is accepted)`,
+        dedupeKey: `UNKNOWN_DEVICE|${deviceId}`,
+      });
     }
     if (trust.fleet !== this.#o.fleet) throw new Reject('WRONG_FLEET', `device ${deviceId} is enrolled in fleet ${trust.fleet}`);
     if (!env.signed) throw new Reject('NOT_SIGNED', `${env.type} is not signed`);
     const key = trust.keys.get(env.keyId);
     if (!key) {
-      throw new Reject('KEY_MISMATCH', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not a key enrolled for ${deviceId}`,
-        { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} for ${deviceId} signed by an unknown key ${env.keyId.slice(0, 16)}…`, dedupeKey: `BAD_SIGNATURE|${deviceId}|${env.keyId}` });
+      throw new Reject('KEY_MISMATCH', `${env.type} is signed by key ${env.keyId.slice(0, 16)}…, not a key enrolled for ${deviceId}`, {
+        kind: 'BAD_SIGNATURE',
+        deviceId,
+        message: `${env.type} for ${deviceId} signed by an unknown key ${env.keyId.slice(0, 16)}…`,
+        dedupeKey: `BAD_SIGNATURE|${deviceId}|${env.keyId}`,
+      });
     }
     // With worker threads, the signature check and a manifest's Merkle-root check travel to the
     // worker together (one round trip), so the body is decoded while the signature is checked.
@@ -181,25 +213,45 @@ export class Ingest {
     }
     const valid = verifying ? await verifying : verifyStrict(key, env.signedInput, env.sig);
     if (!valid) {
-      throw new Reject('BAD_SIGNATURE', `${env.type} signature does not verify`,
-        { kind: 'BAD_SIGNATURE', deviceId, message: `${env.type} from ${deviceId} with a signature that does not verify`, dedupeKey: `BAD_SIGNATURE|${deviceId}` });
+      throw new Reject('BAD_SIGNATURE', `${env.type} signature does not verify`, {
+        kind: 'BAD_SIGNATURE',
+        deviceId,
+        message: `${env.type} from ${deviceId} with a signature that does not verify`,
+        dedupeKey: `BAD_SIGNATURE|${deviceId}`,
+      });
     }
     this.counters.verifyMs.push(performance.now() - t0);
     if (this.counters.verifyMs.length > 10_000) this.counters.verifyMs.splice(0, 5_000);
     if (!body) {
-      throw new Reject('UNDECODABLE_BODY', `${env.type} body cannot be decoded: ${decodeError?.message ?? 'unknown'}`,
-        { kind: 'MALFORMED_MESSAGE', deviceId, message: `a signed ${env.type} from ${deviceId} whose body cannot be decoded`, dedupeKey: `MALFORMED|${deviceId}|BODY` });
+      throw new Reject('UNDECODABLE_BODY', `${env.type} body cannot be decoded: ${decodeError?.message ?? 'unknown'}`, {
+        kind: 'MALFORMED_MESSAGE',
+        deviceId,
+        message: `a signed ${env.type} from ${deviceId} whose body cannot be decoded`,
+        dedupeKey: `MALFORMED|${deviceId}|BODY`,
+      });
     }
     const h = body.header;
     if (!h || h.issuer !== deviceId || (h.fleet ?? '') !== this.#o.fleet) {
-      throw new Reject('ID_MISMATCH', `the signed header names ${h?.issuer ?? 'nobody'} in fleet ${h?.fleet ?? '?'}, the topic ${deviceId} in ${this.#o.fleet}`,
-        { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} on ${deviceId}'s topic signed for ${h?.issuer ?? 'nobody'}`, dedupeKey: `ID_MISMATCH|${deviceId}` });
+      throw new Reject(
+        'ID_MISMATCH',
+        `the signed header names ${h?.issuer ?? 'nobody'} in fleet ${h?.fleet ?? '?'}, the topic ${deviceId} in ${this.#o.fleet}`,
+        {
+          kind: 'ID_MISMATCH',
+          deviceId,
+          message: `a ${env.type} on ${deviceId}'s topic signed for ${h?.issuer ?? 'nobody'}`,
+          dedupeKey: `ID_MISMATCH|${deviceId}`,
+        },
+      );
     }
     // DESIGN §8: no dock → gateway type is about another device, so a header naming one as its
     // subject is a forgery or a confused dock, whoever signed it (none is stored or applied).
     if (h.subjectDevice && h.subjectDevice !== deviceId) {
-      throw new Reject('SUBJECT_MISMATCH', `the signed header of a ${env.type} from ${deviceId} names ${h.subjectDevice} as its subject`,
-        { kind: 'ID_MISMATCH', deviceId, message: `a ${env.type} from ${deviceId} whose signed header names another device (${h.subjectDevice}) as its subject`, dedupeKey: `ID_MISMATCH|${deviceId}|subject` });
+      throw new Reject('SUBJECT_MISMATCH', `the signed header of a ${env.type} from ${deviceId} names ${h.subjectDevice} as its subject`, {
+        kind: 'ID_MISMATCH',
+        deviceId,
+        message: `a ${env.type} from ${deviceId} whose signed header names another device (${h.subjectDevice}) as its subject`,
+        dedupeKey: `ID_MISMATCH|${deviceId}|subject`,
+      });
     }
     const seq = Number(h.seq ?? 0);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Reject('SEQ_INVALID', `seq ${String(h.seq)} is not 1 or more`);
@@ -212,19 +264,28 @@ export class Ingest {
     const hash = toHex(env.hash);
     const now = this.#o.now();
     const claimed = Number(body.header?.createdAtMs ?? 0) || null;
-    const stored = await this.batcher.run(async (q) => {
-      const ins = await q.run(
-        `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
+    const stored = await this.batcher.run(
+      async (q) => {
+        const ins = await q.run(
+          `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING`,
-        [hash, deviceId, env.type, seq, claimed, now, raw]);
-      if (ins.changes === 1) return 'new' as const;
-      const prior = await q.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
-      if (prior && prior.hash !== hash) {
-        throw new Reject('SEQ_REUSED', `${env.type} seq ${seq} was already received with another content`,
-          { kind: 'SEQ_REUSED', deviceId, subject: `${env.type}#${seq}`, message: `${deviceId} signed two different ${env.type} messages with seq ${seq}`, detail: { first: prior.hash, second: hash } });
-      }
-      return 'duplicate' as const;
-    }, { savepoint: false });
+          [hash, deviceId, env.type, seq, claimed, now, raw],
+        );
+        if (ins.changes === 1) return 'new' as const;
+        const prior = await q.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
+        if (prior && prior.hash !== hash) {
+          throw new Reject('SEQ_REUSED', `${env.type} seq ${seq} was already received with another content`, {
+            kind: 'SEQ_REUSED',
+            deviceId,
+            subject: `${env.type}#${seq}`,
+            message: `${deviceId} signed two different ${env.type} messages with seq ${seq}`,
+            detail: { first: prior.hash, second: hash },
+          });
+        }
+        return 'duplicate' as const;
+      },
+      { savepoint: false },
+    );
     if (stored === 'duplicate') {
       this.#count('duplicates', env.type);
       await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_RECEIVED, ackedHash: env.hash, ackedType: env.type, storedAtMs: now });
@@ -239,59 +300,123 @@ export class Ingest {
   // ── manifests ─────────────────────────────────────────────────────────────────────────────
 
   /** `merkle`: the Merkle-root check already under way on a worker, if any. */
-  async #manifest(deviceId: string, env: OpenedEnvelope, raw: Buffer, m: bwc.v1.ClipManifest, seq: number, merkle: Promise<boolean> | null): Promise<IngestResult> {
+  async #manifest(
+    deviceId: string,
+    env: OpenedEnvelope,
+    raw: Buffer,
+    m: bwc.v1.ClipManifest,
+    seq: number,
+    merkle: Promise<boolean> | null,
+  ): Promise<IngestResult> {
     const hash = toHex(env.hash);
     const now = this.#o.now();
     if (m.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
-      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'UNSUPPORTED_VERSION' });
+      await this.#ack(deviceId, {
+        kind: pb.AckKind.ACK_KIND_REJECTED,
+        ackedHash: env.hash,
+        ackedType: env.type,
+        manifestHash: env.hash,
+        reason: 'UNSUPPORTED_VERSION',
+      });
       throw new Reject('UNSUPPORTED_VERSION', `manifest schema version ${m.schemaVersion} is not ${MANIFEST_SCHEMA_VERSION}`);
     }
     const problems = manifestProblems({ envelope: env, manifest: m }, { merkle: merkle === null });
     if (merkle && !(await merkle) && problems.length === 0) problems.push('merkle_root does not match the chunk hashes');
     if (problems.length > 0) {
-      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: `MANIFEST_INCONSISTENT: ${problems[0]}` });
-      throw new Reject('MANIFEST_INCONSISTENT', problems.join('; '),
-        { kind: 'CLIP_REJECTED', deviceId, subject: hash, message: `manifest ${hash.slice(0, 16)}… from ${deviceId} contradicts itself: ${problems[0]}` });
+      await this.#ack(deviceId, {
+        kind: pb.AckKind.ACK_KIND_REJECTED,
+        ackedHash: env.hash,
+        ackedType: env.type,
+        manifestHash: env.hash,
+        reason: `MANIFEST_INCONSISTENT: ${problems[0]}`,
+      });
+      throw new Reject('MANIFEST_INCONSISTENT', problems.join('; '), {
+        kind: 'CLIP_REJECTED',
+        deviceId,
+        subject: hash,
+        message: `manifest ${hash.slice(0, 16)}… from ${deviceId} contradicts itself: ${problems[0]}`,
+      });
     }
     if (m.chunkSize > this.maxChunkBytes && m.byteLength > 0) {
-      await this.#ack(deviceId, { kind: pb.AckKind.ACK_KIND_REJECTED, ackedHash: env.hash, ackedType: env.type, manifestHash: env.hash, reason: 'CHUNK_SIZE_TOO_LARGE' });
+      await this.#ack(deviceId, {
+        kind: pb.AckKind.ACK_KIND_REJECTED,
+        ackedHash: env.hash,
+        ackedType: env.type,
+        manifestHash: env.hash,
+        reason: 'CHUNK_SIZE_TOO_LARGE',
+      });
       throw new Reject('CHUNK_SIZE_TOO_LARGE', `chunk size ${m.chunkSize} does not fit this gateway's ${this.#o.maxEnvelopeBytes}-byte message limit`);
     }
     const prevHash = toHex(m.prevManifestHash);
     const clipSha = toHex(m.sha256);
     const chunkCount = m.chunkSha256.length;
     const decision = m.decision ? decisionToJson(m.decision) : null;
-    const outcome = await this.batcher.run(async (q) => {
-      // One read for both questions: is this manifest held already, and what are its chain neighbours?
-      // Only the columns the chain check reads; the whole row only for a manifest held already (a resend).
-      const near = await q.all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
-        'SELECT manifest_hash, device_id, seq, prev_hash FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))', [hash, deviceId, seq - 1, seq, seq + 1]);
-      if (near.some((r) => r.manifest_hash === hash)) {
-        const existing = await manifestRow(q, hash);
-        if (existing) return existing;
-      }
-      this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
-      const ins = await q.run(
-        `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
+    const outcome = await this.batcher.run(
+      async (q) => {
+        // One read for both questions: is this manifest held already, and what are its chain neighbours?
+        // Only the columns the chain check reads; the whole row only for a manifest held already (a resend).
+        const near = await q.all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
+          'SELECT manifest_hash, device_id, seq, prev_hash FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))',
+          [hash, deviceId, seq - 1, seq, seq + 1],
+        );
+        if (near.some((r) => r.manifest_hash === hash)) {
+          const existing = await manifestRow(q, hash);
+          if (existing) return existing;
+        }
+        this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
+        const ins = await q.run(
+          `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
            camera_serial, clip_id, officer_id, started_at, decision, decision_json, category, received_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
-        [hash, deviceId, seq, prevHash, env.keyId, raw, clipSha, m.byteLength, m.chunkSize, chunkCount,
-          m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null,
-          decision?.basis?.category || null, now]);
-      if (ins.changes === 1) {
-        await this.#audit?.append(q, {
-          actor: `device:${deviceId}`, action: 'clip.manifest_stored', subject: hash,
-          detail: { deviceId, seq, clipId: m.clipId, cameraSerial: m.cameraSerial, officerId: m.officerId, clipSha256: clipSha, byteLength: Number(m.byteLength), decision: decision?.decision ?? null, category: decision?.basis?.category ?? null },
-        });
-        const blob = m.byteLength === 0 ? null : await q.get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
-        return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
-      }
-      // Another replica stored this manifest (or this seq) between our check and our insert.
-      const row = await manifestRow(q, hash);
-      if (row) return row;
-      await this.#checkChain(q, deviceId, seq, hash, prevHash);
-      throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
-    }, { savepoint: false });
+          [
+            hash,
+            deviceId,
+            seq,
+            prevHash,
+            env.keyId,
+            raw,
+            clipSha,
+            m.byteLength,
+            m.chunkSize,
+            chunkCount,
+            m.cameraSerial,
+            m.clipId,
+            m.officerId,
+            Number(m.startedAtMs) || null,
+            decision?.decision ?? null,
+            decision ? JSON.stringify(decision) : null,
+            decision?.basis?.category || null,
+            now,
+          ],
+        );
+        if (ins.changes === 1) {
+          await this.#audit?.append(q, {
+            actor: `device:${deviceId}`,
+            action: 'clip.manifest_stored',
+            subject: hash,
+            detail: {
+              deviceId,
+              seq,
+              clipId: m.clipId,
+              cameraSerial: m.cameraSerial,
+              officerId: m.officerId,
+              clipSha256: clipSha,
+              byteLength: Number(m.byteLength),
+              decision: decision?.decision ?? null,
+              category: decision?.basis?.category ?? null,
+            },
+          });
+          const blob = m.byteLength === 0 ? null : await q.get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
+          return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
+        }
+        // Another replica stored this manifest (or this seq) between our check and our insert.
+        const row = await manifestRow(q, hash);
+        if (row) return row;
+        await this.#checkChain(q, deviceId, seq, hash, prevHash);
+        throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
+      },
+      { savepoint: false },
+    );
     if (!('inserted' in outcome)) {
       this.#count('duplicates', 'ClipManifest');
       // A dock resends the manifest of a clip it has finished sending and that is still not
@@ -305,13 +430,29 @@ export class Ingest {
       return { status: 'duplicate', type: 'ClipManifest', deviceId, hash };
     }
     this.#count('accepted', 'ClipManifest');
-    this.#manifests.remember({ hash, deviceId, state: 'RECEIVED', chunkSize: m.chunkSize, chunkCount, byteLength: m.byteLength, clipSha256: clipSha, chunkHashes: m.chunkSha256, cameraSerial: m.cameraSerial, clipId: m.clipId });
+    this.#manifests.remember({
+      hash,
+      deviceId,
+      state: 'RECEIVED',
+      chunkSize: m.chunkSize,
+      chunkCount,
+      byteLength: m.byteLength,
+      clipSha256: clipSha,
+      chunkHashes: m.chunkSha256,
+      cameraSerial: m.cameraSerial,
+      clipId: m.clipId,
+    });
     await this.#o.sink.accepted({ type: 'ClipManifest', deviceId, hash, body: m, receivedAt: now });
     if (!outcome.contentStored) {
       // The common case: nothing of the clip is here yet; every chunk is missing.
       await this.#ack(deviceId, {
-        kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, ackedHash: env.hash, ackedType: 'ClipManifest', manifestHash: env.hash,
-        clipSha256: m.sha256, byteLength: m.byteLength, missingChunks: [{ start: 0, end: chunkCount }],
+        kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
+        ackedHash: env.hash,
+        ackedType: 'ClipManifest',
+        manifestHash: env.hash,
+        clipSha256: m.sha256,
+        byteLength: m.byteLength,
+        missingChunks: [{ start: 0, end: chunkCount }],
       });
       return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified: false };
     }
@@ -327,18 +468,29 @@ export class Ingest {
   /** A fork: this seq (or a neighbour's link to it) is already held with another hash. */
   async #checkChain(q: Queryable, deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
     const rows = await q.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
-      'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)', [deviceId, seq - 1, seq, seq + 1]);
+      'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)',
+      [deviceId, seq - 1, seq, seq + 1],
+    );
     this.#checkNeighbours(rows, deviceId, seq, hash, prevHash);
   }
 
-  #checkNeighbours(rows: readonly { manifest_hash: string; seq: number; prev_hash: string; device_id?: string }[], deviceId: string, seq: number, hash: string, prevHash: string): void {
+  #checkNeighbours(
+    rows: readonly { manifest_hash: string; seq: number; prev_hash: string; device_id?: string }[],
+    deviceId: string,
+    seq: number,
+    hash: string,
+    prevHash: string,
+  ): void {
     rows = rows.filter((r) => r.device_id === undefined || r.device_id === deviceId);
     const at = (s: number) => rows.find((r) => r.seq === s);
-    const fork = (why: string, other: string) => new Reject('CHAIN_FORK', why, {
-      kind: 'CHAIN_FORK', deviceId, subject: `seq ${seq}`,
-      message: `manifest chain of ${deviceId} forks at seq ${seq}: ${why} (possible tampering or a cloned key)`,
-      detail: { seq, received: hash, stored: other },
-    });
+    const fork = (why: string, other: string) =>
+      new Reject('CHAIN_FORK', why, {
+        kind: 'CHAIN_FORK',
+        deviceId,
+        subject: `seq ${seq}`,
+        message: `manifest chain of ${deviceId} forks at seq ${seq}: ${why} (possible tampering or a cloned key)`,
+        detail: { seq, received: hash, stored: other },
+      });
     const same = at(seq);
     if (same && same.manifest_hash !== hash) throw fork('another manifest holds this seq', same.manifest_hash);
     const prev = at(seq - 1);
@@ -351,13 +503,23 @@ export class Ingest {
   /** Acks a manifest with what the gateway holds now: VERIFIED, REJECTED, or the chunks it still needs. */
   async #ackManifestState(row: ManifestRow, ackedHash: Uint8Array): Promise<void> {
     const manifestHash = Buffer.from(row.manifest_hash, 'hex');
-    const base = { ackedHash, ackedType: 'ClipManifest', manifestHash, clipSha256: Buffer.from(row.clip_sha256, 'hex'), byteLength: row.byte_length };
+    const base = {
+      ackedHash,
+      ackedType: 'ClipManifest',
+      manifestHash,
+      clipSha256: Buffer.from(row.clip_sha256, 'hex'),
+      byteLength: row.byte_length,
+    };
     if (row.state === 'VERIFIED') {
       await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_VERIFIED, storedAtMs: row.verified_at ?? 0 });
     } else if (row.state === 'REJECTED') {
       await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_REJECTED, reason: row.reject_reason ?? 'REJECTED' });
     } else {
-      await this.#ack(row.device_id, { ...base, kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, missingChunks: await this.assembly.missingChunks(row.manifest_hash, row.chunk_count) });
+      await this.#ack(row.device_id, {
+        ...base,
+        kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
+        missingChunks: await this.assembly.missingChunks(row.manifest_hash, row.chunk_count),
+      });
     }
   }
 
@@ -381,31 +543,49 @@ export class Ingest {
          FROM manifests m
         WHERE m.seq > 1 AND m.received_at < ?
           AND NOT EXISTS (SELECT 1 FROM manifests q WHERE q.device_id = m.device_id AND q.seq = m.seq - 1)
-        LIMIT 100`, [now - this.#o.gapSettleMs]);
+        LIMIT 100`,
+      [now - this.#o.gapSettleMs],
+    );
     // A gap the dock cannot fill (its manifest is gone) would be asked for at every sweep: each
     // is asked again after a pause that doubles, up to an hour (DESIGN §7), and only by the one
     // replica whose update moves its next request time.
     const q = this.#o.db;
-    await q.run(`DELETE FROM chain_gaps WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.device_id = chain_gaps.device_id AND m.seq = chain_gaps.above_seq - 1)`);
+    await q.run(
+      `DELETE FROM chain_gaps WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.device_id = chain_gaps.device_id AND m.seq = chain_gaps.above_seq - 1)`,
+    );
     let asked = 0;
     for (const g of gaps) {
       const from = (g.below === null ? 0 : Number(g.below)) + 1;
       const to = Number(g.seq) - 1;
-      await q.run(`INSERT INTO chain_gaps (device_id, above_seq, from_seq, to_seq, first_seen_at, requests, next_request_at) VALUES (?, ?, ?, ?, ?, 0, ?)
-                   ON CONFLICT (device_id, above_seq) DO UPDATE SET from_seq = excluded.from_seq`, [g.device_id, Number(g.seq), from, to, now, now]);
-      const row = await q.get<{ requests: number; next_request_at: number }>('SELECT requests, next_request_at FROM chain_gaps WHERE device_id = ? AND above_seq = ?', [g.device_id, Number(g.seq)]);
+      await q.run(
+        `INSERT INTO chain_gaps (device_id, above_seq, from_seq, to_seq, first_seen_at, requests, next_request_at) VALUES (?, ?, ?, ?, ?, 0, ?)
+                   ON CONFLICT (device_id, above_seq) DO UPDATE SET from_seq = excluded.from_seq`,
+        [g.device_id, Number(g.seq), from, to, now, now],
+      );
+      const row = await q.get<{ requests: number; next_request_at: number }>(
+        'SELECT requests, next_request_at FROM chain_gaps WHERE device_id = ? AND above_seq = ?',
+        [g.device_id, Number(g.seq)],
+      );
       if (!row || Number(row.next_request_at) > now) continue;
       const requests = Number(row.requests) + 1;
       const pause = Math.min(GAP_RETRY_MAX_MS, GAP_RETRY_BASE_MS * 2 ** Math.min(requests - 1, 30));
-      const mine = await q.run('UPDATE chain_gaps SET requests = ?, last_request_at = ?, next_request_at = ? WHERE device_id = ? AND above_seq = ? AND requests = ?',
-        [requests, now, now + pause, g.device_id, Number(g.seq), Number(row.requests)]);
+      const mine = await q.run(
+        'UPDATE chain_gaps SET requests = ?, last_request_at = ?, next_request_at = ? WHERE device_id = ? AND above_seq = ? AND requests = ?',
+        [requests, now, now + pause, g.device_id, Number(g.seq), Number(row.requests)],
+      );
       if (mine.changes !== 1) continue; // another replica asked
       asked++;
       await this.#alert({
-        kind: 'CHAIN_GAP', deviceId: g.device_id, subject: `seq ${from}-${to}`, detail: { fromSeq: from, toSeq: to, requests },
+        kind: 'CHAIN_GAP',
+        deviceId: g.device_id,
+        subject: `seq ${from}-${to}`,
+        detail: { fromSeq: from, toSeq: to, requests },
         message: `manifests ${from}–${to} of ${g.device_id} are missing; asked the dock to resend them (request ${requests})`,
       });
-      const cmd = await this.#o.sealer.sealCommand({ commandId: `manifest-request-${g.device_id}-${from}-${to}-${requests}`, manifestRequest: { fromSeq: from, toSeq: to } }, g.device_id);
+      const cmd = await this.#o.sealer.sealCommand(
+        { commandId: `manifest-request-${g.device_id}-${from}-${to}-${requests}`, manifestRequest: { fromSeq: from, toSeq: to } },
+        g.device_id,
+      );
       await this.#o.sink.publish(deviceTopic(this.#o.fleet, g.device_id, 'cmd'), cmd);
     }
     return { finished, gaps: asked, failed };
@@ -413,11 +593,22 @@ export class Ingest {
 
   /** The chain gaps open for a device (the device page): since when, how often asked, when next. */
   async chainGaps(deviceId: string): Promise<ChainGap[]> {
-    const rows = await this.#o.db.all<{ from_seq: number; to_seq: number; first_seen_at: number; requests: number; last_request_at: number | null; next_request_at: number }>(
-      'SELECT from_seq, to_seq, first_seen_at, requests, last_request_at, next_request_at FROM chain_gaps WHERE device_id = ? ORDER BY from_seq', [deviceId]);
+    const rows = await this.#o.db.all<{
+      from_seq: number;
+      to_seq: number;
+      first_seen_at: number;
+      requests: number;
+      last_request_at: number | null;
+      next_request_at: number;
+    }>('SELECT from_seq, to_seq, first_seen_at, requests, last_request_at, next_request_at FROM chain_gaps WHERE device_id = ? ORDER BY from_seq', [deviceId]);
     return rows.map((r) => ({
-      deviceId, fromSeq: Number(r.from_seq), toSeq: Number(r.to_seq), firstSeenAt: Number(r.first_seen_at), requests: Number(r.requests),
-      lastRequestAt: r.last_request_at === null ? null : Number(r.last_request_at), nextRequestAt: Number(r.next_request_at),
+      deviceId,
+      fromSeq: Number(r.from_seq),
+      toSeq: Number(r.to_seq),
+      firstSeenAt: Number(r.first_seen_at),
+      requests: Number(r.requests),
+      lastRequestAt: r.last_request_at === null ? null : Number(r.last_request_at),
+      nextRequestAt: Number(r.next_request_at),
     }));
   }
 }

@@ -22,7 +22,8 @@ export interface ManifestInfo {
 }
 
 /** Every manifest column but the envelope (a kilobyte or more, read only when a manifest is decoded again). */
-const MANIFEST_COLS = 'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
+const MANIFEST_COLS =
+  'manifest_hash, device_id, seq, prev_hash, state, clip_sha256, byte_length, chunk_size, chunk_count, camera_serial, clip_id, verified_at, reject_reason, lease_owner, lease_until';
 
 export interface ManifestRow {
   manifest_hash: string;
@@ -76,8 +77,16 @@ export class ManifestCache {
     const env = openEnvelope(stored.envelope, { maxBytes: this.#maxEnvelopeBytes });
     const m = pb.ClipManifest.decode(env.body);
     const info: ManifestInfo = {
-      hash, deviceId: row.device_id, state: row.state, chunkSize: row.chunk_size, chunkCount: row.chunk_count, byteLength: row.byte_length,
-      clipSha256: row.clip_sha256, chunkHashes: m.chunkSha256, cameraSerial: row.camera_serial, clipId: row.clip_id,
+      hash,
+      deviceId: row.device_id,
+      state: row.state,
+      chunkSize: row.chunk_size,
+      chunkCount: row.chunk_count,
+      byteLength: row.byte_length,
+      clipSha256: row.clip_sha256,
+      chunkHashes: m.chunkSha256,
+      cameraSerial: row.camera_serial,
+      clipId: row.clip_id,
     };
     this.remember(info);
     return info;

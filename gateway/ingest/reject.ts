@@ -6,7 +6,11 @@ import { UnitRefusal } from './batcher.js';
 import type { IngestAlert, RejectReason } from './types.js';
 
 export class Reject extends UnitRefusal {
-  constructor(readonly reason: RejectReason, message: string, readonly alert?: IngestAlert) {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+    readonly alert?: IngestAlert,
+  ) {
     super(message);
   }
 }

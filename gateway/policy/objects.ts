@@ -33,7 +33,10 @@ export interface HeldObject {
 
 export class PolicyObjectError extends Error {
   override name = 'PolicyObjectError';
-  constructor(readonly code: 'NO_ROOT' | 'UNTRUSTED' | 'NOT_POLICY', message: string) {
+  constructor(
+    readonly code: 'NO_ROOT' | 'UNTRUSTED' | 'NOT_POLICY',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -77,7 +80,7 @@ export class PolicyObjects {
     else {
       // The bundles loaded already, or (a bundle another replica took in since) loaded again.
       try {
-        checked = this.#verify(type, bytes, (this.#loaded ?? await this.refresh()).bundles);
+        checked = this.#verify(type, bytes, (this.#loaded ?? (await this.refresh())).bundles);
       } catch (e) {
         if (!(e instanceof PolicyObjectError)) throw e;
         checked = this.#verify(type, bytes, (await this.refresh()).bundles);
@@ -85,11 +88,20 @@ export class PolicyObjects {
     }
     const ins = await q.run(
       'INSERT INTO policy_objects (hash, type, envelope, created_at, received_at, source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      [checked.hash, type, Buffer.from(bytes), createdAtOf(checked), receivedAt, source]);
-    const row = ins.changes === 1 ? null : await q.get<{ received_at: number; source: string }>('SELECT received_at, source FROM policy_objects WHERE hash = ?', [checked.hash]);
+      [checked.hash, type, Buffer.from(bytes), createdAtOf(checked), receivedAt, source],
+    );
+    const row =
+      ins.changes === 1
+        ? null
+        : await q.get<{ received_at: number; source: string }>('SELECT received_at, source FROM policy_objects WHERE hash = ?', [checked.hash]);
     if (ins.changes === 1 && type === 'PolicyBundle') this.#loaded = null; // others: refresh() sees the new count
     return {
-      hash: checked.hash, type, createdAt: createdAtOf(checked), receivedAt: row ? Number(row.received_at) : receivedAt, source: row?.source ?? source, added: ins.changes === 1,
+      hash: checked.hash,
+      type,
+      createdAt: createdAtOf(checked),
+      receivedAt: row ? Number(row.received_at) : receivedAt,
+      source: row?.source ?? source,
+      added: ins.changes === 1,
     };
   }
 
@@ -114,8 +126,14 @@ export class PolicyObjects {
     for (const b of await this.#db.all<{ envelope: Buffer; published_at: number }>('SELECT envelope, published_at FROM policy_bundles ORDER BY version')) {
       await take(b.envelope, 'published', Number(b.published_at));
     }
-    const rows = await this.#db.all<{ grant_envelope: Buffer | null; decided_at: number | null; revocation_envelope: Buffer | null; revoked_at: number | null }>(
-      `SELECT grant_envelope, decided_at, revocation_envelope, revoked_at FROM authz_requests WHERE grant_envelope IS NOT NULL OR revocation_envelope IS NOT NULL ORDER BY decided_at`);
+    const rows = await this.#db.all<{
+      grant_envelope: Buffer | null;
+      decided_at: number | null;
+      revocation_envelope: Buffer | null;
+      revoked_at: number | null;
+    }>(
+      `SELECT grant_envelope, decided_at, revocation_envelope, revoked_at FROM authz_requests WHERE grant_envelope IS NOT NULL OR revocation_envelope IS NOT NULL ORDER BY decided_at`,
+    );
     for (const r of rows) {
       if (r.grant_envelope) await take(r.grant_envelope, 'workflow', Number(r.decided_at ?? this.#now()));
       if (r.revocation_envelope) await take(r.revocation_envelope, 'workflow', Number(r.revoked_at ?? this.#now()));
@@ -138,14 +156,27 @@ export class PolicyObjects {
     const s = await this.#db.get<{ n: number; m: number | null }>('SELECT COUNT(*) AS n, MAX(received_at) AS m FROM policy_objects');
     const stamp = `${Number(s?.n ?? 0)}|${Number(s?.m ?? 0)}`;
     if (this.#loaded?.stamp === stamp) return this.#loaded;
-    const rows = await this.#db.all<{ hash: string; type: PolicyObjectType; envelope: Buffer; created_at: number; received_at: number; source: string }>(
-      'SELECT hash, type, envelope, created_at, received_at, source FROM policy_objects ORDER BY received_at, hash');
+    const rows = await this.#db.all<{
+      hash: string;
+      type: PolicyObjectType;
+      envelope: Buffer;
+      created_at: number;
+      received_at: number;
+      source: string;
+    }>('SELECT hash, type, envelope, created_at, received_at, source FROM policy_objects ORDER BY received_at, hash');
     const held = new Map<string, HeldObject>();
-    const note = (r: (typeof rows)[number]) => held.set(r.hash, {
-      hash: r.hash, type: r.type, createdAt: Number(r.created_at), receivedAt: Number(r.received_at), source: r.source,
-    });
+    const note = (r: (typeof rows)[number]) =>
+      held.set(r.hash, {
+        hash: r.hash,
+        type: r.type,
+        createdAt: Number(r.created_at),
+        receivedAt: Number(r.received_at),
+        source: r.source,
+      });
     const bundles: Bundle[] = [];
-    const grants: Grant[] = []; const revocations: Revocation[] = []; const plans: Plan[] = [];
+    const grants: Grant[] = [];
+    const revocations: Revocation[] = [];
+    const plans: Plan[] = [];
     let unverifiable = 0;
     for (const r of rows.filter((x) => x.type === 'PolicyBundle')) {
       try {
@@ -175,10 +206,14 @@ export class PolicyObjects {
   #verify(type: PolicyObjectType, bytes: Uint8Array, bundles: readonly Bundle[]): Bundle | Grant | Revocation | Plan {
     try {
       switch (type) {
-        case 'PolicyBundle': return verifyBundle(bytes, this.#root!);
-        case 'AuthorizationGrant': return verifyGrant(bytes, bundles);
-        case 'Revocation': return verifyRevocation(bytes, bundles);
-        case 'OperationPlan': return verifyPlan(bytes, bundles);
+        case 'PolicyBundle':
+          return verifyBundle(bytes, this.#root!);
+        case 'AuthorizationGrant':
+          return verifyGrant(bytes, bundles);
+        case 'Revocation':
+          return verifyRevocation(bytes, bundles);
+        case 'OperationPlan':
+          return verifyPlan(bytes, bundles);
       }
     } catch (e) {
       if (isWireError(e)) throw new PolicyObjectError('UNTRUSTED', `${type} does not verify: ${e.message}`);
@@ -196,7 +231,8 @@ function typeOf(bytes: Uint8Array): PolicyObjectType {
     if (isWireError(e)) throw new PolicyObjectError('NOT_POLICY', `not a signed envelope: ${e.message}`);
     throw e;
   }
-  if (!(POLICY_OBJECT_TYPES as readonly string[]).includes(type)) throw new PolicyObjectError('NOT_POLICY', `a ${type || 'typeless'} envelope is not a policy object`);
+  if (!(POLICY_OBJECT_TYPES as readonly string[]).includes(type))
+    throw new PolicyObjectError('NOT_POLICY', `a ${type || 'typeless'} envelope is not a policy object`);
   return type as PolicyObjectType;
 }
 

@@ -7,7 +7,7 @@ import type { Migration } from '../store/migration.js';
 
 export const SECOND_DECISION_MIGRATION: Migration = {
   version: 11,
-  name: 'signed policy objects held, and the gateway\'s second decisions',
+  name: "signed policy objects held, and the gateway's second decisions",
   sql: `
 -- Every signed policy object this gateway holds: bundles (configured, published, superseded),
 -- grants and revocations its workflow issued, objects docks sent when asked. Verified on receipt.

@@ -66,8 +66,15 @@ interface Job {
 }
 
 interface Row {
-  subject: string; device_id: string; camera_serial: string; clip_id: string; received_at: number; dock_json: string;
-  state: string; waiting_for: string | null; wait_until: number | null;
+  subject: string;
+  device_id: string;
+  camera_serial: string;
+  clip_id: string;
+  received_at: number;
+  dock_json: string;
+  state: string;
+  waiting_for: string | null;
+  wait_until: number | null;
 }
 
 export interface SecondDecisionCounters {
@@ -98,7 +105,16 @@ export class SecondDecisions {
   readonly #refused = new Map<string, string>();
   /** Objects that did not verify because their bundle was not held yet: tried again when one arrives. */
   readonly #orphans = new Map<string, { deviceId: string; bytes: Uint8Array; at: number }>();
-  readonly counters: SecondDecisionCounters = { decided: 0, agreed: 0, mismatches: 0, filedLate: 0, requested: 0, objectsHeld: 0, objectsRefused: 0, overflowed: 0 };
+  readonly counters: SecondDecisionCounters = {
+    decided: 0,
+    agreed: 0,
+    mismatches: 0,
+    filedLate: 0,
+    requested: 0,
+    objectsHeld: 0,
+    objectsRefused: 0,
+    overflowed: 0,
+  };
 
   constructor(options: SecondDecisionOptions) {
     this.#o = options;
@@ -112,7 +128,10 @@ export class SecondDecisions {
   /** A manifest was stored: its embedded decision is decided again in the background. */
   noteManifest(deviceId: string, hash: string, m: bwc.v1.ClipManifest, receivedAt: number): void {
     if (!this.#o.objects.enabled || !m.decision?.activation) return;
-    if (this.#queue.length >= MAX_QUEUED) { this.counters.overflowed++; return; }
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.counters.overflowed++;
+      return;
+    }
     this.#queue.push({ subject: hash, deviceId, camera: m.cameraSerial, clipId: m.clipId, dock: decisionToJson(m.decision), receivedAt });
     this.#kick();
   }
@@ -135,7 +154,9 @@ export class SecondDecisions {
     const clipId = e.clipId || dock.activation?.clipId || '';
     await this.#o.db.run(
       `INSERT INTO second_decisions (subject, device_id, camera_serial, clip_id, received_at, dock_json, state) VALUES (?, ?, ?, ?, ?, ?, 'PENDING')
-       ON CONFLICT DO NOTHING`, [hash, deviceId, camera, clipId, receivedAt, JSON.stringify(dock)]);
+       ON CONFLICT DO NOTHING`,
+      [hash, deviceId, camera, clipId, receivedAt, JSON.stringify(dock)],
+    );
     this.#kick();
   }
 
@@ -144,7 +165,9 @@ export class SecondDecisions {
     let hash = '';
     try {
       hash = toHex(openEnvelope(bytes).hash);
-    } catch { /* refused below with the reason hold() gives */ }
+    } catch {
+      /* refused below with the reason hold() gives */
+    }
     try {
       const held = await this.#o.objects.hold(bytes, `device:${deviceId}`, receivedAt);
       this.counters.objectsHeld++;
@@ -174,7 +197,10 @@ export class SecondDecisions {
   // ── the background drain ──────────────────────────────────────────────────────────────────
 
   #kick(): void {
-    if (this.#draining) { this.#again = true; return; }
+    if (this.#draining) {
+      this.#again = true;
+      return;
+    }
     this.#draining = (async () => {
       try {
         do {
@@ -184,7 +210,9 @@ export class SecondDecisions {
       } catch (e) {
         this.#o.log?.warn({ err: e }, `second decision: ${(e as Error).message}; tried again at the next sweep`);
       }
-    })().finally(() => { this.#draining = null; });
+    })().finally(() => {
+      this.#draining = null;
+    });
   }
 
   /** Resolves when nothing queued is left to decide (tests; shutdown). */
@@ -213,10 +241,17 @@ export class SecondDecisions {
     const rows = await this.#o.db.all<Row>(`SELECT * FROM second_decisions WHERE state = 'WAITING' ORDER BY wait_until LIMIT 500`);
     const ready: Row[] = [];
     for (const r of rows) {
-      if (Number(r.wait_until) <= now) { ready.push(r); continue; }
+      if (Number(r.wait_until) <= now) {
+        ready.push(r);
+        continue;
+      }
       const wanted = (r.waiting_for ?? '').split(',').filter(Boolean);
       let all = true;
-      for (const h of wanted) if (!(await this.#o.objects.get(h))) { all = false; break; }
+      for (const h of wanted)
+        if (!(await this.#o.objects.get(h))) {
+          all = false;
+          break;
+        }
       if (all) ready.push(r);
     }
     return ready;
@@ -231,18 +266,37 @@ export class SecondDecisions {
     const before = this.counters.decided;
     await this.idle();
     const now = this.#now();
-    this.#catchUpFrom ??= Math.max(0, Number((await this.#o.db.get<{ m: number | null }>('SELECT MAX(received_at) AS m FROM second_decisions'))?.m ?? 0) - CATCH_UP_SETTLE_MS);
+    this.#catchUpFrom ??= Math.max(
+      0,
+      Number((await this.#o.db.get<{ m: number | null }>('SELECT MAX(received_at) AS m FROM second_decisions'))?.m ?? 0) - CATCH_UP_SETTLE_MS,
+    );
     const upTo = now - CATCH_UP_SETTLE_MS;
     for (;;) {
-      const missed = await this.#o.db.all<{ manifest_hash: string; device_id: string; camera_serial: string; clip_id: string; decision_json: string; received_at: number }>(
+      const missed = await this.#o.db.all<{
+        manifest_hash: string;
+        device_id: string;
+        camera_serial: string;
+        clip_id: string;
+        decision_json: string;
+        received_at: number;
+      }>(
         `SELECT m.manifest_hash, m.device_id, m.camera_serial, m.clip_id, m.decision_json, m.received_at FROM manifests m
            LEFT JOIN second_decisions s ON s.subject = m.manifest_hash
           WHERE m.received_at >= ? AND m.received_at <= ? AND m.decision_json IS NOT NULL AND s.subject IS NULL
-          ORDER BY m.received_at LIMIT 200`, [this.#catchUpFrom, upTo]);
+          ORDER BY m.received_at LIMIT 200`,
+        [this.#catchUpFrom, upTo],
+      );
       if (missed.length === 0) break;
       for (const m of missed) {
         const dock = JSON.parse(m.decision_json) as DecisionJson;
-        const job = { subject: m.manifest_hash, deviceId: m.device_id, camera: m.camera_serial, clipId: m.clip_id, dock, receivedAt: Number(m.received_at) };
+        const job = {
+          subject: m.manifest_hash,
+          deviceId: m.device_id,
+          camera: m.camera_serial,
+          clipId: m.clip_id,
+          dock,
+          receivedAt: Number(m.received_at),
+        };
         // A decision without its activation (an older dock) has nothing to decide again from.
         if (dock.activation) await this.#judge(job, null);
         else this.#done(job, null, 'NO_ACTIVATION', async () => {});
@@ -280,19 +334,30 @@ export class SecondDecisions {
       await db.run(
         `INSERT INTO second_decisions (subject, device_id, camera_serial, clip_id, received_at, dock_json, state, waiting_for, wait_until) VALUES (?, ?, ?, ?, ?, ?, 'WAITING', ?, ?)
          ON CONFLICT (subject) DO UPDATE SET state = 'WAITING', waiting_for = excluded.waiting_for, wait_until = excluded.wait_until`,
-        [j.subject, j.deviceId, j.camera, j.clipId, j.receivedAt, JSON.stringify(j.dock), lacking.join(','), until]);
+        [j.subject, j.deviceId, j.camera, j.clipId, j.receivedAt, JSON.stringify(j.dock), lacking.join(','), until],
+      );
       await this.#ask(j.deviceId, lacking);
       return;
     }
     const cache = await this.#o.objects.cache();
     const decidedAt = Date.parse(j.dock.decidedAt) || j.receivedAt;
     const gw = decide(activation, cache, decidedAt);
-    const differs = gw.decision !== j.dock.decision || (gw.basis?.kind ?? null) !== (j.dock.basis?.kind ?? null) || !sameId(gw.basis?.id ?? '', j.dock.basis?.id ?? '');
+    const differs =
+      gw.decision !== j.dock.decision || (gw.basis?.kind ?? null) !== (j.dock.basis?.kind ?? null) || !sameId(gw.basis?.id ?? '', j.dock.basis?.id ?? '');
     const late = await this.#filedLate(gw, activation);
     this.#done(j, gw, differs ? 'MISMATCH' : 'AGREE', async (q) => {
       if (differs) {
-        const never = lacking.map((h) => `${h.slice(0, 16)}… ${this.#refused.has(h) ? `was sent but did not verify (${this.#refused.get(h)})` : `never came within ${Math.round(this.#waitMs / 1000)} s`}`);
-        await this.#mismatch(j, gw, lacking, never.length ? `the dock was asked for what its decision names and the gateway lacks: ${never.join('; ')}` : null, q);
+        const never = lacking.map(
+          (h) =>
+            `${h.slice(0, 16)}… ${this.#refused.has(h) ? `was sent but did not verify (${this.#refused.get(h)})` : `never came within ${Math.round(this.#waitMs / 1000)} s`}`,
+        );
+        await this.#mismatch(
+          j,
+          gw,
+          lacking,
+          never.length ? `the dock was asked for what its decision names and the gateway lacks: ${never.join('; ')}` : null,
+          q,
+        );
       }
       if (late) await this.#raiseFiledLate(j, gw, activation, late, q);
     });
@@ -306,7 +371,8 @@ export class SecondDecisions {
         `INSERT INTO second_decisions (subject, device_id, camera_serial, clip_id, received_at, dock_json, state, gateway_json, outcome, done_at) VALUES (?, ?, ?, ?, ?, ?, 'DONE', ?, ?, ?)
          ON CONFLICT (subject) DO UPDATE SET state = 'DONE', gateway_json = excluded.gateway_json, outcome = excluded.outcome, done_at = excluded.done_at
          WHERE second_decisions.state <> 'DONE'`,
-        [j.subject, j.deviceId, j.camera, j.clipId, j.receivedAt, JSON.stringify(j.dock), gw ? JSON.stringify(gw) : null, outcome, now]);
+        [j.subject, j.deviceId, j.camera, j.clipId, j.receivedAt, JSON.stringify(j.dock), gw ? JSON.stringify(gw) : null, outcome, now],
+      );
       if (w.changes !== 1) return; // decided already (another replica)
       this.counters.decided++;
       if (outcome === 'AGREE') this.counters.agreed++;
@@ -333,7 +399,10 @@ export class SecondDecisions {
     try {
       await this.#o.request(deviceId, fresh);
     } catch (e) {
-      this.#o.log?.warn({ device: deviceId, err: e }, `second decision: could not ask ${deviceId} for ${fresh.length} policy object(s): ${(e as Error).message}`);
+      this.#o.log?.warn(
+        { device: deviceId, err: e },
+        `second decision: could not ask ${deviceId} for ${fresh.length} policy object(s): ${(e as Error).message}`,
+      );
     }
   }
 
@@ -342,14 +411,22 @@ export class SecondDecisions {
     this.counters.mismatches++;
     const officer = j.dock.activation?.officerId ?? '?';
     const dockClaimsMore = j.dock.decision === 'AUTHORIZED' && gw?.decision !== 'AUTHORIZED';
-    await this.#o.alerts.raise({
-      kind: 'DECISION_MISMATCH', severity: dockClaimsMore ? 'critical' : 'warning', deviceId: j.deviceId, cameraSerial: j.camera || null, subject: j.clipId || null,
-      message: `recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${officer}): the dock decided ${describeDecision(j.dock)}; ` +
-        `the gateway, deciding again from the signed objects it holds, decides ${gw ? describeDecision(gw) : 'nothing'}` +
-        `${note ? ` (${note})` : ''}; the clip is kept for the supervisor's review (1061.2 §4)`,
-      detail: { dock: j.dock, gateway: gw, decidedFrom: j.subject, ...(lacking.length ? { objectsNeverReceived: lacking } : {}) },
-      dedupeKey: `DECISION_MISMATCH|${j.deviceId}|${j.camera}|${j.clipId}`,
-    }, q);
+    await this.#o.alerts.raise(
+      {
+        kind: 'DECISION_MISMATCH',
+        severity: dockClaimsMore ? 'critical' : 'warning',
+        deviceId: j.deviceId,
+        cameraSerial: j.camera || null,
+        subject: j.clipId || null,
+        message:
+          `recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${officer}): the dock decided ${describeDecision(j.dock)}; ` +
+          `the gateway, deciding again from the signed objects it holds, decides ${gw ? describeDecision(gw) : 'nothing'}` +
+          `${note ? ` (${note})` : ''}; the clip is kept for the supervisor's review (1061.2 §4)`,
+        detail: { dock: j.dock, gateway: gw, decidedFrom: j.subject, ...(lacking.length ? { objectsNeverReceived: lacking } : {}) },
+        dedupeKey: `DECISION_MISMATCH|${j.deviceId}|${j.camera}|${j.clipId}`,
+      },
+      q,
+    );
   }
 
   /** The grant that authorized the recording, when it reached the gateway late and after the recording started. */
@@ -364,20 +441,47 @@ export class SecondDecisions {
   async #raiseFiledLate(j: Job, gw: DecisionJson, a: Activation, g: { hash: string; createdAt: number; receivedAt: number }, q: Queryable): Promise<void> {
     this.counters.filedLate++;
     const hours = ((g.receivedAt - g.createdAt) / 3600_000).toFixed(1);
-    const message = `grant ${gw.basis!.id} (${g.hash.slice(0, 16)}…) authorizes recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${a.officerId ?? '?'}), ` +
+    const message =
+      `grant ${gw.basis!.id} (${g.hash.slice(0, 16)}…) authorizes recording ${j.clipId || '?'} on camera ${j.camera || '?'} (officer ${a.officerId ?? '?'}), ` +
       `which started ${new Date(a.at).toISOString()}; the grant claims to be signed ${new Date(g.createdAt).toISOString()} but reached the gateway only ` +
       `${new Date(g.receivedAt).toISOString()} (${hours} h later), after the recording started: review whether it really came before the recording (1061.2 §5.1)`;
-    await this.#o.alerts.raise({
-      kind: 'GRANT_FILED_LATE', deviceId: j.deviceId, cameraSerial: j.camera || null, subject: j.clipId || null, message,
-      detail: { grant: { id: gw.basis!.id, hash: g.hash, createdAt: g.createdAt, receivedAt: g.receivedAt }, decision: gw, recordingStartedAt: a.at },
-      dedupeKey: `GRANT_FILED_LATE|${j.deviceId}|${j.camera}|${j.clipId}`,
-    }, q);
-    await this.#o.review?.flag(q, { kind: 'GRANT_FILED_LATE', deviceId: j.deviceId, camera: j.camera || null, clipId: j.clipId, officerId: a.officerId ?? '', decision: gw, message });
+    await this.#o.alerts.raise(
+      {
+        kind: 'GRANT_FILED_LATE',
+        deviceId: j.deviceId,
+        cameraSerial: j.camera || null,
+        subject: j.clipId || null,
+        message,
+        detail: {
+          grant: { id: gw.basis!.id, hash: g.hash, createdAt: g.createdAt, receivedAt: g.receivedAt },
+          decision: gw,
+          recordingStartedAt: a.at,
+        },
+        dedupeKey: `GRANT_FILED_LATE|${j.deviceId}|${j.camera}|${j.clipId}`,
+      },
+      q,
+    );
+    await this.#o.review?.flag(q, {
+      kind: 'GRANT_FILED_LATE',
+      deviceId: j.deviceId,
+      camera: j.camera || null,
+      clipId: j.clipId,
+      officerId: a.officerId ?? '',
+      decision: gw,
+      message,
+    });
   }
 }
 
 function jobOf(r: Row): Job {
-  return { subject: r.subject, deviceId: r.device_id, camera: r.camera_serial, clipId: r.clip_id, dock: JSON.parse(r.dock_json) as DecisionJson, receivedAt: Number(r.received_at) };
+  return {
+    subject: r.subject,
+    deviceId: r.device_id,
+    camera: r.camera_serial,
+    clipId: r.clip_id,
+    dock: JSON.parse(r.dock_json) as DecisionJson,
+    receivedAt: Number(r.received_at),
+  };
 }
 
 /** "AUTHORIZED on grant G6 (prior_authorization): GRANT" — verdict, basis and reasons. */

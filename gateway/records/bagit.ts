@@ -53,7 +53,14 @@ export function makeBag(name: string, payload: readonly PayloadFile[], info: rea
   const bagInfo = Buffer.from(`${infoText}\n`);
   const manifest = Buffer.from(`${lines.join('\n')}\n`);
   const tagmanifest = Buffer.from(
-    `${[['bagit.txt', bagit], ['bag-info.txt', bagInfo], ['manifest-sha256.txt', manifest]].map(([n, b]) => `${sha256(b as Buffer)}  ${n as string}`).join('\n')}\n`);
+    `${[
+      ['bagit.txt', bagit],
+      ['bag-info.txt', bagInfo],
+      ['manifest-sha256.txt', manifest],
+    ]
+      .map(([n, b]) => `${sha256(b as Buffer)}  ${n as string}`)
+      .join('\n')}\n`,
+  );
   return {
     name,
     files: [
@@ -75,7 +82,9 @@ export function bagTarEntries(bag: Bag, mtimeMs: number): TarEntry[] {
   }
   return [
     ...[...dirs].sort().map((path) => ({ path, mtimeMs })),
-    ...bag.files.map((f) => (f.data ? { path: `${bag.name}/${f.path}`, data: f.data, mtimeMs } : { path: `${bag.name}/${f.path}`, file: f.file!.path, size: f.file!.size, mtimeMs })),
+    ...bag.files.map((f) =>
+      f.data ? { path: `${bag.name}/${f.path}`, data: f.data, mtimeMs } : { path: `${bag.name}/${f.path}`, file: f.file!.path, size: f.file!.size, mtimeMs },
+    ),
   ];
 }
 

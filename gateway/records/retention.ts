@@ -130,9 +130,12 @@ export function ceilToUtcDay(t: number): number {
 
 function cutoffOf(schedule: Exclude<RecordsSchedule, { type: 'unscheduled' }>, r: ClipRecord): number | null {
   switch (schedule.cutoff) {
-    case 'received': return r.receivedAt;
-    case 'verified': return r.verifiedAt;
-    case 'calendar_year': return r.verifiedAt === null ? null : Date.UTC(new Date(r.verifiedAt).getUTCFullYear() + 1, 0, 1);
+    case 'received':
+      return r.receivedAt;
+    case 'verified':
+      return r.verifiedAt;
+    case 'calendar_year':
+      return r.verifiedAt === null ? null : Date.UTC(new Date(r.verifiedAt).getUTCFullYear() + 1, 0, 1);
   }
 }
 
@@ -144,7 +147,10 @@ export function assess(r: ClipRecord, schedule: RecordsSchedule, holds: readonly
 }
 
 function assessSchedule(r: ClipRecord, schedule: RecordsSchedule, holds: readonly LitigationHold[], now: number): Assessment {
-  const covering = holds.filter((h) => holdCovers(h, r)).map((h) => h.holdId).sort();
+  const covering = holds
+    .filter((h) => holdCovers(h, r))
+    .map((h) => h.holdId)
+    .sort();
   const base = { schedule, holds: covering };
   if (r.disposedBy !== null) return { ...base, status: 'DISPOSED', cutoffAt: null, dueAt: null };
   if (schedule.type === 'unscheduled') return { ...base, status: r.state === 'VERIFIED' ? 'UNSCHEDULED' : 'NOT_VERIFIED', cutoffAt: null, dueAt: null };
@@ -152,7 +158,17 @@ function assessSchedule(r: ClipRecord, schedule: RecordsSchedule, holds: readonl
   if (cutoffAt === null) return { ...base, status: 'NOT_VERIFIED', cutoffAt: null, dueAt: null };
   if (schedule.type === 'permanent') {
     const d = new Date(cutoffAt);
-    const transferAt = ceilToUtcDay(Date.UTC(d.getUTCFullYear() + schedule.transferAfterYears, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()));
+    const transferAt = ceilToUtcDay(
+      Date.UTC(
+        d.getUTCFullYear() + schedule.transferAfterYears,
+        d.getUTCMonth(),
+        d.getUTCDate(),
+        d.getUTCHours(),
+        d.getUTCMinutes(),
+        d.getUTCSeconds(),
+        d.getUTCMilliseconds(),
+      ),
+    );
     return { ...base, status: 'PERMANENT', cutoffAt, dueAt: transferAt };
   }
   const dueAt = ceilToUtcDay(cutoffAt + schedule.retentionDays * DAY_MS);
@@ -163,7 +179,10 @@ function assessSchedule(r: ClipRecord, schedule: RecordsSchedule, holds: readonl
 
 /** The paperwork counterpart of `assess`: cutoffs from filing (`received`) or closing (`verified`, `calendar_year`). */
 export function assessPaperwork(r: PaperworkRecord, schedule: RecordsSchedule, holds: readonly LitigationHold[], now: number): Assessment {
-  const covering = holds.filter((h) => holdCoversPaperwork(h, r)).map((h) => h.holdId).sort();
+  const covering = holds
+    .filter((h) => holdCoversPaperwork(h, r))
+    .map((h) => h.holdId)
+    .sort();
   const base = { schedule, holds: covering };
   if (r.disposedBy !== null) return { ...base, status: 'DISPOSED', cutoffAt: null, dueAt: null };
   if (r.closedAt === null) return { ...base, status: 'OPEN', cutoffAt: null, dueAt: null };
@@ -172,7 +191,12 @@ export function assessPaperwork(r: PaperworkRecord, schedule: RecordsSchedule, h
   const cutoffAt = schedule.cutoff === 'received' ? r.filedAt : schedule.cutoff === 'verified' ? closed : Date.UTC(new Date(closed).getUTCFullYear() + 1, 0, 1);
   if (schedule.type === 'permanent') {
     const d = new Date(cutoffAt);
-    return { ...base, status: 'PERMANENT', cutoffAt, dueAt: ceilToUtcDay(Date.UTC(d.getUTCFullYear() + schedule.transferAfterYears, d.getUTCMonth(), d.getUTCDate())) };
+    return {
+      ...base,
+      status: 'PERMANENT',
+      cutoffAt,
+      dueAt: ceilToUtcDay(Date.UTC(d.getUTCFullYear() + schedule.transferAfterYears, d.getUTCMonth(), d.getUTCDate())),
+    };
   }
   const dueAt = ceilToUtcDay(cutoffAt + schedule.retentionDays * DAY_MS);
   if (covering.length > 0) return { ...base, status: 'HELD', cutoffAt, dueAt };
@@ -211,7 +235,13 @@ export function dispositionList(
     .sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
   const items = assessed
     .filter((a) => a.assessment.status === 'ELIGIBLE')
-    .map(({ record: r, assessment: a }) => ({ manifestHash: r.manifestHash, clipSha256: r.clipSha256, byteLength: r.byteLength, schedule: a.schedule.name, dueAt: a.dueAt! }))
+    .map(({ record: r, assessment: a }) => ({
+      manifestHash: r.manifestHash,
+      clipSha256: r.clipSha256,
+      byteLength: r.byteLength,
+      schedule: a.schedule.name,
+      dueAt: a.dueAt!,
+    }))
     .sort((a, b) => (a.manifestHash < b.manifestHash ? -1 : a.manifestHash > b.manifestHash ? 1 : 0));
   return { items, paperwork, hash: canonicalHash('bwc/v1/DispositionList', { clips: items, paperwork }) };
 }

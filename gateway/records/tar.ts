@@ -48,7 +48,10 @@ function header(e: TarEntry, size: number): Buffer {
     // GNU base-256: high bit of the first byte set, the size big-endian in the rest.
     h[124] = 0x80;
     let v = BigInt(size);
-    for (let i = 135; i > 124; i--) { h[i] = Number(v & 0xffn); v >>= 8n; }
+    for (let i = 135; i > 124; i--) {
+      h[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
   }
   h.write(octal(Math.floor(e.mtimeMs / 1000), 12), 136, 'ascii');
   h.write('        ', 148, 'ascii');
@@ -65,25 +68,28 @@ function header(e: TarEntry, size: number): Buffer {
 
 /** The archive as a stream. Sizes must be known (`data`, or `size` for a `file`). */
 export function tarStream(entries: readonly TarEntry[]): Readable {
-  return Readable.from((async function* () {
-    for (const e of entries) {
-      const size = e.path.endsWith('/') ? 0 : e.data ? e.data.byteLength : e.size ?? 0;
-      yield header(e, size);
-      if (e.data) yield e.data;
-      else if (e.file) {
-        let sent = 0;
-        for await (const chunk of createReadStream(e.file, { highWaterMark: 64 * 1024 })) {
-          sent += (chunk as Buffer).byteLength;
-          if (sent > size) throw new Error(`tar: ${e.file} grew beyond ${size} bytes while being sent`);
-          yield chunk as Buffer;
+  return Readable.from(
+    (async function* () {
+      for (const e of entries) {
+        const size = e.path.endsWith('/') ? 0 : e.data ? e.data.byteLength : (e.size ?? 0);
+        yield header(e, size);
+        if (e.data) yield e.data;
+        else if (e.file) {
+          let sent = 0;
+          for await (const chunk of createReadStream(e.file, { highWaterMark: 64 * 1024 })) {
+            sent += (chunk as Buffer).byteLength;
+            if (sent > size) throw new Error(`tar: ${e.file} grew beyond ${size} bytes while being sent`);
+            yield chunk as Buffer;
+          }
+          if (sent !== size) throw new Error(`tar: ${e.file} is ${sent} bytes, not ${size}`);
         }
-        if (sent !== size) throw new Error(`tar: ${e.file} is ${sent} bytes, not ${size}`);
+        const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+        if (pad) yield Buffer.alloc(pad);
       }
-      const pad = (BLOCK - (size % BLOCK)) % BLOCK;
-      if (pad) yield Buffer.alloc(pad);
-    }
-    yield Buffer.alloc(2 * BLOCK);
-  })(), { objectMode: false });
+      yield Buffer.alloc(2 * BLOCK);
+    })(),
+    { objectMode: false },
+  );
 }
 
 /** An archive that breaks our rules (a path, a type): refused, whatever the parser thinks of it. */
@@ -109,9 +115,13 @@ export async function extractTar(input: AsyncIterable<Uint8Array>, dir: string):
   // The parser's own error (a bad checksum, an early end) is the one to report: the entry being
   // read then fails only with "destroyed".
   let parseError: unknown = null;
-  extract.once('error', (e) => { parseError ??= e; });
+  extract.once('error', (e) => {
+    parseError ??= e;
+  });
   const feeding = pipeline(Readable.from(input), extract);
-  feeding.catch((e: unknown) => { if (!/PREMATURE_CLOSE|STREAM_DESTROYED/.test(String((e as NodeJS.ErrnoException).code))) parseError ??= e; });
+  feeding.catch((e: unknown) => {
+    if (!/PREMATURE_CLOSE|STREAM_DESTROYED/.test(String((e as NodeJS.ErrnoException).code))) parseError ??= e;
+  });
   try {
     for await (const entry of extract) {
       const { name: path, type, size } = entry.header;

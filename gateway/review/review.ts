@@ -44,7 +44,10 @@ export const NOTE_MAX = 4000;
 
 export class ReviewError extends Error {
   override name = 'ReviewError';
-  constructor(readonly code: 'NOT_FOUND' | 'OUT_OF_SCOPE' | 'SELF_REVIEW' | 'INVALID_TRANSITION' | 'BAD_INPUT', message: string) {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'OUT_OF_SCOPE' | 'SELF_REVIEW' | 'INVALID_TRANSITION' | 'BAD_INPUT',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -70,13 +73,40 @@ export interface Reviewer {
 }
 
 export interface ItemRow {
-  id: number; device_id: string; camera_serial: string; clip_id: string; officer_id: string; state: ReviewState; decision_json: string;
-  opened_at: number; updated_at: number; referred_at: number | null; referred_by: string | null; outcome: string | null;
-  closed_at: number | null; closed_by: string | null;
+  id: number;
+  device_id: string;
+  camera_serial: string;
+  clip_id: string;
+  officer_id: string;
+  state: ReviewState;
+  decision_json: string;
+  opened_at: number;
+  updated_at: number;
+  referred_at: number | null;
+  referred_by: string | null;
+  outcome: string | null;
+  closed_at: number | null;
+  closed_by: string | null;
 }
 
-export interface ReasonRow { item_id: number; kind: ReviewFlag; decided_at: number; flagged_at: number; message: string; decision_json: string }
-export interface StepRow { id: number; item_id: number; step: string; at: number; actor: string; outcome: string | null; note: string | null; detail_json: string | null }
+export interface ReasonRow {
+  item_id: number;
+  kind: ReviewFlag;
+  decided_at: number;
+  flagged_at: number;
+  message: string;
+  decision_json: string;
+}
+export interface StepRow {
+  id: number;
+  item_id: number;
+  step: string;
+  at: number;
+  actor: string;
+  outcome: string | null;
+  note: string | null;
+  detail_json: string | null;
+}
 
 /** An item with what the caller may do with it. */
 export interface VisibleItem {
@@ -103,7 +133,12 @@ function num(v: number | string | null): number | null {
 
 function toItem(r: ItemRow): ItemRow {
   return {
-    ...r, id: Number(r.id), opened_at: Number(r.opened_at), updated_at: Number(r.updated_at), referred_at: num(r.referred_at), closed_at: num(r.closed_at),
+    ...r,
+    id: Number(r.id),
+    opened_at: Number(r.opened_at),
+    updated_at: Number(r.updated_at),
+    referred_at: num(r.referred_at),
+    closed_at: num(r.closed_at),
   };
 }
 
@@ -133,7 +168,8 @@ export class ReviewQueue {
     const seen = await q.get<{ n: number }>(
       `SELECT COUNT(*) AS n FROM review_reasons r JOIN review_items i ON i.id = r.item_id
         WHERE i.device_id = ? AND i.camera_serial = ? AND i.clip_id = ? AND r.kind = ? AND r.decided_at = ?`,
-      [f.deviceId, camera, f.clipId, f.kind, decidedAt]);
+      [f.deviceId, camera, f.clipId, f.kind, decidedAt],
+    );
     if (Number(seen?.n ?? 0) > 0) return;
     const decision = JSON.stringify(f.decision);
     let item = f.clipId ? await this.#waiting(q, f.deviceId, camera, f.clipId) : undefined;
@@ -142,26 +178,50 @@ export class ReviewQueue {
       item = await q.get<ItemRow>(
         `INSERT INTO review_items (device_id, camera_serial, clip_id, officer_id, state, decision_json, opened_at, updated_at)
          VALUES (?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`,
-        [f.deviceId, camera, f.clipId, f.officerId, decision, at, at]);
+        [f.deviceId, camera, f.clipId, f.officerId, decision, at, at],
+      );
       opened = item !== undefined;
       // Another replica opened it meanwhile: this flag joins that item.
       item ??= await this.#waiting(q, f.deviceId, camera, f.clipId);
       if (!item) throw new Error(`review: no waiting item for ${f.deviceId}/${camera}/${f.clipId} after opening one`);
     }
     const id = Number(item.id);
-    await q.run('INSERT INTO review_reasons (item_id, kind, decided_at, flagged_at, message, decision_json) VALUES (?, ?, ?, ?, ?, ?)',
-      [id, f.kind, decidedAt, at, f.message, decision]);
+    await q.run('INSERT INTO review_reasons (item_id, kind, decided_at, flagged_at, message, decision_json) VALUES (?, ?, ?, ?, ?, ?)', [
+      id,
+      f.kind,
+      decidedAt,
+      at,
+      f.message,
+      decision,
+    ]);
     if (!opened) {
       const held = JSON.parse(item.decision_json) as DecisionJson;
       const newer = decidedAt >= (timeOrNull(held.decidedAt) ?? 0);
-      await q.run(`UPDATE review_items SET updated_at = ?${newer ? ', decision_json = ?' : ''}${item.officer_id ? '' : ', officer_id = ?'} WHERE id = ?`,
-        [at, ...(newer ? [decision] : []), ...(item.officer_id ? [] : [f.officerId]), id]);
+      await q.run(`UPDATE review_items SET updated_at = ?${newer ? ', decision_json = ?' : ''}${item.officer_id ? '' : ', officer_id = ?'} WHERE id = ?`, [
+        at,
+        ...(newer ? [decision] : []),
+        ...(item.officer_id ? [] : [f.officerId]),
+        id,
+      ]);
     }
     const step = opened ? 'opened' : 'flagged';
-    await this.#step(q, id, step, at, this.#actor, { detail: { kind: f.kind, decision: f.decision.decision, reasons: f.decision.reasons } });
+    await this.#step(q, id, step, at, this.#actor, {
+      detail: { kind: f.kind, decision: f.decision.decision, reasons: f.decision.reasons },
+    });
     await this.#audit?.append(q, {
-      actor: this.#actor, action: `review.${step}`, subject: await this.#subject(q, item),
-      detail: { reviewId: id, kind: f.kind, deviceId: f.deviceId, cameraSerial: camera, clipId: f.clipId, officerId: f.officerId, decision: f.decision.decision, reasons: f.decision.reasons },
+      actor: this.#actor,
+      action: `review.${step}`,
+      subject: await this.#subject(q, item),
+      detail: {
+        reviewId: id,
+        kind: f.kind,
+        deviceId: f.deviceId,
+        cameraSerial: camera,
+        clipId: f.clipId,
+        officerId: f.officerId,
+        decision: f.decision.decision,
+        reasons: f.decision.reasons,
+      },
     });
   }
 
@@ -178,18 +238,30 @@ export class ReviewQueue {
     const kinds = (await q.all<{ kind: ReviewFlag }>('SELECT DISTINCT kind FROM review_reasons WHERE item_id = ?', [id])).map((r) => r.kind);
     const taggedAt = timeOrNull(t.decision.decidedAt) ?? at;
     const taggedBy = t.officerId || t.decision.activation?.officerId || '';
-    const detail = { taggedBy: taggedBy || null, taggedAt, decision: t.decision.decision, basis: t.decision.basis, reasons: t.decision.reasons };
+    const detail = {
+      taggedBy: taggedBy || null,
+      taggedAt,
+      decision: t.decision.decision,
+      basis: t.decision.basis,
+      reasons: t.decision.reasons,
+    };
     const closes = item.state === 'open' && kinds.every((k) => TAG_CLEARS.has(k));
     const actor = actorOf.device(t.deviceId);
     if (closes) {
       const done = await q.run(
         `UPDATE review_items SET state = 'tagged_late', outcome = 'tagged_late', closed_at = ?, closed_by = ?, updated_at = ?, decision_json = ? WHERE id = ? AND state = 'open'`,
-        [taggedAt, taggedBy ? `officer:${taggedBy}` : actor, at, JSON.stringify(t.decision), id]);
+        [taggedAt, taggedBy ? `officer:${taggedBy}` : actor, at, JSON.stringify(t.decision), id],
+      );
       if (done.changes !== 1) return;
     }
     const step = closes ? 'tagged_late' : 'tagged';
     await this.#step(q, id, step, at, actor, { detail });
-    await this.#audit?.append(q, { actor, action: `review.${step}`, subject: await this.#subject(q, item), detail: { reviewId: id, ...detail } });
+    await this.#audit?.append(q, {
+      actor,
+      action: `review.${step}`,
+      subject: await this.#subject(q, item),
+      detail: { reviewId: id, ...detail },
+    });
   }
 
   // ── the queue, as a person sees it ──────────────────────────────────────────────────────────
@@ -198,7 +270,9 @@ export class ReviewQueue {
   async list(user: Reviewer, o: { state?: ReviewState; limit?: number } = {}): Promise<VisibleItem[]> {
     const rows = await this.#db.all<ItemRow>(
       `SELECT * FROM review_items ${o.state ? 'WHERE state = ?' : ''}
-        ORDER BY CASE WHEN ${WAITING_SQL} THEN 0 ELSE 1 END, opened_at, id LIMIT 5000`, o.state ? [o.state] : []);
+        ORDER BY CASE WHEN ${WAITING_SQL} THEN 0 ELSE 1 END, opened_at, id LIMIT 5000`,
+      o.state ? [o.state] : [],
+    );
     const offices = await this.#officeMap(this.#db);
     const visible: VisibleItem[] = [];
     for (const r of rows.map(toItem)) {
@@ -206,19 +280,39 @@ export class ReviewQueue {
       if (v) visible.push(v);
       if (visible.length >= (o.limit ?? 500)) break;
     }
-    const kinds = await this.#kinds(this.#db, visible.map((v) => v.item.id));
-    const hashes = await this.#hashes(this.#db, visible.map((v) => v.item));
+    const kinds = await this.#kinds(
+      this.#db,
+      visible.map((v) => v.item.id),
+    );
+    const hashes = await this.#hashes(
+      this.#db,
+      visible.map((v) => v.item),
+    );
     return visible.map((v) => ({ ...v, kinds: kinds.get(v.item.id) ?? [], manifestHash: hashes.get(v.item.id) ?? null }));
   }
 
   /** One item the caller may see, with its reasons and history; NOT_FOUND or OUT_OF_SCOPE otherwise. */
   async get(user: Reviewer, id: number, q: Queryable = this.#db): Promise<VisibleItem & { reasons: ReasonRow[]; steps: StepRow[] }> {
     const v = await this.#find(q, user, id);
-    const reasons = (await q.all<ReasonRow>('SELECT * FROM review_reasons WHERE item_id = ? ORDER BY flagged_at, decided_at, kind', [id]))
-      .map((r) => ({ ...r, item_id: Number(r.item_id), decided_at: Number(r.decided_at), flagged_at: Number(r.flagged_at) }));
-    const steps = (await q.all<StepRow>('SELECT * FROM review_steps WHERE item_id = ? ORDER BY id', [id]))
-      .map((s) => ({ ...s, id: Number(s.id), item_id: Number(s.item_id), at: Number(s.at) }));
-    return { ...v, kinds: [...new Set(reasons.map((r) => r.kind))], manifestHash: (await this.#hashes(q, [v.item])).get(id) ?? null, reasons, steps };
+    const reasons = (await q.all<ReasonRow>('SELECT * FROM review_reasons WHERE item_id = ? ORDER BY flagged_at, decided_at, kind', [id])).map((r) => ({
+      ...r,
+      item_id: Number(r.item_id),
+      decided_at: Number(r.decided_at),
+      flagged_at: Number(r.flagged_at),
+    }));
+    const steps = (await q.all<StepRow>('SELECT * FROM review_steps WHERE item_id = ? ORDER BY id', [id])).map((s) => ({
+      ...s,
+      id: Number(s.id),
+      item_id: Number(s.item_id),
+      at: Number(s.at),
+    }));
+    return {
+      ...v,
+      kinds: [...new Set(reasons.map((r) => r.kind))],
+      manifestHash: (await this.#hashes(q, [v.item])).get(id) ?? null,
+      reasons,
+      steps,
+    };
   }
 
   /** The caller opened the item (the API records this once per session). */
@@ -236,16 +330,39 @@ export class ReviewQueue {
     if (!(RESOLUTION_OUTCOMES as readonly string[]).includes(outcome)) {
       throw new ReviewError('BAD_INPUT', `outcome ${JSON.stringify(outcome)} is not one of ${RESOLUTION_OUTCOMES.join(', ')}`);
     }
-    await this.#act(user, id, 'resolve', note, async (q, at, actor) => q.run(
-      `UPDATE review_items SET state = 'resolved', outcome = ?, closed_at = ?, closed_by = ?, updated_at = ? WHERE id = ? AND state = 'open'`,
-      [outcome, at, actor, at, id]), { step: 'resolved', outcome });
+    await this.#act(
+      user,
+      id,
+      'resolve',
+      note,
+      async (q, at, actor) =>
+        q.run(`UPDATE review_items SET state = 'resolved', outcome = ?, closed_at = ?, closed_by = ?, updated_at = ? WHERE id = ? AND state = 'open'`, [
+          outcome,
+          at,
+          actor,
+          at,
+          id,
+        ]),
+      { step: 'resolved', outcome },
+    );
   }
 
   /** A supervisor of the item's office refers it to OPR (1061.2 §4.4: suspected violations). */
   async refer(user: Reviewer, id: number, note: string): Promise<void> {
-    await this.#act(user, id, 'refer', note, async (q, at, actor) => q.run(
-      `UPDATE review_items SET state = 'referred', referred_at = ?, referred_by = ?, updated_at = ? WHERE id = ? AND state = 'open'`,
-      [at, actor, at, id]), { step: 'referred', outcome: null });
+    await this.#act(
+      user,
+      id,
+      'refer',
+      note,
+      async (q, at, actor) =>
+        q.run(`UPDATE review_items SET state = 'referred', referred_at = ?, referred_by = ?, updated_at = ? WHERE id = ? AND state = 'open'`, [
+          at,
+          actor,
+          at,
+          id,
+        ]),
+      { step: 'referred', outcome: null },
+    );
   }
 
   /** OPR closes a referral with its finding. */
@@ -253,23 +370,40 @@ export class ReviewQueue {
     if (!(OPR_OUTCOMES as readonly string[]).includes(outcome)) {
       throw new ReviewError('BAD_INPUT', `outcome ${JSON.stringify(outcome)} is not one of ${OPR_OUTCOMES.join(', ')}`);
     }
-    await this.#act(user, id, 'close', note, async (q, at, actor) => q.run(
-      `UPDATE review_items SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, updated_at = ? WHERE id = ? AND state = 'referred'`,
-      [outcome, at, actor, at, id]), { step: 'closed', outcome });
+    await this.#act(
+      user,
+      id,
+      'close',
+      note,
+      async (q, at, actor) =>
+        q.run(`UPDATE review_items SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, updated_at = ? WHERE id = ? AND state = 'referred'`, [
+          outcome,
+          at,
+          actor,
+          at,
+          id,
+        ]),
+      { step: 'closed', outcome },
+    );
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────
 
   async #act(
-    user: Reviewer, id: number, action: 'resolve' | 'refer' | 'close', note: string,
-    write: (q: Queryable, at: number, actor: string) => Promise<{ changes: number }>, s: { step: string; outcome: string | null },
+    user: Reviewer,
+    id: number,
+    action: 'resolve' | 'refer' | 'close',
+    note: string,
+    write: (q: Queryable, at: number, actor: string) => Promise<{ changes: number }>,
+    s: { step: string; outcome: string | null },
   ): Promise<void> {
     const text = note.trim();
     if (!text) throw new ReviewError('BAD_INPUT', `a note is required to ${action} a review item`);
     if (text.length > NOTE_MAX) throw new ReviewError('BAD_INPUT', `a note is at most ${NOTE_MAX} characters`);
     await this.#db.tx(async (q) => {
       const v = await this.#find(q, user, id);
-      if (v.own) throw new ReviewError('SELF_REVIEW', `review item ${id} is about your own recording (officer ${v.item.officer_id}); another supervisor acts on it`);
+      if (v.own)
+        throw new ReviewError('SELF_REVIEW', `review item ${id} is about your own recording (officer ${v.item.officer_id}); another supervisor acts on it`);
       if (!v.actions.includes(action)) throw new ReviewError('INVALID_TRANSITION', transitionRefusal(v.item, action, user));
       const at = this.#now();
       const actor = actorOf.user(user.username);
@@ -277,7 +411,9 @@ export class ReviewQueue {
       if (w.changes !== 1) throw new ReviewError('INVALID_TRANSITION', `review item ${id} changed meanwhile; load it again`);
       await this.#step(q, id, s.step, at, actor, { outcome: s.outcome, note: text });
       await this.#audit?.append(q, {
-        actor, action: `review.${s.step}`, subject: await this.#subject(q, v.item),
+        actor,
+        action: `review.${s.step}`,
+        subject: await this.#subject(q, v.item),
         detail: { reviewId: id, ...(s.outcome ? { outcome: s.outcome } : {}), note: text, from: v.item.state },
       });
     });
@@ -307,15 +443,29 @@ export class ReviewQueue {
 
   async #officeMap(q: Queryable): Promise<Map<string, string[]>> {
     const map = new Map<string, string[]>();
-    for (const u of await q.all<{ person_id: string; offices: string }>(`SELECT person_id, offices FROM users WHERE person_id IS NOT NULL AND person_id <> ''`)) {
+    for (const u of await q.all<{ person_id: string; offices: string }>(
+      `SELECT person_id, offices FROM users WHERE person_id IS NOT NULL AND person_id <> ''`,
+    )) {
       const key = idKey(u.person_id);
-      map.set(key, [...new Set([...(map.get(key) ?? []), ...u.offices.split(',').map((s) => s.trim()).filter(Boolean)])]);
+      map.set(key, [
+        ...new Set([
+          ...(map.get(key) ?? []),
+          ...u.offices
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ]),
+      ]);
     }
     return map;
   }
 
   async #waiting(q: Queryable, deviceId: string, camera: string, clipId: string): Promise<ItemRow | undefined> {
-    return q.get<ItemRow>(`SELECT * FROM review_items WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND ${WAITING_SQL}`, [deviceId, camera, clipId]);
+    return q.get<ItemRow>(`SELECT * FROM review_items WHERE device_id = ? AND camera_serial = ? AND clip_id = ? AND ${WAITING_SQL}`, [
+      deviceId,
+      camera,
+      clipId,
+    ]);
   }
 
   async #kinds(q: Queryable, ids: number[]): Promise<Map<number, ReviewFlag[]>> {
@@ -323,7 +473,9 @@ export class ReviewQueue {
     for (let i = 0; i < ids.length; i += 200) {
       const part = ids.slice(i, i + 200);
       const rows = await q.all<{ item_id: number; kind: ReviewFlag }>(
-        `SELECT item_id, kind FROM review_reasons WHERE item_id IN (${part.map(() => '?').join(', ')}) ORDER BY flagged_at, kind`, part);
+        `SELECT item_id, kind FROM review_reasons WHERE item_id IN (${part.map(() => '?').join(', ')}) ORDER BY flagged_at, kind`,
+        part,
+      );
       for (const r of rows) {
         const list = out.get(Number(r.item_id)) ?? [];
         if (!list.includes(r.kind)) list.push(r.kind);
@@ -340,7 +492,8 @@ export class ReviewQueue {
       if (!i.clip_id) continue;
       const m = await q.get<{ manifest_hash: string }>(
         'SELECT manifest_hash FROM manifests WHERE device_id = ? AND camera_serial = ? AND clip_id = ? ORDER BY received_at, manifest_hash LIMIT 1',
-        [i.device_id, i.camera_serial, i.clip_id]);
+        [i.device_id, i.camera_serial, i.clip_id],
+      );
       if (m) out.set(Number(i.id), m.manifest_hash);
     }
     return out;
@@ -351,23 +504,40 @@ export class ReviewQueue {
     return (await this.#hashes(q, [item])).get(Number(item.id)) ?? `review:${Number(item.id)}`;
   }
 
-  async #step(q: Queryable, id: number, step: string, at: number, actor: string, o: { outcome?: string | null; note?: string; detail?: Record<string, unknown> }): Promise<void> {
-    await q.run('INSERT INTO review_steps (item_id, step, at, actor, outcome, note, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [id, step, at, actor, o.outcome ?? null, o.note ?? null, o.detail ? JSON.stringify(o.detail) : null]);
+  async #step(
+    q: Queryable,
+    id: number,
+    step: string,
+    at: number,
+    actor: string,
+    o: { outcome?: string | null; note?: string; detail?: Record<string, unknown> },
+  ): Promise<void> {
+    await q.run('INSERT INTO review_steps (item_id, step, at, actor, outcome, note, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      id,
+      step,
+      at,
+      actor,
+      o.outcome ?? null,
+      o.note ?? null,
+      o.detail ? JSON.stringify(o.detail) : null,
+    ]);
   }
 }
 
 /** The offices an officer belongs to: those of every user whose person id is the officer's. */
 function officesOf(map: Map<string, string[]>, officerId: string): string[] {
-  return officerId ? map.get(idKey(officerId)) ?? [] : [];
+  return officerId ? (map.get(idKey(officerId)) ?? []) : [];
 }
 
 /** Why `action` is refused on `item` in its state, for the 409. */
 function transitionRefusal(item: ItemRow, action: 'resolve' | 'refer' | 'close', user: Reviewer): string {
   const is = `review item ${item.id} is ${item.state.replace('_', ' ')}`;
   switch (action) {
-    case 'resolve': return user.roles.includes('supervisor') ? `${is}; only an open item can be resolved` : 'only a supervisor of the officer\'s office resolves an item';
-    case 'refer': return item.state === 'referred' ? `${is} already` : `${is}; only an open item can be referred to OPR`;
-    case 'close': return user.roles.includes('opr') ? `${is}; OPR closes only an item referred to it` : 'only OPR closes a referral';
+    case 'resolve':
+      return user.roles.includes('supervisor') ? `${is}; only an open item can be resolved` : "only a supervisor of the officer's office resolves an item";
+    case 'refer':
+      return item.state === 'referred' ? `${is} already` : `${is}; only an open item can be referred to OPR`;
+    case 'close':
+      return user.roles.includes('opr') ? `${is}; OPR closes only an item referred to it` : 'only OPR closes a referral';
   }
 }

@@ -40,7 +40,11 @@ export class Checkpointer {
   /** Checkpoints run, and the last one's WAL frames and frames copied (for tests and benchmarks). */
   readonly stats = { runs: 0, log: 0, checkpointed: 0 };
 
-  constructor(private readonly file: string, private readonly busyTimeoutMs: number, private readonly onFailure: (e: Error) => void) {}
+  constructor(
+    private readonly file: string,
+    private readonly busyTimeoutMs: number,
+    private readonly onFailure: (e: Error) => void,
+  ) {}
 
   /** Called after every committed write; starts a checkpoint when one is due and none is running. */
   wrote(): void {
@@ -58,7 +62,9 @@ export class Checkpointer {
     if (!this.#worker) {
       let w: Worker;
       try {
-        w = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file: this.file, busyTimeoutMs: this.busyTimeoutMs } });
+        w = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), {
+          workerData: { file: this.file, busyTimeoutMs: this.busyTimeoutMs },
+        });
       } catch (e) {
         this.#fail(e as Error);
         return;
@@ -66,10 +72,12 @@ export class Checkpointer {
       w.unref();
       w.on('message', (r: { ok: boolean; log?: number; checkpointed?: number }) => this.#done(r));
       w.on('error', (e) => this.#fail(e));
-      this.#exited = new Promise<void>((res) => w.once('exit', () => {
-        if (this.#worker === w) this.#fail(new Error('the checkpoint thread exited'));
-        res();
-      }));
+      this.#exited = new Promise<void>((res) =>
+        w.once('exit', () => {
+          if (this.#worker === w) this.#fail(new Error('the checkpoint thread exited'));
+          res();
+        }),
+      );
       this.#worker = w;
     }
     this.#busy = true;
@@ -96,7 +104,10 @@ export class Checkpointer {
     } else {
       // Copy the rest once writes pause, so the next write after the pause starts the file over.
       this.#chases = 0;
-      this.#followUp ??= setTimeout(() => { this.#followUp = null; if (!this.#busy) this.#run(); }, CHECKPOINT_FOLLOW_UP_MS);
+      this.#followUp ??= setTimeout(() => {
+        this.#followUp = null;
+        if (!this.#busy) this.#run();
+      }, CHECKPOINT_FOLLOW_UP_MS);
       this.#followUp.unref();
     }
   }

@@ -64,10 +64,9 @@ export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATI
       await q.run('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await q.run(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
     }
-    await q.run(renderMigration(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version {INT} PRIMARY KEY, name TEXT NOT NULL, applied_at {INT} NOT NULL)',
-      q.dialect,
-    ));
+    await q.run(
+      renderMigration('CREATE TABLE IF NOT EXISTS schema_migrations (version {INT} PRIMARY KEY, name TEXT NOT NULL, applied_at {INT} NOT NULL)', q.dialect),
+    );
     const rows = await q.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     const versions = new Set(rows.map((r) => r.version));
     refuseUnknown(versions, known, latest, db.description);
@@ -115,7 +114,9 @@ function refuseUnknown(versions: Set<number>, known: readonly Migration[], lates
   if (unknown.length === 0) return;
   const newest = unknown.at(-1)!;
   if (newest > latest) {
-    throw new DbError(`${where} has schema version ${newest}, newer than this gateway knows (${latest}): it was migrated by a newer gateway; run that version or later`);
+    throw new DbError(
+      `${where} has schema version ${newest}, newer than this gateway knows (${latest}): it was migrated by a newer gateway; run that version or later`,
+    );
   }
   throw new DbError(`${where} has schema version(s) ${unknown.join(', ')} that this gateway does not know (it knows ${[...knownVersions].join(', ')})`);
 }

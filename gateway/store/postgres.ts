@@ -44,7 +44,8 @@ const INT8_OID = 20;
 
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
   const description = describePostgresUrl(url);
-  for (const t of options.lockOnRetry ?? []) if (!/^[a-z_][a-z0-9_]*$/.test(t)) throw new DbError(`lockOnRetry: ${JSON.stringify(t)} is not a plain table name`);
+  for (const t of options.lockOnRetry ?? [])
+    if (!/^[a-z_][a-z0-9_]*$/.test(t)) throw new DbError(`lockOnRetry: ${JSON.stringify(t)} is not a plain table name`);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? DEFAULT_POOL_SIZE,
@@ -97,7 +98,9 @@ function gatewayTypes(where: string): pg.CustomTypesConfig {
   return { getTypeParser: getTypeParser as pg.CustomTypesConfig['getTypeParser'] };
 }
 
-interface TxScope { open: boolean }
+interface TxScope {
+  open: boolean;
+}
 
 class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
@@ -106,7 +109,11 @@ class PostgresDb implements Db {
   /** The LOCK TABLE statement for re-runs, once every table in it exists (before migration some do not). */
   private retryLock: string | null = null;
 
-  constructor(private readonly pool: pg.Pool, readonly description: string, private readonly lockOnRetry: readonly string[] = []) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly description: string,
+    private readonly lockOnRetry: readonly string[] = [],
+  ) {}
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.usable();
@@ -171,11 +178,23 @@ class PostgresDb implements Db {
     };
     return {
       dialect: 'postgres',
-      all: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return (await query(client, sql, params)).rows as T[]; },
-      get: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return (await query(client, sql, params)).rows[0] as T | undefined; },
-      run: async (sql: string, params?: readonly SqlValue[]) => { live(); return { changes: (await query(client, sql, params)).rowCount ?? 0 }; },
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return (await query(client, sql, params)).rows as T[];
+      },
+      get: async <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return (await query(client, sql, params)).rows[0] as T | undefined;
+      },
+      run: async (sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return { changes: (await query(client, sql, params)).rowCount ?? 0 };
+      },
       // Without parameters node-postgres uses the simple query protocol, which runs a whole script.
-      [execScript]: async (sql: string) => { live(); await client.query(sql); },
+      [execScript]: async (sql: string) => {
+        live();
+        await client.query(sql);
+      },
     };
   }
 

@@ -330,7 +330,9 @@ CREATE TABLE fleet_samples (
 `,
     // Clips received before this version: their category from the stored decision.
     after: async (q) => {
-      for (const r of await q.all<{ manifest_hash: string; decision_json: string }>('SELECT manifest_hash, decision_json FROM manifests WHERE decision_json IS NOT NULL')) {
+      for (const r of await q.all<{ manifest_hash: string; decision_json: string }>(
+        'SELECT manifest_hash, decision_json FROM manifests WHERE decision_json IS NOT NULL',
+      )) {
         const category = (JSON.parse(r.decision_json) as { basis?: { category?: string } | null }).basis?.category;
         if (category) await q.run('UPDATE manifests SET category = ? WHERE manifest_hash = ?', [category, r.manifest_hash]);
       }

@@ -106,7 +106,9 @@ export function openSqlite(path: string, options: SqliteOptions = {}): Db {
 }
 
 /** One open transaction; `open` turns false when it ends, so a leaked Queryable cannot write later. */
-interface TxScope { open: boolean }
+interface TxScope {
+  open: boolean;
+}
 
 class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
@@ -132,13 +134,19 @@ class SqliteDb implements Db {
   readonly checkpointer: Checkpointer | null;
 
   constructor(
-    private readonly sqlite: Database.Database, readonly description: string,
-    private readonly walPath: string | null, private readonly fsyncWal: (walPath: string) => Promise<void>,
-    private readonly file: string | null = null, private readonly walSyncer: WalSyncer | null = null,
+    private readonly sqlite: Database.Database,
+    readonly description: string,
+    private readonly walPath: string | null,
+    private readonly fsyncWal: (walPath: string) => Promise<void>,
+    private readonly file: string | null = null,
+    private readonly walSyncer: WalSyncer | null = null,
   ) {
-    this.checkpointer = file === null ? null : new Checkpointer(file, BUSY_TIMEOUT_MS, () => {
-      if (!this.closed) this.sqlite.pragma('wal_autocheckpoint = 1000'); // SQLite's default: checkpoints inside COMMIT again
-    });
+    this.checkpointer =
+      file === null
+        ? null
+        : new Checkpointer(file, BUSY_TIMEOUT_MS, () => {
+            if (!this.closed) this.sqlite.pragma('wal_autocheckpoint = 1000'); // SQLite's default: checkpoints inside COMMIT again
+          });
   }
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -225,7 +233,9 @@ class SqliteDb implements Db {
         try {
           await this.fsyncWal(this.walPath!);
         } catch (e) {
-          failure = new DbError(`${this.description}: cannot make the write durable (fsync of the WAL failed: ${(e as Error).message})`, { cause: e });
+          failure = new DbError(`${this.description}: cannot make the write durable (fsync of the WAL failed: ${(e as Error).message})`, {
+            cause: e,
+          });
         }
         const done = this.syncWaiters.filter((w) => w.gen <= covered);
         this.syncWaiters = this.syncWaiters.filter((w) => w.gen > covered);
@@ -290,10 +300,22 @@ class SqliteDb implements Db {
     };
     return {
       dialect: 'sqlite',
-      all: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return this.allNow<T>(sql, params); },
-      get: async <T>(sql: string, params?: readonly SqlValue[]) => { live(); return this.getNow<T>(sql, params); },
-      run: async (sql: string, params?: readonly SqlValue[]) => { live(); return this.runNow(sql, params); },
-      [execScript]: async (sql: string) => { live(); this.sqlite.exec(sql); },
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.allNow<T>(sql, params);
+      },
+      get: async <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.getNow<T>(sql, params);
+      },
+      run: async (sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.runNow(sql, params);
+      },
+      [execScript]: async (sql: string) => {
+        live();
+        this.sqlite.exec(sql);
+      },
     };
   }
 
@@ -354,7 +376,9 @@ class SqliteDb implements Db {
     this.statements.set(sql, cached);
     const given = params?.length ?? 0;
     if (cached.placeholders !== given) {
-      throw new DbError(`SQL has ${cached.placeholders} ? placeholder(s) but ${given} parameter(s) were given (a literal ? is not allowed): ${sql.slice(0, 120)}`);
+      throw new DbError(
+        `SQL has ${cached.placeholders} ? placeholder(s) but ${given} parameter(s) were given (a literal ? is not allowed): ${sql.slice(0, 120)}`,
+      );
     }
     return cached.stmt;
   }
@@ -376,9 +400,11 @@ class SqliteDb implements Db {
 
   private refuseReentry(what: 'tx' | 'statement'): void {
     if (this.inTx.getStore()?.open) {
-      throw new DbError(what === 'tx'
-        ? `${this.description}: tx() called inside a transaction of the same database (transactions do not nest)`
-        : `${this.description}: a statement on the Db inside its own transaction would wait for that transaction; use the Queryable passed to tx()`);
+      throw new DbError(
+        what === 'tx'
+          ? `${this.description}: tx() called inside a transaction of the same database (transactions do not nest)`
+          : `${this.description}: a statement on the Db inside its own transaction would wait for that transaction; use the Queryable passed to tx()`,
+      );
     }
   }
 

@@ -12,9 +12,7 @@
  * scripts/bench/README.md explains every number.
  */
 import { spawn } from 'node:child_process';
-import {
-  createPrivateKey, randomFillSync, randomUUID, sign as cryptoSign, verify as cryptoVerify,
-} from 'node:crypto';
+import { createPrivateKey, randomFillSync, randomUUID, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +25,19 @@ import { merkleRoot } from '../../proto/merkle.js';
 import { signerFromSeed } from '../../device/custody/keys.js';
 import { signManifest, type ClipFacts } from '../../device/custody/manifest.js';
 import {
-  BenchCheckError, MB, MiB, RssSampler, calibrate, interleave, mib, now, row, timeLoop,
-  type BenchContext, type BenchOutcome, type Benchmark,
+  BenchCheckError,
+  MB,
+  MiB,
+  RssSampler,
+  calibrate,
+  interleave,
+  mib,
+  now,
+  row,
+  timeLoop,
+  type BenchContext,
+  type BenchOutcome,
+  type Benchmark,
 } from './harness.js';
 
 const HASH_FILE = join(tmpdir(), 'bwc-bench-1g.bin');
@@ -73,7 +82,11 @@ function ensureHashFile(ctx: BenchContext): { created: boolean; ms: number } {
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* best effort */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* best effort */
+    }
     throw e;
   }
   closeSync(fd);
@@ -106,8 +119,12 @@ function opensslDigest(path: string): Promise<{ ms: number; hex: string }> {
     const child = spawn('openssl', ['dgst', '-sha256', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+    });
     child.on('error', (e) => reject(new BenchCheckError(`cannot run openssl: ${e.message} (install the openssl package)`)));
     child.on('close', (code) => {
       const ms = now() - t0;
@@ -135,31 +152,39 @@ async function benchHashing(ctx: BenchContext): Promise<HashingResult> {
   let opensslHex = '';
   let ours: ClipDigest | undefined;
   const memory: Array<ReturnType<RssSampler['end']> & { progressRss: number[] }> = [];
-  const result = await interleave([
-    {
-      name: 'openssl',
-      round: async () => {
-        const r = await opensslDigest(HASH_FILE);
-        if (opensslHex && r.hex !== opensslHex) throw new BenchCheckError(`openssl gave two digests for one file: ${opensslHex} then ${r.hex}`);
-        opensslHex = r.hex;
-        return r.ms;
+  const result = await interleave(
+    [
+      {
+        name: 'openssl',
+        round: async () => {
+          const r = await opensslDigest(HASH_FILE);
+          if (opensslHex && r.hex !== opensslHex) throw new BenchCheckError(`openssl gave two digests for one file: ${opensslHex} then ${r.hex}`);
+          opensslHex = r.hex;
+          return r.ms;
+        },
       },
-    },
-    {
-      name: 'ours',
-      round: async () => {
-        const sampler = new RssSampler(20);
-        const progressRss: number[] = [];
-        sampler.begin();
-        const t0 = now();
-        const d = await hashClipFile(HASH_FILE, { onProgress: () => { progressRss.push(sampler.sample()); } });
-        const ms = now() - t0;
-        memory.push({ ...sampler.end(), progressRss });
-        ours = d;
-        return ms;
+      {
+        name: 'ours',
+        round: async () => {
+          const sampler = new RssSampler(20);
+          const progressRss: number[] = [];
+          sampler.begin();
+          const t0 = now();
+          const d = await hashClipFile(HASH_FILE, {
+            onProgress: () => {
+              progressRss.push(sampler.sample());
+            },
+          });
+          const ms = now() - t0;
+          memory.push({ ...sampler.end(), progressRss });
+          ours = d;
+          return ms;
+        },
       },
-    },
-  ], HASH_ROUNDS, (name, r, n) => ctx.progress(`hashing 1 GiB with ${name === 'ours' ? 'hashClipFile' : 'openssl'} (round ${r}/${n})…`));
+    ],
+    HASH_ROUNDS,
+    (name, r, n) => ctx.progress(`hashing 1 GiB with ${name === 'ours' ? 'hashClipFile' : 'openssl'} (round ${r}/${n})…`),
+  );
 
   // Correctness before speed: a fast wrong hash is worth nothing.
   const d = ours!;
@@ -256,10 +281,17 @@ function realisticFacts(): ClipFacts {
       evaluatedAtMs: started,
       decidedAtMs: started + 850,
       activation: {
-        cameraSerial: 'AXN-BW4-X7K29031', officerId: 'OFC-118204', deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC,
-        trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER, activity: 'at_large_arrest', purposes: ['public_interaction'],
-        method: pb.RecordingMethod.RECORDING_METHOD_VIDEO, atMs: started, stoppedAtMs: ended,
-        clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: -412 }, clipId: 'clip-20250614-093000-0042',
+        cameraSerial: 'AXN-BW4-X7K29031',
+        officerId: 'OFC-118204',
+        deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC,
+        trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER,
+        activity: 'at_large_arrest',
+        purposes: ['public_interaction'],
+        method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+        atMs: started,
+        stoppedAtMs: ended,
+        clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: -412 },
+        clipId: 'clip-20250614-093000-0042',
       },
       bundleHash: Buffer.alloc(32, 0xbd),
     },
@@ -270,7 +302,11 @@ function realisticFacts(): ClipFacts {
 function longClipManifest(): Uint8Array {
   const chunks = Array.from({ length: 2048 }, () => randomFillSync(Buffer.allocUnsafe(32)));
   const digest: ClipDigest = {
-    byteLength: 2048 * MiB, sha256: randomFillSync(Buffer.allocUnsafe(32)), chunkSize: MiB, chunks, merkleRoot: merkleRoot(chunks),
+    byteLength: 2048 * MiB,
+    sha256: randomFillSync(Buffer.allocUnsafe(32)),
+    chunkSize: MiB,
+    chunks,
+    merkleRoot: merkleRoot(chunks),
   };
   return signManifest(realisticFacts(), digest, { deviceId: 'DOCK-FO-NYC-07', fleet: 'ero-nyc', seq: 1 }, signerFromSeed(SEED)).bytes;
 }
@@ -298,11 +334,29 @@ async function benchSigning(ctx: BenchContext): Promise<CryptoResult & { envelop
   const nacKey = nacl.sign.keyPair.fromSeed(SEED).secretKey;
 
   ctx.progress('signing manifests: calibrating…');
-  const iterations = calibrate(() => { signOne(); }, SIGN_ROUND_MS);
-  const result = await interleave([
-    { name: 'ours', round: () => timeLoop(iterations, () => { signOne(); }) },
-    { name: 'bare', round: () => timeLoop(iterations, () => { nacl.sign.detached(input, nacKey); }) },
-  ], SIGN_ROUNDS, (name, r, n) => ctx.progress(`signing ${iterations} manifests with ${name === 'ours' ? 'signManifest' : 'bare nacl.sign.detached'} (round ${r}/${n})…`));
+  const iterations = calibrate(() => {
+    signOne();
+  }, SIGN_ROUND_MS);
+  const result = await interleave(
+    [
+      {
+        name: 'ours',
+        round: () =>
+          timeLoop(iterations, () => {
+            signOne();
+          }),
+      },
+      {
+        name: 'bare',
+        round: () =>
+          timeLoop(iterations, () => {
+            nacl.sign.detached(input, nacKey);
+          }),
+      },
+    ],
+    SIGN_ROUNDS,
+    (name, r, n) => ctx.progress(`signing ${iterations} manifests with ${name === 'ours' ? 'signManifest' : 'bare nacl.sign.detached'} (round ${r}/${n})…`),
+  );
   const perSec = (ms: number) => iterations / (ms / 1000);
 
   // For context only: the same signature with node:crypto (OpenSSL), which the dock does not use.
@@ -311,8 +365,12 @@ async function benchSigning(ctx: BenchContext): Promise<CryptoResult & { envelop
   if (!Buffer.from(cryptoSign(null, input, nodeKey)).equals(Buffer.from(opened.sig))) {
     throw new BenchCheckError('node:crypto and tweetnacl disagree on an Ed25519 signature of the same input with the same seed');
   }
-  const nodeIterations = calibrate(() => { cryptoSign(null, input, nodeKey); }, 200);
-  const nodeMs = timeLoop(nodeIterations, () => { cryptoSign(null, input, nodeKey); });
+  const nodeIterations = calibrate(() => {
+    cryptoSign(null, input, nodeKey);
+  }, 200);
+  const nodeMs = timeLoop(nodeIterations, () => {
+    cryptoSign(null, input, nodeKey);
+  });
   const nodePerSec = nodeIterations / (nodeMs / 1000);
 
   return {
@@ -354,10 +412,17 @@ async function benchVerifying(ctx: BenchContext, envelope: Uint8Array, label: st
   ctx.progress('verifying manifests: calibrating…');
   const iterations = calibrate(bare, VERIFY_ROUND_MS);
   valid = 0;
-  const result = await interleave([
-    { name: 'ours', round: () => timeLoop(iterations, ours) },
-    { name: 'bare', round: () => timeLoop(iterations, bare) },
-  ], VERIFY_ROUNDS, (name, r, n) => ctx.progress(`verifying ${iterations} manifests with ${name === 'ours' ? 'openEnvelope + envelopeSignatureValid' : 'bare crypto.verify'} (round ${r}/${n})…`));
+  const result = await interleave(
+    [
+      { name: 'ours', round: () => timeLoop(iterations, ours) },
+      { name: 'bare', round: () => timeLoop(iterations, bare) },
+    ],
+    VERIFY_ROUNDS,
+    (name, r, n) =>
+      ctx.progress(
+        `verifying ${iterations} manifests with ${name === 'ours' ? 'openEnvelope + envelopeSignatureValid' : 'bare crypto.verify'} (round ${r}/${n})…`,
+      ),
+  );
   if (valid !== iterations * VERIFY_ROUNDS * 2) {
     throw new BenchCheckError(`only ${valid} of ${iterations * VERIFY_ROUNDS * 2} verifications succeeded`);
   }
@@ -391,7 +456,12 @@ export const custody: Benchmark = {
     return {
       rows: [...hashing.outcome.rows, ...signing.rows, ...verifying.rows, ...verifyingLong.rows],
       notes: [...hashing.outcome.notes, ...signing.notes, ...verifying.notes, ...verifyingLong.notes],
-      details: { hashing: hashing.details, signing: signing.details, verifying: verifying.details, verifyingLongClip: verifyingLong.details },
+      details: {
+        hashing: hashing.details,
+        signing: signing.details,
+        verifying: verifying.details,
+        verifyingLongClip: verifyingLong.details,
+      },
     };
   },
 };

@@ -51,27 +51,55 @@ export const fleet: Benchmark = {
       const { trust } = agencyTrust(dir, gwData, { fleet: 'f1', gatewayId: 'gw-bench' });
       const config = join(dir, 'gateway.json');
       const port = await freePort();
-      writeFileSync(config, JSON.stringify({
-        fleet: 'f1', gatewayId: 'gw-bench', dataDir: gwData, http: { port }, mqtt: { url: mosq.url },
-        trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate, bundle: trust.bundle },
-      }));
-      const add = spawnSync(process.execPath, [BWC, 'gateway', 'user', 'add', 'otto', '--role', 'operator', '--config', config], { input: PASSWORD, encoding: 'utf8' });
+      writeFileSync(
+        config,
+        JSON.stringify({
+          fleet: 'f1',
+          gatewayId: 'gw-bench',
+          dataDir: gwData,
+          http: { port },
+          mqtt: { url: mosq.url },
+          trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate, bundle: trust.bundle },
+        }),
+      );
+      const add = spawnSync(process.execPath, [BWC, 'gateway', 'user', 'add', 'otto', '--role', 'operator', '--config', config], {
+        input: PASSWORD,
+        encoding: 'utf8',
+      });
       if (add.status !== 0) throw new BenchCheckError(`bwc gateway user add: ${add.stderr}`);
-      const proc = spawn(process.execPath, [BWC, 'gateway', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BWC_LOG_LEVEL: 'warn' } });
+      const proc = spawn(process.execPath, [BWC, 'gateway', '--config', config], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, BWC_LOG_LEVEL: 'warn' },
+      });
       gw = proc;
       let gwErr = '';
-      proc.stderr!.on('data', (d: Buffer) => { gwErr = (gwErr + d.toString()).slice(-100_000); });
+      proc.stderr!.on('data', (d: Buffer) => {
+        gwErr = (gwErr + d.toString()).slice(-100_000);
+      });
       const base = `http://127.0.0.1:${port}`;
       const started = Date.now();
-      while (!(await fetch(`${base}/api/v1/me`).then((r) => r.status === 401, () => false))) {
+      while (
+        !(await fetch(`${base}/api/v1/me`).then(
+          (r) => r.status === 401,
+          () => false,
+        ))
+      ) {
         if (proc.exitCode !== null || Date.now() - started > 30_000) throw new BenchCheckError(`the gateway did not start:\n${gwErr.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const login = await fetch(`${base}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'otto', password: PASSWORD }) });
+      const login = await fetch(`${base}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'otto', password: PASSWORD }),
+      });
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      const { csrfToken } = await login.json() as { csrfToken: string };
-      const tok = await fetch(`${base}/api/v1/tokens`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) });
-      const { token } = await tok.json() as { token: string };
+      const { csrfToken } = (await login.json()) as { csrfToken: string };
+      const tok = await fetch(`${base}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'bench' }),
+      });
+      const { token } = (await tok.json()) as { token: string };
       const metrics = async (): Promise<string> => {
         try {
           try {
@@ -84,7 +112,8 @@ export const fleet: Benchmark = {
           }
         } catch (e) {
           const cause = (e as { cause?: Error }).cause?.message ?? '';
-          const exited = proc.exitCode !== null || proc.signalCode !== null ? `; the gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : '';
+          const exited =
+            proc.exitCode !== null || proc.signalCode !== null ? `; the gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : '';
           throw new BenchCheckError(`GET /metrics failed: ${(e as Error).message}${cause ? ` (${cause})` : ''}${exited}`);
         }
       };
@@ -93,13 +122,26 @@ export const fleet: Benchmark = {
       ctx.progress(`fleet: connecting ${devices} simulated docks through Mosquitto`);
       const { loadPublicKeyFile } = await import('../../proto/keyfile.js');
       sim = new SimFleet({
-        devices, brokerUrl: mosq.url, gatewayUrl: base, operatorToken: token, fleet: 'f1', root: loadPublicKeyFile(trust.rootPublicKey), prefix: 'sim-',
-        statusIntervalS: STATUS_INTERVAL_S, clipEveryS: 0, clipBytes: 65_536, dir: join(dir, 'clips'), useGatewayPasswords: false, concurrency: 200,
+        devices,
+        brokerUrl: mosq.url,
+        gatewayUrl: base,
+        operatorToken: token,
+        fleet: 'f1',
+        root: loadPublicKeyFile(trust.rootPublicKey),
+        prefix: 'sim-',
+        statusIntervalS: STATUS_INTERVAL_S,
+        clipEveryS: 0,
+        clipBytes: 65_536,
+        dir: join(dir, 'clips'),
+        useGatewayPasswords: false,
+        concurrency: 200,
         log: (l) => ctx.progress(`fleet: ${l}`),
       });
       const t0 = Date.now();
       await sim.start().catch((e: Error) => {
-        throw new BenchCheckError(`${e.message}${proc.exitCode !== null || proc.signalCode !== null ? `\nthe gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : ''}`);
+        throw new BenchCheckError(
+          `${e.message}${proc.exitCode !== null || proc.signalCode !== null ? `\nthe gateway exited (${proc.exitCode ?? proc.signalCode}):\n${gwErr.slice(-3000)}` : ''}`,
+        );
       });
       const connectedS = (Date.now() - t0) / 1000;
       let online = 0;
@@ -124,7 +166,7 @@ export const fleet: Benchmark = {
         await new Promise((r) => setTimeout(r, 500));
       }
       const wall = (Date.now() - tStart) / 1000;
-      const statusRate = (await accepted() - s0) / wall;
+      const statusRate = ((await accepted()) - s0) / wall;
       const producedRate = (sim.counters.statuses - produced0) / wall;
       const selfCpu = process.cpuUsage(c0.self);
       const gwCpu = ((cpuOf(proc.pid!) ?? 0) - c0.gw) / wall;
@@ -135,11 +177,19 @@ export const fleet: Benchmark = {
       // The fleet list over the API, and the dashboard's fleet page.
       // Timed from a process of its own: this one runs the whole simulated fleet on its event loop,
       // which would be measured instead of the gateway.
-      const timed = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const timed = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `
         const t0 = performance.now();
         const r = await fetch(${JSON.stringify(`${base}/api/v1/devices`)}, { headers: { authorization: ${JSON.stringify(`Bearer ${token}`)} } });
         const j = await r.json();
-        process.stdout.write(JSON.stringify({ ms: performance.now() - t0, n: j.devices.length }));`], { encoding: 'utf8', timeout: 120_000 });
+        process.stdout.write(JSON.stringify({ ms: performance.now() - t0, n: j.devices.length }));`,
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
       if (timed.status !== 0) throw new BenchCheckError(`timing GET /api/v1/devices failed: ${timed.stderr}`);
       const { ms: listMs, n: listed } = JSON.parse(timed.stdout) as { ms: number; n: number };
       if (listed !== devices) throw new BenchCheckError(`GET /api/v1/devices listed ${listed} of ${devices}`);
@@ -149,7 +199,11 @@ export const fleet: Benchmark = {
       let searchMs: number | null = null;
       if (existsSync('/usr/bin/chromium')) {
         ctx.progress(`fleet: timing the dashboard's fleet page in Chromium (${devices} devices)`);
-        const measured = spawnSync(process.execPath, [DASHBOARD, base, 'otto', String(devices)], { input: PASSWORD, encoding: 'utf8', timeout: 300_000 });
+        const measured = spawnSync(process.execPath, [DASHBOARD, base, 'otto', String(devices)], {
+          input: PASSWORD,
+          encoding: 'utf8',
+          timeout: 300_000,
+        });
         const line = measured.stdout.split('\n').find((l) => l.startsWith('{'));
         if (measured.status === 0 && line) {
           ({ firstRenderMs, domRows, searchMs } = JSON.parse(line) as { firstRenderMs: number; domRows: number; searchMs: number });
@@ -161,7 +215,13 @@ export const fleet: Benchmark = {
       }
       const rows = [
         row(`status ingest, ${devices} docks every ${STATUS_INTERVAL_S} s (accepted / sent)`, statusRate, producedRate, 'msg/s', 0.95),
-        row(`statuses the simulator sent / ${devices} docks every ${STATUS_INTERVAL_S} s (the simulator's own pace)`, producedRate, expectedRate, 'msg/s', null),
+        row(
+          `statuses the simulator sent / ${devices} docks every ${STATUS_INTERVAL_S} s (the simulator's own pace)`,
+          producedRate,
+          expectedRate,
+          'msg/s',
+          null,
+        ),
         row(`docks online at the gateway after connecting ${devices}`, devices / onlineS, null, 'docks/s', null),
         row('gateway CPU at fleet load', gwCpu * 100, null, '% of a core', null),
         row('gateway RSS at fleet load', gwRss / MiB, null, 'MiB', null),
@@ -173,7 +233,23 @@ export const fleet: Benchmark = {
       ];
       return {
         rows,
-        details: { devices, connectedS, onlineS, statusRate, producedRate, expectedRate, gwCpu, gwRssBytes: gwRss, mosqCpu, mosqRssBytes: mosqRss, fleetCpu, listMs, firstRenderMs, domRows, searchMs },
+        details: {
+          devices,
+          connectedS,
+          onlineS,
+          statusRate,
+          producedRate,
+          expectedRate,
+          gwCpu,
+          gwRssBytes: gwRss,
+          mosqCpu,
+          mosqRssBytes: mosqRss,
+          fleetCpu,
+          listMs,
+          firstRenderMs,
+          domRows,
+          searchMs,
+        },
         notes: [
           `${devices} docks connected in ${connectedS.toFixed(1)} s (200 at a time), all online at the gateway after ${onlineS.toFixed(1)} s`,
           `the simulator itself (this process) used ${(fleetCpu * 100).toFixed(0)}% of a core at steady state`,
@@ -184,7 +260,14 @@ export const fleet: Benchmark = {
     } finally {
       await sim?.stop().catch(() => {});
       if (gw && gw.exitCode === null) {
-        await new Promise<void>((r) => { gw!.once('exit', () => r()); gw!.kill('SIGTERM'); setTimeout(() => { gw!.kill('SIGKILL'); r(); }, 15_000).unref(); });
+        await new Promise<void>((r) => {
+          gw!.once('exit', () => r());
+          gw!.kill('SIGTERM');
+          setTimeout(() => {
+            gw!.kill('SIGKILL');
+            r();
+          }, 15_000).unref();
+        });
       }
       await mosq.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,13 @@ import { Outbox } from '../../device/store/outbox.js';
 import { signerFromSeed } from '../../device/custody/keys.js';
 import { pseudoRandomBytes } from './harness.js';
 
-interface Start { brokerUrl: string; password: string; root: string; certificate: string; expected: number }
+interface Start {
+  brokerUrl: string;
+  password: string;
+  root: string;
+  certificate: string;
+  expected: number;
+}
 
 const send = (m: unknown) => process.send!(m);
 
@@ -40,16 +46,35 @@ async function start(s: Start): Promise<void> {
   let pending = '';
   const outbox = new Outbox(db);
   const sync = new DockSync({
-    deviceId: 'dock-bench', fleet: 'f1', signer: signerFromSeed(pseudoRandomBytes(32, 31)), state: new DockState(db), outbox, trust,
-    session: { url: s.brokerUrl, username: 'dock-bench', password: s.password, protocolVersion: 4, keepaliveS: 60, connectTimeoutMs: 10_000, backoffMinMs: 100, backoffMaxMs: 1000, watchdogMs: 60_000 },
-    maxInFlight: 16, chunkWindow: 4, ackTimeoutMs: 600_000, statusIntervalMs: 3_600_000,
+    deviceId: 'dock-bench',
+    fleet: 'f1',
+    signer: signerFromSeed(pseudoRandomBytes(32, 31)),
+    state: new DockState(db),
+    outbox,
+    trust,
+    session: {
+      url: s.brokerUrl,
+      username: 'dock-bench',
+      password: s.password,
+      protocolVersion: 4,
+      keepaliveS: 60,
+      connectTimeoutMs: 10_000,
+      backoffMinMs: 100,
+      backoffMaxMs: 1000,
+      watchdogMs: 60_000,
+    },
+    maxInFlight: 16,
+    chunkWindow: 4,
+    ackTimeoutMs: 600_000,
+    statusIntervalMs: 3_600_000,
     birth: () => ({ agentVersion: 'bench', policyVersion: 0, clock: { synced: true, offsetMs: 0 } }),
     status: () => ({ agentVersion: 'bench', outboxDepth: 0 }),
     onAck: () => {
       if (!actedAt && pending && !outbox.get(pending)) actedAt = Date.now();
     },
     onCommand: async () => 'applied',
-    onUploadSent: () => {}, onUploadError: () => {},
+    onUploadSent: () => {},
+    onUploadError: () => {},
     onFault: (what, e) => send({ fault: `${what}: ${(e as Error).message}` }),
     log: { info: () => {}, debug: () => {}, warn: () => {}, error: () => {} },
   });
@@ -60,14 +85,27 @@ async function start(s: Start): Promise<void> {
   const rows0 = rowCount(db) - 1; // less the pending event's row, which the genuine ack removes
   const cpu0 = process.cpuUsage();
   send({ ready: { pending } });
-  await new Promise<void>((resolve) => process.on('message', (m: { flooded?: boolean }) => { if (m.flooded) resolve(); }));
+  await new Promise<void>((resolve) =>
+    process.on('message', (m: { flooded?: boolean }) => {
+      if (m.flooded) resolve();
+    }),
+  );
   const refused = () => sync.counters.acksRefused + sync.counters.commandsRefused + sync.counters.replays;
   const deadline = Date.now() + 120_000;
   while ((refused() < s.expected || !actedAt) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   const cpu = process.cpuUsage(cpu0);
   sync.flushRefusals(); // the aggregated report that the timer would send a few seconds later
   const rows = rowCount(db) - rows0;
-  send({ result: { cpuMs: (cpu.user + cpu.system) / 1000, rows, refused: refused(), actedAt, signatureChecks: sync.counters.signatureChecks, reasons: { ...sync.refusals.total, 'replays dropped': sync.counters.replays } } });
+  send({
+    result: {
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rows,
+      refused: refused(),
+      actedAt,
+      signatureChecks: sync.counters.signatureChecks,
+      reasons: { ...sync.refusals.total, 'replays dropped': sync.counters.replays },
+    },
+  });
   await sync.stop();
   db.close();
   rmSync(dir, { recursive: true, force: true });

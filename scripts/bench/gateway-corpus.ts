@@ -21,7 +21,11 @@ export const BENCH_FLEET = 'bench';
  * checks this); node:crypto only makes building thousands of manifests take a fraction of a second.
  */
 function dockSigner(seed: Buffer): Signer & { privateKey: KeyObject } {
-  const privateKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { x: string };
   const publicKey = Buffer.from(jwk.x, 'base64url');
   return { keyId: keyIdOf(publicKey), publicKey, privateKey, sign: (message) => cryptoSign(null, message, privateKey) };
@@ -68,34 +72,60 @@ export function buildCorpus(total: number, dockCount: number): Corpus {
     const startedAtMs = base + i * 90_000;
     const clipId = `clip-${dock.deviceId}-${chain.seq}`;
     const facts: ClipFacts = {
-      cameraSerial: `AXN-BW4-${String(d).padStart(6, '0')}`, cameraModel: 'Body 4', firmwareVersion: '2.14.7',
-      officerId: `OFC-${100_000 + ((i * 13) % 2_000)}`, clipId, mediaType: 'video/mp4',
-      startedAtMs, endedAtMs: startedAtMs + 60_000 + (i % 600) * 1_000, preEventBufferS: 30,
+      cameraSerial: `AXN-BW4-${String(d).padStart(6, '0')}`,
+      cameraModel: 'Body 4',
+      firmwareVersion: '2.14.7',
+      officerId: `OFC-${100_000 + ((i * 13) % 2_000)}`,
+      clipId,
+      mediaType: 'video/mp4',
+      startedAtMs,
+      endedAtMs: startedAtMs + 60_000 + (i % 600) * 1_000,
+      preEventBufferS: 30,
       clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: -12 },
-      trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER, method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
-      activity: 'at_large_arrest', purposes: ['public_interaction'], stopReason: pb.StopReason.STOP_REASON_BUTTON,
+      trigger: pb.TriggerSource.TRIGGER_SOURCE_HOLSTER,
+      method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+      activity: 'at_large_arrest',
+      purposes: ['public_interaction'],
+      stopReason: pb.StopReason.STOP_REASON_BUTTON,
       decision: {
         decision: pb.Verdict.VERDICT_AUTHORIZED,
         basis: { kind: pb.BasisKind.BASIS_KIND_TRIGGER, id: 'at_large_arrest', category: 'directive_authorized' },
-        reasons: ['TRIGGER_ACTIVITY'], clauses: ['BWC-2024§1'], policyVersion: 17, cacheAgeMs: 3_600_000,
-        evaluatedAtMs: startedAtMs, decidedAtMs: startedAtMs + 850, bundleHash: Buffer.alloc(32, 0xbd),
+        reasons: ['TRIGGER_ACTIVITY'],
+        clauses: ['BWC-2024§1'],
+        policyVersion: 17,
+        cacheAgeMs: 3_600_000,
+        evaluatedAtMs: startedAtMs,
+        decidedAtMs: startedAtMs + 850,
+        bundleHash: Buffer.alloc(32, 0xbd),
       },
     };
     const digest = {
-      byteLength, sha256: sha256(pseudoRandomBytes(8, 0xc11b + i)), chunkSize: MiB, chunks: chunkHashes, merkleRoot: merkleRoot(chunkHashes),
+      byteLength,
+      sha256: sha256(pseudoRandomBytes(8, 0xc11b + i)),
+      chunkSize: MiB,
+      chunks: chunkHashes,
+      merkleRoot: merkleRoot(chunkHashes),
     };
-    const signed = signManifest(facts, digest, { deviceId: dock.deviceId, fleet: BENCH_FLEET, seq: chain.seq, prevManifestHash: chain.prev }, dock.signer,
-      { createdAtMs: startedAtMs + 120_000, manifestId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}` });
+    const signed = signManifest(facts, digest, { deviceId: dock.deviceId, fleet: BENCH_FLEET, seq: chain.seq, prevManifestHash: chain.prev }, dock.signer, {
+      createdAtMs: startedAtMs + 120_000,
+      manifestId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+    });
     chain.prev = signed.hash;
     manifests.push({
-      deviceId: dock.deviceId, topic: deviceTopic(BENCH_FLEET, dock.deviceId, 'manifest'), bytes: signed.bytes, hashHex: toHex(signed.hash),
-      seq: chain.seq, chunkCount, byteLength,
+      deviceId: dock.deviceId,
+      topic: deviceTopic(BENCH_FLEET, dock.deviceId, 'manifest'),
+      bytes: signed.bytes,
+      hashHex: toHex(signed.hash),
+      seq: chain.seq,
+      chunkCount,
+      byteLength,
     });
   }
   const sizes = manifests.map((m) => m.bytes.byteLength);
   const counts = manifests.map((m) => m.chunkCount);
   return {
-    docks, manifests,
+    docks,
+    manifests,
     envelopeBytes: { min: Math.min(...sizes), median: quantile(sizes, 0.5), max: Math.max(...sizes) },
     chunks: { min: Math.min(...counts), max: Math.max(...counts), total: counts.reduce((a, b) => a + b, 0) },
     buildMs: now() - t0,

@@ -72,7 +72,14 @@ interface LeanRow {
 
 /** The audit entry's row for `r` after the head `h`: its values for INSERT and its hash. */
 function auditValues(r: LeanRow, h: { seq: number | bigint | string; entry_hash: string }): { values: unknown[]; seq: number; hash: string } {
-  const entry = { seq: Number(h.seq) + 1, at: r.at, actor: `device:${r.deviceId}`, action: 'clip.manifest_stored', subject: r.hash, prev: h.entry_hash };
+  const entry = {
+    seq: Number(h.seq) + 1,
+    at: r.at,
+    actor: `device:${r.deviceId}`,
+    action: 'clip.manifest_stored',
+    subject: r.hash,
+    prev: h.entry_hash,
+  };
   const hash = entryHashFromDetailText(entry, r.detail);
   return { values: [entry.seq, entry.at, entry.actor, entry.action, entry.subject, r.detail, entry.prev, hash], seq: entry.seq, hash };
 }
@@ -134,7 +141,11 @@ async function sqliteEngine(dir: string): Promise<LeanEngine> {
       }
       await new Promise<void>((resolve, reject) => fdatasync(wal!, (e) => (e ? reject(e) : resolve())));
     },
-    stored: async () => (db.prepare('SELECT manifest_hash, device_id, seq, state FROM manifests').all() as LeanRoundResult['stored']).map((r) => ({ ...r, seq: Number(r.seq) })),
+    stored: async () =>
+      (db.prepare('SELECT manifest_hash, device_id, seq, state FROM manifests').all() as LeanRoundResult['stored']).map((r) => ({
+        ...r,
+        seq: Number(r.seq),
+      })),
     close: async () => {
       if (wal !== null) closeSync(wal);
       db.close();
@@ -170,11 +181,12 @@ async function postgresEngine(url: string, lanes: number): Promise<LeanEngine> {
   }
   const free = [...clients];
   const waiting: ((c: pg.Client) => void)[] = [];
-  const take = (): Promise<pg.Client> => new Promise((resolve) => {
-    const c = free.pop();
-    if (c) resolve(c);
-    else waiting.push(resolve);
-  });
+  const take = (): Promise<pg.Client> =>
+    new Promise((resolve) => {
+      const c = free.pop();
+      if (c) resolve(c);
+      else waiting.push(resolve);
+    });
   const give = (c: pg.Client) => {
     const w = waiting.shift();
     if (w) w(c);
@@ -188,9 +200,21 @@ async function postgresEngine(url: string, lanes: number): Promise<LeanEngine> {
         await c.query('BEGIN');
         try {
           for (const r of rows) {
-            refuseFork(r, (await q(c, 'near', NEAR, [r.hash, r.deviceId, r.seq - 1, r.seq, r.seq + 1])).rows as { manifest_hash: string; seq: string }[]);
+            refuseFork(
+              r,
+              (await q(c, 'near', NEAR, [r.hash, r.deviceId, r.seq - 1, r.seq, r.seq + 1])).rows as {
+                manifest_hash: string;
+                seq: string;
+              }[],
+            );
             await q(c, 'insert', INSERT_MANIFEST, r.insert);
-            const a = auditValues(r, (await q(c, 'head', 'SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE', [])).rows[0] as { seq: string; entry_hash: string });
+            const a = auditValues(
+              r,
+              (await q(c, 'head', 'SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE', [])).rows[0] as {
+                seq: string;
+                entry_hash: string;
+              },
+            );
             await q(c, 'append', APPEND, a.values);
             await q(c, 'move', 'UPDATE audit_head SET seq = ? , entry_hash = ? WHERE id = 1', [a.seq, a.hash]);
             await q(c, 'blob', BLOB, [r.clipSha]);
@@ -204,8 +228,14 @@ async function postgresEngine(url: string, lanes: number): Promise<LeanEngine> {
         give(c);
       }
     },
-    stored: async () => ((await clients[0]!.query('SELECT manifest_hash, device_id, seq, state FROM manifests')).rows as LeanRoundResult['stored']).map((r) => ({ ...r, seq: Number(r.seq) })),
-    close: async () => { await Promise.all(clients.map((c) => c.end())); },
+    stored: async () =>
+      ((await clients[0]!.query('SELECT manifest_hash, device_id, seq, state FROM manifests')).rows as LeanRoundResult['stored']).map((r) => ({
+        ...r,
+        seq: Number(r.seq),
+      })),
+    close: async () => {
+      await Promise.all(clients.map((c) => c.end()));
+    },
   };
 }
 
@@ -213,8 +243,12 @@ async function postgresEngine(url: string, lanes: number): Promise<LeanEngine> {
 export type LeanTarget = { sqliteDir: string } | { postgresUrl: string };
 
 export async function leanRound(
-  manifests: readonly LeanManifest[], keys: ReadonlyMap<string, TrustedKey>, signer: GatewaySigner,
-  gatewayId: string, fleet: string, target: LeanTarget,
+  manifests: readonly LeanManifest[],
+  keys: ReadonlyMap<string, TrustedKey>,
+  signer: GatewaySigner,
+  gatewayId: string,
+  fleet: string,
+  target: LeanTarget,
 ): Promise<LeanRoundResult> {
   const engine = 'sqliteDir' in target ? await sqliteEngine(target.sqliteDir) : await postgresEngine(target.postgresUrl, PIPELINE);
   const pool = new CryptoPool(1, signer.keyObject);
@@ -233,12 +267,27 @@ export async function leanRound(
         if (m.header?.issuer !== deviceId || m.header.fleet !== fleet) throw new BenchCheckError(`lean: manifest ${i} names another dock or fleet`);
         const ackBody = pb.Ack.encode({
           header: { issuer: gatewayId, subjectDevice: deviceId, fleet, seq: ++ackSeq, createdAtMs: Date.now() },
-          kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, deviceId, ackedHash: env.hash, ackedType: 'ClipManifest', manifestHash: env.hash,
-          clipSha256: m.sha256, byteLength: m.byteLength, missingChunks: [{ start: 0, end: m.chunkSha256.length }],
+          kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
+          deviceId,
+          ackedHash: env.hash,
+          ackedType: 'ClipManifest',
+          manifestHash: env.hash,
+          clipSha256: m.sha256,
+          byteLength: m.byteLength,
+          missingChunks: [{ start: 0, end: m.chunkSha256.length }],
         }).finish();
         items.push({
-          i, deviceId, env, m, ackBody, raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-          checks: Promise.all([pool.verify(key, env.signedInput, env.sig), pool.merkleMatches(m.chunkSha256, m.merkleRoot), pool.sign(signedInput('Ack', ackBody))]),
+          i,
+          deviceId,
+          env,
+          m,
+          ackBody,
+          raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          checks: Promise.all([
+            pool.verify(key, env.signedInput, env.sig),
+            pool.merkleMatches(m.chunkSha256, m.merkleRoot),
+            pool.sign(signedInput('Ack', ackBody)),
+          ]),
         });
       }
       const checked = await Promise.all(items.map((it) => it.checks));
@@ -253,18 +302,50 @@ export async function leanRound(
         const clipSha = toHex(m.sha256);
         const decision = m.decision ? decisionToJson(m.decision) : null;
         return {
-          i: it.i, hash, deviceId, seq, prevHash, clipSha, at,
-          insert: [hash, deviceId, seq, prevHash, env.keyId, it.raw, clipSha, Number(m.byteLength), m.chunkSize, m.chunkSha256.length,
-            m.cameraSerial, m.clipId, m.officerId, Number(m.startedAtMs) || null, decision?.decision ?? null, decision ? JSON.stringify(decision) : null,
-            decision?.basis?.category || null, at],
+          i: it.i,
+          hash,
+          deviceId,
+          seq,
+          prevHash,
+          clipSha,
+          at,
+          insert: [
+            hash,
+            deviceId,
+            seq,
+            prevHash,
+            env.keyId,
+            it.raw,
+            clipSha,
+            Number(m.byteLength),
+            m.chunkSize,
+            m.chunkSha256.length,
+            m.cameraSerial,
+            m.clipId,
+            m.officerId,
+            Number(m.startedAtMs) || null,
+            decision?.decision ?? null,
+            decision ? JSON.stringify(decision) : null,
+            decision?.basis?.category || null,
+            at,
+          ],
           detail: canonicalJson({
-            deviceId, seq, clipId: m.clipId, cameraSerial: m.cameraSerial, officerId: m.officerId, clipSha256: clipSha, byteLength: Number(m.byteLength),
-            decision: decision?.decision ?? null, category: decision?.basis?.category ?? null,
+            deviceId,
+            seq,
+            clipId: m.clipId,
+            cameraSerial: m.cameraSerial,
+            officerId: m.officerId,
+            clipSha256: clipSha,
+            byteLength: Number(m.byteLength),
+            decision: decision?.decision ?? null,
+            category: decision?.basis?.category ?? null,
           }),
         };
       });
       await engine.batch(rows);
-      items.forEach((it, k) => { acks[it.i] = pb.Envelope.encode({ type: 'Ack', body: it.ackBody, keyId: signer.keyId, sig: checked[k]![2] }).finish(); });
+      items.forEach((it, k) => {
+        acks[it.i] = pb.Envelope.encode({ type: 'Ack', body: it.ackBody, keyId: signer.keyId, sig: checked[k]![2] }).finish();
+      });
     };
 
     const th0 = threadCpu();
@@ -297,12 +378,15 @@ export function checkLean(r: LeanRoundResult, manifests: readonly BenchManifest[
   });
   const byHash = new Map(manifests.map((m) => [m.hashHex, m]));
   const ok = r.stored.filter((row) => byHash.get(row.manifest_hash)?.seq === row.seq && row.state === 'RECEIVED');
-  if (r.stored.length !== manifests.length || ok.length !== manifests.length) throw new BenchCheckError(`lean: ${ok.length} of ${manifests.length} manifests stored as sent`);
+  if (r.stored.length !== manifests.length || ok.length !== manifests.length)
+    throw new BenchCheckError(`lean: ${ok.length} of ${manifests.length} manifests stored as sent`);
 }
 
 export function leanNote(rounds: readonly LeanRoundResult[], n: number, engine = 'SQLite'): string[] {
   const mid = [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor((rounds.length - 1) / 2)];
   if (!mid?.threadsUs) return [];
-  return [`CPU per manifest by thread (the required work, lean, ${engine}): main ${(mid.threadsUs.main / n).toFixed(0)} µs, the crypto worker ${(mid.threadsUs.busiest / n).toFixed(0)} µs, ` +
-    `other threads ${(mid.threadsUs.other / n).toFixed(0)} µs`];
+  return [
+    `CPU per manifest by thread (the required work, lean, ${engine}): main ${(mid.threadsUs.main / n).toFixed(0)} µs, the crypto worker ${(mid.threadsUs.busiest / n).toFixed(0)} µs, ` +
+      `other threads ${(mid.threadsUs.other / n).toFixed(0)} µs`,
+  ];
 }

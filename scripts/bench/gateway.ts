@@ -45,8 +45,20 @@ import { loadOrCreateGatewayKey, type GatewaySigner } from '../../gateway/signer
 import { checkLean, leanNote, leanRound, type LeanRoundResult } from './gateway-lean.js';
 import { BENCH_FLEET as FLEET, buildCorpus, type BenchManifest, type Corpus } from './gateway-corpus.js';
 import {
-  BenchCheckError, interleave, now, pairedRatios, pairedRow, quantile, row, threadCpu, threadSplit, timeLoop,
-  type BenchContext, type BenchRow, type Benchmark, type Contender,
+  BenchCheckError,
+  interleave,
+  now,
+  pairedRatios,
+  pairedRow,
+  quantile,
+  row,
+  threadCpu,
+  threadSplit,
+  timeLoop,
+  type BenchContext,
+  type BenchRow,
+  type Benchmark,
+  type Contender,
 } from './harness.js';
 
 const GATEWAY_ID = 'gw-bench';
@@ -91,8 +103,14 @@ function ackSizedInput(m: BenchManifest): Buffer {
   const hash = Buffer.from(m.hashHex, 'hex');
   const body = pb.Ack.encode({
     header: { issuer: GATEWAY_ID, subjectDevice: m.deviceId, fleet: FLEET, seq: 1_234, createdAtMs: Date.now() },
-    kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED, deviceId: m.deviceId, ackedHash: hash, ackedType: 'ClipManifest', manifestHash: hash,
-    clipSha256: Buffer.alloc(32, 0xab), byteLength: m.byteLength, missingChunks: [{ start: 0, end: m.chunkCount }],
+    kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
+    deviceId: m.deviceId,
+    ackedHash: hash,
+    ackedType: 'ClipManifest',
+    manifestHash: hash,
+    clipSha256: Buffer.alloc(32, 0xab),
+    byteLength: m.byteLength,
+    missingChunks: [{ start: 0, end: m.chunkCount }],
   }).finish();
   return signedInput('Ack', body);
 }
@@ -159,7 +177,13 @@ async function postgresRoundDb(adminUrl: string): Promise<RoundDb> {
     await created.drop();
     throw e;
   }
-  return { db, dispose: async () => { await db.close(); await created.drop(); } };
+  return {
+    db,
+    dispose: async () => {
+      await db.close();
+      await created.drop();
+    },
+  };
 }
 
 /**
@@ -167,8 +191,14 @@ async function postgresRoundDb(adminUrl: string): Promise<RoundDb> {
  * calls outstanding, then checks that every manifest was stored RECEIVED and acked once.
  */
 export async function ingestRound(
-  corpus: Corpus, manifests: readonly BenchManifest[], gatewaySigner: GatewaySigner, gatewayKey: TrustedKey,
-  dir: string, openDb: (dir: string) => Promise<RoundDb>, inFlight: number, cryptoThreads = 0,
+  corpus: Corpus,
+  manifests: readonly BenchManifest[],
+  gatewaySigner: GatewaySigner,
+  gatewayKey: TrustedKey,
+  dir: string,
+  openDb: (dir: string) => Promise<RoundDb>,
+  inFlight: number,
+  cryptoThreads = 0,
 ): Promise<IngestRoundResult> {
   const s0 = now();
   mkdirSync(dir, { recursive: true });
@@ -178,7 +208,13 @@ export async function ingestRound(
   try {
     const { db } = roundDb;
     const store = await new ClipStore(join(dir, 'clips')).init();
-    const messenger = new GatewayMessenger({ db, signer: gatewaySigner, gatewayId: GATEWAY_ID, fleet: FLEET, ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}) });
+    const messenger = new GatewayMessenger({
+      db,
+      signer: gatewaySigner,
+      gatewayId: GATEWAY_ID,
+      fleet: FLEET,
+      ...(pool ? { signWith: (m: Uint8Array) => pool.sign(m) } : {}),
+    });
     // The audit log records every manifest stored, in the same transaction (gateway/README.md "Audit log").
     const audit = new AuditLog({ db, gatewayId: GATEWAY_ID, fleet: FLEET, signer: gatewaySigner });
     const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: FLEET, audit });
@@ -186,11 +222,22 @@ export async function ingestRound(
     const alerts: string[] = [];
     let accepted = 0;
     const ingest = new Ingest({
-      db, store, sealer: messenger, fleet: FLEET, ...(pool ? { verifier: pool } : {}), audit,
+      db,
+      store,
+      sealer: messenger,
+      fleet: FLEET,
+      ...(pool ? { verifier: pool } : {}),
+      audit,
       sink: {
-        publish: async (topic, payload) => { published.push({ topic, payload }); },
-        alert: async (a) => { alerts.push(`${a.kind}: ${a.message}`); },
-        accepted: async (m) => { if (m.type === 'ClipManifest') accepted++; },
+        publish: async (topic, payload) => {
+          published.push({ topic, payload });
+        },
+        alert: async (a) => {
+          alerts.push(`${a.kind}: ${a.message}`);
+        },
+        accepted: async (m) => {
+          if (m.type === 'ClipManifest') accepted++;
+        },
       },
     });
     for (const d of corpus.docks) await fleet.enroll(d.deviceId, d.signer.publicKey, 'bench');
@@ -233,13 +280,16 @@ export async function ingestRound(
     const refused = results.map((r, i) => ({ r, m: manifests[i]! })).filter(({ r }) => r.status !== 'accepted');
     if (refused.length > 0) {
       const { r, m } = refused[0]!;
-      throw new BenchCheckError(`ingest did not accept ${refused.length} of ${manifests.length} manifests; first: ${m.deviceId} seq ${m.seq}: ${JSON.stringify(r)}`);
+      throw new BenchCheckError(
+        `ingest did not accept ${refused.length} of ${manifests.length} manifests; first: ${m.deviceId} seq ${m.seq}: ${JSON.stringify(r)}`,
+      );
     }
     const rejected = Object.entries(ingest.counters.rejected).filter(([, n]) => (n ?? 0) > 0);
     if (rejected.length > 0) throw new BenchCheckError(`ingest counted rejections: ${JSON.stringify(Object.fromEntries(rejected))}`);
     if (alerts.length > 0) throw new BenchCheckError(`ingest raised ${alerts.length} alert(s); first: ${alerts[0]}`);
     if (accepted !== manifests.length) throw new BenchCheckError(`the sink was told of ${accepted} accepted manifests, not ${manifests.length}`);
-    if (published.length !== manifests.length) throw new BenchCheckError(`${published.length} messages published for ${manifests.length} manifests (one ack each expected)`);
+    if (published.length !== manifests.length)
+      throw new BenchCheckError(`${published.length} messages published for ${manifests.length} manifests (one ack each expected)`);
     const byHash = new Map(manifests.map((m) => [m.hashHex, m]));
     const acked = new Set<string>();
     for (const p of published) {
@@ -255,7 +305,8 @@ export async function ingestRound(
       if (acked.has(hash)) throw new BenchCheckError(`manifest ${hash.slice(0, 16)}… was acked twice`);
       acked.add(hash);
       if (p.topic !== deviceTopic(FLEET, m.deviceId, 'ack')) throw new BenchCheckError(`the ack for ${m.deviceId} seq ${m.seq} went to ${p.topic}`);
-      if (ack.kind !== pb.AckKind.ACK_KIND_MANIFEST_RECEIVED) throw new BenchCheckError(`the ack for ${m.deviceId} seq ${m.seq} is of kind ${ack.kind}, not MANIFEST_RECEIVED`);
+      if (ack.kind !== pb.AckKind.ACK_KIND_MANIFEST_RECEIVED)
+        throw new BenchCheckError(`the ack for ${m.deviceId} seq ${m.seq} is of kind ${ack.kind}, not MANIFEST_RECEIVED`);
       if (ack.deviceId !== m.deviceId || toHex(ack.manifestHash) !== hash || Number(ack.byteLength) !== m.byteLength) {
         throw new BenchCheckError(`the ack for ${m.deviceId} seq ${m.seq} names another device, manifest or length`);
       }
@@ -265,7 +316,8 @@ export async function ingestRound(
       }
     }
     const rows = await db.all<{ manifest_hash: string; device_id: string; seq: number; state: string; chunk_count: number }>(
-      'SELECT manifest_hash, device_id, seq, state, chunk_count FROM manifests');
+      'SELECT manifest_hash, device_id, seq, state, chunk_count FROM manifests',
+    );
     if (rows.length !== manifests.length) throw new BenchCheckError(`${rows.length} manifests stored, not ${manifests.length}`);
     for (const r of rows) {
       const m = byHash.get(r.manifest_hash);
@@ -274,7 +326,16 @@ export async function ingestRound(
       }
       if (r.state !== 'RECEIVED') throw new BenchCheckError(`stored manifest ${r.device_id} seq ${r.seq} is ${r.state}, not RECEIVED`);
     }
-    return { ms, latenciesMs, cpuUs: cpu.user + cpu.system, eventLoopUtilization: elu.utilization, setupMs, checkMs: now() - c0, batches, threadsUs: threadSplit(th0, th1) };
+    return {
+      ms,
+      latenciesMs,
+      cpuUs: cpu.user + cpu.system,
+      eventLoopUtilization: elu.utilization,
+      setupMs,
+      checkMs: now() - c0,
+      batches,
+      threadsUs: threadSplit(th0, th1),
+    };
   } finally {
     await pool?.close();
     await roundDb.dispose();
@@ -322,7 +383,9 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     const key = keys.get(env.keyId);
     if (key && verifyStrict(key, env.signedInput, env.sig)) verified++;
   };
-  const bare = () => { for (const m of manifests) verifyOne(m.bytes); };
+  const bare = () => {
+    for (const m of manifests) verifyOne(m.bytes);
+  };
   const bareSign = () => {
     for (let i = 0; i < manifests.length; i++) {
       verifyOne(manifests[i]!.bytes);
@@ -362,10 +425,12 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
       name: 'bare2',
       round: async () => {
         const t = now();
-        const ok = await Promise.all(manifests.map((m) => {
-          const env = openEnvelope(m.bytes);
-          return verifyPool.verify(keys.get(env.keyId)!, env.signedInput, env.sig);
-        }));
+        const ok = await Promise.all(
+          manifests.map((m) => {
+            const env = openEnvelope(m.bytes);
+            return verifyPool.verify(keys.get(env.keyId)!, env.signedInput, env.sig);
+          }),
+        );
         if (ok.some((v) => !v)) throw new BenchCheckError('a manifest failed to verify on the worker threads');
         return now() - t;
       },
@@ -376,41 +441,51 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
   // round's ratio of the two is taken under the same load, and the row is their median.
   const leanRounds: LeanRoundResult[] = [];
   const leanPgRounds: LeanRoundResult[] = [];
-  const lean = (pgUrl: string | null, into: LeanRoundResult[]): Contender['round'] => async () => {
-    const dir = join(root, `round-lean-${++round}`);
-    mkdirSync(dir, { recursive: true });
-    const pgDb = pgUrl ? await createPgDatabase(pgUrl) : null;
-    try {
-      const r = await leanRound(manifests, keys, gatewaySigner, GATEWAY_ID, FLEET, pgDb ? { postgresUrl: pgDb.url } : { sqliteDir: dir });
-      checkLean(r, manifests, gatewayKey);
-      into.push(r);
-      return r.ms;
-    } finally {
-      await pgDb?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-  contenders.push({
-    name: 'ingest',
-    round: async () => {
-      const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-${++round}`), openSqliteRound, s.inFlight, 1);
-      ingestRounds.push(r);
-      return r.ms;
-    },
-  }, { name: 'lean', round: lean(null, leanRounds) });
-  if (openPgRound) {
-    contenders.push({
-      name: 'ingestPg',
+  const lean =
+    (pgUrl: string | null, into: LeanRoundResult[]): Contender['round'] =>
+    async () => {
+      const dir = join(root, `round-lean-${++round}`);
+      mkdirSync(dir, { recursive: true });
+      const pgDb = pgUrl ? await createPgDatabase(pgUrl) : null;
+      try {
+        const r = await leanRound(manifests, keys, gatewaySigner, GATEWAY_ID, FLEET, pgDb ? { postgresUrl: pgDb.url } : { sqliteDir: dir });
+        checkLean(r, manifests, gatewayKey);
+        into.push(r);
+        return r.ms;
+      } finally {
+        await pgDb?.drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+  contenders.push(
+    {
+      name: 'ingest',
       round: async () => {
-        const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-pg-${++round}`), openPgRound, s.inFlight, 1);
-        pgRounds.push(r);
+        const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-${++round}`), openSqliteRound, s.inFlight, 1);
+        ingestRounds.push(r);
         return r.ms;
       },
-    }, { name: 'leanPg', round: lean(s.pgUrl, leanPgRounds) });
+    },
+    { name: 'lean', round: lean(null, leanRounds) },
+  );
+  if (openPgRound) {
+    contenders.push(
+      {
+        name: 'ingestPg',
+        round: async () => {
+          const r = await ingestRound(corpus, manifests, gatewaySigner, gatewayKey, join(root, `round-pg-${++round}`), openPgRound, s.inFlight, 1);
+          pgRounds.push(r);
+          return r.ms;
+        },
+      },
+      { name: 'leanPg', round: lean(s.pgUrl, leanPgRounds) },
+    );
   }
   const label: Record<string, string> = {
-    bare: `bare verify (${passes} × ${manifests.length})`, bareSign: `bare verify + sign (${passes} × ${manifests.length})`,
-    ingest: `ingest of ${manifests.length} on SQLite`, ingestPg: `ingest of ${manifests.length} on PostgreSQL`,
+    bare: `bare verify (${passes} × ${manifests.length})`,
+    bareSign: `bare verify + sign (${passes} × ${manifests.length})`,
+    ingest: `ingest of ${manifests.length} on SQLite`,
+    ingestPg: `ingest of ${manifests.length} on PostgreSQL`,
   };
   verified = 0;
   label.ingestInline = `ingest of ${manifests.length} on SQLite, crypto on the main thread`;
@@ -440,33 +515,52 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     row('ingest manifests (SQLite) vs bare verify + ack sign', ingestRate, bareSignRate, 'manifests/s', null),
     row('bare verify + ack sign vs bare verify (ceiling)', bareSignRate, bareRate, 'manifests/s', null),
     row('the required work, lean (same schema, plain better-sqlite3) vs bare verify loop', perSec(result.median.lean!), bareRate, 'manifests/s', null),
-    pairedRow('ingest manifests (SQLite) vs the required work, lean: median of paired rounds', ingestRate, perSec(result.median.lean!), 'manifests/s', LEAN_TARGET,
-      pairedRatios(result.times.ingest!, result.times.lean!)),
+    pairedRow(
+      'ingest manifests (SQLite) vs the required work, lean: median of paired rounds',
+      ingestRate,
+      perSec(result.median.lean!),
+      'manifests/s',
+      LEAN_TARGET,
+      pairedRatios(result.times.ingest!, result.times.lean!),
+    ),
     row(`ingest manifests (SQLite) vs ${ABSOLUTE_REFERENCE.toLocaleString('en-US')}/s`, ingestRate, ABSOLUTE_REFERENCE, 'manifests/s', null),
   ];
   const describe = (rounds: IngestRoundResult[], engine: string): string[] => {
     const mid = [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor((rounds.length - 1) / 2)]!;
     return [
       `ingest (${engine}) median round: ${mid.ms.toFixed(0)} ms for ${manifests.length}; handle() latency p50 ${quantile(mid.latenciesMs, 0.5).toFixed(1)} ms, ` +
-      `p99 ${quantile(mid.latenciesMs, 0.99).toFixed(1)} ms with ${s.inFlight} in flight; per manifest ${(mid.ms * 1000 / manifests.length).toFixed(0)} µs wall, ` +
-      `${(mid.cpuUs / manifests.length).toFixed(0)} µs CPU (user+sys, all threads); event loop busy ${(mid.eventLoopUtilization * 100).toFixed(0)} %` +
-      (mid.batches && mid.batches.batches > 0 ? `; ${mid.batches.batches} group commits, ${(mid.batches.units / mid.batches.batches).toFixed(1)} writes each on average` : ''),
-      ...(mid.threadsUs ? [`CPU per manifest by thread (${engine}): main ${(mid.threadsUs.main / manifests.length).toFixed(0)} µs, busiest other thread (the crypto worker) ${(mid.threadsUs.busiest / manifests.length).toFixed(0)} µs, ` +
-        `other threads (libuv's pool: fsyncs; the checkpoint thread; V8) ${(mid.threadsUs.other / manifests.length).toFixed(0)} µs; the bare verify loop ${(1e6 / bareRate).toFixed(0)} µs, verify + sign ${(1e6 / bareSignRate).toFixed(0)} µs`] : []),
+        `p99 ${quantile(mid.latenciesMs, 0.99).toFixed(1)} ms with ${s.inFlight} in flight; per manifest ${((mid.ms * 1000) / manifests.length).toFixed(0)} µs wall, ` +
+        `${(mid.cpuUs / manifests.length).toFixed(0)} µs CPU (user+sys, all threads); event loop busy ${(mid.eventLoopUtilization * 100).toFixed(0)} %` +
+        (mid.batches && mid.batches.batches > 0
+          ? `; ${mid.batches.batches} group commits, ${(mid.batches.units / mid.batches.batches).toFixed(1)} writes each on average`
+          : ''),
+      ...(mid.threadsUs
+        ? [
+            `CPU per manifest by thread (${engine}): main ${(mid.threadsUs.main / manifests.length).toFixed(0)} µs, busiest other thread (the crypto worker) ${(mid.threadsUs.busiest / manifests.length).toFixed(0)} µs, ` +
+              `other threads (libuv's pool: fsyncs; the checkpoint thread; V8) ${(mid.threadsUs.other / manifests.length).toFixed(0)} µs; the bare verify loop ${(1e6 / bareRate).toFixed(0)} µs, verify + sign ${(1e6 / bareSignRate).toFixed(0)} µs`,
+          ]
+        : []),
     ];
   };
   const notes = [
     `${manifests.length} distinct manifests from ${s.docks} docks (seq 1..${Math.ceil(manifests.length / s.docks)} each, fed round-robin), ` +
-    `${corpus.chunks.min}–${corpus.chunks.max} chunks of 1 MiB declared; envelopes ${corpus.envelopeBytes.min}–${corpus.envelopeBytes.max} bytes (median ${corpus.envelopeBytes.median}); ack signed input ≈ ${ackBytes} bytes`,
+      `${corpus.chunks.min}–${corpus.chunks.max} chunks of 1 MiB declared; envelopes ${corpus.envelopeBytes.min}–${corpus.envelopeBytes.max} bytes (median ${corpus.envelopeBytes.median}); ack signed input ≈ ${ackBytes} bytes`,
     `medians of ${s.rounds} interleaved rounds: bare verify ${Math.round(bareRate)}/s, verify + sign ${Math.round(bareSignRate)}/s, ingest ${Math.round(ingestRate)}/s ` +
-    `(best: ${Math.round(perSec(result.best.bare!))}, ${Math.round(perSec(result.best.bareSign!))}, ${Math.round(perSec(result.best.ingest!))})`,
+      `(best: ${Math.round(perSec(result.best.bare!))}, ${Math.round(perSec(result.best.bareSign!))}, ${Math.round(perSec(result.best.ingest!))})`,
     ...describe(ingestRounds, 'SQLite WAL, durable writes'),
     ...leanNote(leanRounds, manifests.length),
     `checked every ingest round: ${manifests.length} accepted, 0 refused, 0 alerts, ${manifests.length} signed MANIFEST_RECEIVED acks (one per manifest, verified with the gateway key, missing = all chunks), ${manifests.length} rows RECEIVED`,
   ];
   const details: Record<string, unknown> = {
     settings: { ...s, pgUrl: s.pgUrl ? '(set)' : null },
-    corpus: { manifests: manifests.length, docks: s.docks, envelopeBytes: corpus.envelopeBytes, chunks: corpus.chunks, buildMs: corpus.buildMs, ackSignedInputBytes: ackBytes },
+    corpus: {
+      manifests: manifests.length,
+      docks: s.docks,
+      envelopeBytes: corpus.envelopeBytes,
+      chunks: corpus.chunks,
+      buildMs: corpus.buildMs,
+      ackSignedInputBytes: ackBytes,
+    },
     barePassesPerRound: passes,
     roundsMs: result.times,
     medianMs: result.median,
@@ -475,18 +569,37 @@ async function runIn(ctx: BenchContext, s: Settings, root: string): Promise<Awai
     pairedIngestVsLean: pairedRatios(result.times.ingest!, result.times.lean!),
     ...(openPgRound ? { pairedIngestPgVsLeanPg: pairedRatios(result.times.ingestPg!, result.times.leanPg!) } : {}),
     ingestRounds: ingestRounds.map((r) => ({
-      ms: r.ms, setupMs: r.setupMs, checkMs: r.checkMs, cpuUs: r.cpuUs, eventLoopUtilization: r.eventLoopUtilization, batches: r.batches,
+      ms: r.ms,
+      setupMs: r.setupMs,
+      checkMs: r.checkMs,
+      cpuUs: r.cpuUs,
+      eventLoopUtilization: r.eventLoopUtilization,
+      batches: r.batches,
       latencyMs: { p50: quantile(r.latenciesMs, 0.5), p99: quantile(r.latenciesMs, 0.99), max: Math.max(...r.latenciesMs) },
     })),
   };
   if (openPgRound) {
     const pgRate = perSec(result.median.ingestPg!);
     rows.push(row('ingest manifests (PostgreSQL) vs bare verify loop', pgRate, bareRate, 'manifests/s', null));
-    rows.push(pairedRow('ingest manifests (PostgreSQL) vs the required work, lean, on PostgreSQL: median of paired rounds', pgRate, perSec(result.median.leanPg!), 'manifests/s', LEAN_TARGET,
-      pairedRatios(result.times.ingestPg!, result.times.leanPg!)));
+    rows.push(
+      pairedRow(
+        'ingest manifests (PostgreSQL) vs the required work, lean, on PostgreSQL: median of paired rounds',
+        pgRate,
+        perSec(result.median.leanPg!),
+        'manifests/s',
+        LEAN_TARGET,
+        pairedRatios(result.times.ingestPg!, result.times.leanPg!),
+      ),
+    );
     notes.push(...describe(pgRounds, 'PostgreSQL'), ...leanNote(leanPgRounds, manifests.length, 'PostgreSQL'));
     details.perSecond = { ...(details.perSecond as object), ingestPg: pgRate };
-    details.pgRounds = pgRounds.map((r) => ({ ms: r.ms, setupMs: r.setupMs, cpuUs: r.cpuUs, eventLoopUtilization: r.eventLoopUtilization, batches: r.batches }));
+    details.pgRounds = pgRounds.map((r) => ({
+      ms: r.ms,
+      setupMs: r.setupMs,
+      cpuUs: r.cpuUs,
+      eventLoopUtilization: r.eventLoopUtilization,
+      batches: r.batches,
+    }));
   } else {
     notes.push('PostgreSQL not measured: set BWC_BENCH_GATEWAY_PG to a postgres:// URL allowed to CREATE DATABASE to add it');
   }

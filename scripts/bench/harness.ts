@@ -79,8 +79,14 @@ export function pairedRatios(ours: readonly number[], base: readonly number[]): 
  * A throughput row whose ratio is the median of per-round paired ratios (`pairedRatios`), with
  * their spread; `ours` and `baseline` are shown as the medians of the two sides' throughputs.
  */
-export function pairedRow(name: string, ours: number, baseline: number, unit: string, target: number | null,
-  paired: { median: number; min: number; max: number; ratios: readonly number[] }): BenchRow {
+export function pairedRow(
+  name: string,
+  ours: number,
+  baseline: number,
+  unit: string,
+  target: number | null,
+  paired: { median: number; min: number; max: number; ratios: readonly number[] },
+): BenchRow {
   const ratio = Number.isFinite(paired.median) ? paired.median : null;
   const pass = target === null || ratio === null ? null : ratio >= target;
   return { name, ours, baseline, unit, ratio, target, pass, spread: { min: paired.min, max: paired.max, rounds: paired.ratios.length } };
@@ -151,7 +157,8 @@ export interface InterleavedResult {
  * neither always runs on a warmer or cooler machine, and keeps every time.
  */
 export async function interleave(
-  contenders: readonly Contender[], rounds: number,
+  contenders: readonly Contender[],
+  rounds: number,
   onRound?: (contender: string, round: number, rounds: number) => void,
 ): Promise<InterleavedResult> {
   const times: Record<string, number[]> = {};
@@ -211,9 +218,11 @@ export function pseudoRandomBytes(length: number, seed = 1): Buffer {
   const out = Buffer.allocUnsafe(length);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
   return out;

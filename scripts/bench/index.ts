@@ -27,15 +27,7 @@ import { offload } from './offload.js';
 import { policy } from './policy.js';
 
 /** The registry: one entry per benchmark module, run in this order by default. */
-const BENCHMARKS: readonly Benchmark[] = [
-  custody,
-  fleet,
-  forged,
-  gateway,
-  link,
-  offload,
-  policy,
-];
+const BENCHMARKS: readonly Benchmark[] = [custody, fleet, forged, gateway, link, offload, policy];
 
 const USAGE = `usage: npm run bench -- [name…] [--json] [--strict] [--no-save] [--list]
   name       benchmarks to run (default: all): ${BENCHMARKS.map((b) => b.name).join(', ')}
@@ -105,16 +97,30 @@ export function renderTable(results: ReadonlyArray<{ bench: string; row: BenchRo
   const header = ['benchmark', 'measure', 'ours', 'baseline', 'unit', 'ratio', 'spread (paired rounds)', 'target', 'result'];
   const right = [false, false, true, true, false, true, false, true, false];
   const lines = results.map(({ bench, row }) => [
-    bench, row.name, fmtNumber(row.ours), fmtNumber(row.baseline), row.unit, fmtRatio(row.ratio),
-    row.spread ? `${row.spread.min.toFixed(2)}–${row.spread.max.toFixed(2)}× (${row.spread.rounds})` : '', fmtTarget(row.target), fmtPass(row.pass),
+    bench,
+    row.name,
+    fmtNumber(row.ours),
+    fmtNumber(row.baseline),
+    row.unit,
+    fmtRatio(row.ratio),
+    row.spread ? `${row.spread.min.toFixed(2)}–${row.spread.max.toFixed(2)}× (${row.spread.rounds})` : '',
+    fmtTarget(row.target),
+    fmtPass(row.pass),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
 }
 
 function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -162,7 +168,8 @@ async function main(argv: string[]): Promise<number> {
   for (const bench of selected) {
     const started = new Date();
     const t0 = performance.now();
-    const progress = (message: string) => process.stderr.write(`[bench ${bench.name} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+    const progress = (message: string) =>
+      process.stderr.write(`[bench ${bench.name} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
     // The machine is shared: its load when the benchmark started and ended goes with the results.
     const loadBefore = loadavg();
     let outcome: BenchOutcome;
@@ -177,7 +184,10 @@ async function main(argv: string[]): Promise<number> {
     const seconds = (performance.now() - t0) / 1000;
     const loadAfter = loadavg();
     const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
-    outcome = { ...outcome, notes: [...outcome.notes, `load average (1, 5, 15 min) at the start ${fmtLoad(loadBefore)}, at the end ${fmtLoad(loadAfter)}, on ${cpus().length} CPUs`] };
+    outcome = {
+      ...outcome,
+      notes: [...outcome.notes, `load average (1, 5, 15 min) at the start ${fmtLoad(loadBefore)}, at the end ${fmtLoad(loadAfter)}, on ${cpus().length} CPUs`],
+    };
     progress(`done in ${seconds.toFixed(1)} s`);
     for (const r of outcome.rows) table.push({ bench: bench.name, row: r });
     const report = {
@@ -231,8 +241,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -33,12 +33,21 @@ async function ptyPair(dir: string): Promise<{ cam: string; dock: string; proc: 
   return { cam, dock, proc };
 }
 
-const statusFrame = (i: number) => ({ eventNo: i, cameraTimeMs: Date.now(), status: { batteryPct: i % 100, storageFreeBytes: 9e9, docked: true } });
+const statusFrame = (i: number) => ({
+  eventNo: i,
+  cameraTimeMs: Date.now(),
+  status: { batteryPct: i % 100, storageFreeBytes: 9e9, docked: true },
+});
 
 async function latency(cam: Duplex, dock: Duplex): Promise<{ ours: number[]; raw: number[] }> {
   // Ours: camera endpoint -> pty -> dock CameraLink -> onEvent (acked back over the pty).
   let resolveEvent: (() => void) | null = null;
-  const link = new CameraLink({ transport: dock, onEvent: () => { resolveEvent?.(); } }).start();
+  const link = new CameraLink({
+    transport: dock,
+    onEvent: () => {
+      resolveEvent?.();
+    },
+  }).start();
   const camDecoder = new FrameDecoder();
   const camera = new LinkEndpoint({ write: (b) => cam.write(b), deliver: () => {} });
   cam.on('data', (c: Buffer) => camDecoder.write(c));
@@ -49,7 +58,9 @@ async function latency(cam: Duplex, dock: Duplex): Promise<{ ours: number[]; raw
   await connected;
   const ours: number[] = [];
   for (let i = 1; i <= EVENTS; i++) {
-    const arrived = new Promise<void>((r) => { resolveEvent = r; });
+    const arrived = new Promise<void>((r) => {
+      resolveEvent = r;
+    });
     const t0 = now();
     camera.send(statusFrame(i));
     await arrived;
@@ -67,10 +78,15 @@ async function latency(cam: Duplex, dock: Duplex): Promise<{ ours: number[]; raw
   const bytes = encodeFrame({ ...statusFrame(1), seq: 1, sessionId: 42 });
   let got = 0;
   let done: (() => void) | null = null;
-  dock.on('data', (c: Buffer) => { got += c.length; if (got >= bytes.length) done?.(); });
+  dock.on('data', (c: Buffer) => {
+    got += c.length;
+    if (got >= bytes.length) done?.();
+  });
   for (let i = 0; i < EVENTS; i++) {
     got = 0;
-    const arrived = new Promise<void>((r) => { done = r; });
+    const arrived = new Promise<void>((r) => {
+      done = r;
+    });
     const t0 = now();
     cam.write(bytes);
     await arrived;
@@ -107,17 +123,24 @@ export const link: Benchmark = {
     let decoded = 0;
     const ours = () => {
       const d = new FrameDecoder();
-      d.on('data', () => { decoded++; });
+      d.on('data', () => {
+        decoded++;
+      });
       d.write(stream);
     };
-    const bare = () => { for (const p of payloads) if (pb.LinkFrame.decode(p).seq) decoded++; };
+    const bare = () => {
+      for (const p of payloads) if (pb.LinkFrame.decode(p).seq) decoded++;
+    };
     ours();
     if (decoded !== 1000) throw new BenchCheckError(`the decoder recovered ${decoded} of 1000 frames`);
     const iterations = calibrate(bare, 300);
-    const result = await interleave([
-      { name: 'ours', round: () => timeLoop(iterations, ours) },
-      { name: 'bare', round: () => timeLoop(iterations, bare) },
-    ], 5);
+    const result = await interleave(
+      [
+        { name: 'ours', round: () => timeLoop(iterations, ours) },
+        { name: 'bare', round: () => timeLoop(iterations, bare) },
+      ],
+      5,
+    );
     const perSec = (ms: number) => (iterations * 1000) / (ms / 1000);
     const p = (xs: number[], q: number) => quantile(xs, q);
     return {
@@ -133,4 +156,3 @@ export const link: Benchmark = {
     };
   },
 };
-

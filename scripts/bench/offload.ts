@@ -45,7 +45,22 @@ import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { agencyTrust, SIM_OFFICER } from '../sim/agency.js';
 import { startMosquitto, type LocalMosquitto } from '../sim/mosquitto.js';
 import { socatPtyPair, type PtyPair } from '../sim/pty.js';
-import { BenchCheckError, MB, MiB, cpuOf, interleave, limitRow, pairedRatios, pairedRow, quantile, row, rssOf, type BenchContext, type Benchmark, type BenchRow } from './harness.js';
+import {
+  BenchCheckError,
+  MB,
+  MiB,
+  cpuOf,
+  interleave,
+  limitRow,
+  pairedRatios,
+  pairedRow,
+  quantile,
+  row,
+  rssOf,
+  type BenchContext,
+  type Benchmark,
+  type BenchRow,
+} from './harness.js';
 
 const FLEET = 'bench';
 const GATEWAY_ID = 'gw-offload';
@@ -132,7 +147,10 @@ class PidRss {
   begin(everyMs = 50): this {
     this.#timer = setInterval(() => {
       const r = rssOf(this.pid);
-      if (r !== null) { this.samples++; this.peak = Math.max(this.peak, r); }
+      if (r !== null) {
+        this.samples++;
+        this.peak = Math.max(this.peak, r);
+      }
     }, everyMs);
     return this;
   }
@@ -151,16 +169,24 @@ interface Child {
 function child(args: string[], name: string): Child {
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
-  proc.stderr!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  });
   return {
     proc,
     output: () => `--- ${name} ---\n${out.slice(-4000)}`,
-    exited: (timeoutMs) => new Promise((resolve) => {
-      if (proc.exitCode !== null) return resolve(proc.exitCode);
-      const t = setTimeout(() => resolve(null), timeoutMs);
-      proc.once('exit', (code) => { clearTimeout(t); resolve(code); });
-    }),
+    exited: (timeoutMs) =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        const t = setTimeout(() => resolve(null), timeoutMs);
+        proc.once('exit', (code) => {
+          clearTimeout(t);
+          resolve(code);
+        });
+      }),
   };
 }
 
@@ -188,14 +214,20 @@ export async function setUp(ctx: BenchContext, clipBytes: number): Promise<Rig> 
   const dir = mkdtempSync(join(tmpdir(), 'bwc-bench-offload-'));
   const fs = statfsSync(dir);
   const free = Number(fs.bavail) * Number(fs.bsize);
-  if (free < 3 * clipBytes) throw new BenchCheckError(`the offload benchmark needs ${Math.ceil((3 * clipBytes) / MiB)} MiB free under ${tmpdir()}, ${Math.floor(free / MiB)} MiB are`);
+  if (free < 3 * clipBytes)
+    throw new BenchCheckError(`the offload benchmark needs ${Math.ceil((3 * clipBytes) / MiB)} MiB free under ${tmpdir()}, ${Math.floor(free / MiB)} MiB are`);
   const mosq = await startMosquitto({ dir });
   const gwData = join(dir, 'gateway');
   const { root, trust } = agencyTrust(dir, gwData, { fleet: FLEET, gatewayId: GATEWAY_ID });
   const gw = await startGateway({
     log: pino({ level: 'silent' }),
     config: parseGatewayConfig({
-      fleet: FLEET, gatewayId: GATEWAY_ID, dataDir: gwData, http: { port: 0 }, mqtt: { url: mosq.url, publicUrl: mosq.url }, trust,
+      fleet: FLEET,
+      gatewayId: GATEWAY_ID,
+      dataDir: gwData,
+      http: { port: 0 },
+      mqtt: { url: mosq.url, publicUrl: mosq.url },
+      trust,
     }),
   });
   await gw.fleet.assign(CAMERA, SIM_OFFICER, 'operator-1', 'operator');
@@ -204,30 +236,58 @@ export async function setUp(ctx: BenchContext, clipBytes: number): Promise<Rig> 
   mkdirSync(storage, { recursive: true });
   ctx.progress('offload: enrolling the dock');
   const { token } = await gw.fleet.createEnrollmentToken(DEVICE, 'operator-1');
-  const enroll = child([BWC, 'dock', 'enroll', '--state-dir', stateDir, '--gateway', `http://127.0.0.1:${gw.httpPort}`,
-    '--token', token, '--device-id', DEVICE, '--root-fingerprint', root.keyId], 'dock enroll');
-  if (await enroll.exited(60_000) !== 0) throw new BenchCheckError(`dock enrollment failed\n${enroll.output()}`);
+  const enroll = child(
+    [
+      BWC,
+      'dock',
+      'enroll',
+      '--state-dir',
+      stateDir,
+      '--gateway',
+      `http://127.0.0.1:${gw.httpPort}`,
+      '--token',
+      token,
+      '--device-id',
+      DEVICE,
+      '--root-fingerprint',
+      root.keyId,
+    ],
+    'dock enroll',
+  );
+  if ((await enroll.exited(60_000)) !== 0) throw new BenchCheckError(`dock enrollment failed\n${enroll.output()}`);
   const pty = await socatPtyPair(dir, 'cam');
   const config = join(dir, 'dock.json');
-  writeFileSync(config, JSON.stringify({
-    stateDir, link: { ports: [pty.dock] }, storage: { mounts: { [CAMERA]: storage } }, clock: { ntp: 'synced' },
-    sync: { chunkWindow: CHUNK_WINDOW }, log: { level: 'warn' },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      stateDir,
+      link: { ports: [pty.dock] },
+      storage: { mounts: { [CAMERA]: storage } },
+      clock: { ntp: 'synced' },
+      sync: { chunkWindow: CHUNK_WINDOW },
+      log: { level: 'warn' },
+    }),
+  );
   // The dock runs with the node options of its systemd unit (measured as deployed), plus
   // BWC_BENCH_DOCK_NODE_ARGS for this run, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = [...deployedNodeOptions(), ...(process.env.BWC_BENCH_DOCK_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const dock = child([...nodeArgs, BWC, 'dock', '--config', config], 'dock');
-  await until('the dock online at the gateway', async () => {
-    const d = await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]);
-    return d && Number(d.online) === 1 ? true : undefined;
-  }, 30_000, dock.output);
+  await until(
+    'the dock online at the gateway',
+    async () => {
+      const d = await gw.db.get<{ online: number }>('SELECT online FROM devices WHERE device_id = ?', [DEVICE]);
+      return d && Number(d.online) === 1 ? true : undefined;
+    },
+    30_000,
+    dock.output,
+  );
   return { dir, mosq, gw, pty, dock, stateDir, storage };
 }
 
 export async function tearDown(rig: Partial<Rig> & { dir?: string }): Promise<void> {
   if (rig.dock && rig.dock.proc.exitCode === null) {
     rig.dock.proc.kill('SIGTERM');
-    if (await rig.dock.exited(15_000) === null) rig.dock.proc.kill('SIGKILL');
+    if ((await rig.dock.exited(15_000)) === null) rig.dock.proc.kill('SIGKILL');
   }
   await rig.pty?.kill();
   await rig.gw?.stop();
@@ -235,7 +295,12 @@ export async function tearDown(rig: Partial<Rig> & { dir?: string }): Promise<vo
   if (rig.dir) rmSync(rig.dir, { recursive: true, force: true });
 }
 
-interface RawTimes { ms: number; from: number; to: number; publisherCpuS: number }
+interface RawTimes {
+  ms: number;
+  from: number;
+  to: number;
+  publisherCpuS: number;
+}
 
 /**
  * What any gateway must do with a clip's bytes, in bare code: for each 1 MiB message, the SHA-256
@@ -251,7 +316,12 @@ class RequiredWork {
   #again: Promise<void> | null = null;
   #index = 0;
 
-  private constructor(fh: FileHandle, private readonly path: string) { this.#fh = fh; }
+  private constructor(
+    fh: FileHandle,
+    private readonly path: string,
+  ) {
+    this.#fh = fh;
+  }
 
   static async open(path: string): Promise<RequiredWork> {
     return new RequiredWork(await open(path, 'w', 0o640), path);
@@ -269,12 +339,17 @@ class RequiredWork {
 
   #sync(): Promise<void> {
     const start = (): Promise<void> => {
-      const p = this.#fh.datasync().finally(() => { if (this.#syncing === p) this.#syncing = null; });
+      const p = this.#fh.datasync().finally(() => {
+        if (this.#syncing === p) this.#syncing = null;
+      });
       this.#syncing = p;
       return p;
     };
     if (!this.#syncing) return start();
-    this.#again ??= this.#syncing.then(() => { this.#again = null; return start(); });
+    this.#again ??= this.#syncing.then(() => {
+      this.#again = null;
+      return start();
+    });
     return this.#again;
   }
 
@@ -303,7 +378,10 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
       const counted = (payload: Buffer) => {
         received++;
         bytes += payload.length;
-        if (received === count) { lastAt = Date.now(); resolve(); }
+        if (received === count) {
+          lastAt = Date.now();
+          resolve();
+        }
       };
       if (work) {
         // As the gateway does (gateway/gateway.ts): PUBACK at once while fewer than 32 MiB are being
@@ -314,31 +392,39 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
           if (packet.topic !== topic) return done();
           const payload = packet.payload as Buffer;
           pending++;
-          work.chunk(payload).then(async () => {
-            pending--;
-            const w = held;
-            held = [];
-            for (const f of w) f();
-            received++;
-            bytes += payload.length;
-            if (received === count) {
-              await work.finish();
-              lastAt = Date.now();
-              resolve();
-            }
-          }).catch(reject);
+          work
+            .chunk(payload)
+            .then(async () => {
+              pending--;
+              const w = held;
+              held = [];
+              for (const f of w) f();
+              received++;
+              bytes += payload.length;
+              if (received === count) {
+                await work.finish();
+                lastAt = Date.now();
+                resolve();
+              }
+            })
+            .catch(reject);
           if (pending * MiB < 32 * MiB) done();
           else held.push(() => done());
         };
       } else {
-        sub.on('message', (t, payload) => { if (t === topic) counted(payload); });
+        sub.on('message', (t, payload) => {
+          if (t === topic) counted(payload);
+        });
       }
     });
     await sub.subscribeAsync(topic, { qos: 1 });
     const pub = child([PUBLISHER, mosq.url, topic, String(count), String(MiB), String(CHUNK_WINDOW)], 'mqtt-publisher');
     const code = await pub.exited(600_000);
     if (code !== 0) throw new BenchCheckError(`the bare publisher failed (${code})\n${pub.output()}`);
-    const line = pub.output().split('\n').find((l) => l.startsWith('{'));
+    const line = pub
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('{'));
     const stats = JSON.parse(line ?? '{}') as { firstPublishAtMs: number; cpuS: number };
     await Promise.race([all, new Promise((r) => setTimeout(r, 120_000))]);
     if (received !== count || bytes !== count * MiB) throw new BenchCheckError(`raw round: received ${received}/${count} messages, ${bytes} bytes`);
@@ -348,23 +434,34 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
   }
 }
 
-interface OffloadTimes { offloadMs: number; readyMs: number; hashMs: number; uploadMs: number; assembleMs: number; from: number; to: number }
+interface OffloadTimes {
+  offloadMs: number;
+  readyMs: number;
+  hashMs: number;
+  uploadMs: number;
+  assembleMs: number;
+  from: number;
+  to: number;
+}
 
 /** One offload round: the camera records one clip of `bytes`; times from the dock's custody history. */
 async function offloadRound(rig: Rig, round: number, bytes: number): Promise<OffloadTimes> {
   const clip = `offload-${round}`;
   const scenario = join(rig.dir, `scenario-${round}.json`);
-  writeFileSync(scenario, JSON.stringify({
-    camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
-    steps: [
-      { start: { clip, trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } },
-      { stop: { clip } },
-      { ready: { clip, size: bytes } },
-    ],
-  }));
-  const cam = child([BWC, 'sim', 'camera', '--port', rig.pty.cam, '--storage', rig.storage, '--scenario', scenario, '--until-released', '900', '--json'], 'camera');
+  writeFileSync(
+    scenario,
+    JSON.stringify({
+      camera: { serial: CAMERA, model: 'SIM-1', firmware: 'sim-1.0.0' },
+      steps: [{ start: { clip, trigger: 'holster', activity: 'at_large_arrest', preEventBufferS: 0 } }, { stop: { clip } }, { ready: { clip, size: bytes } }],
+    }),
+  );
+  const cam = child(
+    [BWC, 'sim', 'camera', '--port', rig.pty.cam, '--storage', rig.storage, '--scenario', scenario, '--until-released', '900', '--json'],
+    'camera',
+  );
   const code = await cam.exited(1_000_000);
-  if (code !== 0) throw new BenchCheckError(`offload round ${round}: the camera did not see its clip released (${code})\n${cam.output()}\n${rig.dock.output()}`);
+  if (code !== 0)
+    throw new BenchCheckError(`offload round ${round}: the camera did not see its clip released (${code})\n${cam.output()}\n${rig.dock.output()}`);
   const db = new Database(join(rig.stateDir, 'dock.db'), { readonly: true });
   let history: { state: string; at: number }[];
   try {
@@ -377,10 +474,19 @@ async function offloadRound(rig: Rig, round: number, bytes: number): Promise<Off
     if (!h) throw new BenchCheckError(`offload round ${round}: ${clip} never reached ${s}: ${history.map((x) => x.state).join(' → ')}`);
     return Number(h.at);
   };
-  const [closed, hashed, signed, uploaded, verified, released] = ['CLOSED', 'HASHED', 'SIGNED', 'UPLOADED', 'VERIFIED', 'RELEASED'].map(at) as [number, number, number, number, number, number];
+  const [closed, hashed, signed, uploaded, verified, released] = ['CLOSED', 'HASHED', 'SIGNED', 'UPLOADED', 'VERIFIED', 'RELEASED'].map(at) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (released < verified) throw new BenchCheckError(`offload round ${round}: RELEASED before VERIFIED`);
   const m = await rig.gw.db.get<{ state: string; clip_sha256: string; byte_length: number }>(
-    'SELECT state, clip_sha256, byte_length FROM manifests WHERE device_id = ? AND clip_id = ?', [DEVICE, clip]);
+    'SELECT state, clip_sha256, byte_length FROM manifests WHERE device_id = ? AND clip_id = ?',
+    [DEVICE, clip],
+  );
   if (m?.state !== 'VERIFIED') throw new BenchCheckError(`offload round ${round}: the gateway has ${clip} as ${m?.state ?? 'nothing'}`);
   const blob = new ClipStore(resolvedPaths(rig.gw.config).clips).blobPath(m.clip_sha256);
   if (!existsSync(blob) || statSync(blob).size !== bytes || Number(m.byte_length) !== bytes) {
@@ -388,13 +494,23 @@ async function offloadRound(rig: Rig, round: number, bytes: number): Promise<Off
   }
   // Keep the temp dir to about one clip: the measured work is done.
   rmSync(blob, { force: true });
-  return { offloadMs: verified - signed, readyMs: verified - closed, hashMs: hashed - closed, uploadMs: uploaded - signed, assembleMs: verified - uploaded, from: signed, to: verified };
+  return {
+    offloadMs: verified - signed,
+    readyMs: verified - closed,
+    hashMs: hashed - closed,
+    uploadMs: uploaded - signed,
+    assembleMs: verified - uploaded,
+    from: signed,
+    to: verified,
+  };
 }
 
 function cpuLine(c: Record<string, number> | undefined, mib: number): string {
   if (!c) return '—';
   const total = Object.values(c).reduce((a, b) => a + b, 0);
-  return `${Object.entries(c).map(([k, v]) => `${k} ${((v * 1000) / mib).toFixed(2)}`).join(', ')} (total ${((total * 1000) / mib).toFixed(2)})`;
+  return `${Object.entries(c)
+    .map(([k, v]) => `${k} ${((v * 1000) / mib).toFixed(2)}`)
+    .join(', ')} (total ${((total * 1000) / mib).toFixed(2)})`;
 }
 
 export const offload: Benchmark = {
@@ -429,52 +545,66 @@ export const offload: Benchmark = {
       const cpuRaw: Record<string, number>[] = [];
       const cpuRequired: Record<string, number>[] = [];
       const cpuOffload: Record<string, number>[] = [];
-      const res = await interleave([
-        // The bare publisher to a bare subscriber, and the same with the required work (into a dir of its own).
-        ...(['raw', 'required'] as const).map((name) => ({
-          name,
-          round: async () => {
-            const times = name === 'raw' ? raws : required;
-            const dir = name === 'required' ? join(r.dir, `required-${times.length}`) : undefined;
-            if (dir) mkdirSync(dir);
-            cpu.begin();
-            try {
-              const t = await rawRound(r.mosq, times.length, clipMiB, dir);
-              times.push(t);
-              cpu.end();
-              (name === 'raw' ? cpuRaw : cpuRequired).push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
-              return t.ms;
-            } finally {
-              cpu.end();
-              if (dir) rmSync(dir, { recursive: true, force: true });
-            }
+      const res = await interleave(
+        [
+          // The bare publisher to a bare subscriber, and the same with the required work (into a dir of its own).
+          ...(['raw', 'required'] as const).map((name) => ({
+            name,
+            round: async () => {
+              const times = name === 'raw' ? raws : required;
+              const dir = name === 'required' ? join(r.dir, `required-${times.length}`) : undefined;
+              if (dir) mkdirSync(dir);
+              cpu.begin();
+              try {
+                const t = await rawRound(r.mosq, times.length, clipMiB, dir);
+                times.push(t);
+                cpu.end();
+                (name === 'raw' ? cpuRaw : cpuRequired).push({ ...cpu.between(t.from, t.to), publisher: t.publisherCpuS });
+                return t.ms;
+              } finally {
+                cpu.end();
+                if (dir) rmSync(dir, { recursive: true, force: true });
+              }
+            },
+          })),
+          {
+            name: 'offload',
+            round: async () => {
+              busy.begin(50);
+              cpu.begin();
+              try {
+                const t = await offloadRound(r, details.length, bytes);
+                details.push(t);
+                cpu.end();
+                cpuOffload.push(cpu.between(t.from, t.to));
+                return t.offloadMs;
+              } finally {
+                busy.end();
+                cpu.end();
+              }
+            },
           },
-        })),
-        {
-          name: 'offload',
-          round: async () => {
-            busy.begin(50);
-            cpu.begin();
-            try {
-              const t = await offloadRound(r, details.length, bytes);
-              details.push(t);
-              cpu.end();
-              cpuOffload.push(cpu.between(t.from, t.to));
-              return t.offloadMs;
-            } finally {
-              busy.end();
-              cpu.end();
-            }
-          },
-        },
-      ], rounds, (c, i, n) => ctx.progress(`offload: ${c} round ${i}/${n} (${clipMiB} MiB)`));
+        ],
+        rounds,
+        (c, i, n) => ctx.progress(`offload: ${c} round ${i}/${n} (${clipMiB} MiB)`),
+      );
       const mbps = (ms: number) => bytes / MB / (ms / 1000);
-      const median = (k: keyof OffloadTimes) => quantile(details.map((d) => d[k]), 0.5);
+      const median = (k: keyof OffloadTimes) =>
+        quantile(
+          details.map((d) => d[k]),
+          0.5,
+        );
       const readyMedian = median('readyMs');
       const rows: BenchRow[] = [
         row(`offload dock → Mosquitto → gateway, verified (${clipMiB} MiB clip)`, mbps(res.median.offload!), mbps(res.median.raw!), 'MB/s', RATIO_TARGET),
-        pairedRow(`offload vs raw + the required work (chunk and clip SHA-256, durable writes): median of paired rounds`, mbps(res.median.offload!), mbps(res.median.required!), 'MB/s', REQUIRED_TARGET,
-          pairedRatios(res.times.offload!, res.times.required!)),
+        pairedRow(
+          `offload vs raw + the required work (chunk and clip SHA-256, durable writes): median of paired rounds`,
+          mbps(res.median.offload!),
+          mbps(res.median.required!),
+          'MB/s',
+          REQUIRED_TARGET,
+          pairedRatios(res.times.offload!, res.times.required!),
+        ),
         row(`raw + the required work vs raw: what that work alone costs on this machine`, mbps(res.median.required!), mbps(res.median.raw!), 'MB/s', null),
         row(`clip ready → VERIFIED, with the dock's hashing (${clipMiB} MiB)`, mbps(readyMedian), mbps(res.median.raw!), 'MB/s', null),
         limitRow('dock RSS, connected and idle (peak of 5 s)', idleRss / MB, IDLE_RSS_LIMIT_MB, 'MB'),
@@ -483,11 +613,21 @@ export const offload: Benchmark = {
       // The dock's memory while it offloads one long clip: it streams (reads, sends and forgets one
       // chunk window at a time), so its RSS must not grow with the clip. Sampled every 50 ms; the
       // growth compares the peak of the last quarter of the samples with that of the first.
-      let longClip: { mib: number; peak: number; firstQuarterPeak: number; lastQuarterPeak: number; samples: number; offloadMs: number } | null = null;
+      let longClip: {
+        mib: number;
+        peak: number;
+        firstQuarterPeak: number;
+        lastQuarterPeak: number;
+        samples: number;
+        offloadMs: number;
+      } | null = null;
       if (rssClipMiB > 0) {
         ctx.progress(`offload: one ${rssClipMiB} MiB clip for the dock's memory while streaming`);
         const samples: number[] = [];
-        const timer = setInterval(() => { const v = rssOf(dockPid); if (v !== null) samples.push(v); }, 50);
+        const timer = setInterval(() => {
+          const v = rssOf(dockPid);
+          if (v !== null) samples.push(v);
+        }, 50);
         let t: OffloadTimes;
         try {
           t = await offloadRound(r, details.length + 1000, rssClipMiB * MiB);
@@ -496,8 +636,12 @@ export const offload: Benchmark = {
         }
         const q = Math.max(1, Math.floor(samples.length / 4));
         longClip = {
-          mib: rssClipMiB, peak: Math.max(...samples), firstQuarterPeak: Math.max(...samples.slice(0, q)), lastQuarterPeak: Math.max(...samples.slice(-q)),
-          samples: samples.length, offloadMs: t.offloadMs,
+          mib: rssClipMiB,
+          peak: Math.max(...samples),
+          firstQuarterPeak: Math.max(...samples.slice(0, q)),
+          lastQuarterPeak: Math.max(...samples.slice(-q)),
+          samples: samples.length,
+          offloadMs: t.offloadMs,
         };
         rows.push(row(`dock RSS, peak while offloading a ${rssClipMiB} MiB clip`, longClip.peak / MB, null, 'MB', null));
       }
@@ -505,9 +649,21 @@ export const offload: Benchmark = {
       return {
         rows,
         details: {
-          pairedOffloadVsRequired: paired, longClip,
-          clipBytes: bytes, rounds, chunkWindow: CHUNK_WINDOW, times: res.times, offloadRounds: details, rawRounds: raws, requiredRounds: required,
-          cpuSecondsRaw: cpuRaw, cpuSecondsRequired: cpuRequired, cpuSecondsOffload: cpuOffload, idleRssBytes: idleRss, offloadPeakRssBytes: busy.peak, rssSamples: busy.samples,
+          pairedOffloadVsRequired: paired,
+          longClip,
+          clipBytes: bytes,
+          rounds,
+          chunkWindow: CHUNK_WINDOW,
+          times: res.times,
+          offloadRounds: details,
+          rawRounds: raws,
+          requiredRounds: required,
+          cpuSecondsRaw: cpuRaw,
+          cpuSecondsRequired: cpuRequired,
+          cpuSecondsOffload: cpuOffload,
+          idleRssBytes: idleRss,
+          offloadPeakRssBytes: busy.peak,
+          rssSamples: busy.samples,
         },
         notes: [
           `offload = the dock's SIGNED → VERIFIED (manifest out, every chunk checked, clip stored and its SHA-256 checked, signed ack back); raw = first publish → last message, same ${CHUNK_WINDOW}-message PUBACK window; medians of ${rounds} round(s) each.`,
@@ -515,8 +671,12 @@ export const offload: Benchmark = {
           `raw + required work = the same bare publisher; the subscriber hashes each message, keeps the whole-file SHA-256, writes it at its offset with a shared fdatasync; like the gateway it PUBACKs at once while under 32 MiB are in work.`,
           `CPU ms per MiB in the measured window (last round): raw ${cpuLine(cpuRaw.at(-1), clipMiB)}; raw + required work ${cpuLine(cpuRequired.at(-1), clipMiB)}; offload ${cpuLine(cpuOffload.at(-1), clipMiB)}.`,
           `offload / (raw + required work), round by round: ${paired.ratios.map((x) => x.toFixed(2)).join(', ')}.`,
-          ...(longClip ? [`dock RSS during the ${longClip.mib} MiB offload (${longClip.samples} samples, SIGNED → VERIFIED ${(longClip.offloadMs / 1000).toFixed(1)} s): peak ${(longClip.peak / MB).toFixed(1)} MB, ` +
-            `peak of the first quarter ${(longClip.firstQuarterPeak / MB).toFixed(1)} MB, of the last quarter ${(longClip.lastQuarterPeak / MB).toFixed(1)} MB (idle ${(idleRss / MB).toFixed(1)} MB).`] : []),
+          ...(longClip
+            ? [
+                `dock RSS during the ${longClip.mib} MiB offload (${longClip.samples} samples, SIGNED → VERIFIED ${(longClip.offloadMs / 1000).toFixed(1)} s): peak ${(longClip.peak / MB).toFixed(1)} MB, ` +
+                  `peak of the first quarter ${(longClip.firstQuarterPeak / MB).toFixed(1)} MB, of the last quarter ${(longClip.lastQuarterPeak / MB).toFixed(1)} MB (idle ${(idleRss / MB).toFixed(1)} MB).`,
+              ]
+            : []),
           `medians: dock hashing (CLOSED → HASHED) ${Math.round(median('hashMs'))} ms; SIGNED → last chunk PUBACK (UPLOADED) ${Math.round(median('uploadMs'))} ms; UPLOADED → VERIFIED ack at the dock ${Math.round(median('assembleMs'))} ms.`,
         ],
       };

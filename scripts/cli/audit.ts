@@ -86,7 +86,9 @@ function print(r: AuditVerifyReport, source: string): void {
     `audit log   ${source}: ${r.entries} entries`,
     `intact      through entry ${r.intactThrough}, head ${r.head}`,
     `checkpoints ${r.checkpoints.verified} of ${r.checkpoints.given} verified` +
-      (r.checkpoints.newest ? `; newest: ${r.checkpoints.newest.entryCount} entries, signed by ${r.checkpoints.newest.gatewayId} at ${new Date(r.checkpoints.newest.at).toISOString()}` : ''),
+      (r.checkpoints.newest
+        ? `; newest: ${r.checkpoints.newest.entryCount} entries, signed by ${r.checkpoints.newest.gatewayId} at ${new Date(r.checkpoints.newest.at).toISOString()}`
+        : ''),
   ];
   if (r.firstBroken) lines.push(`BROKEN      first broken entry: ${r.firstBroken.seq}`, `            ${r.firstBroken.reason}`);
   for (const p of r.problems) if (p !== r.firstBroken?.reason) lines.push(`problem     ${p}`);
@@ -101,7 +103,10 @@ async function verify(o: VerifyOptions): Promise<void> {
   const checkpoints: CheckpointSource[] = o.checkpoint.map(readCheckpointFile);
   const fromDir = (dir: string) => {
     if (!existsSync(dir)) return;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.checkpoint.json')).sort()) checkpoints.push(readCheckpointFile(join(dir, f)));
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.checkpoint.json'))
+      .sort())
+      checkpoints.push(readCheckpointFile(join(dir, f)));
   };
   if (o.checkpointsDir) {
     if (!existsSync(o.checkpointsDir)) throw new CliError(`--checkpoints-dir ${o.checkpointsDir} does not exist`);
@@ -113,7 +118,8 @@ async function verify(o: VerifyOptions): Promise<void> {
   if (o.file) {
     if (o.db || o.dataDir || o.config) throw new CliError('give either --file or a database (--config, --data-dir, --db), not both');
     const { entries, checkpoints: inFile } = readExport(o.file);
-    if (keys.length === 0 && !root) throw new CliError('give the gateway public key (--pubkey, repeatable) or the agency root key (--root-pubkey) to check the checkpoints');
+    if (keys.length === 0 && !root)
+      throw new CliError('give the gateway public key (--pubkey, repeatable) or the agency root key (--root-pubkey) to check the checkpoints');
     source = o.file;
     report = await verifyAuditLog(entries, [...inFile, ...checkpoints], { keys, root });
   } else {
@@ -134,17 +140,23 @@ async function verify(o: VerifyOptions): Promise<void> {
       if (existsSync(own)) keys.push(key(own, 'the gateway key'));
       if (!root && c.trust.rootPublicKey) root = key(c.trust.rootPublicKey, 'trust.rootPublicKey');
       if (!o.checkpointsDir) fromDir(paths.auditExportDir);
-      if (!o.db && !target.includes('://') && !existsSync(target.replace(/^sqlite:/, ''))) throw new CliError(`no gateway database at ${target} (give --config, --data-dir or --db)`);
+      if (!o.db && !target.includes('://') && !existsSync(target.replace(/^sqlite:/, '')))
+        throw new CliError(`no gateway database at ${target} (give --config, --data-dir or --db)`);
     }
-    if (keys.length === 0 && !root) throw new CliError('give the gateway public key (--pubkey, repeatable) or the agency root key (--root-pubkey) to check the checkpoints');
-    const db = await openGatewayDb(target).catch((e: Error) => { throw new CliError(e.message); });
+    if (keys.length === 0 && !root)
+      throw new CliError('give the gateway public key (--pubkey, repeatable) or the agency root key (--root-pubkey) to check the checkpoints');
+    const db = await openGatewayDb(target).catch((e: Error) => {
+      throw new CliError(e.message);
+    });
     try {
       source = db.description;
       for (const r of await db.all<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY id')) {
         checkpoints.push({ source: `database checkpoint #${r.id}`, checkpoint: checkpointJson(r) });
       }
       const head = await db.get<{ seq: number; entry_hash: string }>('SELECT seq, entry_hash FROM audit_head WHERE id = 1');
-      const entries = (async function* () { for await (const r of allEntryRows(db)) yield entryFromRow(r); })();
+      const entries = (async function* () {
+        for await (const r of allEntryRows(db)) yield entryFromRow(r);
+      })();
       report = await verifyAuditLog(entries, checkpoints, { keys, root }, { head: head ? { seq: Number(head.seq), hash: head.entry_hash } : null });
     } finally {
       await db.close();
@@ -157,8 +169,11 @@ async function verify(o: VerifyOptions): Promise<void> {
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description("The gateway's hash-linked audit log.");
-  audit.command('verify')
-    .description('Walk the audit log: every entry\'s hash and link, none missing or moved, every signed checkpoint (a truncated tail is caught); report the first broken entry.')
+  audit
+    .command('verify')
+    .description(
+      "Walk the audit log: every entry's hash and link, none missing or moved, every signed checkpoint (a truncated tail is caught); report the first broken entry.",
+    )
     .option('--config <file>', 'the gateway configuration (its database, data dir and trust settings)')
     .option('--data-dir <dir>', "the gateway's data directory (gateway.db, keys/gateway/public.hex, audit-checkpoints/)")
     .option('--db <url>', 'a database URL or SQLite file instead (postgres://… for replicas)')
@@ -168,7 +183,9 @@ export function registerAudit(program: Command): void {
     .option('--checkpoint <file>', 'a checkpoint kept elsewhere (a .checkpoint.json or an AuditCheckpoint envelope), checked too (repeatable)', collect, [])
     .option('--checkpoints-dir <dir>', 'exported checkpoint files (default with a data dir: {dataDir}/audit-checkpoints)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 intact; 1 broken (an entry altered, deleted, moved or added, a tail truncated, a
 checkpoint that does not verify); 2 usage error or unreadable input.
 
@@ -176,6 +193,7 @@ Examples:
   $ bwc audit verify --data-dir /var/lib/bwc-gateway
   $ bwc audit verify --db postgres://bwc@db/bwc --pubkey gw-1.hex --pubkey gw-2.hex
   $ bwc audit verify --file audit-log.ndjson --root-pubkey root.hex --json
-`)
+`,
+    )
     .action(verify);
 }

@@ -28,12 +28,15 @@ export function byteProgress(label: string, totalBytes: number, stream: NodeJS.W
   if (!stream.isTTY || totalBytes < MIN_BYTES_FOR_BAR) return { update: () => {}, stop: () => {} };
   // Loaded only when a bar is drawn: the dock service never draws one (its memory budget, DESIGN §3).
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
-  const bar = new cliProgress.SingleBar({
-    stream,
-    format: `${label} [{bar}] {percentage}% {done}/{all} MiB {speed} MB/s`,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: `${label} [{bar}] {percentage}% {done}/{all} MiB {speed} MB/s`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const mib = (n: number) => (n / 1048576).toFixed(0);
   const started = Date.now();
   bar.start(totalBytes, 0, { done: '0', all: mib(totalBytes), speed: '0' });

@@ -113,8 +113,13 @@ function walkVariants(variants: JsonSchema[], path: string[], out: ConfigSetting
   if (tag === undefined) throw new Error(`${path.join('.')}: a union without a discriminator field`);
   const values = variants.map((v) => v.properties![tag]!.const);
   out.push({
-    path: [...path, tag].join('.'), type: values.map(code).join(' \\| '), default: undefined, required: true, env: [],
-    description: joinDescriptions(variants.map((v) => v.properties![tag]!.description)), schema: { enum: values },
+    path: [...path, tag].join('.'),
+    type: values.map(code).join(' \\| '),
+    default: undefined,
+    required: true,
+    env: [],
+    description: joinDescriptions(variants.map((v) => v.properties![tag]!.description)),
+    schema: { enum: values },
   });
   for (const key of keys) {
     if (key === tag) continue;
@@ -122,7 +127,12 @@ function walkVariants(variants: JsonSchema[], path: string[], out: ConfigSetting
     const only = having.length < variants.length ? having.map((v) => code(v.properties![tag]!.const)).join(', ') : undefined;
     const first = having[0]!.properties![key]!;
     const required = having.every((v) => (v.required ?? []).includes(key));
-    const s = setting({ ...first, description: joinDescriptions(having.map((v) => v.properties![key]!.description)) }, [...path, key], required, only && `${tag} ${only}`);
+    const s = setting(
+      { ...first, description: joinDescriptions(having.map((v) => v.properties![key]!.description)) },
+      [...path, key],
+      required,
+      only && `${tag} ${only}`,
+    );
     out.push(s);
   }
 }
@@ -161,10 +171,7 @@ export function typeOf(s: JsonSchema): string {
       return qualified(s.type, range(s));
     case 'string':
       if (s.format === 'uri') return 'URL';
-      return qualified('string', [
-        s.pattern ? `matching \`${s.pattern.replace(/^\^/, '').replace(/\$$/, '')}\`` : '',
-        length(s),
-      ].filter(Boolean).join(', '));
+      return qualified('string', [s.pattern ? `matching \`${s.pattern.replace(/^\^/, '').replace(/\$$/, '')}\`` : '', length(s)].filter(Boolean).join(', '));
     case 'array':
       return `list of ${typeOf(s.items ?? {})}`;
     case 'object':
@@ -242,7 +249,15 @@ export function renderConfigReference(schema: z.ZodType, env: EnvTable): string 
     lines.push(`| \`${s.path}\` | ${cell(s.type)} | ${cell(defaultCell(s))} | ${envCell(s)} | ${cell(s.description)} |`);
     if (s.defaultText === undefined && s.default !== undefined && inlineDefault(s.default) === null) setPath(long, s.path.split('.'), s.default);
   }
-  if (Object.keys(long).length) lines.push('', 'The defaults marked *below*:', '', '```yaml', (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(long, { lineWidth: 0 }).trimEnd(), '```');
+  if (Object.keys(long).length)
+    lines.push(
+      '',
+      'The defaults marked *below*:',
+      '',
+      '```yaml',
+      (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(long, { lineWidth: 0 }).trimEnd(),
+      '```',
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -260,7 +275,10 @@ export function readmeSection(text: string, name: string): string | null {
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return null;
-  return text.slice(a + start.length, b).replace(/^\n\n/, '').replace(/\n$/, '');
+  return text
+    .slice(a + start.length, b)
+    .replace(/^\n\n/, '')
+    .replace(/\n$/, '');
 }
 
 /** `text` with the section between the markers for `name` replaced by `markdown`. */
@@ -283,11 +301,17 @@ export function writeReadmeSection(file: string, name: string, markdown: string)
 
 /** `bwc dock|gateway config-reference`: the reference of `program`'s --config, printed or written into its README. */
 export function registerConfigReference(parent: Command, program: 'dock' | 'gateway', schema: z.ZodType, env: EnvTable, readme: string): void {
-  parent.command('config-reference')
-    .description('Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).')
+  parent
+    .command('config-reference')
+    .description(
+      'Print the configuration reference, generated from the schema: every setting of --config with its type, default, environment override and meaning (Markdown).',
+    )
     .option('--json', 'print the JSON Schema of the configuration file instead')
     .option('--write-readme <file>', `put the reference between the config-reference:${program} markers of this file (${readme}) instead of printing it`)
-    .addHelpText('after', `\nExamples:\n  $ bwc ${program} config-reference\n  $ bwc ${program} config-reference --json > ${program}-config.schema.json\n  $ bwc ${program} config-reference --write-readme ${readme}     # in a checkout, after node scripts/build.mjs\n`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ bwc ${program} config-reference\n  $ bwc ${program} config-reference --json > ${program}-config.schema.json\n  $ bwc ${program} config-reference --write-readme ${readme}     # in a checkout, after node scripts/build.mjs\n`,
+    )
     .action((o: { json?: boolean; writeReadme?: string }) => {
       if (o.json) return writeJson(configJsonSchema(schema));
       const markdown = renderConfigReference(schema, env);

@@ -42,10 +42,16 @@ function progressView(): { show(entries: Entry[]): void; stop(): void; log(line:
       log: (line) => out.write(`${line}\n`),
     };
   }
-  const multi = new cliProgress.MultiBar({
-    stream: out, hideCursor: true, clearOnComplete: true, stopOnComplete: false,
-    format: '  {phase} {clip} [{bar}] {done}/{all} MiB',
-  }, cliProgress.Presets.shades_classic);
+  const multi = new cliProgress.MultiBar(
+    {
+      stream: out,
+      hideCursor: true,
+      clearOnComplete: true,
+      stopOnComplete: false,
+      format: '  {phase} {clip} [{bar}] {done}/{all} MiB',
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const bars = new Map<string, cliProgress.SingleBar>();
   return {
     show(entries) {
@@ -53,13 +59,21 @@ function progressView(): { show(entries: Entry[]): void; stop(): void; log(line:
       for (const e of entries) {
         const key = `${e.deviceId}|${e.phase}|${e.clipId}`;
         seen.add(key);
-        const payload = { phase: e.phase === 'hash' ? 'hashing ' : 'offload ', clip: `${e.deviceId}/${e.clipId}`.padEnd(38), done: mib(e.doneBytes), all: mib(e.totalBytes) };
+        const payload = {
+          phase: e.phase === 'hash' ? 'hashing ' : 'offload ',
+          clip: `${e.deviceId}/${e.clipId}`.padEnd(38),
+          done: mib(e.doneBytes),
+          all: mib(e.totalBytes),
+        };
         const bar = bars.get(key);
         if (bar) bar.update(e.doneBytes, payload);
         else bars.set(key, multi.create(Math.max(1, e.totalBytes), e.doneBytes, payload));
       }
       for (const [key, bar] of bars) {
-        if (!seen.has(key)) { multi.remove(bar); bars.delete(key); }
+        if (!seen.has(key)) {
+          multi.remove(bar);
+          bars.delete(key);
+        }
       }
     },
     stop: () => multi.stop(),
@@ -72,7 +86,10 @@ async function demo(o: DemoCliOptions): Promise<void> {
   if (!(duration >= 5 && duration <= 3600)) throw new CliError(`--duration must be 5 to 3600 seconds, got "${o.duration}"`);
   const port = Number(o.port);
   const mqttPort = Number(o.mqttPort);
-  for (const [flag, v] of [['--port', port], ['--mqtt-port', mqttPort]] as const) {
+  for (const [flag, v] of [
+    ['--port', port],
+    ['--mqtt-port', mqttPort],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 65535) throw new CliError(`${flag} must be a port number (0: any free port)`);
   }
   if (!['auto', 'pty', 'memory'].includes(o.link)) throw new CliError(`--link must be auto, pty or memory, got "${o.link}"`);
@@ -83,7 +100,15 @@ async function demo(o: DemoCliOptions): Promise<void> {
 
   let running;
   try {
-    running = await startDemo({ dir, httpPort: port, mqttPort, link: o.link as LinkMode, durationS: duration, say, onProgress: (e) => view.show(e) });
+    running = await startDemo({
+      dir,
+      httpPort: port,
+      mqttPort,
+      link: o.link as LinkMode,
+      durationS: duration,
+      say,
+      onProgress: (e) => view.show(e),
+    });
   } catch (e) {
     view.stop();
     if (!keep) rmSync(dir, { recursive: true, force: true });
@@ -149,7 +174,9 @@ export function registerDemo(program: Command): void {
     .option('--link <mode>', 'how cameras reach the docks: auto (pty pairs when socat is installed), pty, or memory', 'auto')
     .option('--dir <dir>', 'keep everything (databases, keys, clips, logs, logins.txt) in DIR instead of a temporary directory')
     .option('--keep', 'keep the temporary directory at exit')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 What plays: authorized recordings with several triggers (holster, vehicle, sensor), a recording
 authorized by a prior authorization approved at the gateway (1061.2 §5.1), an unauthorized and a
 prohibited activation, a late-tagged clip, a mute with a reason, a tamper event, a broker outage and
@@ -161,6 +188,7 @@ Examples:
   $ npm start                                      # = bwc demo; open the printed URL
   $ bwc demo --duration 30 --exit-when-done --port 0
   $ bwc demo --link memory --dir ./demo-data
-`)
+`,
+    )
     .action(demo);
 }

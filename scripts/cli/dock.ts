@@ -41,12 +41,16 @@ function fmtBytes(n: number | null): string {
 
 export function registerDock(program: Command): void {
   const dock = program.command('dock').description('The dock agent: camera links, policy decisions, custody and sync with the gateway.');
-  const common = (c: Command) => c
-    .option('--config <file>', 'YAML or JSON configuration (device/README.md lists every setting)')
-    .option('--state-dir <dir>', 'state directory (database, device key, enrollment)');
+  const common = (c: Command) =>
+    c
+      .option('--config <file>', 'YAML or JSON configuration (device/README.md lists every setting)')
+      .option('--state-dir <dir>', 'state directory (database, device key, enrollment)');
 
   common(dock.command('run', { isDefault: true }).description('Run the dock agent (the default).'))
-    .addHelpText('after', '\nExamples:\n  $ bwc dock --config /etc/bwc/dock.yaml\n  $ BWC_DOCK_PORTS=/dev/ttyACM0,/dev/ttyACM1 bwc dock --state-dir /var/lib/bwc-dock\n\nSIGTERM or SIGINT: finish the write under way, publish a clean Death, close the database.\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bwc dock --config /etc/bwc/dock.yaml\n  $ BWC_DOCK_PORTS=/dev/ttyACM0,/dev/ttyACM1 bwc dock --state-dir /var/lib/bwc-dock\n\nSIGTERM or SIGINT: finish the write under way, publish a clean Death, close the database.\n',
+    )
     .action(async (o: { config?: string; stateDir?: string }) => {
       const c = config(o.config, o.stateDir);
       let agent: DockAgent;
@@ -68,10 +72,13 @@ export function registerDock(program: Command): void {
   common(dock.command('enroll').description('Generate the device key here and enroll with a gateway using a one-time token.'))
     .requiredOption('--gateway <url>', 'the gateway HTTP API over TLS, e.g. https://gateway.example:8443 (plain http:// only to a loopback address)')
     .requiredOption('--token <token>', 'the one-time enrollment token the operator issued for this device id')
-    .requiredOption('--device-id <id>', 'this dock\'s device id (the one the token was issued for)')
+    .requiredOption('--device-id <id>', "this dock's device id (the one the token was issued for)")
     .requiredOption('--root-fingerprint <hex>', 'the agency root key id (64 hex digits), given out of band')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExample:\n  $ bwc dock enroll --gateway https://gw.field.example:8080 --device-id dock-sea-01 \\\n      --token "$(cat token.txt)" --root-fingerprint 3f1c…e9 --state-dir /var/lib/bwc-dock\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ bwc dock enroll --gateway https://gw.field.example:8080 --device-id dock-sea-01 \\\n      --token "$(cat token.txt)" --root-fingerprint 3f1c…e9 --state-dir /var/lib/bwc-dock\n',
+    )
     .action(async (o: { config?: string; stateDir?: string; gateway: string; token: string; deviceId: string; rootFingerprint: string; json?: boolean }) => {
       const c = config(o.config, o.stateDir);
       const paths = statePaths(c);
@@ -82,19 +89,31 @@ export function registerDock(program: Command): void {
       }
       let out;
       try {
-        out = await enrollDock({ stateDir: paths.dir, gatewayUrl: o.gateway, deviceId: o.deviceId, token: o.token, rootFingerprint: o.rootFingerprint });
+        out = await enrollDock({
+          stateDir: paths.dir,
+          gatewayUrl: o.gateway,
+          deviceId: o.deviceId,
+          token: o.token,
+          rootFingerprint: o.rootFingerprint,
+        });
       } catch (e) {
         if (e instanceof EnrollmentError || e instanceof KeyFileError) throw new CliError(e.message);
         if (e instanceof PolicyStoreError) throw new CliError(`cannot keep the enrolled policy: ${e.message}`);
         throw new CliError(`cannot prepare ${paths.dir}: ${(e as Error).message}`);
       }
       if (o.json) writeJson(out);
-      else process.stdout.write(`enrolled ${out.deviceId} in fleet ${out.fleet} (key ${out.keyId.slice(0, 16)}…)\ngateway ${out.gateway}, broker ${out.broker}${out.policyBundle ? '' : '\nno policy bundle yet: the gateway sends it when one is published'}\n`);
+      else
+        process.stdout.write(
+          `enrolled ${out.deviceId} in fleet ${out.fleet} (key ${out.keyId.slice(0, 16)}…)\ngateway ${out.gateway}, broker ${out.broker}${out.policyBundle ? '' : '\nno policy bundle yet: the gateway sends it when one is published'}\n`,
+        );
     });
 
-  common(dock.command('status').description('The custody table of this dock\'s clips, the outbox, and transfers under way.'))
+  common(dock.command('status').description("The custody table of this dock's clips, the outbox, and transfers under way."))
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExamples:\n  $ bwc dock status --state-dir /var/lib/bwc-dock\n  $ bwc dock status --config /etc/bwc/dock.yaml --json | jq .notVerified\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bwc dock status --state-dir /var/lib/bwc-dock\n  $ bwc dock status --config /etc/bwc/dock.yaml --json | jq .notVerified\n',
+    )
     .action((o: { config?: string; stateDir?: string; json?: boolean }) => {
       const c = config(o.config, o.stateDir);
       const paths = statePaths(c);
@@ -112,20 +131,57 @@ export function registerDock(program: Command): void {
         }
         const rows = clips.all();
         const report = {
-          deviceId: enrollment?.deviceId ?? null, fleet: enrollment?.fleet ?? null, outbox: outbox.depth(), byState: clips.countByState(),
-          notVerified: clips.countNotVerified(), progress,
-          clips: rows.map((r) => ({ cameraSerial: r.camera_serial, clipId: r.clip_id, state: r.state, bytes: r.byte_length ?? r.size, sha256: r.sha256, manifestSeq: r.manifest_seq, error: r.error, updatedAt: new Date(r.updated_at).toISOString() })),
+          deviceId: enrollment?.deviceId ?? null,
+          fleet: enrollment?.fleet ?? null,
+          outbox: outbox.depth(),
+          byState: clips.countByState(),
+          notVerified: clips.countNotVerified(),
+          progress,
+          clips: rows.map((r) => ({
+            cameraSerial: r.camera_serial,
+            clipId: r.clip_id,
+            state: r.state,
+            bytes: r.byte_length ?? r.size,
+            sha256: r.sha256,
+            manifestSeq: r.manifest_seq,
+            error: r.error,
+            updatedAt: new Date(r.updated_at).toISOString(),
+          })),
         };
         if (o.json) {
           writeJson(report);
           return;
         }
-        const lines = [`dock ${report.deviceId ?? '(not enrolled)'} fleet ${report.fleet ?? '-'}: ${rows.length} clip(s), ${report.notVerified} not yet verified; outbox ${report.outbox.messages} message(s), ${fmtBytes(report.outbox.bytes)}`];
-        const table = [['CAMERA', 'CLIP', 'STATE', 'SIZE', 'SEQ', 'SHA-256', 'UPDATED'], ...report.clips.map((r) => [r.cameraSerial, r.clipId, r.state, fmtBytes(r.bytes), r.manifestSeq === null ? '-' : String(r.manifestSeq), r.sha256 ? `${r.sha256.slice(0, 12)}…` : '-', r.updatedAt])];
+        const lines = [
+          `dock ${report.deviceId ?? '(not enrolled)'} fleet ${report.fleet ?? '-'}: ${rows.length} clip(s), ${report.notVerified} not yet verified; outbox ${report.outbox.messages} message(s), ${fmtBytes(report.outbox.bytes)}`,
+        ];
+        const table = [
+          ['CAMERA', 'CLIP', 'STATE', 'SIZE', 'SEQ', 'SHA-256', 'UPDATED'],
+          ...report.clips.map((r) => [
+            r.cameraSerial,
+            r.clipId,
+            r.state,
+            fmtBytes(r.bytes),
+            r.manifestSeq === null ? '-' : String(r.manifestSeq),
+            r.sha256 ? `${r.sha256.slice(0, 12)}…` : '-',
+            r.updatedAt,
+          ]),
+        ];
         const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-        for (const row of table) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+        for (const row of table)
+          lines.push(
+            row
+              .map((cell, i) => cell.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd(),
+          );
         for (const r of report.clips) if (r.error) lines.push(`  ${r.cameraSerial}/${r.clipId}: ${r.error}`);
-        const transfers = (progress as { transfers?: { cameraSerial: string; clipId: string; phase: string; doneBytes: number; totalBytes: number }[] } | null)?.transfers ?? [];
+        const transfers =
+          (
+            progress as {
+              transfers?: { cameraSerial: string; clipId: string; phase: string; doneBytes: number; totalBytes: number }[];
+            } | null
+          )?.transfers ?? [];
         for (const t of transfers) lines.push(`  ${t.phase} ${t.cameraSerial}/${t.clipId}: ${fmtBytes(t.doneBytes)} of ${fmtBytes(t.totalBytes)}`);
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
@@ -133,9 +189,16 @@ export function registerDock(program: Command): void {
       }
     });
 
-  common(dock.command('decommission').description('Retire this dock. Refused while any clip is not VERIFIED (4007.1 §4.7); the records stay, the private key and MQTT password are removed.'))
+  common(
+    dock
+      .command('decommission')
+      .description('Retire this dock. Refused while any clip is not VERIFIED (4007.1 §4.7); the records stay, the private key and MQTT password are removed.'),
+  )
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ bwc dock status --state-dir /var/lib/bwc-dock          # every clip VERIFIED?\n  $ bwc dock decommission --state-dir /var/lib/bwc-dock\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ bwc dock status --state-dir /var/lib/bwc-dock          # every clip VERIFIED?\n  $ bwc dock decommission --state-dir /var/lib/bwc-dock\n',
+    )
     .action((o: { config?: string; stateDir?: string; json?: boolean }) => {
       const c = config(o.config, o.stateDir);
       const paths = statePaths(c);
@@ -145,7 +208,10 @@ export function registerDock(program: Command): void {
         const clips = new Clips(db);
         const open = clips.inStates(NOT_VERIFIED);
         if (open.length > 0) {
-          const list = open.slice(0, 5).map((r) => `${r.camera_serial}/${r.clip_id} (${r.state})`).join(', ');
+          const list = open
+            .slice(0, 5)
+            .map((r) => `${r.camera_serial}/${r.clip_id} (${r.state})`)
+            .join(', ');
           throw new CliError(`refused: ${open.length} clip(s) not yet VERIFIED by the gateway: ${list}${open.length > 5 ? ', …' : ''} (4007.1 §4.7)`);
         }
         const state = new DockState(db);

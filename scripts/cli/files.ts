@@ -57,7 +57,10 @@ export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o6
 /** The regular files of a directory, sorted, for loading signed objects. */
 export function filesIn(dir: string, what: string): string[] {
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => join(dir, e.name)).sort();
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && !e.name.startsWith('.'))
+      .map((e) => join(dir, e.name))
+      .sort();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CliError(code === 'ENOENT' ? `${what} directory ${dir} does not exist` : `${what} directory ${dir} cannot be read: ${(e as Error).message}`);

@@ -22,7 +22,10 @@ export function gatewayOptions(c: Command): Command {
 }
 
 export class GatewayClient {
-  constructor(readonly base: string, readonly token: string) {}
+  constructor(
+    readonly base: string,
+    readonly token: string,
+  ) {}
 
   static from(o: GatewayOptions, env: NodeJS.ProcessEnv = process.env): GatewayClient {
     const url = o.gateway ?? env.BWC_GATEWAY_URL;
@@ -52,7 +55,11 @@ export class GatewayClient {
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(60_000),
       });

@@ -19,10 +19,13 @@ import { Alerts } from '../../gateway/fleet/alerts.js';
 import { Fleet, FleetError } from '../../gateway/fleet/registry.js';
 import { loadPublicKeyFile } from '../../proto/keyfile.js';
 import { isWireError } from '../../proto/errors.js';
-import { CliError, } from './common.js';
+import { CliError } from './common.js';
 import { registerConfigReference } from './config-reference.js';
 
-interface Common { config?: string; dataDir?: string }
+interface Common {
+  config?: string;
+  dataDir?: string;
+}
 
 /** A port given on the command line, checked here: the options bypass the configuration schema. */
 function port(option: string, value: string): number {
@@ -45,7 +48,9 @@ function config(o: Common & { httpPort?: string; mqttPort?: string }): GatewayCo
 
 async function withDb<T>(o: Common, fn: (c: GatewayConfig, db: Awaited<ReturnType<typeof openGatewayDb>>) => Promise<T>): Promise<T> {
   const c = config(o);
-  const db = await openGatewayDb(resolvedPaths(c).db).catch((e: Error) => { throw new CliError(e.message); });
+  const db = await openGatewayDb(resolvedPaths(c).db).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
   try {
     return await fn(c, db);
   } finally {
@@ -65,17 +70,25 @@ const collect = (v: string, p: string[]) => [...p, v];
 
 export function registerGateway(program: Command): void {
   const gw = program.command('gateway').description('The gateway: verified ingest, fleet, alerts and the HTTP API.');
-  const withCommon = (c: Command) => c
-    .option('--config <file>', 'YAML or JSON configuration (gateway/README.md lists every setting)')
-    .option('--data-dir <dir>', 'data directory (database, clip store, gateway key)');
+  const withCommon = (c: Command) =>
+    c
+      .option('--config <file>', 'YAML or JSON configuration (gateway/README.md lists every setting)')
+      .option('--data-dir <dir>', 'data directory (database, clip store, gateway key)');
 
   withCommon(gw.command('run', { isDefault: true }).description('Run the gateway (the default).'))
     .option('--http-port <n>', 'HTTP API port (0: any free port)')
     .option('--mqtt-port <n>', 'embedded MQTT broker port, when no mqtt.url is set (0: any free port)')
-    .addHelpText('after', '\nExample:\n  $ bwc gateway --data-dir /var/lib/bwc-gateway\n  $ BWC_GATEWAY_DB_URL=postgres://bwc@db/bwc bwc gateway --config gateway.yaml\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ bwc gateway --data-dir /var/lib/bwc-gateway\n  $ BWC_GATEWAY_DB_URL=postgres://bwc@db/bwc bwc gateway --config gateway.yaml\n',
+    )
     .action(async (o: Common & { httpPort?: string; mqttPort?: string }) => {
-      const gw = await startGateway({ config: config(o) }).catch((e: Error) => { throw new CliError(e.message); });
-      process.stdout.write(`${JSON.stringify({ gatewayId: gw.config.gatewayId, fleet: gw.config.fleet, http: gw.httpPort, mqtt: gw.mqttUrl, keyId: gw.signer.keyId })}\n`);
+      const gw = await startGateway({ config: config(o) }).catch((e: Error) => {
+        throw new CliError(e.message);
+      });
+      process.stdout.write(
+        `${JSON.stringify({ gatewayId: gw.config.gatewayId, fleet: gw.config.fleet, http: gw.httpPort, mqtt: gw.mqttUrl, keyId: gw.signer.keyId })}\n`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -107,14 +120,15 @@ export function registerGateway(program: Command): void {
     });
 
   /** Auth on the configured database, recording in its audit log; `HttpError`s become one-line CLI errors. */
-  const withAuth = <T>(o: Common, fn: (auth: Auth) => Promise<T>): Promise<T> => withDb(o, async (c, db) => {
-    const audit = new AuditLog({ db, gatewayId: c.gatewayId, fleet: c.fleet });
-    try {
-      return await fn(new Auth({ db, audit: { log: audit, actor: audit.actor } }));
-    } catch (e) {
-      throw e instanceof CliError ? e : new CliError((e as Error).message);
-    }
-  });
+  const withAuth = <T>(o: Common, fn: (auth: Auth) => Promise<T>): Promise<T> =>
+    withDb(o, async (c, db) => {
+      const audit = new AuditLog({ db, gatewayId: c.gatewayId, fleet: c.fleet });
+      try {
+        return await fn(new Auth({ db, audit: { log: audit, actor: audit.actor } }));
+      } catch (e) {
+        throw e instanceof CliError ? e : new CliError((e as Error).message);
+      }
+    });
   const by = (c: Command) => c.option('--by <name>', 'who makes the change (recorded in the audit log)', process.env.USER ?? 'cli');
 
   withCommon(user.command('list').description('List users: one JSON line each (never a password).'))
@@ -134,7 +148,11 @@ export function registerGateway(program: Command): void {
     });
 
   for (const action of ['disable', 'enable'] as const) {
-    by(withCommon(user.command(`${action} <username>`).description(action === 'disable' ? 'Disable a user: sessions end, API tokens stop.' : 'Enable a disabled user.')))
+    by(
+      withCommon(
+        user.command(`${action} <username>`).description(action === 'disable' ? 'Disable a user: sessions end, API tokens stop.' : 'Enable a disabled user.'),
+      ),
+    )
       .addHelpText('after', `\nExample:\n  $ bwc gateway user ${action} olga --config /etc/bwc/gateway.yaml\n`)
       .action(async (username: string, o: Common & { by: string }) => {
         await withAuth(o, (auth) => (action === 'disable' ? auth.disableUser(username, o.by) : auth.enableUser(username, o.by)));
@@ -164,7 +182,7 @@ export function registerGateway(program: Command): void {
       const r = await withAuth(o, (auth) => auth.createApiToken(username, o.name, days, o.by));
       process.stdout.write(`${JSON.stringify({ token: r.token, id: r.info.id, username: r.info.username, name: r.info.name, expiresAt: r.info.expiresAt })}\n`);
     });
-  withCommon(token.command('list').description("List API tokens (never their secrets): one JSON line each, newest first."))
+  withCommon(token.command('list').description('List API tokens (never their secrets): one JSON line each, newest first.'))
     .option('--user <username>', "only this user's tokens")
     .addHelpText('after', '\nExample:\n  $ bwc gateway token list --user rita\n')
     .action(async (o: Common & { user?: string }) => {
@@ -195,7 +213,9 @@ export function registerGateway(program: Command): void {
       }
       const r = await withDb(o, async (c, db) => {
         const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: c.fleet });
-        return fleet.enroll(o.deviceId, key.raw, o.by).catch((e: unknown) => { throw new CliError(e instanceof FleetError ? e.message : (e as Error).message); });
+        return fleet.enroll(o.deviceId, key.raw, o.by).catch((e: unknown) => {
+          throw new CliError(e instanceof FleetError ? e.message : (e as Error).message);
+        });
       });
       process.stdout.write(`${JSON.stringify(r)}\n`);
     });
@@ -209,7 +229,9 @@ export function registerGateway(program: Command): void {
       if (!(hours > 0 && hours <= 720)) throw new CliError(`--hours must be between 0 and 720, got "${o.hours}"`);
       const r = await withDb(o, async (c, db) => {
         const fleet = new Fleet({ db, alerts: new Alerts(db), fleet: c.fleet });
-        return fleet.createEnrollmentToken(o.deviceId, o.by, hours * 3600_000).catch((e: unknown) => { throw new CliError((e as Error).message); });
+        return fleet.createEnrollmentToken(o.deviceId, o.by, hours * 3600_000).catch((e: unknown) => {
+          throw new CliError((e as Error).message);
+        });
       });
       process.stdout.write(`${JSON.stringify({ deviceId: o.deviceId, token: r.token, expiresAt: new Date(r.expiresAt).toISOString() })}\n`);
     });

@@ -4,9 +4,7 @@
  * with their ttys (or why hotplug is off here).
  */
 import type { Command } from 'commander';
-import {
-  Button, headerChip, LED_PATTERNS, LED_STATES, listGpioChips, openGpio, StatusLed, sysfsGpioNumber, type GpioBackend,
-} from '../../device/io/gpio.js';
+import { Button, headerChip, LED_PATTERNS, LED_STATES, listGpioChips, openGpio, StatusLed, sysfsGpioNumber, type GpioBackend } from '../../device/io/gpio.js';
 import { join } from 'node:path';
 import { textLogger } from '../../device/log.js';
 import { hex4, parseUsbMatch, usbTtys, UsbCameraWatcher, type UsbMatch } from '../../device/io/usb.js';
@@ -41,9 +39,14 @@ async function check(opts: CheckOptions): Promise<void> {
     throw new CliError(`--usb: ${(e as Error).message}`);
   }
   const report: Record<string, unknown> = {};
-  const say = (line: string) => { if (!opts.json) process.stdout.write(`${line}\n`); };
+  const say = (line: string) => {
+    if (!opts.json) process.stdout.write(`${line}\n`);
+  };
   const notes: string[] = [];
-  const note = (m: string) => { notes.push(m); say(m); };
+  const note = (m: string) => {
+    notes.push(m);
+    say(m);
+  };
 
   // GPIO: the mapping is shown whatever the backend, so a wrong chip is caught before wiring.
   const pins: Record<string, unknown> = {};
@@ -52,7 +55,10 @@ async function check(opts: CheckOptions): Promise<void> {
     const chip = headerChip(chips);
     report.gpioChip = chip;
     say(`gpio chip: ${chip.name} "${chip.label}", base ${chip.base}, ${chip.ngpio} lines`);
-    for (const [name, bcm] of [['led', led], ['button', button]] as const) {
+    for (const [name, bcm] of [
+      ['led', led],
+      ['button', button],
+    ] as const) {
       if (bcm === null) continue;
       try {
         const sysfs = sysfsGpioNumber(bcm, chips);
@@ -72,10 +78,16 @@ async function check(opts: CheckOptions): Promise<void> {
   report.gpioBackend = gpio.kind;
 
   const presses: string[] = [];
-  const btn = button !== null ? new Button(gpio.input(button), {
-    onPress: (kind) => { presses.push(kind); say(`button: ${kind} press`); },
-    onError: (e) => note(`button: ${e.message}`),
-  }) : null;
+  const btn =
+    button !== null
+      ? new Button(gpio.input(button), {
+          onPress: (kind) => {
+            presses.push(kind);
+            say(`button: ${kind} press`);
+          },
+          onError: (e) => note(`button: ${e.message}`),
+        })
+      : null;
 
   // USB: list what is plugged now (and what arrives while the LED plays).
   const cameras: unknown[] = [];
@@ -84,7 +96,13 @@ async function check(opts: CheckOptions): Promise<void> {
     // What sysfs shows plugged in now, whether or not hotplug can be watched.
     const present = usbTtys(opts.sys)
       .filter((t) => match.some((m) => m.vendorId === t.usb.vendorId && m.productId === t.usb.productId))
-      .map((t) => ({ path: join(opts.dev, t.tty), vendorId: hex4(t.usb.vendorId), productId: hex4(t.usb.productId), serial: t.usb.serial, usb: t.usb.name }));
+      .map((t) => ({
+        path: join(opts.dev, t.tty),
+        vendorId: hex4(t.usb.vendorId),
+        productId: hex4(t.usb.productId),
+        serial: t.usb.serial,
+        usb: t.usb.name,
+      }));
     report.usbTtys = present;
     for (const p of present) say(`usb: camera ${p.vendorId}:${p.productId}${p.serial ? ` ${p.serial}` : ''} at ${p.usb} on ${p.path}`);
     watcher = new UsbCameraWatcher({ match, sysRoot: opts.sys, devRoot: opts.dev, settleMs: 0, log: textLogger((_l, m) => note(m)) });
@@ -111,15 +129,15 @@ async function check(opts: CheckOptions): Promise<void> {
   report.buttonPresses = presses;
   report.notes = notes;
   if (match.length > 0 && !opts.json) {
-    if (cameras.length === 0 && (report.usbTtys as unknown[]).length === 0) say(`usb: no camera ${match.map((m) => `${hex4(m.vendorId)}:${hex4(m.productId)}`).join(', ')} found`);
+    if (cameras.length === 0 && (report.usbTtys as unknown[]).length === 0)
+      say(`usb: no camera ${match.map((m) => `${hex4(m.vendorId)}:${hex4(m.productId)}`).join(', ')} found`);
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
 export function registerIo(program: Command): void {
   const io = program.command('io').description('Dock hardware: USB camera discovery, status LED and button.');
-  io
-    .command('check')
+  io.command('check')
     .description('Check a dock installation: BCM→sysfs GPIO mapping, LED patterns, button presses, cameras on USB.')
     .option('--led <bcm>', 'status LED pin (BCM number)')
     .option('--button <bcm>', 'button pin (BCM number, wired to ground with a pull-up)')

@@ -22,20 +22,30 @@ export function eventToJson(e: CameraEvent): Record<string, unknown> {
     else plain[k] = v;
   }
   const enumNames: Record<string, Record<number, string>> = {
-    trigger: pb.TriggerSource, method: pb.RecordingMethod, reason: pb.StopReason, kind: pb.TamperKind,
+    trigger: pb.TriggerSource,
+    method: pb.RecordingMethod,
+    reason: pb.StopReason,
+    kind: pb.TamperKind,
   };
   for (const [k, names] of Object.entries(enumNames)) if (typeof plain[k] === 'number') plain[k] = names[plain[k] as number] ?? plain[k];
   return {
-    kind: e.kind, camera: e.camera.cameraSerial, eventNo: e.eventNo, at: new Date(e.atMs).toISOString(),
-    cameraTime: e.cameraTimeMs ? new Date(e.cameraTimeMs).toISOString() : null, replayed: e.replayed, data: plain,
+    kind: e.kind,
+    camera: e.camera.cameraSerial,
+    eventNo: e.eventNo,
+    at: new Date(e.atMs).toISOString(),
+    cameraTime: e.cameraTimeMs ? new Date(e.cameraTimeMs).toISOString() : null,
+    replayed: e.replayed,
+    data: plain,
   };
 }
 
 export function countersLine(c: LinkCounters): string {
   const d = c.decoder;
   const p = c.endpoint;
-  return `frames ok ${d.framesOk}, bad CRC ${d.badCrc}, bad COBS ${d.badCobs}, oversize ${d.oversize}, undecodable ${d.undecodable}, ` +
-    `resyncs ${d.resyncs}, duplicates ${p.duplicates + c.eventDuplicates}, retransmits ${p.retransmits}, events ${c.eventsDelivered}, sessions ${c.sessions}`;
+  return (
+    `frames ok ${d.framesOk}, bad CRC ${d.badCrc}, bad COBS ${d.badCobs}, oversize ${d.oversize}, undecodable ${d.undecodable}, ` +
+    `resyncs ${d.resyncs}, duplicates ${p.duplicates + c.eventDuplicates}, retransmits ${p.retransmits}, events ${c.eventsDelivered}, sessions ${c.sessions}`
+  );
 }
 
 function addCounters(total: LinkCounters | null, c: LinkCounters): LinkCounters {
@@ -64,28 +74,43 @@ async function monitor(opts: { port: string[]; usb: string[]; baud: string; json
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const log = textLogger((level, message) => process.stderr.write(`${level}: ${message}\n`));
   const links: CameraLink[] = [];
-  const startRunner = (port: CameraPort) => new LinkPortRunner({
-    port: serialLinkPort(port.path, baud),
-    retryMs: 500,
-    log,
-    link: {
-      onEvent: (e) => {
-        if (opts.json) out(JSON.stringify(eventToJson(e)));
-        else {
-          const j = eventToJson(e);
-          out(`${String(j.at)} ${String(j.camera)} #${String(j.eventNo)} ${String(j.kind)}${j.replayed ? ' (replayed)' : ''} ${JSON.stringify(j.data)}`);
-        }
+  const startRunner = (port: CameraPort) =>
+    new LinkPortRunner({
+      port: serialLinkPort(port.path, baud),
+      retryMs: 500,
+      log,
+      link: {
+        onEvent: (e) => {
+          if (opts.json) out(JSON.stringify(eventToJson(e)));
+          else {
+            const j = eventToJson(e);
+            out(`${String(j.at)} ${String(j.camera)} #${String(j.eventNo)} ${String(j.kind)}${j.replayed ? ' (replayed)' : ''} ${JSON.stringify(j.data)}`);
+          }
+        },
       },
-    },
-    onLink: (link) => {
-      links.push(link);
-      link.on('connected', (c) => {
-        const msg = { kind: 'hello', port: port.path, camera: c.cameraSerial, model: c.model, firmware: c.firmware, sessionId: c.sessionId, offsetMs: c.offsetMs };
-        out(opts.json ? JSON.stringify(msg) : `hello ${c.cameraSerial} ${c.model} ${c.firmware} on ${port.path}, session ${c.sessionId}, clock offset ${c.offsetMs} ms`);
-      });
-      link.on('fault', (f) => { if (!opts.json) process.stderr.write(`link fault: ${f.fault} (${f.detail}), ${f.bytes} bytes skipped\n`); });
-    },
-  }).start();
+      onLink: (link) => {
+        links.push(link);
+        link.on('connected', (c) => {
+          const msg = {
+            kind: 'hello',
+            port: port.path,
+            camera: c.cameraSerial,
+            model: c.model,
+            firmware: c.firmware,
+            sessionId: c.sessionId,
+            offsetMs: c.offsetMs,
+          };
+          out(
+            opts.json
+              ? JSON.stringify(msg)
+              : `hello ${c.cameraSerial} ${c.model} ${c.firmware} on ${port.path}, session ${c.sessionId}, clock offset ${c.offsetMs} ms`,
+          );
+        });
+        link.on('fault', (f) => {
+          if (!opts.json) process.stderr.write(`link fault: ${f.fault} (${f.detail}), ${f.bytes} bytes skipped\n`);
+        });
+      },
+    }).start();
   const supervisor = new PortSupervisor({
     staticPorts: opts.port,
     watcher: match.length > 0 ? new UsbCameraWatcher({ match, log }) : undefined,
@@ -116,6 +141,9 @@ export function registerLink(program: Command): void {
     .option('--baud <n>', 'baud rate', String(DEFAULT_BAUD))
     .option('--json', 'one JSON object per line; the counters as the last line')
     .option('--exit-after <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
-    .addHelpText('after', '\nExample:\n  $ bwc link monitor --port /dev/ttyACM0\n  $ bwc link monitor --port /tmp/ptyB --json --exit-after 30 | jq .kind\n  $ bwc link monitor --usb 1209:b0c0\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ bwc link monitor --port /dev/ttyACM0\n  $ bwc link monitor --port /tmp/ptyB --json --exit-after 30 | jq .kind\n  $ bwc link monitor --usb 1209:b0c0\n',
+    )
     .action(monitor);
 }

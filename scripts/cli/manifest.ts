@@ -23,39 +23,50 @@ import { readManifestFile } from './verify.js';
 import { writeNewFile } from './files.js';
 
 const isoTime = zTime;
-const code = (vocab: { codes: readonly string[] }) =>
-  z.string().refine((s) => vocab.codes.includes(s), `must be one of: ${vocab.codes.join(', ')}`);
+const code = (vocab: { codes: readonly string[] }) => z.string().refine((s) => vocab.codes.includes(s), `must be one of: ${vocab.codes.join(', ')}`);
 
 /** The `--meta FILE` JSON: what is known about the clip beyond its bytes. Every field optional. */
-export const ClipMetaSchema = z.object({
-  fleet: z.string().optional(),
-  cameraSerial: zId.optional(),
-  cameraModel: z.string().optional(),
-  firmwareVersion: z.string().optional(),
-  officerId: zId.optional(),
-  clipId: z.string().min(1).optional(),
-  mediaType: z.string().min(1).optional(),
-  startedAt: isoTime.optional(),
-  endedAt: isoTime.optional(),
-  preEventBufferS: z.number().int().min(0).max(3600).optional(),
-  trigger: code(TRIGGERS).optional(),
-  method: code(METHODS).optional(),
-  activity: zCode.optional(),
-  purposes: z.array(zCode).optional(),
-  clock: z.object({
-    source: code(CLOCK_SOURCES).optional(),
-    synced: z.boolean(),
-    offsetMs: z.number().int().optional(),
-  }).optional(),
-  stopReason: code(STOP_REASONS).optional(),
-  stopDetail: z.string().optional(),
-  decision: z.record(z.string(), z.unknown()).optional(),
-}).strict();
+export const ClipMetaSchema = z
+  .object({
+    fleet: z.string().optional(),
+    cameraSerial: zId.optional(),
+    cameraModel: z.string().optional(),
+    firmwareVersion: z.string().optional(),
+    officerId: zId.optional(),
+    clipId: z.string().min(1).optional(),
+    mediaType: z.string().min(1).optional(),
+    startedAt: isoTime.optional(),
+    endedAt: isoTime.optional(),
+    preEventBufferS: z.number().int().min(0).max(3600).optional(),
+    trigger: code(TRIGGERS).optional(),
+    method: code(METHODS).optional(),
+    activity: zCode.optional(),
+    purposes: z.array(zCode).optional(),
+    clock: z
+      .object({
+        source: code(CLOCK_SOURCES).optional(),
+        synced: z.boolean(),
+        offsetMs: z.number().int().optional(),
+      })
+      .optional(),
+    stopReason: code(STOP_REASONS).optional(),
+    stopDetail: z.string().optional(),
+    decision: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
 export type ClipMeta = z.infer<typeof ClipMetaSchema>;
 
 const MEDIA_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.mkv': 'video/x-matroska', '.avi': 'video/x-msvideo',
-  '.wav': 'audio/wav', '.m4a': 'audio/mp4', '.mp3': 'audio/mpeg', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png',
+  '.mp4': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.mkv': 'video/x-matroska',
+  '.avi': 'video/x-msvideo',
+  '.wav': 'audio/wav',
+  '.m4a': 'audio/mp4',
+  '.mp3': 'audio/mpeg',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
 };
 
 function readMeta(path: string): ClipMeta {
@@ -111,8 +122,15 @@ function factsFrom(clip: string, meta: ClipMeta, deviceId: string): ClipFacts {
 }
 
 interface SignOptions {
-  key: string; deviceId: string; fleet?: string; seq: string; prev?: string; meta?: string;
-  chunkSize: string; out: string; json?: boolean;
+  key: string;
+  deviceId: string;
+  fleet?: string;
+  seq: string;
+  prev?: string;
+  meta?: string;
+  chunkSize: string;
+  out: string;
+  json?: boolean;
 }
 
 function parseWhole(value: string, what: string, min: number): number {
@@ -127,7 +145,7 @@ async function sign(clip: string, opts: SignOptions): Promise<void> {
   let prev: Buffer | null = null;
   if (opts.prev !== undefined) {
     prev = fromHex(opts.prev, 32);
-    if (!prev) throw new CliError('--prev must be the 64-hex-character SHA-256 of the previous manifest\'s signed input');
+    if (!prev) throw new CliError("--prev must be the 64-hex-character SHA-256 of the previous manifest's signed input");
   }
   try {
     statSync(opts.out);
@@ -148,7 +166,10 @@ async function sign(clip: string, opts: SignOptions): Promise<void> {
   try {
     digest = await hashClipFile(clip, {
       chunkSize,
-      onProgress: (done, total) => { progress ??= byteProgress('hashing', total); progress.update(done, total); },
+      onProgress: (done, total) => {
+        progress ??= byteProgress('hashing', total);
+        progress.update(done, total);
+      },
     });
   } catch (e) {
     if (e instanceof ClipFileError || e instanceof RangeError) throw new CliError(e.message);
@@ -158,20 +179,38 @@ async function sign(clip: string, opts: SignOptions): Promise<void> {
   }
   let signed;
   try {
-    signed = signManifest(factsFrom(clip, meta, opts.deviceId), digest, {
-      deviceId: opts.deviceId, fleet: opts.fleet ?? meta.fleet ?? 'default', seq, prevManifestHash: prev,
-    }, key);
+    signed = signManifest(
+      factsFrom(clip, meta, opts.deviceId),
+      digest,
+      {
+        deviceId: opts.deviceId,
+        fleet: opts.fleet ?? meta.fleet ?? 'default',
+        seq,
+        prevManifestHash: prev,
+      },
+      key,
+    );
   } catch (e) {
     if (e instanceof ManifestInputError || isWireError(e)) throw new CliError(e.message);
     throw e;
   }
   writeNewFile(opts.out, signed.bytes);
   const result = {
-    out: opts.out, manifestHash: toHex(signed.hash), keyId: key.keyId, deviceId: opts.deviceId, seq,
-    byteLength: digest.byteLength, sha256: toHex(digest.sha256), chunks: digest.chunks.length, merkleRoot: toHex(digest.merkleRoot),
+    out: opts.out,
+    manifestHash: toHex(signed.hash),
+    keyId: key.keyId,
+    deviceId: opts.deviceId,
+    seq,
+    byteLength: digest.byteLength,
+    sha256: toHex(digest.sha256),
+    chunks: digest.chunks.length,
+    merkleRoot: toHex(digest.merkleRoot),
   };
   if (opts.json) writeJson(result);
-  else process.stdout.write(`wrote ${opts.out}\nmanifest hash ${result.manifestHash}\nclip sha256 ${result.sha256} (${result.byteLength} bytes, ${result.chunks} chunks)\n`);
+  else
+    process.stdout.write(
+      `wrote ${opts.out}\nmanifest hash ${result.manifestHash}\nclip sha256 ${result.sha256} (${result.byteLength} bytes, ${result.chunks} chunks)\n`,
+    );
 }
 
 function show(file: string, opts: { json?: boolean }): void {
@@ -194,16 +233,23 @@ function show(file: string, opts: { json?: boolean }): void {
   }
   const m = json.manifest as Record<string, unknown> & { decision: { decision: string; reasons: string[]; clauses: string[] } | null };
   const rows: [string, unknown][] = [
-    ['type', `${envelope.type} v${manifest.schemaVersion}`], ['manifest hash', json.manifestHash], ['key id', envelope.keyId || '(unsigned)'],
+    ['type', `${envelope.type} v${manifest.schemaVersion}`],
+    ['manifest hash', json.manifestHash],
+    ['key id', envelope.keyId || '(unsigned)'],
     ['device', `${manifest.deviceId} (fleet ${manifest.header?.fleet ?? ''}), seq ${manifest.header?.seq ?? 0}`],
     ['previous', m.prevManifestHash ?? '(first in chain)'],
-    ['camera', `${manifest.cameraSerial} ${manifest.cameraModel}`.trim()], ['officer', manifest.officerId || '(none)'],
-    ['clip', `${manifest.clipId} (${manifest.mediaType})`], ['bytes', manifest.byteLength], ['sha256', m.sha256],
+    ['camera', `${manifest.cameraSerial} ${manifest.cameraModel}`.trim()],
+    ['officer', manifest.officerId || '(none)'],
+    ['clip', `${manifest.clipId} (${manifest.mediaType})`],
+    ['bytes', manifest.byteLength],
+    ['sha256', m.sha256],
     ['chunks', `${manifest.chunkSha256.length} × ${manifest.chunkSize} bytes, merkle root ${m.merkleRoot}`],
-    ['recorded', `${m.startedAt} → ${m.endedAt}`], ['clock', JSON.stringify(m.clock)],
+    ['recorded', `${m.startedAt} → ${m.endedAt}`],
+    ['clock', JSON.stringify(m.clock)],
     ['trigger', `${m.trigger ?? '?'} / ${m.method ?? '?'}, activity ${m.activity ?? '(untagged)'}`],
     ['decision', m.decision ? `${m.decision.decision} [${m.decision.reasons.join(', ')}] ${m.decision.clauses.join(' ')}` : '(none)'],
-    ['flags', (m.flags as string[]).join(', ') || '(none)'], ['agent', `${manifest.agentVersion}, firmware ${manifest.firmwareVersion || '?'}`],
+    ['flags', (m.flags as string[]).join(', ') || '(none)'],
+    ['agent', `${manifest.agentVersion}, firmware ${manifest.firmwareVersion || '?'}`],
   ];
   process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(14)}${String(v)}`).join('\n')}\n`);
 }
@@ -219,7 +265,7 @@ export function registerManifest(program: Command): void {
     .requiredOption('--out <file>', 'manifest file to write (never overwritten)')
     .option('--fleet <id>', 'fleet id (default: meta fleet, else "default")')
     .option('--seq <n>', 'chain position of this manifest', '1')
-    .option('--prev <hash>', 'SHA-256 (hex) of the previous manifest\'s signed input; required when --seq > 1')
+    .option('--prev <hash>', "SHA-256 (hex) of the previous manifest's signed input; required when --seq > 1")
     .option('--meta <file>', 'JSON with what is known about the clip (camera, officer, times, trigger, decision…; see device/README.md)')
     .option('--chunk-size <bytes>', 'chunk size in bytes', String(DEFAULT_CHUNK_SIZE))
     .option('--json', 'print the result as JSON')

@@ -14,7 +14,14 @@ import { CliError, writeJson } from './common.js';
 import { filesIn, readInput, readStructured } from './files.js';
 
 interface DecideOptions {
-  bundle: string[]; grants?: string; plans?: string; revocations?: string; activation: string; now?: string; rootPubkey?: string; json?: boolean;
+  bundle: string[];
+  grants?: string;
+  plans?: string;
+  revocations?: string;
+  activation: string;
+  now?: string;
+  rootPubkey?: string;
+  json?: boolean;
 }
 
 function loadAll<T>(dir: string | undefined, what: string, verify: (b: Uint8Array) => T, warn: (s: string) => void): T[] {
@@ -42,13 +49,15 @@ function run(opts: DecideOptions): void {
       throw e;
     }
   }
-  const root = opts.rootPubkey ? (() => {
-    try {
-      return loadPublicKeyFile(opts.rootPubkey!);
-    } catch (e) {
-      throw new CliError(`--root-pubkey: ${(e as Error).message}`);
-    }
-  })() : null;
+  const root = opts.rootPubkey
+    ? (() => {
+        try {
+          return loadPublicKeyFile(opts.rootPubkey!);
+        } catch (e) {
+          throw new CliError(`--root-pubkey: ${(e as Error).message}`);
+        }
+      })()
+    : null;
   if (!root) warn('no --root-pubkey: bundle signatures are not checked (a dry run only; a dock never does this)');
   const bundles: Bundle[] = opts.bundle.map((path) => {
     try {
@@ -76,8 +85,12 @@ function run(opts: DecideOptions): void {
     return;
   }
   const basis = d.basis ? ` by ${d.basis.kind} ${d.basis.id}${d.basis.category ? ` (${d.basis.category})` : ''}` : '';
-  const cover = d.coveredUntil ? `\ncovered until ${d.coveredUntil}${d.decision === 'AUTHORIZED' ? ' (the basis ends then)' : ' (the rest of the recording had no basis)'}` : '';
-  process.stdout.write(`${d.decision}${basis}\nreasons ${d.reasons.join(', ')}\nclauses ${d.clauses.join(', ')}\npolicy  v${d.policyVersion}, evaluated as of ${d.evaluatedAt}${cover}\n`);
+  const cover = d.coveredUntil
+    ? `\ncovered until ${d.coveredUntil}${d.decision === 'AUTHORIZED' ? ' (the basis ends then)' : ' (the rest of the recording had no basis)'}`
+    : '';
+  process.stdout.write(
+    `${d.decision}${basis}\nreasons ${d.reasons.join(', ')}\nclauses ${d.clauses.join(', ')}\npolicy  v${d.policyVersion}, evaluated as of ${d.evaluatedAt}${cover}\n`,
+  );
 }
 
 export function registerPolicy(program: Command): void {
@@ -93,11 +106,14 @@ export function registerPolicy(program: Command): void {
     .option('--now <iso>', 'the decision time (default: now); rules are judged as of the activation time, this only ages the cache')
     .option('--root-pubkey <file>', 'the agency root public key: check the bundle signature')
     .option('--json', 'print the decision as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   $ echo '{"cameraSerial":"CAM-0042","officerId":"O1","deviceRole":"bwc","trigger":"button",
           "activity":"at_large_arrest","method":"video","at":"2026-11-22T14:03:00Z"}' |
     bwc policy decide --bundle policy-v5.bundle --root-pubkey root.pub --grants grants/ --activation -
-`)
+`,
+    )
     .action(run);
 }

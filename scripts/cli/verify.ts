@@ -50,11 +50,13 @@ export function registerVerify(program: Command): void {
     .description('Verify a clip against its signed manifest: signature, key, whole-file SHA-256 and every chunk.')
     .argument('<clip>', 'the clip file')
     .argument('<manifest>', 'the signed manifest (an Envelope holding a ClipManifest)')
-    .option('--pubkey <file>', 'the signer\'s public key: public.hex, public.pem or 32 raw bytes')
+    .option('--pubkey <file>', "the signer's public key: public.hex, public.pem or 32 raw bytes")
     .option('--keyring <file>', 'a keyring exported by the gateway (bwc records keyring): every device key, with when it was revoked')
     .option('--root-pubkey <file>', 'the agency root public key, which a keyring is checked against (required with --keyring)')
     .option('--json', 'print the verification report as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 AUTHENTIC; 1 NOT_AUTHENTIC or NOT_SIGNED; 3 AUTHENTIC_WITH_GAPS (every present chunk
 matches, some are missing); 4 key problem (no usable key, UNKNOWN_KEY, KEY_CHANGED,
 REVOKED_AT_RECORDING_TIME); 2 usage error, unreadable input or UNSUPPORTED_VERSION.
@@ -67,7 +69,8 @@ last one the gateway held then, whatever time it claims).
 Examples:
   $ bwc verify clip-0001.mp4 clip-0001.manifest --pubkey dock-7.pub.hex
   $ bwc verify clip-0001.mp4 clip-0001.manifest --keyring fleet.keyring --root-pubkey agency-root.pub.hex
-`)
+`,
+    )
     .action(async (clip: string, manifestPath: string, opts: { pubkey?: string; keyring?: string; rootPubkey?: string; json?: boolean }) => {
       let keys: KeySource = NO_KEY;
       if (opts.pubkey !== undefined && opts.keyring !== undefined) throw new CliError('give --pubkey or --keyring, not both');

@@ -30,18 +30,45 @@ export interface SimIssuer {
   roles: string[];
 }
 
-export function agencyTrust(dir: string, gwData: string, o: { fleet: string; gatewayId: string; seed?: number; officers?: string[]; issuers?: SimIssuer[] }): AgencyTrust {
+export function agencyTrust(
+  dir: string,
+  gwData: string,
+  o: { fleet: string; gatewayId: string; seed?: number; officers?: string[]; issuers?: SimIssuer[] },
+): AgencyTrust {
   const now = Date.now();
   const root = signerFromSeed(pseudoRandomBytes(32, o.seed ?? 4242));
   const { signer: gwKey } = loadOrCreateGatewayKey(join(gwData, 'keys', 'gateway'));
   const trust = { rootPublicKey: join(dir, 'root.hex'), certificate: join(dir, `${o.gatewayId}.cert`), bundle: join(dir, 'policy.bundle') };
   writeFileSync(trust.rootPublicKey, `${root.publicKeyHex}\n`);
-  writeFileSync(trust.certificate, signGatewayCertificate({ gatewayId: o.gatewayId, fleet: o.fleet, publicKey: gwKey.publicKey, notBeforeMs: now - 3600_000, notAfterMs: now + 365 * 86_400_000 }, root));
-  writeFileSync(trust.bundle, signPolicyObject('PolicyBundle', bundleFromSource({
-    version: 3, issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
-    triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'], excludedActivities: ['undercover_operation'],
-    prohibitedPurposes: ['first_amendment_activity'], officersIssued: o.officers ?? [SIM_OFFICER],
-    issuers: (o.issuers ?? []).map((i) => ({ ...i, roles: i.roles as never })),
-  }), root).bytes);
+  writeFileSync(
+    trust.certificate,
+    signGatewayCertificate(
+      {
+        gatewayId: o.gatewayId,
+        fleet: o.fleet,
+        publicKey: gwKey.publicKey,
+        notBeforeMs: now - 3600_000,
+        notAfterMs: now + 365 * 86_400_000,
+      },
+      root,
+    ),
+  );
+  writeFileSync(
+    trust.bundle,
+    signPolicyObject(
+      'PolicyBundle',
+      bundleFromSource({
+        version: 3,
+        issuedAt: new Date(now - 86_400_000).toISOString(),
+        expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+        triggers: ['at_large_arrest', 'search_warrant', 'public_interaction'],
+        excludedActivities: ['undercover_operation'],
+        prohibitedPurposes: ['first_amendment_activity'],
+        officersIssued: o.officers ?? [SIM_OFFICER],
+        issuers: (o.issuers ?? []).map((i) => ({ ...i, roles: i.roles as never })),
+      }),
+      root,
+    ).bytes,
+  );
   return { root, trust };
 }

@@ -31,14 +31,25 @@ const MiB = 1024 * 1024;
 
 export const DEMO_DOCKS: readonly DemoDock[] = [
   {
-    deviceId: 'dock-sea-1', office: 'SEA',
+    deviceId: 'dock-sea-1',
+    office: 'SEA',
     cameras: [
       {
-        serial: 'CAM-SEA-101', officerId: 'O-17',
+        serial: 'CAM-SEA-101',
+        officerId: 'O-17',
         steps: [
           { wait: 2000 },
           // An arrest (holster trigger) with a mute for a privileged conversation.
-          { start: { clip: 'sea101-arrest', trigger: 'holster', activity: 'at_large_arrest', method: 'video', preEventBufferS: 30, purposes: [] } },
+          {
+            start: {
+              clip: 'sea101-arrest',
+              trigger: 'holster',
+              activity: 'at_large_arrest',
+              method: 'video',
+              preEventBufferS: 30,
+              purposes: [],
+            },
+          },
           { wait: 8000 },
           { mute: { clip: 'sea101-arrest', reason: 'conversation with counsel' } },
           { wait: 4000 },
@@ -48,15 +59,28 @@ export const DEMO_DOCKS: readonly DemoDock[] = [
           { ready: { clip: 'sea101-arrest', size: 6 * MiB, mediaType: 'video/mp4', content: 'video' } },
           { wait: 12000 },
           // A search warrant (vehicle trigger).
-          { start: { clip: 'sea101-warrant', trigger: 'vehicle', activity: 'search_warrant', method: 'video', preEventBufferS: 30, purposes: [] } },
+          {
+            start: {
+              clip: 'sea101-warrant',
+              trigger: 'vehicle',
+              activity: 'search_warrant',
+              method: 'video',
+              preEventBufferS: 30,
+              purposes: [],
+            },
+          },
           { wait: 9000 },
           { stop: { clip: 'sea101-warrant', reason: 'button' } },
           { ready: { clip: 'sea101-warrant', size: 4 * MiB, mediaType: 'video/mp4', content: 'video' } },
         ],
-        expect: { 'sea101-arrest': { decision: 'AUTHORIZED', basis: 'trigger' }, 'sea101-warrant': { decision: 'AUTHORIZED', basis: 'trigger' } },
+        expect: {
+          'sea101-arrest': { decision: 'AUTHORIZED', basis: 'trigger' },
+          'sea101-warrant': { decision: 'AUTHORIZED', basis: 'trigger' },
+        },
       },
       {
-        serial: 'CAM-SEA-102', officerId: 'O-18',
+        serial: 'CAM-SEA-102',
+        officerId: 'O-18',
         steps: [
           { wait: 5000 },
           // Started in a hurry with no activity declared, tagged once the recording is stopped.
@@ -73,31 +97,64 @@ export const DEMO_DOCKS: readonly DemoDock[] = [
     ],
   },
   {
-    deviceId: 'dock-sea-2', office: 'SEA',
+    deviceId: 'dock-sea-2',
+    office: 'SEA',
     cameras: [
       {
-        serial: 'CAM-SEA-201', officerId: 'O-19',
+        serial: 'CAM-SEA-201',
+        officerId: 'O-19',
         steps: [
           { wait: 3000 },
           // Recording a demonstration for no other purpose: prohibited (BWC-2024, First Amendment).
-          { start: { clip: 'sea201-protest', trigger: 'button', activity: 'first_amendment_activity', method: 'video', preEventBufferS: 0, purposes: [] } },
+          {
+            start: {
+              clip: 'sea201-protest',
+              trigger: 'button',
+              activity: 'first_amendment_activity',
+              method: 'video',
+              preEventBufferS: 0,
+              purposes: [],
+            },
+          },
           { wait: 6000 },
           { stop: { clip: 'sea201-protest', reason: 'button' } },
           { ready: { clip: 'sea201-protest', size: 2 * MiB, mediaType: 'video/mp4', content: 'video' } },
           { wait: 15000 },
-          { start: { clip: 'sea201-arrest', trigger: 'sensor', activity: 'at_large_arrest', method: 'video', preEventBufferS: 30, purposes: [] } },
+          {
+            start: {
+              clip: 'sea201-arrest',
+              trigger: 'sensor',
+              activity: 'at_large_arrest',
+              method: 'video',
+              preEventBufferS: 30,
+              purposes: [],
+            },
+          },
           { wait: 7000 },
           { stop: { clip: 'sea201-arrest', reason: 'button' } },
           { ready: { clip: 'sea201-arrest', size: 5 * MiB, mediaType: 'video/mp4', content: 'video' } },
         ],
-        expect: { 'sea201-protest': { decision: 'PROHIBITED', reason: 'FIRST_AMENDMENT_ONLY' }, 'sea201-arrest': { decision: 'AUTHORIZED', basis: 'trigger' } },
+        expect: {
+          'sea201-protest': { decision: 'PROHIBITED', reason: 'FIRST_AMENDMENT_ONLY' },
+          'sea201-arrest': { decision: 'AUTHORIZED', basis: 'trigger' },
+        },
       },
       {
-        serial: 'CAM-SEA-202', officerId: 'O-20',
+        serial: 'CAM-SEA-202',
+        officerId: 'O-20',
         steps: [
           { wait: 4000 },
           // An excluded investigative activity without a grant: unauthorized, reported.
-          { start: { clip: 'sea202-undercover', trigger: 'button', activity: 'undercover_operation', method: 'video', preEventBufferS: 0, purposes: [] } },
+          {
+            start: {
+              clip: 'sea202-undercover',
+              trigger: 'button',
+              activity: 'undercover_operation',
+              method: 'video',
+              preEventBufferS: 0,
+              purposes: [],
+            },
+          },
           { wait: 5000 },
           { stop: { clip: 'sea202-undercover', reason: 'button' } },
           { ready: { clip: 'sea202-undercover', size: 2 * MiB, mediaType: 'video/mp4', content: 'video' } },
@@ -109,14 +166,25 @@ export const DEMO_DOCKS: readonly DemoDock[] = [
     ],
   },
   {
-    deviceId: 'dock-pdx-1', office: 'PDX',
+    deviceId: 'dock-pdx-1',
+    office: 'PDX',
     cameras: [
       {
-        serial: 'CAM-PDX-101', officerId: PRIOR_AUTHORIZATION_OFFICER,
+        serial: 'CAM-PDX-101',
+        officerId: PRIOR_AUTHORIZATION_OFFICER,
         steps: [
           { wait: 6000 },
           // The same excluded activity, now under the prior authorization approved at the gateway.
-          { start: { clip: 'pdx101-authorized-meeting', trigger: 'button', activity: 'undercover_operation', method: 'video', preEventBufferS: 0, purposes: [] } },
+          {
+            start: {
+              clip: 'pdx101-authorized-meeting',
+              trigger: 'button',
+              activity: 'undercover_operation',
+              method: 'video',
+              preEventBufferS: 0,
+              purposes: [],
+            },
+          },
           { wait: 12000 },
           { stop: { clip: 'pdx101-authorized-meeting', reason: 'button' } },
           { ready: { clip: 'pdx101-authorized-meeting', size: 8 * MiB, mediaType: 'video/mp4', content: 'video' } },
@@ -124,10 +192,20 @@ export const DEMO_DOCKS: readonly DemoDock[] = [
         expect: { 'pdx101-authorized-meeting': { decision: 'AUTHORIZED', basis: 'grant' } },
       },
       {
-        serial: 'CAM-PDX-102', officerId: 'O-22',
+        serial: 'CAM-PDX-102',
+        officerId: 'O-22',
         steps: [
           { wait: 1000 },
-          { start: { clip: 'pdx102-arrest', trigger: 'vehicle', activity: 'at_large_arrest', method: 'video', preEventBufferS: 30, purposes: [] } },
+          {
+            start: {
+              clip: 'pdx102-arrest',
+              trigger: 'vehicle',
+              activity: 'at_large_arrest',
+              method: 'video',
+              preEventBufferS: 30,
+              purposes: [],
+            },
+          },
           { wait: 14000 },
           { stop: { clip: 'pdx102-arrest', reason: 'button' } },
           { ready: { clip: 'pdx102-arrest', size: 12 * MiB, mediaType: 'video/mp4', content: 'video' } },
@@ -142,7 +220,11 @@ export const DEMO_DOCKS: readonly DemoDock[] = [
 export function shiftLengthMs(docks: readonly DemoDock[] = DEMO_DOCKS): number {
   let longest = 0;
   for (const d of docks) {
-    for (const c of d.cameras) longest = Math.max(longest, c.steps.reduce((n, s) => n + ('wait' in s ? s.wait : 0), 0));
+    for (const c of d.cameras)
+      longest = Math.max(
+        longest,
+        c.steps.reduce((n, s) => n + ('wait' in s ? s.wait : 0), 0),
+      );
   }
   return longest;
 }

@@ -80,8 +80,20 @@ const GATEWAY_ID = 'gw-demo';
 const PEOPLE: { username: string; roles: Role[]; offices: string[]; personId: string | null; who: string }[] = [
   { username: 'otto', roles: ['operator'], offices: [], personId: null, who: 'gateway operator: fleet, cameras, alerts' },
   { username: 'sue', roles: ['supervisor'], offices: ['SEA'], personId: 'S-1', who: 'supervisor: alerts, clip review' },
-  { username: 'olive', roles: ['requester'], offices: ['SEA'], personId: PRIOR_AUTHORIZATION_OFFICER, who: `officer ${PRIOR_AUTHORIZATION_OFFICER}: files authorization requests` },
-  { username: 'fred', roles: ['approver_fro', 'requester'], offices: ['SEA'], personId: 'U7', who: 'field responsible official (FRO), Seattle' },
+  {
+    username: 'olive',
+    roles: ['requester'],
+    offices: ['SEA'],
+    personId: PRIOR_AUTHORIZATION_OFFICER,
+    who: `officer ${PRIOR_AUTHORIZATION_OFFICER}: files authorization requests`,
+  },
+  {
+    username: 'fred',
+    roles: ['approver_fro', 'requester'],
+    offices: ['SEA'],
+    personId: 'U7',
+    who: 'field responsible official (FRO), Seattle',
+  },
   { username: 'dora', roles: ['director'], offices: ['HQ'], personId: 'D1', who: 'Director: approvals, policy bundles' },
   { username: 'rita', roles: ['records_officer'], offices: [], personId: 'R1', who: 'records officer: holds, disposition, export' },
   { username: 'aldo', roles: ['auditor'], offices: [], personId: 'A1', who: 'auditor: audit log, verification' },
@@ -102,15 +114,24 @@ function memoryCable(name: string): { dock: LinkPort; cam: LinkPort } {
       path: `memory:${name}`,
       open: async () => {
         const [dockEnd, camEnd] = memoryDuplexPair();
-        if (waiter) { const w = waiter; waiter = null; w(camEnd); } else pending = camEnd;
+        if (waiter) {
+          const w = waiter;
+          waiter = null;
+          w(camEnd);
+        } else pending = camEnd;
         return dockEnd;
       },
     },
     cam: {
       path: `memory:${name}`,
-      open: () => new Promise<Duplex>((resolve) => {
-        if (pending) { const p = pending; pending = null; resolve(p); } else waiter = resolve;
-      }),
+      open: () =>
+        new Promise<Duplex>((resolve) => {
+          if (pending) {
+            const p = pending;
+            pending = null;
+            resolve(p);
+          } else waiter = resolve;
+        }),
     },
   };
 }
@@ -121,7 +142,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const stops: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const f of stops.reverse()) {
-      try { await f(); } catch { /* stopping anyway */ }
+      try {
+        await f();
+      } catch {
+        /* stopping anyway */
+      }
     }
     stops.length = 0;
   };
@@ -133,7 +158,9 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const fro = generateKeyDir(join(issuerKeysDir, 'U7'));
     const director = generateKeyDir(join(issuerKeysDir, 'D1'));
     const { root, trust } = agencyTrust(o.dir, gwData, {
-      fleet: FLEET, gatewayId: GATEWAY_ID, officers: DEMO_OFFICERS,
+      fleet: FLEET,
+      gatewayId: GATEWAY_ID,
+      officers: DEMO_OFFICERS,
       issuers: [
         { name: 'FRO Seattle', personId: 'U7', publicKey: fro.publicKeyHex, roles: ['FRO'] },
         { name: 'Director', personId: 'D1', publicKey: director.publicKeyHex, roles: ['DIRECTOR'] },
@@ -144,9 +171,15 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const gateway = await startGateway({
       log: logFile('gateway'),
       config: parseGatewayConfig({
-        fleet: FLEET, gatewayId: GATEWAY_ID, dataDir: gwData, http: { port: o.httpPort }, mqtt: { embedded: { port: o.mqttPort } },
+        fleet: FLEET,
+        gatewayId: GATEWAY_ID,
+        dataDir: gwData,
+        http: { port: o.httpPort },
+        mqtt: { embedded: { port: o.mqttPort } },
         trust: { rootPublicKey: trust.rootPublicKey, certificate: trust.certificate, bundle: trust.bundle },
-        authz: { issuerKeysDir }, sweepIntervalMs: 1000, dashboard: { sampleIntervalMs: 5000 },
+        authz: { issuerKeysDir },
+        sweepIntervalMs: 1000,
+        dashboard: { sampleIntervalMs: 5000 },
       }),
     });
     stops.push(() => gateway.stop());
@@ -160,13 +193,16 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       tokens.set(p.username, (await gateway.auth.createApiToken(p.username, 'demo')).token);
       logins.push({ username: p.username, password, roles: p.roles, who: p.who });
     }
-    writeFileSync(join(o.dir, 'logins.txt'), `${logins.map((l) => `${l.username}\t${l.password}\t${l.roles.join(',')}\t${l.who}`).join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(join(o.dir, 'logins.txt'), `${logins.map((l) => `${l.username}\t${l.password}\t${l.roles.join(',')}\t${l.who}`).join('\n')}\n`, {
+      mode: 0o600,
+    });
     const api = async <T>(who: string, method: string, path: string, body?: unknown): Promise<T> => {
       const r = await fetch(`${url}${path}`, {
-        method, headers: { authorization: `Bearer ${tokens.get(who)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        method,
+        headers: { authorization: `Bearer ${tokens.get(who)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      const json = await r.json().catch(() => ({})) as T & { error?: { code: string; message: string } };
+      const json = (await r.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
       if (!r.ok) throw new Error(`${method} ${path} as ${who}: ${r.status} ${json.error?.code ?? ''} ${json.error?.message ?? ''}`);
       return json;
     };
@@ -177,18 +213,30 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const d of DEMO_DOCKS) for (const c of d.cameras) await gateway.fleet.assign(c.serial, c.officerId, 'otto', 'operator', issuedAt);
     const now = Date.now();
     const filed = await api<{ request: { id: string } }>('olive', 'POST', '/api/v1/authz/requests', {
-      category: 'prior_authorization', office: 'SEA',
-      reason: 'meeting with a cooperating witness about a stolen-equipment ring', purpose: 'a record of the information the witness gives',
-      methods: ['video', 'audio'], minimization: 'recording only inside the interview room; no third parties; stop when the witness leaves',
-      anticipated: { from: new Date(now - 60_000).toISOString(), to: new Date(now + 8 * 3600_000).toISOString(), location: 'Portland field office, interview room 2' },
+      category: 'prior_authorization',
+      office: 'SEA',
+      reason: 'meeting with a cooperating witness about a stolen-equipment ring',
+      purpose: 'a record of the information the witness gives',
+      methods: ['video', 'audio'],
+      minimization: 'recording only inside the interview room; no third parties; stop when the witness leaves',
+      anticipated: {
+        from: new Date(now - 60_000).toISOString(),
+        to: new Date(now + 8 * 3600_000).toISOString(),
+        location: 'Portland field office, interview room 2',
+      },
       expiresAt: new Date(now + 12 * 3600_000).toISOString(),
       scope: { officers: [PRIOR_AUTHORIZATION_OFFICER] },
     });
     const approved = await api<{ request: { grant: { id: string } } }>('fred', 'POST', `/api/v1/authz/requests/${filed.request.id}/approve`, {
-      factorsConsidered: Object.keys(FACTORS).map((factor) => ({ factor, note: factor === 'less_intrusive_means' ? 'notes alone would not capture the witness\'s account' : '' })),
+      factorsConsidered: Object.keys(FACTORS).map((factor) => ({
+        factor,
+        note: factor === 'less_intrusive_means' ? "notes alone would not capture the witness's account" : '',
+      })),
       note: 'approved for the interview only',
     });
-    o.say(`prior authorization ${filed.request.id} filed by olive (officer ${PRIOR_AUTHORIZATION_OFFICER}), approved by fred (FRO) with the nine §5.3 factors: grant ${approved.request.grant.id}`);
+    o.say(
+      `prior authorization ${filed.request.id} filed by olive (officer ${PRIOR_AUTHORIZATION_OFFICER}), approved by fred (FRO) with the nine §5.3 factors: grant ${approved.request.grant.id}`,
+    );
 
     // ── the docks ──
     const wantPty = o.link !== 'memory';
@@ -196,7 +244,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     if (o.link === 'pty' && !haveSocat) throw new Error('--link pty needs socat (Debian package socat); use --link memory or auto');
     const link = haveSocat
       ? { mode: 'pty' as const, why: 'socat is installed: each camera is on a real pty pair, as on a serial port' }
-      : { mode: 'memory' as const, why: o.link === 'memory' ? '--link memory was given' : 'socat is not installed: cameras are linked over in-process streams' };
+      : {
+          mode: 'memory' as const,
+          why: o.link === 'memory' ? '--link memory was given' : 'socat is not installed: cameras are linked over in-process streams',
+        };
     const docks: { d: DemoDock; agent: DockAgent; camPorts: LinkPort[] }[] = [];
     for (const d of DEMO_DOCKS) {
       const stateDir = join(o.dir, 'docks', d.deviceId);
@@ -220,16 +271,27 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
           camPorts.push(cable.cam);
         }
       }
-      const config = parseDockConfig({
-        stateDir, office: d.office, link: { ports: ptyPaths }, storage: { mounts }, clock: { ntp: 'synced' },
-        sync: { statusIntervalS: 5, ackTimeoutMs: 5000 }, mqtt: { backoffMinMs: 200, backoffMaxMs: 3000 }, log: { level: 'info' },
-      }, `${d.deviceId} configuration`);
+      const config = parseDockConfig(
+        {
+          stateDir,
+          office: d.office,
+          link: { ports: ptyPaths },
+          storage: { mounts },
+          clock: { ntp: 'synced' },
+          sync: { statusIntervalS: 5, ackTimeoutMs: 5000 },
+          mqtt: { backoffMinMs: 200, backoffMaxMs: 3000 },
+          log: { level: 'info' },
+        },
+        `${d.deviceId} configuration`,
+      );
       const agent = DockAgent.open({ config, log: logFile(d.deviceId), ...(haveSocat ? {} : { ports: dockPorts }) });
       await agent.start();
       stops.push(() => agent.stop());
       docks.push({ d, agent, camPorts });
     }
-    o.say(`docks ${DEMO_DOCKS.map((d) => d.deviceId).join(', ')} enrolled (device keys made on each, tokens redeemed) and started; ${link.mode === 'pty' ? 'pty pairs' : 'in-memory links'}: ${link.why}`);
+    o.say(
+      `docks ${DEMO_DOCKS.map((d) => d.deviceId).join(', ')} enrolled (device keys made on each, tokens redeemed) and started; ${link.mode === 'pty' ? 'pty pairs' : 'in-memory links'}: ${link.why}`,
+    );
 
     const play = async (): Promise<DemoCheck[]> => {
       const speed = shiftLengthMs() / Math.max(1, o.durationS * 1000);
@@ -238,20 +300,33 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       }, 500);
       // The broker goes down a third into the shift, for a few seconds: docks keep recording,
       // keep everything in their outboxes, reconnect and resend; nothing is lost.
-      const outage = setTimeout(() => {
-        o.say('broker outage: every MQTT connection dropped for 4 s');
-        void gateway.broker?.interrupt(4000).then(() => o.say('broker back: docks reconnect and resend what was not acknowledged'));
-      }, Math.round(o.durationS * 1000 / 3));
+      const outage = setTimeout(
+        () => {
+          o.say('broker outage: every MQTT connection dropped for 4 s');
+          void gateway.broker?.interrupt(4000).then(() => o.say('broker back: docks reconnect and resend what was not acknowledged'));
+        },
+        Math.round((o.durationS * 1000) / 3),
+      );
       try {
-        await Promise.all(docks.flatMap(({ d, camPorts }) => d.cameras.map(async (c, i) => {
-          const sim = new CameraSim({
-            scenario: parseScenario({ camera: { serial: c.serial, model: 'SIM-1', firmware: 'sim-1.0.0' }, steps: c.steps }, `${c.serial} scenario`),
-            storageDir: join(o.dir, 'cameras', c.serial), port: camPorts[i]!, speed, settleMs: 60_000, untilReleasedMs: 180_000,
-          });
-          const r = await sim.run();
-          o.say(`${c.serial} (officer ${c.officerId}, ${d.deviceId}): shift played, ${r.released.length} clip(s) released by the dock after the gateway's VERIFIED ack`);
-          return r;
-        })));
+        await Promise.all(
+          docks.flatMap(({ d, camPorts }) =>
+            d.cameras.map(async (c, i) => {
+              const sim = new CameraSim({
+                scenario: parseScenario({ camera: { serial: c.serial, model: 'SIM-1', firmware: 'sim-1.0.0' }, steps: c.steps }, `${c.serial} scenario`),
+                storageDir: join(o.dir, 'cameras', c.serial),
+                port: camPorts[i]!,
+                speed,
+                settleMs: 60_000,
+                untilReleasedMs: 180_000,
+              });
+              const r = await sim.run();
+              o.say(
+                `${c.serial} (officer ${c.officerId}, ${d.deviceId}): shift played, ${r.released.length} clip(s) released by the dock after the gateway's VERIFIED ack`,
+              );
+              return r;
+            }),
+          ),
+        );
       } finally {
         clearInterval(progress);
         clearTimeout(outage);
@@ -269,10 +344,20 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
 
       // Records: a litigation hold on every recording of one officer, then a disposition dry run.
       const officer = DEMO_DOCKS[0]!.cameras[0]!.officerId;
-      await api('rita', 'POST', '/api/v1/records/holds', { holdId: 'HOLD-DEMO-1', reason: 'Doe v. Agency: preservation letter for the arrest of 23 November', officerId: officer });
+      await api('rita', 'POST', '/api/v1/records/holds', {
+        holdId: 'HOLD-DEMO-1',
+        reason: 'Doe v. Agency: preservation letter for the arrest of 23 November',
+        officerId: officer,
+      });
       o.say(`litigation hold HOLD-DEMO-1 placed by rita on every recording of officer ${officer}`);
       const dry = await api<DispositionDryRun>('rita', 'GET', '/api/v1/records/disposition');
-      o.say(`disposition dry run: ${dry.items.length} clip(s) due, kept ${Object.entries(dry.kept).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (list ${dry.hash.slice(0, 16)}…)`);
+      o.say(
+        `disposition dry run: ${dry.items.length} clip(s) due, kept ${
+          Object.entries(dry.kept)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ') || 'none'
+        } (list ${dry.hash.slice(0, 16)}…)`,
+      );
       return check(gateway, api, dry);
     };
 
@@ -284,32 +369,55 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
 }
 
 async function check(
-  gateway: RunningGateway, api: <T>(who: string, method: string, path: string, body?: unknown) => Promise<T>, dry: DispositionDryRun,
+  gateway: RunningGateway,
+  api: <T>(who: string, method: string, path: string, body?: unknown) => Promise<T>,
+  dry: DispositionDryRun,
 ): Promise<DemoCheck[]> {
   const checks: DemoCheck[] = [];
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const rows = await gateway.db.all<{ device_id: string; clip_id: string; state: string; released_at: number | null; decision: string | null; envelope: Buffer }>(
-    'SELECT device_id, clip_id, state, released_at, decision, envelope FROM manifests');
+  const rows = await gateway.db.all<{
+    device_id: string;
+    clip_id: string;
+    state: string;
+    released_at: number | null;
+    decision: string | null;
+    envelope: Buffer;
+  }>('SELECT device_id, clip_id, state, released_at, decision, envelope FROM manifests');
   const byClip = new Map(rows.map((r) => [r.clip_id, r]));
   for (const d of DEMO_DOCKS) {
     for (const c of d.cameras) {
       for (const [clipId, want] of Object.entries(c.expect)) {
         const r = byClip.get(clipId);
-        if (!r) { add(`${clipId}: at the gateway`, false, 'no manifest'); continue; }
+        if (!r) {
+          add(`${clipId}: at the gateway`, false, 'no manifest');
+          continue;
+        }
         // The decision the manifest signed; a late tag may have replaced the current one (checked below).
         const signed = decodeManifest(r.envelope).manifest.decision;
         const dj = signed ? decisionToJson(signed) : null;
-        const okDecision = dj?.decision === want.decision && (!want.basis || dj?.basis?.kind === want.basis) && (!want.reason || (dj?.reasons ?? []).includes(want.reason));
-        add(`${clipId}: ${want.decision}${want.basis ? ` (${want.basis})` : ''}${want.reason ? ` ${want.reason}` : ''}`, okDecision, `${dj?.decision ?? '-'} ${dj?.basis?.kind ?? '-'} ${(dj?.reasons ?? []).join(',')}`);
-        add(`${clipId}: verified and released`, r.state === 'VERIFIED' && r.released_at !== null, `${r.state}${r.released_at !== null ? ', released' : ', not released'}`);
+        const okDecision =
+          dj?.decision === want.decision && (!want.basis || dj?.basis?.kind === want.basis) && (!want.reason || (dj?.reasons ?? []).includes(want.reason));
+        add(
+          `${clipId}: ${want.decision}${want.basis ? ` (${want.basis})` : ''}${want.reason ? ` ${want.reason}` : ''}`,
+          okDecision,
+          `${dj?.decision ?? '-'} ${dj?.basis?.kind ?? '-'} ${(dj?.reasons ?? []).join(',')}`,
+        );
+        add(
+          `${clipId}: verified and released`,
+          r.state === 'VERIFIED' && r.released_at !== null,
+          `${r.state}${r.released_at !== null ? ', released' : ', not released'}`,
+        );
       }
       for (const [clipId, want] of Object.entries(c.tagged ?? {})) {
         const events = (await api<DeviceEventsResponse>('vera', 'GET', `/api/v1/devices/${d.deviceId}/events?limit=1000`)).events;
         // The tag travels as ACTIVITY_TAGGED, and the dock's fresh decision as ACTIVATION_DECIDED ("tagged").
         const tag = events.find((e) => e.kind === 'ACTIVITY_TAGGED' && e.clipId === clipId);
         const fresh = events.find((e) => e.kind === 'ACTIVATION_DECIDED' && e.clipId === clipId && e.detail === 'tagged');
-        add(`${clipId}: late tag, then ${want}`, tag !== undefined && fresh?.decision?.decision === want,
-          `${tag ? 'tagged' : 'no ACTIVITY_TAGGED event'}, ${fresh?.decision?.decision ?? 'no fresh decision'}`);
+        add(
+          `${clipId}: late tag, then ${want}`,
+          tag !== undefined && fresh?.decision?.decision === want,
+          `${tag ? 'tagged' : 'no ACTIVITY_TAGGED event'}, ${fresh?.decision?.decision ?? 'no fresh decision'}`,
+        );
         const current = byClip.get(clipId)?.decision ?? null;
         add(`${clipId}: shown as ${want} everywhere (the current decision)`, current === want, `${current ?? 'no manifest'}`);
         const stillOpen = (await gateway.alerts.list({ kind: 'UNAUTHORIZED_RECORDING', open: true })).filter((a) => a.subject === clipId).length;
@@ -326,6 +434,10 @@ async function check(
   const heldWant = Object.keys(DEMO_DOCKS[0]!.cameras[0]!.expect).length;
   add(`litigation hold keeps the officer's ${heldWant} recordings`, (dry.kept.HELD ?? 0) === heldWant, `HELD: ${dry.kept.HELD ?? 0}`);
   const audit = await api<AuditVerifyResponse>('aldo', 'POST', '/api/v1/audit/verify');
-  add('audit log intact (bwc audit verify)', audit.ok, audit.ok ? `${audit.entries} entries, ${audit.checkpoints.verified} checkpoint(s) verified` : `${audit.firstBroken?.seq}: ${audit.problems.join('; ')}`);
+  add(
+    'audit log intact (bwc audit verify)',
+    audit.ok,
+    audit.ok ? `${audit.entries} entries, ${audit.checkpoints.verified} checkpoint(s) verified` : `${audit.firstBroken?.seq}: ${audit.problems.join('; ')}`,
+  );
   return checks;
 }

@@ -128,10 +128,12 @@ export class SimFleet {
     if (this.#clipTimer) clearInterval(this.#clipTimer);
     const docks = this.#docks.splice(0);
     for (let i = 0; i < docks.length; i += 200) {
-      await Promise.all(docks.slice(i, i + 200).map(async (d) => {
-        await d.sync.stop().catch(() => {});
-        d.db.close();
-      }));
+      await Promise.all(
+        docks.slice(i, i + 200).map(async (d) => {
+          await d.sync.stop().catch(() => {});
+          d.db.close();
+        }),
+      );
     }
   }
 
@@ -149,7 +151,8 @@ export class SimFleet {
     for (let attempt = 1; !r; attempt++) {
       try {
         r = await fetch(new URL('/api/v1/devices', o.gatewayUrl), {
-          method: 'POST', headers: { authorization: `Bearer ${o.operatorToken}`, 'content-type': 'application/json' },
+          method: 'POST',
+          headers: { authorization: `Bearer ${o.operatorToken}`, 'content-type': 'application/json' },
           body: JSON.stringify({ deviceId: id, publicKey: toHex(signer.publicKey) }),
         });
       } catch (e) {
@@ -159,25 +162,55 @@ export class SimFleet {
         await new Promise((res) => setTimeout(res, 500 * attempt));
       }
     }
-    const j = await r.json() as { mqttPassword?: string; error?: { message: string } };
+    const j = (await r.json()) as { mqttPassword?: string; error?: { message: string } };
     if (r.status !== 201) throw new Error(`registering ${id}: ${r.status} ${j.error?.message ?? ''}`);
     this.counters.registered++;
     const db = openDockDb(':memory:');
     const state = new DockState(db);
     const clips = new Map<string, UploadSource>();
     const dock: SimDock = {
-      id, signer, db, seq: 0, prev: null, clips,
+      id,
+      signer,
+      db,
+      seq: 0,
+      prev: null,
+      clips,
       sync: new DockSync({
-        deviceId: id, fleet: o.fleet, signer, state, outbox: new Outbox(db), trust: new GatewayTrust(o.root, o.fleet),
+        deviceId: id,
+        fleet: o.fleet,
+        signer,
+        state,
+        outbox: new Outbox(db),
+        trust: new GatewayTrust(o.root, o.fleet),
         session: {
-          url: o.brokerUrl, protocolVersion: 4, keepaliveS: 60, connectTimeoutMs: 30_000, backoffMinMs: 500, backoffMaxMs: 10_000, watchdogMs: 120_000,
+          url: o.brokerUrl,
+          protocolVersion: 4,
+          keepaliveS: 60,
+          connectTimeoutMs: 30_000,
+          backoffMinMs: 500,
+          backoffMaxMs: 10_000,
+          watchdogMs: 120_000,
           ...(o.useGatewayPasswords && j.mqttPassword ? { username: id, password: j.mqttPassword } : {}),
         },
-        maxInFlight: 16, chunkWindow: 4, ackTimeoutMs: 30_000, statusIntervalMs: o.statusIntervalS * 1000,
-        birth: () => { this.counters.births++; return { agentVersion: `${SOFTWARE_VERSION}-sim`, policyVersion: 0, outboxDepth: 0, clock: { synced: true, offsetMs: 0 } }; },
+        maxInFlight: 16,
+        chunkWindow: 4,
+        ackTimeoutMs: 30_000,
+        statusIntervalMs: o.statusIntervalS * 1000,
+        birth: () => {
+          this.counters.births++;
+          return { agentVersion: `${SOFTWARE_VERSION}-sim`, policyVersion: 0, outboxDepth: 0, clock: { synced: true, offsetMs: 0 } };
+        },
         status: () => {
           this.counters.statuses++;
-          return { agentVersion: `${SOFTWARE_VERSION}-sim`, outboxDepth: 0, clipsUnverified: clips.size, diskFreeBytes: 32 * 1024 ** 3, cpuTemperatureDc: 450, uptimeS: Math.floor(process.uptime()), clock: { synced: true, offsetMs: 0 } };
+          return {
+            agentVersion: `${SOFTWARE_VERSION}-sim`,
+            outboxDepth: 0,
+            clipsUnverified: clips.size,
+            diskFreeBytes: 32 * 1024 ** 3,
+            cpuTemperatureDc: 450,
+            uptimeS: Math.floor(process.uptime()),
+            clock: { synced: true, offsetMs: 0 },
+          };
         },
         onAck: (ack) => this.#onAck(dock, ack),
         onCommand: async () => 'applied',
@@ -201,11 +234,23 @@ export class SimFleet {
     const chunkSize = 64 * 1024;
     const digest = new ClipHasher(chunkSize).update(bytes).digest();
     const now = Date.now();
-    const signed = signManifest({
-      cameraSerial: `${d.id}-CAM`, officerId: 'O-SIM', clipId, mediaType: 'video/mp4', startedAtMs: now - 30_000, endedAtMs: now,
-      clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: 0 }, trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON,
-      method: pb.RecordingMethod.RECORDING_METHOD_VIDEO, activity: 'at_large_arrest',
-    }, digest, { deviceId: d.id, fleet: o.fleet, seq: n, prevManifestHash: d.prev }, d.signer);
+    const signed = signManifest(
+      {
+        cameraSerial: `${d.id}-CAM`,
+        officerId: 'O-SIM',
+        clipId,
+        mediaType: 'video/mp4',
+        startedAtMs: now - 30_000,
+        endedAtMs: now,
+        clock: { source: pb.ClockSource.CLOCK_SOURCE_NTP, synced: true, offsetMs: 0 },
+        trigger: pb.TriggerSource.TRIGGER_SOURCE_BUTTON,
+        method: pb.RecordingMethod.RECORDING_METHOD_VIDEO,
+        activity: 'at_large_arrest',
+      },
+      digest,
+      { deviceId: d.id, fleet: o.fleet, seq: n, prevManifestHash: d.prev },
+      d.signer,
+    );
     d.prev = signed.hash;
     const hash = signed.hash.toString('hex');
     d.clips.set(hash, { manifestHash: hash, path, byteLength: bytes.length, chunkSize, chunkHashes: digest.chunks });
@@ -215,7 +260,12 @@ export class SimFleet {
   }
 
   #onAck(d: SimDock, ack: bwc.v1.Ack): void {
-    const hash = ack.manifestHash.byteLength === 32 ? toHex(ack.manifestHash) : ack.ackedType === 'ClipManifest' && ack.ackedHash.byteLength === 32 ? toHex(ack.ackedHash) : '';
+    const hash =
+      ack.manifestHash.byteLength === 32
+        ? toHex(ack.manifestHash)
+        : ack.ackedType === 'ClipManifest' && ack.ackedHash.byteLength === 32
+          ? toHex(ack.ackedHash)
+          : '';
     const source = hash ? d.clips.get(hash) : undefined;
     if (!source) return;
     switch (ack.kind) {

@@ -18,8 +18,25 @@ export interface ForgeryTarget {
   genuineAck?: Uint8Array;
 }
 
-export type ForgeryKind = 'garbage' | 'oversize' | 'unknown-key' | 'bad-signature' | 'other-device' | 'command-bad-signature' | 'command-unknown-key' | 'replay';
-export const FORGERY_KINDS: readonly ForgeryKind[] = ['garbage', 'oversize', 'unknown-key', 'bad-signature', 'other-device', 'command-bad-signature', 'command-unknown-key', 'replay'];
+export type ForgeryKind =
+  | 'garbage'
+  | 'oversize'
+  | 'unknown-key'
+  | 'bad-signature'
+  | 'other-device'
+  | 'command-bad-signature'
+  | 'command-unknown-key'
+  | 'replay';
+export const FORGERY_KINDS: readonly ForgeryKind[] = [
+  'garbage',
+  'oversize',
+  'unknown-key',
+  'bad-signature',
+  'other-device',
+  'command-bad-signature',
+  'command-unknown-key',
+  'replay',
+];
 
 export interface Forgery {
   kind: ForgeryKind;
@@ -31,29 +48,64 @@ export interface Forgery {
 /** `n` forgeries, the kinds in turn (replays only when a genuine ack is given). */
 export function forgeries(target: ForgeryTarget, n: number, forger: Signer = throwawaySigner()): Forgery[] {
   const kinds = FORGERY_KINDS.filter((k) => k !== 'replay' || target.genuineAck);
-  const header = (subject: string, seq: number) => ({ issuer: 'gw-forged', subjectDevice: subject, fleet: target.fleet, seq, createdAtMs: Date.now() });
-  const ack = (device: string, seq: number) => pb.Ack.encode({
-    header: header(device, seq), kind: pb.AckKind.ACK_KIND_VERIFIED, deviceId: device, ackedHash: randomBytes(32), manifestHash: randomBytes(32),
-    clipSha256: randomBytes(32), byteLength: 1_000_000, storedAtMs: Date.now(),
-  }).finish();
+  const header = (subject: string, seq: number) => ({
+    issuer: 'gw-forged',
+    subjectDevice: subject,
+    fleet: target.fleet,
+    seq,
+    createdAtMs: Date.now(),
+  });
+  const ack = (device: string, seq: number) =>
+    pb.Ack.encode({
+      header: header(device, seq),
+      kind: pb.AckKind.ACK_KIND_VERIFIED,
+      deviceId: device,
+      ackedHash: randomBytes(32),
+      manifestHash: randomBytes(32),
+      clipSha256: randomBytes(32),
+      byteLength: 1_000_000,
+      storedAtMs: Date.now(),
+    }).finish();
   const command = (seq: number) => pb.Command.encode({ header: header(target.deviceId, seq), commandId: `forged-${seq}`, decommission: {} }).finish();
   /** Claims the gateway's key id; the signature is the forger's. */
-  const claimed = (type: 'Ack' | 'Command', body: Uint8Array) => Buffer.from(pb.Envelope.encode({
-    type, body, keyId: target.gatewayKeyId, sig: forger.sign(signedInput(type, body)),
-  }).finish());
+  const claimed = (type: 'Ack' | 'Command', body: Uint8Array) =>
+    Buffer.from(
+      pb.Envelope.encode({
+        type,
+        body,
+        keyId: target.gatewayKeyId,
+        sig: forger.sign(signedInput(type, body)),
+      }).finish(),
+    );
   const out: Forgery[] = [];
   for (let i = 0; i < n; i++) {
     const kind = kinds[i % kinds.length]!;
     const seq = i + 1;
     switch (kind) {
-      case 'garbage': out.push({ kind, topic: Math.floor(i / kinds.length) % 2 ? 'cmd' : 'ack', payload: randomBytes(200) }); break;
-      case 'oversize': out.push({ kind, topic: 'ack', payload: Buffer.alloc(100 * 1024, 0x0a) }); break;
-      case 'unknown-key': out.push({ kind, topic: 'ack', payload: Buffer.from(sealEnvelope('Ack', ack(target.deviceId, seq), forger).bytes) }); break;
-      case 'bad-signature': out.push({ kind, topic: 'ack', payload: claimed('Ack', ack(target.deviceId, seq)) }); break;
-      case 'other-device': out.push({ kind, topic: 'ack', payload: claimed('Ack', ack(`${target.deviceId}-x`, seq)) }); break;
-      case 'command-bad-signature': out.push({ kind, topic: 'cmd', payload: claimed('Command', command(seq)) }); break;
-      case 'command-unknown-key': out.push({ kind, topic: 'cmd', payload: Buffer.from(sealEnvelope('Command', command(seq), forger).bytes) }); break;
-      case 'replay': out.push({ kind, topic: 'ack', payload: Buffer.from(target.genuineAck!) }); break;
+      case 'garbage':
+        out.push({ kind, topic: Math.floor(i / kinds.length) % 2 ? 'cmd' : 'ack', payload: randomBytes(200) });
+        break;
+      case 'oversize':
+        out.push({ kind, topic: 'ack', payload: Buffer.alloc(100 * 1024, 0x0a) });
+        break;
+      case 'unknown-key':
+        out.push({ kind, topic: 'ack', payload: Buffer.from(sealEnvelope('Ack', ack(target.deviceId, seq), forger).bytes) });
+        break;
+      case 'bad-signature':
+        out.push({ kind, topic: 'ack', payload: claimed('Ack', ack(target.deviceId, seq)) });
+        break;
+      case 'other-device':
+        out.push({ kind, topic: 'ack', payload: claimed('Ack', ack(`${target.deviceId}-x`, seq)) });
+        break;
+      case 'command-bad-signature':
+        out.push({ kind, topic: 'cmd', payload: claimed('Command', command(seq)) });
+        break;
+      case 'command-unknown-key':
+        out.push({ kind, topic: 'cmd', payload: Buffer.from(sealEnvelope('Command', command(seq), forger).bytes) });
+        break;
+      case 'replay':
+        out.push({ kind, topic: 'ack', payload: Buffer.from(target.genuineAck!) });
+        break;
     }
   }
   return out;

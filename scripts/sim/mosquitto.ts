@@ -60,7 +60,10 @@ async function waitForPort(port: number, proc: ChildProcess, log: () => string):
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) throw new Error(`mosquitto exited (${proc.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((r) => {
-      const c = createConnection({ port, host: '127.0.0.1' }, () => { c.end(); r(true); });
+      const c = createConnection({ port, host: '127.0.0.1' }, () => {
+        c.end();
+        r(true);
+      });
       c.once('error', () => r(false));
     });
     if (ok) return;
@@ -73,7 +76,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bwc-mosq-'));
   const port = await freePort();
   let tlsPort: number | null = null;
-  if (options.tls) do tlsPort = await freePort(); while (tlsPort === port);
+  if (options.tls)
+    do tlsPort = await freePort();
+    while (tlsPort === port);
   const conf = join(dir, 'mosquitto.conf');
   const passwd = join(dir, 'passwd');
   const acl = join(dir, 'acl');
@@ -86,34 +91,49 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
   };
   if (options.users) writeUsers(options.users);
   if (options.acl !== undefined) writeFileSync(acl, options.acl);
-  writeFileSync(conf, [
-    ...(options.tls ? ['per_listener_settings false'] : []),
-    ...(options.users ? ['allow_anonymous false', `password_file ${passwd}`] : ['allow_anonymous true']),
-    ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
-    `listener ${port} 127.0.0.1`,
-    ...(options.tls ? [
-      `listener ${tlsPort} 127.0.0.1`, `cafile ${options.tls.cafile}`, `certfile ${options.tls.certfile}`, `keyfile ${options.tls.keyfile}`,
-      'require_certificate true', 'use_identity_as_username true',
-    ] : []),
-    'persistence false',
-    'max_queued_messages 100000',
-    'max_inflight_messages 100',
-    'message_size_limit 16777216',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    ...(options.verbose ? ['log_type notice', 'log_type information', 'connection_messages true'] : []),
-    ...(process.getuid?.() === 0 ? ['user root'] : []),
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      ...(options.tls ? ['per_listener_settings false'] : []),
+      ...(options.users ? ['allow_anonymous false', `password_file ${passwd}`] : ['allow_anonymous true']),
+      ...(options.acl !== undefined ? [`acl_file ${acl}`] : []),
+      `listener ${port} 127.0.0.1`,
+      ...(options.tls
+        ? [
+            `listener ${tlsPort} 127.0.0.1`,
+            `cafile ${options.tls.cafile}`,
+            `certfile ${options.tls.certfile}`,
+            `keyfile ${options.tls.keyfile}`,
+            'require_certificate true',
+            'use_identity_as_username true',
+          ]
+        : []),
+      'persistence false',
+      'max_queued_messages 100000',
+      'max_inflight_messages 100',
+      'message_size_limit 16777216',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      ...(options.verbose ? ['log_type notice', 'log_type information', 'connection_messages true'] : []),
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      '',
+    ].join('\n'),
+  );
   let proc: ChildProcess;
   let err = '';
   // A caller that never calls stop() (a hook that timed out) must not leave a broker behind.
-  const reap = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  const reap = () => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  };
   const start = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.once('error', (e) => { err += `${e.message}\n`; });
-    proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-1_000_000); });
+    proc.once('error', (e) => {
+      err += `${e.message}\n`;
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-1_000_000);
+    });
     process.once('exit', reap);
     await waitForPort(port, proc, () => err);
     if (tlsPort !== null) await waitForPort(tlsPort, proc, () => err);
@@ -125,13 +145,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Lo
     tlsUrl: tlsPort === null ? null : `mqtts://127.0.0.1:${tlsPort}`,
     tlsPort,
     log: () => err,
-    pid: () => (proc.exitCode === null ? proc.pid ?? null : null),
-    stop: () => new Promise<void>((resolve) => {
-      if (proc.exitCode !== null) return resolve();
-      process.off('exit', reap);
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    }),
+    pid: () => (proc.exitCode === null ? (proc.pid ?? null) : null),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        process.off('exit', reap);
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
     restart: start,
     setUsers: async (users) => {
       writeUsers(users);

@@ -24,7 +24,9 @@ export async function socatPtyPair(dir: string, name = 'pty'): Promise<PtyPair> 
     rmSync(dock, { force: true });
     const p = spawn('socat', ['-d', '-d', `pty,rawer,link=${cam}`, `pty,rawer,link=${dock}`], { stdio: 'ignore' });
     let failed: Error | null = null;
-    p.once('error', (e) => { failed = e; });
+    p.once('error', (e) => {
+      failed = e;
+    });
     proc = p;
     for (let i = 0; i < 100 && !failed && !(existsSync(cam) && existsSync(dock)); i++) await new Promise((r) => setTimeout(r, 20));
     if (failed) throw new Error(`socat: ${(failed as Error).message}`);
@@ -34,7 +36,10 @@ export async function socatPtyPair(dir: string, name = 'pty'): Promise<PtyPair> 
     const p = proc;
     proc = null;
     if (!p || p.exitCode !== null) return;
-    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); });
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    });
   };
   await start();
   return { cam, dock, kill, restart: start };

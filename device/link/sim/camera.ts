@@ -78,7 +78,11 @@ export class CameraSim {
   #finished = false;
   readonly #write: ReturnType<typeof chaosWriter>;
   readonly #result: Omit<SimResult, 'eventsSent' | 'firstEventNo' | 'lastEventNo' | 'unacked' | 'chaos' | 'retransmits' | 'sessions'> = {
-    alerts: [], released: [], releases: [], releaseRefused: [], timeSyncs: 0,
+    alerts: [],
+    released: [],
+    releases: [],
+    releaseRefused: [],
+    timeSyncs: 0,
   };
 
   constructor(options: CameraSimOptions) {
@@ -135,7 +139,9 @@ export class CameraSim {
       if (this.#transport !== t || this.#finished) return;
       this.#transport = null;
       this.#log('port closed; reconnecting');
-      setTimeout(() => { if (!this.#finished && !this.#transport) void this.#reconnect().catch(() => {}); }, 200);
+      setTimeout(() => {
+        if (!this.#finished && !this.#transport) void this.#reconnect().catch(() => {});
+      }, 200);
     });
     decoder.on('data', (f: LinkFrame) => {
       // A dock probe (session 0): a dock (re)opened its port and does not know us; say Hello again.
@@ -155,9 +161,16 @@ export class CameraSim {
     this.#answered = false;
     this.#endpoint.send({
       hello: {
-        cameraSerial: this.#o.scenario.camera.serial, model: this.#o.scenario.camera.model, firmware: this.#o.scenario.camera.firmware,
-        sessionId, cameraTimeMs: this.#now(), storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE,
-        storageLabel: this.#o.scenario.camera.serial, linkVersion: 1, pendingEvents: pending.length, lastEventNo: this.#eventNo,
+        cameraSerial: this.#o.scenario.camera.serial,
+        model: this.#o.scenario.camera.model,
+        firmware: this.#o.scenario.camera.firmware,
+        sessionId,
+        cameraTimeMs: this.#now(),
+        storageMode: pb.StorageMode.STORAGE_MODE_MASS_STORAGE,
+        storageLabel: this.#o.scenario.camera.serial,
+        linkVersion: 1,
+        pendingEvents: pending.length,
+        lastEventNo: this.#eventNo,
         deviceRole: pb.DeviceRole.DEVICE_ROLE_BWC,
       },
     });
@@ -257,8 +270,12 @@ export class CameraSim {
     const total = this.#o.scenario.camera.storageBytes;
     return this.#event({
       status: {
-        batteryPct: this.#battery, storageTotalBytes: total, storageFreeBytes: Math.max(0, total - 1024 ** 3),
-        temperatureDc: 312, docked: this.#docked, recording: this.#recording.size > 0,
+        batteryPct: this.#battery,
+        storageTotalBytes: total,
+        storageFreeBytes: Math.max(0, total - 1024 ** 3),
+        temperatureDc: 312,
+        docked: this.#docked,
+        recording: this.#recording.size > 0,
       },
     });
   }
@@ -270,10 +287,19 @@ export class CameraSim {
       const s = step.start;
       this.#recording.add(s.clip);
       this.#startedAt.set(s.clip, atMs - s.preEventBufferS * 1000);
-      return [ev({ recordingStarted: {
-        clipId: s.clip, startedAtMs: atMs - s.preEventBufferS * 1000, trigger: TRIGGERS.value(s.trigger)!, activity: s.activity ?? '',
-        method: METHODS.value(s.method)!, preEventBufferS: s.preEventBufferS, purposes: s.purposes,
-      } })];
+      return [
+        ev({
+          recordingStarted: {
+            clipId: s.clip,
+            startedAtMs: atMs - s.preEventBufferS * 1000,
+            trigger: TRIGGERS.value(s.trigger)!,
+            activity: s.activity ?? '',
+            method: METHODS.value(s.method)!,
+            preEventBufferS: s.preEventBufferS,
+            purposes: s.purposes,
+          },
+        }),
+      ];
     }
     if ('tag' in step) return [ev({ activityTagged: { clipId: step.tag.clip, activity: step.tag.activity, purposes: step.tag.purposes, taggedAtMs: atMs } })];
     if ('mute' in step) return [ev({ muted: { clipId: step.mute.clip, reason: step.mute.reason, atMs } })];
@@ -334,8 +360,13 @@ export class CameraSim {
     }
     await this.#settle();
     const result: SimResult = {
-      ...this.#result, eventsSent: this.#eventNo - this.#firstEventNo + 1, firstEventNo: this.#firstEventNo, lastEventNo: this.#eventNo,
-      unacked: this.#endpoint.pending, chaos: { ...this.#write.counters }, retransmits: this.#endpoint.counters.retransmits,
+      ...this.#result,
+      eventsSent: this.#eventNo - this.#firstEventNo + 1,
+      firstEventNo: this.#firstEventNo,
+      lastEventNo: this.#eventNo,
+      unacked: this.#endpoint.pending,
+      chaos: { ...this.#write.counters },
+      retransmits: this.#endpoint.counters.retransmits,
       sessions: this.#sessions,
     };
     this.#finished = true;

@@ -29,7 +29,7 @@ export function chaosWriter(rate: number, write: (b: Buffer) => void, random: ()
       counters.corrupted++;
       const bad = Buffer.from(frame);
       const at = Math.floor(random() * Math.max(1, bad.length - 1));
-      bad[at] = (bad[at]! ^ (1 + Math.floor(random() * 254))) || 0x5a;
+      bad[at] = bad[at]! ^ (1 + Math.floor(random() * 254)) || 0x5a;
       write(bad);
     } else if (pick === 2) {
       counters.duplicated++;

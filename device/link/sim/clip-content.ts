@@ -50,9 +50,14 @@ function boxHeader(type: string, size: number): Buffer {
 
 /** The `uuid` box naming the clip. */
 export function clipMetaBox(meta: ClipMeta): Buffer {
-  const json = Buffer.from(JSON.stringify({
-    camera: meta.cameraSerial, clip: meta.clipId, startedAt: new Date(meta.startedAtMs).toISOString(), nonce: randomBytes(16).toString('hex'),
-  }));
+  const json = Buffer.from(
+    JSON.stringify({
+      camera: meta.cameraSerial,
+      clip: meta.clipId,
+      startedAt: new Date(meta.startedAtMs).toISOString(),
+      nonce: randomBytes(16).toString('hex'),
+    }),
+  );
   return Buffer.concat([boxHeader('uuid', 8 + 16 + json.length), CLIP_META_UUID, json]);
 }
 

@@ -11,7 +11,8 @@ import { firstIssue } from '../../../proto/schema-error.js';
 const code = (vocab: { codes: readonly string[] }) => z.string().refine((s) => vocab.codes.includes(s), `must be one of: ${vocab.codes.join(', ')}`);
 
 /** "5MiB", "1.5GiB", "300KB" or a number of bytes. */
-export const SizeSchema = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB)$/i, 'a size like 5MiB or 1GiB')])
+export const SizeSchema = z
+  .union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB)$/i, 'a size like 5MiB or 1GiB')])
   .transform((v) => {
     if (typeof v === 'number') return v;
     const m = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(v)!;
@@ -24,18 +25,37 @@ const clip = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a clip id of
 
 export const StepSchema = z.union([
   z.object({ wait: z.number().int().min(0).max(3_600_000) }).strict(),
-  z.object({ start: z.object({
-    clip, trigger: code(TRIGGERS).default('button'), activity: z.string().optional(), method: code(METHODS).default('video'),
-    preEventBufferS: z.number().int().min(0).max(600).default(30), purposes: z.array(z.string()).default([]),
-  }).strict() }).strict(),
+  z
+    .object({
+      start: z
+        .object({
+          clip,
+          trigger: code(TRIGGERS).default('button'),
+          activity: z.string().optional(),
+          method: code(METHODS).default('video'),
+          preEventBufferS: z.number().int().min(0).max(600).default(30),
+          purposes: z.array(z.string()).default([]),
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ tag: z.object({ clip, activity: z.string().min(1), purposes: z.array(z.string()).default([]) }).strict() }).strict(),
   z.object({ mute: z.object({ clip, reason: z.string().min(1) }).strict() }).strict(),
   z.object({ unmute: z.object({ clip }).strict() }).strict(),
   z.object({ stop: z.object({ clip, reason: code(STOP_REASONS).default('button') }).strict() }).strict(),
   // content: video (default) is the playable sample, made unique and padded to `size`; random is random bytes of `size`.
-  z.object({ ready: z.object({
-    clip, size: SizeSchema.optional(), mediaType: z.string().default('video/mp4'), content: z.enum(['video', 'random']).default('video'),
-  }).strict() }).strict(),
+  z
+    .object({
+      ready: z
+        .object({
+          clip,
+          size: SizeSchema.optional(),
+          mediaType: z.string().default('video/mp4'),
+          content: z.enum(['video', 'random']).default('video'),
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ status: z.object({ battery: z.number().int().min(0).max(100).optional(), docked: z.boolean().optional() }).strict() }).strict(),
   z.object({ drain: z.object({ battery: z.number().int().min(1).max(100) }).strict() }).strict(),
   z.object({ tamper: z.object({ kind: code(TAMPER_KINDS), detail: z.string().default('') }).strict() }).strict(),
@@ -43,18 +63,26 @@ export const StepSchema = z.union([
 ]);
 export type Step = z.infer<typeof StepSchema>;
 
-export const ScenarioSchema = z.object({
-  camera: z.object({
-    serial: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).default('CAM-0001'),
-    model: z.string().default('SIM-1'),
-    firmware: z.string().default('sim-1.0.0'),
-    battery: z.number().int().min(0).max(100).default(100),
-    storageBytes: SizeSchema.default(64 * 1024 ** 3),
-  }).strict().default({ serial: 'CAM-0001', model: 'SIM-1', firmware: 'sim-1.0.0', battery: 100, storageBytes: 64 * 1024 ** 3 }),
-  /** Camera-clock skew from the host clock, to exercise offset correction. */
-  clockSkewMs: z.number().int().default(0),
-  steps: z.array(StepSchema).min(1),
-}).strict();
+export const ScenarioSchema = z
+  .object({
+    camera: z
+      .object({
+        serial: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+          .default('CAM-0001'),
+        model: z.string().default('SIM-1'),
+        firmware: z.string().default('sim-1.0.0'),
+        battery: z.number().int().min(0).max(100).default(100),
+        storageBytes: SizeSchema.default(64 * 1024 ** 3),
+      })
+      .strict()
+      .default({ serial: 'CAM-0001', model: 'SIM-1', firmware: 'sim-1.0.0', battery: 100, storageBytes: 64 * 1024 ** 3 }),
+    /** Camera-clock skew from the host clock, to exercise offset correction. */
+    clockSkewMs: z.number().int().default(0),
+    steps: z.array(StepSchema).min(1),
+  })
+  .strict();
 export type Scenario = z.infer<typeof ScenarioSchema>;
 
 export class ScenarioError extends Error {

@@ -48,7 +48,12 @@ const PREFIXES = ['TAMPER_KIND_', 'ALERT_KIND_'];
 export function codeToWords(code: string): string {
   let rest = code.trim();
   for (const p of PREFIXES) if (rest.startsWith(p) && rest.length > p.length) rest = rest.slice(p.length);
-  const words = rest.replace(/[_\-.]+/g, ' ').replace(/([a-z0-9])([A-Z])/g, '$1 $2').trim().toLowerCase().replace(/\s+/g, ' ');
+  const words = rest
+    .replace(/[_\-.]+/g, ' ')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, ' ');
   return words ? `${words[0]!.toUpperCase()}${words.slice(1)}` : code;
 }
 

@@ -105,10 +105,16 @@ async function errorOf(res: Response, isLogin: boolean): Promise<ApiError> {
   } catch {
     body = null;
   }
-  const err = body?.error && typeof body.error.message === 'string'
-    ? new ApiError(res.status, String(body.error.code), body.error.message, body.error.requestId ?? requestId,
-      Array.isArray(body.error.problems) ? body.error.problems.map(problemText).filter((p) => p !== '') : [])
-    : new ApiError(res.status, `HTTP_${res.status}`, `The gateway answered ${res.status} ${res.statusText}`.trim(), requestId);
+  const err =
+    body?.error && typeof body.error.message === 'string'
+      ? new ApiError(
+          res.status,
+          String(body.error.code),
+          body.error.message,
+          body.error.requestId ?? requestId,
+          Array.isArray(body.error.problems) ? body.error.problems.map(problemText).filter((p) => p !== '') : [],
+        )
+      : new ApiError(res.status, `HTTP_${res.status}`, `The gateway answered ${res.status} ${res.statusText}`.trim(), requestId);
   if (res.status === 401 && !isLogin) sessionEnded?.();
   return err;
 }

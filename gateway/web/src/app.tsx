@@ -47,27 +47,29 @@ export function App() {
 
   switch (session.kind) {
     case 'checking':
-      return <main class="login" id="main"><p role="status" class="muted">Connecting to the gateway…</p></main>;
+      return (
+        <main class="login" id="main">
+          <p role="status" class="muted">
+            Connecting to the gateway…
+          </p>
+        </main>
+      );
     case 'unreachable':
       return (
         <main class="login" id="main">
           <div class="login-form">
             <h1>BWC Companion</h1>
             <ErrorBanner error={session.error} context="The gateway did not answer" />
-            <button type="button" class="btn btn-primary" onClick={() => void check()}>Try again</button>
+            <button type="button" class="btn btn-primary" onClick={() => void check()}>
+              Try again
+            </button>
           </div>
         </main>
       );
     case 'signed-out':
       return <Login notice={session.notice} onSignedIn={(user) => setSession({ kind: 'signed-in', user })} />;
     case 'signed-in':
-      return (
-        <Shell
-          key={session.user.username}
-          user={session.user}
-          onSignedOut={() => setSession({ kind: 'signed-out', notice: 'You have signed out.' })}
-        />
-      );
+      return <Shell key={session.user.username} user={session.user} onSignedOut={() => setSession({ kind: 'signed-out', notice: 'You have signed out.' })} />;
   }
 }
 
@@ -129,23 +131,37 @@ function Shell({ user, onSignedOut }: { user: UserProfile; onSignedOut: () => vo
     <UserContext.Provider value={user}>
       <LiveContext.Provider value={feed}>
         <DeviceStoreContext.Provider value={store}>
-          <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>Skip to content</button>
+          <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>
+            Skip to content
+          </button>
           <header class="top">
-            <a class="brand" href="#/overview">BWC Companion</a>
+            <a class="brand" href="#/overview">
+              BWC Companion
+            </a>
             <LiveIndicator />
             <div class="who">
               <span class="who-name">{user.username}</span>
-              <span class="who-roles" title="Your roles">{user.roles.join(', ') || 'no role'}</span>
-              {user.offices.length ? <span class="who-offices" title="Your offices">{user.offices.join(', ')}</span> : null}
+              <span class="who-roles" title="Your roles">
+                {user.roles.join(', ') || 'no role'}
+              </span>
+              {user.offices.length ? (
+                <span class="who-offices" title="Your offices">
+                  {user.offices.join(', ')}
+                </span>
+              ) : null}
             </div>
-            <button type="button" class="btn btn-quiet btn-on-dark" aria-disabled={signOut.busy} onClick={() => void doSignOut()}>Sign out</button>
+            <button type="button" class="btn btn-quiet btn-on-dark" aria-disabled={signOut.busy} onClick={() => void doSignOut()}>
+              Sign out
+            </button>
           </header>
           <ErrorBanner error={signOut.error} context="Could not sign out" />
           <nav class="nav" aria-label="Main">
             <ul>
               {NAV.filter((n) => !n.roles || hasAnyRole(user, n.roles)).map((n) => (
                 <li key={n.hash}>
-                  <a href={n.hash} aria-current={n.pages.includes(route.page) ? 'page' : undefined}>{n.label}</a>
+                  <a href={n.hash} aria-current={n.pages.includes(route.page) ? 'page' : undefined}>
+                    {n.label}
+                  </a>
                 </li>
               ))}
             </ul>

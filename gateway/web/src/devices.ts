@@ -43,7 +43,8 @@ export class DeviceStore {
     if (this.#inflight) return this.#inflight;
     this.#arrivedDuringLoad = [];
     this.#publish({ loading: true });
-    this.#inflight = api.get<DevicesResponse>('/api/v1/devices')
+    this.#inflight = api
+      .get<DevicesResponse>('/api/v1/devices')
       .then((r) => {
         this.#byId.clear();
         for (const d of r.devices) this.#byId.set(d.deviceId, d);

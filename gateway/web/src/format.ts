@@ -18,11 +18,19 @@ export function formatDateTime(ms: number, compact = false): string {
 
 /** `2026-03-01 14:05:09 UTC`: the exact time, for a title attribute. */
 export function formatUtc(ms: number): string {
-  return `${new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
+  return `${new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '')} UTC`;
 }
 
 const STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
-  ['second', 60], ['minute', 60], ['hour', 24], ['day', 30], ['month', 12], ['year', Infinity],
+  ['second', 60],
+  ['minute', 60],
+  ['hour', 24],
+  ['day', 30],
+  ['month', 12],
+  ['year', Infinity],
 ];
 
 /** "3 min ago", "in 2 days". */
@@ -86,14 +94,17 @@ export function dateInputToMs(value: string, endOfDay = false): number | null {
 
 /** Comma- or space-separated ids as a list. */
 export function splitIds(text: string): string[] {
-  return text.split(/[\s,]+/).map((s) => s.trim()).filter((s) => s !== '');
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** A short one-line view of a JSON value. */
 export function summarize(value: unknown, max = 120): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   } catch {
     text = String(value);
   }
@@ -140,5 +151,8 @@ export function formatRetention(period: { years: number } | { months: number } |
  * "3f1c 9a0b …". The same digits `bwc` prints and `--root-fingerprint` takes, ungrouped.
  */
 export function formatFingerprint(keyId: string): string {
-  return keyId.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+  return keyId
+    .toLowerCase()
+    .replace(/[^0-9a-f]/g, '')
+    .replace(/(.{4})(?=.)/g, '$1 ');
 }

@@ -7,9 +7,7 @@
  */
 import { useLayoutEffect, useReducer, useState } from 'preact/hooks';
 import type { RefObject } from 'preact';
-import {
-  Virtualizer, elementScroll, observeElementOffset, observeElementRect, type VirtualizerOptions,
-} from '@tanstack/virtual-core';
+import { Virtualizer, elementScroll, observeElementOffset, observeElementRect, type VirtualizerOptions } from '@tanstack/virtual-core';
 
 export interface VirtualRowsOptions {
   count: number;

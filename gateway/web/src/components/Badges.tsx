@@ -6,18 +6,35 @@
 import type { ClipState, DeviceJson, RequestState, Severity, Verdict } from '../../../api/types.js';
 
 const VERDICT_MARK: Record<Verdict, string> = {
-  AUTHORIZED: '✓', UNAUTHORIZED: '!', PROHIBITED: '⨯', PENDING_CLASSIFICATION: '…',
+  AUTHORIZED: '✓',
+  UNAUTHORIZED: '!',
+  PROHIBITED: '⨯',
+  PENDING_CLASSIFICATION: '…',
 };
 
 export function VerdictBadge({ verdict }: { verdict: Verdict | null | undefined }) {
   if (!verdict) return <span class="muted">no decision</span>;
-  return <><span class={`badge verdict-${verdict}`}><span aria-hidden="true">{VERDICT_MARK[verdict]} </span>{verdict}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge verdict-${verdict}`}>
+        <span aria-hidden="true">{VERDICT_MARK[verdict]} </span>
+        {verdict}
+      </span>{' '}
+    </>
+  );
 }
 
 const SEVERITY_MARK: Record<Severity, string> = { critical: '▲', warning: '◆', info: '●' };
 
 export function SeverityBadge({ severity }: { severity: Severity }) {
-  return <><span class={`badge severity-${severity}`}><span aria-hidden="true">{SEVERITY_MARK[severity]} </span>{severity}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge severity-${severity}`}>
+        <span aria-hidden="true">{SEVERITY_MARK[severity]} </span>
+        {severity}
+      </span>{' '}
+    </>
+  );
 }
 
 export type DeviceState = 'online' | 'offline' | 'decommissioned';
@@ -31,13 +48,28 @@ const DEVICE_MARK: Record<DeviceState, string> = { online: '●', offline: '○'
 
 export function DeviceStateBadge({ device }: { device: DeviceJson }) {
   const s = deviceState(device);
-  return <><span class={`badge device-${s}`}><span aria-hidden="true">{DEVICE_MARK[s]} </span>{s}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge device-${s}`}>
+        <span aria-hidden="true">{DEVICE_MARK[s]} </span>
+        {s}
+      </span>{' '}
+    </>
+  );
 }
 
 export function ClipStateBadge({ state }: { state: ClipState }) {
-  return <><span class={`badge clip-${state}`}>{state}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge clip-${state}`}>{state}</span>{' '}
+    </>
+  );
 }
 
 export function RequestStateBadge({ state }: { state: RequestState }) {
-  return <><span class={`badge request-${state}`}>{state}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge request-${state}`}>{state}</span>{' '}
+    </>
+  );
 }

@@ -23,18 +23,28 @@ export function ChunkMap({ report }: { report: ClipReportJson }) {
   const cells = [...report.chunkMap].map((c) => MARKS[c] ?? 'altered');
   const altered = cells.flatMap((m, i) => (m === 'altered' ? [i] : []));
   const missing = cells.flatMap((m, i) => (m === 'missing' ? [i] : []));
-  const words = `${report.chunks.total} chunks: ${report.chunks.ok} ok, ${report.chunks.altered} altered, ${report.chunks.missing} missing.`
-    + (altered.length ? ` Altered: ${ranges(altered)}.` : '') + (missing.length ? ` Missing: ${ranges(missing)}.` : '');
+  const words =
+    `${report.chunks.total} chunks: ${report.chunks.ok} ok, ${report.chunks.altered} altered, ${report.chunks.missing} missing.` +
+    (altered.length ? ` Altered: ${ranges(altered)}.` : '') +
+    (missing.length ? ` Missing: ${ranges(missing)}.` : '');
   return (
     <div class="chunkmap">
       <ul class="legend" aria-label="Legend">
-        <li><span class="cell cell-ok" aria-hidden="true" /> ok: {report.chunks.ok}</li>
-        <li><span class="cell cell-altered" aria-hidden="true" /> altered: {report.chunks.altered}</li>
-        <li><span class="cell cell-missing" aria-hidden="true" /> missing: {report.chunks.missing}</li>
+        <li>
+          <span class="cell cell-ok" aria-hidden="true" /> ok: {report.chunks.ok}
+        </li>
+        <li>
+          <span class="cell cell-altered" aria-hidden="true" /> altered: {report.chunks.altered}
+        </li>
+        <li>
+          <span class="cell cell-missing" aria-hidden="true" /> missing: {report.chunks.missing}
+        </li>
         <li class="muted">of {report.chunks.total}</li>
       </ul>
       <div class="cells" role="img" aria-label={`Chunk map. ${words}`}>
-        {cells.map((m, i) => <span key={i} class={`cell cell-${m}`} title={`chunk ${i}: ${m}`} />)}
+        {cells.map((m, i) => (
+          <span key={i} class={`cell cell-${m}`} title={`chunk ${i}: ${m}`} />
+        ))}
       </div>
       <p class="chunkmap-words">{words}</p>
     </div>

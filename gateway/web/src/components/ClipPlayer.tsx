@@ -14,11 +14,13 @@ export function ClipPlayer({ manifestHash, mediaType, state }: { manifestHash: s
   const src = `/api/v1/clips/${seg(manifestHash)}/content`;
   return (
     <>
-      {state !== 'VERIFIED'
-        ? <p class="empty">The recording plays once the gateway has verified every byte of it ({state}).</p>
-        : mediaType.startsWith('audio/')
-          ? <audio class="clip-player" controls preload="metadata" src={src} />
-          : <video class="clip-player" controls preload="metadata" src={src} width={640} />}
+      {state !== 'VERIFIED' ? (
+        <p class="empty">The recording plays once the gateway has verified every byte of it ({state}).</p>
+      ) : mediaType.startsWith('audio/') ? (
+        <audio class="clip-player" controls preload="metadata" src={src} />
+      ) : (
+        <video class="clip-player" controls preload="metadata" src={src} width={640} />
+      )}
       <p class="muted">Playing is recorded in the audit log, once per session, with your user name.</p>
     </>
   );

@@ -22,29 +22,77 @@ export function ClipTable({ clips, caption, showDevice = true }: { clips: readon
         <caption class="vh">{caption}</caption>
         <thead>
           <tr>
-            <th scope="col">Clip</th><th scope="col">Recorded</th><th scope="col" class="col-wide">Received</th>
-            {showDevice ? <th scope="col" class="col-mid">Device</th> : null}
-            <th scope="col" class="col-mid">Camera</th><th scope="col">Officer</th><th scope="col">Decision</th><th scope="col" class="col-wide">Category</th>
-            <th scope="col">State</th><th scope="col" class="num col-wide">Size</th><th scope="col" class="col-wide">Custody</th>
+            <th scope="col">Clip</th>
+            <th scope="col">Recorded</th>
+            <th scope="col" class="col-wide">
+              Received
+            </th>
+            {showDevice ? (
+              <th scope="col" class="col-mid">
+                Device
+              </th>
+            ) : null}
+            <th scope="col" class="col-mid">
+              Camera
+            </th>
+            <th scope="col">Officer</th>
+            <th scope="col">Decision</th>
+            <th scope="col" class="col-wide">
+              Category
+            </th>
+            <th scope="col">State</th>
+            <th scope="col" class="num col-wide">
+              Size
+            </th>
+            <th scope="col" class="col-wide">
+              Custody
+            </th>
           </tr>
         </thead>
         <tbody>
           {clips.map((c) => (
             <tr key={c.manifestHash} data-manifest-hash={c.manifestHash}>
               <th scope="row" class="id-cell">
-                <a href={href.clip(c.manifestHash)} title={`manifest ${c.manifestHash}`}>{c.clipId || shortHash(c.manifestHash)}</a>
-                <div class="sub"><code>{shortHash(c.manifestHash, 10)}</code></div>
+                <a href={href.clip(c.manifestHash)} title={`manifest ${c.manifestHash}`}>
+                  {c.clipId || shortHash(c.manifestHash)}
+                </a>
+                <div class="sub">
+                  <code>{shortHash(c.manifestHash, 10)}</code>
+                </div>
               </th>
-              <td><Time at={c.startedAt} compact /></td>
-              <td class="col-wide"><Time at={c.receivedAt} compact /></td>
-              {showDevice ? <td class="col-mid id-cell"><a href={href.device(c.deviceId)}>{c.deviceId}</a></td> : null}
+              <td>
+                <Time at={c.startedAt} compact />
+              </td>
+              <td class="col-wide">
+                <Time at={c.receivedAt} compact />
+              </td>
+              {showDevice ? (
+                <td class="col-mid id-cell">
+                  <a href={href.device(c.deviceId)}>{c.deviceId}</a>
+                </td>
+              ) : null}
               <td class="col-mid id-cell">{c.cameraSerial}</td>
               <td>{c.officerId || <span class="muted">—</span>}</td>
-              <td><VerdictBadge verdict={c.decision} /></td>
-              <td class="col-wide">{c.category ? <>{c.category} <span class="clause">({categoryClause(c.category)})</span></> : <span class="muted">—</span>}</td>
-              <td><ClipStateBadge state={c.state} />{c.rejectReason ? <div class="sub">{c.rejectReason}</div> : null}</td>
+              <td>
+                <VerdictBadge verdict={c.decision} />
+              </td>
+              <td class="col-wide">
+                {c.category ? (
+                  <>
+                    {c.category} <span class="clause">({categoryClause(c.category)})</span>
+                  </>
+                ) : (
+                  <span class="muted">—</span>
+                )}
+              </td>
+              <td>
+                <ClipStateBadge state={c.state} />
+                {c.rejectReason ? <div class="sub">{c.rejectReason}</div> : null}
+              </td>
               <td class="num col-wide">{formatBytes(c.byteLength)}</td>
-              <td class="col-wide"><CompactTimeline clip={c} /></td>
+              <td class="col-wide">
+                <CompactTimeline clip={c} />
+              </td>
             </tr>
           ))}
         </tbody>

@@ -56,7 +56,9 @@ export function ConfirmAction({ label, confirmLabel, prompt, reason, danger = fa
 
   if (!open) {
     return (
-      <button type="button" ref={opener} class={danger ? 'btn btn-danger' : 'btn'} onClick={() => setOpen(true)}>{label}</button>
+      <button type="button" ref={opener} class={danger ? 'btn btn-danger' : 'btn'} onClick={() => setOpen(true)}>
+        {label}
+      </button>
     );
   }
   return (
@@ -71,10 +73,18 @@ export function ConfirmAction({ label, confirmLabel, prompt, reason, danger = fa
       <FormProblem message={problem} />
       <ErrorBanner error={action.error} />
       <div class="actions">
-        <button type="button" ref={confirmButton} class={danger ? 'btn btn-danger' : 'btn btn-primary'} aria-disabled={action.busy} onClick={() => void confirm()}>
+        <button
+          type="button"
+          ref={confirmButton}
+          class={danger ? 'btn btn-danger' : 'btn btn-primary'}
+          aria-disabled={action.busy}
+          onClick={() => void confirm()}
+        >
           {action.busy ? 'Working…' : confirmLabel}
         </button>
-        <button type="button" class="btn btn-quiet" onClick={close}>Cancel</button>
+        <button type="button" class="btn btn-quiet" onClick={close}>
+          Cancel
+        </button>
       </div>
     </fieldset>
   );

@@ -19,8 +19,19 @@ export function ErrorBanner({ error, context }: ErrorBannerProps) {
       {context ? <strong>{context}: </strong> : null}
       {several ? <span class="alert-message">{error.problems.length} problems</span> : <span class="alert-message">{error.message}</span>}{' '}
       <code class="alert-code">{error.code}</code>
-      {error.requestId ? <span class="alert-request"> (request id <code>{error.requestId}</code>)</span> : null}
-      {several ? <ul class="problems">{error.problems.map((p, i) => <li key={i}>{p}</li>)}</ul> : null}
+      {error.requestId ? (
+        <span class="alert-request">
+          {' '}
+          (request id <code>{error.requestId}</code>)
+        </span>
+      ) : null}
+      {several ? (
+        <ul class="problems">
+          {error.problems.map((p, i) => (
+            <li key={i}>{p}</li>
+          ))}
+        </ul>
+      ) : null}
     </div>
   );
 }
@@ -29,11 +40,20 @@ export function ErrorBanner({ error, context }: ErrorBannerProps) {
 export function FormProblem({ message }: { message: string | readonly string[] | null }) {
   const list = message === null ? [] : typeof message === 'string' ? [message] : message;
   if (list.length === 0) return null;
-  if (list.length === 1) return <div role="alert" class="alert alert-error">{list[0]}</div>;
+  if (list.length === 1)
+    return (
+      <div role="alert" class="alert alert-error">
+        {list[0]}
+      </div>
+    );
   return (
     <div role="alert" class="alert alert-error">
       <strong>Fix these {list.length} problems before sending:</strong>
-      <ul class="problems">{list.map((p, i) => <li key={i}>{p}</li>)}</ul>
+      <ul class="problems">
+        {list.map((p, i) => (
+          <li key={i}>{p}</li>
+        ))}
+      </ul>
     </div>
   );
 }

@@ -7,11 +7,20 @@ import { useId } from 'preact/hooks';
  * control's accessible name) is exactly the field's name; `aria-required` says it is needed.
  */
 export function FieldLabel({ id, label, needed, hidden }: { id: string; label: string; needed?: boolean | undefined; hidden?: boolean | undefined }) {
-  if (hidden) return <label for={id} class="vh">{label}</label>;
+  if (hidden)
+    return (
+      <label for={id} class="vh">
+        {label}
+      </label>
+    );
   return (
     <span class="label-row">
       <label for={id}>{label}</label>
-      {needed ? <span class="req" aria-hidden="true">*</span> : null}
+      {needed ? (
+        <span class="req" aria-hidden="true">
+          *
+        </span>
+      ) : null}
     </span>
   );
 }
@@ -40,11 +49,21 @@ export function TextField(p: TextFieldProps) {
     <div class="field">
       <FieldLabel id={id} label={p.label} needed={p.needed} hidden={p.hiddenLabel} />
       <input
-        id={id} type={type} value={p.value} onInput={(e) => p.onInput(e.currentTarget.value)}
-        placeholder={p.placeholder} autocomplete={p.autocomplete ?? 'off'} aria-required={p.needed ? true : undefined}
-        aria-describedby={p.hint ? `${id}-hint` : undefined} inputMode={p.inputMode}
+        id={id}
+        type={type}
+        value={p.value}
+        onInput={(e) => p.onInput(e.currentTarget.value)}
+        placeholder={p.placeholder}
+        autocomplete={p.autocomplete ?? 'off'}
+        aria-required={p.needed ? true : undefined}
+        aria-describedby={p.hint ? `${id}-hint` : undefined}
+        inputMode={p.inputMode}
       />
-      {p.hint ? <small id={`${id}-hint`} class="hint">{p.hint}</small> : null}
+      {p.hint ? (
+        <small id={`${id}-hint`} class="hint">
+          {p.hint}
+        </small>
+      ) : null}
     </div>
   );
 }
@@ -63,9 +82,19 @@ export function TextArea(p: TextAreaProps) {
   return (
     <div class="field field-wide">
       <FieldLabel id={id} label={p.label} needed={p.needed} />
-      <textarea id={id} rows={p.rows ?? 2} value={p.value} onInput={(e) => p.onInput(e.currentTarget.value)}
-        aria-required={p.needed ? true : undefined} aria-describedby={p.hint ? `${id}-hint` : undefined} />
-      {p.hint ? <small id={`${id}-hint`} class="hint">{p.hint}</small> : null}
+      <textarea
+        id={id}
+        rows={p.rows ?? 2}
+        value={p.value}
+        onInput={(e) => p.onInput(e.currentTarget.value)}
+        aria-required={p.needed ? true : undefined}
+        aria-describedby={p.hint ? `${id}-hint` : undefined}
+      />
+      {p.hint ? (
+        <small id={`${id}-hint`} class="hint">
+          {p.hint}
+        </small>
+      ) : null}
     </div>
   );
 }
@@ -85,7 +114,11 @@ export function SelectField(p: SelectFieldProps) {
       <select id={id} value={p.value} onChange={(e) => p.onChange(e.currentTarget.value)}>
         {p.options.map((o) => {
           const { value, label } = typeof o === 'string' ? { value: o, label: o } : o;
-          return <option key={value} value={value}>{label}</option>;
+          return (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          );
         })}
       </select>
     </div>
@@ -112,12 +145,14 @@ export function Checkbox({ label, checked, onChange }: CheckboxProps) {
 export function FactList({ items }: { items: readonly (readonly [string, ComponentChildren] | null)[] }) {
   return (
     <dl class="facts">
-      {items.filter((i): i is readonly [string, ComponentChildren] => i !== null).map(([term, value]) => (
-        <div key={term} class="fact">
-          <dt>{term}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
+      {items
+        .filter((i): i is readonly [string, ComponentChildren] => i !== null)
+        .map(([term, value]) => (
+          <div key={term} class="fact">
+            <dt>{term}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
     </dl>
   );
 }

@@ -26,12 +26,19 @@ async function copyText(text: string): Promise<void> {
 export function KeyFingerprint({ keyId, publicKey, label }: { keyId: string; publicKey: string; label: string }) {
   const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   const copy = () => {
-    copyText(publicKey).then(() => setCopied('yes'), () => setCopied('failed'));
+    copyText(publicKey).then(
+      () => setCopied('yes'),
+      () => setCopied('failed'),
+    );
   };
   return (
     <span class="key-fingerprint" data-key-id={keyId}>
-      <code class="fingerprint" title={`key id ${keyId}`}>{formatFingerprint(keyId)}</code>
-      <button type="button" class="btn btn-small" onClick={copy} aria-label={`Copy the public key of ${label}`}>Copy public key</button>
+      <code class="fingerprint" title={`key id ${keyId}`}>
+        {formatFingerprint(keyId)}
+      </code>
+      <button type="button" class="btn btn-small" onClick={copy} aria-label={`Copy the public key of ${label}`}>
+        Copy public key
+      </button>
       <span class="copy-status" role="status">
         {copied === 'yes' ? 'Copied.' : copied === 'failed' ? 'Could not copy: select the key in the page source instead.' : ''}
       </span>

@@ -39,5 +39,9 @@ export function Panel({ title, id, children, actions }: { title: string; id?: st
 
 /** "Loading…" for the first load of a resource (later reloads keep the old data on screen). */
 export function Loading({ what }: { what: string }) {
-  return <p class="muted" role="status">Loading {what}…</p>;
+  return (
+    <p class="muted" role="status">
+      Loading {what}…
+    </p>
+  );
 }

@@ -18,8 +18,13 @@ export function RoleGate({ roles, what, children }: RoleGateProps) {
   if (useHasRole(roles)) return <>{children}</>;
   return (
     <div class="notice" role="note">
-      <p>{what} need the role {describeRoles(roles)}.</p>
-      <p class="muted">You are signed in as {user.username} with the role{user.roles.length === 1 ? '' : 's'} {user.roles.join(', ') || 'none'}. An administrator can add a role to your account.</p>
+      <p>
+        {what} need the role {describeRoles(roles)}.
+      </p>
+      <p class="muted">
+        You are signed in as {user.username} with the role{user.roles.length === 1 ? '' : 's'} {user.roles.join(', ') || 'none'}. An administrator can add a
+        role to your account.
+      </p>
     </div>
   );
 }

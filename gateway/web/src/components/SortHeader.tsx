@@ -15,7 +15,9 @@ export function SortHeader<K extends string>({ label, column, sort, onSort, clas
     <th scope="col" class={cls} aria-sort={active ? sort.dir : 'none'}>
       <button type="button" class="sort" onClick={() => onSort(column)}>
         {label}
-        <span class="sort-mark" aria-hidden="true">{active ? (sort.dir === 'ascending' ? ' ▲' : ' ▼') : ' ↕'}</span>
+        <span class="sort-mark" aria-hidden="true">
+          {active ? (sort.dir === 'ascending' ? ' ▲' : ' ▼') : ' ↕'}
+        </span>
       </button>
     </th>
   );

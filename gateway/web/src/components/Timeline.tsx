@@ -26,9 +26,7 @@ export function CustodyTimeline({ steps, rejectReason }: TimelineProps) {
         return (
           <li key={name} class={refused ? 'step step-refused' : done ? 'step step-done' : 'step step-pending'}>
             <span class="step-name">{name}</span>
-            <span class="step-at">
-              {refused ? <>refused: {rejectReason}</> : done ? <Time at={s.at} /> : 'pending'}
-            </span>
+            <span class="step-at">{refused ? <>refused: {rejectReason}</> : done ? <Time at={s.at} /> : 'pending'}</span>
             {done ? <span class="step-source">{s.source === 'device' ? 'claimed by the device' : 'seen by the gateway'}</span> : null}
           </li>
         );
@@ -42,9 +40,16 @@ export function CompactTimeline({ clip }: { clip: ClipJson }) {
   const verified = clip.state === 'VERIFIED' ? 'done' : clip.state === 'REJECTED' ? 'refused' : 'pending';
   return (
     <ol class="timeline-compact" aria-label="Custody">
-      <li class={clip.startedAt ? 'done' : 'pending'} title="recorded (claimed by the device)">recorded</li>
-      <li class="done" title="manifest received by the gateway">received</li>
-      <li class={verified} title={clip.rejectReason ?? undefined}>{verified === 'refused' ? 'refused' : 'verified'}{verified === 'pending' ? ' (pending)' : ''}</li>
+      <li class={clip.startedAt ? 'done' : 'pending'} title="recorded (claimed by the device)">
+        recorded
+      </li>
+      <li class="done" title="manifest received by the gateway">
+        received
+      </li>
+      <li class={verified} title={clip.rejectReason ?? undefined}>
+        {verified === 'refused' ? 'refused' : 'verified'}
+        {verified === 'pending' ? ' (pending)' : ''}
+      </li>
     </ol>
   );
 }

@@ -8,7 +8,16 @@
  * themself: the page says so, and the gateway refuses it anyway.
  */
 import { useState } from 'preact/hooks';
-import type { ApiTokenJson, ApiTokensResponse, CreatedApiTokenResponse, PasswordResetResponse, Role, UserAccountJson, UserAccountResponse, UsersResponse } from '../../../api/types.js';
+import type {
+  ApiTokenJson,
+  ApiTokensResponse,
+  CreatedApiTokenResponse,
+  PasswordResetResponse,
+  Role,
+  UserAccountJson,
+  UserAccountResponse,
+  UsersResponse,
+} from '../../../api/types.js';
 import { ROLES } from '../../../api/roles.js';
 import { accessProblems, newUserProblems, type UserProblem } from '../../../api/user-rules.js';
 import { api, seg } from '../api.js';
@@ -42,7 +51,9 @@ function AdminPanels() {
       <Panel title="Users" id="admin-users">
         <ErrorBanner error={users.error} context="Could not load the users" />
         {!users.data && users.loading ? <Loading what="users" /> : null}
-        {users.data ? <UsersTable users={users.data.users} onChanged={(u) => users.update((d) => ({ users: d.users.map((x) => (x.username === u.username ? u : x)) }))} /> : null}
+        {users.data ? (
+          <UsersTable users={users.data.users} onChanged={(u) => users.update((d) => ({ users: d.users.map((x) => (x.username === u.username ? u : x)) }))} />
+        ) : null}
       </Panel>
       <Panel title="New user" id="admin-new-user">
         <NewUserForm onCreated={() => users.reload()} />
@@ -63,7 +74,13 @@ function Problems({ problems, what }: { problems: readonly UserProblem[]; what: 
   return (
     <div role="alert" class="alert alert-error">
       <strong>{what}:</strong>
-      <ul class="problems-list">{problems.map((p, i) => <li key={i}><strong>{p.field}</strong>: {p.message}</li>)}</ul>
+      <ul class="problems-list">
+        {problems.map((p, i) => (
+          <li key={i}>
+            <strong>{p.field}</strong>: {p.message}
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }
@@ -86,7 +103,9 @@ function NewUserForm({ onCreated }: { onCreated: () => void }) {
   const [offices, setOffices] = useState('');
   const [problems, setProblems] = useState<UserProblem[]>([]);
   const [done, setDone] = useState<string | null>(null);
-  const create = useAction((body: { username: string; password: string; roles: Role[]; offices: string[] }) => api.post<UserAccountResponse>('/api/v1/users', body));
+  const create = useAction((body: { username: string; password: string; roles: Role[]; offices: string[] }) =>
+    api.post<UserAccountResponse>('/api/v1/users', body),
+  );
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -116,8 +135,14 @@ function NewUserForm({ onCreated }: { onCreated: () => void }) {
       <RoleChecks roles={roles} onChange={setRoles} />
       <Problems problems={problems} what="The user cannot be created" />
       <ErrorBanner error={create.error} context="The gateway refused the user" />
-      {done ? <p class="notice" role="status">{done}</p> : null}
-      <button type="submit" class="btn btn-primary" aria-disabled={create.busy}>{create.busy ? 'Creating…' : 'Create user'}</button>
+      {done ? (
+        <p class="notice" role="status">
+          {done}
+        </p>
+      ) : null}
+      <button type="submit" class="btn btn-primary" aria-disabled={create.busy}>
+        {create.busy ? 'Creating…' : 'Create user'}
+      </button>
     </form>
   );
 }
@@ -126,7 +151,12 @@ function PasswordField({ label, value, onInput }: { label: string; value: string
   const id = `pw-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
     <div class="field">
-      <span class="label-row"><label for={id}>{label}</label><span class="req" aria-hidden="true">*</span></span>
+      <span class="label-row">
+        <label for={id}>{label}</label>
+        <span class="req" aria-hidden="true">
+          *
+        </span>
+      </span>
       <input id={id} type="password" autocomplete="new-password" value={value} required onInput={(e) => onInput(e.currentTarget.value)} />
       <small class="hint">At least 12 characters, not the username</small>
     </div>
@@ -139,9 +169,18 @@ function UsersTable({ users, onChanged }: { users: readonly UserAccountJson[]; o
   return (
     <div class="table-wrap">
       <table class="table">
-        <thead><tr><th scope="col">User</th><th scope="col">Roles and offices</th><th scope="col">Status</th><th scope="col">Password</th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">User</th>
+            <th scope="col">Roles and offices</th>
+            <th scope="col">Status</th>
+            <th scope="col">Password</th>
+          </tr>
+        </thead>
         <tbody>
-          {users.map((u) => <UserRow key={u.username} user={u} self={u.username === me.username} onChanged={onChanged} />)}
+          {users.map((u) => (
+            <UserRow key={u.username} user={u} self={u.username === me.username} onChanged={onChanged} />
+          ))}
         </tbody>
       </table>
     </div>
@@ -163,7 +202,8 @@ function UserRow({ user, self, onChanged }: { user: UserAccountJson; self: boole
     e.preventDefault();
     const body = { roles, offices: splitIds(offices) };
     const found = [...accessProblems(body)];
-    if (self && user.roles.includes('admin') && !roles.includes('admin')) found.push({ field: 'roles', message: 'you cannot remove your own admin role; another admin can' });
+    if (self && user.roles.includes('admin') && !roles.includes('admin'))
+      found.push({ field: 'roles', message: 'you cannot remove your own admin role; another admin can' });
     setProblems(found);
     if (found.length > 0) return;
     const r = await save.run(body);
@@ -175,7 +215,10 @@ function UserRow({ user, self, onChanged }: { user: UserAccountJson; self: boole
 
   return (
     <tr data-username={user.username} class={user.disabledAt !== null ? 'user-disabled' : undefined}>
-      <th scope="row">{user.username}{self ? <span class="muted"> (you)</span> : null}</th>
+      <th scope="row">
+        {user.username}
+        {self ? <span class="muted"> (you)</span> : null}
+      </th>
       <td>
         {editing ? (
           <form onSubmit={(e) => void submit(e)} aria-label={`Roles and offices of ${user.username}`} noValidate>
@@ -184,28 +227,64 @@ function UserRow({ user, self, onChanged }: { user: UserAccountJson; self: boole
             <Problems problems={problems} what="Not saved" />
             <ErrorBanner error={save.error} context="The gateway refused the change" />
             <div class="actions">
-              <button type="submit" class="btn btn-primary" aria-disabled={save.busy}>Save</button>
-              <button type="button" class="btn btn-quiet" onClick={() => { setEditing(false); setRoles(user.roles); setOffices(user.offices.join(', ')); setProblems([]); }}>Cancel</button>
+              <button type="submit" class="btn btn-primary" aria-disabled={save.busy}>
+                Save
+              </button>
+              <button
+                type="button"
+                class="btn btn-quiet"
+                onClick={() => {
+                  setEditing(false);
+                  setRoles(user.roles);
+                  setOffices(user.offices.join(', '));
+                  setProblems([]);
+                }}
+              >
+                Cancel
+              </button>
             </div>
           </form>
         ) : (
           <>
             <span>{user.roles.join(', ') || 'no role'}</span>
             {user.offices.length ? <span class="muted"> · {user.offices.join(', ')}</span> : null}{' '}
-            <button type="button" class="btn btn-small" onClick={() => setEditing(true)}>Edit</button>
+            <button type="button" class="btn btn-small" onClick={() => setEditing(true)}>
+              Edit
+            </button>
           </>
         )}
       </td>
       <td>
-        {user.disabledAt !== null ? <>Disabled <Time at={user.disabledAt} compact /></> : 'Active'}{' '}
-        {self ? <span class="muted">You cannot disable yourself.</span> : (
-          <ConfirmAction label={user.disabledAt === null ? 'Disable' : 'Enable'} confirmLabel={user.disabledAt === null ? `Disable ${user.username}` : `Enable ${user.username}`}
+        {user.disabledAt !== null ? (
+          <>
+            Disabled <Time at={user.disabledAt} compact />
+          </>
+        ) : (
+          'Active'
+        )}{' '}
+        {self ? (
+          <span class="muted">You cannot disable yourself.</span>
+        ) : (
+          <ConfirmAction
+            label={user.disabledAt === null ? 'Disable' : 'Enable'}
+            confirmLabel={user.disabledAt === null ? `Disable ${user.username}` : `Enable ${user.username}`}
             danger={user.disabledAt === null}
-            prompt={user.disabledAt === null ? `${user.username} is signed out, and their API tokens stop working until enabled again.` : `${user.username} can sign in again, and their API tokens work again.`}
-            onConfirm={toggle} />
+            prompt={
+              user.disabledAt === null
+                ? `${user.username} is signed out, and their API tokens stop working until enabled again.`
+                : `${user.username} can sign in again, and their API tokens work again.`
+            }
+            onConfirm={toggle}
+          />
         )}
       </td>
-      <td>{self ? <span class="muted">Your own password is changed with your current one (gateway/api/README.md).</span> : <PasswordReset username={user.username} />}</td>
+      <td>
+        {self ? (
+          <span class="muted">Your own password is changed with your current one (gateway/api/README.md).</span>
+        ) : (
+          <PasswordReset username={user.username} />
+        )}
+      </td>
     </tr>
   );
 }
@@ -218,8 +297,12 @@ function PasswordReset({ username }: { username: string }) {
   };
   return (
     <>
-      <ConfirmAction label="Reset password" confirmLabel="Generate a new password"
-        prompt={`${username}'s sessions end; the new password is shown here once.`} onConfirm={reset} />
+      <ConfirmAction
+        label="Reset password"
+        confirmLabel="Generate a new password"
+        prompt={`${username}'s sessions end; the new password is shown here once.`}
+        onConfirm={reset}
+      />
       {shown ? <SecretOnce label={`New password for ${username}`} secret={shown} /> : null}
     </>
   );
@@ -238,8 +321,16 @@ function SecretOnce({ label, secret }: { label: string; secret: string }) {
   };
   return (
     <div class="secret-once" role="status" data-testid="secret-once">
-      <p><strong>{label}</strong> (shown once; it cannot be shown again):</p>
-      <p><code>{secret}</code>{' '}<button type="button" class="btn btn-small" onClick={() => void copy()}>Copy</button> <span aria-live="polite">{copied}</span></p>
+      <p>
+        <strong>{label}</strong> (shown once; it cannot be shown again):
+      </p>
+      <p>
+        <code>{secret}</code>{' '}
+        <button type="button" class="btn btn-small" onClick={() => void copy()}>
+          Copy
+        </button>{' '}
+        <span aria-live="polite">{copied}</span>
+      </p>
     </div>
   );
 }
@@ -250,7 +341,9 @@ function NewTokenForm({ users, onCreated }: { users: readonly UserAccountJson[];
   const [days, setDays] = useState('');
   const [problems, setProblems] = useState<string[]>([]);
   const [created, setCreated] = useState<CreatedApiTokenResponse | null>(null);
-  const create = useAction((o: { owner: string; body: { name: string; expiresInDays?: number } }) => api.post<CreatedApiTokenResponse>(`/api/v1/users/${seg(o.owner)}/tokens`, o.body));
+  const create = useAction((o: { owner: string; body: { name: string; expiresInDays?: number } }) =>
+    api.post<CreatedApiTokenResponse>(`/api/v1/users/${seg(o.owner)}/tokens`, o.body),
+  );
   const active = users.filter((u) => u.disabledAt === null);
 
   const submit = async (e: Event) => {
@@ -277,9 +370,20 @@ function NewTokenForm({ users, onCreated }: { users: readonly UserAccountJson[];
         <SelectField label="Owner" value={owner} onChange={setOwner} options={[{ value: '', label: 'Choose a user' }, ...active.map((u) => u.username)]} />
         <TextField label="Token name" value={name} onInput={setName} hint="What it is for, e.g. records export job" />
         <TextField label="Expires in days" type="number" inputMode="numeric" value={days} onInput={setDays} hint="Empty: no expiry" />
-        <button type="submit" class="btn btn-primary" aria-disabled={create.busy}>Create token</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={create.busy}>
+          Create token
+        </button>
       </div>
-      {problems.length ? <div role="alert" class="alert alert-error"><strong>The token cannot be created:</strong><ul class="problems-list">{problems.map((p) => <li key={p}>{p}</li>)}</ul></div> : null}
+      {problems.length ? (
+        <div role="alert" class="alert alert-error">
+          <strong>The token cannot be created:</strong>
+          <ul class="problems-list">
+            {problems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       <ErrorBanner error={create.error} context="The gateway refused the token" />
       {created ? <SecretOnce label={`Token ${created.name} (#${created.id}) for ${created.username}`} secret={created.token} /> : null}
     </form>
@@ -291,20 +395,46 @@ function TokensTable({ tokens, onRevoked }: { tokens: readonly ApiTokenJson[]; o
   return (
     <div class="table-wrap">
       <table class="table">
-        <thead><tr><th scope="col" class="num">#</th><th scope="col">Name</th><th scope="col">Owner</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Status</th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col" class="num">
+              #
+            </th>
+            <th scope="col">Name</th>
+            <th scope="col">Owner</th>
+            <th scope="col">Created</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
         <tbody>
           {tokens.map((t) => (
             <tr key={t.id} data-token-id={t.id}>
-              <th scope="row" class="num">{t.id}</th>
+              <th scope="row" class="num">
+                {t.id}
+              </th>
               <td>{t.name}</td>
               <td>{t.username}</td>
-              <td><Time at={t.createdAt} compact /></td>
+              <td>
+                <Time at={t.createdAt} compact />
+              </td>
               <td>{t.expiresAt !== null ? <Time at={t.expiresAt} compact /> : 'never'}</td>
               <td>
-                {t.revokedAt !== null ? <>Revoked <Time at={t.revokedAt} compact /></> : (
-                  <ConfirmAction label="Revoke" confirmLabel={`Revoke token ${t.name}`} danger
+                {t.revokedAt !== null ? (
+                  <>
+                    Revoked <Time at={t.revokedAt} compact />
+                  </>
+                ) : (
+                  <ConfirmAction
+                    label="Revoke"
+                    confirmLabel={`Revoke token ${t.name}`}
+                    danger
                     prompt={`Anything using token #${t.id} (${t.name}) of ${t.username} stops working at once.`}
-                    onConfirm={async () => { await api.del<void>(`/api/v1/tokens/${seg(t.id)}`); onRevoked(); }} />
+                    onConfirm={async () => {
+                      await api.del<void>(`/api/v1/tokens/${seg(t.id)}`);
+                      onRevoked();
+                    }}
+                  />
                 )}
               </td>
             </tr>

@@ -37,7 +37,10 @@ export function upsertAlert(list: readonly AlertJson[], alert: AlertJson, openOn
 
 /** Open alerts (up to 1000), kept current live. */
 export function useOpenAlerts(showResolved = false) {
-  const alerts = useResource((signal) => api.get<AlertsResponse>(`/api/v1/alerts${query({ open: showResolved ? undefined : 'true', limit: 1000 })}`, signal), [showResolved]);
+  const alerts = useResource(
+    (signal) => api.get<AlertsResponse>(`/api/v1/alerts${query({ open: showResolved ? undefined : 'true', limit: 1000 })}`, signal),
+    [showResolved],
+  );
   useLiveEvent('alert', ({ alert }) => alerts.update((d) => ({ alerts: upsertAlert(d.alerts, alert, !showResolved) })));
   useOnReconnect(alerts.reload);
   return alerts;
@@ -56,7 +59,9 @@ export function AlertsPage() {
     <Page title="Alerts">
       <div class="toolbar toolbar-plain">
         <Checkbox label="Show resolved" checked={showResolved} onChange={setShowResolved} />
-        <button type="button" class="btn" onClick={alerts.reload}>Refresh</button>
+        <button type="button" class="btn" onClick={alerts.reload}>
+          Refresh
+        </button>
       </div>
       <p class="muted count-note" aria-live="polite">
         {alerts.data ? `${formatCount(counts.critical)} critical, ${formatCount(counts.warning)} warning, ${formatCount(counts.info)} info open` : ''}
@@ -71,12 +76,20 @@ export function AlertsPage() {
             <caption class="vh">{showResolved ? 'All alerts' : 'Open alerts'}, critical first, newest first</caption>
             <thead>
               <tr>
-                <th scope="col">Alert</th><th scope="col">About</th><th scope="col">Activity</th>
-                {canRespond ? <th scope="col"><span class="vh">Actions</span></th> : null}
+                <th scope="col">Alert</th>
+                <th scope="col">About</th>
+                <th scope="col">Activity</th>
+                {canRespond ? (
+                  <th scope="col">
+                    <span class="vh">Actions</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
-              {list.map((a) => <AlertRow key={a.id} alert={a} now={now} canRespond={canRespond} onChanged={alerts.reload} />)}
+              {list.map((a) => (
+                <AlertRow key={a.id} alert={a} now={now} canRespond={canRespond} onChanged={alerts.reload} />
+              ))}
             </tbody>
           </table>
         </div>
@@ -87,8 +100,17 @@ export function AlertsPage() {
 
 /** "raised once, 3 min ago" or "raised 5 times, first … last …": what the count means. */
 function Occurrences({ alert: a, now }: { alert: AlertJson; now: number }) {
-  if (a.count <= 1) return <>Raised once, <Time at={a.raisedAt} relativeTo={now} /></>;
-  return <>Raised {formatCount(a.count)} times, first <Time at={a.raisedAt} relativeTo={now} />, last <Time at={a.lastAt} relativeTo={now} /></>;
+  if (a.count <= 1)
+    return (
+      <>
+        Raised once, <Time at={a.raisedAt} relativeTo={now} />
+      </>
+    );
+  return (
+    <>
+      Raised {formatCount(a.count)} times, first <Time at={a.raisedAt} relativeTo={now} />, last <Time at={a.lastAt} relativeTo={now} />
+    </>
+  );
 }
 
 function AlertRow({ alert: a, now, canRespond, onChanged }: { alert: AlertJson; now: number; canRespond: boolean; onChanged: () => void }) {
@@ -106,40 +128,83 @@ function AlertRow({ alert: a, now, canRespond, onChanged }: { alert: AlertJson; 
         <td class="wrap alert-what">
           <SeverityBadge severity={a.severity} />
           <strong class="alert-words">{title.words}</strong> <code class="code-aside">{title.code}</code>
-          <div class="alert-message-text" id={`alert-${a.id}-msg`}>{a.message}</div>
+          <div class="alert-message-text" id={`alert-${a.id}-msg`}>
+            {a.message}
+          </div>
         </td>
         <td class="alert-about">
-          {a.manifestHash ? <div><a href={href.clip(a.manifestHash)}>Clip {a.subject && a.subject !== a.manifestHash ? a.subject : shortHash(a.manifestHash, 10)}</a></div> : null}
-          {a.deviceId ? <div><a href={href.device(a.deviceId)}>Device {a.deviceId}</a></div> : null}
+          {a.manifestHash ? (
+            <div>
+              <a href={href.clip(a.manifestHash)}>Clip {a.subject && a.subject !== a.manifestHash ? a.subject : shortHash(a.manifestHash, 10)}</a>
+            </div>
+          ) : null}
+          {a.deviceId ? (
+            <div>
+              <a href={href.device(a.deviceId)}>Device {a.deviceId}</a>
+            </div>
+          ) : null}
           {a.cameraSerial ? <div>Camera {a.cameraSerial}</div> : null}
           {!a.deviceId && !a.cameraSerial && !a.manifestHash ? (a.subject ?? <span class="muted">—</span>) : null}
         </td>
         <td class="wrap alert-activity">
-          <div><Occurrences alert={a} now={now} /></div>
-          <div>{a.ackedAt ? <>Acknowledged by {a.ackedBy ?? 'someone'}, <Time at={a.ackedAt} relativeTo={now} /></> : <span class="muted">Not acknowledged</span>}</div>
-          {a.resolvedAt ? <div>Resolved by {a.resolvedBy ?? 'someone'}, <Time at={a.resolvedAt} relativeTo={now} /></div> : null}
-          {a.resolutionNote ? <blockquote class="resolution-note" aria-label="Resolution note">{a.resolutionNote}</blockquote> : null}
+          <div>
+            <Occurrences alert={a} now={now} />
+          </div>
+          <div>
+            {a.ackedAt ? (
+              <>
+                Acknowledged by {a.ackedBy ?? 'someone'}, <Time at={a.ackedAt} relativeTo={now} />
+              </>
+            ) : (
+              <span class="muted">Not acknowledged</span>
+            )}
+          </div>
+          {a.resolvedAt ? (
+            <div>
+              Resolved by {a.resolvedBy ?? 'someone'}, <Time at={a.resolvedAt} relativeTo={now} />
+            </div>
+          ) : null}
+          {a.resolutionNote ? (
+            <blockquote class="resolution-note" aria-label="Resolution note">
+              {a.resolutionNote}
+            </blockquote>
+          ) : null}
         </td>
         {canRespond ? (
           <td class="actions-cell">
-            {a.resolvedAt === null && a.ackedAt === null
-              ? <button type="button" class="btn btn-small" aria-disabled={ack.busy} onClick={() => void ack.run()} aria-describedby={`alert-${a.id}-msg`}>Acknowledge</button>
-              : null}
-            {a.resolvedAt === null && !resolving
-              ? <button type="button" class="btn btn-small" aria-expanded="false" onClick={() => setResolving(true)} aria-describedby={`alert-${a.id}-msg`}>Resolve</button>
-              : null}
+            {a.resolvedAt === null && a.ackedAt === null ? (
+              <button type="button" class="btn btn-small" aria-disabled={ack.busy} onClick={() => void ack.run()} aria-describedby={`alert-${a.id}-msg`}>
+                Acknowledge
+              </button>
+            ) : null}
+            {a.resolvedAt === null && !resolving ? (
+              <button type="button" class="btn btn-small" aria-expanded="false" onClick={() => setResolving(true)} aria-describedby={`alert-${a.id}-msg`}>
+                Resolve
+              </button>
+            ) : null}
           </td>
         ) : null}
       </tr>
       {ack.error ? (
         <tr class="row-error">
-          <td colSpan={columns}><ErrorBanner error={ack.error} context={`Alert ${a.id}`} /></td>
+          <td colSpan={columns}>
+            <ErrorBanner error={ack.error} context={`Alert ${a.id}`} />
+          </td>
         </tr>
       ) : null}
       {resolving && a.resolvedAt === null ? (
         <tr class="row-detail">
           <td colSpan={columns}>
-            <ResolveForm alert={a} critical={critical} words={title.words} onDone={() => { setResolving(false); onChanged(); }} onCancel={() => setResolving(false)} />
+            <ResolveForm
+              alert={a}
+              critical={critical}
+              words={title.words}
+              onDone={() => {
+                setResolving(false);
+                onChanged();
+              }}
+              onCancel={() => setResolving(false)}
+            />
           </td>
         </tr>
       ) : null}
@@ -148,7 +213,19 @@ function AlertRow({ alert: a, now, canRespond, onChanged }: { alert: AlertJson; 
 }
 
 /** Resolving: a note of what was found and done, required for a critical alert (said before sending). */
-function ResolveForm({ alert: a, critical, words, onDone, onCancel }: { alert: AlertJson; critical: boolean; words: string; onDone: () => void; onCancel: () => void }) {
+function ResolveForm({
+  alert: a,
+  critical,
+  words,
+  onDone,
+  onCancel,
+}: {
+  alert: AlertJson;
+  critical: boolean;
+  words: string;
+  onDone: () => void;
+  onCancel: () => void;
+}) {
   const [note, setNote] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const resolve = useAction((text: string) => api.post<AlertActionResponse>(`/api/v1/alerts/${seg(a.id)}/resolve`, text ? { note: text } : {}));
@@ -156,19 +233,33 @@ function ResolveForm({ alert: a, critical, words, onDone, onCancel }: { alert: A
     e.preventDefault();
     const text = note.trim();
     if (critical && text === '') return setProblem('A critical alert is resolved only with a note: say what was found and what was done.');
-    if (text.length > RESOLUTION_NOTE_MAX) return setProblem(`The note is ${formatCount(text.length)} characters long; at most ${formatCount(RESOLUTION_NOTE_MAX)} are kept.`);
+    if (text.length > RESOLUTION_NOTE_MAX)
+      return setProblem(`The note is ${formatCount(text.length)} characters long; at most ${formatCount(RESOLUTION_NOTE_MAX)} are kept.`);
     setProblem(null);
     if (await resolve.run(text)) onDone();
   };
   return (
     <form class="resolve-form" onSubmit={(e) => void submit(e)} aria-label={`Resolve alert ${a.id}: ${words}`}>
-      <TextArea label="Resolution note" needed={critical} value={note} onInput={setNote}
-        hint={critical ? 'Required: this alert is critical. Say what was found and what was done; the note is kept with the alert and in the audit log.' : 'Optional: what was found and what was done.'} />
+      <TextArea
+        label="Resolution note"
+        needed={critical}
+        value={note}
+        onInput={setNote}
+        hint={
+          critical
+            ? 'Required: this alert is critical. Say what was found and what was done; the note is kept with the alert and in the audit log.'
+            : 'Optional: what was found and what was done.'
+        }
+      />
       <FormProblem message={problem} />
       <ErrorBanner error={resolve.error} context={`Alert ${a.id} was not resolved`} />
       <div class="actions">
-        <button type="submit" class="btn btn-primary" aria-disabled={resolve.busy}>{resolve.busy ? 'Resolving…' : 'Resolve alert'}</button>
-        <button type="button" class="btn btn-quiet" onClick={onCancel}>Cancel</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={resolve.busy}>
+          {resolve.busy ? 'Resolving…' : 'Resolve alert'}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>
+          Cancel
+        </button>
       </div>
     </form>
   );

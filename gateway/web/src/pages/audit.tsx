@@ -39,9 +39,15 @@ function VerifyChain() {
     if (r) setResult(r.value);
   };
   return (
-    <Panel title="Chain verification" id="audit-verify" actions={
-      <button type="button" class="btn btn-primary" aria-disabled={verify.busy} onClick={() => void run()}>{verify.busy ? 'Verifying…' : 'Verify chain'}</button>
-    }>
+    <Panel
+      title="Chain verification"
+      id="audit-verify"
+      actions={
+        <button type="button" class="btn btn-primary" aria-disabled={verify.busy} onClick={() => void run()}>
+          {verify.busy ? 'Verifying…' : 'Verify chain'}
+        </button>
+      }
+    >
       <ErrorBanner error={verify.error} context="Could not verify the chain" />
       <div data-testid="verify-result" aria-live="polite" class={result ? (result.ok ? 'verify verify-ok' : 'verify verify-broken') : 'verify'}>
         {result ? (
@@ -56,14 +62,41 @@ function VerifyChain() {
             </p>
             <p class="muted">
               Intact through entry {result.intactThrough}; head <code title={result.head}>{shortHash(result.head, 16)}</code>
-              {'; '}{result.checkpoints.verified} of {result.checkpoints.given} checkpoints verified
-              {result.checkpoints.newest ? <> (newest: {formatCount(result.checkpoints.newest.entryCount)} entries, <Time at={result.checkpoints.newest.at} />, {result.checkpoints.newest.source})</> : null}
+              {'; '}
+              {result.checkpoints.verified} of {result.checkpoints.given} checkpoints verified
+              {result.checkpoints.newest ? (
+                <>
+                  {' '}
+                  (newest: {formatCount(result.checkpoints.newest.entryCount)} entries, <Time at={result.checkpoints.newest.at} />,{' '}
+                  {result.checkpoints.newest.source})
+                </>
+              ) : null}
               {'; '}checked <Time at={result.checkedAt} /> in {result.ms} ms.
             </p>
-            {result.problems.length > 0 ? <><h3 class="h-small">Problems</h3><ul class="problems">{result.problems.map((p, i) => <li key={i}>{p}</li>)}</ul></> : null}
-            {result.warnings.length > 0 ? <><h3 class="h-small">Warnings</h3><ul class="warnings">{result.warnings.map((w, i) => <li key={i}>{w}</li>)}</ul></> : null}
+            {result.problems.length > 0 ? (
+              <>
+                <h3 class="h-small">Problems</h3>
+                <ul class="problems">
+                  {result.problems.map((p, i) => (
+                    <li key={i}>{p}</li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
+            {result.warnings.length > 0 ? (
+              <>
+                <h3 class="h-small">Warnings</h3>
+                <ul class="warnings">
+                  {result.warnings.map((w, i) => (
+                    <li key={i}>{w}</li>
+                  ))}
+                </ul>
+              </>
+            ) : null}
           </>
-        ) : <p class="muted">Not verified in this session yet.</p>}
+        ) : (
+          <p class="muted">Not verified in this session yet.</p>
+        )}
       </div>
     </Panel>
   );
@@ -92,7 +125,13 @@ function sentenceTime(ms: number): string {
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
-interface Filters { user: string; action: string; subject: string; since: string; until: string }
+interface Filters {
+  user: string;
+  action: string;
+  subject: string;
+  since: string;
+  until: string;
+}
 const NO_FILTERS: Filters = { user: '', action: '', subject: '', since: '', until: '' };
 
 function Entries() {
@@ -101,10 +140,20 @@ function Entries() {
   // Newest first: a page is the entries below `before` (undefined: from the head), and `back` the pages above.
   const [page, setPage] = useState<{ before: number | undefined; back: (number | undefined)[] }>({ before: undefined, back: [] });
   const entries = useResource(
-    (s) => api.get<AuditSearchResponse>(`/api/v1/audit/entries${query({
-      order: 'desc', limit: PAGE, before: page.before, user: applied.user, action: applied.action, subject: applied.subject,
-      since: localInputToMs(applied.since), until: localInputToMs(applied.until),
-    })}`, s),
+    (s) =>
+      api.get<AuditSearchResponse>(
+        `/api/v1/audit/entries${query({
+          order: 'desc',
+          limit: PAGE,
+          before: page.before,
+          user: applied.user,
+          action: applied.action,
+          subject: applied.subject,
+          since: localInputToMs(applied.since),
+          until: localInputToMs(applied.until),
+        })}`,
+        s,
+      ),
     [page.before, applied],
   );
   const data = entries.data;
@@ -125,36 +174,61 @@ function Entries() {
   };
   // While a page loads, the buttons wait (they page from the entries on screen).
   const older = () => !entries.loading && oldestSeq !== undefined && setPage((p) => ({ before: oldestSeq, back: [...p.back, p.before] }));
-  const newer = () => !entries.loading && setPage((p) => {
-    const back = [...p.back];
-    return { before: back.pop(), back };
-  });
+  const newer = () =>
+    !entries.loading &&
+    setPage((p) => {
+      const back = [...p.back];
+      return { before: back.pop(), back };
+    });
 
   return (
-    <Panel title="Entries" id="audit-entries" actions={<a class="btn" href="/api/v1/audit/export" download="">Export log (NDJSON)</a>}>
+    <Panel
+      title="Entries"
+      id="audit-entries"
+      actions={
+        <a class="btn" href="/api/v1/audit/export" download="">
+          Export log (NDJSON)
+        </a>
+      }
+    >
       <form class="toolbar" onSubmit={apply} aria-label="Audit filters">
         <TextField label="User" value={input.user} onInput={set('user')} hint="Entries by or about this username" />
         <SelectField label="Action" value={input.action} onChange={set('action')} options={KINDS} />
         <TextField label="Subject" value={input.subject} onInput={set('subject')} hint="Exact: a manifest hash, device id, request id, user:name" />
         <TextField label="From" type="datetime-local" value={input.since} onInput={set('since')} />
         <TextField label="Until" type="datetime-local" value={input.until} onInput={set('until')} />
-        <button type="submit" class="btn">Apply</button>
-        {filtered ? <button type="button" class="btn btn-quiet" onClick={clear}>Clear filters</button> : null}
+        <button type="submit" class="btn">
+          Apply
+        </button>
+        {filtered ? (
+          <button type="button" class="btn btn-quiet" onClick={clear}>
+            Clear filters
+          </button>
+        ) : null}
       </form>
       <ErrorBanner error={entries.error} context="Could not load the audit log" />
       {!data && entries.loading ? <Loading what="audit entries" /> : null}
       {data ? (
         <>
           <nav class="pager" aria-label="Audit log pages">
-            <button type="button" class="btn btn-small" disabled={page.back.length === 0} aria-disabled={entries.loading} onClick={newer}>Newer</button>
+            <button type="button" class="btn btn-small" disabled={page.back.length === 0} aria-disabled={entries.loading} onClick={newer}>
+              Newer
+            </button>
             <span class="muted" aria-live="polite">
-              {data.entries.length ? `Entries ${data.entries[0]!.seq}–${oldestSeq}` : 'No entries'} of {formatCount(headSeq)}{filtered ? ' matching the filters' : ''}
+              {data.entries.length ? `Entries ${data.entries[0]!.seq}–${oldestSeq}` : 'No entries'} of {formatCount(headSeq)}
+              {filtered ? ' matching the filters' : ''}
             </span>
-            <button type="button" class="btn btn-small" disabled={data.entries.length < PAGE} aria-disabled={entries.loading} onClick={older}>Older</button>
+            <button type="button" class="btn btn-small" disabled={data.entries.length < PAGE} aria-disabled={entries.loading} onClick={older}>
+              Older
+            </button>
           </nav>
-          {data.entries.length === 0 ? <p class="empty">No entries{filtered ? ' match the filters' : ''}.</p> : (
+          {data.entries.length === 0 ? (
+            <p class="empty">No entries{filtered ? ' match the filters' : ''}.</p>
+          ) : (
             <ol class="audit-entries" reversed>
-              {data.entries.map((e) => <EntryRow key={e.seq} entry={e} context={data.context} />)}
+              {data.entries.map((e) => (
+                <EntryRow key={e.seq} entry={e} context={data.context} />
+              ))}
             </ol>
           )}
         </>
@@ -167,11 +241,12 @@ function EntryRow({ entry, context }: { entry: AuditEntryJson; context: AuditSea
   return (
     <li class="audit-entry" data-seq={entry.seq} value={entry.seq}>
       <p class="audit-sentence">
-        <span class="audit-seq muted">#{entry.seq}</span>{' '}
-        {auditSentence(entry, { context, time: sentenceTime })}
+        <span class="audit-seq muted">#{entry.seq}</span> {auditSentence(entry, { context, time: sentenceTime })}
       </p>
       <details class="audit-raw">
-        <summary>Raw entry <code class="muted">{entry.action}</code> <Time at={entry.at} compact /> <code title={entry.hash}>{shortHash(entry.hash, 12)}</code></summary>
+        <summary>
+          Raw entry <code class="muted">{entry.action}</code> <Time at={entry.at} compact /> <code title={entry.hash}>{shortHash(entry.hash, 12)}</code>
+        </summary>
         <pre>{JSON.stringify(entry, null, 2)}</pre>
       </details>
     </li>

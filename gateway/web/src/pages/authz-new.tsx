@@ -14,7 +14,11 @@ import { useAction } from '../hooks.js';
 import { useUser } from '../session.js';
 
 type Method = AuthzRequestInput['methods'][number];
-const METHODS: readonly [Method, string][] = [['video', 'Video'], ['audio', 'Audio'], ['photo', 'Photo']];
+const METHODS: readonly [Method, string][] = [
+  ['video', 'Video'],
+  ['audio', 'Audio'],
+  ['photo', 'Photo'],
+];
 
 interface Draft {
   category: string;
@@ -35,8 +39,21 @@ interface Draft {
 }
 
 const EMPTY: Draft = {
-  category: 'prior_authorization', office: '', reason: '', purpose: '', methods: [], minimization: '', from: '', to: '', location: '',
-  expiresAt: '', notBefore: '', officers: '', cameras: '', devices: '', offices: '',
+  category: 'prior_authorization',
+  office: '',
+  reason: '',
+  purpose: '',
+  methods: [],
+  minimization: '',
+  from: '',
+  to: '',
+  location: '',
+  expiresAt: '',
+  notBefore: '',
+  officers: '',
+  cameras: '',
+  devices: '',
+  offices: '',
 };
 
 /** A datetime-local value as ISO 8601; '' when empty, for the gateway to name as missing. */
@@ -71,7 +88,9 @@ export function toRequestInput(d: Draft): AuthzRequestInput {
  */
 export function draftProblems(d: Draft): string[] {
   const problems: string[] = [];
-  const need = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
+  const need = (ok: boolean, what: string) => {
+    if (!ok) problems.push(what);
+  };
   need(d.reason.trim() !== '', 'Reason is required (1061.2 §5.2(1)).');
   need(d.purpose.trim() !== '', 'Purpose is required (1061.2 §5.2(1)).');
   need(d.methods.length > 0, 'Choose at least one method (1061.2 §5.2(2)).');
@@ -94,7 +113,10 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
   // The scope defaults to the requester alone; its four fields open on demand.
   const [scoped, setScoped] = useState(false);
   const file = useAction(() => api.post<AuthzRequestResponse>('/api/v1/authz/requests', toRequestInput(d)));
-  const set = <K extends keyof Draft>(k: K) => (v: Draft[K]) => setD((x) => ({ ...x, [k]: v }));
+  const set =
+    <K extends keyof Draft>(k: K) =>
+    (v: Draft[K]) =>
+      setD((x) => ({ ...x, [k]: v }));
   const toggle = (m: Method, on: boolean) => setD((x) => ({ ...x, methods: on ? [...x.methods.filter((y) => y !== m), m] : x.methods.filter((y) => y !== m) }));
 
   const submit = async (e: Event) => {
@@ -115,16 +137,40 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
     <form class="authz-form" onSubmit={(e) => void submit(e)} aria-label="New request">
       <p class="muted">Fields marked * are required by 1061.2 §5.2. Times are in your local time zone.</p>
       <div class="form-grid form-grid-wide">
-        <SelectField label="Category" value={d.category} onChange={set('category')} options={CATEGORIES.map((c) => ({ value: c, label: `${c} (${categoryClause(c)})` }))} />
-        <TextField label="Office" value={d.office} onInput={set('office')} hint={user.offices[0] ? `Default: ${user.offices[0]}, your first office` : 'Decides which FRO may approve'} />
+        <SelectField
+          label="Category"
+          value={d.category}
+          onChange={set('category')}
+          options={CATEGORIES.map((c) => ({ value: c, label: `${c} (${categoryClause(c)})` }))}
+        />
+        <TextField
+          label="Office"
+          value={d.office}
+          onInput={set('office')}
+          hint={user.offices[0] ? `Default: ${user.offices[0]}, your first office` : 'Decides which FRO may approve'}
+        />
       </div>
       <TextArea label="Reason" needed value={d.reason} onInput={set('reason')} hint="§5.2(1): the reason for the request" />
       <TextArea label="Purpose" needed value={d.purpose} onInput={set('purpose')} hint="§5.2(1): the purpose of the recording sought" />
       <fieldset class="methods">
-        <legend>Methods <span class="req" aria-hidden="true">*</span> <span class="hint">§5.2(2)</span></legend>
-        {METHODS.map(([m, label]) => <Checkbox key={m} label={label} checked={d.methods.includes(m)} onChange={(on) => toggle(m, on)} />)}
+        <legend>
+          Methods{' '}
+          <span class="req" aria-hidden="true">
+            *
+          </span>{' '}
+          <span class="hint">§5.2(2)</span>
+        </legend>
+        {METHODS.map(([m, label]) => (
+          <Checkbox key={m} label={label} checked={d.methods.includes(m)} onChange={(on) => toggle(m, on)} />
+        ))}
       </fieldset>
-      <TextArea label="Minimization" needed value={d.minimization} onInput={set('minimization')} hint="§5.2(3): how ambient communications, sensitive information and unaware individuals are kept out" />
+      <TextArea
+        label="Minimization"
+        needed
+        value={d.minimization}
+        onInput={set('minimization')}
+        hint="§5.2(3): how ambient communications, sensitive information and unaware individuals are kept out"
+      />
       <div class="form-grid">
         <TextField label="Anticipated from" needed type="datetime-local" value={d.from} onInput={set('from')} hint="§5.2(4)" />
         <TextField label="Anticipated to" needed type="datetime-local" value={d.to} onInput={set('to')} hint="§5.2(4)" />
@@ -133,7 +179,9 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
         <TextField label="Not before" type="datetime-local" value={d.notBefore} onInput={set('notBefore')} hint="Optional: when the grant starts" />
       </div>
       <fieldset class="scope">
-        <legend>Scope <span class="hint">§5.2(2): who and what may record</span></legend>
+        <legend>
+          Scope <span class="hint">§5.2(2): who and what may record</span>
+        </legend>
         {scoped ? (
           <>
             <p class="hint">Comma-separated ids. Fields left empty do not narrow the scope.</p>
@@ -143,23 +191,38 @@ export function NewRequestForm({ onFiled }: { onFiled: (request: AuthzRequestJso
               <TextField label="Devices" value={d.devices} onInput={set('devices')} />
               <TextField label="Offices" value={d.offices} onInput={set('offices')} />
             </div>
-            <button type="button" class="btn btn-small btn-quiet" aria-expanded="true"
-              onClick={() => { setScoped(false); setD((x) => ({ ...x, officers: '', cameras: '', devices: '', offices: '' })); }}>
+            <button
+              type="button"
+              class="btn btn-small btn-quiet"
+              aria-expanded="true"
+              onClick={() => {
+                setScoped(false);
+                setD((x) => ({ ...x, officers: '', cameras: '', devices: '', offices: '' }));
+              }}
+            >
               Use the default scope
             </button>
           </>
         ) : (
           <p>
             The requester alone, with any camera and dock.{' '}
-            <button type="button" class="btn btn-small" aria-expanded="false" onClick={() => setScoped(true)}>Set a scope</button>
+            <button type="button" class="btn btn-small" aria-expanded="false" onClick={() => setScoped(true)}>
+              Set a scope
+            </button>
           </p>
         )}
       </fieldset>
       <FormProblem message={problems} />
       <ErrorBanner error={file.error} context="The request was not filed" />
-      {filed ? <p class="notice notice-ok" role="status">Filed request <strong>{filed.id}</strong>: {filed.state}. It appears in the list below.</p> : null}
+      {filed ? (
+        <p class="notice notice-ok" role="status">
+          Filed request <strong>{filed.id}</strong>: {filed.state}. It appears in the list below.
+        </p>
+      ) : null}
       <div class="actions">
-        <button type="submit" class="btn btn-primary" aria-disabled={file.busy}>{file.busy ? 'Filing…' : 'File request'}</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={file.busy}>
+          {file.busy ? 'Filing…' : 'File request'}
+        </button>
       </div>
     </form>
   );

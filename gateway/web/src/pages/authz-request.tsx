@@ -31,23 +31,60 @@ export function RequestCard({ request: r, onChanged }: { request: AuthzRequestJs
       <header class="request-head">
         <h3 id={headingId}>{r.id}</h3>
         <RequestStateBadge state={r.state} />
-        <span class="request-category">{r.category} <span class="clause">({categoryClause(r.category)})</span></span>
+        <span class="request-category">
+          {r.category} <span class="clause">({categoryClause(r.category)})</span>
+        </span>
       </header>
-      <FactList items={[
-        ['Requester', <>{r.requester} <span class="muted">(filed by {r.filedBy}, <Time at={r.filedAt} />)</span></>],
-        ['Office', r.office],
-        ['Methods', r.methods.join(', ')],
-        ['Reason', r.reason],
-        ['Purpose', r.purpose],
-        ['Minimization', r.minimization],
-        ['Anticipated', <><Time at={r.anticipated.from} /> – <Time at={r.anticipated.to} />, {r.anticipated.location}</>],
-        ['Not before', <Time at={r.notBefore} />],
-        ['Expires', <Time at={r.expiresAt} />],
-        ['Scope', <>officers {list(r.scope.officers)}; cameras {list(r.scope.cameras)}; devices {list(r.scope.devices)}; offices {list(r.scope.offices)}</>],
-        r.grant ? ['Grant', <>{r.grant.id ?? 'no id'} · <code title={r.grant.hash}>{shortHash(r.grant.hash, 16)}</code></>] : null,
-        r.revocation ? ['Revoked', <><Time at={r.revocation.at} /> by {r.revocation.by ?? 'unknown'}: {r.revocation.reason ?? 'no reason given'} · <code title={r.revocation.hash}>{shortHash(r.revocation.hash, 16)}</code></>] : null,
-        r.contentDisposedBy ? ['Content disposed of', r.contentDisposedBy] : null,
-      ]} />
+      <FactList
+        items={[
+          [
+            'Requester',
+            <>
+              {r.requester}{' '}
+              <span class="muted">
+                (filed by {r.filedBy}, <Time at={r.filedAt} />)
+              </span>
+            </>,
+          ],
+          ['Office', r.office],
+          ['Methods', r.methods.join(', ')],
+          ['Reason', r.reason],
+          ['Purpose', r.purpose],
+          ['Minimization', r.minimization],
+          [
+            'Anticipated',
+            <>
+              <Time at={r.anticipated.from} /> – <Time at={r.anticipated.to} />, {r.anticipated.location}
+            </>,
+          ],
+          ['Not before', <Time at={r.notBefore} />],
+          ['Expires', <Time at={r.expiresAt} />],
+          [
+            'Scope',
+            <>
+              officers {list(r.scope.officers)}; cameras {list(r.scope.cameras)}; devices {list(r.scope.devices)}; offices {list(r.scope.offices)}
+            </>,
+          ],
+          r.grant
+            ? [
+                'Grant',
+                <>
+                  {r.grant.id ?? 'no id'} · <code title={r.grant.hash}>{shortHash(r.grant.hash, 16)}</code>
+                </>,
+              ]
+            : null,
+          r.revocation
+            ? [
+                'Revoked',
+                <>
+                  <Time at={r.revocation.at} /> by {r.revocation.by ?? 'unknown'}: {r.revocation.reason ?? 'no reason given'} ·{' '}
+                  <code title={r.revocation.hash}>{shortHash(r.revocation.hash, 16)}</code>
+                </>,
+              ]
+            : null,
+          r.contentDisposedBy ? ['Content disposed of', r.contentDisposedBy] : null,
+        ]}
+      />
       {r.decision ? <DecisionRecord decision={r.decision} state={r.state} /> : null}
       <RequestActions request={r} onChanged={onChanged} />
     </article>
@@ -58,13 +95,25 @@ function DecisionRecord({ decision: d, state }: { decision: NonNullable<AuthzReq
   const verb = state === 'DENIED' ? 'Denied' : 'Approved';
   return (
     <div class="request-decision">
-      <p><strong>{verb}</strong> <Time at={d.at} /> by {d.by ?? 'unknown'}{d.personId ? ` (${d.personId})` : ''}{d.role ? `, as ${d.role}` : ''}.{d.note ? <> Note: {d.note}</> : null}</p>
+      <p>
+        <strong>{verb}</strong> <Time at={d.at} /> by {d.by ?? 'unknown'}
+        {d.personId ? ` (${d.personId})` : ''}
+        {d.role ? `, as ${d.role}` : ''}.{d.note ? <> Note: {d.note}</> : null}
+      </p>
       {d.factorsConsidered && d.factorsConsidered.length > 0 ? (
         <details>
           <summary>Factors considered (1061.2 §5.3): {d.factorsConsidered.length}</summary>
           <ul class="factors">
             {d.factorsConsidered.map((f) => (
-              <li key={f.factor}>{f.factor in FACTORS ? FACTORS[f.factor as FactorCode] : f.factor}{f.note ? <> — <em>{f.note}</em></> : null}</li>
+              <li key={f.factor}>
+                {f.factor in FACTORS ? FACTORS[f.factor as FactorCode] : f.factor}
+                {f.note ? (
+                  <>
+                    {' '}
+                    — <em>{f.note}</em>
+                  </>
+                ) : null}
+              </li>
             ))}
           </ul>
         </details>
@@ -97,7 +146,9 @@ function RequestActions({ request: r, onChanged }: { request: AuthzRequestJson; 
   return (
     <div class="request-actions">
       <ConfirmAction
-        label="Revoke" confirmLabel="Confirm revocation" danger
+        label="Revoke"
+        confirmLabel="Confirm revocation"
+        danger
         prompt={<p>Revoke the grant of {r.id} from now on? Docks receive the signed revocation; recordings already made stay authorized.</p>}
         reason={{ label: 'Reason for revocation', required: true }}
         onConfirm={async (reason) => onChanged((await api.post<AuthzDecisionResponse>(`/api/v1/authz/requests/${seg(r.id)}/revoke`, { reason })).request)}
@@ -117,7 +168,10 @@ function DecidePanel({ request: r, onChanged }: { request: AuthzRequestJson; onC
 
   const approve = useAction(async () => {
     const factorsConsidered = FACTOR_CODES.map((factor) => ({ factor, note: (notes[factor] ?? '').trim() }));
-    const res = await api.post<AuthzDecisionResponse>(`/api/v1/authz/requests/${seg(r.id)}/approve`, { factorsConsidered, note: note.trim() });
+    const res = await api.post<AuthzDecisionResponse>(`/api/v1/authz/requests/${seg(r.id)}/approve`, {
+      factorsConsidered,
+      note: note.trim(),
+    });
     onChanged(res.request);
   });
   const deny = useAction(async () => {
@@ -136,28 +190,48 @@ function DecidePanel({ request: r, onChanged }: { request: AuthzRequestJson; onC
   return (
     <div class="decide">
       <fieldset class="factors-check">
-        <legend>Factors considered (1061.2 §5.3) — {count} of {FACTOR_CODES.length} checked</legend>
+        <legend>
+          Factors considered (1061.2 §5.3) — {count} of {FACTOR_CODES.length} checked
+        </legend>
         {FACTOR_CODES.map((f) => (
           <div key={f} class="factor">
             <Checkbox label={FACTORS[f]} checked={checked[f] === true} onChange={(on) => setChecked((c) => ({ ...c, [f]: on }))} />
-            <TextField label={`Note on ${FACTORS[f].split(' ')[0]}`} value={notes[f] ?? ''} onInput={(v) => setNotes((n) => ({ ...n, [f]: v }))} placeholder="optional" />
+            <TextField
+              label={`Note on ${FACTORS[f].split(' ')[0]}`}
+              value={notes[f] ?? ''}
+              onInput={(v) => setNotes((n) => ({ ...n, [f]: v }))}
+              placeholder="optional"
+            />
           </div>
         ))}
       </fieldset>
       <TextArea label="Decision note" value={note} onInput={setNote} hint="Recorded with the approval" />
       <ErrorBanner error={approve.error} context={`Could not approve ${r.id}`} />
       <div class="actions">
-        <button type="button" class="btn btn-primary" disabled={!all} aria-disabled={approve.busy} onClick={() => void approve.run()} aria-describedby={all ? undefined : `approve-why-${r.id}`}>
+        <button
+          type="button"
+          class="btn btn-primary"
+          disabled={!all}
+          aria-disabled={approve.busy}
+          onClick={() => void approve.run()}
+          aria-describedby={all ? undefined : `approve-why-${r.id}`}
+        >
           {approve.busy ? 'Approving…' : 'Approve'}
         </button>
-        {all ? null : <span id={`approve-why-${r.id}`} class="hint">Check all nine factors to approve.</span>}
+        {all ? null : (
+          <span id={`approve-why-${r.id}`} class="hint">
+            Check all nine factors to approve.
+          </span>
+        )}
       </div>
       <div class="deny">
         <TextArea label="Reason for denial" needed value={denial} onInput={setDenial} />
         <FormProblem message={problem} />
         <ErrorBanner error={deny.error} context={`Could not deny ${r.id}`} />
         <div class="actions">
-          <button type="button" class="btn btn-danger" aria-disabled={deny.busy} onClick={doDeny}>{deny.busy ? 'Denying…' : 'Deny'}</button>
+          <button type="button" class="btn btn-danger" aria-disabled={deny.busy} onClick={doDeny}>
+            {deny.busy ? 'Denying…' : 'Deny'}
+          </button>
         </div>
       </div>
     </div>

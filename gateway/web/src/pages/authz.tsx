@@ -42,10 +42,11 @@ function Requests() {
   const requests = useResource((s) => api.get<AuthzRequestsResponse>(`/api/v1/authz/requests${query({ state })}`, s), [state]);
   const [liveError, setLiveError] = useState<ReturnType<typeof toApiError> | null>(null);
 
-  const upsert = (r: AuthzRequestJson) => requests.update((d) => {
-    const rest = d.requests.filter((x) => x.id !== r.id);
-    return { requests: state && r.state !== state ? rest : [...rest, r] };
-  });
+  const upsert = (r: AuthzRequestJson) =>
+    requests.update((d) => {
+      const rest = d.requests.filter((x) => x.id !== r.id);
+      return { requests: state && r.state !== state ? rest : [...rest, r] };
+    });
   useLiveEvent('authz', ({ id }) => {
     api.get<AuthzRequestResponse>(`/api/v1/authz/requests/${seg(id)}`).then(
       (r) => upsert(r.request),
@@ -67,20 +68,40 @@ function Requests() {
   ) : null;
   const pending = list.filter((r) => r.state === 'PENDING').length;
   const queue = (
-    <Panel title={mayDecide ? 'Requests to decide and filed' : 'Requests'} id="authz-queue" actions={
-      <SelectField label="State" value={state} onChange={(v) => setState(v as '' | RequestState)} options={[{ value: '', label: 'all' }, ...STATES]} />
-    }>
-      {mayDecide && requests.data ? <p class="muted" aria-live="polite">{pending === 0 ? 'Nothing is waiting for a decision.' : `${pending} pending, shown first.`}</p> : null}
+    <Panel
+      title={mayDecide ? 'Requests to decide and filed' : 'Requests'}
+      id="authz-queue"
+      actions={
+        <SelectField label="State" value={state} onChange={(v) => setState(v as '' | RequestState)} options={[{ value: '', label: 'all' }, ...STATES]} />
+      }
+    >
+      {mayDecide && requests.data ? (
+        <p class="muted" aria-live="polite">
+          {pending === 0 ? 'Nothing is waiting for a decision.' : `${pending} pending, shown first.`}
+        </p>
+      ) : null}
       <ErrorBanner error={requests.error} context="Could not load the requests" />
       <ErrorBanner error={liveError} context="Could not fetch a request that changed" />
       {!requests.data && requests.loading ? <Loading what="requests" /> : null}
       {requests.data && list.length === 0 ? <p class="empty">No requests{state ? ` in state ${state}` : ''}.</p> : null}
       <div class="requests">
-        {list.map((r) => <RequestCard key={r.id} request={r} onChanged={upsert} />)}
+        {list.map((r) => (
+          <RequestCard key={r.id} request={r} onChanged={upsert} />
+        ))}
       </div>
     </Panel>
   );
 
   // An approving official's work is the queue: it comes first, the form for their own requests after.
-  return mayDecide ? <>{queue}{form}</> : <>{form}{queue}</>;
+  return mayDecide ? (
+    <>
+      {queue}
+      {form}
+    </>
+  ) : (
+    <>
+      {form}
+      {queue}
+    </>
+  );
 }

@@ -26,7 +26,9 @@ export function CamerasPage() {
     <Page title="Cameras">
       <div class="toolbar">
         <TextField label="Search cameras" type="search" value={search} onInput={setSearch} hint="Serial, model, officer or dock" />
-        <button type="button" class="btn" onClick={cameras.reload}>Refresh</button>
+        <button type="button" class="btn" onClick={cameras.reload}>
+          Refresh
+        </button>
       </div>
       <ErrorBanner error={cameras.error} context="Could not load the cameras" />
       {!cameras.data && cameras.loading ? <Loading what="cameras" /> : null}
@@ -46,22 +48,59 @@ export function CameraTable({ cameras, onChanged }: { cameras: readonly CameraJs
       <table class="table cameras">
         <thead>
           <tr>
-            <th scope="col">Serial</th><th scope="col" class="col-wide">Model</th><th scope="col" class="col-wide">Firmware</th>
-            <th scope="col" class="num col-mid">Battery</th><th scope="col" class="num col-wide">Storage free</th><th scope="col" class="num col-wide">Temperature</th>
-            <th scope="col" class="col-mid">Last dock</th><th scope="col" class="col-mid">Last seen</th><th scope="col">Officer</th>
-            <th scope="col" class="num col-mid">Clips not verified</th><th scope="col">History</th>
+            <th scope="col">Serial</th>
+            <th scope="col" class="col-wide">
+              Model
+            </th>
+            <th scope="col" class="col-wide">
+              Firmware
+            </th>
+            <th scope="col" class="num col-mid">
+              Battery
+            </th>
+            <th scope="col" class="num col-wide">
+              Storage free
+            </th>
+            <th scope="col" class="num col-wide">
+              Temperature
+            </th>
+            <th scope="col" class="col-mid">
+              Last dock
+            </th>
+            <th scope="col" class="col-mid">
+              Last seen
+            </th>
+            <th scope="col">Officer</th>
+            <th scope="col" class="num col-mid">
+              Clips not verified
+            </th>
+            <th scope="col">History</th>
             {canAssign ? <th scope="col">Assignment</th> : null}
           </tr>
         </thead>
         <tbody>
-          {cameras.map((c) => <CameraRow key={c.cameraSerial} camera={c} now={now} canAssign={canAssign} columns={columns} onChanged={onChanged} />)}
+          {cameras.map((c) => (
+            <CameraRow key={c.cameraSerial} camera={c} now={now} canAssign={canAssign} columns={columns} onChanged={onChanged} />
+          ))}
         </tbody>
       </table>
     </div>
   );
 }
 
-function CameraRow({ camera: c, now, canAssign, columns, onChanged }: { camera: CameraJson; now: number; canAssign: boolean; columns: number; onChanged: () => void }) {
+function CameraRow({
+  camera: c,
+  now,
+  canAssign,
+  columns,
+  onChanged,
+}: {
+  camera: CameraJson;
+  now: number;
+  canAssign: boolean;
+  columns: number;
+  onChanged: () => void;
+}) {
   const [showHistory, setShowHistory] = useState(false);
   const [officer, setOfficer] = useState('');
   const assign = useAction(async () => {
@@ -84,24 +123,52 @@ function CameraRow({ camera: c, now, canAssign, columns, onChanged }: { camera: 
         <td class="num col-wide">{formatBytes(c.storageFree)}</td>
         <td class="num col-wide">{c.temperatureC === null ? '—' : `${c.temperatureC.toFixed(1)} °C`}</td>
         <td class="col-mid id-cell">{c.lastDock ? <a href={href.device(c.lastDock)}>{c.lastDock}</a> : <span class="muted">—</span>}</td>
-        <td class="col-mid"><Time at={c.lastSeen} relativeTo={now} none="never" /></td>
+        <td class="col-mid">
+          <Time at={c.lastSeen} relativeTo={now} none="never" />
+        </td>
         <td>{c.officerId ?? <span class="muted">unassigned</span>}</td>
         <td class={c.clipsNotVerified > 0 ? 'num warn col-mid' : 'num col-mid'}>{formatCount(c.clipsNotVerified)}</td>
         <td>
-          <button type="button" class="btn btn-small" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)}>History</button>
+          <button type="button" class="btn btn-small" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)}>
+            History
+          </button>
         </td>
         {canAssign ? (
           <td class="assign-cell">
-            <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void assign.run(); }}>
+            <form
+              class="inline-form"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void assign.run();
+              }}
+            >
               <TextField label={`Officer id for ${c.cameraSerial}`} hiddenLabel value={officer} onInput={setOfficer} placeholder="officer id" />
-              <button type="submit" class="btn btn-small" disabled={officer.trim() === ''} aria-disabled={assign.busy}>Assign</button>
-              {c.officerId ? <button type="button" class="btn btn-small btn-quiet" aria-disabled={unassign.busy} onClick={() => void unassign.run()}>Unassign</button> : null}
+              <button type="submit" class="btn btn-small" disabled={officer.trim() === ''} aria-disabled={assign.busy}>
+                Assign
+              </button>
+              {c.officerId ? (
+                <button type="button" class="btn btn-small btn-quiet" aria-disabled={unassign.busy} onClick={() => void unassign.run()}>
+                  Unassign
+                </button>
+              ) : null}
             </form>
           </td>
         ) : null}
       </tr>
-      {error ? <tr class="row-error"><td colSpan={columns}><ErrorBanner error={error} context={`Camera ${c.cameraSerial}`} /></td></tr> : null}
-      {showHistory ? <tr class="row-detail"><td colSpan={columns}><AssignmentHistory serial={c.cameraSerial} /></td></tr> : null}
+      {error ? (
+        <tr class="row-error">
+          <td colSpan={columns}>
+            <ErrorBanner error={error} context={`Camera ${c.cameraSerial}`} />
+          </td>
+        </tr>
+      ) : null}
+      {showHistory ? (
+        <tr class="row-detail">
+          <td colSpan={columns}>
+            <AssignmentHistory serial={c.cameraSerial} />
+          </td>
+        </tr>
+      ) : null}
     </>
   );
 }
@@ -116,17 +183,29 @@ function AssignmentHistory({ serial }: { serial: string }) {
       {history.data && history.data.assignments.length === 0 ? <p class="empty">Never assigned.</p> : null}
       {history.data && history.data.assignments.length > 0 ? (
         <table class="table table-compact">
-          <thead><tr><th scope="col">Officer</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Assigned by</th><th scope="col">Source</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Officer</th>
+              <th scope="col">From</th>
+              <th scope="col">To</th>
+              <th scope="col">Assigned by</th>
+              <th scope="col">Source</th>
+            </tr>
+          </thead>
           <tbody>
-            {[...history.data.assignments].sort((a, b) => b.from - a.from).map((a) => (
-              <tr key={`${a.officerId}-${a.from}`}>
-                <th scope="row">{a.officerId}</th>
-                <td><Time at={a.from} /></td>
-                <td>{a.to === null ? <strong>current</strong> : <Time at={a.to} />}</td>
-                <td>{a.assignedBy}</td>
-                <td>{a.source}</td>
-              </tr>
-            ))}
+            {[...history.data.assignments]
+              .sort((a, b) => b.from - a.from)
+              .map((a) => (
+                <tr key={`${a.officerId}-${a.from}`}>
+                  <th scope="row">{a.officerId}</th>
+                  <td>
+                    <Time at={a.from} />
+                  </td>
+                  <td>{a.to === null ? <strong>current</strong> : <Time at={a.to} />}</td>
+                  <td>{a.assignedBy}</td>
+                  <td>{a.source}</td>
+                </tr>
+              ))}
           </tbody>
         </table>
       ) : null}

@@ -55,35 +55,62 @@ function ClipDetail({ clip: c }: { clip: ClipDetailJson }) {
       <Downloads clip={c} />
       <Player clip={c} />
       <Panel title="Manifest" id="clip-manifest">
-        <FactList items={[
-          ['Manifest hash', <code class="hash">{c.manifestHash}</code>],
-          ['State', <><ClipStateBadge state={c.state} />{c.rejectReason ? <> — {c.rejectReason}</> : null}</>],
-          ['Clip id', c.clipId],
-          ['Device', <a href={href.device(c.deviceId)}>{c.deviceId}</a>],
-          ['Camera', c.cameraSerial],
-          ['Officer', c.officerId || '—'],
-          ['Sequence', String(c.seq)],
-          ['Size', `${formatBytes(c.byteLength)} (${formatCount(c.byteLength)} bytes)`],
-          ['Content SHA-256', <code class="hash">{c.sha256}</code>],
-          ['Chunks', `${formatCount(c.chunkCount)} of ${formatBytes(c.chunkSize)}`],
-          c.missingChunks.length ? ['Chunks not yet uploaded', missing(c.missingChunks)] : null,
-          ['Media type', <code>{c.mediaType}</code>],
-          ['Signing key (fingerprint)', <><code class="fingerprint" title={`key id ${c.keyId}`}>{formatFingerprint(c.keyId)}</code> <a href={href.device(c.deviceId)}>the dock's keys</a></>],
-          ['Previous manifest', <code class="hash">{c.prevHash}</code>],
-          ['Decision', <VerdictBadge verdict={c.decision} />],
-          ['Category', c.category ? <>{c.category} <span class="clause">({categoryClause(c.category)})</span></> : '—'],
-          ['Recording started (claimed)', <Time at={c.startedAt} />],
-          ['Received', <Time at={c.receivedAt} />],
-          ['Verified', <Time at={c.verifiedAt} none="not yet" />],
-          ['Released by the camera', <Time at={c.releasedAt} none="not yet" />],
-        ]} />
+        <FactList
+          items={[
+            ['Manifest hash', <code class="hash">{c.manifestHash}</code>],
+            [
+              'State',
+              <>
+                <ClipStateBadge state={c.state} />
+                {c.rejectReason ? <> — {c.rejectReason}</> : null}
+              </>,
+            ],
+            ['Clip id', c.clipId],
+            ['Device', <a href={href.device(c.deviceId)}>{c.deviceId}</a>],
+            ['Camera', c.cameraSerial],
+            ['Officer', c.officerId || '—'],
+            ['Sequence', String(c.seq)],
+            ['Size', `${formatBytes(c.byteLength)} (${formatCount(c.byteLength)} bytes)`],
+            ['Content SHA-256', <code class="hash">{c.sha256}</code>],
+            ['Chunks', `${formatCount(c.chunkCount)} of ${formatBytes(c.chunkSize)}`],
+            c.missingChunks.length ? ['Chunks not yet uploaded', missing(c.missingChunks)] : null,
+            ['Media type', <code>{c.mediaType}</code>],
+            [
+              'Signing key (fingerprint)',
+              <>
+                <code class="fingerprint" title={`key id ${c.keyId}`}>
+                  {formatFingerprint(c.keyId)}
+                </code>{' '}
+                <a href={href.device(c.deviceId)}>the dock's keys</a>
+              </>,
+            ],
+            ['Previous manifest', <code class="hash">{c.prevHash}</code>],
+            ['Decision', <VerdictBadge verdict={c.decision} />],
+            [
+              'Category',
+              c.category ? (
+                <>
+                  {c.category} <span class="clause">({categoryClause(c.category)})</span>
+                </>
+              ) : (
+                '—'
+              ),
+            ],
+            ['Recording started (claimed)', <Time at={c.startedAt} />],
+            ['Received', <Time at={c.receivedAt} />],
+            ['Verified', <Time at={c.verifiedAt} none="not yet" />],
+            ['Released by the camera', <Time at={c.releasedAt} none="not yet" />],
+          ]}
+        />
       </Panel>
       <Panel title="Decision" id="clip-decision">
         {c.decisionDetail ? <DecisionView decision={c.decisionDetail} /> : <p class="empty">The manifest carries no decision.</p>}
         {c.decisionHistory.length ? (
           <details class="decision-history" open>
             <summary>Earlier decisions ({c.decisionHistory.length}): replaced by the one above</summary>
-            {c.decisionHistory.map((d) => <DecisionView key={d.decidedAt} decision={d} compact />)}
+            {c.decisionHistory.map((d) => (
+              <DecisionView key={d.decidedAt} decision={d} compact />
+            ))}
           </details>
         ) : null}
       </Panel>
@@ -103,12 +130,23 @@ function Downloads({ clip: c }: { clip: ClipDetailJson }) {
     const { blob, filename } = await api.blob('POST', `/api/v1/records/clips/${h}/export`, `bwc-record-${c.manifestHash.slice(0, 16)}.tar`);
     saveBlob(blob, filename);
   });
-  const manifest = () => saveBlob(new Blob([base64ToBytes(c.manifestEnvelope)], { type: 'application/octet-stream' }), `${c.clipId || c.manifestHash}.manifest`);
+  const manifest = () =>
+    saveBlob(new Blob([base64ToBytes(c.manifestEnvelope)], { type: 'application/octet-stream' }), `${c.clipId || c.manifestHash}.manifest`);
   return (
     <div class="downloads">
-      <button type="button" class="btn" onClick={manifest}>Download manifest</button>
-      {canDownload ? <a class="btn" href={`/api/v1/clips/${h}/content?download=1`} download="">Download clip</a> : null}
-      {canExport ? <button type="button" class="btn" aria-disabled={bag.busy} onClick={() => void bag.run()}>{bag.busy ? 'Exporting…' : 'Export BagIt'}</button> : null}
+      <button type="button" class="btn" onClick={manifest}>
+        Download manifest
+      </button>
+      {canDownload ? (
+        <a class="btn" href={`/api/v1/clips/${h}/content?download=1`} download="">
+          Download clip
+        </a>
+      ) : null}
+      {canExport ? (
+        <button type="button" class="btn" aria-disabled={bag.busy} onClick={() => void bag.run()}>
+          {bag.busy ? 'Exporting…' : 'Export BagIt'}
+        </button>
+      ) : null}
       <ErrorBanner error={bag.error} context="Could not export the record" />
     </div>
   );
@@ -134,31 +172,54 @@ function Verification({ manifestHash }: { manifestHash: string }) {
   };
   const report = result?.report;
   return (
-    <Panel title="Verification" id="clip-verify" actions={
-      <button type="button" class="btn btn-primary" aria-disabled={verify.busy} onClick={() => void run()}>{verify.busy ? 'Verifying…' : 'Verify now'}</button>
-    }>
-      <p class="muted">Runs <code>bwc verify</code> on the gateway against the content it holds and the device key it enrolled.</p>
+    <Panel
+      title="Verification"
+      id="clip-verify"
+      actions={
+        <button type="button" class="btn btn-primary" aria-disabled={verify.busy} onClick={() => void run()}>
+          {verify.busy ? 'Verifying…' : 'Verify now'}
+        </button>
+      }
+    >
+      <p class="muted">
+        Runs <code>bwc verify</code> on the gateway against the content it holds and the device key it enrolled.
+      </p>
       <ErrorBanner error={verify.error} context="Could not verify the clip" />
       <div aria-live="polite">
         {result && !report ? <p class="notice">No report: {result.why ?? 'the gateway holds no content for this clip.'}</p> : null}
         {report ? (
           <div class={`report report-${report.content}`}>
-            <p class="report-summary"><strong>{report.summary}</strong></p>
-            <FactList items={[
-              ['Verdict', report.verdict],
-              ['Content', <span class={`badge content-${report.content}`}>{report.content}</span>],
-              ['Key', <><span class={`badge key-${report.key}`}>{report.key}</span> {report.keyDetail}</>],
-              ['Signature', <span class={`badge sig-${report.signature}`}>{report.signature}</span>],
-              ['Checked', <Time at={report.checkedAt} />],
-            ]} />
+            <p class="report-summary">
+              <strong>{report.summary}</strong>
+            </p>
+            <FactList
+              items={[
+                ['Verdict', report.verdict],
+                ['Content', <span class={`badge content-${report.content}`}>{report.content}</span>],
+                [
+                  'Key',
+                  <>
+                    <span class={`badge key-${report.key}`}>{report.key}</span> {report.keyDetail}
+                  </>,
+                ],
+                ['Signature', <span class={`badge sig-${report.signature}`}>{report.signature}</span>],
+                ['Checked', <Time at={report.checkedAt} />],
+              ]}
+            />
             <h3>Chunks</h3>
             <ChunkMap report={report} />
             {report.problems.length > 0 ? (
               <>
                 <h3>Problems</h3>
-                <ul class="problems">{report.problems.map((p, i) => <li key={i}>{p}</li>)}</ul>
+                <ul class="problems">
+                  {report.problems.map((p, i) => (
+                    <li key={i}>{p}</li>
+                  ))}
+                </ul>
               </>
-            ) : <p>No problems found.</p>}
+            ) : (
+              <p>No problems found.</p>
+            )}
           </div>
         ) : null}
       </div>

@@ -33,8 +33,15 @@ const EMPTY: Search = { device: '', camera: '', officer: '', decision: '', categ
 
 function toQuery(s: Search): Query {
   return {
-    device: s.device.trim(), camera: s.camera.trim(), officer: s.officer.trim(), decision: s.decision, category: s.category, state: s.state,
-    from: dateInputToMs(s.from), to: dateInputToMs(s.to, true), limit: LIMIT,
+    device: s.device.trim(),
+    camera: s.camera.trim(),
+    officer: s.officer.trim(),
+    decision: s.decision,
+    category: s.category,
+    state: s.state,
+    from: dateInputToMs(s.from),
+    to: dateInputToMs(s.to, true),
+    limit: LIMIT,
   };
 }
 
@@ -43,10 +50,16 @@ function matches(c: ClipJson, s: Search): boolean {
   const from = dateInputToMs(s.from);
   const to = dateInputToMs(s.to, true);
   const at = c.startedAt ?? c.receivedAt;
-  return (!s.device.trim() || c.deviceId === s.device.trim()) && (!s.camera.trim() || c.cameraSerial === s.camera.trim())
-    && (!s.officer.trim() || c.officerId === s.officer.trim()) && (!s.decision || c.decision === s.decision)
-    && (!s.category || c.category === s.category) && (!s.state || c.state === s.state)
-    && (from === null || at >= from) && (to === null || at <= to);
+  return (
+    (!s.device.trim() || c.deviceId === s.device.trim()) &&
+    (!s.camera.trim() || c.cameraSerial === s.camera.trim()) &&
+    (!s.officer.trim() || c.officerId === s.officer.trim()) &&
+    (!s.decision || c.decision === s.decision) &&
+    (!s.category || c.category === s.category) &&
+    (!s.state || c.state === s.state) &&
+    (from === null || at >= from) &&
+    (to === null || at <= to)
+  );
 }
 
 export function ClipsPage() {
@@ -74,7 +87,10 @@ export function ClipsPage() {
     setExhausted(r.clips.length < LIMIT);
   });
 
-  const set = <K extends keyof Search>(key: K) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
+  const set =
+    <K extends keyof Search>(key: K) =>
+    (value: string) =>
+      setForm((f) => ({ ...f, [key]: value }));
   const submit = (e: Event) => {
     e.preventDefault();
     // A new object even for the same fields: searching again fetches again.
@@ -96,15 +112,23 @@ export function ClipsPage() {
           <TextField label="Camera" value={form.camera} onInput={set('camera')} />
           <TextField label="Officer" value={form.officer} onInput={set('officer')} />
           <SelectField label="Decision" value={form.decision} onChange={set('decision')} options={[{ value: '', label: 'any' }, ...VERDICTS]} />
-          <SelectField label="Category" value={form.category} onChange={set('category')}
-            options={[{ value: '', label: 'any' }, ...CATEGORIES.map((c) => ({ value: c, label: `${c} (${categoryClause(c)})` }))]} />
+          <SelectField
+            label="Category"
+            value={form.category}
+            onChange={set('category')}
+            options={[{ value: '', label: 'any' }, ...CATEGORIES.map((c) => ({ value: c, label: `${c} (${categoryClause(c)})` }))]}
+          />
           <SelectField label="State" value={form.state} onChange={set('state')} options={[{ value: '', label: 'any' }, ...STATES]} />
           <TextField label="From date" type="date" value={form.from} onInput={set('from')} />
           <TextField label="To date" type="date" value={form.to} onInput={set('to')} />
         </div>
         <div class="actions">
-          <button type="submit" class="btn btn-primary">Search</button>
-          <button type="button" class="btn btn-quiet" onClick={reset}>Clear</button>
+          <button type="submit" class="btn btn-primary">
+            Search
+          </button>
+          <button type="button" class="btn btn-quiet" onClick={reset}>
+            Clear
+          </button>
         </div>
       </form>
       <ErrorBanner error={clips.error} context="Could not search the clips" />
@@ -117,7 +141,9 @@ export function ClipsPage() {
           {count > 0 ? <ClipTable clips={clips.data.clips} caption="Clips found, newest first" /> : null}
           {count >= LIMIT && !exhausted ? (
             <div class="actions">
-              <button type="button" class="btn" aria-disabled={more.busy} onClick={() => void more.run()}>{more.busy ? 'Loading…' : `Show ${LIMIT} older`}</button>
+              <button type="button" class="btn" aria-disabled={more.busy} onClick={() => void more.run()}>
+                {more.busy ? 'Loading…' : `Show ${LIMIT} older`}
+              </button>
             </div>
           ) : null}
           <ErrorBanner error={more.error} context="Could not load older clips" />

@@ -4,7 +4,16 @@
  * clauses they rest on. Operators decommission a dock here (the gateway refuses while any of its
  * clips is not verified).
  */
-import type { CamerasResponse, ChainGapJson, ClipsResponse, DecommissionResponse, DeviceDetailResponse, DeviceEventJson, DeviceEventsResponse, DeviceJson } from '../../../api/types.js';
+import type {
+  CamerasResponse,
+  ChainGapJson,
+  ClipsResponse,
+  DecommissionResponse,
+  DeviceDetailResponse,
+  DeviceEventJson,
+  DeviceEventsResponse,
+  DeviceJson,
+} from '../../../api/types.js';
 import { alertWords } from '../alert-words.js';
 import { api, query, seg } from '../api.js';
 import { DeviceStateBadge } from '../components/Badges.js';
@@ -49,30 +58,54 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   const docked = (cameras.data?.cameras ?? []).filter((c) => c.lastDock === deviceId);
 
   return (
-    <Page title={`Device ${deviceId}`} actions={device && canOperate && device.status !== 'decommissioned' ? (
-      <ConfirmAction
-        label="Decommission" confirmLabel="Confirm decommission" danger
-        prompt={<p>Decommission <strong>{deviceId}</strong>? Its keys stop being accepted and it cannot sync again without a new enrollment. The gateway refuses while any of its clips is not verified.</p>}
-        onConfirm={async () => {
-          await api.post<DecommissionResponse>(`/api/v1/devices/${id}/decommission`);
-          detail.reload();
-        }}
-      />
-    ) : null}>
+    <Page
+      title={`Device ${deviceId}`}
+      actions={
+        device && canOperate && device.status !== 'decommissioned' ? (
+          <ConfirmAction
+            label="Decommission"
+            confirmLabel="Confirm decommission"
+            danger
+            prompt={
+              <p>
+                Decommission <strong>{deviceId}</strong>? Its keys stop being accepted and it cannot sync again without a new enrollment. The gateway refuses
+                while any of its clips is not verified.
+              </p>
+            }
+            onConfirm={async () => {
+              await api.post<DecommissionResponse>(`/api/v1/devices/${id}/decommission`);
+              detail.reload();
+            }}
+          />
+        ) : null
+      }
+    >
       <ErrorBanner error={detail.error} context={`Could not load device ${deviceId}`} />
       {!detail.data && detail.loading ? <Loading what="the device" /> : null}
       {device ? <DeviceFacts device={device} /> : null}
       {detail.data ? (
         <Panel title="Keys" id="dev-keys">
-          {detail.data.keys.length === 0 ? <p class="empty">No keys on record.</p> : (
+          {detail.data.keys.length === 0 ? (
+            <p class="empty">No keys on record.</p>
+          ) : (
             <div class="table-wrap">
               <table class="table">
-                <thead><tr><th scope="col">Fingerprint (key id)</th><th scope="col">Valid from</th><th scope="col">Revoked</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th scope="col">Fingerprint (key id)</th>
+                    <th scope="col">Valid from</th>
+                    <th scope="col">Revoked</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {detail.data.keys.map((k) => (
                     <tr key={k.keyId}>
-                      <td class="wrap"><KeyFingerprint keyId={k.keyId} publicKey={k.publicKey} label={`${deviceId}'s key`} /></td>
-                      <td><Time at={k.validFrom} /></td>
+                      <td class="wrap">
+                        <KeyFingerprint keyId={k.keyId} publicKey={k.publicKey} label={`${deviceId}'s key`} />
+                      </td>
+                      <td>
+                        <Time at={k.validFrom} />
+                      </td>
                       <td>{k.revokedAt === null ? <span class="muted">no</span> : <Time at={k.revokedAt} />}</td>
                     </tr>
                   ))}
@@ -85,16 +118,30 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
       {detail.data && detail.data.chainGaps.length > 0 ? <ChainGaps gaps={detail.data.chainGaps} /> : null}
       <Panel title="Cameras" id="dev-cameras">
         <ErrorBanner error={cameras.error} context="Could not load the cameras" />
-        {cameras.data ? (docked.length === 0 ? <p class="empty">No camera was last seen on this dock.</p> : <CameraTable cameras={docked} onChanged={cameras.reload} />) : cameras.error ? null : <Loading what="cameras" />}
+        {cameras.data ? (
+          docked.length === 0 ? (
+            <p class="empty">No camera was last seen on this dock.</p>
+          ) : (
+            <CameraTable cameras={docked} onChanged={cameras.reload} />
+          )
+        ) : cameras.error ? null : (
+          <Loading what="cameras" />
+        )}
       </Panel>
       <Panel title="Clips" id="dev-clips">
         <ErrorBanner error={clips.error} context="Could not load the clips" />
-        {clips.data ? (clips.data.clips.length === 0 ? <p class="empty">No clips from this dock.</p> : (
-          <>
-            <ClipTable clips={clips.data.clips} caption={`Clips from ${deviceId}, newest first`} showDevice={false} />
-            {clips.data.clips.length >= 200 ? <p class="muted">The newest 200 clips; the Clips page searches all of them.</p> : null}
-          </>
-        )) : clips.error ? null : <Loading what="clips" />}
+        {clips.data ? (
+          clips.data.clips.length === 0 ? (
+            <p class="empty">No clips from this dock.</p>
+          ) : (
+            <>
+              <ClipTable clips={clips.data.clips} caption={`Clips from ${deviceId}, newest first`} showDevice={false} />
+              {clips.data.clips.length >= 200 ? <p class="muted">The newest 200 clips; the Clips page searches all of them.</p> : null}
+            </>
+          )
+        ) : clips.error ? null : (
+          <Loading what="clips" />
+        )}
       </Panel>
       <Panel title="Events and decisions" id="dev-events">
         <ErrorBanner error={events.error} context="Could not load the events" />
@@ -109,26 +156,33 @@ function DeviceFacts({ device: d }: { device: DeviceJson }) {
   const s = d.state;
   return (
     <Panel title="State" id="dev-state">
-      <FactList items={[
-        ['State', <DeviceStateBadge device={d} />],
-        ['Last seen', <Time at={d.lastSeen} relativeTo={now} none="never" />],
-        ['Fleet', d.fleet],
-        ['Enrolled', <><Time at={d.enrolledAt} /> by {d.enrolledBy}</>],
-        d.decommissionedAt !== null ? ['Decommissioned', <Time at={d.decommissionedAt} />] : null,
-        ['Agent version', d.agentVersion ?? '—'],
-        ['Firmware', d.firmware ?? '—'],
-        ['Policy version', d.policyVersion ?? '—'],
-        ['Outbox', s ? `${formatCount(s.outboxDepth)} messages, ${formatBytes(s.outboxBytes)}` : formatCount(d.outboxDepth)],
-        ['Storage free', formatBytes(d.storageFree)],
-        ['Clock', clockText(d)],
-        ['Open alerts', d.alertsOpen > 0 ? <a href="#/alerts">{formatCount(d.alertsOpen)}</a> : '0'],
-        s ? ['Clips not verified', formatCount(s.clipsUnverified)] : null,
-        s ? ['CPU temperature', s.cpuTemperatureC === null ? '—' : `${s.cpuTemperatureC.toFixed(1)} °C`] : null,
-        s ? ['Uptime', formatDuration(s.uptimeS)] : null,
-        s ? ['Status reported', <Time at={s.statusAt} relativeTo={now} />] : null,
-        ['Session sequence', d.bdSeq ?? '—'],
-        ['Cameras seen', d.cameras.length ? d.cameras.join(', ') : 'none'],
-      ]} />
+      <FactList
+        items={[
+          ['State', <DeviceStateBadge device={d} />],
+          ['Last seen', <Time at={d.lastSeen} relativeTo={now} none="never" />],
+          ['Fleet', d.fleet],
+          [
+            'Enrolled',
+            <>
+              <Time at={d.enrolledAt} /> by {d.enrolledBy}
+            </>,
+          ],
+          d.decommissionedAt !== null ? ['Decommissioned', <Time at={d.decommissionedAt} />] : null,
+          ['Agent version', d.agentVersion ?? '—'],
+          ['Firmware', d.firmware ?? '—'],
+          ['Policy version', d.policyVersion ?? '—'],
+          ['Outbox', s ? `${formatCount(s.outboxDepth)} messages, ${formatBytes(s.outboxBytes)}` : formatCount(d.outboxDepth)],
+          ['Storage free', formatBytes(d.storageFree)],
+          ['Clock', clockText(d)],
+          ['Open alerts', d.alertsOpen > 0 ? <a href="#/alerts">{formatCount(d.alertsOpen)}</a> : '0'],
+          s ? ['Clips not verified', formatCount(s.clipsUnverified)] : null,
+          s ? ['CPU temperature', s.cpuTemperatureC === null ? '—' : `${s.cpuTemperatureC.toFixed(1)} °C`] : null,
+          s ? ['Uptime', formatDuration(s.uptimeS)] : null,
+          s ? ['Status reported', <Time at={s.statusAt} relativeTo={now} />] : null,
+          ['Session sequence', d.bdSeq ?? '—'],
+          ['Cameras seen', d.cameras.length ? d.cameras.join(', ') : 'none'],
+        ]}
+      />
     </Panel>
   );
 }
@@ -142,24 +196,52 @@ function EventTable({ events }: { events: readonly DeviceEventJson[] }) {
         <caption class="vh">Signed events from the dock, newest first</caption>
         <thead>
           <tr>
-            <th scope="col" class="num">Seq</th><th scope="col">Kind</th><th scope="col">Occurred (claimed)</th><th scope="col">Received</th>
-            <th scope="col">Camera</th><th scope="col">Clip</th><th scope="col">Officer</th><th scope="col">Details</th>
+            <th scope="col" class="num">
+              Seq
+            </th>
+            <th scope="col">Kind</th>
+            <th scope="col">Occurred (claimed)</th>
+            <th scope="col">Received</th>
+            <th scope="col">Camera</th>
+            <th scope="col">Clip</th>
+            <th scope="col">Officer</th>
+            <th scope="col">Details</th>
           </tr>
         </thead>
         <tbody>
           {sorted.map((e) => (
             <tr key={e.hash}>
               <td class="num">{e.seq}</td>
-              <th scope="row"><code>{e.kind}</code></th>
-              <td><Time at={e.occurredAt} compact /></td>
-              <td><Time at={e.receivedAt} compact /></td>
+              <th scope="row">
+                <code>{e.kind}</code>
+              </th>
+              <td>
+                <Time at={e.occurredAt} compact />
+              </td>
+              <td>
+                <Time at={e.receivedAt} compact />
+              </td>
               <td>{e.cameraSerial ?? <span class="muted">—</span>}</td>
-              <td>{e.manifestHash ? <a href={`#/clips/${e.manifestHash}`}>{e.clipId ?? e.manifestHash.slice(0, 12)}</a> : e.clipId ?? <span class="muted">—</span>}</td>
+              <td>
+                {e.manifestHash ? (
+                  <a href={`#/clips/${e.manifestHash}`}>{e.clipId ?? e.manifestHash.slice(0, 12)}</a>
+                ) : (
+                  (e.clipId ?? <span class="muted">—</span>)
+                )}
+              </td>
               <td>{e.officerId ?? <span class="muted">—</span>}</td>
               <td class="wrap details-cell">
                 {e.decision ? <DecisionView decision={e.decision} compact /> : null}
-                {e.tamper ? <p><strong>Tamper:</strong> {alertWords(`TAMPER_KIND_${e.tamper.toUpperCase()}`)} <code class="code-aside">{e.tamper}</code></p> : null}
-                {e.alert ? <p><strong>Alert:</strong> {alertWords(e.alert)} <code class="code-aside">{e.alert}</code></p> : null}
+                {e.tamper ? (
+                  <p>
+                    <strong>Tamper:</strong> {alertWords(`TAMPER_KIND_${e.tamper.toUpperCase()}`)} <code class="code-aside">{e.tamper}</code>
+                  </p>
+                ) : null}
+                {e.alert ? (
+                  <p>
+                    <strong>Alert:</strong> {alertWords(e.alert)} <code class="code-aside">{e.alert}</code>
+                  </p>
+                ) : null}
                 {e.detail ? <p>{e.detail}</p> : null}
               </td>
             </tr>
@@ -175,10 +257,20 @@ function ChainGaps({ gaps }: { gaps: ChainGapJson[] }) {
   const now = useNow();
   return (
     <Panel title="Chain gaps" id="dev-gaps">
-      <p class="muted">Manifests missing from this dock's chain. The gateway asks the dock to resend them, waiting twice as long after each request (at most an hour).</p>
+      <p class="muted">
+        Manifests missing from this dock's chain. The gateway asks the dock to resend them, waiting twice as long after each request (at most an hour).
+      </p>
       <div class="table-wrap">
         <table class="table">
-          <thead><tr><th scope="col">Manifests</th><th scope="col">Missing for</th><th scope="col">Requests</th><th scope="col">Last asked</th><th scope="col">Next</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Manifests</th>
+              <th scope="col">Missing for</th>
+              <th scope="col">Requests</th>
+              <th scope="col">Last asked</th>
+              <th scope="col">Next</th>
+            </tr>
+          </thead>
           <tbody>
             {gaps.map((g) => (
               <tr key={`${g.fromSeq}-${g.toSeq}`}>
@@ -186,7 +278,9 @@ function ChainGaps({ gaps }: { gaps: ChainGapJson[] }) {
                 <td>{formatDuration(Math.max(0, Math.floor((now - g.firstSeenAt) / 1000)))}</td>
                 <td>{formatCount(g.requests)}</td>
                 <td>{g.lastRequestAt === null ? <span class="muted">not yet</span> : <Time at={g.lastRequestAt} />}</td>
-                <td><Time at={g.nextRequestAt} /></td>
+                <td>
+                  <Time at={g.nextRequestAt} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -21,7 +21,18 @@ import { useVirtualRows } from '../virtual.js';
 const ROW_HEIGHT = 40;
 const HEAD_HEIGHT = 44;
 
-type Column = 'deviceId' | 'state' | 'lastSeen' | 'storageFree' | 'agentVersion' | 'firmware' | 'policyVersion' | 'outboxDepth' | 'alertsOpen' | 'clock' | 'cameras';
+type Column =
+  | 'deviceId'
+  | 'state'
+  | 'lastSeen'
+  | 'storageFree'
+  | 'agentVersion'
+  | 'firmware'
+  | 'policyVersion'
+  | 'outboxDepth'
+  | 'alertsOpen'
+  | 'clock'
+  | 'cameras';
 type StateFilter = 'all' | DeviceState;
 
 const STATE_RANK: Record<DeviceState, number> = { online: 0, offline: 1, decommissioned: 2 };
@@ -29,17 +40,28 @@ const STATE_RANK: Record<DeviceState, number> = { online: 0, offline: 1, decommi
 /** The value a column sorts by; null sorts last in either direction. */
 function sortValue(d: DeviceJson, c: Column): string | number | null {
   switch (c) {
-    case 'deviceId': return d.deviceId;
-    case 'state': return STATE_RANK[deviceState(d)];
-    case 'lastSeen': return d.lastSeen;
-    case 'storageFree': return d.storageFree;
-    case 'agentVersion': return d.agentVersion;
-    case 'firmware': return d.firmware;
-    case 'policyVersion': return d.policyVersion;
-    case 'outboxDepth': return d.outboxDepth;
-    case 'alertsOpen': return d.alertsOpen;
-    case 'clock': return d.clockSynced === null ? null : d.clockSynced ? Math.abs(d.clockOffsetMs ?? 0) : Number.MAX_SAFE_INTEGER;
-    case 'cameras': return d.cameras.length;
+    case 'deviceId':
+      return d.deviceId;
+    case 'state':
+      return STATE_RANK[deviceState(d)];
+    case 'lastSeen':
+      return d.lastSeen;
+    case 'storageFree':
+      return d.storageFree;
+    case 'agentVersion':
+      return d.agentVersion;
+    case 'firmware':
+      return d.firmware;
+    case 'policyVersion':
+      return d.policyVersion;
+    case 'outboxDepth':
+      return d.outboxDepth;
+    case 'alertsOpen':
+      return d.alertsOpen;
+    case 'clock':
+      return d.clockSynced === null ? null : d.clockSynced ? Math.abs(d.clockOffsetMs ?? 0) : Number.MAX_SAFE_INTEGER;
+    case 'cameras':
+      return d.cameras.length;
   }
 }
 
@@ -70,9 +92,17 @@ export function clockText(d: DeviceJson): string {
 }
 
 const HEADERS: readonly [Column, string, string?][] = [
-  ['deviceId', 'Device'], ['state', 'State'], ['lastSeen', 'Last seen'], ['storageFree', 'Storage free', 'num'],
-  ['agentVersion', 'Agent'], ['firmware', 'Firmware'], ['policyVersion', 'Policy', 'num'], ['outboxDepth', 'Outbox', 'num'],
-  ['alertsOpen', 'Alerts', 'num'], ['clock', 'Clock'], ['cameras', 'Cameras'],
+  ['deviceId', 'Device'],
+  ['state', 'State'],
+  ['lastSeen', 'Last seen'],
+  ['storageFree', 'Storage free', 'num'],
+  ['agentVersion', 'Agent'],
+  ['firmware', 'Firmware'],
+  ['policyVersion', 'Policy', 'num'],
+  ['outboxDepth', 'Outbox', 'num'],
+  ['alertsOpen', 'Alerts', 'num'],
+  ['clock', 'Clock'],
+  ['cameras', 'Cameras'],
 ];
 
 export function FleetPage() {
@@ -99,9 +129,17 @@ export function FleetPage() {
     <Page title="Fleet">
       <div class="toolbar">
         <TextField label="Search devices" type="search" value={search} onInput={setSearch} hint="Device id, agent version or camera serial" />
-        <SelectField label="State" value={state} onChange={(v) => setState(v as StateFilter)} options={[
-          { value: 'all', label: 'all' }, { value: 'online', label: 'online' }, { value: 'offline', label: 'offline' }, { value: 'decommissioned', label: 'decommissioned' },
-        ]} />
+        <SelectField
+          label="State"
+          value={state}
+          onChange={(v) => setState(v as StateFilter)}
+          options={[
+            { value: 'all', label: 'all' },
+            { value: 'online', label: 'online' },
+            { value: 'offline', label: 'offline' },
+            { value: 'decommissioned', label: 'decommissioned' },
+          ]}
+        />
       </div>
       <p class="muted count-note" aria-live="polite">
         {fleet.loaded ? `Showing ${formatCount(rows.length)} of ${formatCount(fleet.devices.length)} devices` : ''}
@@ -113,17 +151,32 @@ export function FleetPage() {
           <thead>
             <tr aria-rowindex={1}>
               {HEADERS.map(([c, label, cls]) => (
-                <SortHeader key={c} column={c} label={label} sort={sort} onSort={(col) => setSort(nextSort(sort, col))} class={`col-${c}${cls ? ` ${cls}` : ''}`} />
+                <SortHeader
+                  key={c}
+                  column={c}
+                  label={label}
+                  sort={sort}
+                  onSort={(col) => setSort(nextSort(sort, col))}
+                  class={`col-${c}${cls ? ` ${cls}` : ''}`}
+                />
               ))}
             </tr>
           </thead>
           <tbody>
-            {padTop > 0 ? <tr class="spacer"><td colSpan={HEADERS.length} style={{ height: `${padTop}px` }} /></tr> : null}
+            {padTop > 0 ? (
+              <tr class="spacer">
+                <td colSpan={HEADERS.length} style={{ height: `${padTop}px` }} />
+              </tr>
+            ) : null}
             {items.map((item) => {
               const d = rows[item.index];
               return d ? <DeviceRow key={d.deviceId} device={d} index={item.index} now={now} /> : null;
             })}
-            {padBottom > 0 ? <tr class="spacer"><td colSpan={HEADERS.length} style={{ height: `${padBottom}px` }} /></tr> : null}
+            {padBottom > 0 ? (
+              <tr class="spacer">
+                <td colSpan={HEADERS.length} style={{ height: `${padBottom}px` }} />
+              </tr>
+            ) : null}
           </tbody>
         </table>
         {fleet.loaded && rows.length === 0 ? (
@@ -137,9 +190,15 @@ export function FleetPage() {
 function DeviceRow({ device: d, index, now }: { device: DeviceJson; index: number; now: number }) {
   return (
     <tr data-device-id={d.deviceId} aria-rowindex={index + 2} class="vrow">
-      <th scope="row"><a href={href.device(d.deviceId)}>{d.deviceId}</a></th>
-      <td><DeviceStateBadge device={d} /></td>
-      <td><Time at={d.lastSeen} relativeTo={now} none="never" /></td>
+      <th scope="row">
+        <a href={href.device(d.deviceId)}>{d.deviceId}</a>
+      </th>
+      <td>
+        <DeviceStateBadge device={d} />
+      </td>
+      <td>
+        <Time at={d.lastSeen} relativeTo={now} none="never" />
+      </td>
       <td class="num">{formatBytes(d.storageFree)}</td>
       <td>{d.agentVersion ?? <span class="muted">—</span>}</td>
       <td>{d.firmware ?? <span class="muted">—</span>}</td>

@@ -16,23 +16,38 @@ import { ReviewPage } from './review.js';
 
 export function PageFor({ route }: { route: Route }) {
   switch (route.page) {
-    case 'overview': return <OverviewPage />;
-    case 'fleet': return <FleetPage />;
-    case 'cameras': return <CamerasPage />;
-    case 'device': return <DevicePage key={route.id} deviceId={route.id} />;
-    case 'alerts': return <AlertsPage />;
-    case 'clips': return <ClipsPage />;
-    case 'clip': return <ClipPage key={route.hash} manifestHash={route.hash} />;
-    case 'authz': return <AuthzPage />;
-    case 'records': return <RecordsPage />;
-    case 'audit': return <AuditPage />;
-    case 'review': return <ReviewPage id={null} />;
-    case 'review-item': return <ReviewPage key={route.id} id={route.id} />;
-    case 'admin': return <AdminPage />;
+    case 'overview':
+      return <OverviewPage />;
+    case 'fleet':
+      return <FleetPage />;
+    case 'cameras':
+      return <CamerasPage />;
+    case 'device':
+      return <DevicePage key={route.id} deviceId={route.id} />;
+    case 'alerts':
+      return <AlertsPage />;
+    case 'clips':
+      return <ClipsPage />;
+    case 'clip':
+      return <ClipPage key={route.hash} manifestHash={route.hash} />;
+    case 'authz':
+      return <AuthzPage />;
+    case 'records':
+      return <RecordsPage />;
+    case 'audit':
+      return <AuditPage />;
+    case 'review':
+      return <ReviewPage id={null} />;
+    case 'review-item':
+      return <ReviewPage key={route.id} id={route.id} />;
+    case 'admin':
+      return <AdminPage />;
     case 'not-found':
       return (
         <Page title="Page not found">
-          <p>There is no page at <code>#{route.path}</code>. Choose a page from the navigation above, or go to the <a href="#/overview">start page</a>.</p>
+          <p>
+            There is no page at <code>#{route.path}</code>. Choose a page from the navigation above, or go to the <a href="#/overview">start page</a>.
+          </p>
         </Page>
       );
   }

@@ -36,19 +36,39 @@ export function Login({ notice, onSignedIn }: LoginProps) {
       <form class="login-form" onSubmit={(e) => void submit(e)} aria-labelledby="login-h">
         <h1 id="login-h">BWC Companion</h1>
         <p class="muted">Custody of body-worn camera recordings. Sign in with your gateway account.</p>
-        {notice ? <p class="notice" role="status">{notice}</p> : null}
+        {notice ? (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        ) : null}
         <div class="field">
           <label for="login-username">Username</label>
-          <input id="login-username" ref={first} name="username" autocomplete="username" autocapitalize="none" spellcheck={false}
-            value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
+          <input
+            id="login-username"
+            ref={first}
+            name="username"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck={false}
+            value={username}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="login-password">Password</label>
-          <input id="login-password" type="password" name="password" autocomplete="current-password"
-            value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            id="login-password"
+            type="password"
+            name="password"
+            autocomplete="current-password"
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </div>
         <ErrorBanner error={login.error} context="Could not sign in" />
-        <button type="submit" class="btn btn-primary" aria-disabled={login.busy}>{login.busy ? 'Signing in…' : 'Sign in'}</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={login.busy}>
+          {login.busy ? 'Signing in…' : 'Sign in'}
+        </button>
       </form>
     </main>
   );

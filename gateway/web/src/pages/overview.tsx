@@ -48,7 +48,9 @@ export function OverviewPage() {
   const sample = samples.reduce<HistorySample | null>((last, s) => (!last || s.at > last.at ? s : last), null);
   const counts = fleet.loaded
     ? { online, enrolled, decommissioned, asOf: null }
-    : sample ? { online: sample.devicesOnline, enrolled: sample.devicesEnrolled, decommissioned: null, asOf: sample.at } : null;
+    : sample
+      ? { online: sample.devicesOnline, enrolled: sample.devicesEnrolled, decommissioned: null, asOf: sample.at }
+      : null;
   const bySeverity = { critical: 0, warning: 0, info: 0 };
   for (const a of alerts.data?.alerts ?? []) if (a.resolvedAt === null) bySeverity[a.severity]++;
   const truncated = alerts.data?.alerts.length === 1000;
@@ -60,13 +62,25 @@ export function OverviewPage() {
           <h2 id="stat-devices">Devices</h2>
           {counts ? (
             <>
-              <p class="stat-value">{formatCount(counts.online)} <span class="stat-of">of {formatCount(counts.enrolled)} online</span></p>
+              <p class="stat-value">
+                {formatCount(counts.online)} <span class="stat-of">of {formatCount(counts.enrolled)} online</span>
+              </p>
               <p class="muted">
-                {formatCount(counts.enrolled - counts.online)} offline{counts.decommissioned ? `, ${formatCount(counts.decommissioned)} decommissioned` : ''}
-                {counts.asOf !== null ? <> · as of <Time at={counts.asOf} relativeTo={now} /></> : null}
+                {formatCount(counts.enrolled - counts.online)} offline
+                {counts.decommissioned ? `, ${formatCount(counts.decommissioned)} decommissioned` : ''}
+                {counts.asOf !== null ? (
+                  <>
+                    {' '}
+                    · as of <Time at={counts.asOf} relativeTo={now} />
+                  </>
+                ) : null}
               </p>
             </>
-          ) : history.error ? <p class="muted">No count: the fleet history did not load.</p> : <Loading what="devices" />}
+          ) : history.error ? (
+            <p class="muted">No count: the fleet history did not load.</p>
+          ) : (
+            <Loading what="devices" />
+          )}
         </section>
         <section class="stat" aria-labelledby="stat-alerts">
           <h2 id="stat-alerts">Open alerts</h2>
@@ -75,12 +89,20 @@ export function OverviewPage() {
             <>
               <ul class="stat-severities">
                 {SEVERITIES.map((s) => (
-                  <li key={s}><SeverityBadge severity={s} /> <span class="stat-count">{formatCount(bySeverity[s])}{truncated ? '+' : ''}</span></li>
+                  <li key={s}>
+                    <SeverityBadge severity={s} />{' '}
+                    <span class="stat-count">
+                      {formatCount(bySeverity[s])}
+                      {truncated ? '+' : ''}
+                    </span>
+                  </li>
                 ))}
               </ul>
               {truncated ? <p class="muted">Counted from the newest 1000 open alerts.</p> : null}
             </>
-          ) : alerts.error ? null : <Loading what="alerts" />}
+          ) : alerts.error ? null : (
+            <Loading what="alerts" />
+          )}
         </section>
       </div>
       <div class="charts">

@@ -33,29 +33,49 @@ export function PolicyBundlePanel() {
 
   return (
     <Panel title="Policy bundle" id="policy-bundle">
-      {bundle.error?.status === 404
-        ? <p class="notice">{bundle.error.message}</p>
-        : <ErrorBanner error={bundle.error} context="Could not load the policy bundle" />}
+      {bundle.error?.status === 404 ? (
+        <p class="notice">{bundle.error.message}</p>
+      ) : (
+        <ErrorBanner error={bundle.error} context="Could not load the policy bundle" />
+      )}
       {!b && bundle.loading ? <Loading what="the policy bundle" /> : null}
       {b ? (
         <>
-          <FactList items={[
-            ['Version in force', String(b.version)],
-            ['Hash', <code class="hash">{b.hash}</code>],
-            ['Issued', <Time at={b.issuedAt} />],
-            ['Expires', <Time at={b.expiresAt} />],
-          ]} />
+          <FactList
+            items={[
+              ['Version in force', String(b.version)],
+              ['Hash', <code class="hash">{b.hash}</code>],
+              ['Issued', <Time at={b.issuedAt} />],
+              ['Expires', <Time at={b.expiresAt} />],
+            ]}
+          />
           {b.issuers.length > 0 ? (
             <div class="table-fit">
               <table class="table issuers">
                 <caption>Officials whose keys the bundle trusts</caption>
-                <thead><tr><th scope="col">Official</th><th scope="col">Roles</th><th scope="col">Key fingerprint</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th scope="col">Official</th>
+                    <th scope="col">Roles</th>
+                    <th scope="col">Key fingerprint</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {b.issuers.map((i) => (
                     <tr key={i.keyId} data-issuer={i.personId}>
-                      <th scope="row">{i.name} <span class="sub">({i.personId})</span>{i.compromised ? <> <span class="badge key-REVOKED_AT_RECORDING_TIME">compromised</span></> : null}</th>
+                      <th scope="row">
+                        {i.name} <span class="sub">({i.personId})</span>
+                        {i.compromised ? (
+                          <>
+                            {' '}
+                            <span class="badge key-REVOKED_AT_RECORDING_TIME">compromised</span>
+                          </>
+                        ) : null}
+                      </th>
                       <td>{i.roles.join(', ')}</td>
-                      <td class="wrap"><KeyFingerprint keyId={i.keyId} publicKey={i.publicKey} label={`${i.name} (${i.personId})`} /></td>
+                      <td class="wrap">
+                        <KeyFingerprint keyId={i.keyId} publicKey={i.publicKey} label={`${i.name} (${i.personId})`} />
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -63,8 +83,13 @@ export function PolicyBundlePanel() {
             </div>
           ) : null}
           <div class="actions">
-            <button type="button" class="btn" onClick={downloadDraft}>Download draft</button>
-            <span class="hint">The source of the bundle in force with its version raised: edit it, then sign it offline with the root key (<code>bwc authz sign-bundle FILE --key ROOT-KEY --out FILE.bundle</code>).</span>
+            <button type="button" class="btn" onClick={downloadDraft}>
+              Download draft
+            </button>
+            <span class="hint">
+              The source of the bundle in force with its version raised: edit it, then sign it offline with the root key (
+              <code>bwc authz sign-bundle FILE --key ROOT-KEY --out FILE.bundle</code>).
+            </span>
           </div>
         </>
       ) : null}
@@ -100,9 +125,15 @@ function PublishBundle({ onPublished }: { onPublished: () => void }) {
         <input id="bundle-file" ref={input} type="file" />
       </div>
       <ErrorBanner error={publish.error} context="The bundle was not published" />
-      {published ? <p class="notice notice-ok" role="status">Bundle version {published.version} is in force (<code>{published.hash.slice(0, 16)}…</code>), sent to {docks(published.deliveredTo)}.</p> : null}
+      {published ? (
+        <p class="notice notice-ok" role="status">
+          Bundle version {published.version} is in force (<code>{published.hash.slice(0, 16)}…</code>), sent to {docks(published.deliveredTo)}.
+        </p>
+      ) : null}
       <div class="actions">
-        <button type="submit" class="btn btn-primary" aria-disabled={publish.busy}>{publish.busy ? 'Publishing…' : 'Publish bundle'}</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={publish.busy}>
+          {publish.busy ? 'Publishing…' : 'Publish bundle'}
+        </button>
       </div>
     </form>
   );

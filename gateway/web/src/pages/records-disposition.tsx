@@ -28,16 +28,32 @@ export function DispositionPanel({ onExecuted }: { onExecuted: () => void }) {
   };
 
   return (
-    <Panel title="Disposition" id="rec-disposition" actions={
-      <button type="button" class="btn" aria-disabled={dryRun.busy} onClick={() => void run()}>{dryRun.busy ? 'Running…' : 'Dry run'}</button>
-    }>
-      <p class="muted">A dry run changes nothing: it lists the verified clips and authorization paperwork that are due under a temporary schedule and covered by no active hold.</p>
+    <Panel
+      title="Disposition"
+      id="rec-disposition"
+      actions={
+        <button type="button" class="btn" aria-disabled={dryRun.busy} onClick={() => void run()}>
+          {dryRun.busy ? 'Running…' : 'Dry run'}
+        </button>
+      }
+    >
+      <p class="muted">
+        A dry run changes nothing: it lists the verified clips and authorization paperwork that are due under a temporary schedule and covered by no active
+        hold.
+      </p>
       <ErrorBanner error={dryRun.error} context="Could not run the dry run" />
       {dry ? <DryRunView dry={dry} /> : null}
       {dry && mayExecute && (dry.items.length > 0 || dry.paperwork.length > 0) ? (
         <ConfirmAction
-          label="Execute disposition" confirmLabel="Dispose of these records" danger
-          prompt={<p>Delete the content of the {formatCount(dry.items.length)} clips ({formatBytes(dry.bytes)}) and {formatCount(dry.paperwork.length)} paperwork records listed above (list <code>{shortHash(dry.hash, 16)}</code>)? Manifests and their signatures are kept; this cannot be undone.</p>}
+          label="Execute disposition"
+          confirmLabel="Dispose of these records"
+          danger
+          prompt={
+            <p>
+              Delete the content of the {formatCount(dry.items.length)} clips ({formatBytes(dry.bytes)}) and {formatCount(dry.paperwork.length)} paperwork
+              records listed above (list <code>{shortHash(dry.hash, 16)}</code>)? Manifests and their signatures are kept; this cannot be undone.
+            </p>
+          }
           reason={{ label: 'Reason for the disposition', required: false }}
           onConfirm={async (reason) => {
             const r = await api.post<DispositionExecuted>('/api/v1/records/dispositions', { hash: dry.hash, reason });
@@ -57,21 +73,36 @@ function DryRunView({ dry }: { dry: DispositionDryRun }) {
   return (
     <div class="dryrun" data-testid="disposition-dryrun">
       <p>
-        As of <Time at={dry.asOf} />: {formatCount(dry.items.length)} clip{dry.items.length === 1 ? '' : 's'} ({formatBytes(dry.bytes)})
-        and {formatCount(dry.paperwork.length)} paperwork record{dry.paperwork.length === 1 ? '' : 's'} are due for disposition.
+        As of <Time at={dry.asOf} />: {formatCount(dry.items.length)} clip{dry.items.length === 1 ? '' : 's'} ({formatBytes(dry.bytes)}) and{' '}
+        {formatCount(dry.paperwork.length)} paperwork record{dry.paperwork.length === 1 ? '' : 's'} are due for disposition.
       </p>
       <FactList items={[['List hash', <code class="hash">{dry.hash}</code>]]} />
       {dry.items.length > 0 ? (
         <div class="table-wrap">
           <table class="table">
             <caption>Clips</caption>
-            <thead><tr><th scope="col">Manifest</th><th scope="col">Schedule</th><th scope="col">Due</th><th scope="col" class="num">Size</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Manifest</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Due</th>
+                <th scope="col" class="num">
+                  Size
+                </th>
+              </tr>
+            </thead>
             <tbody>
               {dry.items.map((i) => (
                 <tr key={i.manifestHash} data-manifest-hash={i.manifestHash}>
-                  <th scope="row"><a href={href.clip(i.manifestHash)}><code>{shortHash(i.manifestHash, 16)}</code></a></th>
+                  <th scope="row">
+                    <a href={href.clip(i.manifestHash)}>
+                      <code>{shortHash(i.manifestHash, 16)}</code>
+                    </a>
+                  </th>
                   <td>{i.schedule}</td>
-                  <td><Time at={i.dueAt} /></td>
+                  <td>
+                    <Time at={i.dueAt} />
+                  </td>
                   <td class="num">{formatBytes(i.byteLength)}</td>
                 </tr>
               ))}
@@ -83,14 +114,25 @@ function DryRunView({ dry }: { dry: DispositionDryRun }) {
         <div class="table-wrap">
           <table class="table">
             <caption>Authorization paperwork</caption>
-            <thead><tr><th scope="col">Request</th><th scope="col">Kind</th><th scope="col">Schedule</th><th scope="col">Due</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Request</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Due</th>
+              </tr>
+            </thead>
             <tbody>
               {dry.paperwork.map((p) => (
                 <tr key={p.requestId}>
-                  <th scope="row"><code>{p.requestId}</code></th>
+                  <th scope="row">
+                    <code>{p.requestId}</code>
+                  </th>
                   <td>{p.kind}</td>
                   <td>{p.schedule}</td>
-                  <td><Time at={p.dueAt} /></td>
+                  <td>
+                    <Time at={p.dueAt} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -99,9 +141,15 @@ function DryRunView({ dry }: { dry: DispositionDryRun }) {
       ) : null}
       {dry.items.length === 0 && dry.paperwork.length === 0 ? <p class="empty">Nothing is due for disposition.</p> : null}
       <h3 class="h-small">Records kept, by status</h3>
-      {kept.length === 0 ? <p class="muted">None.</p> : (
+      {kept.length === 0 ? (
+        <p class="muted">None.</p>
+      ) : (
         <ul class="kept">
-          {kept.map(([status, n]) => <li key={status}>{status}: {n}</li>)}
+          {kept.map(([status, n]) => (
+            <li key={status}>
+              {status}: {n}
+            </li>
+          ))}
         </ul>
       )}
     </div>
@@ -111,15 +159,19 @@ function DryRunView({ dry }: { dry: DispositionDryRun }) {
 function ExecutedView({ done }: { done: DispositionExecuted }) {
   return (
     <div class="notice notice-ok" role="status">
-      <p><strong>Disposition {done.dispositionId} executed.</strong></p>
-      <FactList items={[
-        ['Records disposed of', formatCount(done.records)],
-        ['Content files deleted', formatCount(done.blobsDeleted.length)],
-        ['Content files kept', done.blobsKept.length ? `${formatCount(done.blobsKept.length)} (still named by other manifests)` : '0'],
-        ['List hash', <code class="hash">{done.listHash}</code>],
-        ['Signed by key', <code>{done.signature.keyId}</code>],
-        ['Audit entry', `#${done.auditSeq}`],
-      ]} />
+      <p>
+        <strong>Disposition {done.dispositionId} executed.</strong>
+      </p>
+      <FactList
+        items={[
+          ['Records disposed of', formatCount(done.records)],
+          ['Content files deleted', formatCount(done.blobsDeleted.length)],
+          ['Content files kept', done.blobsKept.length ? `${formatCount(done.blobsKept.length)} (still named by other manifests)` : '0'],
+          ['List hash', <code class="hash">{done.listHash}</code>],
+          ['Signed by key', <code>{done.signature.keyId}</code>],
+          ['Audit entry', `#${done.auditSeq}`],
+        ]}
+      />
     </div>
   );
 }

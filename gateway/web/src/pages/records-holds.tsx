@@ -32,12 +32,22 @@ export function HoldsPanel() {
           <table class="table holds">
             <thead>
               <tr>
-                <th scope="col">Hold</th><th scope="col">Reason</th><th scope="col">Covers</th><th scope="col">Placed</th><th scope="col">Status</th>
-                {mayManage ? <th scope="col"><span class="vh">Actions</span></th> : null}
+                <th scope="col">Hold</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Covers</th>
+                <th scope="col">Placed</th>
+                <th scope="col">Status</th>
+                {mayManage ? (
+                  <th scope="col">
+                    <span class="vh">Actions</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
-              {list.map((h) => <HoldRow key={h.holdId} hold={h} mayManage={mayManage} onChanged={holds.reload} />)}
+              {list.map((h) => (
+                <HoldRow key={h.holdId} hold={h} mayManage={mayManage} onChanged={holds.reload} />
+              ))}
             </tbody>
           </table>
         </div>
@@ -49,24 +59,55 @@ export function HoldsPanel() {
 
 function HoldRow({ hold: h, mayManage, onChanged }: { hold: HoldJson; mayManage: boolean; onChanged: () => void }) {
   const criteria = [
-    h.manifestHash ? <>clip <a href={href.clip(h.manifestHash)}><code>{shortHash(h.manifestHash)}</code></a></> : null,
+    h.manifestHash ? (
+      <>
+        clip{' '}
+        <a href={href.clip(h.manifestHash)}>
+          <code>{shortHash(h.manifestHash)}</code>
+        </a>
+      </>
+    ) : null,
     h.deviceId ? <>device {h.deviceId}</> : null,
     h.officerId ? <>officer {h.officerId}</> : null,
     h.cameraSerial ? <>camera {h.cameraSerial}</> : null,
-    h.fromAt !== null || h.toAt !== null ? <>recorded or received <Time at={h.fromAt} none="any time" /> – <Time at={h.toAt} none="any time" /></> : null,
+    h.fromAt !== null || h.toAt !== null ? (
+      <>
+        recorded or received <Time at={h.fromAt} none="any time" /> – <Time at={h.toAt} none="any time" />
+      </>
+    ) : null,
   ].filter((c) => c !== null);
   return (
     <tr data-hold-id={h.holdId}>
-      <th scope="row"><code>{h.holdId}</code></th>
+      <th scope="row">
+        <code>{h.holdId}</code>
+      </th>
       <td class="wrap">{h.reason}</td>
-      <td class="wrap">{criteria.map((c, i) => <span key={i}>{i > 0 ? '; ' : ''}{c}</span>)}</td>
-      <td><Time at={h.placedAt} /> by {h.placedBy}</td>
-      <td>{h.releasedAt === null ? <strong>active</strong> : <>released <Time at={h.releasedAt} /></>}</td>
+      <td class="wrap">
+        {criteria.map((c, i) => (
+          <span key={i}>
+            {i > 0 ? '; ' : ''}
+            {c}
+          </span>
+        ))}
+      </td>
+      <td>
+        <Time at={h.placedAt} /> by {h.placedBy}
+      </td>
+      <td>
+        {h.releasedAt === null ? (
+          <strong>active</strong>
+        ) : (
+          <>
+            released <Time at={h.releasedAt} />
+          </>
+        )}
+      </td>
       {mayManage ? (
         <td class="actions-cell">
           {h.releasedAt === null ? (
             <ConfirmAction
-              label="Release" confirmLabel="Release hold"
+              label="Release"
+              confirmLabel="Release hold"
               prompt={<p>Release hold {h.holdId}? The records it covers become eligible for disposition again when they are due.</p>}
               reason={{ label: `Reason for releasing ${h.holdId}`, required: true }}
               onConfirm={async (reason) => {
@@ -100,8 +141,13 @@ function toHoldInput(d: HoldDraft): HoldInput {
   const text = (k: 'holdId' | 'manifestHash' | 'deviceId' | 'officerId' | 'cameraSerial') => (d[k].trim() ? { [k]: d[k].trim() } : {});
   return {
     reason: d.reason.trim(),
-    ...text('holdId'), ...text('manifestHash'), ...text('deviceId'), ...text('officerId'), ...text('cameraSerial'),
-    ...(fromAt !== null ? { fromAt } : {}), ...(toAt !== null ? { toAt } : {}),
+    ...text('holdId'),
+    ...text('manifestHash'),
+    ...text('deviceId'),
+    ...text('officerId'),
+    ...text('cameraSerial'),
+    ...(fromAt !== null ? { fromAt } : {}),
+    ...(toAt !== null ? { toAt } : {}),
   };
 }
 
@@ -141,9 +187,15 @@ function PlaceHold({ onPlaced }: { onPlaced: () => void }) {
       </div>
       <FormProblem message={problems} />
       <ErrorBanner error={place.error} context="The hold was not placed" />
-      {placed ? <p class="notice notice-ok" role="status">Placed hold {placed}.</p> : null}
+      {placed ? (
+        <p class="notice notice-ok" role="status">
+          Placed hold {placed}.
+        </p>
+      ) : null}
       <div class="actions">
-        <button type="submit" class="btn btn-primary" aria-disabled={place.busy}>{place.busy ? 'Placing…' : 'Place hold'}</button>
+        <button type="submit" class="btn btn-primary" aria-disabled={place.busy}>
+          {place.busy ? 'Placing…' : 'Place hold'}
+        </button>
       </div>
     </form>
   );

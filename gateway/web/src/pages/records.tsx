@@ -61,13 +61,24 @@ function Schedules() {
         <>
           <div class="table-wrap">
             <table class="table">
-              <thead><tr><th scope="col">Schedule</th><th scope="col">Type</th><th scope="col">Retention or transfer</th><th scope="col">Cutoff</th><th scope="col">Authority</th><th scope="col">Description</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Schedule</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Retention or transfer</th>
+                  <th scope="col">Cutoff</th>
+                  <th scope="col">Authority</th>
+                  <th scope="col">Description</th>
+                </tr>
+              </thead>
               <tbody>
                 {Object.entries(d.schedules).map(([name, raw]) => {
                   const s = asSchedule(raw);
                   return (
                     <tr key={name}>
-                      <th scope="row"><code>{name}</code></th>
+                      <th scope="row">
+                        <code>{name}</code>
+                      </th>
                       <td>{s.type ?? '—'}</td>
                       <td>{keeping(s)}</td>
                       <td>{s.cutoff ?? '—'}</td>
@@ -85,7 +96,9 @@ function Schedules() {
             <Mapping title="Clips without a basis, by decision" map={d.mapping.decisions} />
             <Mapping title="Other records, by kind" map={d.mapping.kinds} />
           </div>
-          <p>Anything the mapping does not name: <strong>{d.unnamed}</strong>.</p>
+          <p>
+            Anything the mapping does not name: <strong>{d.unnamed}</strong>.
+          </p>
         </>
       ) : null}
     </Panel>
@@ -97,11 +110,29 @@ function Mapping({ title, map }: { title: string; map: Record<string, string> })
   return (
     <table class="table table-compact">
       <caption>{title}</caption>
-      <thead><tr><th scope="col">Class</th><th scope="col">Schedule</th></tr></thead>
+      <thead>
+        <tr>
+          <th scope="col">Class</th>
+          <th scope="col">Schedule</th>
+        </tr>
+      </thead>
       <tbody>
-        {entries.length === 0
-          ? <tr><td colSpan={2} class="muted">none: unscheduled</td></tr>
-          : entries.map(([k, v]) => <tr key={k}><th scope="row"><code>{k}</code></th><td>{v}</td></tr>)}
+        {entries.length === 0 ? (
+          <tr>
+            <td colSpan={2} class="muted">
+              none: unscheduled
+            </td>
+          </tr>
+        ) : (
+          entries.map(([k, v]) => (
+            <tr key={k}>
+              <th scope="row">
+                <code>{k}</code>
+              </th>
+              <td>{v}</td>
+            </tr>
+          ))
+        )}
       </tbody>
     </table>
   );
@@ -115,7 +146,15 @@ function WaitingForReview() {
   const dry = useResource((s) => api.get<DispositionDryRun>('/api/v1/records/disposition', s), []);
   const skipped = dry.data?.skipped;
   return (
-    <Panel title="Waiting for review" id="rec-review" actions={<button type="button" class="btn" onClick={dry.reload}>Refresh</button>}>
+    <Panel
+      title="Waiting for review"
+      id="rec-review"
+      actions={
+        <button type="button" class="btn" onClick={dry.reload}>
+          Refresh
+        </button>
+      }
+    >
       <p class="muted">A clip with an open review item or an open referral to OPR is never eligible for disposition, whatever its schedule.</p>
       <ErrorBanner error={dry.error} context="Could not load the clips waiting for review" />
       {!dry.data && dry.loading ? <Loading what="clips waiting for review" /> : null}
@@ -123,13 +162,30 @@ function WaitingForReview() {
       {skipped && skipped.length > 0 ? (
         <div class="table-wrap">
           <table class="table">
-            <thead><tr><th scope="col">Clip</th><th scope="col">Schedule</th><th scope="col">Status</th><th scope="col" class="num">Review item</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Clip</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Status</th>
+                <th scope="col" class="num">
+                  Review item
+                </th>
+              </tr>
+            </thead>
             <tbody>
               {skipped.map((c) => (
                 <tr key={c.manifestHash}>
-                  <th scope="row"><a href={href.clip(c.manifestHash)}><code title={c.manifestHash}>{shortHash(c.manifestHash, 16)}</code></a></th>
-                  <td><code>{c.schedule}</code></td>
-                  <td><span class="badge review-waiting">{c.reason}</span></td>
+                  <th scope="row">
+                    <a href={href.clip(c.manifestHash)}>
+                      <code title={c.manifestHash}>{shortHash(c.manifestHash, 16)}</code>
+                    </a>
+                  </th>
+                  <td>
+                    <code>{c.schedule}</code>
+                  </td>
+                  <td>
+                    <span class="badge review-waiting">{c.reason}</span>
+                  </td>
                   <td class="num">#{c.reviewId}</td>
                 </tr>
               ))}
@@ -154,17 +210,39 @@ function Dispositions() {
         {past.data && past.data.dispositions.length > 0 ? (
           <div class="table-wrap">
             <table class="table">
-              <thead><tr><th scope="col">Disposition</th><th scope="col">When</th><th scope="col">By</th><th scope="col" class="num">Records</th><th scope="col">List hash</th><th scope="col" class="num">Audit entry</th><th scope="col">Signed by key</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Disposition</th>
+                  <th scope="col">When</th>
+                  <th scope="col">By</th>
+                  <th scope="col" class="num">
+                    Records
+                  </th>
+                  <th scope="col">List hash</th>
+                  <th scope="col" class="num">
+                    Audit entry
+                  </th>
+                  <th scope="col">Signed by key</th>
+                </tr>
+              </thead>
               <tbody>
                 {past.data.dispositions.map((p) => (
                   <tr key={p.dispositionId}>
-                    <th scope="row"><code>{p.dispositionId}</code></th>
-                    <td><Time at={p.at} /></td>
+                    <th scope="row">
+                      <code>{p.dispositionId}</code>
+                    </th>
+                    <td>
+                      <Time at={p.at} />
+                    </td>
                     <td>{p.by}</td>
                     <td class="num">{p.records}</td>
-                    <td><code title={p.listHash}>{shortHash(p.listHash, 16)}</code></td>
+                    <td>
+                      <code title={p.listHash}>{shortHash(p.listHash, 16)}</code>
+                    </td>
                     <td class="num">{p.auditSeq}</td>
-                    <td><code>{p.signature.keyId}</code></td>
+                    <td>
+                      <code>{p.signature.keyId}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -8,7 +8,13 @@
  */
 import { useState } from 'preact/hooks';
 import type {
-  OprOutcome, ResolutionOutcome, ReviewDetailResponse, ReviewFlagKind, ReviewItemJson, ReviewListResponse, ReviewState,
+  OprOutcome,
+  ResolutionOutcome,
+  ReviewDetailResponse,
+  ReviewFlagKind,
+  ReviewItemJson,
+  ReviewListResponse,
+  ReviewState,
 } from '../../../api/types.js';
 import { api, query } from '../api.js';
 import { ClipStateBadge, VerdictBadge } from '../components/Badges.js';
@@ -35,7 +41,11 @@ const KIND_TEXT: Record<ReviewFlagKind, string> = {
 };
 
 const STATE_TEXT: Record<ReviewState, string> = {
-  open: 'open', referred: 'referred to OPR', resolved: 'resolved', closed: 'closed by OPR', tagged_late: 'tagged late',
+  open: 'open',
+  referred: 'referred to OPR',
+  resolved: 'resolved',
+  closed: 'closed by OPR',
+  tagged_late: 'tagged late',
 };
 
 const RESOLUTIONS: readonly { value: ResolutionOutcome; label: string }[] = [
@@ -69,7 +79,11 @@ export function ReviewPage({ id }: { id: number | null }) {
 }
 
 function StateBadge({ state }: { state: ReviewState }) {
-  return <><span class={`badge review-${state}`}>{STATE_TEXT[state]}</span>{' '}</>;
+  return (
+    <>
+      <span class={`badge review-${state}`}>{STATE_TEXT[state]}</span>{' '}
+    </>
+  );
 }
 
 function Queue({ selected }: { selected: number | null }) {
@@ -78,7 +92,15 @@ function Queue({ selected }: { selected: number | null }) {
   useOnReconnect(list.reload);
   const items = list.data?.items;
   return (
-    <Panel title="Queue" id="review-queue" actions={<button type="button" class="btn" onClick={list.reload}>Refresh</button>}>
+    <Panel
+      title="Queue"
+      id="review-queue"
+      actions={
+        <button type="button" class="btn" onClick={list.reload}>
+          Refresh
+        </button>
+      }
+    >
       <div class="filters">
         <SelectField label="State" value={state} onChange={setState} options={FILTERS} />
       </div>
@@ -88,9 +110,21 @@ function Queue({ selected }: { selected: number | null }) {
       {items && items.length > 0 ? (
         <div class="table-wrap">
           <table class="table review-queue">
-            <thead><tr><th scope="col">Item</th><th scope="col">State</th><th scope="col">Why</th><th scope="col">Officer</th><th scope="col">Camera</th><th scope="col">Clip</th><th scope="col">Opened</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Item</th>
+                <th scope="col">State</th>
+                <th scope="col">Why</th>
+                <th scope="col">Officer</th>
+                <th scope="col">Camera</th>
+                <th scope="col">Clip</th>
+                <th scope="col">Opened</th>
+              </tr>
+            </thead>
             <tbody>
-              {items.map((i) => <QueueRow key={i.id} item={i} selected={i.id === selected} />)}
+              {items.map((i) => (
+                <QueueRow key={i.id} item={i} selected={i.id === selected} />
+              ))}
             </tbody>
           </table>
         </div>
@@ -102,13 +136,24 @@ function Queue({ selected }: { selected: number | null }) {
 function QueueRow({ item: i, selected }: { item: ReviewItemJson; selected: boolean }) {
   return (
     <tr class={selected ? 'selected' : undefined} aria-current={selected ? 'true' : undefined}>
-      <th scope="row"><a href={href.review(i.id)}>#{i.id}</a></th>
-      <td><StateBadge state={i.state} /></td>
+      <th scope="row">
+        <a href={href.review(i.id)}>#{i.id}</a>
+      </th>
+      <td>
+        <StateBadge state={i.state} />
+      </td>
       <td>{i.kinds.map((k) => KIND_TEXT[k]).join(', ')}</td>
-      <td>{i.officerId || '—'}{i.offices.length ? <span class="muted"> ({i.offices.join(', ')})</span> : <span class="muted"> (no office)</span>}</td>
+      <td>
+        {i.officerId || '—'}
+        {i.offices.length ? <span class="muted"> ({i.offices.join(', ')})</span> : <span class="muted"> (no office)</span>}
+      </td>
       <td>{i.cameraSerial || '—'}</td>
-      <td><code>{i.clipId || '—'}</code></td>
-      <td><Time at={i.openedAt} compact /></td>
+      <td>
+        <code>{i.clipId || '—'}</code>
+      </td>
+      <td>
+        <Time at={i.openedAt} compact />
+      </td>
     </tr>
   );
 }
@@ -130,18 +175,45 @@ function ItemDetail({ item: i, onChanged }: { item: Item; onChanged: (i: Item) =
   return (
     <div class="review-item">
       <Panel title={`Item #${i.id}: ${i.kinds.map((k) => KIND_TEXT[k]).join(', ')}`} id="review-item">
-        <FactList items={[
-          ['State', <><StateBadge state={i.state} />{i.outcome && i.state !== 'tagged_late' ? <code>{i.outcome}</code> : null}</>],
-          ['Officer', <>{i.officerId || '—'} <span class="muted">{i.offices.length ? `(office ${i.offices.join(', ')})` : '(no office on record)'}</span></>],
-          ['Camera', i.cameraSerial || '—'],
-          ['Device', <a href={`#/devices/${encodeURIComponent(i.deviceId)}`}>{i.deviceId}</a>],
-          ['Clip id', <code>{i.clipId || '—'}</code>],
-          ['Recording started (claimed)', <Time at={c?.startedAt ?? null} />],
-          ['Recording stopped (claimed)', <Time at={c?.endedAt ?? null} />],
-          ['Opened', <Time at={i.openedAt} />],
-          i.referredAt !== null ? ['Referred to OPR', <><Time at={i.referredAt} /> by {i.referredBy}</>] : null,
-          i.closedAt !== null ? [i.state === 'tagged_late' ? 'Tagged late' : 'Closed', <><Time at={i.closedAt} /> by {i.closedBy}</>] : null,
-        ]} />
+        <FactList
+          items={[
+            [
+              'State',
+              <>
+                <StateBadge state={i.state} />
+                {i.outcome && i.state !== 'tagged_late' ? <code>{i.outcome}</code> : null}
+              </>,
+            ],
+            [
+              'Officer',
+              <>
+                {i.officerId || '—'} <span class="muted">{i.offices.length ? `(office ${i.offices.join(', ')})` : '(no office on record)'}</span>
+              </>,
+            ],
+            ['Camera', i.cameraSerial || '—'],
+            ['Device', <a href={`#/devices/${encodeURIComponent(i.deviceId)}`}>{i.deviceId}</a>],
+            ['Clip id', <code>{i.clipId || '—'}</code>],
+            ['Recording started (claimed)', <Time at={c?.startedAt ?? null} />],
+            ['Recording stopped (claimed)', <Time at={c?.endedAt ?? null} />],
+            ['Opened', <Time at={i.openedAt} />],
+            i.referredAt !== null
+              ? [
+                  'Referred to OPR',
+                  <>
+                    <Time at={i.referredAt} /> by {i.referredBy}
+                  </>,
+                ]
+              : null,
+            i.closedAt !== null
+              ? [
+                  i.state === 'tagged_late' ? 'Tagged late' : 'Closed',
+                  <>
+                    <Time at={i.closedAt} /> by {i.closedBy}
+                  </>,
+                ]
+              : null,
+          ]}
+        />
         {i.own ? <p class="notice">This item is about your own recording: another supervisor acts on it.</p> : null}
       </Panel>
       <ReviewActions item={i} onChanged={onChanged} />
@@ -156,7 +228,10 @@ function ItemDetail({ item: i, onChanged }: { item: Item; onChanged: (i: Item) =
         <ul class="review-reasons">
           {i.reasons.map((r) => (
             <li key={`${r.kind}-${r.decidedAt}`}>
-              <strong>{KIND_TEXT[r.kind]}</strong> <VerdictBadge verdict={r.decision.decision} /> <span class="muted">flagged <Time at={r.flaggedAt} /></span>
+              <strong>{KIND_TEXT[r.kind]}</strong> <VerdictBadge verdict={r.decision.decision} />{' '}
+              <span class="muted">
+                flagged <Time at={r.flaggedAt} />
+              </span>
               <div class="reason-message">{r.message}</div>
             </li>
           ))}
@@ -164,25 +239,44 @@ function ItemDetail({ item: i, onChanged }: { item: Item; onChanged: (i: Item) =
       </Panel>
       <Panel title="Custody" id="review-custody">
         {c ? (
-          <FactList items={[
-            ['Manifest', <a href={href.clip(c.manifestHash)}><code class="hash">{c.manifestHash}</code></a>],
-            ['State', <ClipStateBadge state={c.state} />],
-            ['Chain position', `seq ${c.seq} of ${i.deviceId}`],
-            ['Previous manifest', <code class="hash">{c.prevHash || '(first)'}</code>],
-            ['Content SHA-256', <code class="hash">{c.sha256}</code>],
-            ['Received', <Time at={c.receivedAt} />],
-            ['Verified', <Time at={c.verifiedAt} none="not yet" />],
-            c.disposedBy ? ['Content disposed of', <code>{c.disposedBy}</code>] : null,
-          ]} />
-        ) : <p class="empty">The gateway does not hold this clip's manifest yet: the dock has not offloaded it.</p>}
+          <FactList
+            items={[
+              [
+                'Manifest',
+                <a href={href.clip(c.manifestHash)}>
+                  <code class="hash">{c.manifestHash}</code>
+                </a>,
+              ],
+              ['State', <ClipStateBadge state={c.state} />],
+              ['Chain position', `seq ${c.seq} of ${i.deviceId}`],
+              ['Previous manifest', <code class="hash">{c.prevHash || '(first)'}</code>],
+              ['Content SHA-256', <code class="hash">{c.sha256}</code>],
+              ['Received', <Time at={c.receivedAt} />],
+              ['Verified', <Time at={c.verifiedAt} none="not yet" />],
+              c.disposedBy ? ['Content disposed of', <code>{c.disposedBy}</code>] : null,
+            ]}
+          />
+        ) : (
+          <p class="empty">The gateway does not hold this clip's manifest yet: the dock has not offloaded it.</p>
+        )}
       </Panel>
       <Panel title="History" id="review-history">
         <ol class="review-history">
           {i.history.map((s, n) => (
             <li key={n}>
               <Time at={s.at} /> <strong>{s.step.replace('_', ' ')}</strong> by <code>{s.actor}</code>
-              {s.outcome ? <> · <code>{s.outcome}</code></> : null}
-              {s.step === 'tagged_late' || s.step === 'tagged' ? <> · tagged by {String(s.detail?.taggedBy ?? 'unknown')} at <Time at={Number(s.detail?.taggedAt)} /></> : null}
+              {s.outcome ? (
+                <>
+                  {' '}
+                  · <code>{s.outcome}</code>
+                </>
+              ) : null}
+              {s.step === 'tagged_late' || s.step === 'tagged' ? (
+                <>
+                  {' '}
+                  · tagged by {String(s.detail?.taggedBy ?? 'unknown')} at <Time at={Number(s.detail?.taggedAt)} />
+                </>
+              ) : null}
               {s.note ? <div class="review-note">{s.note}</div> : null}
             </li>
           ))}
@@ -198,15 +292,36 @@ function ReviewActions({ item: i, onChanged }: { item: Item; onChanged: (i: Item
     <Panel title={i.actions.includes('close') ? 'Close the referral' : 'Resolve or refer'} id="review-actions">
       {i.actions.includes('resolve') ? (
         <NoteForm
-          id={i.id} action="resolve" title="Resolve" outcomes={RESOLUTIONS} button="Resolve" onChanged={onChanged}
+          id={i.id}
+          action="resolve"
+          title="Resolve"
+          outcomes={RESOLUTIONS}
+          button="Resolve"
+          onChanged={onChanged}
           hint="1061.2 §4.4: what you found and any corrective action taken"
         />
       ) : null}
       {i.actions.includes('refer') ? (
-        <NoteForm id={i.id} action="refer" title="Refer to OPR" outcomes={null} button="Refer to OPR" onChanged={onChanged} hint="The suspected violation, for OPR" />
+        <NoteForm
+          id={i.id}
+          action="refer"
+          title="Refer to OPR"
+          outcomes={null}
+          button="Refer to OPR"
+          onChanged={onChanged}
+          hint="The suspected violation, for OPR"
+        />
       ) : null}
       {i.actions.includes('close') ? (
-        <NoteForm id={i.id} action="close" title="OPR finding" outcomes={FINDINGS} button="Close referral" onChanged={onChanged} hint="The finding and its grounds" />
+        <NoteForm
+          id={i.id}
+          action="close"
+          title="OPR finding"
+          outcomes={FINDINGS}
+          button="Close referral"
+          onChanged={onChanged}
+          hint="The finding and its grounds"
+        />
       ) : null}
     </Panel>
   );
@@ -230,7 +345,10 @@ function NoteForm(p: NoteFormProps) {
   const [note, setNote] = useState('');
   const [problems, setProblems] = useState<string[]>([]);
   const send = useAction(async () => {
-    const res = await api.post<ReviewDetailResponse>(`/api/v1/review/${p.id}/${p.action}`, { ...(p.outcomes ? { outcome } : {}), note: note.trim() });
+    const res = await api.post<ReviewDetailResponse>(`/api/v1/review/${p.id}/${p.action}`, {
+      ...(p.outcomes ? { outcome } : {}),
+      note: note.trim(),
+    });
     p.onChanged(res.item);
   });
   const submit = (e: Event) => {
@@ -245,15 +363,28 @@ function NoteForm(p: NoteFormProps) {
     <form class={`review-form review-${p.action}`} onSubmit={submit} noValidate>
       <h3 class="h-small">{p.title}</h3>
       {p.outcomes ? (
-        <SelectField label={p.action === 'close' ? 'Finding' : 'Outcome'} value={outcome} onChange={setOutcome} options={[{ value: '', label: 'Choose…' }, ...p.outcomes]} />
+        <SelectField
+          label={p.action === 'close' ? 'Finding' : 'Outcome'}
+          value={outcome}
+          onChange={setOutcome}
+          options={[{ value: '', label: 'Choose…' }, ...p.outcomes]}
+        />
       ) : null}
       <TextArea label={NOTE_LABEL[p.action]} needed value={note} onInput={setNote} hint={p.hint} rows={3} />
       {problems.length ? (
-        <div role="alert" class="alert alert-error"><ul class="form-problems">{problems.map((m) => <li key={m}>{m}</li>)}</ul></div>
+        <div role="alert" class="alert alert-error">
+          <ul class="form-problems">
+            {problems.map((m) => (
+              <li key={m}>{m}</li>
+            ))}
+          </ul>
+        </div>
       ) : null}
       <ErrorBanner error={send.error} context={`Could not ${p.action} item ${p.id}`} />
       <div class="actions">
-        <button type="submit" class={p.action === 'refer' ? 'btn' : 'btn btn-primary'} aria-disabled={send.busy}>{send.busy ? 'Saving…' : p.button}</button>
+        <button type="submit" class={p.action === 'refer' ? 'btn' : 'btn btn-primary'} aria-disabled={send.busy}>
+          {send.busy ? 'Saving…' : p.button}
+        </button>
       </div>
     </form>
   );
