@@ -5,40 +5,15 @@
  * Secrets are removed by configuration (`redact`), whatever a caller passes.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-
-/** Fields whose values never reach the log; each is written as `[redacted]`. */
-export const DOCK_REDACT: readonly string[] = [
-  'password',
-  '*.password',
-  'token',
-  '*.token',
-  'mqttPassword',
-  '*.mqttPassword',
-  'authorization',
-  '*.authorization',
-  'cookie',
-  '*.cookie',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers.cookie',
-  'csrfToken',
-  '*.csrfToken',
-  'secret',
-  '*.secret',
-];
+import { LOG_REDACT, programLogger } from '../proto/log.js';
 
 /** Makes the dock's logger. The level: `BWC_LOG_LEVEL`, else `level` (config `log.level`), else `info`. */
 export function dockLogger(o: { level?: string; destination?: DestinationStream; env?: NodeJS.ProcessEnv } = {}): Logger {
-  return pino(
-    {
-      name: 'bwc-dock',
-      level: (o.env ?? process.env).BWC_LOG_LEVEL || o.level || 'info',
-      redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
-    },
-    o.destination ?? pino.destination(2),
-  );
+  return programLogger({
+    name: 'bwc-dock',
+    level: (o.env ?? process.env).BWC_LOG_LEVEL || o.level || 'info',
+    ...(o.destination ? { destination: o.destination } : {}),
+  });
 }
 
 /**
@@ -52,7 +27,7 @@ export function textLogger(write: (level: string, msg: string) => void, level = 
       base: null,
       timestamp: false,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: [...DOCK_REDACT], censor: '[redacted]' },
+      redact: { paths: [...LOG_REDACT], censor: '[redacted]' },
     },
     {
       write(line: string) {
