@@ -79,4 +79,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// A reader that stops early (`bwc … | head`) closes the pipe: the output is no longer wanted, which is
+// not an error of the command. Anything else on stdout still is.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
+
 await main(process.argv);

@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runBwc, tempDir, writeClip } from './helpers.js';
+import { BWC, runBwc, tempDir, writeClip } from './helpers.js';
 
 const dir = tempDir();
 let key: string;
@@ -135,5 +136,24 @@ describe('bwc manifest show', () => {
     const r = runBwc(['manifest', 'show', junk]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^bwc manifest show: manifest is not a bwc manifest/);
+  });
+});
+
+describe('bwc output into a pipe that closes early', () => {
+  it('ends quietly when the reader stops (`bwc … | head`), with the status of the command', () => {
+    // `head -c 1` exits after one byte; bwc's later writes then meet a closed pipe (EPIPE).
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" "${BWC}" manifest --help | head -c 1 >/dev/null; for i in 1 2 3 4 5 6 7 8; do "${process.execPath}" "${BWC}" --help; done | head -c 1 >/dev/null`,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+    const status = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BWC}" manifest --help | head -c 1 >/dev/null`]);
+    expect([0, 141]).toContain(status.status);
   });
 });

@@ -92,8 +92,9 @@ describe.each([
     expect(families).toEqual(name === 'dock' ? ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX'] : ['AF_INET', 'AF_INET6', 'AF_UNIX']);
     expect(get(unit, 'Service', 'SystemCallFilter')).toBe('@system-service');
     expect(get(unit, 'Service', 'SystemCallArchitectures')).toBe('native');
-    // Node's JIT writes executable memory: this one would kill it at start.
-    expect(get(unit, 'Service', 'MemoryDenyWriteExecute')).toBeUndefined();
+    // Node's JIT writes executable memory: the gateway runs with it, so the setting would kill it at
+    // start; the dock runs --jitless and is held to it (below).
+    expect(get(unit, 'Service', 'MemoryDenyWriteExecute')).toBe(name === 'dock' ? 'yes' : undefined);
   });
 
   it('restarts on failure after a pause, gives up after a start limit, and leaves time for the graceful stop', () => {
@@ -112,7 +113,8 @@ describe.each([
 
   it(`starts the installed bwc ${command} with /etc/bwc/${name}.yaml and an optional environment file`, () => {
     const bin = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { bwc: string } }).bin.bwc;
-    expect(get(unit, 'Service', 'ExecStart')).toBe(`/usr/bin/node /opt/bwc/${bin} ${command} --config /etc/bwc/${name}.yaml`);
+    const flags = name === 'dock' ? '--jitless --optimize-for-size ' : '';
+    expect(get(unit, 'Service', 'ExecStart')).toBe(`/usr/bin/node ${flags}/opt/bwc/${bin} ${command} --config /etc/bwc/${name}.yaml`);
     expect(get(unit, 'Service', 'EnvironmentFile')).toBe(`-/etc/bwc/${name}.env`);
     // `bwc dock` and `bwc gateway` run their default subcommand, `run`.
     expect(runBwc([command, 'run', '--help']).stdout).toContain('--config <file>');
@@ -173,8 +175,58 @@ describe('the dock unit keeps what the hardware needs', () => {
     }
   });
 
-  it('keeps the node options of its memory budget (scripts/bench/README.md)', () => {
-    expect(get(dock, 'Service', 'Environment')).toBe('"NODE_OPTIONS=--max-semi-space-size=1 --v8-pool-size=1"');
+  it('keeps the node options and thread counts of its memory budget (scripts/bench/README.md)', () => {
+    expect(get(dock, 'Service', 'Environment')).toBe('"NODE_OPTIONS=--max-semi-space-size=1 --v8-pool-size=1" "UV_THREADPOOL_SIZE=2"');
+  });
+
+  // systemd's MemoryDenyWriteExecute= is the kernel's PR_SET_MDWE where it has one (Linux 6.3 and
+  // later; a seccomp filter otherwise). The same refusal, set with prctl() before exec: no mapping
+  // may be writable and executable, and none may become executable.
+  const underMdwe = (args: string[]) =>
+    spawnSync(
+      'python3',
+      [
+        '-c',
+        'import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nif libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(97)\nos.execv(sys.argv[1], sys.argv[1:])',
+        process.execPath,
+        ...args,
+      ],
+      { encoding: 'utf8', cwd: ROOT },
+    );
+  const MDWE = has('python3') && underMdwe(['--jitless', '-e', '0']).status === 0;
+  it(`runs the dock's code under MemoryDenyWriteExecute with the unit's node flags, which the JIT cannot ${MDWE ? '' : '(skipped: this kernel has no PR_SET_MDWE, or python3 is missing)'}`.trim(), {
+    skip: !MDWE,
+  }, () => {
+    const flags = /^\/usr\/bin\/node((?: --\S+)*) /
+      .exec(get(dock, 'Service', 'ExecStart')!)![1]!
+      .trim()
+      .split(' ');
+    const dir = tempDir('bwc-deploy-mdwe-');
+    const clip = join(dir, 'clip.mp4');
+    writeFileSync(clip, Buffer.alloc(9 * 1024 * 1024 + 17, 7));
+    const bwc = join(ROOT, 'dist', 'scripts', 'bwc.js');
+    // The dock's own work: a key generated, a clip hashed on worker threads, its manifest signed.
+    const keys = underMdwe([...flags, bwc, 'keygen', '--out', join(dir, 'key')]);
+    expect(keys.status, keys.stderr).toBe(0);
+    const signed = underMdwe([
+      ...flags,
+      bwc,
+      'manifest',
+      'sign',
+      '--key',
+      join(dir, 'key'),
+      '--device-id',
+      'DOCK-MDWE',
+      '--out',
+      join(dir, 'clip.manifest'),
+      clip,
+    ]);
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(existsSync(join(dir, 'clip.manifest'))).toBe(true);
+    // Without --jitless, V8 cannot allocate its code space and stops at once.
+    const jit = underMdwe(['-e', 'console.log([1, 2, 3].map((x) => x * 2))']);
+    expect(jit.status).not.toBe(0);
+    expect(jit.stderr).toMatch(/Check failed|Fatal/);
   });
 
   it('the gateway unit, by contrast, sees no hardware and cannot touch the clock or kernel tunables', () => {

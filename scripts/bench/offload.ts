@@ -22,7 +22,7 @@
  * clip's length, and the camera freed the clip only after the dock recorded VERIFIED.
  *
  * Memory: the dock's RSS (`/proc/PID/status` VmRSS, all its threads) once connected and idle
- * (target < 80 MB) and its peak during offload rounds.
+ * (target < 64 MB) and its peak during offload rounds.
  *
  * Sizes: BWC_BENCH_OFFLOAD_MIB (clip size, default 1024), BWC_BENCH_OFFLOAD_ROUNDS (default 2).
  * BWC_BENCH_DOCK_NODE_ARGS: node options for the dock process alone (e.g. `--cpu-prof`).
@@ -69,7 +69,7 @@ const CAMERA = 'CAM-OFFLOAD-1';
 const RATIO_TARGET = 0.7;
 /** The offload against raw + the required work, in the same round (paired). */
 const REQUIRED_TARGET = 0.9;
-const IDLE_RSS_LIMIT_MB = 80;
+const IDLE_RSS_LIMIT_MB = 64;
 const CHUNK_WINDOW = 8;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -84,11 +84,22 @@ function envInt(name: string, fallback: number, min: number, max: number): numbe
   return n;
 }
 
-/** NODE_OPTIONS of scripts/deploy/systemd/bwc-dock.service: the dock is measured as it is deployed. */
-export function deployedNodeOptions(): string[] {
-  const unit = join(HERE, '..', '..', '..', 'scripts', 'deploy', 'systemd', 'bwc-dock.service');
-  const m = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(unit, 'utf8'));
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+/**
+ * How scripts/deploy/systemd/bwc-dock.service starts the dock: node's own flags on ExecStart (before
+ * the script) and in NODE_OPTIONS, and the unit's other Environment= variables. The dock is
+ * measured as it is deployed.
+ */
+export function deployedDock(): { nodeArgs: string[]; env: Record<string, string> } {
+  const unit = readFileSync(join(HERE, '..', '..', '..', 'scripts', 'deploy', 'systemd', 'bwc-dock.service'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const line of unit.match(/^Environment=.*$/gm) ?? []) {
+    for (const m of line.slice('Environment='.length).matchAll(/"([^"=]+)=([^"]*)"|([^\s"=]+)=(\S*)/g)) env[m[1] ?? m[3]!] = m[2] ?? m[4]!;
+  }
+  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(unit);
+  const words = (s: string | undefined) => (s ?? '').trim().split(/\s+/).filter(Boolean);
+  const nodeArgs = [...words(exec?.[1]), ...words(env.NODE_OPTIONS)];
+  delete env.NODE_OPTIONS;
+  return { nodeArgs, env };
 }
 
 function requireTool(cmd: string, pkg: string): void {
@@ -166,8 +177,8 @@ interface Child {
   exited(timeoutMs: number): Promise<number | null>;
 }
 
-function child(args: string[], name: string): Child {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function child(args: string[], name: string, env: Record<string, string> = {}): Child {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => {
     out = (out + d.toString()).slice(-200_000);
@@ -270,8 +281,9 @@ export async function setUp(ctx: BenchContext, clipBytes: number): Promise<Rig> 
   );
   // The dock runs with the node options of its systemd unit (measured as deployed), plus
   // BWC_BENCH_DOCK_NODE_ARGS for this run, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = [...deployedNodeOptions(), ...(process.env.BWC_BENCH_DOCK_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const dock = child([...nodeArgs, BWC, 'dock', '--config', config], 'dock');
+  const deployed = deployedDock();
+  const nodeArgs = [...deployed.nodeArgs, ...(process.env.BWC_BENCH_DOCK_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const dock = child([...nodeArgs, BWC, 'dock', '--config', config], 'dock', deployed.env);
   await until(
     'the dock online at the gateway',
     async () => {
@@ -667,7 +679,11 @@ export const offload: Benchmark = {
         },
         notes: [
           `offload = the dock's SIGNED → VERIFIED (manifest out, every chunk checked, clip stored and its SHA-256 checked, signed ack back); raw = first publish → last message, same ${CHUNK_WINDOW}-message PUBACK window; medians of ${rounds} round(s) each.`,
-          `the dock runs with its systemd unit's node options: ${deployedNodeOptions().join(' ') || 'none'} (scripts/deploy/systemd/bwc-dock.service).`,
+          `the dock runs as its systemd unit starts it: node ${deployedDock().nodeArgs.join(' ')}, ${
+            Object.entries(deployedDock().env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ') || 'no other environment'
+          } (scripts/deploy/systemd/bwc-dock.service).`,
           `raw + required work = the same bare publisher; the subscriber hashes each message, keeps the whole-file SHA-256, writes it at its offset with a shared fdatasync; like the gateway it PUBACKs at once while under 32 MiB are in work.`,
           `CPU ms per MiB in the measured window (last round): raw ${cpuLine(cpuRaw.at(-1), clipMiB)}; raw + required work ${cpuLine(cpuRequired.at(-1), clipMiB)}; offload ${cpuLine(cpuOffload.at(-1), clipMiB)}.`,
           `offload / (raw + required work), round by round: ${paired.ratios.map((x) => x.toFixed(2)).join(', ')}.`,
