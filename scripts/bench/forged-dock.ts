@@ -2,8 +2,8 @@
  * The dock side of `npm run bench -- forged`, in its own process so its CPU time is its own: a
  * DockSync on a file-backed dock database (WAL, synchronous=FULL, as on a real dock), connected to
  * the parent's broker. Talks to the parent over IPC:
- *   parent → { start: { brokerUrl, root, certificate, expected } }   child → { ready: { pending } }
- *   parent → { flooded: true }                                         child → { result: … }
+ *   parent → { start: { brokerUrl, password, root, certificate, expected } }   child → { ready: { pending } }
+ *   parent → { flooded: true }                                                   child → { result: … }
  * The dock's logger (device/log.ts) is silent unless `BWC_LOG_LEVEL` names a level; its lines go
  * to the child's stderr, which the parent shares.
  */

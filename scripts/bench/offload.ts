@@ -384,8 +384,9 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
         }
       };
       if (work) {
-        // As the gateway does (gateway/gateway.ts): PUBACK at once while fewer than 32 MiB are being
-        // worked on, so the broker keeps sending while earlier messages are hashed, written and synced.
+        // As the gateway does (gateway/compose/mqtt-client.ts): PUBACK at once while fewer than
+        // 32 MiB are being worked on, so the broker keeps sending while earlier messages are hashed,
+        // written and synced.
         let pending = 0;
         let held: (() => void)[] = [];
         sub.handleMessage = (packet, done) => {
