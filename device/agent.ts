@@ -11,7 +11,7 @@ import type { LinkPort } from './link/transport.js';
 import { DockCameras } from './link/cameras.js';
 import { Recording } from './policy/recording.js';
 import type { PolicyStore } from './policy/store.js';
-import { Custody } from './custody/custody.js';
+import { Custody, type CustodyGateway } from './custody/custody.js';
 import { Transfers, type ProgressEntry } from './custody/transfers.js';
 import type { Db } from './store/dock-db.js';
 import { Outbox } from './store/outbox.js';
@@ -26,12 +26,26 @@ import { clockSyncSource, type ClockSyncSource } from './io/ntp.js';
 import { CameraPorts } from './io/camera-ports.js';
 import type { GpioBackend } from './io/gpio.js';
 import { configuredIndicator, type DockIndicator } from './io/indicator.js';
-import { applyCommand, officerAt } from './commands.js';
+import { applyCommand, officerAt as officerOf } from './commands.js';
 import { defaultDockLogger, openDock, type OpenedDock } from './open.js';
 import type { DockConfig } from './config.js';
 
 export { DockError, defaultDockLogger } from './open.js';
 export type { ProgressEntry } from './custody/transfers.js';
+
+type EventBody = Omit<bwc.v1.Event.$Properties, 'header'>;
+
+/** Custody's way to the gateway, through the dock's MQTT sync (bound when custody calls it). */
+function custodyGateway(sync: () => DockSync, report: (event: EventBody) => void): CustodyGateway {
+  return {
+    connected: () => sync().connected,
+    report,
+    upload: (clip, ranges, options) => sync().upload(clip, ranges, options),
+    flush: () => sync().pump(),
+    cancelUpload: (hash) => sync().uploader.cancel(hash),
+    resend: (hash, manifest, key) => sync().requeue('manifest', 'ClipManifest', hash, manifest, key),
+  };
+}
 
 export interface DockAgentOptions {
   config: DockConfig;
@@ -74,99 +88,85 @@ export class DockAgent {
     const bootedAtMs = now();
     [this.#o, this.config, this.log] = [o, c, log];
     ({ deviceId: this.deviceId, fleet: this.fleet, db: this.db, policy: this.policy, trust: this.trust } = d);
-    [this.outbox, this.clips, this.state] = [new Outbox(d.db), new Clips(d.db), new DockState(d.db)];
+    const { deviceId, fleet, signer } = d;
+    const [outbox, clips, state] = [new Outbox(d.db), new Clips(d.db), new DockState(d.db)];
+    [this.outbox, this.clips, this.state] = [outbox, clips, state];
     this.#clock = clockSyncSource(c.clock.ntp);
-    const synced = (): boolean => this.#clock.synced();
-    const report = (event: Omit<bwc.v1.Event.$Properties, 'header'>): void => {
+    const clockSynced = (): boolean => this.#clock.synced();
+    const report = (event: EventBody): void => {
       this.sync.send('event', 'Event', event);
     };
     const fault = (what: string, e: unknown): void => this.#faults.fault(what, e);
-    const officer = (serial: string, at: number): string | null => officerAt(this.state, serial, at);
+    const officerAt = (serial: string, at: number): string | null => officerOf(state, serial, at);
+    const part = (name: string): Logger => log.child({ part: name });
 
-    this.#faults = new DockFaults({
-      dir: d.paths.dir,
-      state: this.state,
-      now,
-      log: log.child({ part: 'faults' }),
-      report,
-      onWritable: () => this.#custody.resumeLocal(),
-    });
-    this.#cameras = new DockCameras({
-      now,
-      log: log.child({ part: 'cameras' }),
-      report,
-      onLinked: (serial) => this.#custody.releaseVerified(serial),
-      onHandlerError: fault,
-    });
+    const onWritable = () => this.#custody.resumeLocal();
+    this.#faults = new DockFaults({ dir: d.paths.dir, state, now, log: part('faults'), report, onWritable });
+    const onLinked = (serial: string) => this.#custody.releaseVerified(serial);
+    this.#cameras = new DockCameras({ now, log: part('cameras'), report, onLinked, onHandlerError: fault });
     this.#recording = new Recording({
-      deviceId: d.deviceId,
+      deviceId,
       office: c.office ?? null,
-      clips: this.clips,
+      clips,
       policy: d.policy,
-      officerAt: officer,
-      clockSynced: synced,
+      officerAt,
+      clockSynced,
       now,
-      log: log.child({ part: 'recording' }),
+      log: part('recording'),
       report,
       alertCamera: (serial, alert) => this.#cameras.alert(serial, alert),
-      onUnauthorized: (what) => {
-        this.#indicator?.flagUnauthorized(what);
-      },
+      onUnauthorized: (what) => this.#indicator?.flagUnauthorized(what),
       onClipReady: (serial, clipId) => this.#custody.hashAndSign(serial, clipId),
       guard: (what, fn) => this.#faults.guard(what, fn),
     });
     this.#custody = new Custody({
-      deviceId: d.deviceId,
-      fleet: d.fleet,
-      signer: d.signer,
+      deviceId,
+      fleet,
+      signer,
       storage: c.storage,
-      clips: this.clips,
-      outbox: this.outbox,
-      state: this.state,
+      clips,
+      outbox,
+      state,
       transfers: this.#transfers,
+      fault,
+      now,
+      log: part('custody'),
       camera: (serial) => this.#cameras.port(serial),
       ackSigner: (ack) => d.trust.open(ack, 'Ack', now()).gateway.key,
       ackTimeoutMs: c.sync.ackTimeoutMs,
-      fault,
       storeOpen: () => d.db.open,
-      now,
-      log: log.child({ part: 'custody' }),
-      gateway: {
-        connected: () => this.sync.connected,
-        report,
-        upload: (clip, ranges, options) => this.sync.upload(clip, ranges, options),
-        flush: () => this.sync.pump(),
-        cancelUpload: (hash) => this.sync.uploader.cancel(hash),
-        resend: (hash, manifest, key) => this.sync.requeue('manifest', 'ClipManifest', hash, manifest, key),
-      },
+      gateway: custodyGateway(() => this.sync, report),
     });
     this.#telemetry = new Telemetry({
       dir: d.paths.dir,
       bootedAtMs,
       now,
-      clips: this.clips,
-      outbox: this.outbox,
+      clips,
+      outbox,
+      officerAt,
+      clockSynced,
       cameras: () => this.#cameras.list(),
-      officerAt: officer,
       policyVersion: () => this.#recording.policyVersion,
-      clockSynced: synced,
       transfers: () => this.#transfers.list(),
       connected: () => this.sync.connected,
       stateFull: () => this.#faults.full,
       light: () => this.light,
     });
+    const { maxInFlight, chunkWindow, ackTimeoutMs, statusIntervalS } = c.sync;
     this.sync = new DockSync({
-      deviceId: d.deviceId,
-      fleet: d.fleet,
-      signer: d.signer,
-      state: this.state,
-      outbox: this.outbox,
+      deviceId,
+      fleet,
+      signer,
+      state,
+      outbox,
       trust: d.trust,
       session: d.session,
-      maxInFlight: c.sync.maxInFlight,
-      chunkWindow: c.sync.chunkWindow,
-      ackTimeoutMs: c.sync.ackTimeoutMs,
-      statusIntervalMs: c.sync.statusIntervalS * 1000,
+      maxInFlight,
+      chunkWindow,
+      ackTimeoutMs,
+      now,
+      log,
+      statusIntervalMs: statusIntervalS * 1000,
       birth: () => this.#telemetry.birth(),
       status: () => this.#telemetry.status(),
       onCommand: (cmd) => this.#onCommand(cmd),
@@ -176,15 +176,13 @@ export class DockAgent {
       onUploadError: (h, e) => this.#custody.uploadFailed(h, e, e instanceof ChunkChangedError),
       onUploadProgress: (h, done, total) => this.#custody.uploadProgress(h, done, total),
       onFault: fault,
-      now,
-      log,
     });
     this.#ports = new CameraPorts({
       ...(o.ports ? { ports: o.ports } : {}),
       config: c.link,
       onLink: (link) => this.#cameras.watch(link),
       log,
-      link: { onEvent: (ev) => this.#onCameraEvent(ev), dockClockSynced: synced, eventNos: this.state.eventNos() },
+      link: { onEvent: (ev) => this.#onCameraEvent(ev), dockClockSynced: clockSynced, eventNos: state.eventNos() },
     });
   }
 

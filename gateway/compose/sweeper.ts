@@ -51,3 +51,29 @@ export class Sweeper {
     });
   }
 }
+
+/** The gateway's sweep, in order: what each part does every `sweepIntervalMs`. */
+export function gatewaySweeps(p: {
+  ingest: { sweep(): Promise<{ failed: readonly string[] }> };
+  fleet: { sweep(): Promise<unknown> };
+  secondDecisions: { sweep(): Promise<unknown> };
+  auth: { pruneSessions(): Promise<unknown> };
+  audit: { sweep(exportDir: string): Promise<unknown> };
+  history: { maybeSample(now: number): Promise<unknown> };
+  auditExportDir: string;
+  log: Logger;
+}): SweepStep[] {
+  return [
+    {
+      name: 'ingest',
+      run: async () => {
+        for (const f of (await p.ingest.sweep()).failed) p.log.warn({}, `sweep: cannot finish the ${f}; tried again at the next sweep`);
+      },
+    },
+    { name: 'fleet', run: async () => void (await p.fleet.sweep()) },
+    { name: 'second decision', run: async () => void (await p.secondDecisions.sweep()) },
+    { name: 'sessions', run: async () => void (await p.auth.pruneSessions()) },
+    { name: 'audit', run: async () => void (await p.audit.sweep(p.auditExportDir)) },
+    { name: 'history', run: async (t) => void (await p.history.maybeSample(t)) },
+  ];
+}
