@@ -12,7 +12,7 @@
  *   replicas it is given to), and may publish and subscribe anywhere under `bwc/v1/{fleet}/`.
  *
  * The gateway verifies every message anyway: the ACL keeps noise out, the signatures decide.
- * aedes does not deliver `$share/…` subscriptions; `gateway.shared` with the embedded broker is
+ * aedes does not deliver `$share/…` subscriptions; `mqtt.shared` with the embedded broker is
  * refused in the configuration.
  */
 import { createServer, type Server } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * Keyrings (DESIGN §3 `bwc verify --keyring`, §4): every device key a gateway enrolled, with when
+ * Keyrings (DESIGN §4: `bwc verify --keyring`, "Who signs what"): every device key a gateway enrolled, with when
  * it was valid, signed by the gateway and carrying the gateway's root-signed certificate, so the
  * file stands alone. An auditor who holds only the agency root public key can check a clip's
  * signer years later, including keys revoked since:

@@ -12,8 +12,8 @@ type Register = (program: Command) => void;
 
 /**
  * Each top-level command and the module that registers it, loaded only when needed: `bwc dock`
- * does not load the gateway, its broker or PostgreSQL driver (the dock's memory budget, DESIGN
- * §3), and `bwc verify` loads neither. `bwc --help` and an unknown name load them all.
+ * does not load the gateway, its broker or PostgreSQL driver (the dock's memory budget:
+ * device/README.md, "Memory"), and `bwc verify` loads neither. `bwc --help` and an unknown name load them all.
  */
 const COMMANDS: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('./cli/demo.js')).registerDemo,

@@ -1,7 +1,7 @@
 /**
- * The dock agent end to end (issue: dock agent), every part real: a simulated camera process on one
- * end of a socat pty pair, the `bwc dock` process on the other, the gateway with its embedded aedes
- * broker, enrollment through `bwc dock enroll`, and `bwc verify` on what the gateway stored.
+ * The dock agent end to end, every part real: a simulated camera process on one end of a socat pty
+ * pair, the `bwc dock` process on the other, the gateway with its embedded aedes broker,
+ * enrollment through `bwc dock enroll`, and `bwc verify` on what the gateway stored.
  *
  * The shift: an authorized arrest with a mute (BWC-2024 trigger), an excluded activity with no
  * grant (UNAUTHORIZED, 1061.2 §4), a recording whose only purpose is First Amendment activity

@@ -1,9 +1,9 @@
 /**
  * The dock agent through a real Mosquitto with the per-device ACL of device/README.md, and the
- * faults it must survive (issue: dock agent, "Faults"): the broker stopped mid-upload and started
- * again, the dock SIGKILLed mid-hash and mid-upload and restarted, the gateway restarted. Each run
- * ends with every clip VERIFIED exactly once at the gateway and no clip released before its
- * VERIFIED ack. A state directory that cannot be written is refused with a clear error.
+ * faults it must survive: the broker stopped mid-upload and started again, the dock SIGKILLed
+ * mid-hash and mid-upload and restarted, the gateway restarted. Each run ends with every clip
+ * VERIFIED exactly once at the gateway and no clip released before its VERIFIED ack. A state
+ * directory that cannot be written is refused with a clear error.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -239,7 +239,7 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     expect(waiting.clip.missingChunks).toEqual([{ start: 0, end: prohibited.chunks.length }]);
   });
 
-  it("hands a clip's content only to records officers, auditors and supervisors, and records each read in the audit log", async () => {
+  it("hands a clip's content only to records officers, auditors, supervisors and OPR, and records each read in the audit log", async () => {
     expect((await get(`/api/v1/clips/${clip.hashHex}/content`, 'vera')).status).toBe(403);
     const res = await fetch(url(`/api/v1/clips/${clip.hashHex}/content`), { headers: { authorization: `Bearer ${tokens.rita}` } });
     expect(res.status).toBe(200);

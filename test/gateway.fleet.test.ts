@@ -113,7 +113,7 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
   const alerts = new Alerts(db, now);
   const fleet = new Fleet({ db, alerts, fleet: 'f1', now, thresholds: THRESHOLDS });
-  // Wired as gateway/gateway.ts wires them.
+  // Wired as gateway/compose/ingest.ts wires them.
   const ingest = new Ingest({
     db,
     store,

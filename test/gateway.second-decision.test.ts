@@ -208,7 +208,7 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
       requests.push({ deviceId, hashes });
     },
   });
-  // Wired as gateway/gateway.ts wires them.
+  // Wired as gateway/compose/ingest.ts wires them.
   const ingest = new Ingest({
     db,
     store,

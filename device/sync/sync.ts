@@ -23,7 +23,7 @@ import { isWireError } from '../../proto/errors.js';
 import type { GatewayCert } from '../../proto/gateway-cert.js';
 import type { Outbox, OutboxKind } from '../store/outbox.js';
 import type { DockState } from '../store/state.js';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { MqttSession, type MqttSessionOptions } from './session.js';
 import { Uploader, type UploadSource } from './uploader.js';
 import type { GatewayTrust } from './trust.js';
@@ -83,10 +83,9 @@ export interface DockSyncOptions {
   onFault(what: string, error: unknown): void;
   /**
    * The dock's logger (device/log.ts): DockSync logs through its `sync` child, the MQTT connection
-   * through its `session` child. A bare object with pino's four methods is still taken
-   * (scripts/bench/forged-dock.ts passes one): DockSync logs to it, the session logs nothing.
+   * through its `session` child.
    */
-  log: Logger | Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
+  log: Logger;
   now?: () => number;
   /** At most one aggregated report of refused gateway traffic per this many ms (default 60 s). */
   refusalReportMs?: number;
@@ -144,7 +143,7 @@ export class DockSync {
 
   constructor(options: DockSyncOptions) {
     const root = options.log;
-    this.#o = { ...options, log: 'child' in root ? root.child({ part: 'sync' }) : root };
+    this.#o = { ...options, log: root.child({ part: 'sync' }) };
     this.#now = options.now ?? Date.now;
     const o = this.#o;
     const limit = (k: InboundKind): InboundLimits => ({ ...INBOUND_LIMITS[k], ...o.inboundLimits?.[k] });
@@ -163,7 +162,7 @@ export class DockSync {
         o.log.warn(`mqtt: disconnected (${reason}); ${this.#o.outbox.depth().messages} message(s) kept in the outbox`);
       },
       onMessage: (topic, payload) => void this.#onMessage(topic, payload).catch((e: unknown) => o.onFault('gateway message', e)),
-      log: 'child' in root ? root.child({ part: 'session' }) : pino({ level: 'silent' }),
+      log: root.child({ part: 'session' }),
       now: this.#now,
     });
     this.uploader = new Uploader({

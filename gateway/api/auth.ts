@@ -441,10 +441,10 @@ export class Auth implements Authenticator {
   /**
    * The caller: by `Authorization: Bearer bwc_…` if that header is present (and then only by it),
    * otherwise by the session cookie. Null if neither proves a current, enabled user.
-   */
-  /**
-   * `touch: false` checks without counting as activity: a live stream re-checks its session every
-   * few seconds, and an open dashboard must still idle out like any other session.
+   *
+   * `touch: false` checks without counting as activity: a live stream re-checks its session at
+   * every keep-alive (15 s, live.ts), and an open dashboard must still idle out like any other
+   * session.
    */
   async authenticate(req: IncomingMessage, options: { touch?: boolean } = {}): Promise<AuthUser | null> {
     const authorization = req.headers.authorization;

@@ -1,13 +1,14 @@
 /**
- * Fleet, clips and alerts over HTTP, under `/api/v1` (gateway/README.md has the table):
+ * Fleet and alerts over HTTP, under `/api/v1` (gateway/README.md has the table; the clips are in
+ * clip-routes.ts):
  *
  * | route | who |
  * |---|---|
- * | `GET /devices`, `GET /devices/:id`, `GET /devices/:id/events`, `GET /cameras`, `GET /cameras/:serial/assignments`, `GET /clips`, `GET /clips/:hash`, `GET /clips/:hash/report`, `GET /alerts` | any signed-in user |
- * | `GET /clips/:hash/content` (the clip itself, with Range; each viewing or download is audited once per session) | records officer, auditor, supervisor |
+ * | `GET /devices`, `GET /devices/:id`, `GET /devices/:id/events`, `GET /keyring`, `GET /cameras`, `GET /cameras/:serial/assignments`, `GET /alerts` | any signed-in user |
  * | `POST /devices` (register with a public key), `POST /devices/:id/enrollment-token`, `POST /devices/:id/decommission` | operator, admin |
  * | `PUT /cameras/:serial/assignment`, `DELETE /cameras/:serial/assignment` | operator, admin |
  * | `POST /alerts/:id/ack`, `POST /alerts/:id/resolve` (`{ note }`: required for a critical alert) | operator, supervisor, admin |
+ * | `GET /enroll` (the gateway's proof of itself, before a dock sends its token) | anyone (public route) |
  * | `POST /enroll` (a device redeems its one-time token with a signed EnrollmentRequest) | the device (public route; the token and the signature are the credentials) |
  *
  * Enrollment answers with an EnrollmentResponse signed by the gateway key (DESIGN §8): the gateway's

@@ -5,7 +5,7 @@
  *
  * The interface other modules use (gateway/README.md "Audit log"):
  *
- *   await audit.append(q, { actor: `user:${user.username}`, action: 'authz.request_approved', subject: requestId, detail: { … } });
+ *   await audit.append(q, { actor: `user:${user.username}`, action: 'authz.approve', subject: requestId, detail: { … } });
  *
  * `q` is the transaction's Queryable, so the entry commits or rolls back with the change. Given the
  * Db itself, `append` runs its own transaction. `detail` is plain JSON (no Buffers: hex them).

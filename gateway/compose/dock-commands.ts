@@ -71,8 +71,8 @@ export class DockCommands {
   }
 
   /**
-   * A dock that was born (it connected) gets the current policy bundle and camera assignments,
-   * whatever it missed while away. A failure here is logged; it never refuses the Birth.
+   * A dock that was born (it connected) gets the current policy bundle, the camera assignments, and
+   * the grants and revocations that name it or no dock, whatever it missed while away. A failure here is logged; it never refuses the Birth.
    */
   async bringUpToDate(deviceId: string, policy: { bundles: PolicyBundles; authz: Authorizations }): Promise<void> {
     const { fleet, messenger, log } = this.#o;

@@ -2,7 +2,8 @@
  * The gateway's periodic work, every `sweepIntervalMs` and on demand (tests): finishing clips
  * whose assembly lease expired, the fleet's checks, the second decision's waits, expired
  * sessions, audit checkpoints and their export, the dashboard's fleet samples. One sweep at a
- * time; a failing step is logged and the next sweep tries again.
+ * time; a failing step is logged under its name, the steps after it still run, and the next sweep
+ * tries it again.
  */
 import type { Logger } from '../api/http.js';
 import type { Shutdown } from './shutdown.js';
@@ -27,10 +28,12 @@ export class Sweeper {
   /** Runs every step now, or waits for the sweep already running. */
   async sweep(): Promise<void> {
     this.#sweeping ??= (async () => {
-      try {
-        for (const s of this.#steps) await s.run(this.#now());
-      } catch (e) {
-        this.#log.warn({ err: e }, `sweep: ${(e as Error).message}`);
+      for (const s of this.#steps) {
+        try {
+          await s.run(this.#now());
+        } catch (e) {
+          this.#log.warn({ err: e }, `sweep: ${s.name}: ${(e as Error).message}`);
+        }
       }
     })().finally(() => {
       this.#sweeping = null;

@@ -173,7 +173,8 @@ export class RecordingReports {
 
   /**
    * 1061.2 §4: an unauthorized or prohibited recording is reported (to the supervisor; prohibited
-   * ones at once). `graceEnded`: an unclassified clip still untagged when its grace period ended.
+   * ones at once). `grace`: an unclassified clip still untagged when its grace period ended (when it
+   * ended, and its length in hours).
    */
   async #report(
     deviceId: string,

@@ -2,8 +2,10 @@
  * The dock side of `npm run bench -- forged`, in its own process so its CPU time is its own: a
  * DockSync on a file-backed dock database (WAL, synchronous=FULL, as on a real dock), connected to
  * the parent's broker. Talks to the parent over IPC:
- *   parent → { start: { brokerUrl, root, certificate, expected } }   child → { ready: { pending } }
- *   parent → { flooded: true }                                         child → { result: … }
+ *   parent → { start: { brokerUrl, password, root, certificate, expected } }   child → { ready: { pending } }
+ *   parent → { flooded: true }                                                   child → { result: … }
+ * The dock's logger (device/log.ts) is silent unless `BWC_LOG_LEVEL` names a level; its lines go
+ * to the child's stderr, which the parent shares.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { openDockDb } from '../../device/store/dock-db.js';
 import { DockState } from '../../device/store/state.js';
 import { Outbox } from '../../device/store/outbox.js';
 import { signerFromSeed } from '../../device/custody/keys.js';
+import { dockLogger } from '../../device/log.js';
 import { pseudoRandomBytes } from './harness.js';
 
 interface Start {
@@ -76,7 +79,7 @@ async function start(s: Start): Promise<void> {
     onUploadSent: () => {},
     onUploadError: () => {},
     onFault: (what, e) => send({ fault: `${what}: ${(e as Error).message}` }),
-    log: { info: () => {}, debug: () => {}, warn: () => {}, error: () => {} },
+    log: dockLogger({ level: 'silent' }),
   });
   sync.start();
   while (!sync.connected) await new Promise((r) => setTimeout(r, 20));

@@ -1,10 +1,10 @@
 /**
- * Forged traffic against a dock (DESIGN §8, second round; the hardening issue's item 2): a holder
- * of the broker password publishes 10,000 forged acks and commands (scripts/sim/forger.ts: garbage,
- * oversize, unknown keys, a certified key id with a bad signature, acks for another dock, replays)
- * on a dock's topics through the embedded broker, with one genuine ack in the middle. The dock runs
- * in its own process; measured: its CPU time for the flood (limit 3 s), the rows it stored (limit
- * 10), and how soon the genuine ack was acted on (limit 1 s).
+ * Forged traffic against a dock (DESIGN §8, second round): a holder of the broker password
+ * publishes 10,000 forged acks and commands (scripts/sim/forger.ts: garbage, oversize, unknown
+ * keys, a certified key id with a bad signature, acks for another dock, replays) on a dock's
+ * topics through the embedded broker, with one genuine ack in the middle. The dock runs in its own
+ * process; measured: its CPU time for the flood (limit 3 s), the rows it stored (limit 10), and
+ * how soon the genuine ack was acted on (limit 1 s).
  */
 import { fork } from 'node:child_process';
 import mqtt from 'mqtt';

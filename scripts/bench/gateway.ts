@@ -203,7 +203,7 @@ export async function ingestRound(
   const s0 = now();
   mkdirSync(dir, { recursive: true });
   const roundDb = await openDb(dir);
-  // As the gateway composes it (gateway/gateway.ts): verification and ack signatures on worker threads.
+  // As the gateway composes it (gateway/compose/foundation.ts): verification and ack signatures on worker threads.
   const pool = cryptoThreads > 0 ? new CryptoPool(cryptoThreads, gatewaySigner.keyObject) : null;
   try {
     const { db } = roundDb;

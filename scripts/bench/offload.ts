@@ -24,7 +24,8 @@
  * Memory: the dock's RSS (`/proc/PID/status` VmRSS, all its threads) once connected and idle
  * (target < 64 MB) and its peak during offload rounds.
  *
- * Sizes: BWC_BENCH_OFFLOAD_MIB (clip size, default 1024), BWC_BENCH_OFFLOAD_ROUNDS (default 2).
+ * Sizes: BWC_BENCH_OFFLOAD_MIB (the rounds' clip, default 256), BWC_BENCH_OFFLOAD_ROUNDS (default
+ * 8), BWC_BENCH_OFFLOAD_RSS_MIB (the one long clip whose memory is measured, default 2048; 0: none).
  * BWC_BENCH_DOCK_NODE_ARGS: node options for the dock process alone (e.g. `--cpu-prof`).
  * Needs `mosquitto` and `socat` (Debian packages of the same names) and about 3× the clip size
  * free in the temp dir. scripts/bench/README.md explains every number.
@@ -396,8 +397,9 @@ async function rawRound(mosq: LocalMosquitto, round: number, count: number, requ
         }
       };
       if (work) {
-        // As the gateway does (gateway/gateway.ts): PUBACK at once while fewer than 32 MiB are being
-        // worked on, so the broker keeps sending while earlier messages are hashed, written and synced.
+        // As the gateway does (gateway/compose/mqtt-client.ts): PUBACK at once while fewer than
+        // 32 MiB are being worked on, so the broker keeps sending while earlier messages are hashed,
+        // written and synced.
         let pending = 0;
         let held: (() => void)[] = [];
         sub.handleMessage = (packet, done) => {

@@ -2,6 +2,8 @@
  * `bwc authz request|approve|deny|revoke|list`: the recording-authorization workflow (1061.2 §5)
  * against a running gateway's API. The gateway checks every role and rule again (nobody decides
  * their own request except the Director; an FRO within its offices; every §5.2 field present).
+ * `bwc authz draft-bundle|publish-bundle`: the policy bundle in force, as the source of the next
+ * one, and a root-signed bundle put in force.
  */
 import type { Command } from 'commander';
 import { CliError, writeJson } from './common.js';

@@ -1,8 +1,8 @@
 /**
  * `bwc authz`: offline signing of policy data (DESIGN §5) by the agency root and by officials,
  * gateway certificates by the agency root (DESIGN §4 "Who signs what"), and `show` to read any of
- * it back with its hash and signature status. The gateway workflow (request, approve, deny,
- * revoke, list) arrives with the gateway.
+ * it back with its hash and signature status. The workflow against a running gateway (request,
+ * approve, deny, revoke, list, draft-bundle, publish-bundle) is in authz-requests.ts.
  */
 import type { Command } from 'commander';
 import { pb } from '../../proto/wire.js';

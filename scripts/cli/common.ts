@@ -26,7 +26,7 @@ const MIN_BYTES_FOR_BAR = 32 * 1024 * 1024;
  */
 export function byteProgress(label: string, totalBytes: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY || totalBytes < MIN_BYTES_FOR_BAR) return { update: () => {}, stop: () => {} };
-  // Loaded only when a bar is drawn: the dock service never draws one (its memory budget, DESIGN §3).
+  // Loaded only when a bar is drawn: the dock service never draws one (its memory budget, device/README.md).
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {

@@ -1,7 +1,8 @@
 /**
- * `bwc records schedules|holds|hold|release|dispose|export`: records management (4007.1; 1061.2
- * §6) against a running gateway's API, as a records officer (auditors may read and export). The
- * gateway checks every role; holds are evaluated when a disposition runs.
+ * `bwc records schedules|holds|hold|release|dispose|export|keyring`: records management (4007.1;
+ * 1061.2 §6) against a running gateway's API, as a records officer (auditors may read and export),
+ * and the signed keyring auditors check clips against. The gateway checks every role; holds are
+ * evaluated when a disposition runs.
  */
 import { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';

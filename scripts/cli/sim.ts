@@ -1,4 +1,7 @@
-/** `bwc sim camera`: a simulated camera on a real serial port or one end of a pty pair. */
+/**
+ * `bwc sim camera`: a simulated camera on a real serial port or one end of a pty pair; `bwc sim
+ * fleet` and `bwc sim chaos` run scripts/sim/fleet.ts and scripts/sim/chaos.ts.
+ */
 import type { Command } from 'commander';
 import { CameraSim } from '../../device/link/sim/camera.js';
 import { DEFAULT_SCENARIO, loadScenario, ScenarioError } from '../../device/link/sim/scenario.js';

@@ -2,7 +2,7 @@
  * What an agency prepares before its first dock enrolls (DESIGN §8), for a simulated fleet, the
  * benchmarks and the tests: a root key, the gateway's key certified by that root for one gateway
  * id and fleet, and a root-signed policy bundle. In production the root key stays offline
- * (`bwc authz sign-gateway-cert`, `bwc policy sign`); here it is derived from a seed.
+ * (`bwc authz sign-gateway-cert`, `bwc authz sign-bundle`); here it is derived from a seed.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * broker and dashboard, an agency root with an FRO and the Director, people for every role, and
  * three enrolled docks with two simulated cameras each playing the shift of demo-shift.ts. The
  * cameras are linked over real pty pairs when socat is installed and over in-memory streams
- * otherwise. Midway the broker goes down for a few seconds and comes back. When every clip is
+ * otherwise. A third into the shift the broker goes down for 4 s and comes back. When every clip is
  * verified and released, a records officer places a litigation hold and runs a disposition dry
  * run, and the end state is checked: every decision as expected, every clip verified and released,
  * the expected alerts raised, the audit log intact.
@@ -46,7 +46,7 @@ export interface DemoOptions {
   durationS: number;
   /** A line for the person watching. */
   say(line: string): void;
-  /** Transfers under way on the docks (hashing, upload), about once a second. */
+  /** Transfers under way on the docks (hashing, upload), twice a second. */
   onProgress?(entries: (ProgressEntry & { deviceId: string })[]): void;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A public key as people compare it: its fingerprint (the key id, hex SHA-256 of the raw key, the
  * digits `bwc` prints and `--root-fingerprint` takes) in groups of four, and a button that copies
- * the whole public key for pasting into a keyring, a config or `bwc verify --key`.
+ * the whole public key for pasting into a keyring, a config or `bwc verify --pubkey`.
  */
 import { useState } from 'preact/hooks';
 import { formatFingerprint } from '../format.js';

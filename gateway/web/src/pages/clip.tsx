@@ -1,7 +1,7 @@
 /**
  * A clip (`#/clips/:hash`): its manifest, the policy decision with reasons and clauses, its custody
  * step by step, and on demand the gateway's `bwc verify` report with the per-chunk map. Downloads:
- * the signed manifest (everyone), the content (records officers, auditors, supervisors) and a
+ * the signed manifest (everyone), the content (records officers, auditors, supervisors, OPR) and a
  * BagIt export (records officers and auditors).
  */
 import { useState } from 'preact/hooks';
