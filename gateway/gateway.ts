@@ -5,8 +5,7 @@
  * configured, connects to it as an MQTT client, announces its presence (retained, with a Will, and
  * its certificate), feeds every dock message through verified ingest, applies what ingest accepted
  * to the fleet, brings a dock that was born up to date (policy bundle, camera assignments, grants
- * and revocations), runs
- * the periodic sweeps, and serves the HTTP API (enrollment included).
+ * and revocations), runs the periodic sweeps, and serves the HTTP API (enrollment included).
  *
  * Flow control: messages are handled concurrently, their database writes grouped into shared
  * commits; the broker's PUBACK is given as a message is taken, up to a bound of messages in flight.
