@@ -85,7 +85,6 @@ const FIXED_WAIT = /setTimeout\(\s*[A-Za-z_$][\w$]*\s*,|\bsleep\(|timers\/promis
 const PAUSES_LEFT: Record<string, number> = {
   'test/dock.cases.test.ts': 2, // camera B let go only once its scripted wait (its own clock, in another process) has run out: the helper and its one call
   'test/dock.env.test.ts': 1, // resends onto a full disk
-  'test/gateway.audit.test.ts': 1, // work inside a transaction while another replica appends
 };
 
 describe('tests', () => {
