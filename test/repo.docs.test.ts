@@ -83,7 +83,6 @@ const FIXED_WAIT = /setTimeout\(\s*[A-Za-z_$][\w$]*\s*,|\bsleep\(|timers\/promis
 
 /** Pauses still waiting to be replaced by the event or state they stand for; this list only shrinks. */
 const PAUSES_LEFT: Record<string, number> = {
-  'test/dock.cases.test.ts': 2, // camera B let go only once its scripted wait (its own clock, in another process) has run out: the helper and its one call
   'test/dock.env.test.ts': 1, // resends onto a full disk
 };
 
