@@ -55,6 +55,8 @@ export interface DockAgentOptions {
   ports?: LinkPort[];
   /** The GPIO backend for the status light and button (default: this machine's, when io.led or io.button is set). */
   gpio?: GpioBackend;
+  /** The timers of the status light and button (blink patterns, debouncing; default: the system's). */
+  ioTimers?: import('./io/timers.js').Timers;
 }
 
 export class DockAgent {
@@ -201,6 +203,7 @@ export class DockAgent {
     await this.#ports.start();
     this.#indicator = configuredIndicator(this.config.io, {
       ...(this.#o.gpio ? { gpio: this.#o.gpio } : {}),
+      ...(this.#o.ioTimers ? { timers: this.#o.ioTimers } : {}),
       log: this.log.child({ part: 'io' }),
       signals: this.#telemetry.signals(),
       onShortPress: () => this.log.info(`button: ${this.#telemetry.statusLine()}`),

@@ -18,8 +18,8 @@
  *   answers again (BWC-Link v1: nothing dropped): the dock reopens a link that went down, and the
  *   camera greets again.
  *
- * Order, not time: the tests hold a camera with SIGSTOP where they need a known order, and judge by
- * the dock's committed history (clip_history ids) and what each side reports.
+ * Order, not time: the tests hold a camera (a scenario `pause`, or SIGSTOP) where they need a known
+ * order, and judge by the dock's committed history (clip_history ids) and what each side reports.
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,8 +106,6 @@ afterAll(async () => {
 });
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reads the running dock's database (WAL: a reader never blocks the agent). */
 function dockDb<T>(deviceId: string, fn: (db: Database.Database) => T, file = 'dock.db'): T {
@@ -460,13 +458,12 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
         { ready: { clip: 'a-big', size: BIG } },
       ],
     });
-    const HOLD_MS = 1500;
     const scenarioB = writeScenario('big-b', {
       camera: { serial: CAM_B },
       steps: [
         { status: { docked: true } },
-        // Camera B is held (SIGSTOP) during this wait and let go once camera A's ClipReady is applied.
-        { wait: HOLD_MS },
+        // Camera B pauses here, still linked, and goes on (SIGUSR2) once camera A's ClipReady is applied.
+        { pause: true },
         { start: { clip: 'b-excluded', activity: 'undercover_operation', preEventBufferS: 0 } },
         { stop: { clip: 'b-excluded' } },
         { ready: { clip: 'b-excluded', size: 100_000 } },
@@ -476,15 +473,10 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
     camB = spawnBwc(['sim', 'camera', '--port', ptyB.cam, '--storage', storageB, '--scenario', scenarioB, '--until-released', '150', '--json'], CAM_B);
     const outputs = () => [camA?.output() ?? '', camB.output(), dock.output()].join('\n');
 
-    // 1. Camera B linked (its status applied), then held before its recording starts.
+    // 1. Camera B linked (its status applied), then paused before its recording starts.
     await until('camera B linked', () => lastEventNo(DOCK_BIG, CAM_B) >= 1, 30_000);
-    // Idle in its wait, B acks the dock's TimeSync at once; hold it only then, with nothing in flight to it
-    // (a frame in flight to a held camera makes the dock reopen the link: the stalled-camera test below).
-    await until("camera B answered the dock's TimeSync", () => /time sync from the dock/.test(camB.output()), 20_000);
-    camB.kill('SIGSTOP');
-    const heldAt = Date.now();
-    expect(dockClip(DOCK_BIG, CAM_B, 'b-excluded'), 'camera B started recording before the test could hold it (set-up, not the dock)').toBeUndefined();
-    await sleep(heldAt + HOLD_MS + 100 - Date.now()); // B's wait has run out: it records the moment it is let go
+    await until('camera B paused', () => /paused until told to go on/.test(camB.output()), 20_000);
+    expect(dockClip(DOCK_BIG, CAM_B, 'b-excluded'), 'camera B recording before its pause (set-up, not the dock)').toBeUndefined();
 
     // 2. Camera A readies its 1 GiB clip; once the dock has applied the ClipReady (hashing has begun), B goes on.
     camA = spawnBwc(['sim', 'camera', '--port', ptyA.cam, '--storage', storageA, '--scenario', scenarioA, '--until-released', '150', '--json'], CAM_A);
@@ -511,7 +503,7 @@ describe('a big clip on camera A and an excluded activity on camera B, on one do
       };
     };
     camB.stderr!.on('data', onData);
-    camB.kill('SIGCONT');
+    camB.kill('SIGUSR2'); // B goes on: it records at once
     const atAlert = await until('camera B alerted UNAUTHORIZED', () => seenAtAlert ?? undefined, 60_000);
     camB.stderr!.off('data', onData);
     // Camera A's clip had not reached HASHED when B's alert arrived (states only move forward, so it had

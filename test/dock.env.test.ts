@@ -662,8 +662,18 @@ describe('a full state directory', () => {
         );
         // Let the recordings made on the full disk reach the dock too (the camera resends what is not acked).
         await until('the camera to have offered tmpfs-3', () => existsSync(join(storage, 'DCIM', 'tmpfs-3.mp4')) || released().length === clips.length, 60_000);
-        await new Promise((r) => setTimeout(r, 2000)); // not an assertion: a few resends of tmpfs-3's events onto the full disk
-        steps.push(`while full: dock states ${JSON.stringify(clipStates(stateDir))}, camera released [${released().join(', ')}]`);
+        // tmpfs-3's events resent onto the full disk: the camera gives a session up once a frame went
+        // unacked through every retransmission, and resends what is pending in the next one.
+        const linkDowns = () => [...cam.text().matchAll(new RegExp(`^${SMALL_CAMERA}: link down \\(`, 'gm'))].length;
+        const downsAtOffer = linkDowns();
+        await until(
+          "tmpfs-3's events resent through a whole session onto the full disk (or applied)",
+          () => linkDowns() > downsAtOffer || clipStates(stateDir)['tmpfs-3'] !== undefined,
+          60_000,
+        );
+        steps.push(
+          `while full: dock states ${JSON.stringify(clipStates(stateDir))}, camera released [${released().join(', ')}], sessions given up ${linkDowns() - downsAtOffer}`,
+        );
 
         // Nothing released that the dock does not hold VERIFIED (evidence is never destroyed by the device).
         const held = clipStates(stateDir);

@@ -26,7 +26,7 @@ import { GatewayMessenger } from '../gateway/messenger.js';
 import { loadOrCreateGatewayKey, type GatewaySigner } from '../gateway/signer.js';
 import { TestDock } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { runBwc, tempDir } from './helpers.js';
+import { runBwc, tempDir, until } from './helpers.js';
 import { engines, UNIT_TIER } from './tiers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -411,36 +411,48 @@ describe.skipIf(!engines().includes('postgres'))('gateway replicas on one Postgr
   });
 
   it("keep appending under contention: a transaction loses to another replica's append at most once", async () => {
-    // Each transaction takes its snapshot, works for a while, then appends: the other replica's
-    // appends land inside that window again and again. Retried optimistically, a transaction could
-    // lose every time and give up; the retry takes the audit head's lock before its snapshot.
+    // The transaction takes its snapshot, and inside that window the other replica appends, every
+    // time. Retried optimistically, it would lose every time and give up; its re-run takes the audit
+    // head's lock before its snapshot, so the other replica's next append waits for it instead.
     const url = await pg.newDatabase();
-    const replicas = await Promise.all(
+    const [a, b] = await Promise.all(
       ['gw-a', 'gw-b'].map(async (id) => {
         const db = await openGatewayDb(url);
         return { id, db, audit: new AuditLog({ db, gatewayId: id, fleet: 'f1', checkpointEvery: 1000 }) };
       }),
     );
-    const attempts: number[] = [];
-    const work = replicas.flatMap((r) =>
-      Array.from({ length: 30 }, (_, n) => {
-        const k = attempts.push(0) - 1;
-        return r.db.tx(async (q) => {
-          attempts[k]!++;
-          await q.get('SELECT COUNT(*) AS n FROM manifests'); // the snapshot is taken here
-          await new Promise((res) => setTimeout(res, 15));
-          await r.audit.append(q, { actor: `gateway:${r.id}`, action: 'test.contended', detail: { n } });
-        });
-      }),
-    );
-    const outcomes = await Promise.allSettled(work);
-    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
-    expect(Math.max(...attempts)).toBeLessThanOrEqual(2);
-    expect(attempts.some((a) => a === 2)).toBe(true); // the contention was real
+    /** Sessions of this database waiting for a lock another one holds. */
+    const lockWaits = async () =>
+      Number((await b!.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))!.n);
+    const windows: string[] = []; // what the other replica's append did inside each run's window
+    const others: Promise<string>[] = [];
+    let attempts = 0;
+    await a!.db.tx(async (q) => {
+      attempts++;
+      await q.get('SELECT COUNT(*) AS n FROM manifests'); // the snapshot is taken here
+      const other = b!.audit.append(b!.db, { actor: `gateway:${b!.id}`, action: 'test.contended', detail: { n: attempts } }).then(
+        () => 'committed',
+        (e: Error) => `failed: ${e.message}`,
+      );
+      others.push(other);
+      let outcome: string | undefined;
+      void other.then((o) => (outcome = o));
+      windows.push(
+        await until("the other replica's append done, or waiting for the audit head", async () => outcome ?? ((await lockWaits()) > 0 ? 'waiting' : undefined)),
+      );
+      await a!.audit.append(q, { actor: `gateway:${a!.id}`, action: 'test.contended', detail: { attempts } });
+    });
+    expect(windows).toEqual(['committed', 'waiting']);
+    expect(attempts).toBe(2);
+    expect(await Promise.all(others)).toEqual(['committed', 'committed']);
     const rows: ReturnType<typeof entryFromRow>[] = [];
-    for await (const row of allEntryRows(replicas[0]!.db)) rows.push(entryFromRow(row));
-    expect(rows.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    for await (const row of allEntryRows(a!.db)) rows.push(entryFromRow(row));
+    expect(rows.map((e) => [e.seq, e.actor])).toEqual([
+      [1, 'gateway:gw-b'],
+      [2, 'gateway:gw-a'],
+      [3, 'gateway:gw-b'],
+    ]);
     expect((await verifyAuditLog(rows, [], { keys: [] })).ok).toBe(true);
-    for (const r of replicas) await r.db.close();
+    for (const r of [a!, b!]) await r.db.close();
   });
 });

@@ -81,13 +81,8 @@ function testSources(dir = join(ROOT, 'test')): string[] {
 /** A fixed pause: a promise's resolve handed to setTimeout, a `sleep(` call, or node:timers/promises. */
 const FIXED_WAIT = /setTimeout\(\s*[A-Za-z_$][\w$]*\s*,|\bsleep\(|timers\/promises/g;
 
-/** Pauses still waiting to be replaced by the event or state they stand for; this list only shrinks. */
-const PAUSES_LEFT: Record<string, number> = {
-  'test/dock.cases.test.ts': 2, // camera B let go only once its scripted wait (its own clock, in another process) has run out: the helper and its one call
-  'test/dock.env.test.ts': 1, // resends onto a full disk
-  'test/dock.indicator.test.ts': 1, // a button held past its debounce
-  'test/gateway.audit.test.ts': 1, // work inside a transaction while another replica appends
-};
+/** Pauses still waiting to be replaced by the event or state they stand for: none, and a new one fails this test. */
+const PAUSES_LEFT: Record<string, number> = {};
 
 describe('tests', () => {
   it('wait for the event or state, never a fixed time (only `until` in helpers.ts polls on a timer)', () => {

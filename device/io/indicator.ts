@@ -125,7 +125,7 @@ export class DockIndicator {
  */
 export function configuredIndicator(
   io: { led?: number | undefined; button?: number | undefined; buttonActiveLow: boolean },
-  o: Pick<DockIndicatorOptions, 'signals' | 'onShortPress' | 'onLongPress'> & { gpio?: GpioBackend; log: Logger },
+  o: Pick<DockIndicatorOptions, 'signals' | 'onShortPress' | 'onLongPress' | 'timers'> & { gpio?: GpioBackend; log: Logger },
 ): DockIndicator | null {
   if (io.led === undefined && io.button === undefined) return null;
   return new DockIndicator({
@@ -136,6 +136,7 @@ export function configuredIndicator(
     signals: o.signals,
     ...(o.onShortPress ? { onShortPress: o.onShortPress } : {}),
     ...(o.onLongPress ? { onLongPress: o.onLongPress } : {}),
+    ...(o.timers ? { timers: o.timers } : {}),
     log: (m) => o.log.warn(m),
   });
 }

@@ -42,6 +42,7 @@ async function simCamera(opts: SimOptions): Promise<void> {
       throw e;
     }
   }
+  const goAheads = signalledGoAheads('SIGUSR2');
   const sim = new CameraSim({
     scenario,
     storageDir: opts.storage,
@@ -51,6 +52,7 @@ async function simCamera(opts: SimOptions): Promise<void> {
     dockedAfterShift: opts.dockedAfterShift ?? false,
     settleMs: Number(opts.settle) * 1000,
     untilReleasedMs: Number(opts.untilReleased) * 1000,
+    proceed: goAheads.next,
     log: (line) => process.stderr.write(`${scenario.camera.serial}: ${line}\n`),
   });
   let result;
@@ -58,6 +60,8 @@ async function simCamera(opts: SimOptions): Promise<void> {
     result = await sim.run();
   } catch (e) {
     throw new CliError((e as Error).message);
+  } finally {
+    goAheads.close();
   }
   if (opts.json) writeJson(result);
   else {
@@ -67,6 +71,31 @@ async function simCamera(opts: SimOptions): Promise<void> {
     );
   }
   if (result.unacked > 0) process.exitCode = 1;
+}
+
+/**
+ * Go-aheads for a scenario's `pause` steps, one per `signal` received. A signal that comes before
+ * the pause is kept for it, so whoever sends it need not know whether the camera got there yet.
+ */
+function signalledGoAheads(signal: NodeJS.Signals): { next: () => Promise<void>; close: () => void } {
+  let banked = 0;
+  const waiting: (() => void)[] = [];
+  const onSignal = () => {
+    const go = waiting.shift();
+    if (go) go();
+    else banked++;
+  };
+  process.on(signal, onSignal);
+  return {
+    next: () =>
+      new Promise<void>((resolve) => {
+        if (banked > 0) {
+          banked--;
+          resolve();
+        } else waiting.push(resolve);
+      }),
+    close: () => process.off(signal, onSignal),
+  };
 }
 
 interface FleetCliOptions {
@@ -284,7 +313,7 @@ export function registerSim(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status 1 when some event was never acked by the dock.\n\nExample:\n  $ socat -d -d pty,rawer,link=/tmp/cam pty,rawer,link=/tmp/dock &\n  $ bwc link monitor --port /tmp/dock &\n  $ bwc sim camera --port /tmp/cam --storage /tmp/cam-storage --chaos 0.05\n',
+      "\nA scenario's pause step goes on at SIGUSR2 (kill -USR2 PID).\nExit status 1 when some event was never acked by the dock.\n\nExample:\n  $ socat -d -d pty,rawer,link=/tmp/cam pty,rawer,link=/tmp/dock &\n  $ bwc link monitor --port /tmp/dock &\n  $ bwc sim camera --port /tmp/cam --storage /tmp/cam-storage --chaos 0.05\n",
     )
     .action(simCamera);
 }

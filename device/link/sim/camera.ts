@@ -15,7 +15,7 @@ import { FrameDecoder, type LinkFrame } from '../framing.js';
 import { LinkEndpoint, type OutgoingFrame } from '../endpoint.js';
 import { closeTransport, type LinkPort } from '../transport.js';
 import { chaosWriter, type ChaosCounters } from './chaos.js';
-import type { Scenario, Step } from './scenario.js';
+import { ScenarioError, type Scenario, type Step } from './scenario.js';
 import { videoClipLayout } from './clip-content.js';
 
 export interface CameraSimOptions {
@@ -34,6 +34,8 @@ export interface CameraSimOptions {
   settleMs?: number;
   /** After the scenario, stay linked up to this long until every clip it wrote is released (0: don't wait). */
   untilReleasedMs?: number;
+  /** Resolves when a `pause` step may go on (needed by a scenario that has one and is played live). */
+  proceed?: () => Promise<void>;
   log?: (line: string) => void;
 }
 
@@ -86,6 +88,9 @@ export class CameraSim {
   };
 
   constructor(options: CameraSimOptions) {
+    if (!options.proceed && !options.dockedAfterShift && options.scenario.steps.some((s) => 'pause' in s)) {
+      throw new ScenarioError('a pause step waits to be told to go on, and this camera cannot be told (no proceed)');
+    }
     this.#o = options;
     this.#log = options.log ?? (() => {});
     mkdirSync(options.storageDir, { recursive: true });
@@ -280,7 +285,7 @@ export class CameraSim {
     });
   }
 
-  /** Turns one scenario step into camera events (and files); waits and unplugs are handled by run(). */
+  /** Turns one scenario step into camera events (and files); waits, pauses and unplugs are handled by run(). */
   #eventsFor(step: Step, atMs: number, replayed: boolean): StoredEvent[] {
     const ev = (f: Omit<OutgoingFrame, 'eventNo' | 'cameraTimeMs'>) => this.#event(f, replayed, atMs);
     if ('start' in step) {
@@ -350,7 +355,12 @@ export class CameraSim {
       await this.#connect();
       for (const step of steps) {
         if ('wait' in step) await sleep(step.wait / speed);
-        else if ('unplug' in step) {
+        else if ('pause' in step) {
+          const go = this.#o.proceed!();
+          this.#log('paused until told to go on');
+          await go;
+          this.#log('going on');
+        } else if ('unplug' in step) {
           this.#log(`unplugged for ${step.unplug.ms} ms`);
           await this.#disconnect();
           await sleep(step.unplug.ms / speed);

@@ -25,6 +25,8 @@ const clip = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a clip id of
 
 export const StepSchema = z.union([
   z.object({ wait: z.number().int().min(0).max(3_600_000) }).strict(),
+  // Waits, still linked, until the camera is told to go on (CameraSimOptions.proceed; `bwc sim camera`: SIGUSR2).
+  z.object({ pause: z.literal(true) }).strict(),
   z
     .object({
       start: z
