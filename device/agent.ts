@@ -26,6 +26,7 @@ import { clockSyncSource, type ClockSyncSource } from './io/ntp.js';
 import { CameraPorts } from './io/camera-ports.js';
 import type { GpioBackend } from './io/gpio.js';
 import { configuredIndicator, type DockIndicator } from './io/indicator.js';
+import type { Timers } from './io/timers.js';
 import { applyCommand, officerAt as officerOf } from './commands.js';
 import { defaultDockLogger, openDock, type OpenedDock } from './open.js';
 import type { DockConfig } from './config.js';
@@ -56,7 +57,7 @@ export interface DockAgentOptions {
   /** The GPIO backend for the status light and button (default: this machine's, when io.led or io.button is set). */
   gpio?: GpioBackend;
   /** The timers of the status light and button (blink patterns, debouncing; default: the system's). */
-  ioTimers?: import('./io/timers.js').Timers;
+  ioTimers?: Timers;
 }
 
 export class DockAgent {
