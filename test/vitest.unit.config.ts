@@ -46,6 +46,10 @@ export default defineConfig({
     ...base.test,
     include: UNIT_FILES.map((f) => `test/${f}.test.ts`),
     setupFiles: ['test/unit-tier.setup.ts'],
+    globalSetup: ['test/unit-tier.global.ts'],
+    // Two files at once on two cores (vitest's default in a run is one fewer than the cores):
+    // the gateway files spend much of their time waiting (timers, threads), which the other fills.
+    maxWorkers: 2,
     env: { BWC_TEST_TIER: 'unit' },
   },
 });
