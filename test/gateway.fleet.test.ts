@@ -25,7 +25,7 @@ import { Alerts } from '../gateway/fleet/alerts.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { TestDock, trustFiles, type TestClip, type TrustFiles } from './gateway.fixtures.js';
 import { openKeyring } from '../proto/keyring.js';
 import { startPostgres, type TestPostgres } from './pg.js';

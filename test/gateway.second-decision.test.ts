@@ -48,7 +48,7 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { PolicyStore } from '../device/policy/store.js';
 import { applyCommand, type CommandContext } from '../device/commands.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { TestDock, trustFiles } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { pseudoRandomBytes, tempDir, until } from './helpers.js';
