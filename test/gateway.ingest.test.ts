@@ -25,7 +25,7 @@ import { loadOrCreateGatewayKey } from '../gateway/signer.js';
 import { CryptoPool } from '../gateway/ingest/crypto-pool.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
-import { tempDir } from './helpers.js';
+import { tempDir, HARNESS_DB } from './helpers.js';
 import { engines } from './tiers.js';
 
 let pg: TestPostgres;
@@ -72,7 +72,7 @@ interface Harness {
 
 async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number; now?: () => number } = {}): Promise<Harness> {
   const dir = tempDir();
-  const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'));
+  const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'), HARNESS_DB);
   const workers = engine === 'sqlite + crypto workers' ? sharedCryptoPool() : null;
   const pool = workers?.pool ?? null;
   const store = await new ClipStore(join(dir, 'clips')).init();

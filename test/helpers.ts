@@ -26,6 +26,12 @@ export function tempDir(prefix = 'bwc-test-'): string {
   return dir;
 }
 
+/**
+ * `openGatewayDb` options for the databases test harnesses open by the hundred: SQLite checkpoints
+ * inside COMMIT instead of on a thread started for each (gateway.store.test.ts tests both ways).
+ */
+export const HARNESS_DB = { sqlite: { checkpointThread: false } } as const;
+
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
 export { pseudoRandomBytes };
 
