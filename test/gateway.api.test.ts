@@ -12,7 +12,7 @@ import { registerAuthRoutes } from '../gateway/api/auth-routes.js';
 import { registerAdminRoutes } from '../gateway/api/admin-routes.js';
 import { Auth, type AuthOptions } from '../gateway/api/auth.js';
 import { hasAnyRole, ROLES, type Role } from '../gateway/api/roles.js';
-import { hashPassword, verifyPassword } from '../gateway/api/passwords.js';
+import { hashPassword, SCRYPT_PARAMS, verifyPassword, type ScryptCost } from '../gateway/api/passwords.js';
 import { ApiServer, HttpError } from '../gateway/api/http.js';
 import { Metrics, type Counter } from '../gateway/api/metrics.js';
 import { registerMetricsRoute } from '../gateway/api/metrics-route.js';
@@ -22,6 +22,11 @@ import { openSqlite } from '../gateway/store/sqlite.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+/**
+ * The scrypt cost of the test gateways here: they sign in some sixty times, each hash at the
+ * gateway's cost (SCRYPT_PARAMS) costs 100–300 ms. The tests that are about the cost run at it.
+ */
+const TEST_COST: ScryptCost = { N: 2 ** 10, r: 8, p: 1 };
 
 // ───────────────────────── fixture ─────────────────────────
 
@@ -37,7 +42,8 @@ interface Gateway {
   close(): Promise<void>;
 }
 
-async function startGateway(authOptions: Partial<AuthOptions> = {}, maxBodyBytes = 64 * 1024): Promise<Gateway> {
+/** A gateway with `authOptions` for its Auth: the test cost unless they name one (`{}` is the gateway's default). */
+async function startGateway(authOptions: Partial<AuthOptions> = { passwordCost: TEST_COST }, maxBodyBytes = 64 * 1024): Promise<Gateway> {
   const db = openSqlite(':memory:');
   await migrate(db);
   const logs: string[] = [];
@@ -280,7 +286,7 @@ describe('sessions', () => {
   });
 
   it('marks the cookie Secure when the gateway is behind TLS', async () => {
-    const tls = await startGateway({ behindTls: true });
+    const tls = await startGateway({ behindTls: true, passwordCost: TEST_COST });
     try {
       const u = await user(tls, 'tess', ['viewer']);
       const s = await login(tls, u.username, u.password);
@@ -291,21 +297,27 @@ describe('sessions', () => {
   });
 
   it('answers a wrong password and an unknown user with the same 401, in comparable time', async () => {
-    const u = await user(g, 'wanda', ['viewer']);
-    const timed = async (username: string) => {
-      const t = performance.now();
-      const r = await call(g, 'POST', '/api/v1/login', { json: { username, password: 'not-the-password-1' } });
-      return { r, ms: performance.now() - t };
-    };
-    const wrong = await timed(u.username);
-    const unknown = await timed('nobody-here');
-    expect(wrong.r.status).toBe(401);
-    expect(unknown.r.status).toBe(401);
-    expect(unknown.r.json).toEqual(wrong.r.json);
-    expect(wrong.r.json).toEqual({ error: { code: 'INVALID_CREDENTIALS', message: 'wrong username or password' } });
-    expect(unknown.r.headers.get('set-cookie')).toBeNull();
-    // The unknown user still costs a scrypt verification (tens of ms), not a bare lookup (about 1 ms).
-    expect(unknown.ms).toBeGreaterThan(wrong.ms * 0.4);
+    // At the gateway's own scrypt cost: the time compared is that of a real hash.
+    const strong = await startGateway({});
+    try {
+      const u = await user(strong, 'wanda', ['viewer']);
+      const timed = async (username: string) => {
+        const t = performance.now();
+        const r = await call(strong, 'POST', '/api/v1/login', { json: { username, password: 'not-the-password-1' } });
+        return { r, ms: performance.now() - t };
+      };
+      const wrong = await timed(u.username);
+      const unknown = await timed('nobody-here');
+      expect(wrong.r.status).toBe(401);
+      expect(unknown.r.status).toBe(401);
+      expect(unknown.r.json).toEqual(wrong.r.json);
+      expect(wrong.r.json).toEqual({ error: { code: 'INVALID_CREDENTIALS', message: 'wrong username or password' } });
+      expect(unknown.r.headers.get('set-cookie')).toBeNull();
+      // The unknown user still costs a scrypt verification (tens of ms), not a bare lookup (about 1 ms).
+      expect(unknown.ms).toBeGreaterThan(wrong.ms * 0.4);
+    } finally {
+      await strong.close();
+    }
   });
 
   it('refuses forged cookies and random bearer tokens with 401', async () => {
@@ -788,11 +800,42 @@ describe('metrics', () => {
 });
 
 describe('what is stored and what is logged', () => {
+  it('hashes passwords at N=2^15, r=8, p=1 unless told otherwise, and refuses a cost no hash could be checked at', async () => {
+    expect(SCRYPT_PARAMS).toEqual({ N: 32768, r: 8, p: 1 });
+    const db = openSqlite(':memory:');
+    try {
+      await migrate(db);
+      const auth = new Auth({ db });
+      await auth.createUser({ username: 'dora', password: 'correct horse battery', roles: ['viewer'] });
+      const row = await db.get<{ password_hash: string }>("SELECT password_hash FROM users WHERE username = 'dora'");
+      expect(row!.password_hash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+      expect(await verifyPassword('correct horse battery', row!.password_hash)).toBe(true);
+    } finally {
+      await db.close();
+    }
+    expect(await hashPassword('correct horse battery')).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(() => new Auth({ db: g.db, passwordCost: { N: 1000, r: 8, p: 1 } })).toThrow(/passwordCost: scrypt N must be a power of two/);
+    expect(() => new Auth({ db: g.db, passwordCost: { N: 2 ** 20, r: 8, p: 1 } })).toThrow(/more than 256 MiB/);
+    await expect(hashPassword('correct horse battery', { N: 1024, r: 0, p: 1 })).rejects.toThrow(/scrypt r must be/);
+  });
+
+  it('hashes a password again at the configured cost when it signs in with a hash of another cost', async () => {
+    const u = await user(g, 'hugo', ['viewer']);
+    const old = await hashPassword(u.password, { N: 2 ** 11, r: 8, p: 1 }); // as a gateway of another cost stored it
+    await g.db.run('UPDATE users SET password_hash = ? WHERE username = ?', [old, u.username]);
+    await login(g, u.username, u.password);
+    const row = await g.db.get<{ password_hash: string }>('SELECT password_hash FROM users WHERE username = ?', [u.username]);
+    expect(row!.password_hash).toMatch(new RegExp(`^scrypt\\$${TEST_COST.N}\\$${TEST_COST.r}\\$${TEST_COST.p}\\$`));
+    expect(await verifyPassword(u.password, row!.password_hash)).toBe(true);
+  });
+
   it('stores scrypt hashes with random salts, never a password, and only hashes of session and API tokens', async () => {
     const rows = await g.db.all<{ username: string; password_hash: string }>('SELECT username, password_hash FROM users');
     expect(rows.length).toBeGreaterThan(5);
+    // The test gateway's cost (the gateway's own is checked above); the format and the salts are the same.
+    const format = new RegExp(`^scrypt\\$${TEST_COST.N}\\$${TEST_COST.r}\\$${TEST_COST.p}\\$([A-Za-z0-9+/=]+)\\$([A-Za-z0-9+/=]+)$`);
     for (const r of rows) {
-      const m = /^scrypt\$32768\$8\$1\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(r.password_hash);
+      const m = format.exec(r.password_hash);
       expect(m, r.username).not.toBeNull();
       expect(Buffer.from(m![1]!, 'base64')).toHaveLength(16);
       expect(Buffer.from(m![2]!, 'base64')).toHaveLength(32);
@@ -800,7 +843,7 @@ describe('what is stored and what is logged', () => {
     }
     expect(new Set(rows.map((r) => r.password_hash.split('$')[4])).size).toBe(rows.length);
     // Same password, different hashes; each verifies.
-    const [h1, h2] = [await hashPassword('same password twice'), await hashPassword('same password twice')];
+    const [h1, h2] = [await hashPassword('same password twice', TEST_COST), await hashPassword('same password twice', TEST_COST)];
     expect(h1).not.toBe(h2);
     expect(await verifyPassword('same password twice', h1)).toBe(true);
     expect(await verifyPassword('same password twice!', h1)).toBe(false);

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { generateKeyDir } from '../proto/keydir.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { bundleFromSource, signPolicyObject, verifyBundle, verifyGrant } from '../proto/policy.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { Authorizations, AuthzError, FACTORS, type Actor } from '../gateway/authz/workflow.js';
 import { tempDir } from './helpers.js';

@@ -25,11 +25,11 @@ import { Alerts } from '../gateway/fleet/alerts.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { TestDock, trustFiles, type TestClip, type TrustFiles } from './gateway.fixtures.js';
 import { openKeyring } from '../proto/keyring.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, runBwcAsync, tempDir, until } from './helpers.js';
+import { pseudoRandomBytes, runBwcAsync, tempDir, until, HARNESS_DB } from './helpers.js';
 import { engines, UNIT_TIER } from './tiers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -106,7 +106,7 @@ afterAll(async () => {
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dir = tempDir();
-  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase());
+  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase(), HARNESS_DB);
   const clock = { now: T0 };
   const now = () => clock.now;
   const store = await new ClipStore(join(dir, 'clips')).init();

@@ -25,7 +25,7 @@ import { loadOrCreateGatewayKey } from '../gateway/signer.js';
 import { CryptoPool } from '../gateway/ingest/crypto-pool.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
-import { tempDir } from './helpers.js';
+import { tempDir, HARNESS_DB } from './helpers.js';
 import { engines } from './tiers.js';
 
 let pg: TestPostgres;
@@ -37,6 +37,22 @@ afterAll(async () => {
 });
 
 type Engine = 'sqlite' | 'postgres' | 'sqlite + crypto workers';
+
+/**
+ * The crypto workers, started once for the file with one gateway key: a pool holds no state
+ * between requests, and starting its two threads cost each test more than the test itself.
+ */
+let shared: { pool: CryptoPool; keyDir: string } | null = null;
+function sharedCryptoPool(): { pool: CryptoPool; keyDir: string } {
+  if (!shared) {
+    const keyDir = join(tempDir(), 'key');
+    shared = { pool: new CryptoPool(2, loadOrCreateGatewayKey(keyDir).signer.keyObject), keyDir };
+  }
+  return shared;
+}
+afterAll(async () => {
+  await shared?.pool.close();
+});
 
 interface Harness {
   db: Db;
@@ -56,10 +72,11 @@ interface Harness {
 
 async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvelopeBytes?: number; now?: () => number } = {}): Promise<Harness> {
   const dir = tempDir();
-  const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'));
-  const pool = engine === 'sqlite + crypto workers' ? new CryptoPool(2, loadOrCreateGatewayKey(join(dir, 'key')).signer.keyObject) : null;
+  const db = await openGatewayDb(engine === 'postgres' ? await pg.newDatabase() : join(dir, 'gw.db'), HARNESS_DB);
+  const workers = engine === 'sqlite + crypto workers' ? sharedCryptoPool() : null;
+  const pool = workers?.pool ?? null;
   const store = await new ClipStore(join(dir, 'clips')).init();
-  const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
+  const { signer } = loadOrCreateGatewayKey(workers?.keyDir ?? join(dir, 'key'));
   const messenger = new GatewayMessenger({
     db,
     signer,
@@ -112,7 +129,6 @@ async function harness(engine: Engine, options: { gapSettleMs?: number; maxEnvel
     send: (kind, payload, d = dock) => ingest.handle(d.topic(kind), payload),
     acks: () => published.filter((p) => p.topic.endsWith('/ack')).map((p) => openAck(p.payload, gatewayKey)),
     close: async () => {
-      await pool?.close();
       await db.close();
     },
   };
@@ -162,7 +178,10 @@ describe.each([...engines(), 'sqlite + crypto workers'] as const)('ingest on %s'
     expect(released.byteLength).toBe(300_000);
     expect(await manifestState(h, clip.hashHex)).toBe('VERIFIED');
     // The stored blob is exactly the clip, named by its SHA-256.
-    expect(readFileSync(h.store.blobPath(sha256(clip.bytes).toString('hex')))).toEqual(clip.bytes);
+    // (Buffer.equals: toEqual compares 300,000 bytes one by one, for a second of CPU.)
+    const blob = readFileSync(h.store.blobPath(sha256(clip.bytes).toString('hex')));
+    expect(blob.byteLength).toBe(clip.bytes.byteLength);
+    expect(blob.equals(clip.bytes), 'the stored blob is the clip, byte for byte').toBe(true);
     expect(h.accepted.filter((m) => m.type === 'ClipVerified')).toHaveLength(1);
     // A chunk or the manifest sent again is answered VERIFIED again, never re-verified.
     expect((await h.send('chunk', h.dock.chunk(clip, 2))).status).toBe('duplicate');

@@ -35,7 +35,7 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { BWC, pseudoRandomBytes, ROOT, runBwc, tempDir, type RunResult } from './helpers.js';
+import { BWC, pseudoRandomBytes, ROOT, runBwc, tempDir, type RunResult, HARNESS_DB } from './helpers.js';
 import { engines, UNIT_TIER } from './tiers.js';
 
 const DAY = 86_400_000;
@@ -146,7 +146,7 @@ interface Harness {
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dir = tempDir('bwc-records-');
-  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase());
+  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase(), HARNESS_DB);
   const clock = { now: T0 };
   const now = () => clock.now;
   const store = await new ClipStore(join(dir, 'clips')).init();

@@ -48,10 +48,10 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { PolicyStore } from '../device/policy/store.js';
 import { applyCommand, type CommandContext } from '../device/commands.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { TestDock, trustFiles } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, tempDir, until } from './helpers.js';
+import { pseudoRandomBytes, tempDir, until, HARNESS_DB } from './helpers.js';
 import { engines } from './tiers.js';
 
 const HOUR = 3600_000;
@@ -188,7 +188,7 @@ afterAll(async () => {
 
 async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const dir = tempDir();
-  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase());
+  const db = await openGatewayDb(engine === 'sqlite' ? join(dir, 'gateway.db') : await pg.newDatabase(), HARNESS_DB);
   const clock = { now: T0 };
   const now = () => clock.now;
   const store = await new ClipStore(join(dir, 'clips')).init();

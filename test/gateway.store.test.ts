@@ -4,7 +4,7 @@
  * PostgreSQL's retries, advisory-locked migrations and URL handling). PostgreSQL is a real,
  * throw-away cluster started for this file.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +233,22 @@ describe('gateway store on SQLite', () => {
     const db = track(await openGatewayDb(path));
     expect(db.description).toBe(`sqlite:${path}`);
     expect(await db.get('SELECT max(version) AS v FROM schema_migrations')).toEqual({ v: LATEST });
+  });
+
+  it('checkpoints on a worker thread by default, and inside COMMIT at 1,000 pages with checkpointThread: false', async () => {
+    type WithCheckpointer = Db & { checkpointer?: { stats: { runs: number } } | null };
+    const autocheckpoint = async (db: Db) => (await db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'))?.wal_autocheckpoint;
+    const threaded = track(await openGatewayDb(join(dir, 'threaded.db'))) as WithCheckpointer;
+    expect(threaded.checkpointer).toBeTruthy();
+    expect(await autocheckpoint(threaded)).toBe(8192);
+    const inline = track(await openGatewayDb(join(dir, 'inline.db'), { sqlite: { checkpointThread: false } })) as WithCheckpointer;
+    expect(inline.checkpointer).toBeNull();
+    expect(await autocheckpoint(inline)).toBe(1000);
+    // Writes work as ever, and SQLite's own checkpoint keeps the WAL short: 12.5 MiB written, under 8 MiB of WAL.
+    await scratch(inline);
+    for (let i = 0; i < 100; i++) await inline.run('INSERT INTO scratch (k, n, b) VALUES (?, ?, ?)', [`k${i}`, i, Buffer.alloc(128 * 1024, i)]);
+    expect(await inline.get('SELECT count(*) AS n FROM scratch')).toEqual({ n: 100 });
+    expect(statSync(join(dir, 'inline.db-wal')).size).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('runs 50 concurrent read-modify-write transactions one at a time: the counter ends at 50', async () => {

@@ -12,12 +12,16 @@ export const BWC = join(ROOT, 'dist', 'scripts', 'bwc.js');
 
 const tempDirs: string[] = [];
 const ptys: { kill(): Promise<void> }[] = [];
-// Registered when a test file imports this module (a hook registered inside a test never runs),
-// so pty pairs and dirs made inside tests are cleaned up too.
-afterAll(async () => {
+
+/** Kills the pty pairs and removes the temp dirs made so far (after each file's tests). */
+export async function cleanUpAfterFile(): Promise<void> {
   await Promise.all(ptys.splice(0).map((p) => p.kill()));
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+}
+// Registered when a test file imports this module (a hook registered inside a test never runs),
+// so pty pairs and dirs made inside tests are cleaned up too. Where files share one module
+// instance (the unit tier), its setup file registers the same for every file.
+afterAll(cleanUpAfterFile);
 
 /** A temp dir removed after the file's tests. */
 export function tempDir(prefix = 'bwc-test-'): string {
@@ -25,6 +29,12 @@ export function tempDir(prefix = 'bwc-test-'): string {
   tempDirs.push(dir);
   return dir;
 }
+
+/**
+ * `openGatewayDb` options for the databases test harnesses open by the hundred: SQLite checkpoints
+ * inside COMMIT instead of on a thread started for each (gateway.store.test.ts tests both ways).
+ */
+export const HARNESS_DB = { sqlite: { checkpointThread: false } } as const;
 
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
 export { pseudoRandomBytes };

@@ -1,5 +1,6 @@
 /** Signed policy fixtures: a root, officials' keys, a bundle, and helpers to sign grants, plans, revocations. */
-import { signerFromSeed, type DeviceKey } from '../device/custody/keys.js';
+import type { DeviceKey } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import {
   bundleFromSource,

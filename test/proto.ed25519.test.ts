@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ED25519_ORDER, isCanonicalSignature, keyIdOf, publicKeyProblem, publicKeyToSpkiDer, trustPublicKey, verifyStrict } from '../proto/ed25519.js';
 import { sha256, toHex } from '../proto/bytes.js';
 import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed } from './keys.js';
+import { pseudoRandomBytes } from './helpers.js';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 const IDENTITY = '0100000000000000000000000000000000000000000000000000000000000000';
@@ -106,5 +108,21 @@ describe('Ed25519 keys and strict verification (DESIGN §4)', () => {
     flipped[10]! ^= 1;
     expect(verifyStrict(key, message, flipped)).toBe(false);
     expect(verifyStrict(key, message, sig.subarray(0, 63))).toBe(false);
+  });
+});
+
+describe("the test fixtures' node:crypto signer", () => {
+  it('makes the same key and the same signature bytes as the dock signer, for any seed and message', () => {
+    for (let i = 0; i < 16; i++) {
+      const seed = pseudoRandomBytes(32, 500 + i);
+      const message = pseudoRandomBytes(i * 97, 900 + i);
+      const dock = signerFromSeed(seed);
+      const fast = fastSignerFromSeed(seed);
+      expect(fast.publicKeyHex).toBe(dock.publicKeyHex);
+      expect(fast.keyId).toBe(dock.keyId);
+      expect(toHex(fast.sign(message))).toBe(toHex(dock.sign(message)));
+      expect(fast.sign(message)).toBeInstanceOf(Uint8Array);
+    }
+    expect(() => fastSignerFromSeed(Buffer.alloc(31))).toThrow(/32 bytes/);
   });
 });

@@ -5,7 +5,7 @@ import { pb } from '../proto/wire.js';
 import { hashClipFile } from '../proto/clip-hash.js';
 import { trustPublicKey } from '../proto/ed25519.js';
 import { judge, pinnedKey, readManifest, verifyClip, type KeySource } from '../proto/verify.js';
-import { signerFromSeed } from '../device/custody/keys.js';
+import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { signManifest } from '../device/custody/manifest.js';
 import { tempDir, writeClip } from './helpers.js';
 

@@ -4,6 +4,12 @@
  */
 import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
+import { afterAll } from 'vitest';
+import { cleanUpAfterFile } from './helpers.js';
+
+// The unit tier runs its files in shared workers without isolation (vitest.unit.config.ts), so
+// helpers.ts is evaluated once per worker: each file cleans up its own temp dirs here.
+afterAll(cleanUpAfterFile);
 
 const starters = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'] as const;
 for (const name of starters) {

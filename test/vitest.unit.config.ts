@@ -46,6 +46,15 @@ export default defineConfig({
     ...base.test,
     include: UNIT_FILES.map((f) => `test/${f}.test.ts`),
     setupFiles: ['test/unit-tier.setup.ts'],
+    globalSetup: ['test/unit-tier.global.ts'],
+    // Two files at once on two cores (vitest's default in a run is one fewer than the cores):
+    // the gateway files spend much of their time waiting (timers, threads), which the other fills.
+    maxWorkers: 2,
+    // Each worker process runs file after file with the modules it has loaded: starting a process
+    // and loading the gateway's modules again for every file was half the tier's CPU. These files
+    // keep no state in modules between files (none mocks a module or changes a global it does
+    // not restore); a file that must start clean belongs in the full tier, which isolates files.
+    isolate: false,
     env: { BWC_TEST_TIER: 'unit' },
   },
 });

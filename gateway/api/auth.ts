@@ -28,7 +28,18 @@ import { HttpError, silentLogger, type AuthUser, type Authenticator, type Logger
 export type { AuthUser } from './basics.js';
 import { Metrics, type Counter } from './metrics.js';
 import { hasAnyRole, isRole, type Role } from './roles.js';
-import { DUMMY_HASH, FailureLimiter, HashGate, checkPasswordRules, hashPassword, isCurrentHashFormat, verifyPassword } from './passwords.js';
+import {
+  FailureLimiter,
+  HashGate,
+  SCRYPT_PARAMS,
+  checkPasswordRules,
+  dummyHash,
+  hashPassword,
+  isCurrentHashFormat,
+  scryptCostProblem,
+  verifyPassword,
+  type ScryptCost,
+} from './passwords.js';
 import { USERNAME_PATTERN, accessProblems, describeProblems, newUserProblems, normalizeAccess, type UserProblem } from './user-rules.js';
 
 // ───────────────────────── users ─────────────────────────
@@ -186,6 +197,12 @@ export interface AuthOptions {
   maxConcurrentHashes?: number;
   maxQueuedHashes?: number;
   /**
+   * The scrypt cost of new password hashes (default SCRYPT_PARAMS: N=2^15, r=8, p=1); a stored hash
+   * of another cost is hashed again at its next sign-in. The gateway always runs the default; a
+   * lower cost is for tests that sign in many times.
+   */
+  passwordCost?: ScryptCost;
+  /**
    * Where sign-ins and changes to users and tokens are recorded; `actor` stands for a change
    * made without a named person (a library call without `by`).
    */
@@ -206,6 +223,8 @@ export class Auth implements Authenticator {
   readonly #behindTls: boolean;
   readonly #limiter: FailureLimiter;
   readonly #gate: HashGate;
+  readonly #cost: ScryptCost;
+  readonly #dummyHash: string;
   readonly #logins: Counter;
   readonly #loginFailures: Counter;
   readonly #audit: { log: AuditAppender; actor: string } | null;
@@ -222,6 +241,10 @@ export class Auth implements Authenticator {
     this.#audit = options.audit ?? null;
     this.#limiter = new FailureLimiter(options.maxLoginFailures ?? 5, options.loginFailureWindowMs ?? 5 * 60_000, 10_000, this.#now);
     this.#gate = new HashGate(options.maxConcurrentHashes ?? 2, options.maxQueuedHashes ?? 64);
+    this.#cost = options.passwordCost ?? SCRYPT_PARAMS;
+    const costProblem = scryptCostProblem(this.#cost);
+    if (costProblem) throw new Error(`passwordCost: ${costProblem}`);
+    this.#dummyHash = dummyHash(this.#cost);
     const metrics = options.metrics ?? new Metrics();
     this.#logins = metrics.counter({ name: 'bwc_auth_logins_total', help: 'Successful logins.' });
     this.#loginFailures = metrics.counter({
@@ -251,7 +274,7 @@ export class Auth implements Authenticator {
     if (problems.length > 0) throw new UserRulesError(problems);
     const username = u.username;
     const { roles, offices } = normalizeAccess({ roles: u.roles, offices: u.offices ?? [] });
-    const hash = await this.#gate.run(() => hashPassword(u.password));
+    const hash = await this.#gate.run(() => hashPassword(u.password, this.#cost));
     const now = this.#now();
     const created = await this.#db.tx(async (q) => {
       if (await q.get('SELECT 1 AS x FROM users WHERE username = ?', [username])) return false;
@@ -287,7 +310,7 @@ export class Auth implements Authenticator {
    */
   async setPassword(username: string, password: string, by?: string, o: { generated?: boolean } = {}): Promise<void> {
     checkPasswordRules(username, password);
-    const hash = await this.#gate.run(() => hashPassword(password));
+    const hash = await this.#gate.run(() => hashPassword(password, this.#cost));
     const changed = await this.#db.tx(async (q) => {
       const r = await q.run('UPDATE users SET password_hash = ? WHERE username = ?', [hash, username]);
       if (r.changes === 0) return false;
@@ -547,7 +570,7 @@ export class Auth implements Authenticator {
     }
     const row = USERNAME_PATTERN.test(username) ? await this.#db.get<UserRow>('SELECT * FROM users WHERE username = ?', [username]) : undefined;
     // An unknown user costs the same scrypt as a known one.
-    const ok = await this.#gate.run(() => verifyPassword(password, row?.password_hash ?? DUMMY_HASH));
+    const ok = await this.#gate.run(() => verifyPassword(password, row?.password_hash ?? this.#dummyHash));
     if (!row || !ok || row.disabled_at !== null) {
       this.#limiter.fail(key);
       this.#loginFailures.inc({ reason: 'invalid_credentials' });
@@ -571,8 +594,8 @@ export class Auth implements Authenticator {
       throw new HttpError(401, 'INVALID_CREDENTIALS', 'wrong username or password');
     }
     this.#limiter.clear(key);
-    if (!isCurrentHashFormat(row.password_hash)) {
-      const hash = await this.#gate.run(() => hashPassword(password));
+    if (!isCurrentHashFormat(row.password_hash, this.#cost)) {
+      const hash = await this.#gate.run(() => hashPassword(password, this.#cost));
       await this.#db.run('UPDATE users SET password_hash = ? WHERE username = ?', [hash, row.username]);
     }
     return row;

@@ -9,9 +9,26 @@ import { HttpError } from './basics.js';
 import { passwordProblems } from './user-rules.js';
 
 export { MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from './user-rules.js';
-export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
+/** The cost of a scrypt hash: N (CPU and memory, a power of two), r (block size), p (parallelism). */
+export interface ScryptCost {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+/** The cost of every hash the gateway stores. */
+export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const satisfies ScryptCost;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
+
+/** Why a hash of this cost could not be checked (verifyPassword's bounds), or null if it can. */
+export function scryptCostProblem(c: ScryptCost): string | null {
+  const { N, r, p } = c;
+  if (!Number.isInteger(N) || N < 2 || (N & (N - 1)) !== 0) return `scrypt N must be a power of two of at least 2, got ${N}`;
+  if (!Number.isInteger(r) || r < 1 || r > 32) return `scrypt r must be an integer from 1 to 32, got ${r}`;
+  if (!Number.isInteger(p) || p < 1 || p > 16) return `scrypt p must be an integer from 1 to 16, got ${p}`;
+  if (128 * N * r > 256 * 1024 * 1024) return `scrypt N=${N}, r=${r} needs more than 256 MiB`;
+  return null;
+}
 
 function scrypt(password: string, salt: Buffer, keylen: number, o: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => scryptCb(password, salt, keylen, o, (err, key) => (err ? reject(err) : resolve(key))));
@@ -22,9 +39,11 @@ function scryptOptions(N: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 128 * r * (N + p + 2) + 1024 * 1024 };
 }
 
-/** `scrypt$N$r$p$salt$hash` with a fresh random salt. */
-export async function hashPassword(password: string): Promise<string> {
-  const { N, r, p } = SCRYPT_PARAMS;
+/** `scrypt$N$r$p$salt$hash` with a fresh random salt, at SCRYPT_PARAMS unless `cost` says otherwise. */
+export async function hashPassword(password: string, cost: ScryptCost = SCRYPT_PARAMS): Promise<string> {
+  const problem = scryptCostProblem(cost);
+  if (problem) throw new Error(problem);
+  const { N, r, p } = cost;
   const salt = randomBytes(SALT_BYTES);
   const key = await scrypt(password, salt, KEY_BYTES, scryptOptions(N, r, p));
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
@@ -36,7 +55,7 @@ export async function verifyPassword(password: string, encoded: string): Promise
   if (!m) return false;
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   // Bounds keep a tampered row from costing unbounded memory or time.
-  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || 128 * N * r > 256 * 1024 * 1024) return false;
+  if (scryptCostProblem({ N, r, p })) return false;
   const salt = Buffer.from(m[4]!, 'base64');
   const expected = Buffer.from(m[5]!, 'base64');
   if (salt.length < 8 || expected.length < 16 || expected.length > 64) return false;
@@ -45,13 +64,17 @@ export async function verifyPassword(password: string, encoded: string): Promise
 }
 
 /**
- * What an unknown user's login is verified against: the current parameters, a random salt and a
+ * What an unknown user's login is verified against: the cost new hashes get, a random salt and a
  * random "hash" that no password produces. It costs one scrypt, as a real user's check does.
  */
-export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${randomBytes(SALT_BYTES).toString('base64')}$${randomBytes(KEY_BYTES).toString('base64')}`;
+export function dummyHash(cost: ScryptCost = SCRYPT_PARAMS): string {
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${randomBytes(SALT_BYTES).toString('base64')}$${randomBytes(KEY_BYTES).toString('base64')}`;
+}
+export const DUMMY_HASH = dummyHash();
 
-export function isCurrentHashFormat(encoded: string): boolean {
-  const { N, r, p } = SCRYPT_PARAMS;
+/** Whether a stored hash has the cost new hashes get (one of another cost is hashed again at sign-in). */
+export function isCurrentHashFormat(encoded: string, cost: ScryptCost = SCRYPT_PARAMS): boolean {
+  const { N, r, p } = cost;
   return encoded.startsWith(`scrypt$${N}$${r}$${p}$`);
 }
 

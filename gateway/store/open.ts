@@ -9,11 +9,12 @@ import { dirname, resolve } from 'node:path';
 import { DbError, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { describePostgresUrl, openPostgres } from './postgres.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, type SqliteOptions } from './sqlite.js';
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
-export async function openGatewayDb(target: string): Promise<Db> {
+/** `sqlite` applies to a SQLite file (sqlite.ts SqliteOptions). */
+export async function openGatewayDb(target: string, options: { sqlite?: SqliteOptions } = {}): Promise<Db> {
   const postgres = POSTGRES_URL.test(target);
   const path = target.replace(/^sqlite:/, '');
   const named = postgres ? safeDescription(target) : `sqlite:${path === ':memory:' ? path : resolve(path)}`;
@@ -24,7 +25,7 @@ export async function openGatewayDb(target: string): Promise<Db> {
       db = await openPostgres(target, { lockOnRetry: ['audit_head'] });
     } else {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      db = openSqlite(path);
+      db = openSqlite(path, options.sqlite);
     }
     await migrate(db);
     return db;

@@ -35,6 +35,12 @@ type Statement = Database.Statement<unknown[], unknown>;
 export interface SqliteOptions {
   /** How the `-wal` file is made durable; tests replace it to watch the ordering. */
   fsyncWal?: (walPath: string) => Promise<void>;
+  /**
+   * WAL checkpoints on a worker thread (Checkpointer; the default). `false` leaves them to SQLite,
+   * inside the COMMIT that crosses 1,000 pages, as when the thread cannot run: for a connection
+   * too short-lived or too lightly used to repay starting a thread (tests make hundreds).
+   */
+  checkpointThread?: boolean;
 }
 
 /**
@@ -93,7 +99,7 @@ export function openSqlite(path: string, options: SqliteOptions = {}): Db {
     if (path !== ':memory:') {
       // Checkpoints run on a worker thread (Checkpointer), not inside a COMMIT on the event loop;
       // the writer's own only if that thread falls far behind.
-      sqlite.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      if (options.checkpointThread !== false) sqlite.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       sqlite.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     }
     sqlite.defaultSafeIntegers(true);
@@ -102,7 +108,15 @@ export function openSqlite(path: string, options: SqliteOptions = {}): Db {
   }
   const wal = path === ':memory:' ? null : `${resolve(path)}-wal`;
   const syncer = wal !== null && !options.fsyncWal ? new WalSyncer(wal) : null;
-  return new SqliteDb(sqlite, description, wal, options.fsyncWal ?? (() => syncer!.sync()), path === ':memory:' ? null : resolve(path), syncer);
+  return new SqliteDb(
+    sqlite,
+    description,
+    wal,
+    options.fsyncWal ?? (() => syncer!.sync()),
+    path === ':memory:' ? null : resolve(path),
+    syncer,
+    options.checkpointThread !== false,
+  );
 }
 
 /** One open transaction; `open` turns false when it ends, so a leaked Queryable cannot write later. */
@@ -140,9 +154,10 @@ class SqliteDb implements Db {
     private readonly fsyncWal: (walPath: string) => Promise<void>,
     private readonly file: string | null = null,
     private readonly walSyncer: WalSyncer | null = null,
+    checkpointThread = true,
   ) {
     this.checkpointer =
-      file === null
+      file === null || !checkpointThread
         ? null
         : new Checkpointer(file, BUSY_TIMEOUT_MS, () => {
             if (!this.closed) this.sqlite.pragma('wal_autocheckpoint = 1000'); // SQLite's default: checkpoints inside COMMIT again
