@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { Auth } from './api/auth.js';
 import type { Logger } from './api/http.js';
 import { LiveFeed } from './api/live.js';
+import type { ScryptCost } from './api/passwords.js';
 import { Metrics } from './api/metrics.js';
 import { AuditLog } from './audit/log.js';
 import type { PolicyBundles } from './authz/bundles.js';
@@ -55,6 +56,10 @@ export interface GatewayOptions {
   now?: () => number;
   /** For tests and several replicas on one embedded broker: the gateway-client secret. */
   gatewaySecret?: string;
+  /** For tests only: the scrypt cost of password hashes (default and minimum in production: api/passwords.ts SCRYPT_PARAMS). */
+  passwordCost?: ScryptCost;
+  /** For tests only: how often the dashboard's live stream sends what changed (default 1 s). */
+  liveFlushMs?: number;
 }
 
 export interface RunningGateway {
@@ -123,10 +128,12 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const { sampleIntervalMs: intervalMs, sampleRetentionDays } = c.dashboard;
     const history = new FleetHistory(db, { intervalMs, retainMs: sampleRetentionDays * 86_400_000 });
     const authLog = log.child({ part: 'auth' });
-    const auth = new Auth({ db, now, metrics, log: authLog, behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor } });
+    const passwordCost = o.passwordCost ? { passwordCost: o.passwordCost } : {};
+    const auth = new Auth({ db, now, metrics, log: authLog, behindTls: c.http.behindTls, audit: { log: audit, actor: audit.actor }, ...passwordCost });
     // The dashboard's live stream; sessions are checked again without counting as activity.
     const authenticate = (req: IncomingMessage) => auth.authenticate(req, { touch: false });
-    const live = new LiveFeed({ db, log: log.child({ part: 'live' }), keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate });
+    const flushMs = o.liveFlushMs ? { flushMs: o.liveFlushMs } : {};
+    const live = new LiveFeed({ db, log: log.child({ part: 'live' }), keepAliveMs: c.dashboard.liveKeepAliveMs, authenticate, ...flushMs });
     alerts.onChange = (id) => live.alertChanged(id);
 
     const gatewaySecret = o.gatewaySecret ?? randomBytes(24).toString('base64url');

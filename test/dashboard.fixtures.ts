@@ -13,7 +13,7 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import type { Role } from '../gateway/api/roles.js';
-import { ROOT } from './helpers.js';
+import { ROOT, TEST_PASSWORD_COST } from './helpers.js';
 import { agencyTrust, type AgencyTrust } from './dock.fixtures.js';
 import { CHROMIUM, launchChromium } from './browser.js';
 
@@ -74,6 +74,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const { root } = agencyTrust(o.dir, gwData, { fleet: o.fleet, gatewayId: o.gatewayId, issuers });
   const skew = { ms: 0 };
   const gw = await startGateway({
+    passwordCost: TEST_PASSWORD_COST,
     log: silentLogger,
     now: () => Date.now() + skew.ms,
     config: parseGatewayConfig({

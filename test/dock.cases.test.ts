@@ -1,5 +1,5 @@
 /**
- * The dock agent's harder cases end to end (issue: dock agent), every part real: `bwc dock`
+ * The dock agent's harder cases end to end (device/README.md), every part real: `bwc dock`
  * processes enrolled with `bwc dock enroll`, simulated cameras (`bwc sim camera`) on socat pty
  * pairs, and the gateway with its embedded aedes broker, in this process.
  *

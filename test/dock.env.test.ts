@@ -1,5 +1,5 @@
 /**
- * The dock agent in the environments a field dock meets (issue: dock agent, "Faults"; DESIGN §4
+ * The dock agent in the environments a field dock meets (device/README.md, "Faults"; DESIGN §4
  * "MQTT", §9 "Platform facts"; device/README.md, configuration `mqtt.tls.*`):
  *
  * 1. TLS to the broker. A throw-away CA, a server certificate for 127.0.0.1/localhost and one client

@@ -22,7 +22,7 @@ import { migrate } from '../gateway/store/migrate.js';
 import { MIGRATIONS } from '../gateway/store/schema.js';
 import type { ClipDetailResponse, ClipReportResponse, DeviceEventsResponse, DevicesResponse, LiveEvents } from '../gateway/api/types.js';
 import { TestDock, trustFiles, type TestClip } from './gateway.fixtures.js';
-import { ROOT, tempDir, until } from './helpers.js';
+import { ROOT, tempDir, until, TEST_PASSWORD_COST } from './helpers.js';
 import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 
@@ -106,6 +106,8 @@ describe.each(engines())('the dashboard API on %s', (engine) => {
     const dataDir = tempDir();
     const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
+      passwordCost: TEST_PASSWORD_COST,
+      liveFlushMs: 100, // the stream's coalescing is the same at any interval; the test need not wait seconds for it
       config: parseGatewayConfig({
         fleet: 'f1',
         gatewayId: 'gw1',

@@ -29,7 +29,7 @@ import { fastSignerFromSeed as signerFromSeed } from './keys.js';
 import { TestDock, trustFiles, type TestClip, type TrustFiles } from './gateway.fixtures.js';
 import { openKeyring } from '../proto/keyring.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { pseudoRandomBytes, runBwcAsync, tempDir, until, HARNESS_DB } from './helpers.js';
+import { pseudoRandomBytes, runBwcAsync, tempDir, until, HARNESS_DB, TEST_PASSWORD_COST } from './helpers.js';
 import { engines, UNIT_TIER } from './tiers.js';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -856,6 +856,7 @@ describe('fleet over HTTP and MQTT on a running gateway', () => {
     const dataDir = tempDir();
     trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
+      passwordCost: TEST_PASSWORD_COST,
       config: parseGatewayConfig({
         fleet: 'f1',
         gatewayId: 'gw1',

@@ -6,10 +6,11 @@
 import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
-import { tempDir } from './helpers.js';
+import { tempDir, TEST_PASSWORD_COST } from './helpers.js';
 
 export async function startTestGateway(prefix: string): Promise<{ gw: RunningGateway; base: string }> {
   const gw = await startGateway({
+    passwordCost: TEST_PASSWORD_COST,
     log: silentLogger,
     config: parseGatewayConfig({
       fleet: 'f1',

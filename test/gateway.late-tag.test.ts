@@ -12,7 +12,7 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { silentLogger } from '../gateway/api/http.js';
 import type { ClipDetailResponse, ClipsResponse } from '../gateway/api/types.js';
 import { TestDock, trustFiles, type TestClip } from './gateway.fixtures.js';
-import { tempDir } from './helpers.js';
+import { tempDir, TEST_PASSWORD_COST } from './helpers.js';
 import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
 
@@ -41,6 +41,7 @@ describe.each(engines())('a late tag on %s', (engine) => {
     const dataDir = tempDir();
     const trust = trustFiles(dataDir, { gatewayId: 'gw1', fleet: 'f1' });
     gw = await startGateway({
+      passwordCost: TEST_PASSWORD_COST,
       config: parseGatewayConfig({
         fleet: 'f1',
         gatewayId: 'gw1',

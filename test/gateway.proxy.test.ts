@@ -8,7 +8,7 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { ProxyTrust } from '../gateway/api/client-address.js';
-import { tempDir } from './helpers.js';
+import { tempDir, TEST_PASSWORD_COST } from './helpers.js';
 
 const ATTACKER = '203.0.113.9';
 const VICTIM = '198.51.100.7';
@@ -49,6 +49,7 @@ describe('a gateway behind a proxy on loopback', () => {
     });
   beforeAll(async () => {
     gw = await startGateway({
+      passwordCost: TEST_PASSWORD_COST,
       config: parseGatewayConfig({
         fleet: 'f1',
         gatewayId: 'gw1',

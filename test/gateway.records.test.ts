@@ -35,7 +35,7 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.js';
 import { silentLogger } from '../gateway/api/http.js';
 import { TestDock, type TestClip } from './gateway.fixtures.js';
 import { startPostgres, type TestPostgres } from './pg.js';
-import { BWC, pseudoRandomBytes, ROOT, runBwc, tempDir, type RunResult, HARNESS_DB } from './helpers.js';
+import { BWC, pseudoRandomBytes, ROOT, runBwc, tempDir, type RunResult, HARNESS_DB, TEST_PASSWORD_COST } from './helpers.js';
 import { engines, UNIT_TIER } from './tiers.js';
 
 const DAY = 86_400_000;
@@ -428,6 +428,7 @@ describe.skipIf(UNIT_TIER)('records and audit over HTTP and the bwc CLI', () => 
 
   beforeAll(async () => {
     gw = await startGateway({
+      passwordCost: TEST_PASSWORD_COST,
       config: parseGatewayConfig({
         fleet: 'f1',
         gatewayId: 'gw1',

@@ -103,3 +103,10 @@ export async function runBwcAsync(args: string[]): Promise<RunResult> {
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * The scrypt cost for test gateways' passwords (`startGateway({ passwordCost })`): 2^10 instead of
+ * the production 2^15, so a sign-in costs about 1 ms instead of 100–300 ms. The default itself is
+ * held by gateway.api ("hashes passwords at N=2^15…").
+ */
+export const TEST_PASSWORD_COST = { N: 2 ** 10, r: 8, p: 1 } as const;

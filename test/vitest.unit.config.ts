@@ -28,6 +28,7 @@ export const UNIT_FILES = [
   'proto.merkle',
   'proto.topics',
   'dashboard.words',
+  'gateway.sweeper',
   // Gateway tests on SQLite; their PostgreSQL halves run in the full tier (tiers.ts engines()).
   'gateway.audit',
   'gateway.dashboard-api',
