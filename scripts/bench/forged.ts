@@ -15,7 +15,7 @@ import { deviceTopic } from '../../proto/topics.js';
 import { signerFromSeed } from '../../device/custody/keys.js';
 import { startEmbeddedBroker, GATEWAY_MQTT_USER } from '../../gateway/broker.js';
 import { forgeries } from '../sim/forger.js';
-import { BenchCheckError, limitRow, pseudoRandomBytes, type BenchContext, type Benchmark } from './harness.js';
+import { BenchCheckError, deployedDock, limitRow, pseudoRandomBytes, type BenchContext, type Benchmark } from './harness.js';
 
 const CHILD = new URL('./forged-dock.js', import.meta.url).pathname;
 const SECRET = 'bench-gateway-secret';
@@ -52,8 +52,12 @@ export const forged: Benchmark = {
       gatewaySecret: SECRET,
       checkDevice: async (id, pw) => id === 'dock-bench' && pw === 'dock-pw',
     });
+    // The dock's process runs with the node options of its systemd unit, as deployed.
+    const deployed = deployedDock();
+    const prof = process.env.BWC_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BWC_BENCH_PROF}`] : [];
     const child = fork(CHILD, [], {
-      execArgv: process.env.BWC_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BWC_BENCH_PROF}`] : [],
+      execArgv: [...deployed.nodeArgs, ...prof],
+      env: { ...process.env, ...deployed.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const messages: Record<string, unknown>[] = [];

@@ -296,3 +296,21 @@ export function threadSplit(before: Map<string, number>, after: Map<string, numb
   }
   return { main: main * 1e6, busiest: busiest * 1e6, other: other * 1e6 };
 }
+
+/**
+ * How scripts/deploy/systemd/bwc-dock.service starts the dock: node's own flags on ExecStart (before
+ * the script) and in NODE_OPTIONS, and the unit's other Environment= variables. The dock is
+ * measured as it is deployed.
+ */
+export function deployedDock(): { nodeArgs: string[]; env: Record<string, string> } {
+  const unit = readFileSync(new URL('../../../scripts/deploy/systemd/bwc-dock.service', import.meta.url), 'utf8');
+  const env: Record<string, string> = {};
+  for (const line of unit.match(/^Environment=.*$/gm) ?? []) {
+    for (const m of line.slice('Environment='.length).matchAll(/"([^"=]+)=([^"]*)"|([^\s"=]+)=(\S*)/g)) env[m[1] ?? m[3]!] = m[2] ?? m[4]!;
+  }
+  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(unit);
+  const words = (s: string | undefined) => (s ?? '').trim().split(/\s+/).filter(Boolean);
+  const nodeArgs = [...words(exec?.[1]), ...words(env.NODE_OPTIONS)];
+  delete env.NODE_OPTIONS;
+  return { nodeArgs, env };
+}

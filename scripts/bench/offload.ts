@@ -32,7 +32,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,6 +47,7 @@ import { agencyTrust, SIM_OFFICER } from '../sim/agency.js';
 import { startMosquitto, type LocalMosquitto } from '../sim/mosquitto.js';
 import { socatPtyPair, type PtyPair } from '../sim/pty.js';
 import {
+  deployedDock,
   BenchCheckError,
   MB,
   MiB,
@@ -83,24 +84,6 @@ function envInt(name: string, fallback: number, min: number, max: number): numbe
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new BenchCheckError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
   return n;
-}
-
-/**
- * How scripts/deploy/systemd/bwc-dock.service starts the dock: node's own flags on ExecStart (before
- * the script) and in NODE_OPTIONS, and the unit's other Environment= variables. The dock is
- * measured as it is deployed.
- */
-export function deployedDock(): { nodeArgs: string[]; env: Record<string, string> } {
-  const unit = readFileSync(join(HERE, '..', '..', '..', 'scripts', 'deploy', 'systemd', 'bwc-dock.service'), 'utf8');
-  const env: Record<string, string> = {};
-  for (const line of unit.match(/^Environment=.*$/gm) ?? []) {
-    for (const m of line.slice('Environment='.length).matchAll(/"([^"=]+)=([^"]*)"|([^\s"=]+)=(\S*)/g)) env[m[1] ?? m[3]!] = m[2] ?? m[4]!;
-  }
-  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(unit);
-  const words = (s: string | undefined) => (s ?? '').trim().split(/\s+/).filter(Boolean);
-  const nodeArgs = [...words(exec?.[1]), ...words(env.NODE_OPTIONS)];
-  delete env.NODE_OPTIONS;
-  return { nodeArgs, env };
 }
 
 function requireTool(cmd: string, pkg: string): void {
