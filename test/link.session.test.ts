@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { CameraLink, memoryEventNoStore, type CameraEvent, type EventNoStore } from '../device/link/camera-link.js';
 import { CameraSim } from '../device/link/sim/camera.js';
-import { DEFAULT_SCENARIO, parseScenario } from '../device/link/sim/scenario.js';
+import { DEFAULT_SCENARIO, parseScenario, ScenarioError } from '../device/link/sim/scenario.js';
 import { memoryDuplexPair, type LinkPort } from '../device/link/transport.js';
 import type { Duplex } from 'node:stream';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 
 /** A LinkPort whose every open() makes a fresh memory pair and hands the dock end to a new CameraLink. */
 function dockedPort(onEvent: (e: CameraEvent) => void | Promise<void>, eventNos: EventNoStore) {
@@ -127,5 +127,31 @@ describe('camera link sessions (simulator ↔ dock over memory)', () => {
     expect(events.slice(0, 3).every((e) => e.replayed)).toBe(true);
     expect(events[1]!.cameraTimeMs - events[0]!.cameraTimeMs).toBe(3_600_000);
     expect(events[0]!.cameraTimeMs).toBeLessThan(Date.now() - 3_500_000);
+  });
+
+  it('holds at a pause step, still linked, until told to go on, and refuses a pause it could never leave', async () => {
+    const events: CameraEvent[] = [];
+    const { port } = dockedPort((e) => {
+      events.push(e);
+    }, memoryEventNoStore());
+    const scenario = parseScenario({
+      steps: [{ tamper: { kind: 'other', detail: 'before' } }, { pause: true }, { tamper: { kind: 'other', detail: 'after' } }],
+    });
+    let go!: () => void;
+    const told = new Promise<void>((r) => {
+      go = r;
+    });
+    const lines: string[] = [];
+    const sim = new CameraSim({ scenario, storageDir: tempDir(), port, retransmitMs: 80, proceed: () => told, log: (l) => lines.push(l) });
+    const running = sim.run();
+    await until('the camera paused', () => lines.some((l) => l.includes('paused until told to go on')));
+    await until('the event before the pause', () => events.some((e) => e.frame.tamper?.detail === 'before'));
+    expect(events.some((e) => e.frame.tamper?.detail === 'after')).toBe(false);
+    go();
+    const result = await running;
+    expect(result.unacked).toBe(0);
+    expect(events.filter((e) => e.kind === 'tamper').map((e) => e.frame.tamper?.detail)).toEqual(['before', 'after']);
+    expect(lines.some((l) => l.includes('going on'))).toBe(true);
+    expect(() => new CameraSim({ scenario, storageDir: tempDir(), port })).toThrow(ScenarioError);
   });
 });
