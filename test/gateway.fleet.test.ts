@@ -113,7 +113,7 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
   const { signer } = loadOrCreateGatewayKey(join(dir, 'key'));
   const alerts = new Alerts(db, now);
   const fleet = new Fleet({ db, alerts, fleet: 'f1', now, thresholds: THRESHOLDS });
-  // Wired as gateway/compose/ingest.ts wires them.
+  // Ingest as gateway/compose/ingest.ts builds it; `accepted` is the fleet's share of compose/dispatch.ts (Birth, Death, Status, Event).
   const ingest = new Ingest({
     db,
     store,

@@ -208,7 +208,7 @@ async function harness(engine: 'sqlite' | 'postgres'): Promise<Harness> {
       requests.push({ deviceId, hashes });
     },
   });
-  // Wired as gateway/compose/ingest.ts wires them.
+  // Ingest as gateway/compose/ingest.ts builds it; `accepted` is the Event and ClipManifest share of compose/dispatch.ts.
   const ingest = new Ingest({
     db,
     store,
