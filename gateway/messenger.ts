@@ -39,7 +39,14 @@ export class GatewayMessenger {
     this.#now = options.now ?? Date.now;
   }
 
-  async #nextSeq(type: string): Promise<number> {
+  /** The next seq of `type`: at once while the block reserved has room (nearly always), else after reserving one. */
+  #nextSeq(type: string): number | Promise<number> {
+    const b = this.#blocks.get(type);
+    if (b && b.next < b.end) return b.next++;
+    return this.#nextSeqReserving(type);
+  }
+
+  async #nextSeqReserving(type: string): Promise<number> {
     let b = this.#blocks.get(type);
     if (!b) {
       b = { next: 0, end: 0, pending: null };
@@ -69,7 +76,15 @@ export class GatewayMessenger {
   }
 
   async #header(type: string, subjectDevice: string): Promise<bwc.v1.IHeader> {
-    return { issuer: this.gatewayId, subjectDevice, fleet: this.fleet, seq: await this.#nextSeq(type), createdAtMs: this.#now() };
+    const seq = this.#nextSeq(type);
+    return { issuer: this.gatewayId, subjectDevice, fleet: this.fleet, seq: typeof seq === 'number' ? seq : await seq, createdAtMs: this.#now() };
+  }
+
+  /** As `#header`, without an await when a seq is at hand. */
+  #headerNow(type: string, subjectDevice: string): bwc.v1.IHeader | Promise<bwc.v1.IHeader> {
+    const seq = this.#nextSeq(type);
+    if (typeof seq !== 'number') return this.#header(type, subjectDevice);
+    return { issuer: this.gatewayId, subjectDevice, fleet: this.fleet, seq, createdAtMs: this.#now() };
   }
 
   async #seal(type: MessageType, body: Uint8Array): Promise<Uint8Array> {
@@ -79,7 +94,9 @@ export class GatewayMessenger {
   }
 
   async sealAck(ack: Omit<bwc.v1.Ack.$Properties, 'header'>, subjectDevice: string): Promise<Uint8Array> {
-    const body = pb.Ack.encode({ ...ack, header: await this.#header('Ack', subjectDevice) }).finish();
+    let header = this.#headerNow('Ack', subjectDevice);
+    if ('then' in header) header = await header;
+    const body = pb.Ack.encode({ ...ack, header }).finish();
     return this.#seal('Ack', body);
   }
 

@@ -8,13 +8,13 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DbError, type Db, type Queryable } from '../gateway/store/db.js';
+import { DbError, get, run, runSteps, type Db, type Queryable, type Steps } from '../gateway/store/db.js';
 import { migrate } from '../gateway/store/migrate.js';
 import { openGatewayDb } from '../gateway/store/open.js';
 import { openPostgres } from '../gateway/store/postgres.js';
 import { MIGRATIONS } from '../gateway/store/schema.js';
 import { openSqlite } from '../gateway/store/sqlite.js';
-import { TxBatcher } from '../gateway/ingest/batcher.js';
+import { TxBatcher, UnitRefusal } from '../gateway/ingest/batcher.js';
 import { tempDir } from './helpers.js';
 import { engines } from './tiers.js';
 import { startPostgres, type TestPostgres } from './pg.js';
@@ -134,6 +134,65 @@ function storeSuite(engine: () => Engine): void {
       leaked = q;
     });
     await expect(leaked!.all('SELECT 1 AS one')).rejects.toThrow(/transaction has ended/);
+  });
+
+  it('runs work written as steps with the same results and errors as awaited statements, each unit of a batch isolated', async () => {
+    const db = await openMigrated(engine());
+    await scratch(db);
+    await db.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['taken', 0]);
+    function* insert(k: string, n: number): Steps<number> {
+      const r = yield* run('INSERT INTO scratch (k, n) VALUES (?, ?)', [k, n]);
+      return r.changes;
+    }
+    // Outside a batch: on the Queryable of a transaction; a statement's error is thrown at its yield
+    // (after which PostgreSQL writes nothing more in that transaction, as with awaited statements).
+    expect(await db.tx((q) => runSteps(q, insert('a', 1)))).toBe(1);
+    const seen = await db.tx((q) =>
+      runSteps(
+        q,
+        (function* (): Steps<string> {
+          try {
+            yield* insert('taken', 2);
+          } catch (e) {
+            return `caught: ${e instanceof Error}`;
+          }
+          return 'not refused';
+        })(),
+      ),
+    );
+    expect(seen).toBe('caught: true');
+    // In a batch: a unit that throws after writing is rolled back alone (its savepoint); a refusal
+    // without a savepoint reaches its caller; the others commit.
+    const batcher = new TxBatcher(db, { delayMs: 0 });
+    const results = await Promise.allSettled([
+      batcher.steps(() => insert('b', 2)),
+      batcher.steps(function* () {
+        yield* insert('c', 3);
+        throw new Error('unit failed after writing');
+      }),
+      batcher.steps(
+        function* () {
+          const row = yield* get<{ n: number }>('SELECT n FROM scratch WHERE k = ?', ['b']);
+          if (row?.n !== 2) throw new Error('did not see the unit before it in the batch');
+          throw new UnitRefusal('refused before writing');
+        },
+        { savepoint: false },
+      ),
+      batcher.steps(() => insert('d', 4), { savepoint: false }),
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      1,
+      'unit failed after writing',
+      'refused before writing',
+      1,
+    ]);
+    expect(batcher.stats).toEqual({ batches: 1, units: 4 });
+    expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([
+      { k: 'a', n: 1 },
+      { k: 'b', n: 2 },
+      { k: 'd', n: 4 },
+      { k: 'taken', n: 0 },
+    ]);
   });
 
   it('returns bytes as Buffers, byte for byte, whether given a Buffer or a Uint8Array', async () => {
@@ -294,6 +353,78 @@ describe('gateway store on SQLite', () => {
     await expect(db.tx(() => db.all('SELECT 1 AS one'))).rejects.toThrow(/use the Queryable passed to tx\(\)/);
     await expect(db.tx(() => db.tx(async () => 1))).rejects.toThrow(/transactions do not nest/);
     expect(await db.tx((q) => q.get('SELECT 1 AS one'))).toEqual({ one: 1 });
+  });
+
+  it('runs a batch of units written as steps in one turn of the event loop (txNow), with no await between statements', async () => {
+    const db = await openMigrated(sqlite);
+    await scratch(db);
+    expect(typeof db.txNow).toBe('function');
+    const batcher = new TxBatcher(db, { delayMs: 0 });
+    let turned = false;
+    const order: string[] = [];
+    const units = ['a', 'b', 'c'].map((k, i) =>
+      batcher.steps(function* () {
+        if (i === 0) queueMicrotask(() => (turned = true)); // runs at the first await, if there is one
+        yield* run('INSERT INTO scratch (k, n) VALUES (?, ?)', [k, i]);
+        order.push(`${k}:${turned ? 'after an await' : 'same turn'}`);
+      }),
+    );
+    await Promise.all(units);
+    expect(order).toEqual(['a:same turn', 'b:same turn', 'c:same turn']);
+    expect(batcher.stats).toEqual({ batches: 1, units: 3 });
+    // A batch with an async unit among them runs every statement awaited, as before.
+    turned = false;
+    order.length = 0;
+    await Promise.all([
+      batcher.run(async (q) => {
+        queueMicrotask(() => (turned = true));
+        await q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['d', 3]);
+      }),
+      batcher.steps(function* () {
+        yield* run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['e', 4]);
+        order.push(`e:${turned ? 'after an await' : 'same turn'}`);
+      }),
+    ]);
+    expect(order).toEqual(['e:after an await']);
+    expect(await db.all<{ k: string }>('SELECT k FROM scratch ORDER BY k')).toEqual(['a', 'b', 'c', 'd', 'e'].map((k) => ({ k })));
+  });
+
+  it('txNow commits when fn returns, writes nothing when it throws, and refuses an async fn, the Db inside it and a leaked Queryable', async () => {
+    const db = await openMigrated(sqlite);
+    await scratch(db);
+    expect(await db.txNow!((q) => q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['kept', 1]).changes)).toBe(1);
+    await expect(
+      db.txNow!((q) => {
+        q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['lost', 2]);
+        expect(q.get('SELECT n FROM scratch WHERE k = ?', ['lost'])).toEqual({ n: 2 });
+        throw new Error('abandon');
+      }),
+    ).rejects.toThrow('abandon');
+    await expect(db.txNow!(async (q) => q.run('INSERT INTO scratch (k, n) VALUES (?, ?)', ['async', 3]))).rejects.toThrow(/returned a promise; use tx\(\)/);
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ran',
+        (e: unknown) => (e as Error).message,
+      );
+    let inside: Promise<string> | undefined;
+    let nested: Promise<string> | undefined;
+    await expect(
+      db.txNow!(() => {
+        inside = refusal(db.all('SELECT k FROM scratch'));
+        nested = refusal(db.txNow!(() => 1));
+        return 1;
+      }),
+    ).resolves.toBe(1);
+    expect(await inside).toMatch(/use the Queryable passed to tx\(\)/);
+    expect(await nested).toMatch(/transactions do not nest/);
+    let leaked: { get(sql: string): unknown } | undefined;
+    await db.txNow!((q) => {
+      leaked = q;
+    });
+    expect(() => leaked!.get('SELECT 1 AS one')).toThrow(/transaction has ended/);
+    // The Db inside an async transaction is still refused after transactions of both kinds.
+    await expect(db.tx(() => db.all('SELECT 1 AS one'))).rejects.toThrow(/use the Queryable passed to tx\(\)/);
+    expect(await db.all('SELECT k, n FROM scratch ORDER BY k')).toEqual([{ k: 'kept', n: 1 }]);
   });
 
   it('refuses statements once closed', async () => {
@@ -582,6 +713,25 @@ describe('SQLite writes resolve only once durable', () => {
     expect(await db.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }]);
     await db.close();
   }, 10_000);
+
+  it('resolves a txNow transaction only once an fsync that started after its commit has finished', async () => {
+    const { calls, fsyncWal } = manualFsync();
+    const db = openSqlite(join(tempDir(), 'now.db'), { fsyncWal });
+    const create = db.run('CREATE TABLE t (x INTEGER)');
+    await settle();
+    calls.shift()!.release();
+    await create;
+    let done = false;
+    const w = db.txNow!((q) => q.run('INSERT INTO t (x) VALUES (1)')).then(() => {
+      done = true;
+    });
+    await until(() => calls.length === 1);
+    expect(done).toBe(false);
+    calls.shift()!.release();
+    await w;
+    expect(done).toBe(true);
+    await db.close();
+  });
 
   it('syncs the real WAL file by default', async () => {
     const path = join(tempDir(), 'real.db');

@@ -20,7 +20,7 @@ import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pb } from '../../proto/wire.js';
 import { sealEnvelope, type Signer } from '../../proto/envelope.js';
-import type { Db, Queryable } from '../store/db.js';
+import { get, run, runSteps, type Db, type Queryable, type Steps } from '../store/db.js';
 import { canonicalJson, type JsonObject } from './canonical.js';
 import { entryFromRow, entryHashFromDetailText, GENESIS_HASH, type AuditEntry, type AuditRow, type CheckpointJson } from './entry.js';
 
@@ -34,6 +34,11 @@ export interface AuditEntryInput {
 /** What a module needs to record its state changes. */
 export interface AuditAppender {
   append(q: Queryable | Db, e: AuditEntryInput): Promise<AuditEntry>;
+  /**
+   * The same append as statements (store/db.ts `Steps`), for work written as steps: run inside
+   * the caller's transaction with `yield*`. `dialect` is the transaction's engine.
+   */
+  appendSteps(dialect: Queryable['dialect'], e: AuditEntryInput): Steps<AuditEntry>;
 }
 
 /** Actor strings (gateway/README.md "Audit log"). */
@@ -117,8 +122,13 @@ export class AuditLog implements AuditAppender {
     if (!e.actor || !e.action) throw new RangeError('an audit entry needs an actor and an action');
     // Serialized once, before any write: a detail that is not plain JSON is the caller's bug.
     const detailText = canonicalJson(e.detail ?? {});
-    if (isDb(q)) return this.#standalone(q, (t) => this.#append(t, e, detailText));
-    return this.#append(q, e, detailText);
+    if (isDb(q)) return this.#standalone(q, (t) => runSteps(t, this.#append(t.dialect, e, detailText)));
+    return runSteps(q, this.#append(q.dialect, e, detailText));
+  }
+
+  appendSteps(dialect: Queryable['dialect'], e: AuditEntryInput): Steps<AuditEntry> {
+    if (!e.actor || !e.action) throw new RangeError('an audit entry needs an actor and an action');
+    return this.#append(dialect, e, canonicalJson(e.detail ?? {}));
   }
 
   /**
@@ -132,9 +142,9 @@ export class AuditLog implements AuditAppender {
     });
   }
 
-  async #append(q: Queryable, e: AuditEntryInput, detailText: string): Promise<AuditEntry> {
-    const head = await q.get<{ seq: number; entry_hash: string }>(
-      `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
+  *#append(dialect: Queryable['dialect'], e: AuditEntryInput, detailText: string): Steps<AuditEntry> {
+    const head = yield* get<{ seq: number; entry_hash: string }>(
+      `SELECT seq, entry_hash FROM audit_head WHERE id = 1${dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
     );
     if (!head) throw new Error('audit_head is missing: the database was not migrated (schema version 3)');
     const entry = {
@@ -146,7 +156,7 @@ export class AuditLog implements AuditAppender {
       prev: head.entry_hash,
     };
     const hash = entryHashFromDetailText(entry, detailText);
-    await q.run('INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    yield* run('INSERT INTO audit_log (seq, at, actor, action, subject, detail_json, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       entry.seq,
       entry.at,
       entry.actor,
@@ -164,15 +174,15 @@ export class AuditLog implements AuditAppender {
         return (detail ??= JSON.parse(detailText) as JsonObject);
       },
     };
-    await q.run('UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1', [full.seq, full.hash]);
-    if (this.#signer && full.seq % this.checkpointEvery === 0) await this.#sign(q, full.seq, full.hash, full.at);
+    yield* run('UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1', [full.seq, full.hash]);
+    if (this.#signer && full.seq % this.checkpointEvery === 0) yield* this.#sign(full.seq, full.hash, full.at);
     return full;
   }
 
-  async #sign(q: Queryable, count: number, headHash: string, at: number): Promise<CheckpointRow> {
+  *#sign(count: number, headHash: string, at: number): Steps<CheckpointRow> {
     const signer = this.#signer!;
-    await q.run('INSERT INTO gateway_seq (gateway_id, type, seq) VALUES (?, ?, 0) ON CONFLICT DO NOTHING', [this.gatewayId, 'AuditCheckpoint']);
-    const s = await q.get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + 1 WHERE gateway_id = ? AND type = ? RETURNING seq', [
+    yield* run('INSERT INTO gateway_seq (gateway_id, type, seq) VALUES (?, ?, 0) ON CONFLICT DO NOTHING', [this.gatewayId, 'AuditCheckpoint']);
+    const s = yield* get<{ seq: number }>('UPDATE gateway_seq SET seq = seq + 1 WHERE gateway_id = ? AND type = ? RETURNING seq', [
       this.gatewayId,
       'AuditCheckpoint',
     ]);
@@ -183,7 +193,7 @@ export class AuditLog implements AuditAppender {
       atMs: at,
     }).finish();
     const envelope = Buffer.from(sealEnvelope('AuditCheckpoint', body, signer).bytes);
-    const row = await q.get<CheckpointRow>(
+    const row = yield* get<CheckpointRow>(
       `INSERT INTO audit_checkpoints (entry_count, head_hash, at, gateway_id, key_id, envelope, certificate) VALUES (?, ?, ?, ?, ?, ?, ?)
        RETURNING *`,
       [count, headHash, at, this.gatewayId, signer.keyId, envelope, this.#certificate],
@@ -198,7 +208,7 @@ export class AuditLog implements AuditAppender {
       const head = (await q.get<{ seq: number; entry_hash: string }>(
         `SELECT seq, entry_hash FROM audit_head WHERE id = 1${q.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
       ))!;
-      return this.#sign(q, Number(head.seq), head.entry_hash, this.#now());
+      return runSteps(q, this.#sign(Number(head.seq), head.entry_hash, this.#now()));
     });
   }
 

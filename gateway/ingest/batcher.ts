@@ -7,11 +7,18 @@
  * callers' promises settle only after the COMMIT, so nothing is acknowledged before it is durable.
  * On PostgreSQL the whole batch may be re-run after a serialization failure (Db.tx retries it), so
  * units must touch nothing but the database.
+ *
+ * A unit is an async function of the transaction's Queryable (`run`), or its statements written as
+ * `Steps` (`steps`, store/db.ts). When every unit of a batch is written as steps and the engine
+ * offers `txNow` (SQLite), the whole batch — BEGIN, each unit's statements and savepoints, COMMIT —
+ * runs in one turn of the event loop, with no promise per statement; otherwise each statement is
+ * awaited in turn. Both give the same results, errors and isolation.
  */
-import type { Db, Queryable } from '../store/db.js';
+import { runSteps, runStepsNow, type Db, type Queryable, type Steps, type SyncQueryable } from '../store/db.js';
 
 interface Unit {
-  fn: (q: Queryable) => Promise<unknown>;
+  fn: ((q: Queryable) => Promise<unknown>) | null;
+  steps: (() => Steps<unknown>) | null;
   savepoint: boolean;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -51,8 +58,17 @@ export class TxBatcher {
    * write fails the whole batch, and every caller of it sees the error.
    */
   run<T>(fn: (q: Queryable) => Promise<T>, options: { savepoint?: boolean } = {}): Promise<T> {
+    return this.#enqueue(fn, null, options);
+  }
+
+  /** As `run`, for a unit written as `Steps`: `steps()` makes a new generator each time the unit runs. */
+  steps<T>(steps: () => Steps<T>, options: { savepoint?: boolean } = {}): Promise<T> {
+    return this.#enqueue(null, steps, options);
+  }
+
+  #enqueue<T>(fn: ((q: Queryable) => Promise<T>) | null, steps: (() => Steps<T>) | null, options: { savepoint?: boolean }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, savepoint: options.savepoint ?? true, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ fn, steps, savepoint: options.savepoint ?? true, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#running) {
         this.#running = true;
         // Let work that is arriving join the batch: a commit (an fsync, which blocks the thread on
@@ -85,37 +101,27 @@ export class TxBatcher {
 
   /** One batch in one transaction; `ran` is called once its units have run (before COMMIT). */
   async #commit(batch: Unit[], ran: () => void): Promise<void> {
-    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let outcomes: Outcome[] = [];
     try {
-      await this.#db.tx(async (q) => {
-        outcomes = [];
-        try {
-          for (const u of batch) {
-            if (!u.savepoint) {
-              try {
-                outcomes.push({ ok: true, value: await u.fn(q) });
-              } catch (error) {
-                if (mustAbortBatch(error) || !(error instanceof UnitRefusal)) throw error;
-                outcomes.push({ ok: false, error });
-              }
-              continue;
-            }
-            await q.run('SAVEPOINT bwc_unit');
-            try {
-              const value = await u.fn(q);
-              await q.run('RELEASE SAVEPOINT bwc_unit');
-              outcomes.push({ ok: true, value });
-            } catch (error) {
-              if (mustAbortBatch(error)) throw error;
-              await q.run('ROLLBACK TO SAVEPOINT bwc_unit');
-              await q.run('RELEASE SAVEPOINT bwc_unit');
-              outcomes.push({ ok: false, error });
-            }
+      const db = this.#db;
+      if (db.txNow && batch.every((u) => u.steps !== null)) {
+        await db.txNow((q) => {
+          try {
+            outcomes = batch.map((u) => unitNow(q, u));
+          } finally {
+            ran();
           }
-        } finally {
-          ran();
-        }
-      });
+        });
+      } else {
+        await db.tx(async (q) => {
+          outcomes = [];
+          try {
+            for (const u of batch) outcomes.push(await unitAsync(q, u));
+          } finally {
+            ran();
+          }
+        });
+      }
     } catch (error) {
       for (const u of batch) u.reject(error);
       return;
@@ -127,5 +133,58 @@ export class TxBatcher {
       if (o.ok) u.resolve(o.value);
       else u.reject(o.error);
     });
+  }
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A unit's error that stays the unit's own (its caller hears of it); any other fails the batch. */
+function isolated(u: Unit, error: unknown): boolean {
+  return !mustAbortBatch(error) && (u.savepoint || error instanceof UnitRefusal);
+}
+
+async function unitAsync(q: Queryable, u: Unit): Promise<Outcome> {
+  const work = () => (u.steps ? runSteps(q, u.steps()) : u.fn!(q));
+  if (!u.savepoint) {
+    try {
+      return { ok: true, value: await work() };
+    } catch (error) {
+      if (!isolated(u, error)) throw error;
+      return { ok: false, error };
+    }
+  }
+  await q.run('SAVEPOINT bwc_unit');
+  try {
+    const value = await work();
+    await q.run('RELEASE SAVEPOINT bwc_unit');
+    return { ok: true, value };
+  } catch (error) {
+    if (!isolated(u, error)) throw error;
+    await q.run('ROLLBACK TO SAVEPOINT bwc_unit');
+    await q.run('RELEASE SAVEPOINT bwc_unit');
+    return { ok: false, error };
+  }
+}
+
+/** The same as `unitAsync`, every statement at once (a batch run by `txNow`). */
+function unitNow(q: SyncQueryable, u: Unit): Outcome {
+  if (!u.savepoint) {
+    try {
+      return { ok: true, value: runStepsNow(q, u.steps!()) };
+    } catch (error) {
+      if (!isolated(u, error)) throw error;
+      return { ok: false, error };
+    }
+  }
+  q.run('SAVEPOINT bwc_unit');
+  try {
+    const value = runStepsNow(q, u.steps!());
+    q.run('RELEASE SAVEPOINT bwc_unit');
+    return { ok: true, value };
+  } catch (error) {
+    if (!isolated(u, error)) throw error;
+    q.run('ROLLBACK TO SAVEPOINT bwc_unit');
+    q.run('RELEASE SAVEPOINT bwc_unit');
+    return { ok: false, error };
   }
 }

@@ -28,6 +28,12 @@ export class DeviceKeys {
     this.#now = options.now ?? Date.now;
   }
 
+  /** What `get` would answer from the cache, without a turn of the event loop; undefined when it must ask the database. */
+  cached(deviceId: string): DeviceTrust | null | undefined {
+    const hit = this.#cache.get(deviceId);
+    return hit && this.#now() - hit.at < this.#ttlMs ? hit.trust : undefined;
+  }
+
   async get(deviceId: string): Promise<DeviceTrust | null> {
     const now = this.#now();
     const hit = this.#cache.get(deviceId);

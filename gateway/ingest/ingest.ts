@@ -26,12 +26,12 @@ import { verifyStrict } from '../../proto/ed25519.js';
 import { manifestProblems, MANIFEST_SCHEMA_VERSION } from '../../proto/manifest.js';
 import { toHex } from '../../proto/bytes.js';
 import { decisionToJson } from '../../proto/decision.js';
-import type { Queryable } from '../store/db.js';
+import { all, get, run, type Steps } from '../store/db.js';
 import type { AuditAppender } from '../audit/log.js';
 import { DeviceKeys } from './device-keys.js';
 import { TxBatcher } from './batcher.js';
 import { ClipAssembly } from './assembly.js';
-import { ManifestCache, manifestRow, type ManifestRow } from './manifest-cache.js';
+import { ManifestCache, manifestRow, manifestRowStep, type ManifestRow } from './manifest-cache.js';
 import { Reject } from './reject.js';
 import type { FleetMessage, IngestAlert, IngestCounters, IngestOptions, IngestResult, RejectReason } from './types.js';
 
@@ -171,7 +171,8 @@ export class Ingest {
 
   async #signed(deviceId: string, env: OpenedEnvelope, raw: Buffer): Promise<IngestResult> {
     const t0 = performance.now();
-    const trust = await this.keys.get(deviceId);
+    let trust = this.keys.cached(deviceId);
+    if (trust === undefined) trust = await this.keys.get(deviceId);
     if (!trust) {
       throw new Reject('UNKNOWN_DEVICE', `device ${deviceId} is not enrolled`, {
         kind: 'UNKNOWN_DEVICE',
@@ -264,15 +265,15 @@ export class Ingest {
     const hash = toHex(env.hash);
     const now = this.#o.now();
     const claimed = Number(body.header?.createdAtMs ?? 0) || null;
-    const stored = await this.batcher.run(
-      async (q) => {
-        const ins = await q.run(
+    const stored = await this.batcher.steps(
+      function* () {
+        const ins = yield* run(
           `INSERT INTO messages (hash, device_id, type, seq, claimed_at, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING`,
           [hash, deviceId, env.type, seq, claimed, now, raw],
         );
         if (ins.changes === 1) return 'new' as const;
-        const prior = await q.get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
+        const prior = yield* get<{ hash: string }>('SELECT hash FROM messages WHERE device_id = ? AND type = ? AND seq = ?', [deviceId, env.type, seq]);
         if (prior && prior.hash !== hash) {
           throw new Reject('SEQ_REUSED', `${env.type} seq ${seq} was already received with another content`, {
             kind: 'SEQ_REUSED',
@@ -351,20 +352,37 @@ export class Ingest {
     const clipSha = toHex(m.sha256);
     const chunkCount = m.chunkSha256.length;
     const decision = m.decision ? decisionToJson(m.decision) : null;
-    const outcome = await this.batcher.run(
-      async (q) => {
+    // The answer a new manifest gets in the common case (nothing of the clip here yet, every chunk
+    // missing), signed while its batch commits: on the crypto worker together with other messages'
+    // verifications, not in a round trip of its own after the commit. It is published only once
+    // the manifest is durable and only if it is still the answer; otherwise it is dropped unsent
+    // (its header seq is skipped, which docks allow: messenger.ts).
+    const received = this.#seal(deviceId, {
+      kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
+      ackedHash: env.hash,
+      ackedType: 'ClipManifest',
+      manifestHash: env.hash,
+      clipSha256: m.sha256,
+      byteLength: m.byteLength,
+      missingChunks: [{ start: 0, end: chunkCount }],
+    });
+    received.catch(() => {}); // awaited below when it is sent; a refusal before then must not leave it unhandled
+    const audit = this.#audit;
+    const dialect = this.#o.db.dialect;
+    const outcome = await this.batcher.steps(
+      function* (this: Ingest): Steps<ManifestRow | { inserted: true; contentStored: boolean }> {
         // One read for both questions: is this manifest held already, and what are its chain neighbours?
         // Only the columns the chain check reads; the whole row only for a manifest held already (a resend).
-        const near = await q.all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
+        const near = yield* all<{ manifest_hash: string; device_id: string; seq: number; prev_hash: string }>(
           'SELECT manifest_hash, device_id, seq, prev_hash FROM manifests WHERE manifest_hash = ? OR (device_id = ? AND seq IN (?, ?, ?))',
           [hash, deviceId, seq - 1, seq, seq + 1],
         );
         if (near.some((r) => r.manifest_hash === hash)) {
-          const existing = await manifestRow(q, hash);
+          const existing = yield* manifestRowStep(hash);
           if (existing) return existing;
         }
         this.#checkNeighbours(near, deviceId, seq, hash, prevHash);
-        const ins = await q.run(
+        const ins = yield* run(
           `INSERT INTO manifests (manifest_hash, device_id, seq, prev_hash, key_id, envelope, clip_sha256, byte_length, chunk_size, chunk_count,
            camera_serial, clip_id, officer_id, started_at, decision, decision_json, category, received_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RECEIVED') ON CONFLICT DO NOTHING`,
@@ -390,31 +408,33 @@ export class Ingest {
           ],
         );
         if (ins.changes === 1) {
-          await this.#audit?.append(q, {
-            actor: `device:${deviceId}`,
-            action: 'clip.manifest_stored',
-            subject: hash,
-            detail: {
-              deviceId,
-              seq,
-              clipId: m.clipId,
-              cameraSerial: m.cameraSerial,
-              officerId: m.officerId,
-              clipSha256: clipSha,
-              byteLength: Number(m.byteLength),
-              decision: decision?.decision ?? null,
-              category: decision?.basis?.category ?? null,
-            },
-          });
-          const blob = m.byteLength === 0 ? null : await q.get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
+          if (audit) {
+            yield* audit.appendSteps(dialect, {
+              actor: `device:${deviceId}`,
+              action: 'clip.manifest_stored',
+              subject: hash,
+              detail: {
+                deviceId,
+                seq,
+                clipId: m.clipId,
+                cameraSerial: m.cameraSerial,
+                officerId: m.officerId,
+                clipSha256: clipSha,
+                byteLength: Number(m.byteLength),
+                decision: decision?.decision ?? null,
+                category: decision?.basis?.category ?? null,
+              },
+            });
+          }
+          const blob = m.byteLength === 0 ? null : yield* get('SELECT 1 AS x FROM blobs WHERE sha256 = ? AND deleted_at IS NULL', [clipSha]);
           return { inserted: true as const, contentStored: m.byteLength === 0 || blob !== undefined };
         }
         // Another replica stored this manifest (or this seq) between our check and our insert.
-        const row = await manifestRow(q, hash);
+        const row = yield* manifestRowStep(hash);
         if (row) return row;
-        await this.#checkChain(q, deviceId, seq, hash, prevHash);
+        yield* this.#checkChain(deviceId, seq, hash, prevHash);
         throw new Reject('STORE_FAILED', `manifest seq ${seq} could not be stored`);
-      },
+      }.bind(this),
       { savepoint: false },
     );
     if (!('inserted' in outcome)) {
@@ -445,15 +465,7 @@ export class Ingest {
     await this.#o.sink.accepted({ type: 'ClipManifest', deviceId, hash, body: m, receivedAt: now });
     if (!outcome.contentStored) {
       // The common case: nothing of the clip is here yet; every chunk is missing.
-      await this.#ack(deviceId, {
-        kind: pb.AckKind.ACK_KIND_MANIFEST_RECEIVED,
-        ackedHash: env.hash,
-        ackedType: 'ClipManifest',
-        manifestHash: env.hash,
-        clipSha256: m.sha256,
-        byteLength: m.byteLength,
-        missingChunks: [{ start: 0, end: chunkCount }],
-      });
+      await this.#send(deviceId, await received);
       return { status: 'accepted', type: 'ClipManifest', deviceId, hash, verified: false };
     }
     // An empty clip, or content already stored (a clip re-docked elsewhere, a re-signed manifest).
@@ -466,8 +478,8 @@ export class Ingest {
   }
 
   /** A fork: this seq (or a neighbour's link to it) is already held with another hash. */
-  async #checkChain(q: Queryable, deviceId: string, seq: number, hash: string, prevHash: string): Promise<void> {
-    const rows = await q.all<{ manifest_hash: string; seq: number; prev_hash: string }>(
+  *#checkChain(deviceId: string, seq: number, hash: string, prevHash: string): Steps<void> {
+    const rows = yield* all<{ manifest_hash: string; seq: number; prev_hash: string }>(
       'SELECT manifest_hash, seq, prev_hash FROM manifests WHERE device_id = ? AND seq IN (?, ?, ?)',
       [deviceId, seq - 1, seq, seq + 1],
     );
@@ -524,8 +536,16 @@ export class Ingest {
   }
 
   async #ack(deviceId: string, ack: Omit<bwc.v1.Ack.$Properties, 'header'>): Promise<void> {
-    const bytes = await this.#o.sealer.sealAck({ ...ack, deviceId }, deviceId);
-    await this.#o.sink.publish(deviceTopic(this.#o.fleet, deviceId, 'ack'), bytes);
+    await this.#send(deviceId, await this.#seal(deviceId, ack));
+  }
+
+  /** A signed ack, not sent. */
+  #seal(deviceId: string, ack: Omit<bwc.v1.Ack.$Properties, 'header'>): Promise<Uint8Array> {
+    return this.#o.sealer.sealAck({ ...ack, deviceId }, deviceId);
+  }
+
+  async #send(deviceId: string, ack: Uint8Array): Promise<void> {
+    await this.#o.sink.publish(deviceTopic(this.#o.fleet, deviceId, 'ack'), ack);
     this.counters.acksSent++;
   }
 

@@ -6,7 +6,7 @@
  */
 import { pb } from '../../proto/wire.js';
 import { openEnvelope } from '../../proto/envelope.js';
-import type { Db, Queryable } from '../store/db.js';
+import { get, type Db, type Queryable, type Steps } from '../store/db.js';
 
 export interface ManifestInfo {
   hash: string;
@@ -46,6 +46,11 @@ export interface ManifestRow {
 /** A stored manifest's row, without its envelope; `q` is a transaction's Queryable or the Db. */
 export function manifestRow(q: Queryable, hash: string): Promise<ManifestRow | undefined> {
   return q.get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
+}
+
+/** `manifestRow` as a statement, for work written as steps (store/db.ts). */
+export function manifestRowStep(hash: string): Steps<ManifestRow | undefined> {
+  return get<ManifestRow>(`SELECT ${MANIFEST_COLS} FROM manifests WHERE manifest_hash = ?`, [hash]);
 }
 
 export class ManifestCache {

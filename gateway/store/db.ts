@@ -24,6 +24,78 @@ export interface Queryable {
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
 }
 
+/** The statements of a Queryable, run at once: what an engine whose driver is synchronous offers. */
+export interface SyncQueryable {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): T[];
+  get<T = Row>(sql: string, params?: readonly SqlValue[]): T | undefined;
+  run(sql: string, params?: readonly SqlValue[]): { changes: number };
+}
+
+/** One statement as a value: what a unit of work written as `Steps` yields. */
+export interface Step {
+  readonly op: 'all' | 'get' | 'run';
+  readonly sql: string;
+  readonly params: readonly SqlValue[] | undefined;
+}
+
+/**
+ * Database work written once for both engines, as a generator of statements: each `yield` hands
+ * the engine one statement and receives its result (use `all`, `get` and `run` below with
+ * `yield*`, which type the result). An error of a statement is thrown at its `yield`.
+ * `runSteps` runs such work on any Queryable, awaiting each statement; `runStepsNow` runs it on a
+ * SyncQueryable with no await at all (SQLite's statements are synchronous underneath, so the
+ * promises, and the event-loop turns between the statements of one unit, are pure cost there).
+ * The generator must do nothing but compute and yield statements.
+ */
+export type Steps<T> = Generator<Step, T, unknown>;
+
+export function* all<T = Row>(sql: string, params?: readonly SqlValue[]): Generator<Step, T[], unknown> {
+  return (yield { op: 'all', sql, params }) as T[];
+}
+
+export function* get<T = Row>(sql: string, params?: readonly SqlValue[]): Generator<Step, T | undefined, unknown> {
+  return (yield { op: 'get', sql, params }) as T | undefined;
+}
+
+export function* run(sql: string, params?: readonly SqlValue[]): Generator<Step, { changes: number }, unknown> {
+  return (yield { op: 'run', sql, params }) as { changes: number };
+}
+
+/** Runs `steps` on `q`, one awaited statement at a time (any engine). */
+export async function runSteps<T>(q: Queryable, steps: Steps<T>): Promise<T> {
+  let next = steps.next();
+  while (!next.done) {
+    const s = next.value;
+    let result: unknown;
+    try {
+      result = await (s.op === 'all' ? q.all(s.sql, s.params) : s.op === 'get' ? q.get(s.sql, s.params) : q.run(s.sql, s.params));
+    } catch (e) {
+      next = steps.throw(e);
+      continue;
+    }
+    next = steps.next(result);
+  }
+  return next.value;
+}
+
+/** Runs `steps` on `q` without an await: every statement in this turn of the event loop. */
+export function runStepsNow<T>(q: SyncQueryable, steps: Steps<T>): T {
+  let next = steps.next();
+  while (!next.done) {
+    const s = next.value;
+    let result: unknown;
+    try {
+      result = s.op === 'all' ? q.all(s.sql, s.params) : s.op === 'get' ? q.get(s.sql, s.params) : q.run(s.sql, s.params);
+    } catch (e) {
+      next = steps.throw(e);
+      continue;
+    }
+    next = steps.next(result);
+  }
+  return next.value;
+}
+
 export interface Db extends Queryable {
   /**
    * Runs `fn` in one transaction, committed when it resolves and rolled back when it throws.
@@ -32,6 +104,14 @@ export interface Db extends Queryable {
    * so `fn` must have no effects outside the database.
    */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * An engine capability, present where statements run synchronously (SQLite): one transaction
+   * whose `fn` runs all its statements without an await, committed when it returns and rolled back
+   * when it throws; the promise resolves once the commit is durable, as for `tx`. Work written as
+   * `Steps` runs on either: through `txNow` and `runStepsNow` where it exists, else through `tx`
+   * and `runSteps`. `fn` must not be async (refused).
+   */
+  txNow?<T>(fn: (q: SyncQueryable) => T): Promise<T>;
   close(): Promise<void>;
   /** For logs: `sqlite:/path/to/gateway.db` or `postgres://host:port/db` (never the password). */
   readonly description: string;

@@ -16,6 +16,8 @@
  * mutex prevents that: a transaction holds it from BEGIN IMMEDIATE to COMMIT/ROLLBACK, and a
  * statement outside a transaction waits for it (FIFO, behind transactions already waiting).
  * Calling the Db itself from inside its own transaction would wait for itself; it is refused.
+ * `txNow(fn)` (the engine capability of db.ts) runs a synchronous fn instead: no await between its
+ * statements, and no AsyncLocalStorage needed to know that a call comes from inside it.
  *
  * Integers are read as BigInt and returned as numbers, refused beyond ±(2^53−1) (the same rule as
  * PostgreSQL BIGINT), rather than rounded silently.
@@ -24,7 +26,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, fdatasync, fstatSync, open as fsOpen } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { DbError, type Db, type Queryable, type Row, type SqlValue } from './db.js';
+import { DbError, type Db, type Queryable, type Row, type SqlValue, type SyncQueryable } from './db.js';
 import { execScript, type ScriptRunner } from './migrate.js';
 import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT } from './checkpointer.js';
 
@@ -127,7 +129,14 @@ interface TxScope {
 class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, { stmt: Statement; placeholders: number }>();
+  /**
+   * The open `tx()` transaction of the async code that runs inside it. While any AsyncLocalStorage
+   * is enabled, Node runs hooks on every promise of the process, so it is enabled only while such
+   * a transaction is open (`run` enables it, `disable` at the end of the transaction).
+   */
   private readonly inTx = new AsyncLocalStorage<TxScope>();
+  /** The open `txNow()` transaction, while its fn runs (synchronously). */
+  private nowScope: TxScope | null = null;
   private held = false;
   private readonly waiters: (() => void)[] = [];
   private closed = false;
@@ -186,7 +195,7 @@ class SqliteDb implements Db {
    * writer is free, the statement writes, the database is in memory, or this is inside a tx).
    */
   private snapshotRead(sql: string, params: readonly SqlValue[] | undefined, mode: 'all' | 'get'): { rows: Row[] } | null {
-    if (!this.held || this.file === null || this.closed || this.inTx.getStore()?.open) return null;
+    if (!this.held || this.file === null || this.closed || this.nowScope?.open || this.inTx.getStore()?.open) return null;
     let stmt = this.readerStatements.get(sql);
     if (!stmt) {
       try {
@@ -285,9 +294,45 @@ class SqliteDb implements Db {
       }
     } finally {
       scope.open = false;
+      // No transaction is open now (they run one at a time): the promise hooks can go until the next.
+      this.inTx.disable();
       this.release();
     }
     // The next transaction may start while this one's fsync runs; this caller waits for it.
+    await this.durable();
+    return result;
+  }
+
+  async txNow<T>(fn: (q: SyncQueryable) => T): Promise<T> {
+    this.refuseReentry('tx');
+    if (this.held) await this.acquire();
+    else this.held = true;
+    const scope: TxScope = { open: true };
+    let result: T;
+    try {
+      this.usable();
+      this.sqlite.exec('BEGIN IMMEDIATE');
+      this.nowScope = scope;
+      try {
+        result = fn(this.now(scope));
+        if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+          throw new DbError(`${this.description}: txNow() was given a function that returned a promise; use tx() for async work`);
+        }
+        scope.open = false;
+        this.nowScope = null;
+        if (!this.sqlite.inTransaction) throw new DbError(`${this.description}: SQLite rolled the transaction back before it could commit`);
+        this.sqlite.exec('COMMIT');
+      } catch (err) {
+        scope.open = false;
+        this.nowScope = null;
+        if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      scope.open = false;
+      this.nowScope = null;
+      this.release();
+    }
     await this.durable();
     return result;
   }
@@ -330,6 +375,28 @@ class SqliteDb implements Db {
       [execScript]: async (sql: string) => {
         live();
         this.sqlite.exec(sql);
+      },
+    };
+  }
+
+  /** The SyncQueryable a `txNow` fn receives. */
+  private now(scope: TxScope): SyncQueryable {
+    const live = () => {
+      if (!scope.open) throw new DbError(`${this.description}: the transaction has ended; its Queryable can no longer be used`);
+    };
+    return {
+      dialect: 'sqlite',
+      all: <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.allNow<T>(sql, params);
+      },
+      get: <T>(sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.getNow<T>(sql, params);
+      },
+      run: (sql: string, params?: readonly SqlValue[]) => {
+        live();
+        return this.runNow(sql, params);
       },
     };
   }
@@ -414,7 +481,7 @@ class SqliteDb implements Db {
   }
 
   private refuseReentry(what: 'tx' | 'statement'): void {
-    if (this.inTx.getStore()?.open) {
+    if (this.nowScope?.open || this.inTx.getStore()?.open) {
       throw new DbError(
         what === 'tx'
           ? `${this.description}: tx() called inside a transaction of the same database (transactions do not nest)`
