@@ -30,8 +30,10 @@ interface Reply {
 
 /**
  * Packs a batch: for each verification key (32) ‖ sig (64, zero-padded if short) ‖ message, then
- * each message to sign. `offsets` holds, per item, its start and its message length; a short or
- * long signature is marked by a length ≠ 64 in `sigLens` so the worker refuses it.
+ * each message to sign, then each Merkle check's root (32) ‖ leaves (32 each). `offsets` holds
+ * three numbers per item (crypto-worker.mjs reads them): a verification's start, message length
+ * and signature length (≠ 64: the worker refuses it); a message to sign's start, length and 0; a
+ * Merkle check's start, leaf count and 1 when the root and every leaf are 32 bytes.
  */
 function pack(batch: Pending): { data: Uint8Array; offsets: Uint32Array; nVerify: number; nSign: number; nMerkle: number } {
   let size = 0;
